@@ -1,0 +1,36 @@
+# Quick start: `make run` (install what is missing, build, start one node) and `make test`.
+BUILD_DIR ?= build
+JOBS ?= 2
+PACKAGES := cmake g++ make pkg-config libcaf-dev libssl-dev libprotobuf-dev protobuf-compiler \
+  libleveldb-dev libsnappy-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev \
+  libbenchmark-dev librestinio-dev libasio-dev libhttp-parser-dev libcpp-httplib-dev \
+  libcli11-dev prometheus wrk etcd-server curl
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps configure build run test clean
+
+deps:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	  | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(BUILD_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+configure: deps $(BUILD_DIR)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+run: build
+	$(BUILD_DIR)/apps/keel-node
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j1 --timeout 600
+
+clean:
+	rm -rf $(BUILD_DIR)

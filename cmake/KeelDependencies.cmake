@@ -1,0 +1,36 @@
+# Finds Keel's Debian-packaged dependencies and exposes each as an imported target.
+find_package(Threads REQUIRED)
+
+# CAF 0.17 ships no CMake config (CAF_NOTES.md §2).
+find_path(CAF_INCLUDE_DIR caf/all.hpp)
+find_library(CAF_CORE_LIBRARY NAMES caf_core)
+find_library(CAF_IO_LIBRARY NAMES caf_io)
+if(NOT CAF_INCLUDE_DIR OR NOT CAF_CORE_LIBRARY OR NOT CAF_IO_LIBRARY)
+  message(FATAL_ERROR "CAF not found: apt-get install libcaf-dev")
+endif()
+add_library(CAF::core UNKNOWN IMPORTED)
+set_target_properties(CAF::core PROPERTIES IMPORTED_LOCATION "${CAF_CORE_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${CAF_INCLUDE_DIR}" INTERFACE_LINK_LIBRARIES Threads::Threads)
+add_library(CAF::io UNKNOWN IMPORTED)
+set_target_properties(CAF::io PROPERTIES IMPORTED_LOCATION "${CAF_IO_LIBRARY}"
+  INTERFACE_LINK_LIBRARIES CAF::core)
+
+find_package(Protobuf REQUIRED)
+find_package(leveldb REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(fmt REQUIRED)
+find_package(GTest REQUIRED)
+find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
+find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
+find_library(HTTPLIB_LIBRARY NAMES cpp-httplib)
+find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
+
+# Debian builds cpp-httplib as a library with TLS, zlib and brotli: its headers must see the
+# same macros, or class layouts differ between our code and the library.
+add_library(keel_httplib INTERFACE)
+target_include_directories(keel_httplib INTERFACE ${HTTPLIB_INCLUDE_DIR})
+target_compile_definitions(keel_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT
+  CPPHTTPLIB_ZLIB_SUPPORT CPPHTTPLIB_BROTLI_SUPPORT)
+target_link_libraries(keel_httplib INTERFACE ${HTTPLIB_LIBRARY} Threads::Threads)
+
+find_package(restinio REQUIRED)

@@ -1,0 +1,120 @@
+#include "keel/runtime/call_router.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+#include "keel/runtime/detail/wire.hpp"
+#include "keel/runtime/errc.hpp"
+
+namespace keel {
+
+call_router::call_router(const type_registry& types, runtime_metrics& metrics, spawn_fn spawn)
+    : types_(types), metrics_(metrics), spawn_(std::move(spawn)) {}
+
+actor_id call_router::worker_for(const actor_type_info& type) {
+  auto index = round_robin_.fetch_add(1, std::memory_order_relaxed) % type.max_workers;
+  return actor_id{type.name, "#worker-" + std::to_string(index)};
+}
+
+void call_router::track(const call_slot_ptr& slot) {
+  metrics_.calls_pending.add(1);
+  auto& shard = pending_[std::hash<const void*>{}(slot.get()) % pending_.size()];
+  std::lock_guard guard{shard.mutex};
+  shard.calls.push_back(slot);
+}
+
+void call_router::send(envelope_ptr env) {
+  auto fail = [&](errc code, std::string message) {
+    if (env->reply) env->reply->complete(make_error(code, std::move(message)));
+  };
+  if (stopped_.load(std::memory_order_acquire))
+    return fail(errc::unavailable, "node is stopping");
+  const auto* type = types_.find(env->target.type());
+  if (!type) return fail(errc::unknown_actor_type, "no actor type '" + env->target.type() + "'");
+  // Internal messages ($reminder, $timer) have no registered handler.
+  if (env->message_type.empty() ||
+      (env->message_type[0] != '$' && type->find(env->message_type) == nullptr))
+    return fail(errc::unknown_message,
+                "actor type '" + type->name + "' has no handler for '" + env->message_type + "'");
+  if (env->reply) track(env->reply);
+  auto key = type->stateless() ? worker_for(*type) : env->target;
+  auto& shard = shard_of(key);
+  std::lock_guard guard{shard.mutex};
+  auto [it, inserted] = shard.activations.try_emplace(key);
+  if (inserted) it->second = spawn_(key, *type);
+  caf::anon_send(it->second, std::move(env));
+}
+
+bool call_router::try_passivate(const actor_id& id, const caf::actor_addr& who,
+                                const std::function<bool()>& mailbox_empty) {
+  auto& shard = shard_of(id);
+  std::lock_guard guard{shard.mutex};
+  auto it = shard.activations.find(id);
+  if (it == shard.activations.end() || it->second.address() != who) return true;
+  if (!mailbox_empty()) return false;
+  shard.activations.erase(it);
+  return true;
+}
+
+size_t call_router::sweep(steady_time now) {
+  size_t timed_out = 0;
+  std::vector<call_slot_ptr> expired;
+  for (auto& shard : pending_) {
+    {
+      std::lock_guard guard{shard.mutex};
+      auto& calls = shard.calls;
+      size_t kept = 0;
+      for (auto& slot : calls) {
+        if (slot->done()) continue;
+        if (slot->deadline() <= now) {
+          expired.push_back(std::move(slot));
+          continue;
+        }
+        calls[kept++] = std::move(slot);
+      }
+      metrics_.calls_pending.add(static_cast<int64_t>(kept) - static_cast<int64_t>(calls.size()));
+      calls.resize(kept);
+    }
+    for (auto& slot : expired) {
+      // Completing outside the lock: the answer may run a callback.
+      if (slot->complete(make_error(errc::timeout, "no answer within the deadline; waiting on " +
+                                                     slot->chain()))) {
+        ++timed_out;
+        metrics_.calls_timed_out.add();
+      }
+    }
+    expired.clear();
+  }
+  return timed_out;
+}
+
+void call_router::stop() {
+  stopped_.store(true, std::memory_order_release);
+  for (auto& shard : directory_) {
+    std::unordered_map<actor_id, caf::actor> victims;
+    {
+      std::lock_guard guard{shard.mutex};
+      victims.swap(shard.activations);
+    }
+    for (auto& [id, handle] : victims) caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+  }
+}
+
+size_t call_router::activations() const {
+  size_t total = 0;
+  for (auto& shard : directory_) {
+    std::lock_guard guard{shard.mutex};
+    total += shard.activations.size();
+  }
+  return total;
+}
+
+bool call_router::is_active(const actor_id& id) const {
+  auto& shard = shard_of(id);
+  std::lock_guard guard{shard.mutex};
+  return shard.activations.count(id) > 0;
+}
+
+}  // namespace keel

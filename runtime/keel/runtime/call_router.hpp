@@ -1,0 +1,86 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+
+#include "keel/runtime/envelope.hpp"
+#include "keel/runtime/metrics.hpp"
+#include "keel/runtime/registry.hpp"
+
+namespace keel {
+
+/// The node's one call router: every call, local or remote, goes through it. It maps
+/// actor ids to activations (activating on first message), tracks every call that expects
+/// an answer and fails it with `timeout` at its deadline in one node-wide sweep, and
+/// refuses calls with `unavailable` once the node stops.
+///
+/// Passivation cannot lose a call: a call is enqueued at its activation while the
+/// directory shard's lock is held, and an activation leaves the directory only under that
+/// lock and only with an empty mailbox.
+/// Thread safety: thread-safe.
+class call_router {
+ public:
+  using spawn_fn = std::function<caf::actor(const actor_id&, const actor_type_info&)>;
+
+  /// Requires: `types` and `metrics` outlive the router; `spawn` creates one activation.
+  call_router(const type_registry& types, runtime_metrics& metrics, spawn_fn spawn);
+
+  /// Delivers `env`; an unknown type or message is answered at once with its code.
+  void send(envelope_ptr env);
+
+  /// Removes `who` from the directory if `mailbox_empty()` holds under the shard lock.
+  /// Called by the activation itself; on true it must quit.
+  bool try_passivate(const actor_id& id, const caf::actor_addr& who,
+                     const std::function<bool()>& mailbox_empty);
+
+  /// Fails every tracked call past its deadline with `timeout` and forgets answered ones.
+  /// Returns how many timed out.
+  size_t sweep(steady_time now);
+
+  /// Refuses new calls and stops every activation; their unanswered calls fail with
+  /// `unavailable`.
+  void stop();
+
+  size_t activations() const;
+  bool is_active(const actor_id& id) const;
+
+ private:
+  static constexpr size_t shard_count = 64;
+
+  struct directory_shard {
+    mutable std::mutex mutex;
+    std::unordered_map<actor_id, caf::actor> activations;
+  };
+
+  struct pending_shard {
+    std::mutex mutex;
+    std::vector<call_slot_ptr> calls;
+  };
+
+  directory_shard& shard_of(const actor_id& id) {
+    return directory_[std::hash<actor_id>{}(id) % shard_count];
+  }
+  const directory_shard& shard_of(const actor_id& id) const {
+    return directory_[std::hash<actor_id>{}(id) % shard_count];
+  }
+  void track(const call_slot_ptr& slot);
+  /// The directory key a stateless call lands on: one of the type's worker slots.
+  actor_id worker_for(const actor_type_info& type);
+
+  const type_registry& types_;
+  runtime_metrics& metrics_;
+  spawn_fn spawn_;
+  std::atomic<bool> stopped_{false};
+  std::atomic<uint64_t> round_robin_{0};
+  std::array<directory_shard, shard_count> directory_;
+  std::array<pending_shard, 16> pending_;
+};
+
+}  // namespace keel

@@ -1,0 +1,55 @@
+#include "keel/runtime/call_slot.hpp"
+
+#include <caf/make_message.hpp>
+
+#include "keel/runtime/detail/wire.hpp"
+
+namespace keel {
+
+call_slot::call_slot(actor_id target, steady_time deadline, callback fn)
+    : target_(std::move(target)), deadline_(deadline), fn_(std::move(fn)) {}
+
+call_slot::call_slot(actor_id target, steady_time deadline, caf::strong_actor_ptr caller,
+                     caf::message_id request_id)
+    : target_(std::move(target)),
+      deadline_(deadline),
+      caller_(std::move(caller)),
+      request_id_(request_id) {}
+
+bool call_slot::complete(call_result result) {
+  if (done_.exchange(true, std::memory_order_acq_rel)) return false;
+  if (fn_) {
+    auto fn = std::move(fn_);
+    fn(std::move(result));
+  } else if (caller_) {
+    // No sender and no execution unit: safe from any thread (CAF schedules the caller).
+    auto msg = result ? caf::make_message(detail::reply_msg{std::move(*result)})
+                      : caf::make_message(std::move(result.error()));
+    auto caller = std::move(caller_);
+    caller->enqueue(nullptr, request_id_.response_id(), std::move(msg), nullptr);
+  }
+  return true;
+}
+
+void call_slot::set_waiting_on(std::shared_ptr<call_slot> next) {
+  std::lock_guard guard{waiting_mutex_};
+  waiting_on_ = std::move(next);
+}
+
+std::string call_slot::chain() const {
+  std::string out = to_string(target_);
+  std::shared_ptr<call_slot> next;
+  {
+    std::lock_guard guard{waiting_mutex_};
+    next = waiting_on_.lock();
+  }
+  for (int hops = 0; next && hops < 16; ++hops) {
+    out += " -> " + to_string(next->target_);
+    auto current = std::move(next);
+    std::lock_guard guard{current->waiting_mutex_};
+    next = current->waiting_on_.lock();
+  }
+  return out;
+}
+
+}  // namespace keel

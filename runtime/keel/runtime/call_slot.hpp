@@ -1,0 +1,63 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <caf/actor_control_block.hpp>
+#include <caf/message_id.hpp>
+
+#include "keel/runtime/actor_id.hpp"
+#include "keel/runtime/message.hpp"
+
+namespace keel {
+
+/// Where one call's answer goes: a callback (gateway, tests) or a waiting CAF actor (an
+/// activation's `ask`, answered as the CAF response to a request id it awaits). Exactly one
+/// completion wins: the callee's reply, the router's deadline sweep (`timeout`), or the
+/// envelope's destruction without a reply (`unavailable`). So every caller gets exactly one
+/// answer and nobody waits on a CAF timer.
+/// Thread safety: thread-safe.
+class call_slot {
+ public:
+  using callback = std::function<void(call_result)>;
+
+  /// Answers by invoking `fn` on whichever thread completes the call.
+  call_slot(actor_id target, steady_time deadline, callback fn);
+
+  /// Answers by enqueuing the CAF response for `request_id` at `caller`.
+  call_slot(actor_id target, steady_time deadline, caf::strong_actor_ptr caller,
+            caf::message_id request_id);
+
+  call_slot(const call_slot&) = delete;
+  call_slot& operator=(const call_slot&) = delete;
+
+  /// Delivers `result` if no other completion came first; returns whether this one won.
+  bool complete(call_result result);
+
+  bool done() const noexcept { return done_.load(std::memory_order_acquire); }
+  steady_time deadline() const noexcept { return deadline_; }
+  const actor_id& target() const noexcept { return target_; }
+
+  /// Records the call the callee is itself waiting on, so a timeout can name the chain.
+  void set_waiting_on(std::shared_ptr<call_slot> next);
+
+  /// "a -> b -> c": the target of this call and, transitively, what each waited on.
+  std::string chain() const;
+
+ private:
+  const actor_id target_;
+  const steady_time deadline_;
+  std::atomic<bool> done_{false};
+  callback fn_;
+  caf::strong_actor_ptr caller_;
+  caf::message_id request_id_;
+  mutable std::mutex waiting_mutex_;
+  std::weak_ptr<call_slot> waiting_on_;  // guarded by waiting_mutex_
+};
+
+using call_slot_ptr = std::shared_ptr<call_slot>;
+
+}  // namespace keel

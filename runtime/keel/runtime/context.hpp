@@ -1,0 +1,87 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <google/protobuf/message.h>
+
+#include "keel/runtime/actor_id.hpp"
+#include "keel/runtime/errc.hpp"
+#include "keel/runtime/message.hpp"
+#include "keel/runtime/trace_id.hpp"
+
+namespace keel {
+
+/// What a handler sees of its turn: the state to change, the caller's trace, and the ways
+/// to talk to other actors. `state()` is a copy; Keel commits it after the handler if it
+/// changed, before the reply leaves.
+/// Thread safety: activation-confined; valid only inside the turn (and its continuations).
+class context {
+ public:
+  virtual ~context() = default;
+
+  /// The actor this turn runs for.
+  virtual const actor_id& self() const noexcept = 0;
+  virtual const trace_id& trace() const noexcept = 0;
+
+  /// This turn's working copy of the state. Requires: the type was registered with State.
+  template <class State>
+  State& state() {
+    return static_cast<State&>(mutable_state());
+  }
+
+  /// Asks `target` and runs `then` inside this same turn when the answer (or an error)
+  /// arrives; no other message of this actor runs meanwhile unless its type is reentrant.
+  /// The turn ends when it has replied and no ask is outstanding.
+  template <class Reply>
+  void ask(const actor_id& target, const google::protobuf::Message& request,
+           std::function<void(caf::expected<Reply>)> then) {
+    ask_message(target, copy_of(request), [then = std::move(then)](call_result result) {
+      if (!result) return then(std::move(result.error()));
+      auto typed = std::dynamic_pointer_cast<const Reply>(*result);
+      if (!typed)
+        return then(make_error(errc::app_error, "unexpected reply type " +
+                                                    (*result)->GetDescriptor()->full_name()));
+      then(*typed);
+    });
+  }
+
+  /// One-way message, sent only if this turn commits.
+  void tell(const actor_id& target, const google::protobuf::Message& message) {
+    tell_message(target, copy_of(message));
+  }
+
+  /// Answers the caller (for handlers that reply later, after asks).
+  void reply(const google::protobuf::Message& value) { reply_result(copy_of(value)); }
+  void reply(caf::error error) { reply_result(std::move(error)); }
+
+  /// Sends this activation `on_timer(name)` after `delay`; dies with the activation.
+  virtual void set_timer(std::string name, std::chrono::milliseconds delay) = 0;
+
+  /// A durable reminder: fires `on_reminder(name)` at least once per due time, even after a
+  /// restart; committed with this turn. `period` zero means once.
+  virtual void register_reminder(std::string name, std::chrono::milliseconds due_in,
+                                 std::chrono::milliseconds period) = 0;
+  virtual void unregister_reminder(const std::string& name) = 0;
+
+  /// Wall-clock milliseconds from the node's clock seam (faked in tests).
+  virtual int64_t now_ms() const = 0;
+
+  virtual void ask_message(const actor_id& target, message_ptr request,
+                           std::function<void(call_result)> then) = 0;
+  virtual void tell_message(const actor_id& target, message_ptr message) = 0;
+  virtual void reply_result(call_result result) = 0;
+
+ protected:
+  virtual google::protobuf::Message& mutable_state() = 0;
+
+  static message_ptr copy_of(const google::protobuf::Message& m) {
+    std::shared_ptr<google::protobuf::Message> copy{m.New()};
+    copy->CopyFrom(m);
+    return copy;
+  }
+};
+
+}  // namespace keel

@@ -1,0 +1,459 @@
+#include "keel/runtime/detail/activation.hpp"
+
+#include <map>
+#include <optional>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <spdlog/spdlog.h>
+
+#include "keel/runtime/call_router.hpp"
+#include "keel/runtime/clock.hpp"
+#include "keel/runtime/context.hpp"
+#include "keel/runtime/detail/node_services.hpp"
+#include "keel/runtime/detail/wire.hpp"
+#include "keel/runtime/registry.hpp"
+#include "keel/runtime/runtime.pb.h"
+#include "keel/runtime/storage_keys.hpp"
+#include "keel/runtime/turn_log.hpp"
+
+namespace keel::detail {
+
+namespace {
+
+using google::protobuf::Message;
+using std::chrono::milliseconds;
+using keel::runtime::ReminderFired;
+using keel::runtime::ReminderRecord;
+
+constexpr std::string_view reminder_message = "$reminder";
+constexpr std::string_view timer_message = "$timer";
+
+// Map fields serialize in hash order unless asked: deterministic bytes let "did the state
+// change?" be a byte comparison.
+std::string serialize(const Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream{&out};
+  google::protobuf::io::CodedOutputStream coded{&stream};
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+struct activation_state {
+  node_services* svc = nullptr;
+  const actor_type_info* type = nullptr;
+  actor_id id;
+  std::unique_ptr<Message> committed;  // null for stateless workers
+  std::string committed_bytes;
+  uint64_t version = 0;
+  caf::error load_error;
+  std::map<std::string, ReminderRecord> reminders;
+  steady_time last_active;
+  bool idle_scheduled = false;
+  size_t open_turns = 0;
+};
+
+using activation_actor = caf::stateful_actor<activation_state>;
+
+// A reminder change of one turn: the record to store, or an erase.
+struct reminder_change {
+  std::string name;
+  std::optional<ReminderRecord> record;
+};
+
+class turn final : public context, public std::enable_shared_from_this<turn> {
+ public:
+  turn(activation_actor* self, envelope_ptr env)
+      : self_(self), env_(std::move(env)), started_(std::chrono::steady_clock::now()) {
+    auto& st = self_->state;
+    base_version_ = st.version;
+    if (st.committed) {
+      working_.reset(st.committed->New());
+      working_->CopyFrom(*st.committed);
+    }
+  }
+
+  const actor_id& self() const noexcept override { return self_->state.id; }
+  const trace_id& trace() const noexcept override { return env_->trace; }
+  int64_t now_ms() const override { return self_->state.svc->clock->now_ms(); }
+
+  void set_timer(std::string name, milliseconds delay) override {
+    timers_.emplace_back(std::move(name), delay);
+  }
+
+  void register_reminder(std::string name, milliseconds due_in, milliseconds period) override {
+    ReminderRecord rec;
+    rec.set_name(name);
+    rec.set_due_ms(now_ms() + due_in.count());
+    rec.set_period_ms(period.count());
+    if (auto it = self_->state.reminders.find(name); it != self_->state.reminders.end())
+      rec.set_last_fired_ms(it->second.last_fired_ms());
+    reminder_changes_.push_back({std::move(name), std::move(rec)});
+  }
+
+  void unregister_reminder(const std::string& name) override {
+    reminder_changes_.push_back({name, std::nullopt});
+  }
+
+  void ask_message(const actor_id& target, message_ptr request,
+                   std::function<void(call_result)> then) override;
+
+  void tell_message(const actor_id& target, message_ptr message) override {
+    tells_.emplace_back(target, std::move(message));
+  }
+
+  void reply_result(call_result result) override {
+    if (!result_) result_ = std::move(result);
+  }
+
+  /// Runs one step of the turn (the handler or a continuation), then finishes the turn if
+  /// it has replied and waits on nothing. An exception fails the turn with `app_error`.
+  void run(const std::function<void()>& step);
+
+  void add_reminder_change(reminder_change change) {
+    reminder_changes_.push_back(std::move(change));
+  }
+
+ protected:
+  Message& mutable_state() override {
+    if (!working_)
+      throw std::logic_error("actor type '" + self_->state.type->name + "' is stateless");
+    return *working_;
+  }
+
+ private:
+  void maybe_finish();
+  void commit(std::string bytes, bool state_changed);
+  void apply_effects();
+  void finish();
+
+  activation_actor* self_;
+  envelope_ptr env_;
+  steady_time started_;
+  uint64_t base_version_ = 0;
+  std::unique_ptr<Message> working_;
+  int outstanding_asks_ = 0;
+  bool finished_ = false;
+  bool committing_ = false;
+  std::optional<call_result> result_;
+  std::vector<std::pair<actor_id, message_ptr>> tells_;
+  std::vector<std::pair<std::string, milliseconds>> timers_;
+  std::vector<reminder_change> reminder_changes_;
+};
+
+void turn::run(const std::function<void()>& step) {
+  try {
+    step();
+  } catch (const std::exception& e) {
+    result_ = make_error(errc::app_error, "handler of " + to_string(self()) + " threw: " + e.what());
+  } catch (...) {
+    result_ = make_error(errc::app_error, "handler of " + to_string(self()) + " threw");
+  }
+  maybe_finish();
+}
+
+void turn::ask_message(const actor_id& target, message_ptr request,
+                       std::function<void(call_result)> then) {
+  auto& st = self_->state;
+  auto deadline = env_->reply ? env_->reply->deadline()
+                              : std::chrono::steady_clock::now() + st.svc->default_timeout;
+  auto request_id = self_->new_request_id(caf::message_priority::normal);
+  auto slot = std::make_shared<call_slot>(target, deadline,
+                                          caf::actor_cast<caf::strong_actor_ptr>(self_),
+                                          request_id);
+  if (env_->reply) env_->reply->set_waiting_on(slot);
+  auto out = std::make_shared<envelope>();
+  out->target = target;
+  out->message_type = request->GetDescriptor()->name();
+  out->payload = std::move(request);
+  out->reply = slot;
+  out->trace = env_->trace;
+  out->caller = to_string(self());
+  ++outstanding_asks_;
+  auto me = shared_from_this();
+  caf::behavior on_answer{
+    [me, then](reply_msg& answer) {
+      --me->outstanding_asks_;
+      me->run([&] { then(std::move(answer.value)); });
+    },
+    [me, then](caf::error& err) {
+      --me->outstanding_asks_;
+      me->run([&] { then(std::move(err)); });
+    },
+  };
+  if (st.type->reentrant)
+    self_->add_multiplexed_response_handler(request_id.response_id(), std::move(on_answer));
+  else
+    self_->add_awaited_response_handler(request_id.response_id(), std::move(on_answer));
+  st.svc->router->send(std::move(out));
+}
+
+void turn::maybe_finish() {
+  if (finished_ || committing_ || outstanding_asks_ > 0) return;
+  if (!result_)
+    result_ = make_error(errc::app_error, "handler of " + to_string(self()) + " for " +
+                                            env_->message_type + " returned without replying");
+  if (!*result_) return finish();  // failed turn: the working copy is dropped
+  auto& st = self_->state;
+  std::string bytes;
+  bool state_changed = false;
+  if (working_) {
+    bytes = serialize(*working_);
+    state_changed = bytes != st.committed_bytes;
+  }
+  if (!state_changed && reminder_changes_.empty()) {
+    apply_effects();
+    return finish();
+  }
+  if (base_version_ != st.version) {
+    // Only a reentrant type gets here: another turn committed while this one waited.
+    result_ = make_error(errc::conflict, "state of " + to_string(self()) +
+                                           " changed during this turn (reentrant type)");
+    return finish();
+  }
+  commit(std::move(bytes), state_changed);
+}
+
+void turn::commit(std::string bytes, bool state_changed) {
+  auto& st = self_->state;
+  auto req = std::make_shared<commit_request>();
+  if (state_changed) {
+    req->state_key = state_key(st.id);
+    req->expected_version = st.version;
+    req->state_bytes = bytes;
+  }
+  for (const auto& change : reminder_changes_) {
+    if (change.record)
+      req->side_ops.push_back({reminder_key(st.id, change.name), change.record->SerializeAsString()});
+    else
+      req->side_ops.push_back({reminder_key(st.id, change.name), {}, true});
+  }
+  committing_ = true;
+  auto me = shared_from_this();
+  self_->request(st.svc->store_writer, caf::infinite, commit_atom::value,
+                 commit_request_ptr{std::move(req)})
+    .await(
+      [me, state_changed, bytes = std::move(bytes)](uint64_t new_version) mutable {
+        auto& st = me->self_->state;
+        if (state_changed) {
+          st.committed = std::move(me->working_);
+          st.committed_bytes = std::move(bytes);
+          st.version = new_version;
+        }
+        me->apply_effects();
+        me->finish();
+      },
+      [me](caf::error& err) {
+        auto code = code_of(err) == errc::conflict ? errc::conflict : errc::app_error;
+        me->result_ = make_error(code, "commit of " + to_string(me->self()) +
+                                         " failed: " + message_of(err));
+        me->finish();
+      });
+}
+
+// Effects that must happen only once the turn's state is durable.
+void turn::apply_effects() {
+  auto& st = self_->state;
+  for (auto& change : reminder_changes_) {
+    if (change.record) {
+      st.reminders[change.name] = *change.record;
+      self_->send(st.svc->reminders, upsert_atom::value, st.id, change.name,
+                  change.record->due_ms());
+    } else {
+      st.reminders.erase(change.name);
+      self_->send(st.svc->reminders, remove_atom::value, st.id, change.name);
+    }
+  }
+  for (auto& [target, message] : tells_) {
+    auto out = std::make_shared<envelope>();
+    out->target = target;
+    out->message_type = message->GetDescriptor()->name();
+    out->payload = std::move(message);
+    out->trace = env_->trace;
+    out->caller = to_string(st.id);
+    st.svc->router->send(std::move(out));
+  }
+  for (auto& [name, delay] : timers_)
+    self_->delayed_send(self_, delay, timer_atom::value, std::move(name));
+}
+
+void turn::finish() {
+  finished_ = true;
+  committing_ = false;
+  auto& st = self_->state;
+  auto& metrics = *st.svc->metrics;
+  auto elapsed = std::chrono::steady_clock::now() - started_;
+  metrics.turns.add();
+  metrics.turn_seconds.observe(std::chrono::duration<double>(elapsed).count());
+  const bool ok = result_ && *result_;
+  if (!ok) metrics.turn_failures.add();
+  if (env_->trace.valid()) {
+    turn_record rec;
+    rec.trace = env_->trace.to_hex();
+    rec.actor = to_string(st.id);
+    rec.message = env_->message_type;
+    rec.caller = env_->caller;
+    rec.start_ms = st.svc->clock->now_ms() -
+                   std::chrono::duration_cast<milliseconds>(elapsed).count();
+    rec.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+    rec.outcome = ok ? "ok" : std::string{code_name(code_of(result_->error()))};
+    rec.version_before = base_version_;
+    rec.version_after = st.version;
+    st.svc->turns->add(std::move(rec));
+  }
+  if (!ok)
+    st.svc->log->debug("turn {} {} trace={} failed: {}", to_string(st.id), env_->message_type,
+                       env_->trace.to_hex(), message_of(result_->error()));
+  if (env_->reply) env_->reply->complete(std::move(*result_));
+  --st.open_turns;
+  st.last_active = std::chrono::steady_clock::now();
+}
+
+void schedule_idle_check(activation_actor* self, milliseconds delay) {
+  auto& st = self->state;
+  if (st.idle_scheduled || st.svc->idle_timeout.count() <= 0) return;
+  st.idle_scheduled = true;
+  self->delayed_send(self, delay, idle_atom::value);
+}
+
+void start_turn(activation_actor* self, envelope_ptr env) {
+  auto& st = self->state;
+  if (env->reply) {
+    if (env->reply->done()) return;  // timed out while queued: never run it
+    if (env->reply->deadline() <= std::chrono::steady_clock::now()) {
+      env->reply->complete(make_error(errc::timeout, "deadline passed before " +
+                                                       to_string(st.id) + " could start the turn"));
+      return;
+    }
+  }
+  if (st.load_error) {
+    if (env->reply)
+      env->reply->complete(make_error(errc::unavailable, "state of " + to_string(st.id) +
+                                                           " cannot be loaded: " +
+                                                           message_of(st.load_error)));
+    return;
+  }
+  ++st.open_turns;
+  schedule_idle_check(self, st.svc->idle_timeout);
+  auto t = std::make_shared<turn>(self, env);
+  if (env->message_type == reminder_message) {
+    const auto& fired = static_cast<const ReminderFired&>(*env->payload);
+    auto it = st.reminders.find(fired.name());
+    if (it == st.reminders.end() || it->second.last_fired_ms() >= fired.due_ms() ||
+        it->second.due_ms() != fired.due_ms()) {
+      // A duplicate (already committed) or stale firing: recognised, not run again.
+      t->run([&] { t->reply(keel::runtime::Ack{}); });
+      return;
+    }
+    auto rec = it->second;
+    rec.set_last_fired_ms(fired.due_ms());
+    if (rec.period_ms() > 0) {
+      auto now = st.svc->clock->now_ms();
+      auto next = rec.due_ms() + rec.period_ms();
+      if (next <= now) next += ((now - next) / rec.period_ms() + 1) * rec.period_ms();
+      rec.set_due_ms(next);
+      t->add_reminder_change({fired.name(), rec});
+    } else {
+      t->add_reminder_change({fired.name(), std::nullopt});
+    }
+    st.svc->metrics->reminders_fired.add();
+    t->run([&] {
+      if (st.type->on_reminder) st.type->on_reminder(fired.name(), *t);
+      t->reply(keel::runtime::Ack{});
+    });
+    return;
+  }
+  const auto* handler = st.type->find(env->message_type);
+  if (!handler) {
+    t->run([&] {
+      t->reply(make_error(errc::unknown_message, "actor type '" + st.type->name +
+                                                   "' has no handler for '" + env->message_type +
+                                                   "'"));
+    });
+    return;
+  }
+  t->run([&] { handler->invoke(*env->payload, *t); });
+}
+
+void on_idle(activation_actor* self) {
+  auto& st = self->state;
+  st.idle_scheduled = false;
+  if (st.open_turns > 0) return schedule_idle_check(self, st.svc->idle_timeout);
+  auto idle_for = std::chrono::steady_clock::now() - st.last_active;
+  if (idle_for < st.svc->idle_timeout)
+    return schedule_idle_check(
+      self, std::chrono::duration_cast<milliseconds>(st.svc->idle_timeout - idle_for) +
+              milliseconds{1});
+  bool removed = st.svc->router->try_passivate(st.id, self->address(),
+                                               [self] { return self->mailbox().empty(); });
+  if (!removed) return schedule_idle_check(self, st.svc->idle_timeout);
+  st.svc->metrics->passivations.add();
+  self->quit();
+}
+
+void load_state(activation_actor* self, const load_result& loaded) {
+  auto& st = self->state;
+  st.committed.reset(st.type->state_prototype->New());
+  if (!st.committed->ParseFromString(loaded.state_bytes)) {
+    st.load_error = make_error(errc::app_error, "stored state does not parse as " +
+                                                  st.committed->GetDescriptor()->full_name());
+    return;
+  }
+  st.version = loaded.version;
+  st.committed_bytes = serialize(*st.committed);
+  for (const auto& [key, value] : loaded.reminders) {
+    ReminderRecord rec;
+    if (rec.ParseFromString(value)) st.reminders[rec.name()] = std::move(rec);
+  }
+}
+
+caf::behavior activation(activation_actor* self, node_services* svc, actor_id id,
+                         const actor_type_info* type) {
+  auto& st = self->state;
+  st.svc = svc;
+  st.type = type;
+  st.id = std::move(id);
+  st.last_active = std::chrono::steady_clock::now();
+  svc->metrics->activations_started.add();
+  svc->metrics->activations.add(1);
+  auto* metrics = svc->metrics;
+  self->attach_functor([metrics] { metrics->activations.add(-1); });
+  if (!type->stateless()) {
+    // Awaited: no turn starts before the state is loaded.
+    self->request(svc->store_reader, caf::infinite, load_atom::value, st.id)
+      .await([self](const load_result_ptr& loaded) { load_state(self, *loaded); },
+             [self](caf::error& err) { self->state.load_error = std::move(err); });
+  }
+  return {
+    [self](const envelope_ptr& env) { start_turn(self, env); },
+    [self](timer_atom, std::string& name) {
+      auto& st = self->state;
+      if (!st.type->on_timer) return;
+      auto env = std::make_shared<envelope>();
+      env->target = st.id;
+      env->message_type = timer_message;
+      env->caller = "timer";
+      ++st.open_turns;
+      auto t = std::make_shared<turn>(self, std::move(env));
+      t->run([&] {
+        st.type->on_timer(name, *t);
+        t->reply(keel::runtime::Ack{});
+      });
+    },
+    [self](idle_atom) { on_idle(self); },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_activation(node_services& services, const actor_id& id,
+                            const actor_type_info& type) {
+  return services.system->spawn(activation, &services, id, &type);
+}
+
+}  // namespace keel::detail

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <caf/actor.hpp>
+
+#include "keel/runtime/actor_id.hpp"
+
+namespace keel {
+struct actor_type_info;
+}
+
+namespace keel::detail {
+
+struct node_services;
+
+/// Spawns the activation of `id`: one CAF event-based actor that loads the state, then
+/// runs one turn at a time (awaiting its asks and its commit, so turns never interleave
+/// unless the type is reentrant), and passivates when idle.
+/// Requires: `services` and `type` outlive the activation.
+caf::actor spawn_activation(node_services& services, const actor_id& id,
+                            const actor_type_info& type);
+
+}  // namespace keel::detail

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+namespace spdlog {
+class logger;
+}
+
+namespace keel {
+class call_router;
+class turn_log;
+class type_registry;
+class wall_clock;
+struct runtime_metrics;
+}  // namespace keel
+
+namespace keel::detail {
+
+/// What every activation of one node shares. Owned by the node runtime, which outlives
+/// all activations; the fields are fixed once the runtime has started.
+/// Thread safety: immutable after start; the pointed-to services are thread-safe.
+struct node_services {
+  caf::actor_system* system = nullptr;
+  call_router* router = nullptr;
+  runtime_metrics* metrics = nullptr;
+  turn_log* turns = nullptr;
+  std::shared_ptr<wall_clock> clock;
+  std::shared_ptr<spdlog::logger> log;
+  caf::actor store_writer;
+  caf::actor store_reader;
+  caf::actor reminders;
+  std::chrono::milliseconds idle_timeout{300000};
+  std::chrono::milliseconds default_timeout{5000};
+};
+
+}  // namespace keel::detail

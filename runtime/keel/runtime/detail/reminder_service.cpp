@@ -1,0 +1,168 @@
+#include "keel/runtime/detail/reminder_service.hpp"
+
+#include <map>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "keel/runtime/call_router.hpp"
+#include "keel/runtime/clock.hpp"
+#include "keel/runtime/detail/node_services.hpp"
+#include "keel/runtime/detail/wire.hpp"
+#include "keel/runtime/runtime.pb.h"
+#include "keel/runtime/storage_keys.hpp"
+
+namespace keel::detail {
+
+namespace {
+
+using reminder_key_t = std::pair<actor_id, std::string>;
+
+struct reminder_state {
+  node_services* svc = nullptr;
+  std::map<reminder_key_t, int64_t> due_by_key;
+  std::multimap<int64_t, reminder_key_t> by_due;
+  std::set<reminder_key_t> in_flight;
+  std::map<reminder_key_t, int64_t> backoff_ms;
+  int64_t next_tick_ms = -1;  // due time the pending tick was armed for; -1: none
+};
+
+using reminder_actor = caf::stateful_actor<reminder_state>;
+
+void erase_entry(reminder_state& st, const reminder_key_t& key) {
+  auto it = st.due_by_key.find(key);
+  if (it == st.due_by_key.end()) return;
+  auto [first, last] = st.by_due.equal_range(it->second);
+  for (auto i = first; i != last; ++i) {
+    if (i->second == key) {
+      st.by_due.erase(i);
+      break;
+    }
+  }
+  st.due_by_key.erase(it);
+}
+
+void arm(reminder_actor* self) {
+  auto& st = self->state;
+  if (st.by_due.empty()) return;
+  auto due = st.by_due.begin()->first;
+  if (st.next_tick_ms >= 0 && st.next_tick_ms <= due) return;
+  st.next_tick_ms = due;
+  auto delay = std::max<int64_t>(0, due - st.svc->clock->now_ms());
+  self->delayed_send(self, std::chrono::milliseconds{delay}, fire_atom::value);
+}
+
+void set_entry(reminder_actor* self, const reminder_key_t& key, int64_t due_ms) {
+  auto& st = self->state;
+  erase_entry(st, key);
+  st.due_by_key[key] = due_ms;
+  st.by_due.emplace(due_ms, key);
+  arm(self);
+}
+
+void fire_due(reminder_actor* self) {
+  auto& st = self->state;
+  st.next_tick_ms = -1;
+  auto now = st.svc->clock->now_ms();
+  std::vector<std::pair<int64_t, reminder_key_t>> due;
+  for (auto& [when, key] : st.by_due) {
+    if (when > now) break;
+    if (!st.in_flight.count(key)) due.emplace_back(when, key);
+  }
+  for (auto& [when, key] : due) {
+    st.in_flight.insert(key);
+    auto fired = std::make_shared<keel::runtime::ReminderFired>();
+    fired->set_name(key.second);
+    fired->set_due_ms(when);
+    auto env = std::make_shared<envelope>();
+    env->target = key.first;
+    env->message_type = "$reminder";
+    env->payload = fired;
+    env->caller = "reminder";
+    env->trace = trace_id::make();
+    caf::actor me = caf::actor_cast<caf::actor>(self);
+    env->reply = std::make_shared<call_slot>(
+      key.first, std::chrono::steady_clock::now() + st.svc->default_timeout,
+      [me, key = key, when = when](call_result result) {
+        caf::anon_send(me, fired_atom::value, key.first, key.second, when,
+                       result ? std::string{} : message_of(result.error()));
+      });
+    st.svc->router->send(std::move(env));
+  }
+  arm(self);
+}
+
+caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
+  self->state.svc = svc;
+  self->request(svc->store_reader, caf::infinite, scan_atom::value)
+    .await(
+      [self](const load_result_ptr& all) {
+        for (const auto& [key, value] : all->reminders) {
+          keel::runtime::ReminderRecord rec;
+          // The key holds the actor id: partition(2) kind(1) type '\0' key '\0' name.
+          auto rest = std::string_view{key}.substr(3);
+          auto type_end = rest.find('\0');
+          auto key_end = rest.find('\0', type_end + 1);
+          if (!rec.ParseFromString(value) || type_end == rest.npos || key_end == rest.npos) {
+            self->state.svc->log->warn("skipping a corrupt reminder record");
+            continue;
+          }
+          actor_id id{std::string{rest.substr(0, type_end)},
+                      std::string{rest.substr(type_end + 1, key_end - type_end - 1)}};
+          set_entry(self, {std::move(id), rec.name()}, rec.due_ms());
+        }
+        self->state.svc->log->info("loaded {} reminders", self->state.due_by_key.size());
+      },
+      [self](caf::error& err) {
+        self->state.svc->log->error("cannot load reminders: {}", message_of(err));
+      });
+  return {
+    [self](upsert_atom, const actor_id& id, const std::string& name, int64_t due_ms) {
+      self->state.backoff_ms.erase({id, name});
+      set_entry(self, {id, name}, due_ms);
+    },
+    [self](remove_atom, const actor_id& id, const std::string& name) {
+      erase_entry(self->state, {id, name});
+      self->state.backoff_ms.erase({id, name});
+    },
+    [self](fire_atom) { fire_due(self); },
+    [self](fired_atom, const actor_id& id, const std::string& name, int64_t due_ms,
+           const std::string& error) {
+      auto& st = self->state;
+      reminder_key_t key{id, name};
+      st.in_flight.erase(key);
+      auto it = st.due_by_key.find(key);
+      if (it == st.due_by_key.end() || it->second != due_ms) return;  // already rescheduled
+      if (error.empty()) {
+        // Answered without a reschedule: a duplicate, or a one-shot whose removal came first.
+        erase_entry(st, key);
+        return;
+      }
+      auto& backoff = st.backoff_ms[key];
+      backoff = backoff == 0 ? 500 : std::min<int64_t>(backoff * 2, 60000);
+      st.svc->log->warn("reminder {} of {} failed ({}); retry in {} ms", name, to_string(id),
+                        error, backoff);
+      // The entry keeps its durable due time, so the actor still sees the original firing;
+      // it stays in flight (not fired again) until the backoff has passed.
+      st.in_flight.insert(key);
+      self->delayed_send(self, std::chrono::milliseconds{backoff}, retry_atom::value, key.first,
+                         key.second);
+    },
+    [self](retry_atom, const actor_id& id, const std::string& name) {
+      self->state.in_flight.erase({id, name});
+      fire_due(self);
+    },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_reminder_service(node_services& services) {
+  return services.system->spawn(reminder_service, &services);
+}
+
+}  // namespace keel::detail

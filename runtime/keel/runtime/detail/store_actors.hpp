@@ -1,0 +1,26 @@
+#pragma once
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+namespace keel {
+class state_store;
+struct runtime_metrics;
+}  // namespace keel
+
+namespace keel::detail {
+
+/// Spawns the node's one store writer: a detached actor (its own thread, so fsync never
+/// blocks a scheduler worker) that answers `(commit_atom, commit_request_ptr)` with the new
+/// state version once the write is durable. Writes queued while a batch syncs all go into the
+/// next WriteBatch and one sync (group commit). A write whose expected version is not the
+/// stored one is refused with `conflict`.
+/// Requires: `store` and `metrics` outlive the actor.
+caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store, runtime_metrics& metrics);
+
+/// Spawns a detached reader answering `(load_atom, actor_id)` with a load_result_ptr and
+/// `(scan_atom)` with every reminder record of every partition.
+/// Requires: `store` outlives the actor.
+caf::actor spawn_store_reader(caf::actor_system& sys, state_store& store);
+
+}  // namespace keel::detail

@@ -1,0 +1,65 @@
+#pragma once
+
+// CAF message types used inside one node. Only runtime/ includes this header.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+
+#include "keel/runtime/envelope.hpp"
+#include "keel/runtime/message.hpp"
+
+namespace keel::detail {
+
+/// A reply travelling back to an awaiting activation as a CAF response.
+struct reply_msg {
+  message_ptr value;
+};
+
+/// One key-value operation of a commit.
+struct kv_op {
+  std::string key;
+  std::string value;
+  bool erase = false;
+};
+
+/// One turn's durable effects: the state (if it changed) plus side records such as
+/// reminders. Applied in the same WriteBatch, so they land together or not at all.
+struct commit_request {
+  std::string state_key;          // empty if the state did not change
+  uint64_t expected_version = 0;  // the version the turn started from
+  std::string state_bytes;
+  std::vector<kv_op> side_ops;
+};
+using commit_request_ptr = std::shared_ptr<const commit_request>;
+
+/// What an activation loads before its first turn.
+struct load_result {
+  uint64_t version = 0;  // 0: never written
+  std::string state_bytes;
+  std::vector<std::pair<std::string, std::string>> reminders;  // key, serialized record
+};
+using load_result_ptr = std::shared_ptr<const load_result>;
+
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using load_atom = caf::atom_constant<caf::atom("load")>;
+using scan_atom = caf::atom_constant<caf::atom("scan")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using timer_atom = caf::atom_constant<caf::atom("timer")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+using fire_atom = caf::atom_constant<caf::atom("fire")>;
+using fired_atom = caf::atom_constant<caf::atom("fired")>;
+using upsert_atom = caf::atom_constant<caf::atom("upsert")>;
+using remove_atom = caf::atom_constant<caf::atom("remove")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+
+}  // namespace keel::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::envelope_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::reply_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::commit_request_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::load_result_ptr)

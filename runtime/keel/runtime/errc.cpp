@@ -1,0 +1,72 @@
+#include "keel/runtime/errc.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/message.hpp>
+#include <caf/sec.hpp>
+
+namespace keel {
+
+std::string_view code_name(errc code) noexcept {
+  switch (code) {
+    case errc::bad_payload: return "bad_payload";
+    case errc::unauthenticated: return "unauthenticated";
+    case errc::not_found: return "not_found";
+    case errc::unknown_actor_type: return "unknown_actor_type";
+    case errc::unknown_message: return "unknown_message";
+    case errc::conflict: return "conflict";
+    case errc::payload_too_large: return "payload_too_large";
+    case errc::rate_limited: return "rate_limited";
+    case errc::app_error: return "app_error";
+    case errc::overloaded: return "overloaded";
+    case errc::unavailable: return "unavailable";
+    case errc::timeout: return "timeout";
+  }
+  return "app_error";
+}
+
+int http_status(errc code) noexcept {
+  switch (code) {
+    case errc::bad_payload: return 400;
+    case errc::unauthenticated: return 401;
+    case errc::not_found:
+    case errc::unknown_actor_type:
+    case errc::unknown_message: return 404;
+    case errc::conflict: return 409;
+    case errc::payload_too_large: return 413;
+    case errc::rate_limited: return 429;
+    case errc::app_error: return 500;
+    case errc::overloaded:
+    case errc::unavailable: return 503;
+    case errc::timeout: return 504;
+  }
+  return 500;
+}
+
+errc code_of(const caf::error& err) noexcept {
+  if (err.category() == caf::atom("keel") && err.code() >= 1 &&
+      err.code() <= static_cast<uint8_t>(errc::timeout))
+    return static_cast<errc>(err.code());
+  if (err.category() == caf::atom("system")) {
+    switch (static_cast<caf::sec>(err.code())) {
+      case caf::sec::request_timeout: return errc::timeout;
+      case caf::sec::request_receiver_down:
+      case caf::sec::cannot_connect_to_node:
+      case caf::sec::unexpected_message: return errc::unknown_message;
+      default: break;
+    }
+  }
+  return errc::app_error;
+}
+
+std::string message_of(const caf::error& err) {
+  const auto& ctx = err.context();
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0)) return ctx.get_as<std::string>(0);
+  return caf::to_string(err);
+}
+
+caf::error make_error(errc code, std::string message) {
+  return caf::error{static_cast<uint8_t>(code), caf::atom("keel"),
+                    caf::make_message(std::move(message))};
+}
+
+}  // namespace keel

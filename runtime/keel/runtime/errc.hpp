@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+
+namespace keel {
+
+/// The error codes every caller may see (DESIGN.md "Errors"). Each comment says what the
+/// caller should do next. Codes cross nodes inside a caf::error, category "keel".
+enum class errc : uint8_t {
+  bad_payload = 1,     // malformed or invalid input; fix the request, don't retry
+  unauthenticated,     // no or wrong API key
+  not_found,           // no such route or entity
+  unknown_actor_type,  // no such type registered; retrying won't help
+  unknown_message,     // the type has no handler for it; caller bug
+  conflict,            // stale version or illegal transition; re-read, then decide
+  payload_too_large,   // over the body limit
+  rate_limited,        // back off for Retry-After
+  app_error,           // the handler failed (or threw); state is the last committed one
+  overloaded,          // admission refused; back off, then retry
+  unavailable,         // owner down, fenced, stopping or moving; retry with backoff
+  timeout,             // no answer by the deadline; retry only if idempotent
+};
+
+/// The wire name of a code, as it appears in `{"error":{"code":...}}`.
+std::string_view code_name(errc code) noexcept;
+
+/// The HTTP status DESIGN.md assigns to a code.
+int http_status(errc code) noexcept;
+
+/// Maps any caf::error (ours or CAF's own `sec`) to the closest Keel code. CAF's
+/// `request_receiver_down` means the target went away before the turn: `unavailable`.
+errc code_of(const caf::error& err) noexcept;
+
+/// The human-readable message carried in a Keel error (empty for CAF's own errors, whose
+/// rendering is used instead).
+std::string message_of(const caf::error& err);
+
+/// Builds a Keel error with a message for the caller.
+caf::error make_error(errc code, std::string message);
+
+}  // namespace keel
+
+CAF_ERROR_CODE_ENUM(keel::errc, "keel")

@@ -1,0 +1,90 @@
+#include <memory>
+
+#include <leveldb/db.h>
+#include <leveldb/write_batch.h>
+
+#include "keel/runtime/errc.hpp"
+#include "keel/runtime/state_store.hpp"
+#include "keel/runtime/storage_keys.hpp"
+
+namespace keel {
+
+namespace {
+
+// LevelDB's Status is translated here, once, where it enters Keel.
+caf::error to_error(const leveldb::Status& st, std::string_view what) {
+  return make_error(errc::unavailable, std::string{what} + ": " + st.ToString());
+}
+
+class leveldb_store final : public state_store {
+ public:
+  leveldb_store(std::unique_ptr<leveldb::DB> db, bool sync) : db_(std::move(db)) {
+    write_options_.sync = sync;
+  }
+
+  caf::expected<std::optional<std::string>> get(std::string_view key) override {
+    std::string value;
+    auto st = db_->Get(leveldb::ReadOptions{}, leveldb::Slice{key.data(), key.size()}, &value);
+    if (st.IsNotFound()) return std::optional<std::string>{};
+    if (!st.ok()) return to_error(st, "read");
+    return std::optional<std::string>{std::move(value)};
+  }
+
+  caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
+    std::string_view prefix) override {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::unique_ptr<leveldb::Iterator> it{db_->NewIterator(leveldb::ReadOptions{})};
+    leveldb::Slice start{prefix.data(), prefix.size()};
+    for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next())
+      out.emplace_back(it->key().ToString(), it->value().ToString());
+    if (!it->status().ok()) return to_error(it->status(), "scan");
+    return out;
+  }
+
+  caf::error write(const std::vector<store_write>& batch) override {
+    leveldb::WriteBatch wb;
+    for (const auto& w : batch) {
+      if (w.erase)
+        wb.Delete(w.key);
+      else
+        wb.Put(w.key, w.value);
+    }
+    auto st = db_->Write(write_options_, &wb);
+    if (!st.ok()) return to_error(st, "commit");
+    return {};
+  }
+
+ private:
+  std::unique_ptr<leveldb::DB> db_;
+  leveldb::WriteOptions write_options_;
+};
+
+}  // namespace
+
+caf::expected<std::unique_ptr<state_store>> open_leveldb_store(const store_options& opts) {
+  leveldb::Options options;
+  options.create_if_missing = true;
+  options.write_buffer_size = 16 << 20;
+  leveldb::DB* raw = nullptr;
+  auto st = leveldb::DB::Open(options, opts.path, &raw);
+  if (!st.ok())
+    return make_error(errc::unavailable, "cannot open data dir " + opts.path + ": " + st.ToString());
+  std::unique_ptr<leveldb::DB> db{raw};
+  std::string recorded;
+  auto expected = std::to_string(partition_count);
+  st = db->Get(leveldb::ReadOptions{}, std::string{meta_partition_count_key}, &recorded);
+  if (st.IsNotFound()) {
+    leveldb::WriteOptions wo;
+    wo.sync = true;
+    st = db->Put(wo, std::string{meta_partition_count_key}, expected);
+    if (!st.ok()) return to_error(st, "record partition count");
+  } else if (!st.ok()) {
+    return to_error(st, "read partition count");
+  } else if (recorded != expected) {
+    return make_error(errc::conflict, "data dir " + opts.path + " was made with " + recorded +
+                                        " partitions, this build uses " + expected);
+  }
+  return std::unique_ptr<state_store>{std::make_unique<leveldb_store>(std::move(db), opts.sync)};
+}
+
+}  // namespace keel

@@ -1,0 +1,90 @@
+#include "keel/runtime/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace keel {
+
+void histogram::observe(double seconds) noexcept {
+  size_t i = 0;
+  while (i < bounds.size() && seconds > bounds[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_micros_.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+void histogram::render(std::string& out, std::string_view name, std::string_view labels) const {
+  uint64_t cumulative = 0;
+  auto sep = labels.empty() ? "" : ",";
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    out += fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, bounds[i], cumulative);
+  }
+  cumulative += buckets_[bounds.size()].load(std::memory_order_relaxed);
+  out += fmt::format("{}_bucket{{{}{}le=\"+Inf\"}} {}\n", name, labels, sep, cumulative);
+  auto braces = labels.empty() ? std::string{} : fmt::format("{{{}}}", labels);
+  out += fmt::format("{}_sum{} {}\n", name, braces,
+                     static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6);
+  out += fmt::format("{}_count{} {}\n", name, braces, cumulative);
+}
+
+double histogram::quantile(double q) const noexcept {
+  uint64_t total = count();
+  if (total == 0) return 0;
+  auto rank = static_cast<uint64_t>(q * static_cast<double>(total));
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    if (cumulative > rank) return bounds[i];
+  }
+  return bounds.back();
+}
+
+void render_header(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+namespace {
+
+void render_counter(std::string& out, std::string_view name, std::string_view help,
+                    const counter& c) {
+  render_header(out, name, "counter", help);
+  out += fmt::format("{} {}\n", name, c.value());
+}
+
+void render_gauge(std::string& out, std::string_view name, std::string_view help,
+                  const gauge& g) {
+  render_header(out, name, "gauge", help);
+  out += fmt::format("{} {}\n", name, g.value());
+}
+
+void render_histogram(std::string& out, std::string_view name, std::string_view help,
+                      const histogram& h) {
+  render_header(out, name, "histogram", help);
+  h.render(out, name, "");
+}
+
+}  // namespace
+
+void runtime_metrics::render(std::string& out) const {
+  render_counter(out, "keel_turns_total", "Turns run.", turns);
+  render_counter(out, "keel_turn_failures_total", "Turns answered with an error.", turn_failures);
+  render_counter(out, "keel_commit_batches_total", "Group commits (one WriteBatch and sync).",
+                 commit_batches);
+  render_counter(out, "keel_commit_writes_total", "Turn commits inside group commits.",
+                 commit_writes);
+  render_counter(out, "keel_calls_timed_out_total", "Calls failed by the deadline sweep.",
+                 calls_timed_out);
+  render_counter(out, "keel_activations_started_total", "Activations started.",
+                 activations_started);
+  render_counter(out, "keel_passivations_total", "Activations passivated.", passivations);
+  render_counter(out, "keel_reminders_fired_total", "Reminder firings delivered.",
+                 reminders_fired);
+  render_gauge(out, "keel_activations", "Live activations on this node.", activations);
+  render_gauge(out, "keel_calls_pending", "Calls waiting for an answer.", calls_pending);
+  render_histogram(out, "keel_commit_duration_seconds", "Group commit latency.", commit_seconds);
+  render_histogram(out, "keel_turn_duration_seconds", "Turn latency, start to reply.",
+                   turn_seconds);
+}
+
+}  // namespace keel

@@ -1,0 +1,129 @@
+#include "keel/runtime/node_runtime.hpp"
+
+#include <future>
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <google/protobuf/message.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "keel/runtime/detail/activation.hpp"
+#include "keel/runtime/detail/reminder_service.hpp"
+#include "keel/runtime/detail/store_actors.hpp"
+#include "keel/runtime/detail/wire.hpp"
+#include "keel/runtime/envelope.hpp"
+#include "keel/runtime/errc.hpp"
+
+namespace keel {
+
+namespace {
+
+std::shared_ptr<spdlog::logger> runtime_logger() {
+  if (auto existing = spdlog::get("runtime")) return existing;
+  auto log = spdlog::stderr_color_mt("runtime");
+  return log;
+}
+
+// One node-wide deadline sweep instead of a CAF timeout per call (CAF_NOTES.md §7).
+caf::behavior deadline_sweeper(caf::event_based_actor* self, call_router* router,
+                               std::chrono::milliseconds interval) {
+  self->delayed_send(self, interval, detail::sweep_atom::value);
+  return {
+    [=](detail::sweep_atom) {
+      router->sweep(std::chrono::steady_clock::now());
+      self->delayed_send(self, interval, detail::sweep_atom::value);
+    },
+  };
+}
+
+}  // namespace
+
+node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
+                           std::unique_ptr<state_store> store, std::shared_ptr<wall_clock> clock,
+                           runtime_options opts)
+    : sys_(sys),
+      types_(types),
+      opts_(std::move(opts)),
+      store_(std::move(store)),
+      turns_(opts_.turn_log_capacity),
+      router_(types_, metrics_, [this](const actor_id& id, const actor_type_info& type) {
+        return detail::spawn_activation(services_, id, type);
+      }) {
+  services_.system = &sys_;
+  services_.router = &router_;
+  services_.metrics = &metrics_;
+  services_.turns = &turns_;
+  services_.clock = std::move(clock);
+  services_.log = runtime_logger();
+  services_.idle_timeout = opts_.idle_timeout;
+  services_.default_timeout = opts_.default_timeout;
+  services_.store_writer = detail::spawn_store_writer(sys_, *store_, metrics_);
+  services_.store_reader = detail::spawn_store_reader(sys_, *store_);
+  services_.reminders = detail::spawn_reminder_service(services_);
+  sweeper_ = sys_.spawn(deadline_sweeper, &router_, opts_.sweep_interval);
+}
+
+caf::expected<std::unique_ptr<node_runtime>> node_runtime::start(
+  caf::actor_system& sys, const type_registry& types, std::unique_ptr<state_store> store,
+  std::shared_ptr<wall_clock> clock, runtime_options opts) {
+  if (!store) return make_error(errc::unavailable, "no state store");
+  if (!clock) clock = make_system_clock();
+  return std::unique_ptr<node_runtime>{
+    new node_runtime(sys, types, std::move(store), std::move(clock), std::move(opts))};
+}
+
+node_runtime::~node_runtime() { stop(); }
+
+void node_runtime::call(actor_id target, message_ptr request, steady_time deadline,
+                        trace_id trace, std::string caller, call_slot::callback done) {
+  auto env = std::make_shared<envelope>();
+  env->message_type = request->GetDescriptor()->name();
+  env->reply = std::make_shared<call_slot>(target, deadline, std::move(done));
+  env->target = std::move(target);
+  env->payload = std::move(request);
+  env->trace = trace.valid() ? trace : trace_id::make();
+  env->caller = std::move(caller);
+  router_.send(std::move(env));
+}
+
+call_result node_runtime::call_and_wait(const actor_id& target, message_ptr request,
+                                        std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<call_result>>();
+  auto future = promise->get_future();
+  call(target, std::move(request), std::chrono::steady_clock::now() + timeout, trace_id::make(),
+       "local", [promise](call_result result) { promise->set_value(std::move(result)); });
+  return future.get();
+}
+
+void node_runtime::tell(actor_id target, message_ptr message, trace_id trace) {
+  auto env = std::make_shared<envelope>();
+  env->message_type = message->GetDescriptor()->name();
+  env->target = std::move(target);
+  env->payload = std::move(message);
+  env->trace = trace.valid() ? trace : trace_id::make();
+  env->caller = "local";
+  router_.send(std::move(env));
+}
+
+void node_runtime::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  router_.stop();
+  for (auto* handle : {&sweeper_, &services_.reminders, &services_.store_reader,
+                       &services_.store_writer}) {
+    caf::anon_send_exit(*handle, caf::exit_reason::user_shutdown);
+  }
+  // The store actors use the DB on their own threads: wait until they are gone before the
+  // DB closes with this runtime.
+  caf::scoped_actor self{sys_};
+  for (auto* handle : {&services_.store_writer, &services_.store_reader}) {
+    self->monitor(*handle);
+    self->receive([](const caf::down_msg&) {});
+  }
+}
+
+}  // namespace keel

@@ -1,0 +1,93 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include "keel/runtime/actor_id.hpp"
+#include "keel/runtime/call_router.hpp"
+#include "keel/runtime/call_slot.hpp"
+#include "keel/runtime/clock.hpp"
+#include "keel/runtime/detail/node_services.hpp"
+#include "keel/runtime/message.hpp"
+#include "keel/runtime/metrics.hpp"
+#include "keel/runtime/registry.hpp"
+#include "keel/runtime/state_store.hpp"
+#include "keel/runtime/trace_id.hpp"
+#include "keel/runtime/turn_log.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace keel {
+
+struct runtime_options {
+  std::string node_id = "n1";
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes{5}};
+  std::chrono::milliseconds default_timeout{std::chrono::seconds{5}};
+  std::chrono::milliseconds sweep_interval{10};
+  size_t turn_log_capacity = 16384;
+};
+
+/// One node's virtual-actor runtime: the router, the store actors, the reminder service and
+/// the deadline sweep, over one state store. The entry point for callers outside actors
+/// (the HTTP gateway, tools, tests).
+/// Thread safety: thread-safe. Requires: the actor system outlives the runtime, and the
+/// runtime is stopped (or destroyed) before the actor system.
+class node_runtime {
+ public:
+  /// Starts the runtime; `types` must outlive it.
+  static caf::expected<std::unique_ptr<node_runtime>> start(caf::actor_system& sys,
+                                                            const type_registry& types,
+                                                            std::unique_ptr<state_store> store,
+                                                            std::shared_ptr<wall_clock> clock,
+                                                            runtime_options opts);
+  ~node_runtime();
+  node_runtime(const node_runtime&) = delete;
+  node_runtime& operator=(const node_runtime&) = delete;
+
+  /// Calls `target`; `done` runs exactly once, on an arbitrary thread, with the reply or an
+  /// error carrying a Keel code (`timeout` at `deadline`).
+  void call(actor_id target, message_ptr request, steady_time deadline, trace_id trace,
+            std::string caller, call_slot::callback done);
+
+  /// Blocking convenience for tools and tests: waits for the answer.
+  call_result call_and_wait(const actor_id& target, message_ptr request,
+                            std::chrono::milliseconds timeout);
+
+  /// One-way message.
+  void tell(actor_id target, message_ptr message, trace_id trace);
+
+  /// Refuses new calls with `unavailable`, stops every activation and the runtime's
+  /// actors; committed state stays in the store. Idempotent.
+  void stop();
+
+  const type_registry& types() const noexcept { return types_; }
+  runtime_metrics& metrics() noexcept { return metrics_; }
+  const turn_log& turns() const noexcept { return turns_; }
+  call_router& router() noexcept { return router_; }
+  const runtime_options& options() const noexcept { return opts_; }
+
+ private:
+  node_runtime(caf::actor_system& sys, const type_registry& types,
+               std::unique_ptr<state_store> store, std::shared_ptr<wall_clock> clock,
+               runtime_options opts);
+
+  caf::actor_system& sys_;
+  const type_registry& types_;
+  const runtime_options opts_;
+  std::unique_ptr<state_store> store_;
+  runtime_metrics metrics_;
+  turn_log turns_;
+  call_router router_;
+  detail::node_services services_;
+  caf::actor sweeper_;
+  bool stopped_ = false;
+};
+
+}  // namespace keel

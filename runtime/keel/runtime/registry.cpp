@@ -1,0 +1,23 @@
+#include "keel/runtime/registry.hpp"
+
+namespace keel {
+
+const handler_entry* actor_type_info::find(std::string_view message) const {
+  auto it = handlers.find(message);
+  return it == handlers.end() ? nullptr : &it->second;
+}
+
+const actor_type_info* type_registry::find(std::string_view name) const {
+  auto it = types_.find(name);
+  return it == types_.end() ? nullptr : it->second.get();
+}
+
+actor_type_info& type_registry::emplace(std::string name) {
+  auto info = std::make_unique<actor_type_info>();
+  info->name = name;
+  auto& slot = types_[std::move(name)];
+  slot = std::move(info);
+  return *slot;
+}
+
+}  // namespace keel

@@ -1,0 +1,129 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include <google/protobuf/message.h>
+
+#include "keel/runtime/context.hpp"
+
+namespace keel {
+
+/// One handler: its request prototype (for JSON parsing at the edge) and the call.
+struct handler_entry {
+  const google::protobuf::Message* request_prototype = nullptr;
+  std::function<void(const google::protobuf::Message&, context&)> invoke;
+};
+
+/// Everything Keel knows about one actor type.
+/// Immutable after registration; safe to share between threads.
+struct actor_type_info {
+  std::string name;
+  const google::protobuf::Message* state_prototype = nullptr;  // null: stateless worker
+  size_t max_workers = 0;                                      // stateless workers per node
+  bool reentrant = false;
+  std::map<std::string, handler_entry, std::less<>> handlers;  // by request message name
+  std::function<void(const std::string&, context&)> on_reminder;
+  std::function<void(const std::string&, context&)> on_timer;
+
+  bool stateless() const noexcept { return state_prototype == nullptr; }
+  const handler_entry* find(std::string_view message) const;
+};
+
+/// Adds handlers to one type; returned by type_registry::add_*.
+/// Thread safety: externally synchronized (used while wiring, before the node starts).
+class type_builder {
+ public:
+  explicit type_builder(actor_type_info& info) : info_(info) {}
+
+  /// A handler that answers at once: `F(const Request&, context&)` returns a reply message
+  /// or caf::expected of one.
+  template <class Request, class F>
+  type_builder& on(F handler) {
+    using result = std::invoke_result_t<F, const Request&, context&>;
+    add<Request>([handler = std::move(handler)](const google::protobuf::Message& m, context& ctx) {
+      result r = handler(static_cast<const Request&>(m), ctx);
+      if constexpr (std::is_base_of_v<google::protobuf::Message, result>) {
+        ctx.reply(r);
+      } else {
+        if (r)
+          ctx.reply(*r);
+        else
+          ctx.reply(std::move(r.error()));
+      }
+    });
+    return *this;
+  }
+
+  /// A handler that replies later through `ctx.reply`, typically after `ctx.ask`.
+  template <class Request, class F>
+  type_builder& on_async(F handler) {
+    add<Request>([handler = std::move(handler)](const google::protobuf::Message& m, context& ctx) {
+      handler(static_cast<const Request&>(m), ctx);
+    });
+    return *this;
+  }
+
+  type_builder& on_reminder(std::function<void(const std::string&, context&)> fn) {
+    info_.on_reminder = std::move(fn);
+    return *this;
+  }
+
+  type_builder& on_timer(std::function<void(const std::string&, context&)> fn) {
+    info_.on_timer = std::move(fn);
+    return *this;
+  }
+
+  /// Continuations of `ask` run via CAF `then`: other messages may run while one waits.
+  type_builder& reentrant() {
+    info_.reentrant = true;
+    return *this;
+  }
+
+ private:
+  template <class Request>
+  void add(std::function<void(const google::protobuf::Message&, context&)> fn) {
+    auto& entry = info_.handlers[Request::descriptor()->name()];
+    entry.request_prototype = &Request::default_instance();
+    entry.invoke = std::move(fn);
+  }
+
+  actor_type_info& info_;
+};
+
+/// The actor types a node serves.
+/// Thread safety: externally synchronized while wiring; immutable (safe to share) once the
+/// node has started.
+class type_registry {
+ public:
+  /// A persistent type whose state is a `State` message.
+  template <class State>
+  type_builder add_type(std::string name) {
+    auto& info = emplace(std::move(name));
+    info.state_prototype = &State::default_instance();
+    return type_builder{info};
+  }
+
+  /// A stateless worker type: up to `max_workers` activations per node, always local.
+  type_builder add_stateless(std::string name, size_t max_workers) {
+    auto& info = emplace(std::move(name));
+    info.max_workers = max_workers == 0 ? 1 : max_workers;
+    return type_builder{info};
+  }
+
+  const actor_type_info* find(std::string_view name) const;
+
+  const std::map<std::string, std::unique_ptr<actor_type_info>, std::less<>>& types() const {
+    return types_;
+  }
+
+ private:
+  actor_type_info& emplace(std::string name);
+  std::map<std::string, std::unique_ptr<actor_type_info>, std::less<>> types_;
+};
+
+}  // namespace keel

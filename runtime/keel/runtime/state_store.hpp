@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+namespace keel {
+
+/// Options for the node's one database.
+struct store_options {
+  std::string path;
+  bool sync = true;  // fsync every commit batch; false only for benchmarks
+};
+
+/// One write of a batch: a put, or an erase when `erase` is set.
+struct store_write {
+  std::string key;
+  std::string value;
+  bool erase = false;
+};
+
+/// The node's ordered key-value store, one per data directory. Keys are
+/// partition-prefixed (see storage_keys.hpp), so a partition is one key range.
+/// Thread safety: thread-safe. Calls block on disk, so only the runtime's detached store
+/// actors call them, never a turn.
+class state_store {
+ public:
+  virtual ~state_store() = default;
+
+  /// The value at `key`, or nullopt if absent.
+  [[nodiscard]] virtual caf::expected<std::optional<std::string>> get(std::string_view key) = 0;
+
+  /// Every key-value pair with `prefix`, in key order.
+  [[nodiscard]] virtual caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
+    std::string_view prefix) = 0;
+
+  /// Applies all writes atomically; durable on return when the store syncs.
+  [[nodiscard]] virtual caf::error write(const std::vector<store_write>& batch) = 0;
+};
+
+/// Opens (creating if needed) a LevelDB store. Refuses a DB made with another partition
+/// count: its keys would map to the wrong partitions.
+caf::expected<std::unique_ptr<state_store>> open_leveldb_store(const store_options& opts);
+
+}  // namespace keel

@@ -1,0 +1,59 @@
+#include "keel/runtime/storage_keys.hpp"
+
+#include <cstring>
+
+namespace keel {
+
+std::string partition_prefix(uint32_t partition, record_kind kind) {
+  std::string out;
+  out.reserve(3);
+  out.push_back(static_cast<char>((partition >> 8) & 0xff));
+  out.push_back(static_cast<char>(partition & 0xff));
+  out.push_back(static_cast<char>(kind));
+  return out;
+}
+
+namespace {
+
+std::string actor_key(const actor_id& id, record_kind kind) {
+  auto out = partition_prefix(id.partition(), kind);
+  out.reserve(out.size() + id.type().size() + id.key().size() + 1);
+  out += id.type();
+  out.push_back('\0');
+  out += id.key();
+  return out;
+}
+
+}  // namespace
+
+std::string state_key(const actor_id& id) { return actor_key(id, record_kind::state); }
+
+std::string reminder_prefix(const actor_id& id) {
+  auto out = actor_key(id, record_kind::reminder);
+  out.push_back('\0');
+  return out;
+}
+
+std::string reminder_key(const actor_id& id, std::string_view name) {
+  auto out = reminder_prefix(id);
+  out += name;
+  return out;
+}
+
+std::string encode_versioned(uint64_t version, std::string_view bytes) {
+  std::string out(8 + bytes.size(), '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((version >> (8 * i)) & 0xff);
+  std::memcpy(out.data() + 8, bytes.data(), bytes.size());
+  return out;
+}
+
+bool decode_versioned(std::string_view value, uint64_t& version, std::string_view& bytes) {
+  if (value.size() < 8) return false;
+  version = 0;
+  for (int i = 0; i < 8; ++i)
+    version |= static_cast<uint64_t>(static_cast<unsigned char>(value[i])) << (8 * i);
+  bytes = value.substr(8);
+  return true;
+}
+
+}  // namespace keel

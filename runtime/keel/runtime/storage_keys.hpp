@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "keel/runtime/actor_id.hpp"
+
+namespace keel {
+
+/// The kinds of records in a partition's key range.
+enum class record_kind : char {
+  state = 's',
+  reminder = 'r',
+};
+
+/// Partition-prefixed keys: 2 bytes big-endian partition, the kind, then
+/// `type '\0' key` (and `'\0' name` for reminders). A partition is one contiguous range.
+std::string state_key(const actor_id& id);
+std::string reminder_key(const actor_id& id, std::string_view name);
+/// The prefix of all reminders of one actor.
+std::string reminder_prefix(const actor_id& id);
+/// The prefix of one partition's records of one kind.
+std::string partition_prefix(uint32_t partition, record_kind kind);
+
+/// Node-level metadata keys sort after every partition (0xff > any partition's first byte).
+inline constexpr std::string_view meta_partition_count_key = "\xff" "meta/partition_count";
+
+/// Stored state values carry their version ahead of the bytes: 8 bytes little-endian.
+std::string encode_versioned(uint64_t version, std::string_view bytes);
+/// Returns false on a value too short to hold a version (a corrupt record).
+bool decode_versioned(std::string_view value, uint64_t& version, std::string_view& bytes);
+
+}  // namespace keel
