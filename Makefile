@@ -27,7 +27,7 @@ build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 run: build
-	$(BUILD_DIR)/apps/keel-node
+	$(BUILD_DIR)/bin/keel-node
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j1 --timeout 600

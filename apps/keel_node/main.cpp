@@ -1,1 +1,138 @@
-int main(){}
+// keel-node: wires one node — options, actor system, store, runtime, gateway — and waits
+// for SIGTERM. Wiring only: every decision lives in runtime/ (and later cluster/, actors/).
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "keel/runtime/builtin_actors.hpp"
+#include "keel/runtime/http/gateway.hpp"
+#include "keel/runtime/http/http_server.hpp"
+#include "keel/runtime/http/runtime_routes.hpp"
+#include "keel/runtime/node_runtime.hpp"
+#include "node_options.hpp"
+
+namespace {
+
+using namespace keel;
+
+caf::expected<std::vector<std::string>> read_api_keys(const std::string& path) {
+  std::ifstream in{path};
+  if (!in) return make_error(errc::bad_payload, "cannot read API keys file " + path);
+  std::vector<std::string> keys;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto hash = line.find('#');
+    if (hash != std::string::npos) line.erase(hash);
+    auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;
+    auto last = line.find_last_not_of(" \t\r");
+    keys.push_back(line.substr(first, last - first + 1));
+  }
+  if (keys.empty()) return make_error(errc::bad_payload, "API keys file " + path + " holds no key");
+  return keys;
+}
+
+int run(const app::node_options& opts, const sigset_t& stop_signals) {
+  // stdout carries only the `listening` line scripts wait for; logs go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("node"));
+  spdlog::set_level(spdlog::level::from_str(opts.log_level));
+  auto log = spdlog::default_logger();
+  if (!opts.etcd.empty())
+    log->warn("--etcd given: cluster mode is not built yet; running as a single node");
+
+  std::error_code ec;
+  std::filesystem::create_directories(opts.data_dir, ec);
+  if (ec) {
+    std::cerr << "keel-node: cannot create --data-dir " << opts.data_dir << ": " << ec.message()
+              << "\n";
+    return 1;
+  }
+  auto store = open_leveldb_store({opts.data_dir, opts.sync == "batch"});
+  if (!store) {
+    std::cerr << "keel-node: " << message_of(store.error()) << "\n";
+    return 1;
+  }
+  std::vector<std::string> api_keys;
+  if (!opts.api_keys_file.empty()) {
+    auto keys = read_api_keys(opts.api_keys_file);
+    if (!keys) {
+      std::cerr << "keel-node: " << message_of(keys.error()) << "\n";
+      return 1;
+    }
+    api_keys = std::move(*keys);
+  }
+
+  type_registry types;
+  register_counter(types);
+  if (opts.test_actors) register_test_actors(types);
+
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", opts.threads);
+  caf::actor_system sys{cfg};
+  {
+    runtime_options ropts;
+    ropts.node_id = opts.node_id;
+    ropts.idle_timeout = opts.idle_timeout;
+    ropts.default_timeout = opts.request_timeout;
+    auto runtime = node_runtime::start(sys, types, std::move(*store), make_system_clock(), ropts);
+    if (!runtime) {
+      std::cerr << "keel-node: " << message_of(runtime.error()) << "\n";
+      return 1;
+    }
+    http::gateway gw{{opts.max_body, opts.max_inflight, opts.request_timeout, api_keys}};
+    http::add_runtime_routes(gw, **runtime);
+    http::server_options sopts;
+    sopts.host = opts.advertise_host;
+    sopts.port = opts.http_port;
+    sopts.threads = opts.threads;
+    sopts.hard_body_cap = std::max<size_t>(opts.max_body * 4, 16 << 20);
+    auto server = http::start_server(
+      sopts, [&gw](http::request req, http::responder respond) {
+        gw.handle(std::move(req), std::move(respond));
+      });
+    if (!server) {
+      std::cerr << "keel-node: " << message_of(server.error()) << "\n";
+      (*runtime)->stop();
+      return 1;
+    }
+    std::cout << "keel-node listening http=" << opts.advertise_host << ":" << (*server)->port()
+              << " cluster=none" << std::endl;
+    log->info("node {} serving, data in {}, sync={}", opts.node_id, opts.data_dir, opts.sync);
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log->info("signal {}: draining", sig);
+    // Graceful: refuse new work, let requests in flight finish (bounded by their deadline).
+    gw.begin_drain();
+    auto give_up = std::chrono::steady_clock::now() + opts.request_timeout + std::chrono::seconds{1};
+    while (gw.inflight() > 0 && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    (*server)->stop();
+    log->info("http stopped");
+    (*runtime)->stop();
+    log->info("runtime stopped");
+  }
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  keel::app::node_options opts;
+  if (auto rc = keel::app::parse_node_options(argc, argv, opts); rc >= 0) return rc;
+  // Block the stop signals before any thread starts, so only sigwait receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return run(opts, stop_signals);
+}

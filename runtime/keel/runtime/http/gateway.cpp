@@ -1,0 +1,242 @@
+#include "keel/runtime/http/gateway.hpp"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "keel/runtime/errc.hpp"
+#include "keel/runtime/http/json.hpp"
+
+namespace keel::http {
+
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    if (path[pos] == '/') {
+      ++pos;
+      continue;
+    }
+    auto end = path.find('/', pos);
+    if (end == std::string_view::npos) end = path.size();
+    out.emplace_back(path.substr(pos, end - pos));
+    pos = end;
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    int hi = hex_value(s[i + 1]);
+    int lo = hex_value(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+caf::expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || value < 0)
+    return make_error(errc::bad_payload, "invalid duration '" + std::string{text} + "'");
+  std::string_view unit{end, static_cast<size_t>(text.data() + text.size() - end)};
+  if (unit.empty() || unit == "ms") return std::chrono::milliseconds{value};
+  if (unit == "s") return std::chrono::milliseconds{value * 1000};
+  if (unit == "m") return std::chrono::milliseconds{value * 60000};
+  if (unit == "h") return std::chrono::milliseconds{value * 3600000};
+  return make_error(errc::bad_payload, "invalid duration unit in '" + std::string{text} + "'");
+}
+
+std::string_view exchange::param(std::string_view name) const {
+  for (const auto& [k, v] : params_)
+    if (k == name) return v;
+  return {};
+}
+
+void exchange::respond(int status, std::string json_body) {
+  response resp;
+  resp.status = status;
+  resp.body = std::move(json_body);
+  respond(std::move(resp));
+}
+
+void exchange::respond(response resp) {
+  if (answered_.exchange(true)) return;
+  resp.headers.emplace_back("traceparent", trace_.to_traceparent());
+  auto status = resp.status;
+  respond_(std::move(resp));
+  if (on_done_) on_done_(status);
+}
+
+void exchange::fail(const caf::error& err) {
+  auto code = code_of(err);
+  response resp;
+  resp.status = http_status(code);
+  resp.body = error_body(code_name(code), message_of(err));
+  if (code == errc::rate_limited) resp.headers.emplace_back("Retry-After", "1");
+  respond(std::move(resp));
+}
+
+gateway::gateway(gateway_options opts) : opts_(std::move(opts)) {}
+
+void gateway::add_route(std::string method, std::string pattern, route_handler handler,
+                        route_access access) {
+  route r;
+  r.method = std::move(method);
+  r.segments = split_path(pattern);
+  r.pattern = std::move(pattern);
+  r.handler = std::move(handler);
+  r.access = access;
+  r.stats = std::make_unique<route_stats>();
+  routes_.push_back(std::move(r));
+}
+
+bool gateway::authorized(const request& req) const {
+  if (opts_.api_keys.empty()) return true;
+  auto auth = req.header("authorization");
+  constexpr std::string_view bearer = "Bearer ";
+  if (!auth.starts_with(bearer)) return false;
+  auto key = auth.substr(bearer.size());
+  for (const auto& k : opts_.api_keys)
+    if (k == key) return true;
+  return false;
+}
+
+void gateway::count(route_stats& stats, int status, steady_time started) const {
+  size_t slot = tracked_statuses.size();
+  for (size_t i = 0; i < tracked_statuses.size(); ++i)
+    if (tracked_statuses[i] == status) slot = i;
+  stats.by_status[slot].add();
+  stats.latency.observe(
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+void gateway::handle(request req, responder respond) {
+  auto ex = std::make_shared<exchange>();
+  ex->started_ = std::chrono::steady_clock::now();
+  auto parent = req.header("traceparent");
+  auto parsed = parent.empty() ? std::nullopt : trace_id::from_traceparent(parent);
+  ex->trace_ = parsed ? *parsed : trace_id::make();
+  ex->respond_ = std::move(respond);
+
+  auto segments = split_path(req.path);
+  route* matched = nullptr;
+  for (auto& r : routes_) {
+    if (r.segments.size() != segments.size() || r.method != req.method) continue;
+    bool ok = true;
+    std::vector<std::pair<std::string, std::string>> params;
+    for (size_t i = 0; i < segments.size() && ok; ++i) {
+      const auto& pat = r.segments[i];
+      if (pat.size() > 2 && pat.front() == '{' && pat.back() == '}') {
+        auto decoded = percent_decode(segments[i]);
+        if (!decoded || decoded->empty()) {
+          ok = false;
+          break;
+        }
+        params.emplace_back(pat.substr(1, pat.size() - 2), std::move(*decoded));
+      } else {
+        ok = pat == segments[i];
+      }
+    }
+    if (ok) {
+      matched = &r;
+      ex->params_ = std::move(params);
+      break;
+    }
+  }
+  ex->request_ = std::move(req);
+  auto* stats = matched ? matched->stats.get() : unmatched_.get();
+  auto started = ex->started_;
+  ex->on_done_ = [this, stats, started](int status) { count(*stats, status, started); };
+
+  if (!matched)
+    return ex->fail(make_error(errc::not_found, "no route for " + ex->request_.method + " " +
+                                                  ex->request_.path));
+  if (matched->access == route_access::keyed && !authorized(ex->request_))
+    return ex->fail(make_error(errc::unauthenticated, "missing or unknown API key"));
+  if (ex->request_.body.size() > opts_.max_body)
+    return ex->fail(make_error(errc::payload_too_large,
+                               fmt::format("body of {} bytes is over the limit of {} bytes",
+                                           ex->request_.body.size(), opts_.max_body)));
+  auto timeout = opts_.request_timeout;
+  if (auto header = ex->request_.header("x-request-timeout"); !header.empty()) {
+    auto asked = parse_duration(header);
+    if (!asked) return ex->fail(make_error(errc::bad_payload, "X-Request-Timeout: " +
+                                                                message_of(asked.error())));
+    timeout = std::min(timeout, *asked);
+  }
+  ex->deadline_ = ex->started_ + timeout;
+  if (matched->access == route_access::keyed) {
+    if (draining_.load(std::memory_order_relaxed))
+      return ex->fail(make_error(errc::unavailable, "node is shutting down"));
+    // Admission: refuse fast rather than queue without bound and collapse.
+    if (inflight_.fetch_add(1, std::memory_order_acq_rel) >= opts_.max_inflight) {
+      inflight_.fetch_sub(1, std::memory_order_acq_rel);
+      overloaded_.add();
+      return ex->fail(make_error(errc::overloaded, fmt::format("more than {} requests in flight",
+                                                               opts_.max_inflight)));
+    }
+    ex->on_done_ = [this, stats, started](int status) {
+      inflight_.fetch_sub(1, std::memory_order_acq_rel);
+      count(*stats, status, started);
+    };
+  }
+  try {
+    matched->handler(ex);
+  } catch (const std::exception& e) {
+    ex->fail(make_error(errc::app_error, std::string{"route handler threw: "} + e.what()));
+  }
+}
+
+void gateway::render_metrics(std::string& out) const {
+  render_header(out, "keel_http_requests_total", "counter", "HTTP requests by route and status.");
+  auto series = [&](const std::string& method, const std::string& pattern,
+                    const route_stats& stats) {
+    for (size_t i = 0; i < tracked_statuses.size(); ++i) {
+      auto n = stats.by_status[i].value();
+      if (n == 0) continue;
+      out += fmt::format("keel_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{}\"}} {}\n",
+                         method, pattern, tracked_statuses[i], n);
+    }
+    auto other = stats.by_status.back().value();
+    if (other > 0)
+      out += fmt::format(
+        "keel_http_requests_total{{method=\"{}\",route=\"{}\",status=\"other\"}} {}\n", method,
+        pattern, other);
+  };
+  for (const auto& r : routes_) series(r.method, r.pattern, *r.stats);
+  series("any", "unmatched", *unmatched_);
+  render_header(out, "keel_http_request_duration_seconds", "histogram",
+                "HTTP request latency by route.");
+  for (const auto& r : routes_)
+    if (r.stats->latency.count() > 0)
+      r.stats->latency.render(out, "keel_http_request_duration_seconds",
+                              fmt::format("method=\"{}\",route=\"{}\"", r.method, r.pattern));
+  render_header(out, "keel_http_inflight", "gauge", "HTTP requests in flight.");
+  out += fmt::format("keel_http_inflight {}\n", inflight());
+  render_header(out, "keel_http_overloaded_total", "counter",
+                "Requests refused by admission control.");
+  out += fmt::format("keel_http_overloaded_total {}\n", overloaded_.value());
+}
+
+}  // namespace keel::http

@@ -1,0 +1,96 @@
+#include "keel/runtime/http/runtime_routes.hpp"
+
+#include <fmt/format.h>
+#include <google/protobuf/message.h>
+
+#include "keel/runtime/errc.hpp"
+#include "keel/runtime/http/gateway.hpp"
+#include "keel/runtime/http/json.hpp"
+#include "keel/runtime/node_runtime.hpp"
+
+namespace keel::http {
+
+namespace {
+
+void invoke_actor(node_runtime& runtime, const exchange_ptr& ex) {
+  actor_id target{std::string{ex->param("type")}, std::string{ex->param("key")}};
+  const auto* type = runtime.types().find(target.type());
+  if (!type)
+    return ex->fail(make_error(errc::unknown_actor_type, "no actor type '" + target.type() + "'"));
+  auto message = ex->param("message");
+  const auto* handler = type->find(message);
+  if (!handler)
+    return ex->fail(make_error(errc::unknown_message, "actor type '" + target.type() +
+                                                        "' has no handler for '" +
+                                                        std::string{message} + "'"));
+  std::shared_ptr<google::protobuf::Message> request{handler->request_prototype->New()};
+  if (auto err = parse_json(ex->req().body, *request)) return ex->fail(err);
+  runtime.call(std::move(target), std::move(request), ex->deadline(), ex->trace(), "http",
+               [ex](call_result result) {
+                 if (!result) return ex->fail(result.error());
+                 ex->respond(200, to_json(**result));
+               });
+}
+
+void locate_actor(node_runtime& runtime, const exchange_ptr& ex) {
+  actor_id id{std::string{ex->param("type")}, std::string{ex->param("key")}};
+  if (!runtime.types().find(id.type()))
+    return ex->fail(make_error(errc::unknown_actor_type, "no actor type '" + id.type() + "'"));
+  ex->respond(200, fmt::format(R"({{"type":"{}","key":"{}","partition":{},"node":"{}",)"
+                               R"("epoch":0,"active":{}}})",
+                               json_escape(id.type()), json_escape(id.key()), id.partition(),
+                               json_escape(runtime.options().node_id),
+                               runtime.router().is_active(id) ? "true" : "false"));
+}
+
+void trace_turns(node_runtime& runtime, const exchange_ptr& ex) {
+  std::string trace{ex->param("traceId")};
+  std::string out = R"({"traceId":")" + json_escape(trace) + R"(","turns":[)";
+  bool first = true;
+  for (const auto& t : runtime.turns().find(trace)) {
+    if (!first) out += ',';
+    first = false;
+    out += fmt::format(
+      R"({{"actor":"{}","message":"{}","caller":"{}","node":"{}","startMs":{},)"
+      R"("durationUs":{},"outcome":"{}","versionBefore":{},"versionAfter":{}}})",
+      json_escape(t.actor), json_escape(t.message), json_escape(t.caller),
+      json_escape(runtime.options().node_id), t.start_ms, t.duration_us, t.outcome,
+      t.version_before, t.version_after);
+  }
+  out += "]}";
+  ex->respond(200, std::move(out));
+}
+
+}  // namespace
+
+void add_runtime_routes(gateway& gw, node_runtime& runtime) {
+  gw.add_route("POST", "/v1/actors/{type}/{key}/{message}",
+               [&runtime](const exchange_ptr& ex) { invoke_actor(runtime, ex); });
+  gw.add_route("GET", "/v1/actors/{type}/{key}",
+               [&runtime](const exchange_ptr& ex) { locate_actor(runtime, ex); });
+  gw.add_route("GET", "/v1/traces/{traceId}",
+               [&runtime](const exchange_ptr& ex) { trace_turns(runtime, ex); });
+  gw.add_route(
+    "GET", "/healthz", [](const exchange_ptr& ex) { ex->respond(200, R"({"status":"ok"})"); },
+    route_access::open);
+  gw.add_route(
+    "GET", "/readyz",
+    [&gw](const exchange_ptr& ex) {
+      if (gw.draining())
+        return ex->fail(make_error(errc::unavailable, "node is shutting down"));
+      ex->respond(200, R"({"status":"ready"})");
+    },
+    route_access::open);
+  gw.add_route(
+    "GET", "/metrics",
+    [&gw, &runtime](const exchange_ptr& ex) {
+      response resp;
+      resp.content_type = "text/plain; version=0.0.4";
+      runtime.metrics().render(resp.body);
+      gw.render_metrics(resp.body);
+      ex->respond(std::move(resp));
+    },
+    route_access::open);
+}
+
+}  // namespace keel::http

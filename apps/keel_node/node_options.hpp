@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace keel::app {
+
+/// keel-node's command line (DESIGN.md "Node command line"). Plain values; filled once by
+/// parse_node_options before anything starts.
+struct node_options {
+  std::string node_id = "n1";
+  uint16_t http_port = 8080;
+  uint16_t cluster_port = 7001;
+  std::string advertise_host = "127.0.0.1";
+  std::string data_dir = "./data";
+  std::string etcd;
+  std::string cluster_name = "keel";
+  int replication_factor = 1;
+  std::string api_keys_file;
+  std::chrono::milliseconds request_timeout{std::chrono::seconds{5}};
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes{5}};
+  std::string sync = "batch";
+  size_t max_inflight = 4096;
+  size_t max_body = 1 << 20;
+  size_t threads = 2;
+  std::chrono::milliseconds lease_ttl{std::chrono::seconds{2}};
+  std::string rate_limit = "off";
+  double payment_failure_rate = 0;
+  std::chrono::milliseconds payment_latency{0};
+  bool test_actors = false;
+  std::string log_level = "info";
+};
+
+/// Parses argv and KEEL_* environment variables (the command line wins). Returns the exit
+/// code to use when the process should stop now (help printed: 0; bad flag: 2, with the
+/// flag named on stderr), or -1 to run.
+int parse_node_options(int argc, char** argv, node_options& out);
+
+}  // namespace keel::app

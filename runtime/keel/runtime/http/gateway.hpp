@@ -1,0 +1,120 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/error.hpp>
+
+#include "keel/runtime/http/http_types.hpp"
+#include "keel/runtime/message.hpp"
+#include "keel/runtime/metrics.hpp"
+#include "keel/runtime/trace_id.hpp"
+
+namespace keel::http {
+
+struct gateway_options {
+  size_t max_body = 1 << 20;
+  size_t max_inflight = 4096;
+  std::chrono::milliseconds request_timeout{std::chrono::seconds{5}};
+  std::vector<std::string> api_keys;  // empty: no authentication
+};
+
+/// Whether a route needs the API key when keys are configured.
+enum class route_access { keyed, open };
+
+/// One request in flight through the gateway: its parsed request, path parameters,
+/// trace id and deadline, and the one way to answer it.
+/// Thread safety: `respond`/`fail` may be called from any thread, exactly once in total;
+/// the rest is immutable.
+class exchange {
+ public:
+  const request& req() const noexcept { return request_; }
+  /// The path segment captured by `{name}` in the route template (percent-decoded).
+  std::string_view param(std::string_view name) const;
+  const trace_id& trace() const noexcept { return trace_; }
+  steady_time deadline() const noexcept { return deadline_; }
+
+  void respond(int status, std::string json_body);
+  void respond(response resp);
+  /// Answers with the error's HTTP status and `{"error":{...}}` body.
+  void fail(const caf::error& err);
+
+ private:
+  friend class gateway;
+  request request_;
+  std::vector<std::pair<std::string, std::string>> params_;
+  trace_id trace_;
+  steady_time deadline_;
+  steady_time started_;
+  responder respond_;
+  std::function<void(int)> on_done_;
+  std::atomic<bool> answered_{false};
+};
+
+using exchange_ptr = std::shared_ptr<exchange>;
+using route_handler = std::function<void(const exchange_ptr&)>;
+
+/// The HTTP front of a node: route registration (runtime and apps add routes), API keys,
+/// admission control, deadlines, trace ids, error bodies and per-route metrics. Library
+/// independent: the server calls `handle`.
+/// Thread safety: add routes before serving (externally synchronized); `handle` and the
+/// rest are thread-safe.
+class gateway {
+ public:
+  explicit gateway(gateway_options opts);
+
+  /// `pattern` is a path template such as `/v1/actors/{type}/{key}/{message}`; it is also
+  /// the route's metrics label.
+  void add_route(std::string method, std::string pattern, route_handler handler,
+                 route_access access = route_access::keyed);
+
+  /// Serves one request; the server's handler.
+  void handle(request req, responder respond);
+
+  /// Refuse new requests (`unavailable`) and report not ready; in-flight ones finish.
+  void begin_drain() noexcept { draining_.store(true); }
+  bool draining() const noexcept { return draining_.load(); }
+  size_t inflight() const noexcept { return inflight_.load(); }
+
+  /// Appends the gateway's Prometheus series.
+  void render_metrics(std::string& out) const;
+
+  const gateway_options& options() const noexcept { return opts_; }
+
+ private:
+  static constexpr std::array<int, 11> tracked_statuses{200, 201, 400, 401, 404, 409,
+                                                        413, 429, 500, 503, 504};
+  struct route_stats {
+    std::array<counter, tracked_statuses.size() + 1> by_status;  // last slot: any other
+    histogram latency;
+  };
+  struct route {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;  // "{name}" captures
+    route_handler handler;
+    route_access access;
+    std::unique_ptr<route_stats> stats;
+  };
+
+  bool authorized(const request& req) const;
+  void count(route_stats& stats, int status, steady_time started) const;
+
+  gateway_options opts_;
+  std::vector<route> routes_;
+  std::unique_ptr<route_stats> unmatched_ = std::make_unique<route_stats>();
+  std::atomic<size_t> inflight_{0};
+  std::atomic<bool> draining_{false};
+  counter overloaded_;
+};
+
+/// Parses `X-Request-Timeout` values: "250ms", "2s", "1m" or a plain number of ms.
+[[nodiscard]] caf::expected<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+}  // namespace keel::http

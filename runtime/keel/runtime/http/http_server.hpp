@@ -1,0 +1,44 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "keel/runtime/http/http_types.hpp"
+
+namespace keel::http {
+
+/// Limits the HTTP library enforces before a request reaches Keel. A body over
+/// `max_body` still reaches the gateway (which answers 413) up to `hard_body_cap`; beyond
+/// that the library drops the connection, because it reads whole bodies into memory.
+struct server_options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: pick a free port
+  size_t threads = 2;
+  size_t hard_body_cap = 16 << 20;
+  size_t max_connections = 10000;
+  std::chrono::milliseconds read_timeout{std::chrono::seconds{30}};
+  std::chrono::milliseconds handle_timeout{std::chrono::seconds{60}};
+};
+
+/// A running HTTP server. The library stays behind this interface (and one .cpp file):
+/// it is heavy to compile and may be replaced.
+/// Thread safety: thread-safe.
+class server {
+ public:
+  virtual ~server() = default;
+  /// The bound port (the real one when started with port 0).
+  virtual uint16_t port() const noexcept = 0;
+  /// Stops accepting and closes connections; returns when the I/O threads have ended.
+  virtual void stop() = 0;
+};
+
+/// Starts a RESTinio server calling `handler` on its I/O threads; fails with
+/// errc::unavailable if the port cannot be bound.
+caf::expected<std::unique_ptr<server>> start_server(const server_options& opts,
+                                                    request_handler handler);
+
+}  // namespace keel::http
