@@ -1,0 +1,61 @@
+#include "keel/runtime/actor_id.hpp"
+
+#include <gtest/gtest.h>
+
+#include "keel/runtime/errc.hpp"
+
+namespace keel {
+namespace {
+
+TEST(Fnv1a64, MatchesTheReferenceVectors) {
+  EXPECT_EQ(fnv1a64(""), 0xcbf29ce484222325ULL);
+  EXPECT_EQ(fnv1a64("a"), 0xaf63dc4c8601ec8cULL);
+}
+
+TEST(ActorIdPartition, IsFnv1aOfTypeNulKeyModPartitionCount) {
+  // Values computed independently (Python) from DESIGN.md's definition.
+  EXPECT_EQ((actor_id{"counter", "a"}.partition()), 2440u);
+  EXPECT_EQ((actor_id{"ride", "r-17"}.partition()), 1196u);
+  EXPECT_EQ((actor_id{"driver", "d-3"}.partition()), 51u);
+}
+
+TEST(ActorIdPartition, TheSeparatorKeepsTypeAndKeyApart) {
+  // Without the NUL, "ab"+"c" and "a"+"bc" would always share a partition.
+  EXPECT_NE(fnv1a64(std::string{"ab\0c", 4}), fnv1a64(std::string{"a\0bc", 4}));
+}
+
+TEST(ActorIdParse, SplitsAtTheFirstSlash) {
+  auto id = actor_id::parse("ride/r/1");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->type(), "ride");
+  EXPECT_EQ(id->key(), "r/1");
+  EXPECT_EQ(to_string(*id), "ride/r/1");
+}
+
+TEST(ActorIdParse, RejectsMissingPartsWithBadPayload) {
+  for (auto text : {"ride", "/r1", "ride/", ""}) {
+    auto id = actor_id::parse(text);
+    ASSERT_FALSE(id) << text;
+    EXPECT_EQ(code_of(id.error()), errc::bad_payload) << text;
+  }
+}
+
+TEST(ErrorCodes, MapToDesignStatuses) {
+  EXPECT_EQ(http_status(errc::bad_payload), 400);
+  EXPECT_EQ(http_status(errc::unauthenticated), 401);
+  EXPECT_EQ(http_status(errc::unknown_actor_type), 404);
+  EXPECT_EQ(http_status(errc::conflict), 409);
+  EXPECT_EQ(http_status(errc::payload_too_large), 413);
+  EXPECT_EQ(http_status(errc::rate_limited), 429);
+  EXPECT_EQ(http_status(errc::app_error), 500);
+  EXPECT_EQ(http_status(errc::overloaded), 503);
+  EXPECT_EQ(http_status(errc::unavailable), 503);
+  EXPECT_EQ(http_status(errc::timeout), 504);
+  auto err = make_error(errc::conflict, "stale");
+  EXPECT_EQ(code_of(err), errc::conflict);
+  EXPECT_EQ(message_of(err), "stale");
+  EXPECT_EQ(code_name(code_of(err)), "conflict");
+}
+
+}  // namespace
+}  // namespace keel

@@ -1,0 +1,348 @@
+#include "keel/runtime/node_runtime.hpp"
+
+#include <atomic>
+#include <future>
+#include <set>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <gtest/gtest.h>
+
+#include "keel/runtime/builtin.pb.h"
+#include "keel/runtime/builtin_actors.hpp"
+#include "keel/test/faulty_store.hpp"
+#include "keel/test/temp_dir.hpp"
+
+namespace keel {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace keel::builtin;
+
+template <class M>
+message_ptr msg(M m) {
+  return std::make_shared<M>(std::move(m));
+}
+
+Increment inc(int64_t by) {
+  Increment m;
+  m.set_by(by);
+  return m;
+}
+
+// A read-modify-write turn that waits on another actor between the read and the write:
+// if two turns ever interleaved, both would read the same value and one increment would
+// be lost.
+void register_rmw(type_registry& types, const std::string& name, bool reentrant) {
+  auto builder = types.add_type<CounterState>(name);
+  builder.on_async<Increment>([](const Increment&, context& ctx) {
+    auto before = ctx.state<CounterState>().value();
+    ctx.ask<Echo>(actor_id{"echo", "x"}, Echo{}, [&ctx, before](caf::expected<Echo> answer) {
+      if (!answer) return ctx.reply(answer.error());
+      ctx.state<CounterState>().set_value(before + 1);
+      CounterValue out;
+      out.set_value(before + 1);
+      ctx.reply(out);
+    });
+  });
+  builder.on<Get>([](const Get&, context& ctx) {
+    CounterValue out;
+    out.set_value(ctx.state<CounterState>().value());
+    return out;
+  });
+  if (reentrant) builder.reentrant();
+}
+
+class NodeRuntime : public ::testing::Test {
+ protected:
+  NodeRuntime() {
+    register_counter(types_);
+    register_test_actors(types_);
+    register_rmw(types_, "rmw", false);
+    register_rmw(types_, "rmw_reentrant", true);
+  }
+
+  ~NodeRuntime() override { stop(); }
+
+  void start(runtime_options opts = {}) {
+    cfg_ = std::make_unique<caf::actor_system_config>();
+    cfg_->set("scheduler.max-threads", 2);
+    sys_ = std::make_unique<caf::actor_system>(*cfg_);
+    auto store = open_leveldb_store({dir_.sub("db"), true});
+    ASSERT_TRUE(store) << message_of(store.error());
+    auto faulty = std::make_unique<test::faulty_store>(std::move(*store));
+    faulty_ = faulty.get();
+    auto rt = node_runtime::start(*sys_, types_, std::move(faulty), make_system_clock(), opts);
+    ASSERT_TRUE(rt);
+    rt_ = std::move(*rt);
+  }
+
+  void stop() {
+    rt_.reset();
+    sys_.reset();
+    cfg_.reset();
+  }
+
+  call_result call(const actor_id& target, message_ptr m, std::chrono::milliseconds timeout = 5s) {
+    return rt_->call_and_wait(target, std::move(m), timeout);
+  }
+
+  int64_t counter_value(const actor_id& id) {
+    auto r = call(id, msg(Get{}));
+    EXPECT_TRUE(r) << message_of(r.error());
+    return r ? static_cast<const CounterValue&>(**r).value() : -1;
+  }
+
+  // Polls `done` every 10 ms for at most `limit`; the phase names what was awaited.
+  static bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+    auto give_up = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > give_up) return false;
+      std::this_thread::sleep_for(10ms);
+    }
+    return true;
+  }
+
+  test::temp_dir dir_;
+  type_registry types_;
+  std::unique_ptr<caf::actor_system_config> cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  std::unique_ptr<node_runtime> rt_;
+  test::faulty_store* faulty_ = nullptr;
+};
+
+TEST_F(NodeRuntime, ActivatesOnFirstMessageWithLoadedState) {
+  start();
+  actor_id id{"counter", "c1"};
+  EXPECT_FALSE(rt_->router().is_active(id));
+  EXPECT_EQ(rt_->metrics().activations.value(), 0);
+  auto r = call(id, msg(inc(5)));
+  ASSERT_TRUE(r) << message_of(r.error());
+  EXPECT_EQ(static_cast<const CounterValue&>(**r).value(), 5);
+  EXPECT_TRUE(rt_->router().is_active(id));
+  EXPECT_EQ(rt_->metrics().activations.value(), 1);
+  EXPECT_EQ(rt_->metrics().activations_started.value(), 1u);
+}
+
+TEST_F(NodeRuntime, ConcurrentReadModifyWriteTurnsNeverInterleave) {
+  start();
+  constexpr int calls = 200;
+  std::vector<std::future<call_result>> replies;
+  for (int i = 0; i < calls; ++i) {
+    replies.push_back(std::async(std::launch::async, [this] {
+      return call(actor_id{"rmw", "one"}, msg(inc(1)), 20s);
+    }));
+  }
+  std::set<int64_t> seen;
+  for (auto& f : replies) {
+    auto r = f.get();
+    ASSERT_TRUE(r) << message_of(r.error());
+    seen.insert(static_cast<const CounterValue&>(**r).value());
+  }
+  // Each turn saw the previous one's write: the replies are exactly 1..200, no duplicate.
+  ASSERT_EQ(seen.size(), static_cast<size_t>(calls));
+  EXPECT_EQ(*seen.begin(), 1);
+  EXPECT_EQ(*seen.rbegin(), calls);
+  EXPECT_EQ(counter_value(actor_id{"rmw", "one"}), calls);
+}
+
+TEST_F(NodeRuntime, ReentrantTypeDetectsInterleavingAsConflict) {
+  start();
+  constexpr int calls = 50;
+  std::vector<std::future<call_result>> replies;
+  for (int i = 0; i < calls; ++i)
+    replies.push_back(std::async(std::launch::async, [this] {
+      return call(actor_id{"rmw_reentrant", "one"}, msg(inc(1)), 20s);
+    }));
+  int ok = 0;
+  for (auto& f : replies) {
+    auto r = f.get();
+    if (r)
+      ++ok;
+    else
+      EXPECT_EQ(code_of(r.error()), errc::conflict) << message_of(r.error());
+  }
+  // Interleaved turns that lost the race were refused, never silently overwritten.
+  EXPECT_EQ(counter_value(actor_id{"rmw_reentrant", "one"}), ok);
+}
+
+TEST_F(NodeRuntime, StateSurvivesPassivation) {
+  runtime_options opts;
+  opts.idle_timeout = 100ms;
+  start(opts);
+  actor_id id{"counter", "p1"};
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(call(id, msg(inc(2))));
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().activations.value() == 0; }, 5s))
+    << "phase: waiting for counter/p1 to passivate";
+  EXPECT_EQ(rt_->metrics().passivations.value(), 1u);
+  EXPECT_EQ(counter_value(id), 6);
+  EXPECT_EQ(rt_->metrics().activations_started.value(), 2u);
+}
+
+TEST_F(NodeRuntime, ThrowingHandlerKeepsLastCommittedStateAndKeepsServing) {
+  start();
+  actor_id id{"thrower", "t1"};
+  ASSERT_TRUE(call(id, msg(Bump{})));
+  ASSERT_TRUE(call(id, msg(Bump{})));
+  Throw t;
+  t.set_message("boom");
+  auto r = call(id, msg(t));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::app_error);
+  EXPECT_NE(message_of(r.error()).find("boom"), std::string::npos);
+  auto after = call(id, msg(Bump{}));
+  ASSERT_TRUE(after) << message_of(after.error());
+  EXPECT_EQ(static_cast<const Bumped&>(**after).count(), 3);  // not -1000 + 1
+  EXPECT_EQ(rt_->metrics().activations_started.value(), 1u);  // same activation
+}
+
+TEST_F(NodeRuntime, FailedCommitAnswersAppErrorAndMemoryStillMatchesDisk) {
+  start();
+  actor_id id{"counter", "f1"};
+  ASSERT_TRUE(call(id, msg(inc(1))));
+  faulty_->fail_writes = true;
+  auto r = call(id, msg(inc(10)));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::app_error);
+  faulty_->fail_writes = false;
+  EXPECT_EQ(counter_value(id), 1);
+  ASSERT_TRUE(call(id, msg(inc(1))));
+  EXPECT_EQ(counter_value(id), 2);
+}
+
+TEST_F(NodeRuntime, DeadlineGivesTimeoutAndReleasesTheCall) {
+  start();
+  Sleep s;
+  s.set_ms(300);
+  auto r = call(actor_id{"slow", "s1"}, msg(s), 50ms);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::timeout);
+  EXPECT_NE(message_of(r.error()).find("slow/s1"), std::string::npos);
+  EXPECT_EQ(rt_->metrics().calls_timed_out.value(), 1u);
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().calls_pending.value() == 0; }, 2s))
+    << "phase: waiting for the sweep to forget the timed-out call";
+}
+
+TEST_F(NodeRuntime, TimeoutNamesTheChainOfActorsWaitedOn) {
+  start();
+  Relay relay;
+  relay.set_target_type("slow");
+  relay.set_target_key("s2");
+  relay.set_sleep_ms(300);
+  auto r = call(actor_id{"relay", "r1"}, msg(relay), 80ms);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::timeout);
+  EXPECT_NE(message_of(r.error()).find("relay/r1 -> slow/s2"), std::string::npos)
+    << message_of(r.error());
+}
+
+TEST_F(NodeRuntime, UnknownTypeAndMessageHaveTheirCodes) {
+  start();
+  auto r = call(actor_id{"nope", "x"}, msg(Get{}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::unknown_actor_type);
+  r = call(actor_id{"counter", "x"}, msg(Sleep{}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::unknown_message);
+  EXPECT_EQ(rt_->metrics().activations_started.value(), 0u);  // junk activates nothing
+}
+
+TEST_F(NodeRuntime, TenThousandActorsActivateThenAllPassivate) {
+  runtime_options opts;
+  opts.idle_timeout = 300ms;
+  start(opts);
+  constexpr int actors = 10000;
+  std::atomic<int> ok{0};
+  std::atomic<int> answered{0};
+  std::promise<void> all_done;
+  for (int i = 0; i < actors; ++i) {
+    rt_->call(actor_id{"counter", "k" + std::to_string(i)}, msg(inc(1)),
+              std::chrono::steady_clock::now() + 30s, trace_id::make(), "test",
+              [&](call_result r) {
+                if (r && static_cast<const CounterValue&>(**r).value() == 1) ++ok;
+                if (++answered == actors) all_done.set_value();
+              });
+  }
+  all_done.get_future().wait();
+  EXPECT_EQ(ok.load(), actors);
+  EXPECT_EQ(rt_->metrics().activations_started.value(), static_cast<uint64_t>(actors));
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().activations.value() == 0; }, 20s))
+    << "phase: waiting for 10,000 activations to passivate; live: "
+    << rt_->metrics().activations.value();
+  EXPECT_EQ(rt_->metrics().passivations.value(), static_cast<uint64_t>(actors));
+  EXPECT_EQ(rt_->router().activations(), 0u);
+}
+
+TEST_F(NodeRuntime, GroupCommitPutsManyTurnsInOneSync) {
+  start();
+  constexpr int actors = 64;
+  constexpr int rounds = 20;
+  std::atomic<int> answered{0};
+  std::promise<void> all_done;
+  for (int round = 0; round < rounds; ++round)
+    for (int i = 0; i < actors; ++i)
+      rt_->call(actor_id{"counter", "g" + std::to_string(i)}, msg(inc(1)),
+                std::chrono::steady_clock::now() + 30s, trace_id::make(), "test",
+                [&](call_result r) {
+                  EXPECT_TRUE(r);
+                  if (++answered == actors * rounds) all_done.set_value();
+                });
+  all_done.get_future().wait();
+  auto writes = rt_->metrics().commit_writes.value();
+  auto batches = rt_->metrics().commit_batches.value();
+  EXPECT_EQ(writes, static_cast<uint64_t>(actors * rounds));
+  EXPECT_LT(batches, writes / 4) << "batches=" << batches << " writes=" << writes;
+  for (int i = 0; i < actors; ++i)
+    EXPECT_EQ(counter_value(actor_id{"counter", "g" + std::to_string(i)}), rounds);
+}
+
+TEST_F(NodeRuntime, ReminderFiresAfterARestartExactlyOnce) {
+  start();
+  actor_id id{"remind", "x"};
+  Remind remind;
+  remind.set_in_ms(400);
+  ASSERT_TRUE(call(id, msg(remind)));
+  stop();  // before it is due
+  std::this_thread::sleep_for(500ms);
+  start();
+  ASSERT_TRUE(eventually(
+    [&] {
+      auto r = call(id, msg(GetReminders{}));
+      return r && static_cast<const ReminderCount&>(**r).fired() == 1;
+    },
+    5s))
+    << "phase: waiting for the reminder armed before the restart to fire";
+  std::this_thread::sleep_for(300ms);
+  auto r = call(id, msg(GetReminders{}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(static_cast<const ReminderCount&>(**r).fired(), 1);  // one-shot: not again
+  EXPECT_EQ(rt_->metrics().reminders_fired.value(), 1u);
+}
+
+TEST_F(NodeRuntime, PeriodicReminderKeepsFiring) {
+  start();
+  actor_id id{"remind", "p"};
+  Remind remind;
+  remind.set_in_ms(50);
+  remind.set_period_ms(100);
+  ASSERT_TRUE(call(id, msg(remind)));
+  ASSERT_TRUE(eventually(
+    [&] {
+      auto r = call(id, msg(GetReminders{}));
+      return r && static_cast<const ReminderCount&>(**r).fired() >= 3;
+    },
+    5s))
+    << "phase: waiting for three firings of a 100 ms reminder";
+}
+
+TEST_F(NodeRuntime, StoppedRuntimeRefusesCallsWithUnavailable) {
+  start();
+  rt_->stop();
+  auto r = call(actor_id{"counter", "z"}, msg(Get{}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::unavailable);
+}
+
+}  // namespace
+}  // namespace keel

@@ -1,0 +1,42 @@
+#include "keel/runtime/storage_keys.hpp"
+
+#include <gtest/gtest.h>
+
+namespace keel {
+namespace {
+
+TEST(StorageKeys, StateKeyStartsWithItsPartitionBigEndian) {
+  actor_id id{"counter", "a"};  // partition 2440 = 0x0988
+  auto key = state_key(id);
+  ASSERT_GE(key.size(), 3u);
+  EXPECT_EQ(static_cast<unsigned char>(key[0]), 0x09);
+  EXPECT_EQ(static_cast<unsigned char>(key[1]), 0x88);
+  EXPECT_EQ(key[2], 's');
+  EXPECT_EQ(key.substr(3), std::string("counter\0a", 9));
+  EXPECT_TRUE(key.starts_with(partition_prefix(2440, record_kind::state)));
+}
+
+TEST(StorageKeys, RemindersOfOneActorShareAPrefixThatExcludesOtherKeys) {
+  actor_id a{"t", "k"};
+  actor_id b{"t", "k2"};
+  EXPECT_TRUE(reminder_key(a, "x").starts_with(reminder_prefix(a)));
+  EXPECT_FALSE(reminder_key(b, "x").starts_with(reminder_prefix(a)));
+}
+
+TEST(StorageKeys, MetadataSortsAfterEveryPartition) {
+  EXPECT_GT(std::string{meta_partition_count_key},
+            partition_prefix(partition_count - 1, record_kind::reminder) + "\xff\xff");
+}
+
+TEST(StorageKeys, VersionedValuesRoundTrip) {
+  auto value = encode_versioned(0x0102030405060708ULL, std::string("a\0b", 3));
+  uint64_t version = 0;
+  std::string_view bytes;
+  ASSERT_TRUE(decode_versioned(value, version, bytes));
+  EXPECT_EQ(version, 0x0102030405060708ULL);
+  EXPECT_EQ(bytes, std::string_view("a\0b", 3));
+  EXPECT_FALSE(decode_versioned("short", version, bytes));
+}
+
+}  // namespace
+}  // namespace keel

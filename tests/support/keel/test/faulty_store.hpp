@@ -1,0 +1,36 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "keel/runtime/errc.hpp"
+#include "keel/runtime/state_store.hpp"
+
+namespace keel::test {
+
+/// Wraps the real store and, while `fail_writes` is set, refuses every write with
+/// `unavailable` (as a full or broken disk would), without touching the inner store.
+/// Thread safety: thread-safe.
+class faulty_store final : public state_store {
+ public:
+  explicit faulty_store(std::unique_ptr<state_store> inner) : inner_(std::move(inner)) {}
+
+  std::atomic<bool> fail_writes{false};
+
+  caf::expected<std::optional<std::string>> get(std::string_view key) override {
+    return inner_->get(key);
+  }
+  caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
+    std::string_view prefix) override {
+    return inner_->scan(prefix);
+  }
+  caf::error write(const std::vector<store_write>& batch) override {
+    if (fail_writes.load()) return make_error(errc::unavailable, "injected write failure");
+    return inner_->write(batch);
+  }
+
+ private:
+  std::unique_ptr<state_store> inner_;
+};
+
+}  // namespace keel::test

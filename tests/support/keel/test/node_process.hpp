@@ -1,0 +1,66 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace httplib {
+class Client;
+}
+
+namespace keel::test {
+
+/// The answer to one HTTP request made by a test.
+struct http_reply {
+  int status = 0;  // 0: no answer (connection failed)
+  std::string body;
+  std::map<std::string, std::string> headers;  // lowercase names
+};
+
+/// A real keel-node child process on a free port, with its stdout (the `listening` line)
+/// and stderr kept in files under its data dir's parent. Killed (SIGKILL) on destruction
+/// if still running.
+/// Thread safety: `get`/`post` are thread-safe (a client per call); the rest is
+/// externally synchronized.
+class node_process {
+ public:
+  /// Starts `keel-node --http-port=0 --data-dir=<data_dir> <args...>` and waits (≤ 10 s)
+  /// for its `listening` line; throws std::runtime_error naming the phase if it fails.
+  node_process(std::string data_dir, std::vector<std::string> args = {},
+               std::map<std::string, std::string> env = {});
+  ~node_process();
+  node_process(const node_process&) = delete;
+  node_process& operator=(const node_process&) = delete;
+
+  int port() const noexcept { return port_; }
+  pid_t pid() const noexcept { return pid_; }
+
+  http_reply get(const std::string& path, const std::map<std::string, std::string>& headers = {});
+  http_reply post(const std::string& path, const std::string& body,
+                  const std::map<std::string, std::string>& headers = {});
+
+  /// Sends `sig` and waits (≤ 15 s) for exit; returns the exit status as a shell would
+  /// (128 + signal when killed by one).
+  int stop(int sig);
+
+  /// The child's stderr so far (its logs), for failure messages.
+  std::string log() const;
+
+ private:
+  std::string data_dir_;
+  std::string out_path_;
+  std::string err_path_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+/// Runs keel-node with `args` to completion (for --help and bad flags); returns the exit
+/// code and sets `output` to stdout + stderr.
+int run_node_to_exit(const std::vector<std::string>& args, std::string& output,
+                     const std::map<std::string, std::string>& env = {});
+
+}  // namespace keel::test

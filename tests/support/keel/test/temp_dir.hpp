@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+
+namespace keel::test {
+
+/// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+/// Thread safety: externally synchronized (one test owns it).
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::string& path() const noexcept { return path_; }
+  /// `path()/name`.
+  std::string sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace keel::test
