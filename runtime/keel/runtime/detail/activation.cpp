@@ -72,6 +72,9 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
       : self_(self), env_(std::move(env)), started_(std::chrono::steady_clock::now()) {
     auto& st = self_->state;
     base_version_ = st.version;
+    // Interleaved turns of a reentrant type must compare against what they started from,
+    // not against what another turn committed meanwhile.
+    if (st.type->reentrant) base_bytes_ = st.committed_bytes;
     if (st.committed) {
       working_.reset(st.committed->New());
       working_->CopyFrom(*st.committed);
@@ -136,6 +139,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   envelope_ptr env_;
   steady_time started_;
   uint64_t base_version_ = 0;
+  std::string base_bytes_;  // reentrant types only
   std::unique_ptr<Message> working_;
   int outstanding_asks_ = 0;
   bool finished_ = false;
@@ -204,7 +208,7 @@ void turn::maybe_finish() {
   bool state_changed = false;
   if (working_) {
     bytes = serialize(*working_);
-    state_changed = bytes != st.committed_bytes;
+    state_changed = bytes != (st.type->reentrant ? base_bytes_ : st.committed_bytes);
   }
   if (!state_changed && reminder_changes_.empty()) {
     apply_effects();
