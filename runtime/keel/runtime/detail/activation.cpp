@@ -10,6 +10,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <spdlog/spdlog.h>
 
+#include "keel/runtime/actor_call.hpp"
 #include "keel/runtime/call_router.hpp"
 #include "keel/runtime/clock.hpp"
 #include "keel/runtime/context.hpp"
@@ -166,35 +167,16 @@ void turn::ask_message(const actor_id& target, message_ptr request,
   auto& st = self_->state;
   auto deadline = env_->reply ? env_->reply->deadline()
                               : std::chrono::steady_clock::now() + st.svc->default_timeout;
-  auto request_id = self_->new_request_id(caf::message_priority::normal);
-  auto slot = std::make_shared<call_slot>(target, deadline,
-                                          caf::actor_cast<caf::strong_actor_ptr>(self_),
-                                          request_id);
-  if (env_->reply) env_->reply->set_waiting_on(slot);
-  auto out = std::make_shared<envelope>();
-  out->target = target;
-  out->message_type = request->GetDescriptor()->name();
-  out->payload = std::move(request);
-  out->reply = slot;
-  out->trace = env_->trace;
-  out->caller = to_string(self());
   ++outstanding_asks_;
   auto me = shared_from_this();
-  caf::behavior on_answer{
-    [me, then](reply_msg& answer) {
+  auto slot = call_from_actor(
+    self_, *st.svc->router, target, std::move(request), deadline, env_->trace, to_string(self()),
+    st.type->reentrant ? wait_mode::multiplex : wait_mode::await,
+    [me, then = std::move(then)](call_result answer) {
       --me->outstanding_asks_;
-      me->run([&] { then(std::move(answer.value)); });
-    },
-    [me, then](caf::error& err) {
-      --me->outstanding_asks_;
-      me->run([&] { then(std::move(err)); });
-    },
-  };
-  if (st.type->reentrant)
-    self_->add_multiplexed_response_handler(request_id.response_id(), std::move(on_answer));
-  else
-    self_->add_awaited_response_handler(request_id.response_id(), std::move(on_answer));
-  st.svc->router->send(std::move(out));
+      me->run([&] { then(std::move(answer)); });
+    });
+  if (env_->reply) env_->reply->set_waiting_on(std::move(slot));
 }
 
 void turn::maybe_finish() {

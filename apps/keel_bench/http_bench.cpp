@@ -1,0 +1,153 @@
+#include "http_bench.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace keel::bench {
+
+namespace {
+
+// A child server process whose stdout prints "... listening http=HOST:PORT".
+class server_process {
+ public:
+  server_process(const std::string& binary, const std::vector<std::string>& args) {
+    char pattern[] = "/tmp/keel-bench-srv-XXXXXX";
+    dir_ = mkdtemp(pattern);
+    auto out = dir_ + "/out";
+    pid_ = fork();
+    if (pid_ == 0) {
+      freopen(out.c_str(), "w", stdout);
+      freopen((dir_ + "/err").c_str(), "w", stderr);
+      std::vector<std::string> copy = args;
+      std::vector<char*> argv{const_cast<char*>(binary.c_str())};
+      for (auto& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(binary.c_str(), argv.data());
+      _exit(127);
+    }
+    static const std::regex listening{R"(listening http=[^:]+:(\d+))"};
+    for (int i = 0; i < 1000; ++i) {
+      std::ifstream in{out};
+      std::stringstream ss;
+      ss << in.rdbuf();
+      std::smatch m;
+      auto text = ss.str();
+      if (std::regex_search(text, m, listening)) {
+        port_ = std::stoi(m[1]);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+    throw std::runtime_error("no listening line from " + binary);
+  }
+  ~server_process() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    std::system(("rm -rf " + dir_).c_str());
+  }
+  int port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+struct wrk_result {
+  double rps = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+};
+
+double to_ms(const std::string& number, const std::string& unit) {
+  double v = std::stod(number);
+  if (unit == "us") return v / 1000;
+  if (unit == "s") return v * 1000;
+  return v;
+}
+
+wrk_result run_wrk(int port, const std::string& path, double seconds, int connections,
+                   const std::string& script = {}) {
+  auto cmd = fmt::format("wrk -t2 -c{} -d{}s --latency {} http://127.0.0.1:{}{} 2>&1",
+                         connections, static_cast<int>(seconds),
+                         script.empty() ? "" : "-s " + script, port, path);
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string text;
+  char buf[4096];
+  while (pipe && fgets(buf, sizeof buf, pipe)) text += buf;
+  if (pipe) pclose(pipe);
+  wrk_result r;
+  std::smatch m;
+  if (std::regex_search(text, m, std::regex{R"(Requests/sec:\s+([\d.]+))"})) r.rps = std::stod(m[1]);
+  if (std::regex_search(text, m, std::regex{R"(\s50%\s+([\d.]+)(us|ms|s))"}))
+    r.p50_ms = to_ms(m[1], m[2]);
+  if (std::regex_search(text, m, std::regex{R"(\s99%\s+([\d.]+)(us|ms|s))"}))
+    r.p99_ms = to_ms(m[1], m[2]);
+  if (std::regex_search(text, m, std::regex{R"(Non-2xx or 3xx responses:\s+(\d+))"}))
+    throw std::runtime_error("wrk saw " + std::string{m[1]} + " error responses on " + path);
+  return r;
+}
+
+}  // namespace
+
+void bench_http(const bench_config& cfg, progress& prog, std::vector<result>& out) {
+  prog.step("(d) HTTP with wrk: keel-node /healthz vs bare server, durable Increment vs /healthz");
+  if (std::system("command -v wrk >/dev/null 2>&1") != 0) {
+    prog.note("wrk not on PATH: skipped (make deps installs it)");
+    return;
+  }
+  double seconds = cfg.quick ? 3 : 8;
+  constexpr int connections = 64;
+  server_process bare{cfg.bin_dir + "/bare-http-server", {"2"}};
+  server_process node{cfg.bin_dir + "/keel-node",
+                      {"--http-port=0", "--data-dir=/tmp/keel-bench-node-" + std::to_string(getpid()),
+                       "--log-level=warn"}};
+  auto script = node.dir() + "/increment.lua";
+  std::ofstream{script} << R"(math.randomseed(42)
+request = function()
+  return wrk.format("POST", "/v1/actors/counter/k" .. math.random(1, 10000) .. "/Increment",
+                    {["Content-Type"] = "application/json"}, '{"by":1}')
+end
+)";
+  std::vector<wrk_result> bare_runs, health_runs, inc_runs;
+  for (int r = 0; r < cfg.rounds; ++r) {
+    bare_runs.push_back(run_wrk(bare.port(), "/healthz", seconds, connections));
+    health_runs.push_back(run_wrk(node.port(), "/healthz", seconds, connections));
+    inc_runs.push_back(run_wrk(node.port(), "/", seconds, connections, script));
+    prog.note(fmt::format("round {}: bare {:.0f}/s, keel /healthz {:.0f}/s, Increment {:.0f}/s",
+                          r + 1, bare_runs.back().rps, health_runs.back().rps,
+                          inc_runs.back().rps));
+  }
+  std::system(fmt::format("rm -rf /tmp/keel-bench-node-{}", getpid()).c_str());
+  auto med = [](const std::vector<wrk_result>& runs, double wrk_result::*field) {
+    std::vector<double> xs;
+    for (const auto& r : runs) xs.push_back(r.*field);
+    return median(xs);
+  };
+  auto bare_rps = med(bare_runs, &wrk_result::rps);
+  auto health_rps = med(health_runs, &wrk_result::rps);
+  auto inc_rps = med(inc_runs, &wrk_result::rps);
+  out.push_back({"d. GET /healthz, keel-node vs bare server", health_rps, "req/s", bare_rps,
+                 health_rps / bare_rps, 0.8});
+  out.push_back({"d. durable Increment vs /healthz", inc_rps, "req/s", health_rps,
+                 inc_rps / health_rps, 0.5});
+  auto add_latency = [&](const std::string& name, const std::vector<wrk_result>& runs) {
+    out.push_back({name + " p50", med(runs, &wrk_result::p50_ms), "ms", 0, 0, std::nullopt});
+    out.push_back({name + " p99", med(runs, &wrk_result::p99_ms), "ms", 0, 0, std::nullopt});
+  };
+  add_latency("d. bare /healthz", bare_runs);
+  add_latency("d. keel /healthz", health_runs);
+  add_latency("d. keel Increment", inc_runs);
+}
+
+}  // namespace keel::bench

@@ -1,0 +1,53 @@
+// keel-bench: Keel against what the same machine does without Keel, in one run.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "bench_report.hpp"
+#include "http_bench.hpp"
+#include "runtime_benches.hpp"
+
+int main(int argc, char** argv) {
+  using namespace keel::bench;
+  CLI::App app{"keel-bench: Keel vs raw CAF, raw LevelDB and the bare HTTP server"};
+  bool quick = false;
+  bool json = false;
+  std::string only = "abcde";
+  std::string memory_kind;
+  int count = 100000;
+  app.add_flag("--quick", quick, "shorter runs (under 60 s in all)");
+  app.add_flag("--json", json, "print only {\"results\":[...]} on stdout");
+  app.add_option("--only", only, "letters of the benchmarks to run (a-e)")->capture_default_str();
+  app.add_option("--memory-child", memory_kind, "internal: measure memory of keel|caf actors");
+  app.add_option("--count", count, "internal: actors for --memory-child");
+  CLI11_PARSE(app, argc, argv);
+  if (!memory_kind.empty()) return memory_child(memory_kind, count);
+
+  bench_config cfg;
+  cfg.quick = quick;
+  cfg.rounds = quick ? 1 : 3;
+  cfg.self_path = std::filesystem::canonical("/proc/self/exe").string();
+  cfg.bin_dir = std::filesystem::path{cfg.self_path}.parent_path().string();
+  int steps = 0;
+  for (char c : only) steps += c == 'a' ? 2 : (c >= 'b' && c <= 'e') ? 1 : 0;
+  progress prog{steps};
+  std::vector<result> results;
+  try {
+    if (only.find('a') != std::string::npos) bench_local_calls(cfg, prog, results);
+    if (only.find('b') != std::string::npos) bench_durable_turns(cfg, prog, results);
+    if (only.find('c') != std::string::npos) bench_memory(cfg, prog, results);
+    if (only.find('d') != std::string::npos) bench_http(cfg, prog, results);
+    if (only.find('e') != std::string::npos) bench_local_protobuf(cfg, prog, results);
+  } catch (const std::exception& e) {
+    std::cerr << "keel-bench: " << e.what() << "\n";
+    return 1;
+  }
+  if (json)
+    print_json(results);
+  else
+    print_table(results);
+  return 0;
+}
