@@ -336,6 +336,63 @@ TEST_F(NodeRuntime, PeriodicReminderKeepsFiring) {
     << "phase: waiting for three firings of a 100 ms reminder";
 }
 
+TEST_F(NodeRuntime, TimerFiresOnceInTheSameActivation) {
+  start();
+  actor_id id{"remind", "t"};
+  ArmTimer arm;
+  arm.set_in_ms(50);
+  ASSERT_TRUE(call(id, msg(arm)));
+  ASSERT_TRUE(eventually(
+    [&] {
+      auto r = call(id, msg(GetReminders{}));
+      return r && static_cast<const ReminderCount&>(**r).timers() == 1;
+    },
+    3s))
+    << "phase: waiting for the 50 ms timer";
+  std::this_thread::sleep_for(150ms);
+  auto r = call(id, msg(GetReminders{}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(static_cast<const ReminderCount&>(**r).timers(), 1);
+  EXPECT_EQ(rt_->metrics().activations_started.value(), 1u);
+}
+
+TEST_F(NodeRuntime, TellIsDeliveredAfterTheSendersCommit) {
+  start();
+  Forward fwd;
+  fwd.set_counter_key("told");
+  fwd.set_by(4);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(call(actor_id{"relay", "f"}, msg(fwd)));
+  ASSERT_TRUE(eventually([&] { return counter_value(actor_id{"counter", "told"}) == 12; }, 3s))
+    << "phase: waiting for three one-way Increments of 4";
+  // A failed turn sends nothing: the tell is discarded with the working state.
+  faulty_->fail_writes = true;
+  EXPECT_FALSE(call(actor_id{"relay", "f"}, msg(fwd)));
+  faulty_->fail_writes = false;
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(counter_value(actor_id{"counter", "told"}), 12);
+}
+
+TEST_F(NodeRuntime, StatelessWorkersServeInParallelUpToTheirLimit) {
+  start();
+  // echo has 4 workers per node: 8 calls land on at most 4 activations.
+  std::vector<std::future<call_result>> replies;
+  for (int i = 0; i < 8; ++i)
+    replies.push_back(std::async(std::launch::async, [this, i] {
+      Echo e;
+      e.set_number(i);
+      return call(actor_id{"echo", "any" + std::to_string(i)}, msg(e));
+    }));
+  std::set<int> numbers;
+  for (auto& f : replies) {
+    auto r = f.get();
+    ASSERT_TRUE(r);
+    numbers.insert(static_cast<const Echo&>(**r).number());
+  }
+  EXPECT_EQ(numbers.size(), 8u);
+  EXPECT_EQ(rt_->metrics().activations_started.value(), 4u);
+  EXPECT_EQ(rt_->metrics().commit_writes.value(), 0u);  // stateless: nothing persisted
+}
+
 TEST_F(NodeRuntime, StoppedRuntimeRefusesCallsWithUnavailable) {
   start();
   rt_->stop();

@@ -63,6 +63,37 @@ TEST(Durability, NothingAcknowledgedIsLostToSigkill) {
   EXPECT_GT(total_acked, 50);
 }
 
+// The value of an unlabelled series in Prometheus text.
+uint64_t metric(const std::string& text, const std::string& name) {
+  auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return 0;
+  return std::stoull(text.substr(at + name.size() + 2));
+}
+
+TEST(Durability, GroupCommitPutsConcurrentTurnsInOneSync) {
+  temp_dir dir;
+  node_process node{dir.sub("data")};
+  constexpr int clients = 32;
+  constexpr int per_client = 40;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int c = 0; c < clients; ++c)
+    threads.emplace_back([&, c] {
+      for (int i = 0; i < per_client; ++i)
+        if (node.post("/v1/actors/counter/g" + std::to_string(c) + "/Increment", R"({"by":1})").status == 200)
+          ++ok;
+    });
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(ok.load(), clients * per_client);
+  auto text = node.get("/metrics").body;
+  ASSERT_NE(text.find("keel_commit_writes_total"), std::string::npos) << text;
+  auto writes = metric(text, "keel_commit_writes_total");
+  auto batches = metric(text, "keel_commit_batches_total");
+  EXPECT_EQ(writes, static_cast<uint64_t>(clients * per_client));
+  // 32 clients in flight: a sync should carry several turns, not one each.
+  EXPECT_LT(batches * 2, writes) << "batches=" << batches << " writes=" << writes;
+}
+
 TEST(Durability, SigtermExitsCleanlyAndKeepsState) {
   temp_dir dir;
   {

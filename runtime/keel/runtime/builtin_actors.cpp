@@ -78,19 +78,38 @@ void register_test_actors(type_registry& types) {
     .on<GetReminders>([](const GetReminders&, context& ctx) {
       return ctx.state<ReminderCount>();
     })
+    .on<ArmTimer>([](const ArmTimer& m, context& ctx) {
+      ctx.set_timer("t", std::chrono::milliseconds{m.in_ms()});
+      return ctx.state<ReminderCount>();
+    })
     .on_reminder([](const std::string&, context& ctx) {
       auto& st = ctx.state<ReminderCount>();
       st.set_fired(st.fired() + 1);
+    })
+    .on_timer([](const std::string&, context& ctx) {
+      auto& st = ctx.state<ReminderCount>();
+      st.set_timers(st.timers() + 1);
     });
-  types.add_type<CounterState>("relay").on_async<Relay>([](const Relay& m, context& ctx) {
-    Sleep sleep;
-    sleep.set_ms(m.sleep_ms());
-    ctx.ask<Slept>(actor_id{m.target_type(), m.target_key()}, sleep,
-                   [&ctx](caf::expected<Slept> answer) {
-                     if (!answer) return ctx.reply(std::move(answer.error()));
-                     ctx.reply(*answer);
-                   });
-  });
+  types.add_type<CounterState>("relay")
+    .on_async<Relay>([](const Relay& m, context& ctx) {
+      Sleep sleep;
+      sleep.set_ms(m.sleep_ms());
+      ctx.ask<Slept>(actor_id{m.target_type(), m.target_key()}, sleep,
+                     [&ctx](caf::expected<Slept> answer) {
+                       if (!answer) return ctx.reply(std::move(answer.error()));
+                       ctx.reply(*answer);
+                     });
+    })
+    .on<Forward>([](const Forward& m, context& ctx) {
+      Increment inc;
+      inc.set_by(m.by());
+      ctx.tell(actor_id{"counter", m.counter_key()}, inc);
+      auto& st = ctx.state<CounterState>();
+      st.set_value(st.value() + 1);  // counts forwards, so the turn commits
+      CounterValue out;
+      out.set_value(st.value());
+      return out;
+    });
 }
 
 }  // namespace keel

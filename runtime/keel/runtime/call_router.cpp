@@ -78,11 +78,13 @@ size_t call_router::sweep(steady_time now) {
       calls.resize(kept);
     }
     for (auto& slot : expired) {
-      // Completing outside the lock: the answer may run a callback.
-      if (slot->complete(make_error(errc::timeout, "no answer within the deadline; waiting on " +
-                                                     slot->chain()))) {
+      // Completing outside the lock: the answer may run a callback. Counted before the
+      // delivery, so whoever sees the timeout also sees it counted.
+      if (slot->claim()) {
         ++timed_out;
         metrics_.calls_timed_out.add();
+        slot->deliver(
+          make_error(errc::timeout, "no answer within the deadline; waiting on " + slot->chain()));
       }
     }
     expired.clear();

@@ -17,7 +17,12 @@ call_slot::call_slot(actor_id target, steady_time deadline, caf::strong_actor_pt
       request_id_(request_id) {}
 
 bool call_slot::complete(call_result result) {
-  if (done_.exchange(true, std::memory_order_acq_rel)) return false;
+  if (!claim()) return false;
+  deliver(std::move(result));
+  return true;
+}
+
+void call_slot::deliver(call_result result) {
   if (fn_) {
     auto fn = std::move(fn_);
     fn(std::move(result));
@@ -28,7 +33,6 @@ bool call_slot::complete(call_result result) {
     auto caller = std::move(caller_);
     caller->enqueue(nullptr, request_id_.response_id(), std::move(msg), nullptr);
   }
-  return true;
 }
 
 void call_slot::set_waiting_on(std::shared_ptr<call_slot> next) {

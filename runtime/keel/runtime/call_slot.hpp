@@ -37,6 +37,12 @@ class call_slot {
   /// Delivers `result` if no other completion came first; returns whether this one won.
   bool complete(call_result result);
 
+  /// The two halves of complete(), for a completer that must record its win before the
+  /// caller can observe the answer: claim() returns whether this completion won; then
+  /// deliver(). Requires: deliver() only after claim() returned true, and only once.
+  bool claim() noexcept { return !done_.exchange(true, std::memory_order_acq_rel); }
+  void deliver(call_result result);
+
   bool done() const noexcept { return done_.load(std::memory_order_acquire); }
   steady_time deadline() const noexcept { return deadline_; }
   const actor_id& target() const noexcept { return target_; }
