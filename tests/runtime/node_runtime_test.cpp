@@ -393,6 +393,33 @@ TEST_F(NodeRuntime, StatelessWorkersServeInParallelUpToTheirLimit) {
   EXPECT_EQ(rt_->metrics().commit_writes.value(), 0u);  // stateless: nothing persisted
 }
 
+TEST_F(NodeRuntime, StopAnswersEveryCallInFlightAndReturns) {
+  start();
+  std::vector<std::future<call_result>> replies;
+  for (int i = 0; i < 4; ++i)
+    replies.push_back(std::async(std::launch::async, [this, i] {
+      Sleep s;
+      s.set_ms(200);
+      return call(actor_id{"slow", "stop" + std::to_string(i)}, msg(s), 10s);
+    }));
+  for (int i = 0; i < 20; ++i)
+    replies.push_back(std::async(std::launch::async, [this, i] {
+      return call(actor_id{"counter", "stop" + std::to_string(i)}, msg(inc(1)), 10s);
+    }));
+  std::this_thread::sleep_for(50ms);
+  auto started = std::chrono::steady_clock::now();
+  rt_->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  for (auto& f : replies) {
+    ASSERT_EQ(f.wait_for(1s), std::future_status::ready) << "a call was left unanswered";
+    auto r = f.get();
+    if (!r) {
+      EXPECT_EQ(code_of(r.error()), errc::unavailable) << message_of(r.error());
+    }
+  }
+  EXPECT_EQ(rt_->metrics().activations.value(), 0);
+}
+
 TEST_F(NodeRuntime, StoppedRuntimeRefusesCallsWithUnavailable) {
   start();
   rt_->stop();

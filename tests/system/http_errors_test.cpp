@@ -93,6 +93,15 @@ TEST_F(HttpErrors, UnknownRouteTypeAndMessageAre404WithTheirCodes) {
   EXPECT_EQ(code_of(message), "unknown_message");
 }
 
+TEST_F(HttpErrors, ControlCharactersInAKeyAre400) {
+  auto r = node_->post("/v1/actors/counter/a%00b/Increment", R"({"by":1})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(code_of(r), "bad_payload");
+  EXPECT_NE(r.body.find("'key'"), std::string::npos) << r.body;
+  auto escaped = node_->post("/v1/actors/counter/a%2Fb/Increment", R"({"by":1})");
+  EXPECT_EQ(escaped.status, 200);  // an escaped slash is part of the key
+}
+
 TEST_F(HttpErrors, HandlerConflictIs409) {
   auto r = node_->post("/v1/actors/echo/e/Fail", R"({"code":"conflict","message":"ride is completed"})");
   EXPECT_EQ(r.status, 409);

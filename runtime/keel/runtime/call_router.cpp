@@ -41,10 +41,20 @@ void call_router::send(envelope_ptr env) {
   if (env->reply) track(env->reply);
   auto key = type->stateless() ? worker_for(*type) : env->target;
   auto& shard = shard_of(key);
-  std::lock_guard guard{shard.mutex};
-  auto [it, inserted] = shard.activations.try_emplace(key);
-  if (inserted) it->second = spawn_(key, *type);
-  caf::anon_send(it->second, std::move(env));
+  {
+    // `env` outlives the lock: if the activation just died, CAF destroys the message inside
+    // the send, and the envelope's "unavailable" answer must not run under the lock.
+    std::lock_guard guard{shard.mutex};
+    // Checked again under the lock: stop() empties each shard under it, so no activation
+    // is spawned after stop() has passed this shard.
+    if (!stopped_.load(std::memory_order_acquire)) {
+      auto [it, inserted] = shard.activations.try_emplace(key);
+      if (inserted) it->second = spawn_(key, *type);
+      caf::anon_send(it->second, env);
+      return;
+    }
+  }
+  fail(errc::unavailable, "node is stopping");
 }
 
 bool call_router::try_passivate(const actor_id& id, const caf::actor_addr& who,
@@ -92,16 +102,28 @@ size_t call_router::sweep(steady_time now) {
   return timed_out;
 }
 
-void call_router::stop() {
+std::vector<caf::actor> call_router::stop() {
   stopped_.store(true, std::memory_order_release);
+  std::vector<caf::actor> stopped;
   for (auto& shard : directory_) {
     std::unordered_map<actor_id, caf::actor> victims;
     {
       std::lock_guard guard{shard.mutex};
       victims.swap(shard.activations);
     }
-    for (auto& [id, handle] : victims) caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+    for (auto& [id, handle] : victims) {
+      caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+      stopped.push_back(std::move(handle));
+    }
   }
+  return stopped;
+}
+
+void call_router::forget(const actor_id& id, const caf::actor_addr& who) {
+  auto& shard = shard_of(id);
+  std::lock_guard guard{shard.mutex};
+  auto it = shard.activations.find(id);
+  if (it != shard.activations.end() && it->second.address() == who) shard.activations.erase(it);
 }
 
 size_t call_router::activations() const {

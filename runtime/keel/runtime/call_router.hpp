@@ -44,9 +44,13 @@ class call_router {
   /// Returns how many timed out.
   size_t sweep(steady_time now);
 
-  /// Refuses new calls and stops every activation; their unanswered calls fail with
-  /// `unavailable`.
-  void stop();
+  /// Refuses new calls and sends every activation an exit; their unanswered calls fail
+  /// with `unavailable`. Returns the stopped activations so the caller can wait for them.
+  std::vector<caf::actor> stop();
+
+  /// Drops `id` from the directory if it still maps to `who` (an activation that died
+  /// without passivating). Called from the dying activation.
+  void forget(const actor_id& id, const caf::actor_addr& who);
 
   size_t activations() const;
   bool is_active(const actor_id& id) const;

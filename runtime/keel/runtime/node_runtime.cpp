@@ -112,18 +112,23 @@ void node_runtime::tell(actor_id target, message_ptr message, trace_id trace) {
 void node_runtime::stop() {
   if (stopped_) return;
   stopped_ = true;
-  router_.stop();
-  for (auto* handle : {&sweeper_, &services_.reminders, &services_.store_reader,
-                       &services_.store_writer}) {
+  caf::scoped_actor self{sys_};
+  auto wait_for = [&](const std::vector<caf::actor>& actors) {
+    for (const auto& a : actors) self->monitor(a);
+    for (size_t i = 0; i < actors.size(); ++i) self->receive([](const caf::down_msg&) {});
+  };
+  // Order matters: activations first, while the store writer can still commit their last
+  // turns and the sweep can still end calls they wait on; every activation must be gone
+  // before the services they point to are.
+  wait_for(router_.stop());
+  for (auto* handle : {&sweeper_, &services_.reminders})
     caf::anon_send_exit(*handle, caf::exit_reason::user_shutdown);
-  }
+  wait_for({sweeper_, services_.reminders});
   // The store actors use the DB on their own threads: wait until they are gone before the
   // DB closes with this runtime.
-  caf::scoped_actor self{sys_};
-  for (auto* handle : {&services_.store_writer, &services_.store_reader}) {
-    self->monitor(*handle);
-    self->receive([](const caf::down_msg&) {});
-  }
+  for (auto* handle : {&services_.store_writer, &services_.store_reader})
+    caf::anon_send_exit(*handle, caf::exit_reason::user_shutdown);
+  wait_for({services_.store_writer, services_.store_reader});
 }
 
 }  // namespace keel

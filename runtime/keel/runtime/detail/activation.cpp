@@ -322,6 +322,9 @@ void start_turn(activation_actor* self, envelope_ptr env) {
       env->reply->complete(make_error(errc::unavailable, "state of " + to_string(st.id) +
                                                            " cannot be loaded: " +
                                                            message_of(st.load_error)));
+    // Passivates at the next idle check, so a later activation retries the load.
+    st.last_active = std::chrono::steady_clock::time_point{};
+    schedule_idle_check(self, milliseconds{100});
     return;
   }
   ++st.open_turns;
@@ -408,7 +411,13 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
   svc->metrics->activations_started.add();
   svc->metrics->activations.add(1);
   auto* metrics = svc->metrics;
-  self->attach_functor([metrics] { metrics->activations.add(-1); });
+  auto* router = svc->router;
+  // Also covers deaths other than passivation (a crash in Keel's own code): the id must
+  // not keep pointing at a dead activation.
+  self->attach_functor([metrics, router, id = st.id, addr = self->address()] {
+    router->forget(id, addr);
+    metrics->activations.add(-1);
+  });
   if (!type->stateless()) {
     // Awaited: no turn starts before the state is loaded.
     self->request(svc->store_reader, caf::infinite, load_atom::value, st.id)

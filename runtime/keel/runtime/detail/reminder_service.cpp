@@ -1,5 +1,6 @@
 #include "keel/runtime/detail/reminder_service.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -48,8 +49,12 @@ void erase_entry(reminder_state& st, const reminder_key_t& key) {
 
 void arm(reminder_actor* self) {
   auto& st = self->state;
-  if (st.by_due.empty()) return;
-  auto due = st.by_due.begin()->first;
+  // The earliest entry not already being delivered: arming for an in-flight one (whose due
+  // time has passed) would tick at once, forever, until its answer came back.
+  auto first = std::find_if(st.by_due.begin(), st.by_due.end(),
+                            [&](const auto& entry) { return !st.in_flight.count(entry.second); });
+  if (first == st.by_due.end()) return;
+  auto due = first->first;
   if (st.next_tick_ms >= 0 && st.next_tick_ms <= due) return;
   st.next_tick_ms = due;
   auto delay = std::max<int64_t>(0, due - st.svc->clock->now_ms());
@@ -103,16 +108,19 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
       [self](const load_result_ptr& all) {
         for (const auto& [key, value] : all->reminders) {
           keel::runtime::ReminderRecord rec;
-          // The key holds the actor id: partition(2) kind(1) type '\0' key '\0' name.
+          // The key holds the actor id: partition(2) kind(1) type '\0' key '\0' name. Type
+          // names have no NUL; the key is whatever lies between them and '\0' name.
           auto rest = std::string_view{key}.substr(3);
           auto type_end = rest.find('\0');
-          auto key_end = rest.find('\0', type_end + 1);
-          if (!rec.ParseFromString(value) || type_end == rest.npos || key_end == rest.npos) {
+          if (!rec.ParseFromString(value) || type_end == rest.npos ||
+              rest.size() < type_end + rec.name().size() + 2 ||
+              !rest.ends_with(std::string{'\0'} + rec.name())) {
             self->state.svc->log->warn("skipping a corrupt reminder record");
             continue;
           }
+          auto key_size = rest.size() - type_end - 1 - rec.name().size() - 1;
           actor_id id{std::string{rest.substr(0, type_end)},
-                      std::string{rest.substr(type_end + 1, key_end - type_end - 1)}};
+                      std::string{rest.substr(type_end + 1, key_size)}};
           set_entry(self, {std::move(id), rec.name()}, rec.due_ms());
         }
         self->state.svc->log->info("loaded {} reminders", self->state.due_by_key.size());
@@ -136,11 +144,11 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
       reminder_key_t key{id, name};
       st.in_flight.erase(key);
       auto it = st.due_by_key.find(key);
-      if (it == st.due_by_key.end() || it->second != due_ms) return;  // already rescheduled
+      if (it == st.due_by_key.end() || it->second != due_ms) return arm(self);  // rescheduled
       if (error.empty()) {
         // Answered without a reschedule: a duplicate, or a one-shot whose removal came first.
         erase_entry(st, key);
-        return;
+        return arm(self);
       }
       auto& backoff = st.backoff_ms[key];
       backoff = backoff == 0 ? 500 : std::min<int64_t>(backoff * 2, 60000);
@@ -154,6 +162,7 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
     },
     [self](retry_atom, const actor_id& id, const std::string& name) {
       self->state.in_flight.erase({id, name});
+      self->state.next_tick_ms = -1;
       fire_due(self);
     },
   };

@@ -41,8 +41,35 @@ caf::expected<uint64_t> stored_version(writer_state& st, state_store& store,
   return version;
 }
 
+void flush(caf::stateful_actor<writer_state>* self, state_store* store, runtime_metrics* metrics) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.waiting.empty()) return;
+  auto start = std::chrono::steady_clock::now();
+  auto err = st.batch.empty() ? caf::error{} : store->write(st.batch);
+  metrics->commit_seconds.observe(
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  metrics->commit_batches.add();
+  metrics->commit_writes.add(st.waiting.size());
+  for (auto& [rp, version] : st.waiting) {
+    if (err)
+      rp.deliver(err);
+    else
+      rp.deliver(version);
+  }
+  st.batch.clear();
+  st.waiting.clear();
+  st.batch_versions.clear();
+}
+
 caf::behavior store_writer(caf::stateful_actor<writer_state>* self, state_store* store,
                            runtime_metrics* metrics) {
+  // A commit accepted before the exit is still written and answered: its flush message
+  // would otherwise queue behind the exit and be lost.
+  self->set_exit_handler([self, store, metrics](caf::exit_msg& msg) {
+    flush(self, store, metrics);
+    self->quit(msg.reason);
+  });
   return {
     [=](commit_atom, const commit_request_ptr& req) {
       auto& st = self->state;
@@ -74,25 +101,7 @@ caf::behavior store_writer(caf::stateful_actor<writer_state>* self, state_store*
         self->send(self, flush_atom::value);
       }
     },
-    [=](flush_atom) {
-      auto& st = self->state;
-      st.flush_scheduled = false;
-      auto start = std::chrono::steady_clock::now();
-      auto err = st.batch.empty() ? caf::error{} : store->write(st.batch);
-      metrics->commit_seconds.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      metrics->commit_batches.add();
-      metrics->commit_writes.add(st.waiting.size());
-      for (auto& [rp, version] : st.waiting) {
-        if (err)
-          rp.deliver(err);
-        else
-          rp.deliver(version);
-      }
-      st.batch.clear();
-      st.waiting.clear();
-      st.batch_versions.clear();
-    },
+    [=](flush_atom) { flush(self, store, metrics); },
   };
 }
 

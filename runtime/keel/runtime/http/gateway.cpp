@@ -45,7 +45,9 @@ std::optional<std::string> percent_decode(std::string_view s) {
     if (i + 2 >= s.size()) return std::nullopt;
     int hi = hex_value(s[i + 1]);
     int lo = hex_value(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
+    // Control characters (NUL above all) would corrupt storage keys, which use NUL as a
+    // separator: refused here, at the edge.
+    if (hi < 0 || lo < 0 || hi * 16 + lo < 0x20 || hi * 16 + lo == 0x7f) return std::nullopt;
     out.push_back(static_cast<char>(hi * 16 + lo));
     i += 2;
   }
@@ -71,6 +73,12 @@ std::string_view exchange::param(std::string_view name) const {
   for (const auto& [k, v] : params_)
     if (k == name) return v;
   return {};
+}
+
+exchange::~exchange() {
+  // A handler that dropped its request still answers once, and frees its admission slot.
+  if (!answered_.load() && respond_)
+    fail(make_error(errc::app_error, "the route handler dropped the request unanswered"));
 }
 
 void exchange::respond(int status, std::string json_body) {
@@ -144,24 +152,27 @@ void gateway::handle(request req, responder respond) {
   for (auto& r : routes_) {
     if (r.segments.size() != segments.size() || r.method != req.method) continue;
     bool ok = true;
-    std::vector<std::pair<std::string, std::string>> params;
     for (size_t i = 0; i < segments.size() && ok; ++i) {
       const auto& pat = r.segments[i];
-      if (pat.size() > 2 && pat.front() == '{' && pat.back() == '}') {
-        auto decoded = percent_decode(segments[i]);
-        if (!decoded || decoded->empty()) {
-          ok = false;
-          break;
-        }
-        params.emplace_back(pat.substr(1, pat.size() - 2), std::move(*decoded));
-      } else {
-        ok = pat == segments[i];
-      }
+      ok = (pat.size() > 2 && pat.front() == '{' && pat.back() == '}') || pat == segments[i];
     }
     if (ok) {
       matched = &r;
-      ex->params_ = std::move(params);
       break;
+    }
+  }
+  std::string bad_param;
+  if (matched) {
+    for (size_t i = 0; i < segments.size(); ++i) {
+      const auto& pat = matched->segments[i];
+      if (pat.front() != '{') continue;
+      auto name = pat.substr(1, pat.size() - 2);
+      auto decoded = percent_decode(segments[i]);
+      if (!decoded || decoded->empty()) {
+        bad_param = name;
+        break;
+      }
+      ex->params_.emplace_back(std::move(name), std::move(*decoded));
     }
   }
   ex->request_ = std::move(req);
@@ -174,6 +185,9 @@ void gateway::handle(request req, responder respond) {
                                                   ex->request_.path));
   if (matched->access == route_access::keyed && !authorized(ex->request_))
     return ex->fail(make_error(errc::unauthenticated, "missing or unknown API key"));
+  if (!bad_param.empty())
+    return ex->fail(make_error(errc::bad_payload, "path parameter '" + bad_param +
+                                                    "' has a bad escape or a control character"));
   if (ex->request_.body.size() > opts_.max_body)
     return ex->fail(make_error(errc::payload_too_large,
                                fmt::format("body of {} bytes is over the limit of {} bytes",
@@ -205,6 +219,8 @@ void gateway::handle(request req, responder respond) {
     matched->handler(ex);
   } catch (const std::exception& e) {
     ex->fail(make_error(errc::app_error, std::string{"route handler threw: "} + e.what()));
+  } catch (...) {
+    ex->fail(make_error(errc::app_error, "route handler threw"));
   }
 }
 

@@ -34,6 +34,11 @@ enum class route_access { keyed, open };
 /// the rest is immutable.
 class exchange {
  public:
+  exchange() = default;
+  exchange(const exchange&) = delete;
+  exchange& operator=(const exchange&) = delete;
+  ~exchange();
+
   const request& req() const noexcept { return request_; }
   /// The path segment captured by `{name}` in the route template (percent-decoded).
   std::string_view param(std::string_view name) const;
