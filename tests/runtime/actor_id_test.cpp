@@ -4,6 +4,8 @@
 
 #include "keel/runtime/errc.hpp"
 
+#include <caf/sec.hpp>
+
 namespace keel {
 namespace {
 
@@ -51,6 +53,10 @@ TEST(ErrorCodes, MapToDesignStatuses) {
   EXPECT_EQ(http_status(errc::overloaded), 503);
   EXPECT_EQ(http_status(errc::unavailable), 503);
   EXPECT_EQ(http_status(errc::timeout), 504);
+  EXPECT_EQ(code_of(caf::make_error(caf::sec::request_receiver_down)), errc::unavailable);
+  EXPECT_EQ(code_of(caf::make_error(caf::sec::cannot_connect_to_node)), errc::unavailable);
+  EXPECT_EQ(code_of(caf::make_error(caf::sec::request_timeout)), errc::timeout);
+  EXPECT_EQ(code_of(caf::make_error(caf::sec::unexpected_message)), errc::unknown_message);
   auto err = make_error(errc::conflict, "stale");
   EXPECT_EQ(code_of(err), errc::conflict);
   EXPECT_EQ(message_of(err), "stale");

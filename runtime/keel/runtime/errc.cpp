@@ -50,7 +50,7 @@ errc code_of(const caf::error& err) noexcept {
     switch (static_cast<caf::sec>(err.code())) {
       case caf::sec::request_timeout: return errc::timeout;
       case caf::sec::request_receiver_down:
-      case caf::sec::cannot_connect_to_node:
+      case caf::sec::cannot_connect_to_node: return errc::unavailable;
       case caf::sec::unexpected_message: return errc::unknown_message;
       default: break;
     }
