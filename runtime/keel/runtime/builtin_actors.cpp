@@ -20,7 +20,7 @@ void register_counter(type_registry& types) {
     })
     .on<Get>([](const Get&, context& ctx) {
       CounterValue out;
-      out.set_value(ctx.state<CounterState>().value());
+      out.set_value(ctx.view<CounterState>().value());
       return out;
     });
 }

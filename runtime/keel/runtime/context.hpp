@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include <google/protobuf/message.h>
 
@@ -26,10 +27,18 @@ class context {
   virtual const actor_id& self() const noexcept = 0;
   virtual const trace_id& trace() const noexcept = 0;
 
-  /// This turn's working copy of the state. Requires: the type was registered with State.
+  /// This turn's working copy of the state, made on first use; changes commit with the
+  /// turn. Requires: the type was registered with State.
   template <class State>
   State& state() {
     return static_cast<State&>(mutable_state());
+  }
+
+  /// The state for reading only: no copy is made, and a turn that only views needs no
+  /// commit. Sees this turn's own changes if it made any.
+  template <class State>
+  const State& view() {
+    return static_cast<const State&>(state_view());
   }
 
   /// Asks `target` and runs `then` inside this same turn when the answer (or an error)
@@ -55,6 +64,12 @@ class context {
 
   /// Answers the caller (for handlers that reply later, after asks).
   void reply(const google::protobuf::Message& value) { reply_result(copy_of(value)); }
+  template <class Reply>
+    requires std::is_base_of_v<google::protobuf::Message, std::decay_t<Reply>> &&
+             (!std::is_lvalue_reference_v<Reply>)
+  void reply(Reply&& value) {
+    reply_result(std::make_shared<std::decay_t<Reply>>(std::move(value)));
+  }
   void reply(caf::error error) { reply_result(std::move(error)); }
 
   /// Sends this activation `on_timer(name)` after `delay`; dies with the activation.
@@ -76,6 +91,7 @@ class context {
 
  protected:
   virtual google::protobuf::Message& mutable_state() = 0;
+  virtual const google::protobuf::Message& state_view() = 0;
 
   static message_ptr copy_of(const google::protobuf::Message& m) {
     std::shared_ptr<google::protobuf::Message> copy{m.New()};

@@ -48,10 +48,10 @@ class type_builder {
     add<Request>([handler = std::move(handler)](const google::protobuf::Message& m, context& ctx) {
       result r = handler(static_cast<const Request&>(m), ctx);
       if constexpr (std::is_base_of_v<google::protobuf::Message, result>) {
-        ctx.reply(r);
+        ctx.reply(std::move(r));
       } else {
         if (r)
-          ctx.reply(*r);
+          ctx.reply(std::move(*r));
         else
           ctx.reply(std::move(r.error()));
       }

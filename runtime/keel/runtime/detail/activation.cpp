@@ -69,17 +69,13 @@ struct reminder_change {
 
 class turn final : public context, public std::enable_shared_from_this<turn> {
  public:
-  turn(activation_actor* self, envelope_ptr env)
-      : self_(self), env_(std::move(env)), started_(std::chrono::steady_clock::now()) {
+  turn(activation_actor* self, envelope_ptr env, steady_time started)
+      : self_(self), env_(std::move(env)), started_(started) {
     auto& st = self_->state;
     base_version_ = st.version;
     // Interleaved turns of a reentrant type must compare against what they started from,
     // not against what another turn committed meanwhile.
     if (st.type->reentrant) base_bytes_ = st.committed_bytes;
-    if (st.committed) {
-      working_.reset(st.committed->New());
-      working_->CopyFrom(*st.committed);
-    }
   }
 
   const actor_id& self() const noexcept override { return self_->state.id; }
@@ -124,10 +120,24 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   }
 
  protected:
+  // The working copy is made on first write access: a turn that only reads (view())
+  // costs no copy and no commit check.
   Message& mutable_state() override {
-    if (!working_)
-      throw std::logic_error("actor type '" + self_->state.type->name + "' is stateless");
+    if (!working_) {
+      const auto& st = self_->state;
+      if (!st.committed)
+        throw std::logic_error("actor type '" + st.type->name + "' is stateless");
+      working_.reset(st.committed->New());
+      working_->CopyFrom(*st.committed);
+    }
     return *working_;
+  }
+
+  const Message& state_view() override {
+    if (working_) return *working_;
+    const auto& st = self_->state;
+    if (!st.committed) throw std::logic_error("actor type '" + st.type->name + "' is stateless");
+    return *st.committed;
   }
 
  private:
@@ -273,7 +283,8 @@ void turn::finish() {
   committing_ = false;
   auto& st = self_->state;
   auto& metrics = *st.svc->metrics;
-  auto elapsed = std::chrono::steady_clock::now() - started_;
+  auto now = std::chrono::steady_clock::now();
+  auto elapsed = now - started_;
   metrics.turns.add();
   metrics.turn_seconds.observe(std::chrono::duration<double>(elapsed).count());
   const bool ok = result_ && *result_;
@@ -297,7 +308,7 @@ void turn::finish() {
                        env_->trace.to_hex(), message_of(result_->error()));
   if (env_->reply) env_->reply->complete(std::move(*result_));
   --st.open_turns;
-  st.last_active = std::chrono::steady_clock::now();
+  st.last_active = now;
 }
 
 void schedule_idle_check(activation_actor* self, milliseconds delay) {
@@ -309,9 +320,10 @@ void schedule_idle_check(activation_actor* self, milliseconds delay) {
 
 void start_turn(activation_actor* self, envelope_ptr env) {
   auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
   if (env->reply) {
     if (env->reply->done()) return;  // timed out while queued: never run it
-    if (env->reply->deadline() <= std::chrono::steady_clock::now()) {
+    if (env->reply->deadline() <= now) {
       env->reply->complete(make_error(errc::timeout, "deadline passed before " +
                                                        to_string(st.id) + " could start the turn"));
       return;
@@ -329,7 +341,7 @@ void start_turn(activation_actor* self, envelope_ptr env) {
   }
   ++st.open_turns;
   schedule_idle_check(self, st.svc->idle_timeout);
-  auto t = std::make_shared<turn>(self, env);
+  auto t = std::make_shared<turn>(self, env, now);
   if (env->message_type == reminder_message) {
     const auto& fired = static_cast<const ReminderFired&>(*env->payload);
     auto it = st.reminders.find(fired.name());
@@ -434,7 +446,7 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
       env->message_type = timer_message;
       env->caller = "timer";
       ++st.open_turns;
-      auto t = std::make_shared<turn>(self, std::move(env));
+      auto t = std::make_shared<turn>(self, std::move(env), std::chrono::steady_clock::now());
       t->run([&] {
         st.type->on_timer(name, *t);
         t->reply(keel::runtime::Ack{});
