@@ -50,6 +50,16 @@ std::optional<trace_id> trace_id::from_traceparent(std::string_view header) {
   return id;
 }
 
+std::optional<trace_id> trace_id::from_hex(std::string_view hex) {
+  if (hex.size() != 32) return std::nullopt;
+  auto hi = parse_hex64(hex.substr(0, 16));
+  auto lo = parse_hex64(hex.substr(16, 16));
+  if (!hi || !lo) return std::nullopt;
+  trace_id id{*hi, *lo};
+  if (!id.valid()) return std::nullopt;
+  return id;
+}
+
 std::string trace_id::to_hex() const { return fmt::format("{:016x}{:016x}", hi_, lo_); }
 
 std::string trace_id::to_traceparent() const {

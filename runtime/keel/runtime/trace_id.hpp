@@ -24,6 +24,9 @@ class trace_id {
   /// 32 hex digits.
   std::string to_hex() const;
 
+  /// Parses 32 lowercase hex digits (a path parameter); nullopt when invalid.
+  static std::optional<trace_id> from_hex(std::string_view hex);
+
   /// A `traceparent` header value carrying this id with a fresh span id.
   std::string to_traceparent() const;
 

@@ -8,7 +8,7 @@ void turn_log::add(turn_record record) {
   ring_.push_back(std::move(record));
 }
 
-std::vector<turn_record> turn_log::find(const std::string& trace) const {
+std::vector<turn_record> turn_log::find(const trace_id& trace) const {
   std::vector<turn_record> out;
   std::lock_guard guard{mutex_};
   for (const auto& r : ring_)

@@ -6,15 +6,17 @@
 #include <string>
 #include <vector>
 
+#include "keel/runtime/actor_id.hpp"
+#include "keel/runtime/trace_id.hpp"
+
 namespace keel {
 
 /// One finished turn, for `GET /v1/traces/{traceId}`.
 struct turn_record {
-  std::string trace;  // 32 hex
-  std::string actor;  // type/key
+  trace_id trace;  // kept binary: formatting is paid only when someone asks
+  actor_id actor;
   std::string message;
   std::string caller;
-  std::string node;
   int64_t start_ms = 0;  // wall clock, from the clock seam
   int64_t duration_us = 0;
   std::string outcome;  // "ok" or an error code
@@ -29,7 +31,7 @@ class turn_log {
   explicit turn_log(size_t capacity) : capacity_(capacity) {}
   void add(turn_record record);
   /// Every retained turn of one trace, oldest first.
-  std::vector<turn_record> find(const std::string& trace) const;
+  std::vector<turn_record> find(const trace_id& trace) const;
 
  private:
   const size_t capacity_;

@@ -291,8 +291,8 @@ void turn::finish() {
   if (!ok) metrics.turn_failures.add();
   if (env_->trace.valid()) {
     turn_record rec;
-    rec.trace = env_->trace.to_hex();
-    rec.actor = to_string(st.id);
+    rec.trace = env_->trace;
+    rec.actor = st.id;
     rec.message = env_->message_type;
     rec.caller = env_->caller;
     rec.start_ms = st.svc->clock->now_ms() -

@@ -25,12 +25,16 @@ struct writer_state {
   // Versions written by the open batch: a second write to one key in the same batch must
   // see the first, which LevelDB cannot show before the batch is applied.
   std::unordered_map<std::string, uint64_t> batch_versions;
+  // Versions of recently committed keys. This actor is the DB's only writer, so an entry is
+  // authoritative and saves a LevelDB read per commit; bounded by clearing when full.
+  std::unordered_map<std::string, uint64_t> known_versions;
   bool flush_scheduled = false;
 };
 
 caf::expected<uint64_t> stored_version(writer_state& st, state_store& store,
                                        const std::string& key) {
   if (auto it = st.batch_versions.find(key); it != st.batch_versions.end()) return it->second;
+  if (auto it = st.known_versions.find(key); it != st.known_versions.end()) return it->second;
   auto value = store.get(key);
   if (!value) return value.error();
   if (!*value) return uint64_t{0};
@@ -56,6 +60,12 @@ void flush(caf::stateful_actor<writer_state>* self, state_store* store, runtime_
       rp.deliver(err);
     else
       rp.deliver(version);
+  }
+  if (!err) {
+    constexpr size_t max_known_versions = 1 << 18;
+    if (st.known_versions.size() + st.batch_versions.size() > max_known_versions)
+      st.known_versions.clear();
+    for (auto& [key, version] : st.batch_versions) st.known_versions[key] = version;
   }
   st.batch.clear();
   st.waiting.clear();

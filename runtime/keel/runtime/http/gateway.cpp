@@ -11,8 +11,19 @@ namespace keel::http {
 
 namespace {
 
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> out;
+// A request path's segments, without allocating: every request is split once.
+struct path_segments {
+  static constexpr size_t max_segments = 16;
+  std::array<std::string_view, max_segments> items;
+  size_t count = 0;
+  bool overflow = false;  // more segments than any route has: matches nothing
+
+  size_t size() const noexcept { return overflow ? max_segments + 1 : count; }
+  std::string_view operator[](size_t i) const noexcept { return items[i]; }
+};
+
+path_segments split_path(std::string_view path) {
+  path_segments out;
   size_t pos = 0;
   while (pos < path.size()) {
     if (path[pos] == '/') {
@@ -21,7 +32,11 @@ std::vector<std::string> split_path(std::string_view path) {
     }
     auto end = path.find('/', pos);
     if (end == std::string_view::npos) end = path.size();
-    out.emplace_back(path.substr(pos, end - pos));
+    if (out.count == path_segments::max_segments) {
+      out.overflow = true;
+      break;
+    }
+    out.items[out.count++] = path.substr(pos, end - pos);
     pos = end;
   }
   return out;
@@ -111,7 +126,8 @@ void gateway::add_route(std::string method, std::string pattern, route_handler h
                         route_access access) {
   route r;
   r.method = std::move(method);
-  r.segments = split_path(pattern);
+  auto segments = split_path(pattern);
+  for (size_t i = 0; i < segments.size(); ++i) r.segments.emplace_back(segments[i]);
   r.pattern = std::move(pattern);
   r.handler = std::move(handler);
   r.access = access;

@@ -44,16 +44,18 @@ void locate_actor(node_runtime& runtime, const exchange_ptr& ex) {
 }
 
 void trace_turns(node_runtime& runtime, const exchange_ptr& ex) {
-  std::string trace{ex->param("traceId")};
-  std::string out = R"({"traceId":")" + json_escape(trace) + R"(","turns":[)";
+  auto trace = trace_id::from_hex(ex->param("traceId"));
+  if (!trace)
+    return ex->fail(make_error(errc::bad_payload, "traceId: expected 32 lowercase hex digits"));
+  std::string out = R"({"traceId":")" + trace->to_hex() + R"(","turns":[)";
   bool first = true;
-  for (const auto& t : runtime.turns().find(trace)) {
+  for (const auto& t : runtime.turns().find(*trace)) {
     if (!first) out += ',';
     first = false;
     out += fmt::format(
       R"({{"actor":"{}","message":"{}","caller":"{}","node":"{}","startMs":{},)"
       R"("durationUs":{},"outcome":"{}","versionBefore":{},"versionAfter":{}}})",
-      json_escape(t.actor), json_escape(t.message), json_escape(t.caller),
+      json_escape(to_string(t.actor)), json_escape(t.message), json_escape(t.caller),
       json_escape(runtime.options().node_id), t.start_ms, t.duration_us, t.outcome,
       t.version_before, t.version_after);
   }
