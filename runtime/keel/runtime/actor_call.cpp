@@ -25,16 +25,18 @@ call_slot_ptr call_from_actor(caf::scheduled_actor* self, call_router& router,
   env->reply = slot;
   env->trace = trace;
   env->caller = std::move(caller);
+  // One shared continuation: copying `then` into both handlers would allocate twice.
+  auto shared_then = std::make_shared<std::function<void(call_result)>>(std::move(then));
   caf::behavior on_answer{
-    [then](detail::reply_msg& answer) { then(std::move(answer.value)); },
-    [then](caf::error& err) { then(std::move(err)); },
+    [shared_then](detail::reply_msg& answer) { (*shared_then)(std::move(answer.value)); },
+    [shared_then](caf::error& err) { (*shared_then)(std::move(err)); },
   };
   // Registered before the send: the answer can only be handled after this handler returns.
   if (mode == wait_mode::await)
     self->add_awaited_response_handler(request_id.response_id(), std::move(on_answer));
   else
     self->add_multiplexed_response_handler(request_id.response_id(), std::move(on_answer));
-  router.send(std::move(env));
+  router.send(std::move(env), self->context());
   return slot;
 }
 

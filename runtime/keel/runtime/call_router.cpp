@@ -1,6 +1,9 @@
 #include "keel/runtime/call_router.hpp"
 
 #include <caf/actor_cast.hpp>
+#include <caf/actor_control_block.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message_id.hpp>
 #include <caf/send.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
@@ -25,7 +28,7 @@ void call_router::track(const call_slot_ptr& slot) {
   shard.calls.push_back(slot);
 }
 
-void call_router::send(envelope_ptr env) {
+void call_router::send(envelope_ptr env, caf::execution_unit* host) {
   auto fail = [&](errc code, std::string message) {
     if (env->reply) env->reply->complete(make_error(code, std::move(message)));
   };
@@ -50,7 +53,8 @@ void call_router::send(envelope_ptr env) {
     if (!stopped_.load(std::memory_order_acquire)) {
       auto [it, inserted] = shard.activations.try_emplace(key);
       if (inserted) it->second = spawn_(key, *type);
-      caf::anon_send(it->second, env);
+      auto handle = caf::actor_cast<caf::strong_actor_ptr>(it->second);
+      handle->enqueue(nullptr, caf::make_message_id(), caf::make_message(env), host);
       return;
     }
   }

@@ -9,6 +9,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
+#include <caf/fwd.hpp>
 
 #include "keel/runtime/envelope.hpp"
 #include "keel/runtime/metrics.hpp"
@@ -32,8 +33,10 @@ class call_router {
   /// Requires: `types` and `metrics` outlive the router; `spawn` creates one activation.
   call_router(const type_registry& types, runtime_metrics& metrics, spawn_fn spawn);
 
-  /// Delivers `env`; an unknown type or message is answered at once with its code.
-  void send(envelope_ptr env);
+  /// Delivers `env`; an unknown type or message is answered at once with its code. A
+  /// sender running inside a CAF actor passes its execution unit (`self->context()`), so
+  /// the target is scheduled on that worker instead of through the global queue.
+  void send(envelope_ptr env, caf::execution_unit* host = nullptr);
 
   /// Removes `who` from the directory if `mailbox_empty()` holds under the shard lock.
   /// Called by the activation itself; on true it must quit.

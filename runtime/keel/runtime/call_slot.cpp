@@ -16,22 +16,22 @@ call_slot::call_slot(actor_id target, steady_time deadline, caf::strong_actor_pt
       caller_(std::move(caller)),
       request_id_(request_id) {}
 
-bool call_slot::complete(call_result result) {
+bool call_slot::complete(call_result result, caf::execution_unit* host) {
   if (!claim()) return false;
-  deliver(std::move(result));
+  deliver(std::move(result), host);
   return true;
 }
 
-void call_slot::deliver(call_result result) {
+void call_slot::deliver(call_result result, caf::execution_unit* host) {
   if (fn_) {
     auto fn = std::move(fn_);
     fn(std::move(result));
   } else if (caller_) {
-    // No sender and no execution unit: safe from any thread (CAF schedules the caller).
+    // Without a host, safe from any thread: CAF schedules the caller through its queue.
     auto msg = result ? caf::make_message(detail::reply_msg{std::move(*result)})
                       : caf::make_message(std::move(result.error()));
     auto caller = std::move(caller_);
-    caller->enqueue(nullptr, request_id_.response_id(), std::move(msg), nullptr);
+    caller->enqueue(nullptr, request_id_.response_id(), std::move(msg), host);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include <caf/actor_control_block.hpp>
+#include <caf/fwd.hpp>
 #include <caf/message_id.hpp>
 
 #include "keel/runtime/actor_id.hpp"
@@ -35,13 +36,15 @@ class call_slot {
   call_slot& operator=(const call_slot&) = delete;
 
   /// Delivers `result` if no other completion came first; returns whether this one won.
-  bool complete(call_result result);
+  /// A completer running inside a CAF actor passes its execution unit, so an awaiting
+  /// caller is scheduled on the same worker (as CAF's own responses are).
+  bool complete(call_result result, caf::execution_unit* host = nullptr);
 
   /// The two halves of complete(), for a completer that must record its win before the
   /// caller can observe the answer: claim() returns whether this completion won; then
   /// deliver(). Requires: deliver() only after claim() returned true, and only once.
   bool claim() noexcept { return !done_.exchange(true, std::memory_order_acq_rel); }
-  void deliver(call_result result);
+  void deliver(call_result result, caf::execution_unit* host = nullptr);
 
   bool done() const noexcept { return done_.load(std::memory_order_acquire); }
   steady_time deadline() const noexcept { return deadline_; }

@@ -272,7 +272,7 @@ void turn::apply_effects() {
     out->payload = std::move(message);
     out->trace = env_->trace;
     out->caller = to_string(st.id);
-    st.svc->router->send(std::move(out));
+    st.svc->router->send(std::move(out), self_->context());
   }
   for (auto& [name, delay] : timers_)
     self_->delayed_send(self_, delay, timer_atom::value, std::move(name));
@@ -306,7 +306,7 @@ void turn::finish() {
   if (!ok)
     st.svc->log->debug("turn {} {} trace={} failed: {}", to_string(st.id), env_->message_type,
                        env_->trace.to_hex(), message_of(result_->error()));
-  if (env_->reply) env_->reply->complete(std::move(*result_));
+  if (env_->reply) env_->reply->complete(std::move(*result_), self_->context());
   --st.open_turns;
   st.last_active = now;
 }
