@@ -27,6 +27,13 @@ double median(std::vector<double> xs) {
   return n % 2 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
 }
 
+double median_ratio(const std::vector<double>& values, const std::vector<double>& baselines) {
+  std::vector<double> ratios;
+  for (size_t i = 0; i < values.size() && i < baselines.size(); ++i)
+    if (baselines[i] > 0) ratios.push_back(values[i] / baselines[i]);
+  return median(ratios);
+}
+
 namespace {
 
 std::string number(double v) {

@@ -35,6 +35,10 @@ class progress {
 /// The median of `xs` (sorted copy).
 double median(std::vector<double> xs);
 
+/// The median of the per-round ratios value[i] / baseline[i]: each pair ran back to back,
+/// so a round's ratio is robust to the machine's load drifting between rounds.
+double median_ratio(const std::vector<double>& values, const std::vector<double>& baselines);
+
 /// A people's table on stdout.
 void print_table(const std::vector<result>& results);
 /// `{"results":[...]}` on stdout, nothing else.

@@ -134,13 +134,16 @@ end
     for (const auto& r : runs) xs.push_back(r.*field);
     return median(xs);
   };
-  auto bare_rps = med(bare_runs, &wrk_result::rps);
-  auto health_rps = med(health_runs, &wrk_result::rps);
-  auto inc_rps = med(inc_runs, &wrk_result::rps);
-  out.push_back({"d. GET /healthz, keel-node vs bare server", health_rps, "req/s", bare_rps,
-                 health_rps / bare_rps, 0.8});
-  out.push_back({"d. durable Increment vs /healthz", inc_rps, "req/s", health_rps,
-                 inc_rps / health_rps, 0.5});
+  auto rates = [](const std::vector<wrk_result>& runs) {
+    std::vector<double> xs;
+    for (const auto& r : runs) xs.push_back(r.rps);
+    return xs;
+  };
+  auto bare_rps = rates(bare_runs), health_rps = rates(health_runs), inc_rps = rates(inc_runs);
+  out.push_back({"d. GET /healthz, keel-node vs bare server", median(health_rps), "req/s",
+                 median(bare_rps), median_ratio(health_rps, bare_rps), 0.8});
+  out.push_back({"d. durable Increment vs /healthz", median(inc_rps), "req/s", median(health_rps),
+                 median_ratio(inc_rps, health_rps), 0.5});
   auto add_latency = [&](const std::string& name, const std::vector<wrk_result>& runs) {
     out.push_back({name + " p50", med(runs, &wrk_result::p50_ms), "ms", 0, 0, std::nullopt});
     out.push_back({name + " p99", med(runs, &wrk_result::p99_ms), "ms", 0, 0, std::nullopt});

@@ -145,8 +145,8 @@ void bench_local_calls(const bench_config& cfg, progress& prog, std::vector<resu
       prog.note(fmt::format("round {}: keel {:.0f}/s raw {:.0f}/s", r + 1, keel_rates.back(),
                             raw_rates.back()));
     }
-    auto k = median(keel_rates), b = median(raw_rates);
-    out.push_back({fmt::format("a. local call, {} in flight", window), k, "calls/s", b, k / b, 0.7});
+    out.push_back({fmt::format("a. local call, {} in flight", window), median(keel_rates), "calls/s",
+                   median(raw_rates), median_ratio(keel_rates, raw_rates), 0.7});
   }
 }
 
@@ -237,8 +237,8 @@ void bench_durable_turns(const bench_config& cfg, progress& prog, std::vector<re
     prog.note(fmt::format("round {}: keel {:.0f} turns/s, raw {:.0f} puts/s", r + 1,
                           keel_rates.back(), raw_rates.back()));
   }
-  auto k = median(keel_rates), b = median(raw_rates);
-  out.push_back({fmt::format("b. durable turns, {} writers", writers), k, "turns/s", b, k / b, 0.7});
+  out.push_back({fmt::format("b. durable turns, {} writers", writers), median(keel_rates), "turns/s",
+                 median(raw_rates), median_ratio(keel_rates, raw_rates), 0.7});
 }
 
 namespace {
@@ -370,9 +370,8 @@ void bench_local_protobuf(const bench_config& cfg, progress& prog, std::vector<r
                       });
     }));
   }
-  auto k = median(plain), b = median(forced);
-  out.push_back({"e. local 1 KiB call vs forced serialize+parse", k, "calls/s", b, k / b,
-                 std::nullopt});
+  out.push_back({"e. local 1 KiB call vs forced serialize+parse", median(plain), "calls/s",
+                 median(forced), median_ratio(plain, forced), std::nullopt});
 }
 
 }  // namespace keel::bench
