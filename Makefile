@@ -7,7 +7,7 @@ PACKAGES := cmake g++ make pkg-config libcaf-dev libssl-dev libprotobuf-dev prot
   libcli11-dev prometheus wrk etcd-server curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps configure build run test clean
+.PHONY: deps configure build run test bench clean
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -31,6 +31,9 @@ run: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j1 --timeout 600
+
+bench: build
+	$(BUILD_DIR)/bin/keel-bench
 
 clean:
 	rm -rf $(BUILD_DIR)

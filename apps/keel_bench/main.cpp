@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
 
   bench_config cfg;
   cfg.quick = quick;
-  cfg.rounds = quick ? 1 : 3;
+  cfg.rounds = quick ? 1 : 5;
   cfg.self_path = std::filesystem::canonical("/proc/self/exe").string();
   cfg.bin_dir = std::filesystem::path{cfg.self_path}.parent_path().string();
   int steps = 0;
