@@ -1,12 +1,15 @@
 #pragma once
 
-#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 
-#include <caf/fwd.hpp>
+#include <caf/behavior.hpp>
+#include <caf/scheduled_actor.hpp>
 
 #include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/call_slot.hpp"
+#include "keel/runtime/detail/wire.hpp"
 #include "keel/runtime/message.hpp"
 #include "keel/runtime/trace_id.hpp"
 
@@ -18,14 +21,38 @@ class call_router;
 /// non-reentrant turn); `multiplex` lets them run meanwhile.
 enum class wait_mode { await, multiplex };
 
-/// Calls `target` through `router` on behalf of the CAF actor `self` and runs `then` inside
-/// `self` when the answer (or the deadline's `timeout`) arrives. The answer travels as the
-/// CAF response to a request id of `self`, so no CAF timeout is armed. Returns the call's
-/// slot, so the caller can record what it waits on.
+namespace detail {
+
+/// The non-template half of call_from_actor: builds the envelope and its slot, registers
+/// `on_answer` for the reply and sends. Actor-confined to `self`.
+call_slot_ptr send_call_from_actor(caf::scheduled_actor* self, call_router& router,
+                                   const actor_id& target, message_ptr request,
+                                   steady_time deadline, trace_id trace, std::string caller,
+                                   wait_mode mode, caf::behavior on_answer,
+                                   caf::message_id request_id);
+
+}  // namespace detail
+
+/// Calls `target` through `router` on behalf of the CAF actor `self` and runs
+/// `then(call_result)` inside `self` when the answer (or the deadline's `timeout`) arrives.
+/// The answer travels as the CAF response to a request id of `self`, so no CAF timeout is
+/// armed. Returns the call's slot, so the caller can record what it waits on.
 /// Requires: called from inside one of `self`'s handlers (actor-confined).
+template <class Continuation>
 call_slot_ptr call_from_actor(caf::scheduled_actor* self, call_router& router,
                               const actor_id& target, message_ptr request, steady_time deadline,
                               trace_id trace, std::string caller, wait_mode mode,
-                              std::function<void(call_result)> then);
+                              Continuation then) {
+  // One shared continuation for the value and the error handler: no std::function wrapper
+  // and no second copy.
+  auto shared_then = std::make_shared<Continuation>(std::move(then));
+  caf::behavior on_answer{
+    [shared_then](detail::reply_msg& answer) { (*shared_then)(call_result{std::move(answer.value)}); },
+    [shared_then](caf::error& err) { (*shared_then)(call_result{std::move(err)}); },
+  };
+  auto request_id = self->new_request_id(caf::message_priority::normal);
+  return detail::send_call_from_actor(self, router, target, std::move(request), deadline, trace,
+                                      std::move(caller), mode, std::move(on_answer), request_id);
+}
 
 }  // namespace keel
