@@ -45,6 +45,8 @@ std::string serialize(const Message& m) {
   return out;
 }
 
+class turn;
+
 struct activation_state {
   node_services* svc = nullptr;
   const actor_type_info* type = nullptr;
@@ -57,6 +59,8 @@ struct activation_state {
   steady_time last_active;
   bool idle_scheduled = false;
   size_t open_turns = 0;
+  // A finished turn object kept for the next turn: one allocation less per message.
+  std::shared_ptr<turn> spare_turn;
 };
 
 using activation_actor = caf::stateful_actor<activation_state>;
@@ -69,14 +73,30 @@ struct reminder_change {
 
 class turn final : public context, public std::enable_shared_from_this<turn> {
  public:
-  turn(activation_actor* self, envelope_ptr env, steady_time started)
-      : self_(self), env_(std::move(env)), started_(started) {
+  turn(activation_actor* self, envelope_ptr env, steady_time started) : self_(self) {
+    reset(std::move(env), started);
+  }
+
+  /// Prepares this object for a new turn, keeping its buffers.
+  void reset(envelope_ptr env, steady_time started) {
+    env_ = std::move(env);
+    started_ = started;
     auto& st = self_->state;
     base_version_ = st.version;
     // Interleaved turns of a reentrant type must compare against what they started from,
     // not against what another turn committed meanwhile.
     if (st.type->reentrant) base_bytes_ = st.committed_bytes;
+    working_valid_ = false;
+    outstanding_asks_ = 0;
+    finished_ = false;
+    committing_ = false;
+    result_.reset();
+    tells_.clear();
+    timers_.clear();
+    reminder_changes_.clear();
   }
+
+  bool finished() const noexcept { return finished_; }
 
   const actor_id& self() const noexcept override { return self_->state.id; }
   const trace_id& trace() const noexcept override { return env_->trace; }
@@ -123,18 +143,19 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   // The working copy is made on first write access: a turn that only reads (view())
   // costs no copy and no commit check.
   Message& mutable_state() override {
-    if (!working_) {
+    if (!working_valid_) {
       const auto& st = self_->state;
       if (!st.committed)
         throw std::logic_error("actor type '" + st.type->name + "' is stateless");
-      working_.reset(st.committed->New());
+      if (!working_) working_.reset(st.committed->New());
       working_->CopyFrom(*st.committed);
+      working_valid_ = true;
     }
     return *working_;
   }
 
   const Message& state_view() override {
-    if (working_) return *working_;
+    if (working_valid_) return *working_;
     const auto& st = self_->state;
     if (!st.committed) throw std::logic_error("actor type '" + st.type->name + "' is stateless");
     return *st.committed;
@@ -151,7 +172,8 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   steady_time started_;
   uint64_t base_version_ = 0;
   std::string base_bytes_;  // reentrant types only
-  std::unique_ptr<Message> working_;
+  std::unique_ptr<Message> working_;  // allocated once, reused by later turns
+  bool working_valid_ = false;        // working_ holds this turn's copy
   int outstanding_asks_ = 0;
   bool finished_ = false;
   bool committing_ = false;
@@ -198,7 +220,7 @@ void turn::maybe_finish() {
   auto& st = self_->state;
   std::string bytes;
   bool state_changed = false;
-  if (working_) {
+  if (working_valid_) {
     bytes = serialize(*working_);
     state_changed = bytes != (st.type->reentrant ? base_bytes_ : st.committed_bytes);
   }
@@ -237,7 +259,9 @@ void turn::commit(std::string bytes, bool state_changed) {
       [me, state_changed, bytes = std::move(bytes)](uint64_t new_version) mutable {
         auto& st = me->self_->state;
         if (state_changed) {
-          st.committed = std::move(me->working_);
+          // The old committed message becomes the next turn's working buffer.
+          std::swap(st.committed, me->working_);
+          me->working_valid_ = false;
           st.committed_bytes = std::move(bytes);
           st.version = new_version;
         }
@@ -318,6 +342,21 @@ void schedule_idle_check(activation_actor* self, milliseconds delay) {
   self->delayed_send(self, delay, idle_atom::value);
 }
 
+std::shared_ptr<turn> acquire_turn(activation_actor* self, envelope_ptr env, steady_time now) {
+  auto& spare = self->state.spare_turn;
+  if (spare) {
+    auto t = std::move(spare);
+    t->reset(std::move(env), now);
+    return t;
+  }
+  return std::make_shared<turn>(self, std::move(env), now);
+}
+
+// Keeps a finished turn nobody else holds (no continuation, no pending commit) for reuse.
+void release_turn(activation_actor* self, std::shared_ptr<turn> t) {
+  if (t->finished() && t.use_count() == 1) self->state.spare_turn = std::move(t);
+}
+
 void start_turn(activation_actor* self, envelope_ptr env) {
   auto& st = self->state;
   auto now = std::chrono::steady_clock::now();
@@ -341,7 +380,7 @@ void start_turn(activation_actor* self, envelope_ptr env) {
   }
   ++st.open_turns;
   schedule_idle_check(self, st.svc->idle_timeout);
-  auto t = std::make_shared<turn>(self, env, now);
+  auto t = acquire_turn(self, env, now);
   if (env->message_type == reminder_message) {
     const auto& fired = static_cast<const ReminderFired&>(*env->payload);
     auto it = st.reminders.find(fired.name());
@@ -379,6 +418,7 @@ void start_turn(activation_actor* self, envelope_ptr env) {
     return;
   }
   t->run([&] { handler->invoke(*env->payload, *t); });
+  release_turn(self, std::move(t));
 }
 
 void on_idle(activation_actor* self) {
