@@ -37,10 +37,12 @@ void call_router::send(envelope_ptr env, caf::execution_unit* host) {
   const auto* type = types_.find(env->target.type());
   if (!type) return fail(errc::unknown_actor_type, "no actor type '" + env->target.type() + "'");
   // Internal messages ($reminder, $timer) have no registered handler.
-  if (env->message_type.empty() ||
-      (env->message_type[0] != '$' && type->find(env->message_type) == nullptr))
-    return fail(errc::unknown_message,
-                "actor type '" + type->name + "' has no handler for '" + env->message_type + "'");
+  if (env->message_type.empty() || env->message_type[0] != '$') {
+    env->handler = type->find(env->message_type);
+    if (!env->handler)
+      return fail(errc::unknown_message, "actor type '" + type->name + "' has no handler for '" +
+                                           env->message_type + "'");
+  }
   if (env->reply) track(env->reply);
   auto key = type->stateless() ? worker_for(*type) : env->target;
   auto& shard = shard_of(key);

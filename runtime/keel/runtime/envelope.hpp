@@ -9,6 +9,8 @@
 
 namespace keel {
 
+struct handler_entry;
+
 /// One message to one virtual actor. Locally the payload object travels as is; a later
 /// network layer serializes it at the node boundary. The remaining time budget is the
 /// slot's deadline (the wire carries it as a duration, never as an absolute clock).
@@ -21,6 +23,9 @@ struct envelope {
   trace_id trace;
   std::string caller;        // "http", "reminder", or the calling actor's "type/key"
   uint64_t epoch = 0;        // partition epoch; 0 on a single node
+  // Resolved by the router before delivery (null for internal $-messages), so the
+  // activation does not look the handler up again.
+  mutable const handler_entry* handler = nullptr;
 
   envelope() = default;
   envelope(const envelope&) = delete;

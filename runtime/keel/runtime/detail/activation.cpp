@@ -408,7 +408,7 @@ void start_turn(activation_actor* self, envelope_ptr env) {
     });
     return;
   }
-  const auto* handler = st.type->find(env->message_type);
+  const auto* handler = env->handler ? env->handler : st.type->find(env->message_type);
   if (!handler) {
     t->run([&] {
       t->reply(make_error(errc::unknown_message, "actor type '" + st.type->name +
