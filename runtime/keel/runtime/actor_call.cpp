@@ -13,13 +13,11 @@ call_slot_ptr send_call_from_actor(caf::scheduled_actor* self, call_router& rout
                                    steady_time deadline, trace_id trace, std::string caller,
                                    wait_mode mode, caf::behavior on_answer,
                                    caf::message_id request_id) {
-  auto slot = std::make_shared<call_slot>(target, deadline,
-                                          caf::actor_cast<caf::strong_actor_ptr>(self), request_id);
-  auto env = std::make_shared<envelope>();
+  auto env = make_call(target, deadline, caf::actor_cast<caf::strong_actor_ptr>(self), request_id);
+  auto slot = slot_of(env);
   env->target = target;
   env->message_type = request->GetDescriptor()->name();
   env->payload = std::move(request);
-  env->reply = slot;
   env->trace = trace;
   env->caller = std::move(caller);
   // Registered before the send: the answer can only be handled after this handler returns.

@@ -21,11 +21,11 @@ actor_id call_router::worker_for(const actor_type_info& type) {
   return actor_id{type.name, "#worker-" + std::to_string(index)};
 }
 
-void call_router::track(const call_slot_ptr& slot) {
+void call_router::track(const envelope_ptr& env) {
   metrics_.calls_pending.add(1);
-  auto& shard = pending_[std::hash<const void*>{}(slot.get()) % pending_.size()];
+  auto& shard = pending_[std::hash<const void*>{}(env.get()) % pending_.size()];
   std::lock_guard guard{shard.mutex};
-  shard.calls.push_back(slot);
+  shard.calls.push_back(slot_of(env));
 }
 
 void call_router::send(envelope_ptr env, caf::execution_unit* host) {
@@ -43,7 +43,7 @@ void call_router::send(envelope_ptr env, caf::execution_unit* host) {
       return fail(errc::unknown_message, "actor type '" + type->name + "' has no handler for '" +
                                            env->message_type + "'");
   }
-  if (env->reply) track(env->reply);
+  if (env->reply) track(env);
   auto key = type->stateless() ? worker_for(*type) : env->target;
   auto& shard = shard_of(key);
   {
@@ -82,13 +82,15 @@ size_t call_router::sweep(steady_time now) {
       std::lock_guard guard{shard.mutex};
       auto& calls = shard.calls;
       size_t kept = 0;
-      for (auto& slot : calls) {
-        if (slot->done()) continue;
+      for (size_t i = 0; i < calls.size(); ++i) {
+        auto slot = calls[i].lock();
+        if (!slot || slot->done()) continue;  // answered (its envelope may be gone already)
         if (slot->deadline() <= now) {
           expired.push_back(std::move(slot));
           continue;
         }
-        calls[kept++] = std::move(slot);
+        if (kept != i) calls[kept] = std::move(calls[i]);  // weak_ptr self-move would empty it
+        ++kept;
       }
       metrics_.calls_pending.add(static_cast<int64_t>(kept) - static_cast<int64_t>(calls.size()));
       calls.resize(kept);

@@ -66,9 +66,10 @@ class call_router {
     std::unordered_map<actor_id, caf::actor> activations;
   };
 
+  // Weak: an answered call's envelope is freed at once, not kept until the next sweep.
   struct pending_shard {
     std::mutex mutex;
-    std::vector<call_slot_ptr> calls;
+    std::vector<std::weak_ptr<call_slot>> calls;
   };
 
   directory_shard& shard_of(const actor_id& id) {
@@ -77,7 +78,7 @@ class call_router {
   const directory_shard& shard_of(const actor_id& id) const {
     return directory_[std::hash<actor_id>{}(id) % shard_count];
   }
-  void track(const call_slot_ptr& slot);
+  void track(const envelope_ptr& env);
   /// The directory key a stateless call lands on: one of the type's worker slots.
   actor_id worker_for(const actor_type_info& type);
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "keel/runtime/actor_id.hpp"
@@ -19,7 +20,7 @@ struct envelope {
   actor_id target;
   std::string message_type;  // the handler's name: the request's protobuf message name
   message_ptr payload;
-  call_slot_ptr reply;       // null for a one-way tell
+  call_slot* reply = nullptr;  // null for a one-way tell; lives in this envelope (below)
   trace_id trace;
   std::string caller;        // "http", "reminder", or the calling actor's "type/key"
   uint64_t epoch = 0;        // partition epoch; 0 on a single node
@@ -34,8 +35,27 @@ struct envelope {
   /// A call dropped without an answer (its activation stopped) fails with `unavailable`:
   /// callers never wait in silence.
   ~envelope();
+
+  /// The slot of a call lives inside its envelope (one allocation per call). Use
+  /// make_call() to create one.
+  std::optional<call_slot> slot_storage;
 };
 
 using envelope_ptr = std::shared_ptr<const envelope>;
+
+/// An envelope for a call whose answer goes to the slot built from `slot_args`
+/// (see call_slot's constructors).
+template <class... SlotArgs>
+std::shared_ptr<envelope> make_call(SlotArgs&&... slot_args) {
+  auto env = std::make_shared<envelope>();
+  env->slot_storage.emplace(std::forward<SlotArgs>(slot_args)...);
+  env->reply = &*env->slot_storage;
+  return env;
+}
+
+/// The slot of `env` as a shared pointer that keeps the envelope alive (aliasing).
+inline call_slot_ptr slot_of(const envelope_ptr& env) {
+  return env->reply ? call_slot_ptr{env, env->reply} : call_slot_ptr{};
+}
 
 }  // namespace keel

@@ -80,9 +80,8 @@ node_runtime::~node_runtime() { stop(); }
 
 void node_runtime::call(actor_id target, message_ptr request, steady_time deadline,
                         trace_id trace, std::string caller, call_slot::callback done) {
-  auto env = std::make_shared<envelope>();
+  auto env = make_call(target, deadline, std::move(done));
   env->message_type = request->GetDescriptor()->name();
-  env->reply = std::make_shared<call_slot>(target, deadline, std::move(done));
   env->target = std::move(target);
   env->payload = std::move(request);
   env->trace = trace.valid() ? trace : trace_id::make();

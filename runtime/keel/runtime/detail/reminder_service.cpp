@@ -83,19 +83,17 @@ void fire_due(reminder_actor* self) {
     auto fired = std::make_shared<keel::runtime::ReminderFired>();
     fired->set_name(key.second);
     fired->set_due_ms(when);
-    auto env = std::make_shared<envelope>();
+    caf::actor me = caf::actor_cast<caf::actor>(self);
+    auto env = make_call(key.first, std::chrono::steady_clock::now() + st.svc->default_timeout,
+                         [me, key = key, when = when](call_result result) {
+                           caf::anon_send(me, fired_atom::value, key.first, key.second, when,
+                                          result ? std::string{} : message_of(result.error()));
+                         });
     env->target = key.first;
     env->message_type = "$reminder";
     env->payload = fired;
     env->caller = "reminder";
     env->trace = trace_id::make();
-    caf::actor me = caf::actor_cast<caf::actor>(self);
-    env->reply = std::make_shared<call_slot>(
-      key.first, std::chrono::steady_clock::now() + st.svc->default_timeout,
-      [me, key = key, when = when](call_result result) {
-        caf::anon_send(me, fired_atom::value, key.first, key.second, when,
-                       result ? std::string{} : message_of(result.error()));
-      });
     st.svc->router->send(std::move(env));
   }
   arm(self);
