@@ -11,6 +11,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "keel/rideshare/rideshare.hpp"
 #include "keel/runtime/builtin_actors.hpp"
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/http_server.hpp"
@@ -69,8 +70,13 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     api_keys = std::move(*keys);
   }
 
+  rideshare::rideshare_options ride_opts;
+  ride_opts.payment_failure_rate = opts.payment_failure_rate;
+  ride_opts.payment_latency = opts.payment_latency;
+  ride_opts.search_timeout = opts.ride_search_timeout;
   type_registry types;
   register_counter(types);
+  rideshare::register_rideshare(types, ride_opts);
   if (opts.test_actors) register_test_actors(types);
 
   caf::actor_system_config cfg;
@@ -88,6 +94,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     }
     http::gateway gw{{opts.max_body, opts.max_inflight, opts.request_timeout, api_keys}};
     http::add_runtime_routes(gw, **runtime);
+    rideshare::add_rideshare_routes(gw, **runtime, ride_opts);
     http::server_options sopts;
     sopts.host = opts.advertise_host;
     sopts.port = opts.http_port;

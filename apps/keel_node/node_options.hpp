@@ -28,6 +28,7 @@ struct node_options {
   std::string rate_limit = "off";
   double payment_failure_rate = 0;
   std::chrono::milliseconds payment_latency{0};
+  std::chrono::milliseconds ride_search_timeout{std::chrono::minutes{2}};
   bool test_actors = false;
   std::string log_level = "info";
 };

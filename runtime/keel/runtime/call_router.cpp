@@ -77,6 +77,9 @@ bool call_router::try_passivate(const actor_id& id, const caf::actor_addr& who,
 size_t call_router::sweep(steady_time now) {
   size_t timed_out = 0;
   std::vector<call_slot_ptr> expired;
+  // Every reference the sweep takes is dropped outside the lock: dropping the last one
+  // destroys an envelope, whose "unavailable" answer runs the caller's callback.
+  std::vector<call_slot_ptr> release_later;
   for (auto& shard : pending_) {
     {
       std::lock_guard guard{shard.mutex};
@@ -84,11 +87,16 @@ size_t call_router::sweep(steady_time now) {
       size_t kept = 0;
       for (size_t i = 0; i < calls.size(); ++i) {
         auto slot = calls[i].lock();
-        if (!slot || slot->done()) continue;  // answered (its envelope may be gone already)
+        if (!slot) continue;
+        if (slot->done()) {  // answered; its envelope may outlive this sweep briefly
+          release_later.push_back(std::move(slot));
+          continue;
+        }
         if (slot->deadline() <= now) {
           expired.push_back(std::move(slot));
           continue;
         }
+        release_later.push_back(std::move(slot));
         if (kept != i) calls[kept] = std::move(calls[i]);  // weak_ptr self-move would empty it
         ++kept;
       }
@@ -96,8 +104,7 @@ size_t call_router::sweep(steady_time now) {
       calls.resize(kept);
     }
     for (auto& slot : expired) {
-      // Completing outside the lock: the answer may run a callback. Counted before the
-      // delivery, so whoever sees the timeout also sees it counted.
+      // Counted before the delivery, so whoever sees the timeout also sees it counted.
       if (slot->claim()) {
         ++timed_out;
         metrics_.calls_timed_out.add();
@@ -106,6 +113,7 @@ size_t call_router::sweep(steady_time now) {
       }
     }
     expired.clear();
+    release_later.clear();
   }
   return timed_out;
 }

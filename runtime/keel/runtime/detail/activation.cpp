@@ -148,7 +148,12 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
       if (!st.committed)
         throw std::logic_error("actor type '" + st.type->name + "' is stateless");
       if (!working_) working_.reset(st.committed->New());
-      working_->CopyFrom(*st.committed);
+      // A reentrant turn that waited while another committed still works on the state it
+      // started from; the commit then detects the interleaving as a conflict.
+      if (st.type->reentrant && st.version != base_version_)
+        working_->ParseFromString(base_bytes_);
+      else
+        working_->CopyFrom(*st.committed);
       working_valid_ = true;
     }
     return *working_;
@@ -333,6 +338,10 @@ void turn::finish() {
   if (env_->reply) env_->reply->complete(std::move(*result_), self_->context());
   --st.open_turns;
   st.last_active = now;
+  // Finished: no continuation will touch this object again, so the next turn may reuse it
+  // (with its buffers). The envelope is released now, not when the object is reused.
+  env_.reset();
+  if (!st.spare_turn) st.spare_turn = shared_from_this();
 }
 
 void schedule_idle_check(activation_actor* self, milliseconds delay) {
@@ -350,11 +359,6 @@ std::shared_ptr<turn> acquire_turn(activation_actor* self, envelope_ptr env, ste
     return t;
   }
   return std::make_shared<turn>(self, std::move(env), now);
-}
-
-// Keeps a finished turn nobody else holds (no continuation, no pending commit) for reuse.
-void release_turn(activation_actor* self, std::shared_ptr<turn> t) {
-  if (t->finished() && t.use_count() == 1) self->state.spare_turn = std::move(t);
 }
 
 void start_turn(activation_actor* self, envelope_ptr env) {
@@ -418,7 +422,6 @@ void start_turn(activation_actor* self, envelope_ptr env) {
     return;
   }
   t->run([&] { handler->invoke(*env->payload, *t); });
-  release_turn(self, std::move(t));
 }
 
 void on_idle(activation_actor* self) {
@@ -486,7 +489,7 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
       env->message_type = timer_message;
       env->caller = "timer";
       ++st.open_turns;
-      auto t = std::make_shared<turn>(self, std::move(env), std::chrono::steady_clock::now());
+      auto t = acquire_turn(self, std::move(env), std::chrono::steady_clock::now());
       t->run([&] {
         st.type->on_timer(name, *t);
         t->reply(keel::runtime::Ack{});

@@ -11,19 +11,9 @@ namespace keel::http {
 
 namespace {
 
-// A request path's segments, without allocating: every request is split once.
-struct path_segments {
-  static constexpr size_t max_segments = 16;
-  std::array<std::string_view, max_segments> items;
-  size_t count = 0;
-  bool overflow = false;  // more segments than any route has: matches nothing
-
-  size_t size() const noexcept { return overflow ? max_segments + 1 : count; }
-  std::string_view operator[](size_t i) const noexcept { return items[i]; }
-};
-
-path_segments split_path(std::string_view path) {
-  path_segments out;
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> out;
+  out.reserve(8);
   size_t pos = 0;
   while (pos < path.size()) {
     if (path[pos] == '/') {
@@ -32,11 +22,7 @@ path_segments split_path(std::string_view path) {
     }
     auto end = path.find('/', pos);
     if (end == std::string_view::npos) end = path.size();
-    if (out.count == path_segments::max_segments) {
-      out.overflow = true;
-      break;
-    }
-    out.items[out.count++] = path.substr(pos, end - pos);
+    out.push_back(path.substr(pos, end - pos));
     pos = end;
   }
   return out;

@@ -1,0 +1,308 @@
+// The ride: its lifecycle, its fare, and matching through the geolocation cells.
+#include <algorithm>
+#include <memory>
+
+#include "keel/rideshare/actor_names.hpp"
+#include "keel/rideshare/rideshare.hpp"
+#include "keel/rideshare/rideshare.pb.h"
+#include "keel/runtime/registry.hpp"
+
+namespace keel::rideshare {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr std::string_view match_reminder = "match";
+
+point to_point(const LatLng& p) { return {p.lat(), p.lng()}; }
+
+std::string status_name(Ride::Status s) { return Ride::Status_Name(s); }
+
+// One matching attempt, shared by the continuations of its asks (all in one turn).
+struct match_run {
+  point pickup;
+  cell_id center;
+  int ring = 0;
+  int cells_pending = 0;
+  struct candidate {
+    std::string driver_id;
+    double meters;
+  };
+  std::vector<candidate> found;
+  size_t next_to_reserve = 0;
+  std::function<void(std::string)> done;  // the reserved driver, or "" for none
+};
+
+class matcher {
+ public:
+  explicit matcher(const rideshare_options& opts) : grid_(opts.cell_degrees), opts_(opts) {}
+
+  /// Finds the nearest available driver within the radius and reserves it through the
+  /// driver actor; calls `done(driver_id)` (empty: none) inside the same turn.
+  void run(context& ctx, point pickup, std::function<void(std::string)> done) const {
+    auto run = std::make_shared<match_run>();
+    run->pickup = pickup;
+    run->center = grid_.cell_of(pickup);
+    run->done = std::move(done);
+    query_ring(ctx, run);
+  }
+
+ private:
+  void query_ring(context& ctx, const std::shared_ptr<match_run>& run) const {
+    auto cells = grid_.ring_cells(run->center, run->ring);
+    run->cells_pending = static_cast<int>(cells.size());
+    for (const auto& c : cells) {
+      ctx.ask<CellDrivers>(cell_actor(grid_.key_of(c)), CellQuery{},
+                           [this, &ctx, run](caf::expected<CellDrivers> answer) {
+                             if (answer) {
+                               for (const auto& d : answer->drivers()) {
+                                 double m = distance_meters(run->pickup, to_point(d.position()));
+                                 if (m <= opts_.search_radius_meters)
+                                   run->found.push_back({d.driver_id(), m});
+                               }
+                             }
+                             if (--run->cells_pending == 0) after_ring(ctx, run);
+                           });
+    }
+  }
+
+  void after_ring(context& ctx, const std::shared_ptr<match_run>& run) const {
+    double best = std::numeric_limits<double>::infinity();
+    for (const auto& c : run->found) best = std::min(best, c.meters);
+    double next_min = grid_.ring_min_distance(run->pickup, run->ring + 1);
+    // Stop only when no cell further out can hold anyone nearer than the best so far.
+    if (best <= next_min || next_min > opts_.search_radius_meters) {
+      std::sort(run->found.begin(), run->found.end(), [](const auto& a, const auto& b) {
+        return a.meters != b.meters ? a.meters < b.meters : a.driver_id < b.driver_id;
+      });
+      return reserve_next(ctx, run);
+    }
+    ++run->ring;
+    query_ring(ctx, run);
+  }
+
+  void reserve_next(context& ctx, const std::shared_ptr<match_run>& run) const {
+    if (run->next_to_reserve >= run->found.size()) return run->done("");
+    auto driver = run->found[run->next_to_reserve++].driver_id;
+    Reserve reserve;
+    reserve.set_ride_id(ctx.self().key());
+    // The driver decides: a driver listed in a stale cell, or taken by another ride a
+    // moment ago, refuses, and the next candidate is tried.
+    ctx.ask<Reservation>(driver_actor(driver), reserve,
+                         [this, &ctx, run, driver](caf::expected<Reservation> answer) {
+                           if (answer && answer->ok()) return run->done(driver);
+                           reserve_next(ctx, run);
+                         });
+  }
+
+  geo_grid grid_;
+  rideshare_options opts_;
+};
+
+void alert(context& ctx, std::string_view who, const std::string& id, std::string kind,
+           std::string text) {
+  if (id.empty()) return;
+  AddAlert add;
+  auto* a = add.mutable_alert();
+  a->set_kind(std::move(kind));
+  a->set_text(std::move(text));
+  a->set_ride_id(ctx.self().key());
+  a->set_at_ms(ctx.now_ms());
+  ctx.tell(alerts_actor(who, id), add);
+}
+
+void notify_rider(context& ctx, const Ride& ride) {
+  RideUpdate update;
+  update.set_ride_id(ride.ride_id());
+  update.set_status(ride.status());
+  ctx.tell(rider_actor(ride.rider_id()), update);
+}
+
+// The effects of a match on a searching ride.
+void on_matched(context& ctx, const std::string& driver) {
+  auto& ride = ctx.state<Ride>();
+  ride.set_driver_id(driver);
+  ride.set_status(Ride::matched);
+  ctx.unregister_reminder(std::string{match_reminder});
+  notify_rider(ctx, ride);
+  alert(ctx, "rider", ride.rider_id(), "matched", "driver " + driver + " is on the way");
+  alert(ctx, "driver", driver, "matched", "pick up rider " + ride.rider_id());
+}
+
+caf::error illegal(const std::string& action, const Ride& ride) {
+  return make_error(errc::conflict, "cannot " + action + " ride " + ride.ride_id() + ": it is " +
+                                      status_name(ride.status()));
+}
+
+caf::expected<Ride> existing(context& ctx) {
+  const auto& ride = ctx.view<Ride>();
+  if (ride.status() == Ride::none)
+    return make_error(errc::not_found, "ride " + ctx.self().key() + " was never created");
+  return ride;
+}
+
+void finish_ride(context& ctx, Ride& ride) {
+  if (!ride.driver_id().empty()) {
+    ReleaseDriver release;
+    release.set_ride_id(ride.ride_id());
+    ctx.tell(driver_actor(ride.driver_id()), release);
+  }
+  ctx.unregister_reminder(std::string{match_reminder});
+  notify_rider(ctx, ride);
+}
+
+// Idempotency-Key records of POST /v1/rides: one actor per key, so records are durable
+// and move with their partition, and two requests with one key are serialized.
+void register_ride_keys(type_registry& types) {
+  types.add_type<IdempotencyRecord>(std::string{ride_key_type})
+    .on_async<CreateRideOnce>([](const CreateRideOnce& m, context& ctx) {
+      const auto& record = ctx.view<IdempotencyRecord>();
+      if (!record.ride_id().empty()) {
+        if (record.body_hash() != m.body_hash())
+          return ctx.reply(make_error(errc::conflict, "Idempotency-Key was used with another body"));
+        return ctx.ask<Ride>(ride_actor(record.ride_id()), GetRide{},
+                             [&ctx](caf::expected<Ride> ride) {
+                               if (!ride) return ctx.reply(std::move(ride.error()));
+                               RideOnce out;
+                               out.set_replayed(true);
+                               *out.mutable_ride() = *ride;
+                               ctx.reply(out);
+                             });
+      }
+      auto hash = m.body_hash();
+      ctx.ask<Ride>(ride_actor(m.ride_id()), m.request(), [&ctx, hash](caf::expected<Ride> ride) {
+        if (!ride) return ctx.reply(std::move(ride.error()));
+        auto& rec = ctx.state<IdempotencyRecord>();
+        rec.set_body_hash(hash);
+        rec.set_ride_id(ride->ride_id());
+        RideOnce out;
+        *out.mutable_ride() = *ride;
+        ctx.reply(out);
+      });
+    });
+}
+
+}  // namespace
+
+void register_rides(type_registry& types, const rideshare_options& opts) {
+  register_ride_keys(types);
+  auto match = std::make_shared<const matcher>(opts);
+  types.add_type<Ride>(std::string{ride_type})
+    .on_async<RequestRide>([match, opts](const RequestRide& m, context& ctx) {
+      if (ctx.view<Ride>().status() != Ride::none) return ctx.reply(ctx.view<Ride>());
+      auto& ride = ctx.state<Ride>();
+      ride.set_ride_id(ctx.self().key());
+      ride.set_rider_id(m.rider_id());
+      *ride.mutable_pickup() = m.pickup();
+      *ride.mutable_dropoff() = m.dropoff();
+      auto q = quote_fare(to_point(m.pickup()), to_point(m.dropoff()), opts.fare);
+      ride.set_fare_cents(q.fare_cents);
+      ride.set_distance_meters(q.distance_meters);
+      ride.set_payment_id("pay-" + ctx.self().key());
+      ride.set_requested_at_ms(ctx.now_ms());
+      ride.set_status(Ride::searching);
+      CreatePayment create;
+      create.set_ride_id(ride.ride_id());
+      create.set_amount_cents(ride.fare_cents());
+      create.set_rider_id(ride.rider_id());
+      ctx.tell(payment_actor(ride.payment_id()), create);
+      match->run(ctx, to_point(m.pickup()), [&ctx, opts](std::string driver) {
+        if (!driver.empty()) {
+          on_matched(ctx, driver);
+        } else {
+          // No driver now: retried on a durable reminder, not by waiting in this turn.
+          ctx.register_reminder(std::string{match_reminder}, opts.search_retry, opts.search_retry);
+          notify_rider(ctx, ctx.view<Ride>());
+          alert(ctx, "rider", ctx.view<Ride>().rider_id(), "searching",
+                "no driver nearby yet; still searching");
+        }
+        ctx.reply(ctx.view<Ride>());
+      });
+    })
+    .on<GetRide>([](const GetRide&, context& ctx) { return existing(ctx); })
+    .on<AcceptRide>([](const AcceptRide& m, context& ctx) -> caf::expected<Ride> {
+      auto current = existing(ctx);
+      if (!current) return current;
+      if (current->status() != Ride::matched) return illegal("accept", *current);
+      if (m.driver_id() != current->driver_id())
+        return make_error(errc::conflict, "cannot accept ride " + current->ride_id() +
+                                            ": driver '" + m.driver_id() +
+                                            "' is not the matched driver");
+      auto& ride = ctx.state<Ride>();
+      ride.set_status(Ride::accepted);
+      ctx.tell(payment_actor(ride.payment_id()), AuthorizePayment{});
+      notify_rider(ctx, ride);
+      alert(ctx, "rider", ride.rider_id(), "accepted", "driver " + ride.driver_id() + " accepted");
+      return ride;
+    })
+    .on<StartRide>([](const StartRide&, context& ctx) -> caf::expected<Ride> {
+      auto current = existing(ctx);
+      if (!current) return current;
+      if (current->status() != Ride::accepted) return illegal("start", *current);
+      auto& ride = ctx.state<Ride>();
+      ride.set_status(Ride::in_progress);
+      notify_rider(ctx, ride);
+      alert(ctx, "rider", ride.rider_id(), "started", "your ride has started");
+      alert(ctx, "driver", ride.driver_id(), "started", "ride started");
+      return ride;
+    })
+    .on<CompleteRide>([](const CompleteRide&, context& ctx) -> caf::expected<Ride> {
+      auto current = existing(ctx);
+      if (!current) return current;
+      if (current->status() != Ride::in_progress) return illegal("complete", *current);
+      auto& ride = ctx.state<Ride>();
+      ride.set_status(Ride::completed);
+      CapturePayment capture;
+      capture.set_amount_cents(ride.fare_cents());
+      ctx.tell(payment_actor(ride.payment_id()), capture);
+      finish_ride(ctx, ride);
+      auto fare = std::to_string(ride.fare_cents()) + " cents";
+      alert(ctx, "rider", ride.rider_id(), "completed", "ride completed, fare " + fare);
+      alert(ctx, "driver", ride.driver_id(), "completed", "ride completed, fare " + fare);
+      return ride;
+    })
+    .on<CancelRide>([opts](const CancelRide&, context& ctx) -> caf::expected<Ride> {
+      auto current = existing(ctx);
+      if (!current) return current;
+      auto status = current->status();
+      if (status == Ride::completed || status == Ride::cancelled)
+        return illegal("cancel", *current);
+      auto& ride = ctx.state<Ride>();
+      // The fee rule: free until the driver accepts; afterwards a fixed fee is captured.
+      if (status == Ride::accepted || status == Ride::in_progress) {
+        ride.set_cancellation_fee_cents(opts.cancellation_fee_cents);
+        CapturePayment fee;
+        fee.set_amount_cents(opts.cancellation_fee_cents);
+        ctx.tell(payment_actor(ride.payment_id()), fee);
+      } else {
+        ctx.tell(payment_actor(ride.payment_id()), VoidPayment{});
+      }
+      ride.set_status(Ride::cancelled);
+      finish_ride(ctx, ride);
+      alert(ctx, "rider", ride.rider_id(), "cancelled", "ride cancelled");
+      alert(ctx, "driver", ride.driver_id(), "cancelled", "ride cancelled");
+      return ride;
+    })
+    .on_reminder([match, opts](const std::string& name, context& ctx) {
+      const auto& ride = ctx.view<Ride>();
+      if (name != match_reminder) return;
+      if (ride.status() != Ride::searching) {
+        ctx.unregister_reminder(std::string{match_reminder});
+        return;
+      }
+      if (ctx.now_ms() - ride.requested_at_ms() >= opts.search_timeout.count()) {
+        auto& r = ctx.state<Ride>();
+        r.set_status(Ride::cancelled);
+        ctx.tell(payment_actor(r.payment_id()), VoidPayment{});
+        finish_ride(ctx, r);
+        alert(ctx, "rider", r.rider_id(), "cancelled", "no driver found; ride cancelled");
+        return;
+      }
+      match->run(ctx, to_point(ride.pickup()), [&ctx](std::string driver) {
+        if (!driver.empty()) on_matched(ctx, driver);
+      });
+    });
+}
+
+}  // namespace keel::rideshare

@@ -1,0 +1,161 @@
+// The ride-sharing HTTP API (DESIGN.md "HTTP API"): parse and validate at the edge, then
+// one call to one actor; protobuf objects inside, JSON only here.
+#include <random>
+
+#include <fmt/format.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "keel/rideshare/actor_names.hpp"
+#include "keel/rideshare/rideshare.hpp"
+#include "keel/rideshare/rideshare.pb.h"
+#include "keel/runtime/http/gateway.hpp"
+#include "keel/runtime/http/json.hpp"
+#include "keel/runtime/node_runtime.hpp"
+
+namespace keel::rideshare {
+
+namespace {
+
+using http::exchange_ptr;
+
+// Calls `target` and answers `status` with the reply as JSON, or the error's status.
+void forward(node_runtime& rt, const exchange_ptr& ex, actor_id target,
+             std::shared_ptr<google::protobuf::Message> request, int status = 200) {
+  rt.call(std::move(target), std::move(request), ex->deadline(), ex->trace(), "http",
+          [ex, status](call_result result) {
+            if (!result) return ex->fail(result.error());
+            ex->respond(status, http::to_json(**result));
+          });
+}
+
+// Parses the body into a fresh `M`; answers 400 and returns null when it does not parse.
+template <class M>
+std::shared_ptr<M> parse(const exchange_ptr& ex) {
+  auto m = std::make_shared<M>();
+  if (auto err = http::parse_json(ex->req().body, *m)) {
+    ex->fail(err);
+    return nullptr;
+  }
+  return m;
+}
+
+bool fail_bad(const exchange_ptr& ex, std::string message) {
+  ex->fail(make_error(errc::bad_payload, std::move(message)));
+  return false;
+}
+
+bool check_point(const exchange_ptr& ex, bool present, const LatLng& p, const std::string& field) {
+  if (!present) return fail_bad(ex, "field '" + field + "': required");
+  std::string error;
+  if (!valid_point({p.lat(), p.lng()}, field, error)) return fail_bad(ex, error);
+  return true;
+}
+
+std::string new_ride_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("r-{:016x}", rng());
+}
+
+// Same request, same hash, whatever the JSON's spacing or field order.
+std::string body_hash(const RequestRide& request) {
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream{&bytes};
+  google::protobuf::io::CodedOutputStream coded{&stream};
+  coded.SetSerializationDeterministic(true);
+  request.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return fmt::format("{:016x}", fnv1a64(bytes));
+}
+
+void request_ride(node_runtime& rt, const exchange_ptr& ex) {
+  auto req = parse<RequestRide>(ex);
+  if (!req) return;
+  if (req->rider_id().empty()) return (void) fail_bad(ex, "field 'riderId': required");
+  if (!check_point(ex, req->has_pickup(), req->pickup(), "pickup") ||
+      !check_point(ex, req->has_dropoff(), req->dropoff(), "dropoff"))
+    return;
+  auto ride_id = new_ride_id();
+  auto key = ex->req().header("idempotency-key");
+  if (key.empty()) return forward(rt, ex, ride_actor(ride_id), req, 201);
+  if (key.size() > 200) return (void) fail_bad(ex, "Idempotency-Key: longer than 200 characters");
+  // Keys are scoped by API key (hashed: keys are secrets and actor keys are stored).
+  auto auth = ex->req().header("authorization");
+  auto scoped = fmt::format("{:016x}/{}", fnv1a64(auth), key);
+  auto once = std::make_shared<CreateRideOnce>();
+  once->set_body_hash(body_hash(*req));
+  once->set_ride_id(ride_id);
+  *once->mutable_request() = *req;
+  rt.call(actor_id{std::string{ride_key_type}, scoped}, once, ex->deadline(), ex->trace(), "http",
+          [ex](call_result result) {
+            if (!result) return ex->fail(result.error());
+            const auto& out = static_cast<const RideOnce&>(**result);
+            ex->respond(out.replayed() ? 200 : 201, http::to_json(out.ride()));
+          });
+}
+
+}  // namespace
+
+void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const rideshare_options&) {
+  auto& rt = runtime;
+  gw.add_route("PUT", "/v1/drivers/{id}/location", [&rt](const exchange_ptr& ex) {
+    auto m = parse<UpdateLocation>(ex);
+    if (!m) return;
+    std::string error;
+    if (!valid_point({m->lat(), m->lng()}, "location", error))
+      return (void) fail_bad(ex, error.replace(error.find("location."), 9, ""));
+    forward(rt, ex, driver_actor(std::string{ex->param("id")}), m);
+  });
+  gw.add_route("PUT", "/v1/drivers/{id}/availability", [&rt](const exchange_ptr& ex) {
+    auto m = parse<SetAvailability>(ex);
+    if (!m) return;
+    forward(rt, ex, driver_actor(std::string{ex->param("id")}), m);
+  });
+  gw.add_route("GET", "/v1/drivers/{id}", [&rt](const exchange_ptr& ex) {
+    forward(rt, ex, driver_actor(std::string{ex->param("id")}), std::make_shared<GetDriver>());
+  });
+  gw.add_route("POST", "/v1/rides", [&rt](const exchange_ptr& ex) { request_ride(rt, ex); });
+  gw.add_route("GET", "/v1/rides/{id}", [&rt](const exchange_ptr& ex) {
+    forward(rt, ex, ride_actor(std::string{ex->param("id")}), std::make_shared<GetRide>());
+  });
+  gw.add_route("POST", "/v1/rides/{id}/accept", [&rt](const exchange_ptr& ex) {
+    auto m = parse<AcceptRide>(ex);
+    if (!m) return;
+    if (m->driver_id().empty()) return (void) fail_bad(ex, "field 'driverId': required");
+    forward(rt, ex, ride_actor(std::string{ex->param("id")}), m);
+  });
+  auto lifecycle = [&](const char* path, auto prototype) {
+    using M = decltype(prototype);
+    gw.add_route("POST", path, [&rt](const exchange_ptr& ex) {
+      auto m = parse<M>(ex);
+      if (!m) return;
+      forward(rt, ex, ride_actor(std::string{ex->param("id")}), m);
+    });
+  };
+  lifecycle("/v1/rides/{id}/start", StartRide{});
+  lifecycle("/v1/rides/{id}/complete", CompleteRide{});
+  lifecycle("/v1/rides/{id}/cancel", CancelRide{});
+  gw.add_route("POST", "/v1/quotes", [&rt](const exchange_ptr& ex) {
+    auto m = parse<QuoteRequest>(ex);
+    if (!m) return;
+    if (!check_point(ex, m->has_pickup(), m->pickup(), "pickup") ||
+        !check_point(ex, m->has_dropoff(), m->dropoff(), "dropoff"))
+      return;
+    forward(rt, ex, actor_id{std::string{quote_type}, "any"}, m);
+  });
+  gw.add_route("GET", "/v1/payments/{id}", [&rt](const exchange_ptr& ex) {
+    forward(rt, ex, payment_actor(std::string{ex->param("id")}), std::make_shared<GetPayment>());
+  });
+  gw.add_route("GET", "/v1/riders/{id}", [&rt](const exchange_ptr& ex) {
+    forward(rt, ex, rider_actor(std::string{ex->param("id")}), std::make_shared<GetRider>());
+  });
+  for (auto who : {"riders", "drivers"}) {
+    std::string who_key = std::string{who} == "riders" ? "rider" : "driver";
+    gw.add_route("GET", fmt::format("/v1/{}/{{id}}/alerts", who), [&rt, who_key](const exchange_ptr& ex) {
+      forward(rt, ex, alerts_actor(who_key, std::string{ex->param("id")}),
+              std::make_shared<GetAlerts>());
+    });
+  }
+}
+
+}  // namespace keel::rideshare

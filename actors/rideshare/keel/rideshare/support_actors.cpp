@@ -1,0 +1,301 @@
+// Drivers, geolocation cells, quotes, riders, alerts, payments and the simulated payment
+// processor. Rides live in ride_actor.cpp.
+#include <random>
+
+#include "keel/rideshare/actor_names.hpp"
+#include "keel/rideshare/rideshare.hpp"
+#include "keel/rideshare/rideshare.pb.h"
+#include "keel/runtime/registry.hpp"
+
+namespace keel::rideshare {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+point to_point(const LatLng& p) { return {p.lat(), p.lng()}; }
+
+Driver driver_view(const std::string& id, const DriverState& st) {
+  Driver out;
+  out.set_driver_id(id);
+  if (st.has_position()) *out.mutable_position() = st.position();
+  out.set_available(st.available());
+  out.set_current_ride(st.current_ride());
+  return out;
+}
+
+// Keeps the driver listed in exactly the cell of its position while it can take a ride,
+// and in none otherwise. One-way messages: cells never call drivers back.
+void sync_cell(context& ctx, DriverState& st, const geo_grid& grid) {
+  bool listable = st.available() && st.current_ride().empty() && st.has_position();
+  std::string wanted = listable ? grid.key_of(grid.cell_of(to_point(st.position()))) : "";
+  if (!st.cell().empty() && st.cell() != wanted) {
+    CellRemove remove;
+    remove.set_driver_id(ctx.self().key());
+    ctx.tell(cell_actor(st.cell()), remove);
+  }
+  if (!wanted.empty()) {
+    CellUpsert upsert;
+    upsert.set_driver_id(ctx.self().key());
+    *upsert.mutable_position() = st.position();
+    ctx.tell(cell_actor(wanted), upsert);
+  }
+  st.set_cell(wanted);
+}
+
+void register_driver(type_registry& types, const rideshare_options& opts) {
+  geo_grid grid{opts.cell_degrees};
+  types.add_type<DriverState>(std::string{driver_type})
+    .on<UpdateLocation>([grid](const UpdateLocation& m, context& ctx) {
+      auto& st = ctx.state<DriverState>();
+      st.mutable_position()->set_lat(m.lat());
+      st.mutable_position()->set_lng(m.lng());
+      sync_cell(ctx, st, grid);
+      return driver_view(ctx.self().key(), st);
+    })
+    .on<SetAvailability>([grid](const SetAvailability& m, context& ctx) {
+      auto& st = ctx.state<DriverState>();
+      st.set_available(m.available());
+      sync_cell(ctx, st, grid);
+      return driver_view(ctx.self().key(), st);
+    })
+    .on<Reserve>([grid](const Reserve& m, context& ctx) {
+      Reservation out;
+      const auto& view = ctx.view<DriverState>();
+      if (view.current_ride() == m.ride_id()) {  // a retried reservation of the same ride
+        out.set_ok(true);
+        *out.mutable_position() = view.position();
+        return out;
+      }
+      if (!view.available() || !view.current_ride().empty() || !view.has_position()) return out;
+      auto& st = ctx.state<DriverState>();
+      st.set_current_ride(m.ride_id());
+      sync_cell(ctx, st, grid);
+      out.set_ok(true);
+      *out.mutable_position() = st.position();
+      return out;
+    })
+    .on<ReleaseDriver>([grid](const ReleaseDriver& m, context& ctx) {
+      if (ctx.view<DriverState>().current_ride() == m.ride_id()) {
+        auto& st = ctx.state<DriverState>();
+        st.clear_current_ride();
+        sync_cell(ctx, st, grid);
+      }
+      return driver_view(ctx.self().key(), ctx.view<DriverState>());
+    })
+    .on<GetDriver>([](const GetDriver&, context& ctx) {
+      return driver_view(ctx.self().key(), ctx.view<DriverState>());
+    });
+}
+
+void register_cell(type_registry& types) {
+  types.add_type<CellState>(std::string{cell_type})
+    .on<CellUpsert>([](const CellUpsert& m, context& ctx) {
+      (*ctx.state<CellState>().mutable_drivers())[m.driver_id()] = m.position();
+      return Done{};
+    })
+    .on<CellRemove>([](const CellRemove& m, context& ctx) {
+      if (ctx.view<CellState>().drivers().count(m.driver_id()))
+        ctx.state<CellState>().mutable_drivers()->erase(m.driver_id());
+      return Done{};
+    })
+    .on<CellQuery>([](const CellQuery&, context& ctx) {
+      CellDrivers out;
+      for (const auto& [id, pos] : ctx.view<CellState>().drivers()) {
+        auto* d = out.add_drivers();
+        d->set_driver_id(id);
+        *d->mutable_position() = pos;
+      }
+      return out;
+    });
+}
+
+void register_quote(type_registry& types, const rideshare_options& opts) {
+  auto rule = opts.fare;
+  types.add_stateless(std::string{quote_type}, 4)
+    .on<QuoteRequest>([rule](const QuoteRequest& m, context&) {
+      auto q = quote_fare(to_point(m.pickup()), to_point(m.dropoff()), rule);
+      Quote out;
+      out.set_fare_cents(q.fare_cents);
+      out.set_distance_meters(q.distance_meters);
+      out.set_eta_seconds(q.eta_seconds);
+      return out;
+    });
+}
+
+void register_rider(type_registry& types, const rideshare_options& opts) {
+  int kept = opts.history_kept;
+  types.add_type<RiderState>(std::string{rider_type})
+    .on<RideUpdate>([kept](const RideUpdate& m, context& ctx) {
+      auto& st = ctx.state<RiderState>();
+      bool finished = m.status() == Ride::completed || m.status() == Ride::cancelled;
+      if (!finished && st.active_ride() != m.ride_id()) {
+        st.set_active_ride(m.ride_id());
+        st.mutable_history()->Add()->assign(m.ride_id());
+        // Newest first: rotate the new entry to the front, then trim.
+        auto* h = st.mutable_history();
+        for (int i = h->size() - 1; i > 0; --i) h->SwapElements(i, i - 1);
+        while (h->size() > kept) h->RemoveLast();
+      }
+      if (finished && st.active_ride() == m.ride_id()) st.clear_active_ride();
+      return Done{};
+    })
+    .on<GetRider>([](const GetRider&, context& ctx) { return ctx.view<RiderState>(); });
+}
+
+void register_alerts(type_registry& types, const rideshare_options& opts) {
+  int kept = opts.alerts_kept;
+  types.add_type<AlertInbox>(std::string{alerts_type})
+    .on<AddAlert>([kept](const AddAlert& m, context& ctx) {
+      auto* alerts = ctx.state<AlertInbox>().mutable_alerts();
+      *alerts->Add() = m.alert();
+      for (int i = alerts->size() - 1; i > 0; --i) alerts->SwapElements(i, i - 1);
+      while (alerts->size() > kept) alerts->RemoveLast();
+      return Done{};
+    })
+    .on<GetAlerts>([](const GetAlerts&, context& ctx) { return ctx.view<AlertInbox>(); });
+}
+
+// ---- payments ----
+
+constexpr std::string_view process_reminder = "process";
+
+void schedule_processing(context& ctx, PaymentState& st, milliseconds delay) {
+  st.set_attempts(0);
+  ctx.register_reminder(std::string{process_reminder}, delay, milliseconds{0});
+}
+
+bool open_for_changes(const PaymentState& st) {
+  auto s = st.payment().status();
+  return s == Payment::pending || s == Payment::authorized;
+}
+
+void register_payment(type_registry& types, const rideshare_options& opts) {
+  auto latency = opts.payment_latency;
+  types.add_type<PaymentState>(std::string{payment_type})
+    .on<CreatePayment>([](const CreatePayment& m, context& ctx) {
+      if (ctx.view<PaymentState>().payment().status() != Payment::none)
+        return ctx.view<PaymentState>().payment();
+      auto& st = ctx.state<PaymentState>();
+      auto* p = st.mutable_payment();
+      p->set_payment_id(ctx.self().key());
+      p->set_ride_id(m.ride_id());
+      p->set_amount_cents(m.amount_cents());
+      p->set_status(Payment::pending);
+      st.set_rider_id(m.rider_id());
+      return st.payment();
+    })
+    .on<AuthorizePayment>([latency](const AuthorizePayment&, context& ctx) {
+      if (ctx.view<PaymentState>().payment().status() == Payment::pending &&
+          ctx.view<PaymentState>().pending_op().empty()) {
+        auto& st = ctx.state<PaymentState>();
+        st.set_pending_op("authorize");
+        schedule_processing(ctx, st, latency);
+      }
+      return ctx.view<PaymentState>().payment();
+    })
+    .on<CapturePayment>([latency](const CapturePayment& m, context& ctx) {
+      if (open_for_changes(ctx.view<PaymentState>())) {
+        auto& st = ctx.state<PaymentState>();
+        st.set_pending_op("capture");
+        st.set_pending_amount_cents(m.amount_cents());
+        st.mutable_payment()->set_amount_cents(m.amount_cents());
+        schedule_processing(ctx, st, latency);
+      }
+      return ctx.view<PaymentState>().payment();
+    })
+    .on<VoidPayment>([latency](const VoidPayment&, context& ctx) {
+      if (open_for_changes(ctx.view<PaymentState>())) {
+        auto& st = ctx.state<PaymentState>();
+        st.set_pending_op("void");
+        schedule_processing(ctx, st, latency);
+      }
+      return ctx.view<PaymentState>().payment();
+    })
+    .on<GetPayment>([](const GetPayment&, context& ctx) -> caf::expected<Payment> {
+      const auto& st = ctx.view<PaymentState>();
+      if (st.payment().status() == Payment::none)
+        return make_error(errc::not_found, "payment " + ctx.self().key() + " does not exist");
+      return st.payment();
+    })
+    .on_reminder([](const std::string& name, context& ctx) {
+      if (name != process_reminder || ctx.view<PaymentState>().pending_op().empty()) return;
+      const auto& st = ctx.view<PaymentState>();
+      Charge charge;
+      // The same key on every retry: the processor charges each operation at most once.
+      charge.set_idempotency_key(ctx.self().key() + ":" + st.pending_op());
+      charge.set_operation(st.pending_op());
+      charge.set_amount_cents(st.pending_op() == "capture" ? st.pending_amount_cents()
+                                                           : st.payment().amount_cents());
+      ctx.ask<ChargeResult>(processor_actor(ctx.self().key()), charge,
+                            [&ctx](caf::expected<ChargeResult> answer) {
+                              auto& st = ctx.state<PaymentState>();
+                              if (!answer) {
+                                st.set_attempts(st.attempts() + 1);
+                                if (st.attempts() >= 10) {
+                                  st.mutable_payment()->set_status(Payment::failed);
+                                  st.clear_pending_op();
+                                  return;
+                                }
+                                // Backoff on a durable reminder, never a wait in the turn.
+                                auto backoff = std::min<int64_t>(100LL << st.attempts(), 30000);
+                                ctx.register_reminder(std::string{process_reminder},
+                                                      milliseconds{backoff}, milliseconds{0});
+                                return;
+                              }
+                              auto op = st.pending_op();
+                              auto status = op == "authorize" ? Payment::authorized
+                                            : op == "capture" ? Payment::captured
+                                                              : Payment::voided;
+                              st.mutable_payment()->set_status(status);
+                              st.clear_pending_op();
+                              st.set_attempts(0);
+                              Alert alert;
+                              alert.set_kind("payment");
+                              alert.set_ride_id(st.payment().ride_id());
+                              alert.set_text("payment " + Payment::Status_Name(status) + ": " +
+                                             std::to_string(st.payment().amount_cents()) +
+                                             " cents");
+                              alert.set_at_ms(ctx.now_ms());
+                              AddAlert add;
+                              *add.mutable_alert() = alert;
+                              if (!st.rider_id().empty())
+                                ctx.tell(alerts_actor("rider", st.rider_id()), add);
+                            });
+    });
+}
+
+void register_processor(type_registry& types, const rideshare_options& opts) {
+  double failure_rate = opts.payment_failure_rate;
+  types.add_type<ProcessorState>(std::string{processor_type})
+    .on<Charge>([failure_rate](const Charge& m, context& ctx) -> caf::expected<ChargeResult> {
+      ChargeResult out;
+      if (ctx.view<ProcessorState>().done().count(m.idempotency_key())) {
+        out.set_replayed(true);
+        return out;
+      }
+      thread_local std::mt19937_64 rng{std::random_device{}()};
+      if (failure_rate > 0 && std::uniform_real_distribution<double>{0, 1}(rng) < failure_rate)
+        return make_error(errc::unavailable, "simulated processor failure");
+      (*ctx.state<ProcessorState>().mutable_done())[m.idempotency_key()] = m.amount_cents();
+      return out;
+    })
+    .on<GetLedger>([](const GetLedger&, context& ctx) { return ctx.view<ProcessorState>(); });
+}
+
+}  // namespace
+
+void register_rides(type_registry& types, const rideshare_options& opts);  // ride_actor.cpp
+
+void register_rideshare(type_registry& types, const rideshare_options& opts) {
+  register_driver(types, opts);
+  register_cell(types);
+  register_quote(types, opts);
+  register_rider(types, opts);
+  register_alerts(types, opts);
+  register_payment(types, opts);
+  register_processor(types, opts);
+  register_rides(types, opts);
+}
+
+}  // namespace keel::rideshare
