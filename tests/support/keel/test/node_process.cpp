@@ -138,6 +138,14 @@ http_reply node_process::post(const std::string& path, const std::string& body,
   return convert(cli.Post(path.c_str(), to_headers(headers), body, "application/json"));
 }
 
+http_reply node_process::put_json(const std::string& path, const std::string& body,
+                                  const std::map<std::string, std::string>& headers) {
+  httplib::Client cli{"127.0.0.1", port_};
+  cli.set_tcp_nodelay(true);
+  cli.set_read_timeout(30, 0);
+  return convert(cli.Put(path.c_str(), to_headers(headers), body, "application/json"));
+}
+
 std::string node_process::log() const { return read_file(err_path_); }
 
 int run_node_to_exit(const std::vector<std::string>& args, std::string& output,

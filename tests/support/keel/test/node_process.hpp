@@ -42,6 +42,8 @@ class node_process {
   http_reply get(const std::string& path, const std::map<std::string, std::string>& headers = {});
   http_reply post(const std::string& path, const std::string& body,
                   const std::map<std::string, std::string>& headers = {});
+  http_reply put_json(const std::string& path, const std::string& body,
+                      const std::map<std::string, std::string>& headers = {});
 
   /// Sends `sig` and waits (≤ 15 s) for exit; returns the exit status as a shell would
   /// (128 + signal when killed by one).

@@ -1,0 +1,77 @@
+#include "keel/rideshare/geo.hpp"
+
+#include <cmath>
+#include <random>
+#include <set>
+
+#include <gtest/gtest.h>
+
+namespace keel::rideshare {
+namespace {
+
+TEST(Haversine, OneDegreeOfLatitudeIsEarthRadiusTimesPiOver180) {
+  EXPECT_NEAR(distance_meters({0, 0}, {1, 0}), 111195.08, 0.01);  // 6371008.8 m * pi / 180
+  EXPECT_NEAR(distance_meters({52.52, 13.40}, {52.52, 13.40}), 0.0, 1e-9);
+  // Berlin to Paris, about 878 km.
+  EXPECT_NEAR(distance_meters({52.5200, 13.4050}, {48.8566, 2.3522}) / 1000, 877.5, 1.0);
+}
+
+TEST(GeoGrid, RingsHaveEightTimesRCellsAtChebyshevDistanceR) {
+  geo_grid grid{0.01};
+  cell_id center{1340, 5252};
+  EXPECT_EQ(grid.ring_cells(center, 0).size(), 1u);
+  for (int r = 1; r <= 5; ++r) {
+    auto cells = grid.ring_cells(center, r);
+    EXPECT_EQ(cells.size(), static_cast<size_t>(8 * r));
+    std::set<std::pair<int64_t, int64_t>> unique;
+    for (auto c : cells) {
+      EXPECT_EQ(std::max(std::abs(c.x - center.x), std::abs(c.y - center.y)), r);
+      unique.insert({c.x, c.y});
+    }
+    EXPECT_EQ(unique.size(), cells.size());
+  }
+}
+
+TEST(GeoGrid, NegativeCoordinatesFloorIntoTheirCell) {
+  geo_grid grid{0.01};
+  auto c = grid.cell_of({-0.001, -0.001});
+  EXPECT_EQ(c.x, -1);
+  EXPECT_EQ(c.y, -1);
+  EXPECT_EQ(grid.key_of(c), "-1:-1");
+}
+
+TEST(GeoGrid, RingMinDistanceIsALowerBoundForEveryPointOfTheRing) {
+  geo_grid grid{0.01};
+  std::mt19937_64 rng{42};
+  std::uniform_real_distribution<double> unit{0, 1};
+  for (int sample = 0; sample < 2000; ++sample) {
+    point p{52.4 + unit(rng) * 0.3, 13.2 + unit(rng) * 0.3};
+    int ring = 1 + static_cast<int>(unit(rng) * 4);
+    auto cells = grid.ring_cells(grid.cell_of(p), ring);
+    auto c = cells[static_cast<size_t>(unit(rng) * cells.size())];
+    point q{(c.y + unit(rng)) * 0.01, (c.x + unit(rng)) * 0.01};
+    EXPECT_GE(distance_meters(p, q), grid.ring_min_distance(p, ring))
+      << "p=" << p.lat << "," << p.lng << " ring " << ring;
+  }
+}
+
+TEST(Fare, BaseFarePlusPerKmInCents) {
+  fare_rule rule;  // 250 + 120 per km
+  auto q = quote_fare({0, 0}, {0.01, 0}, rule);  // 1111.95 m
+  EXPECT_EQ(q.distance_meters, 1112);
+  EXPECT_EQ(q.fare_cents, 250 + 133);
+  EXPECT_EQ(q.eta_seconds, 133);  // at 8.33 m/s
+}
+
+TEST(Validation, NamesTheFieldOutOfRange) {
+  std::string error;
+  EXPECT_TRUE(valid_point({52, 13}, "pickup", error));
+  EXPECT_FALSE(valid_point({91, 13}, "pickup", error));
+  EXPECT_EQ(error, "field 'pickup.lat': must be between -90 and 90");
+  EXPECT_FALSE(valid_point({0, -181}, "dropoff", error));
+  EXPECT_EQ(error, "field 'dropoff.lng': must be between -180 and 180");
+  EXPECT_FALSE(valid_point({NAN, 0}, "pickup", error));
+}
+
+}  // namespace
+}  // namespace keel::rideshare
