@@ -92,7 +92,10 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
       std::cerr << "keel-node: " << message_of(runtime.error()) << "\n";
       return 1;
     }
-    http::gateway gw{{opts.max_body, opts.max_inflight, opts.request_timeout, api_keys}};
+    // Validated by the command line parser already.
+    auto limit = http::parse_rate_limit(opts.rate_limit);
+    http::gateway gw{{opts.max_body, opts.max_inflight, opts.request_timeout, api_keys,
+                      limit ? *limit : std::nullopt}};
     http::add_runtime_routes(gw, **runtime);
     rideshare::add_rideshare_routes(gw, **runtime, ride_opts);
     http::server_options sopts;

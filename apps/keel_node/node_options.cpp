@@ -5,6 +5,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "keel/runtime/errc.hpp"
+#include "keel/runtime/http/gateway.hpp"
+
 namespace keel::app {
 
 namespace {
@@ -87,7 +90,12 @@ int parse_node_options(int argc, char** argv, node_options& o) {
       }, "largest accepted request body")->default_str("1MiB"));
   env(app.add_option("--threads", o.threads, "CAF scheduler threads (and HTTP I/O threads)")->capture_default_str()->check(CLI::Range(1, 256)));
   env(duration_flag(app, "--lease-ttl", o.lease_ttl, "2s", "etcd lease TTL"));
-  env(app.add_option("--rate-limit", o.rate_limit, "per API key, e.g. 100/s,burst=200")->capture_default_str());
+  env(app.add_option("--rate-limit", o.rate_limit, "per API key, e.g. 100/s,burst=200")
+        ->capture_default_str()
+        ->check([](const std::string& text) -> std::string {
+          auto parsed = keel::http::parse_rate_limit(text);
+          return parsed ? std::string{} : keel::message_of(parsed.error());
+        }));
   env(app.add_option("--payment-failure-rate", o.payment_failure_rate, "simulated processor failure rate")->capture_default_str()->check(CLI::Range(0.0, 1.0)));
   env(duration_flag(app, "--payment-latency", o.payment_latency, "0ms", "simulated processor latency"));
   env(duration_flag(app, "--ride-search-timeout", o.ride_search_timeout, "2m", "cancel a ride still searching for a driver after this"));

@@ -1,4 +1,5 @@
 #include "keel/runtime/http/json.hpp"
+#include "keel/runtime/http/gateway.hpp"
 
 #include <gtest/gtest.h>
 
@@ -54,6 +55,25 @@ TEST(Json, PrintsZerosAndCamelCase) {
   builtin::CounterValue v;
   v.set_value(2);
   EXPECT_EQ(to_json(v), R"({"value":"2"})");  // int64 prints as a string (docs/api.md)
+}
+
+TEST(RateLimitFlag, ParsesRatesUnitsAndBursts) {
+  auto off = parse_rate_limit("off");
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(*off);
+  auto per_second = parse_rate_limit("100/s,burst=200");
+  ASSERT_TRUE(per_second && *per_second);
+  EXPECT_EQ((*per_second)->per_second, 100);
+  EXPECT_EQ((*per_second)->burst, 200);
+  auto per_minute = parse_rate_limit("60/m");
+  ASSERT_TRUE(per_minute && *per_minute);
+  EXPECT_EQ((*per_minute)->per_second, 1);
+  EXPECT_EQ((*per_minute)->burst, 1);
+  for (auto bad : {"lots", "10", "10/h", "0/s", "5/s,burst=0", "5/s,bursty=3", "5/s,burst=3x"}) {
+    auto r = parse_rate_limit(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(code_of(r.error()), errc::bad_payload) << bad;
+  }
 }
 
 TEST(Json, ErrorBodyEscapes) {

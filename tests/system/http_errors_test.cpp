@@ -187,6 +187,35 @@ TEST(HttpAdmission, OverMaxInflightIsAFast503Overloaded) {
   EXPECT_EQ(node.post("/v1/actors/counter/c/Get", "").status, 200);
 }
 
+TEST(HttpRateLimit, EachApiKeyHasItsOwnTokenBucket) {
+  temp_dir dir;
+  auto keys = dir.sub("keys");
+  std::ofstream{keys} << "alpha\nbeta\n";
+  node_process node{dir.sub("data"), {"--api-keys-file=" + keys, "--rate-limit=1/s,burst=3"}};
+  auto as = [](const std::string& key) {
+    return std::map<std::string, std::string>{{"Authorization", "Bearer " + key}};
+  };
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(node.post("/v1/actors/counter/a/Get", "", as("alpha")).status, 200) << i;
+  auto limited = node.post("/v1/actors/counter/a/Get", "", as("alpha"));
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(code_of(limited), "rate_limited");
+  EXPECT_EQ(limited.headers["retry-after"], "1");
+  // Another key has its own bucket; open routes are never limited.
+  EXPECT_EQ(node.post("/v1/actors/counter/a/Get", "", as("beta")).status, 200);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(node.get("/healthz").status, 200);
+  // One token a second: after 1.1 s alpha may call once more, not twice.
+  std::this_thread::sleep_for(std::chrono::milliseconds{1100});
+  EXPECT_EQ(node.post("/v1/actors/counter/a/Get", "", as("alpha")).status, 200);
+  EXPECT_EQ(node.post("/v1/actors/counter/a/Get", "", as("alpha")).status, 429);
+}
+
+TEST(HttpRateLimit, BadFlagValueExitsNamingTheFlag) {
+  std::string out;
+  EXPECT_EQ(run_node_to_exit({"--rate-limit=lots"}, out), 2);
+  EXPECT_NE(out.find("--rate-limit"), std::string::npos) << out;
+}
+
 TEST(HttpAuth, ApiKeysGuardEveryRouteButHealthReadyAndMetrics) {
   temp_dir dir;
   auto keys = dir.sub("keys");

@@ -1,6 +1,7 @@
 #include "keel/runtime/http/gateway.hpp"
 
 #include <charconv>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -70,6 +71,36 @@ caf::expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
   return make_error(errc::bad_payload, "invalid duration unit in '" + std::string{text} + "'");
 }
 
+caf::expected<std::optional<rate_limit>> parse_rate_limit(std::string_view text) {
+  if (text.empty() || text == "off") return std::optional<rate_limit>{};
+  auto bad = [&](std::string why) {
+    return make_error(errc::bad_payload, "rate limit '" + std::string{text} + "': " + why +
+                                           " (e.g. 100/s,burst=200 or off)");
+  };
+  double rate = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), rate);
+  if (ec != std::errc{} || !(rate > 0)) return bad("rate must be a positive number");
+  std::string_view rest{end, static_cast<size_t>(text.data() + text.size() - end)};
+  double per_second = 0;
+  if (rest.starts_with("/s"))
+    per_second = rate;
+  else if (rest.starts_with("/m"))
+    per_second = rate / 60.0;
+  else
+    return bad("unit must be /s or /m");
+  rest.remove_prefix(2);
+  double burst = std::max(1.0, per_second);
+  if (!rest.empty()) {
+    constexpr std::string_view burst_prefix = ",burst=";
+    if (!rest.starts_with(burst_prefix)) return bad("expected ',burst=N' after the rate");
+    rest.remove_prefix(burst_prefix.size());
+    auto [bend, bec] = std::from_chars(rest.data(), rest.data() + rest.size(), burst);
+    if (bec != std::errc{} || bend != rest.data() + rest.size() || !(burst >= 1))
+      return bad("burst must be a number >= 1");
+  }
+  return std::optional<rate_limit>{rate_limit{per_second, burst}};
+}
+
 std::string_view exchange::param(std::string_view name) const {
   for (const auto& [k, v] : params_)
     if (k == name) return v;
@@ -102,7 +133,7 @@ void exchange::fail(const caf::error& err) {
   response resp;
   resp.status = http_status(code);
   resp.body = error_body(code_name(code), message_of(err));
-  if (code == errc::rate_limited) resp.headers.emplace_back("Retry-After", "1");
+  if (code == errc::rate_limited) resp.headers.emplace_back("Retry-After", "1");  // from handlers
   respond(std::move(resp));
 }
 
@@ -130,6 +161,26 @@ bool gateway::authorized(const request& req) const {
   for (const auto& k : opts_.api_keys)
     if (k == key) return true;
   return false;
+}
+
+std::optional<int> gateway::rate_limited(const request& req) {
+  if (!opts_.limit) return std::nullopt;
+  const auto& limit = *opts_.limit;
+  // Keyed by the credential (authorization ran first, so only configured keys get here).
+  auto key = req.header("authorization");
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard guard{buckets_mutex_};
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) it = buckets_.emplace(std::string{key}, bucket{limit.burst, now}).first;
+  auto& b = it->second;
+  double elapsed = std::chrono::duration<double>(now - b.refilled).count();
+  b.tokens = std::min(limit.burst, b.tokens + elapsed * limit.per_second);
+  b.refilled = now;
+  if (b.tokens >= 1) {
+    b.tokens -= 1;
+    return std::nullopt;
+  }
+  return std::max(1, static_cast<int>(std::ceil((1 - b.tokens) / limit.per_second)));
 }
 
 void gateway::count(route_stats& stats, int status, steady_time started) const {
@@ -187,6 +238,17 @@ void gateway::handle(request req, responder respond) {
                                                   ex->request_.path));
   if (matched->access == route_access::keyed && !authorized(ex->request_))
     return ex->fail(make_error(errc::unauthenticated, "missing or unknown API key"));
+  if (matched->access == route_access::keyed) {
+    if (auto wait = rate_limited(ex->request_)) {
+      rate_limited_.add();
+      response resp;
+      resp.status = http_status(errc::rate_limited);
+      resp.body = error_body(code_name(errc::rate_limited),
+                             fmt::format("rate limit exceeded; retry in {} s", *wait));
+      resp.headers.emplace_back("Retry-After", std::to_string(*wait));
+      return ex->respond(std::move(resp));
+    }
+  }
   if (!bad_param.empty())
     return ex->fail(make_error(errc::bad_payload, "path parameter '" + bad_param +
                                                     "' has a bad escape or a control character"));
@@ -255,6 +317,9 @@ void gateway::render_metrics(std::string& out) const {
   render_header(out, "keel_http_overloaded_total", "counter",
                 "Requests refused by admission control.");
   out += fmt::format("keel_http_overloaded_total {}\n", overloaded_.value());
+  render_header(out, "keel_http_rate_limited_total", "counter",
+                "Requests refused by the per-key rate limit.");
+  out += fmt::format("keel_http_rate_limited_total {}\n", rate_limited_.value());
 }
 
 }  // namespace keel::http

@@ -4,6 +4,9 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,11 +21,22 @@
 
 namespace keel::http {
 
+/// A token bucket's shape: `per_second` tokens flow in, up to `burst` banked.
+struct rate_limit {
+  double per_second = 0;
+  double burst = 0;
+};
+
+/// Parses `--rate-limit`: "off", or "N/s" / "N/m" with an optional ",burst=B" (default
+/// burst: one second's worth). Bad text yields errc::bad_payload naming the problem.
+[[nodiscard]] caf::expected<std::optional<rate_limit>> parse_rate_limit(std::string_view text);
+
 struct gateway_options {
   size_t max_body = 1 << 20;
   size_t max_inflight = 4096;
   std::chrono::milliseconds request_timeout{std::chrono::seconds{5}};
   std::vector<std::string> api_keys;  // empty: no authentication
+  std::optional<rate_limit> limit;    // per API key (one shared bucket without keys)
 };
 
 /// Whether a route needs the API key when keys are configured.
@@ -109,6 +123,8 @@ class gateway {
   };
 
   bool authorized(const request& req) const;
+  /// Takes a token from the caller's bucket; when empty, returns the seconds to wait.
+  std::optional<int> rate_limited(const request& req);
   void count(route_stats& stats, int status, steady_time started) const;
 
   gateway_options opts_;
@@ -117,6 +133,14 @@ class gateway {
   std::atomic<size_t> inflight_{0};
   std::atomic<bool> draining_{false};
   counter overloaded_;
+  counter rate_limited_;
+
+  struct bucket {
+    double tokens = 0;
+    steady_time refilled;
+  };
+  std::mutex buckets_mutex_;
+  std::map<std::string, bucket, std::less<>> buckets_;  // guarded by buckets_mutex_
 };
 
 /// Parses `X-Request-Timeout` values: "250ms", "2s", "1m" or a plain number of ms.
