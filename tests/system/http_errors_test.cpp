@@ -157,6 +157,14 @@ TEST_F(HttpErrors, MetricsPassPromtool) {
   ASSERT_EQ(system(command.c_str()), 0) << "promtool rejected:\n" << r.body;
 }
 
+TEST_F(HttpErrors, DashboardPageIsServedAndReadsMetrics) {
+  auto page = node_->get("/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.headers["content-type"], "text/html; charset=utf-8");
+  EXPECT_NE(page.body.find("fetch('/metrics')"), std::string::npos);
+  EXPECT_NE(page.body.find("keel_turns_total"), std::string::npos);
+}
+
 TEST_F(HttpErrors, HealthAndReadiness) {
   EXPECT_EQ(node_->get("/healthz").body, R"({"status":"ok"})");
   EXPECT_EQ(node_->get("/readyz").body, R"({"status":"ready"})");

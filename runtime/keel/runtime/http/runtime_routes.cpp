@@ -4,6 +4,7 @@
 #include <google/protobuf/message.h>
 
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/http/dashboard.hpp"
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/json.hpp"
 #include "keel/runtime/node_runtime.hpp"
@@ -66,6 +67,7 @@ void trace_turns(node_runtime& runtime, const exchange_ptr& ex) {
 }  // namespace
 
 void add_runtime_routes(gateway& gw, node_runtime& runtime) {
+  add_dashboard_route(gw);
   gw.add_route("POST", "/v1/actors/{type}/{key}/{message}",
                [&runtime](const exchange_ptr& ex) { invoke_actor(runtime, ex); });
   gw.add_route("GET", "/v1/actors/{type}/{key}",
