@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "keel/runtime/detail/activation.hpp"
+#include "keel/runtime/detail/node_services.hpp"
 #include "keel/runtime/detail/reminder_service.hpp"
 #include "keel/runtime/detail/store_actors.hpp"
 #include "keel/runtime/detail/wire.hpp"
@@ -51,19 +52,20 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
       store_(std::move(store)),
       turns_(opts_.turn_log_capacity),
       router_(types_, metrics_, [this](const actor_id& id, const actor_type_info& type) {
-        return detail::spawn_activation(services_, id, type);
-      }) {
-  services_.system = &sys_;
-  services_.router = &router_;
-  services_.metrics = &metrics_;
-  services_.turns = &turns_;
-  services_.clock = std::move(clock);
-  services_.log = runtime_logger();
-  services_.idle_timeout = opts_.idle_timeout;
-  services_.default_timeout = opts_.default_timeout;
-  services_.store_writer = detail::spawn_store_writer(sys_, *store_, metrics_);
-  services_.store_reader = detail::spawn_store_reader(sys_, *store_);
-  services_.reminders = detail::spawn_reminder_service(services_);
+        return detail::spawn_activation(*services_, id, type);
+      }),
+      services_(std::make_unique<detail::node_services>()) {
+  services_->system = &sys_;
+  services_->router = &router_;
+  services_->metrics = &metrics_;
+  services_->turns = &turns_;
+  services_->clock = std::move(clock);
+  services_->log = runtime_logger();
+  services_->idle_timeout = opts_.idle_timeout;
+  services_->default_timeout = opts_.default_timeout;
+  services_->store_writer = detail::spawn_store_writer(sys_, *store_, metrics_);
+  services_->store_reader = detail::spawn_store_reader(sys_, *store_);
+  services_->reminders = detail::spawn_reminder_service(*services_);
   sweeper_ = sys_.spawn(deadline_sweeper, &router_, opts_.sweep_interval);
 }
 
@@ -120,14 +122,14 @@ void node_runtime::stop() {
   // turns and the sweep can still end calls they wait on; every activation must be gone
   // before the services they point to are.
   wait_for(router_.stop());
-  for (auto* handle : {&sweeper_, &services_.reminders})
+  for (auto* handle : {&sweeper_, &services_->reminders})
     caf::anon_send_exit(*handle, caf::exit_reason::user_shutdown);
-  wait_for({sweeper_, services_.reminders});
+  wait_for({sweeper_, services_->reminders});
   // The store actors use the DB on their own threads: wait until they are gone before the
   // DB closes with this runtime.
-  for (auto* handle : {&services_.store_writer, &services_.store_reader})
+  for (auto* handle : {&services_->store_writer, &services_->store_reader})
     caf::anon_send_exit(*handle, caf::exit_reason::user_shutdown);
-  wait_for({services_.store_writer, services_.store_reader});
+  wait_for({services_->store_writer, services_->store_reader});
 }
 
 }  // namespace keel

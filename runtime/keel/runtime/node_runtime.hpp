@@ -12,7 +12,6 @@
 #include "keel/runtime/call_router.hpp"
 #include "keel/runtime/call_slot.hpp"
 #include "keel/runtime/clock.hpp"
-#include "keel/runtime/detail/node_services.hpp"
 #include "keel/runtime/message.hpp"
 #include "keel/runtime/metrics.hpp"
 #include "keel/runtime/registry.hpp"
@@ -20,8 +19,8 @@
 #include "keel/runtime/trace_id.hpp"
 #include "keel/runtime/turn_log.hpp"
 
-namespace spdlog {
-class logger;
+namespace keel::detail {
+struct node_services;
 }
 
 namespace keel {
@@ -85,7 +84,7 @@ class node_runtime {
   runtime_metrics metrics_;
   turn_log turns_;
   call_router router_;
-  detail::node_services services_;
+  std::unique_ptr<detail::node_services> services_;  // what activations share
   caf::actor sweeper_;
   bool stopped_ = false;
 };
