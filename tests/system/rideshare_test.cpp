@@ -343,6 +343,25 @@ TEST_F(Rideshare, IdempotencyKeyReplaysTheRideAndRefusesAnotherBody) {
   EXPECT_EQ(parse<Ride>(after).ride_id(), parse<Ride>(first).ride_id());
 }
 
+TEST_F(Rideshare, ACompletedRideIsChargedEvenIfTheNodeDiesRightAfterReplying) {
+  start();
+  place_driver("d1", {52.5210, 13.4010});
+  settle();
+  auto ride = request("u1", {52.52, 13.40});
+  ASSERT_EQ(lifecycle(ride.ride_id(), "accept", R"({"driverId":"d1"})").status, 200);
+  ASSERT_EQ(lifecycle(ride.ride_id(), "start").status, 200);
+  ASSERT_EQ(lifecycle(ride.ride_id(), "complete").status, 200);
+  EXPECT_EQ(node_->stop(SIGKILL), 128 + SIGKILL);  // at once: the capture may be owed
+  start();
+  // The ride's durable outbox (a reminder) delivers the capture after the restart.
+  auto paid = payment_when(ride.payment_id(), Payment::captured, 10s);
+  EXPECT_EQ(paid.status(), Payment::captured);
+  EXPECT_EQ(paid.amount_cents(), ride.fare_cents());
+  auto ledger = parse<ProcessorState>(
+    node_->post("/v1/actors/processor/" + ride.payment_id() + "/GetLedger", "{}"));
+  EXPECT_EQ(ledger.done().count(ride.payment_id() + ":capture"), 1u);
+}
+
 TEST_F(Rideshare, PaymentsAgainstAFlakyProcessorCaptureExactlyOnce) {
   start({"--payment-failure-rate=0.5"});
   std::vector<Ride> rides;

@@ -28,8 +28,8 @@ struct cell_id {
 /// Immutable; safe to share.
 class geo_grid {
  public:
-  /// 0.005° is ~556 m of latitude: a ring of neighbours is a few hundred meters away.
-  explicit geo_grid(double cell_degrees = 0.005) : size_(cell_degrees) {}
+  /// 0.01° is ~1.1 km of latitude (less of longitude away from the equator).
+  explicit geo_grid(double cell_degrees = 0.01) : size_(cell_degrees) {}
 
   cell_id cell_of(point p) const;
   /// The actor key of a cell: "x:y".

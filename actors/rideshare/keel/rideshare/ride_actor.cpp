@@ -121,7 +121,7 @@ void notify_rider(context& ctx, const Ride& ride) {
 
 // The effects of a match on a searching ride.
 void on_matched(context& ctx, const std::string& driver) {
-  auto& ride = ctx.state<Ride>();
+  auto& ride = *ctx.state<RideState>().mutable_ride();
   ride.set_driver_id(driver);
   ride.set_status(Ride::matched);
   ctx.unregister_reminder(std::string{match_reminder});
@@ -130,13 +130,58 @@ void on_matched(context& ctx, const std::string& driver) {
   alert(ctx, "driver", driver, "matched", "pick up rider " + ride.rider_id());
 }
 
+constexpr std::string_view payment_reminder = "pay";
+
+// Records a payment operation in the ride's own state (committed with this turn) and
+// arms a reminder that delivers it: the payment is told at least once even if the node
+// dies right after this turn, and its handlers are idempotent.
+void owe_payment(context& ctx, std::string op, int32_t amount_cents = 0) {
+  auto* entry = ctx.state<RideState>().add_payment_outbox();
+  entry->set_op(std::move(op));
+  entry->set_amount_cents(amount_cents);
+  ctx.register_reminder(std::string{payment_reminder}, milliseconds{0}, milliseconds{1000});
+}
+
+std::shared_ptr<google::protobuf::Message> payment_message(const PaymentOp& op, const Ride& ride) {
+  if (op.op() == "create") {
+    auto m = std::make_shared<CreatePayment>();
+    m->set_ride_id(ride.ride_id());
+    m->set_amount_cents(op.amount_cents());
+    m->set_rider_id(ride.rider_id());
+    return m;
+  }
+  if (op.op() == "authorize") return std::make_shared<AuthorizePayment>();
+  if (op.op() == "capture") {
+    auto m = std::make_shared<CapturePayment>();
+    m->set_amount_cents(op.amount_cents());
+    return m;
+  }
+  return std::make_shared<VoidPayment>();
+}
+
+// Delivers the outbox in order, one ask at a time; what fails stays for the next firing.
+void flush_payments(context& ctx) {
+  const auto& st = ctx.view<RideState>();
+  if (st.payment_outbox_size() == 0) {
+    ctx.unregister_reminder(std::string{payment_reminder});
+    return;
+  }
+  auto message = payment_message(st.payment_outbox(0), st.ride());
+  ctx.ask_message(payment_actor(st.ride().payment_id()), message, [&ctx](call_result answer) {
+    if (!answer) return;  // retried by the periodic reminder
+    auto* outbox = ctx.state<RideState>().mutable_payment_outbox();
+    outbox->erase(outbox->begin());
+    flush_payments(ctx);
+  });
+}
+
 caf::error illegal(const std::string& action, const Ride& ride) {
   return make_error(errc::conflict, "cannot " + action + " ride " + ride.ride_id() + ": it is " +
                                       status_name(ride.status()));
 }
 
 caf::expected<Ride> existing(context& ctx) {
-  const auto& ride = ctx.view<Ride>();
+  const auto& ride = ctx.view<RideState>().ride();
   if (ride.status() == Ride::none)
     return make_error(errc::not_found, "ride " + ctx.self().key() + " was never created");
   return ride;
@@ -188,10 +233,10 @@ void register_ride_keys(type_registry& types) {
 void register_rides(type_registry& types, const rideshare_options& opts) {
   register_ride_keys(types);
   auto match = std::make_shared<const matcher>(opts);
-  types.add_type<Ride>(std::string{ride_type})
+  types.add_type<RideState>(std::string{ride_type})
     .on_async<RequestRide>([match, opts](const RequestRide& m, context& ctx) {
-      if (ctx.view<Ride>().status() != Ride::none) return ctx.reply(ctx.view<Ride>());
-      auto& ride = ctx.state<Ride>();
+      if (ctx.view<RideState>().ride().status() != Ride::none) return ctx.reply(ctx.view<RideState>().ride());
+      auto& ride = *ctx.state<RideState>().mutable_ride();
       ride.set_ride_id(ctx.self().key());
       ride.set_rider_id(m.rider_id());
       *ride.mutable_pickup() = m.pickup();
@@ -202,22 +247,18 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
       ride.set_payment_id("pay-" + ctx.self().key());
       ride.set_requested_at_ms(ctx.now_ms());
       ride.set_status(Ride::searching);
-      CreatePayment create;
-      create.set_ride_id(ride.ride_id());
-      create.set_amount_cents(ride.fare_cents());
-      create.set_rider_id(ride.rider_id());
-      ctx.tell(payment_actor(ride.payment_id()), create);
+      owe_payment(ctx, "create", ride.fare_cents());
       match->run(ctx, to_point(m.pickup()), [&ctx, opts](std::string driver) {
         if (!driver.empty()) {
           on_matched(ctx, driver);
         } else {
           // No driver now: retried on a durable reminder, not by waiting in this turn.
           ctx.register_reminder(std::string{match_reminder}, opts.search_retry, opts.search_retry);
-          notify_rider(ctx, ctx.view<Ride>());
-          alert(ctx, "rider", ctx.view<Ride>().rider_id(), "searching",
+          notify_rider(ctx, ctx.view<RideState>().ride());
+          alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), "searching",
                 "no driver nearby yet; still searching");
         }
-        ctx.reply(ctx.view<Ride>());
+        ctx.reply(ctx.view<RideState>().ride());
       });
     })
     .on<GetRide>([](const GetRide&, context& ctx) { return existing(ctx); })
@@ -229,9 +270,9 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
         return make_error(errc::conflict, "cannot accept ride " + current->ride_id() +
                                             ": driver '" + m.driver_id() +
                                             "' is not the matched driver");
-      auto& ride = ctx.state<Ride>();
+      auto& ride = *ctx.state<RideState>().mutable_ride();
       ride.set_status(Ride::accepted);
-      ctx.tell(payment_actor(ride.payment_id()), AuthorizePayment{});
+      owe_payment(ctx, "authorize");
       notify_rider(ctx, ride);
       alert(ctx, "rider", ride.rider_id(), "accepted", "driver " + ride.driver_id() + " accepted");
       return ride;
@@ -240,7 +281,7 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
       auto current = existing(ctx);
       if (!current) return current;
       if (current->status() != Ride::accepted) return illegal("start", *current);
-      auto& ride = ctx.state<Ride>();
+      auto& ride = *ctx.state<RideState>().mutable_ride();
       ride.set_status(Ride::in_progress);
       notify_rider(ctx, ride);
       alert(ctx, "rider", ride.rider_id(), "started", "your ride has started");
@@ -251,11 +292,9 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
       auto current = existing(ctx);
       if (!current) return current;
       if (current->status() != Ride::in_progress) return illegal("complete", *current);
-      auto& ride = ctx.state<Ride>();
+      auto& ride = *ctx.state<RideState>().mutable_ride();
       ride.set_status(Ride::completed);
-      CapturePayment capture;
-      capture.set_amount_cents(ride.fare_cents());
-      ctx.tell(payment_actor(ride.payment_id()), capture);
+      owe_payment(ctx, "capture", ride.fare_cents());
       finish_ride(ctx, ride);
       auto fare = std::to_string(ride.fare_cents()) + " cents";
       alert(ctx, "rider", ride.rider_id(), "completed", "ride completed, fare " + fare);
@@ -268,15 +307,13 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
       auto status = current->status();
       if (status == Ride::completed || status == Ride::cancelled)
         return illegal("cancel", *current);
-      auto& ride = ctx.state<Ride>();
+      auto& ride = *ctx.state<RideState>().mutable_ride();
       // The fee rule: free until the driver accepts; afterwards a fixed fee is captured.
       if (status == Ride::accepted || status == Ride::in_progress) {
         ride.set_cancellation_fee_cents(opts.cancellation_fee_cents);
-        CapturePayment fee;
-        fee.set_amount_cents(opts.cancellation_fee_cents);
-        ctx.tell(payment_actor(ride.payment_id()), fee);
+        owe_payment(ctx, "capture", opts.cancellation_fee_cents);
       } else {
-        ctx.tell(payment_actor(ride.payment_id()), VoidPayment{});
+        owe_payment(ctx, "void");
       }
       ride.set_status(Ride::cancelled);
       finish_ride(ctx, ride);
@@ -285,16 +322,17 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
       return ride;
     })
     .on_reminder([match, opts](const std::string& name, context& ctx) {
-      const auto& ride = ctx.view<Ride>();
+      if (name == payment_reminder) return flush_payments(ctx);
+      const auto& ride = ctx.view<RideState>().ride();
       if (name != match_reminder) return;
       if (ride.status() != Ride::searching) {
         ctx.unregister_reminder(std::string{match_reminder});
         return;
       }
       if (ctx.now_ms() - ride.requested_at_ms() >= opts.search_timeout.count()) {
-        auto& r = ctx.state<Ride>();
+        auto& r = *ctx.state<RideState>().mutable_ride();
         r.set_status(Ride::cancelled);
-        ctx.tell(payment_actor(r.payment_id()), VoidPayment{});
+        owe_payment(ctx, "void");
         finish_ride(ctx, r);
         alert(ctx, "rider", r.rider_id(), "cancelled", "no driver found; ride cancelled");
         return;

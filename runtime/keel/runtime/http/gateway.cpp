@@ -166,8 +166,9 @@ bool gateway::authorized(const request& req) const {
 std::optional<int> gateway::rate_limited(const request& req) {
   if (!opts_.limit) return std::nullopt;
   const auto& limit = *opts_.limit;
-  // Keyed by the credential (authorization ran first, so only configured keys get here).
-  auto key = req.header("authorization");
+  // Keyed by the credential: authorization ran first, so only configured keys get here.
+  // Without API keys there is one shared bucket (headers are the client's to vary).
+  auto key = opts_.api_keys.empty() ? std::string_view{} : req.header("authorization");
   auto now = std::chrono::steady_clock::now();
   std::lock_guard guard{buckets_mutex_};
   auto it = buckets_.find(key);
