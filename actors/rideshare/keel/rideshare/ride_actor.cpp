@@ -1,6 +1,7 @@
 // The ride: its lifecycle, its fare, and matching through the geolocation cells.
 #include <algorithm>
 #include <memory>
+#include <set>
 
 #include "keel/rideshare/actor_names.hpp"
 #include "keel/rideshare/rideshare.hpp"
@@ -31,6 +32,7 @@ struct match_run {
   };
   std::vector<candidate> found;
   size_t next_to_reserve = 0;
+  std::set<std::string> refused;  // drivers that said no in this run: never asked twice
   std::function<void(std::string)> done;  // the reserved driver, or "" for none
 };
 
@@ -83,7 +85,19 @@ class matcher {
   }
 
   void reserve_next(context& ctx, const std::shared_ptr<match_run>& run) const {
-    if (run->next_to_reserve >= run->found.size()) return run->done("");
+    while (run->next_to_reserve < run->found.size() &&
+           run->refused.count(run->found[run->next_to_reserve].driver_id))
+      ++run->next_to_reserve;
+    if (run->next_to_reserve >= run->found.size()) {
+      // Everyone found so far refused (taken a moment ago, or listed in a stale cell):
+      // widen the search instead of giving up while the radius allows.
+      if (grid_.ring_min_distance(run->pickup, run->ring + 1) > opts_.search_radius_meters)
+        return run->done("");
+      run->found.clear();
+      run->next_to_reserve = 0;
+      ++run->ring;
+      return query_ring(ctx, run);
+    }
     auto driver = run->found[run->next_to_reserve++].driver_id;
     Reserve reserve;
     reserve.set_ride_id(ctx.self().key());
@@ -92,6 +106,7 @@ class matcher {
     ctx.ask<Reservation>(driver_actor(driver), reserve,
                          [this, &ctx, run, driver](caf::expected<Reservation> answer) {
                            if (answer && answer->ok()) return run->done(driver);
+                           run->refused.insert(driver);
                            reserve_next(ctx, run);
                          });
   }

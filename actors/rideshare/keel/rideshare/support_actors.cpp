@@ -232,13 +232,19 @@ void register_payment(type_registry& types, const rideshare_options& opts) {
                               auto& st = ctx.state<PaymentState>();
                               if (!answer) {
                                 st.set_attempts(st.attempts() + 1);
-                                if (st.attempts() >= 10) {
+                                // Only a processor that declines ends the payment as failed;
+                                // an unreachable one is retried, forever, with capped
+                                // backoff on a durable reminder, never a wait in the turn.
+                                auto code = code_of(answer.error());
+                                if (code != errc::unavailable && code != errc::timeout) {
                                   st.mutable_payment()->set_status(Payment::failed);
                                   st.clear_pending_op();
                                   return;
                                 }
-                                // Backoff on a durable reminder, never a wait in the turn.
-                                auto backoff = std::min<int64_t>(100LL << st.attempts(), 30000);
+                                // 100 ms doubling to a 1 s cap: a flaky processor is
+                                // retried often enough that payments settle in seconds.
+                                auto shift = std::min(st.attempts(), 4);
+                                auto backoff = std::min<int64_t>(100LL << shift, 1000);
                                 ctx.register_reminder(std::string{process_reminder},
                                                       milliseconds{backoff}, milliseconds{0});
                                 return;

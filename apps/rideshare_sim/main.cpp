@@ -1,0 +1,210 @@
+// rideshare-sim: drives keel-node's ride-sharing API with concurrent riders and drivers,
+// then checks that the money and the drivers add up.
+#include <atomic>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "invariants.hpp"
+#include "node_client.hpp"
+#include "report.hpp"
+#include "ride_worker.hpp"
+#include "sim_options.hpp"
+
+namespace {
+
+using namespace keel::sim;
+using clock = std::chrono::steady_clock;
+
+// Exit codes: 0 all invariants pass; 1 an invariant failed; 2 the node could not be used.
+constexpr int exit_failed = 1;
+constexpr int exit_no_node = 2;
+
+CLI::Option* duration_option(CLI::App& app, const std::string& name,
+                             std::chrono::milliseconds& into, const std::string& help) {
+  return app
+      .add_option_function<std::string>(
+          name,
+          [&into, name](const std::string& text) {
+            auto d = parse_duration(text);
+            if (!d) throw CLI::ValidationError(name, "'" + text + "' is not a duration like 10s");
+            into = *d;
+          },
+          help)
+      ->default_str(into.count() % 1000 == 0 ? fmt::format("{}s", into.count() / 1000)
+                                             : fmt::format("{}ms", into.count()));
+}
+
+struct counters {
+  std::optional<double> commit_writes;
+  std::optional<double> turns;
+};
+
+counters read_counters(node_client& client) {
+  auto reply = client.get("/metrics");
+  if (!reply.ok()) return {};
+  return {metric_value(reply.body, "keel_commit_writes_total"),
+          metric_value(reply.body, "keel_turns_total")};
+}
+
+// The live line on stderr, rewritten in place once a second until `done`.
+void show_progress(const run_control& control, const std::atomic<bool>& done) {
+  auto last_print = clock::now();
+  int64_t last_finished = 0;
+  while (!done.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    auto now = clock::now();
+    if (now - last_print < std::chrono::seconds{1}) continue;
+    auto finished = control.rides_finished.load();
+    double rate =
+        (finished - last_finished) / std::chrono::duration<double>(now - last_print).count();
+    std::cerr << fmt::format(
+                     "\r{:6.1f} s  {:>8} rides  {:>8.1f} rides/s  in flight {:>4}  "
+                     "errors {:>6}   ",
+                     std::chrono::duration<double>(now - control.started).count(), finished, rate,
+                     control.in_flight.load(), control.errors.load())
+              << std::flush;
+    last_print = now;
+    last_finished = finished;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rideshare-sim: load and invariant checks for keel-node's ride-sharing API"};
+  app.footer(
+      "Exit status: 0 when every invariant passes, 1 when one fails, 2 when keel-node "
+      "cannot be reached or the drivers cannot be placed.");
+  sim_options opts;
+  app.add_option_function<std::string>(
+         "--node",
+         [&opts](const std::string& text) {
+           auto node = parse_endpoint(text);
+           if (!node) throw CLI::ValidationError("--node", "'" + text + "' is not host:port");
+           opts.node = *node;
+         },
+         "keel-node's HTTP address")
+      ->default_str("127.0.0.1:8080");
+  app.add_option("--drivers", opts.drivers, "drivers placed in the city")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--riders", opts.riders, "distinct riders requesting rides")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000000));
+  app.add_option("--concurrency", opts.concurrency, "worker threads, one connection each")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  auto* duration = duration_option(app, "--duration", opts.duration,
+                                   "how long to start new rides (with --rides: at most)");
+  app.add_option("--rides", opts.rides, "stop after this many rides")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--cancel-rate", opts.cancel_rate, "share of matched rides cancelled")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--seed", opts.seed, "seed of the riders' and drivers' randomness")
+      ->capture_default_str();
+  duration_option(app, "--settle-timeout", opts.settle_timeout,
+                  "how long to wait for payments to settle before judging them");
+  duration_option(app, "--request-timeout", opts.request_timeout, "per-call client timeout");
+  app.add_flag("--json", opts.json, "print one JSON object on stdout instead of the table");
+  CLI11_PARSE(app, argc, argv);
+  // A ride count alone still needs a time bound; ten minutes is far beyond any sane run.
+  if (opts.rides > 0 && duration->count() == 0) opts.duration = std::chrono::minutes{10};
+
+  auto node_text = fmt::format("{}:{}", opts.node.host, opts.node.port);
+  node_client probe{opts.node, opts.request_timeout};
+  auto metrics = probe.get("/metrics");
+  if (!metrics.ok()) {
+    std::cerr << fmt::format(
+        "rideshare-sim: cannot reach keel-node at {} ({}); start one, e.g. keel-node "
+        "--http-port={} --data-dir=DIR, or pass --node=host:port\n",
+        node_text, metrics.error_key(), opts.node.port);
+    return exit_no_node;
+  }
+  if (!metric_value(metrics.body, "keel_commit_writes_total")) {
+    std::cerr << fmt::format(
+        "rideshare-sim: {} answers /metrics without "
+        "keel_commit_writes_total; is it a keel-node?\n",
+        node_text);
+    return exit_no_node;
+  }
+
+  const city town;
+  std::cerr << fmt::format("placing {} drivers on {}...\n", opts.drivers, node_text);
+  if (auto failure = place_drivers(opts, town)) {
+    std::cerr << "rideshare-sim: placing drivers failed: " << *failure << "\n";
+    return exit_no_node;
+  }
+  auto before = read_counters(probe);
+
+  run_control control;
+  control.started = clock::now();
+  control.deadline = control.started + opts.duration;
+  control.ride_limit = opts.rides;
+  std::vector<std::unique_ptr<ride_worker>> workers;
+  for (int i = 0; i < opts.concurrency; ++i)
+    workers.push_back(std::make_unique<ride_worker>(opts, town, control, i));
+  std::atomic<bool> done{false};
+  std::thread progress{[&] { show_progress(control, done); }};
+  std::vector<std::thread> threads;
+  for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+  for (auto& th : threads) th.join();
+  run_summary summary;
+  summary.elapsed_s = std::chrono::duration<double>(clock::now() - control.started).count();
+  done = true;
+  progress.join();
+  std::cerr << "\n";
+
+  std::vector<ride_record> rides;
+  for (const auto& w : workers) {
+    summary.stats.merge(w->stats());
+    rides.insert(rides.end(), w->rides().begin(), w->rides().end());
+  }
+  for (const auto& r : rides) {
+    ++summary.paths[r.path];
+    if (r.path != ride_path::lost) ++summary.rides_finished;
+  }
+  bool node_lost = !probe.get("/metrics").ok();
+  if (control.stalled || node_lost) {
+    // Nothing can be judged without the node; say so instead of polling a dead address.
+    std::cerr << fmt::format("rideshare-sim: keel-node at {} stopped answering during the run{}\n",
+                             node_text, control.stalled ? "; the run ended early" : "");
+    summary.checks.push_back({"node answered throughout", false,
+                              control.stalled
+                                  ? fmt::format("no successful call for {} s; payments not checked",
+                                                run_control::stall_limit.count())
+                                  : "GET /metrics failed after the load; payments not checked"});
+  } else {
+    std::cerr << fmt::format("waiting up to {} s for {} payments to settle...\n",
+                             opts.settle_timeout.count() / 1000.0, rides.size());
+    auto payments = settle_payments(opts, rides);
+    // After settling, so the payment and processor turns each ride causes are counted.
+    auto after = read_counters(probe);
+    auto per_ride = [&](std::optional<double> a, std::optional<double> b,
+                        double own) -> std::optional<double> {
+      if (!a || !b || summary.rides_finished == 0) return std::nullopt;
+      return (*b - *a - own) / static_cast<double>(summary.rides_finished);
+    };
+    summary.durable_turns_per_ride = per_ride(before.commit_writes, after.commit_writes, 0);
+    // Each payment poll and ledger read is one read-only turn of the sim's own making.
+    summary.turns_per_ride =
+        per_ride(before.turns, after.turns, static_cast<double>(payments.reads));
+    summary.checks = judge(opts, rides, payments);
+    if (!after.commit_writes)
+      summary.checks.push_back(
+          {"node answered throughout", false, "GET /metrics failed after the payments settled"});
+  }
+  // Every check passes vacuously on an empty run; a run that finished no ride proves nothing.
+  if (summary.rides_finished == 0)
+    summary.checks.push_back({"rides finished", false, "no ride finished; see the errors"});
+  if (opts.json)
+    print_json(summary);
+  else
+    print_table(summary);
+  if (control.stalled || node_lost) return exit_no_node;
+  return summary.pass() ? 0 : exit_failed;
+}

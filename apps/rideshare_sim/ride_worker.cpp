@@ -1,0 +1,251 @@
+#include "ride_worker.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
+
+namespace keel::sim {
+
+namespace {
+
+using rideshare::Ride;
+
+std::optional<Ride> parse_ride(const std::string& json) {
+  Ride ride;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // a newer node may add fields
+  if (!google::protobuf::util::JsonStringToMessage(json, &ride, options).ok()) return std::nullopt;
+  return ride;
+}
+
+std::string location_body(lat_lng p) {
+  return fmt::format(R"({{"lat":{:.6f},"lng":{:.6f}}})", p.lat, p.lng);
+}
+
+bool finished(const Ride& ride) {
+  return ride.status() == Ride::completed || ride.status() == Ride::cancelled;
+}
+
+}  // namespace
+
+lat_lng city::random_point(std::mt19937_64& rng) const {
+  std::uniform_real_distribution<double> offset{-half_span, half_span};
+  return {center.lat + offset(rng), center.lng + offset(rng)};
+}
+
+lat_lng city::near(lat_lng p, double radius, std::mt19937_64& rng) const {
+  std::uniform_real_distribution<double> offset{-radius, radius};
+  auto clamp = [this](double v, double c) { return std::clamp(v, c - half_span, c + half_span); };
+  return {clamp(p.lat + offset(rng), center.lat), clamp(p.lng + offset(rng), center.lng)};
+}
+
+std::string driver_name(int index) {
+  return fmt::format("sim-d{}", index);
+}
+
+std::mt19937_64 random_stream(uint64_t seed, uint64_t stream) {
+  std::seed_seq seq{seed, seed >> 32, stream, stream >> 32};
+  return std::mt19937_64{seq};
+}
+
+run_ns run_control::now_ns() const {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started).count();
+}
+
+bool run_control::claim_ride() {
+  if (clock::now() >= deadline || stalled.load()) return false;
+  if (now_ns() - last_answer.load() > std::chrono::nanoseconds{stall_limit}.count()) {
+    stalled = true;
+    return false;
+  }
+  auto claimed = rides_claimed.fetch_add(1);
+  return ride_limit == 0 || claimed < ride_limit;
+}
+
+std::optional<std::string> place_drivers(const sim_options& opts, const city& town) {
+  std::mutex mtx;
+  std::optional<std::string> first_failure;  // guarded by mtx
+  std::vector<std::thread> threads;
+  for (int t = 0; t < opts.concurrency; ++t) {
+    threads.emplace_back([&, t] {
+      node_client client{opts.node, opts.request_timeout};
+      // Streams from 1 << 32 on: the workers' are their indexes.
+      auto rng = random_stream(opts.seed, (uint64_t{1} << 32) + static_cast<uint64_t>(t));
+      for (int i = t; i < opts.drivers; i += opts.concurrency) {
+        auto path = "/v1/drivers/" + driver_name(i);
+        // Position first: a driver made available without one is listed in no cell.
+        auto located = client.put(path + "/location", location_body(town.random_point(rng)));
+        auto reply =
+            located.ok() ? client.put(path + "/availability", R"({"available":true})") : located;
+        if (!reply.ok()) {
+          std::lock_guard guard{mtx};
+          if (!first_failure)
+            first_failure = fmt::format("driver {}: {}", driver_name(i), reply.error_key());
+          return;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  return first_failure;
+}
+
+ride_worker::ride_worker(const sim_options& opts, const city& town, run_control& control, int index)
+    : opts_(opts),
+      town_(town),
+      control_(control),
+      rng_(random_stream(opts.seed, static_cast<uint64_t>(index))),
+      client_(opts.node, opts.request_timeout) {}
+
+void ride_worker::run() {
+  while (control_.claim_ride()) one_ride();
+}
+
+http_reply ride_worker::call(route r, const std::string& path, const std::string& body) {
+  auto t0 = run_control::clock::now();
+  auto reply = r == route::put_location ? client_.put(path, body)
+               : r == route::get_ride   ? client_.get(path)
+                                        : client_.post(path, body);
+  stats_.record(r, run_control::clock::now() - t0, reply);
+  if (reply.ok())
+    control_.last_answer.store(control_.now_ns());
+  else
+    control_.errors.fetch_add(1);
+  return reply;
+}
+
+std::optional<Ride> ride_worker::step(route r, const std::string& ride_id,
+                                      const std::string& body) {
+  static constexpr std::string_view verbs[] = {"", "accept", "start", "complete", "cancel"};
+  auto reply = call(r, fmt::format("/v1/rides/{}/{}", ride_id, verbs[static_cast<int>(r)]), body);
+  if (!reply.ok()) return std::nullopt;
+  auto ride = parse_ride(reply.body);
+  if (!ride) {
+    stats_.record_bad_body(r);
+    control_.errors.fetch_add(1);
+  }
+  return ride;
+}
+
+void ride_worker::one_ride() {
+  control_.in_flight.fetch_add(1);
+  std::uniform_int_distribution<int> rider{0, std::max(opts_.riders, 1) - 1};
+  auto pickup = town_.random_point(rng_);
+  auto dropoff = town_.random_point(rng_);
+  auto body = fmt::format(R"({{"riderId":"sim-r{}","pickup":{},"dropoff":{}}})", rider(rng_),
+                          location_body(pickup), location_body(dropoff));
+  auto reply = call(route::request_ride, "/v1/rides", body);
+  auto ride = reply.ok() ? parse_ride(reply.body) : std::nullopt;
+  if (reply.ok() && !ride) {
+    stats_.record_bad_body(route::request_ride);
+    control_.errors.fetch_add(1);
+  }
+  if (!ride) {
+    // No ride id, so nothing to follow up; the failure is already counted. A refused
+    // connection fails in microseconds, so back off rather than spin through the run.
+    control_.in_flight.fetch_sub(1);
+    if (reply.status == 0) std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    return;
+  }
+  ride_record rec;
+  rec.ride_id = ride->ride_id();
+  rec.payment_id = ride->payment_id();
+  rec.fare_cents = ride->fare_cents();
+  if (ride->status() == Ride::searching) {
+    // Cancelled at once so the run measures rides, not a queue of riders holding out for
+    // drivers; the match reminder could still pick a driver before the cancel lands.
+    finish(rec, route::cancel, ride_path::cancelled_searching, payment_expectation::void_payment);
+  } else if (ride->status() == Ride::matched) {
+    rec.driver_id = ride->driver_id();
+    rec.matched = control_.now_ns();
+    auto where = cancel_point::none;
+    if (std::uniform_real_distribution<double>{0, 1}(rng_) < opts_.cancel_rate) {
+      static constexpr cancel_point points[] = {
+          cancel_point::before_accept, cancel_point::before_accept, cancel_point::after_accept,
+          cancel_point::after_start};
+      where = points[std::uniform_int_distribution<int>{0, 3}(rng_)];
+    }
+    if (where == cancel_point::before_accept) {
+      finish(rec, route::cancel, ride_path::cancelled_before_accept,
+             payment_expectation::void_payment);
+    } else if (!step(route::accept, rec.ride_id,
+                     fmt::format(R"({{"driverId":"{}"}})", rec.driver_id))) {
+      recover(rec);
+    } else if (where == cancel_point::after_accept) {
+      finish(rec, route::cancel, ride_path::cancelled_after_accept,
+             payment_expectation::capture_fee);
+    } else if (!step(route::start, rec.ride_id, "{}")) {
+      recover(rec);
+    } else if (where == cancel_point::after_start) {
+      finish(rec, route::cancel, ride_path::cancelled_after_start,
+             payment_expectation::capture_fee);
+    } else {
+      finish(rec, route::complete, ride_path::completed, payment_expectation::capture_fare);
+    }
+  } else {
+    // A fresh ride is searching or matched; anything else is the node's bug, and the sim
+    // still closes the ride so the invariant checks judge its payment.
+    stats_.record_bad_body(route::request_ride);
+    control_.errors.fetch_add(1);
+    recover(rec);
+  }
+  if (rec.path != ride_path::lost) {
+    control_.rides_finished.fetch_add(1);
+    if (!rec.driver_id.empty()) {
+      if (rec.path == ride_path::completed)
+        move_driver(rec.driver_id, dropoff, 0.002);
+      else
+        move_driver(rec.driver_id, pickup, 0.005);
+    }
+  }
+  rides_.push_back(std::move(rec));
+  control_.in_flight.fetch_sub(1);
+}
+
+void ride_worker::finish(ride_record& rec, route r, ride_path path, payment_expectation expect) {
+  rec.end_sent = std::min(rec.end_sent, control_.now_ns());
+  auto ride = step(r, rec.ride_id, "{}");
+  if (!ride) return recover(rec);
+  rec.end_received = control_.now_ns();
+  rec.path = path;
+  rec.expect = expect;
+  rec.fee_cents = ride->cancellation_fee_cents();
+  // A searching ride the match reminder served before the cancel: its driver is known only
+  // now, too late to bound when it was held.
+  if (rec.driver_id.empty()) rec.driver_id = ride->driver_id();
+}
+
+void ride_worker::recover(ride_record& rec) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds{50 << attempt});
+    rec.end_sent = std::min(rec.end_sent, control_.now_ns());
+    auto cancelled = step(route::cancel, rec.ride_id, "{}");
+    if (cancelled) return adopt_outcome(rec, *cancelled);
+    // 409: already completed or cancelled, perhaps by the call that seemed to fail.
+    auto reply = call(route::get_ride, "/v1/rides/" + rec.ride_id, "");
+    auto ride = reply.ok() ? parse_ride(reply.body) : std::nullopt;
+    if (ride && finished(*ride)) return adopt_outcome(rec, *ride);
+  }
+  rec.path = ride_path::lost;
+  rec.expect = payment_expectation::unknown;
+}
+
+void ride_worker::adopt_outcome(ride_record& rec, const Ride& ride) {
+  rec.end_received = control_.now_ns();
+  rec.path = ride_path::recovered;
+  rec.fee_cents = ride.cancellation_fee_cents();
+  rec.expect = ride.status() == Ride::completed ? payment_expectation::capture_fare
+               : rec.fee_cents > 0              ? payment_expectation::capture_fee
+                                                : payment_expectation::void_payment;
+  if (rec.driver_id.empty()) rec.driver_id = ride.driver_id();
+}
+
+void ride_worker::move_driver(const std::string& driver_id, lat_lng near, double radius) {
+  call(route::put_location, "/v1/drivers/" + driver_id + "/location",
+       location_body(town_.near(near, radius, rng_)));
+}
+
+}  // namespace keel::sim

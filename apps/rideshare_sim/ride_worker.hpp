@@ -1,0 +1,110 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "call_stats.hpp"
+#include "keel/rideshare/rideshare.pb.h"
+#include "node_client.hpp"
+#include "ride_record.hpp"
+#include "sim_options.hpp"
+
+namespace keel::sim {
+
+/// A point in degrees. A plain value.
+struct lat_lng {
+  double lat = 0;
+  double lng = 0;
+};
+
+/// The simulated city: a square of ±`half_span` degrees around Berlin's centre, small enough
+/// for keel-node's 5 km search radius to reach most drivers from most pickups.
+/// Immutable; safe to share between threads.
+struct city {
+  lat_lng center{52.52, 13.40};
+  double half_span = 0.05;
+
+  lat_lng random_point(std::mt19937_64& rng) const;
+  /// A point within `radius` degrees of `p`, kept inside the city.
+  lat_lng near(lat_lng p, double radius, std::mt19937_64& rng) const;
+};
+
+std::string driver_name(int index);
+
+/// A generator for one of the sim's random streams: the same seed and stream give the same
+/// sequence, and different streams don't repeat each other.
+std::mt19937_64 random_stream(uint64_t seed, uint64_t stream);
+
+/// The load phase's shared clock, stop rule and live counters.
+/// Thread safety: thread-safe (fixed fields set before the workers start; counters atomic).
+struct run_control {
+  using clock = std::chrono::steady_clock;
+  clock::time_point started;
+  clock::time_point deadline;
+  int64_t ride_limit = 0;  // 0: none
+
+  std::atomic<int64_t> rides_claimed{0};
+  std::atomic<int64_t> rides_finished{0};
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<int64_t> errors{0};
+  std::atomic<run_ns> last_answer{0};  // the latest 2xx of any worker
+  std::atomic<bool> stalled{false};    // the run ended early: the node stopped answering
+
+  run_ns now_ns() const;
+  /// Whether a worker may begin another ride; claims it against `ride_limit`. False once the
+  /// deadline has passed, and once no call has succeeded for `stall_limit`: a dead node
+  /// would otherwise be hammered with refused connections until the deadline.
+  bool claim_ride();
+
+  static constexpr std::chrono::seconds stall_limit{5};
+};
+
+/// Places every driver at a random point in the city and makes it available, spreading the
+/// drivers over `opts.concurrency` threads. Returns the first failure, if any: the sim
+/// cannot run meaningfully with drivers missing, so the caller stops.
+std::optional<std::string> place_drivers(const sim_options& opts, const city& town);
+
+/// One simulated dispatcher: runs rides back to back on its own keep-alive connection until
+/// the run's deadline or ride limit, recording latencies, failures and every ride.
+/// Thread safety: externally synchronized; one thread calls run(), and results are read only
+/// after that thread has joined.
+class ride_worker {
+ public:
+  /// Requires: `opts`, `town` and `control` outlive the worker.
+  ride_worker(const sim_options& opts, const city& town, run_control& control, int index);
+
+  void run();
+
+  const call_stats& stats() const { return stats_; }
+  const std::vector<ride_record>& rides() const { return rides_; }
+
+ private:
+  enum class cancel_point : uint8_t { none, before_accept, after_accept, after_start };
+
+  void one_ride();
+  http_reply call(route r, const std::string& path, const std::string& body);
+  /// POSTs a lifecycle step; the ride from its answer, or nullopt after recording the failure.
+  std::optional<rideshare::Ride> step(route r, const std::string& ride_id, const std::string& body);
+  /// Ends the ride with `r` (complete or cancel); falls back to recover() on failure.
+  void finish(ride_record& rec, route r, ride_path path, payment_expectation expect);
+  /// After a failed call: cancels the ride, or reads how it ended, a bounded number of times.
+  void recover(ride_record& rec);
+  /// Classifies `rec` by the node's last answer about its ride (recovered rides only).
+  void adopt_outcome(ride_record& rec, const rideshare::Ride& ride);
+  void move_driver(const std::string& driver_id, lat_lng near, double radius);
+
+  const sim_options& opts_;
+  const city& town_;
+  run_control& control_;
+  std::mt19937_64 rng_;
+  node_client client_;
+  call_stats stats_;
+  std::vector<ride_record> rides_;
+};
+
+}  // namespace keel::sim

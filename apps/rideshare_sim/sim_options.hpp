@@ -1,0 +1,49 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace keel::sim {
+
+/// Where keel-node's HTTP API listens.
+/// Immutable once parsed; safe to share between threads.
+struct endpoint {
+  std::string host;
+  int port = 0;
+};
+
+/// Parses "host:port"; nullopt when the text is not of that form (the CLI turns this into
+/// its own validation error, so no error value is needed here).
+std::optional<endpoint> parse_endpoint(std::string_view text);
+
+/// Parses "250ms", "10s" or "2m"; nullopt when the text is not a duration.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+/// rideshare-sim's command line. Filled once in main before any thread starts, then only read:
+/// safe to share between threads as const.
+struct sim_options {
+  endpoint node{"127.0.0.1", 8080};
+  int drivers = 200;
+  int riders = 1000;
+  int concurrency = 16;
+  std::chrono::milliseconds duration{std::chrono::seconds{10}};
+  int64_t rides = 0;  // 0: no count limit, run for `duration`
+  double cancel_rate = 0.1;
+  uint64_t seed = 1;
+  bool json = false;
+  // How long the invariant check waits for payments, which settle on reminders after the
+  // ride's last response.
+  std::chrono::milliseconds settle_timeout{std::chrono::seconds{30}};
+  // Above keel-node's default request deadline (5 s), so the node answers 504 before the
+  // client gives up and the sim sees the node's error code, not a bare timeout.
+  std::chrono::milliseconds request_timeout{std::chrono::seconds{10}};
+};
+
+/// The fee keel-node charges for a ride cancelled after accept (rideshare_options'
+/// default; keel-node has no flag for it).
+inline constexpr int32_t cancellation_fee_cents = 500;
+
+}  // namespace keel::sim
