@@ -64,7 +64,8 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
   services_->idle_timeout = opts_.idle_timeout;
   services_->default_timeout = opts_.default_timeout;
   services_->store_writer = detail::spawn_store_writer(sys_, *store_, metrics_);
-  services_->store_reader = detail::spawn_store_reader(sys_, *store_);
+  for (int i = 0; i < 2; ++i)
+    services_->store_readers.push_back(detail::spawn_store_reader(sys_, *store_));
   services_->reminders = detail::spawn_reminder_service(*services_);
   sweeper_ = sys_.spawn(deadline_sweeper, &router_, opts_.sweep_interval);
 }
@@ -127,9 +128,10 @@ void node_runtime::stop() {
   wait_for({sweeper_, services_->reminders});
   // The store actors use the DB on their own threads: wait until they are gone before the
   // DB closes with this runtime.
-  for (auto* handle : {&services_->store_writer, &services_->store_reader})
-    caf::anon_send_exit(*handle, caf::exit_reason::user_shutdown);
-  wait_for({services_->store_writer, services_->store_reader});
+  auto store_actors = services_->store_readers;
+  store_actors.push_back(services_->store_writer);
+  for (const auto& handle : store_actors) caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+  wait_for(store_actors);
 }
 
 }  // namespace keel

@@ -475,7 +475,7 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
   });
   if (!type->stateless()) {
     // Awaited: no turn starts before the state is loaded.
-    self->request(svc->store_reader, caf::infinite, load_atom::value, st.id)
+    self->request(svc->reader_for(st.id), caf::infinite, load_atom::value, st.id)
       .await([self](const load_result_ptr& loaded) { load_state(self, *loaded); },
              [self](caf::error& err) { self->state.load_error = std::move(err); });
   }

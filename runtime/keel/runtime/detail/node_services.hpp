@@ -2,6 +2,9 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
+
+#include "keel/runtime/actor_id.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -31,7 +34,13 @@ struct node_services {
   std::shared_ptr<wall_clock> clock;
   std::shared_ptr<spdlog::logger> log;
   caf::actor store_writer;
-  caf::actor store_reader;
+  // Loads run on a few detached readers (LevelDB reads are thread-safe): with one, every
+  // activation of a busy node queued behind the others' disk reads.
+  std::vector<caf::actor> store_readers;
+
+  const caf::actor& reader_for(const actor_id& id) const {
+    return store_readers[std::hash<actor_id>{}(id) % store_readers.size()];
+  }
   caf::actor reminders;
   std::chrono::milliseconds idle_timeout{300000};
   std::chrono::milliseconds default_timeout{5000};

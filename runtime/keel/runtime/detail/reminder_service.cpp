@@ -101,7 +101,7 @@ void fire_due(reminder_actor* self) {
 
 caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
   self->state.svc = svc;
-  self->request(svc->store_reader, caf::infinite, scan_atom::value)
+  self->request(svc->store_readers.front(), caf::infinite, scan_atom::value)
     .await(
       [self](const load_result_ptr& all) {
         for (const auto& [key, value] : all->reminders) {

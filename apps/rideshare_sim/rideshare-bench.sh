@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The ride-sharing benchmark (issue 5): rideshare-sim against one keel-node, next to the
+# durable-turn ceiling keel-bench measures in the same run. Prints the rides/s, durable
+# turns per ride, their product, and its ratio to the ceiling (target >= 0.6).
+#   apps/rideshare_sim/rideshare-bench.sh [build/bin] [sim seconds]
+set -euo pipefail
+bin=${1:-build/bin}
+seconds=${2:-10}
+dir=$(mktemp -d)
+trap 'kill "$node" 2>/dev/null || true; wait "$node" 2>/dev/null || true; rm -rf "$dir"' EXIT
+
+echo "[1/3] durable-turn ceiling: keel-bench --only=b" >&2
+ceiling=$("$bin/keel-bench" --only=b --json 2>/dev/null |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["value"])')
+
+echo "[2/3] starting keel-node" >&2
+"$bin/keel-node" --http-port=0 --data-dir="$dir/data" --log-level=warn >"$dir/out" 2>"$dir/err" &
+node=$!
+for _ in $(seq 100); do grep -q listening "$dir/out" && break; sleep 0.1; done
+port=$(sed -n 's/.*http=[^:]*:\([0-9]*\).*/\1/p' "$dir/out")
+
+echo "[3/3] rideshare-sim for ${seconds}s" >&2
+"$bin/rideshare-sim" --node="127.0.0.1:$port" --duration="${seconds}s" --json >"$dir/sim.json"
+
+python3 - "$dir/sim.json" "$ceiling" <<'PY'
+import json, sys
+sim = json.load(open(sys.argv[1]))
+ceiling = float(sys.argv[2])
+rides = sim["rides_per_second"]
+per_ride = sim["durable_turns_per_ride"]
+product = rides * per_ride
+print(f"rides/s                         {rides:10.1f}")
+print(f"durable turns per ride          {per_ride:10.2f}")
+print(f"durable turns/s under the app   {product:10.0f}")
+print(f"durable-turn ceiling (keel-bench b) {ceiling:6.0f}")
+print(f"ratio (target >= 0.6)           {product / ceiling:10.3f}")
+print(f"invariants                      {'PASS' if sim['pass'] else 'FAIL'}")
+PY
