@@ -59,9 +59,13 @@ struct activation_state {
   steady_time last_active;
   bool idle_scheduled = false;
   size_t open_turns = 0;
-  // A finished turn object kept for the next turn: one allocation less per message.
-  std::shared_ptr<turn> spare_turn;
 };
+
+// Finished turn objects, kept per scheduler thread for the next turn of any activation
+// that runs there: one allocation less per message, without a resident turn per idle
+// activation. Only the owning thread touches its pool.
+thread_local std::vector<std::shared_ptr<turn>> turn_pool;
+constexpr size_t turn_pool_size = 16;
 
 using activation_actor = caf::stateful_actor<activation_state>;
 
@@ -73,12 +77,13 @@ struct reminder_change {
 
 class turn final : public context, public std::enable_shared_from_this<turn> {
  public:
-  turn(activation_actor* self, envelope_ptr env, steady_time started) : self_(self) {
-    reset(std::move(env), started);
+  turn(activation_actor* self, envelope_ptr env, steady_time started) {
+    reset(self, std::move(env), started);
   }
 
-  /// Prepares this object for a new turn, keeping its buffers.
-  void reset(envelope_ptr env, steady_time started) {
+  /// Prepares this object for a new turn of `self`, keeping its buffers.
+  void reset(activation_actor* self, envelope_ptr env, steady_time started) {
+    self_ = self;
     env_ = std::move(env);
     started_ = started;
     auto& st = self_->state;
@@ -147,7 +152,9 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
       const auto& st = self_->state;
       if (!st.committed)
         throw std::logic_error("actor type '" + st.type->name + "' is stateless");
-      if (!working_) working_.reset(st.committed->New());
+      // A pooled turn may hold a buffer of another actor type.
+      if (!working_ || working_->GetDescriptor() != st.committed->GetDescriptor())
+        working_.reset(st.committed->New());
       // A reentrant turn that waited while another committed still works on the state it
       // started from; the commit then detects the interleaving as a conflict.
       if (st.type->reentrant && st.version != base_version_)
@@ -341,7 +348,7 @@ void turn::finish() {
   // Finished: no continuation will touch this object again, so the next turn may reuse it
   // (with its buffers). The envelope is released now, not when the object is reused.
   env_.reset();
-  if (!st.spare_turn) st.spare_turn = shared_from_this();
+  if (turn_pool.size() < turn_pool_size) turn_pool.push_back(shared_from_this());
 }
 
 void schedule_idle_check(activation_actor* self, milliseconds delay) {
@@ -352,10 +359,10 @@ void schedule_idle_check(activation_actor* self, milliseconds delay) {
 }
 
 std::shared_ptr<turn> acquire_turn(activation_actor* self, envelope_ptr env, steady_time now) {
-  auto& spare = self->state.spare_turn;
-  if (spare) {
-    auto t = std::move(spare);
-    t->reset(std::move(env), now);
+  if (!turn_pool.empty()) {
+    auto t = std::move(turn_pool.back());
+    turn_pool.pop_back();
+    t->reset(self, std::move(env), now);
     return t;
   }
   return std::make_shared<turn>(self, std::move(env), now);
