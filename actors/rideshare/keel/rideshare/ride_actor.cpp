@@ -106,6 +106,13 @@ class matcher {
     ctx.ask<Reservation>(driver_actor(driver), reserve,
                          [this, &ctx, run, driver](caf::expected<Reservation> answer) {
                            if (answer && answer->ok()) return run->done(driver);
+                           if (!answer) {
+                             // No answer is not a refusal: the driver may have taken this
+                             // ride. Release it (a no-op unless it holds this ride).
+                             ReleaseDriver release;
+                             release.set_ride_id(ctx.self().key());
+                             ctx.tell(driver_actor(driver), release);
+                           }
                            run->refused.insert(driver);
                            reserve_next(ctx, run);
                          });
@@ -213,33 +220,26 @@ void finish_ride(context& ctx, Ride& ride) {
 }
 
 // Idempotency-Key records of POST /v1/rides: one actor per key, so records are durable
-// and move with their partition, and two requests with one key are serialized.
+// and move with their partition, and two requests with one key are serialized. The key is
+// bound to a ride id before the ride is asked for anything: however the first request ends
+// (even in a timeout), a retry reaches the same ride, whose RequestRide is idempotent.
 void register_ride_keys(type_registry& types) {
   types.add_type<IdempotencyRecord>(std::string{ride_key_type})
-    .on_async<CreateRideOnce>([](const CreateRideOnce& m, context& ctx) {
+    .on<ClaimRideKey>([](const ClaimRideKey& m, context& ctx) -> caf::expected<RideKeyClaim> {
+      RideKeyClaim out;
       const auto& record = ctx.view<IdempotencyRecord>();
       if (!record.ride_id().empty()) {
         if (record.body_hash() != m.body_hash())
-          return ctx.reply(make_error(errc::conflict, "Idempotency-Key was used with another body"));
-        return ctx.ask<Ride>(ride_actor(record.ride_id()), GetRide{},
-                             [&ctx](caf::expected<Ride> ride) {
-                               if (!ride) return ctx.reply(std::move(ride.error()));
-                               RideOnce out;
-                               out.set_replayed(true);
-                               *out.mutable_ride() = *ride;
-                               ctx.reply(out);
-                             });
+          return make_error(errc::conflict, "Idempotency-Key was used with another body");
+        out.set_replayed(true);
+        out.set_ride_id(record.ride_id());
+        return out;
       }
-      auto hash = m.body_hash();
-      ctx.ask<Ride>(ride_actor(m.ride_id()), m.request(), [&ctx, hash](caf::expected<Ride> ride) {
-        if (!ride) return ctx.reply(std::move(ride.error()));
-        auto& rec = ctx.state<IdempotencyRecord>();
-        rec.set_body_hash(hash);
-        rec.set_ride_id(ride->ride_id());
-        RideOnce out;
-        *out.mutable_ride() = *ride;
-        ctx.reply(out);
-      });
+      auto& rec = ctx.state<IdempotencyRecord>();
+      rec.set_body_hash(m.body_hash());
+      rec.set_ride_id(m.ride_id());
+      out.set_ride_id(m.ride_id());
+      return out;
     });
 }
 
@@ -277,6 +277,18 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
       });
     })
     .on<GetRide>([](const GetRide&, context& ctx) { return existing(ctx); })
+    .on<CheckDriver>([](const CheckDriver& m, context& ctx) {
+      const auto& ride = ctx.view<RideState>().ride();
+      bool holds = ride.driver_id() == m.driver_id() &&
+                   (ride.status() == Ride::matched || ride.status() == Ride::accepted ||
+                    ride.status() == Ride::in_progress);
+      if (!holds) {
+        ReleaseDriver release;
+        release.set_ride_id(ctx.self().key());
+        ctx.tell(driver_actor(m.driver_id()), release);
+      }
+      return Done{};
+    })
     .on<AcceptRide>([](const AcceptRide& m, context& ctx) -> caf::expected<Ride> {
       auto current = existing(ctx);
       if (!current) return current;

@@ -82,15 +82,15 @@ void request_ride(node_runtime& rt, const exchange_ptr& ex) {
   // Keys are scoped by API key (hashed: keys are secrets and actor keys are stored).
   auto auth = ex->req().header("authorization");
   auto scoped = fmt::format("{:016x}/{}", fnv1a64(auth), key);
-  auto once = std::make_shared<CreateRideOnce>();
-  once->set_body_hash(body_hash(*req));
-  once->set_ride_id(ride_id);
-  *once->mutable_request() = *req;
-  rt.call(actor_id{std::string{ride_key_type}, scoped}, once, ex->deadline(), ex->trace(), "http",
-          [ex](call_result result) {
+  auto claim = std::make_shared<ClaimRideKey>();
+  claim->set_body_hash(body_hash(*req));
+  claim->set_ride_id(ride_id);
+  rt.call(actor_id{std::string{ride_key_type}, scoped}, claim, ex->deadline(), ex->trace(), "http",
+          [&rt, ex, req](call_result result) {
             if (!result) return ex->fail(result.error());
-            const auto& out = static_cast<const RideOnce&>(**result);
-            ex->respond(out.replayed() ? 200 : 201, http::to_json(out.ride()));
+            const auto& claimed = static_cast<const RideKeyClaim&>(**result);
+            // A replay asks the same ride again: RequestRide answers an existing ride as is.
+            forward(rt, ex, ride_actor(claimed.ride_id()), req, claimed.replayed() ? 200 : 201);
           });
 }
 

@@ -43,6 +43,9 @@ void sync_cell(context& ctx, DriverState& st, const geo_grid& grid) {
   st.set_cell(wanted);
 }
 
+constexpr std::string_view lease_reminder = "lease";
+constexpr std::chrono::milliseconds lease_period{std::chrono::seconds{30}};
+
 void register_driver(type_registry& types, const rideshare_options& opts) {
   geo_grid grid{opts.cell_degrees};
   types.add_type<DriverState>(std::string{driver_type})
@@ -71,6 +74,9 @@ void register_driver(type_registry& types, const rideshare_options& opts) {
       auto& st = ctx.state<DriverState>();
       st.set_current_ride(m.ride_id());
       sync_cell(ctx, st, grid);
+      // A lease: if the ride failed after reserving (its turn never committed), nobody
+      // would ever release this driver; the lease asks the ride, one-way, until released.
+      ctx.register_reminder(std::string{lease_reminder}, lease_period, lease_period);
       out.set_ok(true);
       *out.mutable_position() = st.position();
       return out;
@@ -80,11 +86,20 @@ void register_driver(type_registry& types, const rideshare_options& opts) {
         auto& st = ctx.state<DriverState>();
         st.clear_current_ride();
         sync_cell(ctx, st, grid);
+        ctx.unregister_reminder(std::string{lease_reminder});
       }
       return driver_view(ctx.self().key(), ctx.view<DriverState>());
     })
     .on<GetDriver>([](const GetDriver&, context& ctx) {
       return driver_view(ctx.self().key(), ctx.view<DriverState>());
+    })
+    .on_reminder([](const std::string& name, context& ctx) {
+      if (name != lease_reminder) return;
+      const auto& st = ctx.view<DriverState>();
+      if (st.current_ride().empty()) return ctx.unregister_reminder(std::string{lease_reminder});
+      CheckDriver check;
+      check.set_driver_id(ctx.self().key());
+      ctx.tell(ride_actor(st.current_ride()), check);
     });
 }
 
