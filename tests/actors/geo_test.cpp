@@ -67,7 +67,8 @@ TEST(Validation, NamesTheFieldOutOfRange) {
   std::string error;
   EXPECT_TRUE(valid_point({52, 13}, "pickup", error));
   EXPECT_FALSE(valid_point({91, 13}, "pickup", error));
-  EXPECT_EQ(error, "field 'pickup.lat': must be between -90 and 90");
+  EXPECT_EQ(error, "field 'pickup.lat': must be between -85 and 85");
+  EXPECT_FALSE(valid_point({86, 13}, "pickup", error));  // the grid stops before the poles
   EXPECT_FALSE(valid_point({0, -181}, "dropoff", error));
   EXPECT_EQ(error, "field 'dropoff.lng': must be between -180 and 180");
   EXPECT_FALSE(valid_point({NAN, 0}, "pickup", error));

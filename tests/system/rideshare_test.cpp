@@ -201,6 +201,12 @@ TEST_F(Rideshare, BadInputIs400NamingTheField) {
   auto no_rider = node_->post("/v1/rides", ride_body("", {1, 1}, {1, 1}));
   EXPECT_EQ(no_rider.status, 400);
   EXPECT_NE(no_rider.body.find("riderId"), std::string::npos);
+  auto no_lat = node_->put_json("/v1/drivers/d1/location", R"({"lng":13.4})");
+  EXPECT_EQ(no_lat.status, 400);
+  EXPECT_NE(no_lat.body.find("field 'lat': required"), std::string::npos) << no_lat.body;
+  auto empty = node_->put_json("/v1/drivers/d1/availability", "{}");
+  EXPECT_EQ(empty.status, 400);
+  EXPECT_NE(empty.body.find("field 'available': required"), std::string::npos) << empty.body;
   auto bad_location = node_->put_json("/v1/drivers/d1/location", R"({"lat":10,"lng":200})");
   EXPECT_EQ(bad_location.status, 400);
   EXPECT_NE(bad_location.body.find("field 'lng'"), std::string::npos) << bad_location.body;

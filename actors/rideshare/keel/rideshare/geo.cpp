@@ -80,8 +80,10 @@ fare_quote quote_fare(point pickup, point dropoff, const fare_rule& rule) {
 }
 
 bool valid_point(point p, const std::string& field, std::string& error) {
-  if (!std::isfinite(p.lat) || p.lat < -90 || p.lat > 90) {
-    error = "field '" + field + ".lat': must be between -90 and 90";
+  // The equal-angle grid degenerates near the poles (cells a few meters wide), so service
+  // stops at 85 degrees.
+  if (!std::isfinite(p.lat) || p.lat < -max_latitude || p.lat > max_latitude) {
+    error = "field '" + field + ".lat': must be between -85 and 85";
     return false;
   }
   if (!std::isfinite(p.lng) || p.lng < -180 || p.lng > 180) {

@@ -60,6 +60,9 @@ struct fare_quote {
 
 fare_quote quote_fare(point pickup, point dropoff, const fare_rule& rule = {});
 
+/// Rides and drivers are served up to this latitude.
+inline constexpr double max_latitude = 85.0;
+
 /// Whether `p` is a valid coordinate; otherwise `error` names the problem for `field`.
 bool valid_point(point p, const std::string& field, std::string& error);
 

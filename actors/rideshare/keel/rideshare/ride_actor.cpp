@@ -15,6 +15,7 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr std::string_view match_reminder = "match";
+constexpr int max_rings = 64;
 
 point to_point(const LatLng& p) { return {p.lat(), p.lng()}; }
 
@@ -73,8 +74,9 @@ class matcher {
     double best = std::numeric_limits<double>::infinity();
     for (const auto& c : run->found) best = std::min(best, c.meters);
     double next_min = grid_.ring_min_distance(run->pickup, run->ring + 1);
-    // Stop only when no cell further out can hold anyone nearer than the best so far.
-    if (best <= next_min || next_min > opts_.search_radius_meters) {
+    // Stop only when no cell further out can hold anyone nearer than the best so far (or
+    // at a hard ring cap, which at the served latitudes lies beyond the radius anyway).
+    if (best <= next_min || next_min > opts_.search_radius_meters || run->ring >= max_rings) {
       std::sort(run->found.begin(), run->found.end(), [](const auto& a, const auto& b) {
         return a.meters != b.meters ? a.meters < b.meters : a.driver_id < b.driver_id;
       });
@@ -91,7 +93,8 @@ class matcher {
     if (run->next_to_reserve >= run->found.size()) {
       // Everyone found so far refused (taken a moment ago, or listed in a stale cell):
       // widen the search instead of giving up while the radius allows.
-      if (grid_.ring_min_distance(run->pickup, run->ring + 1) > opts_.search_radius_meters)
+      if (grid_.ring_min_distance(run->pickup, run->ring + 1) > opts_.search_radius_meters ||
+          run->ring >= max_rings)
         return run->done("");
       run->found.clear();
       run->next_to_reserve = 0;

@@ -101,6 +101,8 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
   gw.add_route("PUT", "/v1/drivers/{id}/location", [&rt](const exchange_ptr& ex) {
     auto m = parse<UpdateLocation>(ex);
     if (!m) return;
+    if (!m->has_lat()) return (void) fail_bad(ex, "field 'lat': required");
+    if (!m->has_lng()) return (void) fail_bad(ex, "field 'lng': required");
     std::string error;
     if (!valid_point({m->lat(), m->lng()}, "location", error))
       return (void) fail_bad(ex, error.replace(error.find("location."), 9, ""));
@@ -109,6 +111,7 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
   gw.add_route("PUT", "/v1/drivers/{id}/availability", [&rt](const exchange_ptr& ex) {
     auto m = parse<SetAvailability>(ex);
     if (!m) return;
+    if (!m->has_available()) return (void) fail_bad(ex, "field 'available': required");
     forward(rt, ex, driver_actor(std::string{ex->param("id")}), m);
   });
   gw.add_route("GET", "/v1/drivers/{id}", [&rt](const exchange_ptr& ex) {
