@@ -175,14 +175,70 @@ void register_alerts(type_registry& types, const rideshare_options& opts) {
 
 constexpr std::string_view process_reminder = "process";
 
-void schedule_processing(context& ctx, PaymentState& st, milliseconds delay) {
-  st.set_attempts(0);
-  ctx.register_reminder(std::string{process_reminder}, delay, milliseconds{0});
-}
-
 bool open_for_changes(const PaymentState& st) {
   auto s = st.payment().status();
   return s == Payment::pending || s == Payment::authorized;
+}
+
+bool queued(const PaymentState& st, std::string_view op) {
+  for (const auto& q : st.queue())
+    if (q.op() == op) return true;
+  return false;
+}
+
+// Appends an operation; the first one in an empty queue arms the processing reminder.
+void enqueue(context& ctx, std::string op, int32_t amount, milliseconds latency) {
+  auto& st = ctx.state<PaymentState>();
+  auto* entry = st.add_queue();
+  entry->set_op(std::move(op));
+  entry->set_amount_cents(amount);
+  if (st.queue_size() == 1) {
+    st.set_attempts(0);
+    ctx.register_reminder(std::string{process_reminder}, latency, milliseconds{0});
+  }
+}
+
+void payment_alert(context& ctx, const PaymentState& st, const std::string& text) {
+  if (st.rider_id().empty()) return;
+  AddAlert add;
+  auto* alert = add.mutable_alert();
+  alert->set_kind("payment");
+  alert->set_ride_id(st.payment().ride_id());
+  alert->set_text(text);
+  alert->set_at_ms(ctx.now_ms());
+  ctx.tell(alerts_actor("rider", st.rider_id()), add);
+}
+
+// Applies the processor's answer to the head of the queue.
+void on_processed(context& ctx, caf::expected<ChargeResult> answer) {
+  auto& st = ctx.state<PaymentState>();
+  if (!answer) {
+    if (code_of(answer.error()) == errc::bad_payload) {
+      // Declined: the payment ends here, and the rider hears of it.
+      st.mutable_payment()->set_status(Payment::failed);
+      st.clear_queue();
+      payment_alert(ctx, st, "payment failed: " + message_of(answer.error()));
+      return;
+    }
+    // Unreachable or failing: retried, forever, with capped backoff on a durable reminder
+    // (100 ms doubling to 1 s), never a wait inside the turn.
+    st.set_attempts(st.attempts() + 1);
+    auto backoff = std::min<int64_t>(100LL << std::min(st.attempts(), 4), 1000);
+    ctx.register_reminder(std::string{process_reminder}, milliseconds{backoff}, milliseconds{0});
+    return;
+  }
+  auto done = st.queue(0);
+  st.mutable_queue()->erase(st.mutable_queue()->begin());
+  st.set_attempts(0);
+  auto status = done.op() == "authorize" ? Payment::authorized
+                : done.op() == "capture" ? Payment::captured
+                                         : Payment::voided;
+  st.mutable_payment()->set_status(status);
+  if (done.op() == "capture") st.mutable_payment()->set_amount_cents(done.amount_cents());
+  payment_alert(ctx, st, "payment " + Payment::Status_Name(status) + ": " +
+                           std::to_string(st.payment().amount_cents()) + " cents");
+  if (st.queue_size() > 0)
+    ctx.register_reminder(std::string{process_reminder}, milliseconds{0}, milliseconds{0});
 }
 
 void register_payment(type_registry& types, const rideshare_options& opts) {
@@ -200,31 +256,25 @@ void register_payment(type_registry& types, const rideshare_options& opts) {
       st.set_rider_id(m.rider_id());
       return st.payment();
     })
+    // Each operation is accepted once; repeats (the ride's outbox delivers at least once)
+    // change nothing.
     .on<AuthorizePayment>([latency](const AuthorizePayment&, context& ctx) {
-      if (ctx.view<PaymentState>().payment().status() == Payment::pending &&
-          ctx.view<PaymentState>().pending_op().empty()) {
-        auto& st = ctx.state<PaymentState>();
-        st.set_pending_op("authorize");
-        schedule_processing(ctx, st, latency);
-      }
+      const auto& st = ctx.view<PaymentState>();
+      if (st.payment().status() == Payment::pending && !queued(st, "authorize") &&
+          !queued(st, "capture") && !queued(st, "void"))
+        enqueue(ctx, "authorize", st.payment().amount_cents(), latency);
       return ctx.view<PaymentState>().payment();
     })
     .on<CapturePayment>([latency](const CapturePayment& m, context& ctx) {
-      if (open_for_changes(ctx.view<PaymentState>())) {
-        auto& st = ctx.state<PaymentState>();
-        st.set_pending_op("capture");
-        st.set_pending_amount_cents(m.amount_cents());
-        st.mutable_payment()->set_amount_cents(m.amount_cents());
-        schedule_processing(ctx, st, latency);
-      }
+      const auto& st = ctx.view<PaymentState>();
+      if (open_for_changes(st) && !queued(st, "capture") && !queued(st, "void"))
+        enqueue(ctx, "capture", m.amount_cents(), latency);
       return ctx.view<PaymentState>().payment();
     })
     .on<VoidPayment>([latency](const VoidPayment&, context& ctx) {
-      if (open_for_changes(ctx.view<PaymentState>())) {
-        auto& st = ctx.state<PaymentState>();
-        st.set_pending_op("void");
-        schedule_processing(ctx, st, latency);
-      }
+      const auto& st = ctx.view<PaymentState>();
+      if (open_for_changes(st) && !queued(st, "capture") && !queued(st, "void"))
+        enqueue(ctx, "void", 0, latency);
       return ctx.view<PaymentState>().payment();
     })
     .on<GetPayment>([](const GetPayment&, context& ctx) -> caf::expected<Payment> {
@@ -234,54 +284,17 @@ void register_payment(type_registry& types, const rideshare_options& opts) {
       return st.payment();
     })
     .on_reminder([](const std::string& name, context& ctx) {
-      if (name != process_reminder || ctx.view<PaymentState>().pending_op().empty()) return;
       const auto& st = ctx.view<PaymentState>();
+      if (name != process_reminder || st.queue_size() == 0) return;
+      const auto& head = st.queue(0);
       Charge charge;
-      // The same key on every retry: the processor charges each operation at most once.
-      charge.set_idempotency_key(ctx.self().key() + ":" + st.pending_op());
-      charge.set_operation(st.pending_op());
-      charge.set_amount_cents(st.pending_op() == "capture" ? st.pending_amount_cents()
-                                                           : st.payment().amount_cents());
+      // The same key on every retry: the processor performs each operation at most once.
+      charge.set_idempotency_key(ctx.self().key() + ":" + head.op());
+      charge.set_operation(head.op());
+      charge.set_amount_cents(head.amount_cents());
       ctx.ask<ChargeResult>(processor_actor(ctx.self().key()), charge,
                             [&ctx](caf::expected<ChargeResult> answer) {
-                              auto& st = ctx.state<PaymentState>();
-                              if (!answer) {
-                                st.set_attempts(st.attempts() + 1);
-                                // Only a processor that declines ends the payment as failed;
-                                // an unreachable one is retried, forever, with capped
-                                // backoff on a durable reminder, never a wait in the turn.
-                                auto code = code_of(answer.error());
-                                if (code != errc::unavailable && code != errc::timeout) {
-                                  st.mutable_payment()->set_status(Payment::failed);
-                                  st.clear_pending_op();
-                                  return;
-                                }
-                                // 100 ms doubling to a 1 s cap: a flaky processor is
-                                // retried often enough that payments settle in seconds.
-                                auto shift = std::min(st.attempts(), 4);
-                                auto backoff = std::min<int64_t>(100LL << shift, 1000);
-                                ctx.register_reminder(std::string{process_reminder},
-                                                      milliseconds{backoff}, milliseconds{0});
-                                return;
-                              }
-                              auto op = st.pending_op();
-                              auto status = op == "authorize" ? Payment::authorized
-                                            : op == "capture" ? Payment::captured
-                                                              : Payment::voided;
-                              st.mutable_payment()->set_status(status);
-                              st.clear_pending_op();
-                              st.set_attempts(0);
-                              Alert alert;
-                              alert.set_kind("payment");
-                              alert.set_ride_id(st.payment().ride_id());
-                              alert.set_text("payment " + Payment::Status_Name(status) + ": " +
-                                             std::to_string(st.payment().amount_cents()) +
-                                             " cents");
-                              alert.set_at_ms(ctx.now_ms());
-                              AddAlert add;
-                              *add.mutable_alert() = alert;
-                              if (!st.rider_id().empty())
-                                ctx.tell(alerts_actor("rider", st.rider_id()), add);
+                              on_processed(ctx, std::move(answer));
                             });
     });
 }

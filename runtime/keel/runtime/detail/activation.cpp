@@ -116,8 +116,12 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
     rec.set_name(name);
     rec.set_due_ms(now_ms() + due_in.count());
     rec.set_period_ms(period.count());
-    if (auto it = self_->state.reminders.find(name); it != self_->state.reminders.end())
+    if (auto it = self_->state.reminders.find(name); it != self_->state.reminders.end()) {
       rec.set_last_fired_ms(it->second.last_fired_ms());
+      // Due times name firings: a re-registration (say from inside the firing itself) must
+      // not reuse the current due time, or it would read as that firing's duplicate.
+      if (rec.due_ms() == it->second.due_ms()) rec.set_due_ms(rec.due_ms() + 1);
+    }
     reminder_changes_.push_back({std::move(name), std::move(rec)});
   }
 
