@@ -34,3 +34,15 @@ target_compile_definitions(keel_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT
 target_link_libraries(keel_httplib INTERFACE ${HTTPLIB_LIBRARY} Threads::Threads)
 
 find_package(restinio REQUIRED)
+
+# Generates the C++ of a target's .proto sources (listed in its sources, relative to the
+# folder that owns the target, so "keel/x/y.proto" includes as "keel/x/y.pb.h") and puts
+# the folder and the generated code on its public include path.
+function(keel_generate_protos target)
+  file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/gen)
+  protobuf_generate(TARGET ${target}
+    IMPORT_DIRS ${CMAKE_CURRENT_SOURCE_DIR}
+    PROTOC_OUT_DIR ${CMAKE_CURRENT_BINARY_DIR}/gen)
+  target_include_directories(${target} PUBLIC
+    ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/gen)
+endfunction()

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 
 #include <caf/expected.hpp>
 
@@ -21,5 +22,13 @@ using call_result = caf::expected<message_ptr>;
 
 /// Deadlines are steady-clock instants (never the wall clock: node clocks jump).
 using steady_time = std::chrono::steady_clock::time_point;
+
+}  // namespace keel
+
+namespace keel {
+
+/// The message's bytes with map entries in key order, so equal messages give equal bytes
+/// (for "did the state change?" and for content hashes).
+std::string serialize_deterministic(const google::protobuf::Message& m);
 
 }  // namespace keel

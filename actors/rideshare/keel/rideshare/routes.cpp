@@ -3,8 +3,6 @@
 #include <random>
 
 #include <fmt/format.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "keel/rideshare/actor_names.hpp"
 #include "keel/rideshare/rideshare.hpp"
@@ -59,13 +57,7 @@ std::string new_ride_id() {
 
 // Same request, same hash, whatever the JSON's spacing or field order.
 std::string body_hash(const RequestRide& request) {
-  std::string bytes;
-  google::protobuf::io::StringOutputStream stream{&bytes};
-  google::protobuf::io::CodedOutputStream coded{&stream};
-  coded.SetSerializationDeterministic(true);
-  request.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return fmt::format("{:016x}", fnv1a64(bytes));
+  return fmt::format("{:016x}", fnv1a64(serialize_deterministic(request)));
 }
 
 void request_ride(node_runtime& rt, const exchange_ptr& ex) {

@@ -6,8 +6,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <spdlog/spdlog.h>
 
 #include "keel/runtime/actor_call.hpp"
@@ -32,18 +30,6 @@ using keel::runtime::ReminderRecord;
 
 constexpr std::string_view reminder_message = "$reminder";
 constexpr std::string_view timer_message = "$timer";
-
-// Map fields serialize in hash order unless asked: deterministic bytes let "did the state
-// change?" be a byte comparison.
-std::string serialize(const Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream{&out};
-  google::protobuf::io::CodedOutputStream coded{&stream};
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
 
 class turn;
 
@@ -237,7 +223,7 @@ void turn::maybe_finish() {
   std::string bytes;
   bool state_changed = false;
   if (working_valid_) {
-    bytes = serialize(*working_);
+    bytes = serialize_deterministic(*working_);
     state_changed = bytes != (st.type->reentrant ? base_bytes_ : st.committed_bytes);
   }
   if (!state_changed && reminder_changes_.empty()) {
@@ -460,7 +446,7 @@ void load_state(activation_actor* self, const load_result& loaded) {
     return;
   }
   st.version = loaded.version;
-  st.committed_bytes = serialize(*st.committed);
+  st.committed_bytes = serialize_deterministic(*st.committed);
   for (const auto& [key, value] : loaded.reminders) {
     ReminderRecord rec;
     if (rec.ParseFromString(value)) st.reminders[rec.name()] = std::move(rec);
