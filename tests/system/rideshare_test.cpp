@@ -128,6 +128,18 @@ TEST_F(Rideshare, HappyPathFromRequestToCapturedPaymentWithAlerts) {
   EXPECT_EQ(driver_alerts.alerts(0).kind(), "completed");
   EXPECT_EQ(node_->get("/v1/riders/nobody/alerts").body, R"({"alerts":[]})");
 
+  // The rider's record: the ride in its history, no active ride once completed (rider
+  // updates are one-way, so allow them a moment).
+  RiderState rider;
+  for (int i = 0; i < 50; ++i) {
+    rider = parse<RiderState>(node_->get("/v1/riders/u1"));
+    if (rider.active_ride().empty() && rider.history_size() == 1) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(rider.active_ride(), "");
+  ASSERT_EQ(rider.history_size(), 1);
+  EXPECT_EQ(rider.history(0), ride.ride_id());
+
   // The driver is free again and can be matched.
   auto driver = parse<Driver>(node_->get("/v1/drivers/d1"));
   EXPECT_EQ(driver.current_ride(), "");

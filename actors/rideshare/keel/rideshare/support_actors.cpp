@@ -1,5 +1,6 @@
 // Drivers, geolocation cells, quotes, riders, alerts, payments and the simulated payment
 // processor. Rides live in ride_actor.cpp.
+#include <algorithm>
 #include <random>
 
 #include "keel/rideshare/actor_names.hpp"
@@ -144,7 +145,9 @@ void register_rider(type_registry& types, const rideshare_options& opts) {
     .on<RideUpdate>([kept](const RideUpdate& m, context& ctx) {
       auto& st = ctx.state<RiderState>();
       bool finished = m.status() == Ride::completed || m.status() == Ride::cancelled;
-      if (!finished && st.active_ride() != m.ride_id()) {
+      const auto& h = st.history();
+      bool known = std::find(h.begin(), h.end(), m.ride_id()) != h.end();
+      if (!finished && st.active_ride() != m.ride_id() && !known) {
         st.set_active_ride(m.ride_id());
         st.mutable_history()->Add()->assign(m.ride_id());
         // Newest first: rotate the new entry to the front, then trim.
