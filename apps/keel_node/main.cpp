@@ -74,6 +74,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
   ride_opts.payment_failure_rate = opts.payment_failure_rate;
   ride_opts.payment_latency = opts.payment_latency;
   ride_opts.search_timeout = opts.ride_search_timeout;
+  ride_opts.accept_timeout = opts.ride_accept_timeout;
   type_registry types;
   register_counter(types);
   rideshare::register_rideshare(types, ride_opts);

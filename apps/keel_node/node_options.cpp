@@ -99,6 +99,7 @@ int parse_node_options(int argc, char** argv, node_options& o) {
   env(app.add_option("--payment-failure-rate", o.payment_failure_rate, "simulated processor failure rate")->capture_default_str()->check(CLI::Range(0.0, 1.0)));
   env(duration_flag(app, "--payment-latency", o.payment_latency, "0ms", "simulated processor latency"));
   env(duration_flag(app, "--ride-search-timeout", o.ride_search_timeout, "2m", "cancel a ride still searching for a driver after this"));
+  env(duration_flag(app, "--ride-accept-timeout", o.ride_accept_timeout, "1m", "offer a matched ride to another driver if not accepted within this"));
   env(app.add_flag("--test-actors", o.test_actors, "register the test-only actor types"));
   env(app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")->capture_default_str()->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"})));
   try {

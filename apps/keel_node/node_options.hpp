@@ -29,6 +29,7 @@ struct node_options {
   double payment_failure_rate = 0;
   std::chrono::milliseconds payment_latency{0};
   std::chrono::milliseconds ride_search_timeout{std::chrono::minutes{2}};
+  std::chrono::milliseconds ride_accept_timeout{std::chrono::minutes{1}};
   bool test_actors = false;
   std::string log_level = "info";
 };

@@ -339,6 +339,34 @@ TEST_F(Rideshare, SearchingRideIsCancelledAfterTheSearchTimeout) {
   EXPECT_EQ(payment_when(ride.payment_id(), Payment::voided, 2s).status(), Payment::voided);
 }
 
+TEST_F(Rideshare, AMatchedRideNotAcceptedInTimeGoesToTheNextDriver) {
+  start({"--ride-accept-timeout=500ms"});
+  place_driver("near", {52.5201, 13.4001});
+  place_driver("far", {52.5230, 13.4030});
+  settle();
+  auto ride = request("u1", {52.52, 13.40});
+  ASSERT_EQ(ride.driver_id(), "near");
+  auto give_up = std::chrono::steady_clock::now() + 8s;
+  Ride now;
+  while (std::chrono::steady_clock::now() < give_up) {
+    now = parse<Ride>(node_->get("/v1/rides/" + ride.ride_id()));
+    if (now.driver_id() == "far") break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(now.status(), Ride::matched);
+  EXPECT_EQ(now.driver_id(), "far") << "phase: waiting for the 500 ms accept timeout";
+  // The first driver is free again; the old offer can no longer be accepted by it.
+  Driver near;
+  for (int i = 0; i < 50; ++i) {  // the release is one-way: allow it a moment
+    near = parse<Driver>(node_->get("/v1/drivers/near"));
+    if (near.current_ride().empty()) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(near.current_ride(), "");
+  EXPECT_EQ(lifecycle(ride.ride_id(), "accept", R"({"driverId":"near"})").status, 409);
+  EXPECT_EQ(lifecycle(ride.ride_id(), "accept", R"({"driverId":"far"})").status, 200);
+}
+
 TEST_F(Rideshare, IdempotencyKeyReplaysTheRideAndRefusesAnotherBody) {
   start();
   place_driver("d1", {52.5210, 13.4010});

@@ -43,9 +43,11 @@ class matcher {
 
   /// Finds the nearest available driver within the radius and reserves it through the
   /// driver actor; calls `done(driver_id)` (empty: none) inside the same turn.
-  void run(context& ctx, point pickup, std::function<void(std::string)> done) const {
+  void run(context& ctx, point pickup, std::function<void(std::string)> done,
+           const std::string& excluded = {}) const {
     auto run = std::make_shared<match_run>();
     run->pickup = pickup;
+    if (!excluded.empty()) run->refused.insert(excluded);
     run->center = grid_.cell_of(pickup);
     run->done = std::move(done);
     query_ring(ctx, run);
@@ -145,11 +147,15 @@ void notify_rider(context& ctx, const Ride& ride) {
 }
 
 // The effects of a match on a searching ride.
-void on_matched(context& ctx, const std::string& driver) {
+constexpr std::string_view accept_reminder = "accept";
+
+void on_matched(context& ctx, const std::string& driver, const rideshare_options& opts) {
   auto& ride = *ctx.state<RideState>().mutable_ride();
   ride.set_driver_id(driver);
   ride.set_status(Ride::matched);
   ctx.unregister_reminder(std::string{match_reminder});
+  // A driver who never accepts must not hold the rider forever.
+  ctx.register_reminder(std::string{accept_reminder}, opts.accept_timeout, milliseconds{0});
   notify_rider(ctx, ride);
   alert(ctx, "rider", ride.rider_id(), "matched", "driver " + driver + " is on the way");
   alert(ctx, "driver", driver, "matched", "pick up rider " + ride.rider_id());
@@ -219,6 +225,7 @@ void finish_ride(context& ctx, Ride& ride) {
     ctx.tell(driver_actor(ride.driver_id()), release);
   }
   ctx.unregister_reminder(std::string{match_reminder});
+  ctx.unregister_reminder(std::string{accept_reminder});
   notify_rider(ctx, ride);
 }
 
@@ -246,6 +253,29 @@ void register_ride_keys(type_registry& types) {
     });
 }
 
+// The matched driver did not accept in time: release it and search again without it.
+void offer_to_another(context& ctx, const matcher& match, const rideshare_options& opts) {
+  if (ctx.view<RideState>().ride().status() != Ride::matched) return;
+  auto& ride = *ctx.state<RideState>().mutable_ride();
+  auto previous = ride.driver_id();
+  ReleaseDriver release;
+  release.set_ride_id(ride.ride_id());
+  ctx.tell(driver_actor(previous), release);
+  alert(ctx, "driver", previous, "cancelled", "offer withdrawn: not accepted in time");
+  ride.clear_driver_id();
+  ride.set_status(Ride::searching);
+  match.run(
+    ctx, to_point(ride.pickup()),
+    [&ctx, opts](std::string driver) {
+      if (!driver.empty()) return on_matched(ctx, driver, opts);
+      ctx.register_reminder(std::string{match_reminder}, opts.search_retry, opts.search_retry);
+      notify_rider(ctx, ctx.view<RideState>().ride());
+      alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), "searching",
+            "your driver did not accept; searching again");
+    },
+    previous);
+}
+
 }  // namespace
 
 void register_rides(type_registry& types, const rideshare_options& opts) {
@@ -268,7 +298,7 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
       owe_payment(ctx, "create", ride.fare_cents());
       match->run(ctx, to_point(m.pickup()), [&ctx, opts](std::string driver) {
         if (!driver.empty()) {
-          on_matched(ctx, driver);
+          on_matched(ctx, driver, opts);
         } else {
           // No driver now: retried on a durable reminder, not by waiting in this turn.
           ctx.register_reminder(std::string{match_reminder}, opts.search_retry, opts.search_retry);
@@ -302,6 +332,7 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
                                             "' is not the matched driver");
       auto& ride = *ctx.state<RideState>().mutable_ride();
       ride.set_status(Ride::accepted);
+      ctx.unregister_reminder(std::string{accept_reminder});
       owe_payment(ctx, "authorize");
       notify_rider(ctx, ride);
       alert(ctx, "rider", ride.rider_id(), "accepted", "driver " + ride.driver_id() + " accepted");
@@ -353,6 +384,7 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
     })
     .on_reminder([match, opts](const std::string& name, context& ctx) {
       if (name == payment_reminder) return flush_payments(ctx);
+      if (name == accept_reminder) return offer_to_another(ctx, *match, opts);
       const auto& ride = ctx.view<RideState>().ride();
       if (name != match_reminder) return;
       if (ride.status() != Ride::searching) {
@@ -367,8 +399,8 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
         alert(ctx, "rider", r.rider_id(), "cancelled", "no driver found; ride cancelled");
         return;
       }
-      match->run(ctx, to_point(ride.pickup()), [&ctx](std::string driver) {
-        if (!driver.empty()) on_matched(ctx, driver);
+      match->run(ctx, to_point(ride.pickup()), [&ctx, opts](std::string driver) {
+        if (!driver.empty()) on_matched(ctx, driver, opts);
       });
     });
 }

@@ -22,6 +22,7 @@ struct rideshare_options {
   double search_radius_meters = 5000;
   std::chrono::milliseconds search_retry{std::chrono::seconds{2}};
   std::chrono::milliseconds search_timeout{std::chrono::minutes{2}};
+  std::chrono::milliseconds accept_timeout{std::chrono::minutes{1}};  // matched → re-offered
   int32_t cancellation_fee_cents = 500;  // charged when a ride is cancelled after accept
   double payment_failure_rate = 0;       // the simulated processor's failure rate
   std::chrono::milliseconds payment_latency{0};
