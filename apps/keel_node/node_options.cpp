@@ -104,6 +104,8 @@ int parse_node_options(int argc, char** argv, node_options& o) {
   env(app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")->capture_default_str()->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"})));
   try {
     app.parse(argc, argv);
+    if (o.ride_accept_timeout < std::chrono::seconds{1})
+      throw CLI::ValidationError("--ride-accept-timeout", "must be at least 1s");
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {

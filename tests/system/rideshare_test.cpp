@@ -340,7 +340,7 @@ TEST_F(Rideshare, SearchingRideIsCancelledAfterTheSearchTimeout) {
 }
 
 TEST_F(Rideshare, AMatchedRideNotAcceptedInTimeGoesToTheNextDriver) {
-  start({"--ride-accept-timeout=500ms"});
+  start({"--ride-accept-timeout=1s"});
   place_driver("near", {52.5201, 13.4001});
   place_driver("far", {52.5230, 13.4030});
   settle();
@@ -354,7 +354,7 @@ TEST_F(Rideshare, AMatchedRideNotAcceptedInTimeGoesToTheNextDriver) {
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_EQ(now.status(), Ride::matched);
-  EXPECT_EQ(now.driver_id(), "far") << "phase: waiting for the 500 ms accept timeout";
+  EXPECT_EQ(now.driver_id(), "far") << "phase: waiting for the 1 s accept timeout";
   // The first driver is free again; the old offer can no longer be accepted by it.
   Driver near;
   for (int i = 0; i < 50; ++i) {  // the release is one-way: allow it a moment
@@ -365,6 +365,23 @@ TEST_F(Rideshare, AMatchedRideNotAcceptedInTimeGoesToTheNextDriver) {
   EXPECT_EQ(near.current_ride(), "");
   EXPECT_EQ(lifecycle(ride.ride_id(), "accept", R"({"driverId":"near"})").status, 409);
   EXPECT_EQ(lifecycle(ride.ride_id(), "accept", R"({"driverId":"far"})").status, 200);
+}
+
+TEST_F(Rideshare, ARideNobodyAcceptsIsCancelledAfterThreeLapsedOffers) {
+  start({"--ride-accept-timeout=1s"});
+  for (int i = 0; i < 4; ++i) place_driver(fmt::format("d{}", i), {52.5201 + i * 0.0005, 13.4001});
+  settle();
+  auto ride = request("u1", {52.52, 13.40});
+  ASSERT_EQ(ride.status(), Ride::matched);
+  auto give_up = std::chrono::steady_clock::now() + 10s;
+  Ride now;
+  while (std::chrono::steady_clock::now() < give_up) {
+    now = parse<Ride>(node_->get("/v1/rides/" + ride.ride_id()));
+    if (now.status() == Ride::cancelled) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(now.status(), Ride::cancelled) << "phase: waiting for three 1 s offers to lapse";
+  EXPECT_EQ(payment_when(ride.payment_id(), Payment::voided, 3s).status(), Payment::voided);
 }
 
 TEST_F(Rideshare, IdempotencyKeyReplaysTheRideAndRefusesAnotherBody) {

@@ -44,10 +44,10 @@ class matcher {
   /// Finds the nearest available driver within the radius and reserves it through the
   /// driver actor; calls `done(driver_id)` (empty: none) inside the same turn.
   void run(context& ctx, point pickup, std::function<void(std::string)> done,
-           const std::string& excluded = {}) const {
+           const google::protobuf::RepeatedPtrField<std::string>& excluded = {}) const {
     auto run = std::make_shared<match_run>();
     run->pickup = pickup;
-    if (!excluded.empty()) run->refused.insert(excluded);
+    run->refused.insert(excluded.begin(), excluded.end());
     run->center = grid_.cell_of(pickup);
     run->done = std::move(done);
     query_ring(ctx, run);
@@ -253,17 +253,31 @@ void register_ride_keys(type_registry& types) {
     });
 }
 
-// The matched driver did not accept in time: release it and search again without it.
+constexpr int max_offers = 3;
+
+// The matched driver did not accept in time: release it and search again without it (nor
+// anyone who let this ride lapse before). After a few lapsed offers the ride is cancelled,
+// so drivers that never answer cannot hold a rider forever.
 void offer_to_another(context& ctx, const matcher& match, const rideshare_options& opts) {
   if (ctx.view<RideState>().ride().status() != Ride::matched) return;
-  auto& ride = *ctx.state<RideState>().mutable_ride();
+  auto& st = ctx.state<RideState>();
+  auto& ride = *st.mutable_ride();
   auto previous = ride.driver_id();
   ReleaseDriver release;
   release.set_ride_id(ride.ride_id());
   ctx.tell(driver_actor(previous), release);
   alert(ctx, "driver", previous, "cancelled", "offer withdrawn: not accepted in time");
+  st.add_offered(previous);
   ride.clear_driver_id();
+  if (st.offered_size() >= max_offers) {
+    ride.set_status(Ride::cancelled);
+    owe_payment(ctx, "void");
+    finish_ride(ctx, ride);
+    alert(ctx, "rider", ride.rider_id(), "cancelled", "no driver accepted; ride cancelled");
+    return;
+  }
   ride.set_status(Ride::searching);
+  st.set_searching_since_ms(ctx.now_ms());
   match.run(
     ctx, to_point(ride.pickup()),
     [&ctx, opts](std::string driver) {
@@ -273,7 +287,7 @@ void offer_to_another(context& ctx, const matcher& match, const rideshare_option
       alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), "searching",
             "your driver did not accept; searching again");
     },
-    previous);
+    st.offered());
 }
 
 }  // namespace
@@ -295,6 +309,7 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
       ride.set_payment_id("pay-" + ctx.self().key());
       ride.set_requested_at_ms(ctx.now_ms());
       ride.set_status(Ride::searching);
+      ctx.state<RideState>().set_searching_since_ms(ride.requested_at_ms());
       owe_payment(ctx, "create", ride.fare_cents());
       match->run(ctx, to_point(m.pickup()), [&ctx, opts](std::string driver) {
         if (!driver.empty()) {
@@ -391,7 +406,8 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
         ctx.unregister_reminder(std::string{match_reminder});
         return;
       }
-      if (ctx.now_ms() - ride.requested_at_ms() >= opts.search_timeout.count()) {
+      if (ctx.now_ms() - ctx.view<RideState>().searching_since_ms() >=
+          opts.search_timeout.count()) {
         auto& r = *ctx.state<RideState>().mutable_ride();
         r.set_status(Ride::cancelled);
         owe_payment(ctx, "void");
@@ -399,9 +415,12 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
         alert(ctx, "rider", r.rider_id(), "cancelled", "no driver found; ride cancelled");
         return;
       }
-      match->run(ctx, to_point(ride.pickup()), [&ctx, opts](std::string driver) {
-        if (!driver.empty()) on_matched(ctx, driver, opts);
-      });
+      match->run(
+        ctx, to_point(ride.pickup()),
+        [&ctx, opts](std::string driver) {
+          if (!driver.empty()) on_matched(ctx, driver, opts);
+        },
+        ctx.view<RideState>().offered());
     });
 }
 
