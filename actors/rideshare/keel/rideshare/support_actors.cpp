@@ -143,19 +143,24 @@ void register_rider(type_registry& types, const rideshare_options& opts) {
   int kept = opts.history_kept;
   types.add_type<RiderState>(std::string{rider_type})
     .on<RideUpdate>([kept](const RideUpdate& m, context& ctx) {
-      auto& st = ctx.state<RiderState>();
+      const auto& view = ctx.view<RiderState>();
+      const auto& open = view.unfinished();
+      bool is_open = std::find(open.begin(), open.end(), m.ride_id()) != open.end();
       bool finished = m.status() == Ride::completed || m.status() == Ride::cancelled;
-      const auto& h = st.history();
-      bool known = std::find(h.begin(), h.end(), m.ride_id()) != h.end();
-      if (!finished && st.active_ride() != m.ride_id() && !known) {
-        st.set_active_ride(m.ride_id());
-        st.mutable_history()->Add()->assign(m.ride_id());
-        // Newest first: rotate the new entry to the front, then trim.
+      if (finished == !is_open) return Done{};  // nothing new: a repeat, or a late update
+      auto& st = ctx.state<RiderState>();
+      auto* unfinished = st.mutable_unfinished();
+      if (finished) {
+        unfinished->erase(std::find(unfinished->begin(), unfinished->end(), m.ride_id()));
+      } else {
+        // First sight of a ride: it joins the history (newest first, bounded).
+        *unfinished->Add() = m.ride_id();
         auto* h = st.mutable_history();
+        *h->Add() = m.ride_id();
         for (int i = h->size() - 1; i > 0; --i) h->SwapElements(i, i - 1);
         while (h->size() > kept) h->RemoveLast();
       }
-      if (finished && st.active_ride() == m.ride_id()) st.clear_active_ride();
+      st.set_active_ride(unfinished->empty() ? "" : *unfinished->rbegin());
       return Done{};
     })
     .on<GetRider>([](const GetRider&, context& ctx) { return ctx.view<RiderState>(); });
