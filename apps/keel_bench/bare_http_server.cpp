@@ -23,24 +23,23 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::atomic<uint16_t> port{0};
   auto server = restinio::run_async(
-    restinio::own_io_context(),
-    restinio::server_settings_t<bare_traits>{}
-      .address("127.0.0.1")
-      .port(0)
-      .max_parallel_connections(10000)
-      .socket_options_setter([](auto& options) {
-        options.set_option(restinio::asio_ns::ip::tcp::no_delay{true});
-      })
-      .acceptor_post_bind_hook([&port](restinio::asio_ns::ip::tcp::acceptor& acceptor) {
-        port = acceptor.local_endpoint().port();
-      })
-      .request_handler([](const restinio::request_handle_t& req) {
-        return req->create_response()
-          .append_header(restinio::http_field::content_type, "application/json")
-          .set_body(R"({"status":"ok"})")
-          .done();
-      }),
-    threads);
+      restinio::own_io_context(),
+      restinio::server_settings_t<bare_traits>{}
+          .address("127.0.0.1")
+          .port(0)
+          .max_parallel_connections(10000)
+          .socket_options_setter(
+              [](auto& options) { options.set_option(restinio::asio_ns::ip::tcp::no_delay{true}); })
+          .acceptor_post_bind_hook([&port](restinio::asio_ns::ip::tcp::acceptor& acceptor) {
+            port = acceptor.local_endpoint().port();
+          })
+          .request_handler([](const restinio::request_handle_t& req) {
+            return req->create_response()
+                .append_header(restinio::http_field::content_type, "application/json")
+                .set_body(R"({"status":"ok"})")
+                .done();
+          }),
+      threads);
   std::cout << "bare-http-server listening http=127.0.0.1:" << port.load() << std::endl;
   int sig = 0;
   sigwait(&stop_signals, &sig);

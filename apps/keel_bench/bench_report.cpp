@@ -18,7 +18,9 @@ void progress::step(const std::string& what) {
   std::cerr << fmt::format("[{}/{}] {}\n", done_, total_, what) << std::flush;
 }
 
-void progress::note(const std::string& what) const { std::cerr << "      " << what << "\n"; }
+void progress::note(const std::string& what) const {
+  std::cerr << "      " << what << "\n";
+}
 
 double median(std::vector<double> xs) {
   if (xs.empty()) return 0;
@@ -69,9 +71,9 @@ void print_json(const std::vector<result>& results) {
     first = false;
     auto pass = r.pass();
     std::cout << fmt::format(
-      R"({{"name":"{}","value":{},"unit":"{}","baseline":{},"ratio":{},"target":{},"pass":{}}})",
-      r.name, json_number(r.value), r.unit, json_number(r.baseline), json_number(r.ratio),
-      r.target ? json_number(*r.target) : "null", pass ? (*pass ? "true" : "false") : "null");
+        R"({{"name":"{}","value":{},"unit":"{}","baseline":{},"ratio":{},"target":{},"pass":{}}})",
+        r.name, json_number(r.value), r.unit, json_number(r.baseline), json_number(r.ratio),
+        r.target ? json_number(*r.target) : "null", pass ? (*pass ? "true" : "false") : "null");
   }
   std::cout << "]}\n";
 }

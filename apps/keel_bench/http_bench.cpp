@@ -78,9 +78,9 @@ double to_ms(const std::string& number, const std::string& unit) {
 
 wrk_result run_wrk(int port, const std::string& path, double seconds, int connections,
                    const std::string& script = {}) {
-  auto cmd = fmt::format("wrk -t2 -c{} -d{}s --latency {} http://127.0.0.1:{}{} 2>&1",
-                         connections, static_cast<int>(seconds),
-                         script.empty() ? "" : "-s " + script, port, path);
+  auto cmd =
+      fmt::format("wrk -t2 -c{} -d{}s --latency {} http://127.0.0.1:{}{} 2>&1", connections,
+                  static_cast<int>(seconds), script.empty() ? "" : "-s " + script, port, path);
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string text;
   char buf[4096];
@@ -88,7 +88,8 @@ wrk_result run_wrk(int port, const std::string& path, double seconds, int connec
   if (pipe) pclose(pipe);
   wrk_result r;
   std::smatch m;
-  if (std::regex_search(text, m, std::regex{R"(Requests/sec:\s+([\d.]+))"})) r.rps = std::stod(m[1]);
+  if (std::regex_search(text, m, std::regex{R"(Requests/sec:\s+([\d.]+))"}))
+    r.rps = std::stod(m[1]);
   if (std::regex_search(text, m, std::regex{R"(\s50%\s+([\d.]+)(us|ms|s))"}))
     r.p50_ms = to_ms(m[1], m[2]);
   if (std::regex_search(text, m, std::regex{R"(\s99%\s+([\d.]+)(us|ms|s))"}))
@@ -109,9 +110,10 @@ void bench_http(const bench_config& cfg, progress& prog, std::vector<result>& ou
   double seconds = cfg.quick ? 3 : 8;
   constexpr int connections = 64;
   server_process bare{cfg.bin_dir + "/bare-http-server", {"2"}};
-  server_process node{cfg.bin_dir + "/keel-node",
-                      {"--http-port=0", "--data-dir=/tmp/keel-bench-node-" + std::to_string(getpid()),
-                       "--log-level=warn"}};
+  server_process node{
+      cfg.bin_dir + "/keel-node",
+      {"--http-port=0", "--data-dir=/tmp/keel-bench-node-" + std::to_string(getpid()),
+       "--log-level=warn"}};
   auto script = node.dir() + "/increment.lua";
   std::ofstream{script} << R"(math.randomseed(42)
 request = function()

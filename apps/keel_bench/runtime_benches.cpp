@@ -9,13 +9,13 @@
 #include <random>
 #include <thread>
 
+#include <fmt/format.h>
+#include <leveldb/db.h>
+#include <leveldb/write_batch.h>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
-#include <fmt/format.h>
-#include <leveldb/db.h>
-#include <leveldb/write_batch.h>
 
 #include "keel/runtime/actor_call.hpp"
 #include "keel/runtime/builtin.pb.h"
@@ -84,7 +84,7 @@ double raw_caf_rate(int n, int window) {
   auto server = sys.spawn([]() -> caf::behavior { return {[](uint64_t x) { return x; }}; });
   auto rate = drive(sys, n, window, [server](auto* self, std::function<void(bool)> done) {
     self->request(server, caf::infinite, uint64_t{1})
-      .then([done](uint64_t) { done(true); }, [done](caf::error&) { done(false); });
+        .then([done](uint64_t) { done(true); }, [done](caf::error&) { done(false); });
   });
   caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
   return rate;
@@ -145,8 +145,8 @@ void bench_local_calls(const bench_config& cfg, progress& prog, std::vector<resu
       prog.note(fmt::format("round {}: keel {:.0f}/s raw {:.0f}/s", r + 1, keel_rates.back(),
                             raw_rates.back()));
     }
-    out.push_back({fmt::format("a. local call, {} in flight", window), median(keel_rates), "calls/s",
-                   median(raw_rates), median_ratio(keel_rates, raw_rates), 0.7});
+    out.push_back({fmt::format("a. local call, {} in flight", window), median(keel_rates),
+                   "calls/s", median(raw_rates), median_ratio(keel_rates, raw_rates), 0.7});
   }
 }
 
@@ -207,7 +207,8 @@ void bench_durable_turns(const bench_config& cfg, progress& prog, std::vector<re
       *next = [=, &done, &stop, &drained, &in_flight] {
         actor_id target{"counter", "k" + std::to_string((*rng)() % keys)};
         call_from_actor(self, *router, target, request, clock_type::now() + 60s, trace_id{},
-                        "bench", wait_mode::multiplex, [=, &done, &stop, &drained, &in_flight](call_result r) {
+                        "bench", wait_mode::multiplex,
+                        [=, &done, &stop, &drained, &in_flight](call_result r) {
                           if (r) ++done;
                           if (!stop) return (*next)();
                           if (--in_flight == 0) {
@@ -237,8 +238,8 @@ void bench_durable_turns(const bench_config& cfg, progress& prog, std::vector<re
     prog.note(fmt::format("round {}: keel {:.0f} turns/s, raw {:.0f} puts/s", r + 1,
                           keel_rates.back(), raw_rates.back()));
   }
-  out.push_back({fmt::format("b. durable turns, {} writers", writers), median(keel_rates), "turns/s",
-                 median(raw_rates), median_ratio(keel_rates, raw_rates), 0.7});
+  out.push_back({fmt::format("b. durable turns, {} writers", writers), median(keel_rates),
+                 "turns/s", median(raw_rates), median_ratio(keel_rates, raw_rates), 0.7});
 }
 
 namespace {
@@ -323,7 +324,8 @@ void bench_memory(const bench_config& cfg, progress& prog, std::vector<result>& 
   result overhead{"c. memory overhead per activation beyond CAF", k - b, "bytes", b, k / b, 1024.0};
   overhead.lower_is_better = true;
   out.push_back(overhead);
-  out.push_back({"c. memory per idle activation (total)", k, "bytes", 2662, k / 2662, std::nullopt});
+  out.push_back(
+      {"c. memory per idle activation (total)", k, "bytes", 2662, k / 2662, std::nullopt});
 }
 
 namespace {
@@ -334,15 +336,15 @@ std::atomic<const void*> last_request_seen{nullptr};
 
 void bench_local_protobuf(const bench_config& cfg, progress& prog, std::vector<result>& out) {
   prog.step("(e) local protobuf path: object identity and the cost of a forced serialization");
-  keel_node_fixture node{false, [](type_registry& types) {
-                           types.add_stateless("probe", 1).on<builtin::Echo>(
-                             [](const builtin::Echo& m, context&) {
-                               last_request_seen = &m;
-                               builtin::Echo reply;
-                               reply.set_number(m.number());
-                               return reply;
-                             });
-                         }};
+  keel_node_fixture node{
+      false, [](type_registry& types) {
+        types.add_stateless("probe", 1).on<builtin::Echo>([](const builtin::Echo& m, context&) {
+          last_request_seen = &m;
+          builtin::Echo reply;
+          reply.set_number(m.number());
+          return reply;
+        });
+      }};
   actor_id target{"probe", "p"};
   auto echo = std::make_shared<builtin::Echo>();
   echo->set_text(std::string(1024, 'x'));

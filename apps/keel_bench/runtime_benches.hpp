@@ -9,9 +9,9 @@ namespace keel::bench {
 
 struct bench_config {
   bool quick = false;
-  int rounds = 3;          // measured rounds per contender; the median is reported
-  std::string self_path;   // this executable, for child processes
-  std::string bin_dir;     // where keel-node and bare-http-server live
+  int rounds = 3;         // measured rounds per contender; the median is reported
+  std::string self_path;  // this executable, for child processes
+  std::string bin_dir;    // where keel-node and bare-http-server live
 };
 
 /// (a) request/response to a virtual counter (Get) vs raw CAF, at 1 and 100 in flight.

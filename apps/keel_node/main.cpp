@@ -6,10 +6,10 @@
 #include <iostream>
 #include <thread>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 
 #include "keel/rideshare/rideshare.hpp"
 #include "keel/runtime/builtin_actors.hpp"
@@ -104,10 +104,9 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     sopts.port = opts.http_port;
     sopts.threads = opts.threads;
     sopts.hard_body_cap = std::max<size_t>(opts.max_body * 4, 16 << 20);
-    auto server = http::start_server(
-      sopts, [&gw](http::request req, http::responder respond) {
-        gw.handle(std::move(req), std::move(respond));
-      });
+    auto server = http::start_server(sopts, [&gw](http::request req, http::responder respond) {
+      gw.handle(std::move(req), std::move(respond));
+    });
     if (!server) {
       std::cerr << "keel-node: " << message_of(server.error()) << "\n";
       (*runtime)->stop();
@@ -122,7 +121,8 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     log->info("signal {}: draining", sig);
     // Graceful: refuse new work, let requests in flight finish (bounded by their deadline).
     gw.begin_drain();
-    auto give_up = std::chrono::steady_clock::now() + opts.request_timeout + std::chrono::seconds{1};
+    auto give_up =
+        std::chrono::steady_clock::now() + opts.request_timeout + std::chrono::seconds{1};
     while (gw.inflight() > 0 && std::chrono::steady_clock::now() < give_up)
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
     (*server)->stop();

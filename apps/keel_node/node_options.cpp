@@ -19,11 +19,16 @@ std::string parse_duration_into(const std::string& text, std::chrono::millisecon
   if (ec != std::errc{} || value < 0) return "not a duration: '" + text + "' (e.g. 250ms, 5s, 5m)";
   std::string unit{end, text.data() + text.size()};
   int64_t factor = 0;
-  if (unit.empty() || unit == "ms") factor = 1;
-  else if (unit == "s") factor = 1000;
-  else if (unit == "m") factor = 60000;
-  else if (unit == "h") factor = 3600000;
-  else return "unknown duration unit '" + unit + "' in '" + text + "' (ms, s, m, h)";
+  if (unit.empty() || unit == "ms")
+    factor = 1;
+  else if (unit == "s")
+    factor = 1000;
+  else if (unit == "m")
+    factor = 60000;
+  else if (unit == "h")
+    factor = 3600000;
+  else
+    return "unknown duration unit '" + unit + "' in '" + text + "' (ms, s, m, h)";
   out = std::chrono::milliseconds{value * factor};
   return {};
 }
@@ -35,26 +40,32 @@ std::string parse_size_into(const std::string& text, size_t& out) {
   if (ec != std::errc{}) return "not a size: '" + text + "' (e.g. 1MiB, 64KiB, 1024)";
   std::string unit{end, text.data() + text.size()};
   uint64_t factor = 0;
-  if (unit.empty() || unit == "B") factor = 1;
-  else if (unit == "KiB") factor = 1 << 10;
-  else if (unit == "MiB") factor = 1 << 20;
-  else if (unit == "GiB") factor = 1ULL << 30;
-  else return "unknown size unit '" + unit + "' in '" + text + "' (B, KiB, MiB, GiB)";
+  if (unit.empty() || unit == "B")
+    factor = 1;
+  else if (unit == "KiB")
+    factor = 1 << 10;
+  else if (unit == "MiB")
+    factor = 1 << 20;
+  else if (unit == "GiB")
+    factor = 1ULL << 30;
+  else
+    return "unknown size unit '" + unit + "' in '" + text + "' (B, KiB, MiB, GiB)";
   out = static_cast<size_t>(value * factor);
   return {};
 }
 
-CLI::Option* duration_flag(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
-                           const std::string& default_text, const std::string& help) {
+CLI::Option* duration_flag(CLI::App& app, const std::string& name,
+                           std::chrono::milliseconds& target, const std::string& default_text,
+                           const std::string& help) {
   return app
-    .add_option_function<std::string>(
-      name,
-      [&target, name](const std::string& text) {
-        auto err = parse_duration_into(text, target);
-        if (!err.empty()) throw CLI::ValidationError(name, err);
-      },
-      help)
-    ->default_str(default_text);
+      .add_option_function<std::string>(
+          name,
+          [&target, name](const std::string& text) {
+            auto err = parse_duration_into(text, target);
+            if (!err.empty()) throw CLI::ValidationError(name, err);
+          },
+          help)
+      ->default_str(default_text);
 }
 
 }  // namespace
@@ -71,37 +82,68 @@ int parse_node_options(int argc, char** argv, node_options& o) {
     opt->envname(var);
     return opt;
   };
-  env(app.add_option("--node-id", o.node_id, "this node's id, unique in the cluster")->capture_default_str());
-  env(app.add_option("--http-port", o.http_port, "HTTP port; 0 picks a free one")->capture_default_str());
-  env(app.add_option("--cluster-port", o.cluster_port, "node-to-node port; 0 picks; only with --etcd")->capture_default_str());
-  env(app.add_option("--advertise-host", o.advertise_host, "address to bind and advertise")->capture_default_str());
-  env(app.add_option("--data-dir", o.data_dir, "LevelDB directory (created if missing)")->capture_default_str());
+  env(app.add_option("--node-id", o.node_id, "this node's id, unique in the cluster")
+          ->capture_default_str());
+  env(app.add_option("--http-port", o.http_port, "HTTP port; 0 picks a free one")
+          ->capture_default_str());
+  env(app.add_option("--cluster-port", o.cluster_port,
+                     "node-to-node port; 0 picks; only with --etcd")
+          ->capture_default_str());
+  env(app.add_option("--advertise-host", o.advertise_host, "address to bind and advertise")
+          ->capture_default_str());
+  env(app.add_option("--data-dir", o.data_dir, "LevelDB directory (created if missing)")
+          ->capture_default_str());
   env(app.add_option("--etcd", o.etcd, "etcd host:port; none runs a single node"));
-  env(app.add_option("--cluster-name", o.cluster_name, "cluster name (etcd key prefix)")->capture_default_str());
-  env(app.add_option("--replication-factor", o.replication_factor, "copies of each partition")->capture_default_str()->check(CLI::Range(1, 5)));
-  env(app.add_option("--api-keys-file", o.api_keys_file, "one API key per line, # comments; enables auth")->check(CLI::ExistingFile));
+  env(app.add_option("--cluster-name", o.cluster_name, "cluster name (etcd key prefix)")
+          ->capture_default_str());
+  env(app.add_option("--replication-factor", o.replication_factor, "copies of each partition")
+          ->capture_default_str()
+          ->check(CLI::Range(1, 5)));
+  env(app.add_option("--api-keys-file", o.api_keys_file,
+                     "one API key per line, # comments; enables auth")
+          ->check(CLI::ExistingFile));
   env(duration_flag(app, "--request-timeout", o.request_timeout, "5s", "default request deadline"));
-  env(duration_flag(app, "--idle-timeout", o.idle_timeout, "5m", "passivate an activation after this idle time"));
-  env(app.add_option("--sync", o.sync, "batch: fsync per group commit; none: no fsync (benchmarks only)")->capture_default_str()->check(CLI::IsMember({"batch", "none"})));
-  env(app.add_option("--max-inflight", o.max_inflight, "admission limit on requests in flight")->capture_default_str()->check(CLI::Range(1, 1000000)));
-  env(app.add_option_function<std::string>("--max-body", [&o](const std::string& text) {
-        auto err = parse_size_into(text, o.max_body);
-        if (!err.empty()) throw CLI::ValidationError("--max-body", err);
-      }, "largest accepted request body")->default_str("1MiB"));
-  env(app.add_option("--threads", o.threads, "CAF scheduler threads (and HTTP I/O threads)")->capture_default_str()->check(CLI::Range(1, 256)));
+  env(duration_flag(app, "--idle-timeout", o.idle_timeout, "5m",
+                    "passivate an activation after this idle time"));
+  env(app.add_option("--sync", o.sync,
+                     "batch: fsync per group commit; none: no fsync (benchmarks only)")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"batch", "none"})));
+  env(app.add_option("--max-inflight", o.max_inflight, "admission limit on requests in flight")
+          ->capture_default_str()
+          ->check(CLI::Range(1, 1000000)));
+  env(app.add_option_function<std::string>(
+             "--max-body",
+             [&o](const std::string& text) {
+               auto err = parse_size_into(text, o.max_body);
+               if (!err.empty()) throw CLI::ValidationError("--max-body", err);
+             },
+             "largest accepted request body")
+          ->default_str("1MiB"));
+  env(app.add_option("--threads", o.threads, "CAF scheduler threads (and HTTP I/O threads)")
+          ->capture_default_str()
+          ->check(CLI::Range(1, 256)));
   env(duration_flag(app, "--lease-ttl", o.lease_ttl, "2s", "etcd lease TTL"));
   env(app.add_option("--rate-limit", o.rate_limit, "per API key, e.g. 100/s,burst=200")
-        ->capture_default_str()
-        ->check([](const std::string& text) -> std::string {
-          auto parsed = keel::http::parse_rate_limit(text);
-          return parsed ? std::string{} : keel::message_of(parsed.error());
-        }));
-  env(app.add_option("--payment-failure-rate", o.payment_failure_rate, "simulated processor failure rate")->capture_default_str()->check(CLI::Range(0.0, 1.0)));
-  env(duration_flag(app, "--payment-latency", o.payment_latency, "0ms", "simulated processor latency"));
-  env(duration_flag(app, "--ride-search-timeout", o.ride_search_timeout, "2m", "cancel a ride still searching for a driver after this"));
-  env(duration_flag(app, "--ride-accept-timeout", o.ride_accept_timeout, "1m", "offer a matched ride to another driver if not accepted within this"));
+          ->capture_default_str()
+          ->check([](const std::string& text) -> std::string {
+            auto parsed = keel::http::parse_rate_limit(text);
+            return parsed ? std::string{} : keel::message_of(parsed.error());
+          }));
+  env(app.add_option("--payment-failure-rate", o.payment_failure_rate,
+                     "simulated processor failure rate")
+          ->capture_default_str()
+          ->check(CLI::Range(0.0, 1.0)));
+  env(duration_flag(app, "--payment-latency", o.payment_latency, "0ms",
+                    "simulated processor latency"));
+  env(duration_flag(app, "--ride-search-timeout", o.ride_search_timeout, "2m",
+                    "cancel a ride still searching for a driver after this"));
+  env(duration_flag(app, "--ride-accept-timeout", o.ride_accept_timeout, "1m",
+                    "offer a matched ride to another driver if not accepted within this"));
   env(app.add_flag("--test-actors", o.test_actors, "register the test-only actor types"));
-  env(app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")->capture_default_str()->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"})));
+  env(app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"})));
   try {
     app.parse(argc, argv);
     if (o.ride_accept_timeout < std::chrono::seconds{1})

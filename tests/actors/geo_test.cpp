@@ -51,12 +51,12 @@ TEST(GeoGrid, RingMinDistanceIsALowerBoundForEveryPointOfTheRing) {
     auto c = cells[static_cast<size_t>(unit(rng) * cells.size())];
     point q{(c.y + unit(rng)) * 0.01, (c.x + unit(rng)) * 0.01};
     EXPECT_GE(distance_meters(p, q), grid.ring_min_distance(p, ring))
-      << "p=" << p.lat << "," << p.lng << " ring " << ring;
+        << "p=" << p.lat << "," << p.lng << " ring " << ring;
   }
 }
 
 TEST(Fare, BaseFarePlusPerKmInCents) {
-  fare_rule rule;  // 250 + 120 per km
+  fare_rule rule;                                // 250 + 120 per km
   auto q = quote_fare({0, 0}, {0.01, 0}, rule);  // 1111.95 m
   EXPECT_EQ(q.distance_meters, 1112);
   EXPECT_EQ(q.fare_cents, 250 + 133);

@@ -5,9 +5,9 @@
 #include <set>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <gtest/gtest.h>
 
 #include "keel/runtime/builtin.pb.h"
 #include "keel/runtime/builtin_actors.hpp"
@@ -174,7 +174,7 @@ TEST_F(NodeRuntime, StateSurvivesPassivation) {
   actor_id id{"counter", "p1"};
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(call(id, msg(inc(2))));
   ASSERT_TRUE(eventually([&] { return rt_->metrics().activations.value() == 0; }, 5s))
-    << "phase: waiting for counter/p1 to passivate";
+      << "phase: waiting for counter/p1 to passivate";
   EXPECT_EQ(rt_->metrics().passivations.value(), 1u);
   EXPECT_EQ(counter_value(id), 6);
   EXPECT_EQ(rt_->metrics().activations_started.value(), 2u);
@@ -221,7 +221,7 @@ TEST_F(NodeRuntime, DeadlineGivesTimeoutAndReleasesTheCall) {
   EXPECT_NE(message_of(r.error()).find("slow/s1"), std::string::npos);
   EXPECT_EQ(rt_->metrics().calls_timed_out.value(), 1u);
   ASSERT_TRUE(eventually([&] { return rt_->metrics().calls_pending.value() == 0; }, 2s))
-    << "phase: waiting for the sweep to forget the timed-out call";
+      << "phase: waiting for the sweep to forget the timed-out call";
 }
 
 TEST_F(NodeRuntime, TimeoutNamesTheChainOfActorsWaitedOn) {
@@ -234,7 +234,7 @@ TEST_F(NodeRuntime, TimeoutNamesTheChainOfActorsWaitedOn) {
   ASSERT_FALSE(r);
   EXPECT_EQ(code_of(r.error()), errc::timeout);
   EXPECT_NE(message_of(r.error()).find("relay/r1 -> slow/s2"), std::string::npos)
-    << message_of(r.error());
+      << message_of(r.error());
 }
 
 TEST_F(NodeRuntime, UnknownTypeAndMessageHaveTheirCodes) {
@@ -258,8 +258,7 @@ TEST_F(NodeRuntime, TenThousandActorsActivateThenAllPassivate) {
   std::promise<void> all_done;
   for (int i = 0; i < actors; ++i) {
     rt_->call(actor_id{"counter", "k" + std::to_string(i)}, msg(inc(1)),
-              std::chrono::steady_clock::now() + 30s, trace_id::make(), "test",
-              [&](call_result r) {
+              std::chrono::steady_clock::now() + 30s, trace_id::make(), "test", [&](call_result r) {
                 if (r && static_cast<const CounterValue&>(**r).value() == 1) ++ok;
                 if (++answered == actors) all_done.set_value();
               });
@@ -268,8 +267,8 @@ TEST_F(NodeRuntime, TenThousandActorsActivateThenAllPassivate) {
   EXPECT_EQ(ok.load(), actors);
   EXPECT_EQ(rt_->metrics().activations_started.value(), static_cast<uint64_t>(actors));
   ASSERT_TRUE(eventually([&] { return rt_->metrics().activations.value() == 0; }, 20s))
-    << "phase: waiting for 10,000 activations to passivate; live: "
-    << rt_->metrics().activations.value();
+      << "phase: waiting for 10,000 activations to passivate; live: "
+      << rt_->metrics().activations.value();
   EXPECT_EQ(rt_->metrics().passivations.value(), static_cast<uint64_t>(actors));
   EXPECT_EQ(rt_->router().activations(), 0u);
 }
@@ -307,12 +306,12 @@ TEST_F(NodeRuntime, ReminderFiresAfterARestartExactlyOnce) {
   std::this_thread::sleep_for(500ms);
   start();
   ASSERT_TRUE(eventually(
-    [&] {
-      auto r = call(id, msg(GetReminders{}));
-      return r && static_cast<const ReminderCount&>(**r).fired() == 1;
-    },
-    5s))
-    << "phase: waiting for the reminder armed before the restart to fire";
+      [&] {
+        auto r = call(id, msg(GetReminders{}));
+        return r && static_cast<const ReminderCount&>(**r).fired() == 1;
+      },
+      5s))
+      << "phase: waiting for the reminder armed before the restart to fire";
   std::this_thread::sleep_for(300ms);
   auto r = call(id, msg(GetReminders{}));
   ASSERT_TRUE(r);
@@ -328,12 +327,12 @@ TEST_F(NodeRuntime, PeriodicReminderKeepsFiring) {
   remind.set_period_ms(100);
   ASSERT_TRUE(call(id, msg(remind)));
   ASSERT_TRUE(eventually(
-    [&] {
-      auto r = call(id, msg(GetReminders{}));
-      return r && static_cast<const ReminderCount&>(**r).fired() >= 3;
-    },
-    5s))
-    << "phase: waiting for three firings of a 100 ms reminder";
+      [&] {
+        auto r = call(id, msg(GetReminders{}));
+        return r && static_cast<const ReminderCount&>(**r).fired() >= 3;
+      },
+      5s))
+      << "phase: waiting for three firings of a 100 ms reminder";
 }
 
 TEST_F(NodeRuntime, TimerFiresOnceInTheSameActivation) {
@@ -343,12 +342,12 @@ TEST_F(NodeRuntime, TimerFiresOnceInTheSameActivation) {
   arm.set_in_ms(50);
   ASSERT_TRUE(call(id, msg(arm)));
   ASSERT_TRUE(eventually(
-    [&] {
-      auto r = call(id, msg(GetReminders{}));
-      return r && static_cast<const ReminderCount&>(**r).timers() == 1;
-    },
-    3s))
-    << "phase: waiting for the 50 ms timer";
+      [&] {
+        auto r = call(id, msg(GetReminders{}));
+        return r && static_cast<const ReminderCount&>(**r).timers() == 1;
+      },
+      3s))
+      << "phase: waiting for the 50 ms timer";
   std::this_thread::sleep_for(150ms);
   auto r = call(id, msg(GetReminders{}));
   ASSERT_TRUE(r);
@@ -362,8 +361,12 @@ TEST_F(NodeRuntime, TellIsDeliveredAfterTheSendersCommit) {
   fwd.set_counter_key("told");
   fwd.set_by(4);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(call(actor_id{"relay", "f"}, msg(fwd)));
-  ASSERT_TRUE(eventually([&] { return counter_value(actor_id{"counter", "told"}) == 12; }, 3s))
-    << "phase: waiting for three one-way Increments of 4";
+  ASSERT_TRUE(eventually(
+      [&] {
+        return counter_value(actor_id{"counter", "told"}) == 12;
+      },
+      3s))
+      << "phase: waiting for three one-way Increments of 4";
   // A failed turn sends nothing: the tell is discarded with the working state.
   faulty_->fail_writes = true;
   EXPECT_FALSE(call(actor_id{"relay", "f"}, msg(fwd)));

@@ -1,10 +1,10 @@
 #include "keel/runtime/state_store.hpp"
 
+#include <gtest/gtest.h>
+#include <leveldb/db.h>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
-#include <gtest/gtest.h>
-#include <leveldb/db.h>
 
 #include "keel/runtime/detail/store_actors.hpp"
 #include "keel/runtime/detail/wire.hpp"
@@ -26,7 +26,7 @@ caf::expected<uint64_t> commit(caf::scoped_actor& self, const caf::actor& writer
   req->state_bytes = std::move(bytes);
   caf::expected<uint64_t> out{uint64_t{0}};
   self->request(writer, 5s, detail::commit_atom::value, detail::commit_request_ptr{req})
-    .receive([&](uint64_t v) { out = v; }, [&](caf::error& e) { out = std::move(e); });
+      .receive([&](uint64_t v) { out = v; }, [&](caf::error& e) { out = std::move(e); });
   return out;
 }
 

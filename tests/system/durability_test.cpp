@@ -33,8 +33,8 @@ TEST(Durability, NothingAcknowledgedIsLostToSigkill) {
       writers.emplace_back([&, k] {
         // Sequential per key: reply N means N increments committed for that key.
         for (int i = 0; i < 2000 && !stop; ++i) {
-          auto r = node.post("/v1/actors/counter/d" + std::to_string(k) + "/Increment",
-                             R"({"by":1})");
+          auto r =
+              node.post("/v1/actors/counter/d" + std::to_string(k) + "/Increment", R"({"by":1})");
           if (r.status != 200) return;
           acked[k] = value_of(r);
         }
@@ -80,7 +80,8 @@ TEST(Durability, GroupCommitPutsConcurrentTurnsInOneSync) {
   for (int c = 0; c < clients; ++c)
     threads.emplace_back([&, c] {
       for (int i = 0; i < per_client; ++i)
-        if (node.post("/v1/actors/counter/g" + std::to_string(c) + "/Increment", R"({"by":1})").status == 200)
+        if (node.post("/v1/actors/counter/g" + std::to_string(c) + "/Increment", R"({"by":1})")
+                .status == 200)
           ++ok;
     });
   for (auto& t : threads) t.join();

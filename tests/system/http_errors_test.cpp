@@ -41,8 +41,8 @@ TEST_F(HttpErrors, SuccessCarriesJsonAndATraceparent) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, R"({"value":"2"})");
   EXPECT_EQ(r.headers["content-type"], "application/json");
-  EXPECT_TRUE(std::regex_match(r.headers["traceparent"],
-                               std::regex{"00-[0-9a-f]{32}-[0-9a-f]{16}-01"}));
+  EXPECT_TRUE(
+      std::regex_match(r.headers["traceparent"], std::regex{"00-[0-9a-f]{32}-[0-9a-f]{16}-01"}));
 }
 
 TEST_F(HttpErrors, IncomingTraceIdIsKeptAndItsTurnsAreListed) {
@@ -55,7 +55,7 @@ TEST_F(HttpErrors, IncomingTraceIdIsKeptAndItsTurnsAreListed) {
   EXPECT_EQ(t.status, 200);
   EXPECT_NE(t.body.find(R"("actor":"counter/tr","message":"Increment","caller":"http")"),
             std::string::npos)
-    << t.body;
+      << t.body;
 }
 
 TEST_F(HttpErrors, MalformedJsonIs400) {
@@ -103,7 +103,8 @@ TEST_F(HttpErrors, ControlCharactersInAKeyAre400) {
 }
 
 TEST_F(HttpErrors, HandlerConflictIs409) {
-  auto r = node_->post("/v1/actors/echo/e/Fail", R"({"code":"conflict","message":"ride is completed"})");
+  auto r =
+      node_->post("/v1/actors/echo/e/Fail", R"({"code":"conflict","message":"ride is completed"})");
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(r.body, R"({"error":{"code":"conflict","message":"ride is completed"}})");
 }
@@ -119,7 +120,7 @@ TEST_F(HttpErrors, OversizeBodyIs413) {
 
 TEST_F(HttpErrors, AppErrorsMapToTheirStatuses) {
   for (auto [code, status] : std::vector<std::pair<std::string, int>>{
-         {"rate_limited", 429}, {"unavailable", 503}, {"not_found", 404}}) {
+           {"rate_limited", 429}, {"unavailable", 503}, {"not_found", 404}}) {
     auto r = node_->post("/v1/actors/echo/e/Fail", R"({"code":")" + code + R"("})");
     EXPECT_EQ(r.status, status) << code;
     EXPECT_EQ(code_of(r), code);
@@ -136,7 +137,8 @@ TEST_F(HttpErrors, ThrowingHandlerIs500AndStateStays) {
 }
 
 TEST_F(HttpErrors, DeadlineIs504) {
-  auto r = node_->post("/v1/actors/slow/s/Sleep", R"({"ms":400})", {{"X-Request-Timeout", "100ms"}});
+  auto r =
+      node_->post("/v1/actors/slow/s/Sleep", R"({"ms":400})", {{"X-Request-Timeout", "100ms"}});
   EXPECT_EQ(r.status, 504);
   EXPECT_EQ(code_of(r), "timeout");
   auto bad = node_->post("/v1/actors/slow/s/Sleep", "{}", {{"X-Request-Timeout", "soon"}});
@@ -177,12 +179,10 @@ TEST(HttpAdmission, OverMaxInflightIsAFast503Overloaded) {
   temp_dir dir;
   node_process node{dir.sub("data"), {"--test-actors", "--max-inflight=2", "--threads=2"}};
   // Two slow requests fill the admission window (each occupies a worker for 700 ms).
-  auto a = std::async(std::launch::async, [&] {
-    return node.post("/v1/actors/slow/a/Sleep", R"({"ms":700})");
-  });
-  auto b = std::async(std::launch::async, [&] {
-    return node.post("/v1/actors/slow/b/Sleep", R"({"ms":700})");
-  });
+  auto a = std::async(std::launch::async,
+                      [&] { return node.post("/v1/actors/slow/a/Sleep", R"({"ms":700})"); });
+  auto b = std::async(std::launch::async,
+                      [&] { return node.post("/v1/actors/slow/b/Sleep", R"({"ms":700})"); });
   std::this_thread::sleep_for(std::chrono::milliseconds{200});
   auto started = std::chrono::steady_clock::now();
   auto r = node.post("/v1/actors/counter/c/Get", "");
@@ -234,10 +234,12 @@ TEST(HttpAuth, ApiKeysGuardEveryRouteButHealthReadyAndMetrics) {
   EXPECT_EQ(code_of(none), "unauthenticated");
   auto wrong = node.post("/v1/actors/counter/a/Get", "", {{"Authorization", "Bearer nope"}});
   EXPECT_EQ(wrong.status, 401);
-  EXPECT_EQ(node.post("/v1/actors/counter/a/Get", "", {{"Authorization", "Bearer secret-1"}}).status,
-            200);
-  EXPECT_EQ(node.post("/v1/actors/counter/a/Get", "", {{"Authorization", "Bearer secret-2"}}).status,
-            200);
+  EXPECT_EQ(
+      node.post("/v1/actors/counter/a/Get", "", {{"Authorization", "Bearer secret-1"}}).status,
+      200);
+  EXPECT_EQ(
+      node.post("/v1/actors/counter/a/Get", "", {{"Authorization", "Bearer secret-2"}}).status,
+      200);
   EXPECT_EQ(node.get("/healthz").status, 200);
   EXPECT_EQ(node.get("/readyz").status, 200);
   EXPECT_EQ(node.get("/metrics").status, 200);

@@ -38,8 +38,9 @@ std::string error_code(const http_reply& r) {
 }
 
 std::string ride_body(const std::string& rider, point pickup, point dropoff) {
-  return fmt::format(R"({{"riderId":"{}","pickup":{{"lat":{},"lng":{}}},"dropoff":{{"lat":{},"lng":{}}}}})",
-                     rider, pickup.lat, pickup.lng, dropoff.lat, dropoff.lng);
+  return fmt::format(
+      R"({{"riderId":"{}","pickup":{{"lat":{},"lng":{}}},"dropoff":{{"lat":{},"lng":{}}}}})", rider,
+      pickup.lat, pickup.lng, dropoff.lat, dropoff.lng);
 }
 
 class Rideshare : public ::testing::Test {
@@ -71,7 +72,8 @@ class Rideshare : public ::testing::Test {
     return node_->post("/v1/rides/" + ride + "/" + step, body);
   }
 
-  Payment payment_when(const std::string& id, Payment::Status want, std::chrono::milliseconds limit) {
+  Payment payment_when(const std::string& id, Payment::Status want,
+                       std::chrono::milliseconds limit) {
     auto give_up = std::chrono::steady_clock::now() + limit;
     Payment p;
     while (std::chrono::steady_clock::now() < give_up) {
@@ -157,7 +159,7 @@ TEST_F(Rideshare, IllegalTransitionsAre409NamingTheTransition) {
   EXPECT_EQ(early_start.status, 409);
   EXPECT_NE(early_start.body.find("cannot start ride " + ride.ride_id() + ": it is matched"),
             std::string::npos)
-    << early_start.body;
+      << early_start.body;
   EXPECT_EQ(lifecycle(ride.ride_id(), "complete").status, 409);
   auto wrong_driver = lifecycle(ride.ride_id(), "accept", R"({"driverId":"d9"})");
   EXPECT_EQ(wrong_driver.status, 409);
@@ -189,8 +191,9 @@ TEST_F(Rideshare, CancellationVoidsBeforeAcceptAndChargesTheFeeAfter) {
 
   settle();
   auto late = request("u2", {52.5200, 13.4000});
-  ASSERT_EQ(lifecycle(late.ride_id(), "accept", "{\"driverId\":\"" + late.driver_id() + "\"}").status,
-            200);
+  ASSERT_EQ(
+      lifecycle(late.ride_id(), "accept", "{\"driverId\":\"" + late.driver_id() + "\"}").status,
+      200);
   auto fee = parse<Ride>(lifecycle(late.ride_id(), "cancel"));
   EXPECT_EQ(fee.status(), Ride::cancelled);
   EXPECT_EQ(fee.cancellation_fee_cents(), 500);
@@ -229,8 +232,8 @@ TEST_F(Rideshare, BadInputIs400NamingTheField) {
 
 TEST_F(Rideshare, QuotesUseTheRidesFareRule) {
   start();
-  auto r = node_->post("/v1/quotes",
-                       R"({"pickup":{"lat":0,"lng":0},"dropoff":{"lat":0.01,"lng":0}})");
+  auto r =
+      node_->post("/v1/quotes", R"({"pickup":{"lat":0,"lng":0},"dropoff":{"lat":0.01,"lng":0}})");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body, R"({"fareCents":383,"distanceMeters":1112,"etaSeconds":133})");
 }
@@ -275,8 +278,8 @@ TEST_F(Rideshare, MatchingAgreesWithBruteForceOnRandomLayouts) {
       }
     }
     auto ride = request(fmt::format("u{}", i), pickup);
-    EXPECT_EQ(ride.driver_id(), expected) << "ride " << i << " at " << pickup.lat << ","
-                                          << pickup.lng;
+    EXPECT_EQ(ride.driver_id(), expected)
+        << "ride " << i << " at " << pickup.lat << "," << pickup.lng;
     taken.insert(ride.driver_id());
   }
 }
@@ -289,8 +292,8 @@ TEST_F(Rideshare, FortySimultaneousRequestsForTenDriversMatchExactlyTen) {
   std::vector<std::future<http_reply>> replies;
   for (int i = 0; i < 40; ++i)
     replies.push_back(std::async(std::launch::async, [this, i] {
-      return node_->post("/v1/rides", ride_body(fmt::format("u{}", i), {52.521, 13.401},
-                                                {52.53, 13.42}));
+      return node_->post("/v1/rides",
+                         ride_body(fmt::format("u{}", i), {52.521, 13.401}, {52.53, 13.42}));
     }));
   std::multiset<std::string> assigned;
   int searching = 0;
@@ -421,7 +424,7 @@ TEST_F(Rideshare, ACompletedRideIsChargedEvenIfTheNodeDiesRightAfterReplying) {
   EXPECT_EQ(paid.status(), Payment::captured);
   EXPECT_EQ(paid.amount_cents(), ride.fare_cents());
   auto ledger = parse<ProcessorState>(
-    node_->post("/v1/actors/processor/" + ride.payment_id() + "/GetLedger", "{}"));
+      node_->post("/v1/actors/processor/" + ride.payment_id() + "/GetLedger", "{}"));
   EXPECT_EQ(ledger.done().count(ride.payment_id() + ":capture"), 1u);
 }
 
@@ -436,8 +439,9 @@ TEST_F(Rideshare, PaymentsAgainstAFlakyProcessorCaptureExactlyOnce) {
   for (int i = 0; i < 6; ++i) {
     auto ride = request(fmt::format("u{}", i), {52.52 + i * 0.001, 13.40});
     ASSERT_EQ(ride.status(), Ride::matched);
-    ASSERT_EQ(lifecycle(ride.ride_id(), "accept", "{\"driverId\":\"" + ride.driver_id() + "\"}").status,
-              200);
+    ASSERT_EQ(
+        lifecycle(ride.ride_id(), "accept", "{\"driverId\":\"" + ride.driver_id() + "\"}").status,
+        200);
     ASSERT_EQ(lifecycle(ride.ride_id(), "start").status, 200);
     ASSERT_EQ(lifecycle(ride.ride_id(), "complete").status, 200);
     rides.push_back(ride);
@@ -450,7 +454,7 @@ TEST_F(Rideshare, PaymentsAgainstAFlakyProcessorCaptureExactlyOnce) {
     // authorization (a capture that arrives while the authorization is still being retried
     // supersedes it); nothing else.
     auto ledger = parse<ProcessorState>(
-      node_->post("/v1/actors/processor/" + ride.payment_id() + "/GetLedger", "{}"));
+        node_->post("/v1/actors/processor/" + ride.payment_id() + "/GetLedger", "{}"));
     auto authorizations = ledger.done().count(ride.payment_id() + ":authorize");
     EXPECT_LE(authorizations, 1u);
     EXPECT_EQ(ledger.done().count(ride.payment_id() + ":capture"), 1u);

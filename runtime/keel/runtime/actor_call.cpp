@@ -1,7 +1,7 @@
 #include "keel/runtime/actor_call.hpp"
 
-#include <caf/actor_cast.hpp>
 #include <google/protobuf/message.h>
+#include <caf/actor_cast.hpp>
 
 #include "keel/runtime/call_router.hpp"
 #include "keel/runtime/envelope.hpp"

@@ -47,8 +47,10 @@ call_slot_ptr call_from_actor(caf::scheduled_actor* self, call_router& router,
   // and no second copy.
   auto shared_then = std::make_shared<Continuation>(std::move(then));
   caf::behavior on_answer{
-    [shared_then](detail::reply_msg& answer) { (*shared_then)(call_result{std::move(answer.value)}); },
-    [shared_then](caf::error& err) { (*shared_then)(call_result{std::move(err)}); },
+      [shared_then](detail::reply_msg& answer) {
+        (*shared_then)(call_result{std::move(answer.value)});
+      },
+      [shared_then](caf::error& err) { (*shared_then)(call_result{std::move(err)}); },
   };
   auto request_id = self->new_request_id(caf::message_priority::normal);
   return detail::send_call_from_actor(self, router, target, std::move(request), deadline, trace,

@@ -23,11 +23,14 @@ uint32_t actor_id::partition() const noexcept {
 caf::expected<actor_id> actor_id::parse(std::string_view text) {
   auto slash = text.find('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == text.size())
-    return make_error(errc::bad_payload, "actor id must be 'type/key': '" + std::string{text} + "'");
+    return make_error(errc::bad_payload,
+                      "actor id must be 'type/key': '" + std::string{text} + "'");
   return actor_id{std::string{text.substr(0, slash)}, std::string{text.substr(slash + 1)}};
 }
 
-std::string to_string(const actor_id& id) { return id.type() + "/" + id.key(); }
+std::string to_string(const actor_id& id) {
+  return id.type() + "/" + id.key();
+}
 
 }  // namespace keel
 

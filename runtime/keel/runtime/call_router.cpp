@@ -2,10 +2,9 @@
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_control_block.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message_id.hpp>
-#include <caf/send.hpp>
-#include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
 #include "keel/runtime/detail/wire.hpp"
@@ -32,16 +31,15 @@ void call_router::send(envelope_ptr env, caf::execution_unit* host) {
   auto fail = [&](errc code, std::string message) {
     if (env->reply) env->reply->complete(make_error(code, std::move(message)));
   };
-  if (stopped_.load(std::memory_order_acquire))
-    return fail(errc::unavailable, "node is stopping");
+  if (stopped_.load(std::memory_order_acquire)) return fail(errc::unavailable, "node is stopping");
   const auto* type = types_.find(env->target.type());
   if (!type) return fail(errc::unknown_actor_type, "no actor type '" + env->target.type() + "'");
   // Internal messages ($reminder, $timer) have no registered handler.
   if (env->message_type.empty() || env->message_type[0] != '$') {
     env->handler = type->find(env->message_type);
     if (!env->handler)
-      return fail(errc::unknown_message, "actor type '" + type->name + "' has no handler for '" +
-                                           env->message_type + "'");
+      return fail(errc::unknown_message,
+                  "actor type '" + type->name + "' has no handler for '" + env->message_type + "'");
   }
   if (env->reply) track(env);
   auto key = type->stateless() ? worker_for(*type) : env->target;
@@ -108,8 +106,8 @@ size_t call_router::sweep(steady_time now) {
       if (slot->claim()) {
         ++timed_out;
         metrics_.calls_timed_out.add();
-        slot->deliver(
-          make_error(errc::timeout, "no answer within the deadline; waiting on " + slot->chain()));
+        slot->deliver(make_error(errc::timeout,
+                                 "no answer within the deadline; waiting on " + slot->chain()));
       }
     }
     expired.clear();

@@ -16,6 +16,8 @@ class system_wall_clock final : public wall_clock {
 
 }  // namespace
 
-std::shared_ptr<wall_clock> make_system_clock() { return std::make_shared<system_wall_clock>(); }
+std::shared_ptr<wall_clock> make_system_clock() {
+  return std::make_shared<system_wall_clock>();
+}
 
 }  // namespace keel

@@ -51,8 +51,8 @@ class context {
       if (!result) return then(std::move(result.error()));
       auto typed = std::dynamic_pointer_cast<const Reply>(*result);
       if (!typed)
-        return then(make_error(errc::app_error, "unexpected reply type " +
-                                                    (*result)->GetDescriptor()->full_name()));
+        return then(make_error(errc::app_error,
+                               "unexpected reply type " + (*result)->GetDescriptor()->full_name()));
       then(*typed);
     });
   }
@@ -65,9 +65,8 @@ class context {
   /// Answers the caller (for handlers that reply later, after asks).
   void reply(const google::protobuf::Message& value) { reply_result(copy_of(value)); }
   template <class Reply>
-    requires std::is_base_of_v<google::protobuf::Message, std::decay_t<Reply>> &&
-             (!std::is_lvalue_reference_v<Reply>)
-  void reply(Reply&& value) {
+  requires std::is_base_of_v<google::protobuf::Message, std::decay_t<Reply>> &&
+      (!std::is_lvalue_reference_v<Reply>)void reply(Reply&& value) {
     reply_result(std::make_shared<std::decay_t<Reply>>(std::move(value)));
   }
   void reply(caf::error error) { reply_result(std::move(error)); }

@@ -6,8 +6,8 @@ namespace keel {
 
 envelope::~envelope() {
   if (reply && !reply->done())
-    reply->complete(make_error(errc::unavailable, "activation of " + to_string(target) +
-                                                      " stopped before answering"));
+    reply->complete(make_error(errc::unavailable,
+                               "activation of " + to_string(target) + " stopped before answering"));
 }
 
 }  // namespace keel

@@ -22,8 +22,8 @@ struct envelope {
   message_ptr payload;
   call_slot* reply = nullptr;  // null for a one-way tell; lives in this envelope (below)
   trace_id trace;
-  std::string caller;        // "http", "reminder", or the calling actor's "type/key"
-  uint64_t epoch = 0;        // partition epoch; 0 on a single node
+  std::string caller;  // "http", "reminder", or the calling actor's "type/key"
+  uint64_t epoch = 0;  // partition epoch; 0 on a single node
   // Resolved by the router before delivery (null for internal $-messages), so the
   // activation does not look the handler up again.
   mutable const handler_entry* handler = nullptr;

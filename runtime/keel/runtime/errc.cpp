@@ -8,36 +8,57 @@ namespace keel {
 
 std::string_view code_name(errc code) noexcept {
   switch (code) {
-    case errc::bad_payload: return "bad_payload";
-    case errc::unauthenticated: return "unauthenticated";
-    case errc::not_found: return "not_found";
-    case errc::unknown_actor_type: return "unknown_actor_type";
-    case errc::unknown_message: return "unknown_message";
-    case errc::conflict: return "conflict";
-    case errc::payload_too_large: return "payload_too_large";
-    case errc::rate_limited: return "rate_limited";
-    case errc::app_error: return "app_error";
-    case errc::overloaded: return "overloaded";
-    case errc::unavailable: return "unavailable";
-    case errc::timeout: return "timeout";
+    case errc::bad_payload:
+      return "bad_payload";
+    case errc::unauthenticated:
+      return "unauthenticated";
+    case errc::not_found:
+      return "not_found";
+    case errc::unknown_actor_type:
+      return "unknown_actor_type";
+    case errc::unknown_message:
+      return "unknown_message";
+    case errc::conflict:
+      return "conflict";
+    case errc::payload_too_large:
+      return "payload_too_large";
+    case errc::rate_limited:
+      return "rate_limited";
+    case errc::app_error:
+      return "app_error";
+    case errc::overloaded:
+      return "overloaded";
+    case errc::unavailable:
+      return "unavailable";
+    case errc::timeout:
+      return "timeout";
   }
   return "app_error";
 }
 
 int http_status(errc code) noexcept {
   switch (code) {
-    case errc::bad_payload: return 400;
-    case errc::unauthenticated: return 401;
+    case errc::bad_payload:
+      return 400;
+    case errc::unauthenticated:
+      return 401;
     case errc::not_found:
     case errc::unknown_actor_type:
-    case errc::unknown_message: return 404;
-    case errc::conflict: return 409;
-    case errc::payload_too_large: return 413;
-    case errc::rate_limited: return 429;
-    case errc::app_error: return 500;
+    case errc::unknown_message:
+      return 404;
+    case errc::conflict:
+      return 409;
+    case errc::payload_too_large:
+      return 413;
+    case errc::rate_limited:
+      return 429;
+    case errc::app_error:
+      return 500;
     case errc::overloaded:
-    case errc::unavailable: return 503;
-    case errc::timeout: return 504;
+    case errc::unavailable:
+      return 503;
+    case errc::timeout:
+      return 504;
   }
   return 500;
 }
@@ -48,11 +69,15 @@ errc code_of(const caf::error& err) noexcept {
     return static_cast<errc>(err.code());
   if (err.category() == caf::atom("system")) {
     switch (static_cast<caf::sec>(err.code())) {
-      case caf::sec::request_timeout: return errc::timeout;
+      case caf::sec::request_timeout:
+        return errc::timeout;
       case caf::sec::request_receiver_down:
-      case caf::sec::cannot_connect_to_node: return errc::unavailable;
-      case caf::sec::unexpected_message: return errc::unknown_message;
-      default: break;
+      case caf::sec::cannot_connect_to_node:
+        return errc::unavailable;
+      case caf::sec::unexpected_message:
+        return errc::unknown_message;
+      default:
+        break;
     }
   }
   return errc::app_error;

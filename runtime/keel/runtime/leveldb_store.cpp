@@ -31,7 +31,7 @@ class leveldb_store final : public state_store {
   }
 
   caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
-    std::string_view prefix) override {
+      std::string_view prefix) override {
     std::vector<std::pair<std::string, std::string>> out;
     std::unique_ptr<leveldb::Iterator> it{db_->NewIterator(leveldb::ReadOptions{})};
     leveldb::Slice start{prefix.data(), prefix.size()};
@@ -68,7 +68,8 @@ caf::expected<std::unique_ptr<state_store>> open_leveldb_store(const store_optio
   leveldb::DB* raw = nullptr;
   auto st = leveldb::DB::Open(options, opts.path, &raw);
   if (!st.ok())
-    return make_error(errc::unavailable, "cannot open data dir " + opts.path + ": " + st.ToString());
+    return make_error(errc::unavailable,
+                      "cannot open data dir " + opts.path + ": " + st.ToString());
   std::unique_ptr<leveldb::DB> db{raw};
   std::string recorded;
   auto expected = std::to_string(partition_count);
@@ -82,7 +83,7 @@ caf::expected<std::unique_ptr<state_store>> open_leveldb_store(const store_optio
     return to_error(st, "read partition count");
   } else if (recorded != expected) {
     return make_error(errc::conflict, "data dir " + opts.path + " was made with " + recorded +
-                                        " partitions, this build uses " + expected);
+                                          " partitions, this build uses " + expected);
   }
   return std::unique_ptr<state_store>{std::make_unique<leveldb_store>(std::move(db), opts.sync)};
 }

@@ -52,8 +52,7 @@ void render_counter(std::string& out, std::string_view name, std::string_view he
   out += fmt::format("{} {}\n", name, c.value());
 }
 
-void render_gauge(std::string& out, std::string_view name, std::string_view help,
-                  const gauge& g) {
+void render_gauge(std::string& out, std::string_view name, std::string_view help, const gauge& g) {
   render_header(out, name, "gauge", help);
   out += fmt::format("{} {}\n", name, g.value());
 }
@@ -78,8 +77,7 @@ void runtime_metrics::render(std::string& out) const {
   render_counter(out, "keel_activations_started_total", "Activations started.",
                  activations_started);
   render_counter(out, "keel_passivations_total", "Activations passivated.", passivations);
-  render_counter(out, "keel_reminders_fired_total", "Reminder firings delivered.",
-                 reminders_fired);
+  render_counter(out, "keel_reminders_fired_total", "Reminder firings delivered.", reminders_fired);
   render_gauge(out, "keel_activations", "Live activations on this node.", activations);
   render_gauge(out, "keel_calls_pending", "Calls waiting for an answer.", calls_pending);
   render_histogram(out, "keel_commit_duration_seconds", "Group commit latency.", commit_seconds);

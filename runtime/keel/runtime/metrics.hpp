@@ -52,18 +52,18 @@ class histogram {
 /// The runtime's own metrics, rendered at /metrics with the `keel_` prefix.
 /// Thread safety: thread-safe.
 struct runtime_metrics {
-  counter turns;               // turns run (including failed ones)
-  counter turn_failures;       // turns answered with an error
-  counter commit_batches;      // WriteBatch + sync operations
-  counter commit_writes;       // turn commits inside those batches
-  counter calls_timed_out;     // calls failed by the deadline sweep
+  counter turns;            // turns run (including failed ones)
+  counter turn_failures;    // turns answered with an error
+  counter commit_batches;   // WriteBatch + sync operations
+  counter commit_writes;    // turn commits inside those batches
+  counter calls_timed_out;  // calls failed by the deadline sweep
   counter activations_started;
   counter passivations;
   counter reminders_fired;
-  gauge activations;           // live activations
-  gauge calls_pending;         // calls tracked by the router, not yet answered
-  histogram commit_seconds;    // one batch: WriteBatch + sync
-  histogram turn_seconds;      // one turn, start to reply
+  gauge activations;         // live activations
+  gauge calls_pending;       // calls tracked by the router, not yet answered
+  histogram commit_seconds;  // one batch: WriteBatch + sync
+  histogram turn_seconds;    // one turn, start to reply
 
   /// Prometheus text exposition of every series above.
   void render(std::string& out) const;

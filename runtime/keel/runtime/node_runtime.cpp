@@ -2,14 +2,14 @@
 
 #include <future>
 
-#include <caf/actor_system.hpp>
-#include <caf/send.hpp>
-#include <caf/event_based_actor.hpp>
-#include <caf/exit_reason.hpp>
-#include <caf/scoped_actor.hpp>
 #include <google/protobuf/message.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
 #include "keel/runtime/detail/activation.hpp"
 #include "keel/runtime/detail/node_services.hpp"
@@ -34,10 +34,10 @@ caf::behavior deadline_sweeper(caf::event_based_actor* self, call_router* router
                                std::chrono::milliseconds interval) {
   self->delayed_send(self, interval, detail::sweep_atom::value);
   return {
-    [=](detail::sweep_atom) {
-      router->sweep(std::chrono::steady_clock::now());
-      self->delayed_send(self, interval, detail::sweep_atom::value);
-    },
+      [=](detail::sweep_atom) {
+        router->sweep(std::chrono::steady_clock::now());
+        self->delayed_send(self, interval, detail::sweep_atom::value);
+      },
   };
 }
 
@@ -51,9 +51,10 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
       opts_(std::move(opts)),
       store_(std::move(store)),
       turns_(opts_.turn_log_capacity),
-      router_(types_, metrics_, [this](const actor_id& id, const actor_type_info& type) {
-        return detail::spawn_activation(*services_, id, type);
-      }),
+      router_(types_, metrics_,
+              [this](const actor_id& id, const actor_type_info& type) {
+                return detail::spawn_activation(*services_, id, type);
+              }),
       services_(std::make_unique<detail::node_services>()) {
   services_->system = &sys_;
   services_->router = &router_;
@@ -70,19 +71,23 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
   sweeper_ = sys_.spawn(deadline_sweeper, &router_, opts_.sweep_interval);
 }
 
-caf::expected<std::unique_ptr<node_runtime>> node_runtime::start(
-  caf::actor_system& sys, const type_registry& types, std::unique_ptr<state_store> store,
-  std::shared_ptr<wall_clock> clock, runtime_options opts) {
+caf::expected<std::unique_ptr<node_runtime>> node_runtime::start(caf::actor_system& sys,
+                                                                 const type_registry& types,
+                                                                 std::unique_ptr<state_store> store,
+                                                                 std::shared_ptr<wall_clock> clock,
+                                                                 runtime_options opts) {
   if (!store) return make_error(errc::unavailable, "no state store");
   if (!clock) clock = make_system_clock();
   return std::unique_ptr<node_runtime>{
-    new node_runtime(sys, types, std::move(store), std::move(clock), std::move(opts))};
+      new node_runtime(sys, types, std::move(store), std::move(clock), std::move(opts))};
 }
 
-node_runtime::~node_runtime() { stop(); }
+node_runtime::~node_runtime() {
+  stop();
+}
 
-void node_runtime::call(actor_id target, message_ptr request, steady_time deadline,
-                        trace_id trace, std::string caller, call_slot::callback done) {
+void node_runtime::call(actor_id target, message_ptr request, steady_time deadline, trace_id trace,
+                        std::string caller, call_slot::callback done) {
   auto env = make_call(target, deadline, std::move(done));
   env->message_type = request->GetDescriptor()->name();
   env->target = std::move(target);
@@ -130,7 +135,8 @@ void node_runtime::stop() {
   // DB closes with this runtime.
   auto store_actors = services_->store_readers;
   store_actors.push_back(services_->store_writer);
-  for (const auto& handle : store_actors) caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+  for (const auto& handle : store_actors)
+    caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
   wait_for(store_actors);
 }
 

@@ -38,7 +38,7 @@ class state_store {
 
   /// Every key-value pair with `prefix`, in key order.
   [[nodiscard]] virtual caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
-    std::string_view prefix) = 0;
+      std::string_view prefix) = 0;
 
   /// Applies all writes atomically; durable on return when the store syncs.
   [[nodiscard]] virtual caf::error write(const std::vector<store_write>& batch) = 0;

@@ -26,7 +26,9 @@ std::string actor_key(const actor_id& id, record_kind kind) {
 
 }  // namespace
 
-std::string state_key(const actor_id& id) { return actor_key(id, record_kind::state); }
+std::string state_key(const actor_id& id) {
+  return actor_key(id, record_kind::state);
+}
 
 std::string reminder_prefix(const actor_id& id) {
   auto out = actor_key(id, record_kind::reminder);

@@ -24,7 +24,9 @@ std::string reminder_prefix(const actor_id& id);
 std::string partition_prefix(uint32_t partition, record_kind kind);
 
 /// Node-level metadata keys sort after every partition (0xff > any partition's first byte).
-inline constexpr std::string_view meta_partition_count_key = "\xff" "meta/partition_count";
+inline constexpr std::string_view meta_partition_count_key =
+    "\xff"
+    "meta/partition_count";
 
 /// Stored state values carry their version ahead of the bytes: 8 bytes little-endian.
 std::string encode_versioned(uint64_t version, std::string_view bytes);

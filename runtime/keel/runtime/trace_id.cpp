@@ -43,7 +43,8 @@ std::optional<trace_id> trace_id::from_traceparent(std::string_view header) {
   auto hi = parse_hex64(header.substr(3, 16));
   auto lo = parse_hex64(header.substr(19, 16));
   auto span = parse_hex64(header.substr(36, 16));
-  if (!hi || !lo || !span || !parse_hex64(header.substr(53, 2)) || !parse_hex64(header.substr(0, 2)))
+  if (!hi || !lo || !span || !parse_hex64(header.substr(53, 2)) ||
+      !parse_hex64(header.substr(0, 2)))
     return std::nullopt;
   trace_id id{*hi, *lo};
   if (!id.valid() || *span == 0) return std::nullopt;
@@ -60,7 +61,9 @@ std::optional<trace_id> trace_id::from_hex(std::string_view hex) {
   return id;
 }
 
-std::string trace_id::to_hex() const { return fmt::format("{:016x}{:016x}", hi_, lo_); }
+std::string trace_id::to_hex() const {
+  return fmt::format("{:016x}{:016x}", hi_, lo_);
+}
 
 std::string trace_id::to_traceparent() const {
   auto span = random64() | 1;

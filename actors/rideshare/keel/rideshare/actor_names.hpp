@@ -19,11 +19,21 @@ inline constexpr std::string_view processor_type = "processor";
 inline constexpr std::string_view alerts_type = "alerts";
 inline constexpr std::string_view ride_key_type = "ride_key";
 
-inline actor_id driver_actor(std::string id) { return {std::string{driver_type}, std::move(id)}; }
-inline actor_id cell_actor(std::string key) { return {std::string{cell_type}, std::move(key)}; }
-inline actor_id ride_actor(std::string id) { return {std::string{ride_type}, std::move(id)}; }
-inline actor_id rider_actor(std::string id) { return {std::string{rider_type}, std::move(id)}; }
-inline actor_id payment_actor(std::string id) { return {std::string{payment_type}, std::move(id)}; }
+inline actor_id driver_actor(std::string id) {
+  return {std::string{driver_type}, std::move(id)};
+}
+inline actor_id cell_actor(std::string key) {
+  return {std::string{cell_type}, std::move(key)};
+}
+inline actor_id ride_actor(std::string id) {
+  return {std::string{ride_type}, std::move(id)};
+}
+inline actor_id rider_actor(std::string id) {
+  return {std::string{rider_type}, std::move(id)};
+}
+inline actor_id payment_actor(std::string id) {
+  return {std::string{payment_type}, std::move(id)};
+}
 inline actor_id processor_actor(std::string id) {
   return {std::string{processor_type}, std::move(id)};
 }

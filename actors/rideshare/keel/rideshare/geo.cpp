@@ -11,16 +11,18 @@ constexpr double earth_radius_m = 6371008.8;
 constexpr double pi = 3.14159265358979323846;
 constexpr double meters_per_degree = earth_radius_m * pi / 180.0;
 
-double radians(double deg) { return deg * pi / 180.0; }
+double radians(double deg) {
+  return deg * pi / 180.0;
+}
 
 }  // namespace
 
 double distance_meters(point a, point b) {
   double dlat = radians(b.lat - a.lat);
   double dlng = radians(b.lng - a.lng);
-  double h = std::sin(dlat / 2) * std::sin(dlat / 2) +
-             std::cos(radians(a.lat)) * std::cos(radians(b.lat)) * std::sin(dlng / 2) *
-               std::sin(dlng / 2);
+  double h = std::sin(dlat / 2) * std::sin(dlat / 2) + std::cos(radians(a.lat)) *
+                                                           std::cos(radians(b.lat)) *
+                                                           std::sin(dlng / 2) * std::sin(dlng / 2);
   return 2 * earth_radius_m * std::asin(std::min(1.0, std::sqrt(h)));
 }
 
@@ -73,8 +75,8 @@ fare_quote quote_fare(point pickup, point dropoff, const fare_rule& rule) {
   double meters = distance_meters(pickup, dropoff);
   fare_quote q;
   q.distance_meters = static_cast<int32_t>(std::lround(meters));
-  q.fare_cents = rule.base_cents + static_cast<int32_t>(std::lround(meters / 1000.0 *
-                                                                    rule.per_km_cents));
+  q.fare_cents =
+      rule.base_cents + static_cast<int32_t>(std::lround(meters / 1000.0 * rule.per_km_cents));
   q.eta_seconds = static_cast<int32_t>(std::lround(meters / rule.speed_meters_per_second));
   return q;
 }

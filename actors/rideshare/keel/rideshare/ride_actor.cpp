@@ -17,9 +17,13 @@ using std::chrono::milliseconds;
 constexpr std::string_view match_reminder = "match";
 constexpr int max_rings = 64;
 
-point to_point(const LatLng& p) { return {p.lat(), p.lng()}; }
+point to_point(const LatLng& p) {
+  return {p.lat(), p.lng()};
+}
 
-std::string status_name(Ride::Status s) { return Ride::Status_Name(s); }
+std::string status_name(Ride::Status s) {
+  return Ride::Status_Name(s);
+}
 
 // One matching attempt, shared by the continuations of its asks (all in one turn).
 struct match_run {
@@ -33,7 +37,7 @@ struct match_run {
   };
   std::vector<candidate> found;
   size_t next_to_reserve = 0;
-  std::set<std::string> refused;  // drivers that said no in this run: never asked twice
+  std::set<std::string> refused;          // drivers that said no in this run: never asked twice
   std::function<void(std::string)> done;  // the reserved driver, or "" for none
 };
 
@@ -208,7 +212,7 @@ void flush_payments(context& ctx) {
 
 caf::error illegal(const std::string& action, const Ride& ride) {
   return make_error(errc::conflict, "cannot " + action + " ride " + ride.ride_id() + ": it is " +
-                                      status_name(ride.status()));
+                                        status_name(ride.status()));
 }
 
 caf::expected<Ride> existing(context& ctx) {
@@ -235,22 +239,22 @@ void finish_ride(context& ctx, Ride& ride) {
 // (even in a timeout), a retry reaches the same ride, whose RequestRide is idempotent.
 void register_ride_keys(type_registry& types) {
   types.add_type<IdempotencyRecord>(std::string{ride_key_type})
-    .on<ClaimRideKey>([](const ClaimRideKey& m, context& ctx) -> caf::expected<RideKeyClaim> {
-      RideKeyClaim out;
-      const auto& record = ctx.view<IdempotencyRecord>();
-      if (!record.ride_id().empty()) {
-        if (record.body_hash() != m.body_hash())
-          return make_error(errc::conflict, "Idempotency-Key was used with another body");
-        out.set_replayed(true);
-        out.set_ride_id(record.ride_id());
+      .on<ClaimRideKey>([](const ClaimRideKey& m, context& ctx) -> caf::expected<RideKeyClaim> {
+        RideKeyClaim out;
+        const auto& record = ctx.view<IdempotencyRecord>();
+        if (!record.ride_id().empty()) {
+          if (record.body_hash() != m.body_hash())
+            return make_error(errc::conflict, "Idempotency-Key was used with another body");
+          out.set_replayed(true);
+          out.set_ride_id(record.ride_id());
+          return out;
+        }
+        auto& rec = ctx.state<IdempotencyRecord>();
+        rec.set_body_hash(m.body_hash());
+        rec.set_ride_id(m.ride_id());
+        out.set_ride_id(m.ride_id());
         return out;
-      }
-      auto& rec = ctx.state<IdempotencyRecord>();
-      rec.set_body_hash(m.body_hash());
-      rec.set_ride_id(m.ride_id());
-      out.set_ride_id(m.ride_id());
-      return out;
-    });
+      });
 }
 
 constexpr int max_offers = 3;
@@ -279,15 +283,15 @@ void offer_to_another(context& ctx, const matcher& match, const rideshare_option
   ride.set_status(Ride::searching);
   st.set_searching_since_ms(ctx.now_ms());
   match.run(
-    ctx, to_point(ride.pickup()),
-    [&ctx, opts](std::string driver) {
-      if (!driver.empty()) return on_matched(ctx, driver, opts);
-      ctx.register_reminder(std::string{match_reminder}, opts.search_retry, opts.search_retry);
-      notify_rider(ctx, ctx.view<RideState>().ride());
-      alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), "searching",
-            "your driver did not accept; searching again");
-    },
-    st.offered());
+      ctx, to_point(ride.pickup()),
+      [&ctx, opts](std::string driver) {
+        if (!driver.empty()) return on_matched(ctx, driver, opts);
+        ctx.register_reminder(std::string{match_reminder}, opts.search_retry, opts.search_retry);
+        notify_rider(ctx, ctx.view<RideState>().ride());
+        alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), "searching",
+              "your driver did not accept; searching again");
+      },
+      st.offered());
 }
 
 }  // namespace
@@ -296,132 +300,135 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
   register_ride_keys(types);
   auto match = std::make_shared<const matcher>(opts);
   types.add_type<RideState>(std::string{ride_type})
-    .on_async<RequestRide>([match, opts](const RequestRide& m, context& ctx) {
-      if (ctx.view<RideState>().ride().status() != Ride::none) return ctx.reply(ctx.view<RideState>().ride());
-      auto& ride = *ctx.state<RideState>().mutable_ride();
-      ride.set_ride_id(ctx.self().key());
-      ride.set_rider_id(m.rider_id());
-      *ride.mutable_pickup() = m.pickup();
-      *ride.mutable_dropoff() = m.dropoff();
-      auto q = quote_fare(to_point(m.pickup()), to_point(m.dropoff()), opts.fare);
-      ride.set_fare_cents(q.fare_cents);
-      ride.set_distance_meters(q.distance_meters);
-      ride.set_payment_id("pay-" + ctx.self().key());
-      ride.set_requested_at_ms(ctx.now_ms());
-      ride.set_status(Ride::searching);
-      ctx.state<RideState>().set_searching_since_ms(ride.requested_at_ms());
-      owe_payment(ctx, "create", ride.fare_cents());
-      match->run(ctx, to_point(m.pickup()), [&ctx, opts](std::string driver) {
-        if (!driver.empty()) {
-          on_matched(ctx, driver, opts);
-        } else {
-          // No driver now: retried on a durable reminder, not by waiting in this turn.
-          ctx.register_reminder(std::string{match_reminder}, opts.search_retry, opts.search_retry);
-          notify_rider(ctx, ctx.view<RideState>().ride());
-          alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), "searching",
-                "no driver nearby yet; still searching");
+      .on_async<RequestRide>([match, opts](const RequestRide& m, context& ctx) {
+        if (ctx.view<RideState>().ride().status() != Ride::none)
+          return ctx.reply(ctx.view<RideState>().ride());
+        auto& ride = *ctx.state<RideState>().mutable_ride();
+        ride.set_ride_id(ctx.self().key());
+        ride.set_rider_id(m.rider_id());
+        *ride.mutable_pickup() = m.pickup();
+        *ride.mutable_dropoff() = m.dropoff();
+        auto q = quote_fare(to_point(m.pickup()), to_point(m.dropoff()), opts.fare);
+        ride.set_fare_cents(q.fare_cents);
+        ride.set_distance_meters(q.distance_meters);
+        ride.set_payment_id("pay-" + ctx.self().key());
+        ride.set_requested_at_ms(ctx.now_ms());
+        ride.set_status(Ride::searching);
+        ctx.state<RideState>().set_searching_since_ms(ride.requested_at_ms());
+        owe_payment(ctx, "create", ride.fare_cents());
+        match->run(ctx, to_point(m.pickup()), [&ctx, opts](std::string driver) {
+          if (!driver.empty()) {
+            on_matched(ctx, driver, opts);
+          } else {
+            // No driver now: retried on a durable reminder, not by waiting in this turn.
+            ctx.register_reminder(std::string{match_reminder}, opts.search_retry,
+                                  opts.search_retry);
+            notify_rider(ctx, ctx.view<RideState>().ride());
+            alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), "searching",
+                  "no driver nearby yet; still searching");
+          }
+          ctx.reply(ctx.view<RideState>().ride());
+        });
+      })
+      .on<GetRide>([](const GetRide&, context& ctx) { return existing(ctx); })
+      .on<CheckDriver>([](const CheckDriver& m, context& ctx) {
+        const auto& ride = ctx.view<RideState>().ride();
+        bool holds = ride.driver_id() == m.driver_id() &&
+                     (ride.status() == Ride::matched || ride.status() == Ride::accepted ||
+                      ride.status() == Ride::in_progress);
+        if (!holds) {
+          ReleaseDriver release;
+          release.set_ride_id(ctx.self().key());
+          ctx.tell(driver_actor(m.driver_id()), release);
         }
-        ctx.reply(ctx.view<RideState>().ride());
+        return Done{};
+      })
+      .on<AcceptRide>([](const AcceptRide& m, context& ctx) -> caf::expected<Ride> {
+        auto current = existing(ctx);
+        if (!current) return current;
+        if (current->status() != Ride::matched) return illegal("accept", *current);
+        if (m.driver_id() != current->driver_id())
+          return make_error(errc::conflict, "cannot accept ride " + current->ride_id() +
+                                                ": driver '" + m.driver_id() +
+                                                "' is not the matched driver");
+        auto& ride = *ctx.state<RideState>().mutable_ride();
+        ride.set_status(Ride::accepted);
+        ctx.unregister_reminder(std::string{accept_reminder});
+        owe_payment(ctx, "authorize");
+        notify_rider(ctx, ride);
+        alert(ctx, "rider", ride.rider_id(), "accepted",
+              "driver " + ride.driver_id() + " accepted");
+        return ride;
+      })
+      .on<StartRide>([](const StartRide&, context& ctx) -> caf::expected<Ride> {
+        auto current = existing(ctx);
+        if (!current) return current;
+        if (current->status() != Ride::accepted) return illegal("start", *current);
+        auto& ride = *ctx.state<RideState>().mutable_ride();
+        ride.set_status(Ride::in_progress);
+        notify_rider(ctx, ride);
+        alert(ctx, "rider", ride.rider_id(), "started", "your ride has started");
+        alert(ctx, "driver", ride.driver_id(), "started", "ride started");
+        return ride;
+      })
+      .on<CompleteRide>([](const CompleteRide&, context& ctx) -> caf::expected<Ride> {
+        auto current = existing(ctx);
+        if (!current) return current;
+        if (current->status() != Ride::in_progress) return illegal("complete", *current);
+        auto& ride = *ctx.state<RideState>().mutable_ride();
+        ride.set_status(Ride::completed);
+        owe_payment(ctx, "capture", ride.fare_cents());
+        finish_ride(ctx, ride);
+        auto fare = std::to_string(ride.fare_cents()) + " cents";
+        alert(ctx, "rider", ride.rider_id(), "completed", "ride completed, fare " + fare);
+        alert(ctx, "driver", ride.driver_id(), "completed", "ride completed, fare " + fare);
+        return ride;
+      })
+      .on<CancelRide>([opts](const CancelRide&, context& ctx) -> caf::expected<Ride> {
+        auto current = existing(ctx);
+        if (!current) return current;
+        auto status = current->status();
+        if (status == Ride::completed || status == Ride::cancelled)
+          return illegal("cancel", *current);
+        auto& ride = *ctx.state<RideState>().mutable_ride();
+        // The fee rule: free until the driver accepts; afterwards a fixed fee is captured.
+        if (status == Ride::accepted || status == Ride::in_progress) {
+          ride.set_cancellation_fee_cents(opts.cancellation_fee_cents);
+          owe_payment(ctx, "capture", opts.cancellation_fee_cents);
+        } else {
+          owe_payment(ctx, "void");
+        }
+        ride.set_status(Ride::cancelled);
+        finish_ride(ctx, ride);
+        alert(ctx, "rider", ride.rider_id(), "cancelled", "ride cancelled");
+        alert(ctx, "driver", ride.driver_id(), "cancelled", "ride cancelled");
+        return ride;
+      })
+      .on_reminder([match, opts](const std::string& name, context& ctx) {
+        if (name == payment_reminder) return flush_payments(ctx);
+        if (name == accept_reminder) return offer_to_another(ctx, *match, opts);
+        const auto& ride = ctx.view<RideState>().ride();
+        if (name != match_reminder) return;
+        if (ride.status() != Ride::searching) {
+          ctx.unregister_reminder(std::string{match_reminder});
+          return;
+        }
+        if (ctx.now_ms() - ctx.view<RideState>().searching_since_ms() >=
+            opts.search_timeout.count()) {
+          auto& r = *ctx.state<RideState>().mutable_ride();
+          r.set_status(Ride::cancelled);
+          owe_payment(ctx, "void");
+          finish_ride(ctx, r);
+          alert(ctx, "rider", r.rider_id(), "cancelled", "no driver found; ride cancelled");
+          return;
+        }
+        match->run(
+            ctx, to_point(ride.pickup()),
+            [&ctx, opts](std::string driver) {
+              if (!driver.empty()) on_matched(ctx, driver, opts);
+            },
+            ctx.view<RideState>().offered());
       });
-    })
-    .on<GetRide>([](const GetRide&, context& ctx) { return existing(ctx); })
-    .on<CheckDriver>([](const CheckDriver& m, context& ctx) {
-      const auto& ride = ctx.view<RideState>().ride();
-      bool holds = ride.driver_id() == m.driver_id() &&
-                   (ride.status() == Ride::matched || ride.status() == Ride::accepted ||
-                    ride.status() == Ride::in_progress);
-      if (!holds) {
-        ReleaseDriver release;
-        release.set_ride_id(ctx.self().key());
-        ctx.tell(driver_actor(m.driver_id()), release);
-      }
-      return Done{};
-    })
-    .on<AcceptRide>([](const AcceptRide& m, context& ctx) -> caf::expected<Ride> {
-      auto current = existing(ctx);
-      if (!current) return current;
-      if (current->status() != Ride::matched) return illegal("accept", *current);
-      if (m.driver_id() != current->driver_id())
-        return make_error(errc::conflict, "cannot accept ride " + current->ride_id() +
-                                            ": driver '" + m.driver_id() +
-                                            "' is not the matched driver");
-      auto& ride = *ctx.state<RideState>().mutable_ride();
-      ride.set_status(Ride::accepted);
-      ctx.unregister_reminder(std::string{accept_reminder});
-      owe_payment(ctx, "authorize");
-      notify_rider(ctx, ride);
-      alert(ctx, "rider", ride.rider_id(), "accepted", "driver " + ride.driver_id() + " accepted");
-      return ride;
-    })
-    .on<StartRide>([](const StartRide&, context& ctx) -> caf::expected<Ride> {
-      auto current = existing(ctx);
-      if (!current) return current;
-      if (current->status() != Ride::accepted) return illegal("start", *current);
-      auto& ride = *ctx.state<RideState>().mutable_ride();
-      ride.set_status(Ride::in_progress);
-      notify_rider(ctx, ride);
-      alert(ctx, "rider", ride.rider_id(), "started", "your ride has started");
-      alert(ctx, "driver", ride.driver_id(), "started", "ride started");
-      return ride;
-    })
-    .on<CompleteRide>([](const CompleteRide&, context& ctx) -> caf::expected<Ride> {
-      auto current = existing(ctx);
-      if (!current) return current;
-      if (current->status() != Ride::in_progress) return illegal("complete", *current);
-      auto& ride = *ctx.state<RideState>().mutable_ride();
-      ride.set_status(Ride::completed);
-      owe_payment(ctx, "capture", ride.fare_cents());
-      finish_ride(ctx, ride);
-      auto fare = std::to_string(ride.fare_cents()) + " cents";
-      alert(ctx, "rider", ride.rider_id(), "completed", "ride completed, fare " + fare);
-      alert(ctx, "driver", ride.driver_id(), "completed", "ride completed, fare " + fare);
-      return ride;
-    })
-    .on<CancelRide>([opts](const CancelRide&, context& ctx) -> caf::expected<Ride> {
-      auto current = existing(ctx);
-      if (!current) return current;
-      auto status = current->status();
-      if (status == Ride::completed || status == Ride::cancelled)
-        return illegal("cancel", *current);
-      auto& ride = *ctx.state<RideState>().mutable_ride();
-      // The fee rule: free until the driver accepts; afterwards a fixed fee is captured.
-      if (status == Ride::accepted || status == Ride::in_progress) {
-        ride.set_cancellation_fee_cents(opts.cancellation_fee_cents);
-        owe_payment(ctx, "capture", opts.cancellation_fee_cents);
-      } else {
-        owe_payment(ctx, "void");
-      }
-      ride.set_status(Ride::cancelled);
-      finish_ride(ctx, ride);
-      alert(ctx, "rider", ride.rider_id(), "cancelled", "ride cancelled");
-      alert(ctx, "driver", ride.driver_id(), "cancelled", "ride cancelled");
-      return ride;
-    })
-    .on_reminder([match, opts](const std::string& name, context& ctx) {
-      if (name == payment_reminder) return flush_payments(ctx);
-      if (name == accept_reminder) return offer_to_another(ctx, *match, opts);
-      const auto& ride = ctx.view<RideState>().ride();
-      if (name != match_reminder) return;
-      if (ride.status() != Ride::searching) {
-        ctx.unregister_reminder(std::string{match_reminder});
-        return;
-      }
-      if (ctx.now_ms() - ctx.view<RideState>().searching_since_ms() >=
-          opts.search_timeout.count()) {
-        auto& r = *ctx.state<RideState>().mutable_ride();
-        r.set_status(Ride::cancelled);
-        owe_payment(ctx, "void");
-        finish_ride(ctx, r);
-        alert(ctx, "rider", r.rider_id(), "cancelled", "no driver found; ride cancelled");
-        return;
-      }
-      match->run(
-        ctx, to_point(ride.pickup()),
-        [&ctx, opts](std::string driver) {
-          if (!driver.empty()) on_matched(ctx, driver, opts);
-        },
-        ctx.view<RideState>().offered());
-    });
 }
 
 }  // namespace keel::rideshare

@@ -63,14 +63,14 @@ std::string body_hash(const RequestRide& request) {
 void request_ride(node_runtime& rt, const exchange_ptr& ex) {
   auto req = parse<RequestRide>(ex);
   if (!req) return;
-  if (req->rider_id().empty()) return (void) fail_bad(ex, "field 'riderId': required");
+  if (req->rider_id().empty()) return (void)fail_bad(ex, "field 'riderId': required");
   if (!check_point(ex, req->has_pickup(), req->pickup(), "pickup") ||
       !check_point(ex, req->has_dropoff(), req->dropoff(), "dropoff"))
     return;
   auto ride_id = new_ride_id();
   auto key = ex->req().header("idempotency-key");
   if (key.empty()) return forward(rt, ex, ride_actor(ride_id), req, 201);
-  if (key.size() > 200) return (void) fail_bad(ex, "Idempotency-Key: longer than 200 characters");
+  if (key.size() > 200) return (void)fail_bad(ex, "Idempotency-Key: longer than 200 characters");
   // Keys are scoped by API key (hashed: keys are secrets and actor keys are stored).
   auto auth = ex->req().header("authorization");
   auto scoped = fmt::format("{:016x}/{}", fnv1a64(auth), key);
@@ -93,17 +93,17 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
   gw.add_route("PUT", "/v1/drivers/{id}/location", [&rt](const exchange_ptr& ex) {
     auto m = parse<UpdateLocation>(ex);
     if (!m) return;
-    if (!m->has_lat()) return (void) fail_bad(ex, "field 'lat': required");
-    if (!m->has_lng()) return (void) fail_bad(ex, "field 'lng': required");
+    if (!m->has_lat()) return (void)fail_bad(ex, "field 'lat': required");
+    if (!m->has_lng()) return (void)fail_bad(ex, "field 'lng': required");
     std::string error;
     if (!valid_point({m->lat(), m->lng()}, "location", error))
-      return (void) fail_bad(ex, error.replace(error.find("location."), 9, ""));
+      return (void)fail_bad(ex, error.replace(error.find("location."), 9, ""));
     forward(rt, ex, driver_actor(std::string{ex->param("id")}), m);
   });
   gw.add_route("PUT", "/v1/drivers/{id}/availability", [&rt](const exchange_ptr& ex) {
     auto m = parse<SetAvailability>(ex);
     if (!m) return;
-    if (!m->has_available()) return (void) fail_bad(ex, "field 'available': required");
+    if (!m->has_available()) return (void)fail_bad(ex, "field 'available': required");
     forward(rt, ex, driver_actor(std::string{ex->param("id")}), m);
   });
   gw.add_route("GET", "/v1/drivers/{id}", [&rt](const exchange_ptr& ex) {
@@ -116,7 +116,7 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
   gw.add_route("POST", "/v1/rides/{id}/accept", [&rt](const exchange_ptr& ex) {
     auto m = parse<AcceptRide>(ex);
     if (!m) return;
-    if (m->driver_id().empty()) return (void) fail_bad(ex, "field 'driverId': required");
+    if (m->driver_id().empty()) return (void)fail_bad(ex, "field 'driverId': required");
     forward(rt, ex, ride_actor(std::string{ex->param("id")}), m);
   });
   auto lifecycle = [&](const char* path, auto prototype) {
@@ -146,10 +146,11 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
   });
   for (auto who : {"riders", "drivers"}) {
     std::string who_key = std::string{who} == "riders" ? "rider" : "driver";
-    gw.add_route("GET", fmt::format("/v1/{}/{{id}}/alerts", who), [&rt, who_key](const exchange_ptr& ex) {
-      forward(rt, ex, alerts_actor(who_key, std::string{ex->param("id")}),
-              std::make_shared<GetAlerts>());
-    });
+    gw.add_route("GET", fmt::format("/v1/{}/{{id}}/alerts", who),
+                 [&rt, who_key](const exchange_ptr& ex) {
+                   forward(rt, ex, alerts_actor(who_key, std::string{ex->param("id")}),
+                           std::make_shared<GetAlerts>());
+                 });
   }
 }
 

@@ -14,7 +14,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-point to_point(const LatLng& p) { return {p.lat(), p.lng()}; }
+point to_point(const LatLng& p) {
+  return {p.lat(), p.lng()};
+}
 
 Driver driver_view(const std::string& id, const DriverState& st) {
   Driver out;
@@ -50,133 +52,133 @@ constexpr std::chrono::milliseconds lease_period{std::chrono::seconds{30}};
 void register_driver(type_registry& types, const rideshare_options& opts) {
   geo_grid grid{opts.cell_degrees};
   types.add_type<DriverState>(std::string{driver_type})
-    .on<UpdateLocation>([grid](const UpdateLocation& m, context& ctx) {
-      auto& st = ctx.state<DriverState>();
-      st.mutable_position()->set_lat(m.lat());
-      st.mutable_position()->set_lng(m.lng());
-      sync_cell(ctx, st, grid);
-      return driver_view(ctx.self().key(), st);
-    })
-    .on<SetAvailability>([grid](const SetAvailability& m, context& ctx) {
-      auto& st = ctx.state<DriverState>();
-      st.set_available(m.available());
-      sync_cell(ctx, st, grid);
-      return driver_view(ctx.self().key(), st);
-    })
-    .on<Reserve>([grid](const Reserve& m, context& ctx) {
-      Reservation out;
-      const auto& view = ctx.view<DriverState>();
-      if (view.current_ride() == m.ride_id()) {  // a retried reservation of the same ride
-        out.set_ok(true);
-        *out.mutable_position() = view.position();
-        return out;
-      }
-      if (!view.available() || !view.current_ride().empty() || !view.has_position()) return out;
-      auto& st = ctx.state<DriverState>();
-      st.set_current_ride(m.ride_id());
-      sync_cell(ctx, st, grid);
-      // A lease: if the ride failed after reserving (its turn never committed), nobody
-      // would ever release this driver; the lease asks the ride, one-way, until released.
-      ctx.register_reminder(std::string{lease_reminder}, lease_period, lease_period);
-      out.set_ok(true);
-      *out.mutable_position() = st.position();
-      return out;
-    })
-    .on<ReleaseDriver>([grid](const ReleaseDriver& m, context& ctx) {
-      if (ctx.view<DriverState>().current_ride() == m.ride_id()) {
+      .on<UpdateLocation>([grid](const UpdateLocation& m, context& ctx) {
         auto& st = ctx.state<DriverState>();
-        st.clear_current_ride();
+        st.mutable_position()->set_lat(m.lat());
+        st.mutable_position()->set_lng(m.lng());
         sync_cell(ctx, st, grid);
-        ctx.unregister_reminder(std::string{lease_reminder});
-      }
-      return driver_view(ctx.self().key(), ctx.view<DriverState>());
-    })
-    .on<GetDriver>([](const GetDriver&, context& ctx) {
-      return driver_view(ctx.self().key(), ctx.view<DriverState>());
-    })
-    .on_reminder([](const std::string& name, context& ctx) {
-      if (name != lease_reminder) return;
-      const auto& st = ctx.view<DriverState>();
-      if (st.current_ride().empty()) return ctx.unregister_reminder(std::string{lease_reminder});
-      CheckDriver check;
-      check.set_driver_id(ctx.self().key());
-      ctx.tell(ride_actor(st.current_ride()), check);
-    });
+        return driver_view(ctx.self().key(), st);
+      })
+      .on<SetAvailability>([grid](const SetAvailability& m, context& ctx) {
+        auto& st = ctx.state<DriverState>();
+        st.set_available(m.available());
+        sync_cell(ctx, st, grid);
+        return driver_view(ctx.self().key(), st);
+      })
+      .on<Reserve>([grid](const Reserve& m, context& ctx) {
+        Reservation out;
+        const auto& view = ctx.view<DriverState>();
+        if (view.current_ride() == m.ride_id()) {  // a retried reservation of the same ride
+          out.set_ok(true);
+          *out.mutable_position() = view.position();
+          return out;
+        }
+        if (!view.available() || !view.current_ride().empty() || !view.has_position()) return out;
+        auto& st = ctx.state<DriverState>();
+        st.set_current_ride(m.ride_id());
+        sync_cell(ctx, st, grid);
+        // A lease: if the ride failed after reserving (its turn never committed), nobody
+        // would ever release this driver; the lease asks the ride, one-way, until released.
+        ctx.register_reminder(std::string{lease_reminder}, lease_period, lease_period);
+        out.set_ok(true);
+        *out.mutable_position() = st.position();
+        return out;
+      })
+      .on<ReleaseDriver>([grid](const ReleaseDriver& m, context& ctx) {
+        if (ctx.view<DriverState>().current_ride() == m.ride_id()) {
+          auto& st = ctx.state<DriverState>();
+          st.clear_current_ride();
+          sync_cell(ctx, st, grid);
+          ctx.unregister_reminder(std::string{lease_reminder});
+        }
+        return driver_view(ctx.self().key(), ctx.view<DriverState>());
+      })
+      .on<GetDriver>([](const GetDriver&, context& ctx) {
+        return driver_view(ctx.self().key(), ctx.view<DriverState>());
+      })
+      .on_reminder([](const std::string& name, context& ctx) {
+        if (name != lease_reminder) return;
+        const auto& st = ctx.view<DriverState>();
+        if (st.current_ride().empty()) return ctx.unregister_reminder(std::string{lease_reminder});
+        CheckDriver check;
+        check.set_driver_id(ctx.self().key());
+        ctx.tell(ride_actor(st.current_ride()), check);
+      });
 }
 
 void register_cell(type_registry& types) {
   types.add_type<CellState>(std::string{cell_type})
-    .on<CellUpsert>([](const CellUpsert& m, context& ctx) {
-      (*ctx.state<CellState>().mutable_drivers())[m.driver_id()] = m.position();
-      return Done{};
-    })
-    .on<CellRemove>([](const CellRemove& m, context& ctx) {
-      if (ctx.view<CellState>().drivers().count(m.driver_id()))
-        ctx.state<CellState>().mutable_drivers()->erase(m.driver_id());
-      return Done{};
-    })
-    .on<CellQuery>([](const CellQuery&, context& ctx) {
-      CellDrivers out;
-      for (const auto& [id, pos] : ctx.view<CellState>().drivers()) {
-        auto* d = out.add_drivers();
-        d->set_driver_id(id);
-        *d->mutable_position() = pos;
-      }
-      return out;
-    });
+      .on<CellUpsert>([](const CellUpsert& m, context& ctx) {
+        (*ctx.state<CellState>().mutable_drivers())[m.driver_id()] = m.position();
+        return Done{};
+      })
+      .on<CellRemove>([](const CellRemove& m, context& ctx) {
+        if (ctx.view<CellState>().drivers().count(m.driver_id()))
+          ctx.state<CellState>().mutable_drivers()->erase(m.driver_id());
+        return Done{};
+      })
+      .on<CellQuery>([](const CellQuery&, context& ctx) {
+        CellDrivers out;
+        for (const auto& [id, pos] : ctx.view<CellState>().drivers()) {
+          auto* d = out.add_drivers();
+          d->set_driver_id(id);
+          *d->mutable_position() = pos;
+        }
+        return out;
+      });
 }
 
 void register_quote(type_registry& types, const rideshare_options& opts) {
   auto rule = opts.fare;
   types.add_stateless(std::string{quote_type}, 4)
-    .on<QuoteRequest>([rule](const QuoteRequest& m, context&) {
-      auto q = quote_fare(to_point(m.pickup()), to_point(m.dropoff()), rule);
-      Quote out;
-      out.set_fare_cents(q.fare_cents);
-      out.set_distance_meters(q.distance_meters);
-      out.set_eta_seconds(q.eta_seconds);
-      return out;
-    });
+      .on<QuoteRequest>([rule](const QuoteRequest& m, context&) {
+        auto q = quote_fare(to_point(m.pickup()), to_point(m.dropoff()), rule);
+        Quote out;
+        out.set_fare_cents(q.fare_cents);
+        out.set_distance_meters(q.distance_meters);
+        out.set_eta_seconds(q.eta_seconds);
+        return out;
+      });
 }
 
 void register_rider(type_registry& types, const rideshare_options& opts) {
   int kept = opts.history_kept;
   types.add_type<RiderState>(std::string{rider_type})
-    .on<RideUpdate>([kept](const RideUpdate& m, context& ctx) {
-      const auto& view = ctx.view<RiderState>();
-      const auto& open = view.unfinished();
-      bool is_open = std::find(open.begin(), open.end(), m.ride_id()) != open.end();
-      bool finished = m.status() == Ride::completed || m.status() == Ride::cancelled;
-      if (finished == !is_open) return Done{};  // nothing new: a repeat, or a late update
-      auto& st = ctx.state<RiderState>();
-      auto* unfinished = st.mutable_unfinished();
-      if (finished) {
-        unfinished->erase(std::find(unfinished->begin(), unfinished->end(), m.ride_id()));
-      } else {
-        // First sight of a ride: it joins the history (newest first, bounded).
-        *unfinished->Add() = m.ride_id();
-        auto* h = st.mutable_history();
-        *h->Add() = m.ride_id();
-        for (int i = h->size() - 1; i > 0; --i) h->SwapElements(i, i - 1);
-        while (h->size() > kept) h->RemoveLast();
-      }
-      st.set_active_ride(unfinished->empty() ? "" : *unfinished->rbegin());
-      return Done{};
-    })
-    .on<GetRider>([](const GetRider&, context& ctx) { return ctx.view<RiderState>(); });
+      .on<RideUpdate>([kept](const RideUpdate& m, context& ctx) {
+        const auto& view = ctx.view<RiderState>();
+        const auto& open = view.unfinished();
+        bool is_open = std::find(open.begin(), open.end(), m.ride_id()) != open.end();
+        bool finished = m.status() == Ride::completed || m.status() == Ride::cancelled;
+        if (finished == !is_open) return Done{};  // nothing new: a repeat, or a late update
+        auto& st = ctx.state<RiderState>();
+        auto* unfinished = st.mutable_unfinished();
+        if (finished) {
+          unfinished->erase(std::find(unfinished->begin(), unfinished->end(), m.ride_id()));
+        } else {
+          // First sight of a ride: it joins the history (newest first, bounded).
+          *unfinished->Add() = m.ride_id();
+          auto* h = st.mutable_history();
+          *h->Add() = m.ride_id();
+          for (int i = h->size() - 1; i > 0; --i) h->SwapElements(i, i - 1);
+          while (h->size() > kept) h->RemoveLast();
+        }
+        st.set_active_ride(unfinished->empty() ? "" : *unfinished->rbegin());
+        return Done{};
+      })
+      .on<GetRider>([](const GetRider&, context& ctx) { return ctx.view<RiderState>(); });
 }
 
 void register_alerts(type_registry& types, const rideshare_options& opts) {
   int kept = opts.alerts_kept;
   types.add_type<AlertInbox>(std::string{alerts_type})
-    .on<AddAlert>([kept](const AddAlert& m, context& ctx) {
-      auto* alerts = ctx.state<AlertInbox>().mutable_alerts();
-      *alerts->Add() = m.alert();
-      for (int i = alerts->size() - 1; i > 0; --i) alerts->SwapElements(i, i - 1);
-      while (alerts->size() > kept) alerts->RemoveLast();
-      return Done{};
-    })
-    .on<GetAlerts>([](const GetAlerts&, context& ctx) { return ctx.view<AlertInbox>(); });
+      .on<AddAlert>([kept](const AddAlert& m, context& ctx) {
+        auto* alerts = ctx.state<AlertInbox>().mutable_alerts();
+        *alerts->Add() = m.alert();
+        for (int i = alerts->size() - 1; i > 0; --i) alerts->SwapElements(i, i - 1);
+        while (alerts->size() > kept) alerts->RemoveLast();
+        return Done{};
+      })
+      .on<GetAlerts>([](const GetAlerts&, context& ctx) { return ctx.view<AlertInbox>(); });
 }
 
 // ---- payments ----
@@ -243,8 +245,9 @@ void on_processed(context& ctx, caf::expected<ChargeResult> answer) {
                                          : Payment::voided;
   st.mutable_payment()->set_status(status);
   if (done.op() == "capture") st.mutable_payment()->set_amount_cents(done.amount_cents());
-  payment_alert(ctx, st, "payment " + Payment::Status_Name(status) + ": " +
-                           std::to_string(st.payment().amount_cents()) + " cents");
+  payment_alert(ctx, st,
+                "payment " + Payment::Status_Name(status) + ": " +
+                    std::to_string(st.payment().amount_cents()) + " cents");
   if (st.queue_size() > 0)
     ctx.register_reminder(std::string{process_reminder}, milliseconds{0}, milliseconds{0});
 }
@@ -252,77 +255,76 @@ void on_processed(context& ctx, caf::expected<ChargeResult> answer) {
 void register_payment(type_registry& types, const rideshare_options& opts) {
   auto latency = opts.payment_latency;
   types.add_type<PaymentState>(std::string{payment_type})
-    .on<CreatePayment>([](const CreatePayment& m, context& ctx) {
-      if (ctx.view<PaymentState>().payment().status() != Payment::none)
+      .on<CreatePayment>([](const CreatePayment& m, context& ctx) {
+        if (ctx.view<PaymentState>().payment().status() != Payment::none)
+          return ctx.view<PaymentState>().payment();
+        auto& st = ctx.state<PaymentState>();
+        auto* p = st.mutable_payment();
+        p->set_payment_id(ctx.self().key());
+        p->set_ride_id(m.ride_id());
+        p->set_amount_cents(m.amount_cents());
+        p->set_status(Payment::pending);
+        st.set_rider_id(m.rider_id());
+        return st.payment();
+      })
+      // Each operation is accepted once; repeats (the ride's outbox delivers at least once)
+      // change nothing.
+      .on<AuthorizePayment>([latency](const AuthorizePayment&, context& ctx) {
+        const auto& st = ctx.view<PaymentState>();
+        if (st.payment().status() == Payment::pending && !queued(st, "authorize") &&
+            !queued(st, "capture") && !queued(st, "void"))
+          enqueue(ctx, "authorize", st.payment().amount_cents(), latency);
         return ctx.view<PaymentState>().payment();
-      auto& st = ctx.state<PaymentState>();
-      auto* p = st.mutable_payment();
-      p->set_payment_id(ctx.self().key());
-      p->set_ride_id(m.ride_id());
-      p->set_amount_cents(m.amount_cents());
-      p->set_status(Payment::pending);
-      st.set_rider_id(m.rider_id());
-      return st.payment();
-    })
-    // Each operation is accepted once; repeats (the ride's outbox delivers at least once)
-    // change nothing.
-    .on<AuthorizePayment>([latency](const AuthorizePayment&, context& ctx) {
-      const auto& st = ctx.view<PaymentState>();
-      if (st.payment().status() == Payment::pending && !queued(st, "authorize") &&
-          !queued(st, "capture") && !queued(st, "void"))
-        enqueue(ctx, "authorize", st.payment().amount_cents(), latency);
-      return ctx.view<PaymentState>().payment();
-    })
-    .on<CapturePayment>([latency](const CapturePayment& m, context& ctx) {
-      const auto& st = ctx.view<PaymentState>();
-      if (open_for_changes(st) && !queued(st, "capture") && !queued(st, "void"))
-        enqueue(ctx, "capture", m.amount_cents(), latency);
-      return ctx.view<PaymentState>().payment();
-    })
-    .on<VoidPayment>([latency](const VoidPayment&, context& ctx) {
-      const auto& st = ctx.view<PaymentState>();
-      if (open_for_changes(st) && !queued(st, "capture") && !queued(st, "void"))
-        enqueue(ctx, "void", 0, latency);
-      return ctx.view<PaymentState>().payment();
-    })
-    .on<GetPayment>([](const GetPayment&, context& ctx) -> caf::expected<Payment> {
-      const auto& st = ctx.view<PaymentState>();
-      if (st.payment().status() == Payment::none)
-        return make_error(errc::not_found, "payment " + ctx.self().key() + " does not exist");
-      return st.payment();
-    })
-    .on_reminder([](const std::string& name, context& ctx) {
-      const auto& st = ctx.view<PaymentState>();
-      if (name != process_reminder || st.queue_size() == 0) return;
-      const auto& head = st.queue(0);
-      Charge charge;
-      // The same key on every retry: the processor performs each operation at most once.
-      charge.set_idempotency_key(ctx.self().key() + ":" + head.op());
-      charge.set_operation(head.op());
-      charge.set_amount_cents(head.amount_cents());
-      ctx.ask<ChargeResult>(processor_actor(ctx.self().key()), charge,
-                            [&ctx](caf::expected<ChargeResult> answer) {
-                              on_processed(ctx, std::move(answer));
-                            });
-    });
+      })
+      .on<CapturePayment>([latency](const CapturePayment& m, context& ctx) {
+        const auto& st = ctx.view<PaymentState>();
+        if (open_for_changes(st) && !queued(st, "capture") && !queued(st, "void"))
+          enqueue(ctx, "capture", m.amount_cents(), latency);
+        return ctx.view<PaymentState>().payment();
+      })
+      .on<VoidPayment>([latency](const VoidPayment&, context& ctx) {
+        const auto& st = ctx.view<PaymentState>();
+        if (open_for_changes(st) && !queued(st, "capture") && !queued(st, "void"))
+          enqueue(ctx, "void", 0, latency);
+        return ctx.view<PaymentState>().payment();
+      })
+      .on<GetPayment>([](const GetPayment&, context& ctx) -> caf::expected<Payment> {
+        const auto& st = ctx.view<PaymentState>();
+        if (st.payment().status() == Payment::none)
+          return make_error(errc::not_found, "payment " + ctx.self().key() + " does not exist");
+        return st.payment();
+      })
+      .on_reminder([](const std::string& name, context& ctx) {
+        const auto& st = ctx.view<PaymentState>();
+        if (name != process_reminder || st.queue_size() == 0) return;
+        const auto& head = st.queue(0);
+        Charge charge;
+        // The same key on every retry: the processor performs each operation at most once.
+        charge.set_idempotency_key(ctx.self().key() + ":" + head.op());
+        charge.set_operation(head.op());
+        charge.set_amount_cents(head.amount_cents());
+        ctx.ask<ChargeResult>(
+            processor_actor(ctx.self().key()), charge,
+            [&ctx](caf::expected<ChargeResult> answer) { on_processed(ctx, std::move(answer)); });
+      });
 }
 
 void register_processor(type_registry& types, const rideshare_options& opts) {
   double failure_rate = opts.payment_failure_rate;
   types.add_type<ProcessorState>(std::string{processor_type})
-    .on<Charge>([failure_rate](const Charge& m, context& ctx) -> caf::expected<ChargeResult> {
-      ChargeResult out;
-      if (ctx.view<ProcessorState>().done().count(m.idempotency_key())) {
-        out.set_replayed(true);
+      .on<Charge>([failure_rate](const Charge& m, context& ctx) -> caf::expected<ChargeResult> {
+        ChargeResult out;
+        if (ctx.view<ProcessorState>().done().count(m.idempotency_key())) {
+          out.set_replayed(true);
+          return out;
+        }
+        thread_local std::mt19937_64 rng{std::random_device{}()};
+        if (failure_rate > 0 && std::uniform_real_distribution<double>{0, 1}(rng) < failure_rate)
+          return make_error(errc::unavailable, "simulated processor failure");
+        (*ctx.state<ProcessorState>().mutable_done())[m.idempotency_key()] = m.amount_cents();
         return out;
-      }
-      thread_local std::mt19937_64 rng{std::random_device{}()};
-      if (failure_rate > 0 && std::uniform_real_distribution<double>{0, 1}(rng) < failure_rate)
-        return make_error(errc::unavailable, "simulated processor failure");
-      (*ctx.state<ProcessorState>().mutable_done())[m.idempotency_key()] = m.amount_cents();
-      return out;
-    })
-    .on<GetLedger>([](const GetLedger&, context& ctx) { return ctx.view<ProcessorState>(); });
+      })
+      .on<GetLedger>([](const GetLedger&, context& ctx) { return ctx.view<ProcessorState>(); });
 }
 
 }  // namespace

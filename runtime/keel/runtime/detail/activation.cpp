@@ -3,10 +3,10 @@
 #include <map>
 #include <optional>
 
+#include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
-#include <spdlog/spdlog.h>
 
 #include "keel/runtime/actor_call.hpp"
 #include "keel/runtime/call_router.hpp"
@@ -24,9 +24,9 @@ namespace keel::detail {
 namespace {
 
 using google::protobuf::Message;
-using std::chrono::milliseconds;
 using keel::runtime::ReminderFired;
 using keel::runtime::ReminderRecord;
+using std::chrono::milliseconds;
 
 constexpr std::string_view reminder_message = "$reminder";
 constexpr std::string_view timer_message = "$timer";
@@ -140,8 +140,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   Message& mutable_state() override {
     if (!working_valid_) {
       const auto& st = self_->state;
-      if (!st.committed)
-        throw std::logic_error("actor type '" + st.type->name + "' is stateless");
+      if (!st.committed) throw std::logic_error("actor type '" + st.type->name + "' is stateless");
       // A pooled turn may hold a buffer of another actor type.
       if (!working_ || working_->GetDescriptor() != st.committed->GetDescriptor())
         working_.reset(st.committed->New());
@@ -173,7 +172,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   envelope_ptr env_;
   steady_time started_;
   uint64_t base_version_ = 0;
-  std::string base_bytes_;  // reentrant types only
+  std::string base_bytes_;            // reentrant types only
   std::unique_ptr<Message> working_;  // allocated once, reused by later turns
   bool working_valid_ = false;        // working_ holds this turn's copy
   int outstanding_asks_ = 0;
@@ -189,7 +188,8 @@ void turn::run(const std::function<void()>& step) {
   try {
     step();
   } catch (const std::exception& e) {
-    result_ = make_error(errc::app_error, "handler of " + to_string(self()) + " threw: " + e.what());
+    result_ =
+        make_error(errc::app_error, "handler of " + to_string(self()) + " threw: " + e.what());
   } catch (...) {
     result_ = make_error(errc::app_error, "handler of " + to_string(self()) + " threw");
   }
@@ -203,13 +203,13 @@ void turn::ask_message(const actor_id& target, message_ptr request,
                               : std::chrono::steady_clock::now() + st.svc->default_timeout;
   ++outstanding_asks_;
   auto me = shared_from_this();
-  auto slot = call_from_actor(
-    self_, *st.svc->router, target, std::move(request), deadline, env_->trace, to_string(self()),
-    st.type->reentrant ? wait_mode::multiplex : wait_mode::await,
-    [me, then = std::move(then)](call_result answer) {
-      --me->outstanding_asks_;
-      me->run([&] { then(std::move(answer)); });
-    });
+  auto slot = call_from_actor(self_, *st.svc->router, target, std::move(request), deadline,
+                              env_->trace, to_string(self()),
+                              st.type->reentrant ? wait_mode::multiplex : wait_mode::await,
+                              [me, then = std::move(then)](call_result answer) {
+                                --me->outstanding_asks_;
+                                me->run([&] { then(std::move(answer)); });
+                              });
   if (env_->reply) env_->reply->set_waiting_on(std::move(slot));
 }
 
@@ -217,7 +217,7 @@ void turn::maybe_finish() {
   if (finished_ || committing_ || outstanding_asks_ > 0) return;
   if (!result_)
     result_ = make_error(errc::app_error, "handler of " + to_string(self()) + " for " +
-                                            env_->message_type + " returned without replying");
+                                              env_->message_type + " returned without replying");
   if (!*result_) return finish();  // failed turn: the working copy is dropped
   auto& st = self_->state;
   std::string bytes;
@@ -233,7 +233,7 @@ void turn::maybe_finish() {
   if (base_version_ != st.version) {
     // Only a reentrant type gets here: another turn committed while this one waited.
     result_ = make_error(errc::conflict, "state of " + to_string(self()) +
-                                           " changed during this turn (reentrant type)");
+                                             " changed during this turn (reentrant type)");
     return finish();
   }
   commit(std::move(bytes), state_changed);
@@ -249,33 +249,35 @@ void turn::commit(std::string bytes, bool state_changed) {
   }
   for (const auto& change : reminder_changes_) {
     if (change.record)
-      req->side_ops.push_back({reminder_key(st.id, change.name), change.record->SerializeAsString()});
+      req->side_ops.push_back(
+          {reminder_key(st.id, change.name), change.record->SerializeAsString()});
     else
       req->side_ops.push_back({reminder_key(st.id, change.name), {}, true});
   }
   committing_ = true;
   auto me = shared_from_this();
-  self_->request(st.svc->store_writer, caf::infinite, commit_atom::value,
-                 commit_request_ptr{std::move(req)})
-    .await(
-      [me, state_changed, bytes = std::move(bytes)](uint64_t new_version) mutable {
-        auto& st = me->self_->state;
-        if (state_changed) {
-          // The old committed message becomes the next turn's working buffer.
-          std::swap(st.committed, me->working_);
-          me->working_valid_ = false;
-          st.committed_bytes = std::move(bytes);
-          st.version = new_version;
-        }
-        me->apply_effects();
-        me->finish();
-      },
-      [me](caf::error& err) {
-        auto code = code_of(err) == errc::conflict ? errc::conflict : errc::app_error;
-        me->result_ = make_error(code, "commit of " + to_string(me->self()) +
-                                         " failed: " + message_of(err));
-        me->finish();
-      });
+  self_
+      ->request(st.svc->store_writer, caf::infinite, commit_atom::value,
+                commit_request_ptr{std::move(req)})
+      .await(
+          [me, state_changed, bytes = std::move(bytes)](uint64_t new_version) mutable {
+            auto& st = me->self_->state;
+            if (state_changed) {
+              // The old committed message becomes the next turn's working buffer.
+              std::swap(st.committed, me->working_);
+              me->working_valid_ = false;
+              st.committed_bytes = std::move(bytes);
+              st.version = new_version;
+            }
+            me->apply_effects();
+            me->finish();
+          },
+          [me](caf::error& err) {
+            auto code = code_of(err) == errc::conflict ? errc::conflict : errc::app_error;
+            me->result_ = make_error(
+                code, "commit of " + to_string(me->self()) + " failed: " + message_of(err));
+            me->finish();
+          });
 }
 
 // Effects that must happen only once the turn's state is durable.
@@ -321,8 +323,8 @@ void turn::finish() {
     rec.actor = st.id;
     rec.message = env_->message_type;
     rec.caller = env_->caller;
-    rec.start_ms = st.svc->clock->now_ms() -
-                   std::chrono::duration_cast<milliseconds>(elapsed).count();
+    rec.start_ms =
+        st.svc->clock->now_ms() - std::chrono::duration_cast<milliseconds>(elapsed).count();
     rec.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
     rec.outcome = ok ? "ok" : std::string{code_name(code_of(result_->error()))};
     rec.version_before = base_version_;
@@ -364,16 +366,16 @@ void start_turn(activation_actor* self, envelope_ptr env) {
   if (env->reply) {
     if (env->reply->done()) return;  // timed out while queued: never run it
     if (env->reply->deadline() <= now) {
-      env->reply->complete(make_error(errc::timeout, "deadline passed before " +
-                                                       to_string(st.id) + " could start the turn"));
+      env->reply->complete(make_error(
+          errc::timeout, "deadline passed before " + to_string(st.id) + " could start the turn"));
       return;
     }
   }
   if (st.load_error) {
     if (env->reply)
-      env->reply->complete(make_error(errc::unavailable, "state of " + to_string(st.id) +
-                                                           " cannot be loaded: " +
-                                                           message_of(st.load_error)));
+      env->reply->complete(make_error(
+          errc::unavailable,
+          "state of " + to_string(st.id) + " cannot be loaded: " + message_of(st.load_error)));
     // Passivates at the next idle check, so a later activation retries the load.
     st.last_active = std::chrono::steady_clock::time_point{};
     schedule_idle_check(self, milliseconds{100});
@@ -412,9 +414,9 @@ void start_turn(activation_actor* self, envelope_ptr env) {
   const auto* handler = env->handler ? env->handler : st.type->find(env->message_type);
   if (!handler) {
     t->run([&] {
-      t->reply(make_error(errc::unknown_message, "actor type '" + st.type->name +
-                                                   "' has no handler for '" + env->message_type +
-                                                   "'"));
+      t->reply(make_error(
+          errc::unknown_message,
+          "actor type '" + st.type->name + "' has no handler for '" + env->message_type + "'"));
     });
     return;
   }
@@ -428,8 +430,8 @@ void on_idle(activation_actor* self) {
   auto idle_for = std::chrono::steady_clock::now() - st.last_active;
   if (idle_for < st.svc->idle_timeout)
     return schedule_idle_check(
-      self, std::chrono::duration_cast<milliseconds>(st.svc->idle_timeout - idle_for) +
-              milliseconds{1});
+        self, std::chrono::duration_cast<milliseconds>(st.svc->idle_timeout - idle_for) +
+                  milliseconds{1});
   bool removed = st.svc->router->try_passivate(st.id, self->address(),
                                                [self] { return self->mailbox().empty(); });
   if (!removed) return schedule_idle_check(self, st.svc->idle_timeout);
@@ -442,7 +444,7 @@ void load_state(activation_actor* self, const load_result& loaded) {
   st.committed.reset(st.type->state_prototype->New());
   if (!st.committed->ParseFromString(loaded.state_bytes)) {
     st.load_error = make_error(errc::app_error, "stored state does not parse as " +
-                                                  st.committed->GetDescriptor()->full_name());
+                                                    st.committed->GetDescriptor()->full_name());
     return;
   }
   st.version = loaded.version;
@@ -473,26 +475,26 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
   if (!type->stateless()) {
     // Awaited: no turn starts before the state is loaded.
     self->request(svc->reader_for(st.id), caf::infinite, load_atom::value, st.id)
-      .await([self](const load_result_ptr& loaded) { load_state(self, *loaded); },
-             [self](caf::error& err) { self->state.load_error = std::move(err); });
+        .await([self](const load_result_ptr& loaded) { load_state(self, *loaded); },
+               [self](caf::error& err) { self->state.load_error = std::move(err); });
   }
   return {
-    [self](const envelope_ptr& env) { start_turn(self, env); },
-    [self](timer_atom, std::string& name) {
-      auto& st = self->state;
-      if (!st.type->on_timer) return;
-      auto env = std::make_shared<envelope>();
-      env->target = st.id;
-      env->message_type = timer_message;
-      env->caller = "timer";
-      ++st.open_turns;
-      auto t = acquire_turn(self, std::move(env), std::chrono::steady_clock::now());
-      t->run([&] {
-        st.type->on_timer(name, *t);
-        t->reply(keel::runtime::Ack{});
-      });
-    },
-    [self](idle_atom) { on_idle(self); },
+      [self](const envelope_ptr& env) { start_turn(self, env); },
+      [self](timer_atom, std::string& name) {
+        auto& st = self->state;
+        if (!st.type->on_timer) return;
+        auto env = std::make_shared<envelope>();
+        env->target = st.id;
+        env->message_type = timer_message;
+        env->caller = "timer";
+        ++st.open_turns;
+        auto t = acquire_turn(self, std::move(env), std::chrono::steady_clock::now());
+        t->run([&] {
+          st.type->on_timer(name, *t);
+          t->reply(keel::runtime::Ack{});
+        });
+      },
+      [self](idle_atom) { on_idle(self); },
   };
 }
 

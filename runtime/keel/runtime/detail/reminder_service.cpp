@@ -4,11 +4,11 @@
 #include <map>
 #include <set>
 
-#include <caf/actor_system.hpp>
-#include <caf/send.hpp>
-#include <caf/event_based_actor.hpp>
-#include <caf/stateful_actor.hpp>
 #include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
 
 #include "keel/runtime/call_router.hpp"
 #include "keel/runtime/clock.hpp"
@@ -102,67 +102,67 @@ void fire_due(reminder_actor* self) {
 caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
   self->state.svc = svc;
   self->request(svc->store_readers.front(), caf::infinite, scan_atom::value)
-    .await(
-      [self](const load_result_ptr& all) {
-        for (const auto& [key, value] : all->reminders) {
-          keel::runtime::ReminderRecord rec;
-          // The key holds the actor id: partition(2) kind(1) type '\0' key '\0' name. Type
-          // names have no NUL; the key is whatever lies between them and '\0' name.
-          auto rest = std::string_view{key}.substr(3);
-          auto type_end = rest.find('\0');
-          if (!rec.ParseFromString(value) || type_end == rest.npos ||
-              rest.size() < type_end + rec.name().size() + 2 ||
-              !rest.ends_with(std::string{'\0'} + rec.name())) {
-            self->state.svc->log->warn("skipping a corrupt reminder record");
-            continue;
-          }
-          auto key_size = rest.size() - type_end - 1 - rec.name().size() - 1;
-          actor_id id{std::string{rest.substr(0, type_end)},
-                      std::string{rest.substr(type_end + 1, key_size)}};
-          set_entry(self, {std::move(id), rec.name()}, rec.due_ms());
-        }
-        self->state.svc->log->info("loaded {} reminders", self->state.due_by_key.size());
-      },
-      [self](caf::error& err) {
-        self->state.svc->log->error("cannot load reminders: {}", message_of(err));
-      });
+      .await(
+          [self](const load_result_ptr& all) {
+            for (const auto& [key, value] : all->reminders) {
+              keel::runtime::ReminderRecord rec;
+              // The key holds the actor id: partition(2) kind(1) type '\0' key '\0' name. Type
+              // names have no NUL; the key is whatever lies between them and '\0' name.
+              auto rest = std::string_view{key}.substr(3);
+              auto type_end = rest.find('\0');
+              if (!rec.ParseFromString(value) || type_end == rest.npos ||
+                  rest.size() < type_end + rec.name().size() + 2 ||
+                  !rest.ends_with(std::string{'\0'} + rec.name())) {
+                self->state.svc->log->warn("skipping a corrupt reminder record");
+                continue;
+              }
+              auto key_size = rest.size() - type_end - 1 - rec.name().size() - 1;
+              actor_id id{std::string{rest.substr(0, type_end)},
+                          std::string{rest.substr(type_end + 1, key_size)}};
+              set_entry(self, {std::move(id), rec.name()}, rec.due_ms());
+            }
+            self->state.svc->log->info("loaded {} reminders", self->state.due_by_key.size());
+          },
+          [self](caf::error& err) {
+            self->state.svc->log->error("cannot load reminders: {}", message_of(err));
+          });
   return {
-    [self](upsert_atom, const actor_id& id, const std::string& name, int64_t due_ms) {
-      self->state.backoff_ms.erase({id, name});
-      set_entry(self, {id, name}, due_ms);
-    },
-    [self](remove_atom, const actor_id& id, const std::string& name) {
-      erase_entry(self->state, {id, name});
-      self->state.backoff_ms.erase({id, name});
-    },
-    [self](fire_atom) { fire_due(self); },
-    [self](fired_atom, const actor_id& id, const std::string& name, int64_t due_ms,
-           const std::string& error) {
-      auto& st = self->state;
-      reminder_key_t key{id, name};
-      st.in_flight.erase(key);
-      auto it = st.due_by_key.find(key);
-      if (it == st.due_by_key.end() || it->second != due_ms) return arm(self);  // rescheduled
-      if (error.empty()) {
-        // Answered without a reschedule: a duplicate, or a one-shot whose removal came first.
-        erase_entry(st, key);
-        return arm(self);
-      }
-      auto& backoff = st.backoff_ms[key];
-      backoff = backoff == 0 ? 500 : std::min<int64_t>(backoff * 2, 60000);
-      st.svc->log->warn("reminder {} of {} failed ({}); retry in {} ms", name, to_string(id),
-                        error, backoff);
-      // The entry keeps its durable due time, so the actor still sees the original firing;
-      // it stays in flight (not fired again) until the backoff has passed.
-      st.in_flight.insert(key);
-      self->delayed_send(self, std::chrono::milliseconds{backoff}, retry_atom::value, key.first,
-                         key.second);
-    },
-    [self](retry_atom, const actor_id& id, const std::string& name) {
-      self->state.in_flight.erase({id, name});
-      self->state.next_tick_ms = -1;
-      fire_due(self);
-    },
+      [self](upsert_atom, const actor_id& id, const std::string& name, int64_t due_ms) {
+        self->state.backoff_ms.erase({id, name});
+        set_entry(self, {id, name}, due_ms);
+      },
+      [self](remove_atom, const actor_id& id, const std::string& name) {
+        erase_entry(self->state, {id, name});
+        self->state.backoff_ms.erase({id, name});
+      },
+      [self](fire_atom) { fire_due(self); },
+      [self](fired_atom, const actor_id& id, const std::string& name, int64_t due_ms,
+             const std::string& error) {
+        auto& st = self->state;
+        reminder_key_t key{id, name};
+        st.in_flight.erase(key);
+        auto it = st.due_by_key.find(key);
+        if (it == st.due_by_key.end() || it->second != due_ms) return arm(self);  // rescheduled
+        if (error.empty()) {
+          // Answered without a reschedule: a duplicate, or a one-shot whose removal came first.
+          erase_entry(st, key);
+          return arm(self);
+        }
+        auto& backoff = st.backoff_ms[key];
+        backoff = backoff == 0 ? 500 : std::min<int64_t>(backoff * 2, 60000);
+        st.svc->log->warn("reminder {} of {} failed ({}); retry in {} ms", name, to_string(id),
+                          error, backoff);
+        // The entry keeps its durable due time, so the actor still sees the original firing;
+        // it stays in flight (not fired again) until the backoff has passed.
+        st.in_flight.insert(key);
+        self->delayed_send(self, std::chrono::milliseconds{backoff}, retry_atom::value, key.first,
+                           key.second);
+      },
+      [self](retry_atom, const actor_id& id, const std::string& name) {
+        self->state.in_flight.erase({id, name});
+        self->state.next_tick_ms = -1;
+        fire_due(self);
+      },
   };
 }
 

@@ -5,8 +5,8 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
-#include <caf/response_promise.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "keel/runtime/detail/wire.hpp"
@@ -52,7 +52,7 @@ void flush(caf::stateful_actor<writer_state>* self, state_store* store, runtime_
   auto start = std::chrono::steady_clock::now();
   auto err = st.batch.empty() ? caf::error{} : store->write(st.batch);
   metrics->commit_seconds.observe(
-    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   metrics->commit_batches.add();
   metrics->commit_writes.add(st.waiting.size());
   for (auto& [rp, version] : st.waiting) {
@@ -81,72 +81,72 @@ caf::behavior store_writer(caf::stateful_actor<writer_state>* self, state_store*
     self->quit(msg.reason);
   });
   return {
-    [=](commit_atom, const commit_request_ptr& req) {
-      auto& st = self->state;
-      auto rp = self->make_response_promise();
-      uint64_t new_version = 0;
-      if (!req->state_key.empty()) {
-        auto current = stored_version(st, *store, req->state_key);
-        if (!current) {
-          rp.deliver(std::move(current.error()));
-          return;
+      [=](commit_atom, const commit_request_ptr& req) {
+        auto& st = self->state;
+        auto rp = self->make_response_promise();
+        uint64_t new_version = 0;
+        if (!req->state_key.empty()) {
+          auto current = stored_version(st, *store, req->state_key);
+          if (!current) {
+            rp.deliver(std::move(current.error()));
+            return;
+          }
+          if (*current != req->expected_version) {
+            rp.deliver(make_error(errc::conflict, "stale version: turn read version " +
+                                                      std::to_string(req->expected_version) +
+                                                      ", stored is " + std::to_string(*current)));
+            return;
+          }
+          new_version = *current + 1;
+          st.batch_versions[req->state_key] = new_version;
+          st.batch.push_back({req->state_key, encode_versioned(new_version, req->state_bytes)});
         }
-        if (*current != req->expected_version) {
-          rp.deliver(make_error(errc::conflict,
-                                "stale version: turn read version " +
-                                  std::to_string(req->expected_version) + ", stored is " +
-                                  std::to_string(*current)));
-          return;
+        for (const auto& op : req->side_ops) st.batch.push_back({op.key, op.value, op.erase});
+        st.waiting.emplace_back(std::move(rp), new_version);
+        if (!st.flush_scheduled) {
+          // The flush message queues behind every commit already in the mailbox, so one sync
+          // covers them all.
+          st.flush_scheduled = true;
+          self->send(self, flush_atom::value);
         }
-        new_version = *current + 1;
-        st.batch_versions[req->state_key] = new_version;
-        st.batch.push_back({req->state_key, encode_versioned(new_version, req->state_bytes)});
-      }
-      for (const auto& op : req->side_ops) st.batch.push_back({op.key, op.value, op.erase});
-      st.waiting.emplace_back(std::move(rp), new_version);
-      if (!st.flush_scheduled) {
-        // The flush message queues behind every commit already in the mailbox, so one sync
-        // covers them all.
-        st.flush_scheduled = true;
-        self->send(self, flush_atom::value);
-      }
-    },
-    [=](flush_atom) { flush(self, store, metrics); },
+      },
+      [=](flush_atom) { flush(self, store, metrics); },
   };
 }
 
 caf::behavior store_reader(caf::event_based_actor*, state_store* store) {
   return {
-    [=](load_atom, const actor_id& id) -> caf::result<load_result_ptr> {
-      auto result = std::make_shared<load_result>();
-      auto value = store->get(state_key(id));
-      if (!value) return std::move(value.error());
-      if (*value) {
-        std::string_view bytes;
-        if (!decode_versioned(**value, result->version, bytes))
-          return make_error(errc::app_error, "corrupt state record of " + to_string(id));
-        result->state_bytes.assign(bytes);
-      }
-      auto reminders = store->scan(reminder_prefix(id));
-      if (!reminders) return std::move(reminders.error());
-      result->reminders = std::move(*reminders);
-      return load_result_ptr{std::move(result)};
-    },
-    [=](scan_atom) -> caf::result<load_result_ptr> {
-      auto result = std::make_shared<load_result>();
-      for (uint32_t p = 0; p < partition_count; ++p) {
-        auto records = store->scan(partition_prefix(p, record_kind::reminder));
-        if (!records) return std::move(records.error());
-        for (auto& kv : *records) result->reminders.push_back(std::move(kv));
-      }
-      return load_result_ptr{std::move(result)};
-    },
+      [=](load_atom, const actor_id& id) -> caf::result<load_result_ptr> {
+        auto result = std::make_shared<load_result>();
+        auto value = store->get(state_key(id));
+        if (!value) return std::move(value.error());
+        if (*value) {
+          std::string_view bytes;
+          if (!decode_versioned(**value, result->version, bytes))
+            return make_error(errc::app_error, "corrupt state record of " + to_string(id));
+          result->state_bytes.assign(bytes);
+        }
+        auto reminders = store->scan(reminder_prefix(id));
+        if (!reminders) return std::move(reminders.error());
+        result->reminders = std::move(*reminders);
+        return load_result_ptr{std::move(result)};
+      },
+      [=](scan_atom) -> caf::result<load_result_ptr> {
+        auto result = std::make_shared<load_result>();
+        for (uint32_t p = 0; p < partition_count; ++p) {
+          auto records = store->scan(partition_prefix(p, record_kind::reminder));
+          if (!records) return std::move(records.error());
+          for (auto& kv : *records) result->reminders.push_back(std::move(kv));
+        }
+        return load_result_ptr{std::move(result)};
+      },
   };
 }
 
 }  // namespace
 
-caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store, runtime_metrics& metrics) {
+caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store,
+                              runtime_metrics& metrics) {
   return sys.spawn<caf::detached>(store_writer, &store, &metrics);
 }
 

@@ -122,14 +122,14 @@ tick(); setInterval(tick, 2000);
 
 void add_dashboard_route(gateway& gw) {
   gw.add_route(
-    "GET", "/",
-    [](const exchange_ptr& ex) {
-      response resp;
-      resp.content_type = "text/html; charset=utf-8";
-      resp.body = std::string{dashboard_html()};
-      ex->respond(std::move(resp));
-    },
-    route_access::open);
+      "GET", "/",
+      [](const exchange_ptr& ex) {
+        response resp;
+        resp.content_type = "text/html; charset=utf-8";
+        resp.body = std::string{dashboard_html()};
+        ex->respond(std::move(resp));
+      },
+      route_access::open);
 }
 
 }  // namespace keel::http

@@ -75,7 +75,7 @@ caf::expected<std::optional<rate_limit>> parse_rate_limit(std::string_view text)
   if (text.empty() || text == "off") return std::optional<rate_limit>{};
   auto bad = [&](std::string why) {
     return make_error(errc::bad_payload, "rate limit '" + std::string{text} + "': " + why +
-                                           " (e.g. 100/s,burst=200 or off)");
+                                             " (e.g. 100/s,burst=200 or off)");
   };
   double rate = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), rate);
@@ -190,7 +190,7 @@ void gateway::count(route_stats& stats, int status, steady_time started) const {
     if (tracked_statuses[i] == status) slot = i;
   stats.by_status[slot].add();
   stats.latency.observe(
-    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 void gateway::handle(request req, responder respond) {
@@ -235,8 +235,8 @@ void gateway::handle(request req, responder respond) {
   ex->on_done_ = [this, stats, started](int status) { count(*stats, status, started); };
 
   if (!matched)
-    return ex->fail(make_error(errc::not_found, "no route for " + ex->request_.method + " " +
-                                                  ex->request_.path));
+    return ex->fail(make_error(errc::not_found,
+                               "no route for " + ex->request_.method + " " + ex->request_.path));
   if (matched->access == route_access::keyed && !authorized(ex->request_))
     return ex->fail(make_error(errc::unauthenticated, "missing or unknown API key"));
   if (matched->access == route_access::keyed) {
@@ -252,7 +252,7 @@ void gateway::handle(request req, responder respond) {
   }
   if (!bad_param.empty())
     return ex->fail(make_error(errc::bad_payload, "path parameter '" + bad_param +
-                                                    "' has a bad escape or a control character"));
+                                                      "' has a bad escape or a control character"));
   if (ex->request_.body.size() > opts_.max_body)
     return ex->fail(make_error(errc::payload_too_large,
                                fmt::format("body of {} bytes is over the limit of {} bytes",
@@ -260,8 +260,9 @@ void gateway::handle(request req, responder respond) {
   auto timeout = opts_.request_timeout;
   if (auto header = ex->request_.header("x-request-timeout"); !header.empty()) {
     auto asked = parse_duration(header);
-    if (!asked) return ex->fail(make_error(errc::bad_payload, "X-Request-Timeout: " +
-                                                                message_of(asked.error())));
+    if (!asked)
+      return ex->fail(
+          make_error(errc::bad_payload, "X-Request-Timeout: " + message_of(asked.error())));
     timeout = std::min(timeout, *asked);
   }
   ex->deadline_ = ex->started_ + timeout;
@@ -272,8 +273,8 @@ void gateway::handle(request req, responder respond) {
     if (inflight_.fetch_add(1, std::memory_order_acq_rel) >= opts_.max_inflight) {
       inflight_.fetch_sub(1, std::memory_order_acq_rel);
       overloaded_.add();
-      return ex->fail(make_error(errc::overloaded, fmt::format("more than {} requests in flight",
-                                                               opts_.max_inflight)));
+      return ex->fail(make_error(
+          errc::overloaded, fmt::format("more than {} requests in flight", opts_.max_inflight)));
     }
     ex->on_done_ = [this, stats, started](int status) {
       inflight_.fetch_sub(1, std::memory_order_acq_rel);
@@ -296,14 +297,15 @@ void gateway::render_metrics(std::string& out) const {
     for (size_t i = 0; i < tracked_statuses.size(); ++i) {
       auto n = stats.by_status[i].value();
       if (n == 0) continue;
-      out += fmt::format("keel_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{}\"}} {}\n",
-                         method, pattern, tracked_statuses[i], n);
+      out +=
+          fmt::format("keel_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{}\"}} {}\n",
+                      method, pattern, tracked_statuses[i], n);
     }
     auto other = stats.by_status.back().value();
     if (other > 0)
       out += fmt::format(
-        "keel_http_requests_total{{method=\"{}\",route=\"{}\",status=\"other\"}} {}\n", method,
-        pattern, other);
+          "keel_http_requests_total{{method=\"{}\",route=\"{}\",status=\"other\"}} {}\n", method,
+          pattern, other);
   };
   for (const auto& r : routes_) series(r.method, r.pattern, *r.stats);
   series("any", "unmatched", *unmatched_);

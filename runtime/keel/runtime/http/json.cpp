@@ -57,7 +57,7 @@ caf::error parse_json(std::string_view body, google::protobuf::Message& out) {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(
-    google::protobuf::StringPiece{body.data(), body.size()}, &out, options);
+      google::protobuf::StringPiece{body.data(), body.size()}, &out, options);
   if (status.ok()) return {};
   return make_error(errc::bad_payload, describe_parse_error(status.message().as_string()));
 }
@@ -77,11 +77,21 @@ std::string json_escape(std::string_view s) {
   out.reserve(s.size() + 2);
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -96,8 +106,8 @@ std::string json_escape(std::string_view s) {
 }
 
 std::string error_body(std::string_view code, std::string_view message) {
-  return R"({"error":{"code":")" + json_escape(code) + R"(","message":")" +
-         json_escape(message) + "\"}}";
+  return R"({"error":{"code":")" + json_escape(code) + R"(","message":")" + json_escape(message) +
+         "\"}}";
 }
 
 }  // namespace keel::http

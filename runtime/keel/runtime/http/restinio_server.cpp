@@ -49,25 +49,37 @@ class restinio_server final : public server {
 
 std::string reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 404:
+      return "Not Found";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Status";
   }
 }
 
 void send(const restinio::request_handle_t& req, response resp) {
   auto builder = req->create_response(restinio::http_status_line_t{
-    restinio::http_status_code_t{static_cast<std::uint16_t>(resp.status)},
-    reason_phrase(resp.status)});
+      restinio::http_status_code_t{static_cast<std::uint16_t>(resp.status)},
+      reason_phrase(resp.status)});
   builder.append_header(restinio::http_field::content_type, std::move(resp.content_type));
   for (auto& [name, value] : resp.headers) builder.append_header(name, value);
   builder.set_body(std::move(resp.body));
@@ -80,42 +92,42 @@ caf::expected<std::unique_ptr<server>> start_server(const server_options& opts,
                                                     request_handler handler) {
   auto bound_port = std::make_shared<std::atomic<uint16_t>>(opts.port);
   auto settings =
-    restinio::server_settings_t<keel_traits>{}
-      .address(opts.host)
-      .port(opts.port)
-      .max_parallel_connections(opts.max_connections)
-      .read_next_http_message_timelimit(opts.read_timeout)
-      .handle_request_timeout(opts.handle_timeout)
-      .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
-                                  .max_url_size(8192)
-                                  .max_field_name_size(1024)
-                                  .max_field_value_size(8192)
-                                  .max_field_count(100)
-                                  .max_body_size(opts.hard_body_cap))
-      .socket_options_setter([](auto& options) {
-        options.set_option(restinio::asio_ns::ip::tcp::no_delay{true});
-      })
-      .acceptor_post_bind_hook([bound_port](restinio::asio_ns::ip::tcp::acceptor& acceptor) {
-        bound_port->store(acceptor.local_endpoint().port());
-      })
-      .request_handler([handler = std::move(handler)](const restinio::request_handle_t& req) {
-        request r;
-        r.method = req->header().method().c_str();
-        r.path = std::string{req->header().path()};
-        r.query = std::string{req->header().query()};
-        for (const auto& field : req->header()) r.headers.emplace_back(lowercase(field.name()), field.value());
-        r.body = req->body();
-        handler(std::move(r), [req](response resp) { send(req, std::move(resp)); });
-        return restinio::request_accepted();
-      });
+      restinio::server_settings_t<keel_traits>{}
+          .address(opts.host)
+          .port(opts.port)
+          .max_parallel_connections(opts.max_connections)
+          .read_next_http_message_timelimit(opts.read_timeout)
+          .handle_request_timeout(opts.handle_timeout)
+          .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
+                                        .max_url_size(8192)
+                                        .max_field_name_size(1024)
+                                        .max_field_value_size(8192)
+                                        .max_field_count(100)
+                                        .max_body_size(opts.hard_body_cap))
+          .socket_options_setter(
+              [](auto& options) { options.set_option(restinio::asio_ns::ip::tcp::no_delay{true}); })
+          .acceptor_post_bind_hook([bound_port](restinio::asio_ns::ip::tcp::acceptor& acceptor) {
+            bound_port->store(acceptor.local_endpoint().port());
+          })
+          .request_handler([handler = std::move(handler)](const restinio::request_handle_t& req) {
+            request r;
+            r.method = req->header().method().c_str();
+            r.path = std::string{req->header().path()};
+            r.query = std::string{req->header().query()};
+            for (const auto& field : req->header())
+              r.headers.emplace_back(lowercase(field.name()), field.value());
+            r.body = req->body();
+            handler(std::move(r), [req](response resp) { send(req, std::move(resp)); });
+            return restinio::request_accepted();
+          });
   try {
     auto handle = restinio::run_async(restinio::own_io_context(), std::move(settings),
                                       opts.threads == 0 ? 1 : opts.threads);
-    return std::unique_ptr<server>{std::make_unique<restinio_server>(std::move(handle),
-                                                                     bound_port->load())};
+    return std::unique_ptr<server>{
+        std::make_unique<restinio_server>(std::move(handle), bound_port->load())};
   } catch (const std::exception& e) {
     return make_error(errc::unavailable, "cannot listen on " + opts.host + ":" +
-                                           std::to_string(opts.port) + ": " + e.what());
+                                             std::to_string(opts.port) + ": " + e.what());
   }
 }
 

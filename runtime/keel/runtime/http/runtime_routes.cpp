@@ -21,9 +21,9 @@ void invoke_actor(node_runtime& runtime, const exchange_ptr& ex) {
   auto message = ex->param("message");
   const auto* handler = type->find(message);
   if (!handler)
-    return ex->fail(make_error(errc::unknown_message, "actor type '" + target.type() +
-                                                        "' has no handler for '" +
-                                                        std::string{message} + "'"));
+    return ex->fail(make_error(
+        errc::unknown_message,
+        "actor type '" + target.type() + "' has no handler for '" + std::string{message} + "'"));
   std::shared_ptr<google::protobuf::Message> request{handler->request_prototype->New()};
   if (auto err = parse_json(ex->req().body, *request)) return ex->fail(err);
   runtime.call(std::move(target), std::move(request), ex->deadline(), ex->trace(), "http",
@@ -53,12 +53,11 @@ void trace_turns(node_runtime& runtime, const exchange_ptr& ex) {
   for (const auto& t : runtime.turns().find(*trace)) {
     if (!first) out += ',';
     first = false;
-    out += fmt::format(
-      R"({{"actor":"{}","message":"{}","caller":"{}","node":"{}","startMs":{},)"
-      R"("durationUs":{},"outcome":"{}","versionBefore":{},"versionAfter":{}}})",
-      json_escape(to_string(t.actor)), json_escape(t.message), json_escape(t.caller),
-      json_escape(runtime.options().node_id), t.start_ms, t.duration_us, t.outcome,
-      t.version_before, t.version_after);
+    out += fmt::format(R"({{"actor":"{}","message":"{}","caller":"{}","node":"{}","startMs":{},)"
+                       R"("durationUs":{},"outcome":"{}","versionBefore":{},"versionAfter":{}}})",
+                       json_escape(to_string(t.actor)), json_escape(t.message),
+                       json_escape(t.caller), json_escape(runtime.options().node_id), t.start_ms,
+                       t.duration_us, t.outcome, t.version_before, t.version_after);
   }
   out += "]}";
   ex->respond(200, std::move(out));
@@ -75,26 +74,25 @@ void add_runtime_routes(gateway& gw, node_runtime& runtime) {
   gw.add_route("GET", "/v1/traces/{traceId}",
                [&runtime](const exchange_ptr& ex) { trace_turns(runtime, ex); });
   gw.add_route(
-    "GET", "/healthz", [](const exchange_ptr& ex) { ex->respond(200, R"({"status":"ok"})"); },
-    route_access::open);
+      "GET", "/healthz", [](const exchange_ptr& ex) { ex->respond(200, R"({"status":"ok"})"); },
+      route_access::open);
   gw.add_route(
-    "GET", "/readyz",
-    [&gw](const exchange_ptr& ex) {
-      if (gw.draining())
-        return ex->fail(make_error(errc::unavailable, "node is shutting down"));
-      ex->respond(200, R"({"status":"ready"})");
-    },
-    route_access::open);
+      "GET", "/readyz",
+      [&gw](const exchange_ptr& ex) {
+        if (gw.draining()) return ex->fail(make_error(errc::unavailable, "node is shutting down"));
+        ex->respond(200, R"({"status":"ready"})");
+      },
+      route_access::open);
   gw.add_route(
-    "GET", "/metrics",
-    [&gw, &runtime](const exchange_ptr& ex) {
-      response resp;
-      resp.content_type = "text/plain; version=0.0.4";
-      runtime.metrics().render(resp.body);
-      gw.render_metrics(resp.body);
-      ex->respond(std::move(resp));
-    },
-    route_access::open);
+      "GET", "/metrics",
+      [&gw, &runtime](const exchange_ptr& ex) {
+        response resp;
+        resp.content_type = "text/plain; version=0.0.4";
+        runtime.metrics().render(resp.body);
+        gw.render_metrics(resp.body);
+        ex->respond(std::move(resp));
+      },
+      route_access::open);
 }
 
 }  // namespace keel::http

@@ -21,7 +21,7 @@ class faulty_store final : public state_store {
     return inner_->get(key);
   }
   caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
-    std::string_view prefix) override {
+      std::string_view prefix) override {
     return inner_->scan(prefix);
   }
   caf::error write(const std::vector<store_write>& batch) override {

@@ -146,7 +146,9 @@ http_reply node_process::put_json(const std::string& path, const std::string& bo
   return convert(cli.Put(path.c_str(), to_headers(headers), body, "application/json"));
 }
 
-std::string node_process::log() const { return read_file(err_path_); }
+std::string node_process::log() const {
+  return read_file(err_path_);
+}
 
 int run_node_to_exit(const std::vector<std::string>& args, std::string& output,
                      const std::map<std::string, std::string>& env) {
