@@ -1,5 +1,6 @@
 // The ride-sharing app over real HTTP against a child keel-node.
 #include <algorithm>
+#include <functional>
 #include <future>
 #include <map>
 #include <random>
@@ -85,6 +86,19 @@ class Rideshare : public ::testing::Test {
       std::this_thread::sleep_for(20ms);
     }
     return p;
+  }
+
+  // The ride as soon as `done(ride)` holds, or as it is when `limit` runs out.
+  Ride ride_when(const std::string& id, const std::function<bool(const Ride&)>& done,
+                 std::chrono::milliseconds limit) {
+    auto give_up = std::chrono::steady_clock::now() + limit;
+    Ride now;
+    while (std::chrono::steady_clock::now() < give_up) {
+      now = parse<Ride>(node_->get("/v1/rides/" + id));
+      if (done(now)) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    return now;
   }
 
   temp_dir dir_;
@@ -316,13 +330,8 @@ TEST_F(Rideshare, SearchingRideIsMatchedWhenADriverAppears) {
   auto ride = request("u1", {52.52, 13.40});
   ASSERT_EQ(ride.status(), Ride::searching);
   place_driver("late", {52.5201, 13.4001});
-  auto give_up = std::chrono::steady_clock::now() + 8s;
-  Ride now;
-  while (std::chrono::steady_clock::now() < give_up) {
-    now = parse<Ride>(node_->get("/v1/rides/" + ride.ride_id()));
-    if (now.status() == Ride::matched) break;
-    std::this_thread::sleep_for(50ms);
-  }
+  auto now = ride_when(
+      ride.ride_id(), [](const Ride& r) { return r.status() == Ride::matched; }, 8s);
   EXPECT_EQ(now.status(), Ride::matched) << "phase: waiting for the 2 s match reminder";
   EXPECT_EQ(now.driver_id(), "late");
 }
@@ -331,13 +340,8 @@ TEST_F(Rideshare, SearchingRideIsCancelledAfterTheSearchTimeout) {
   start({"--ride-search-timeout=1s"});
   auto ride = request("u1", {10.0, 10.0});
   ASSERT_EQ(ride.status(), Ride::searching);
-  auto give_up = std::chrono::steady_clock::now() + 8s;
-  Ride now;
-  while (std::chrono::steady_clock::now() < give_up) {
-    now = parse<Ride>(node_->get("/v1/rides/" + ride.ride_id()));
-    if (now.status() == Ride::cancelled) break;
-    std::this_thread::sleep_for(50ms);
-  }
+  auto now = ride_when(
+      ride.ride_id(), [](const Ride& r) { return r.status() == Ride::cancelled; }, 8s);
   EXPECT_EQ(now.status(), Ride::cancelled);
   EXPECT_EQ(payment_when(ride.payment_id(), Payment::voided, 2s).status(), Payment::voided);
 }
@@ -349,13 +353,8 @@ TEST_F(Rideshare, AMatchedRideNotAcceptedInTimeGoesToTheNextDriver) {
   settle();
   auto ride = request("u1", {52.52, 13.40});
   ASSERT_EQ(ride.driver_id(), "near");
-  auto give_up = std::chrono::steady_clock::now() + 8s;
-  Ride now;
-  while (std::chrono::steady_clock::now() < give_up) {
-    now = parse<Ride>(node_->get("/v1/rides/" + ride.ride_id()));
-    if (now.driver_id() == "far") break;
-    std::this_thread::sleep_for(50ms);
-  }
+  auto now = ride_when(
+      ride.ride_id(), [](const Ride& r) { return r.driver_id() == "far"; }, 8s);
   EXPECT_EQ(now.status(), Ride::matched);
   EXPECT_EQ(now.driver_id(), "far") << "phase: waiting for the 1 s accept timeout";
   // The first driver is free again; the old offer can no longer be accepted by it.
@@ -376,13 +375,8 @@ TEST_F(Rideshare, ARideNobodyAcceptsIsCancelledAfterThreeLapsedOffers) {
   settle();
   auto ride = request("u1", {52.52, 13.40});
   ASSERT_EQ(ride.status(), Ride::matched);
-  auto give_up = std::chrono::steady_clock::now() + 10s;
-  Ride now;
-  while (std::chrono::steady_clock::now() < give_up) {
-    now = parse<Ride>(node_->get("/v1/rides/" + ride.ride_id()));
-    if (now.status() == Ride::cancelled) break;
-    std::this_thread::sleep_for(50ms);
-  }
+  auto now = ride_when(
+      ride.ride_id(), [](const Ride& r) { return r.status() == Ride::cancelled; }, 10s);
   EXPECT_EQ(now.status(), Ride::cancelled) << "phase: waiting for three 1 s offers to lapse";
   EXPECT_EQ(payment_when(ride.payment_id(), Payment::voided, 3s).status(), Payment::voided);
 }
