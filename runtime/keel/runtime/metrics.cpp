@@ -27,18 +27,6 @@ void histogram::render(std::string& out, std::string_view name, std::string_view
   out += fmt::format("{}_count{} {}\n", name, braces, cumulative);
 }
 
-double histogram::quantile(double q) const noexcept {
-  uint64_t total = count();
-  if (total == 0) return 0;
-  auto rank = static_cast<uint64_t>(q * static_cast<double>(total));
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    cumulative += buckets_[i].load(std::memory_order_relaxed);
-    if (cumulative > rank) return bounds[i];
-  }
-  return bounds.back();
-}
-
 void render_header(std::string& out, std::string_view name, std::string_view type,
                    std::string_view help) {
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);

@@ -40,8 +40,6 @@ class histogram {
   /// Appends the `_bucket`, `_sum` and `_count` series with `labels` (may be empty).
   void render(std::string& out, std::string_view name, std::string_view labels) const;
   uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
-  /// The upper bound of the bucket holding quantile q (0..1); 0 when empty.
-  double quantile(double q) const noexcept;
 
  private:
   std::array<std::atomic<uint64_t>, bounds.size() + 1> buckets_{};

@@ -87,8 +87,6 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
     reminder_changes_.clear();
   }
 
-  bool finished() const noexcept { return finished_; }
-
   const actor_id& self() const noexcept override { return self_->state.id; }
   const trace_id& trace() const noexcept override { return env_->trace; }
   int64_t now_ms() const override { return self_->state.svc->clock->now_ms(); }
