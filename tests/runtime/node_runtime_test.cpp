@@ -94,6 +94,12 @@ class NodeRuntime : public ::testing::Test {
     return r ? static_cast<const CounterValue&>(**r).value() : -1;
   }
 
+  ReminderCount reminder_state(const actor_id& id) {
+    auto r = call(id, msg(GetReminders{}));
+    EXPECT_TRUE(r) << message_of(r.error());
+    return r ? static_cast<const ReminderCount&>(**r) : ReminderCount{};
+  }
+
   // Polls `done` every 10 ms for at most `limit`; the phase names what was awaited.
   static bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
     auto give_up = std::chrono::steady_clock::now() + limit;
@@ -305,17 +311,10 @@ TEST_F(NodeRuntime, ReminderFiresAfterARestartExactlyOnce) {
   stop();  // before it is due
   std::this_thread::sleep_for(500ms);
   start();
-  ASSERT_TRUE(eventually(
-      [&] {
-        auto r = call(id, msg(GetReminders{}));
-        return r && static_cast<const ReminderCount&>(**r).fired() == 1;
-      },
-      5s))
+  ASSERT_TRUE(eventually([&] { return reminder_state(id).fired() == 1; }, 5s))
       << "phase: waiting for the reminder armed before the restart to fire";
   std::this_thread::sleep_for(300ms);
-  auto r = call(id, msg(GetReminders{}));
-  ASSERT_TRUE(r);
-  EXPECT_EQ(static_cast<const ReminderCount&>(**r).fired(), 1);  // one-shot: not again
+  EXPECT_EQ(reminder_state(id).fired(), 1);  // one-shot: not again
   EXPECT_EQ(rt_->metrics().reminders_fired.value(), 1u);
 }
 
@@ -326,12 +325,7 @@ TEST_F(NodeRuntime, PeriodicReminderKeepsFiring) {
   remind.set_in_ms(50);
   remind.set_period_ms(100);
   ASSERT_TRUE(call(id, msg(remind)));
-  ASSERT_TRUE(eventually(
-      [&] {
-        auto r = call(id, msg(GetReminders{}));
-        return r && static_cast<const ReminderCount&>(**r).fired() >= 3;
-      },
-      5s))
+  ASSERT_TRUE(eventually([&] { return reminder_state(id).fired() >= 3; }, 5s))
       << "phase: waiting for three firings of a 100 ms reminder";
 }
 
@@ -341,17 +335,10 @@ TEST_F(NodeRuntime, TimerFiresOnceInTheSameActivation) {
   ArmTimer arm;
   arm.set_in_ms(50);
   ASSERT_TRUE(call(id, msg(arm)));
-  ASSERT_TRUE(eventually(
-      [&] {
-        auto r = call(id, msg(GetReminders{}));
-        return r && static_cast<const ReminderCount&>(**r).timers() == 1;
-      },
-      3s))
+  ASSERT_TRUE(eventually([&] { return reminder_state(id).timers() == 1; }, 3s))
       << "phase: waiting for the 50 ms timer";
   std::this_thread::sleep_for(150ms);
-  auto r = call(id, msg(GetReminders{}));
-  ASSERT_TRUE(r);
-  EXPECT_EQ(static_cast<const ReminderCount&>(**r).timers(), 1);
+  EXPECT_EQ(reminder_state(id).timers(), 1);
   EXPECT_EQ(rt_->metrics().activations_started.value(), 1u);
 }
 

@@ -128,12 +128,13 @@ void exchange::respond(response resp) {
   if (on_done_) on_done_(status);
 }
 
-void exchange::fail(const caf::error& err) {
+void exchange::fail(const caf::error& err, int retry_after_seconds) {
   auto code = code_of(err);
   response resp;
   resp.status = http_status(code);
   resp.body = error_body(code_name(code), message_of(err));
-  if (code == errc::rate_limited) resp.headers.emplace_back("Retry-After", "1");  // from handlers
+  if (code == errc::rate_limited)
+    resp.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds));
   respond(std::move(resp));
 }
 
@@ -242,12 +243,9 @@ void gateway::handle(request req, responder respond) {
   if (matched->access == route_access::keyed) {
     if (auto wait = rate_limited(ex->request_)) {
       rate_limited_.add();
-      response resp;
-      resp.status = http_status(errc::rate_limited);
-      resp.body = error_body(code_name(errc::rate_limited),
-                             fmt::format("rate limit exceeded; retry in {} s", *wait));
-      resp.headers.emplace_back("Retry-After", std::to_string(*wait));
-      return ex->respond(std::move(resp));
+      return ex->fail(
+          make_error(errc::rate_limited, fmt::format("rate limit exceeded; retry in {} s", *wait)),
+          *wait);
     }
   }
   if (!bad_param.empty())

@@ -61,8 +61,9 @@ class exchange {
 
   void respond(int status, std::string json_body);
   void respond(response resp);
-  /// Answers with the error's HTTP status and `{"error":{...}}` body.
-  void fail(const caf::error& err);
+  /// Answers with the error's HTTP status and `{"error":{...}}` body; a `rate_limited`
+  /// error also carries `Retry-After: retry_after_seconds`.
+  void fail(const caf::error& err, int retry_after_seconds = 1);
 
  private:
   friend class gateway;
