@@ -217,6 +217,62 @@ TEST_F(NodeRuntime, FailedCommitAnswersAppErrorAndMemoryStillMatchesDisk) {
   EXPECT_EQ(counter_value(id), 2);
 }
 
+// Turns are pipelined: the next one starts while the previous commit syncs. A reply must
+// still never show state that is not durable yet.
+TEST_F(NodeRuntime, ReadBehindAnUnsyncedWriteIsAnsweredOnlyOnceTheWriteIsDurable) {
+  start();
+  actor_id id{"counter", "r1"};
+  ASSERT_TRUE(call(id, msg(inc(1))));
+  faulty_->writes_started = 0;
+  faulty_->hold_writes = true;
+  auto write = std::async(std::launch::async, [&] { return call(id, msg(inc(5))); });
+  ASSERT_TRUE(eventually([&] { return faulty_->writes_started.load() == 1; }, 5s))
+      << "phase: waiting for the increment's commit to reach the disk";
+  auto read = std::async(std::launch::async, [&] { return call(id, msg(Get{})); });
+  EXPECT_EQ(read.wait_for(300ms), std::future_status::timeout)
+      << "the read was answered while the write it saw was not durable";
+  faulty_->hold_writes = false;
+  auto w = write.get();
+  auto r = read.get();
+  ASSERT_TRUE(w && r);
+  EXPECT_EQ(static_cast<const CounterValue&>(**w).value(), 6);
+  EXPECT_EQ(static_cast<const CounterValue&>(**r).value(), 6);
+}
+
+// When a commit fails, every turn pipelined behind it worked on lost state: all of them fail
+// (no reply acknowledges a write that is not on disk), then the activation reloads what is.
+TEST_F(NodeRuntime, FailedCommitFailsEveryTurnPipelinedBehindItThenServesDurableState) {
+  start();
+  actor_id id{"counter", "f2"};
+  ASSERT_TRUE(call(id, msg(inc(1))));
+  faulty_->writes_started = 0;
+  faulty_->hold_writes = true;
+  auto first = std::async(std::launch::async, [&] { return call(id, msg(inc(1))); });
+  ASSERT_TRUE(eventually([&] { return faulty_->writes_started.load() == 1; }, 5s))
+      << "phase: waiting for the first commit to reach the disk";
+  std::vector<std::future<call_result>> behind;
+  for (int i = 0; i < 20; ++i)
+    behind.push_back(std::async(std::launch::async, [&, i] {
+      return call(id, i % 2 ? msg(Get{}) : msg(inc(1)));
+    }));
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().turns.value() >= 22; }, 5s))
+      << "phase: waiting for the 20 turns to run on top of the unsynced one";
+  faulty_->fail_writes = true;
+  faulty_->hold_writes = false;
+  auto r = first.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::app_error);
+  for (auto& f : behind) {
+    auto later = f.get();
+    ASSERT_FALSE(later) << "a turn behind the failed commit was acknowledged";
+  }
+  faulty_->fail_writes = false;
+  EXPECT_EQ(counter_value(id), 1);
+  ASSERT_TRUE(call(id, msg(inc(1))));
+  EXPECT_EQ(counter_value(id), 2);
+  EXPECT_EQ(rt_->metrics().activations_started.value(), 1u);  // reloaded, not restarted
+}
+
 TEST_F(NodeRuntime, DeadlineGivesTimeoutAndReleasesTheCall) {
   start();
   Sleep s;

@@ -33,6 +33,17 @@ constexpr std::string_view timer_message = "$timer";
 
 class turn;
 
+envelope_ptr make_tell(const actor_id& target, message_ptr message, const trace_id& trace,
+                       const actor_id& sender) {
+  auto out = std::make_shared<envelope>();
+  out->target = target;
+  out->message_type = message->GetDescriptor()->name();
+  out->payload = std::move(message);
+  out->trace = trace;
+  out->caller = to_string(sender);
+  return out;
+}
+
 struct activation_state {
   node_services* svc = nullptr;
   const actor_type_info* type = nullptr;
@@ -45,6 +56,17 @@ struct activation_state {
   steady_time last_active;
   bool idle_scheduled = false;
   size_t open_turns = 0;
+  // Commits handed to the store writer and not yet settled: while there are any, replies
+  // wait behind them. Shared with the commits, which count down on the writer's thread;
+  // made on the first commit, so an activation that never writes does not pay for it.
+  std::shared_ptr<std::atomic<uint32_t>> unsettled;
+  // Bumped when a failed commit makes the activation reload its durable state: failures of
+  // commits sent before that reload are then already accounted for.
+  uint64_t generation = 0;
+
+  bool has_unsettled() const {
+    return unsettled && unsettled->load(std::memory_order_acquire) > 0;
+  }
 };
 
 // Finished turn objects, kept per scheduler thread for the next turn of any activation
@@ -80,7 +102,6 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
     working_valid_ = false;
     outstanding_asks_ = 0;
     finished_ = false;
-    committing_ = false;
     result_.reset();
     tells_.clear();
     timers_.clear();
@@ -162,9 +183,9 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
 
  private:
   void maybe_finish();
-  void commit(std::string bytes, bool state_changed);
+  void hand_to_writer(std::string bytes, bool state_changed, bool writes);
   void apply_effects();
-  void finish();
+  void finish(bool reply);
 
   activation_actor* self_;
   envelope_ptr env_;
@@ -175,7 +196,6 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   bool working_valid_ = false;        // working_ holds this turn's copy
   int outstanding_asks_ = 0;
   bool finished_ = false;
-  bool committing_ = false;
   std::optional<call_result> result_;
   std::vector<std::pair<actor_id, message_ptr>> tells_;
   std::vector<std::pair<std::string, milliseconds>> timers_;
@@ -212,101 +232,137 @@ void turn::ask_message(const actor_id& target, message_ptr request,
 }
 
 void turn::maybe_finish() {
-  if (finished_ || committing_ || outstanding_asks_ > 0) return;
+  if (finished_ || outstanding_asks_ > 0) return;
   if (!result_)
     result_ = make_error(errc::app_error, "handler of " + to_string(self()) + " for " +
                                               env_->message_type + " returned without replying");
-  if (!*result_) return finish();  // failed turn: the working copy is dropped
   auto& st = self_->state;
   std::string bytes;
   bool state_changed = false;
-  if (working_valid_) {
+  if (*result_ && working_valid_) {
     bytes = serialize_deterministic(*working_);
     state_changed = bytes != (st.type->reentrant ? base_bytes_ : st.committed_bytes);
   }
-  if (!state_changed && reminder_changes_.empty()) {
-    apply_effects();
-    return finish();
-  }
-  if (base_version_ != st.version) {
+  // A failed turn's working copy is dropped: it writes nothing.
+  const bool writes = *result_ && (state_changed || !reminder_changes_.empty());
+  if (writes && base_version_ != st.version) {
     // Only a reentrant type gets here: another turn committed while this one waited.
     result_ = make_error(errc::conflict, "state of " + to_string(self()) +
                                              " changed during this turn (reentrant type)");
-    return finish();
+    return finish(true);
   }
-  commit(std::move(bytes), state_changed);
+  if (!writes && !st.has_unsettled()) {
+    if (*result_) apply_effects();
+    return finish(true);
+  }
+  hand_to_writer(std::move(bytes), state_changed, writes);
+  finish(false);
 }
 
-void turn::commit(std::string bytes, bool state_changed) {
+// A turn's commit on its way to the store writer, carrying what the turn may release only
+// once the commit is durable: the reply, tells, timers and reminder schedule changes.
+// Built on the activation's thread; done() runs once, on a CAF worker after the sync.
+class pipelined_commit final : public turn_commit {
+ public:
+  envelope_ptr env;
+  call_result result{make_error(errc::app_error, "no result")};
+  std::vector<std::pair<actor_id, message_ptr>> tells;
+  std::vector<std::pair<std::string, milliseconds>> timers;
+  std::vector<reminder_change> reminder_changes;
+  actor_id id;
+  caf::actor activation;
+  node_services* svc = nullptr;
+  std::shared_ptr<std::atomic<uint32_t>> unsettled;
+  uint64_t generation = 0;
+
+  void done(caf::error failure) override {
+    if (failure) {
+      // Also a turn that failed by itself: its answer was computed on state that is lost.
+      auto code = code_of(failure) == errc::conflict ? errc::conflict : errc::app_error;
+      result = make_error(code, "commit of " + to_string(id) + " failed: " + message_of(failure));
+      caf::anon_send(activation, reload_atom::value, generation);
+    } else if (result) {
+      release_effects();
+    }
+    if (env->reply) env->reply->complete(std::move(result));
+    unsettled->fetch_sub(1, std::memory_order_acq_rel);
+  }
+
+ private:
+  void release_effects() {
+    for (auto& change : reminder_changes) {
+      if (change.record)
+        caf::anon_send(svc->reminders, upsert_atom::value, id, change.name,
+                       change.record->due_ms());
+      else
+        caf::anon_send(svc->reminders, remove_atom::value, id, change.name);
+    }
+    for (auto& [target, message] : tells)
+      svc->router->send(make_tell(target, std::move(message), env->trace, id));
+    for (auto& [name, delay] : timers)
+      caf::delayed_anon_send(activation, delay, timer_atom::value, std::move(name));
+  }
+};
+
+// The activation goes on with its next turn at once, on the state this turn wrote; the
+// writer releases the reply once the commit is durable. Commits of one activation settle
+// in order, and each one checks the version the previous one wrote, so when one fails
+// every later one fails too and the activation reloads what is durable.
+void turn::hand_to_writer(std::string bytes, bool state_changed, bool writes) {
   auto& st = self_->state;
-  auto req = std::make_shared<commit_request>();
-  if (state_changed) {
+  auto req = std::make_shared<pipelined_commit>();
+  if (st.committed) {
     req->state_key = state_key(st.id);
     req->expected_version = st.version;
-    req->state_bytes = bytes;
+    req->write_state = state_changed;
+    if (state_changed) req->state_bytes = bytes;
   }
-  for (const auto& change : reminder_changes_) {
-    if (change.record)
-      req->side_ops.push_back(
-          {reminder_key(st.id, change.name), change.record->SerializeAsString()});
-    else
-      req->side_ops.push_back({reminder_key(st.id, change.name), {}, true});
+  if (writes) {
+    for (auto& change : reminder_changes_) {
+      if (change.record) {
+        req->side_ops.push_back(
+            {reminder_key(st.id, change.name), change.record->SerializeAsString()});
+        st.reminders[change.name] = *change.record;
+      } else {
+        req->side_ops.push_back({reminder_key(st.id, change.name), {}, true});
+        st.reminders.erase(change.name);
+      }
+    }
+    req->tells = std::move(tells_);
+    req->timers = std::move(timers_);
+    req->reminder_changes = std::move(reminder_changes_);
   }
-  committing_ = true;
-  auto me = shared_from_this();
-  self_
-      ->request(st.svc->store_writer, caf::infinite, commit_atom::value,
-                commit_request_ptr{std::move(req)})
-      .await(
-          [me, state_changed, bytes = std::move(bytes)](uint64_t new_version) mutable {
-            auto& st = me->self_->state;
-            if (state_changed) {
-              // The old committed message becomes the next turn's working buffer.
-              std::swap(st.committed, me->working_);
-              me->working_valid_ = false;
-              st.committed_bytes = std::move(bytes);
-              st.version = new_version;
-            }
-            me->apply_effects();
-            me->finish();
-          },
-          [me](caf::error& err) {
-            auto code = code_of(err) == errc::conflict ? errc::conflict : errc::app_error;
-            me->result_ = make_error(
-                code, "commit of " + to_string(me->self()) + " failed: " + message_of(err));
-            me->finish();
-          });
+  if (state_changed) {
+    // The old committed message becomes the next turn's working buffer.
+    std::swap(st.committed, working_);
+    working_valid_ = false;
+    st.committed_bytes = std::move(bytes);
+    ++st.version;
+  }
+  if (!st.unsettled) st.unsettled = std::make_shared<std::atomic<uint32_t>>(0);
+  st.unsettled->fetch_add(1, std::memory_order_acq_rel);
+  req->env = env_;
+  req->result = *result_;
+  req->id = st.id;
+  req->activation = caf::actor_cast<caf::actor>(self_);
+  req->svc = st.svc;
+  req->unsettled = st.unsettled;
+  req->generation = st.generation;
+  self_->send(st.svc->store_writer, commit_atom::value, turn_commit_ptr{std::move(req)});
 }
 
-// Effects that must happen only once the turn's state is durable.
+// Effects of a turn that wrote nothing, released at once.
 void turn::apply_effects() {
   auto& st = self_->state;
-  for (auto& change : reminder_changes_) {
-    if (change.record) {
-      st.reminders[change.name] = *change.record;
-      self_->send(st.svc->reminders, upsert_atom::value, st.id, change.name,
-                  change.record->due_ms());
-    } else {
-      st.reminders.erase(change.name);
-      self_->send(st.svc->reminders, remove_atom::value, st.id, change.name);
-    }
-  }
-  for (auto& [target, message] : tells_) {
-    auto out = std::make_shared<envelope>();
-    out->target = target;
-    out->message_type = message->GetDescriptor()->name();
-    out->payload = std::move(message);
-    out->trace = env_->trace;
-    out->caller = to_string(st.id);
-    st.svc->router->send(std::move(out), self_->context());
-  }
+  for (auto& [target, message] : tells_)
+    st.svc->router->send(make_tell(target, std::move(message), env_->trace, st.id),
+                         self_->context());
   for (auto& [name, delay] : timers_)
     self_->delayed_send(self_, delay, timer_atom::value, std::move(name));
 }
 
-void turn::finish() {
+void turn::finish(bool reply) {
   finished_ = true;
-  committing_ = false;
   auto& st = self_->state;
   auto& metrics = *st.svc->metrics;
   auto now = std::chrono::steady_clock::now();
@@ -332,7 +388,7 @@ void turn::finish() {
   if (!ok)
     st.svc->log->debug("turn {} {} trace={} failed: {}", to_string(st.id), env_->message_type,
                        env_->trace.to_hex(), message_of(result_->error()));
-  if (env_->reply) env_->reply->complete(std::move(*result_), self_->context());
+  if (reply && env_->reply) env_->reply->complete(std::move(*result_), self_->context());
   --st.open_turns;
   st.last_active = now;
   // Finished: no continuation will touch this object again, so the next turn may reuse it
@@ -424,7 +480,9 @@ void start_turn(activation_actor* self, envelope_ptr env) {
 void on_idle(activation_actor* self) {
   auto& st = self->state;
   st.idle_scheduled = false;
-  if (st.open_turns > 0) return schedule_idle_check(self, st.svc->idle_timeout);
+  // A commit still settling keeps the activation: a new one would load older state.
+  if (st.open_turns > 0 || st.has_unsettled())
+    return schedule_idle_check(self, st.svc->idle_timeout);
   auto idle_for = std::chrono::steady_clock::now() - st.last_active;
   if (idle_for < st.svc->idle_timeout)
     return schedule_idle_check(
@@ -439,6 +497,7 @@ void on_idle(activation_actor* self) {
 
 void load_state(activation_actor* self, const load_result& loaded) {
   auto& st = self->state;
+  st.load_error = caf::error{};
   st.committed.reset(st.type->state_prototype->New());
   if (!st.committed->ParseFromString(loaded.state_bytes)) {
     st.load_error = make_error(errc::app_error, "stored state does not parse as " +
@@ -447,6 +506,7 @@ void load_state(activation_actor* self, const load_result& loaded) {
   }
   st.version = loaded.version;
   st.committed_bytes = serialize_deterministic(*st.committed);
+  st.reminders.clear();
   for (const auto& [key, value] : loaded.reminders) {
     ReminderRecord rec;
     if (rec.ParseFromString(value)) st.reminders[rec.name()] = std::move(rec);
@@ -493,6 +553,17 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
         });
       },
       [self](idle_atom) { on_idle(self); },
+      [self](reload_atom, uint64_t generation) {
+        auto& st = self->state;
+        if (generation != st.generation) return;  // an earlier failure already reloaded
+        ++st.generation;
+        if (st.type->stateless()) return;
+        st.svc->log->warn("{}: a commit failed; reloading the durable state", to_string(st.id));
+        // Awaited: no turn starts on the state that was lost.
+        self->request(st.svc->store_writer, caf::infinite, reload_atom::value, st.id)
+            .await([self](const load_result_ptr& loaded) { load_state(self, *loaded); },
+                   [self](caf::error& err) { self->state.load_error = std::move(err); });
+      },
   };
 }
 

@@ -19,17 +19,28 @@ namespace keel::detail {
 
 namespace {
 
+// A commit the writer has accepted or refused, answered after the next sync in arrival
+// order: through the promise (a request) or through the turn's done().
+struct waiting_commit {
+  caf::response_promise promise;
+  turn_commit_ptr turn;
+  uint64_t version = 0;
+  caf::error refused;
+};
+
 struct writer_state {
   std::vector<store_write> batch;
-  std::vector<std::pair<caf::response_promise, uint64_t>> waiting;  // promise, new version
+  std::vector<waiting_commit> waiting;
   // Versions written by the open batch: a second write to one key in the same batch must
   // see the first, which LevelDB cannot show before the batch is applied.
   std::unordered_map<std::string, uint64_t> batch_versions;
-  // Versions of recently committed keys. This actor is the DB's only writer, so an entry is
-  // authoritative and saves a LevelDB read per commit; bounded by clearing when full.
+  // Versions of recently committed or read keys. This actor is the DB's only writer, so an
+  // entry is authoritative and saves a LevelDB read per commit; bounded by clearing when full.
   std::unordered_map<std::string, uint64_t> known_versions;
   bool flush_scheduled = false;
 };
+
+using writer_actor = caf::stateful_actor<writer_state>;
 
 caf::expected<uint64_t> stored_version(writer_state& st, state_store& store,
                                        const std::string& key) {
@@ -37,15 +48,17 @@ caf::expected<uint64_t> stored_version(writer_state& st, state_store& store,
   if (auto it = st.known_versions.find(key); it != st.known_versions.end()) return it->second;
   auto value = store.get(key);
   if (!value) return value.error();
-  if (!*value) return uint64_t{0};
   uint64_t version = 0;
-  std::string_view bytes;
-  if (!decode_versioned(**value, version, bytes))
-    return make_error(errc::app_error, "corrupt state record");
+  if (*value) {
+    std::string_view bytes;
+    if (!decode_versioned(**value, version, bytes))
+      return make_error(errc::app_error, "corrupt state record");
+  }
+  st.known_versions[key] = version;
   return version;
 }
 
-void flush(caf::stateful_actor<writer_state>* self, state_store* store, runtime_metrics* metrics) {
+void flush(writer_actor* self, state_store* store, runtime_metrics* metrics) {
   auto& st = self->state;
   st.flush_scheduled = false;
   if (st.waiting.empty()) return;
@@ -55,25 +68,90 @@ void flush(caf::stateful_actor<writer_state>* self, state_store* store, runtime_
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   metrics->commit_batches.add();
   metrics->commit_writes.add(st.waiting.size());
-  for (auto& [rp, version] : st.waiting) {
-    if (err)
-      rp.deliver(err);
-    else
-      rp.deliver(version);
-  }
-  if (!err) {
+  if (err) {
+    // Nothing of the batch was applied: forget the versions it would have written, and those
+    // it was checked against, since a later commit must see what is really stored.
+    st.known_versions.clear();
+  } else {
     constexpr size_t max_known_versions = 1 << 18;
     if (st.known_versions.size() + st.batch_versions.size() > max_known_versions)
       st.known_versions.clear();
     for (auto& [key, version] : st.batch_versions) st.known_versions[key] = version;
   }
   st.batch.clear();
-  st.waiting.clear();
   st.batch_versions.clear();
+  auto settled = std::make_shared<std::vector<std::pair<turn_commit_ptr, caf::error>>>();
+  for (auto& w : st.waiting) {
+    auto failure = w.refused ? std::move(w.refused) : err;
+    if (w.turn)
+      settled->emplace_back(std::move(w.turn), std::move(failure));
+    else if (failure)
+      w.promise.deliver(std::move(failure));
+    else
+      w.promise.deliver(w.version);
+  }
+  st.waiting.clear();
+  if (settled->empty()) return;
+  // The turns' releases (replies turned into HTTP responses, tells, timers) run on a CAF
+  // worker, one short-lived actor per batch: on this thread they would delay the next sync.
+  self->system().spawn([settled](caf::event_based_actor*) {
+    for (auto& [turn, failure] : *settled) turn->done(std::move(failure));
+  });
 }
 
-caf::behavior store_writer(caf::stateful_actor<writer_state>* self, state_store* store,
-                           runtime_metrics* metrics) {
+// Adds `req` to the open batch, or records why it is refused; answered at the next flush.
+void accept(writer_actor* self, state_store* store, const commit_request& req,
+            waiting_commit w) {
+  auto& st = self->state;
+  if (!req.state_key.empty()) {
+    auto current = stored_version(st, *store, req.state_key);
+    if (!current) {
+      w.refused = std::move(current.error());
+    } else if (*current != req.expected_version) {
+      w.refused = make_error(errc::conflict, "stale version: turn read version " +
+                                                 std::to_string(req.expected_version) +
+                                                 ", stored is " + std::to_string(*current));
+    } else if (req.write_state) {
+      w.version = *current + 1;
+      st.batch_versions[req.state_key] = w.version;
+      st.batch.push_back({req.state_key, encode_versioned(w.version, req.state_bytes)});
+    } else {
+      w.version = *current;
+    }
+  }
+  if (!w.refused)
+    for (const auto& op : req.side_ops) st.batch.push_back({op.key, op.value, op.erase});
+  st.waiting.push_back(std::move(w));
+  if (!st.flush_scheduled) {
+    // The flush message queues behind every commit already in the mailbox, so one sync
+    // covers them all.
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+caf::expected<load_result_ptr> load_actor(state_store& store, const actor_id& id) {
+  auto result = std::make_shared<load_result>();
+  auto value = store.get(state_key(id));
+  if (!value) return std::move(value.error());
+  if (*value) {
+    std::string_view bytes;
+    if (!decode_versioned(**value, result->version, bytes))
+      return make_error(errc::app_error, "corrupt state record of " + to_string(id));
+    result->state_bytes.assign(bytes);
+  }
+  auto reminders = store.scan(reminder_prefix(id));
+  if (!reminders) return std::move(reminders.error());
+  result->reminders = std::move(*reminders);
+  return load_result_ptr{std::move(result)};
+}
+
+caf::result<load_result_ptr> as_result(caf::expected<load_result_ptr> loaded) {
+  if (!loaded) return std::move(loaded.error());
+  return std::move(*loaded);
+}
+
+caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metrics* metrics) {
   // A commit accepted before the exit is still written and answered: its flush message
   // would otherwise queue behind the exit and be lost.
   self->set_exit_handler([self, store, metrics](caf::exit_msg& msg) {
@@ -82,54 +160,29 @@ caf::behavior store_writer(caf::stateful_actor<writer_state>* self, state_store*
   });
   return {
       [=](commit_atom, const commit_request_ptr& req) {
-        auto& st = self->state;
-        auto rp = self->make_response_promise();
-        uint64_t new_version = 0;
-        if (!req->state_key.empty()) {
-          auto current = stored_version(st, *store, req->state_key);
-          if (!current) {
-            rp.deliver(std::move(current.error()));
-            return;
-          }
-          if (*current != req->expected_version) {
-            rp.deliver(make_error(errc::conflict, "stale version: turn read version " +
-                                                      std::to_string(req->expected_version) +
-                                                      ", stored is " + std::to_string(*current)));
-            return;
-          }
-          new_version = *current + 1;
-          st.batch_versions[req->state_key] = new_version;
-          st.batch.push_back({req->state_key, encode_versioned(new_version, req->state_bytes)});
-        }
-        for (const auto& op : req->side_ops) st.batch.push_back({op.key, op.value, op.erase});
-        st.waiting.emplace_back(std::move(rp), new_version);
-        if (!st.flush_scheduled) {
-          // The flush message queues behind every commit already in the mailbox, so one sync
-          // covers them all.
-          st.flush_scheduled = true;
-          self->send(self, flush_atom::value);
-        }
+        waiting_commit w;
+        w.promise = self->make_response_promise();
+        accept(self, store, *req, std::move(w));
+      },
+      [=](commit_atom, const turn_commit_ptr& req) {
+        waiting_commit w;
+        w.turn = req;
+        accept(self, store, *req, std::move(w));
       },
       [=](flush_atom) { flush(self, store, metrics); },
+      // An activation whose pipelined commit failed reloads what is durable; through the
+      // writer, so that every commit it sent before is settled first.
+      [=](reload_atom, const actor_id& id) -> caf::result<load_result_ptr> {
+        flush(self, store, metrics);
+        return as_result(load_actor(*store, id));
+      },
   };
 }
 
 caf::behavior store_reader(caf::event_based_actor*, state_store* store) {
   return {
       [=](load_atom, const actor_id& id) -> caf::result<load_result_ptr> {
-        auto result = std::make_shared<load_result>();
-        auto value = store->get(state_key(id));
-        if (!value) return std::move(value.error());
-        if (*value) {
-          std::string_view bytes;
-          if (!decode_versioned(**value, result->version, bytes))
-            return make_error(errc::app_error, "corrupt state record of " + to_string(id));
-          result->state_bytes.assign(bytes);
-        }
-        auto reminders = store->scan(reminder_prefix(id));
-        if (!reminders) return std::move(reminders.error());
-        result->reminders = std::move(*reminders);
-        return load_result_ptr{std::move(result)};
+        return as_result(load_actor(*store, id));
       },
       [=](scan_atom) -> caf::result<load_result_ptr> {
         auto result = std::make_shared<load_result>();

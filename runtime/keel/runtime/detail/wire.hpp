@@ -8,6 +8,7 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
+#include <caf/error.hpp>
 
 #include "keel/runtime/envelope.hpp"
 #include "keel/runtime/message.hpp"
@@ -29,12 +30,24 @@ struct kv_op {
 /// One turn's durable effects: the state (if it changed) plus side records such as
 /// reminders. Applied in the same WriteBatch, so they land together or not at all.
 struct commit_request {
-  std::string state_key;          // empty if the state did not change
+  virtual ~commit_request() = default;
+
+  std::string state_key;          // empty: no version check (a stateless actor)
   uint64_t expected_version = 0;  // the version the turn started from
+  bool write_state = true;        // false: only check that the version is still expected
   std::string state_bytes;
   std::vector<kv_op> side_ops;
 };
 using commit_request_ptr = std::shared_ptr<const commit_request>;
+
+/// A turn's commit, pipelined: the activation does not wait for it. Once the batch holding
+/// it is synced (or the commit is refused), the store writer has done() called on a CAF
+/// worker, never on its own thread, and done() releases the turn's reply and effects.
+struct turn_commit : commit_request {
+  /// `failure` is empty if the commit is durable. Must not block.
+  virtual void done(caf::error failure) = 0;
+};
+using turn_commit_ptr = std::shared_ptr<turn_commit>;
 
 /// What an activation loads before its first turn.
 struct load_result {
@@ -56,10 +69,12 @@ using fired_atom = caf::atom_constant<caf::atom("fired")>;
 using upsert_atom = caf::atom_constant<caf::atom("upsert")>;
 using remove_atom = caf::atom_constant<caf::atom("remove")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using reload_atom = caf::atom_constant<caf::atom("reload")>;
 
 }  // namespace keel::detail
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::envelope_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::reply_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::commit_request_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::turn_commit_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::load_result_ptr)

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <thread>
 
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/state_store.hpp"
@@ -9,13 +11,16 @@
 namespace keel::test {
 
 /// Wraps the real store and, while `fail_writes` is set, refuses every write with
-/// `unavailable` (as a full or broken disk would), without touching the inner store.
+/// `unavailable` (as a full or broken disk would), without touching the inner store. While
+/// `hold_writes` is set, a write waits (a slow disk), so that commits pile up behind it.
 /// Thread safety: thread-safe.
 class faulty_store final : public state_store {
  public:
   explicit faulty_store(std::unique_ptr<state_store> inner) : inner_(std::move(inner)) {}
 
   std::atomic<bool> fail_writes{false};
+  std::atomic<bool> hold_writes{false};
+  std::atomic<int> writes_started{0};
 
   caf::expected<std::optional<std::string>> get(std::string_view key) override {
     return inner_->get(key);
@@ -25,6 +30,8 @@ class faulty_store final : public state_store {
     return inner_->scan(prefix);
   }
   caf::error write(const std::vector<store_write>& batch) override {
+    writes_started.fetch_add(1);
+    while (hold_writes.load()) std::this_thread::sleep_for(std::chrono::milliseconds{1});
     if (fail_writes.load()) return make_error(errc::unavailable, "injected write failure");
     return inner_->write(batch);
   }
