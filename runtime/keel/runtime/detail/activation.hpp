@@ -13,8 +13,9 @@ namespace keel::detail {
 struct node_services;
 
 /// Spawns the activation of `id`: one CAF event-based actor that loads the state, then
-/// runs one turn at a time (awaiting its asks and its commit, so turns never interleave
-/// unless the type is reentrant), and passivates when idle.
+/// runs one turn at a time (awaiting its asks, so turns never interleave unless the type is
+/// reentrant), hands each commit to the store writer without waiting for the sync (the
+/// writer releases the reply once it is durable), and passivates when idle.
 /// Requires: `services` and `type` outlive the activation.
 caf::actor spawn_activation(node_services& services, const actor_id& id,
                             const actor_type_info& type);

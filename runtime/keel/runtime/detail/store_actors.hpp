@@ -12,9 +12,11 @@ namespace keel::detail {
 
 /// Spawns the node's one store writer: a detached actor (its own thread, so fsync never
 /// blocks a scheduler worker) that answers `(commit_atom, commit_request_ptr)` with the new
-/// state version once the write is durable. Writes queued while a batch syncs all go into the
-/// next WriteBatch and one sync (group commit). A write whose expected version is not the
-/// stored one is refused with `conflict`.
+/// state version once the write is durable, settles `(commit_atom, turn_commit_ptr)` by
+/// calling its done() on a CAF worker after the sync, and answers `(reload_atom, actor_id)`
+/// with the durable state once every commit received before it is settled. Writes queued
+/// while a batch syncs all go into the next WriteBatch and one sync (group commit). A write
+/// whose expected version is not the stored one is refused with `conflict`.
 /// Requires: `store` and `metrics` outlive the actor.
 caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store, runtime_metrics& metrics);
 
