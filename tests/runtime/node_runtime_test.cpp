@@ -374,6 +374,43 @@ TEST_F(NodeRuntime, ReminderFiresAfterARestartExactlyOnce) {
   EXPECT_EQ(rt_->metrics().reminders_fired.value(), 1u);
 }
 
+// Commits are pipelined, so these turns settle in different batches; their reminder
+// changes must still reach the reminder service in turn order, or the last registration
+// could be overtaken by the removal before it and never fire. Many actors on four threads
+// make many small batches whose releases could race.
+TEST_F(NodeRuntime, ReminderRemovedAndRegisteredAgainByLaterTurnsStillFires) {
+  start();
+  constexpr int actors = 64, rounds = 30;
+  Remind remind;
+  remind.set_name("x");
+  remind.set_in_ms(700);
+  Forget forget;
+  forget.set_name("x");
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 4; ++t)
+    senders.emplace_back([&, t] {
+      for (int r = 0; r < rounds; ++r)
+        for (int a = t; a < actors; a += 4) {
+          actor_id id{"remind", "again" + std::to_string(a)};
+          rt_->tell(id, msg(remind), {});
+          rt_->tell(id, msg(forget), {});
+          if (r == rounds - 1) rt_->tell(id, msg(remind), {});
+        }
+    });
+  for (auto& s : senders) s.join();
+  auto all_fired_once = [&] {
+    for (int a = 0; a < actors; ++a)
+      if (reminder_state(actor_id{"remind", "again" + std::to_string(a)}).fired() != 1)
+        return false;
+    return true;
+  };
+  ASSERT_TRUE(eventually(all_fired_once, 10s))
+      << "phase: waiting for every actor's last registration of x to fire";
+  std::this_thread::sleep_for(800ms);
+  for (int a = 0; a < actors; ++a)
+    EXPECT_EQ(reminder_state(actor_id{"remind", "again" + std::to_string(a)}).fired(), 1) << a;
+}
+
 TEST_F(NodeRuntime, PeriodicReminderKeepsFiring) {
   start();
   actor_id id{"remind", "p"};

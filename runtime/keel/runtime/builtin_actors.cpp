@@ -69,10 +69,17 @@ void register_test_actors(type_registry& types) {
       });
   types.add_type<ReminderCount>("remind")
       .on<Remind>([](const Remind& m, context& ctx) {
-        auto name = "r" + std::to_string(ctx.state<ReminderCount>().names_size());
-        ctx.state<ReminderCount>().add_names(name);
+        auto name = m.name();
+        if (name.empty()) {
+          name = "r" + std::to_string(ctx.state<ReminderCount>().names_size());
+          ctx.state<ReminderCount>().add_names(name);
+        }
         ctx.register_reminder(name, std::chrono::milliseconds{m.in_ms()},
                               std::chrono::milliseconds{m.period_ms()});
+        return ctx.state<ReminderCount>();
+      })
+      .on<Forget>([](const Forget& m, context& ctx) {
+        ctx.unregister_reminder(m.name());
         return ctx.state<ReminderCount>();
       })
       .on<GetReminders>(

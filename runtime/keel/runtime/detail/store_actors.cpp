@@ -38,6 +38,7 @@ struct writer_state {
   // entry is authoritative and saves a LevelDB read per commit; bounded by clearing when full.
   std::unordered_map<std::string, uint64_t> known_versions;
   bool flush_scheduled = false;
+  caf::actor releaser;
 };
 
 using writer_actor = caf::stateful_actor<writer_state>;
@@ -80,7 +81,7 @@ void flush(writer_actor* self, state_store* store, runtime_metrics* metrics) {
   }
   st.batch.clear();
   st.batch_versions.clear();
-  auto settled = std::make_shared<std::vector<std::pair<turn_commit_ptr, caf::error>>>();
+  auto settled = std::make_shared<settled_turns>();
   for (auto& w : st.waiting) {
     auto failure = w.refused ? std::move(w.refused) : err;
     if (w.turn)
@@ -92,11 +93,19 @@ void flush(writer_actor* self, state_store* store, runtime_metrics* metrics) {
   }
   st.waiting.clear();
   if (settled->empty()) return;
-  // The turns' releases (replies turned into HTTP responses, tells, timers) run on a CAF
-  // worker, one short-lived actor per batch: on this thread they would delay the next sync.
-  self->system().spawn([settled](caf::event_based_actor*) {
-    for (auto& [turn, failure] : *settled) turn->done(std::move(failure));
-  });
+  // The turns' releases (replies turned into HTTP responses, tells, timers, reminder
+  // schedule changes) run on a CAF worker: on this thread they would delay the next sync.
+  // One releaser for every batch, so they happen in commit order: a reminder removed by
+  // one turn and registered again by the next must reach the reminder service in that order.
+  self->send(st.releaser, settle_atom::value, std::move(settled));
+}
+
+caf::behavior releaser(caf::event_based_actor*) {
+  return {
+      [](settle_atom, const settled_turns_ptr& settled) {
+        for (auto& [turn, failure] : *settled) turn->done(std::move(failure));
+      },
+  };
 }
 
 // Adds `req` to the open batch, or records why it is refused; answered at the next flush.
@@ -154,8 +163,11 @@ caf::result<load_result_ptr> as_result(caf::expected<load_result_ptr> loaded) {
 caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metrics* metrics) {
   // A commit accepted before the exit is still written and answered: its flush message
   // would otherwise queue behind the exit and be lost.
+  self->state.releaser = self->system().spawn(releaser);
   self->set_exit_handler([self, store, metrics](caf::exit_msg& msg) {
     flush(self, store, metrics);
+    // Queued behind the last batch it was sent, so that batch is still released.
+    self->send_exit(self->state.releaser, msg.reason);
     self->quit(msg.reason);
   });
   return {

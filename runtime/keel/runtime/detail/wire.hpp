@@ -49,6 +49,10 @@ struct turn_commit : commit_request {
 };
 using turn_commit_ptr = std::shared_ptr<turn_commit>;
 
+/// One synced batch's turn commits with their failures (empty: durable), to be released.
+using settled_turns = std::vector<std::pair<turn_commit_ptr, caf::error>>;
+using settled_turns_ptr = std::shared_ptr<settled_turns>;
+
 /// What an activation loads before its first turn.
 struct load_result {
   uint64_t version = 0;  // 0: never written
@@ -70,6 +74,7 @@ using upsert_atom = caf::atom_constant<caf::atom("upsert")>;
 using remove_atom = caf::atom_constant<caf::atom("remove")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using reload_atom = caf::atom_constant<caf::atom("reload")>;
+using settle_atom = caf::atom_constant<caf::atom("settle")>;
 
 }  // namespace keel::detail
 
@@ -77,4 +82,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::envelope_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::reply_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::commit_request_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::turn_commit_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::settled_turns_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::load_result_ptr)
