@@ -1,5 +1,5 @@
 // keel-node: wires one node — options, actor system, store, runtime, gateway — and waits
-// for SIGTERM. Wiring only: every decision lives in runtime/ (and later cluster/, actors/).
+// for SIGTERM. Wiring only: every decision lives in runtime/, cluster/ and actors/.
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +11,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include "keel/cluster/cluster_routes.hpp"
+#include "keel/cluster/membership.hpp"
 #include "keel/rideshare/rideshare.hpp"
 #include "keel/runtime/builtin_actors.hpp"
 #include "keel/runtime/http/gateway.hpp"
@@ -45,8 +47,6 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("node"));
   spdlog::set_level(spdlog::level::from_str(opts.log_level));
   auto log = spdlog::default_logger();
-  if (!opts.etcd.empty())
-    log->warn("--etcd given: cluster mode is not built yet; running as a single node");
 
   std::error_code ec;
   std::filesystem::create_directories(opts.data_dir, ec);
@@ -83,9 +83,21 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", opts.threads);
   caf::actor_system sys{cfg};
+  // With --etcd the node is a cluster member: fenced (no turn, no commit) until it has
+  // registered, and whenever its membership may have lapsed.
+  std::shared_ptr<cluster::membership> members;
+  if (!opts.etcd.empty()) {
+    cluster::membership_options mopts;
+    mopts.etcd = opts.etcd;
+    mopts.cluster_name = opts.cluster_name;
+    mopts.node_id = opts.node_id;
+    mopts.lease_ttl = std::chrono::ceil<std::chrono::seconds>(opts.lease_ttl);
+    members = std::make_shared<cluster::membership>(mopts, log);
+  }
   {
     runtime_options ropts;
     ropts.node_id = opts.node_id;
+    ropts.fence = members;
     ropts.idle_timeout = opts.idle_timeout;
     ropts.default_timeout = opts.request_timeout;
     auto runtime = node_runtime::start(sys, types, std::move(*store), make_system_clock(), ropts);
@@ -99,6 +111,9 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
                       limit ? *limit : std::nullopt}};
     http::add_runtime_routes(gw, **runtime);
     rideshare::add_rideshare_routes(gw, **runtime, ride_opts);
+    auto http_port = std::make_shared<std::atomic<uint16_t>>(opts.http_port);
+    cluster::register_cluster_routes(gw, **runtime, members.get(),
+                                     {opts.node_id, opts.cluster_name, opts.advertise_host, http_port});
     http::server_options sopts;
     sopts.host = opts.advertise_host;
     sopts.port = opts.http_port;
@@ -112,8 +127,20 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
       (*runtime)->stop();
       return 1;
     }
-    std::cout << "keel-node listening http=" << opts.advertise_host << ":" << (*server)->port()
-              << " cluster=none" << std::endl;
+    http_port->store((*server)->port());
+    auto http_address = opts.advertise_host + ":" + std::to_string((*server)->port());
+    if (members) {
+      if (auto err = members->join(http_address, "")) {
+        std::cerr << "keel-node: cannot join cluster '" << opts.cluster_name << "' at etcd "
+                  << opts.etcd << ": " << message_of(err) << "\n";
+        (*server)->stop();
+        (*runtime)->stop();
+        return 1;
+      }
+      log->info("node {} joined cluster '{}' through etcd {}", opts.node_id, opts.cluster_name,
+                opts.etcd);
+    }
+    std::cout << "keel-node listening http=" << http_address << " cluster=none" << std::endl;
     log->info("node {} serving, data in {}, sync={}", opts.node_id, opts.data_dir, opts.sync);
 
     int sig = 0;
@@ -129,6 +156,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     log->info("http stopped");
     (*runtime)->stop();
     log->info("runtime stopped");
+    if (members) members->leave();  // after the drain: what was acknowledged is committed
   }
   log->info("stopped");
   return 0;

@@ -64,7 +64,8 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
   services_->log = runtime_logger();
   services_->idle_timeout = opts_.idle_timeout;
   services_->default_timeout = opts_.default_timeout;
-  services_->store_writer = detail::spawn_store_writer(sys_, *store_, metrics_);
+  services_->fence = opts_.fence;
+  services_->store_writer = detail::spawn_store_writer(sys_, *store_, metrics_, opts_.fence);
   for (int i = 0; i < 2; ++i)
     services_->store_readers.push_back(detail::spawn_store_reader(sys_, *store_));
   services_->reminders = detail::spawn_reminder_service(*services_);

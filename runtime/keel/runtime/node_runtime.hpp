@@ -14,6 +14,7 @@
 #include "keel/runtime/clock.hpp"
 #include "keel/runtime/message.hpp"
 #include "keel/runtime/metrics.hpp"
+#include "keel/runtime/node_fence.hpp"
 #include "keel/runtime/registry.hpp"
 #include "keel/runtime/state_store.hpp"
 #include "keel/runtime/trace_id.hpp"
@@ -31,6 +32,8 @@ struct runtime_options {
   std::chrono::milliseconds default_timeout{std::chrono::seconds{5}};
   std::chrono::milliseconds sweep_interval{10};
   size_t turn_log_capacity = 16384;
+  // Checked at every turn start and group commit; null: never closed (a single node).
+  std::shared_ptr<const node_fence> fence;
 };
 
 /// One node's virtual-actor runtime: the router, the store actors, the reminder service and
@@ -70,6 +73,8 @@ class node_runtime {
   runtime_metrics& metrics() noexcept { return metrics_; }
   const turn_log& turns() const noexcept { return turns_; }
   call_router& router() noexcept { return router_; }
+  /// Null on a single node.
+  const std::shared_ptr<const node_fence>& fence() const noexcept { return opts_.fence; }
   const runtime_options& options() const noexcept { return opts_; }
 
  private:

@@ -14,6 +14,7 @@
 #include "keel/runtime/context.hpp"
 #include "keel/runtime/detail/node_services.hpp"
 #include "keel/runtime/detail/wire.hpp"
+#include "keel/runtime/node_fence.hpp"
 #include "keel/runtime/registry.hpp"
 #include "keel/runtime/runtime.pb.h"
 #include "keel/runtime/storage_keys.hpp"
@@ -424,6 +425,13 @@ void start_turn(activation_actor* self, envelope_ptr env) {
           errc::timeout, "deadline passed before " + to_string(st.id) + " could start the turn"));
       return;
     }
+  }
+  if (st.svc->fence && !st.svc->fence->is_open()) {
+    if (env->reply)
+      env->reply->complete(make_error(errc::unavailable, "node is fenced, " + to_string(st.id) +
+                                                             " starts no turn: " +
+                                                             st.svc->fence->why_closed()));
+    return;
   }
   if (st.load_error) {
     if (env->reply)

@@ -15,6 +15,7 @@ class logger;
 
 namespace keel {
 class call_router;
+class node_fence;
 class turn_log;
 class type_registry;
 class wall_clock;
@@ -42,6 +43,7 @@ struct node_services {
     return store_readers[std::hash<actor_id>{}(id) % store_readers.size()];
   }
   caf::actor reminders;
+  std::shared_ptr<const node_fence> fence;  // null: never closed
   std::chrono::milliseconds idle_timeout{300000};
   std::chrono::milliseconds default_timeout{5000};
 };

@@ -12,6 +12,7 @@
 #include "keel/runtime/detail/wire.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/metrics.hpp"
+#include "keel/runtime/node_fence.hpp"
 #include "keel/runtime/state_store.hpp"
 #include "keel/runtime/storage_keys.hpp"
 
@@ -39,6 +40,7 @@ struct writer_state {
   std::unordered_map<std::string, uint64_t> known_versions;
   bool flush_scheduled = false;
   caf::actor releaser;
+  std::shared_ptr<const node_fence> fence;
 };
 
 using writer_actor = caf::stateful_actor<writer_state>;
@@ -64,7 +66,11 @@ void flush(writer_actor* self, state_store* store, runtime_metrics* metrics) {
   st.flush_scheduled = false;
   if (st.waiting.empty()) return;
   auto start = std::chrono::steady_clock::now();
-  auto err = st.batch.empty() ? caf::error{} : store->write(st.batch);
+  caf::error err;
+  if (st.fence && !st.fence->is_open())
+    err = make_error(errc::unavailable, "node is fenced: " + st.fence->why_closed());
+  else if (!st.batch.empty())
+    err = store->write(st.batch);
   metrics->commit_seconds.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   metrics->commit_batches.add();
@@ -160,7 +166,9 @@ caf::result<load_result_ptr> as_result(caf::expected<load_result_ptr> loaded) {
   return std::move(*loaded);
 }
 
-caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metrics* metrics) {
+caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metrics* metrics,
+                           std::shared_ptr<const node_fence> fence) {
+  self->state.fence = std::move(fence);
   // A commit accepted before the exit is still written and answered: its flush message
   // would otherwise queue behind the exit and be lost.
   self->state.releaser = self->system().spawn(releaser);
@@ -210,9 +218,9 @@ caf::behavior store_reader(caf::event_based_actor*, state_store* store) {
 
 }  // namespace
 
-caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store,
-                              runtime_metrics& metrics) {
-  return sys.spawn<caf::detached>(store_writer, &store, &metrics);
+caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store, runtime_metrics& metrics,
+                              std::shared_ptr<const node_fence> fence) {
+  return sys.spawn<caf::detached>(store_writer, &store, &metrics, std::move(fence));
 }
 
 caf::actor spawn_store_reader(caf::actor_system& sys, state_store& store) {

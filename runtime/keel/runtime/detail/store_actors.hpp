@@ -3,7 +3,10 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include <memory>
+
 namespace keel {
+class node_fence;
 class state_store;
 struct runtime_metrics;
 }  // namespace keel
@@ -16,9 +19,11 @@ namespace keel::detail {
 /// calling its done() on a CAF worker after the sync, and answers `(reload_atom, actor_id)`
 /// with the durable state once every commit received before it is settled. Writes queued
 /// while a batch syncs all go into the next WriteBatch and one sync (group commit). A write
-/// whose expected version is not the stored one is refused with `conflict`.
+/// whose expected version is not the stored one is refused with `conflict`. While `fence`
+/// (if any) is closed, nothing is written and every commit fails with `unavailable`.
 /// Requires: `store` and `metrics` outlive the actor.
-caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store, runtime_metrics& metrics);
+caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store, runtime_metrics& metrics,
+                              std::shared_ptr<const node_fence> fence = nullptr);
 
 /// Spawns a detached reader answering `(load_atom, actor_id)` with a load_result_ptr and
 /// `(scan_atom)` with every reminder record of every partition.

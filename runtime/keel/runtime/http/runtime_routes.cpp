@@ -78,8 +78,11 @@ void add_runtime_routes(gateway& gw, node_runtime& runtime) {
       route_access::open);
   gw.add_route(
       "GET", "/readyz",
-      [&gw](const exchange_ptr& ex) {
+      [&gw, &runtime](const exchange_ptr& ex) {
         if (gw.draining()) return ex->fail(make_error(errc::unavailable, "node is shutting down"));
+        // A fenced node starts no turn: a load balancer should send its traffic elsewhere.
+        if (const auto& fence = runtime.fence(); fence && !fence->is_open())
+          return ex->fail(make_error(errc::unavailable, "node is fenced: " + fence->why_closed()));
         ex->respond(200, R"({"status":"ready"})");
       },
       route_access::open);

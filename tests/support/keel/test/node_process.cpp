@@ -24,8 +24,11 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-            const std::string& out_path, const std::string& err_path) {
+}  // namespace
+
+pid_t spawn_process(const std::string& binary, const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& env, const std::string& out_path,
+                    const std::string& err_path) {
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -35,18 +38,18 @@ pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, st
     dup2(err, 2);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv;
-    std::string binary = KEEL_NODE_BINARY;
-    argv.push_back(binary.data());
+    std::string program = binary;
+    argv.push_back(program.data());
     std::vector<std::string> copy = args;
     for (auto& a : copy) argv.push_back(a.data());
     argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
+    execv(program.c_str(), argv.data());
     _exit(127);
   }
   return pid;
 }
 
-int wait_exit(pid_t pid, std::chrono::milliseconds limit) {
+int wait_process_exit(pid_t pid, std::chrono::milliseconds limit) {
   auto give_up = std::chrono::steady_clock::now() + limit;
   int status = 0;
   while (std::chrono::steady_clock::now() < give_up) {
@@ -55,6 +58,13 @@ int wait_exit(pid_t pid, std::chrono::milliseconds limit) {
     std::this_thread::sleep_for(std::chrono::milliseconds{5});
   }
   return -1;
+}
+
+namespace {
+
+pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+            const std::string& out_path, const std::string& err_path) {
+  return spawn_process(KEEL_NODE_BINARY, args, env, out_path, err_path);
 }
 
 http_reply convert(const httplib::Result& res) {
@@ -113,10 +123,10 @@ node_process::~node_process() {
 int node_process::stop(int sig) {
   if (pid_ <= 0) return -1;
   kill(pid_, sig);
-  int rc = wait_exit(pid_, std::chrono::seconds{15});
+  int rc = wait_process_exit(pid_, std::chrono::seconds{15});
   if (rc < 0) {
     kill(pid_, SIGKILL);
-    rc = wait_exit(pid_, std::chrono::seconds{5});
+    rc = wait_process_exit(pid_, std::chrono::seconds{5});
   }
   pid_ = -1;
   return rc;
@@ -157,7 +167,7 @@ int run_node_to_exit(const std::vector<std::string>& args, std::string& output,
   close(fd);
   std::string out_path = pattern;
   pid_t pid = spawn(args, env, out_path, out_path + ".err");
-  int rc = wait_exit(pid, std::chrono::seconds{10});
+  int rc = wait_process_exit(pid, std::chrono::seconds{10});
   output = read_file(out_path) + read_file(out_path + ".err");
   unlink(out_path.c_str());
   unlink((out_path + ".err").c_str());

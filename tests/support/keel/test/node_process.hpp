@@ -60,6 +60,15 @@ class node_process {
   int port_ = 0;
 };
 
+/// Starts `binary args...` as a child with `env` added, stdout and stderr to the files.
+pid_t spawn_process(const std::string& binary, const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& env, const std::string& out_path,
+                    const std::string& err_path);
+
+/// Waits up to `limit` for `pid` to exit; its exit status as a shell would give it (128 +
+/// signal when killed by one), or -1 if it is still running.
+int wait_process_exit(pid_t pid, std::chrono::milliseconds limit);
+
 /// Runs keel-node with `args` to completion (for --help and bad flags); returns the exit
 /// code and sets `output` to stdout + stderr.
 int run_node_to_exit(const std::vector<std::string>& args, std::string& output,

@@ -1,0 +1,51 @@
+#include "keel/cluster/cluster_routes.hpp"
+
+#include "keel/cluster/cluster.pb.h"
+#include "keel/cluster/membership.hpp"
+#include "keel/runtime/http/gateway.hpp"
+#include "keel/runtime/http/json.hpp"
+#include "keel/runtime/node_runtime.hpp"
+
+namespace keel::cluster {
+
+namespace {
+
+ClusterView view_of(node_runtime& runtime, const membership* members,
+                    const single_node_info& self) {
+  ClusterView view;
+  view.set_node_id(self.node_id);
+  view.set_cluster_name(self.cluster_name);
+  auto local_activations = static_cast<uint32_t>(runtime.router().activations());
+  if (!members) {
+    view.set_coordinator(self.node_id);
+    auto* m = view.add_members();
+    m->set_node_id(self.node_id);
+    m->set_status("up");
+    m->set_http_address(self.http_host + ":" + std::to_string(self.http_port->load()));
+    m->set_activations(local_activations);
+    return view;
+  }
+  for (const auto& member : members->members()) {
+    auto* m = view.add_members();
+    m->set_node_id(member.node_id());
+    m->set_status("up");  // registered under a live lease
+    m->set_http_address(member.http_address());
+    m->set_cluster_address(member.cluster_address());
+    if (member.node_id() == self.node_id) m->set_activations(local_activations);
+  }
+  view.set_fenced(!members->is_open());
+  if (view.fenced()) view.set_fence_reason(members->why_closed());
+  return view;
+}
+
+}  // namespace
+
+void register_cluster_routes(http::gateway& gw, node_runtime& runtime, const membership* members,
+                             single_node_info self) {
+  gw.add_route("GET", "/v1/cluster",
+               [&runtime, members, self = std::move(self)](const http::exchange_ptr& ex) {
+                 ex->respond(200, http::to_json(view_of(runtime, members, self)));
+               });
+}
+
+}  // namespace keel::cluster

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace keel {
+class node_runtime;
+namespace http {
+class gateway;
+}
+}  // namespace keel
+
+namespace keel::cluster {
+
+class membership;
+
+/// What GET /v1/cluster says about a node that runs without etcd.
+struct single_node_info {
+  std::string node_id;
+  std::string cluster_name;
+  std::string http_host;
+  // Known once the HTTP server has bound (`--http-port=0` picks one).
+  std::shared_ptr<const std::atomic<uint16_t>> http_port;
+};
+
+/// Registers `GET /v1/cluster` on `gw`, answered from `members` (the etcd view), or as a
+/// one-member cluster when `members` is null (no `--etcd`).
+/// Requires: `runtime`, `members` and `gw` outlive the gateway's serving.
+void register_cluster_routes(http::gateway& gw, node_runtime& runtime, const membership* members,
+                             single_node_info self);
+
+}  // namespace keel::cluster

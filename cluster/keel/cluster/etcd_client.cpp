@@ -1,0 +1,207 @@
+#include "keel/cluster/etcd_client.hpp"
+
+#include <google/protobuf/util/json_util.h>
+#include <httplib.h>
+
+#include "keel/runtime/errc.hpp"
+
+namespace keel::cluster {
+
+namespace {
+
+using google::protobuf::util::JsonParseOptions;
+using google::protobuf::util::JsonPrintOptions;
+
+std::string to_gateway_json(const google::protobuf::Message& msg) {
+  JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(msg, &out, opts);
+  return out;
+}
+
+caf::error from_gateway_json(std::string_view json, google::protobuf::Message& out) {
+  JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;  // newer etcd versions add fields
+  auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece{json.data(), json.size()}, &out, opts);
+  if (!status.ok())
+    return make_error(errc::app_error, "etcd answered JSON that does not parse as " +
+                                           out.GetDescriptor()->name() + ": " +
+                                           std::string{status.message()});
+  return {};
+}
+
+std::pair<std::string, uint16_t> split_endpoint(const std::string& endpoint) {
+  auto colon = endpoint.rfind(':');
+  if (colon == std::string::npos) return {endpoint, 2379};
+  return {endpoint.substr(0, colon),
+          static_cast<uint16_t>(std::stoi(endpoint.substr(colon + 1)))};
+}
+
+}  // namespace
+
+etcd_client::etcd_client(std::string endpoint, std::chrono::milliseconds timeout)
+    : endpoint_(std::move(endpoint)) {
+  auto [host, port] = split_endpoint(endpoint_);
+  http_ = std::make_unique<httplib::Client>(host, port);
+  http_->set_tcp_nodelay(true);  // httplib's default (Nagle on) costs ~40 ms per call
+  http_->set_keep_alive(true);
+  http_->set_connection_timeout(timeout);
+  http_->set_read_timeout(timeout);
+  http_->set_write_timeout(timeout);
+}
+
+etcd_client::~etcd_client() = default;
+
+template <class Response>
+caf::expected<Response> etcd_client::post(const std::string& path,
+                                          const google::protobuf::Message& body) {
+  if (stopped_.load()) return make_error(errc::unavailable, "etcd client stopped");
+  auto res = http_->Post(path, to_gateway_json(body), "application/json");
+  if (!res)
+    return make_error(errc::unavailable,
+                      "etcd at " + endpoint_ + " unreachable: " + httplib::to_string(res.error()));
+  if (res->status != 200) {
+    auto code = res->status >= 500 ? errc::unavailable : errc::app_error;
+    return make_error(code, "etcd at " + endpoint_ + " answered " + std::to_string(res->status) +
+                                " to " + path + ": " + res->body.substr(0, 300));
+  }
+  Response out;
+  if (auto err = from_gateway_json(res->body, out)) return err;
+  return out;
+}
+
+caf::expected<etcd::RangeResponse> etcd_client::get_prefix(const std::string& prefix) {
+  etcd::RangeRequest req;
+  req.set_key(prefix);
+  req.set_range_end(prefix_end(prefix));
+  return post<etcd::RangeResponse>("/v3/kv/range", req);
+}
+
+caf::expected<etcd::TxnResponse> etcd_client::txn(const etcd::TxnRequest& request) {
+  return post<etcd::TxnResponse>("/v3/kv/txn", request);
+}
+
+caf::expected<etcd::PutResponse> etcd_client::put(const std::string& key,
+                                                  const std::string& value, int64_t lease) {
+  etcd::PutRequest req;
+  req.set_key(key);
+  req.set_value(value);
+  req.set_lease(lease);
+  return post<etcd::PutResponse>("/v3/kv/put", req);
+}
+
+caf::expected<etcd::DeleteRangeResponse> etcd_client::erase(const std::string& key) {
+  etcd::DeleteRangeRequest req;
+  req.set_key(key);
+  return post<etcd::DeleteRangeResponse>("/v3/kv/deleterange", req);
+}
+
+caf::expected<etcd::LeaseGrantResponse> etcd_client::grant_lease(std::chrono::seconds ttl) {
+  etcd::LeaseGrantRequest req;
+  req.set_ttl(ttl.count());
+  auto res = post<etcd::LeaseGrantResponse>("/v3/lease/grant", req);
+  if (res && !res->error().empty())
+    return make_error(errc::unavailable, "etcd refused a lease: " + res->error());
+  return res;
+}
+
+caf::expected<int64_t> etcd_client::keep_alive(int64_t lease) {
+  etcd::LeaseKeepAliveRequest req;
+  req.set_id(lease);
+  // A streaming endpoint: one request object in, one {"result":...} out.
+  auto item = post<etcd::KeepAliveStreamItem>("/v3/lease/keepalive", req);
+  if (!item) return std::move(item.error());
+  if (item->has_error())
+    return make_error(errc::unavailable, "etcd keepalive failed: " + item->error().message());
+  return item->result().ttl();
+}
+
+caf::error etcd_client::revoke_lease(int64_t lease) {
+  etcd::LeaseRevokeRequest req;
+  req.set_id(lease);
+  auto res = post<etcd::ResponseHeader>("/v3/lease/revoke", req);
+  return res ? caf::error{} : std::move(res.error());
+}
+
+caf::error etcd_client::watch(const std::string& prefix, int64_t start_revision,
+                              const std::function<bool(const etcd::WatchResponse&)>& on_response) {
+  etcd::WatchRequest req;
+  auto* create = req.mutable_create_request();
+  create->set_key(prefix);
+  create->set_range_end(prefix_end(prefix));
+  create->set_start_revision(start_revision);
+  std::string pending;  // bytes of a response object not complete yet
+  caf::error failure;
+  bool stopped_by_caller = false;
+  httplib::Request http_req;
+  http_req.method = "POST";
+  http_req.path = "/v3/watch";
+  http_req.body = to_gateway_json(req);
+  http_req.set_header("Content-Type", "application/json");
+  http_req.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
+    pending.append(data, size);
+    // The gateway writes one JSON object per line.
+    for (auto newline = pending.find('\n'); newline != std::string::npos;
+         newline = pending.find('\n')) {
+      auto line = pending.substr(0, newline);
+      pending.erase(0, newline + 1);
+      if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
+      etcd::WatchStreamItem item;
+      if (auto err = from_gateway_json(line, item)) {
+        failure = std::move(err);
+        return false;
+      }
+      if (item.has_error()) {
+        failure = make_error(errc::unavailable, "etcd watch failed: " + item.error().message());
+        return false;
+      }
+      if (item.result().canceled()) {
+        failure = make_error(errc::unavailable,
+                             "etcd cancelled the watch: " + item.result().cancel_reason() +
+                                 (item.result().compact_revision() > 0
+                                      ? " (compacted at revision " +
+                                            std::to_string(item.result().compact_revision()) + ")"
+                                      : ""));
+        return false;
+      }
+      if (!on_response(item.result())) {
+        stopped_by_caller = true;
+        return false;
+      }
+    }
+    return !stopped_.load();
+  };
+  // A watch is silent while nothing changes: no read timeout.
+  http_->set_read_timeout(std::chrono::hours{24 * 365});
+  httplib::Response http_res;
+  httplib::Error http_err = httplib::Error::Success;
+  bool ok = !stopped_.load() && http_->send(http_req, http_res, http_err);
+  if (stopped_by_caller || stopped_.load()) return {};
+  if (failure) return failure;
+  if (!ok)
+    return make_error(errc::unavailable, "etcd watch on " + endpoint_ +
+                                             " broke: " + httplib::to_string(http_err));
+  return make_error(errc::unavailable,
+                    "etcd ended the watch stream with status " + std::to_string(http_res.status));
+}
+
+void etcd_client::stop() {
+  stopped_.store(true);
+  http_->stop();
+}
+
+std::string etcd_client::prefix_end(std::string prefix) {
+  while (!prefix.empty()) {
+    auto& last = prefix.back();
+    if (static_cast<unsigned char>(last) < 0xff) {
+      ++last;
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return std::string(1, '\0');  // every key
+}
+
+}  // namespace keel::cluster

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "keel/cluster/etcd.pb.h"
+
+namespace httplib {
+class Client;
+}
+
+namespace keel::cluster {
+
+/// A blocking client of etcd's v3 JSON gateway (`/v3/kv/...`, `/v3/lease/...`,
+/// `/v3/watch`) over one keep-alive HTTP connection with TCP_NODELAY. Every failure is an
+/// error value: `unavailable` when etcd cannot be reached or answers 5xx, `app_error` for an
+/// answer that does not parse.
+/// Thread safety: one thread at a time per instance (it owns one connection), except
+/// stop(), which any thread may call to break a running watch().
+class etcd_client {
+ public:
+  /// `endpoint` is "host:port". `timeout` bounds every unary call; a watch waits forever.
+  explicit etcd_client(std::string endpoint,
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds{1000});
+  ~etcd_client();
+  etcd_client(const etcd_client&) = delete;
+  etcd_client& operator=(const etcd_client&) = delete;
+
+  const std::string& endpoint() const noexcept { return endpoint_; }
+
+  /// Every key starting with `prefix`, at one revision (the response header's).
+  caf::expected<etcd::RangeResponse> get_prefix(const std::string& prefix);
+  caf::expected<etcd::TxnResponse> txn(const etcd::TxnRequest& request);
+  caf::expected<etcd::PutResponse> put(const std::string& key, const std::string& value,
+                                       int64_t lease = 0);
+  caf::expected<etcd::DeleteRangeResponse> erase(const std::string& key);
+
+  caf::expected<etcd::LeaseGrantResponse> grant_lease(std::chrono::seconds ttl);
+  /// One keepalive round trip; the remaining TTL in seconds, 0 if the lease is gone.
+  caf::expected<int64_t> keep_alive(int64_t lease);
+  caf::error revoke_lease(int64_t lease);
+
+  /// Streams the changes of every key under `prefix` from `start_revision` on, calling
+  /// `on_response` for each response until it returns false, stop() is called, or the
+  /// stream breaks. Returns why it ended (an empty error after stop() or `false`).
+  caf::error watch(const std::string& prefix, int64_t start_revision,
+                   const std::function<bool(const etcd::WatchResponse&)>& on_response);
+
+  /// Breaks a running watch() from another thread; this instance serves no more calls.
+  void stop();
+
+  /// The smallest key greater than every key starting with `prefix` (etcd's range end).
+  static std::string prefix_end(std::string prefix);
+
+ private:
+  template <class Response>
+  caf::expected<Response> post(const std::string& path, const google::protobuf::Message& body);
+
+  std::string endpoint_;
+  std::unique_ptr<httplib::Client> http_;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace keel::cluster

@@ -1,0 +1,279 @@
+#include "keel/cluster/membership.hpp"
+
+#include <algorithm>
+
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
+
+#include "keel/cluster/etcd_client.hpp"
+#include "keel/runtime/errc.hpp"
+
+namespace keel::cluster {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string to_json(const google::protobuf::Message& msg) {
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(msg, &out, opts);
+  return out;
+}
+
+bool from_json(const std::string& json, google::protobuf::Message& out) {
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  return google::protobuf::util::JsonStringToMessage(json, &out, opts).ok();
+}
+
+}  // namespace
+
+std::string membership::member_key(const std::string& cluster, const std::string& node_id) {
+  return "keel/" + cluster + "/members/" + node_id;
+}
+
+membership::membership(membership_options opts, std::shared_ptr<spdlog::logger> log)
+    : opts_(std::move(opts)),
+      prefix_("keel/" + opts_.cluster_name + "/members/"),
+      own_key_(member_key(opts_.cluster_name, opts_.node_id)),
+      log_(std::move(log)),
+      watch_client_(std::make_unique<etcd_client>(opts_.etcd)) {}
+
+caf::error membership::join(std::string http_address, std::string cluster_address) {
+  http_address_ = std::move(http_address);
+  cluster_address_ = std::move(cluster_address);
+  etcd_client etcd{opts_.etcd};
+  if (auto err = register_self(etcd)) return err;
+  if (auto err = load_members(*watch_client_)) {
+    registered_.store(false);
+    (void)etcd.revoke_lease(lease_.load());
+    return err;
+  }
+  keepalive_thread_ = std::thread{[this] { keepalive_loop(); }};
+  watch_thread_ = std::thread{[this] { watch_loop(); }};
+  return {};
+}
+
+membership::~membership() { leave(); }
+
+caf::error membership::register_self(etcd_client& etcd) {
+  auto sent = steady_ns();
+  auto lease = etcd.grant_lease(opts_.lease_ttl);
+  if (!lease) return std::move(lease.error());
+  Member me;
+  me.set_node_id(opts_.node_id);
+  me.set_http_address(http_address_);
+  me.set_cluster_address(cluster_address_);
+  me.set_started_ms(wall_ms());
+  me.set_lease(std::to_string(lease->id()));
+  etcd::TxnRequest txn;
+  auto* absent = txn.add_compare();
+  absent->set_key(own_key_);
+  absent->set_target(etcd::Compare::CREATE);
+  absent->set_result(etcd::Compare::EQUAL);
+  absent->set_create_revision(0);
+  auto* put = txn.add_success()->mutable_request_put();
+  put->set_key(own_key_);
+  put->set_value(to_json(me));
+  put->set_lease(lease->id());
+  txn.add_failure()->mutable_request_range()->set_key(own_key_);
+  auto res = etcd.txn(txn);
+  if (!res || !res->succeeded()) {
+    (void)etcd.revoke_lease(lease->id());
+    if (!res) return std::move(res.error());
+    std::string holder;
+    if (res->responses_size() > 0 && res->responses(0).response_range().kvs_size() > 0) {
+      Member other;
+      if (from_json(res->responses(0).response_range().kvs(0).value(), other))
+        holder = " (http=" + other.http_address() + ", registered at " +
+                 std::to_string(other.started_ms()) + " ms since the epoch)";
+    }
+    return make_error(errc::conflict, "node id '" + opts_.node_id +
+                                          "' is already registered in cluster '" +
+                                          opts_.cluster_name + "' by a live process" + holder);
+  }
+  lease_.store(lease->id());
+  own_revision_.store(res->header().revision());
+  valid_until_ns_.store(sent + std::chrono::nanoseconds{opts_.lease_ttl}.count() -
+                        std::chrono::nanoseconds{opts_.fence_margin}.count());
+  registered_.store(true);
+  return {};
+}
+
+void membership::keepalive_loop() {
+  etcd_client etcd{opts_.etcd};
+  const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.lease_ttl) / 3;
+  bool failing = false;
+  auto next_wait = interval;
+  while (!stopping_.load()) {
+    {
+      std::unique_lock lock{wake_mutex_};
+      wake_.wait_for(lock, next_wait, [this] { return stopping_.load() || lost_key_.load(); });
+    }
+    if (stopping_.load()) break;
+    if (lost_key_.exchange(false)) registered_.store(false);
+    if (!registered_.load()) {
+      if (auto err = register_self(etcd)) {
+        if (!failing) log_->error("membership: cannot register again: {}", message_of(err));
+        failing = true;
+        next_wait = 200ms;
+        continue;
+      }
+      log_->warn("membership: registered again as {} (lease {}); the fence is open",
+                 opts_.node_id, lease_.load());
+      failing = false;
+      next_wait = interval;
+      continue;
+    }
+    auto sent = steady_ns();
+    auto ttl = etcd.keep_alive(lease_.load());
+    if (ttl && *ttl > 0) {
+      valid_until_ns_.store(sent + std::chrono::nanoseconds{std::chrono::seconds{*ttl}}.count() -
+                            std::chrono::nanoseconds{opts_.fence_margin}.count());
+      if (failing) log_->info("membership: keepalive answered again");
+      failing = false;
+      next_wait = interval;
+    } else if (ttl) {
+      registered_.store(false);
+      log_->warn("membership: lease {} expired; fenced until registered again", lease_.load());
+      next_wait = 0ms;
+    } else {
+      if (!failing) log_->warn("membership: keepalive failed: {}", message_of(ttl.error()));
+      failing = true;
+      next_wait = 100ms;  // the fence may close soon: try again quickly
+    }
+  }
+}
+
+caf::error membership::load_members(etcd_client& etcd) {
+  auto res = etcd.get_prefix(prefix_);
+  if (!res) return std::move(res.error());
+  std::map<std::string, Member> fresh;
+  for (const auto& kv : res->kvs()) {
+    Member m;
+    if (!from_json(kv.value(), m)) {
+      log_->warn("membership: ignoring unreadable member record {}", kv.key());
+      continue;
+    }
+    fresh[kv.key().substr(prefix_.size())] = std::move(m);
+  }
+  bool own_missing = fresh.count(opts_.node_id) == 0;
+  {
+    std::lock_guard guard{members_mutex_};
+    members_ = std::move(fresh);
+    revision_ = res->header().revision();
+  }
+  if (own_missing && registered_.load() && res->header().revision() > own_revision_.load()) {
+    lost_key_.store(true);
+    wake_.notify_all();
+  }
+  return {};
+}
+
+void membership::apply(const std::string& key, const std::string& value, bool deleted,
+                       int64_t revision) {
+  if (key.size() <= prefix_.size() || key.compare(0, prefix_.size(), prefix_) != 0) return;
+  auto node_id = key.substr(prefix_.size());
+  {
+    std::lock_guard guard{members_mutex_};
+    if (deleted) {
+      members_.erase(node_id);
+    } else {
+      Member m;
+      if (from_json(value, m)) members_[node_id] = std::move(m);
+    }
+    revision_ = std::max(revision_, revision);
+  }
+  // A deletion of an older registration than the current one is history, not news.
+  if (deleted && node_id == opts_.node_id && revision > own_revision_.load()) {
+    log_->warn("membership: own key {} was deleted at revision {}; fenced", key, revision);
+    lost_key_.store(true);
+    wake_.notify_all();
+  }
+}
+
+void membership::watch_loop() {
+  bool reload = false;
+  while (!stopping_.load()) {
+    if (reload) {
+      if (auto err = load_members(*watch_client_)) {
+        log_->warn("membership: cannot read the members: {}", message_of(err));
+        std::this_thread::sleep_for(200ms);
+        continue;
+      }
+      reload = false;
+    }
+    auto from = revision() + 1;
+    auto err = watch_client_->watch(prefix_, from, [this](const etcd::WatchResponse& res) {
+      for (const auto& ev : res.events())
+        apply(ev.kv().key(), ev.kv().value(), ev.type() == etcd::Event::DELETE,
+              ev.kv().mod_revision());
+      return !stopping_.load();
+    });
+    if (stopping_.load()) break;
+    log_->warn("membership: member watch ended ({}); resuming from revision {}",
+               err ? message_of(err) : std::string{"closed"}, revision() + 1);
+    // A compacted history cannot be resumed: read the current members instead.
+    reload = true;
+    std::this_thread::sleep_for(200ms);
+  }
+}
+
+std::vector<Member> membership::members() const {
+  std::lock_guard guard{members_mutex_};
+  std::vector<Member> out;
+  out.reserve(members_.size());
+  for (const auto& [id, m] : members_) out.push_back(m);
+  return out;
+}
+
+int64_t membership::revision() const {
+  std::lock_guard guard{members_mutex_};
+  return revision_;
+}
+
+bool membership::is_open() const noexcept {
+  return registered_.load(std::memory_order_acquire) &&
+         steady_ns() < valid_until_ns_.load(std::memory_order_acquire);
+}
+
+std::string membership::why_closed() const {
+  if (stopping_.load()) return "node left the cluster";
+  if (!registered_.load())
+    return lease_.load() == 0 ? "not registered in etcd yet"
+                              : "not registered in etcd (membership lost; registering again)";
+  auto late_ms = (steady_ns() - valid_until_ns_.load()) / 1000000;
+  return "no etcd keepalive answered in time (lease may have expired " + std::to_string(late_ms) +
+         " ms ago)";
+}
+
+void membership::leave() {
+  if (stopping_.exchange(true)) return;
+  wake_.notify_all();
+  watch_client_->stop();
+  if (keepalive_thread_.joinable()) keepalive_thread_.join();
+  if (watch_thread_.joinable()) watch_thread_.join();
+  registered_.store(false);
+  if (lease_.load() == 0) return;  // never joined
+  etcd_client etcd{opts_.etcd};
+  if (auto err = etcd.revoke_lease(lease_.load()))
+    log_->warn("membership: could not revoke lease {}: {}", lease_.load(), message_of(err));
+  else
+    log_->info("membership: left cluster '{}'", opts_.cluster_name);
+}
+
+}  // namespace keel::cluster

@@ -1,0 +1,107 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "keel/cluster/cluster.pb.h"
+#include "keel/runtime/node_fence.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace keel::cluster {
+
+class etcd_client;
+
+struct membership_options {
+  std::string etcd;  // host:port of etcd's client (JSON gateway) port
+  std::string cluster_name = "keel";
+  std::string node_id = "n1";
+  std::chrono::seconds lease_ttl{2};
+  // The fence closes this long before the lease could have expired in etcd, so a node
+  // never acts after another node may have seen it gone.
+  std::chrono::milliseconds fence_margin{300};
+};
+
+/// This node's registration in etcd (DESIGN.md "Membership") and its view of the members.
+/// It registers `keel/<cluster>/members/<node-id>` only if absent, under a lease it keeps
+/// alive from its own thread, and follows the members' prefix with a watch stream (resumed
+/// from the last revision it saw) on a second thread. As a node_fence it is closed from the
+/// send time of the last keepalive that etcd answered with TTL > 0, plus TTL, minus the
+/// margin; and at once when its own key is deleted; until it has registered again.
+/// Until join() succeeds the fence is closed ("not registered yet"), so a node can start
+/// its runtime and HTTP server first and register with the addresses they got.
+/// Thread safety: thread-safe; join() once; the destructor leaves and joins the threads.
+class membership final : public node_fence {
+ public:
+  membership(membership_options opts, std::shared_ptr<spdlog::logger> log);
+  ~membership() override;
+
+  /// Registers this node with its addresses ("host:port") and starts both threads. A node
+  /// id registered by a live process is refused with `conflict`; an unreachable etcd is
+  /// `unavailable`.
+  caf::error join(std::string http_address, std::string cluster_address);
+  membership(const membership&) = delete;
+  membership& operator=(const membership&) = delete;
+
+  /// Deregisters at once (revokes the lease, so the key goes now, not at TTL) and stops
+  /// both threads. Idempotent.
+  void leave();
+
+  /// The members as of the last watch event, sorted by node id.
+  std::vector<Member> members() const;
+  /// The etcd revision the member view reflects.
+  int64_t revision() const;
+  const membership_options& options() const noexcept { return opts_; }
+
+  bool is_open() const noexcept override;
+  std::string why_closed() const override;
+
+  /// The etcd key of a member.
+  static std::string member_key(const std::string& cluster, const std::string& node_id);
+
+ private:
+  caf::error register_self(etcd_client& etcd);
+  void keepalive_loop();
+  void watch_loop();
+  caf::error load_members(etcd_client& etcd);
+  void apply(const std::string& key, const std::string& value, bool deleted, int64_t revision);
+
+  const membership_options opts_;
+  std::string http_address_;     // set once by join()
+  std::string cluster_address_;  // set once by join()
+  const std::string prefix_;
+  const std::string own_key_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  // The fence: open while the key is ours and the lease cannot have expired.
+  std::atomic<bool> registered_{false};
+  std::atomic<int64_t> valid_until_ns_{0};  // steady clock
+
+  std::atomic<int64_t> lease_{0};
+  std::atomic<int64_t> own_revision_{0};  // the etcd revision of our current registration
+  std::atomic<bool> lost_key_{false};     // set by the watch; the keepalive loop registers
+  std::atomic<bool> stopping_{false};
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;  // wakes the keepalive loop early (stop, lost key)
+
+  mutable std::mutex members_mutex_;
+  std::map<std::string, Member> members_;  // guarded by members_mutex_
+  int64_t revision_ = 0;                   // guarded by members_mutex_
+
+  std::unique_ptr<etcd_client> watch_client_;  // stop() breaks its stream on leave()
+  std::thread keepalive_thread_;
+  std::thread watch_thread_;
+};
+
+}  // namespace keel::cluster

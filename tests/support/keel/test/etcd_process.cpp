@@ -1,0 +1,77 @@
+#include "keel/test/etcd_process.hpp"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <httplib.h>
+
+#include "keel/test/node_process.hpp"
+
+namespace keel::test {
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    throw std::runtime_error("cannot bind a free port");
+  }
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+etcd_process::etcd_process(const std::string& dir) : log_path_(dir + "/etcd.log") {
+  client_port_ = free_port();
+  int peer_port = free_port();
+  auto client = "http://127.0.0.1:" + std::to_string(client_port_);
+  auto peer = "http://127.0.0.1:" + std::to_string(peer_port);
+  pid_ = spawn_process("/usr/bin/etcd",
+                       {"--name=test", "--data-dir=" + dir + "/etcd-data",
+                        "--listen-client-urls=" + client, "--advertise-client-urls=" + client,
+                        "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
+                        "--initial-cluster=test=" + peer, "--log-level=warn"},
+                       {}, log_path_, log_path_ + ".err");
+  httplib::Client cli{"127.0.0.1", client_port_};
+  cli.set_connection_timeout(std::chrono::milliseconds{200});
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{15};
+  while (std::chrono::steady_clock::now() < give_up) {
+    auto res = cli.Get("/health");
+    if (res && res->status == 200 && res->body.find("true") != std::string::npos) return;
+    if (wait_process_exit(pid_, std::chrono::milliseconds{50}) >= 0) {
+      pid_ = -1;
+      std::ifstream in{log_path_ + ".err"};
+      std::stringstream ss;
+      ss << in.rdbuf();
+      throw std::runtime_error("etcd exited during start-up: " + ss.str());
+    }
+  }
+  throw std::runtime_error("etcd was not healthy within 15 s on port " +
+                           std::to_string(client_port_));
+}
+
+etcd_process::~etcd_process() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  wait_process_exit(pid_, std::chrono::seconds{5});
+}
+
+std::string etcd_process::endpoint() const {
+  return "127.0.0.1:" + std::to_string(client_port_);
+}
+
+void etcd_process::signal(int sig) const { kill(pid_, sig); }
+
+}  // namespace keel::test

@@ -1,0 +1,194 @@
+// Cluster membership over a real etcd: real keel-node processes with --etcd on loopback.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "keel/cluster/cluster.pb.h"
+#include "keel/cluster/etcd_client.hpp"
+#include "keel/cluster/membership.hpp"
+#include "keel/runtime/errc.hpp"
+#include "keel/test/etcd_process.hpp"
+#include "keel/test/node_process.hpp"
+#include "keel/test/temp_dir.hpp"
+
+namespace keel::test {
+namespace {
+
+using namespace std::chrono_literals;
+using cluster::ClusterView;
+
+// Polls `done` every 20 ms for at most `limit`.
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  auto give_up = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+class Cluster : public ::testing::Test {
+ protected:
+  Cluster() : etcd_(std::make_unique<etcd_process>(dir_.path())) {}
+
+  node_process& start_node(const std::string& id) {
+    nodes_.push_back(std::make_unique<node_process>(
+        dir_.sub(id),
+        std::vector<std::string>{"--node-id=" + id, "--etcd=" + etcd_->endpoint(),
+                                 "--lease-ttl=2s", "--log-level=info"}));
+    return *nodes_.back();
+  }
+
+  static ClusterView view(node_process& node) {
+    auto reply = node.get("/v1/cluster");
+    ClusterView out;
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(reply.body, &out).ok()) << reply.body;
+    return out;
+  }
+
+  static std::set<std::string> member_ids(node_process& node) {
+    std::set<std::string> ids;
+    auto v = view(node);  // a loop over view(node).members() would outlive the view
+    for (const auto& m : v.members()) ids.insert(m.node_id());
+    return ids;
+  }
+
+  static int increment(node_process& node, const std::string& key) {
+    return node.post("/v1/actors/counter/" + key + "/Increment", R"({"by":1})").status;
+  }
+
+  // The create revision of the node's membership key in etcd; 0 if it has none.
+  int64_t registration_of(const std::string& node_id) {
+    cluster::etcd_client etcd{etcd_->endpoint()};
+    auto res = etcd.get_prefix(cluster::membership::member_key("keel", node_id));
+    EXPECT_TRUE(res) << keel::message_of(res.error());
+    return res && res->kvs_size() == 1 ? res->kvs(0).create_revision() : 0;
+  }
+
+  temp_dir dir_;
+  std::unique_ptr<etcd_process> etcd_;
+  std::vector<std::unique_ptr<node_process>> nodes_;
+};
+
+TEST_F(Cluster, ThreeNodesConvergeOnThreeUpMembers) {
+  auto& n1 = start_node("n1");
+  auto& n2 = start_node("n2");
+  auto& n3 = start_node("n3");
+  const std::set<std::string> all{"n1", "n2", "n3"};
+  for (auto* node : {&n1, &n2, &n3})
+    ASSERT_TRUE(eventually([&] { return member_ids(*node) == all; }, 5s))
+        << "phase: waiting for node on port " << node->port() << " to see all three members";
+  auto v = view(n2);
+  EXPECT_EQ(v.node_id(), "n2");
+  EXPECT_EQ(v.cluster_name(), "keel");
+  EXPECT_FALSE(v.fenced());
+  std::map<std::string, int> ports{{"n1", n1.port()}, {"n2", n2.port()}, {"n3", n3.port()}};
+  for (const auto& m : v.members()) {
+    EXPECT_EQ(m.status(), "up") << m.node_id();
+    EXPECT_EQ(m.http_address(), "127.0.0.1:" + std::to_string(ports[m.node_id()]));
+  }
+  for (auto* node : {&n1, &n2, &n3}) EXPECT_EQ(node->get("/readyz").status, 200);
+}
+
+TEST_F(Cluster, SecondProcessWithTheSameNodeIdIsRefused) {
+  auto& n1 = start_node("n1");
+  std::string out;
+  int rc = run_node_to_exit(
+      {"--node-id=n1", "--etcd=" + etcd_->endpoint(), "--http-port=0", "--data-dir=" + dir_.sub("dup")},
+      out);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("node id 'n1' is already registered"), std::string::npos) << out;
+  EXPECT_NE(out.find("127.0.0.1:" + std::to_string(n1.port())), std::string::npos) << out;
+  // The first one is untouched.
+  EXPECT_EQ(increment(n1, "a"), 200);
+  EXPECT_EQ(member_ids(n1), std::set<std::string>{"n1"});
+}
+
+TEST_F(Cluster, GracefulStopDeregistersAtOnceAndKilledNodeGoesWithItsLease) {
+  auto& n1 = start_node("n1");
+  auto& n2 = start_node("n2");
+  auto& n3 = start_node("n3");
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 3; }, 5s));
+  auto stopped_at = std::chrono::steady_clock::now();
+  ASSERT_EQ(n2.stop(SIGTERM), 0);
+  ASSERT_TRUE(eventually([&] { return member_ids(n1) == std::set<std::string>{"n1", "n3"}; }, 1s))
+      << "phase: a node that left must be gone at once (its lease revoked), not after the TTL";
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 2s);
+  auto killed_at = std::chrono::steady_clock::now();
+  n3.stop(SIGKILL);
+  ASSERT_TRUE(eventually([&] { return member_ids(n1) == std::set<std::string>{"n1"}; }, 4s))
+      << "phase: a killed node's key must go when its 2 s lease expires";
+  // Not before its lease could expire: nobody removed it early.
+  EXPECT_GE(std::chrono::steady_clock::now() - killed_at, 1s);
+}
+
+// A node that cannot reach etcd must assume its lease expired: it starts no turn and commits
+// nothing until it has registered again; nothing acknowledged is lost.
+TEST_F(Cluster, NodeCutOffFromEtcdFencesItselfAndCommitsNothing) {
+  auto& n1 = start_node("n1");
+  int acknowledged = 0;
+  for (int i = 0; i < 20; ++i) acknowledged += increment(n1, "c") == 200;
+  ASSERT_EQ(acknowledged, 20);
+  etcd_->signal(SIGSTOP);
+  // Increments go on succeeding until the fence closes (≤ TTL − margin after the last
+  // keepalive): those are acknowledged too.
+  ASSERT_TRUE(eventually(
+      [&] {
+        int status = increment(n1, "c");
+        acknowledged += status == 200;
+        return status == 503;
+      },
+      2500ms))
+      << "phase: waiting for the fence to close without etcd";
+  auto reply = n1.post("/v1/actors/counter/c/Increment", R"({"by":1})");
+  EXPECT_EQ(reply.status, 503);
+  EXPECT_NE(reply.body.find(R"("code":"unavailable")"), std::string::npos) << reply.body;
+  EXPECT_NE(reply.body.find("fenced"), std::string::npos) << reply.body;
+  EXPECT_EQ(n1.get("/readyz").status, 503);
+  EXPECT_TRUE(view(n1).fenced());
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(increment(n1, "c"), 503);
+  etcd_->signal(SIGCONT);
+  ASSERT_TRUE(eventually([&] { return n1.get("/readyz").status == 200; }, 8s))
+      << "phase: waiting for the node to register again after etcd came back";
+  auto value = n1.post("/v1/actors/counter/c/Get", "{}");
+  ASSERT_EQ(value.status, 200) << value.body;
+  // Exactly the acknowledged increments: none of the refused ones slipped in.
+  EXPECT_EQ(value.body, R"({"value":")" + std::to_string(acknowledged) + R"("})");
+}
+
+// A paused node (SIGSTOP, long enough for its lease to expire) must not serve on resume
+// before it has registered again.
+TEST_F(Cluster, ResumedNodeStartsNoTurnBeforeItHasRegisteredAgain) {
+  auto& n1 = start_node("n1");
+  ASSERT_EQ(increment(n1, "s"), 200);
+  auto before = registration_of("n1");
+  ASSERT_GT(before, 0);
+  kill(n1.pid(), SIGSTOP);
+  ASSERT_TRUE(eventually([&] { return registration_of("n1") == 0; }, 5s))
+      << "phase: waiting for the paused node's lease to expire";
+  kill(n1.pid(), SIGCONT);
+  // Whatever the node answers from now on, a 200 proves a new registration exists.
+  for (int i = 0; i < 50; ++i) {
+    int status = increment(n1, "s");
+    if (status == 200) {
+      EXPECT_GT(registration_of("n1"), before) << "a turn ran without a registration";
+      break;
+    }
+    EXPECT_EQ(status, 503);
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(eventually([&] { return increment(n1, "s") == 200; }, 5s));
+  EXPECT_GT(registration_of("n1"), before);
+}
+
+}  // namespace
+}  // namespace keel::test
