@@ -7,7 +7,7 @@ PACKAGES := cmake g++ make pkg-config libcaf-dev libssl-dev libprotobuf-dev prot
   libcli11-dev prometheus wrk etcd-server curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps configure build run test bench clean
+.PHONY: deps configure build run test bench cluster cluster-stop clean
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -34,6 +34,13 @@ test: build
 
 bench: build
 	$(BUILD_DIR)/bin/keel-bench
+
+# etcd on 127.0.0.1:23790 (data in ./data/etcd) and nodes n1..n3 on HTTP ports 8081..8083.
+cluster: build
+	apps/cluster/start-cluster.sh $(BUILD_DIR)/bin ./data
+
+cluster-stop:
+	apps/cluster/stop-cluster.sh ./data
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -188,6 +189,35 @@ TEST_F(Cluster, ResumedNodeStartsNoTurnBeforeItHasRegisteredAgain) {
   }
   ASSERT_TRUE(eventually([&] { return increment(n1, "s") == 200; }, 5s));
   EXPECT_GT(registration_of("n1"), before);
+}
+
+TEST_F(Cluster, KeelctlShowsMembersAndLocatesActorsAndNamesAnUnreachableNode) {
+  auto& n1 = start_node("n1");
+  auto& n2 = start_node("n2");
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
+  auto node = "--node=127.0.0.1:" + std::to_string(n1.port());
+  std::string out;
+  ASSERT_EQ(run_to_exit(KEELCTL_BINARY, {node, "members"}, out), 0) << out;
+  EXPECT_NE(out.find("NODE"), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex{R"(n2\s+up\s+127\.0\.0\.1:)" + std::to_string(n2.port()) + R"(\s)"}))
+      << out;
+  ASSERT_EQ(run_to_exit(KEELCTL_BINARY, {node, "status"}, out), 0) << out;
+  EXPECT_NE(out.find("members      2 up of 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("fenced       no"), std::string::npos) << out;
+  // --json prints the node's own JSON, parseable as the cluster view.
+  ASSERT_EQ(run_to_exit(KEELCTL_BINARY, {node, "members", "--json"}, out), 0) << out;
+  ClusterView parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &parsed).ok()) << out;
+  EXPECT_EQ(parsed.members_size(), 2);
+  ASSERT_EQ(increment(n1, "where"), 200);
+  ASSERT_EQ(run_to_exit(KEELCTL_BINARY, {node, "locate", "counter", "where"}, out), 0) << out;
+  EXPECT_NE(out.find("counter/where: partition "), std::string::npos) << out;
+  EXPECT_NE(out.find("node n1, epoch 0, active"), std::string::npos) << out;
+  EXPECT_EQ(run_to_exit(KEELCTL_BINARY, {"--node=127.0.0.1:1", "status"}, out), 1);
+  EXPECT_NE(out.find("keelctl: cannot reach keel-node at 127.0.0.1:1"), std::string::npos)
+      << out;
+  EXPECT_EQ(run_to_exit(KEELCTL_BINARY, {node, "locate", "counter"}, out), 2) << out;
 }
 
 }  // namespace

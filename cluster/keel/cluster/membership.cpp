@@ -256,9 +256,9 @@ std::string membership::why_closed() const {
   if (!registered_.load())
     return lease_.load() == 0 ? "not registered in etcd yet"
                               : "not registered in etcd (membership lost; registering again)";
-  auto late_ms = (steady_ns() - valid_until_ns_.load()) / 1000000;
-  return "no etcd keepalive answered in time (lease may have expired " + std::to_string(late_ms) +
-         " ms ago)";
+  auto closed_ms = (steady_ns() - valid_until_ns_.load()) / 1000000;
+  return "no etcd keepalive answered in time: fenced for " + std::to_string(closed_ms) +
+         " ms (the lease may have expired)";
 }
 
 void membership::leave() {

@@ -160,18 +160,23 @@ std::string node_process::log() const {
   return read_file(err_path_);
 }
 
-int run_node_to_exit(const std::vector<std::string>& args, std::string& output,
-                     const std::map<std::string, std::string>& env) {
+int run_to_exit(const std::string& binary, const std::vector<std::string>& args,
+                std::string& output, const std::map<std::string, std::string>& env) {
   char pattern[] = "/tmp/keel-cli-XXXXXX";
   int fd = mkstemp(pattern);
   close(fd);
   std::string out_path = pattern;
-  pid_t pid = spawn(args, env, out_path, out_path + ".err");
+  pid_t pid = spawn_process(binary, args, env, out_path, out_path + ".err");
   int rc = wait_process_exit(pid, std::chrono::seconds{10});
   output = read_file(out_path) + read_file(out_path + ".err");
   unlink(out_path.c_str());
   unlink((out_path + ".err").c_str());
   return rc;
+}
+
+int run_node_to_exit(const std::vector<std::string>& args, std::string& output,
+                     const std::map<std::string, std::string>& env) {
+  return run_to_exit(KEEL_NODE_BINARY, args, output, env);
 }
 
 }  // namespace keel::test

@@ -69,6 +69,11 @@ pid_t spawn_process(const std::string& binary, const std::vector<std::string>& a
 /// signal when killed by one), or -1 if it is still running.
 int wait_process_exit(pid_t pid, std::chrono::milliseconds limit);
 
+/// Runs `binary args...` to completion (at most 10 s); returns the exit status and sets
+/// `output` to stdout + stderr.
+int run_to_exit(const std::string& binary, const std::vector<std::string>& args,
+                std::string& output, const std::map<std::string, std::string>& env = {});
+
 /// Runs keel-node with `args` to completion (for --help and bad flags); returns the exit
 /// code and sets `output` to stdout + stderr.
 int run_node_to_exit(const std::vector<std::string>& args, std::string& output,

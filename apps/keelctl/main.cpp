@@ -1,0 +1,139 @@
+// keelctl: a cluster's state for people (tables) and scripts (--json), read from any
+// node's HTTP API. Wiring only: the views are cluster/'s messages.
+#include <cctype>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
+#include <httplib.h>
+
+#include "keel/cluster/cluster.pb.h"
+
+namespace {
+
+using keel::cluster::ActorLocation;
+using keel::cluster::ClusterView;
+
+struct options {
+  std::string node = "127.0.0.1:8080";
+  bool json = false;
+  std::string type;
+  std::string key;
+};
+
+// GETs `path` from the node; exits 1 with a clear message when it cannot.
+std::string fetch(const options& opts, const std::string& path) {
+  auto colon = opts.node.rfind(':');
+  auto host = colon == std::string::npos ? opts.node : opts.node.substr(0, colon);
+  int port = colon == std::string::npos ? 8080 : std::atoi(opts.node.c_str() + colon + 1);
+  httplib::Client cli{host, port};
+  cli.set_tcp_nodelay(true);
+  cli.set_connection_timeout(std::chrono::seconds{2});
+  cli.set_read_timeout(std::chrono::seconds{10});
+  auto res = cli.Get(path);
+  if (!res) {
+    std::cerr << "keelctl: cannot reach keel-node at " << opts.node << ": "
+              << httplib::to_string(res.error()) << "\n";
+    std::exit(1);
+  }
+  if (res->status != 200) {
+    std::cerr << "keelctl: " << opts.node << " answered " << res->status << " to " << path << ": "
+              << res->body << "\n";
+    std::exit(1);
+  }
+  return res->body;
+}
+
+// Percent-encodes one path segment (keys may hold any byte).
+std::string path_segment(const std::string& raw) {
+  std::string out;
+  for (unsigned char c : raw) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+template <class Message>
+Message parse(const std::string& body, const options& opts) {
+  Message out;
+  google::protobuf::util::JsonParseOptions parse_opts;
+  parse_opts.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(body, &out, parse_opts).ok()) {
+    std::cerr << "keelctl: " << opts.node << " answered JSON keelctl cannot read: " << body
+              << "\n";
+    std::exit(1);
+  }
+  return out;
+}
+
+int status(const options& opts) {
+  auto body = fetch(opts, "/v1/cluster");
+  if (opts.json) return std::cout << body << "\n", 0;
+  auto view = parse<ClusterView>(body, opts);
+  size_t up = 0;
+  for (const auto& m : view.members()) up += m.status() == "up";
+  fmt::print("cluster      {}\n", view.cluster_name());
+  fmt::print("asked node   {} ({})\n", view.node_id(), opts.node);
+  fmt::print("coordinator  {}\n", view.coordinator().empty() ? "none" : view.coordinator());
+  fmt::print("members      {} up of {}\n", up, view.members_size());
+  fmt::print("fenced       {}\n", view.fenced() ? "yes: " + view.fence_reason() : "no");
+  return 0;
+}
+
+int members(const options& opts) {
+  auto body = fetch(opts, "/v1/cluster");
+  if (opts.json) return std::cout << body << "\n", 0;
+  auto view = parse<ClusterView>(body, opts);
+  fmt::print("{:<16} {:<8} {:<22} {:<22} {:>10} {:>11}\n", "NODE", "STATUS", "HTTP", "CLUSTER",
+             "PARTITIONS", "ACTIVATIONS");
+  for (const auto& m : view.members())
+    fmt::print("{:<16} {:<8} {:<22} {:<22} {:>10} {:>11}\n", m.node_id(), m.status(),
+               m.http_address(), m.cluster_address().empty() ? "-" : m.cluster_address(),
+               m.partitions(), m.node_id() == view.node_id() ? std::to_string(m.activations())
+                                                             : std::string{"?"});
+  return 0;
+}
+
+int locate(const options& opts) {
+  auto body = fetch(opts, "/v1/actors/" + path_segment(opts.type) + "/" + path_segment(opts.key));
+  if (opts.json) return std::cout << body << "\n", 0;
+  auto where = parse<ActorLocation>(body, opts);
+  fmt::print("{}/{}: partition {}, node {}, epoch {}, {}\n", where.type(), where.key(),
+             where.partition(), where.node(), where.epoch(),
+             where.active() ? "active" : "not active");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options opts;
+  CLI::App app{"keelctl: a Keel cluster's state, from any node's HTTP API"};
+  app.add_option("--node", opts.node, "a node's HTTP address, host:port")
+      ->capture_default_str()
+      ->envname("KEEL_NODE");
+  app.add_flag("--json", opts.json, "print the node's JSON answer instead of a table");
+  app.require_subcommand(1);
+  app.fallthrough();  // `keelctl members --json` as well as `keelctl --json members`
+  auto* status_cmd = app.add_subcommand("status", "cluster name, coordinator, members, fence");
+  auto* members_cmd = app.add_subcommand("members", "one line per member");
+  auto* locate_cmd = app.add_subcommand("locate", "where an actor lives: partition and node");
+  locate_cmd->add_option("TYPE", opts.type, "actor type")->required();
+  locate_cmd->add_option("KEY", opts.key, "actor key")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help: 0; a bad command line: 2, as keel-node does.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (status_cmd->parsed()) return status(opts);
+  if (members_cmd->parsed()) return members(opts);
+  if (locate_cmd->parsed()) return locate(opts);
+  return 2;
+}
