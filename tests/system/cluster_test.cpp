@@ -191,6 +191,33 @@ TEST_F(Cluster, ResumedNodeStartsNoTurnBeforeItHasRegisteredAgain) {
   EXPECT_GT(registration_of("n1"), before);
 }
 
+// One coordinator at a time, the same on every node; its death elects one of the others.
+TEST_F(Cluster, CoordinatorIsElectedOnceAndReplacedWhenItDies) {
+  std::map<std::string, node_process*> nodes{
+      {"n1", &start_node("n1")}, {"n2", &start_node("n2")}, {"n3", &start_node("n3")}};
+  auto agreed = [&](const std::set<std::string>& among) {
+    std::set<std::string> seen;
+    for (const auto& id : among) seen.insert(view(*nodes[id]).coordinator());
+    return seen.size() == 1 && among.count(*seen.begin()) ? *seen.begin() : std::string{};
+  };
+  std::string first;
+  ASSERT_TRUE(eventually([&] { return !(first = agreed({"n1", "n2", "n3"})).empty(); }, 5s))
+      << "phase: waiting for the three nodes to agree on a coordinator";
+  nodes[first]->stop(SIGKILL);
+  std::set<std::string> survivors{"n1", "n2", "n3"};
+  survivors.erase(first);
+  std::string second;
+  ASSERT_TRUE(eventually([&] { return !(second = agreed(survivors)).empty(); }, 4s))
+      << "phase: waiting for a new coordinator after " << first << " was killed";
+  EXPECT_NE(second, first);
+  // A coordinator that leaves revokes its lease: the office is vacant at once.
+  ASSERT_EQ(nodes[second]->stop(SIGTERM), 0);
+  survivors.erase(second);
+  auto last = *survivors.begin();
+  EXPECT_TRUE(eventually([&] { return agreed(survivors) == last; }, 1500ms))
+      << "phase: waiting for " << last << " to take over from " << second << ", who left";
+}
+
 TEST_F(Cluster, KeelctlShowsMembersAndLocatesActorsAndNamesAnUnreachableNode) {
   auto& n1 = start_node("n1");
   auto& n2 = start_node("n2");

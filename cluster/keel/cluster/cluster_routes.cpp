@@ -33,6 +33,7 @@ ClusterView view_of(node_runtime& runtime, const membership* members,
     m->set_cluster_address(member.cluster_address());
     if (member.node_id() == self.node_id) m->set_activations(local_activations);
   }
+  view.set_coordinator(members->coordinator());
   view.set_fenced(!members->is_open());
   if (view.fenced()) view.set_fence_reason(members->why_closed());
   return view;

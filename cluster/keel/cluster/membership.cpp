@@ -48,7 +48,9 @@ std::string membership::member_key(const std::string& cluster, const std::string
 
 membership::membership(membership_options opts, std::shared_ptr<spdlog::logger> log)
     : opts_(std::move(opts)),
-      prefix_("keel/" + opts_.cluster_name + "/members/"),
+      root_("keel/" + opts_.cluster_name + "/"),
+      prefix_(root_ + "members/"),
+      coordinator_key_(root_ + "coordinator"),
       own_key_(member_key(opts_.cluster_name, opts_.node_id)),
       log_(std::move(log)),
       watch_client_(std::make_unique<etcd_client>(opts_.etcd)) {}
@@ -58,11 +60,12 @@ caf::error membership::join(std::string http_address, std::string cluster_addres
   cluster_address_ = std::move(cluster_address);
   etcd_client etcd{opts_.etcd};
   if (auto err = register_self(etcd)) return err;
-  if (auto err = load_members(*watch_client_)) {
+  if (auto err = load_cluster(*watch_client_)) {
     registered_.store(false);
     (void)etcd.revoke_lease(lease_.load());
     return err;
   }
+  if (coordinator().empty()) campaign(etcd);  // the watch will report the outcome
   keepalive_thread_ = std::thread{[this] { keepalive_loop(); }};
   watch_thread_ = std::thread{[this] { watch_loop(); }};
   return {};
@@ -122,7 +125,9 @@ void membership::keepalive_loop() {
   while (!stopping_.load()) {
     {
       std::unique_lock lock{wake_mutex_};
-      wake_.wait_for(lock, next_wait, [this] { return stopping_.load() || lost_key_.load(); });
+      wake_.wait_for(lock, next_wait, [this] {
+        return stopping_.load() || lost_key_.load() || vacancy_.load();
+      });
     }
     if (stopping_.load()) break;
     if (lost_key_.exchange(false)) registered_.store(false);
@@ -139,6 +144,8 @@ void membership::keepalive_loop() {
       next_wait = interval;
       continue;
     }
+    vacancy_.store(false);
+    if (coordinator().empty() && is_open()) campaign(etcd);
     auto sent = steady_ns();
     auto ttl = etcd.keep_alive(lease_.load());
     if (ttl && *ttl > 0) {
@@ -159,11 +166,17 @@ void membership::keepalive_loop() {
   }
 }
 
-caf::error membership::load_members(etcd_client& etcd) {
-  auto res = etcd.get_prefix(prefix_);
+caf::error membership::load_cluster(etcd_client& etcd) {
+  auto res = etcd.get_prefix(root_);
   if (!res) return std::move(res.error());
   std::map<std::string, Member> fresh;
+  std::string elected;
   for (const auto& kv : res->kvs()) {
+    if (kv.key() == coordinator_key_) {
+      elected = kv.value();
+      continue;
+    }
+    if (kv.key().compare(0, prefix_.size(), prefix_) != 0) continue;
     Member m;
     if (!from_json(kv.value(), m)) {
       log_->warn("membership: ignoring unreadable member record {}", kv.key());
@@ -175,17 +188,33 @@ caf::error membership::load_members(etcd_client& etcd) {
   {
     std::lock_guard guard{members_mutex_};
     members_ = std::move(fresh);
+    coordinator_ = std::move(elected);
     revision_ = res->header().revision();
   }
-  if (own_missing && registered_.load() && res->header().revision() > own_revision_.load()) {
+  if (own_missing && registered_.load() && res->header().revision() > own_revision_.load())
     lost_key_.store(true);
-    wake_.notify_all();
-  }
+  if (coordinator().empty()) vacancy_.store(true);
+  wake_.notify_all();
   return {};
 }
 
 void membership::apply(const std::string& key, const std::string& value, bool deleted,
                        int64_t revision) {
+  if (key == coordinator_key_) {
+    {
+      std::lock_guard guard{members_mutex_};
+      coordinator_ = deleted ? std::string{} : value;
+      revision_ = std::max(revision_, revision);
+    }
+    if (deleted) {
+      log_->info("membership: the coordinator's office is vacant; campaigning");
+      vacancy_.store(true);
+      wake_.notify_all();
+    } else {
+      log_->info("membership: {} is the coordinator", value);
+    }
+    return;
+  }
   if (key.size() <= prefix_.size() || key.compare(0, prefix_.size(), prefix_) != 0) return;
   auto node_id = key.substr(prefix_.size());
   {
@@ -210,7 +239,7 @@ void membership::watch_loop() {
   bool reload = false;
   while (!stopping_.load()) {
     if (reload) {
-      if (auto err = load_members(*watch_client_)) {
+      if (auto err = load_cluster(*watch_client_)) {
         log_->warn("membership: cannot read the members: {}", message_of(err));
         std::this_thread::sleep_for(200ms);
         continue;
@@ -218,7 +247,7 @@ void membership::watch_loop() {
       reload = false;
     }
     auto from = revision() + 1;
-    auto err = watch_client_->watch(prefix_, from, [this](const etcd::WatchResponse& res) {
+    auto err = watch_client_->watch(root_, from, [this](const etcd::WatchResponse& res) {
       for (const auto& ev : res.events())
         apply(ev.kv().key(), ev.kv().value(), ev.type() == etcd::Event::DELETE,
               ev.kv().mod_revision());
@@ -232,6 +261,33 @@ void membership::watch_loop() {
     std::this_thread::sleep_for(200ms);
   }
 }
+
+bool membership::campaign(etcd_client& etcd) {
+  etcd::TxnRequest txn;
+  auto* vacant = txn.add_compare();
+  vacant->set_key(coordinator_key_);
+  vacant->set_target(etcd::Compare::CREATE);
+  vacant->set_result(etcd::Compare::EQUAL);
+  vacant->set_create_revision(0);
+  auto* put = txn.add_success()->mutable_request_put();
+  put->set_key(coordinator_key_);
+  put->set_value(opts_.node_id);
+  put->set_lease(lease_.load());
+  auto res = etcd.txn(txn);
+  if (!res) {
+    log_->warn("membership: campaign for coordinator failed: {}", message_of(res.error()));
+    return false;
+  }
+  if (res->succeeded()) log_->info("membership: elected coordinator of '{}'", opts_.cluster_name);
+  return res->succeeded();
+}
+
+std::string membership::coordinator() const {
+  std::lock_guard guard{members_mutex_};
+  return coordinator_;
+}
+
+bool membership::is_coordinator() const { return is_open() && coordinator() == opts_.node_id; }
 
 std::vector<Member> membership::members() const {
   std::lock_guard guard{members_mutex_};

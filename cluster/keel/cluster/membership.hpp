@@ -33,10 +33,13 @@ struct membership_options {
   std::chrono::milliseconds fence_margin{300};
 };
 
-/// This node's registration in etcd (DESIGN.md "Membership") and its view of the members.
-/// It registers `keel/<cluster>/members/<node-id>` only if absent, under a lease it keeps
-/// alive from its own thread, and follows the members' prefix with a watch stream (resumed
-/// from the last revision it saw) on a second thread. As a node_fence it is closed from the
+/// This node's registration in etcd (DESIGN.md "Membership"), its view of the members and
+/// the coordinator election. It registers `keel/<cluster>/members/<node-id>` only if absent,
+/// under a lease it keeps alive from its own thread, and follows `keel/<cluster>/` with a
+/// watch stream (resumed from the last revision it saw) on a second thread. Whenever no
+/// coordinator is elected, a registered node campaigns: it creates
+/// `keel/<cluster>/coordinator` (only if absent) under its own lease, so the office ends
+/// with the lease. As a node_fence it is closed from the
 /// send time of the last keepalive that etcd answered with TTL > 0, plus TTL, minus the
 /// margin; and at once when its own key is deleted; until it has registered again.
 /// Until join() succeeds the fence is closed ("not registered yet"), so a node can start
@@ -62,6 +65,10 @@ class membership final : public node_fence {
   std::vector<Member> members() const;
   /// The etcd revision the member view reflects.
   int64_t revision() const;
+  /// The elected coordinator's node id; empty while there is none.
+  std::string coordinator() const;
+  /// Whether this node holds the coordinator key and its fence is open.
+  bool is_coordinator() const;
   const membership_options& options() const noexcept { return opts_; }
 
   bool is_open() const noexcept override;
@@ -74,13 +81,17 @@ class membership final : public node_fence {
   caf::error register_self(etcd_client& etcd);
   void keepalive_loop();
   void watch_loop();
-  caf::error load_members(etcd_client& etcd);
+  caf::error load_cluster(etcd_client& etcd);
   void apply(const std::string& key, const std::string& value, bool deleted, int64_t revision);
+  /// Tries to become coordinator; returns whether this node holds the office now.
+  bool campaign(etcd_client& etcd);
 
   const membership_options opts_;
   std::string http_address_;     // set once by join()
   std::string cluster_address_;  // set once by join()
-  const std::string prefix_;
+  const std::string root_;             // keel/<cluster>/: everything the watch follows
+  const std::string prefix_;           // keel/<cluster>/members/
+  const std::string coordinator_key_;  // keel/<cluster>/coordinator
   const std::string own_key_;
   std::shared_ptr<spdlog::logger> log_;
 
@@ -91,12 +102,14 @@ class membership final : public node_fence {
   std::atomic<int64_t> lease_{0};
   std::atomic<int64_t> own_revision_{0};  // the etcd revision of our current registration
   std::atomic<bool> lost_key_{false};     // set by the watch; the keepalive loop registers
+  std::atomic<bool> vacancy_{false};      // set by the watch; the keepalive loop campaigns
   std::atomic<bool> stopping_{false};
   std::mutex wake_mutex_;
   std::condition_variable wake_;  // wakes the keepalive loop early (stop, lost key)
 
   mutable std::mutex members_mutex_;
   std::map<std::string, Member> members_;  // guarded by members_mutex_
+  std::string coordinator_;                // guarded by members_mutex_
   int64_t revision_ = 0;                   // guarded by members_mutex_
 
   std::unique_ptr<etcd_client> watch_client_;  // stop() breaks its stream on leave()
