@@ -10,6 +10,7 @@ data=${2:-./data}
 etcd_client=${KEEL_CLUSTER_ETCD_PORT:-23790}
 etcd_peer=$((etcd_client + 10))
 http_base=${KEEL_CLUSTER_HTTP_BASE:-8081}
+cluster_base=${KEEL_CLUSTER_PORT_BASE:-7001}
 mkdir -p "$data"
 pids="$data/cluster.pids"
 if [ -s "$pids" ] && xargs -r kill -0 < "$pids" 2>/dev/null; then
@@ -38,6 +39,7 @@ for i in 1 2 3; do
   port=$((http_base + i - 1))
   echo "starting n$i on http://127.0.0.1:$port (data in $data/n$i, log in $data/n$i.log)"
   "$bin/keel-node" --node-id="n$i" --http-port="$port" --data-dir="$data/n$i" \
+    --cluster-port=$((cluster_base + i - 1)) \
     --etcd="127.0.0.1:$etcd_client" > "$data/n$i.out" 2> "$data/n$i.log" &
   echo $! >> "$pids"
 done

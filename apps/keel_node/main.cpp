@@ -11,8 +11,10 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include "keel/cluster/cluster_directory.hpp"
 #include "keel/cluster/cluster_routes.hpp"
 #include "keel/cluster/membership.hpp"
+#include "keel/cluster/wire.hpp"
 #include "keel/rideshare/rideshare.hpp"
 #include "keel/runtime/builtin_actors.hpp"
 #include "keel/runtime/http/gateway.hpp"
@@ -82,6 +84,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
 
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", opts.threads);
+  if (!opts.etcd.empty()) cluster::configure_cluster_transport(cfg);
   caf::actor_system sys{cfg};
   // With --etcd the node is a cluster member: fenced (no turn, no commit) until it has
   // registered, and whenever its membership may have lapsed.
@@ -129,18 +132,31 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     }
     http_port->store((*server)->port());
     auto http_address = opts.advertise_host + ":" + std::to_string((*server)->port());
+    std::string cluster_address = "none";
+    std::unique_ptr<cluster::cluster_directory> directory;
     if (members) {
-      if (auto err = members->join(http_address, "")) {
-        std::cerr << "keel-node: cannot join cluster '" << opts.cluster_name << "' at etcd "
-                  << opts.etcd << ": " << message_of(err) << "\n";
+      auto fail = [&](const std::string& what, const caf::error& err) {
+        auto why = message_of(err).empty() ? sys.render(err) : message_of(err);
+        std::cerr << "keel-node: " << what << ": " << why << "\n";
+        if (directory) directory->stop();
         (*server)->stop();
         (*runtime)->stop();
         return 1;
-      }
+      };
+      directory = std::make_unique<cluster::cluster_directory>(*members, **runtime, sys, log);
+      auto cluster_port = directory->publish(opts.advertise_host, opts.cluster_port);
+      if (!cluster_port)
+        return fail("cannot open --cluster-port " + std::to_string(opts.cluster_port),
+                    cluster_port.error());
+      cluster_address = opts.advertise_host + ":" + std::to_string(*cluster_port);
+      (*runtime)->router().set_directory(directory.get());
+      if (auto err = members->join(http_address, cluster_address))
+        return fail("cannot join cluster '" + opts.cluster_name + "' at etcd " + opts.etcd, err);
       log->info("node {} joined cluster '{}' through etcd {}", opts.node_id, opts.cluster_name,
                 opts.etcd);
     }
-    std::cout << "keel-node listening http=" << http_address << " cluster=none" << std::endl;
+    std::cout << "keel-node listening http=" << http_address << " cluster=" << cluster_address
+              << std::endl;
     log->info("node {} serving, data in {}, sync={}", opts.node_id, opts.data_dir, opts.sync);
 
     int sig = 0;
@@ -154,6 +170,10 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
     (*server)->stop();
     log->info("http stopped");
+    if (directory) {
+      (*runtime)->router().set_directory(nullptr);
+      directory->stop();
+    }
     (*runtime)->stop();
     log->info("runtime stopped");
     if (members) members->leave();  // after the drain: what was acknowledged is committed

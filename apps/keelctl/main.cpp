@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -20,6 +21,7 @@ using keel::cluster::ClusterView;
 struct options {
   std::string node = "127.0.0.1:8080";
   bool json = false;
+  bool verbose = false;
   std::string type;
   std::string key;
 };
@@ -100,13 +102,32 @@ int members(const options& opts) {
   return 0;
 }
 
+int partitions(const options& opts) {
+  auto body = fetch(opts, "/v1/cluster/partitions");
+  if (opts.json) return std::cout << body << "\n", 0;
+  auto table = parse<keel::cluster::PartitionTableView>(body, opts);
+  std::map<std::string, int> per_owner;
+  for (const auto& row : table.partitions()) ++per_owner[row.owner()];
+  fmt::print("{} of {} partitions placed (a partition is placed when first used)\n",
+             table.placed(), table.total());
+  fmt::print("{:<16} {:>10}\n", "OWNER", "PARTITIONS");
+  for (const auto& [owner, n] : per_owner) fmt::print("{:<16} {:>10}\n", owner, n);
+  if (opts.verbose) {
+    fmt::print("\n{:>9} {:<16} {:>6} {}\n", "PARTITION", "OWNER", "EPOCH", "STATE");
+    for (const auto& row : table.partitions())
+      fmt::print("{:>9} {:<16} {:>6} {}\n", row.partition(), row.owner(), row.epoch(),
+                 row.state());
+  }
+  return 0;
+}
+
 int locate(const options& opts) {
   auto body = fetch(opts, "/v1/actors/" + path_segment(opts.type) + "/" + path_segment(opts.key));
   if (opts.json) return std::cout << body << "\n", 0;
   auto where = parse<ActorLocation>(body, opts);
   fmt::print("{}/{}: partition {}, node {}, epoch {}, {}\n", where.type(), where.key(),
-             where.partition(), where.node(), where.epoch(),
-             where.active() ? "active" : "not active");
+             where.partition(), where.node().empty() ? "none (not placed yet)" : where.node(),
+             where.epoch(), where.active() ? "active" : "not active here");
   return 0;
 }
 
@@ -123,6 +144,8 @@ int main(int argc, char** argv) {
   app.fallthrough();  // `keelctl members --json` as well as `keelctl --json members`
   auto* status_cmd = app.add_subcommand("status", "cluster name, coordinator, members, fence");
   auto* members_cmd = app.add_subcommand("members", "one line per member");
+  auto* partitions_cmd = app.add_subcommand("partitions", "placed partitions per owner");
+  partitions_cmd->add_flag("-v,--verbose", opts.verbose, "also list every placed partition");
   auto* locate_cmd = app.add_subcommand("locate", "where an actor lives: partition and node");
   locate_cmd->add_option("TYPE", opts.type, "actor type")->required();
   locate_cmd->add_option("KEY", opts.key, "actor key")->required();
@@ -134,6 +157,7 @@ int main(int argc, char** argv) {
   }
   if (status_cmd->parsed()) return status(opts);
   if (members_cmd->parsed()) return members(opts);
+  if (partitions_cmd->parsed()) return partitions(opts);
   if (locate_cmd->parsed()) return locate(opts);
   return 2;
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <random>
 #include <regex>
 #include <set>
 #include <thread>
@@ -44,7 +45,7 @@ class Cluster : public ::testing::Test {
     nodes_.push_back(std::make_unique<node_process>(
         dir_.sub(id),
         std::vector<std::string>{"--node-id=" + id, "--etcd=" + etcd_->endpoint(),
-                                 "--lease-ttl=2s", "--log-level=info"}));
+                                 "--cluster-port=0", "--lease-ttl=2s", "--log-level=info"}));
     return *nodes_.back();
   }
 
@@ -191,6 +192,99 @@ TEST_F(Cluster, ResumedNodeStartsNoTurnBeforeItHasRegisteredAgain) {
   EXPECT_GT(registration_of("n1"), before);
 }
 
+// The owner of `key`'s partition as `node` reports it.
+std::string owner_seen_by(node_process& node, const std::string& key) {
+  auto body = node.get("/v1/actors/counter/" + key).body;
+  cluster::ActorLocation where;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(body, &where).ok()) << body;
+  return where.node();
+}
+
+std::string counter_body(int64_t value) {
+  return R"({"value":")" + std::to_string(value) + R"("})";
+}
+
+// Any node takes any request: each actor lives on exactly one owner, which every node
+// agrees on, and its state is the same whichever node a read comes through.
+TEST_F(Cluster, CountersIncrementedThroughRandomNodesAreExactThroughOthers) {
+  std::vector<node_process*> nodes{&start_node("n1"), &start_node("n2"), &start_node("n3")};
+  for (auto* node : nodes)
+    ASSERT_TRUE(eventually([&] { return member_ids(*node).size() == 3; }, 5s));
+  constexpr int counters = 300;
+  std::mt19937 rng{7};
+  std::vector<int> expected(counters, 0);
+  for (int round = 0; round < 3; ++round)
+    for (int c = 0; c < counters; ++c) {
+      if (round > 0 && rng() % 2) continue;
+      auto& via = *nodes[rng() % nodes.size()];
+      auto reply = via.post("/v1/actors/counter/c" + std::to_string(c) + "/Increment", R"({"by":1})");
+      ASSERT_EQ(reply.status, 200) << "c" << c << ": " << reply.body;
+      ++expected[c];
+      EXPECT_EQ(reply.body, counter_body(expected[c])) << "c" << c;
+    }
+  std::map<std::string, int> owned;
+  for (int c = 0; c < counters; ++c) {
+    auto key = "c" + std::to_string(c);
+    auto& via = *nodes[(c + 1) % nodes.size()];
+    auto reply = via.post("/v1/actors/counter/" + key + "/Get", "{}");
+    ASSERT_EQ(reply.status, 200) << key << ": " << reply.body;
+    EXPECT_EQ(reply.body, counter_body(expected[c])) << key;
+    std::set<std::string> owners;
+    for (auto* node : nodes) owners.insert(owner_seen_by(*node, key));
+    ASSERT_EQ(owners.size(), 1u) << key << ": nodes disagree on the owner";
+    ++owned[*owners.begin()];
+  }
+  // Rendezvous hashing spreads first placements over the members up at the time.
+  EXPECT_EQ(owned.size(), 3u);
+  for (const auto& [owner, n] : owned) EXPECT_GT(n, counters / 6) << owner;
+}
+
+// A partition whose owner died answers 503 at once and is never restarted empty elsewhere;
+// the owner's return brings back every acknowledged value.
+TEST_F(Cluster, KilledOwnersPartitionsAreUnavailableNotEmptyUntilItReturns) {
+  std::map<std::string, node_process*> nodes{
+      {"n1", &start_node("n1")}, {"n2", &start_node("n2")}, {"n3", &start_node("n3")}};
+  for (auto& [id, node] : nodes)
+    ASSERT_TRUE(eventually([&] { return member_ids(*node).size() == 3; }, 5s));
+  constexpr int counters = 60;
+  std::map<std::string, std::string> owner;
+  for (int c = 0; c < counters; ++c) {
+    auto key = "k" + std::to_string(c);
+    for (int i = 0; i <= c % 3; ++i)
+      ASSERT_EQ(increment(*nodes["n1"], key), 200) << key;
+    owner[key] = owner_seen_by(*nodes["n1"], key);
+  }
+  nodes["n2"]->stop(SIGKILL);
+  auto killed_at = std::chrono::steady_clock::now();
+  for (int c = 0; c < counters; ++c) {
+    auto key = "k" + std::to_string(c);
+    auto& via = *nodes[c % 2 ? "n1" : "n3"];
+    auto reply = via.post("/v1/actors/counter/" + key + "/Get", "{}");
+    if (owner[key] == "n2") {
+      EXPECT_EQ(reply.status, 503) << key << ": " << reply.body;
+      EXPECT_NE(reply.body.find(R"("code":"unavailable")"), std::string::npos) << reply.body;
+    } else {
+      EXPECT_EQ(reply.status, 200) << key << ": " << reply.body;
+      EXPECT_EQ(reply.body, counter_body(c % 3 + 1)) << key;
+    }
+  }
+  // Refusals were immediate, not timeouts.
+  EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 3s);
+  // n2 comes back on its data dir (new ports); its partitions serve their values again.
+  nodes["n2"] = &start_node("n2");
+  for (int c = 0; c < counters; ++c) {
+    auto key = "k" + std::to_string(c);
+    if (owner[key] != "n2") continue;
+    ASSERT_TRUE(eventually(
+        [&] {
+          return nodes["n3"]->post("/v1/actors/counter/" + key + "/Get", "{}").body ==
+                 counter_body(c % 3 + 1);
+        },
+        5s))
+        << key << " after n2 returned";
+  }
+}
+
 // One coordinator at a time, the same on every node; its death elects one of the others.
 TEST_F(Cluster, CoordinatorIsElectedOnceAndReplacedWhenItDies) {
   std::map<std::string, node_process*> nodes{
@@ -240,7 +334,7 @@ TEST_F(Cluster, KeelctlShowsMembersAndLocatesActorsAndNamesAnUnreachableNode) {
   ASSERT_EQ(increment(n1, "where"), 200);
   ASSERT_EQ(run_to_exit(KEELCTL_BINARY, {node, "locate", "counter", "where"}, out), 0) << out;
   EXPECT_NE(out.find("counter/where: partition "), std::string::npos) << out;
-  EXPECT_NE(out.find("node n1, epoch 0, active"), std::string::npos) << out;
+  EXPECT_NE(out.find("node n1, epoch 1, active"), std::string::npos) << out;
   EXPECT_EQ(run_to_exit(KEELCTL_BINARY, {"--node=127.0.0.1:1", "status"}, out), 1);
   EXPECT_NE(out.find("keelctl: cannot reach keel-node at 127.0.0.1:1"), std::string::npos)
       << out;

@@ -1,5 +1,7 @@
 #include "keel/cluster/cluster_routes.hpp"
 
+#include <map>
+
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/membership.hpp"
 #include "keel/runtime/http/gateway.hpp"
@@ -25,8 +27,11 @@ ClusterView view_of(node_runtime& runtime, const membership* members,
     m->set_activations(local_activations);
     return view;
   }
+  std::map<std::string, uint32_t> owned;
+  for (const auto& [p, rec] : members->partitions()) ++owned[rec.owner()];
   for (const auto& member : members->members()) {
     auto* m = view.add_members();
+    m->set_partitions(owned[member.node_id()]);
     m->set_node_id(member.node_id());
     m->set_status("up");  // registered under a live lease
     m->set_http_address(member.http_address());
@@ -39,6 +44,21 @@ ClusterView view_of(node_runtime& runtime, const membership* members,
   return view;
 }
 
+PartitionTableView table_of(const membership* members) {
+  PartitionTableView view;
+  view.set_total(partition_count);
+  if (!members) return view;  // a single node has no table: it owns everything
+  for (const auto& [p, rec] : members->partitions()) {
+    auto* row = view.add_partitions();
+    row->set_partition(p);
+    row->set_owner(rec.owner());
+    row->set_epoch(rec.epoch());
+    row->set_state(rec.state());
+  }
+  view.set_placed(static_cast<uint32_t>(view.partitions_size()));
+  return view;
+}
+
 }  // namespace
 
 void register_cluster_routes(http::gateway& gw, node_runtime& runtime, const membership* members,
@@ -47,6 +67,9 @@ void register_cluster_routes(http::gateway& gw, node_runtime& runtime, const mem
                [&runtime, members, self = std::move(self)](const http::exchange_ptr& ex) {
                  ex->respond(200, http::to_json(view_of(runtime, members, self)));
                });
+  gw.add_route("GET", "/v1/cluster/partitions", [members](const http::exchange_ptr& ex) {
+    ex->respond(200, http::to_json(table_of(members)));
+  });
 }
 
 }  // namespace keel::cluster

@@ -1,6 +1,7 @@
 #include "keel/cluster/membership.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
@@ -46,11 +47,38 @@ std::string membership::member_key(const std::string& cluster, const std::string
   return "keel/" + cluster + "/members/" + node_id;
 }
 
+std::string membership::partition_key(const std::string& cluster, uint32_t p) {
+  char digits[8];
+  std::snprintf(digits, sizeof digits, "%04u", p);
+  return "keel/" + cluster + "/partitions/" + digits;
+}
+
+std::string membership::rendezvous_owner(uint32_t p, const std::vector<std::string>& node_ids) {
+  std::string best;
+  uint64_t best_score = 0;
+  for (const auto& id : node_ids) {
+    // FNV-1a over "id/p": every node computes the same scores.
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&h](std::string_view bytes) {
+      for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+    };
+    mix(id);
+    mix("/");
+    mix(std::to_string(p));
+    if (best.empty() || h > best_score) {
+      best = id;
+      best_score = h;
+    }
+  }
+  return best;
+}
+
 membership::membership(membership_options opts, std::shared_ptr<spdlog::logger> log)
     : opts_(std::move(opts)),
       root_("keel/" + opts_.cluster_name + "/"),
       prefix_(root_ + "members/"),
       coordinator_key_(root_ + "coordinator"),
+      partitions_prefix_(root_ + "partitions/"),
       own_key_(member_key(opts_.cluster_name, opts_.node_id)),
       log_(std::move(log)),
       watch_client_(std::make_unique<etcd_client>(opts_.etcd)) {}
@@ -59,7 +87,13 @@ caf::error membership::join(std::string http_address, std::string cluster_addres
   http_address_ = std::move(http_address);
   cluster_address_ = std::move(cluster_address);
   etcd_client etcd{opts_.etcd};
-  if (auto err = register_self(etcd)) return err;
+  // A process restarted right after a crash finds its predecessor's key until that lease
+  // expires: keep trying that long. A live holder keeps its lease, so it is still refused.
+  auto give_up = std::chrono::steady_clock::now() + opts_.lease_ttl + 1s;
+  while (auto err = register_self(etcd)) {
+    if (code_of(err) != errc::conflict || std::chrono::steady_clock::now() >= give_up) return err;
+    std::this_thread::sleep_for(200ms);
+  }
   if (auto err = load_cluster(*watch_client_)) {
     registered_.store(false);
     (void)etcd.revoke_lease(lease_.load());
@@ -171,9 +205,17 @@ caf::error membership::load_cluster(etcd_client& etcd) {
   if (!res) return std::move(res.error());
   std::map<std::string, Member> fresh;
   std::string elected;
+  std::map<uint32_t, PartitionRecord> placed;
   for (const auto& kv : res->kvs()) {
     if (kv.key() == coordinator_key_) {
       elected = kv.value();
+      continue;
+    }
+    if (kv.key().compare(0, partitions_prefix_.size(), partitions_prefix_) == 0) {
+      PartitionRecord rec;
+      if (from_json(kv.value(), rec))
+        placed[static_cast<uint32_t>(std::stoul(kv.key().substr(partitions_prefix_.size())))] =
+            std::move(rec);
       continue;
     }
     if (kv.key().compare(0, prefix_.size(), prefix_) != 0) continue;
@@ -186,9 +228,10 @@ caf::error membership::load_cluster(etcd_client& etcd) {
   }
   bool own_missing = fresh.count(opts_.node_id) == 0;
   {
-    std::lock_guard guard{members_mutex_};
+    std::unique_lock guard{members_mutex_};
     members_ = std::move(fresh);
     coordinator_ = std::move(elected);
+    partitions_ = std::move(placed);
     revision_ = res->header().revision();
   }
   if (own_missing && registered_.load() && res->header().revision() > own_revision_.load())
@@ -202,7 +245,7 @@ void membership::apply(const std::string& key, const std::string& value, bool de
                        int64_t revision) {
   if (key == coordinator_key_) {
     {
-      std::lock_guard guard{members_mutex_};
+      std::unique_lock guard{members_mutex_};
       coordinator_ = deleted ? std::string{} : value;
       revision_ = std::max(revision_, revision);
     }
@@ -215,10 +258,21 @@ void membership::apply(const std::string& key, const std::string& value, bool de
     }
     return;
   }
+  if (key.compare(0, partitions_prefix_.size(), partitions_prefix_) == 0) {
+    auto p = static_cast<uint32_t>(std::stoul(key.substr(partitions_prefix_.size())));
+    PartitionRecord rec;
+    std::unique_lock guard{members_mutex_};
+    if (deleted)
+      partitions_.erase(p);
+    else if (from_json(value, rec))
+      partitions_[p] = std::move(rec);
+    revision_ = std::max(revision_, revision);
+    return;
+  }
   if (key.size() <= prefix_.size() || key.compare(0, prefix_.size(), prefix_) != 0) return;
   auto node_id = key.substr(prefix_.size());
   {
-    std::lock_guard guard{members_mutex_};
+    std::unique_lock guard{members_mutex_};
     if (deleted) {
       members_.erase(node_id);
     } else {
@@ -273,24 +327,100 @@ bool membership::campaign(etcd_client& etcd) {
   put->set_key(coordinator_key_);
   put->set_value(opts_.node_id);
   put->set_lease(lease_.load());
+  txn.add_failure()->mutable_request_range()->set_key(coordinator_key_);
   auto res = etcd.txn(txn);
   if (!res) {
     log_->warn("membership: campaign for coordinator failed: {}", message_of(res.error()));
     return false;
+  }
+  // Learn the outcome now rather than from the watch, so placement need not wait for it.
+  std::string holder = opts_.node_id;
+  if (!res->succeeded()) {
+    const auto& range = res->responses(0).response_range();
+    holder = range.kvs_size() > 0 ? range.kvs(0).value() : std::string{};
+  }
+  {
+    std::unique_lock guard{members_mutex_};
+    if (res->header().revision() >= revision_) coordinator_ = holder;
   }
   if (res->succeeded()) log_->info("membership: elected coordinator of '{}'", opts_.cluster_name);
   return res->succeeded();
 }
 
 std::string membership::coordinator() const {
-  std::lock_guard guard{members_mutex_};
+  std::shared_lock guard{members_mutex_};
   return coordinator_;
 }
 
 bool membership::is_coordinator() const { return is_open() && coordinator() == opts_.node_id; }
 
+std::optional<PartitionRecord> membership::partition(uint32_t p) const {
+  std::shared_lock guard{members_mutex_};
+  auto it = partitions_.find(p);
+  if (it == partitions_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::map<uint32_t, PartitionRecord> membership::partitions() const {
+  std::shared_lock guard{members_mutex_};
+  return partitions_;
+}
+
+caf::expected<PartitionRecord> membership::place(uint32_t p) {
+  if (auto known = partition(p)) return *known;
+  std::lock_guard placing{placer_mutex_};
+  if (!placer_client_) placer_client_ = std::make_unique<etcd_client>(opts_.etcd);
+  auto& etcd = *placer_client_;
+  auto coordinator_id = coordinator();
+  // Right after a coordinator's death the office is vacant until someone campaigns.
+  for (int i = 0; i < 50 && coordinator_id.empty() && !stopping_.load(); ++i) {
+    std::this_thread::sleep_for(20ms);
+    coordinator_id = coordinator();
+  }
+  if (coordinator_id.empty())
+    return make_error(errc::unavailable, "partition " + std::to_string(p) +
+                                             " has no owner and no coordinator is elected yet");
+  std::vector<std::string> up;
+  for (const auto& m : members()) up.push_back(m.node_id());
+  PartitionRecord rec;
+  rec.set_owner(rendezvous_owner(p, up));
+  rec.set_epoch(1);
+  rec.set_state("active");
+  auto key = partition_key(opts_.cluster_name, p);
+  etcd::TxnRequest txn;
+  auto* unplaced = txn.add_compare();
+  unplaced->set_key(key);
+  unplaced->set_target(etcd::Compare::CREATE);
+  unplaced->set_result(etcd::Compare::EQUAL);
+  unplaced->set_create_revision(0);
+  auto* elected = txn.add_compare();
+  elected->set_key(coordinator_key_);
+  elected->set_target(etcd::Compare::VALUE);
+  elected->set_result(etcd::Compare::EQUAL);
+  elected->set_value(coordinator_id);
+  auto* put = txn.add_success()->mutable_request_put();
+  put->set_key(key);
+  put->set_value(to_json(rec));
+  txn.add_failure()->mutable_request_range()->set_key(key);
+  auto res = etcd.txn(txn);
+  if (!res) return std::move(res.error());
+  if (!res->succeeded()) {
+    const auto& range = res->responses(0).response_range();
+    if (range.kvs_size() == 0)  // the coordinator changed: the next attempt sees the new one
+      return make_error(errc::unavailable, "partition " + std::to_string(p) +
+                                               " not placed: the coordinator changed");
+    if (!from_json(range.kvs(0).value(), rec))
+      return make_error(errc::app_error, "unreadable record of partition " + std::to_string(p));
+  } else {
+    log_->debug("membership: placed partition {} on {}", p, rec.owner());
+  }
+  std::unique_lock guard{members_mutex_};
+  partitions_.emplace(p, rec);  // the watch may have brought it already
+  return rec;
+}
+
 std::vector<Member> membership::members() const {
-  std::lock_guard guard{members_mutex_};
+  std::shared_lock guard{members_mutex_};
   std::vector<Member> out;
   out.reserve(members_.size());
   for (const auto& [id, m] : members_) out.push_back(m);
@@ -298,7 +428,7 @@ std::vector<Member> membership::members() const {
 }
 
 int64_t membership::revision() const {
-  std::lock_guard guard{members_mutex_};
+  std::shared_lock guard{members_mutex_};
   return revision_;
 }
 

@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,13 +71,25 @@ class membership final : public node_fence {
   std::string coordinator() const;
   /// Whether this node holds the coordinator key and its fence is open.
   bool is_coordinator() const;
+  /// Partition `p`'s record as of the last watch event; nullopt if it was never placed.
+  std::optional<PartitionRecord> partition(uint32_t p) const;
+  /// Every placed partition, by number.
+  std::map<uint32_t, PartitionRecord> partitions() const;
+  /// Places partition `p` if it has no owner yet (blocks on etcd): the owner is chosen by
+  /// rendezvous hashing over the members up now; the write succeeds only if `p` is still
+  /// unplaced and the election key still names the coordinator this node knows. Returns
+  /// the record, whoever wrote it. `unavailable` without etcd or a coordinator.
+  caf::expected<PartitionRecord> place(uint32_t p);
+  /// The rendezvous winner for `p` among `node_ids` (empty if there are none).
+  static std::string rendezvous_owner(uint32_t p, const std::vector<std::string>& node_ids);
   const membership_options& options() const noexcept { return opts_; }
 
   bool is_open() const noexcept override;
   std::string why_closed() const override;
 
-  /// The etcd key of a member.
+  /// The etcd keys of a member and of a partition's record.
   static std::string member_key(const std::string& cluster, const std::string& node_id);
+  static std::string partition_key(const std::string& cluster, uint32_t p);
 
  private:
   caf::error register_self(etcd_client& etcd);
@@ -92,6 +106,7 @@ class membership final : public node_fence {
   const std::string root_;             // keel/<cluster>/: everything the watch follows
   const std::string prefix_;           // keel/<cluster>/members/
   const std::string coordinator_key_;  // keel/<cluster>/coordinator
+  const std::string partitions_prefix_;  // keel/<cluster>/partitions/
   const std::string own_key_;
   std::shared_ptr<spdlog::logger> log_;
 
@@ -107,9 +122,12 @@ class membership final : public node_fence {
   std::mutex wake_mutex_;
   std::condition_variable wake_;  // wakes the keepalive loop early (stop, lost key)
 
-  mutable std::mutex members_mutex_;
+  mutable std::shared_mutex members_mutex_;
   std::map<std::string, Member> members_;  // guarded by members_mutex_
   std::string coordinator_;                // guarded by members_mutex_
+  std::map<uint32_t, PartitionRecord> partitions_;  // guarded by members_mutex_
+  std::unique_ptr<etcd_client> placer_client_;      // guarded by placer_mutex_
+  std::mutex placer_mutex_;
   int64_t revision_ = 0;                   // guarded by members_mutex_
 
   std::unique_ptr<etcd_client> watch_client_;  // stop() breaks its stream on leave()

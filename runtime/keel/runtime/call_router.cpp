@@ -42,7 +42,32 @@ void call_router::send(envelope_ptr env, caf::execution_unit* host) {
                   "actor type '" + type->name + "' has no handler for '" + env->message_type + "'");
   }
   if (env->reply) track(env);
-  auto key = type->stateless() ? worker_for(*type) : env->target;
+  dispatch(std::move(env), *type, host);
+}
+
+void call_router::redeliver(envelope_ptr env) {
+  if (stopped_.load(std::memory_order_acquire)) {
+    if (env->reply) env->reply->complete(make_error(errc::unavailable, "node is stopping"));
+    return;
+  }
+  const auto* type = types_.find(env->target.type());
+  if (!type) {  // checked by send(); an envelope from another node may name anything
+    if (env->reply)
+      env->reply->complete(
+          make_error(errc::unknown_actor_type, "no actor type '" + env->target.type() + "'"));
+    return;
+  }
+  dispatch(std::move(env), *type, nullptr);
+}
+
+void call_router::dispatch(envelope_ptr env, const actor_type_info& type,
+                           caf::execution_unit* host) {
+  // Stateless workers run on any node: they own no state, so no partition.
+  if (auto* directory = partitions_.load(std::memory_order_acquire);
+      directory && !type.stateless() &&
+      directory->route(env) == partition_directory::verdict::taken)
+    return;
+  auto key = type.stateless() ? worker_for(type) : env->target;
   auto& shard = shard_of(key);
   {
     // `env` outlives the lock: if the activation just died, CAF destroys the message inside
@@ -52,13 +77,13 @@ void call_router::send(envelope_ptr env, caf::execution_unit* host) {
     // is spawned after stop() has passed this shard.
     if (!stopped_.load(std::memory_order_acquire)) {
       auto [it, inserted] = shard.activations.try_emplace(key);
-      if (inserted) it->second = spawn_(key, *type);
+      if (inserted) it->second = spawn_(key, type);
       auto handle = caf::actor_cast<caf::strong_actor_ptr>(it->second);
       handle->enqueue(nullptr, caf::make_message_id(), caf::make_message(env), host);
       return;
     }
   }
-  fail(errc::unavailable, "node is stopping");
+  if (env->reply) env->reply->complete(make_error(errc::unavailable, "node is stopping"));
 }
 
 bool call_router::try_passivate(const actor_id& id, const caf::actor_addr& who,

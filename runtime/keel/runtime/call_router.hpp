@@ -13,6 +13,7 @@
 
 #include "keel/runtime/envelope.hpp"
 #include "keel/runtime/metrics.hpp"
+#include "keel/runtime/partition_directory.hpp"
 #include "keel/runtime/registry.hpp"
 
 namespace keel {
@@ -37,6 +38,20 @@ class call_router {
   /// sender running inside a CAF actor passes its execution unit (`self->context()`), so
   /// the target is scheduled on that worker instead of through the global queue.
   void send(envelope_ptr env, caf::execution_unit* host = nullptr);
+
+  /// Delivers an envelope that went through send() once already (held by the partition
+  /// directory until its partition was placed, or arrived from another node and is
+  /// tracked there): routed again, not tracked again.
+  void redeliver(envelope_ptr env);
+
+  /// The cluster's partition directory; set once, before the node serves. Null: single
+  /// node. Requires: `directory` outlives the router's last send.
+  void set_directory(partition_directory* directory) noexcept {
+    partitions_.store(directory, std::memory_order_release);
+  }
+  const partition_directory* directory() const noexcept {
+    return partitions_.load(std::memory_order_acquire);
+  }
 
   /// Removes `who` from the directory if `mailbox_empty()` holds under the shard lock.
   /// Called by the activation itself; on true it must quit.
@@ -79,6 +94,7 @@ class call_router {
     return directory_[std::hash<actor_id>{}(id) % shard_count];
   }
   void track(const envelope_ptr& env);
+  void dispatch(envelope_ptr env, const actor_type_info& type, caf::execution_unit* host);
   /// The directory key a stateless call lands on: one of the type's worker slots.
   actor_id worker_for(const actor_type_info& type);
 
@@ -86,6 +102,7 @@ class call_router {
   runtime_metrics& metrics_;
   spawn_fn spawn_;
   std::atomic<bool> stopped_{false};
+  std::atomic<partition_directory*> partitions_{nullptr};
   std::atomic<uint64_t> round_robin_{0};
   std::array<directory_shard, shard_count> directory_;
   std::array<pending_shard, 16> pending_;

@@ -23,7 +23,11 @@ struct envelope {
   call_slot* reply = nullptr;  // null for a one-way tell; lives in this envelope (below)
   trace_id trace;
   std::string caller;  // "http", "reminder", or the calling actor's "type/key"
-  uint64_t epoch = 0;  // partition epoch; 0 on a single node
+  // The partition's epoch at the node that delivers it; 0 on a single node. Set by the
+  // partition directory while routing, hence mutable.
+  mutable uint64_t epoch = 0;
+  // Node-to-node forwards so far (a stale routing table can bounce a call; bounded).
+  uint8_t hops = 0;
   // Resolved by the router before delivery (null for internal $-messages), so the
   // activation does not look the handler up again.
   mutable const handler_entry* handler = nullptr;

@@ -37,11 +37,19 @@ void locate_actor(node_runtime& runtime, const exchange_ptr& ex) {
   actor_id id{std::string{ex->param("type")}, std::string{ex->param("key")}};
   if (!runtime.types().find(id.type()))
     return ex->fail(make_error(errc::unknown_actor_type, "no actor type '" + id.type() + "'"));
+  // In a cluster the owner comes from the partition table: "" while never placed.
+  std::string node = runtime.options().node_id;
+  uint64_t epoch = 0;
+  if (const auto* directory = runtime.router().directory()) {
+    auto where = directory->locate(id.partition());
+    node = where ? where->owner : std::string{};
+    epoch = where ? where->epoch : 0;
+  }
+  bool active = node == runtime.options().node_id && runtime.router().is_active(id);
   ex->respond(200, fmt::format(R"({{"type":"{}","key":"{}","partition":{},"node":"{}",)"
-                               R"("epoch":0,"active":{}}})",
+                               R"("epoch":{},"active":{}}})",
                                json_escape(id.type()), json_escape(id.key()), id.partition(),
-                               json_escape(runtime.options().node_id),
-                               runtime.router().is_active(id) ? "true" : "false"));
+                               json_escape(node), epoch, active ? "true" : "false"));
 }
 
 void trace_turns(node_runtime& runtime, const exchange_ptr& ex) {

@@ -1,0 +1,372 @@
+#include "keel/cluster/cluster_directory.hpp"
+
+#include <chrono>
+#include <set>
+#include <vector>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "keel/cluster/membership.hpp"
+#include "keel/cluster/wire.hpp"
+#include "keel/runtime/errc.hpp"
+#include "keel/runtime/node_runtime.hpp"
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::envelope_ptr)
+
+namespace keel::cluster {
+
+namespace {
+
+using namespace std::chrono_literals;
+using forward_atom = caf::atom_constant<caf::atom("forward")>;
+using answer_atom = caf::atom_constant<caf::atom("answer")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+
+constexpr uint8_t max_hops = 3;
+
+wire_reply to_wire(const call_result& result) {
+  wire_reply out;
+  if (result) {
+    out.message_type = (*result)->GetDescriptor()->full_name();
+    out.payload = (*result)->SerializeAsString();
+  } else {
+    out.code = static_cast<uint8_t>(code_of(result.error()));
+    out.error = message_of(result.error());
+  }
+  return out;
+}
+
+call_result from_wire(const wire_reply& reply) {
+  if (reply.code != 0) return make_error(static_cast<errc>(reply.code), reply.error);
+  const auto* desc =
+      google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(reply.message_type);
+  if (!desc)
+    return make_error(errc::app_error, "reply type " + reply.message_type + " is unknown here");
+  std::shared_ptr<google::protobuf::Message> out{
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(desc)->New()};
+  if (!out->ParseFromString(reply.payload))
+    return make_error(errc::app_error, "reply of type " + reply.message_type + " does not parse");
+  return message_ptr{std::move(out)};
+}
+
+// -- the endpoint: this node's published actor, answering other nodes' calls ----------------
+
+struct endpoint_state {
+  std::map<uint64_t, caf::response_promise> answering;
+  uint64_t next_id = 0;
+};
+
+caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* runtime) {
+  // Published: any peer could send it an exit (CAF_NOTES.md §5). Only stop_atom stops it.
+  self->set_exit_handler([](caf::exit_msg&) {});
+  return {
+      [=](wire_call& call) -> caf::result<wire_reply> {
+        auto fail = [](errc code, std::string message) -> caf::result<wire_reply> {
+          wire_reply out;
+          out.code = static_cast<uint8_t>(code);
+          out.error = std::move(message);
+          return out;
+        };
+        const auto* type = runtime->types().find(call.target_type);
+        if (!type) return fail(errc::unknown_actor_type, "no actor type '" + call.target_type + "'");
+        const auto* handler = type->find(call.message_type);
+        if (!handler)
+          return fail(errc::unknown_message, "actor type '" + call.target_type +
+                                                 "' has no handler for '" + call.message_type + "'");
+        std::shared_ptr<google::protobuf::Message> request{handler->request_prototype->New()};
+        if (!request->ParseFromString(call.payload))
+          return fail(errc::bad_payload, call.message_type + " from another node does not parse");
+        actor_id target{call.target_type, call.target_key};
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{call.budget_ms};
+        std::shared_ptr<envelope> env;
+        caf::response_promise promise;
+        if (call.one_way) {
+          env = std::make_shared<envelope>();
+        } else {
+          auto id = self->state.next_id++;
+          promise = self->make_response_promise();
+          self->state.answering.emplace(id, promise);
+          // The answer may come on any thread: it goes back through this actor's mailbox.
+          env = make_call(target, deadline,
+                          [me = caf::actor_cast<caf::actor>(self), id](call_result result) {
+                            caf::anon_send(me, answer_atom::value, id, to_wire(result));
+                          });
+        }
+        env->target = std::move(target);
+        env->message_type = call.message_type;
+        env->payload = std::move(request);
+        if (auto trace = trace_id::from_hex(call.trace)) env->trace = *trace;
+        env->caller = call.caller;
+        env->epoch = call.epoch;
+        env->hops = call.hops;
+        runtime->router().send(std::move(env));
+        if (call.one_way) return wire_reply{};
+        return caf::delegated<wire_reply>{};
+      },
+      [=](answer_atom, uint64_t id, wire_reply& reply) {
+        auto it = self->state.answering.find(id);
+        if (it == self->state.answering.end()) return;
+        it->second.deliver(std::move(reply));
+        self->state.answering.erase(it);
+      },
+      [=](stop_atom) { self->quit(); },
+  };
+}
+
+// -- a link: this node's calls to one peer ---------------------------------------------------
+
+struct link_state {
+  std::string node_id;
+  std::string host;
+  uint16_t port = 0;
+  caf::actor peer;  // the peer's endpoint; null while not connected
+  bool connecting = false;
+  std::vector<std::pair<envelope_ptr, wire_call>> waiting;  // for the connection
+  std::map<uint64_t, envelope_ptr> pending;                 // sent, not answered
+  uint64_t next_id = 0;
+};
+
+using link_actor = caf::stateful_actor<link_state>;
+
+void fail_call(const envelope_ptr& env, const std::string& why, caf::execution_unit* host) {
+  if (env->reply) env->reply->complete(make_error(errc::unavailable, why), host);
+}
+
+void send_call(link_actor* self, envelope_ptr env, wire_call call) {
+  auto& st = self->state;
+  auto id = st.next_id++;
+  st.pending.emplace(id, std::move(env));
+  // No CAF timeout: the caller's slot has its deadline in the node-wide sweep, and a lost
+  // peer fails everything pending at once (down handler below).
+  self->request(st.peer, caf::infinite, std::move(call))
+      .then(
+          [self, id](wire_reply& reply) {
+            auto it = self->state.pending.find(id);
+            if (it == self->state.pending.end()) return;
+            if (it->second->reply) it->second->reply->complete(from_wire(reply), self->context());
+            self->state.pending.erase(it);
+          },
+          [self, id](caf::error& err) {
+            auto it = self->state.pending.find(id);
+            if (it == self->state.pending.end()) return;
+            fail_call(it->second,
+                      "call to node " + self->state.node_id + " failed: " + message_of(err),
+                      self->context());
+            self->state.pending.erase(it);
+          });
+}
+
+void connect(link_actor* self) {
+  auto& st = self->state;
+  if (st.connecting) return;
+  st.connecting = true;
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, 2s, caf::connect_atom::value, st.host, st.port)
+      .then(
+          [self](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+            auto& st = self->state;
+            st.connecting = false;
+            if (!ptr) {
+              for (auto& [env, call] : st.waiting)
+                fail_call(env, "node " + st.node_id + " has no endpoint", self->context());
+              st.waiting.clear();
+              return;
+            }
+            st.peer = caf::actor_cast<caf::actor>(std::move(ptr));
+            self->monitor(st.peer);
+            auto waiting = std::move(st.waiting);
+            st.waiting.clear();
+            for (auto& [env, call] : waiting) send_call(self, std::move(env), std::move(call));
+          },
+          [self](caf::error& err) {
+            auto& st = self->state;
+            st.connecting = false;
+            auto why = "cannot connect to node " + st.node_id + " at " + st.host + ":" +
+                       std::to_string(st.port) + ": " + self->system().render(err);
+            for (auto& [env, call] : st.waiting) fail_call(env, why, self->context());
+            st.waiting.clear();
+          });
+}
+
+caf::behavior link(link_actor* self, std::string node_id, std::string host, uint16_t port) {
+  self->state.node_id = std::move(node_id);
+  self->state.host = std::move(host);
+  self->state.port = port;
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    if (msg.source != st.peer.address()) return;
+    // CAF fails none of these by itself (CAF_NOTES.md §6).
+    auto why = "node " + st.node_id + " went down: " + self->system().render(msg.reason);
+    for (auto& [id, env] : st.pending) fail_call(env, why, self->context());
+    st.pending.clear();
+    st.peer = nullptr;
+  });
+  return {
+      [self](forward_atom, envelope_ptr& env, wire_call& call) {
+        auto& st = self->state;
+        if (st.peer) return send_call(self, std::move(env), std::move(call));
+        st.waiting.emplace_back(std::move(env), std::move(call));
+        connect(self);
+      },
+      [self](stop_atom) {
+        auto& st = self->state;
+        for (auto& [id, env] : st.pending) fail_call(env, "node is stopping", self->context());
+        for (auto& [env, call] : st.waiting) fail_call(env, "node is stopping", self->context());
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+void configure_cluster_transport(caf::actor_system_config& cfg) {
+  cfg.add_message_type<wire_call>("keel.wire_call");
+  cfg.add_message_type<wire_reply>("keel.wire_reply");
+  cfg.load<caf::io::middleman>();
+  // A hung peer (SIGSTOP, a cut link) is noticed only with heartbeats on.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{200ms});
+  cfg.set("middleman.connection-timeout", caf::timespan{2s});
+}
+
+cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
+                                     caf::actor_system& sys, std::shared_ptr<spdlog::logger> log)
+    : members_(members),
+      runtime_(runtime),
+      sys_(sys),
+      log_(std::move(log)),
+      self_(members.options().node_id) {
+  endpoint_ = sys_.spawn(endpoint, &runtime_);
+  placer_ = std::thread{[this] { placer_loop(); }};
+}
+
+cluster_directory::~cluster_directory() { stop(); }
+
+caf::expected<uint16_t> cluster_directory::publish(const std::string& host, uint16_t port) {
+  return sys_.middleman().publish(endpoint_, port, host.c_str(), true);
+}
+
+partition_directory::verdict cluster_directory::route(const envelope_ptr& env) {
+  auto p = env->target.partition();
+  auto rec = members_.partition(p);
+  if (!rec) {
+    std::unique_lock lock{held_mutex_};
+    if (stopping_) {
+      lock.unlock();
+      fail_call(env, "node is stopping", nullptr);
+    } else if (held_.size() >= max_held) {
+      lock.unlock();
+      if (env->reply)
+        env->reply->complete(make_error(errc::overloaded, "too many calls wait for placement"));
+    } else {
+      held_.push_back(env);
+      held_cv_.notify_one();
+    }
+    return verdict::taken;
+  }
+  if (rec->owner() == self_) {
+    env->epoch = rec->epoch();
+    return verdict::local;
+  }
+  forward(env, rec->owner(), rec->epoch());
+  return verdict::taken;
+}
+
+std::optional<partition_directory::placement> cluster_directory::locate(uint32_t partition) const {
+  auto rec = members_.partition(partition);
+  if (!rec) return std::nullopt;
+  return placement{rec->owner(), rec->epoch()};
+}
+
+void cluster_directory::forward(const envelope_ptr& env, const std::string& owner,
+                                uint64_t epoch) {
+  auto p = env->target.partition();
+  if (env->hops >= max_hops)
+    return fail_call(env,
+                     "partition " + std::to_string(p) + " bounced between nodes " +
+                         std::to_string(env->hops) + " times",
+                     nullptr);
+  std::string address;
+  for (const auto& m : members_.members())
+    if (m.node_id() == owner) address = m.cluster_address();
+  // Never reassigned: a partition whose owner is gone waits for it (no replicas yet).
+  if (address.empty())
+    return fail_call(env,
+                     "partition " + std::to_string(p) + " of " + to_string(env->target) +
+                         " is owned by node " + owner + ", which is down",
+                     nullptr);
+  wire_call call;
+  call.target_type = env->target.type();
+  call.target_key = env->target.key();
+  call.message_type = env->message_type;
+  call.payload = env->payload->SerializeAsString();  // the one serialization, at the boundary
+  call.epoch = epoch;
+  auto now = std::chrono::steady_clock::now();
+  call.budget_ms = env->reply ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    env->reply->deadline() - now)
+                                    .count()
+                              : 5000;
+  if (env->trace.valid()) call.trace = env->trace.to_hex();
+  call.caller = env->caller;
+  call.hops = static_cast<uint8_t>(env->hops + 1);
+  call.one_way = env->reply == nullptr;
+  caf::anon_send(link_to(owner, address), forward_atom::value, env, std::move(call));
+}
+
+caf::actor cluster_directory::link_to(const std::string& node_id,
+                                      const std::string& cluster_address) {
+  std::lock_guard guard{links_mutex_};
+  auto it = links_.find(node_id);
+  // A restarted node comes back with a new address: a new link.
+  if (it != links_.end() && it->second.first == cluster_address) return it->second.second;
+  if (it != links_.end()) caf::anon_send(it->second.second, stop_atom::value);
+  auto colon = cluster_address.rfind(':');
+  auto handle = sys_.spawn(link, node_id, cluster_address.substr(0, colon),
+                           static_cast<uint16_t>(std::stoi(cluster_address.substr(colon + 1))));
+  links_[node_id] = {cluster_address, handle};
+  return handle;
+}
+
+void cluster_directory::placer_loop() {
+  while (true) {
+    envelope_ptr env;
+    {
+      std::unique_lock lock{held_mutex_};
+      held_cv_.wait(lock, [this] { return stopping_ || !held_.empty(); });
+      if (stopping_) return;
+      env = std::move(held_.front());
+      held_.pop_front();
+    }
+    auto placed = members_.place(env->target.partition());
+    if (!placed) {
+      if (env->reply) env->reply->complete(placed.error());
+      continue;
+    }
+    runtime_.router().redeliver(std::move(env));
+  }
+}
+
+void cluster_directory::stop() {
+  {
+    std::lock_guard lock{held_mutex_};
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  held_cv_.notify_all();
+  if (placer_.joinable()) placer_.join();
+  for (auto& env : held_) fail_call(env, "node is stopping", nullptr);
+  held_.clear();
+  std::lock_guard guard{links_mutex_};
+  for (auto& [id, link] : links_) caf::anon_send(link.second, stop_atom::value);
+  links_.clear();
+  caf::anon_send(endpoint_, stop_atom::value);
+}
+
+}  // namespace keel::cluster

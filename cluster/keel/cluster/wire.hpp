@@ -1,0 +1,53 @@
+#pragma once
+
+// The messages nodes exchange over CAF's middleman. Every process registers them (through
+// register_wire_types) before it creates its actor_system: an unregistered type arrives
+// as an empty message (CAF_NOTES.md §5).
+
+#include <cstdint>
+#include <string>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/meta/type_name.hpp>
+
+namespace keel::cluster {
+
+/// One call (or one-way message) to a virtual actor, crossing nodes: the payload is the
+/// request's protobuf bytes, serialized here and only here.
+struct wire_call {
+  std::string target_type;
+  std::string target_key;
+  std::string message_type;
+  std::string payload;
+  uint64_t epoch = 0;      // the partition epoch the sender routed by
+  int64_t budget_ms = 0;   // the caller's remaining time: deadlines never cross as clock values
+  std::string trace;       // 32 hex digits, or empty
+  std::string caller;
+  uint8_t hops = 0;        // forwards so far
+  bool one_way = false;
+};
+
+/// The answer to a wire_call: a reply (code 0) or a Keel error code with its message.
+struct wire_reply {
+  uint8_t code = 0;
+  std::string message_type;  // the reply's protobuf full name
+  std::string payload;
+  std::string error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_call& x) {
+  return f(caf::meta::type_name("keel.wire_call"), x.target_type, x.target_key, x.message_type,
+           x.payload, x.epoch, x.budget_ms, x.trace, x.caller, x.hops, x.one_way);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_reply& x) {
+  return f(caf::meta::type_name("keel.wire_reply"), x.code, x.message_type, x.payload, x.error);
+}
+
+/// Registers the wire types and loads CAF's middleman with heartbeats on, so that a hung
+/// peer is noticed too. Call on the config of every keel-node before creating the system.
+void configure_cluster_transport(caf::actor_system_config& cfg);
+
+}  // namespace keel::cluster

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "keel/runtime/envelope.hpp"
+
+namespace keel {
+
+/// Where an actor's partition lives, for a node that is part of a cluster: the router asks
+/// it about every message before delivering it here. The runtime knows nothing else of the
+/// cluster; a single node has no directory and delivers everything locally.
+/// Thread safety: implementations are thread-safe; route() runs on the sender's thread
+/// (HTTP I/O threads, scheduler workers) and must not block.
+class partition_directory {
+ public:
+  enum class verdict {
+    local,  // this node owns the partition now: deliver here (env->epoch was set)
+    taken,  // the directory took the message: it forwards, holds or refuses it, and every
+            // call still gets exactly one answer through its slot
+  };
+
+  /// Who owns a partition, at which epoch.
+  struct placement {
+    std::string owner;
+    uint64_t epoch = 0;
+  };
+
+  virtual ~partition_directory() = default;
+  virtual verdict route(const envelope_ptr& env) = 0;
+  /// The partition's owner as this node knows it; nullopt while it was never placed.
+  virtual std::optional<placement> locate(uint32_t partition) const = 0;
+};
+
+}  // namespace keel
