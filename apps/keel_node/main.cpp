@@ -95,6 +95,10 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     mopts.cluster_name = opts.cluster_name;
     mopts.node_id = opts.node_id;
     mopts.lease_ttl = std::chrono::ceil<std::chrono::seconds>(opts.lease_ttl);
+    if (auto err = cluster::claim_data(**store, mopts)) {
+      std::cerr << "keel-node: " << message_of(err) << "\n";
+      return 1;
+    }
     members = std::make_shared<cluster::membership>(mopts, log);
   }
   {

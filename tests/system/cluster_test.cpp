@@ -285,6 +285,29 @@ TEST_F(Cluster, KilledOwnersPartitionsAreUnavailableNotEmptyUntilItReturns) {
   }
 }
 
+// Data belongs to one node of one cluster: not served under another node id, nor handed to
+// a fresh etcd's cluster (DESIGN.md "Identity of data").
+TEST_F(Cluster, DataDirIsRefusedUnderAnotherNodeIdOrByAFreshEtcd) {
+  auto& n1 = start_node("n1");
+  ASSERT_EQ(increment(n1, "mine"), 200);
+  ASSERT_EQ(n1.stop(SIGTERM), 0);
+  auto args = [&](const std::string& id, const std::string& etcd) {
+    return std::vector<std::string>{"--node-id=" + id, "--etcd=" + etcd, "--http-port=0",
+                                    "--cluster-port=0", "--data-dir=" + dir_.sub("n1")};
+  };
+  std::string out;
+  EXPECT_EQ(run_node_to_exit(args("n2", etcd_->endpoint()), out), 1) << out;
+  EXPECT_NE(out.find("the data dir belongs to node 'n1' of cluster 'keel'"), std::string::npos)
+      << out;
+  temp_dir other;
+  etcd_process fresh{other.path()};
+  EXPECT_EQ(run_node_to_exit(args("n1", fresh.endpoint()), out), 1) << out;
+  EXPECT_NE(out.find("the data dir belongs to node 'n1'"), std::string::npos) << out;
+  // Its own identity still starts, with its data.
+  auto& again = start_node("n1");
+  EXPECT_EQ(again.post("/v1/actors/counter/mine/Get", "{}").body, counter_body(1));
+}
+
 // One coordinator at a time, the same on every node; its death elects one of the others.
 TEST_F(Cluster, CoordinatorIsElectedOnceAndReplacedWhenItDies) {
   std::map<std::string, node_process*> nodes{

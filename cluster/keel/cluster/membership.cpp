@@ -2,12 +2,17 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <random>
+
+#include <fmt/format.h>
 
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
 #include "keel/cluster/etcd_client.hpp"
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/state_store.hpp"
+#include "keel/runtime/storage_keys.hpp"
 
 namespace keel::cluster {
 
@@ -460,6 +465,54 @@ void membership::leave() {
     log_->warn("membership: could not revoke lease {}: {}", lease_.load(), message_of(err));
   else
     log_->info("membership: left cluster '{}'", opts_.cluster_name);
+}
+
+caf::error claim_data(state_store& store, const membership_options& opts) {
+  // The cluster's id: made by its first node, so a fresh etcd (even one started with the
+  // same flags, which gets the same etcd cluster id) means a new cluster.
+  etcd_client etcd{opts.etcd};
+  auto id_key = "keel/" + opts.cluster_name + "/id";
+  std::random_device entropy;
+  auto fresh_id = fmt::format("{:08x}{:08x}{:08x}{:08x}", entropy(), entropy(), entropy(), entropy());
+  etcd::TxnRequest txn;
+  auto* absent = txn.add_compare();
+  absent->set_key(id_key);
+  absent->set_target(etcd::Compare::CREATE);
+  absent->set_result(etcd::Compare::EQUAL);
+  absent->set_create_revision(0);
+  auto* put = txn.add_success()->mutable_request_put();
+  put->set_key(id_key);
+  put->set_value(fresh_id);
+  txn.add_failure()->mutable_request_range()->set_key(id_key);
+  auto res = etcd.txn(txn);
+  if (!res) return std::move(res.error());
+  std::string cluster_id = fresh_id;
+  if (!res->succeeded()) {
+    const auto& range = res->responses(0).response_range();
+    if (range.kvs_size() == 0) return make_error(errc::unavailable, "cannot read " + id_key);
+    cluster_id = range.kvs(0).value();
+  }
+  DataIdentity mine;
+  mine.set_cluster_name(opts.cluster_name);
+  mine.set_cluster_id(cluster_id);
+  mine.set_node_id(opts.node_id);
+  auto stored = store.get(meta_cluster_key);
+  if (!stored) return std::move(stored.error());
+  if (!*stored)
+    return store.write({{std::string{meta_cluster_key}, mine.SerializeAsString()}});
+  DataIdentity theirs;
+  if (!theirs.ParseFromString(**stored))
+    return make_error(errc::app_error, "the data dir's cluster record does not parse");
+  auto describe = [](const DataIdentity& id) {
+    return "node '" + id.node_id() + "' of cluster '" + id.cluster_name() + "' (id " +
+           id.cluster_id() + ")";
+  };
+  if (theirs.SerializeAsString() != mine.SerializeAsString())
+    return make_error(errc::conflict, "the data dir belongs to " + describe(theirs) + ", not to " +
+                                          describe(mine) +
+                                          "; start it with its own identity or use another "
+                                          "--data-dir");
+  return {};
 }
 
 }  // namespace keel::cluster

@@ -21,6 +21,10 @@ namespace spdlog {
 class logger;
 }
 
+namespace keel {
+class state_store;
+}
+
 namespace keel::cluster {
 
 class etcd_client;
@@ -134,5 +138,12 @@ class membership final : public node_fence {
   std::thread keepalive_thread_;
   std::thread watch_thread_;
 };
+
+/// Checks that the data in `store` belongs to this node of this cluster (DESIGN.md
+/// "Identity of data"): the first join records the cluster name, the cluster's id (random,
+/// made once in etcd at `keel/<cluster>/id`) and the node id; a later start with another of them is refused with `conflict` (a fresh etcd
+/// must not hand old data's partitions to someone else). Blocks on etcd and the store: call
+/// before the runtime starts.
+caf::error claim_data(state_store& store, const membership_options& opts);
 
 }  // namespace keel::cluster

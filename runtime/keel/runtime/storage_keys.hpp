@@ -28,6 +28,11 @@ inline constexpr std::string_view meta_partition_count_key =
     "\xff"
     "meta/partition_count";
 
+/// Which cluster and node this DB belongs to, written by the cluster layer on first join.
+inline constexpr std::string_view meta_cluster_key =
+    "\xff"
+    "meta/cluster";
+
 /// Stored state values carry their version ahead of the bytes: 8 bytes little-endian.
 std::string encode_versioned(uint64_t version, std::string_view bytes);
 /// Returns false on a value too short to hold a version (a corrupt record).
