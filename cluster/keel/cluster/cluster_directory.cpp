@@ -1,6 +1,7 @@
 #include "keel/cluster/cluster_directory.hpp"
 
 #include <chrono>
+#include <functional>
 #include <set>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/response_promise.hpp>
+#include <caf/sec.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "keel/cluster/membership.hpp"
@@ -29,6 +31,7 @@ using namespace std::chrono_literals;
 using forward_atom = caf::atom_constant<caf::atom("forward")>;
 using answer_atom = caf::atom_constant<caf::atom("answer")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
 
 constexpr uint8_t max_hops = 3;
 
@@ -123,12 +126,18 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
 
 // -- a link: this node's calls to one peer ---------------------------------------------------
 
+// Called on the link's thread when the peer's port refused a reconnect right after the link
+// went down: the process is gone, not slow. Must not block.
+using refused_fn = std::function<void(const std::string& node_id)>;
+
 struct link_state {
+  refused_fn on_refused;
   std::string node_id;
   std::string host;
   uint16_t port = 0;
   caf::actor peer;  // the peer's endpoint; null while not connected
   bool connecting = false;
+  bool lost = false;  // the link went down; the next connect decides whether the peer is gone
   std::vector<std::pair<envelope_ptr, wire_call>> waiting;  // for the connection
   std::map<uint64_t, envelope_ptr> pending;                 // sent, not answered
   uint64_t next_id = 0;
@@ -181,6 +190,7 @@ void connect(link_actor* self) {
               return;
             }
             st.peer = caf::actor_cast<caf::actor>(std::move(ptr));
+            st.lost = false;
             self->monitor(st.peer);
             auto waiting = std::move(st.waiting);
             st.waiting.clear();
@@ -189,6 +199,10 @@ void connect(link_actor* self) {
           [self](caf::error& err) {
             auto& st = self->state;
             st.connecting = false;
+            // Refused, not timed out: a hung peer's port still accepts (the kernel does).
+            if (st.lost && st.on_refused && err == caf::sec::cannot_connect_to_node)
+              st.on_refused(st.node_id);
+            st.lost = false;
             auto why = "cannot connect to node " + st.node_id + " at " + st.host + ":" +
                        std::to_string(st.port) + ": " + self->system().render(err);
             for (auto& [env, call] : st.waiting) fail_call(env, why, self->context());
@@ -196,7 +210,9 @@ void connect(link_actor* self) {
           });
 }
 
-caf::behavior link(link_actor* self, std::string node_id, std::string host, uint16_t port) {
+caf::behavior link(link_actor* self, std::string node_id, std::string host, uint16_t port,
+                   refused_fn on_refused) {
+  self->state.on_refused = std::move(on_refused);
   self->state.node_id = std::move(node_id);
   self->state.host = std::move(host);
   self->state.port = port;
@@ -208,6 +224,9 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
     for (auto& [id, env] : st.pending) fail_call(env, why, self->context());
     st.pending.clear();
     st.peer = nullptr;
+    // Reconnect at once: a refused connection means the process is gone.
+    st.lost = true;
+    connect(self);
   });
   return {
       [self](forward_atom, envelope_ptr& env, wire_call& call) {
@@ -215,6 +234,9 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
         if (st.peer) return send_call(self, std::move(env), std::move(call));
         st.waiting.emplace_back(std::move(env), std::move(call));
         connect(self);
+      },
+      [self](watch_atom) {
+        if (!self->state.peer) connect(self);
       },
       [self](stop_atom) {
         auto& st = self->state;
@@ -329,21 +351,56 @@ caf::actor cluster_directory::link_to(const std::string& node_id,
   if (it != links_.end()) caf::anon_send(it->second.second, stop_atom::value);
   auto colon = cluster_address.rfind(':');
   auto handle = sys_.spawn(link, node_id, cluster_address.substr(0, colon),
-                           static_cast<uint16_t>(std::stoi(cluster_address.substr(colon + 1))));
+                           static_cast<uint16_t>(std::stoi(cluster_address.substr(colon + 1))),
+                           refused_fn{[this](const std::string& lost) { suspect(lost); }});
   links_[node_id] = {cluster_address, handle};
   return handle;
 }
 
+void cluster_directory::suspect(const std::string& node_id) {
+  {
+    std::lock_guard lock{held_mutex_};
+    suspects_.push_back(node_id);
+  }
+  held_cv_.notify_one();
+}
+
+void cluster_directory::watch_members() {
+  for (const auto& m : members_.members())
+    if (m.node_id() != self_ && !m.cluster_address().empty())
+      caf::anon_send(link_to(m.node_id(), m.cluster_address()), watch_atom::value);
+}
+
 void cluster_directory::placer_loop() {
+  auto next_watch = std::chrono::steady_clock::now();
   while (true) {
     envelope_ptr env;
+    std::vector<std::string> suspects;
     {
       std::unique_lock lock{held_mutex_};
-      held_cv_.wait(lock, [this] { return stopping_ || !held_.empty(); });
+      held_cv_.wait_until(lock, next_watch, [this] {
+        return stopping_ || !held_.empty() || !suspects_.empty();
+      });
       if (stopping_) return;
-      env = std::move(held_.front());
-      held_.pop_front();
+      suspects.swap(suspects_);
+      if (!held_.empty()) {
+        env = std::move(held_.front());
+        held_.pop_front();
+      }
     }
+    // Every member gets a link that stays connected, so that a death is seen at once.
+    if (std::chrono::steady_clock::now() >= next_watch) {
+      watch_members();
+      next_watch = std::chrono::steady_clock::now() + 200ms;
+    }
+    for (const auto& node_id : suspects) {
+      // Only the coordinator acts, and only on a refused reconnect: one slow link or a
+      // hung peer (whose port still accepts) never gets a live node declared down.
+      if (!members_.is_coordinator()) continue;
+      if (auto err = members_.declare_down(node_id))
+        log_->warn("cluster: could not declare {} down: {}", node_id, message_of(err));
+    }
+    if (!env) continue;
     auto placed = members_.place(env->target.partition());
     if (!placed) {
       if (env->reply) env->reply->complete(placed.error());

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/expected.hpp>
@@ -33,6 +34,10 @@ class membership;
 /// `unavailable` at once and is never reassigned; one never placed waits while a thread of
 /// this directory places it in etcd, then goes where the table says. Calls forwarded to a
 /// peer fail with `unavailable` as soon as the link to that peer goes down.
+/// Failure detection: every member gets a link that stays connected (CAF heartbeats on, so
+/// a hung peer's link drops too). When a link drops, it reconnects at once; if the peer's
+/// port refuses, the process is gone, and the coordinator revokes that node's lease, so
+/// every node sees it leave the member list within milliseconds rather than at lease expiry.
 /// Thread safety: route() is thread-safe; publish() and stop() are called by the node's
 /// main thread.
 class cluster_directory final : public partition_directory {
@@ -53,6 +58,9 @@ class cluster_directory final : public partition_directory {
 
  private:
   void placer_loop();
+  void watch_members();
+  /// A link lost its peer and the reconnect was refused (called on the link's thread).
+  void suspect(const std::string& node_id);
   void forward(const envelope_ptr& env, const std::string& owner, uint64_t epoch);
   caf::actor link_to(const std::string& node_id, const std::string& cluster_address);
 
@@ -72,6 +80,7 @@ class cluster_directory final : public partition_directory {
   std::mutex held_mutex_;
   std::condition_variable held_cv_;
   std::deque<envelope_ptr> held_;  // guarded by held_mutex_
+  std::vector<std::string> suspects_;  // guarded by held_mutex_
   bool stopping_ = false;          // guarded by held_mutex_
   std::thread placer_;
 };

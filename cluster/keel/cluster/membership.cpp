@@ -352,6 +352,22 @@ bool membership::campaign(etcd_client& etcd) {
   return res->succeeded();
 }
 
+caf::error membership::declare_down(const std::string& node_id) {
+  std::string lease;
+  {
+    std::shared_lock guard{members_mutex_};
+    auto it = members_.find(node_id);
+    if (it == members_.end()) return {};  // already gone
+    lease = it->second.lease();
+  }
+  std::lock_guard placing{placer_mutex_};
+  if (!placer_client_) placer_client_ = std::make_unique<etcd_client>(opts_.etcd);
+  if (auto err = placer_client_->revoke_lease(std::stoll(lease))) return err;
+  log_->warn("membership: declared {} down (its link broke and its port refused a reconnect)",
+             node_id);
+  return {};
+}
+
 std::string membership::coordinator() const {
   std::shared_lock guard{members_mutex_};
   return coordinator_;

@@ -84,6 +84,9 @@ class membership final : public node_fence {
   /// unplaced and the election key still names the coordinator this node knows. Returns
   /// the record, whoever wrote it. `unavailable` without etcd or a coordinator.
   caf::expected<PartitionRecord> place(uint32_t p);
+  /// Revokes `node_id`'s lease, so its membership (and any office it held) ends now. For
+  /// the coordinator, once it knows the node is gone. Blocks on etcd.
+  caf::error declare_down(const std::string& node_id);
   /// The rendezvous winner for `p` among `node_ids` (empty if there are none).
   static std::string rendezvous_owner(uint32_t p, const std::vector<std::string>& node_ids);
   const membership_options& options() const noexcept { return opts_; }
