@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench_report.hpp"
+#include "cluster_bench.hpp"
 #include "http_bench.hpp"
 #include "runtime_benches.hpp"
 
@@ -15,16 +16,20 @@ int main(int argc, char** argv) {
   CLI::App app{"keel-bench: Keel vs raw CAF, raw LevelDB and the bare HTTP server"};
   bool quick = false;
   bool json = false;
-  std::string only = "abcde";
+  std::string only = "abcdef";
   std::string memory_kind;
+  std::string child_kind;
   int count = 100000;
   app.add_flag("--quick", quick, "shorter runs (under 60 s in all)");
   app.add_flag("--json", json, "print only {\"results\":[...]} on stdout");
-  app.add_option("--only", only, "letters of the benchmarks to run (a-e)")->capture_default_str();
+  app.add_option("--only", only, "letters of the benchmarks to run (a-f)")
+      ->capture_default_str();
+  app.add_option("--child", child_kind, "internal: run a (f) baseline peer: caf-echo|tcp-echo");
   app.add_option("--memory-child", memory_kind, "internal: measure memory of keel|caf actors");
   app.add_option("--count", count, "internal: actors for --memory-child");
   CLI11_PARSE(app, argc, argv);
   if (!memory_kind.empty()) return memory_child(memory_kind, count);
+  if (!child_kind.empty()) return cluster_child(child_kind);
 
   bench_config cfg;
   cfg.quick = quick;
@@ -32,7 +37,7 @@ int main(int argc, char** argv) {
   cfg.self_path = std::filesystem::canonical("/proc/self/exe").string();
   cfg.bin_dir = std::filesystem::path{cfg.self_path}.parent_path().string();
   int steps = 0;
-  for (char c : only) steps += c == 'a' ? 2 : (c >= 'b' && c <= 'e') ? 1 : 0;
+  for (char c : only) steps += c == 'a' ? 2 : (c >= 'b' && c <= 'f') ? 1 : 0;
   progress prog{steps};
   std::vector<result> results;
   try {
@@ -41,6 +46,7 @@ int main(int argc, char** argv) {
     if (only.find('c') != std::string::npos) bench_memory(cfg, prog, results);
     if (only.find('d') != std::string::npos) bench_http(cfg, prog, results);
     if (only.find('e') != std::string::npos) bench_local_protobuf(cfg, prog, results);
+    if (only.find('f') != std::string::npos) bench_cross_node(cfg, prog, results);
   } catch (const std::exception& e) {
     std::cerr << "keel-bench: " << e.what() << "\n";
     return 1;

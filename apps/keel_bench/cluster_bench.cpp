@@ -1,0 +1,316 @@
+// (f) cross-node calls: a caller in this process (node A, a real cluster member) calls a
+// counter owned by a keel-node child (node B), against raw CAF request/response over the
+// middleman to a child process and raw TCP ping-pong to a child process.
+#include "cluster_bench.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <future>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "child_process.hpp"
+#include "keel/cluster/cluster_directory.hpp"
+#include "keel/cluster/etcd_client.hpp"
+#include "keel/cluster/membership.hpp"
+#include "keel/cluster/wire.hpp"
+#include "keel/runtime/actor_call.hpp"
+#include "keel/runtime/builtin.pb.h"
+#include "keel/runtime/builtin_actors.hpp"
+#include "keel/runtime/node_runtime.hpp"
+
+namespace keel::bench {
+
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+constexpr size_t tcp_message = 100;  // bytes per ping
+
+struct driver_state {
+  int sent = 0;
+  int answered = 0;
+  int failed = 0;
+};
+using issue_fn = std::function<void(caf::stateful_actor<driver_state>*, std::function<void(bool)>)>;
+
+// `n` calls with `window` in flight from one actor; calls/s, or 0 if any failed.
+double drive(caf::actor_system& sys, int n, int window, issue_fn issue) {
+  std::promise<double> done;
+  auto start = clock_type::now();
+  sys.spawn([&, n, window, issue](caf::stateful_actor<driver_state>* self) {
+    auto next = std::make_shared<std::function<void()>>();
+    *next = [self, n, issue, next, &done, start] {
+      ++self->state.sent;
+      issue(self, [self, n, next, &done, start](bool ok) {
+        if (!ok) ++self->state.failed;
+        if (++self->state.answered == n) {
+          auto secs = std::chrono::duration<double>(clock_type::now() - start).count();
+          done.set_value(self->state.failed > 0 ? 0.0 : n / secs);
+          self->quit();
+          return;
+        }
+        if (self->state.sent < n) (*next)();
+      });
+    };
+    for (int i = 0; i < window && i < n; ++i) (*next)();
+  });
+  return done.get_future().get();
+}
+
+std::string scratch() {
+  char pattern[] = "/tmp/keel-bench-cluster-XXXXXX";
+  return mkdtemp(pattern);
+}
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// etcd on free loopback ports, killed on destruction.
+struct etcd_child {
+  std::string dir = scratch();
+  int port = free_port();
+  pid_t pid = -1;
+  etcd_child() {
+    int peer = free_port();
+    auto client = "http://127.0.0.1:" + std::to_string(port);
+    auto peer_url = "http://127.0.0.1:" + std::to_string(peer);
+    pid = fork();
+    if (pid == 0) {
+      freopen((dir + "/etcd.log").c_str(), "w", stdout);
+      freopen((dir + "/etcd.log").c_str(), "a", stderr);
+      execl("/usr/bin/etcd", "etcd", "--name=bench", ("--data-dir=" + dir + "/data").c_str(),
+            ("--listen-client-urls=" + client).c_str(),
+            ("--advertise-client-urls=" + client).c_str(),
+            ("--listen-peer-urls=" + peer_url).c_str(),
+            ("--initial-advertise-peer-urls=" + peer_url).c_str(),
+            ("--initial-cluster=bench=" + peer_url).c_str(), "--log-level=warn", nullptr);
+      _exit(127);
+    }
+    cluster::etcd_client probe{endpoint(), 200ms};
+    for (int i = 0; i < 150; ++i) {
+      if (probe.get_prefix("keel/"))
+        return;
+      std::this_thread::sleep_for(100ms);
+    }
+    throw std::runtime_error("etcd did not start (is etcd-server installed?)");
+  }
+  ~etcd_child() {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    std::system(("rm -rf " + dir).c_str());
+  }
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port); }
+};
+
+// -- raw TCP ----------------------------------------------------------------------------------
+
+bool full_io(int fd, char* buf, size_t n, bool reading) {
+  size_t done = 0;
+  while (done < n) {
+    auto r = reading ? read(fd, buf + done, n - done) : write(fd, buf + done, n - done);
+    if (r <= 0) return false;
+    done += static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// Round trips per second of 100-byte pings on one connection with `window` in flight.
+double tcp_rate(int port, int n, int window) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw std::runtime_error("cannot connect to the TCP echo child");
+  std::vector<char> buf(tcp_message * static_cast<size_t>(window), 'p');
+  auto start = clock_type::now();
+  // Pipelined: send a window, then each answer read lets one more go.
+  full_io(fd, buf.data(), buf.size(), false);
+  for (int i = 0; i < n; ++i) {
+    full_io(fd, buf.data(), tcp_message, true);
+    if (i + window < n) full_io(fd, buf.data(), tcp_message, false);
+  }
+  auto secs = std::chrono::duration<double>(clock_type::now() - start).count();
+  close(fd);
+  return n / secs;
+}
+
+std::unique_ptr<caf::actor_system_config> cluster_config() {
+  auto cfg = std::make_unique<caf::actor_system_config>();
+  cfg->set("scheduler.max-threads", 2);
+  cluster::configure_cluster_transport(*cfg);
+  return cfg;
+}
+
+}  // namespace
+
+int cluster_child(const std::string& kind) {
+  if (kind == "tcp-echo") {
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    listen(lfd, 16);
+    socklen_t len = sizeof addr;
+    getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
+    std::cout << "tcp-echo listening http=127.0.0.1:" << ntohs(addr.sin_port) << std::endl;
+    while (true) {
+      int fd = accept(lfd, nullptr, nullptr);
+      if (fd < 0) return 0;
+      std::thread{[fd] {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        char buf[tcp_message];
+        while (full_io(fd, buf, sizeof buf, true) && full_io(fd, buf, sizeof buf, false)) {
+        }
+        close(fd);
+      }}.detach();
+    }
+  }
+  if (kind == "caf-echo") {
+    auto cfg = cluster_config();
+    caf::actor_system sys{*cfg};
+    auto echo = sys.spawn([]() -> caf::behavior { return {[](uint64_t x) { return x; }}; });
+    auto port = sys.middleman().publish(echo, 0, "127.0.0.1", true);
+    if (!port) return 1;
+    std::cout << "caf-echo listening http=127.0.0.1:" << *port << std::endl;
+    pause();  // until SIGTERM
+    return 0;
+  }
+  std::cerr << "unknown child kind " << kind << "\n";
+  return 2;
+}
+
+void bench_cross_node(const bench_config& cfg, progress& prog, std::vector<result>& out) {
+  prog.step("(f) cross-node call: counter on another keel-node vs raw CAF over the middleman "
+            "vs raw TCP");
+  int n1 = cfg.quick ? 2000 : 5000;
+  int n100 = cfg.quick ? 20000 : 60000;
+  auto log = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+
+  // Node A lives in this process; node B is a keel-node child; both join one etcd.
+  etcd_child etcd;
+  auto b_dir = scratch();
+  server_process node_b{cfg.bin_dir + "/keel-node",
+                        {"--node-id=bench-b", "--etcd=" + etcd.endpoint(), "--http-port=0",
+                         "--cluster-port=0", "--data-dir=" + b_dir, "--log-level=warn"}};
+  auto a_dir = scratch();
+  type_registry types;
+  register_counter(types);
+  auto a_cfg = cluster_config();
+  caf::actor_system sys{*a_cfg};
+  auto store = open_leveldb_store({a_dir + "/db", true});
+  if (!store) throw std::runtime_error(message_of(store.error()));
+  cluster::membership_options mopts;
+  mopts.etcd = etcd.endpoint();
+  mopts.node_id = "bench-a";
+  auto members = std::make_shared<cluster::membership>(mopts, log);
+  runtime_options ropts;
+  ropts.node_id = "bench-a";
+  ropts.fence = members;
+  auto rt = node_runtime::start(sys, types, std::move(*store), make_system_clock(), ropts);
+  if (!rt) throw std::runtime_error(message_of(rt.error()));
+  cluster::cluster_directory directory{*members, **rt, sys, log};
+  auto port = directory.publish("127.0.0.1", 0);
+  if (!port) throw std::runtime_error("cannot publish node A's endpoint");
+  (*rt)->router().set_directory(&directory);
+  if (auto err = members->join("127.0.0.1:0", "127.0.0.1:" + std::to_string(*port)))
+    throw std::runtime_error(message_of(err));
+  for (int i = 0; i < 100 && members->members().size() < 2; ++i) std::this_thread::sleep_for(50ms);
+  // A counter whose partition rendezvous hashing gives to B.
+  actor_id target{"counter", ""};
+  for (int k = 0;; ++k) {
+    target = actor_id{"counter", "remote" + std::to_string(k)};
+    if (cluster::membership::rendezvous_owner(target.partition(), {"bench-a", "bench-b"}) ==
+        "bench-b")
+      break;
+  }
+  message_ptr get = std::make_shared<builtin::Get>();
+  auto warm = (*rt)->call_and_wait(target, std::make_shared<builtin::Increment>(), 5s);
+  if (!warm) throw std::runtime_error("first cross-node call failed: " + message_of(warm.error()));
+  auto where = members->partition(target.partition());
+  if (!where || where->owner() != "bench-b")
+    throw std::runtime_error("the bench counter was not placed on node B");
+  auto* router = &(*rt)->router();
+  auto keel_rate = [&](int n, int window) {
+    auto deadline = clock_type::now() + 600s;
+    return drive(sys, n, window, [=](auto* self, std::function<void(bool)> done) {
+      call_from_actor(self, *router, target, get, deadline, trace_id{}, "bench",
+                      wait_mode::multiplex, [done](call_result r) { done(static_cast<bool>(r)); });
+    });
+  };
+
+  server_process caf_echo{cfg.self_path, {"--child=caf-echo"}};
+  auto remote = sys.middleman().remote_actor("127.0.0.1", static_cast<uint16_t>(caf_echo.port()));
+  if (!remote) throw std::runtime_error("cannot reach the raw CAF child");
+  auto caf_rate = [&](int n, int window) {
+    return drive(sys, n, window, [h = *remote](auto* self, std::function<void(bool)> done) {
+      self->request(h, caf::infinite, uint64_t{1})
+          .then([done](uint64_t) { done(true); }, [done](caf::error&) { done(false); });
+    });
+  };
+  server_process tcp_echo{cfg.self_path, {"--child=tcp-echo"}};
+
+  std::vector<double> keel1, caf1, tcp1, keel100, caf100, tcp100;
+  keel_rate(500, 1);  // warm-up: connections, activation
+  caf_rate(500, 1);
+  for (int r = 0; r < cfg.rounds; ++r) {
+    keel1.push_back(keel_rate(n1, 1));
+    caf1.push_back(caf_rate(n1, 1));
+    tcp1.push_back(tcp_rate(tcp_echo.port(), n1 * 4, 1));
+    keel100.push_back(keel_rate(n100, 100));
+    caf100.push_back(caf_rate(n100, 100));
+    tcp100.push_back(tcp_rate(tcp_echo.port(), n100 * 4, 100));
+    prog.note(fmt::format("round {}: 1 in flight keel {:.0f}/s, CAF {:.0f}/s, TCP {:.0f}/s; "
+                          "100 in flight keel {:.0f}/s, CAF {:.0f}/s, TCP {:.0f}/s",
+                          r + 1, keel1.back(), caf1.back(), tcp1.back(), keel100.back(),
+                          caf100.back(), tcp100.back()));
+  }
+  out.push_back({"f. cross-node call, 1 in flight, vs raw CAF", median(keel1), "calls/s",
+                 median(caf1), median_ratio(keel1, caf1), std::nullopt});
+  out.push_back({"f. cross-node call, 100 in flight, vs raw CAF", median(keel100), "calls/s",
+                 median(caf100), median_ratio(keel100, caf100), 0.7});
+  // Round trips as times: keel's round trip over raw TCP's (how many TCP round trips one
+  // cross-node call costs).
+  std::vector<double> keel_rtt, tcp_rtt;
+  for (size_t i = 0; i < keel1.size(); ++i) {
+    keel_rtt.push_back(1e6 / keel1[i]);
+    tcp_rtt.push_back(1e6 / tcp1[i]);
+  }
+  out.push_back({"f. cross-node round trip, 1 in flight, vs raw TCP", median(keel_rtt), "us",
+                 median(tcp_rtt), median_ratio(keel_rtt, tcp_rtt), std::nullopt});
+  out.push_back({"f. raw TCP ping-pong, 100 in flight (context)", median(tcp100), "msgs/s", 0, 0,
+                 std::nullopt});
+  directory.stop();
+  (*rt)->router().set_directory(nullptr);
+  (*rt)->stop();
+  members->leave();
+  std::system(("rm -rf " + a_dir + " " + b_dir).c_str());
+}
+
+}  // namespace keel::bench
