@@ -20,6 +20,7 @@
 #include "keel/runtime/errc.hpp"
 #include "keel/test/etcd_process.hpp"
 #include "keel/test/node_process.hpp"
+#include "keel/test/tcp_proxy.hpp"
 #include "keel/test/temp_dir.hpp"
 
 namespace keel::test {
@@ -36,6 +37,18 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
     std::this_thread::sleep_for(20ms);
   }
   return true;
+}
+
+// The owner of `key`'s partition as `node` reports it.
+std::string owner_seen_by(node_process& node, const std::string& key) {
+  auto body = node.get("/v1/actors/counter/" + key).body;
+  cluster::ActorLocation where;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(body, &where).ok()) << body;
+  return where.node();
+}
+
+std::string counter_body(int64_t value) {
+  return R"({"value":")" + std::to_string(value) + R"("})";
 }
 
 class Cluster : public ::testing::Test {
@@ -167,6 +180,47 @@ TEST_F(Cluster, NodeCutOffFromEtcdFencesItselfAndCommitsNothing) {
   EXPECT_EQ(value.body, R"({"value":")" + std::to_string(acknowledged) + R"("})");
 }
 
+// One node loses etcd (its own link only: a proxy the test cuts) while the others keep it:
+// that node fences itself and commits nothing; the others see its lease lapse and answer
+// 503 for its partitions; every acknowledged write is still there afterwards.
+TEST_F(Cluster, NodeCutOffFromEtcdAloneFencesItselfWhileTheOthersServe) {
+  auto& n1 = start_node("n1");
+  tcp_proxy proxy{std::stoi(etcd_->endpoint().substr(etcd_->endpoint().rfind(':') + 1))};
+  nodes_.push_back(std::make_unique<node_process>(
+      dir_.sub("n2"), std::vector<std::string>{"--node-id=n2", "--etcd=" + proxy.endpoint(),
+                                               "--cluster-port=0", "--lease-ttl=2s"}));
+  auto& n2 = *nodes_.back();
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
+  // One counter owned by each node.
+  std::map<std::string, std::string> key_of;
+  for (int k = 0; key_of.size() < 2 && k < 1000; ++k) {
+    auto key = "x" + std::to_string(k);
+    ASSERT_EQ(increment(n1, key), 200);
+    key_of.emplace(owner_seen_by(n1, key), key);
+  }
+  ASSERT_EQ(key_of.size(), 2u);
+  auto n2_key = key_of["n2"], n1_key = key_of["n1"];
+  proxy.cut();
+  ASSERT_TRUE(eventually([&] { return n2.get("/readyz").status == 503; }, 2500ms))
+      << "phase: n2 must fence itself without etcd";
+  auto refused = n2.post("/v1/actors/counter/" + n2_key + "/Increment", R"({"by":1})");
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("fenced"), std::string::npos) << refused.body;
+  // The others go on; n2's partitions are unavailable there too, never served empty.
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).count("n2") == 0; }, 4s));
+  EXPECT_EQ(increment(n1, n1_key), 200);
+  EXPECT_EQ(n1.post("/v1/actors/counter/" + n2_key + "/Get", "{}").status, 503);
+  EXPECT_EQ(n1.post("/v1/actors/counter/" + n1_key + "/Get", "{}").body, counter_body(2));
+  // n2 restarted with a working link: its value is exactly what was acknowledged.
+  n2.stop(SIGKILL);
+  auto& back = start_node("n2");
+  ASSERT_TRUE(eventually(
+      [&] {
+        return back.post("/v1/actors/counter/" + n2_key + "/Get", "{}").body == counter_body(1);
+      },
+      5s));
+}
+
 // A paused node (SIGSTOP, long enough for its lease to expire) must not serve on resume
 // before it has registered again.
 TEST_F(Cluster, ResumedNodeStartsNoTurnBeforeItHasRegisteredAgain) {
@@ -190,18 +244,6 @@ TEST_F(Cluster, ResumedNodeStartsNoTurnBeforeItHasRegisteredAgain) {
   }
   ASSERT_TRUE(eventually([&] { return increment(n1, "s") == 200; }, 5s));
   EXPECT_GT(registration_of("n1"), before);
-}
-
-// The owner of `key`'s partition as `node` reports it.
-std::string owner_seen_by(node_process& node, const std::string& key) {
-  auto body = node.get("/v1/actors/counter/" + key).body;
-  cluster::ActorLocation where;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(body, &where).ok()) << body;
-  return where.node();
-}
-
-std::string counter_body(int64_t value) {
-  return R"({"value":")" + std::to_string(value) + R"("})";
 }
 
 // Any node takes any request: each actor lives on exactly one owner, which every node
