@@ -34,6 +34,9 @@ for _ in $(seq 100); do
 done
 curl -sf "http://127.0.0.1:$etcd_client/health" | grep -q true ||
   { echo "etcd did not become healthy; see $data/etcd.log" >&2; exit 1; }
+# Healthy, but is it ours? Another etcd may hold the port (an earlier cluster left running).
+kill -0 "$(head -1 "$pids")" 2>/dev/null ||
+  { echo "etcd exited (port $etcd_client in use?); see $data/etcd.log" >&2; exit 1; }
 
 for i in 1 2 3; do
   port=$((http_base + i - 1))

@@ -52,7 +52,7 @@ PartitionTableView table_of(const membership* members) {
     auto* row = view.add_partitions();
     row->set_partition(p);
     row->set_owner(rec.owner());
-    row->set_epoch(rec.epoch());
+    row->set_epoch(static_cast<uint32_t>(rec.epoch()));
     row->set_state(rec.state());
   }
   view.set_placed(static_cast<uint32_t>(view.partitions_size()));
