@@ -20,6 +20,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "call_driver.hpp"
 #include "child_process.hpp"
 #include "keel/cluster/cluster_directory.hpp"
 #include "keel/cluster/etcd_client.hpp"
@@ -37,37 +38,6 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 constexpr size_t tcp_message = 100;  // bytes per ping
-
-struct driver_state {
-  int sent = 0;
-  int answered = 0;
-  int failed = 0;
-};
-using issue_fn = std::function<void(caf::stateful_actor<driver_state>*, std::function<void(bool)>)>;
-
-// `n` calls with `window` in flight from one actor; calls/s, or 0 if any failed.
-double drive(caf::actor_system& sys, int n, int window, issue_fn issue) {
-  std::promise<double> done;
-  auto start = clock_type::now();
-  sys.spawn([&, n, window, issue](caf::stateful_actor<driver_state>* self) {
-    auto next = std::make_shared<std::function<void()>>();
-    *next = [self, n, issue, next, &done, start] {
-      ++self->state.sent;
-      issue(self, [self, n, next, &done, start](bool ok) {
-        if (!ok) ++self->state.failed;
-        if (++self->state.answered == n) {
-          auto secs = std::chrono::duration<double>(clock_type::now() - start).count();
-          done.set_value(self->state.failed > 0 ? 0.0 : n / secs);
-          self->quit();
-          return;
-        }
-        if (self->state.sent < n) (*next)();
-      });
-    };
-    for (int i = 0; i < window && i < n; ++i) (*next)();
-  });
-  return done.get_future().get();
-}
 
 std::string scratch() {
   char pattern[] = "/tmp/keel-bench-cluster-XXXXXX";

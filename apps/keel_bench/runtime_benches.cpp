@@ -1,5 +1,7 @@
 #include "runtime_benches.hpp"
 
+#include "call_driver.hpp"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -44,38 +46,6 @@ std::unique_ptr<caf::actor_system_config> make_config() {
   auto cfg = std::make_unique<caf::actor_system_config>();
   cfg->set("scheduler.max-threads", 2);
   return cfg;
-}
-
-// Drives `n` calls with `window` in flight; each answer sends the next. `issue(i, done)`
-// sends call i and must run `done` in the same actor when it is answered.
-struct driver_state {
-  int sent = 0;
-  int answered = 0;
-  int failed = 0;
-};
-using issue_fn = std::function<void(caf::stateful_actor<driver_state>*, std::function<void(bool)>)>;
-
-double drive(caf::actor_system& sys, int n, int window, issue_fn issue) {
-  std::promise<double> done;
-  auto start = clock_type::now();
-  sys.spawn([&, n, window, issue](caf::stateful_actor<driver_state>* self) {
-    auto next = std::make_shared<std::function<void()>>();
-    *next = [self, n, issue, next, &done, start] {
-      ++self->state.sent;
-      issue(self, [self, n, next, &done, start](bool ok) {
-        if (!ok) ++self->state.failed;
-        if (++self->state.answered == n) {
-          auto secs = std::chrono::duration<double>(clock_type::now() - start).count();
-          done.set_value(self->state.failed > 0 ? 0.0 : n / secs);
-          self->quit();
-          return;
-        }
-        if (self->state.sent < n) (*next)();
-      });
-    };
-    for (int i = 0; i < window && i < n; ++i) (*next)();
-  });
-  return done.get_future().get();
 }
 
 double raw_caf_rate(int n, int window) {

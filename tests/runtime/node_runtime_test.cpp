@@ -100,6 +100,16 @@ class NodeRuntime : public ::testing::Test {
     return r ? static_cast<const ReminderCount&>(**r) : ReminderCount{};
   }
 
+  // Makes the disk hold every write, then sends an increment of `id` and waits (≤ 5 s)
+  // until its commit is inside the held write. An invalid future if it never got there.
+  std::future<call_result> increment_held_at_the_disk(const actor_id& id, int64_t by) {
+    faulty_->writes_started = 0;
+    faulty_->hold_writes = true;
+    auto reply = std::async(std::launch::async, [this, id, by] { return call(id, msg(inc(by))); });
+    if (!eventually([&] { return faulty_->writes_started.load() == 1; }, 5s)) return {};
+    return reply;
+  }
+
   // Polls `done` every 10 ms for at most `limit`; the phase names what was awaited.
   static bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
     auto give_up = std::chrono::steady_clock::now() + limit;
@@ -223,11 +233,8 @@ TEST_F(NodeRuntime, ReadBehindAnUnsyncedWriteIsAnsweredOnlyOnceTheWriteIsDurable
   start();
   actor_id id{"counter", "r1"};
   ASSERT_TRUE(call(id, msg(inc(1))));
-  faulty_->writes_started = 0;
-  faulty_->hold_writes = true;
-  auto write = std::async(std::launch::async, [&] { return call(id, msg(inc(5))); });
-  ASSERT_TRUE(eventually([&] { return faulty_->writes_started.load() == 1; }, 5s))
-      << "phase: waiting for the increment's commit to reach the disk";
+  auto write = increment_held_at_the_disk(id, 5);
+  ASSERT_TRUE(write.valid()) << "phase: waiting for the increment's commit to reach the disk";
   auto read = std::async(std::launch::async, [&] { return call(id, msg(Get{})); });
   EXPECT_EQ(read.wait_for(300ms), std::future_status::timeout)
       << "the read was answered while the write it saw was not durable";
@@ -245,11 +252,8 @@ TEST_F(NodeRuntime, FailedCommitFailsEveryTurnPipelinedBehindItThenServesDurable
   start();
   actor_id id{"counter", "f2"};
   ASSERT_TRUE(call(id, msg(inc(1))));
-  faulty_->writes_started = 0;
-  faulty_->hold_writes = true;
-  auto first = std::async(std::launch::async, [&] { return call(id, msg(inc(1))); });
-  ASSERT_TRUE(eventually([&] { return faulty_->writes_started.load() == 1; }, 5s))
-      << "phase: waiting for the first commit to reach the disk";
+  auto first = increment_held_at_the_disk(id, 1);
+  ASSERT_TRUE(first.valid()) << "phase: waiting for the first commit to reach the disk";
   std::vector<std::future<call_result>> behind;
   for (int i = 0; i < 20; ++i)
     behind.push_back(std::async(std::launch::async, [&, i] {

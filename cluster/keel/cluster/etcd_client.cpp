@@ -192,6 +192,14 @@ void etcd_client::stop() {
   http_->stop();
 }
 
+void etcd_client::require_absent(etcd::TxnRequest& txn, const std::string& key) {
+  auto* absent = txn.add_compare();
+  absent->set_key(key);
+  absent->set_target(etcd::Compare::CREATE);
+  absent->set_result(etcd::Compare::EQUAL);
+  absent->set_create_revision(0);
+}
+
 std::string etcd_client::prefix_end(std::string prefix) {
   while (!prefix.empty()) {
     auto& last = prefix.back();

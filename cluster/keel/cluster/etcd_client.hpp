@@ -59,6 +59,9 @@ class etcd_client {
   /// The smallest key greater than every key starting with `prefix` (etcd's range end).
   static std::string prefix_end(std::string prefix);
 
+  /// Adds to `txn` the condition that `key` does not exist (its create revision is 0).
+  static void require_absent(etcd::TxnRequest& txn, const std::string& key);
+
  private:
   template <class Response>
   caf::expected<Response> post(const std::string& path, const google::protobuf::Message& body);

@@ -123,11 +123,7 @@ caf::error membership::register_self(etcd_client& etcd) {
   me.set_started_ms(wall_ms());
   me.set_lease(std::to_string(lease->id()));
   etcd::TxnRequest txn;
-  auto* absent = txn.add_compare();
-  absent->set_key(own_key_);
-  absent->set_target(etcd::Compare::CREATE);
-  absent->set_result(etcd::Compare::EQUAL);
-  absent->set_create_revision(0);
+  etcd_client::require_absent(txn, own_key_);
   auto* put = txn.add_success()->mutable_request_put();
   put->set_key(own_key_);
   put->set_value(to_json(me));
@@ -323,11 +319,7 @@ void membership::watch_loop() {
 
 bool membership::campaign(etcd_client& etcd) {
   etcd::TxnRequest txn;
-  auto* vacant = txn.add_compare();
-  vacant->set_key(coordinator_key_);
-  vacant->set_target(etcd::Compare::CREATE);
-  vacant->set_result(etcd::Compare::EQUAL);
-  vacant->set_create_revision(0);
+  etcd_client::require_absent(txn, coordinator_key_);
   auto* put = txn.add_success()->mutable_request_put();
   put->set_key(coordinator_key_);
   put->set_value(opts_.node_id);
@@ -409,11 +401,7 @@ caf::expected<PartitionRecord> membership::place(uint32_t p) {
   rec.set_state("active");
   auto key = partition_key(opts_.cluster_name, p);
   etcd::TxnRequest txn;
-  auto* unplaced = txn.add_compare();
-  unplaced->set_key(key);
-  unplaced->set_target(etcd::Compare::CREATE);
-  unplaced->set_result(etcd::Compare::EQUAL);
-  unplaced->set_create_revision(0);
+  etcd_client::require_absent(txn, key);
   auto* elected = txn.add_compare();
   elected->set_key(coordinator_key_);
   elected->set_target(etcd::Compare::VALUE);
@@ -491,11 +479,7 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
   std::random_device entropy;
   auto fresh_id = fmt::format("{:08x}{:08x}{:08x}{:08x}", entropy(), entropy(), entropy(), entropy());
   etcd::TxnRequest txn;
-  auto* absent = txn.add_compare();
-  absent->set_key(id_key);
-  absent->set_target(etcd::Compare::CREATE);
-  absent->set_result(etcd::Compare::EQUAL);
-  absent->set_create_revision(0);
+  etcd_client::require_absent(txn, id_key);
   auto* put = txn.add_success()->mutable_request_put();
   put->set_key(id_key);
   put->set_value(fresh_id);
