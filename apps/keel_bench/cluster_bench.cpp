@@ -277,7 +277,6 @@ void bench_cross_node(const bench_config& cfg, progress& prog, std::vector<resul
   out.push_back({"f. raw TCP ping-pong, 100 in flight (context)", median(tcp100), "msgs/s", 0, 0,
                  std::nullopt});
   directory.stop();
-  (*rt)->router().set_directory(nullptr);
   (*rt)->stop();
   members->leave();
   std::system(("rm -rf " + a_dir + " " + b_dir).c_str());

@@ -174,10 +174,9 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
     (*server)->stop();
     log->info("http stopped");
-    if (directory) {
-      (*runtime)->router().set_directory(nullptr);
-      directory->stop();
-    }
+    // The directory stays set while the runtime stops: without it a late tell from a
+    // stopping turn would be delivered here even if another node owns its partition.
+    if (directory) directory->stop();
     (*runtime)->stop();
     log->info("runtime stopped");
     if (members) members->leave();  // after the drain: what was acknowledged is committed

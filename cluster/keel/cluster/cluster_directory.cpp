@@ -315,9 +315,9 @@ void cluster_directory::forward(const envelope_ptr& env, const std::string& owne
                      "partition " + std::to_string(p) + " bounced between nodes " +
                          std::to_string(env->hops) + " times",
                      nullptr);
-  std::string address;
-  for (const auto& m : members_.members())
-    if (m.node_id() == owner) address = m.cluster_address();
+  if (forwarding_stopped_.load(std::memory_order_acquire))
+    return fail_call(env, "node is stopping", nullptr);
+  auto address = members_.cluster_address_of(owner);
   // Never reassigned: a partition whose owner is gone waits for it (no replicas yet).
   if (address.empty())
     return fail_call(env,
@@ -411,6 +411,7 @@ void cluster_directory::placer_loop() {
 }
 
 void cluster_directory::stop() {
+  forwarding_stopped_.store(true, std::memory_order_release);
   {
     std::lock_guard lock{held_mutex_};
     if (stopping_) return;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -71,6 +72,7 @@ class cluster_directory final : public partition_directory {
   const std::string self_;
   caf::actor endpoint_;
 
+  std::atomic<bool> forwarding_stopped_{false};
   std::mutex links_mutex_;
   std::map<std::string, std::pair<std::string, caf::actor>> links_;  // node id -> address, link
 

@@ -428,6 +428,12 @@ caf::expected<PartitionRecord> membership::place(uint32_t p) {
   return rec;
 }
 
+std::string membership::cluster_address_of(const std::string& node_id) const {
+  std::shared_lock guard{members_mutex_};
+  auto it = members_.find(node_id);
+  return it == members_.end() ? std::string{} : it->second.cluster_address();
+}
+
 std::vector<Member> membership::members() const {
   std::shared_lock guard{members_mutex_};
   std::vector<Member> out;

@@ -69,6 +69,8 @@ class membership final : public node_fence {
 
   /// The members as of the last watch event, sorted by node id.
   std::vector<Member> members() const;
+  /// A member's cluster address; empty if it is not a member (down, or never was).
+  std::string cluster_address_of(const std::string& node_id) const;
   /// The etcd revision the member view reflects.
   int64_t revision() const;
   /// The elected coordinator's node id; empty while there is none.
