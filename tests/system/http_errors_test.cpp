@@ -159,12 +159,19 @@ TEST_F(HttpErrors, MetricsPassPromtool) {
   ASSERT_EQ(system(command.c_str()), 0) << "promtool rejected:\n" << r.body;
 }
 
-TEST_F(HttpErrors, DashboardPageIsServedAndReadsMetrics) {
+TEST_F(HttpErrors, DashboardPageIsServedAndReadsMetricsAndTheCluster) {
   auto page = node_->get("/");
   EXPECT_EQ(page.status, 200);
   EXPECT_EQ(page.headers["content-type"], "text/html; charset=utf-8");
   EXPECT_NE(page.body.find("fetch('/metrics')"), std::string::npos);
   EXPECT_NE(page.body.find("keel_turns_total"), std::string::npos);
+  // The cluster panel reads GET /v1/cluster, which a single node answers too.
+  EXPECT_NE(page.body.find("fetch('/v1/cluster')"), std::string::npos);
+  auto view = node_->get("/v1/cluster");
+  EXPECT_EQ(view.status, 200);
+  EXPECT_NE(view.body.find(R"("coordinator":"n1","members":[{"nodeId":"n1","status":"up")"),
+            std::string::npos)
+      << view.body;
 }
 
 TEST_F(HttpErrors, HealthAndReadiness) {

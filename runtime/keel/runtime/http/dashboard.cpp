@@ -20,6 +20,9 @@ std::string_view dashboard_html() {
 </style></head><body>
 <h1>Keel node</h1><div class="sub" id="sub">reading /metrics…</div>
 <div class="cards" id="cards"></div>
+<h2 style="font-size:16px;margin:6px 0">Cluster <span class="sub" id="clustersub"></span></h2>
+<table id="members"><thead><tr><th>node</th><th>status</th><th>HTTP</th><th>cluster</th>
+<th>partitions</th><th>activations</th></tr></thead><tbody></tbody></table>
 <canvas id="chart" width="900" height="220"></canvas>
 <table id="routes"><thead><tr><th>route</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th>
 <th>2xx</th><th>4xx</th><th>5xx</th></tr></thead><tbody></tbody></table>
@@ -51,6 +54,20 @@ function bucketsOf(s, name, match) {
   return (s[name + '_bucket'] || []).filter(x => match(x.labels))
     .map(x => ({le: x.labels.le === '+Inf' ? Infinity : parseFloat(x.labels.le), count: x.value}))
     .sort((a, b) => a.le - b.le);
+}
+const esc = v => String(v).replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
+async function cluster() {  // GET /v1/cluster: members, coordinator, fence
+  let v;
+  try { v = await (await fetch('/v1/cluster')).json(); } catch (e) { return; }
+  if (!v.members) return;  // e.g. 401 without an API key
+  document.getElementById('clustersub').textContent =
+    `${v.clusterName}: ${v.members.length} member(s), coordinator ${v.coordinator || 'none'}` +
+    (v.fenced ? ` — THIS NODE IS FENCED: ${v.fenceReason}` : '');
+  document.querySelector('#members tbody').innerHTML = v.members.map(m =>
+    `<tr><td>${esc(m.nodeId)}${m.nodeId === v.nodeId ? ' (this node)' : ''}` +
+    `${m.nodeId === v.coordinator ? ' ★' : ''}</td><td>${esc(m.status)}</td>` +
+    `<td>${esc(m.httpAddress)}</td><td>${esc(m.clusterAddress || '–')}</td>` +
+    `<td>${m.partitions}</td><td>${m.nodeId === v.nodeId ? m.activations : '?'}</td></tr>`).join('');
 }
 function card(label, value) { return `<div class="card"><b>${value}</b><span>${label}</span></div>`; }
 async function tick() {
@@ -115,6 +132,7 @@ function draw() {
   plot('p99', '#d9480f', 'turn p99 ms', 1);
 }
 tick(); setInterval(tick, 2000);
+cluster(); setInterval(cluster, 2000);
 </script></body></html>
 )html";
   return page;
