@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -393,6 +394,46 @@ TEST_F(Cluster, KilledNodeIsDeclaredDownWithinOneSecondAndAHungOneWithinFive) {
   EXPECT_EQ(member_ids(*nodes[observer]).count(coordinator), 1u);
   ASSERT_TRUE(eventually([&] { return member_ids(*nodes[observer]).count(hung) == 1; }, 5s))
       << "phase: the resumed node registers again";
+}
+
+// Load is not failure: while clients hammer every node (most calls crossing nodes), no
+// member is declared down, the coordinator stays, and no call fails.
+TEST_F(Cluster, NoMemberIsDeclaredDownUnderLoad) {
+  std::vector<node_process*> nodes{&start_node("n1"), &start_node("n2"), &start_node("n3")};
+  std::string coordinator;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (auto* node : nodes)
+          if (member_ids(*node).size() != 3) return false;
+        coordinator = view(*nodes[0]).coordinator();
+        return !coordinator.empty();
+      },
+      5s));
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0}, member_changes{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t)
+    clients.emplace_back([&, t] {
+      for (int i = 0; !stop.load() && i < 100000; ++i) {
+        auto& via = *nodes[(t + i) % nodes.size()];
+        auto reply = via.post("/v1/actors/counter/load" + std::to_string(i % 200) + "/Increment",
+                              R"({"by":1})");
+        (reply.status == 200 ? ok : failed).fetch_add(1);
+      }
+    });
+  auto until = std::chrono::steady_clock::now() + 4s;
+  while (std::chrono::steady_clock::now() < until) {
+    for (auto* node : nodes) {
+      auto v = view(*node);
+      if (v.members_size() != 3 || v.coordinator() != coordinator) member_changes.fetch_add(1);
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  stop = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(member_changes.load(), 0);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(ok.load(), 1000) << "the load was too light to mean anything";
 }
 
 // One coordinator at a time, the same on every node; its death elects one of the others.
