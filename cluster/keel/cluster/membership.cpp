@@ -62,7 +62,7 @@ std::string membership::rendezvous_owner(uint32_t p, const std::vector<std::stri
   std::string best;
   uint64_t best_score = 0;
   for (const auto& id : node_ids) {
-    // FNV-1a over "id/p": every node computes the same scores.
+    // Over "id/p", so every node computes the same scores.
     uint64_t h = 1469598103934665603ull;
     auto mix = [&h](std::string_view bytes) {
       for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
@@ -70,6 +70,14 @@ std::string membership::rendezvous_owner(uint32_t p, const std::vector<std::stri
     mix(id);
     mix("/");
     mix(std::to_string(p));
+    // FNV-1a alone barely spreads keys that differ in their last bytes ("n1/7", "n2/7"):
+    // one node got half the share of the others. A 64-bit finalizer (MurmurHash3's fmix64)
+    // spreads them.
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
     if (best.empty() || h > best_score) {
       best = id;
       best_score = h;
