@@ -374,7 +374,7 @@ void cluster_directory::watch_members() {
 void cluster_directory::placer_loop() {
   auto next_watch = std::chrono::steady_clock::now();
   while (true) {
-    envelope_ptr env;
+    std::deque<envelope_ptr> waiting;
     std::vector<std::string> suspects;
     {
       std::unique_lock lock{held_mutex_};
@@ -383,10 +383,7 @@ void cluster_directory::placer_loop() {
       });
       if (stopping_) return;
       suspects.swap(suspects_);
-      if (!held_.empty()) {
-        env = std::move(held_.front());
-        held_.pop_front();
-      }
+      waiting.swap(held_);
     }
     // Every member gets a link that stays connected, so that a death is seen at once.
     if (std::chrono::steady_clock::now() >= next_watch) {
@@ -400,13 +397,22 @@ void cluster_directory::placer_loop() {
       if (auto err = members_.declare_down(node_id))
         log_->warn("cluster: could not declare {} down: {}", node_id, message_of(err));
     }
-    if (!env) continue;
-    auto placed = members_.place(env->target.partition());
-    if (!placed) {
-      if (env->reply) env->reply->complete(placed.error());
-      continue;
+    if (waiting.empty()) continue;
+    // Everything that waited is placed together: one etcd transaction per 60 partitions.
+    std::vector<uint32_t> partitions;
+    for (const auto& env : waiting) partitions.push_back(env->target.partition());
+    auto err = members_.place(partitions);
+    for (auto& env : waiting) {
+      if (members_.partition(env->target.partition())) {
+        runtime_.router().redeliver(std::move(env));
+      } else if (env->reply) {
+        env->reply->complete(err ? err
+                                 : make_error(errc::unavailable, "partition " +
+                                                                     std::to_string(
+                                                                         env->target.partition()) +
+                                                                     " could not be placed"));
+      }
     }
-    runtime_.router().redeliver(std::move(env));
   }
 }
 

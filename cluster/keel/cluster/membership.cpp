@@ -388,10 +388,20 @@ std::map<uint32_t, PartitionRecord> membership::partitions() const {
 }
 
 caf::expected<PartitionRecord> membership::place(uint32_t p) {
+  if (auto err = place(std::vector<uint32_t>{p})) return err;
   if (auto known = partition(p)) return *known;
+  return make_error(errc::unavailable, "partition " + std::to_string(p) + " was not placed");
+}
+
+caf::error membership::place(const std::vector<uint32_t>& wanted) {
+  std::vector<uint32_t> todo;
+  for (auto p : wanted)
+    if (!partition(p)) todo.push_back(p);
+  std::sort(todo.begin(), todo.end());  // etcd refuses a transaction naming a key twice
+  todo.erase(std::unique(todo.begin(), todo.end()), todo.end());
+  if (todo.empty()) return {};
   std::lock_guard placing{placer_mutex_};
   if (!placer_client_) placer_client_ = std::make_unique<etcd_client>(opts_.etcd);
-  auto& etcd = *placer_client_;
   auto coordinator_id = coordinator();
   // Right after a coordinator's death the office is vacant until someone campaigns.
   for (int i = 0; i < 50 && coordinator_id.empty() && !stopping_.load(); ++i) {
@@ -399,41 +409,67 @@ caf::expected<PartitionRecord> membership::place(uint32_t p) {
     coordinator_id = coordinator();
   }
   if (coordinator_id.empty())
-    return make_error(errc::unavailable, "partition " + std::to_string(p) +
+    return make_error(errc::unavailable, "partition " + std::to_string(todo.front()) +
                                              " has no owner and no coordinator is elected yet");
   std::vector<std::string> up;
   for (const auto& m : members()) up.push_back(m.node_id());
-  PartitionRecord rec;
-  rec.set_owner(rendezvous_owner(p, up));
-  rec.set_epoch(1);
-  rec.set_state("active");
-  auto key = partition_key(opts_.cluster_name, p);
-  etcd::TxnRequest txn;
-  etcd_client::require_absent(txn, key);
-  auto* elected = txn.add_compare();
-  elected->set_key(coordinator_key_);
-  elected->set_target(etcd::Compare::VALUE);
-  elected->set_result(etcd::Compare::EQUAL);
-  elected->set_value(coordinator_id);
-  auto* put = txn.add_success()->mutable_request_put();
-  put->set_key(key);
-  put->set_value(to_json(rec));
-  txn.add_failure()->mutable_request_range()->set_key(key);
-  auto res = etcd.txn(txn);
-  if (!res) return std::move(res.error());
-  if (!res->succeeded()) {
-    const auto& range = res->responses(0).response_range();
-    if (range.kvs_size() == 0)  // the coordinator changed: the next attempt sees the new one
-      return make_error(errc::unavailable, "partition " + std::to_string(p) +
-                                               " not placed: the coordinator changed");
-    if (!from_json(range.kvs(0).value(), rec))
-      return make_error(errc::app_error, "unreadable record of partition " + std::to_string(p));
-  } else {
-    log_->debug("membership: placed partition {} on {}", p, rec.owner());
+  // etcd takes at most 128 operations per transaction: 60 partitions (a condition and a
+  // put each) plus the election check. A chunk that fails (one of its partitions was
+  // placed meanwhile) is retried one partition at a time.
+  auto place_chunk = [&](const std::vector<uint32_t>& chunk) -> caf::error {
+    etcd::TxnRequest txn;
+    auto* elected = txn.add_compare();
+    elected->set_key(coordinator_key_);
+    elected->set_target(etcd::Compare::VALUE);
+    elected->set_result(etcd::Compare::EQUAL);
+    elected->set_value(coordinator_id);
+    std::vector<PartitionRecord> records;
+    for (auto p : chunk) {
+      auto key = partition_key(opts_.cluster_name, p);
+      etcd_client::require_absent(txn, key);
+      PartitionRecord rec;
+      rec.set_owner(rendezvous_owner(p, up));
+      rec.set_epoch(1);
+      rec.set_state("active");
+      auto* put = txn.add_success()->mutable_request_put();
+      put->set_key(key);
+      put->set_value(to_json(rec));
+      txn.add_failure()->mutable_request_range()->set_key(key);
+      records.push_back(std::move(rec));
+    }
+    auto res = placer_client_->txn(txn);
+    if (!res) return std::move(res.error());
+    std::unique_lock guard{members_mutex_};
+    if (res->succeeded()) {
+      for (size_t i = 0; i < chunk.size(); ++i) partitions_.emplace(chunk[i], records[i]);
+      return {};
+    }
+    bool all_present = true;
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      const auto& range = res->responses(static_cast<int>(i)).response_range();
+      PartitionRecord theirs;
+      if (range.kvs_size() > 0 && from_json(range.kvs(0).value(), theirs))
+        partitions_.emplace(chunk[i], std::move(theirs));
+      else
+        all_present = false;
+    }
+    if (all_present) return {};
+    return make_error(errc::unavailable, "partition " + std::to_string(chunk.front()) +
+                                             " not placed: the coordinator changed");
+  };
+  constexpr size_t per_transaction = 60;
+  for (size_t first = 0; first < todo.size(); first += per_transaction) {
+    std::vector<uint32_t> chunk(
+        todo.begin() + static_cast<std::ptrdiff_t>(first),
+        todo.begin() + static_cast<std::ptrdiff_t>(std::min(todo.size(), first + per_transaction)));
+    if (!place_chunk(chunk)) continue;
+    for (auto p : chunk) {
+      if (partition(p)) continue;
+      if (auto err = place_chunk({p})) return err;
+    }
   }
-  std::unique_lock guard{members_mutex_};
-  partitions_.emplace(p, rec);  // the watch may have brought it already
-  return rec;
+  log_->debug("membership: placed {} partitions", todo.size());
+  return {};
 }
 
 std::string membership::cluster_address_of(const std::string& node_id) const {

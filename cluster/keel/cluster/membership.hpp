@@ -86,6 +86,8 @@ class membership final : public node_fence {
   /// unplaced and the election key still names the coordinator this node knows. Returns
   /// the record, whoever wrote it. `unavailable` without etcd or a coordinator.
   caf::expected<PartitionRecord> place(uint32_t p);
+  /// Places every partition of `ps` that has no owner yet, up to 60 per etcd transaction.
+  caf::error place(const std::vector<uint32_t>& ps);
   /// Revokes `node_id`'s lease, so its membership (and any office it held) ends now. For
   /// the coordinator, once it knows the node is gone. Blocks on etcd.
   caf::error declare_down(const std::string& node_id);
