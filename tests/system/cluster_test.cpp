@@ -18,6 +18,7 @@
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/etcd_client.hpp"
 #include "keel/cluster/membership.hpp"
+#include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/test/etcd_process.hpp"
 #include "keel/test/node_process.hpp"
@@ -119,9 +120,9 @@ TEST_F(Cluster, ThreeNodesConvergeOnThreeUpMembers) {
 TEST_F(Cluster, SecondProcessWithTheSameNodeIdIsRefused) {
   auto& n1 = start_node("n1");
   std::string out;
-  int rc = run_node_to_exit(
-      {"--node-id=n1", "--etcd=" + etcd_->endpoint(), "--http-port=0", "--data-dir=" + dir_.sub("dup")},
-      out);
+  int rc = run_node_to_exit({"--node-id=n1", "--etcd=" + etcd_->endpoint(), "--http-port=0",
+                             "--data-dir=" + dir_.sub("dup")},
+                            out);
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("node id 'n1' is already registered"), std::string::npos) << out;
   EXPECT_NE(out.find("127.0.0.1:" + std::to_string(n1.port())), std::string::npos) << out;
@@ -137,7 +138,11 @@ TEST_F(Cluster, GracefulStopDeregistersAtOnceAndKilledNodeGoesWithItsLease) {
   ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 3; }, 5s));
   auto stopped_at = std::chrono::steady_clock::now();
   ASSERT_EQ(n2.stop(SIGTERM), 0);
-  ASSERT_TRUE(eventually([&] { return member_ids(n1) == std::set<std::string>{"n1", "n3"}; }, 1s))
+  ASSERT_TRUE(eventually(
+      [&] {
+        return member_ids(n1) == std::set<std::string>{"n1", "n3"};
+      },
+      1s))
       << "phase: a node that left must be gone at once (its lease revoked), not after the TTL";
   EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 2s);
   n3.stop(SIGKILL);
@@ -260,7 +265,8 @@ TEST_F(Cluster, CountersIncrementedThroughRandomNodesAreExactThroughOthers) {
     for (int c = 0; c < counters; ++c) {
       if (round > 0 && rng() % 2) continue;
       auto& via = *nodes[rng() % nodes.size()];
-      auto reply = via.post("/v1/actors/counter/c" + std::to_string(c) + "/Increment", R"({"by":1})");
+      auto reply =
+          via.post("/v1/actors/counter/c" + std::to_string(c) + "/Increment", R"({"by":1})");
       ASSERT_EQ(reply.status, 200) << "c" << c << ": " << reply.body;
       ++expected[c];
       EXPECT_EQ(reply.body, counter_body(expected[c])) << "c" << c;
@@ -293,8 +299,7 @@ TEST_F(Cluster, KilledOwnersPartitionsAreUnavailableNotEmptyUntilItReturns) {
   std::map<std::string, std::string> owner;
   for (int c = 0; c < counters; ++c) {
     auto key = "k" + std::to_string(c);
-    for (int i = 0; i <= c % 3; ++i)
-      ASSERT_EQ(increment(*nodes["n1"], key), 200) << key;
+    for (int i = 0; i <= c % 3; ++i) ASSERT_EQ(increment(*nodes["n1"], key), 200) << key;
     owner[key] = owner_seen_by(*nodes["n1"], key);
   }
   nodes["n2"]->stop(SIGKILL);
@@ -436,6 +441,27 @@ TEST_F(Cluster, NoMemberIsDeclaredDownUnderLoad) {
   EXPECT_GT(ok.load(), 1000) << "the load was too light to mean anything";
 }
 
+// The DB remembers which partitions it owns: a table that lost one (or gave it away) is
+// refused rather than served, since another node could then start that partition empty.
+TEST_F(Cluster, TableThatContradictsTheDataIsRefused) {
+  auto& n1 = start_node("n1");
+  ASSERT_EQ(increment(n1, "kept"), 200);
+  auto p = actor_id{"counter", "kept"}.partition();
+  ASSERT_EQ(n1.stop(SIGTERM), 0);
+  cluster::etcd_client etcd{etcd_->endpoint()};
+  ASSERT_TRUE(etcd.erase(cluster::membership::partition_key("keel", p)));
+  std::string out;
+  EXPECT_EQ(run_node_to_exit({"--node-id=n1", "--etcd=" + etcd_->endpoint(), "--http-port=0",
+                              "--cluster-port=0", "--data-dir=" + dir_.sub("n1")},
+                             out),
+            1)
+      << out;
+  EXPECT_NE(out.find("partition " + std::to_string(p) +
+                     ": this data dir holds it at epoch 1, but the cluster's table has no owner"),
+            std::string::npos)
+      << out;
+}
+
 // One coordinator at a time, the same on every node; its death elects one of the others.
 TEST_F(Cluster, CoordinatorIsElectedOnceAndReplacedWhenItDies) {
   std::map<std::string, node_process*> nodes{
@@ -446,7 +472,11 @@ TEST_F(Cluster, CoordinatorIsElectedOnceAndReplacedWhenItDies) {
     return seen.size() == 1 && among.count(*seen.begin()) ? *seen.begin() : std::string{};
   };
   std::string first;
-  ASSERT_TRUE(eventually([&] { return !(first = agreed({"n1", "n2", "n3"})).empty(); }, 5s))
+  ASSERT_TRUE(eventually(
+      [&] {
+        return !(first = agreed({"n1", "n2", "n3"})).empty();
+      },
+      5s))
       << "phase: waiting for the three nodes to agree on a coordinator";
   nodes[first]->stop(SIGKILL);
   std::set<std::string> survivors{"n1", "n2", "n3"};
@@ -487,8 +517,7 @@ TEST_F(Cluster, KeelctlShowsMembersAndLocatesActorsAndNamesAnUnreachableNode) {
   EXPECT_NE(out.find("counter/where: partition "), std::string::npos) << out;
   EXPECT_NE(out.find("node n1, epoch 1, active"), std::string::npos) << out;
   EXPECT_EQ(run_to_exit(KEELCTL_BINARY, {"--node=127.0.0.1:1", "status"}, out), 1);
-  EXPECT_NE(out.find("keelctl: cannot reach keel-node at 127.0.0.1:1"), std::string::npos)
-      << out;
+  EXPECT_NE(out.find("keelctl: cannot reach keel-node at 127.0.0.1:1"), std::string::npos) << out;
   EXPECT_EQ(run_to_exit(KEELCTL_BINARY, {node, "locate", "counter"}, out), 2) << out;
 }
 

@@ -20,6 +20,7 @@
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/node_runtime.hpp"
+#include "keel/runtime/state_store.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::envelope_ptr)
 
@@ -79,16 +80,19 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
           return out;
         };
         const auto* type = runtime->types().find(call.target_type);
-        if (!type) return fail(errc::unknown_actor_type, "no actor type '" + call.target_type + "'");
+        if (!type)
+          return fail(errc::unknown_actor_type, "no actor type '" + call.target_type + "'");
         const auto* handler = type->find(call.message_type);
         if (!handler)
           return fail(errc::unknown_message, "actor type '" + call.target_type +
-                                                 "' has no handler for '" + call.message_type + "'");
+                                                 "' has no handler for '" + call.message_type +
+                                                 "'");
         std::shared_ptr<google::protobuf::Message> request{handler->request_prototype->New()};
         if (!request->ParseFromString(call.payload))
           return fail(errc::bad_payload, call.message_type + " from another node does not parse");
         actor_id target{call.target_type, call.target_key};
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{call.budget_ms};
+        auto deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds{call.budget_ms};
         std::shared_ptr<envelope> env;
         caf::response_promise promise;
         if (call.one_way) {
@@ -269,7 +273,9 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
   placer_ = std::thread{[this] { placer_loop(); }};
 }
 
-cluster_directory::~cluster_directory() { stop(); }
+cluster_directory::~cluster_directory() {
+  stop();
+}
 
 caf::expected<uint16_t> cluster_directory::publish(const std::string& host, uint16_t port) {
   return sys_.middleman().publish(endpoint_, port, host.c_str(), true);
@@ -307,8 +313,7 @@ std::optional<partition_directory::placement> cluster_directory::locate(uint32_t
   return placement{rec->owner(), rec->epoch()};
 }
 
-void cluster_directory::forward(const envelope_ptr& env, const std::string& owner,
-                                uint64_t epoch) {
+void cluster_directory::forward(const envelope_ptr& env, const std::string& owner, uint64_t epoch) {
   auto p = env->target.partition();
   if (env->hops >= max_hops)
     return fail_call(env,
@@ -331,10 +336,11 @@ void cluster_directory::forward(const envelope_ptr& env, const std::string& owne
   call.payload = env->payload->SerializeAsString();  // the one serialization, at the boundary
   call.epoch = epoch;
   auto now = std::chrono::steady_clock::now();
-  call.budget_ms = env->reply ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    env->reply->deadline() - now)
-                                    .count()
-                              : 5000;
+  call.budget_ms =
+      env->reply
+          ? std::chrono::duration_cast<std::chrono::milliseconds>(env->reply->deadline() - now)
+                .count()
+          : 5000;
   if (env->trace.valid()) call.trace = env->trace.to_hex();
   call.caller = env->caller;
   call.hops = static_cast<uint8_t>(env->hops + 1);
@@ -371,6 +377,24 @@ void cluster_directory::watch_members() {
       caf::anon_send(link_to(m.node_id(), m.cluster_address()), watch_atom::value);
 }
 
+void cluster_directory::record_owned_partitions() {
+  std::vector<store_write> batch;
+  std::vector<std::pair<uint32_t, uint64_t>> added;
+  for (const auto& [p, rec] : members_.partitions()) {
+    if (rec.owner() != self_) continue;
+    auto it = recorded_.find(p);
+    if (it != recorded_.end() && it->second == rec.epoch()) continue;
+    batch.push_back({partition_epoch_record(p), std::to_string(rec.epoch())});
+    added.emplace_back(p, rec.epoch());
+  }
+  if (batch.empty()) return;
+  if (auto err = runtime_.store().write(batch)) {
+    log_->warn("cluster: could not record owned partitions: {}", message_of(err));
+    return;
+  }
+  for (auto& [p, epoch] : added) recorded_[p] = epoch;
+}
+
 void cluster_directory::placer_loop() {
   auto next_watch = std::chrono::steady_clock::now();
   while (true) {
@@ -378,9 +402,8 @@ void cluster_directory::placer_loop() {
     std::vector<std::string> suspects;
     {
       std::unique_lock lock{held_mutex_};
-      held_cv_.wait_until(lock, next_watch, [this] {
-        return stopping_ || !held_.empty() || !suspects_.empty();
-      });
+      held_cv_.wait_until(lock, next_watch,
+                          [this] { return stopping_ || !held_.empty() || !suspects_.empty(); });
       if (stopping_) return;
       suspects.swap(suspects_);
       waiting.swap(held_);
@@ -388,6 +411,7 @@ void cluster_directory::placer_loop() {
     // Every member gets a link that stays connected, so that a death is seen at once.
     if (std::chrono::steady_clock::now() >= next_watch) {
       watch_members();
+      record_owned_partitions();  // also those placed here by other nodes
       next_watch = std::chrono::steady_clock::now() + 200ms;
     }
     for (const auto& node_id : suspects) {
@@ -402,15 +426,17 @@ void cluster_directory::placer_loop() {
     std::vector<uint32_t> partitions;
     for (const auto& env : waiting) partitions.push_back(env->target.partition());
     auto err = members_.place(partitions);
+    // Recorded before the first turn runs on them.
+    record_owned_partitions();
     for (auto& env : waiting) {
       if (members_.partition(env->target.partition())) {
         runtime_.router().redeliver(std::move(env));
       } else if (env->reply) {
-        env->reply->complete(err ? err
-                                 : make_error(errc::unavailable, "partition " +
-                                                                     std::to_string(
-                                                                         env->target.partition()) +
-                                                                     " could not be placed"));
+        env->reply->complete(
+            err ? err
+                : make_error(errc::unavailable, "partition " +
+                                                    std::to_string(env->target.partition()) +
+                                                    " could not be placed"));
       }
     }
   }

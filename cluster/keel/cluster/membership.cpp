@@ -118,7 +118,9 @@ caf::error membership::join(std::string http_address, std::string cluster_addres
   return {};
 }
 
-membership::~membership() { leave(); }
+membership::~membership() {
+  leave();
+}
 
 caf::error membership::register_self(etcd_client& etcd) {
   auto sent = steady_ns();
@@ -168,9 +170,8 @@ void membership::keepalive_loop() {
   while (!stopping_.load()) {
     {
       std::unique_lock lock{wake_mutex_};
-      wake_.wait_for(lock, next_wait, [this] {
-        return stopping_.load() || lost_key_.load() || vacancy_.load();
-      });
+      wake_.wait_for(lock, next_wait,
+                     [this] { return stopping_.load() || lost_key_.load() || vacancy_.load(); });
     }
     if (stopping_.load()) break;
     if (lost_key_.exchange(false)) registered_.store(false);
@@ -181,8 +182,8 @@ void membership::keepalive_loop() {
         next_wait = 200ms;
         continue;
       }
-      log_->warn("membership: registered again as {} (lease {}); the fence is open",
-                 opts_.node_id, lease_.load());
+      log_->warn("membership: registered again as {} (lease {}); the fence is open", opts_.node_id,
+                 lease_.load());
       failing = false;
       next_wait = interval;
       continue;
@@ -373,7 +374,9 @@ std::string membership::coordinator() const {
   return coordinator_;
 }
 
-bool membership::is_coordinator() const { return is_open() && coordinator() == opts_.node_id; }
+bool membership::is_coordinator() const {
+  return is_open() && coordinator() == opts_.node_id;
+}
 
 std::optional<PartitionRecord> membership::partition(uint32_t p) const {
   std::shared_lock guard{members_mutex_};
@@ -527,7 +530,8 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
   etcd_client etcd{opts.etcd};
   auto id_key = "keel/" + opts.cluster_name + "/id";
   std::random_device entropy;
-  auto fresh_id = fmt::format("{:08x}{:08x}{:08x}{:08x}", entropy(), entropy(), entropy(), entropy());
+  auto fresh_id =
+      fmt::format("{:08x}{:08x}{:08x}{:08x}", entropy(), entropy(), entropy(), entropy());
   etcd::TxnRequest txn;
   etcd_client::require_absent(txn, id_key);
   auto* put = txn.add_success()->mutable_request_put();
@@ -548,8 +552,7 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
   mine.set_node_id(opts.node_id);
   auto stored = store.get(meta_cluster_key);
   if (!stored) return std::move(stored.error());
-  if (!*stored)
-    return store.write({{std::string{meta_cluster_key}, mine.SerializeAsString()}});
+  if (!*stored) return store.write({{std::string{meta_cluster_key}, mine.SerializeAsString()}});
   DataIdentity theirs;
   if (!theirs.ParseFromString(**stored))
     return make_error(errc::app_error, "the data dir's cluster record does not parse");
@@ -562,7 +565,42 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
                                           describe(mine) +
                                           "; start it with its own identity or use another "
                                           "--data-dir");
+  // Every partition this DB owned must still be this node's in the table, at the same or a
+  // later epoch: a table that lost it, or gave it to another node, would let someone else
+  // serve it without this data.
+  auto held = store.scan(meta_key(partition_epoch_prefix));
+  if (!held) return std::move(held.error());
+  if (held->empty()) return {};
+  auto table = etcd.get_prefix("keel/" + opts.cluster_name + "/partitions/");
+  if (!table) return std::move(table.error());
+  std::map<uint32_t, PartitionRecord> placed;
+  for (const auto& kv : table->kvs()) {
+    PartitionRecord rec;
+    auto slash = kv.key().rfind('/');
+    if (from_json(kv.value(), rec))
+      placed[static_cast<uint32_t>(std::stoul(kv.key().substr(slash + 1)))] = std::move(rec);
+  }
+  auto prefix_size = meta_key(partition_epoch_prefix).size();
+  for (const auto& [key, value] : *held) {
+    auto p = static_cast<uint32_t>(std::stoul(key.substr(prefix_size)));
+    auto epoch = std::stoull(value);
+    auto it = placed.find(p);
+    std::string says = it == placed.end() ? "has no owner for it"
+                                          : "gives it to node '" + it->second.owner() +
+                                                "' at epoch " + std::to_string(it->second.epoch());
+    if (it == placed.end() || it->second.owner() != opts.node_id || it->second.epoch() < epoch)
+      return make_error(errc::conflict,
+                        "partition " + std::to_string(p) + ": this data dir holds it at epoch " +
+                            std::to_string(epoch) + ", but the cluster's table " + says +
+                            "; refusing to serve a table that contradicts the data");
+  }
   return {};
+}
+
+std::string partition_epoch_record(uint32_t p) {
+  char digits[8];
+  std::snprintf(digits, sizeof digits, "%04u", p);
+  return meta_key(std::string{partition_epoch_prefix} + digits);
 }
 
 }  // namespace keel::cluster

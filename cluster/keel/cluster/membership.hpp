@@ -112,11 +112,11 @@ class membership final : public node_fence {
   bool campaign(etcd_client& etcd);
 
   const membership_options opts_;
-  std::string http_address_;     // set once by join()
-  std::string cluster_address_;  // set once by join()
-  const std::string root_;             // keel/<cluster>/: everything the watch follows
-  const std::string prefix_;           // keel/<cluster>/members/
-  const std::string coordinator_key_;  // keel/<cluster>/coordinator
+  std::string http_address_;             // set once by join()
+  std::string cluster_address_;          // set once by join()
+  const std::string root_;               // keel/<cluster>/: everything the watch follows
+  const std::string prefix_;             // keel/<cluster>/members/
+  const std::string coordinator_key_;    // keel/<cluster>/coordinator
   const std::string partitions_prefix_;  // keel/<cluster>/partitions/
   const std::string own_key_;
   std::shared_ptr<spdlog::logger> log_;
@@ -134,12 +134,12 @@ class membership final : public node_fence {
   std::condition_variable wake_;  // wakes the keepalive loop early (stop, lost key)
 
   mutable std::shared_mutex members_mutex_;
-  std::map<std::string, Member> members_;  // guarded by members_mutex_
-  std::string coordinator_;                // guarded by members_mutex_
+  std::map<std::string, Member> members_;           // guarded by members_mutex_
+  std::string coordinator_;                         // guarded by members_mutex_
   std::map<uint32_t, PartitionRecord> partitions_;  // guarded by members_mutex_
   std::unique_ptr<etcd_client> placer_client_;      // guarded by placer_mutex_
   std::mutex placer_mutex_;
-  int64_t revision_ = 0;                   // guarded by members_mutex_
+  int64_t revision_ = 0;  // guarded by members_mutex_
 
   std::unique_ptr<etcd_client> watch_client_;  // stop() breaks its stream on leave()
   std::thread keepalive_thread_;
@@ -148,9 +148,14 @@ class membership final : public node_fence {
 
 /// Checks that the data in `store` belongs to this node of this cluster (DESIGN.md
 /// "Identity of data"): the first join records the cluster name, the cluster's id (random,
-/// made once in etcd at `keel/<cluster>/id`) and the node id; a later start with another of them is refused with `conflict` (a fresh etcd
-/// must not hand old data's partitions to someone else). Blocks on etcd and the store: call
-/// before the runtime starts.
+/// made once in etcd at `keel/<cluster>/id`) and the node id; a later start with another of them is
+/// refused with `conflict` (a fresh etcd must not hand old data's partitions to someone else).
+/// Blocks on etcd and the store: call before the runtime starts. It also checks the partitions this
+/// DB owned (partition_epoch_record) against the table.
 caf::error claim_data(state_store& store, const membership_options& opts);
+
+/// The DB records the epoch of every partition its node owns under meta_key("epoch/pppp").
+inline constexpr std::string_view partition_epoch_prefix = "epoch/";
+std::string partition_epoch_record(uint32_t p);
 
 }  // namespace keel::cluster

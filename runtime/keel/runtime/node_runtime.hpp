@@ -73,6 +73,9 @@ class node_runtime {
   runtime_metrics& metrics() noexcept { return metrics_; }
   const turn_log& turns() const noexcept { return turns_; }
   call_router& router() noexcept { return router_; }
+  /// The node's store, for the metadata records of the layers above (meta_key); actor
+  /// state goes only through turns. Blocking: call it from a thread of your own.
+  state_store& store() noexcept { return *store_; }
   /// Null on a single node.
   const std::shared_ptr<const node_fence>& fence() const noexcept { return opts_.fence; }
   const runtime_options& options() const noexcept { return opts_; }

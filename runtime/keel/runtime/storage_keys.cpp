@@ -58,4 +58,12 @@ bool decode_versioned(std::string_view value, uint64_t& version, std::string_vie
   return true;
 }
 
+std::string meta_key(std::string_view name) {
+  std::string out{
+      "\xff"
+      "meta/"};
+  out += name;
+  return out;
+}
+
 }  // namespace keel

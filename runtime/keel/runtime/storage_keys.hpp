@@ -28,6 +28,9 @@ inline constexpr std::string_view meta_partition_count_key =
     "\xff"
     "meta/partition_count";
 
+/// A node-level metadata key: "\xff" "meta/" + name (after every partition's keys).
+std::string meta_key(std::string_view name);
+
 /// Which cluster and node this DB belongs to, written by the cluster layer on first join.
 inline constexpr std::string_view meta_cluster_key =
     "\xff"
