@@ -441,6 +441,37 @@ TEST_F(Cluster, NoMemberIsDeclaredDownUnderLoad) {
   EXPECT_GT(ok.load(), 1000) << "the load was too light to mean anything";
 }
 
+// A hung owner (SIGSTOP) is noticed by the caller's link (phi-accrual over its heartbeats,
+// and CAF's connection timeout): calls to it fail with 503 in about a second or two, not at
+// their 10 s deadline; once it resumes and registers again it serves them.
+TEST_F(Cluster, CallsToAHungOwnerFailFastNotAtTheirDeadline) {
+  auto& n1 = start_node("n1");
+  auto& n2 = start_node("n2");
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
+  std::string key;
+  for (int k = 0; key.empty() && k < 1000; ++k) {
+    auto candidate = "h" + std::to_string(k);
+    ASSERT_EQ(increment(n1, candidate), 200);
+    if (owner_seen_by(n1, candidate) == "n2") key = candidate;
+  }
+  ASSERT_FALSE(key.empty());
+  std::this_thread::sleep_for(1s);  // the link has a heartbeat history
+  kill(n2.pid(), SIGSTOP);
+  auto start = std::chrono::steady_clock::now();
+  auto reply = n1.post("/v1/actors/counter/" + key + "/Get", "{}", {{"X-Request-Timeout", "10s"}});
+  auto took = std::chrono::steady_clock::now() - start;
+  kill(n2.pid(), SIGCONT);
+  EXPECT_EQ(reply.status, 503) << reply.body;
+  EXPECT_LT(took, 3500ms) << "the call waited for its deadline instead of failing fast";
+  std::cout << "call to the hung owner failed after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+            << " ms: " << reply.body << "\n";
+  ASSERT_TRUE(eventually(
+      [&] { return n1.post("/v1/actors/counter/" + key + "/Get", "{}").body == counter_body(1); },
+      8s))
+      << "phase: the resumed owner serves its partition again";
+}
+
 // The DB remembers which partitions it owns: a table that lost one (or gave it away) is
 // refused rather than served, since another node could then start that partition empty.
 TEST_F(Cluster, TableThatContradictsTheDataIsRefused) {

@@ -5,6 +5,7 @@
 #include <set>
 #include <vector>
 
+#include <fmt/format.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <spdlog/spdlog.h>
@@ -17,6 +18,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "keel/cluster/membership.hpp"
+#include "keel/cluster/phi_detector.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/node_runtime.hpp"
@@ -33,6 +35,11 @@ using forward_atom = caf::atom_constant<caf::atom("forward")>;
 using answer_atom = caf::atom_constant<caf::atom("answer")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using pong_atom = caf::atom_constant<caf::atom("pong")>;
+using beat_atom = caf::atom_constant<caf::atom("beat")>;
+
+constexpr auto heartbeat_interval = std::chrono::milliseconds{200};
 
 constexpr uint8_t max_hops = 3;
 
@@ -124,6 +131,7 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
         it->second.deliver(std::move(reply));
         self->state.answering.erase(it);
       },
+      [](ping_atom) { return pong_atom::value; },
       [=](stop_atom) { self->quit(); },
   };
 }
@@ -142,6 +150,12 @@ struct link_state {
   caf::actor peer;  // the peer's endpoint; null while not connected
   bool connecting = false;
   bool lost = false;  // the link went down; the next connect decides whether the peer is gone
+  // Our own heartbeats on top of CAF's: a peer whose pongs stop (hung, not dead) is
+  // suspected once phi says the silence is abnormal for this link; calls to it then fail at
+  // once instead of waiting for their deadline. A pong clears the suspicion.
+  phi_detector detector;
+  bool beating = false;
+  bool suspected = false;
   std::vector<std::pair<envelope_ptr, wire_call>> waiting;  // for the connection
   std::map<uint64_t, envelope_ptr> pending;                 // sent, not answered
   uint64_t next_id = 0;
@@ -195,7 +209,13 @@ void connect(link_actor* self) {
             }
             st.peer = caf::actor_cast<caf::actor>(std::move(ptr));
             st.lost = false;
+            st.detector = phi_detector{};
+            st.suspected = false;
             self->monitor(st.peer);
+            if (!st.beating) {
+              st.beating = true;
+              self->send(self, beat_atom::value);
+            }
             auto waiting = std::move(st.waiting);
             st.waiting.clear();
             for (auto& [env, call] : waiting) send_call(self, std::move(env), std::move(call));
@@ -235,12 +255,36 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
   return {
       [self](forward_atom, envelope_ptr& env, wire_call& call) {
         auto& st = self->state;
+        if (st.suspected)
+          return fail_call(env, "node " + st.node_id + " does not answer heartbeats",
+                           self->context());
         if (st.peer) return send_call(self, std::move(env), std::move(call));
         st.waiting.emplace_back(std::move(env), std::move(call));
         connect(self);
       },
       [self](watch_atom) {
         if (!self->state.peer) connect(self);
+      },
+      [self](beat_atom) {
+        auto& st = self->state;
+        if (!st.peer) {
+          st.beating = false;
+          return;
+        }
+        self->request(st.peer, caf::infinite, ping_atom::value).then([self](pong_atom) {
+          auto& st = self->state;
+          st.detector.heartbeat(phi_detector::clock::now());
+          st.suspected = false;
+        });
+        auto now = phi_detector::clock::now();
+        if (!st.suspected && st.detector.suspects(now)) {
+          st.suspected = true;
+          auto why = fmt::format("node {} stopped answering heartbeats (phi {:.1f})", st.node_id,
+                                 st.detector.phi(now));
+          for (auto& [id, env] : st.pending) fail_call(env, why, self->context());
+          st.pending.clear();
+        }
+        self->delayed_send(self, heartbeat_interval, beat_atom::value);
       },
       [self](stop_atom) {
         auto& st = self->state;
