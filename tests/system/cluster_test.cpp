@@ -318,6 +318,15 @@ TEST_F(Cluster, KilledOwnersPartitionsAreUnavailableNotEmptyUntilItReturns) {
   }
   // Refusals were immediate, not timeouts.
   EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 3s);
+  // The cluster view lists the dead owner as down, with the partitions that wait for it.
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto v = view(*nodes["n1"]);
+        for (const auto& m : v.members())
+          if (m.node_id() == "n2") return m.status() == "down" && m.partitions() > 0;
+        return false;
+      },
+      3s));
   // n2 comes back on its data dir (new ports); its partitions serve their values again.
   nodes["n2"] = &start_node("n2");
   for (int c = 0; c < counters; ++c) {

@@ -38,6 +38,16 @@ ClusterView view_of(node_runtime& runtime, const membership* members,
     m->set_cluster_address(member.cluster_address());
     if (member.node_id() == self.node_id) m->set_activations(local_activations);
   }
+  // An owner in the table that is no member is down: its partitions wait for it.
+  for (const auto& [owner, count] : owned) {
+    bool member = false;
+    for (const auto& m : view.members()) member = member || m.node_id() == owner;
+    if (member) continue;
+    auto* m = view.add_members();
+    m->set_node_id(owner);
+    m->set_status("down");
+    m->set_partitions(count);
+  }
   view.set_coordinator(members->coordinator());
   view.set_fenced(!members->is_open());
   if (view.fenced()) view.set_fence_reason(members->why_closed());
