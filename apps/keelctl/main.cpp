@@ -6,12 +6,13 @@
 #include <map>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 #include <httplib.h>
+#include <CLI/CLI.hpp>
 
 #include "keel/cluster/cluster.pb.h"
+#include "keel/cluster/etcd_client.hpp"
 
 namespace {
 
@@ -38,7 +39,7 @@ std::string fetch(const options& opts, const std::string& path) {
   auto res = cli.Get(path);
   if (!res) {
     std::cerr << "keelctl: cannot reach keel-node at " << opts.node << ": "
-              << httplib::to_string(res.error()) << "\n";
+              << keel::cluster::describe(res.error()) << "\n";
     std::exit(1);
   }
   if (res->status != 200) {
@@ -67,8 +68,7 @@ Message parse(const std::string& body, const options& opts) {
   google::protobuf::util::JsonParseOptions parse_opts;
   parse_opts.ignore_unknown_fields = true;
   if (!google::protobuf::util::JsonStringToMessage(body, &out, parse_opts).ok()) {
-    std::cerr << "keelctl: " << opts.node << " answered JSON keelctl cannot read: " << body
-              << "\n";
+    std::cerr << "keelctl: " << opts.node << " answered JSON keelctl cannot read: " << body << "\n";
     std::exit(1);
   }
   return out;
@@ -97,8 +97,8 @@ int members(const options& opts) {
   for (const auto& m : view.members())
     fmt::print("{:<16} {:<8} {:<22} {:<22} {:>10} {:>11}\n", m.node_id(), m.status(),
                m.http_address(), m.cluster_address().empty() ? "-" : m.cluster_address(),
-               m.partitions(), m.node_id() == view.node_id() ? std::to_string(m.activations())
-                                                             : std::string{"?"});
+               m.partitions(),
+               m.node_id() == view.node_id() ? std::to_string(m.activations()) : std::string{"?"});
   return 0;
 }
 
@@ -108,15 +108,14 @@ int partitions(const options& opts) {
   auto table = parse<keel::cluster::PartitionTableView>(body, opts);
   std::map<std::string, int> per_owner;
   for (const auto& row : table.partitions()) ++per_owner[row.owner()];
-  fmt::print("{} of {} partitions placed (a partition is placed when first used)\n",
-             table.placed(), table.total());
+  fmt::print("{} of {} partitions placed (a partition is placed when first used)\n", table.placed(),
+             table.total());
   fmt::print("{:<16} {:>10}\n", "OWNER", "PARTITIONS");
   for (const auto& [owner, n] : per_owner) fmt::print("{:<16} {:>10}\n", owner, n);
   if (opts.verbose) {
     fmt::print("\n{:>9} {:<16} {:>6} {}\n", "PARTITION", "OWNER", "EPOCH", "STATE");
     for (const auto& row : table.partitions())
-      fmt::print("{:>9} {:<16} {:>6} {}\n", row.partition(), row.owner(), row.epoch(),
-                 row.state());
+      fmt::print("{:>9} {:<16} {:>6} {}\n", row.partition(), row.owner(), row.epoch(), row.state());
   }
   return 0;
 }

@@ -32,11 +32,29 @@ caf::error from_gateway_json(std::string_view json, google::protobuf::Message& o
   return {};
 }
 
+}  // namespace
+
+std::string describe(httplib::Error err) {
+  switch (err) {
+    case httplib::Error::Connection:
+      return "cannot connect (refused, or nothing listens there)";
+    case httplib::Error::ConnectionTimeout:
+      return "connect timed out";
+    case httplib::Error::Read:
+      return "no answer (the connection closed or the read timed out)";
+    case httplib::Error::Write:
+      return "the request could not be sent";
+    default:
+      return httplib::to_string(err);
+  }
+}
+
+namespace {
+
 std::pair<std::string, uint16_t> split_endpoint(const std::string& endpoint) {
   auto colon = endpoint.rfind(':');
   if (colon == std::string::npos) return {endpoint, 2379};
-  return {endpoint.substr(0, colon),
-          static_cast<uint16_t>(std::stoi(endpoint.substr(colon + 1)))};
+  return {endpoint.substr(0, colon), static_cast<uint16_t>(std::stoi(endpoint.substr(colon + 1)))};
 }
 
 }  // namespace
@@ -61,7 +79,7 @@ caf::expected<Response> etcd_client::post(const std::string& path,
   auto res = http_->Post(path, to_gateway_json(body), "application/json");
   if (!res)
     return make_error(errc::unavailable,
-                      "etcd at " + endpoint_ + " unreachable: " + httplib::to_string(res.error()));
+                      "etcd at " + endpoint_ + " unreachable: " + describe(res.error()));
   if (res->status != 200) {
     auto code = res->status >= 500 ? errc::unavailable : errc::app_error;
     return make_error(code, "etcd at " + endpoint_ + " answered " + std::to_string(res->status) +
@@ -83,8 +101,8 @@ caf::expected<etcd::TxnResponse> etcd_client::txn(const etcd::TxnRequest& reques
   return post<etcd::TxnResponse>("/v3/kv/txn", request);
 }
 
-caf::expected<etcd::PutResponse> etcd_client::put(const std::string& key,
-                                                  const std::string& value, int64_t lease) {
+caf::expected<etcd::PutResponse> etcd_client::put(const std::string& key, const std::string& value,
+                                                  int64_t lease) {
   etcd::PutRequest req;
   req.set_key(key);
   req.set_value(value);
@@ -181,8 +199,8 @@ caf::error etcd_client::watch(const std::string& prefix, int64_t start_revision,
   if (stopped_by_caller || stopped_.load()) return {};
   if (failure) return failure;
   if (!ok)
-    return make_error(errc::unavailable, "etcd watch on " + endpoint_ +
-                                             " broke: " + httplib::to_string(http_err));
+    return make_error(errc::unavailable,
+                      "etcd watch on " + endpoint_ + " broke: " + describe(http_err));
   return make_error(errc::unavailable,
                     "etcd ended the watch stream with status " + std::to_string(http_res.status));
 }

@@ -14,7 +14,8 @@
 
 namespace httplib {
 class Client;
-}
+enum class Error;
+}  // namespace httplib
 
 namespace keel::cluster {
 
@@ -70,5 +71,8 @@ class etcd_client {
   std::unique_ptr<httplib::Client> http_;
   std::atomic<bool> stopped_{false};
 };
+
+/// What a cpp-httplib client error means, for people.
+std::string describe(httplib::Error err);
 
 }  // namespace keel::cluster
