@@ -73,10 +73,12 @@ class Cluster : public ::testing::Test {
     return out;
   }
 
+  // The members up, as `node` sees them (a down owner is listed too, with status "down").
   static std::set<std::string> member_ids(node_process& node) {
     std::set<std::string> ids;
     auto v = view(node);  // a loop over view(node).members() would outlive the view
-    for (const auto& m : v.members()) ids.insert(m.node_id());
+    for (const auto& m : v.members())
+      if (m.status() == "up") ids.insert(m.node_id());
     return ids;
   }
 
@@ -448,6 +450,34 @@ TEST_F(Cluster, NoMemberIsDeclaredDownUnderLoad) {
   EXPECT_EQ(member_changes.load(), 0);
   EXPECT_EQ(failed.load(), 0);
   EXPECT_GT(ok.load(), 1000) << "the load was too light to mean anything";
+}
+
+// A trace crosses nodes with the call; GET /v1/traces on any node gathers its turns from
+// every node.
+TEST_F(Cluster, TraceOfACrossNodeCallIsGatheredFromEveryNode) {
+  auto& n1 = start_node("n1");
+  auto& n2 = start_node("n2");
+  ASSERT_TRUE(
+      eventually([&] { return member_ids(n1).size() == 2 && member_ids(n2).size() == 2; }, 5s));
+  std::string key;
+  for (int k = 0; key.empty() && k < 1000; ++k) {
+    auto candidate = "t" + std::to_string(k);
+    ASSERT_EQ(increment(n1, candidate), 200);
+    if (owner_seen_by(n1, candidate) == "n2") key = candidate;
+  }
+  ASSERT_FALSE(key.empty());
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4737";
+  auto reply = n1.post("/v1/actors/counter/" + key + "/Increment", R"({"by":5})",
+                       {{"traceparent", "00-" + trace + "-00f067aa0ba902b7-01"}});
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  for (auto* asked : {&n1, &n2}) {
+    auto turns = asked->get("/v1/traces/" + trace);
+    ASSERT_EQ(turns.status, 200);
+    EXPECT_NE(turns.body.find(R"("actor":"counter/)" + key +
+                              R"(","message":"Increment","caller":"http","node":"n2")"),
+              std::string::npos)
+        << turns.body;
+  }
 }
 
 // A hung owner (SIGSTOP) is noticed by the caller's link (phi-accrual over its heartbeats,

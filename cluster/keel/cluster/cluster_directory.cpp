@@ -38,6 +38,7 @@ using watch_atom = caf::atom_constant<caf::atom("watch")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using pong_atom = caf::atom_constant<caf::atom("pong")>;
 using beat_atom = caf::atom_constant<caf::atom("beat")>;
+using gather_atom = caf::atom_constant<caf::atom("gather")>;
 
 constexpr auto heartbeat_interval = std::chrono::milliseconds{200};
 
@@ -132,6 +133,15 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
         self->state.answering.erase(it);
       },
       [](ping_atom) { return pong_atom::value; },
+      [=](gather_atom, const std::string& hex) {
+        wire_turns out;
+        if (auto trace = trace_id::from_hex(hex))
+          for (const auto& t : runtime->turns().find(*trace))
+            out.push_back({runtime->options().node_id, to_string(t.actor), t.message, t.caller,
+                           t.start_ms, t.duration_us, t.outcome, t.version_before,
+                           t.version_after});
+        return out;
+      },
       [=](stop_atom) { self->quit(); },
   };
 }
@@ -265,6 +275,15 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
       [self](watch_atom) {
         if (!self->state.peer) connect(self);
       },
+      // A trace's turns on this link's peer; nothing if it is not connected or slow.
+      [self](gather_atom, std::string& hex) -> caf::result<wire_turns> {
+        if (!self->state.peer || self->state.suspected) return wire_turns{};
+        auto promise = self->make_response_promise<wire_turns>();
+        self->request(self->state.peer, 1s, gather_atom::value, std::move(hex))
+            .then([promise](wire_turns& turns) mutable { promise.deliver(std::move(turns)); },
+                  [promise](caf::error&) mutable { promise.deliver(wire_turns{}); });
+        return promise;
+      },
       [self](beat_atom) {
         auto& st = self->state;
         if (!st.peer) {
@@ -300,6 +319,8 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
 void configure_cluster_transport(caf::actor_system_config& cfg) {
   cfg.add_message_type<wire_call>("keel.wire_call");
   cfg.add_message_type<wire_reply>("keel.wire_reply");
+  cfg.add_message_type<wire_turn>("keel.wire_turn");
+  cfg.add_message_type<wire_turns>("keel.wire_turns");
   cfg.load<caf::io::middleman>();
   // A hung peer (SIGSTOP, a cut link) is noticed only with heartbeats on.
   cfg.set("middleman.heartbeat-interval", caf::timespan{200ms});
@@ -355,6 +376,36 @@ std::optional<partition_directory::placement> cluster_directory::locate(uint32_t
   auto rec = members_.partition(partition);
   if (!rec) return std::nullopt;
   return placement{rec->owner(), rec->epoch()};
+}
+
+void cluster_directory::gather_turns(const trace_id& trace,
+                                     std::function<void(std::vector<remote_turn>)> done) {
+  std::vector<caf::actor> peers;
+  for (const auto& m : members_.members())
+    if (m.node_id() != self_ && !m.cluster_address().empty())
+      peers.push_back(link_to(m.node_id(), m.cluster_address()));
+  if (peers.empty()) return done({});
+  // One short-lived actor collects the answers; each link answers within ~1 s.
+  sys_.spawn([peers, hex = trace.to_hex(), done = std::move(done)](caf::event_based_actor* self) {
+    auto rows = std::make_shared<std::vector<remote_turn>>();
+    auto left = std::make_shared<size_t>(peers.size());
+    auto finish = [self, rows, left, done] {
+      if (--*left > 0) return;
+      done(std::move(*rows));
+      self->quit();
+    };
+    for (const auto& peer : peers)
+      self->request(peer, 2s, gather_atom::value, hex)
+          .then(
+              [rows, finish](wire_turns& turns) {
+                for (auto& t : turns)
+                  rows->push_back({std::move(t.node), std::move(t.actor), std::move(t.message),
+                                   std::move(t.caller), t.start_ms, t.duration_us,
+                                   std::move(t.outcome), t.version_before, t.version_after});
+                finish();
+              },
+              [finish](caf::error&) { finish(); });
+  });
 }
 
 void cluster_directory::forward(const envelope_ptr& env, const std::string& owner, uint64_t epoch) {

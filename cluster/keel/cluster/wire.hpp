@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/meta/type_name.hpp>
@@ -19,11 +20,11 @@ struct wire_call {
   std::string target_key;
   std::string message_type;
   std::string payload;
-  uint64_t epoch = 0;      // the partition epoch the sender routed by
-  int64_t budget_ms = 0;   // the caller's remaining time: deadlines never cross as clock values
-  std::string trace;       // 32 hex digits, or empty
+  uint64_t epoch = 0;     // the partition epoch the sender routed by
+  int64_t budget_ms = 0;  // the caller's remaining time: deadlines never cross as clock values
+  std::string trace;      // 32 hex digits, or empty
   std::string caller;
-  uint8_t hops = 0;        // forwards so far
+  uint8_t hops = 0;  // forwards so far
   bool one_way = false;
 };
 
@@ -34,6 +35,26 @@ struct wire_reply {
   std::string payload;
   std::string error;
 };
+
+/// One turn of a trace, as the node that ran it recorded it (GET /v1/traces gathers them).
+struct wire_turn {
+  std::string node;
+  std::string actor;
+  std::string message;
+  std::string caller;
+  int64_t start_ms = 0;
+  int64_t duration_us = 0;
+  std::string outcome;
+  uint64_t version_before = 0;
+  uint64_t version_after = 0;
+};
+using wire_turns = std::vector<wire_turn>;
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_turn& x) {
+  return f(caf::meta::type_name("keel.wire_turn"), x.node, x.actor, x.message, x.caller, x.start_ms,
+           x.duration_us, x.outcome, x.version_before, x.version_after);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wire_call& x) {

@@ -49,7 +49,7 @@ class call_router {
   void set_directory(partition_directory* directory) noexcept {
     partitions_.store(directory, std::memory_order_release);
   }
-  const partition_directory* directory() const noexcept {
+  partition_directory* directory() const noexcept {
     return partitions_.load(std::memory_order_acquire);
   }
 

@@ -1,5 +1,7 @@
 #include "keel/runtime/http/runtime_routes.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <google/protobuf/message.h>
 
@@ -52,23 +54,42 @@ void locate_actor(node_runtime& runtime, const exchange_ptr& ex) {
                                json_escape(node), epoch, active ? "true" : "false"));
 }
 
-void trace_turns(node_runtime& runtime, const exchange_ptr& ex) {
-  auto trace = trace_id::from_hex(ex->param("traceId"));
-  if (!trace)
-    return ex->fail(make_error(errc::bad_payload, "traceId: expected 32 lowercase hex digits"));
-  std::string out = R"({"traceId":")" + trace->to_hex() + R"(","turns":[)";
+using turn_row = partition_directory::remote_turn;
+
+void respond_with_turns(const exchange_ptr& ex, const trace_id& trace, std::vector<turn_row> rows) {
+  // Every node's clock, so the order across nodes is as good as their clocks agree.
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const turn_row& a, const turn_row& b) { return a.start_ms < b.start_ms; });
+  std::string out = R"({"traceId":")" + trace.to_hex() + R"(","turns":[)";
   bool first = true;
-  for (const auto& t : runtime.turns().find(*trace)) {
+  for (const auto& t : rows) {
     if (!first) out += ',';
     first = false;
     out += fmt::format(R"({{"actor":"{}","message":"{}","caller":"{}","node":"{}","startMs":{},)"
                        R"("durationUs":{},"outcome":"{}","versionBefore":{},"versionAfter":{}}})",
-                       json_escape(to_string(t.actor)), json_escape(t.message),
-                       json_escape(t.caller), json_escape(runtime.options().node_id), t.start_ms,
-                       t.duration_us, t.outcome, t.version_before, t.version_after);
+                       json_escape(t.actor), json_escape(t.message), json_escape(t.caller),
+                       json_escape(t.node), t.start_ms, t.duration_us, json_escape(t.outcome),
+                       t.version_before, t.version_after);
   }
   out += "]}";
   ex->respond(200, std::move(out));
+}
+
+void trace_turns(node_runtime& runtime, const exchange_ptr& ex) {
+  auto trace = trace_id::from_hex(ex->param("traceId"));
+  if (!trace)
+    return ex->fail(make_error(errc::bad_payload, "traceId: expected 32 lowercase hex digits"));
+  std::vector<turn_row> rows;
+  for (const auto& t : runtime.turns().find(*trace))
+    rows.push_back({runtime.options().node_id, to_string(t.actor), t.message, t.caller, t.start_ms,
+                    t.duration_us, t.outcome, t.version_before, t.version_after});
+  auto* directory = runtime.router().directory();
+  if (!directory) return respond_with_turns(ex, *trace, std::move(rows));
+  directory->gather_turns(
+      *trace, [ex, trace = *trace, rows = std::move(rows)](std::vector<turn_row> remote) mutable {
+        for (auto& r : remote) rows.push_back(std::move(r));
+        respond_with_turns(ex, trace, std::move(rows));
+      });
 }
 
 }  // namespace
