@@ -6,9 +6,11 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
 #include <CLI/CLI.hpp>
 
 #include "invariants.hpp"
+#include "keel/cluster/cluster.pb.h"
 #include "node_client.hpp"
 #include "report.hpp"
 #include "ride_worker.hpp"
@@ -48,6 +50,31 @@ counters read_counters(node_client& client) {
   if (!reply.ok()) return {};
   return {metric_value(reply.body, "keel_commit_writes_total"),
           metric_value(reply.body, "keel_turns_total")};
+}
+
+// The counters summed over every member up: on a cluster a ride's turns run on all nodes.
+// A single node answers /v1/cluster as a one-member cluster.
+counters read_cluster_counters(node_client& probe, std::chrono::milliseconds timeout) {
+  auto reply = probe.get("/v1/cluster");
+  keel::cluster::ClusterView view;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  if (!reply.ok() ||
+      !google::protobuf::util::JsonStringToMessage(reply.body, &view, options).ok() ||
+      view.members_size() <= 1)
+    return read_counters(probe);
+  counters total{0.0, 0.0};
+  for (const auto& m : view.members()) {
+    if (m.status() != "up") continue;
+    auto where = parse_endpoint(m.http_address());
+    if (!where) return {};
+    node_client member{*where, timeout};
+    auto c = read_counters(member);
+    if (!c.commit_writes || !c.turns) return {};
+    *total.commit_writes += *c.commit_writes;
+    *total.turns += *c.turns;
+  }
+  return total;
 }
 
 // The live line on stderr, rewritten in place once a second until `done`.
@@ -139,7 +166,7 @@ int main(int argc, char** argv) {
     std::cerr << "rideshare-sim: placing drivers failed: " << *failure << "\n";
     return exit_no_node;
   }
-  auto before = read_counters(probe);
+  auto before = read_cluster_counters(probe, opts.request_timeout);
 
   run_control control;
   control.started = clock::now();
@@ -183,7 +210,7 @@ int main(int argc, char** argv) {
                              opts.settle_timeout.count() / 1000.0, rides.size());
     auto payments = settle_payments(opts, rides);
     // After settling, so the payment and processor turns each ride causes are counted.
-    auto after = read_counters(probe);
+    auto after = read_cluster_counters(probe, opts.request_timeout);
     auto per_ride = [&](std::optional<double> a, std::optional<double> b,
                         double own) -> std::optional<double> {
       if (!a || !b || summary.rides_finished == 0) return std::nullopt;

@@ -51,8 +51,9 @@ void print_table(const run_summary& s) {
   out << fmt::format("rides finished     {} in {:.1f} s = {:.1f} rides/s\n", s.rides_finished,
                      s.elapsed_s, s.rides_per_second());
   for (const auto& [path, n] : s.paths) out << fmt::format("  {:<28} {}\n", path_name(path), n);
-  out << fmt::format("durable turns/ride {}   (keel_commit_writes_total delta / rides)\n",
-                     or_dash(s.durable_turns_per_ride));
+  out << fmt::format(
+      "durable turns/ride {}   (keel_commit_writes_total delta over all members / rides)\n",
+      or_dash(s.durable_turns_per_ride));
   out << fmt::format(
       "turns/ride         {}   (keel_turns_total delta less the sim's own "
       "reads / rides)\n\n",
