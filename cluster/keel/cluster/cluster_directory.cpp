@@ -134,13 +134,8 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
       },
       [](ping_atom) { return pong_atom::value; },
       [=](gather_atom, const std::string& hex) {
-        wire_turns out;
-        if (auto trace = trace_id::from_hex(hex))
-          for (const auto& t : runtime->turns().find(*trace))
-            out.push_back({runtime->options().node_id, to_string(t.actor), t.message, t.caller,
-                           t.start_ms, t.duration_us, t.outcome, t.version_before,
-                           t.version_after});
-        return out;
+        auto trace = trace_id::from_hex(hex);
+        return trace ? runtime->turns().rows(*trace, runtime->options().node_id) : wire_turns{};
       },
       [=](stop_atom) { self->quit(); },
   };
@@ -319,7 +314,7 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
 void configure_cluster_transport(caf::actor_system_config& cfg) {
   cfg.add_message_type<wire_call>("keel.wire_call");
   cfg.add_message_type<wire_reply>("keel.wire_reply");
-  cfg.add_message_type<wire_turn>("keel.wire_turn");
+  cfg.add_message_type<turn_row>("keel.turn_row");
   cfg.add_message_type<wire_turns>("keel.wire_turns");
   cfg.load<caf::io::middleman>();
   // A hung peer (SIGSTOP, a cut link) is noticed only with heartbeats on.
@@ -379,7 +374,7 @@ std::optional<partition_directory::placement> cluster_directory::locate(uint32_t
 }
 
 void cluster_directory::gather_turns(const trace_id& trace,
-                                     std::function<void(std::vector<remote_turn>)> done) {
+                                     std::function<void(std::vector<turn_row>)> done) {
   std::vector<caf::actor> peers;
   for (const auto& m : members_.members())
     if (m.node_id() != self_ && !m.cluster_address().empty())
@@ -387,7 +382,7 @@ void cluster_directory::gather_turns(const trace_id& trace,
   if (peers.empty()) return done({});
   // One short-lived actor collects the answers; each link answers within ~1 s.
   sys_.spawn([peers, hex = trace.to_hex(), done = std::move(done)](caf::event_based_actor* self) {
-    auto rows = std::make_shared<std::vector<remote_turn>>();
+    auto rows = std::make_shared<wire_turns>();
     auto left = std::make_shared<size_t>(peers.size());
     auto finish = [self, rows, left, done] {
       if (--*left > 0) return;
@@ -398,10 +393,7 @@ void cluster_directory::gather_turns(const trace_id& trace,
       self->request(peer, 2s, gather_atom::value, hex)
           .then(
               [rows, finish](wire_turns& turns) {
-                for (auto& t : turns)
-                  rows->push_back({std::move(t.node), std::move(t.actor), std::move(t.message),
-                                   std::move(t.caller), t.start_ms, t.duration_us,
-                                   std::move(t.outcome), t.version_before, t.version_after});
+                for (auto& t : turns) rows->push_back(std::move(t));
                 finish();
               },
               [finish](caf::error&) { finish(); });

@@ -54,7 +54,7 @@ class cluster_directory final : public partition_directory {
   verdict route(const envelope_ptr& env) override;
   std::optional<placement> locate(uint32_t partition) const override;
   void gather_turns(const trace_id& trace,
-                    std::function<void(std::vector<remote_turn>)> done) override;
+                    std::function<void(std::vector<turn_row>)> done) override;
 
   /// Stops placing and forwarding; pending and held calls fail with `unavailable`.
   void stop();

@@ -11,6 +11,19 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "keel/runtime/turn_log.hpp"
+
+namespace keel {
+
+// Found by argument-dependent lookup: turn_row lives in namespace keel.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, turn_row& x) {
+  return f(caf::meta::type_name("keel.turn_row"), x.node, x.actor, x.message, x.caller, x.start_ms,
+           x.duration_us, x.outcome, x.version_before, x.version_after);
+}
+
+}  // namespace keel
+
 namespace keel::cluster {
 
 /// One call (or one-way message) to a virtual actor, crossing nodes: the payload is the
@@ -36,25 +49,8 @@ struct wire_reply {
   std::string error;
 };
 
-/// One turn of a trace, as the node that ran it recorded it (GET /v1/traces gathers them).
-struct wire_turn {
-  std::string node;
-  std::string actor;
-  std::string message;
-  std::string caller;
-  int64_t start_ms = 0;
-  int64_t duration_us = 0;
-  std::string outcome;
-  uint64_t version_before = 0;
-  uint64_t version_after = 0;
-};
-using wire_turns = std::vector<wire_turn>;
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, wire_turn& x) {
-  return f(caf::meta::type_name("keel.wire_turn"), x.node, x.actor, x.message, x.caller, x.start_ms,
-           x.duration_us, x.outcome, x.version_before, x.version_after);
-}
+/// A trace's turns on one node (GET /v1/traces gathers them from every member).
+using wire_turns = std::vector<turn_row>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wire_call& x) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "keel/runtime/envelope.hpp"
+#include "keel/runtime/turn_log.hpp"
 
 namespace keel {
 
@@ -33,22 +34,10 @@ class partition_directory {
   /// The partition's owner as this node knows it; nullopt while it was never placed.
   virtual std::optional<placement> locate(uint32_t partition) const = 0;
 
-  /// One turn of a trace as another node recorded it (GET /v1/traces gathers them).
-  struct remote_turn {
-    std::string node;
-    std::string actor;
-    std::string message;
-    std::string caller;
-    int64_t start_ms = 0;
-    int64_t duration_us = 0;
-    std::string outcome;
-    uint64_t version_before = 0;
-    uint64_t version_after = 0;
-  };
   /// Asks every other member for its turns of `trace`; `done` runs once, on any thread,
   /// with what answered within about a second (a node that does not answer adds nothing).
   virtual void gather_turns(const trace_id& trace,
-                            std::function<void(std::vector<remote_turn>)> done) = 0;
+                            std::function<void(std::vector<turn_row>)> done) = 0;
 };
 
 }  // namespace keel

@@ -8,11 +8,13 @@ void turn_log::add(turn_record record) {
   ring_.push_back(std::move(record));
 }
 
-std::vector<turn_record> turn_log::find(const trace_id& trace) const {
-  std::vector<turn_record> out;
+std::vector<turn_row> turn_log::rows(const trace_id& trace, const std::string& node) const {
+  std::vector<turn_row> out;
   std::lock_guard guard{mutex_};
   for (const auto& r : ring_)
-    if (r.trace == trace) out.push_back(r);
+    if (r.trace == trace)
+      out.push_back({node, to_string(r.actor), r.message, r.caller, r.start_ms, r.duration_us,
+                     r.outcome, r.version_before, r.version_after});
   return out;
 }
 

@@ -54,8 +54,6 @@ void locate_actor(node_runtime& runtime, const exchange_ptr& ex) {
                                json_escape(node), epoch, active ? "true" : "false"));
 }
 
-using turn_row = partition_directory::remote_turn;
-
 void respond_with_turns(const exchange_ptr& ex, const trace_id& trace, std::vector<turn_row> rows) {
   // Every node's clock, so the order across nodes is as good as their clocks agree.
   std::stable_sort(rows.begin(), rows.end(),
@@ -79,10 +77,7 @@ void trace_turns(node_runtime& runtime, const exchange_ptr& ex) {
   auto trace = trace_id::from_hex(ex->param("traceId"));
   if (!trace)
     return ex->fail(make_error(errc::bad_payload, "traceId: expected 32 lowercase hex digits"));
-  std::vector<turn_row> rows;
-  for (const auto& t : runtime.turns().find(*trace))
-    rows.push_back({runtime.options().node_id, to_string(t.actor), t.message, t.caller, t.start_ms,
-                    t.duration_us, t.outcome, t.version_before, t.version_after});
+  auto rows = runtime.turns().rows(*trace, runtime.options().node_id);
   auto* directory = runtime.router().directory();
   if (!directory) return respond_with_turns(ex, *trace, std::move(rows));
   directory->gather_turns(
