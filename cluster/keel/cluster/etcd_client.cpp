@@ -12,7 +12,9 @@ namespace {
 using google::protobuf::util::JsonParseOptions;
 using google::protobuf::util::JsonPrintOptions;
 
-std::string to_gateway_json(const google::protobuf::Message& msg) {
+}  // namespace
+
+std::string to_etcd_json(const google::protobuf::Message& msg) {
   JsonPrintOptions opts;
   opts.preserve_proto_field_names = true;
   std::string out;
@@ -20,7 +22,7 @@ std::string to_gateway_json(const google::protobuf::Message& msg) {
   return out;
 }
 
-caf::error from_gateway_json(std::string_view json, google::protobuf::Message& out) {
+caf::error from_etcd_json(std::string_view json, google::protobuf::Message& out) {
   JsonParseOptions opts;
   opts.ignore_unknown_fields = true;  // newer etcd versions add fields
   auto status = google::protobuf::util::JsonStringToMessage(
@@ -31,8 +33,6 @@ caf::error from_gateway_json(std::string_view json, google::protobuf::Message& o
                                            std::string{status.message()});
   return {};
 }
-
-}  // namespace
 
 std::string describe(httplib::Error err) {
   switch (err) {
@@ -76,7 +76,7 @@ template <class Response>
 caf::expected<Response> etcd_client::post(const std::string& path,
                                           const google::protobuf::Message& body) {
   if (stopped_.load()) return make_error(errc::unavailable, "etcd client stopped");
-  auto res = http_->Post(path, to_gateway_json(body), "application/json");
+  auto res = http_->Post(path, to_etcd_json(body), "application/json");
   if (!res)
     return make_error(errc::unavailable,
                       "etcd at " + endpoint_ + " unreachable: " + describe(res.error()));
@@ -86,7 +86,7 @@ caf::expected<Response> etcd_client::post(const std::string& path,
                                 " to " + path + ": " + res->body.substr(0, 300));
   }
   Response out;
-  if (auto err = from_gateway_json(res->body, out)) return err;
+  if (auto err = from_etcd_json(res->body, out)) return err;
   return out;
 }
 
@@ -156,7 +156,7 @@ caf::error etcd_client::watch(const std::string& prefix, int64_t start_revision,
   httplib::Request http_req;
   http_req.method = "POST";
   http_req.path = "/v3/watch";
-  http_req.body = to_gateway_json(req);
+  http_req.body = to_etcd_json(req);
   http_req.set_header("Content-Type", "application/json");
   http_req.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
     pending.append(data, size);
@@ -167,7 +167,7 @@ caf::error etcd_client::watch(const std::string& prefix, int64_t start_revision,
       pending.erase(0, newline + 1);
       if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
       etcd::WatchStreamItem item;
-      if (auto err = from_gateway_json(line, item)) {
+      if (auto err = from_etcd_json(line, item)) {
         failure = std::move(err);
         return false;
       }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -71,6 +72,11 @@ class etcd_client {
   std::unique_ptr<httplib::Client> http_;
   std::atomic<bool> stopped_{false};
 };
+
+/// A message as etcd's gateway prints it (proto field names), and back. Unknown fields are
+/// ignored: newer etcd versions add some. Keel's own values in etcd use the same mapping.
+std::string to_etcd_json(const google::protobuf::Message& msg);
+caf::error from_etcd_json(std::string_view json, google::protobuf::Message& out);
 
 /// What a cpp-httplib client error means, for people.
 std::string describe(httplib::Error err);

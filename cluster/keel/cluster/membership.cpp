@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
 #include "keel/cluster/etcd_client.hpp"
@@ -32,18 +31,11 @@ int64_t wall_ms() {
       .count();
 }
 
-std::string to_json(const google::protobuf::Message& msg) {
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.preserve_proto_field_names = true;
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(msg, &out, opts);
-  return out;
-}
-
-bool from_json(const std::string& json, google::protobuf::Message& out) {
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = true;
-  return google::protobuf::util::JsonStringToMessage(json, &out, opts).ok();
+// Partition numbers in keys have four digits, so etcd and LevelDB list them in order.
+std::string partition_digits(uint32_t p) {
+  char digits[8];
+  std::snprintf(digits, sizeof digits, "%04u", p);
+  return digits;
 }
 
 }  // namespace
@@ -53,9 +45,7 @@ std::string membership::member_key(const std::string& cluster, const std::string
 }
 
 std::string membership::partition_key(const std::string& cluster, uint32_t p) {
-  char digits[8];
-  std::snprintf(digits, sizeof digits, "%04u", p);
-  return "keel/" + cluster + "/partitions/" + digits;
+  return "keel/" + cluster + "/partitions/" + partition_digits(p);
 }
 
 std::string membership::rendezvous_owner(uint32_t p, const std::vector<std::string>& node_ids) {
@@ -136,7 +126,7 @@ caf::error membership::register_self(etcd_client& etcd) {
   etcd_client::require_absent(txn, own_key_);
   auto* put = txn.add_success()->mutable_request_put();
   put->set_key(own_key_);
-  put->set_value(to_json(me));
+  put->set_value(to_etcd_json(me));
   put->set_lease(lease->id());
   txn.add_failure()->mutable_request_range()->set_key(own_key_);
   auto res = etcd.txn(txn);
@@ -146,7 +136,7 @@ caf::error membership::register_self(etcd_client& etcd) {
     std::string holder;
     if (res->responses_size() > 0 && res->responses(0).response_range().kvs_size() > 0) {
       Member other;
-      if (from_json(res->responses(0).response_range().kvs(0).value(), other))
+      if (!from_etcd_json(res->responses(0).response_range().kvs(0).value(), other))
         holder = " (http=" + other.http_address() + ", registered at " +
                  std::to_string(other.started_ms()) + " ms since the epoch)";
     }
@@ -223,14 +213,14 @@ caf::error membership::load_cluster(etcd_client& etcd) {
     }
     if (kv.key().compare(0, partitions_prefix_.size(), partitions_prefix_) == 0) {
       PartitionRecord rec;
-      if (from_json(kv.value(), rec))
+      if (!from_etcd_json(kv.value(), rec))
         placed[static_cast<uint32_t>(std::stoul(kv.key().substr(partitions_prefix_.size())))] =
             std::move(rec);
       continue;
     }
     if (kv.key().compare(0, prefix_.size(), prefix_) != 0) continue;
     Member m;
-    if (!from_json(kv.value(), m)) {
+    if (from_etcd_json(kv.value(), m)) {
       log_->warn("membership: ignoring unreadable member record {}", kv.key());
       continue;
     }
@@ -274,7 +264,7 @@ void membership::apply(const std::string& key, const std::string& value, bool de
     std::unique_lock guard{members_mutex_};
     if (deleted)
       partitions_.erase(p);
-    else if (from_json(value, rec))
+    else if (!from_etcd_json(value, rec))
       partitions_[p] = std::move(rec);
     revision_ = std::max(revision_, revision);
     return;
@@ -287,7 +277,7 @@ void membership::apply(const std::string& key, const std::string& value, bool de
       members_.erase(node_id);
     } else {
       Member m;
-      if (from_json(value, m)) members_[node_id] = std::move(m);
+      if (!from_etcd_json(value, m)) members_[node_id] = std::move(m);
     }
     revision_ = std::max(revision_, revision);
   }
@@ -436,7 +426,7 @@ caf::error membership::place(const std::vector<uint32_t>& wanted) {
       rec.set_state("active");
       auto* put = txn.add_success()->mutable_request_put();
       put->set_key(key);
-      put->set_value(to_json(rec));
+      put->set_value(to_etcd_json(rec));
       txn.add_failure()->mutable_request_range()->set_key(key);
       records.push_back(std::move(rec));
     }
@@ -451,7 +441,7 @@ caf::error membership::place(const std::vector<uint32_t>& wanted) {
     for (size_t i = 0; i < chunk.size(); ++i) {
       const auto& range = res->responses(static_cast<int>(i)).response_range();
       PartitionRecord theirs;
-      if (range.kvs_size() > 0 && from_json(range.kvs(0).value(), theirs))
+      if (range.kvs_size() > 0 && !from_etcd_json(range.kvs(0).value(), theirs))
         partitions_.emplace(chunk[i], std::move(theirs));
       else
         all_present = false;
@@ -577,7 +567,7 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
   for (const auto& kv : table->kvs()) {
     PartitionRecord rec;
     auto slash = kv.key().rfind('/');
-    if (from_json(kv.value(), rec))
+    if (!from_etcd_json(kv.value(), rec))
       placed[static_cast<uint32_t>(std::stoul(kv.key().substr(slash + 1)))] = std::move(rec);
   }
   auto prefix_size = meta_key(partition_epoch_prefix).size();
@@ -598,9 +588,7 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
 }
 
 std::string partition_epoch_record(uint32_t p) {
-  char digits[8];
-  std::snprintf(digits, sizeof digits, "%04u", p);
-  return meta_key(std::string{partition_epoch_prefix} + digits);
+  return meta_key(std::string{partition_epoch_prefix} + partition_digits(p));
 }
 
 }  // namespace keel::cluster
