@@ -464,7 +464,7 @@ void cluster_directory::watch_members() {
       caf::anon_send(link_to(m.node_id(), m.cluster_address()), watch_atom::value);
 }
 
-void cluster_directory::record_owned_partitions() {
+bool cluster_directory::record_owned_partitions() {
   std::vector<store_write> batch;
   std::vector<std::pair<uint32_t, uint64_t>> added;
   for (const auto& [p, rec] : members_.partitions()) {
@@ -474,12 +474,13 @@ void cluster_directory::record_owned_partitions() {
     batch.push_back({partition_epoch_record(p), std::to_string(rec.epoch())});
     added.emplace_back(p, rec.epoch());
   }
-  if (batch.empty()) return;
+  if (batch.empty()) return true;
   if (auto err = runtime_.store().write(batch)) {
     log_->warn("cluster: could not record owned partitions: {}", message_of(err));
-    return;
+    return false;
   }
   for (auto& [p, epoch] : added) recorded_[p] = epoch;
+  return true;
 }
 
 void cluster_directory::placer_loop() {
@@ -498,7 +499,10 @@ void cluster_directory::placer_loop() {
     // Every member gets a link that stays connected, so that a death is seen at once.
     if (std::chrono::steady_clock::now() >= next_watch) {
       watch_members();
-      record_owned_partitions();  // also those placed here by other nodes
+      // Also those other nodes placed here; the table is copied only when the watch moved.
+      if (auto revision = members_.revision();
+          revision != recorded_revision_ && record_owned_partitions())
+        recorded_revision_ = revision;
       next_watch = std::chrono::steady_clock::now() + 200ms;
     }
     for (const auto& node_id : suspects) {

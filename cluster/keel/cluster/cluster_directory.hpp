@@ -62,8 +62,9 @@ class cluster_directory final : public partition_directory {
  private:
   void placer_loop();
   void watch_members();
-  /// Writes the epoch of every partition this node owns that its DB has not recorded yet.
-  void record_owned_partitions();
+  /// Writes the epoch of every partition this node owns that its DB has not recorded yet;
+  /// false if the write failed.
+  bool record_owned_partitions();
   /// A link lost its peer and the reconnect was refused (called on the link's thread).
   void suspect(const std::string& node_id);
   void forward(const envelope_ptr& env, const std::string& owner, uint64_t epoch);
@@ -88,7 +89,8 @@ class cluster_directory final : public partition_directory {
   std::deque<envelope_ptr> held_;          // guarded by held_mutex_
   std::vector<std::string> suspects_;      // guarded by held_mutex_
   std::map<uint32_t, uint64_t> recorded_;  // partition epochs in the DB; placer thread only
-  bool stopping_ = false;                  // guarded by held_mutex_
+  int64_t recorded_revision_ = -1;  // the table revision recorded_ reflects; placer thread only
+  bool stopping_ = false;           // guarded by held_mutex_
   std::thread placer_;
 };
 
