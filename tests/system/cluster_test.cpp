@@ -86,6 +86,21 @@ class Cluster : public ::testing::Test {
     return node.post("/v1/actors/counter/" + key + "/Increment", R"({"by":1})").status;
   }
 
+  // Increments counters `<prefix>0`, `<prefix>1`, … once each through `via` until one is
+  // owned by `owner`, and returns its key: a counter at 1 on that node. Empty if none was.
+  static std::string counter_owned_by(node_process& via, const std::string& owner,
+                                      const std::string& prefix) {
+    for (int k = 0; k < 1000; ++k) {
+      auto key = prefix + std::to_string(k);
+      if (increment(via, key) != 200) {
+        ADD_FAILURE() << "increment of " << key << " failed";
+        return {};
+      }
+      if (owner_seen_by(via, key) == owner) return key;
+    }
+    return {};
+  }
+
   // The create revision of the node's membership key in etcd; 0 if it has none.
   int64_t registration_of(const std::string& node_id) {
     cluster::etcd_client etcd{etcd_->endpoint()};
@@ -200,14 +215,8 @@ TEST_F(Cluster, NodeCutOffFromEtcdAloneFencesItselfWhileTheOthersServe) {
   auto& n2 = *nodes_.back();
   ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
   // One counter owned by each node.
-  std::map<std::string, std::string> key_of;
-  for (int k = 0; key_of.size() < 2 && k < 1000; ++k) {
-    auto key = "x" + std::to_string(k);
-    ASSERT_EQ(increment(n1, key), 200);
-    key_of.emplace(owner_seen_by(n1, key), key);
-  }
-  ASSERT_EQ(key_of.size(), 2u);
-  auto n2_key = key_of["n2"], n1_key = key_of["n1"];
+  auto n2_key = counter_owned_by(n1, "n2", "x"), n1_key = counter_owned_by(n1, "n1", "y");
+  ASSERT_FALSE(n2_key.empty() || n1_key.empty());
   proxy.cut();
   ASSERT_TRUE(eventually([&] { return n2.get("/readyz").status == 503; }, 2500ms))
       << "phase: n2 must fence itself without etcd";
@@ -459,12 +468,7 @@ TEST_F(Cluster, TraceOfACrossNodeCallIsGatheredFromEveryNode) {
   auto& n2 = start_node("n2");
   ASSERT_TRUE(
       eventually([&] { return member_ids(n1).size() == 2 && member_ids(n2).size() == 2; }, 5s));
-  std::string key;
-  for (int k = 0; key.empty() && k < 1000; ++k) {
-    auto candidate = "t" + std::to_string(k);
-    ASSERT_EQ(increment(n1, candidate), 200);
-    if (owner_seen_by(n1, candidate) == "n2") key = candidate;
-  }
+  auto key = counter_owned_by(n1, "n2", "t");
   ASSERT_FALSE(key.empty());
   const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4737";
   auto reply = n1.post("/v1/actors/counter/" + key + "/Increment", R"({"by":5})",
@@ -487,12 +491,7 @@ TEST_F(Cluster, CallsToAHungOwnerFailFastNotAtTheirDeadline) {
   auto& n1 = start_node("n1");
   auto& n2 = start_node("n2");
   ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
-  std::string key;
-  for (int k = 0; key.empty() && k < 1000; ++k) {
-    auto candidate = "h" + std::to_string(k);
-    ASSERT_EQ(increment(n1, candidate), 200);
-    if (owner_seen_by(n1, candidate) == "n2") key = candidate;
-  }
+  auto key = counter_owned_by(n1, "n2", "h");
   ASSERT_FALSE(key.empty());
   std::this_thread::sleep_for(1s);  // the link has a heartbeat history
   kill(n2.pid(), SIGSTOP);
