@@ -44,6 +44,37 @@ caf::expected<std::vector<std::string>> read_api_keys(const std::string& path) {
   return keys;
 }
 
+// Graceful leave: resign (if coordinator), ask to be drained and wait, while still serving,
+// until the coordinator has moved this node's partitions to the others (bounded).
+void move_partitions_away(cluster::membership& members, cluster::cluster_directory& directory,
+                          const app::node_options& opts, spdlog::logger& log) {
+  members.resign();
+  auto others = members.placement_targets();
+  std::erase(others, opts.node_id);
+  if (others.empty() || directory.owned_partitions() == 0) return;
+  if (auto err = members.drain(opts.node_id, "stopping (signal)")) {
+    log.warn("cannot ask to be drained: {}", message_of(err));
+    return;
+  }
+  auto give_up = std::chrono::steady_clock::now() + opts.leave_timeout;
+  auto next_report = std::chrono::steady_clock::now();
+  while (auto owned = directory.owned_partitions()) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= give_up) {
+      log.warn("leaving with {} partitions still here: they are unavailable until this node "
+               "returns",
+               owned);
+      return;
+    }
+    if (now >= next_report) {
+      log.info("leaving: {} partitions still to move away", owned);
+      next_report = now + std::chrono::seconds{1};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  log.info("leaving: every partition moved away");
+}
+
 int run(const app::node_options& opts, const sigset_t& stop_signals) {
   // stdout carries only the `listening` line scripts wait for; logs go to stderr.
   spdlog::set_default_logger(spdlog::stderr_color_mt("node"));
@@ -147,7 +178,8 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
         (*runtime)->stop();
         return 1;
       };
-      directory = std::make_unique<cluster::cluster_directory>(*members, **runtime, sys, log);
+      directory = std::make_unique<cluster::cluster_directory>(*members, **runtime, sys, log,
+                                                               opts.test_handoff_delay);
       auto cluster_port = directory->publish(opts.advertise_host, opts.cluster_port);
       if (!cluster_port)
         return fail("cannot open --cluster-port " + std::to_string(opts.cluster_port),
@@ -163,9 +195,20 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
               << std::endl;
     log->info("node {} serving, data in {}, sync={}", opts.node_id, opts.data_dir, opts.sync);
 
+    // A stop signal ends the node; so does a drain of this node once its partitions moved.
     int sig = 0;
-    sigwait(&stop_signals, &sig);
-    log->info("signal {}: draining", sig);
+    while (sig <= 0) {
+      timespec poll{0, 100'000'000};
+      sig = sigtimedwait(&stop_signals, nullptr, &poll);
+      if (sig > 0 || !members || !members->is_draining(opts.node_id)) continue;
+      members->resign();  // a leaving coordinator resigns first: another one moves our share
+      if (directory->owned_partitions() == 0) {
+        log->info("drained: this node owns no partition any more; leaving the cluster");
+        break;
+      }
+    }
+    if (sig > 0) log->info("signal {}: leaving", sig);
+    if (sig > 0 && members) move_partitions_away(*members, *directory, opts, *log);
     // Graceful: refuse new work, let requests in flight finish (bounded by their deadline).
     gw.begin_drain();
     auto give_up =

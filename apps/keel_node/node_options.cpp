@@ -141,6 +141,10 @@ int parse_node_options(int argc, char** argv, node_options& o) {
   env(duration_flag(app, "--ride-accept-timeout", o.ride_accept_timeout, "1m",
                     "offer a matched ride to another driver if not accepted within this"));
   env(app.add_flag("--test-actors", o.test_actors, "register the test-only actor types"));
+  env(duration_flag(app, "--leave-timeout", o.leave_timeout, "1m",
+                    "on SIGTERM, how long to wait for this node's partitions to move away"));
+  env(duration_flag(app, "--test-handoff-delay", o.test_handoff_delay, "0ms",
+                    "test hook: pause this long before ingesting each partition handed here"));
   env(app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
           ->capture_default_str()
           ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"})));

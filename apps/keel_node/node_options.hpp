@@ -31,6 +31,8 @@ struct node_options {
   std::chrono::milliseconds ride_search_timeout{std::chrono::minutes{2}};
   std::chrono::milliseconds ride_accept_timeout{std::chrono::minutes{1}};
   bool test_actors = false;
+  std::chrono::milliseconds leave_timeout{std::chrono::minutes{1}};
+  std::chrono::milliseconds test_handoff_delay{0};
   std::string log_level = "info";
 };
 

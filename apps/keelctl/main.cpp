@@ -5,6 +5,7 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
@@ -27,8 +28,10 @@ struct options {
   std::string key;
 };
 
-// GETs `path` from the node; exits 1 with a clear message when it cannot.
-std::string fetch(const options& opts, const std::string& path) {
+// GETs (or POSTs) `path` at the node; exits 1 with a clear message when it cannot or when
+// it answers anything but `expect`.
+std::string fetch(const options& opts, const std::string& path, bool post = false,
+                  int expect = 200) {
   auto colon = opts.node.rfind(':');
   auto host = colon == std::string::npos ? opts.node : opts.node.substr(0, colon);
   int port = colon == std::string::npos ? 8080 : std::atoi(opts.node.c_str() + colon + 1);
@@ -36,13 +39,13 @@ std::string fetch(const options& opts, const std::string& path) {
   cli.set_tcp_nodelay(true);
   cli.set_connection_timeout(std::chrono::seconds{2});
   cli.set_read_timeout(std::chrono::seconds{10});
-  auto res = cli.Get(path);
+  auto res = post ? cli.Post(path, "", "application/json") : cli.Get(path);
   if (!res) {
     std::cerr << "keelctl: cannot reach keel-node at " << opts.node << ": "
               << keel::cluster::describe(res.error()) << "\n";
     std::exit(1);
   }
-  if (res->status != 200) {
+  if (res->status != expect) {
     std::cerr << "keelctl: " << opts.node << " answered " << res->status << " to " << path << ": "
               << res->body << "\n";
     std::exit(1);
@@ -85,7 +88,44 @@ int status(const options& opts) {
   fmt::print("coordinator  {}\n", view.coordinator().empty() ? "none" : view.coordinator());
   fmt::print("members      {} up of {}\n", up, view.members_size());
   fmt::print("fenced       {}\n", view.fenced() ? "yes: " + view.fence_reason() : "no");
+  const auto& r = view.rebalance();
+  if (r.running())
+    fmt::print("rebalance    running: {} planned, {} moving, {} done, {} aborted ({})\n",
+               r.planned(), r.moving(), r.done(), r.failed(), r.reason());
+  else if (r.planned() > 0)
+    fmt::print("rebalance    idle; the last one moved {} of {} partitions ({} aborted)\n", r.done(),
+               r.planned(), r.failed());
+  else
+    fmt::print("rebalance    idle\n");
   return 0;
+}
+
+// Asks for the drain, then follows it (a progress line) until the node has left.
+int drain(const options& opts, const std::string& node_id, bool wait,
+          std::chrono::seconds limit) {
+  auto body = fetch(opts, "/v1/cluster/nodes/" + path_segment(node_id) + "/drain", true, 202);
+  if (opts.json && !wait) return std::cout << body << "\n", 0;
+  if (!wait) return fmt::print("{} is leaving: its partitions move to the others\n", node_id), 0;
+  auto give_up = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    auto view = parse<ClusterView>(fetch(opts, "/v1/cluster"), opts);
+    const keel::cluster::MemberView* member = nullptr;
+    for (const auto& m : view.members())
+      if (m.node_id() == node_id) member = &m;
+    if (!member) {
+      fmt::print(stderr, "\n");
+      fmt::print("{} drained and left the cluster\n", node_id);
+      return 0;
+    }
+    fmt::print(stderr, "\r{}: {} partitions left; rebalance {} of {} done   ", node_id,
+               member->partitions(), view.rebalance().done(), view.rebalance().planned());
+    if (std::chrono::steady_clock::now() >= give_up) {
+      fmt::print(stderr, "\nkeelctl: {} still holds {} partitions after {} s\n", node_id,
+                 member->partitions(), limit.count());
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{250});
+  }
 }
 
 int members(const options& opts) {
@@ -115,7 +155,8 @@ int partitions(const options& opts) {
   if (opts.verbose) {
     fmt::print("\n{:>9} {:<16} {:>6} {}\n", "PARTITION", "OWNER", "EPOCH", "STATE");
     for (const auto& row : table.partitions())
-      fmt::print("{:>9} {:<16} {:>6} {}\n", row.partition(), row.owner(), row.epoch(), row.state());
+      fmt::print("{:>9} {:<16} {:>6} {}{}\n", row.partition(), row.owner(), row.epoch(), row.state(),
+                 row.to().empty() ? "" : " -> " + row.to());
   }
   return 0;
 }
@@ -148,6 +189,15 @@ int main(int argc, char** argv) {
   auto* locate_cmd = app.add_subcommand("locate", "where an actor lives: partition and node");
   locate_cmd->add_option("TYPE", opts.type, "actor type")->required();
   locate_cmd->add_option("KEY", opts.key, "actor key")->required();
+  auto* drain_cmd = app.add_subcommand(
+      "drain", "move a node's partitions to the others, then it leaves (and its process exits)");
+  std::string drain_node;
+  bool no_wait = false;
+  int drain_timeout_s = 120;
+  drain_cmd->add_option("NODE_ID", drain_node, "the node to drain")->required();
+  drain_cmd->add_flag("--no-wait", no_wait, "return once the drain is requested");
+  drain_cmd->add_option("--timeout", drain_timeout_s, "seconds to wait for the node to leave")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -158,5 +208,7 @@ int main(int argc, char** argv) {
   if (members_cmd->parsed()) return members(opts);
   if (partitions_cmd->parsed()) return partitions(opts);
   if (locate_cmd->parsed()) return locate(opts);
+  if (drain_cmd->parsed())
+    return drain(opts, drain_node, !no_wait, std::chrono::seconds{drain_timeout_s});
   return 2;
 }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
 #include <set>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/node_runtime.hpp"
+#include "keel/runtime/runtime.pb.h"
 #include "keel/runtime/state_store.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::envelope_ptr)
@@ -76,7 +78,8 @@ struct endpoint_state {
   uint64_t next_id = 0;
 };
 
-caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* runtime) {
+caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* runtime,
+                       handoff* handoff) {
   // Published: any peer could send it an exit (CAF_NOTES.md §5). Only stop_atom stops it.
   self->set_exit_handler([](caf::exit_msg&) {});
   return {
@@ -91,11 +94,14 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
         if (!type)
           return fail(errc::unknown_actor_type, "no actor type '" + call.target_type + "'");
         const auto* handler = type->find(call.message_type);
-        if (!handler)
+        // A reminder's firing held while its partition moved is delivered to the new owner.
+        bool reminder = call.message_type == "$reminder";
+        if (!handler && !reminder)
           return fail(errc::unknown_message, "actor type '" + call.target_type +
                                                  "' has no handler for '" + call.message_type +
                                                  "'");
-        std::shared_ptr<google::protobuf::Message> request{handler->request_prototype->New()};
+        std::shared_ptr<google::protobuf::Message> request{
+            reminder ? new keel::runtime::ReminderFired : handler->request_prototype->New()};
         if (!request->ParseFromString(call.payload))
           return fail(errc::bad_payload, call.message_type + " from another node does not parse");
         actor_id target{call.target_type, call.target_key};
@@ -132,6 +138,26 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
         it->second.deliver(std::move(reply));
         self->state.answering.erase(it);
       },
+      // The coordinator asks this node to hand a partition over; answered when it is done.
+      [=](wire_handoff& req) -> caf::result<wire_reply> {
+        auto id = self->state.next_id++;
+        self->state.answering.emplace(id, self->make_response_promise());
+        handoff->hand_off(std::move(req),
+                          [me = caf::actor_cast<caf::actor>(self), id](wire_reply reply) {
+                            caf::anon_send(me, answer_atom::value, id, std::move(reply));
+                          });
+        return caf::delegated<wire_reply>{};
+      },
+      [=](wire_chunk& chunk) -> caf::result<wire_reply> {
+        auto promise = self->make_response_promise<wire_reply>();
+        self->request(handoff->ingester(), caf::infinite, std::move(chunk))
+            .then([promise](wire_reply& reply) mutable { promise.deliver(std::move(reply)); },
+                  [promise, self](caf::error& err) mutable {
+                    promise.deliver(failed_reply(static_cast<uint8_t>(errc::unavailable),
+                                                 "ingest failed: " + self->system().render(err)));
+                  });
+        return promise;
+      },
       [](ping_atom) { return pong_atom::value; },
       [=](gather_atom, const std::string& hex) {
         auto trace = trace_id::from_hex(hex);
@@ -163,6 +189,7 @@ struct link_state {
   bool suspected = false;
   std::vector<std::pair<envelope_ptr, wire_call>> waiting;  // for the connection
   std::map<uint64_t, envelope_ptr> pending;                 // sent, not answered
+  std::map<uint64_t, caf::response_promise> relayed;        // handoff messages, not answered
   uint64_t next_id = 0;
 };
 
@@ -239,6 +266,39 @@ void connect(link_actor* self) {
           });
 }
 
+// Relays a handoff message to the peer; a lost peer fails it at once (not at a timeout).
+template <class Message>
+caf::result<wire_reply> relay(link_actor* self, Message& msg) {
+  auto& st = self->state;
+  if (!st.peer || st.suspected) {
+    if (!st.peer) connect(self);
+    return failed_reply(static_cast<uint8_t>(errc::unavailable),
+                        std::string{not_connected_prefix} + st.node_id);
+  }
+  auto id = st.next_id++;
+  st.relayed.emplace(id, self->make_response_promise());
+  auto answer = [self, id](wire_reply reply) {
+    auto it = self->state.relayed.find(id);
+    if (it == self->state.relayed.end()) return;
+    it->second.deliver(std::move(reply));
+    self->state.relayed.erase(it);
+  };
+  self->request(st.peer, caf::infinite, std::move(msg))
+      .then([answer](wire_reply& reply) { answer(std::move(reply)); },
+            [answer, self](caf::error& err) {
+              answer(failed_reply(static_cast<uint8_t>(errc::unavailable),
+                                  "node " + self->state.node_id + ": " +
+                                      self->system().render(err)));
+            });
+  return caf::delegated<wire_reply>{};
+}
+
+void fail_relayed(link_actor* self, const std::string& why) {
+  for (auto& [id, promise] : self->state.relayed)
+    promise.deliver(failed_reply(static_cast<uint8_t>(errc::unavailable), why));
+  self->state.relayed.clear();
+}
+
 caf::behavior link(link_actor* self, std::string node_id, std::string host, uint16_t port,
                    refused_fn on_refused) {
   self->state.on_refused = std::move(on_refused);
@@ -252,6 +312,7 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
     auto why = "node " + st.node_id + " went down: " + self->system().render(msg.reason);
     for (auto& [id, env] : st.pending) fail_call(env, why, self->context());
     st.pending.clear();
+    fail_relayed(self, why);
     st.peer = nullptr;
     // Reconnect at once: a refused connection means the process is gone.
     st.lost = true;
@@ -270,6 +331,8 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
       [self](watch_atom) {
         if (!self->state.peer) connect(self);
       },
+      [self](wire_handoff& req) { return relay(self, req); },
+      [self](wire_chunk& chunk) { return relay(self, chunk); },
       // A trace's turns on this link's peer; nothing if it is not connected or slow.
       [self](gather_atom, std::string& hex) -> caf::result<wire_turns> {
         if (!self->state.peer || self->state.suspected) return wire_turns{};
@@ -297,6 +360,7 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
                                  st.detector.phi(now));
           for (auto& [id, env] : st.pending) fail_call(env, why, self->context());
           st.pending.clear();
+          fail_relayed(self, why);
         }
         self->delayed_send(self, heartbeat_interval, beat_atom::value);
       },
@@ -304,6 +368,7 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
         auto& st = self->state;
         for (auto& [id, env] : st.pending) fail_call(env, "node is stopping", self->context());
         for (auto& [env, call] : st.waiting) fail_call(env, "node is stopping", self->context());
+        fail_relayed(self, "node is stopping");
         self->quit();
       },
   };
@@ -316,6 +381,8 @@ void configure_cluster_transport(caf::actor_system_config& cfg) {
   cfg.add_message_type<wire_reply>("keel.wire_reply");
   cfg.add_message_type<turn_row>("keel.turn_row");
   cfg.add_message_type<wire_turns>("keel.wire_turns");
+  cfg.add_message_type<wire_handoff>("keel.wire_handoff");
+  cfg.add_message_type<wire_chunk>("keel.wire_chunk");
   cfg.load<caf::io::middleman>();
   // A hung peer (SIGSTOP, a cut link) is noticed only with heartbeats on.
   cfg.set("middleman.heartbeat-interval", caf::timespan{200ms});
@@ -323,14 +390,33 @@ void configure_cluster_transport(caf::actor_system_config& cfg) {
 }
 
 cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
-                                     caf::actor_system& sys, std::shared_ptr<spdlog::logger> log)
+                                     caf::actor_system& sys, std::shared_ptr<spdlog::logger> log,
+                                     std::chrono::milliseconds test_ingest_delay)
     : members_(members),
       runtime_(runtime),
       sys_(sys),
       log_(std::move(log)),
       self_(members.options().node_id) {
-  endpoint_ = sys_.spawn(endpoint, &runtime_);
+  handoff::hooks hooks;
+  hooks.link_to = [this](const std::string& node_id) -> caf::actor {
+    auto address = members_.cluster_address_of(node_id);
+    return address.empty() ? caf::actor{} : link_to(node_id, address);
+  };
+  hooks.begin_release = [this](uint32_t p) { releasing_[p].store(true); };
+  hooks.ingested = [this](uint32_t p) { ingested_[p].store(true); };
+  handoff_ = std::make_unique<handoff>(members_, runtime_, sys_, std::move(hooks), log_,
+                                       test_ingest_delay);
+  members_.set_partition_listener(
+      [this](uint32_t p, const std::optional<PartitionRecord>& before,
+             const std::optional<PartitionRecord>& after) { on_partition(p, before, after); });
+  endpoint_ = sys_.spawn(endpoint, &runtime_, handoff_.get());
   placer_ = std::thread{[this] { placer_loop(); }};
+  rebalancer_ = std::make_unique<rebalancer>(
+      members_,
+      [this](const std::string& owner, const wire_handoff& req) {
+        return ask_handoff(owner, req);
+      },
+      log_, rebalancer::options{});
 }
 
 cluster_directory::~cluster_directory() {
@@ -359,12 +445,92 @@ partition_directory::verdict cluster_directory::route(const envelope_ptr& env) {
     }
     return verdict::taken;
   }
+  if (is_moving(p, *rec) && hold_moving(env, p)) return verdict::taken;
   if (rec->owner() == self_) {
     env->epoch = rec->epoch();
     return verdict::local;
   }
   forward(env, rec->owner(), rec->epoch());
   return verdict::taken;
+}
+
+bool cluster_directory::is_moving(uint32_t p, const PartitionRecord& rec) const {
+  return rec.state() == "moving" || releasing_[p].load(std::memory_order_acquire);
+}
+
+bool cluster_directory::hold_moving(const envelope_ptr& env, uint32_t p) {
+  std::unique_lock lock{moving_mutex_};
+  // Again under the lock that on_partition() takes to release the held calls: a move that
+  // ended since route() looked would otherwise strand this call until its deadline.
+  auto rec = members_.partition(p);
+  if (!rec || !is_moving(p, *rec)) return false;
+  if (stopping_ || moving_held_count_ >= max_held) {
+    lock.unlock();
+    if (env->reply)
+      env->reply->complete(make_error(stopping_ ? errc::unavailable : errc::overloaded,
+                                      stopping_ ? "node is stopping"
+                                                : "too many calls wait for moving partitions"));
+    return true;
+  }
+  if (env->reply)
+    env->reply->set_held("partition " + std::to_string(p) + " of " + to_string(env->target) +
+                         " was moving between nodes");
+  moving_held_[p].push_back(env);
+  ++moving_held_count_;
+  return true;
+}
+
+void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRecord>& before,
+                                     const std::optional<PartitionRecord>& after) {
+  if (!after || after->state() == "moving") return;  // a move starts: route() holds
+  if (after->owner() == self_) {
+    bool aborted = releasing_[p].exchange(false);
+    bool arrived = before && before->state() == "moving" && before->to() == self_;
+    ingested_[p].store(false);
+    // Open before the held calls are delivered, which would otherwise find it closed.
+    if (aborted || arrived || runtime_.router().is_closed(p)) {
+      runtime_.open_partition(p);
+      if (aborted) log_->warn("handoff: move of partition {} aborted; serving it again", p);
+    }
+  } else if (releasing_[p].exchange(false) || ingested_[p].exchange(false)) {
+    // Handed off (the table names the new owner), or an aborted move left a copy here.
+    handoff_->drop(p);
+  }
+  std::deque<envelope_ptr> release;
+  {
+    std::lock_guard lock{moving_mutex_};
+    auto it = moving_held_.find(p);
+    if (it == moving_held_.end()) return;
+    release.swap(it->second);
+    moving_held_.erase(it);
+    moving_held_count_ -= release.size();
+  }
+  for (auto& env : release) {
+    if (env->reply) {
+      if (env->reply->done()) continue;  // failed at its deadline while held: never run it
+      env->reply->set_held({});
+    }
+    runtime_.router().redeliver(std::move(env));
+  }
+}
+
+wire_reply cluster_directory::ask_handoff(const std::string& owner, const wire_handoff& req) {
+  if (owner == self_) {
+    auto answered = std::make_shared<std::promise<wire_reply>>();
+    auto reply = answered->get_future();
+    handoff_->hand_off(req, [answered](wire_reply r) { answered->set_value(std::move(r)); });
+    return reply.get();
+  }
+  auto address = members_.cluster_address_of(owner);
+  if (address.empty())
+    return failed_reply(static_cast<uint8_t>(errc::unavailable), "node " + owner + " is down");
+  return ask_link(sys_, link_to(owner, address), req);
+}
+
+size_t cluster_directory::owned_partitions() const {
+  size_t n = 0;
+  for (const auto& [p, rec] : members_.partitions()) n += rec.owner() == self_;
+  return n;
 }
 
 std::optional<partition_directory::placement> cluster_directory::locate(uint32_t partition) const {
@@ -541,9 +707,19 @@ void cluster_directory::stop() {
     stopping_ = true;
   }
   held_cv_.notify_all();
+  if (rebalancer_) rebalancer_->stop();
   if (placer_.joinable()) placer_.join();
+  if (handoff_) handoff_->stop();
   for (auto& env : held_) fail_call(env, "node is stopping", nullptr);
   held_.clear();
+  std::map<uint32_t, std::deque<envelope_ptr>> moving;
+  {
+    std::lock_guard lock{moving_mutex_};
+    moving.swap(moving_held_);
+    moving_held_count_ = 0;
+  }
+  for (auto& [p, envs] : moving)
+    for (auto& env : envs) fail_call(env, "node is stopping", nullptr);
   std::lock_guard guard{links_mutex_};
   for (auto& [id, link] : links_) caf::anon_send(link.second, stop_atom::value);
   links_.clear();

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -14,6 +16,11 @@
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
+#include "keel/cluster/cluster.pb.h"
+#include "keel/cluster/handoff.hpp"
+#include "keel/cluster/rebalancer.hpp"
+#include "keel/cluster/wire.hpp"
+#include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/partition_directory.hpp"
 
 namespace spdlog {
@@ -43,9 +50,11 @@ class membership;
 /// main thread.
 class cluster_directory final : public partition_directory {
  public:
-  /// Requires: `members`, `runtime` and `sys` outlive the directory.
+  /// Requires: `members`, `runtime` and `sys` outlive the directory; constructed before
+  /// `members` joins (it follows the table's changes). `test_ingest_delay`: see handoff.
   cluster_directory(membership& members, node_runtime& runtime, caf::actor_system& sys,
-                    std::shared_ptr<spdlog::logger> log);
+                    std::shared_ptr<spdlog::logger> log,
+                    std::chrono::milliseconds test_ingest_delay = {});
   ~cluster_directory() override;
 
   /// Publishes this node's endpoint on `host:port` (0: pick one); returns the port.
@@ -56,8 +65,12 @@ class cluster_directory final : public partition_directory {
   void gather_turns(const trace_id& trace,
                     std::function<void(std::vector<turn_row>)> done) override;
 
-  /// Stops placing and forwarding; pending and held calls fail with `unavailable`.
+  /// Stops placing, rebalancing and forwarding; pending and held calls fail with
+  /// `unavailable`.
   void stop();
+
+  /// Partitions this node owns or is handing off now (per the table it follows).
+  size_t owned_partitions() const;
 
  private:
   void placer_loop();
@@ -68,6 +81,15 @@ class cluster_directory final : public partition_directory {
   /// A link lost its peer and the reconnect was refused (called on the link's thread).
   void suspect(const std::string& node_id);
   void forward(const envelope_ptr& env, const std::string& owner, uint64_t epoch);
+  /// Holds a message of a moving partition until its move ends; false if the partition is
+  /// no longer moving (the caller routes it again).
+  bool hold_moving(const envelope_ptr& env, uint32_t p);
+  bool is_moving(uint32_t p, const PartitionRecord& rec) const;
+  /// A partition's record changed (watch thread): ends holds, opens or drops partitions.
+  void on_partition(uint32_t p, const std::optional<PartitionRecord>& before,
+                    const std::optional<PartitionRecord>& after);
+  /// Asks `owner` to hand over a partition, blocking (the rebalancer's threads).
+  wire_reply ask_handoff(const std::string& owner, const wire_handoff& req);
   caf::actor link_to(const std::string& node_id, const std::string& cluster_address);
 
   membership& members_;
@@ -92,6 +114,17 @@ class cluster_directory final : public partition_directory {
   int64_t recorded_revision_ = -1;  // the table revision recorded_ reflects; placer thread only
   bool stopping_ = false;           // guarded by held_mutex_
   std::thread placer_;
+
+  // Handoff: partitions this node is handing off (from the first step until the table
+  // says where they went), partitions ingested here but not yet owned, and the messages
+  // held while their partition moves (bounded, like placement's).
+  std::array<std::atomic<bool>, partition_count> releasing_{};
+  std::array<std::atomic<bool>, partition_count> ingested_{};
+  mutable std::mutex moving_mutex_;
+  std::map<uint32_t, std::deque<envelope_ptr>> moving_held_;  // guarded by moving_mutex_
+  size_t moving_held_count_ = 0;                              // guarded by moving_mutex_
+  std::unique_ptr<handoff> handoff_;
+  std::unique_ptr<rebalancer> rebalancer_;
 };
 
 }  // namespace keel::cluster

@@ -6,13 +6,14 @@
 #include "keel/cluster/membership.hpp"
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/json.hpp"
+#include "keel/runtime/errc.hpp"
 #include "keel/runtime/node_runtime.hpp"
 
 namespace keel::cluster {
 
 namespace {
 
-ClusterView view_of(node_runtime& runtime, const membership* members,
+ClusterView view_of(node_runtime& runtime, membership* members,
                     const single_node_info& self) {
   ClusterView view;
   view.set_node_id(self.node_id);
@@ -33,7 +34,8 @@ ClusterView view_of(node_runtime& runtime, const membership* members,
     auto* m = view.add_members();
     m->set_partitions(owned[member.node_id()]);
     m->set_node_id(member.node_id());
-    m->set_status("up");  // registered under a live lease
+    // Registered under a live lease; leaving while the coordinator moves its share away.
+    m->set_status(members->is_draining(member.node_id()) ? "leaving" : "up");
     m->set_http_address(member.http_address());
     m->set_cluster_address(member.cluster_address());
     if (member.node_id() == self.node_id) m->set_activations(local_activations);
@@ -49,12 +51,13 @@ ClusterView view_of(node_runtime& runtime, const membership* members,
     m->set_partitions(count);
   }
   view.set_coordinator(members->coordinator());
+  *view.mutable_rebalance() = members->rebalance();
   view.set_fenced(!members->is_open());
   if (view.fenced()) view.set_fence_reason(members->why_closed());
   return view;
 }
 
-PartitionTableView table_of(const membership* members) {
+PartitionTableView table_of(membership* members) {
   PartitionTableView view;
   view.set_total(partition_count);
   if (!members) return view;  // a single node has no table: it owns everything
@@ -64,6 +67,7 @@ PartitionTableView table_of(const membership* members) {
     row->set_owner(rec.owner());
     row->set_epoch(static_cast<uint32_t>(rec.epoch()));
     row->set_state(rec.state());
+    row->set_to(rec.to());
   }
   view.set_placed(static_cast<uint32_t>(view.partitions_size()));
   return view;
@@ -71,7 +75,7 @@ PartitionTableView table_of(const membership* members) {
 
 }  // namespace
 
-void register_cluster_routes(http::gateway& gw, node_runtime& runtime, const membership* members,
+void register_cluster_routes(http::gateway& gw, node_runtime& runtime, membership* members,
                              single_node_info self) {
   gw.add_route("GET", "/v1/cluster",
                [&runtime, members, self = std::move(self)](const http::exchange_ptr& ex) {
@@ -79,6 +83,17 @@ void register_cluster_routes(http::gateway& gw, node_runtime& runtime, const mem
                });
   gw.add_route("GET", "/v1/cluster/partitions", [members](const http::exchange_ptr& ex) {
     ex->respond(200, http::to_json(table_of(members)));
+  });
+  // Blocks this HTTP thread for one etcd write (milliseconds).
+  gw.add_route("POST", "/v1/cluster/nodes/{id}/drain", [members](const http::exchange_ptr& ex) {
+    if (!members)
+      return ex->fail(make_error(errc::conflict, "a single node has nowhere to move its actors"));
+    std::string id{ex->param("id")};
+    if (auto err = members->drain(id, "drain requested over HTTP")) return ex->fail(err);
+    MemberView view;
+    view.set_node_id(id);
+    view.set_status("leaving");
+    ex->respond(202, http::to_json(view));
   });
 }
 

@@ -25,10 +25,11 @@ struct single_node_info {
   std::shared_ptr<const std::atomic<uint16_t>> http_port;
 };
 
-/// Registers `GET /v1/cluster` on `gw`, answered from `members` (the etcd view), or as a
+/// Registers `GET /v1/cluster`, `GET /v1/cluster/partitions` and `POST
+/// /v1/cluster/nodes/{id}/drain` on `gw`, answered from `members` (the etcd view), or as a
 /// one-member cluster when `members` is null (no `--etcd`).
 /// Requires: `runtime`, `members` and `gw` outlive the gateway's serving.
-void register_cluster_routes(http::gateway& gw, node_runtime& runtime, const membership* members,
+void register_cluster_routes(http::gateway& gw, node_runtime& runtime, membership* members,
                              single_node_info self);
 
 }  // namespace keel::cluster

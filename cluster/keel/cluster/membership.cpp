@@ -82,6 +82,8 @@ membership::membership(membership_options opts, std::shared_ptr<spdlog::logger> 
       prefix_(root_ + "members/"),
       coordinator_key_(root_ + "coordinator"),
       partitions_prefix_(root_ + "partitions/"),
+      drain_prefix_(root_ + "drain/"),
+      rebalance_key_(root_ + "rebalance"),
       own_key_(member_key(opts_.cluster_name, opts_.node_id)),
       log_(std::move(log)),
       watch_client_(std::make_unique<etcd_client>(opts_.etcd)) {}
@@ -102,7 +104,7 @@ caf::error membership::join(std::string http_address, std::string cluster_addres
     (void)etcd.revoke_lease(lease_.load());
     return err;
   }
-  if (coordinator().empty()) campaign(etcd);  // the watch will report the outcome
+  if (coordinator().empty() && !resigned_.load()) campaign(etcd);  // the watch reports it
   keepalive_thread_ = std::thread{[this] { keepalive_loop(); }};
   watch_thread_ = std::thread{[this] { watch_loop(); }};
   return {};
@@ -179,7 +181,7 @@ void membership::keepalive_loop() {
       continue;
     }
     vacancy_.store(false);
-    if (coordinator().empty() && is_open()) campaign(etcd);
+    if (coordinator().empty() && is_open() && !resigned_.load()) campaign(etcd);
     auto sent = steady_ns();
     auto ttl = etcd.keep_alive(lease_.load());
     if (ttl && *ttl > 0) {
@@ -206,16 +208,29 @@ caf::error membership::load_cluster(etcd_client& etcd) {
   std::map<std::string, Member> fresh;
   std::string elected;
   std::map<uint32_t, PartitionRecord> placed;
+  std::map<uint32_t, int64_t> placed_revisions;
+  std::map<std::string, std::string> draining;
+  RebalanceView progress;
   for (const auto& kv : res->kvs()) {
     if (kv.key() == coordinator_key_) {
       elected = kv.value();
       continue;
     }
+    if (kv.key() == rebalance_key_) {
+      (void)from_etcd_json(kv.value(), progress);
+      continue;
+    }
+    if (kv.key().starts_with(drain_prefix_)) {
+      draining[kv.key().substr(drain_prefix_.size())] = kv.value();
+      continue;
+    }
     if (kv.key().compare(0, partitions_prefix_.size(), partitions_prefix_) == 0) {
       PartitionRecord rec;
-      if (!from_etcd_json(kv.value(), rec))
-        placed[static_cast<uint32_t>(std::stoul(kv.key().substr(partitions_prefix_.size())))] =
-            std::move(rec);
+      auto p = static_cast<uint32_t>(std::stoul(kv.key().substr(partitions_prefix_.size())));
+      if (!from_etcd_json(kv.value(), rec)) {
+        placed[p] = std::move(rec);
+        placed_revisions[p] = kv.mod_revision();
+      }
       continue;
     }
     if (kv.key().compare(0, prefix_.size(), prefix_) != 0) continue;
@@ -227,12 +242,23 @@ caf::error membership::load_cluster(etcd_client& etcd) {
     fresh[kv.key().substr(prefix_.size())] = std::move(m);
   }
   bool own_missing = fresh.count(opts_.node_id) == 0;
+  std::map<uint32_t, PartitionRecord> before;
   {
     std::unique_lock guard{members_mutex_};
     members_ = std::move(fresh);
     coordinator_ = std::move(elected);
-    partitions_ = std::move(placed);
+    before = std::move(partitions_);
+    partitions_ = placed;
+    partition_revisions_ = std::move(placed_revisions);
+    draining_ = std::move(draining);
+    rebalance_ = std::move(progress);
     revision_ = res->header().revision();
+  }
+  // A reload (after a compaction) may have skipped events: report what changed.
+  for (const auto& [p, rec] : placed) {
+    auto it = before.find(p);
+    if (it == before.end() || it->second.SerializeAsString() != rec.SerializeAsString())
+      notify(p, it == before.end() ? std::nullopt : std::optional{it->second});
   }
   if (own_missing && registered_.load() && res->header().revision() > own_revision_.load())
     lost_key_.store(true);
@@ -261,11 +287,20 @@ void membership::apply(const std::string& key, const std::string& value, bool de
   if (key.compare(0, partitions_prefix_.size(), partitions_prefix_) == 0) {
     auto p = static_cast<uint32_t>(std::stoul(key.substr(partitions_prefix_.size())));
     PartitionRecord rec;
+    if (!deleted && from_etcd_json(value, rec)) return;
+    notify(p, apply_partition(p, deleted ? nullptr : &rec, revision));
+    return;
+  }
+  if (key == rebalance_key_ || key.starts_with(drain_prefix_)) {
     std::unique_lock guard{members_mutex_};
-    if (deleted)
-      partitions_.erase(p);
-    else if (!from_etcd_json(value, rec))
-      partitions_[p] = std::move(rec);
+    if (key == rebalance_key_) {
+      rebalance_ = RebalanceView{};
+      if (!deleted) (void)from_etcd_json(value, rebalance_);
+    } else if (deleted) {
+      draining_.erase(key.substr(drain_prefix_.size()));
+    } else {
+      draining_[key.substr(drain_prefix_.size())] = value;
+    }
     revision_ = std::max(revision_, revision);
     return;
   }
@@ -352,8 +387,7 @@ caf::error membership::declare_down(const std::string& node_id) {
     lease = it->second.lease();
   }
   std::lock_guard placing{placer_mutex_};
-  if (!placer_client_) placer_client_ = std::make_unique<etcd_client>(opts_.etcd);
-  if (auto err = placer_client_->revoke_lease(std::stoll(lease))) return err;
+  if (auto err = placer_client().revoke_lease(std::stoll(lease))) return err;
   log_->warn("membership: declared {} down (its link broke and its port refused a reconnect)",
              node_id);
   return {};
@@ -394,7 +428,6 @@ caf::error membership::place(const std::vector<uint32_t>& wanted) {
   todo.erase(std::unique(todo.begin(), todo.end()), todo.end());
   if (todo.empty()) return {};
   std::lock_guard placing{placer_mutex_};
-  if (!placer_client_) placer_client_ = std::make_unique<etcd_client>(opts_.etcd);
   auto coordinator_id = coordinator();
   // Right after a coordinator's death the office is vacant until someone campaigns.
   for (int i = 0; i < 50 && coordinator_id.empty() && !stopping_.load(); ++i) {
@@ -404,18 +437,14 @@ caf::error membership::place(const std::vector<uint32_t>& wanted) {
   if (coordinator_id.empty())
     return make_error(errc::unavailable, "partition " + std::to_string(todo.front()) +
                                              " has no owner and no coordinator is elected yet");
-  std::vector<std::string> up;
-  for (const auto& m : members()) up.push_back(m.node_id());
+  auto up = placement_targets();
+  if (up.empty()) up.push_back(opts_.node_id);  // every member leaves: place here meanwhile
   // etcd takes at most 128 operations per transaction: 60 partitions (a condition and a
   // put each) plus the election check. A chunk that fails (one of its partitions was
   // placed meanwhile) is retried one partition at a time.
   auto place_chunk = [&](const std::vector<uint32_t>& chunk) -> caf::error {
     etcd::TxnRequest txn;
-    auto* elected = txn.add_compare();
-    elected->set_key(coordinator_key_);
-    elected->set_target(etcd::Compare::VALUE);
-    elected->set_result(etcd::Compare::EQUAL);
-    elected->set_value(coordinator_id);
+    require_coordinator(txn, coordinator_id);
     std::vector<PartitionRecord> records;
     for (auto p : chunk) {
       auto key = partition_key(opts_.cluster_name, p);
@@ -430,20 +459,24 @@ caf::error membership::place(const std::vector<uint32_t>& wanted) {
       txn.add_failure()->mutable_request_range()->set_key(key);
       records.push_back(std::move(rec));
     }
-    auto res = placer_client_->txn(txn);
+    auto res = placer_client().txn(txn);
     if (!res) return std::move(res.error());
     std::unique_lock guard{members_mutex_};
     if (res->succeeded()) {
-      for (size_t i = 0; i < chunk.size(); ++i) partitions_.emplace(chunk[i], records[i]);
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        partitions_.emplace(chunk[i], records[i]);
+        partition_revisions_.emplace(chunk[i], res->header().revision());
+      }
       return {};
     }
     bool all_present = true;
     for (size_t i = 0; i < chunk.size(); ++i) {
       const auto& range = res->responses(static_cast<int>(i)).response_range();
       PartitionRecord theirs;
-      if (range.kvs_size() > 0 && !from_etcd_json(range.kvs(0).value(), theirs))
+      if (range.kvs_size() > 0 && !from_etcd_json(range.kvs(0).value(), theirs)) {
         partitions_.emplace(chunk[i], std::move(theirs));
-      else
+        partition_revisions_.emplace(chunk[i], range.kvs(0).mod_revision());
+      } else
         all_present = false;
     }
     if (all_present) return {};
@@ -463,6 +496,177 @@ caf::error membership::place(const std::vector<uint32_t>& wanted) {
   }
   log_->debug("membership: placed {} partitions", todo.size());
   return {};
+}
+
+std::optional<PartitionRecord> membership::apply_partition(uint32_t p, const PartitionRecord* rec,
+                                                           int64_t mod_revision) {
+  std::unique_lock guard{members_mutex_};
+  std::optional<PartitionRecord> before;
+  if (auto it = partitions_.find(p); it != partitions_.end()) before = it->second;
+  // Records written by this node's own transactions were applied at once; the watch
+  // repeats them later and must not roll back a newer write.
+  if (auto it = partition_revisions_.find(p);
+      it != partition_revisions_.end() && it->second > mod_revision)
+    return before;
+  if (rec) {
+    partitions_[p] = *rec;
+    partition_revisions_[p] = mod_revision;
+  } else {
+    partitions_.erase(p);
+    partition_revisions_.erase(p);
+  }
+  revision_ = std::max(revision_, mod_revision);
+  return before;
+}
+
+void membership::notify(uint32_t p, const std::optional<PartitionRecord>& before) {
+  if (!listener_) return;
+  auto after = partition(p);
+  if (before && after && before->SerializeAsString() == after->SerializeAsString()) return;
+  listener_(p, before, after);
+}
+
+etcd_client& membership::placer_client() {
+  if (!placer_client_) placer_client_ = std::make_unique<etcd_client>(opts_.etcd);
+  return *placer_client_;
+}
+
+void membership::require_coordinator(etcd::TxnRequest& txn, const std::string& id) const {
+  auto* elected = txn.add_compare();
+  elected->set_key(coordinator_key_);
+  elected->set_target(etcd::Compare::VALUE);
+  elected->set_result(etcd::Compare::EQUAL);
+  elected->set_value(id);
+}
+
+std::map<uint32_t, membership::versioned_record> membership::partitions_versioned() const {
+  std::shared_lock guard{members_mutex_};
+  std::map<uint32_t, versioned_record> out;
+  for (const auto& [p, rec] : partitions_) {
+    auto it = partition_revisions_.find(p);
+    out.emplace(p, versioned_record{rec, it == partition_revisions_.end() ? 0 : it->second});
+  }
+  return out;
+}
+
+caf::error membership::write_partitions(const std::map<uint32_t, versioned_record>& updates) {
+  if (!is_coordinator())
+    return make_error(errc::conflict, "node " + opts_.node_id + " is not the coordinator");
+  std::lock_guard placing{placer_mutex_};
+  // etcd takes at most 128 operations per list: 120 partition checks plus the election's.
+  constexpr size_t per_transaction = 120;
+  std::vector<std::pair<uint32_t, const versioned_record*>> all;
+  for (const auto& [p, update] : updates) all.emplace_back(p, &update);
+  for (size_t first = 0; first < all.size(); first += per_transaction) {
+    auto last = std::min(all.size(), first + per_transaction);
+    etcd::TxnRequest txn;
+    require_coordinator(txn, opts_.node_id);
+    for (size_t i = first; i < last; ++i) {
+      auto key = partition_key(opts_.cluster_name, all[i].first);
+      auto* same = txn.add_compare();
+      same->set_key(key);
+      same->set_target(etcd::Compare::MOD);
+      same->set_result(etcd::Compare::EQUAL);
+      same->set_mod_revision(all[i].second->mod_revision);
+      auto* put = txn.add_success()->mutable_request_put();
+      put->set_key(key);
+      put->set_value(to_etcd_json(all[i].second->record));
+    }
+    auto res = placer_client().txn(txn);
+    if (!res) return std::move(res.error());
+    if (!res->succeeded())
+      return make_error(errc::conflict,
+                        "the partition table changed meanwhile (or the coordinator did)");
+    // Known at once, not only when the watch reports it: the next step builds on it.
+    for (size_t i = first; i < last; ++i)
+      notify(all[i].first,
+             apply_partition(all[i].first, &all[i].second->record, res->header().revision()));
+  }
+  return {};
+}
+
+caf::error membership::drain(const std::string& node_id, const std::string& reason) {
+  std::string lease;
+  {
+    std::shared_lock guard{members_mutex_};
+    auto it = members_.find(node_id);
+    if (it == members_.end())
+      return make_error(errc::not_found, "node '" + node_id + "' is not a member of cluster '" +
+                                             opts_.cluster_name + "'");
+    lease = it->second.lease();
+  }
+  etcd::TxnRequest txn;
+  auto* put = txn.add_success()->mutable_request_put();
+  put->set_key(drain_prefix_ + node_id);
+  put->set_value(reason);
+  put->set_lease(std::stoll(lease));
+  std::lock_guard placing{placer_mutex_};
+  auto res = placer_client().txn(txn);
+  if (!res) return std::move(res.error());
+  {
+    std::unique_lock guard{members_mutex_};
+    draining_[node_id] = reason;
+  }
+  log_->info("membership: {} is leaving: {}", node_id, reason);
+  return {};
+}
+
+std::vector<std::string> membership::draining() const {
+  std::shared_lock guard{members_mutex_};
+  std::vector<std::string> out;
+  for (const auto& [id, reason] : draining_) out.push_back(id);
+  return out;
+}
+
+bool membership::is_draining(const std::string& node_id) const {
+  std::shared_lock guard{members_mutex_};
+  return draining_.count(node_id) > 0;
+}
+
+std::vector<std::string> membership::placement_targets() const {
+  std::shared_lock guard{members_mutex_};
+  std::vector<std::string> out;
+  for (const auto& [id, m] : members_)
+    if (!draining_.count(id)) out.push_back(id);
+  return out;
+}
+
+void membership::resign() {
+  resigned_.store(true);
+  if (coordinator() != opts_.node_id) return;
+  etcd::TxnRequest txn;
+  require_coordinator(txn, opts_.node_id);
+  txn.add_success()->mutable_request_delete_range()->set_key(coordinator_key_);
+  std::lock_guard placing{placer_mutex_};
+  auto res = placer_client().txn(txn);
+  if (!res) {
+    log_->warn("membership: could not resign as coordinator: {}", message_of(res.error()));
+    return;
+  }
+  {
+    std::unique_lock guard{members_mutex_};
+    if (coordinator_ == opts_.node_id) coordinator_.clear();
+  }
+  log_->info("membership: resigned as coordinator");
+}
+
+caf::error membership::publish_rebalance(const RebalanceView& view) {
+  etcd::TxnRequest txn;
+  require_coordinator(txn, opts_.node_id);
+  auto* put = txn.add_success()->mutable_request_put();
+  put->set_key(rebalance_key_);
+  put->set_value(to_etcd_json(view));
+  std::lock_guard placing{placer_mutex_};
+  auto res = placer_client().txn(txn);
+  if (!res) return std::move(res.error());
+  std::unique_lock guard{members_mutex_};
+  rebalance_ = view;
+  return {};
+}
+
+RebalanceView membership::rebalance() const {
+  std::shared_lock guard{members_mutex_};
+  return rebalance_;
 }
 
 std::string membership::cluster_address_of(const std::string& node_id) const {
@@ -571,10 +775,20 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
       placed[static_cast<uint32_t>(std::stoul(kv.key().substr(slash + 1)))] = std::move(rec);
   }
   auto prefix_size = meta_key(partition_epoch_prefix).size();
+  std::vector<store_write> stale;
   for (const auto& [key, value] : *held) {
     auto p = static_cast<uint32_t>(std::stoul(key.substr(prefix_size)));
     auto epoch = std::stoull(value);
     auto it = placed.find(p);
+    // Handed off at a later epoch (this node stopped before it dropped its copy): only a
+    // completed handoff raises an epoch, so the new owner has it all. Drop the old copy.
+    if (it != placed.end() && it->second.owner() != opts.node_id && it->second.epoch() > epoch) {
+      auto records = store.scan(partition_range(p));
+      if (!records) return std::move(records.error());
+      for (auto& [k, v] : *records) stale.push_back({std::move(k), {}, true});
+      stale.push_back({key, {}, true});
+      continue;
+    }
     std::string says = it == placed.end() ? "has no owner for it"
                                           : "gives it to node '" + it->second.owner() +
                                                 "' at epoch " + std::to_string(it->second.epoch());
@@ -584,6 +798,7 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
                             std::to_string(epoch) + ", but the cluster's table " + says +
                             "; refusing to serve a table that contradicts the data");
   }
+  if (!stale.empty()) return store.write(stale);
   return {};
 }
 

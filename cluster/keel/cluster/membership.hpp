@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,10 @@ class logger;
 
 namespace keel {
 class state_store;
+}
+
+namespace keel::etcd {
+class TxnRequest;
 }
 
 namespace keel::cluster {
@@ -91,6 +96,44 @@ class membership final : public node_fence {
   /// Revokes `node_id`'s lease, so its membership (and any office it held) ends now. For
   /// the coordinator, once it knows the node is gone. Blocks on etcd.
   caf::error declare_down(const std::string& node_id);
+
+  // -- handoff (DESIGN.md "Handoff") --------------------------------------------------------
+
+  /// A partition record with the etcd revision it was written at (a table transaction
+  /// checks it, so that a record changed meanwhile is never overwritten).
+  struct versioned_record {
+    PartitionRecord record;
+    int64_t mod_revision = 0;
+  };
+  std::map<uint32_t, versioned_record> partitions_versioned() const;
+  /// Writes each record if its partition key is still at the given revision and this node
+  /// is still the coordinator; up to 120 partitions per etcd transaction. `conflict` if any
+  /// transaction's conditions failed (its records are not written).
+  caf::error write_partitions(const std::map<uint32_t, versioned_record>& updates);
+
+  /// Marks `node_id` as leaving (`keel/<cluster>/drain/<id>`, under that node's lease, so it
+  /// goes with it): the coordinator moves its partitions away and places nothing new there.
+  /// `not_found` if it is not a member. Blocks on etcd.
+  caf::error drain(const std::string& node_id, const std::string& reason);
+  /// The members being drained (or leaving), by node id.
+  std::vector<std::string> draining() const;
+  bool is_draining(const std::string& node_id) const;
+  /// Up members that may own partitions: every member not being drained, sorted.
+  std::vector<std::string> placement_targets() const;
+  /// Gives up the coordinator's office (if held) and never campaigns again: a node that
+  /// leaves resigns first, so that another coordinator moves its partitions away.
+  void resign();
+
+  /// The coordinator publishes its rebalance progress here; every node follows it.
+  caf::error publish_rebalance(const RebalanceView& view);
+  RebalanceView rebalance() const;
+
+  /// Called on the watch thread after a partition's record changed (either may be nullopt:
+  /// never placed). Set once, before join(). Must not block for long.
+  using partition_listener =
+      std::function<void(uint32_t, const std::optional<PartitionRecord>& before,
+                          const std::optional<PartitionRecord>& after)>;
+  void set_partition_listener(partition_listener fn) { listener_ = std::move(fn); }
   /// The rendezvous winner for `p` among `node_ids` (empty if there are none).
   static std::string rendezvous_owner(uint32_t p, const std::vector<std::string>& node_ids);
   const membership_options& options() const noexcept { return opts_; }
@@ -110,6 +153,14 @@ class membership final : public node_fence {
   void apply(const std::string& key, const std::string& value, bool deleted, int64_t revision);
   /// Tries to become coordinator; returns whether this node holds the office now.
   bool campaign(etcd_client& etcd);
+  /// Applies one partition key's change under members_mutex_; returns the record before.
+  std::optional<PartitionRecord> apply_partition(uint32_t p, const PartitionRecord* rec,
+                                                 int64_t mod_revision);
+  void notify(uint32_t p, const std::optional<PartitionRecord>& before);
+  /// The placer's etcd client, made on first use. Requires: placer_mutex_ held.
+  etcd_client& placer_client();
+  /// A compare that this node's coordinator key is still `id`.
+  void require_coordinator(etcd::TxnRequest& txn, const std::string& id) const;
 
   const membership_options opts_;
   std::string http_address_;             // set once by join()
@@ -118,6 +169,8 @@ class membership final : public node_fence {
   const std::string prefix_;             // keel/<cluster>/members/
   const std::string coordinator_key_;    // keel/<cluster>/coordinator
   const std::string partitions_prefix_;  // keel/<cluster>/partitions/
+  const std::string drain_prefix_;       // keel/<cluster>/drain/
+  const std::string rebalance_key_;      // keel/<cluster>/rebalance
   const std::string own_key_;
   std::shared_ptr<spdlog::logger> log_;
 
@@ -130,6 +183,7 @@ class membership final : public node_fence {
   std::atomic<bool> lost_key_{false};     // set by the watch; the keepalive loop registers
   std::atomic<bool> vacancy_{false};      // set by the watch; the keepalive loop campaigns
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> resigned_{false};  // never campaign again
   std::mutex wake_mutex_;
   std::condition_variable wake_;  // wakes the keepalive loop early (stop, lost key)
 
@@ -137,6 +191,10 @@ class membership final : public node_fence {
   std::map<std::string, Member> members_;           // guarded by members_mutex_
   std::string coordinator_;                         // guarded by members_mutex_
   std::map<uint32_t, PartitionRecord> partitions_;  // guarded by members_mutex_
+  std::map<uint32_t, int64_t> partition_revisions_;  // guarded by members_mutex_
+  std::map<std::string, std::string> draining_;      // node id -> reason; members_mutex_
+  RebalanceView rebalance_;                          // guarded by members_mutex_
+  partition_listener listener_;                      // set before join()
   std::unique_ptr<etcd_client> placer_client_;      // guarded by placer_mutex_
   std::mutex placer_mutex_;
   int64_t revision_ = 0;  // guarded by members_mutex_

@@ -49,6 +49,26 @@ struct wire_reply {
   std::string error;
 };
 
+/// The coordinator asks a partition's owner to hand it to node `to` (DESIGN.md "Handoff").
+/// Answered with a wire_reply once `to` has made the partition's records durable.
+struct wire_handoff {
+  uint32_t partition = 0;
+  std::string to;
+  uint64_t epoch = 0;  // the epoch `to` will own it at
+};
+
+/// Part of a partition's key range, from its owner to the node it moves to. Chunks of one
+/// stream come in order (seq from 0); the last one makes the new owner write them all.
+struct wire_chunk {
+  uint32_t partition = 0;
+  uint64_t epoch = 0;
+  std::string from;
+  uint32_t seq = 0;
+  bool last = false;
+  std::vector<std::string> keys;
+  std::vector<std::string> values;
+};
+
 /// A trace's turns on one node (GET /v1/traces gathers them from every member).
 using wire_turns = std::vector<turn_row>;
 
@@ -61,6 +81,17 @@ typename Inspector::result_type inspect(Inspector& f, wire_call& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wire_reply& x) {
   return f(caf::meta::type_name("keel.wire_reply"), x.code, x.message_type, x.payload, x.error);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_handoff& x) {
+  return f(caf::meta::type_name("keel.wire_handoff"), x.partition, x.to, x.epoch);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_chunk& x) {
+  return f(caf::meta::type_name("keel.wire_chunk"), x.partition, x.epoch, x.from, x.seq, x.last,
+           x.keys, x.values);
 }
 
 /// Registers the wire types and loads CAF's middleman with heartbeats on, so that a hung

@@ -69,13 +69,18 @@ void call_router::dispatch(envelope_ptr env, const actor_type_info& type,
     return;
   auto key = type.stateless() ? worker_for(type) : env->target;
   auto& shard = shard_of(key);
+  bool closed = false;
   {
     // `env` outlives the lock: if the activation just died, CAF destroys the message inside
     // the send, and the envelope's "unavailable" answer must not run under the lock.
     std::lock_guard guard{shard.mutex};
+    // Checked under the lock, as close_partition() sets it before it empties the shard: a
+    // message routed here just before its partition closed must not spawn a new activation
+    // behind the handoff's back.
+    closed = !type.stateless() && closed_[key.partition()].load(std::memory_order_acquire);
     // Checked again under the lock: stop() empties each shard under it, so no activation
     // is spawned after stop() has passed this shard.
-    if (!stopped_.load(std::memory_order_acquire)) {
+    if (!closed && !stopped_.load(std::memory_order_acquire)) {
       auto [it, inserted] = shard.activations.try_emplace(key);
       if (inserted) it->second = spawn_(key, type);
       auto handle = caf::actor_cast<caf::strong_actor_ptr>(it->second);
@@ -83,7 +88,47 @@ void call_router::dispatch(envelope_ptr env, const actor_type_info& type,
       return;
     }
   }
+  if (closed) {
+    // The directory knows the partition is moving by now and holds the message.
+    auto* directory = partitions_.load(std::memory_order_acquire);
+    if (directory && directory->route(env) == partition_directory::verdict::taken) return;
+    if (env->reply)
+      env->reply->complete(make_error(
+          errc::unavailable, "partition " + std::to_string(key.partition()) + " is moving"));
+    return;
+  }
   if (env->reply) env->reply->complete(make_error(errc::unavailable, "node is stopping"));
+}
+
+void call_router::close_partition(uint32_t partition, std::function<void()> drained) {
+  closed_[partition].store(true, std::memory_order_release);
+  std::vector<caf::actor> leaving;
+  {
+    auto& shard = directory_[partition % shard_count];
+    std::lock_guard guard{shard.mutex};
+    for (auto it = shard.activations.begin(); it != shard.activations.end();) {
+      const auto* type = types_.find(it->first.type());
+      if (it->first.partition() == partition && type && !type->stateless()) {
+        leaving.push_back(std::move(it->second));
+        it = shard.activations.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  // One count per activation plus one for this call, so `drained` runs after all of them
+  // even if they quit before the loop ends.
+  auto left = std::make_shared<std::atomic<size_t>>(leaving.size() + 1);
+  auto done = std::make_shared<std::function<void()>>(std::move(drained));
+  auto finish = [left, done] {
+    if (left->fetch_sub(1, std::memory_order_acq_rel) == 1) (*done)();
+  };
+  for (auto& handle : leaving) {
+    handle->attach_functor(finish);
+    // Behind every message already queued: those turns still run here.
+    caf::anon_send(handle, detail::drain_atom::value);
+  }
+  finish();
 }
 
 bool call_router::try_passivate(const actor_id& id, const caf::actor_addr& who,
@@ -131,8 +176,11 @@ size_t call_router::sweep(steady_time now) {
       if (slot->claim()) {
         ++timed_out;
         metrics_.calls_timed_out.add();
-        slot->deliver(make_error(errc::timeout,
-                                 "no answer within the deadline; waiting on " + slot->chain()));
+        if (auto held = slot->held(); !held.empty())
+          slot->deliver(make_error(errc::unavailable, held + " past the call's deadline"));
+        else
+          slot->deliver(make_error(errc::timeout,
+                                   "no answer within the deadline; waiting on " + slot->chain()));
       }
     }
     expired.clear();

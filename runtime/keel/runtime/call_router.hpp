@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <memory>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -66,6 +67,20 @@ class call_router {
   /// with `unavailable`. Returns the stopped activations so the caller can wait for them.
   std::vector<caf::actor> stop();
 
+  /// Stops starting turns for `partition` (its handoff begins): from now on a message for
+  /// it goes back to the directory (which holds it), every activation of it leaves the
+  /// directory and finishes the turns already in its mailbox, waits until its commits are
+  /// durable and quits. `drained` runs once, on any thread, when the last one is gone.
+  void close_partition(uint32_t partition, std::function<void()> drained);
+  /// Lets `partition` activate here again (it was handed to this node, or its handoff was
+  /// aborted).
+  void open_partition(uint32_t partition) noexcept {
+    closed_[partition].store(false, std::memory_order_release);
+  }
+  bool is_closed(uint32_t partition) const noexcept {
+    return closed_[partition].load(std::memory_order_acquire);
+  }
+
   /// Drops `id` from the directory if it still maps to `who` (an activation that died
   /// without passivating). Called from the dying activation.
   void forget(const actor_id& id, const caf::actor_addr& who);
@@ -87,11 +102,12 @@ class call_router {
     std::vector<std::weak_ptr<call_slot>> calls;
   };
 
+  // By partition: closing a partition visits one shard, not every activation of the node.
   directory_shard& shard_of(const actor_id& id) {
-    return directory_[std::hash<actor_id>{}(id) % shard_count];
+    return directory_[id.partition() % shard_count];
   }
   const directory_shard& shard_of(const actor_id& id) const {
-    return directory_[std::hash<actor_id>{}(id) % shard_count];
+    return directory_[id.partition() % shard_count];
   }
   void track(const envelope_ptr& env);
   void dispatch(envelope_ptr env, const actor_type_info& type, caf::execution_unit* host);
@@ -105,6 +121,7 @@ class call_router {
   std::atomic<partition_directory*> partitions_{nullptr};
   std::atomic<uint64_t> round_robin_{0};
   std::array<directory_shard, shard_count> directory_;
+  std::array<std::atomic<bool>, partition_count> closed_{};  // partitions being handed off
   std::array<pending_shard, 16> pending_;
 };
 

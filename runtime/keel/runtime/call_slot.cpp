@@ -40,6 +40,16 @@ void call_slot::set_waiting_on(std::shared_ptr<call_slot> next) {
   waiting_on_ = std::move(next);
 }
 
+void call_slot::set_held(std::string why) {
+  std::lock_guard guard{waiting_mutex_};
+  held_ = std::move(why);
+}
+
+std::string call_slot::held() const {
+  std::lock_guard guard{waiting_mutex_};
+  return held_;
+}
+
 std::string call_slot::chain() const {
   std::string out = to_string(target_);
   std::shared_ptr<call_slot> next;

@@ -56,6 +56,13 @@ class call_slot {
   /// "a -> b -> c": the target of this call and, transitively, what each waited on.
   std::string chain() const;
 
+  /// Marks the call as held before it reached its callee (its partition is moving): a
+  /// deadline that passes meanwhile answers `unavailable` with `why`, not `timeout`, since
+  /// nothing ran. An empty `why` clears the mark when the call is delivered.
+  void set_held(std::string why);
+  /// The reason set by set_held(); empty if the call is not held.
+  std::string held() const;
+
  private:
   const actor_id target_;
   const steady_time deadline_;
@@ -65,6 +72,7 @@ class call_slot {
   caf::message_id request_id_;
   mutable std::mutex waiting_mutex_;
   std::weak_ptr<call_slot> waiting_on_;  // guarded by waiting_mutex_
+  std::string held_;                     // guarded by waiting_mutex_
 };
 
 using call_slot_ptr = std::shared_ptr<call_slot>;

@@ -120,6 +120,17 @@ void node_runtime::tell(actor_id target, message_ptr message, trace_id trace) {
   router_.send(std::move(env));
 }
 
+void node_runtime::close_partition(uint32_t partition, std::function<void()> drained) {
+  // Reminders first: a firing sent now is held with the partition's other messages.
+  caf::anon_send(services_->reminders, detail::drop_atom::value, partition);
+  router_.close_partition(partition, std::move(drained));
+}
+
+void node_runtime::open_partition(uint32_t partition) {
+  router_.open_partition(partition);
+  caf::anon_send(services_->reminders, detail::scan_atom::value, partition);
+}
+
 void node_runtime::stop() {
   if (stopped_) return;
   stopped_ = true;

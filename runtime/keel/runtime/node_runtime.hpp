@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -64,6 +65,15 @@ class node_runtime {
 
   /// One-way message.
   void tell(actor_id target, message_ptr message, trace_id trace);
+
+  /// The handoff seam (the cluster's; a single node never calls these). close_partition()
+  /// stops starting turns for `partition`: its reminders stop firing here, its messages go
+  /// back to the directory, and `drained` runs (on any thread) once its activations have
+  /// finished their turns and their commits are durable, so its key range can be copied.
+  /// open_partition() lets it activate again and schedules its stored reminders: after it
+  /// was handed here, or when its handoff was aborted.
+  void close_partition(uint32_t partition, std::function<void()> drained);
+  void open_partition(uint32_t partition);
 
   /// Refuses new calls with `unavailable`, stops every activation and the runtime's
   /// actors; committed state stays in the store. Idempotent.

@@ -4,11 +4,16 @@
 
 namespace keel {
 
-std::string partition_prefix(uint32_t partition, record_kind kind) {
+std::string partition_range(uint32_t partition) {
   std::string out;
   out.reserve(3);
   out.push_back(static_cast<char>((partition >> 8) & 0xff));
   out.push_back(static_cast<char>(partition & 0xff));
+  return out;
+}
+
+std::string partition_prefix(uint32_t partition, record_kind kind) {
+  auto out = partition_range(partition);
   out.push_back(static_cast<char>(kind));
   return out;
 }

@@ -22,6 +22,8 @@ std::string reminder_key(const actor_id& id, std::string_view name);
 std::string reminder_prefix(const actor_id& id);
 /// The prefix of one partition's records of one kind.
 std::string partition_prefix(uint32_t partition, record_kind kind);
+/// The prefix of every record of one partition (all kinds): what a handoff moves.
+std::string partition_range(uint32_t partition);
 
 /// Node-level metadata keys sort after every partition (0xff > any partition's first byte).
 inline constexpr std::string_view meta_partition_count_key =

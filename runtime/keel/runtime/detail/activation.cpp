@@ -561,6 +561,14 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
         });
       },
       [self](idle_atom) { on_idle(self); },
+      // The partition is being handed off and this activation already left the directory:
+      // quit once every turn has finished and every commit is durable.
+      [self](drain_atom) {
+        auto& st = self->state;
+        if (st.open_turns > 0 || st.has_unsettled())
+          return self->delayed_send(self, milliseconds{1}, drain_atom::value);
+        self->quit();
+      },
       [self](reload_atom, uint64_t generation) {
         auto& st = self->state;
         if (generation != st.generation) return;  // an earlier failure already reloaded

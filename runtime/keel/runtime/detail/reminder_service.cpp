@@ -99,28 +99,33 @@ void fire_due(reminder_actor* self) {
   arm(self);
 }
 
+// Schedules the reminders of `loaded` (records as stored: the key names the actor).
+void schedule_loaded(reminder_actor* self, const load_result& loaded) {
+  for (const auto& [key, value] : loaded.reminders) {
+    keel::runtime::ReminderRecord rec;
+    // The key holds the actor id: partition(2) kind(1) type '\0' key '\0' name. Type
+    // names have no NUL; the key is whatever lies between them and '\0' name.
+    auto rest = std::string_view{key}.substr(3);
+    auto type_end = rest.find('\0');
+    if (!rec.ParseFromString(value) || type_end == rest.npos ||
+        rest.size() < type_end + rec.name().size() + 2 ||
+        !rest.ends_with(std::string{'\0'} + rec.name())) {
+      self->state.svc->log->warn("skipping a corrupt reminder record");
+      continue;
+    }
+    auto key_size = rest.size() - type_end - 1 - rec.name().size() - 1;
+    actor_id id{std::string{rest.substr(0, type_end)},
+                std::string{rest.substr(type_end + 1, key_size)}};
+    set_entry(self, {std::move(id), rec.name()}, rec.due_ms());
+  }
+}
+
 caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
   self->state.svc = svc;
   self->request(svc->store_readers.front(), caf::infinite, scan_atom::value)
       .await(
           [self](const load_result_ptr& all) {
-            for (const auto& [key, value] : all->reminders) {
-              keel::runtime::ReminderRecord rec;
-              // The key holds the actor id: partition(2) kind(1) type '\0' key '\0' name. Type
-              // names have no NUL; the key is whatever lies between them and '\0' name.
-              auto rest = std::string_view{key}.substr(3);
-              auto type_end = rest.find('\0');
-              if (!rec.ParseFromString(value) || type_end == rest.npos ||
-                  rest.size() < type_end + rec.name().size() + 2 ||
-                  !rest.ends_with(std::string{'\0'} + rec.name())) {
-                self->state.svc->log->warn("skipping a corrupt reminder record");
-                continue;
-              }
-              auto key_size = rest.size() - type_end - 1 - rec.name().size() - 1;
-              actor_id id{std::string{rest.substr(0, type_end)},
-                          std::string{rest.substr(type_end + 1, key_size)}};
-              set_entry(self, {std::move(id), rec.name()}, rec.due_ms());
-            }
+            schedule_loaded(self, *all);
             self->state.svc->log->info("loaded {} reminders", self->state.due_by_key.size());
           },
           [self](caf::error& err) {
@@ -136,6 +141,29 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
         self->state.backoff_ms.erase({id, name});
       },
       [self](fire_atom) { fire_due(self); },
+      // A partition handed to this node (or whose handoff was aborted): its reminders are
+      // in the store now.
+      [self](scan_atom, uint32_t partition) {
+        self->request(self->state.svc->store_readers.front(), caf::infinite, scan_atom::value,
+                      partition)
+            .await([self](const load_result_ptr& loaded) { schedule_loaded(self, *loaded); },
+                   [self, partition](caf::error& err) {
+                     self->state.svc->log->error("cannot load the reminders of partition {}: {}",
+                                                 partition, message_of(err));
+                   });
+      },
+      // A partition handed off: its reminders fire on the new owner from now on.
+      [self](drop_atom, uint32_t partition) {
+        auto& st = self->state;
+        std::vector<reminder_key_t> gone;
+        for (const auto& [key, due] : st.due_by_key)
+          if (key.first.partition() == partition) gone.push_back(key);
+        for (const auto& key : gone) {
+          erase_entry(st, key);
+          st.backoff_ms.erase(key);
+          st.in_flight.erase(key);
+        }
+      },
       [self](fired_atom, const actor_id& id, const std::string& name, int64_t due_ms,
              const std::string& error) {
         auto& st = self->state;

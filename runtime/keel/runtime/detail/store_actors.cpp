@@ -213,6 +213,13 @@ caf::behavior store_reader(caf::event_based_actor*, state_store* store) {
         }
         return load_result_ptr{std::move(result)};
       },
+      [=](scan_atom, uint32_t partition) -> caf::result<load_result_ptr> {
+        auto result = std::make_shared<load_result>();
+        auto records = store->scan(partition_prefix(partition, record_kind::reminder));
+        if (!records) return std::move(records.error());
+        result->reminders = std::move(*records);
+        return load_result_ptr{std::move(result)};
+      },
   };
 }
 

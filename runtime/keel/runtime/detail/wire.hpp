@@ -75,6 +75,8 @@ using remove_atom = caf::atom_constant<caf::atom("remove")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using reload_atom = caf::atom_constant<caf::atom("reload")>;
 using settle_atom = caf::atom_constant<caf::atom("settle")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using drop_atom = caf::atom_constant<caf::atom("drop")>;
 
 }  // namespace keel::detail
 

@@ -1,0 +1,283 @@
+#include "keel/cluster/handoff.hpp"
+
+#include <future>
+#include <map>
+
+#include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "keel/cluster/membership.hpp"
+#include "keel/runtime/errc.hpp"
+#include "keel/runtime/node_runtime.hpp"
+#include "keel/runtime/storage_keys.hpp"
+
+namespace keel::cluster {
+
+namespace {
+
+using namespace std::chrono_literals;
+using drop_atom = caf::atom_constant<caf::atom("dropcopy")>;
+
+// A partition's turns finish within their deadlines; past this the move is given up.
+constexpr auto drain_limit = 30s;
+// Per chunk, including the new owner's write and sync of the last one.
+constexpr auto chunk_limit = 120s;
+constexpr size_t chunk_bytes = 1 << 20;
+
+wire_reply ok_reply() {
+  return wire_reply{};
+}
+
+// -- the new owner's side: one actor collects chunks and writes each stream at once ---------
+
+struct ingest_state {
+  struct stream {
+    std::string from;
+    uint64_t epoch = 0;
+    uint32_t next_seq = 0;
+    std::vector<store_write> writes;
+  };
+  std::map<uint32_t, stream> streams;
+};
+
+// Deletes every record of `partition` in `batch` order before the writes that follow.
+caf::error erase_range(state_store& store, uint32_t partition, std::vector<store_write>& batch) {
+  auto existing = store.scan(partition_range(partition));
+  if (!existing) return std::move(existing.error());
+  for (auto& [key, value] : *existing) batch.push_back({std::move(key), {}, true});
+  return {};
+}
+
+caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runtime,
+                     handoff::hooks* fns, std::shared_ptr<spdlog::logger> log,
+                     std::chrono::milliseconds delay) {
+  return {
+      [=](wire_chunk& chunk) -> wire_reply {
+        auto p = chunk.partition;
+        if (p >= partition_count || chunk.keys.size() != chunk.values.size())
+          return failed_reply(static_cast<uint8_t>(errc::bad_payload),
+                              "malformed chunk for partition " + std::to_string(p));
+        auto range = partition_range(p);
+        for (const auto& key : chunk.keys)
+          if (!key.starts_with(range))
+            return failed_reply(static_cast<uint8_t>(errc::bad_payload),
+                                "a key of the stream of partition " + std::to_string(p) +
+                                    " lies outside it");
+        auto& st = self->state.streams[p];
+        if (chunk.seq == 0) {
+          st = ingest_state::stream{chunk.from, chunk.epoch, 0, {}};
+        } else if (chunk.seq != st.next_seq || chunk.from != st.from || chunk.epoch != st.epoch) {
+          self->state.streams.erase(p);
+          return failed_reply(static_cast<uint8_t>(errc::conflict),
+                              "chunk " + std::to_string(chunk.seq) + " of partition " +
+                                  std::to_string(p) + " out of order");
+        }
+        for (size_t i = 0; i < chunk.keys.size(); ++i)
+          st.writes.push_back({std::move(chunk.keys[i]), std::move(chunk.values[i]), false});
+        ++st.next_seq;
+        if (!chunk.last) return ok_reply();
+        auto stream = std::move(st);
+        self->state.streams.erase(p);
+        if (delay.count() > 0) {
+          log->warn("handoff: test hook: pausing {} ms before ingesting partition {}",
+                    delay.count(), p);
+          std::this_thread::sleep_for(delay);
+        }
+        // One batch: whatever an earlier (aborted) move left is replaced, not merged.
+        std::vector<store_write> batch;
+        auto err = erase_range(runtime->store(), p, batch);
+        auto records = stream.writes.size();
+        if (!err) {
+          for (auto& w : stream.writes) batch.push_back(std::move(w));
+          err = runtime->store().write(batch);
+        }
+        if (err)
+          return failed_reply(static_cast<uint8_t>(errc::unavailable),
+                              "cannot write partition " + std::to_string(p) + ": " +
+                                  message_of(err));
+        fns->ingested(p);
+        log->info("handoff: ingested partition {} from {} ({} records, epoch {})", p,
+                  stream.from, records, stream.epoch);
+        return ok_reply();
+      },
+      [=](drop_atom, uint32_t p) {
+        std::vector<store_write> batch;
+        auto err = erase_range(runtime->store(), p, batch);
+        batch.push_back({partition_epoch_record(p), {}, true});
+        if (!err) err = runtime->store().write(batch);
+        if (err)
+          log->warn("handoff: could not drop the old copy of partition {}: {}", p,
+                    message_of(err));
+        else
+          log->info("handoff: dropped the old copy of partition {} ({} records)", p,
+                    batch.size() - 1);
+      },
+  };
+}
+
+}  // namespace
+
+wire_reply failed_reply(uint8_t code, std::string message) {
+  wire_reply out;
+  out.code = code;
+  out.error = std::move(message);
+  return out;
+}
+
+namespace {
+
+template <class Message>
+wire_reply ask_link_impl(caf::actor_system& sys, const caf::actor& link, const Message& msg,
+                         caf::timespan limit) {
+  caf::scoped_actor asker{sys};
+  auto give_up = std::chrono::steady_clock::now() + 2s;
+  while (true) {
+    wire_reply answer;
+    asker->request(link, limit, msg).receive(
+        [&](wire_reply& reply) { answer = std::move(reply); },
+        [&](caf::error& err) {
+          answer = failed_reply(static_cast<uint8_t>(errc::unavailable),
+                                "no answer: " + sys.render(err));
+        });
+    if (answer.code == 0 || !answer.error.starts_with(not_connected_prefix) ||
+        std::chrono::steady_clock::now() >= give_up)
+      return answer;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+}  // namespace
+
+wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_handoff& req) {
+  // The owner drains the partition (≤ 30 s) and streams it.
+  return ask_link_impl(sys, link, req, caf::timespan{drain_limit + 2 * chunk_limit});
+}
+
+wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_chunk& chunk) {
+  return ask_link_impl(sys, link, chunk, caf::timespan{chunk_limit});
+}
+
+handoff::handoff(membership& members, node_runtime& runtime, caf::actor_system& sys, hooks fns,
+                 std::shared_ptr<spdlog::logger> log, std::chrono::milliseconds ingest_delay)
+    : members_(members), runtime_(runtime), sys_(sys), fns_(std::move(fns)), log_(std::move(log)) {
+  // Detached: it blocks on the store.
+  ingester_ = sys_.spawn<caf::detached>(ingest, &runtime_, &fns_, log_, ingest_delay);
+  // A move blocks a worker while its partition drains and streams; a few run side by side.
+  for (int i = 0; i < 3; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+handoff::~handoff() {
+  stop();
+}
+
+void handoff::hand_off(wire_handoff req, std::function<void(wire_reply)> done) {
+  {
+    std::lock_guard lock{mutex_};
+    if (!stopping_) {
+      jobs_.emplace_back(std::move(req), std::move(done));
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(failed_reply(static_cast<uint8_t>(errc::unavailable), "node is stopping"));
+}
+
+void handoff::drop(uint32_t partition) {
+  caf::anon_send(ingester_, drop_atom::value, partition);
+}
+
+void handoff::stop() {
+  decltype(jobs_) left;
+  {
+    std::lock_guard lock{mutex_};
+    if (stopping_) return;
+    stopping_ = true;
+    left.swap(jobs_);
+  }
+  wake_.notify_all();
+  for (auto& [req, done] : left)
+    done(failed_reply(static_cast<uint8_t>(errc::unavailable), "node is stopping"));
+  for (auto& w : workers_) w.join();
+  // Gone before this object: it points to our hooks.
+  caf::scoped_actor waiter{sys_};
+  waiter->monitor(ingester_);
+  caf::anon_send_exit(ingester_, caf::exit_reason::user_shutdown);
+  waiter->receive([](const caf::down_msg&) {});
+}
+
+void handoff::worker_loop() {
+  while (true) {
+    std::pair<wire_handoff, std::function<void(wire_reply)>> job;
+    {
+      std::unique_lock lock{mutex_};
+      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    auto started = std::chrono::steady_clock::now();
+    auto reply = run(job.first);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count();
+    if (reply.code == 0)
+      log_->info("handoff: partition {} handed to {} in {} ms", job.first.partition, job.first.to,
+                 ms);
+    else
+      log_->warn("handoff: partition {} not handed to {}: {}", job.first.partition, job.first.to,
+                 reply.error);
+    job.second(std::move(reply));
+  }
+}
+
+wire_reply handoff::run(const wire_handoff& req) {
+  const auto& self = members_.options().node_id;
+  auto p = req.partition;
+  auto fail = [&](errc code, std::string why) {
+    return failed_reply(static_cast<uint8_t>(code),
+                        "partition " + std::to_string(p) + " to " + req.to + ": " + why);
+  };
+  if (p >= partition_count) return fail(errc::bad_payload, "no such partition");
+  auto rec = members_.partition(p);
+  if (!rec || rec->owner() != self) return fail(errc::conflict, "node " + self + " does not own it");
+  if (req.to == self) return fail(errc::conflict, "it is already here");
+  // 1. Stop starting turns: messages are held from now on, here and (by the table) elsewhere.
+  fns_.begin_release(p);
+  // 2. Let the turns in flight finish and their commits become durable.
+  auto drained = std::make_shared<std::promise<void>>();
+  auto finished = drained->get_future();
+  runtime_.close_partition(p, [drained] { drained->set_value(); });
+  if (finished.wait_for(drain_limit) != std::future_status::ready)
+    return fail(errc::timeout, "its turns did not finish within 30 s");
+  // 3. Stream its key range.
+  auto records = runtime_.store().scan(partition_range(p));
+  if (!records) return fail(errc::unavailable, "cannot read it: " + message_of(records.error()));
+  auto link = fns_.link_to(req.to);
+  if (!link) return fail(errc::unavailable, "node " + req.to + " is not a member");
+  size_t next = 0;
+  uint32_t seq = 0;
+  do {
+    wire_chunk chunk;
+    chunk.partition = p;
+    chunk.epoch = req.epoch;
+    chunk.from = self;
+    chunk.seq = seq++;
+    size_t bytes = 0;
+    for (; next < records->size() && bytes < chunk_bytes; ++next) {
+      auto& [key, value] = (*records)[next];
+      bytes += key.size() + value.size();
+      chunk.keys.push_back(std::move(key));
+      chunk.values.push_back(std::move(value));
+    }
+    chunk.last = next == records->size();
+    auto answer = ask_link(sys_, link, chunk);
+    if (answer.code != 0) return answer;
+  } while (next < records->size());
+  return ok_reply();
+}
+
+}  // namespace keel::cluster

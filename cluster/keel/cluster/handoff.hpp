@@ -1,0 +1,102 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "keel/cluster/wire.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace keel {
+class node_runtime;
+}
+
+namespace keel::cluster {
+
+class membership;
+
+/// One node's part in moving partitions (DESIGN.md "Handoff"), both sides of it.
+/// As the old owner, hand_off() stops starting turns for the partition, waits until its
+/// turns are finished and their commits durable, and streams its key range (states,
+/// reminders) to the new owner in chunks over CAF. As the new owner, the ingest actor
+/// collects one stream's chunks and writes them as one batch (deleting what the range held
+/// before), synced, before it acknowledges. The coordinator flips the table only after that
+/// acknowledgement; the old copy is dropped (drop()) only after the flip.
+/// Thread safety: thread-safe. hand_off() jobs run on this object's worker threads, the
+/// ingest and drops on one detached actor (so a drop never races an ingest).
+class handoff {
+ public:
+  struct hooks {
+    /// The link actor to `node_id` (relays wire_chunk to its endpoint); null if unknown.
+    std::function<caf::actor(const std::string& node_id)> link_to;
+    /// The partition stops being served here: from now on route() holds its messages.
+    std::function<void(uint32_t)> begin_release;
+    /// The partition's records were ingested here (not owned until the table says so).
+    std::function<void(uint32_t)> ingested;
+  };
+
+  /// Requires: `members`, `runtime` and `sys` outlive this object. `ingest_delay` pauses
+  /// each ingest before it writes (a test hook: a node killed mid-move).
+  handoff(membership& members, node_runtime& runtime, caf::actor_system& sys, hooks fns,
+          std::shared_ptr<spdlog::logger> log, std::chrono::milliseconds ingest_delay);
+  ~handoff();
+  handoff(const handoff&) = delete;
+  handoff& operator=(const handoff&) = delete;
+
+  /// Old owner: hands `req.partition` to `req.to`. `done` runs once, on a worker thread,
+  /// with code 0 once the new owner has the records durably, else the reason.
+  void hand_off(wire_handoff req, std::function<void(wire_reply)> done);
+
+  /// The actor that answers wire_chunk (the endpoint delegates to it).
+  const caf::actor& ingester() const noexcept { return ingester_; }
+
+  /// Deletes this node's copy of `partition` (its records and its epoch record).
+  void drop(uint32_t partition);
+
+  /// Fails queued jobs and joins the workers. Idempotent.
+  void stop();
+
+ private:
+  void worker_loop();
+  wire_reply run(const wire_handoff& req);
+
+  membership& members_;
+  node_runtime& runtime_;
+  caf::actor_system& sys_;
+  hooks fns_;
+  std::shared_ptr<spdlog::logger> log_;
+  caf::actor ingester_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::pair<wire_handoff, std::function<void(wire_reply)>>> jobs_;  // mutex_
+  bool stopping_ = false;                                                      // mutex_
+  std::vector<std::thread> workers_;
+};
+
+/// A wire_reply with an error code (code 0 is success).
+wire_reply failed_reply(uint8_t code, std::string message);
+
+/// How a link answers a handoff message while it is not connected to its peer yet.
+inline constexpr std::string_view not_connected_prefix = "not connected to node ";
+
+/// Sends a handoff message through a link actor and waits for the answer (a link that is
+/// still connecting is retried for up to 2 s). Blocking: from a thread of one's own.
+wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_handoff& req);
+wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_chunk& chunk);
+
+}  // namespace keel::cluster

@@ -1,0 +1,234 @@
+#include "keel/cluster/rebalancer.hpp"
+
+#include <atomic>
+#include <set>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "keel/cluster/handoff.hpp"
+#include "keel/cluster/membership.hpp"
+#include "keel/runtime/errc.hpp"
+
+namespace keel::cluster {
+
+namespace {
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+rebalancer::rebalancer(membership& members, ask_fn ask, std::shared_ptr<spdlog::logger> log,
+                       options opts)
+    : members_(members), ask_(std::move(ask)), log_(std::move(log)), opts_(opts) {
+  thread_ = std::thread{[this] { loop(); }};
+}
+
+rebalancer::~rebalancer() {
+  stop();
+}
+
+void rebalancer::wake() {
+  {
+    std::lock_guard lock{mutex_};
+    woken_ = true;
+  }
+  wake_.notify_one();
+}
+
+void rebalancer::stop() {
+  {
+    std::lock_guard lock{mutex_};
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void rebalancer::loop() {
+  while (true) {
+    {
+      std::unique_lock lock{mutex_};
+      wake_.wait_for(lock, opts_.interval, [this] { return stopping_ || woken_; });
+      if (stopping_) return;
+      woken_ = false;
+    }
+    if (!members_.is_coordinator()) {
+      progress_ = RebalanceView{};  // a later term starts its own count
+      continue;
+    }
+    while (pass()) {
+      std::lock_guard lock{mutex_};
+      if (stopping_) return;
+    }
+  }
+}
+
+void rebalancer::publish() {
+  progress_.set_coordinator(members_.options().node_id);
+  progress_.set_updated_ms(wall_ms());
+  if (auto err = members_.publish_rebalance(progress_))
+    log_->debug("rebalance: could not publish progress: {}", message_of(err));
+}
+
+bool rebalancer::pass() {
+  if (!members_.is_coordinator()) return false;
+  auto table = members_.partitions_versioned();
+  auto targets = members_.placement_targets();
+  std::set<std::string> up;
+  for (const auto& m : members_.members()) up.insert(m.node_id());
+  auto now = std::chrono::steady_clock::now();
+  std::vector<move> resumed;
+  std::vector<move> planned;
+  for (const auto& [p, versioned] : table) {
+    const auto& rec = versioned.record;
+    if (rec.state() == "moving") {
+      resumed.push_back({p, rec.owner(), rec.to(), rec.epoch()});
+      continue;
+    }
+    // A partition whose owner is down waits for it: it is never restarted empty elsewhere.
+    if (!up.count(rec.owner()) || targets.empty()) continue;
+    auto want = membership::rendezvous_owner(p, targets);
+    if (want == rec.owner()) continue;
+    if (auto it = failed_until_.find(p); it != failed_until_.end() && now < it->second) continue;
+    planned.push_back({p, rec.owner(), want, rec.epoch()});
+  }
+  if (resumed.empty() && planned.empty()) {
+    if (progress_.running()) {
+      progress_.set_running(false);
+      progress_.set_moving(0);
+      log_->info("rebalance: finished: {} moved, {} aborted", progress_.done(),
+                 progress_.failed());
+      publish();
+    }
+    return false;
+  }
+  auto remaining = static_cast<uint32_t>(resumed.size() + planned.size());
+  if (!progress_.running()) {
+    progress_ = RebalanceView{};
+    progress_.set_running(true);
+    auto leaving = members_.draining();
+    progress_.set_reason(
+        leaving.empty()
+            ? fmt::format("{} partitions are not on their owner among {}", remaining,
+                          fmt::join(targets, ","))
+            : fmt::format("{} partitions move off leaving node(s) {} or onto their owner among {}",
+                          remaining, fmt::join(leaving, ","), fmt::join(targets, ",")));
+    log_->info("rebalance: {}{}", progress_.reason(),
+               resumed.empty() ? "" : fmt::format(" ({} resumed from etcd)", resumed.size()));
+  }
+  progress_.set_planned(progress_.done() + progress_.failed() + remaining);
+  publish();
+  for (size_t first = 0; first < resumed.size(); first += opts_.batch) {
+    std::vector<move> batch(resumed.begin() + static_cast<std::ptrdiff_t>(first),
+                            resumed.begin() + static_cast<std::ptrdiff_t>(
+                                                  std::min(resumed.size(), first + opts_.batch)));
+    if (!run_batch(batch, true)) return true;
+  }
+  for (size_t first = 0; first < planned.size(); first += opts_.batch) {
+    {
+      std::lock_guard lock{mutex_};
+      if (stopping_) return false;
+    }
+    std::vector<move> batch(planned.begin() + static_cast<std::ptrdiff_t>(first),
+                            planned.begin() + static_cast<std::ptrdiff_t>(
+                                                  std::min(planned.size(), first + opts_.batch)));
+    // Plans again when the table or the members changed under this batch.
+    if (!run_batch(batch, false)) return true;
+  }
+  return true;
+}
+
+bool rebalancer::run_batch(const std::vector<move>& batch, bool already_moving) {
+  if (!members_.is_coordinator()) return false;
+  if (!already_moving) {
+    auto current = members_.partitions_versioned();
+    std::map<uint32_t, membership::versioned_record> marks;
+    for (const auto& m : batch) {
+      auto it = current.find(m.partition);
+      if (it == current.end() || it->second.record.owner() != m.from ||
+          it->second.record.state() != "active")
+        continue;
+      auto rec = it->second.record;
+      rec.set_state("moving");
+      rec.set_to(m.to);
+      marks[m.partition] = {rec, it->second.mod_revision};
+    }
+    if (auto err = members_.write_partitions(marks)) {
+      log_->warn("rebalance: could not start {} moves: {}", marks.size(), message_of(err));
+      return false;
+    }
+  }
+  progress_.set_moving(static_cast<uint32_t>(batch.size()));
+  publish();
+  // Hand over, a bounded number at a time: each holds its partition's calls meanwhile.
+  std::vector<wire_reply> results(batch.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < batch.size(); i = next++) {
+      const auto& m = batch[i];
+      if (members_.cluster_address_of(m.from).empty())
+        results[i] = failed_reply(static_cast<uint8_t>(errc::unavailable),
+                                  "its owner " + m.from + " is down");
+      else if (members_.cluster_address_of(m.to).empty())
+        results[i] = failed_reply(static_cast<uint8_t>(errc::unavailable),
+                                  "node " + m.to + " is gone");
+      else
+        results[i] = ask_(m.from, wire_handoff{m.partition, m.to, m.epoch + 1});
+    }
+  };
+  std::vector<std::thread> workers;
+  for (size_t i = 0; i < std::min(opts_.in_flight, batch.size()); ++i) workers.emplace_back(worker);
+  for (auto& w : workers) w.join();
+  // Flip what arrived, abort the rest: both from the moving record they started from.
+  auto current = members_.partitions_versioned();
+  std::map<uint32_t, membership::versioned_record> outcome;
+  uint32_t moved = 0;
+  uint32_t aborted = 0;
+  auto retry_at = std::chrono::steady_clock::now() + opts_.retry_after;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const auto& m = batch[i];
+    auto it = current.find(m.partition);
+    if (it == current.end() || it->second.record.state() != "moving" ||
+        it->second.record.to() != m.to)
+      continue;
+    PartitionRecord rec;
+    rec.set_state("active");
+    if (results[i].code == 0) {
+      rec.set_owner(m.to);
+      rec.set_epoch(m.epoch + 1);
+      failed_until_.erase(m.partition);
+      ++moved;
+    } else {
+      // Back to the old owner: unavailable until it returns if it is the one that died.
+      rec.set_owner(m.from);
+      rec.set_epoch(m.epoch);
+      failed_until_[m.partition] = retry_at;
+      log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition, m.from,
+                 m.to, results[i].error);
+      ++aborted;
+    }
+    outcome[m.partition] = {rec, it->second.mod_revision};
+  }
+  if (auto err = members_.write_partitions(outcome)) {
+    // A new coordinator finds the moving records and finishes them.
+    log_->warn("rebalance: could not end {} moves: {}", outcome.size(), message_of(err));
+    return false;
+  }
+  progress_.set_done(progress_.done() + moved);
+  progress_.set_failed(progress_.failed() + aborted);
+  progress_.set_moving(0);
+  publish();
+  log_->info("rebalance: {} moved, {} aborted in this batch; {} of {} done", moved, aborted,
+             progress_.done(), progress_.planned());
+  return true;
+}
+
+}  // namespace keel::cluster

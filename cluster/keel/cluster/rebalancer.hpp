@@ -1,0 +1,85 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "keel/cluster/cluster.pb.h"
+#include "keel/cluster/wire.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace keel::cluster {
+
+class membership;
+
+/// The coordinator's half of rebalancing (DESIGN.md "Handoff"): while this node is the
+/// coordinator, it compares every placed partition's owner with its rendezvous owner among
+/// the members that may own partitions (not leaving), and moves those that differ. A move
+/// is `active(o, e)` -> `moving(o -> n, e)` (written in etcd in batches) -> the old owner
+/// hands it over -> `active(n, e + 1)`; a move that fails (o or n died, a timeout) goes back
+/// to `active(o, e)` and is retried later. Moves in etcd outlive the coordinator: a new one
+/// resumes every `moving` record it finds. A partition whose owner is down is never moved.
+/// Progress goes to `keel/<cluster>/rebalance` and the log.
+/// Thread safety: its own thread does all the work; the constructor starts it, stop()
+/// (also from the destructor) joins it.
+class rebalancer {
+ public:
+  /// Asks partition `req.partition`'s owner to hand it over; blocks until it answered.
+  using ask_fn = std::function<wire_reply(const std::string& owner, const wire_handoff& req)>;
+
+  struct options {
+    size_t batch = 64;                          // partitions marked moving at once
+    size_t in_flight = 8;                       // handoffs running side by side
+    std::chrono::milliseconds interval{200};    // how often the table is compared
+    std::chrono::milliseconds retry_after{2000};  // a failed move waits this long
+  };
+
+  /// Requires: `members` outlives the rebalancer.
+  rebalancer(membership& members, ask_fn ask, std::shared_ptr<spdlog::logger> log,
+             options opts);
+  ~rebalancer();
+  rebalancer(const rebalancer&) = delete;
+  rebalancer& operator=(const rebalancer&) = delete;
+
+  /// Compares the table now rather than at the next interval (a member joined or left).
+  void wake();
+  void stop();
+
+ private:
+  struct move {
+    uint32_t partition = 0;
+    std::string from;
+    std::string to;
+    uint64_t epoch = 0;  // the epoch it has now; the new owner gets epoch + 1
+  };
+  void loop();
+  /// One pass: plans and runs every move the table needs now; false if nothing was to do.
+  bool pass();
+  /// Runs one batch: mark moving, hand over, flip or abort. Returns false if the table
+  /// changed under it (the caller plans again).
+  bool run_batch(const std::vector<move>& batch, bool already_moving);
+  void publish();
+
+  membership& members_;
+  ask_fn ask_;
+  std::shared_ptr<spdlog::logger> log_;
+  const options opts_;
+  RebalanceView progress_;  // loop thread only
+  std::map<uint32_t, std::chrono::steady_clock::time_point> failed_until_;  // loop thread only
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool woken_ = false;     // guarded by mutex_
+  bool stopping_ = false;  // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace keel::cluster
