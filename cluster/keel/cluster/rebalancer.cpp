@@ -168,67 +168,73 @@ bool rebalancer::run_batch(const std::vector<move>& batch, bool already_moving) 
   }
   progress_.set_moving(static_cast<uint32_t>(batch.size()));
   publish();
-  // Hand over, a bounded number at a time: each holds its partition's calls meanwhile.
-  std::vector<wire_reply> results(batch.size());
+  // Hand over, a bounded number at a time; each move ends (flip or abort, from the moving
+  // record it started from) as soon as its handoff answered, so its calls are held no
+  // longer than its own move takes.
   std::atomic<size_t> next{0};
+  std::atomic<uint32_t> moved{0};
+  std::atomic<uint32_t> aborted{0};
+  std::atomic<bool> lost_office{false};
+  auto end_move = [&](const move& m, const wire_reply& result) {
+    auto current = members_.partitions_versioned();
+    auto it = current.find(m.partition);
+    if (it == current.end() || it->second.record.state() != "moving" ||
+        it->second.record.to() != m.to)
+      return;
+    PartitionRecord rec;
+    rec.set_state("active");
+    if (result.code == 0) {
+      rec.set_owner(m.to);
+      rec.set_epoch(m.epoch + 1);
+    } else {
+      // Back to the old owner: unavailable until it returns if it is the one that died.
+      rec.set_owner(m.from);
+      rec.set_epoch(m.epoch);
+      log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition, m.from,
+                 m.to, result.error);
+    }
+    if (auto err = members_.write_partitions({{m.partition, {rec, it->second.mod_revision}}})) {
+      // A new coordinator finds the moving record and finishes the move.
+      log_->warn("rebalance: could not end the move of partition {}: {}", m.partition,
+                 message_of(err));
+      lost_office = true;
+      return;
+    }
+    (result.code == 0 ? moved : aborted).fetch_add(1);
+  };
   auto worker = [&] {
-    for (size_t i = next++; i < batch.size(); i = next++) {
+    for (size_t i = next++; i < batch.size() && !lost_office; i = next++) {
       const auto& m = batch[i];
+      wire_reply result;
       if (members_.cluster_address_of(m.from).empty())
-        results[i] = failed_reply(static_cast<uint8_t>(errc::unavailable),
-                                  "its owner " + m.from + " is down");
+        result = failed_reply(static_cast<uint8_t>(errc::unavailable),
+                              "its owner " + m.from + " is down");
       else if (members_.cluster_address_of(m.to).empty())
-        results[i] = failed_reply(static_cast<uint8_t>(errc::unavailable),
-                                  "node " + m.to + " is gone");
+        result = failed_reply(static_cast<uint8_t>(errc::unavailable), "node " + m.to + " is gone");
       else
-        results[i] = ask_(m.from, wire_handoff{m.partition, m.to, m.epoch + 1});
+        result = ask_(m.from, wire_handoff{m.partition, m.to, m.epoch + 1});
+      end_move(m, result);
     }
   };
   std::vector<std::thread> workers;
   for (size_t i = 0; i < std::min(opts_.in_flight, batch.size()); ++i) workers.emplace_back(worker);
   for (auto& w : workers) w.join();
-  // Flip what arrived, abort the rest: both from the moving record they started from.
-  auto current = members_.partitions_versioned();
-  std::map<uint32_t, membership::versioned_record> outcome;
-  uint32_t moved = 0;
-  uint32_t aborted = 0;
   auto retry_at = std::chrono::steady_clock::now() + opts_.retry_after;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const auto& m = batch[i];
-    auto it = current.find(m.partition);
-    if (it == current.end() || it->second.record.state() != "moving" ||
-        it->second.record.to() != m.to)
-      continue;
-    PartitionRecord rec;
-    rec.set_state("active");
-    if (results[i].code == 0) {
-      rec.set_owner(m.to);
-      rec.set_epoch(m.epoch + 1);
+  auto table = members_.partitions_versioned();
+  for (const auto& m : batch) {
+    auto it = table.find(m.partition);
+    if (it != table.end() && it->second.record.owner() == m.to)
       failed_until_.erase(m.partition);
-      ++moved;
-    } else {
-      // Back to the old owner: unavailable until it returns if it is the one that died.
-      rec.set_owner(m.from);
-      rec.set_epoch(m.epoch);
+    else
       failed_until_[m.partition] = retry_at;
-      log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition, m.from,
-                 m.to, results[i].error);
-      ++aborted;
-    }
-    outcome[m.partition] = {rec, it->second.mod_revision};
-  }
-  if (auto err = members_.write_partitions(outcome)) {
-    // A new coordinator finds the moving records and finishes them.
-    log_->warn("rebalance: could not end {} moves: {}", outcome.size(), message_of(err));
-    return false;
   }
   progress_.set_done(progress_.done() + moved);
   progress_.set_failed(progress_.failed() + aborted);
   progress_.set_moving(0);
   publish();
-  log_->info("rebalance: {} moved, {} aborted in this batch; {} of {} done", moved, aborted,
-             progress_.done(), progress_.planned());
-  return true;
+  log_->info("rebalance: {} moved, {} aborted in this batch; {} of {} done", moved.load(),
+             aborted.load(), progress_.done(), progress_.planned());
+  return !lost_office;
 }
 
 }  // namespace keel::cluster

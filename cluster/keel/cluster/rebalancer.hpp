@@ -36,7 +36,7 @@ class rebalancer {
   using ask_fn = std::function<wire_reply(const std::string& owner, const wire_handoff& req)>;
 
   struct options {
-    size_t batch = 64;                          // partitions marked moving at once
+    size_t batch = 32;                          // partitions marked moving at once (≤ 120)
     size_t in_flight = 8;                       // handoffs running side by side
     std::chrono::milliseconds interval{200};    // how often the table is compared
     std::chrono::milliseconds retry_after{2000};  // a failed move waits this long

@@ -120,6 +120,13 @@ node_process::~node_process() {
   if (pid_ > 0) stop(SIGKILL);
 }
 
+int node_process::wait_exit(std::chrono::milliseconds limit) {
+  if (pid_ <= 0) return -1;
+  int rc = wait_process_exit(pid_, limit);
+  if (rc >= 0) pid_ = -1;  // reaped: its pid may be reused
+  return rc;
+}
+
 int node_process::stop(int sig) {
   if (pid_ <= 0) return -1;
   kill(pid_, sig);

@@ -49,6 +49,10 @@ class node_process {
   /// (128 + signal when killed by one).
   int stop(int sig);
 
+  /// Waits up to `limit` for the node to exit by itself (a drained node does); its exit
+  /// status as stop() gives it, or -1 if it is still running.
+  int wait_exit(std::chrono::milliseconds limit);
+
   /// The child's stderr so far (its logs), for failure messages.
   std::string log() const;
 

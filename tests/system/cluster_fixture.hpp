@@ -1,0 +1,113 @@
+#pragma once
+
+// What the cluster system tests share: a real etcd on free loopback ports, keel-node
+// processes joined to it, and helpers that read their views over HTTP.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "keel/cluster/cluster.pb.h"
+#include "keel/cluster/etcd_client.hpp"
+#include "keel/cluster/membership.hpp"
+#include "keel/runtime/errc.hpp"
+#include "keel/test/etcd_process.hpp"
+#include "keel/test/node_process.hpp"
+#include "keel/test/temp_dir.hpp"
+
+namespace keel::test {
+
+using namespace std::chrono_literals;
+using cluster::ClusterView;
+
+// Polls `done` every 20 ms for at most `limit`.
+inline bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  auto give_up = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+// The owner of `key`'s partition as `node` reports it.
+inline std::string owner_seen_by(node_process& node, const std::string& key) {
+  auto body = node.get("/v1/actors/counter/" + key).body;
+  cluster::ActorLocation where;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(body, &where).ok()) << body;
+  return where.node();
+}
+
+inline std::string counter_body(int64_t value) {
+  return R"({"value":")" + std::to_string(value) + R"("})";
+}
+
+class Cluster : public ::testing::Test {
+ protected:
+  Cluster() : etcd_(std::make_unique<etcd_process>(dir_.path())) {}
+
+  node_process& start_node(const std::string& id, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args{"--node-id=" + id, "--etcd=" + etcd_->endpoint(),
+                                  "--cluster-port=0", "--lease-ttl=2s", "--log-level=info"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    nodes_.push_back(std::make_unique<node_process>(dir_.sub(id), std::move(args)));
+    return *nodes_.back();
+  }
+
+  static ClusterView view(node_process& node) {
+    auto reply = node.get("/v1/cluster");
+    ClusterView out;
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(reply.body, &out).ok()) << reply.body;
+    return out;
+  }
+
+  // The members up, as `node` sees them (a down owner is listed too, with status "down").
+  static std::set<std::string> member_ids(node_process& node) {
+    std::set<std::string> ids;
+    auto v = view(node);  // a loop over view(node).members() would outlive the view
+    for (const auto& m : v.members())
+      if (m.status() == "up") ids.insert(m.node_id());
+    return ids;
+  }
+
+  static int increment(node_process& node, const std::string& key) {
+    return node.post("/v1/actors/counter/" + key + "/Increment", R"({"by":1})").status;
+  }
+
+  // Increments counters `<prefix>0`, `<prefix>1`, … once each through `via` until one is
+  // owned by `owner`, and returns its key: a counter at 1 on that node. Empty if none was.
+  static std::string counter_owned_by(node_process& via, const std::string& owner,
+                                      const std::string& prefix) {
+    for (int k = 0; k < 1000; ++k) {
+      auto key = prefix + std::to_string(k);
+      if (increment(via, key) != 200) {
+        ADD_FAILURE() << "increment of " << key << " failed";
+        return {};
+      }
+      if (owner_seen_by(via, key) == owner) return key;
+    }
+    return {};
+  }
+
+  // The create revision of the node's membership key in etcd; 0 if it has none.
+  int64_t registration_of(const std::string& node_id) {
+    cluster::etcd_client etcd{etcd_->endpoint()};
+    auto res = etcd.get_prefix(cluster::membership::member_key("keel", node_id));
+    EXPECT_TRUE(res) << keel::message_of(res.error());
+    return res && res->kvs_size() == 1 ? res->kvs(0).create_revision() : 0;
+  }
+
+  temp_dir dir_;
+  std::unique_ptr<etcd_process> etcd_;
+  std::vector<std::unique_ptr<node_process>> nodes_;
+};
+
+}  // namespace keel::test

@@ -1,0 +1,313 @@
+// Rebalancing (DESIGN.md "Handoff") over a real etcd and real keel-node processes: joins,
+// graceful leaves and drains under load lose no request and no increment; a move whose new
+// owner or coordinator dies is aborted or resumed; reminders fire across a move.
+#include <signal.h>
+
+#include <atomic>
+#include <mutex>
+#include <random>
+
+#include "cluster_fixture.hpp"
+#include "keel/runtime/actor_id.hpp"
+
+namespace keel::test {
+namespace {
+
+using cluster::PartitionTableView;
+
+class Rebalance : public Cluster {
+ protected:
+  static PartitionTableView table(node_process& node) {
+    auto reply = node.get("/v1/cluster/partitions");
+    PartitionTableView out;
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(reply.body, &out).ok()) << reply.body;
+    return out;
+  }
+
+  // Whether `node`'s table has every placed partition active on its rendezvous owner among
+  // `owners`, and no rebalance runs.
+  static bool balanced(node_process& node, const std::vector<std::string>& owners) {
+    auto rows = table(node);  // a loop over table(node).partitions() would outlive it
+    for (const auto& row : rows.partitions())
+      if (row.state() != "active" ||
+          row.owner() != cluster::membership::rendezvous_owner(row.partition(), owners))
+        return false;
+    return !view(node).rebalance().running();
+  }
+
+  // Partitions owned by `owner` in `node`'s table.
+  static int owned_by(node_process& node, const std::string& owner) {
+    int n = 0;
+    auto rows = table(node);
+    for (const auto& row : rows.partitions()) n += row.owner() == owner;
+    return n;
+  }
+
+  static int64_t counter_value(node_process& node, const std::string& key) {
+    auto reply = node.post("/v1/actors/counter/" + key + "/Get", "{}");
+    EXPECT_EQ(reply.status, 200) << key << ": " << reply.body;
+    auto at = reply.body.find("\"value\":\"");
+    return reply.status == 200 && at != std::string::npos
+               ? std::stoll(reply.body.substr(at + 9))
+               : -1;
+  }
+
+  // Sets counters c0..c<n-1> to 1 through `via`.
+  static void seed_counters(node_process& via, int n) {
+    for (int c = 0; c < n; ++c)
+      ASSERT_EQ(increment(via, "c" + std::to_string(c)), 200) << "c" << c;
+  }
+};
+
+// Four clients increment 100 counters through the nodes that stay, counting what was
+// acknowledged, while the cluster changes under them.
+class counter_load {
+ public:
+  counter_load(std::vector<node_process*> entries, int counters)
+      : entries_(std::move(entries)), acked_(static_cast<size_t>(counters)) {
+    for (int t = 0; t < 4; ++t)
+      clients_.emplace_back([this, t, counters] {
+        std::mt19937 rng{static_cast<unsigned>(t)};
+        // Bounded: stops by itself after 10 minutes' worth of requests at most.
+        for (int i = 0; !stop_.load() && i < 1'000'000; ++i) {
+          auto c = static_cast<size_t>(rng() % static_cast<unsigned>(counters));
+          node_process* via = nullptr;
+          {
+            std::lock_guard lock{mutex_};
+            via = entries_[rng() % entries_.size()];
+          }
+          auto reply = via->post("/v1/actors/counter/c" + std::to_string(c) + "/Increment",
+                                 R"({"by":1})");
+          if (reply.status == 200) {
+            acked_[c].fetch_add(1);
+            ok_.fetch_add(1);
+          } else {
+            std::lock_guard lock{mutex_};
+            failures_.push_back(std::to_string(reply.status) + " " + reply.body);
+          }
+        }
+      });
+  }
+  ~counter_load() { stop(); }
+
+  void add_entry(node_process* node) {
+    std::lock_guard lock{mutex_};
+    entries_.push_back(node);
+  }
+  void stop() {
+    stop_ = true;
+    for (auto& c : clients_)
+      if (c.joinable()) c.join();
+  }
+  int64_t acked(int c) const { return acked_[static_cast<size_t>(c)].load(); }
+  int ok() const { return ok_.load(); }
+  std::vector<std::string> failures() {
+    std::lock_guard lock{mutex_};
+    return failures_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<node_process*> entries_;  // guarded by mutex_
+  std::vector<std::string> failures_;   // guarded by mutex_
+  std::vector<std::atomic<int64_t>> acked_;
+  std::atomic<int> ok_{0};
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> clients_;
+};
+
+TEST_F(Rebalance, JoinLeaveAndDrainUnderLoadLoseNoRequestAndNoIncrement) {
+  auto& n1 = start_node("n1");
+  auto& n2 = start_node("n2");
+  auto& n3 = start_node("n3");
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 3; }, 5s));
+  constexpr int counters = 100;
+  seed_counters(n1, counters);
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2", "n3"}); }, 30s));
+  auto placed = table(n1).placed();
+  ASSERT_GT(placed, 60u) << "100 counters should use ~100 partitions";
+
+  // n2 and n3 leave during the test: the clients go through the nodes that stay.
+  counter_load load{{&n1}, counters};
+  std::this_thread::sleep_for(500ms);
+
+  auto started = std::chrono::steady_clock::now();
+  auto& n4 = start_node("n4");
+  load.add_entry(&n4);
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2", "n3", "n4"}); }, 30s))
+      << n1.log();
+  auto join_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - started)
+                     .count();
+  // Its share: rendezvous gives it about a quarter, and only what it gets moved.
+  EXPECT_GT(owned_by(n1, "n4"), static_cast<int>(placed) / 8);
+  EXPECT_GT(view(n1).rebalance().done(), 0u);
+
+  started = std::chrono::steady_clock::now();
+  EXPECT_EQ(n2.stop(SIGTERM), 0) << n2.log();  // graceful: moves its partitions, then exits
+  auto leave_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+  EXPECT_EQ(owned_by(n1, "n2"), 0);
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n3", "n4"}); }, 30s));
+
+  auto drain = n1.post("/v1/cluster/nodes/n3/drain", "");
+  EXPECT_EQ(drain.status, 202) << drain.body;
+  EXPECT_EQ(n3.wait_exit(30s), 0) << "a drained node leaves and exits 0";
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n4"}); }, 30s));
+  EXPECT_EQ(member_ids(n1), (std::set<std::string>{"n1", "n4"}));
+
+  std::this_thread::sleep_for(300ms);
+  load.stop();
+  auto failures = load.failures();
+  EXPECT_TRUE(failures.empty()) << failures.size() << " failed requests, the first: "
+                                << failures.front();
+  EXPECT_GT(load.ok(), 500) << "the load was too light to mean anything";
+  for (int c = 0; c < counters; ++c)
+    EXPECT_EQ(counter_value(c % 2 ? n1 : n4, "c" + std::to_string(c)), 1 + load.acked(c))
+        << "c" << c;
+  EXPECT_LT(join_ms, 30000);
+  EXPECT_LT(leave_ms, 30000);
+  std::cout << "join of n4 balanced in " << join_ms << " ms, n2 left in " << leave_ms
+            << " ms, " << load.ok() << " increments acknowledged meanwhile\n";
+}
+
+TEST_F(Rebalance, KillingTheNewOwnerMidMoveLeavesThePartitionsWithTheOldOnes) {
+  auto& n1 = start_node("n1");
+  start_node("n2");
+  start_node("n3");
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 3; }, 5s));
+  constexpr int counters = 60;
+  seed_counters(n1, counters);
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2", "n3"}); }, 30s));
+  // The hook pauses n4 before it writes what it was sent: it dies holding a stream.
+  auto& n4 = start_node("n4", {"--test-handoff-delay=5s"});
+  ASSERT_TRUE(eventually([&] { return n4.log().find("pausing") != std::string::npos; }, 10s))
+      << n4.log();
+  EXPECT_EQ(n4.stop(SIGKILL), 128 + SIGKILL);
+  // Every move is aborted back to its old owner, which serves it again with its data.
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2", "n3"}); }, 15s)) << n1.log();
+  EXPECT_EQ(owned_by(n1, "n4"), 0);
+  EXPECT_GT(view(n1).rebalance().failed(), 0u);
+  for (int c = 0; c < counters; ++c)
+    EXPECT_EQ(counter_value(n1, "c" + std::to_string(c)), 1) << "c" << c;
+}
+
+TEST_F(Rebalance, KillingTheCoordinatorMidRebalanceTheNextOneFinishesIt) {
+  auto& n1 = start_node("n1");
+  auto& n2 = start_node("n2");
+  auto& n3 = start_node("n3");
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 3; }, 5s));
+  constexpr int counters = 60;
+  seed_counters(n1, counters);
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2", "n3"}); }, 30s));
+  auto old = view(n1).coordinator();
+  ASSERT_FALSE(old.empty());
+  auto& n4 = start_node("n4", {"--test-handoff-delay=300ms"});
+  ASSERT_TRUE(eventually([&] { return view(n4).rebalance().moving() > 0; }, 10s));
+  node_process* victim = old == "n1" ? &n1 : old == "n2" ? &n2 : &n3;
+  node_process& survivor = old == "n1" ? n2 : n1;
+  victim->stop(SIGKILL);
+  std::vector<std::string> live{"n1", "n2", "n3", "n4"};
+  std::erase(live, old);
+  // A new coordinator resumes the moves recorded in etcd. The victim's own partitions stay
+  // with it (unavailable until it returns); every other one ends on its owner among the
+  // live nodes.
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto v = view(survivor);
+        if (v.coordinator().empty() || v.coordinator() == old || v.rebalance().running())
+          return false;
+        auto rows = table(survivor);
+        for (const auto& row : rows.partitions()) {
+          if (row.state() != "active") return false;
+          if (row.owner() != old &&
+              row.owner() != cluster::membership::rendezvous_owner(row.partition(), live))
+            return false;
+        }
+        return true;
+      },
+      30s))
+      << survivor.log();
+  EXPECT_GT(owned_by(survivor, "n4"), 0);
+  // The victim returns with its data; its share then moves on as planned.
+  auto& back = start_node(old);
+  ASSERT_TRUE(eventually([&] { return balanced(n4, {"n1", "n2", "n3", "n4"}); }, 30s))
+      << back.log();
+  for (int c = 0; c < counters; ++c)
+    EXPECT_EQ(counter_value(n4, "c" + std::to_string(c)), 1) << "c" << c;
+}
+
+TEST_F(Rebalance, ReminderDueDuringAMoveFiresOnceOnTheNewOwner) {
+  auto& n1 = start_node("n1", {"--test-actors"});
+  start_node("n2", {"--test-actors"});
+  start_node("n3", {"--test-actors"});
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 3; }, 5s));
+  // Actors whose partitions will move to n4: the only partitions placed in this test.
+  std::vector<std::string> keys;
+  for (int k = 0; keys.size() < 4 && k < 1000; ++k) {
+    auto key = "r" + std::to_string(k);
+    if (cluster::membership::rendezvous_owner(actor_id{"remind", key}.partition(),
+                                              {"n1", "n2", "n3", "n4"}) == "n4")
+      keys.push_back(key);
+  }
+  ASSERT_EQ(keys.size(), 4u);
+  constexpr int due_ms = 2500;
+  for (const auto& key : keys) {
+    auto reply = n1.post("/v1/actors/remind/" + key + "/Remind",
+                         R"({"inMs":)" + std::to_string(due_ms) + "}");
+    ASSERT_EQ(reply.status, 200) << reply.body;
+  }
+  auto registered = std::chrono::steady_clock::now();
+  // n4 ingests one partition per 1.5 s: the reminders fall due while theirs still move.
+  auto& n4 = start_node("n4", {"--test-actors", "--test-handoff-delay=1500ms"});
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& key : keys) {
+          auto where = n1.get("/v1/actors/remind/" + key).body;
+          if (where.find(R"("node":"n4")") == std::string::npos) return false;
+        }
+        return true;
+      },
+      30s))
+      << n4.log();
+  EXPECT_GT(std::chrono::steady_clock::now() - registered, std::chrono::milliseconds{due_ms})
+      << "the moves ended before the reminders were due";
+  auto fired = [&](const std::string& key) {
+    auto reply = n1.post("/v1/actors/remind/" + key + "/GetReminders", "{}");
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    return reply.body.find(R"("fired":"1")") != std::string::npos;
+  };
+  for (const auto& key : keys)
+    EXPECT_TRUE(eventually([&] { return fired(key); }, 10s)) << key << ": " << n4.log();
+  std::this_thread::sleep_for(1s);  // a duplicate firing would show now
+  for (const auto& key : keys) EXPECT_TRUE(fired(key)) << key << " fired more than once";
+}
+
+TEST_F(Rebalance, KeelctlDrainFollowsTheNodeUntilItLeftAndStatusShowsTheRebalance) {
+  auto& n1 = start_node("n1");
+  auto& n2 = start_node("n2");
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
+  seed_counters(n1, 40);
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2"}); }, 30s));
+  auto owned = owned_by(n1, "n2");
+  ASSERT_GT(owned, 0);
+  auto node = "--node=127.0.0.1:" + std::to_string(n1.port());
+  std::string out;
+  ASSERT_EQ(run_to_exit(KEELCTL_BINARY, {node, "drain", "n2"}, out), 0) << out;
+  EXPECT_NE(out.find("n2 drained and left the cluster"), std::string::npos) << out;
+  EXPECT_EQ(n2.wait_exit(10s), 0);
+  ASSERT_EQ(run_to_exit(KEELCTL_BINARY, {node, "status"}, out), 0) << out;
+  EXPECT_NE(out.find("rebalance    idle; the last one moved " + std::to_string(owned) + " of " +
+                     std::to_string(owned) + " partitions (0 aborted)"),
+            std::string::npos)
+      << out;
+  // A node that is no member cannot be drained; the error names it.
+  EXPECT_EQ(run_to_exit(KEELCTL_BINARY, {node, "drain", "n9"}, out), 1) << out;
+  EXPECT_NE(out.find("node 'n9' is not a member"), std::string::npos) << out;
+  for (int c = 0; c < 40; ++c) EXPECT_EQ(counter_value(n1, "c" + std::to_string(c)), 1);
+}
+
+}  // namespace
+}  // namespace keel::test
