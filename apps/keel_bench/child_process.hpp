@@ -1,6 +1,8 @@
 #pragma once
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +14,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "keel/cluster/etcd_client.hpp"
 
 namespace keel::bench {
 
@@ -51,10 +55,16 @@ class server_process {
     throw std::runtime_error("no listening line from " + binary);
   }
   ~server_process() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
+    if (pid_ > 0) kill(pid_, SIGTERM);
+    if (pid_ > 0) waitpid(pid_, nullptr, 0);
     std::system(("rm -rf " + dir_).c_str());
+  }
+  /// SIGKILL now: a cluster member would otherwise leave gracefully, moving its actors.
+  void kill_now() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
   }
   int port() const { return port_; }
   const std::string& dir() const { return dir_; }
@@ -63,6 +73,61 @@ class server_process {
   std::string dir_;
   pid_t pid_ = -1;
   int port_ = 0;
+};
+
+/// A fresh directory under /tmp.
+inline std::string scratch() {
+  char pattern[] = "/tmp/keel-bench-cluster-XXXXXX";
+  return mkdtemp(pattern);
+}
+
+inline int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// etcd on free loopback ports, killed on destruction.
+struct etcd_child {
+  std::string dir = scratch();
+  int port = free_port();
+  pid_t pid = -1;
+  etcd_child() {
+    int peer = free_port();
+    auto client = "http://127.0.0.1:" + std::to_string(port);
+    auto peer_url = "http://127.0.0.1:" + std::to_string(peer);
+    pid = fork();
+    if (pid == 0) {
+      freopen((dir + "/etcd.log").c_str(), "w", stdout);
+      freopen((dir + "/etcd.log").c_str(), "a", stderr);
+      execl("/usr/bin/etcd", "etcd", "--name=bench", ("--data-dir=" + dir + "/data").c_str(),
+            ("--listen-client-urls=" + client).c_str(),
+            ("--advertise-client-urls=" + client).c_str(),
+            ("--listen-peer-urls=" + peer_url).c_str(),
+            ("--initial-advertise-peer-urls=" + peer_url).c_str(),
+            ("--initial-cluster=bench=" + peer_url).c_str(), "--log-level=warn", nullptr);
+      _exit(127);
+    }
+    cluster::etcd_client probe{endpoint(), std::chrono::milliseconds{200}};
+    for (int i = 0; i < 150; ++i) {
+      if (probe.get_prefix("keel/"))
+        return;
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    }
+    throw std::runtime_error("etcd did not start (is etcd-server installed?)");
+  }
+  ~etcd_child() {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    std::system(("rm -rf " + dir).c_str());
+  }
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port); }
 };
 
 }  // namespace keel::bench

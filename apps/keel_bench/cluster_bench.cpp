@@ -39,60 +39,6 @@ using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 constexpr size_t tcp_message = 100;  // bytes per ping
 
-std::string scratch() {
-  char pattern[] = "/tmp/keel-bench-cluster-XXXXXX";
-  return mkdtemp(pattern);
-}
-
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// etcd on free loopback ports, killed on destruction.
-struct etcd_child {
-  std::string dir = scratch();
-  int port = free_port();
-  pid_t pid = -1;
-  etcd_child() {
-    int peer = free_port();
-    auto client = "http://127.0.0.1:" + std::to_string(port);
-    auto peer_url = "http://127.0.0.1:" + std::to_string(peer);
-    pid = fork();
-    if (pid == 0) {
-      freopen((dir + "/etcd.log").c_str(), "w", stdout);
-      freopen((dir + "/etcd.log").c_str(), "a", stderr);
-      execl("/usr/bin/etcd", "etcd", "--name=bench", ("--data-dir=" + dir + "/data").c_str(),
-            ("--listen-client-urls=" + client).c_str(),
-            ("--advertise-client-urls=" + client).c_str(),
-            ("--listen-peer-urls=" + peer_url).c_str(),
-            ("--initial-advertise-peer-urls=" + peer_url).c_str(),
-            ("--initial-cluster=bench=" + peer_url).c_str(), "--log-level=warn", nullptr);
-      _exit(127);
-    }
-    cluster::etcd_client probe{endpoint(), 200ms};
-    for (int i = 0; i < 150; ++i) {
-      if (probe.get_prefix("keel/"))
-        return;
-      std::this_thread::sleep_for(100ms);
-    }
-    throw std::runtime_error("etcd did not start (is etcd-server installed?)");
-  }
-  ~etcd_child() {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    std::system(("rm -rf " + dir).c_str());
-  }
-  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port); }
-};
-
 // -- raw TCP ----------------------------------------------------------------------------------
 
 bool full_io(int fd, char* buf, size_t n, bool reading) {

@@ -175,32 +175,61 @@ bool rebalancer::run_batch(const std::vector<move>& batch, bool already_moving) 
   std::atomic<uint32_t> moved{0};
   std::atomic<uint32_t> aborted{0};
   std::atomic<bool> lost_office{false};
-  auto end_move = [&](const move& m, const wire_reply& result) {
+  // Each move ends (flip or abort, from the moving record it started from) as soon as its
+  // handoff answered. Ends are group-committed: whoever finds no write in progress writes
+  // every end queued so far in one transaction, so a partition's calls are held about one
+  // handoff plus one etcd write, however many moves run.
+  std::mutex ends_mutex;
+  std::vector<std::pair<move, wire_reply>> ends;  // guarded by ends_mutex
+  bool writing = false;                           // guarded by ends_mutex
+  auto write_ends = [&](std::vector<std::pair<move, wire_reply>> group) {
     auto current = members_.partitions_versioned();
-    auto it = current.find(m.partition);
-    if (it == current.end() || it->second.record.state() != "moving" ||
-        it->second.record.to() != m.to)
-      return;
-    PartitionRecord rec;
-    rec.set_state("active");
-    if (result.code == 0) {
-      rec.set_owner(m.to);
-      rec.set_epoch(m.epoch + 1);
-    } else {
-      // Back to the old owner: unavailable until it returns if it is the one that died.
-      rec.set_owner(m.from);
-      rec.set_epoch(m.epoch);
-      log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition, m.from,
-                 m.to, result.error);
+    std::map<uint32_t, membership::versioned_record> records;
+    uint32_t group_moved = 0;
+    uint32_t group_aborted = 0;
+    for (const auto& [m, result] : group) {
+      auto it = current.find(m.partition);
+      if (it == current.end() || it->second.record.state() != "moving" ||
+          it->second.record.to() != m.to)
+        continue;
+      PartitionRecord rec;
+      rec.set_state("active");
+      if (result.code == 0) {
+        rec.set_owner(m.to);
+        rec.set_epoch(m.epoch + 1);
+        ++group_moved;
+      } else {
+        // Back to the old owner: unavailable until it returns if it is the one that died.
+        rec.set_owner(m.from);
+        rec.set_epoch(m.epoch);
+        log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition,
+                   m.from, m.to, result.error);
+        ++group_aborted;
+      }
+      records[m.partition] = {rec, it->second.mod_revision};
     }
-    if (auto err = members_.write_partitions({{m.partition, {rec, it->second.mod_revision}}})) {
-      // A new coordinator finds the moving record and finishes the move.
-      log_->warn("rebalance: could not end the move of partition {}: {}", m.partition,
-                 message_of(err));
+    if (auto err = members_.write_partitions(records)) {
+      // A new coordinator finds the moving records and finishes these moves.
+      log_->warn("rebalance: could not end {} moves: {}", records.size(), message_of(err));
       lost_office = true;
       return;
     }
-    (result.code == 0 ? moved : aborted).fetch_add(1);
+    moved += group_moved;
+    aborted += group_aborted;
+  };
+  auto end_move = [&](const move& m, wire_reply result) {
+    std::unique_lock lock{ends_mutex};
+    ends.emplace_back(m, std::move(result));
+    if (writing) return;  // the writer in progress takes it with its next group
+    writing = true;
+    while (!ends.empty()) {
+      auto group = std::move(ends);
+      ends.clear();
+      lock.unlock();
+      write_ends(std::move(group));
+      lock.lock();
+    }
+    writing = false;
   };
   auto worker = [&] {
     for (size_t i = next++; i < batch.size() && !lost_office; i = next++) {
