@@ -116,8 +116,7 @@ struct etcd_child {
     }
     cluster::etcd_client probe{endpoint(), std::chrono::milliseconds{200}};
     for (int i = 0; i < 150; ++i) {
-      if (probe.get_prefix("keel/"))
-        return;
+      if (probe.get_prefix("keel/")) return;
       std::this_thread::sleep_for(std::chrono::milliseconds{100});
     }
     throw std::runtime_error("etcd did not start (is etcd-server installed?)");

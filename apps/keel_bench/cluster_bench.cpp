@@ -123,11 +123,13 @@ int cluster_child(const std::string& kind) {
 }
 
 void bench_cross_node(const bench_config& cfg, progress& prog, std::vector<result>& out) {
-  prog.step("(f) cross-node call: counter on another keel-node vs raw CAF over the middleman "
-            "vs raw TCP");
+  prog.step(
+      "(f) cross-node call: counter on another keel-node vs raw CAF over the middleman "
+      "vs raw TCP");
   int n1 = cfg.quick ? 2000 : 5000;
   int n100 = cfg.quick ? 20000 : 60000;
-  auto log = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto log =
+      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
 
   // Node A lives in this process; node B is a keel-node child; both join one etcd.
   etcd_child etcd;
@@ -202,10 +204,11 @@ void bench_cross_node(const bench_config& cfg, progress& prog, std::vector<resul
     keel100.push_back(keel_rate(n100, 100));
     caf100.push_back(caf_rate(n100, 100));
     tcp100.push_back(tcp_rate(tcp_echo.port(), n100 * 4, 100));
-    prog.note(fmt::format("round {}: 1 in flight keel {:.0f}/s, CAF {:.0f}/s, TCP {:.0f}/s; "
-                          "100 in flight keel {:.0f}/s, CAF {:.0f}/s, TCP {:.0f}/s",
-                          r + 1, keel1.back(), caf1.back(), tcp1.back(), keel100.back(),
-                          caf100.back(), tcp100.back()));
+    prog.note(
+        fmt::format("round {}: 1 in flight keel {:.0f}/s, CAF {:.0f}/s, TCP {:.0f}/s; "
+                    "100 in flight keel {:.0f}/s, CAF {:.0f}/s, TCP {:.0f}/s",
+                    r + 1, keel1.back(), caf1.back(), tcp1.back(), keel100.back(), caf100.back(),
+                    tcp100.back()));
   }
   out.push_back({"f. cross-node call, 1 in flight, vs raw CAF", median(keel1), "calls/s",
                  median(caf1), median_ratio(keel1, caf1), std::nullopt});

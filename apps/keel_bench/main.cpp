@@ -23,8 +23,7 @@ int main(int argc, char** argv) {
   int count = 100000;
   app.add_flag("--quick", quick, "shorter runs (under 60 s in all)");
   app.add_flag("--json", json, "print only {\"results\":[...]} on stdout");
-  app.add_option("--only", only, "letters of the benchmarks to run (a-g)")
-      ->capture_default_str();
+  app.add_option("--only", only, "letters of the benchmarks to run (a-g)")->capture_default_str();
   app.add_option("--child", child_kind, "internal: run a (f) baseline peer: caf-echo|tcp-echo");
   app.add_option("--memory-child", memory_kind, "internal: measure memory of keel|caf actors");
   app.add_option("--count", count, "internal: actors for --memory-child");

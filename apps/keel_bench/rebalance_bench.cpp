@@ -97,12 +97,12 @@ bool balanced(httplib::Client& cli, const std::vector<std::string>& owners) {
 
 void bench_rebalance(const bench_config& cfg, progress& prog, std::vector<result>& out) {
   const int counters = cfg.quick ? 20000 : 200000;
-  prog.step(fmt::format("(g) rebalance: {} counters on one node, a second joins under load",
-                        counters));
+  prog.step(
+      fmt::format("(g) rebalance: {} counters on one node, a second joins under load", counters));
   etcd_child etcd;
   auto node_args = [&](const std::string& id, const std::string& dir) {
-    return std::vector<std::string>{"--node-id=" + id, "--etcd=" + etcd.endpoint(),
-                                    "--http-port=0",   "--cluster-port=0",
+    return std::vector<std::string>{"--node-id=" + id,   "--etcd=" + etcd.endpoint(),
+                                    "--http-port=0",     "--cluster-port=0",
                                     "--data-dir=" + dir, "--log-level=warn"};
   };
   auto dir1 = scratch();
@@ -156,16 +156,17 @@ void bench_rebalance(const bench_config& cfg, progress& prog, std::vector<result
   for (int k = 0; k < counters; ++k)
     moved += cluster::membership::rendezvous_owner(
                  actor_id{"counter", "k" + std::to_string(k)}.partition(), {"n1", "n2"}) == "n2";
-  prog.note(fmt::format("{} actors moved in {:.2f} s; {:.0f} req/s before, {:.0f} during, {} "
-                        "failed",
-                        moved, move_s, before_rate, during_rate, failed));
+  prog.note(
+      fmt::format("{} actors moved in {:.2f} s; {:.0f} req/s before, {:.0f} during, {} "
+                  "failed",
+                  moved, move_s, before_rate, during_rate, failed));
   if (failed > 0)
     throw std::runtime_error(
         fmt::format("{} requests failed during the move; the first: {}", failed, first_failure));
   out.push_back({fmt::format("g. join: time to move {} actors' state", moved), move_s, "s", 0, 0,
                  std::nullopt});
-  out.push_back({"g. join: actors moved per second", moved / move_s, "actors/s", 0, 0,
-                 std::nullopt});
+  out.push_back(
+      {"g. join: actors moved per second", moved / move_s, "actors/s", 0, 0, std::nullopt});
   out.push_back({"g. join: increments/s served during the move vs before", during_rate, "req/s",
                  before_rate, during_rate / before_rate, std::nullopt});
   std::system(("rm -rf " + dir1 + " " + dir2).c_str());

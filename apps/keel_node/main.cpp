@@ -61,9 +61,10 @@ void move_partitions_away(cluster::membership& members, cluster::cluster_directo
   while (auto owned = directory.owned_partitions()) {
     auto now = std::chrono::steady_clock::now();
     if (now >= give_up) {
-      log.warn("leaving with {} partitions still here: they are unavailable until this node "
-               "returns",
-               owned);
+      log.warn(
+          "leaving with {} partitions still here: they are unavailable until this node "
+          "returns",
+          owned);
       return;
     }
     if (now >= next_report) {
@@ -150,8 +151,9 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     http::add_runtime_routes(gw, **runtime);
     rideshare::add_rideshare_routes(gw, **runtime, ride_opts);
     auto http_port = std::make_shared<std::atomic<uint16_t>>(opts.http_port);
-    cluster::register_cluster_routes(gw, **runtime, members.get(),
-                                     {opts.node_id, opts.cluster_name, opts.advertise_host, http_port});
+    cluster::register_cluster_routes(
+        gw, **runtime, members.get(),
+        {opts.node_id, opts.cluster_name, opts.advertise_host, http_port});
     http::server_options sopts;
     sopts.host = opts.advertise_host;
     sopts.port = opts.http_port;

@@ -101,8 +101,7 @@ int status(const options& opts) {
 }
 
 // Asks for the drain, then follows it (a progress line) until the node has left.
-int drain(const options& opts, const std::string& node_id, bool wait,
-          std::chrono::seconds limit) {
+int drain(const options& opts, const std::string& node_id, bool wait, std::chrono::seconds limit) {
   auto body = fetch(opts, "/v1/cluster/nodes/" + path_segment(node_id) + "/drain", true, 202);
   if (opts.json && !wait) return std::cout << body << "\n", 0;
   if (!wait) return fmt::print("{} is leaving: its partitions move to the others\n", node_id), 0;
@@ -155,8 +154,8 @@ int partitions(const options& opts) {
   if (opts.verbose) {
     fmt::print("\n{:>9} {:<16} {:>6} {}\n", "PARTITION", "OWNER", "EPOCH", "STATE");
     for (const auto& row : table.partitions())
-      fmt::print("{:>9} {:<16} {:>6} {}{}\n", row.partition(), row.owner(), row.epoch(), row.state(),
-                 row.to().empty() ? "" : " -> " + row.to());
+      fmt::print("{:>9} {:<16} {:>6} {}{}\n", row.partition(), row.owner(), row.epoch(),
+                 row.state(), row.to().empty() ? "" : " -> " + row.to());
   }
   return 0;
 }

@@ -15,12 +15,12 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "cluster_fixture.hpp"
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/etcd_client.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/errc.hpp"
-#include "cluster_fixture.hpp"
 #include "keel/test/etcd_process.hpp"
 #include "keel/test/node_process.hpp"
 #include "keel/test/tcp_proxy.hpp"

@@ -284,12 +284,12 @@ caf::result<wire_reply> relay(link_actor* self, Message& msg) {
     self->state.relayed.erase(it);
   };
   self->request(st.peer, caf::infinite, std::move(msg))
-      .then([answer](wire_reply& reply) { answer(std::move(reply)); },
-            [answer, self](caf::error& err) {
-              answer(failed_reply(static_cast<uint8_t>(errc::unavailable),
-                                  "node " + self->state.node_id + ": " +
-                                      self->system().render(err)));
-            });
+      .then(
+          [answer](wire_reply& reply) { answer(std::move(reply)); },
+          [answer, self](caf::error& err) {
+            answer(failed_reply(static_cast<uint8_t>(errc::unavailable),
+                                "node " + self->state.node_id + ": " + self->system().render(err)));
+          });
   return caf::delegated<wire_reply>{};
 }
 
@@ -413,9 +413,7 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
   placer_ = std::thread{[this] { placer_loop(); }};
   rebalancer_ = std::make_unique<rebalancer>(
       members_,
-      [this](const std::string& owner, const wire_handoff& req) {
-        return ask_handoff(owner, req);
-      },
+      [this](const std::string& owner, const wire_handoff& req) { return ask_handoff(owner, req); },
       log_, rebalancer::options{});
 }
 
@@ -467,9 +465,9 @@ bool cluster_directory::hold_moving(const envelope_ptr& env, uint32_t p) {
   if (stopping_ || moving_held_count_ >= max_held) {
     lock.unlock();
     if (env->reply)
-      env->reply->complete(make_error(stopping_ ? errc::unavailable : errc::overloaded,
-                                      stopping_ ? "node is stopping"
-                                                : "too many calls wait for moving partitions"));
+      env->reply->complete(
+          make_error(stopping_ ? errc::unavailable : errc::overloaded,
+                     stopping_ ? "node is stopping" : "too many calls wait for moving partitions"));
     return true;
   }
   if (env->reply)
@@ -485,7 +483,8 @@ void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRe
   if (!after || after->state() == "moving") return;  // a move starts: route() holds
   if (after->owner() == self_) {
     bool aborted = releasing_[p].exchange(false);
-    bool arrived = before && before->state() == "moving" && before->to() == self_;
+    // Handed here (by a flip, even one the watch saw only after a reload).
+    bool arrived = before && before->owner() != self_;
     ingested_[p].store(false);
     // Open before the held calls are delivered, which would otherwise find it closed.
     if (aborted || arrived || runtime_.router().is_closed(p)) {

@@ -4,17 +4,16 @@
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/membership.hpp"
+#include "keel/runtime/errc.hpp"
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/json.hpp"
-#include "keel/runtime/errc.hpp"
 #include "keel/runtime/node_runtime.hpp"
 
 namespace keel::cluster {
 
 namespace {
 
-ClusterView view_of(node_runtime& runtime, membership* members,
-                    const single_node_info& self) {
+ClusterView view_of(node_runtime& runtime, membership* members, const single_node_info& self) {
   ClusterView view;
   view.set_node_id(self.node_id);
   view.set_cluster_name(self.cluster_name);

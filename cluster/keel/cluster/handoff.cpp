@@ -64,9 +64,9 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runt
         auto range = partition_range(p);
         for (const auto& key : chunk.keys)
           if (!key.starts_with(range))
-            return failed_reply(static_cast<uint8_t>(errc::bad_payload),
-                                "a key of the stream of partition " + std::to_string(p) +
-                                    " lies outside it");
+            return failed_reply(
+                static_cast<uint8_t>(errc::bad_payload),
+                "a key of the stream of partition " + std::to_string(p) + " lies outside it");
         auto& st = self->state.streams[p];
         if (chunk.seq == 0) {
           st = ingest_state::stream{chunk.from, chunk.epoch, 0, {}};
@@ -96,12 +96,12 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runt
           err = runtime->store().write(batch);
         }
         if (err)
-          return failed_reply(static_cast<uint8_t>(errc::unavailable),
-                              "cannot write partition " + std::to_string(p) + ": " +
-                                  message_of(err));
+          return failed_reply(
+              static_cast<uint8_t>(errc::unavailable),
+              "cannot write partition " + std::to_string(p) + ": " + message_of(err));
         fns->ingested(p);
-        log->info("handoff: ingested partition {} from {} ({} records, epoch {})", p,
-                  stream.from, records, stream.epoch);
+        log->info("handoff: ingested partition {} from {} ({} records, epoch {})", p, stream.from,
+                  records, stream.epoch);
         return ok_reply();
       },
       [=](drop_atom, uint32_t p) {
@@ -110,8 +110,7 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runt
         batch.push_back({partition_epoch_record(p), {}, true});
         if (!err) err = runtime->store().write(batch);
         if (err)
-          log->warn("handoff: could not drop the old copy of partition {}: {}", p,
-                    message_of(err));
+          log->warn("handoff: could not drop the old copy of partition {}: {}", p, message_of(err));
         else
           log->info("handoff: dropped the old copy of partition {} ({} records)", p,
                     batch.size() - 1);
@@ -137,12 +136,12 @@ wire_reply ask_link_impl(caf::actor_system& sys, const caf::actor& link, const M
   auto give_up = std::chrono::steady_clock::now() + 2s;
   while (true) {
     wire_reply answer;
-    asker->request(link, limit, msg).receive(
-        [&](wire_reply& reply) { answer = std::move(reply); },
-        [&](caf::error& err) {
-          answer = failed_reply(static_cast<uint8_t>(errc::unavailable),
-                                "no answer: " + sys.render(err));
-        });
+    asker->request(link, limit, msg)
+        .receive([&](wire_reply& reply) { answer = std::move(reply); },
+                 [&](caf::error& err) {
+                   answer = failed_reply(static_cast<uint8_t>(errc::unavailable),
+                                         "no answer: " + sys.render(err));
+                 });
     if (answer.code == 0 || !answer.error.starts_with(not_connected_prefix) ||
         std::chrono::steady_clock::now() >= give_up)
       return answer;
@@ -243,7 +242,8 @@ wire_reply handoff::run(const wire_handoff& req) {
   };
   if (p >= partition_count) return fail(errc::bad_payload, "no such partition");
   auto rec = members_.partition(p);
-  if (!rec || rec->owner() != self) return fail(errc::conflict, "node " + self + " does not own it");
+  if (!rec || rec->owner() != self)
+    return fail(errc::conflict, "node " + self + " does not own it");
   if (req.to == self) return fail(errc::conflict, "it is already here");
   // 1. Stop starting turns: messages are held from now on, here and (by the table) elsewhere.
   fns_.begin_release(p);

@@ -132,7 +132,7 @@ class membership final : public node_fence {
   /// never placed). Set once, before join(). Must not block for long.
   using partition_listener =
       std::function<void(uint32_t, const std::optional<PartitionRecord>& before,
-                          const std::optional<PartitionRecord>& after)>;
+                         const std::optional<PartitionRecord>& after)>;
   void set_partition_listener(partition_listener fn) { listener_ = std::move(fn); }
   /// The rendezvous winner for `p` among `node_ids` (empty if there are none).
   static std::string rendezvous_owner(uint32_t p, const std::vector<std::string>& node_ids);
@@ -188,14 +188,14 @@ class membership final : public node_fence {
   std::condition_variable wake_;  // wakes the keepalive loop early (stop, lost key)
 
   mutable std::shared_mutex members_mutex_;
-  std::map<std::string, Member> members_;           // guarded by members_mutex_
-  std::string coordinator_;                         // guarded by members_mutex_
-  std::map<uint32_t, PartitionRecord> partitions_;  // guarded by members_mutex_
+  std::map<std::string, Member> members_;            // guarded by members_mutex_
+  std::string coordinator_;                          // guarded by members_mutex_
+  std::map<uint32_t, PartitionRecord> partitions_;   // guarded by members_mutex_
   std::map<uint32_t, int64_t> partition_revisions_;  // guarded by members_mutex_
   std::map<std::string, std::string> draining_;      // node id -> reason; members_mutex_
   RebalanceView rebalance_;                          // guarded by members_mutex_
   partition_listener listener_;                      // set before join()
-  std::unique_ptr<etcd_client> placer_client_;      // guarded by placer_mutex_
+  std::unique_ptr<etcd_client> placer_client_;       // guarded by placer_mutex_
   std::mutex placer_mutex_;
   int64_t revision_ = 0;  // guarded by members_mutex_
 

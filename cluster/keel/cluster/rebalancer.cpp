@@ -104,8 +104,7 @@ bool rebalancer::pass() {
     if (progress_.running()) {
       progress_.set_running(false);
       progress_.set_moving(0);
-      log_->info("rebalance: finished: {} moved, {} aborted", progress_.done(),
-                 progress_.failed());
+      log_->info("rebalance: finished: {} moved, {} aborted", progress_.done(), progress_.failed());
       publish();
     }
     return false;
@@ -202,8 +201,8 @@ bool rebalancer::run_batch(const std::vector<move>& batch, bool already_moving) 
         // Back to the old owner: unavailable until it returns if it is the one that died.
         rec.set_owner(m.from);
         rec.set_epoch(m.epoch);
-        log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition,
-                   m.from, m.to, result.error);
+        log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition, m.from,
+                   m.to, result.error);
         ++group_aborted;
       }
       records[m.partition] = {rec, it->second.mod_revision};

@@ -36,15 +36,14 @@ class rebalancer {
   using ask_fn = std::function<wire_reply(const std::string& owner, const wire_handoff& req)>;
 
   struct options {
-    size_t batch = 32;                          // partitions marked moving at once (≤ 120)
-    size_t in_flight = 8;                       // handoffs running side by side
-    std::chrono::milliseconds interval{200};    // how often the table is compared
+    size_t batch = 32;                            // partitions marked moving at once (≤ 120)
+    size_t in_flight = 8;                         // handoffs running side by side
+    std::chrono::milliseconds interval{200};      // how often the table is compared
     std::chrono::milliseconds retry_after{2000};  // a failed move waits this long
   };
 
   /// Requires: `members` outlives the rebalancer.
-  rebalancer(membership& members, ask_fn ask, std::shared_ptr<spdlog::logger> log,
-             options opts);
+  rebalancer(membership& members, ask_fn ask, std::shared_ptr<spdlog::logger> log, options opts);
   ~rebalancer();
   rebalancer(const rebalancer&) = delete;
   rebalancer& operator=(const rebalancer&) = delete;
@@ -72,7 +71,7 @@ class rebalancer {
   ask_fn ask_;
   std::shared_ptr<spdlog::logger> log_;
   const options opts_;
-  RebalanceView progress_;  // loop thread only
+  RebalanceView progress_;                                                  // loop thread only
   std::map<uint32_t, std::chrono::steady_clock::time_point> failed_until_;  // loop thread only
 
   std::mutex mutex_;

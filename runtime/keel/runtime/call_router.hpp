@@ -1,9 +1,9 @@
 #pragma once
 
 #include <array>
-#include <memory>
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -103,9 +103,7 @@ class call_router {
   };
 
   // By partition: closing a partition visits one shard, not every activation of the node.
-  directory_shard& shard_of(const actor_id& id) {
-    return directory_[id.partition() % shard_count];
-  }
+  directory_shard& shard_of(const actor_id& id) { return directory_[id.partition() % shard_count]; }
   const directory_shard& shard_of(const actor_id& id) const {
     return directory_[id.partition() % shard_count];
   }

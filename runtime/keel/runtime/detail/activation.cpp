@@ -65,9 +65,7 @@ struct activation_state {
   // commits sent before that reload are then already accounted for.
   uint64_t generation = 0;
 
-  bool has_unsettled() const {
-    return unsettled && unsettled->load(std::memory_order_acquire) > 0;
-  }
+  bool has_unsettled() const { return unsettled && unsettled->load(std::memory_order_acquire) > 0; }
 };
 
 // Finished turn objects, kept per scheduler thread for the next turn of any activation
@@ -428,9 +426,9 @@ void start_turn(activation_actor* self, envelope_ptr env) {
   }
   if (st.svc->fence && !st.svc->fence->is_open()) {
     if (env->reply)
-      env->reply->complete(make_error(errc::unavailable, "node is fenced, " + to_string(st.id) +
-                                                             " starts no turn: " +
-                                                             st.svc->fence->why_closed()));
+      env->reply->complete(
+          make_error(errc::unavailable, "node is fenced, " + to_string(st.id) +
+                                            " starts no turn: " + st.svc->fence->why_closed()));
     return;
   }
   if (st.load_error) {

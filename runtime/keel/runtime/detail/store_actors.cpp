@@ -115,8 +115,7 @@ caf::behavior releaser(caf::event_based_actor*) {
 }
 
 // Adds `req` to the open batch, or records why it is refused; answered at the next flush.
-void accept(writer_actor* self, state_store* store, const commit_request& req,
-            waiting_commit w) {
+void accept(writer_actor* self, state_store* store, const commit_request& req, waiting_commit w) {
   auto& st = self->state;
   if (!req.state_key.empty()) {
     auto current = stored_version(st, *store, req.state_key);

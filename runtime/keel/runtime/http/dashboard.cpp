@@ -23,6 +23,7 @@ std::string_view dashboard_html() {
 <h2 style="font-size:16px;margin:6px 0">Cluster <span class="sub" id="clustersub"></span></h2>
 <table id="members"><thead><tr><th>node</th><th>status</th><th>HTTP</th><th>cluster</th>
 <th>partitions</th><th>activations</th></tr></thead><tbody></tbody></table>
+<div class="sub" id="rebalance"></div>
 <canvas id="chart" width="900" height="220"></canvas>
 <table id="routes"><thead><tr><th>route</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th>
 <th>2xx</th><th>4xx</th><th>5xx</th></tr></thead><tbody></tbody></table>
@@ -68,6 +69,12 @@ async function cluster() {  // GET /v1/cluster: members, coordinator, fence
     `${m.nodeId === v.coordinator ? ' ★' : ''}</td><td>${esc(m.status)}</td>` +
     `<td>${esc(m.httpAddress)}</td><td>${esc(m.clusterAddress || '–')}</td>` +
     `<td>${m.partitions}</td><td>${m.nodeId === v.nodeId ? m.activations : '?'}</td></tr>`).join('');
+  const r = v.rebalance || {};  // partitions moving between nodes (join, drain, leave)
+  document.getElementById('rebalance').innerHTML = r.running
+    ? `rebalance: <progress max="${r.planned}" value="${r.done}"></progress> ${r.done} of ` +
+      `${r.planned} moved, ${r.moving} moving, ${r.failed} aborted — ${esc(r.reason)}`
+    : (r.planned ? `last rebalance: ${r.done} of ${r.planned} partitions moved` +
+       `${r.failed ? `, ${r.failed} aborted` : ''}` : 'no rebalance yet');
 }
 function card(label, value) { return `<div class="card"><b>${value}</b><span>${label}</span></div>`; }
 async function tick() {
@@ -132,7 +139,7 @@ function draw() {
   plot('p99', '#d9480f', 'turn p99 ms', 1);
 }
 tick(); setInterval(tick, 2000);
-cluster(); setInterval(cluster, 2000);
+cluster(); setInterval(cluster, 1000);
 </script></body></html>
 )html";
   return page;
