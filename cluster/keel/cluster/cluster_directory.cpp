@@ -443,7 +443,11 @@ partition_directory::verdict cluster_directory::route(const envelope_ptr& env) {
     }
     return verdict::taken;
   }
-  if (is_moving(p, *rec) && hold_moving(env, p)) return verdict::taken;
+  // Held while the partition moves, and when the sender routed by a newer epoch than this
+  // node knows: its table is behind (the watch lags), and forwarding by it would bounce the
+  // call back to where it came from.
+  if ((is_moving(p, *rec) || env->epoch > rec->epoch()) && hold_moving(env, p))
+    return verdict::taken;
   if (rec->owner() == self_) {
     env->epoch = rec->epoch();
     return verdict::local;
@@ -461,7 +465,7 @@ bool cluster_directory::hold_moving(const envelope_ptr& env, uint32_t p) {
   // Again under the lock that on_partition() takes to release the held calls: a move that
   // ended since route() looked would otherwise strand this call until its deadline.
   auto rec = members_.partition(p);
-  if (!rec || !is_moving(p, *rec)) return false;
+  if (!rec || (!is_moving(p, *rec) && env->epoch <= rec->epoch())) return false;
   if (stopping_ || moving_held_count_ >= max_held) {
     lock.unlock();
     if (env->reply)

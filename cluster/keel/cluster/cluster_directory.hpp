@@ -81,8 +81,9 @@ class cluster_directory final : public partition_directory {
   /// A link lost its peer and the reconnect was refused (called on the link's thread).
   void suspect(const std::string& node_id);
   void forward(const envelope_ptr& env, const std::string& owner, uint64_t epoch);
-  /// Holds a message of a moving partition until its move ends; false if the partition is
-  /// no longer moving (the caller routes it again).
+  /// Holds a message of a moving partition (or one routed by a newer epoch than this node
+  /// knows) until the partition's record changes; false if there is nothing to wait for any
+  /// more (the caller routes it again).
   bool hold_moving(const envelope_ptr& env, uint32_t p);
   bool is_moving(uint32_t p, const PartitionRecord& rec) const;
   /// A partition's record changed (watch thread): ends holds, opens or drops partitions.

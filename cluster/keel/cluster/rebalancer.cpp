@@ -1,6 +1,10 @@
 #include "keel/cluster/rebalancer.hpp"
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <set>
 #include <vector>
 
@@ -125,32 +129,73 @@ bool rebalancer::pass() {
   }
   progress_.set_planned(progress_.done() + progress_.failed() + remaining);
   publish();
-  for (size_t first = 0; first < resumed.size(); first += opts_.batch) {
-    std::vector<move> batch(resumed.begin() + static_cast<std::ptrdiff_t>(first),
-                            resumed.begin() + static_cast<std::ptrdiff_t>(
-                                                  std::min(resumed.size(), first + opts_.batch)));
-    if (!run_batch(batch, true)) return true;
-  }
-  for (size_t first = 0; first < planned.size(); first += opts_.batch) {
-    {
-      std::lock_guard lock{mutex_};
-      if (stopping_) return false;
-    }
-    std::vector<move> batch(planned.begin() + static_cast<std::ptrdiff_t>(first),
-                            planned.begin() + static_cast<std::ptrdiff_t>(
-                                                  std::min(planned.size(), first + opts_.batch)));
-    // Plans again when the table or the members changed under this batch.
-    if (!run_batch(batch, false)) return true;
-  }
-  return true;
+  // Resumed moves first: their partitions are held since an earlier coordinator's term.
+  for (auto& m : resumed) m.already_moving = true;
+  resumed.insert(resumed.end(), planned.begin(), planned.end());
+  return run_moves(resumed);
 }
 
-bool rebalancer::run_batch(const std::vector<move>& batch, bool already_moving) {
-  if (!members_.is_coordinator()) return false;
-  if (!already_moving) {
+namespace {
+
+/// Group commit for the coordinator's table writes: each worker submits one item and
+/// returns when it is written; whoever finds no write in flight writes everything queued
+/// so far as one group (one etcd transaction per 120 partitions). So moves pay about one
+/// etcd write each in latency, while the writes' count stays a few per group of moves.
+/// Thread safety: submit() from any thread.
+template <class Item>
+class group_commit {
+ public:
+  /// Writes a group; returns, per item, whether it was written.
+  using write_fn = std::function<std::vector<bool>(const std::vector<Item>&)>;
+  explicit group_commit(write_fn write) : write_(std::move(write)) {}
+
+  bool submit(Item item) {
+    std::unique_lock lock{mutex_};
+    auto ticket = next_ticket_++;
+    queue_.emplace_back(ticket, std::move(item));
+    while (true) {
+      if (auto it = results_.find(ticket); it != results_.end()) {
+        bool written = it->second;
+        results_.erase(it);
+        return written;
+      }
+      if (writing_) {
+        done_.wait(lock);
+        continue;
+      }
+      writing_ = true;
+      auto group = std::move(queue_);
+      queue_.clear();
+      lock.unlock();
+      std::vector<Item> items;
+      for (auto& [t, i] : group) items.push_back(std::move(i));
+      auto written = write_(items);
+      lock.lock();
+      for (size_t i = 0; i < group.size(); ++i) results_[group[i].first] = written[i];
+      writing_ = false;
+      done_.notify_all();
+    }
+  }
+
+ private:
+  write_fn write_;
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::vector<std::pair<uint64_t, Item>> queue_;  // guarded by mutex_
+  std::map<uint64_t, bool> results_;              // guarded by mutex_
+  uint64_t next_ticket_ = 0;                      // guarded by mutex_
+  bool writing_ = false;                          // guarded by mutex_
+};
+
+}  // namespace
+
+bool rebalancer::run_moves(const std::vector<move>& moves) {
+  // Marks `moving` the moves whose record is still what the plan saw.
+  group_commit<move> marks{[this](const std::vector<move>& group) {
+    std::vector<bool> written(group.size(), false);
     auto current = members_.partitions_versioned();
-    std::map<uint32_t, membership::versioned_record> marks;
-    for (const auto& m : batch) {
+    std::map<uint32_t, membership::versioned_record> records;
+    for (const auto& m : group) {
       auto it = current.find(m.partition);
       if (it == current.end() || it->second.record.owner() != m.from ||
           it->second.record.state() != "active")
@@ -158,81 +203,61 @@ bool rebalancer::run_batch(const std::vector<move>& batch, bool already_moving) 
       auto rec = it->second.record;
       rec.set_state("moving");
       rec.set_to(m.to);
-      marks[m.partition] = {rec, it->second.mod_revision};
-    }
-    if (auto err = members_.write_partitions(marks)) {
-      log_->warn("rebalance: could not start {} moves: {}", marks.size(), message_of(err));
-      return false;
-    }
-  }
-  progress_.set_moving(static_cast<uint32_t>(batch.size()));
-  publish();
-  // Hand over, a bounded number at a time; each move ends (flip or abort, from the moving
-  // record it started from) as soon as its handoff answered, so its calls are held no
-  // longer than its own move takes.
-  std::atomic<size_t> next{0};
-  std::atomic<uint32_t> moved{0};
-  std::atomic<uint32_t> aborted{0};
-  std::atomic<bool> lost_office{false};
-  // Each move ends (flip or abort, from the moving record it started from) as soon as its
-  // handoff answered. Ends are group-committed: whoever finds no write in progress writes
-  // every end queued so far in one transaction, so a partition's calls are held about one
-  // handoff plus one etcd write, however many moves run.
-  std::mutex ends_mutex;
-  std::vector<std::pair<move, wire_reply>> ends;  // guarded by ends_mutex
-  bool writing = false;                           // guarded by ends_mutex
-  auto write_ends = [&](std::vector<std::pair<move, wire_reply>> group) {
-    auto current = members_.partitions_versioned();
-    std::map<uint32_t, membership::versioned_record> records;
-    uint32_t group_moved = 0;
-    uint32_t group_aborted = 0;
-    for (const auto& [m, result] : group) {
-      auto it = current.find(m.partition);
-      if (it == current.end() || it->second.record.state() != "moving" ||
-          it->second.record.to() != m.to)
-        continue;
-      PartitionRecord rec;
-      rec.set_state("active");
-      if (result.code == 0) {
-        rec.set_owner(m.to);
-        rec.set_epoch(m.epoch + 1);
-        ++group_moved;
-      } else {
-        // Back to the old owner: unavailable until it returns if it is the one that died.
-        rec.set_owner(m.from);
-        rec.set_epoch(m.epoch);
-        log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition, m.from,
-                   m.to, result.error);
-        ++group_aborted;
-      }
       records[m.partition] = {rec, it->second.mod_revision};
     }
     if (auto err = members_.write_partitions(records)) {
-      // A new coordinator finds the moving records and finishes these moves.
-      log_->warn("rebalance: could not end {} moves: {}", records.size(), message_of(err));
-      lost_office = true;
-      return;
+      log_->warn("rebalance: could not start {} moves: {}", records.size(), message_of(err));
+      return written;
     }
-    moved += group_moved;
-    aborted += group_aborted;
-  };
-  auto end_move = [&](const move& m, wire_reply result) {
-    std::unique_lock lock{ends_mutex};
-    ends.emplace_back(m, std::move(result));
-    if (writing) return;  // the writer in progress takes it with its next group
-    writing = true;
-    while (!ends.empty()) {
-      auto group = std::move(ends);
-      ends.clear();
-      lock.unlock();
-      write_ends(std::move(group));
-      lock.lock();
-    }
-    writing = false;
-  };
+    for (size_t i = 0; i < group.size(); ++i) written[i] = records.count(group[i].partition) > 0;
+    return written;
+  }};
+  // Ends moves: a flip to the new owner at epoch + 1, or an abort back to the old owner at
+  // its epoch; both only from the moving record the move started from.
+  std::atomic<bool> lost_office{false};
+  group_commit<std::pair<move, wire_reply>> ends{
+      [&](const std::vector<std::pair<move, wire_reply>>& group) {
+        auto current = members_.partitions_versioned();
+        std::map<uint32_t, membership::versioned_record> records;
+        for (const auto& [m, result] : group) {
+          auto it = current.find(m.partition);
+          if (it == current.end() || it->second.record.state() != "moving" ||
+              it->second.record.to() != m.to)
+            continue;
+          PartitionRecord rec;
+          rec.set_state("active");
+          bool arrived = result.code == 0;
+          // Aborted: back to the old owner (unavailable until it returns if it died).
+          rec.set_owner(arrived ? m.to : m.from);
+          rec.set_epoch(arrived ? m.epoch + 1 : m.epoch);
+          if (!arrived)
+            log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition,
+                       m.from, m.to, result.error);
+          records[m.partition] = {rec, it->second.mod_revision};
+        }
+        std::vector<bool> written(group.size(), false);
+        if (auto err = members_.write_partitions(records)) {
+          // A new coordinator finds the moving records and finishes these moves.
+          log_->warn("rebalance: could not end {} moves: {}", records.size(), message_of(err));
+          lost_office = true;
+          return written;
+        }
+        for (size_t i = 0; i < group.size(); ++i)
+          written[i] = records.count(group[i].first.partition) > 0;
+        return written;
+      }};
+  // A bounded number of moves at a time; each holds only its own partition's calls, from
+  // its mark until its end.
+  std::atomic<size_t> next{0};
+  std::atomic<uint32_t> moving{0};
+  std::atomic<uint32_t> moved{0};
+  std::atomic<uint32_t> aborted{0};
+  std::atomic<size_t> workers_done{0};
   auto worker = [&] {
-    for (size_t i = next++; i < batch.size() && !lost_office; i = next++) {
-      const auto& m = batch[i];
+    for (size_t i = next++; i < moves.size() && !lost_office && !stopping(); i = next++) {
+      const auto& m = moves[i];
+      if (!m.already_moving && !marks.submit(m)) continue;  // the table changed: plan again
+      ++moving;
       wire_reply result;
       if (members_.cluster_address_of(m.from).empty())
         result = failed_reply(static_cast<uint8_t>(errc::unavailable),
@@ -241,28 +266,46 @@ bool rebalancer::run_batch(const std::vector<move>& batch, bool already_moving) 
         result = failed_reply(static_cast<uint8_t>(errc::unavailable), "node " + m.to + " is gone");
       else
         result = ask_(m.from, wire_handoff{m.partition, m.to, m.epoch + 1});
-      end_move(m, result);
+      if (ends.submit({m, result})) (result.code == 0 ? moved : aborted).fetch_add(1);
+      --moving;
     }
+    ++workers_done;
   };
+  auto count = std::min(opts_.in_flight, moves.size());
   std::vector<std::thread> workers;
-  for (size_t i = 0; i < std::min(opts_.in_flight, batch.size()); ++i) workers.emplace_back(worker);
+  for (size_t i = 0; i < count; ++i) workers.emplace_back(worker);
+  // Progress while they run, about twice a second.
+  auto base_done = progress_.done();
+  auto base_failed = progress_.failed();
+  auto report = [&] {
+    progress_.set_moving(moving.load());
+    progress_.set_done(base_done + moved.load());
+    progress_.set_failed(base_failed + aborted.load());
+    publish();
+  };
+  while (workers_done.load() < count) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    if (workers_done.load() < count) report();
+  }
   for (auto& w : workers) w.join();
+  report();
   auto retry_at = std::chrono::steady_clock::now() + opts_.retry_after;
   auto table = members_.partitions_versioned();
-  for (const auto& m : batch) {
+  for (const auto& m : moves) {
     auto it = table.find(m.partition);
     if (it != table.end() && it->second.record.owner() == m.to)
       failed_until_.erase(m.partition);
-    else
+    else if (it == table.end() || it->second.record.state() != "moving")
       failed_until_[m.partition] = retry_at;
   }
-  progress_.set_done(progress_.done() + moved);
-  progress_.set_failed(progress_.failed() + aborted);
-  progress_.set_moving(0);
-  publish();
-  log_->info("rebalance: {} moved, {} aborted in this batch; {} of {} done", moved.load(),
+  log_->info("rebalance: {} moved, {} aborted in this pass; {} of {} done", moved.load(),
              aborted.load(), progress_.done(), progress_.planned());
   return !lost_office;
+}
+
+bool rebalancer::stopping() {
+  std::lock_guard lock{mutex_};
+  return stopping_;
 }
 
 }  // namespace keel::cluster

@@ -23,8 +23,9 @@ class membership;
 /// The coordinator's half of rebalancing (DESIGN.md "Handoff"): while this node is the
 /// coordinator, it compares every placed partition's owner with its rendezvous owner among
 /// the members that may own partitions (not leaving), and moves those that differ. A move
-/// is `active(o, e)` -> `moving(o -> n, e)` (written in etcd in batches) -> the old owner
-/// hands it over -> `active(n, e + 1)`; a move that fails (o or n died, a timeout) goes back
+/// is `active(o, e)` -> `moving(o -> n, e)` -> the old owner hands it over -> `active(n,
+/// e + 1)`, a bounded number at a time, their etcd writes group-committed (at most 120
+/// partitions per transaction); a move that fails (o or n died, a timeout) goes back
 /// to `active(o, e)` and is retried later. Moves in etcd outlive the coordinator: a new one
 /// resumes every `moving` record it finds. A partition whose owner is down is never moved.
 /// Progress goes to `keel/<cluster>/rebalance` and the log.
@@ -36,8 +37,7 @@ class rebalancer {
   using ask_fn = std::function<wire_reply(const std::string& owner, const wire_handoff& req)>;
 
   struct options {
-    size_t batch = 32;                            // partitions marked moving at once (≤ 120)
-    size_t in_flight = 8;                         // handoffs running side by side
+    size_t in_flight = 16;                        // moves running side by side
     std::chrono::milliseconds interval{200};      // how often the table is compared
     std::chrono::milliseconds retry_after{2000};  // a failed move waits this long
   };
@@ -57,14 +57,17 @@ class rebalancer {
     uint32_t partition = 0;
     std::string from;
     std::string to;
-    uint64_t epoch = 0;  // the epoch it has now; the new owner gets epoch + 1
+    uint64_t epoch = 0;           // the epoch it has now; the new owner gets epoch + 1
+    bool already_moving = false;  // resumed from etcd: marked by an earlier coordinator
   };
   void loop();
   /// One pass: plans and runs every move the table needs now; false if nothing was to do.
   bool pass();
-  /// Runs one batch: mark moving, hand over, flip or abort. Returns false if the table
-  /// changed under it (the caller plans again).
-  bool run_batch(const std::vector<move>& batch, bool already_moving);
+  /// Runs `moves`, `in_flight` at a time: each is marked moving, handed over, and flipped or
+  /// aborted, with the table writes of moves running together group-committed. Returns
+  /// false if this node lost the office meanwhile.
+  bool run_moves(const std::vector<move>& moves);
+  bool stopping();
   void publish();
 
   membership& members_;

@@ -108,7 +108,7 @@ void call_router::close_partition(uint32_t partition, std::function<void()> drai
     std::lock_guard guard{shard.mutex};
     for (auto it = shard.activations.begin(); it != shard.activations.end();) {
       const auto* type = types_.find(it->first.type());
-      if (it->first.partition() == partition && type && !type->stateless()) {
+      if (type && !type->stateless()) {
         leaving.push_back(std::move(it->second));
         it = shard.activations.erase(it);
       } else {
