@@ -60,6 +60,13 @@ void move_partitions_away(cluster::membership& members, cluster::cluster_directo
   auto next_report = std::chrono::steady_clock::now();
   while (auto owned = directory.owned_partitions()) {
     auto now = std::chrono::steady_clock::now();
+    // Every other member leaves too (a whole cluster stopping): nowhere to move them.
+    others = members.placement_targets();
+    std::erase(others, opts.node_id);
+    if (others.empty()) {
+      log.info("leaving with {} partitions: every other member is leaving too", owned);
+      return;
+    }
     if (now >= give_up) {
       log.warn(
           "leaving with {} partitions still here: they are unavailable until this node "

@@ -314,6 +314,26 @@ TEST_F(Rebalance, StaleCopyOfAPartitionHandedOffMeanwhileIsDroppedAtStart) {
   EXPECT_EQ(third.post("/v1/actors/counter/moved/Get", "{}").body, R"({"value":"0"})");
 }
 
+// A whole cluster stopping (make cluster-stop): every node is leaving, so there is nowhere
+// to move partitions to; each leaves at once instead of waiting out --leave-timeout, and
+// nothing is lost.
+TEST_F(Rebalance, EveryNodeStoppingAtOnceLeavesAtOnceAndLosesNothing) {
+  std::vector<node_process*> nodes{&start_node("n1"), &start_node("n2"), &start_node("n3")};
+  ASSERT_TRUE(eventually([&] { return member_ids(*nodes[0]).size() == 3; }, 5s));
+  seed_counters(*nodes[0], 40);
+  ASSERT_TRUE(eventually([&] { return balanced(*nodes[0], {"n1", "n2", "n3"}); }, 30s));
+  auto started = std::chrono::steady_clock::now();
+  for (auto* node : nodes) kill(node->pid(), SIGTERM);
+  for (auto* node : nodes) EXPECT_EQ(node->wait_exit(10s), 0) << node->log();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  auto& back = start_node("n1");
+  start_node("n2");
+  start_node("n3");
+  ASSERT_TRUE(eventually([&] { return member_ids(back).size() == 3; }, 10s));
+  ASSERT_TRUE(eventually([&] { return balanced(back, {"n1", "n2", "n3"}); }, 30s));
+  for (int c = 0; c < 40; ++c) EXPECT_EQ(counter_value(back, "c" + std::to_string(c)), 1);
+}
+
 TEST_F(Rebalance, KeelctlDrainFollowsTheNodeUntilItLeftAndStatusShowsTheRebalance) {
   auto& n1 = start_node("n1");
   auto& n2 = start_node("n2");
