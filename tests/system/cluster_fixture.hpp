@@ -61,13 +61,17 @@ class Cluster : public ::testing::Test {
     return *nodes_.back();
   }
 
-  static ClusterView view(node_process& node) {
-    auto reply = node.get("/v1/cluster");
-    ClusterView out;
-    EXPECT_EQ(reply.status, 200) << reply.body;
+  // GETs `path` and parses its JSON as a `View`, expecting a 200.
+  template <class View>
+  static View get_json(node_process& node, const std::string& path) {
+    auto reply = node.get(path);
+    View out;
+    EXPECT_EQ(reply.status, 200) << path << ": " << reply.body;
     EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(reply.body, &out).ok()) << reply.body;
     return out;
   }
+
+  static ClusterView view(node_process& node) { return get_json<ClusterView>(node, "/v1/cluster"); }
 
   // The members up, as `node` sees them (a down owner is listed too, with status "down").
   static std::set<std::string> member_ids(node_process& node) {

@@ -241,10 +241,21 @@ wire_reply handoff::run(const wire_handoff& req) {
                         "partition " + std::to_string(p) + " to " + req.to + ": " + why);
   };
   if (p >= partition_count) return fail(errc::bad_payload, "no such partition");
-  auto rec = members_.partition(p);
-  if (!rec || rec->owner() != self)
-    return fail(errc::conflict, "node " + self + " does not own it");
   if (req.to == self) return fail(errc::conflict, "it is already here");
+  // Only a move the table records: the coordinator marks it before it asks, and this
+  // node's watch shows the mark within milliseconds. A request without it (a stale or
+  // foreign one) must not take the partition out of service.
+  auto marked = [&] {
+    auto rec = members_.partition(p);
+    return rec && rec->owner() == self && rec->state() == "moving" && rec->to() == req.to &&
+           rec->epoch() + 1 == req.epoch;
+  };
+  auto give_up = std::chrono::steady_clock::now() + 2s;
+  while (!marked() && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(10ms);
+  if (!marked())
+    return fail(errc::conflict, "the table does not record that move (owned here, moving to " +
+                                    req.to + ", epoch " + std::to_string(req.epoch - 1) + ")");
   // 1. Stop starting turns: messages are held from now on, here and (by the table) elsewhere.
   fns_.begin_release(p);
   // 2. Let the turns in flight finish and their commits become durable.

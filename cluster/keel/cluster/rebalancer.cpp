@@ -68,6 +68,11 @@ void rebalancer::loop() {
       progress_ = RebalanceView{};  // a later term starts its own count
       continue;
     }
+    // A leaving coordinator resigns first: another node moves this one's partitions.
+    if (members_.is_draining(members_.options().node_id)) {
+      members_.resign();
+      continue;
+    }
     while (pass()) {
       std::lock_guard lock{mutex_};
       if (stopping_) return;
