@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <atomic>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <random>
 
@@ -329,6 +331,31 @@ TEST_F(Rebalance, EveryNodeStoppingAtOnceLeavesAtOnceAndLosesNothing) {
   ASSERT_TRUE(eventually([&] { return member_ids(back).size() == 3; }, 10s));
   ASSERT_TRUE(eventually([&] { return balanced(back, {"n1", "n2", "n3"}); }, 30s));
   for (int c = 0; c < 40; ++c) EXPECT_EQ(counter_value(back, "c" + std::to_string(c)), 1);
+}
+
+// The showcase under change: rideshare-sim runs rides through n1 while n4 joins, n2 stops
+// (SIGTERM) and n3 is drained; every request succeeds and every invariant holds (one
+// capture per completed ride, fees, voids, no driver on two rides, money adds up).
+TEST_F(Rebalance, RideSharingKeepsItsInvariantsWhileNodesJoinLeaveAndAreDrained) {
+  ASSERT_NO_FATAL_FAILURE(start_three_with_counters(0));
+  auto& n1 = *three_[0];
+  auto out_path = dir_.sub("sim.out");
+  auto sim = spawn_process(RIDESHARE_SIM_BINARY,
+                           {"--node=127.0.0.1:" + std::to_string(n1.port()), "--duration=12s",
+                            "--concurrency=8", "--json"},
+                           {}, out_path, dir_.sub("sim.err"));
+  std::this_thread::sleep_for(3s);
+  start_node("n4");
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(three_[1]->stop(SIGTERM), 0) << three_[1]->log();
+  EXPECT_EQ(n1.post("/v1/cluster/nodes/n3/drain", "").status, 202);
+  EXPECT_EQ(three_[2]->wait_exit(30s), 0) << three_[2]->log();
+  ASSERT_EQ(wait_process_exit(sim, 90s), 0) << "rideshare-sim found a broken invariant";
+  std::ifstream in{out_path};
+  std::string report{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  EXPECT_NE(report.find(R"("error_count":0,)"), std::string::npos) << report;
+  EXPECT_EQ(report.find(R"("pass":false)"), std::string::npos) << report;
+  EXPECT_EQ(member_ids(n1), (std::set<std::string>{"n1", "n4"}));
 }
 
 TEST_F(Rebalance, KeelctlDrainFollowsTheNodeUntilItLeftAndStatusShowsTheRebalance) {
