@@ -350,9 +350,11 @@ TEST_F(Rebalance, RideSharingKeepsItsInvariantsWhileNodesJoinLeaveAndAreDrained)
   EXPECT_EQ(three_[1]->stop(SIGTERM), 0) << three_[1]->log();
   EXPECT_EQ(n1.post("/v1/cluster/nodes/n3/drain", "").status, 202);
   EXPECT_EQ(three_[2]->wait_exit(30s), 0) << three_[2]->log();
-  ASSERT_EQ(wait_process_exit(sim, 90s), 0) << "rideshare-sim found a broken invariant";
+  auto sim_status = wait_process_exit(sim, 90s);
   std::ifstream in{out_path};
   std::string report{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  ASSERT_EQ(sim_status, 0) << "rideshare-sim found a broken invariant: " << report << "\n--- n1:\n"
+                           << n1.log();
   EXPECT_NE(report.find(R"("error_count":0,)"), std::string::npos) << report;
   EXPECT_EQ(report.find(R"("pass":false)"), std::string::npos) << report;
   EXPECT_EQ(member_ids(n1), (std::set<std::string>{"n1", "n4"}));

@@ -487,17 +487,29 @@ void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRe
   if (!after || after->state() == "moving") return;  // a move starts: route() holds
   if (after->owner() == self_) {
     bool aborted = releasing_[p].exchange(false);
-    // Handed here (by a flip, even one the watch saw only after a reload).
-    bool arrived = before && before->owner() != self_;
-    ingested_[p].store(false);
+    // Handed here: by a flip the watch reported, or by one that happened before this node's
+    // first read of the table (a joining node receives streams at once), which then shows
+    // it as this node's with no change seen.
+    bool ingested = ingested_[p].exchange(false);
+    bool arrived = ingested || (before && before->owner() != self_);
     // Open before the held calls are delivered, which would otherwise find it closed.
     if (aborted || arrived || runtime_.router().is_closed(p)) {
       runtime_.open_partition(p);
       if (aborted) log_->warn("handoff: move of partition {} aborted; serving it again", p);
     }
-  } else if (releasing_[p].exchange(false) || ingested_[p].exchange(false)) {
-    // Handed off (the table names the new owner), or an aborted move left a copy here.
-    handoff_->drop(p);
+  } else {
+    // Handed off from here (the table names the new owner), or a move to here was aborted
+    // (the record went from moving-to-here back to its owner). Only that transition counts:
+    // a node that joins receives streams before its first read of the table, whose records
+    // are older than those streams and must not drop them.
+    bool handed_off = releasing_[p].exchange(false);
+    bool aborted_to_here = before && before->state() == "moving" && before->to() == self_ &&
+                           ingested_[p].exchange(false);
+    if (handed_off || aborted_to_here) {
+      log_->info("handoff: partition {} is {}'s at epoch {}: dropping the copy here", p,
+                 after->owner(), after->epoch());
+      handoff_->drop(p);
+    }
   }
   std::deque<envelope_ptr> release;
   {
