@@ -544,7 +544,8 @@ wire_reply cluster_directory::ask_handoff(const std::string& owner, const wire_h
 
 size_t cluster_directory::owned_partitions() const {
   size_t n = 0;
-  for (const auto& [p, rec] : members_.partitions()) n += rec.owner() == self_;
+  for (const auto& [p, rec] : members_.partitions())
+    n += rec.owner() == self_ || (rec.state() == "moving" && rec.to() == self_);
   return n;
 }
 

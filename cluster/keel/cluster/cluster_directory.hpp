@@ -69,7 +69,8 @@ class cluster_directory final : public partition_directory {
   /// `unavailable`.
   void stop();
 
-  /// Partitions this node owns or is handing off now (per the table it follows).
+  /// Partitions this node owns (handing off or not) or is receiving now, per the table it
+  /// follows: a leaving node waits until this is 0, so no move lands on it after it left.
   size_t owned_partitions() const;
 
  private:

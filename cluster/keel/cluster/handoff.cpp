@@ -53,7 +53,7 @@ caf::error erase_range(state_store& store, uint32_t partition, std::vector<store
 }
 
 caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runtime,
-                     handoff::hooks* fns, std::shared_ptr<spdlog::logger> log,
+                     membership* members, handoff::hooks* fns, std::shared_ptr<spdlog::logger> log,
                      std::chrono::milliseconds delay) {
   return {
       [=](wire_chunk& chunk) -> wire_reply {
@@ -87,6 +87,16 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runt
                     delay.count(), p);
           std::this_thread::sleep_for(delay);
         }
+        // A stream that arrives once the move already completed (a second one, asked for by
+        // a coordinator that took over while the first still ran) would overwrite what
+        // this node wrote since: the partition serves here only after the flip, so the
+        // table here shows it.
+        if (auto rec = members->partition(p); rec && rec->state() == "active" &&
+                                              rec->owner() == members->options().node_id &&
+                                              rec->epoch() >= stream.epoch)
+          return failed_reply(static_cast<uint8_t>(errc::conflict),
+                              "partition " + std::to_string(p) + " is already here at epoch " +
+                                  std::to_string(rec->epoch()));
         // One batch: whatever an earlier (aborted) move left is replaced, not merged.
         std::vector<store_write> batch;
         auto err = erase_range(runtime->store(), p, batch);
@@ -164,7 +174,7 @@ handoff::handoff(membership& members, node_runtime& runtime, caf::actor_system& 
                  std::shared_ptr<spdlog::logger> log, std::chrono::milliseconds ingest_delay)
     : members_(members), runtime_(runtime), sys_(sys), fns_(std::move(fns)), log_(std::move(log)) {
   // Detached: it blocks on the store.
-  ingester_ = sys_.spawn<caf::detached>(ingest, &runtime_, &fns_, log_, ingest_delay);
+  ingester_ = sys_.spawn<caf::detached>(ingest, &runtime_, &members_, &fns_, log_, ingest_delay);
   // A move blocks a worker while its partition drains and streams; a few run side by side.
   for (int i = 0; i < 3; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -251,8 +261,7 @@ wire_reply handoff::run(const wire_handoff& req) {
            rec->epoch() + 1 == req.epoch;
   };
   auto give_up = std::chrono::steady_clock::now() + 2s;
-  while (!marked() && std::chrono::steady_clock::now() < give_up)
-    std::this_thread::sleep_for(10ms);
+  while (!marked() && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(10ms);
   if (!marked())
     return fail(errc::conflict, "the table does not record that move (owned here, moving to " +
                                     req.to + ", epoch " + std::to_string(req.epoch - 1) + ")");
