@@ -263,8 +263,8 @@ TEST_F(Rebalance, ReminderDueDuringAMoveFiresOnceOnTheNewOwner) {
     ASSERT_EQ(reply.status, 200) << reply.body;
   }
   auto registered = std::chrono::steady_clock::now();
-  // n4 ingests one partition per 1.5 s: the reminders fall due while theirs still move.
-  auto& n4 = start_node("n4", {"--test-actors", "--test-handoff-delay=1500ms"});
+  // n4 waits 3 s before it writes each partition: the reminders fall due while theirs move.
+  auto& n4 = start_node("n4", {"--test-actors", "--test-handoff-delay=3s"});
   ASSERT_TRUE(eventually(
       [&] {
         for (const auto& key : keys) {

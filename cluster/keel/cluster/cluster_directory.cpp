@@ -150,7 +150,8 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
       },
       [=](wire_chunk& chunk) -> caf::result<wire_reply> {
         auto promise = self->make_response_promise<wire_reply>();
-        self->request(handoff->ingester(), caf::infinite, std::move(chunk))
+        auto& ingester = handoff->ingester_for(chunk.partition);
+        self->request(ingester, caf::infinite, std::move(chunk))
             .then([promise](wire_reply& reply) mutable { promise.deliver(std::move(reply)); },
                   [promise, self](caf::error& err) mutable {
                     promise.deliver(failed_reply(static_cast<uint8_t>(errc::unavailable),

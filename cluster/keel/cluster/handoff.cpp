@@ -174,7 +174,9 @@ handoff::handoff(membership& members, node_runtime& runtime, caf::actor_system& 
                  std::shared_ptr<spdlog::logger> log, std::chrono::milliseconds ingest_delay)
     : members_(members), runtime_(runtime), sys_(sys), fns_(std::move(fns)), log_(std::move(log)) {
   // Detached: it blocks on the store.
-  ingester_ = sys_.spawn<caf::detached>(ingest, &runtime_, &members_, &fns_, log_, ingest_delay);
+  for (int i = 0; i < 4; ++i)
+    ingesters_.push_back(
+        sys_.spawn<caf::detached>(ingest, &runtime_, &members_, &fns_, log_, ingest_delay));
   // A move blocks a worker while its partition drains and streams; a few run side by side.
   for (int i = 0; i < 3; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -196,7 +198,7 @@ void handoff::hand_off(wire_handoff req, std::function<void(wire_reply)> done) {
 }
 
 void handoff::drop(uint32_t partition) {
-  caf::anon_send(ingester_, drop_atom::value, partition);
+  caf::anon_send(ingester_for(partition), drop_atom::value, partition);
 }
 
 void handoff::stop() {
@@ -213,9 +215,11 @@ void handoff::stop() {
   for (auto& w : workers_) w.join();
   // Gone before this object: it points to our hooks.
   caf::scoped_actor waiter{sys_};
-  waiter->monitor(ingester_);
-  caf::anon_send_exit(ingester_, caf::exit_reason::user_shutdown);
-  waiter->receive([](const caf::down_msg&) {});
+  for (const auto& ingester : ingesters_) {
+    waiter->monitor(ingester);
+    caf::anon_send_exit(ingester, caf::exit_reason::user_shutdown);
+  }
+  for (size_t i = 0; i < ingesters_.size(); ++i) waiter->receive([](const caf::down_msg&) {});
 }
 
 void handoff::worker_loop() {

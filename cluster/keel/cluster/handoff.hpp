@@ -32,12 +32,13 @@ class membership;
 /// One node's part in moving partitions (DESIGN.md "Handoff"), both sides of it.
 /// As the old owner, hand_off() stops starting turns for the partition, waits until its
 /// turns are finished and their commits durable, and streams its key range (states,
-/// reminders) to the new owner in chunks over CAF. As the new owner, the ingest actor
+/// reminders) to the new owner in chunks over CAF. As the new owner, an ingest actor
 /// collects one stream's chunks and writes them as one batch (deleting what the range held
 /// before), synced, before it acknowledges. The coordinator flips the table only after that
 /// acknowledgement; the old copy is dropped (drop()) only after the flip.
 /// Thread safety: thread-safe. hand_off() jobs run on this object's worker threads, the
-/// ingest and drops on one detached actor (so a drop never races an ingest).
+/// ingests and drops on a few detached actors, one per partition residue (so a drop never
+/// races an ingest of the same partition).
 class handoff {
  public:
   struct hooks {
@@ -61,8 +62,10 @@ class handoff {
   /// with code 0 once the new owner has the records durably, else the reason.
   void hand_off(wire_handoff req, std::function<void(wire_reply)> done);
 
-  /// The actor that answers wire_chunk (the endpoint delegates to it).
-  const caf::actor& ingester() const noexcept { return ingester_; }
+  /// The actor that answers wire_chunk for `partition` (the endpoint delegates to it).
+  const caf::actor& ingester_for(uint32_t partition) const noexcept {
+    return ingesters_[partition % ingesters_.size()];
+  }
 
   /// Deletes this node's copy of `partition` (its records and its epoch record).
   void drop(uint32_t partition);
@@ -79,7 +82,10 @@ class handoff {
   caf::actor_system& sys_;
   hooks fns_;
   std::shared_ptr<spdlog::logger> log_;
-  caf::actor ingester_;
+  // A few, each owning the partitions ≡ its index: ingests of different partitions run side
+  // by side (LevelDB groups their synced writes), those of one partition, and its drops,
+  // in order.
+  std::vector<caf::actor> ingesters_;
 
   std::mutex mutex_;
   std::condition_variable wake_;
