@@ -507,8 +507,8 @@ void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRe
     bool aborted_to_here = before && before->state() == "moving" && before->to() == self_ &&
                            ingested_[p].exchange(false);
     if (handed_off || aborted_to_here) {
-      log_->info("handoff: partition {} is {}'s at epoch {}: dropping the copy here", p,
-                 after->owner(), after->epoch());
+      log_->debug("handoff: partition {} is {}'s at epoch {}: dropping the copy here", p,
+                  after->owner(), after->epoch());
       handoff_->drop(p);
     }
   }

@@ -110,8 +110,8 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runt
               static_cast<uint8_t>(errc::unavailable),
               "cannot write partition " + std::to_string(p) + ": " + message_of(err));
         fns->ingested(p);
-        log->info("handoff: ingested partition {} from {} ({} records, epoch {})", p, stream.from,
-                  records, stream.epoch);
+        log->debug("handoff: ingested partition {} from {} ({} records, epoch {})", p, stream.from,
+                   records, stream.epoch);
         return ok_reply();
       },
       [=](drop_atom, uint32_t p) {
@@ -122,8 +122,8 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runt
         if (err)
           log->warn("handoff: could not drop the old copy of partition {}: {}", p, message_of(err));
         else
-          log->info("handoff: dropped the old copy of partition {} ({} records)", p,
-                    batch.size() - 1);
+          log->debug("handoff: dropped the old copy of partition {} ({} records)", p,
+                     batch.size() - 1);
       },
   };
 }
@@ -238,8 +238,8 @@ void handoff::worker_loop() {
                   std::chrono::steady_clock::now() - started)
                   .count();
     if (reply.code == 0)
-      log_->info("handoff: partition {} handed to {} in {} ms", job.first.partition, job.first.to,
-                 ms);
+      log_->debug("handoff: partition {} handed to {} in {} ms", job.first.partition, job.first.to,
+                  ms);
     else
       log_->warn("handoff: partition {} not handed to {}: {}", job.first.partition, job.first.to,
                  reply.error);

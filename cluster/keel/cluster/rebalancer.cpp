@@ -38,14 +38,6 @@ rebalancer::~rebalancer() {
   stop();
 }
 
-void rebalancer::wake() {
-  {
-    std::lock_guard lock{mutex_};
-    woken_ = true;
-  }
-  wake_.notify_one();
-}
-
 void rebalancer::stop() {
   {
     std::lock_guard lock{mutex_};
@@ -60,9 +52,8 @@ void rebalancer::loop() {
   while (true) {
     {
       std::unique_lock lock{mutex_};
-      wake_.wait_for(lock, opts_.interval, [this] { return stopping_ || woken_; });
+      wake_.wait_for(lock, opts_.interval, [this] { return stopping_; });
       if (stopping_) return;
-      woken_ = false;
     }
     if (!members_.is_coordinator()) {
       progress_ = RebalanceView{};  // a later term starts its own count
@@ -288,9 +279,16 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
     progress_.set_failed(base_failed + aborted.load());
     publish();
   };
+  auto next_log = std::chrono::steady_clock::now() + std::chrono::seconds{1};
   while (workers_done.load() < count) {
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
-    if (workers_done.load() < count) report();
+    if (workers_done.load() >= count) break;
+    report();
+    if (std::chrono::steady_clock::now() >= next_log) {
+      log_->info("rebalance: {} of {} done, {} moving, {} aborted", progress_.done(),
+                 progress_.planned(), progress_.moving(), progress_.failed());
+      next_log += std::chrono::seconds{1};
+    }
   }
   for (auto& w : workers) w.join();
   report();

@@ -48,8 +48,6 @@ class rebalancer {
   rebalancer(const rebalancer&) = delete;
   rebalancer& operator=(const rebalancer&) = delete;
 
-  /// Compares the table now rather than at the next interval (a member joined or left).
-  void wake();
   void stop();
 
  private:
@@ -79,7 +77,6 @@ class rebalancer {
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool woken_ = false;     // guarded by mutex_
   bool stopping_ = false;  // guarded by mutex_
   std::thread thread_;
 };
