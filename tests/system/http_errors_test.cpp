@@ -174,6 +174,15 @@ TEST_F(HttpErrors, DashboardPageIsServedAndReadsMetricsAndTheCluster) {
       << view.body;
 }
 
+TEST_F(HttpErrors, DrainOnASingleNodeIs409) {
+  auto reply = node_->post("/v1/cluster/nodes/n1/drain", "");
+  EXPECT_EQ(reply.status, 409);
+  EXPECT_EQ(reply.body, R"({"error":{"code":"conflict","message":"a single node has nowhere )"
+                        R"(to move its actors"}})");
+  // The page shows the rebalance line (none on a single node).
+  EXPECT_NE(node_->get("/").body.find("no rebalance yet"), std::string::npos);
+}
+
 TEST_F(HttpErrors, HealthAndReadiness) {
   EXPECT_EQ(node_->get("/healthz").body, R"({"status":"ok"})");
   EXPECT_EQ(node_->get("/readyz").body, R"({"status":"ready"})");
