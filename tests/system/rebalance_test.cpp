@@ -178,6 +178,36 @@ TEST_F(Rebalance, JoinLeaveAndDrainUnderLoadLoseNoRequestAndNoIncrement) {
             << load.ok() << " increments acknowledged meanwhile\n";
 }
 
+// A leaving coordinator resigns first; the next one moves its partitions away while a
+// client keeps incrementing through a node that stays.
+TEST_F(Rebalance, CoordinatorLeavingGracefullyHandsItsOfficeAndItsPartitionsOn) {
+  constexpr int counters = 60;
+  ASSERT_NO_FATAL_FAILURE(start_three_with_counters(counters));
+  auto old = view(*three_[0]).coordinator();
+  ASSERT_FALSE(old.empty());
+  auto index = static_cast<size_t>(old[1] - '1');
+  auto& leaver = *three_[index];
+  auto& stayer = *three_[(index + 1) % 3];
+  std::vector<std::string> rest{"n1", "n2", "n3"};
+  std::erase(rest, old);
+  ASSERT_GT(owned_by(stayer, old), 0);
+  {
+    counter_load load{{&stayer}, counters};
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(leaver.stop(SIGTERM), 0) << leaver.log();
+    std::this_thread::sleep_for(300ms);
+    load.stop();
+    auto failures = load.failures();
+    EXPECT_TRUE(failures.empty()) << failures.size() << " failed, the first: " << failures.front();
+    ASSERT_TRUE(eventually([&] { return balanced(stayer, rest); }, 30s));
+    EXPECT_EQ(owned_by(stayer, old), 0);
+    auto next = view(stayer).coordinator();
+    EXPECT_TRUE(next == rest[0] || next == rest[1]) << next;
+    for (int c = 0; c < counters; ++c)
+      EXPECT_EQ(counter_value(stayer, "c" + std::to_string(c)), 1 + load.acked(c)) << "c" << c;
+  }
+}
+
 TEST_F(Rebalance, KillingTheNewOwnerMidMoveLeavesThePartitionsWithTheOldOnes) {
   constexpr int counters = 60;
   ASSERT_NO_FATAL_FAILURE(start_three_with_counters(counters));
