@@ -225,6 +225,40 @@ TEST_F(Rebalance, KillingTheNewOwnerMidMoveLeavesThePartitionsWithTheOldOnes) {
     EXPECT_EQ(counter_value(n1, "c" + std::to_string(c)), 1) << "c" << c;
 }
 
+// A call to a moving partition waits; past its deadline it answers 503 `unavailable`
+// (nothing ran), and it never runs later.
+TEST_F(Rebalance, CallHeldPastItsDeadlineWhileItsPartitionMovesIs503AndNeverRuns) {
+  constexpr int counters = 60;
+  ASSERT_NO_FATAL_FAILURE(start_three_with_counters(counters));
+  auto& n1 = *three_[0];
+  auto& n4 = start_node("n4", {"--test-handoff-delay=5s"});
+  ASSERT_TRUE(eventually([&] { return n4.log().find("pausing") != std::string::npos; }, 10s));
+  // A counter whose partition is moving now.
+  std::set<uint32_t> moving;
+  auto rows = table(n1);
+  for (const auto& row : rows.partitions())
+    if (row.state() == "moving") moving.insert(row.partition());
+  std::string key;
+  for (int c = 0; c < counters && key.empty(); ++c)
+    if (moving.count(actor_id{"counter", "c" + std::to_string(c)}.partition()))
+      key = "c" + std::to_string(c);
+  ASSERT_FALSE(key.empty()) << "no seeded counter is in a moving partition";
+  auto started = std::chrono::steady_clock::now();
+  auto reply = n1.post("/v1/actors/counter/" + key + "/Increment", R"({"by":1})",
+                       {{"X-Request-Timeout", "300ms"}});
+  auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(reply.status, 503) << reply.body;
+  EXPECT_NE(reply.body.find(R"("code":"unavailable")"), std::string::npos) << reply.body;
+  EXPECT_NE(reply.body.find("was moving between nodes past the call's deadline"), std::string::npos)
+      << reply.body;
+  EXPECT_GE(waited, 300ms);
+  EXPECT_LT(waited, 2s);
+  // The move is aborted (n4 dies holding it); the held increment was never applied.
+  EXPECT_EQ(n4.stop(SIGKILL), 128 + SIGKILL);
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2", "n3"}); }, 15s));
+  EXPECT_EQ(counter_value(n1, key), 1);
+}
+
 TEST_F(Rebalance, KillingTheCoordinatorMidRebalanceTheNextOneFinishesIt) {
   constexpr int counters = 60;
   ASSERT_NO_FATAL_FAILURE(start_three_with_counters(counters));
