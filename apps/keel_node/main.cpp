@@ -210,7 +210,6 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
       timespec poll{0, 100'000'000};
       sig = sigtimedwait(&stop_signals, nullptr, &poll);
       if (sig > 0 || !members || !members->is_draining(opts.node_id)) continue;
-      members->resign();  // a leaving coordinator resigns first: another one moves our share
       if (directory->owned_partitions() == 0) {
         log->info("drained: this node owns no partition any more; leaving the cluster");
         break;

@@ -55,13 +55,14 @@ void rebalancer::loop() {
       wake_.wait_for(lock, opts_.interval, [this] { return stopping_; });
       if (stopping_) return;
     }
-    if (!members_.is_coordinator()) {
-      progress_ = RebalanceView{};  // a later term starts its own count
-      continue;
-    }
-    // A leaving coordinator resigns first: another node moves this one's partitions.
+    // A leaving node never campaigns, and a leaving coordinator resigns first: another node
+    // moves this one's partitions.
     if (members_.is_draining(members_.options().node_id)) {
       members_.resign();
+      continue;
+    }
+    if (!members_.is_coordinator()) {
+      progress_ = RebalanceView{};  // a later term starts its own count
       continue;
     }
     while (pass()) {
@@ -188,59 +189,45 @@ class group_commit {
 bool rebalancer::run_moves(const std::vector<move>& moves) {
   // Marks `moving` the moves whose record is still what the plan saw.
   group_commit<move> marks{[this](const std::vector<move>& group) {
-    std::vector<bool> written(group.size(), false);
-    auto current = members_.partitions_versioned();
-    std::map<uint32_t, membership::versioned_record> records;
-    for (const auto& m : group) {
-      auto it = current.find(m.partition);
-      if (it == current.end() || it->second.record.owner() != m.from ||
-          it->second.record.state() != "active")
-        continue;
-      auto rec = it->second.record;
-      rec.set_state("moving");
-      rec.set_to(m.to);
-      records[m.partition] = {rec, it->second.mod_revision};
-    }
-    if (auto err = members_.write_partitions(records)) {
-      log_->warn("rebalance: could not start {} moves: {}", records.size(), message_of(err));
-      return written;
-    }
-    for (size_t i = 0; i < group.size(); ++i) written[i] = records.count(group[i].partition) > 0;
-    return written;
+    auto written = rewrite(group, "start", [](const move& m, const PartitionRecord& current) {
+      std::optional<PartitionRecord> next;
+      if (current.owner() != m.from || current.state() != "active") return next;
+      next = current;
+      next->set_state("moving");
+      next->set_to(m.to);
+      return next;
+    });
+    return written ? *written : std::vector<bool>(group.size(), false);
   }};
   // Ends moves: a flip to the new owner at epoch + 1, or an abort back to the old owner at
   // its epoch; both only from the moving record the move started from.
   std::atomic<bool> lost_office{false};
   group_commit<std::pair<move, wire_reply>> ends{
       [&](const std::vector<std::pair<move, wire_reply>>& group) {
-        auto current = members_.partitions_versioned();
-        std::map<uint32_t, membership::versioned_record> records;
+        std::vector<move> moves;
+        std::map<uint32_t, const wire_reply*> results;
         for (const auto& [m, result] : group) {
-          auto it = current.find(m.partition);
-          if (it == current.end() || it->second.record.state() != "moving" ||
-              it->second.record.to() != m.to)
-            continue;
-          PartitionRecord rec;
-          rec.set_state("active");
+          moves.push_back(m);
+          results[m.partition] = &result;
+        }
+        auto written = rewrite(moves, "end", [&](const move& m, const PartitionRecord& current) {
+          std::optional<PartitionRecord> next;
+          if (current.state() != "moving" || current.to() != m.to) return next;
+          const auto& result = *results[m.partition];
           bool arrived = result.code == 0;
+          next.emplace();
+          next->set_state("active");
           // Aborted: back to the old owner (unavailable until it returns if it died).
-          rec.set_owner(arrived ? m.to : m.from);
-          rec.set_epoch(arrived ? m.epoch + 1 : m.epoch);
+          next->set_owner(arrived ? m.to : m.from);
+          next->set_epoch(arrived ? m.epoch + 1 : m.epoch);
           if (!arrived)
             log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition,
                        m.from, m.to, result.error);
-          records[m.partition] = {rec, it->second.mod_revision};
-        }
-        std::vector<bool> written(group.size(), false);
-        if (auto err = members_.write_partitions(records)) {
-          // A new coordinator finds the moving records and finishes these moves.
-          log_->warn("rebalance: could not end {} moves: {}", records.size(), message_of(err));
-          lost_office = true;
-          return written;
-        }
-        for (size_t i = 0; i < group.size(); ++i)
-          written[i] = records.count(group[i].first.partition) > 0;
-        return written;
+          return next;
+        });
+        // A new coordinator finds the moving records and finishes these moves.
+        if (!written) lost_office = true;
+        return written ? *written : std::vector<bool>(group.size(), false);
       }};
   // A bounded number of moves at a time; each holds only its own partition's calls, from
   // its mark until its end.
@@ -304,6 +291,27 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
   log_->info("rebalance: {} moved, {} aborted in this pass; {} of {} done", moved.load(),
              aborted.load(), progress_.done(), progress_.planned());
   return !lost_office;
+}
+
+std::optional<std::vector<bool>> rebalancer::rewrite(
+    const std::vector<move>& group, const char* what,
+    const std::function<std::optional<PartitionRecord>(const move&, const PartitionRecord&)>&
+        next) {
+  auto current = members_.partitions_versioned();
+  std::map<uint32_t, membership::versioned_record> records;
+  for (const auto& m : group) {
+    auto it = current.find(m.partition);
+    if (it == current.end()) continue;
+    if (auto rec = next(m, it->second.record))
+      records[m.partition] = {*rec, it->second.mod_revision};
+  }
+  if (auto err = members_.write_partitions(records)) {
+    log_->warn("rebalance: could not {} {} moves: {}", what, records.size(), message_of(err));
+    return std::nullopt;
+  }
+  std::vector<bool> written(group.size());
+  for (size_t i = 0; i < group.size(); ++i) written[i] = records.count(group[i].partition) > 0;
+  return written;
 }
 
 bool rebalancer::stopping() {

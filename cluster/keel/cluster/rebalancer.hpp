@@ -6,8 +6,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/wire.hpp"
@@ -65,6 +67,13 @@ class rebalancer {
   /// aborted, with the table writes of moves running together group-committed. Returns
   /// false if this node lost the office meanwhile.
   bool run_moves(const std::vector<move>& moves);
+  /// Replaces, in one group of etcd transactions, the record of each move for which
+  /// `next(move, current record)` returns one, checked against the revision it was read
+  /// at. Per move whether it was written; nullopt if the write failed (none was).
+  std::optional<std::vector<bool>> rewrite(
+      const std::vector<move>& group, const char* what,
+      const std::function<std::optional<PartitionRecord>(const move&, const PartitionRecord&)>&
+          next);
   bool stopping();
   void publish();
 
