@@ -1,6 +1,7 @@
 #include "keel/cluster/membership.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <random>
 
@@ -29,6 +30,20 @@ int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// The partition number ending a key that starts with `prefix`: keel/<c>/partitions/pppp in
+// etcd, meta/epoch/pppp in the DB. Nullopt for anything else: a key another client wrote
+// must not stop the watch (std::stoul would throw).
+std::optional<uint32_t> partition_in(std::string_view key, std::string_view prefix) {
+  if (!key.starts_with(prefix) || key.size() == prefix.size()) return std::nullopt;
+  uint32_t p = 0;
+  for (char c : key.substr(prefix.size())) {
+    if (c < '0' || c > '9') return std::nullopt;
+    p = p * 10 + static_cast<uint32_t>(c - '0');
+    if (p >= partition_count) return std::nullopt;
+  }
+  return p;
 }
 
 // Partition numbers in keys have four digits, so etcd and LevelDB list them in order.
@@ -224,12 +239,12 @@ caf::error membership::load_cluster(etcd_client& etcd) {
       draining[kv.key().substr(drain_prefix_.size())] = kv.value();
       continue;
     }
-    if (kv.key().compare(0, partitions_prefix_.size(), partitions_prefix_) == 0) {
+    if (kv.key().starts_with(partitions_prefix_)) {
       PartitionRecord rec;
-      auto p = static_cast<uint32_t>(std::stoul(kv.key().substr(partitions_prefix_.size())));
-      if (!from_etcd_json(kv.value(), rec)) {
-        placed[p] = std::move(rec);
-        placed_revisions[p] = kv.mod_revision();
+      auto p = partition_in(kv.key(), partitions_prefix_);
+      if (p && !from_etcd_json(kv.value(), rec)) {
+        placed[*p] = std::move(rec);
+        placed_revisions[*p] = kv.mod_revision();
       }
       continue;
     }
@@ -284,11 +299,11 @@ void membership::apply(const std::string& key, const std::string& value, bool de
     }
     return;
   }
-  if (key.compare(0, partitions_prefix_.size(), partitions_prefix_) == 0) {
-    auto p = static_cast<uint32_t>(std::stoul(key.substr(partitions_prefix_.size())));
+  if (key.starts_with(partitions_prefix_)) {
+    auto p = partition_in(key, partitions_prefix_);
     PartitionRecord rec;
-    if (!deleted && from_etcd_json(value, rec)) return;
-    notify(p, apply_partition(p, deleted ? nullptr : &rec, revision));
+    if (!p || (!deleted && from_etcd_json(value, rec))) return;
+    notify(*p, apply_partition(*p, deleted ? nullptr : &rec, revision));
     return;
   }
   if (key == rebalance_key_ || key.starts_with(drain_prefix_)) {
@@ -765,20 +780,25 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
   auto held = store.scan(meta_key(partition_epoch_prefix));
   if (!held) return std::move(held.error());
   if (held->empty()) return {};
-  auto table = etcd.get_prefix("keel/" + opts.cluster_name + "/partitions/");
+  auto table_prefix = "keel/" + opts.cluster_name + "/partitions/";
+  auto table = etcd.get_prefix(table_prefix);
   if (!table) return std::move(table.error());
   std::map<uint32_t, PartitionRecord> placed;
   for (const auto& kv : table->kvs()) {
     PartitionRecord rec;
-    auto slash = kv.key().rfind('/');
-    if (!from_etcd_json(kv.value(), rec))
-      placed[static_cast<uint32_t>(std::stoul(kv.key().substr(slash + 1)))] = std::move(rec);
+    auto p = partition_in(kv.key(), table_prefix);
+    if (p && !from_etcd_json(kv.value(), rec)) placed[*p] = std::move(rec);
   }
-  auto prefix_size = meta_key(partition_epoch_prefix).size();
+  auto epoch_prefix = meta_key(partition_epoch_prefix);
   std::vector<store_write> stale;
   for (const auto& [key, value] : *held) {
-    auto p = static_cast<uint32_t>(std::stoul(key.substr(prefix_size)));
-    auto epoch = std::stoull(value);
+    auto held_p = partition_in(key, epoch_prefix);
+    uint64_t epoch = 0;
+    if (!held_p ||
+        std::from_chars(value.data(), value.data() + value.size(), epoch).ec != std::errc{})
+      return make_error(errc::app_error,
+                        "the data dir's epoch record " + key.substr(1) + " does not parse");
+    auto p = *held_p;
     auto it = placed.find(p);
     // Handed off at a later epoch (this node stopped before it dropped its copy): only a
     // completed handoff raises an epoch, so the new owner has it all. Drop the old copy.
