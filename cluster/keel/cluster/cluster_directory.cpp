@@ -399,10 +399,7 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
       log_(std::move(log)),
       self_(members.options().node_id) {
   handoff::hooks hooks;
-  hooks.link_to = [this](const std::string& node_id) -> caf::actor {
-    auto address = members_.cluster_address_of(node_id);
-    return address.empty() ? caf::actor{} : link_to(node_id, address);
-  };
+  hooks.link_to = [this](const std::string& node_id) { return member_link(node_id); };
   hooks.begin_release = [this](uint32_t p) { releasing_[p].store(true); };
   hooks.ingested = [this](uint32_t p) { ingested_[p].store(true); };
   handoff_ = std::make_unique<handoff>(members_, runtime_, sys_, std::move(hooks), log_,
@@ -537,10 +534,15 @@ wire_reply cluster_directory::ask_handoff(const std::string& owner, const wire_h
     handoff_->hand_off(req, [answered](wire_reply r) { answered->set_value(std::move(r)); });
     return reply.get();
   }
-  auto address = members_.cluster_address_of(owner);
-  if (address.empty())
+  auto link = member_link(owner);
+  if (!link)
     return failed_reply(static_cast<uint8_t>(errc::unavailable), "node " + owner + " is down");
-  return ask_link(sys_, link_to(owner, address), req);
+  return ask_link(sys_, link, req);
+}
+
+caf::actor cluster_directory::member_link(const std::string& node_id) {
+  auto address = members_.cluster_address_of(node_id);
+  return address.empty() ? caf::actor{} : link_to(node_id, address);
 }
 
 size_t cluster_directory::owned_partitions() const {

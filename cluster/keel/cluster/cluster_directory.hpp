@@ -93,6 +93,8 @@ class cluster_directory final : public partition_directory {
   /// Asks `owner` to hand over a partition, blocking (the rebalancer's threads).
   wire_reply ask_handoff(const std::string& owner, const wire_handoff& req);
   caf::actor link_to(const std::string& node_id, const std::string& cluster_address);
+  /// The link to a member; null if `node_id` is not one (down, or never was).
+  caf::actor member_link(const std::string& node_id);
 
   membership& members_;
   node_runtime& runtime_;
