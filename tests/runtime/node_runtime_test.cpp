@@ -213,6 +213,28 @@ TEST_F(NodeRuntime, ThrowingHandlerKeepsLastCommittedStateAndKeepsServing) {
   EXPECT_EQ(rt_->metrics().activations_started.value(), 1u);  // same activation
 }
 
+// A turn writes its actor's state in place; a turn that answers an error must leave what
+// the last successful turn wrote, in memory and on disk, and commit nothing.
+TEST_F(NodeRuntime, TurnThatAnswersAnErrorAfterWritingLeavesTheLastCommittedState) {
+  start();
+  actor_id id{"thrower", "e1"};
+  ASSERT_TRUE(call(id, msg(Bump{})));
+  ASSERT_TRUE(call(id, msg(Bump{})));
+  auto writes_before = rt_->metrics().commit_writes.value();
+  auto r = call(id, msg(Refuse{}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::conflict);
+  EXPECT_EQ(rt_->metrics().commit_writes.value(), writes_before);
+  auto after = call(id, msg(Bump{}));
+  ASSERT_TRUE(after) << message_of(after.error());
+  EXPECT_EQ(static_cast<const Bumped&>(**after).count(), 3);  // not -2000 + 1
+  stop();
+  start();
+  auto reloaded = call(id, msg(Bump{}));
+  ASSERT_TRUE(reloaded) << message_of(reloaded.error());
+  EXPECT_EQ(static_cast<const Bumped&>(**reloaded).count(), 4);
+}
+
 TEST_F(NodeRuntime, FailedCommitAnswersAppErrorAndMemoryStillMatchesDisk) {
   start();
   actor_id id{"counter", "f1"};
@@ -256,9 +278,8 @@ TEST_F(NodeRuntime, FailedCommitFailsEveryTurnPipelinedBehindItThenServesDurable
   ASSERT_TRUE(first.valid()) << "phase: waiting for the first commit to reach the disk";
   std::vector<std::future<call_result>> behind;
   for (int i = 0; i < 20; ++i)
-    behind.push_back(std::async(std::launch::async, [&, i] {
-      return call(id, i % 2 ? msg(Get{}) : msg(inc(1)));
-    }));
+    behind.push_back(std::async(std::launch::async,
+                                [&, i] { return call(id, i % 2 ? msg(Get{}) : msg(inc(1))); }));
   ASSERT_TRUE(eventually([&] { return rt_->metrics().turns.value() >= 22; }, 5s))
       << "phase: waiting for the 20 turns to run on top of the unsynced one";
   faulty_->fail_writes = true;

@@ -58,6 +58,10 @@ void register_test_actors(type_registry& types) {
         // Changes the state first: the throw must leave the last committed state in place.
         ctx.state<ThrowerState>().set_count(-1000);
         throw std::runtime_error(m.message().empty() ? "thrown on request" : m.message());
+      })
+      .on<Refuse>([](const Refuse&, context& ctx) -> caf::expected<Bumped> {
+        ctx.state<ThrowerState>().set_count(-2000);
+        return make_error(errc::conflict, "refused on request");
       });
   types.add_stateless("echo", 4)
       .on<Echo>([](const Echo& m, context&) { return m; })

@@ -99,6 +99,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
     // not against what another turn committed meanwhile.
     if (st.type->reentrant) base_bytes_ = st.committed_bytes;
     working_valid_ = false;
+    in_place_ = false;
     outstanding_asks_ = 0;
     finished_ = false;
     result_.reset();
@@ -153,12 +154,18 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   }
 
  protected:
-  // The working copy is made on first write access: a turn that only reads (view())
-  // costs no copy and no commit check.
+  // A turn that only reads (view()) costs no copy and no commit check. A turn of a
+  // non-reentrant type writes the state in place (no other turn can see it before this one
+  // ends) and a failed turn restores it from the committed bytes; a reentrant turn works
+  // on a copy made on first write access, as other turns interleave with it.
   Message& mutable_state() override {
     if (!working_valid_) {
-      const auto& st = self_->state;
+      auto& st = self_->state;
       if (!st.committed) throw std::logic_error("actor type '" + st.type->name + "' is stateless");
+      if (!st.type->reentrant) {
+        in_place_ = true;
+        return *st.committed;
+      }
       // A pooled turn may hold a buffer of another actor type.
       if (!working_ || working_->GetDescriptor() != st.committed->GetDescriptor())
         working_.reset(st.committed->New());
@@ -173,8 +180,11 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
     return *working_;
   }
 
+  /// The state this turn wrote: the committed message itself or the working copy.
+  Message& written_state() { return in_place_ ? *self_->state.committed : *working_; }
+
   const Message& state_view() override {
-    if (working_valid_) return *working_;
+    if (working_valid_ && !in_place_) return *working_;
     const auto& st = self_->state;
     if (!st.committed) throw std::logic_error("actor type '" + st.type->name + "' is stateless");
     return *st.committed;
@@ -193,6 +203,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   std::string base_bytes_;            // reentrant types only
   std::unique_ptr<Message> working_;  // allocated once, reused by later turns
   bool working_valid_ = false;        // working_ holds this turn's copy
+  bool in_place_ = false;             // this turn wrote the committed message itself
   int outstanding_asks_ = 0;
   bool finished_ = false;
   std::optional<call_result> result_;
@@ -238,11 +249,17 @@ void turn::maybe_finish() {
   auto& st = self_->state;
   std::string bytes;
   bool state_changed = false;
-  if (*result_ && working_valid_) {
-    bytes = serialize_deterministic(*working_);
+  if (*result_ && (working_valid_ || in_place_)) {
+    bytes = serialize_deterministic(written_state());
     state_changed = bytes != (st.type->reentrant ? base_bytes_ : st.committed_bytes);
+  } else if (in_place_ && !st.committed->ParseFromString(st.committed_bytes)) {
+    // Cannot happen (the bytes are this message's own serialization); if it did, no turn
+    // may run on what is left, and the next activation loads the durable state.
+    st.load_error = make_error(errc::app_error, "state of " + to_string(self()) +
+                                                    " could not be restored after a failed turn");
   }
-  // A failed turn's working copy is dropped: it writes nothing.
+  // A failed turn writes nothing: its working copy is dropped, or what it wrote in place
+  // was restored above.
   const bool writes = *result_ && (state_changed || !reminder_changes_.empty());
   if (writes && base_version_ != st.version) {
     // Only a reentrant type gets here: another turn committed while this one waited.
@@ -333,7 +350,7 @@ void turn::hand_to_writer(std::string bytes, bool state_changed, bool writes) {
   }
   if (state_changed) {
     // The old committed message becomes the next turn's working buffer.
-    std::swap(st.committed, working_);
+    if (!in_place_) std::swap(st.committed, working_);
     working_valid_ = false;
     st.committed_bytes = std::move(bytes);
     ++st.version;
