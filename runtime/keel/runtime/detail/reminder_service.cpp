@@ -57,8 +57,13 @@ void arm(reminder_actor* self) {
   auto due = first->first;
   if (st.next_tick_ms >= 0 && st.next_tick_ms <= due) return;
   st.next_tick_ms = due;
-  auto delay = std::max<int64_t>(0, due - st.svc->clock->now_ms());
-  self->delayed_send(self, std::chrono::milliseconds{delay}, fire_atom::value);
+  auto delay = due - st.svc->clock->now_ms();
+  // Due already (an outbox's "process now"): a plain message, as each delayed one costs a
+  // wake-up of CAF's clock thread.
+  if (delay <= 0)
+    self->send(self, fire_atom::value);
+  else
+    self->delayed_send(self, std::chrono::milliseconds{delay}, fire_atom::value);
 }
 
 void set_entry(reminder_actor* self, const reminder_key_t& key, int64_t due_ms) {
