@@ -5,6 +5,8 @@
 
 #include "keel/runtime/builtin.pb.h"
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/runtime.pb.h"
+#include "keel/test/json_equivalence.hpp"
 
 namespace keel::http {
 namespace {
@@ -55,6 +57,20 @@ TEST(Json, PrintsZerosAndCamelCase) {
   builtin::CounterValue v;
   v.set_value(2);
   EXPECT_EQ(to_json(v), R"({"value":"2"})");  // int64 prints as a string (docs/api.md)
+}
+
+// to_json prints most messages itself; it must print exactly what protobuf's printer does.
+TEST(Json, PrintsWhatProtobufPrintsForEveryRuntimeMessage) {
+  test::expect_to_json_matches_protobuf(builtin::Echo::descriptor()->file(), 300);
+  test::expect_to_json_matches_protobuf(keel::runtime::ReminderRecord::descriptor()->file(), 300);
+}
+
+TEST(Json, PrintsEveryAsciiCharacterAsProtobufDoes) {
+  for (int c = 0; c < 128; ++c) {
+    builtin::Echo echo;
+    echo.set_text(std::string{"a"} + static_cast<char>(c) + "b");
+    EXPECT_EQ(to_json(echo), test::protobuf_json(echo)) << "character " << c;
+  }
 }
 
 TEST(RateLimitFlag, ParsesRatesUnitsAndBursts) {
