@@ -142,6 +142,18 @@ bool call_router::try_passivate(const actor_id& id, const caf::actor_addr& who,
   return true;
 }
 
+void call_router::send_to_all_activations(const caf::message& m) {
+  std::vector<caf::actor> handles;
+  for (auto& shard : directory_) {
+    {
+      std::lock_guard guard{shard.mutex};
+      for (const auto& [id, handle] : shard.activations) handles.push_back(handle);
+    }
+    for (auto& handle : handles) caf::anon_send(handle, m);
+    handles.clear();
+  }
+}
+
 size_t call_router::sweep(steady_time now) {
   size_t timed_out = 0;
   std::vector<call_slot_ptr> expired;

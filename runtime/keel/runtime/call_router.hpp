@@ -59,6 +59,10 @@ class call_router {
   bool try_passivate(const actor_id& id, const caf::actor_addr& who,
                      const std::function<bool()>& mailbox_empty);
 
+  /// Sends `m` to every activation in the directory (the idle sweep). Handles are copied
+  /// under each shard's lock and the messages sent outside it.
+  void send_to_all_activations(const caf::message& m);
+
   /// Fails every tracked call past its deadline with `timeout` and forgets answered ones.
   /// Returns how many timed out.
   size_t sweep(steady_time now);

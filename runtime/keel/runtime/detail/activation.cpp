@@ -413,11 +413,13 @@ void turn::finish(bool reply) {
   if (turn_pool.size() < turn_pool_size) turn_pool.push_back(shared_from_this());
 }
 
-void schedule_idle_check(activation_actor* self, milliseconds delay) {
+// Idle checks come from the node's sweeper every half idle timeout; an activation whose
+// state cannot be loaded asks for its own, soon, to make way for one that retries the load.
+void schedule_early_idle_check(activation_actor* self) {
   auto& st = self->state;
   if (st.idle_scheduled || st.svc->idle_timeout.count() <= 0) return;
   st.idle_scheduled = true;
-  self->delayed_send(self, delay, idle_atom::value);
+  self->delayed_send(self, milliseconds{100}, idle_atom::value);
 }
 
 std::shared_ptr<turn> acquire_turn(activation_actor* self, envelope_ptr env, steady_time now) {
@@ -455,11 +457,10 @@ void start_turn(activation_actor* self, envelope_ptr env) {
           "state of " + to_string(st.id) + " cannot be loaded: " + message_of(st.load_error)));
     // Passivates at the next idle check, so a later activation retries the load.
     st.last_active = std::chrono::steady_clock::time_point{};
-    schedule_idle_check(self, milliseconds{100});
+    schedule_early_idle_check(self);
     return;
   }
   ++st.open_turns;
-  schedule_idle_check(self, st.svc->idle_timeout);
   auto t = acquire_turn(self, env, now);
   if (env->message_type == reminder_message) {
     const auto& fired = static_cast<const ReminderFired&>(*env->payload);
@@ -503,17 +504,15 @@ void start_turn(activation_actor* self, envelope_ptr env) {
 void on_idle(activation_actor* self) {
   auto& st = self->state;
   st.idle_scheduled = false;
+  auto stay = [self] {
+    if (self->state.load_error) schedule_early_idle_check(self);
+  };
   // A commit still settling keeps the activation: a new one would load older state.
-  if (st.open_turns > 0 || st.has_unsettled())
-    return schedule_idle_check(self, st.svc->idle_timeout);
-  auto idle_for = std::chrono::steady_clock::now() - st.last_active;
-  if (idle_for < st.svc->idle_timeout)
-    return schedule_idle_check(
-        self, std::chrono::duration_cast<milliseconds>(st.svc->idle_timeout - idle_for) +
-                  milliseconds{1});
+  if (st.open_turns > 0 || st.has_unsettled()) return stay();
+  if (std::chrono::steady_clock::now() - st.last_active < st.svc->idle_timeout) return stay();
   bool removed = st.svc->router->try_passivate(st.id, self->address(),
                                                [self] { return self->mailbox().empty(); });
-  if (!removed) return schedule_idle_check(self, st.svc->idle_timeout);
+  if (!removed) return stay();
   st.svc->metrics->passivations.add();
   self->quit();
 }
