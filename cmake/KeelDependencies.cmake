@@ -34,6 +34,8 @@ target_compile_definitions(keel_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT
 target_link_libraries(keel_httplib INTERFACE ${HTTPLIB_LIBRARY} Threads::Threads)
 
 find_package(restinio REQUIRED)
+# Parses request bodies for the JSON mapping's common cases (docs/architecture.md).
+find_package(simdjson REQUIRED)
 
 # Generates the C++ of a target's .proto sources (listed in its sources, relative to the
 # folder that owns the target, so "keel/x/y.proto" includes as "keel/x/y.pb.h") and puts

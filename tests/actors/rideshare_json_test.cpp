@@ -12,5 +12,10 @@ TEST(RideshareJson, PrintsWhatProtobufPrintsForEveryMessage) {
   test::expect_to_json_matches_protobuf(Ride::descriptor()->file(), 300);
 }
 
+// ...and parse_json reads every one of them as protobuf's parser does.
+TEST(RideshareJson, ReadsWhatProtobufReadsForEveryMessage) {
+  test::expect_parse_json_matches_protobuf(Ride::descriptor()->file(), 300);
+}
+
 }  // namespace
 }  // namespace keel::rideshare

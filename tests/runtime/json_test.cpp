@@ -65,6 +65,13 @@ TEST(Json, PrintsWhatProtobufPrintsForEveryRuntimeMessage) {
   test::expect_to_json_matches_protobuf(keel::runtime::ReminderRecord::descriptor()->file(), 300);
 }
 
+// parse_json reads plain bodies itself; it must read exactly what protobuf's parser reads.
+TEST(Json, ReadsWhatProtobufReadsForEveryRuntimeMessage) {
+  test::expect_parse_json_matches_protobuf(builtin::Echo::descriptor()->file(), 300);
+  test::expect_parse_json_matches_protobuf(keel::runtime::ReminderRecord::descriptor()->file(),
+                                           300);
+}
+
 TEST(Json, PrintsEveryAsciiCharacterAsProtobufDoes) {
   for (int c = 0; c < 128; ++c) {
     builtin::Echo echo;

@@ -1,7 +1,8 @@
 #pragma once
 
-// Checks keel::http::to_json against protobuf's own JSON printer on random messages of
-// every type in a .proto file: the direct printer must print the same bytes.
+// Checks keel::http::to_json and parse_json against protobuf's own JSON printer and parser
+// on random messages of every type in a .proto file: the same bytes printed, the same
+// message (or a refusal) parsed.
 
 #include <array>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <google/protobuf/message.h>
 #include <google/protobuf/reflection.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include "keel/runtime/http/json.hpp"
@@ -205,6 +207,54 @@ inline void expect_to_json_matches_protobuf(const google::protobuf::FileDescript
           << file->message_type(t)->full_name() << " round " << i << ": " << m->DebugString();
     }
   }
+}
+
+/// Expects parse_json to read what protobuf's parser reads (the same message, or a refusal
+/// from both) for random messages of every type in `file`, printed with camelCase or proto
+/// names, compact or spaced, and for copies with one character deleted or repeated.
+inline void expect_parse_json_matches_protobuf(const google::protobuf::FileDescriptor* file,
+                                               int rounds) {
+  auto* factory = google::protobuf::MessageFactory::generated_factory();
+  random_message_filler filler{54321};
+  std::mt19937 rng{99};
+  int fast_accepted = 0;
+  for (int t = 0; t < file->message_type_count(); ++t) {
+    const auto* prototype = factory->GetPrototype(file->message_type(t));
+    for (int i = 0; i < rounds; ++i) {
+      std::unique_ptr<google::protobuf::Message> m{prototype->New()};
+      filler.fill(*m);
+      google::protobuf::util::JsonPrintOptions print;
+      print.preserve_proto_field_names = i % 3 == 1;
+      print.add_whitespace = i % 5 == 2;
+      print.always_print_primitive_fields = i % 2 == 0;
+      std::string text;
+      if (!google::protobuf::util::MessageToJsonString(*m, &text, print).ok()) continue;
+      for (int variant = 0; variant < 3; ++variant) {
+        std::string input = text;
+        if (variant > 0 && !input.empty()) {
+          auto at = std::uniform_int_distribution<size_t>{0, input.size() - 1}(rng);
+          if (variant == 1)
+            input.erase(at, 1);
+          else
+            input.insert(at, 1, input[at]);
+        }
+        std::unique_ptr<google::protobuf::Message> expected{prototype->New()};
+        google::protobuf::util::JsonParseOptions options;
+        bool expected_ok =
+            input.find_first_not_of(" \t\r\n") == std::string::npos ||
+            google::protobuf::util::JsonStringToMessage(input, expected.get(), options).ok();
+        std::unique_ptr<google::protobuf::Message> got{prototype->New()};
+        auto err = http::parse_json(input, *got);
+        ASSERT_EQ(!err, expected_ok) << file->message_type(t)->full_name() << ": " << input;
+        if (!expected_ok) continue;
+        ++fast_accepted;
+        ASSERT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*got, *expected))
+            << file->message_type(t)->full_name() << ": " << input << "\nparse_json read "
+            << got->DebugString() << "protobuf read " << expected->DebugString();
+      }
+    }
+  }
+  EXPECT_GT(fast_accepted, 0);
 }
 
 }  // namespace keel::test
