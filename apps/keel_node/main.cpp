@@ -164,7 +164,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     http::server_options sopts;
     sopts.host = opts.advertise_host;
     sopts.port = opts.http_port;
-    sopts.threads = opts.threads;
+    sopts.threads = opts.http_threads;
     sopts.hard_body_cap = std::max<size_t>(opts.max_body * 4, 16 << 20);
     auto server = http::start_server(sopts, [&gw](http::request req, http::responder respond) {
       gw.handle(std::move(req), std::move(respond));

@@ -120,7 +120,10 @@ int parse_node_options(int argc, char** argv, node_options& o) {
              },
              "largest accepted request body")
           ->default_str("1MiB"));
-  env(app.add_option("--threads", o.threads, "CAF scheduler threads (and HTTP I/O threads)")
+  env(app.add_option("--threads", o.threads, "CAF scheduler threads (turns run on them)")
+          ->capture_default_str()
+          ->check(CLI::Range(1, 256)));
+  env(app.add_option("--http-threads", o.http_threads, "HTTP I/O threads")
           ->capture_default_str()
           ->check(CLI::Range(1, 256)));
   env(duration_flag(app, "--lease-ttl", o.lease_ttl, "2s", "etcd lease TTL"));

@@ -18,13 +18,27 @@ namespace {
 TEST(NodeCli, HelpListsEveryFlagWithDefaultsAndExitsZero) {
   std::string out;
   ASSERT_EQ(run_node_to_exit({"--help"}, out), 0);
-  for (auto flag : {"--node-id",         "--http-port",          "--cluster-port",
-                    "--advertise-host",  "--data-dir",           "--etcd",
-                    "--cluster-name",    "--replication-factor", "--api-keys-file",
-                    "--request-timeout", "--idle-timeout",       "--sync",
-                    "--max-inflight",    "--max-body",           "--threads",
-                    "--lease-ttl",       "--rate-limit",         "--payment-failure-rate",
-                    "--payment-latency", "--test-actors"})
+  for (auto flag : {"--node-id",
+                    "--http-port",
+                    "--cluster-port",
+                    "--advertise-host",
+                    "--data-dir",
+                    "--etcd",
+                    "--cluster-name",
+                    "--replication-factor",
+                    "--api-keys-file",
+                    "--request-timeout",
+                    "--idle-timeout",
+                    "--sync",
+                    "--max-inflight",
+                    "--max-body",
+                    "--threads",
+                    "--http-threads",
+                    "--lease-ttl",
+                    "--rate-limit",
+                    "--payment-failure-rate",
+                    "--payment-latency",
+                    "--test-actors"})
     EXPECT_NE(out.find(flag), std::string::npos) << flag;
   EXPECT_NE(out.find("KEEL_HTTP_PORT"), std::string::npos);
   EXPECT_NE(out.find("=8080"), std::string::npos);
