@@ -68,7 +68,8 @@ void call_router::dispatch(envelope_ptr env, const actor_type_info& type,
       directory->route(env) == partition_directory::verdict::taken)
     return;
   auto key = type.stateless() ? worker_for(type) : env->target;
-  auto& shard = shard_of(key);
+  const uint32_t partition = key.partition();  // hashes the id: once per call
+  auto& shard = directory_[partition % shard_count];
   bool closed = false;
   {
     // `env` outlives the lock: if the activation just died, CAF destroys the message inside
@@ -77,7 +78,7 @@ void call_router::dispatch(envelope_ptr env, const actor_type_info& type,
     // Checked under the lock, as close_partition() sets it before it empties the shard: a
     // message routed here just before its partition closed must not spawn a new activation
     // behind the handoff's back.
-    closed = !type.stateless() && closed_[key.partition()].load(std::memory_order_acquire);
+    closed = !type.stateless() && closed_[partition].load(std::memory_order_acquire);
     // Checked again under the lock: stop() empties each shard under it, so no activation
     // is spawned after stop() has passed this shard.
     if (!closed && !stopped_.load(std::memory_order_acquire)) {
@@ -93,8 +94,8 @@ void call_router::dispatch(envelope_ptr env, const actor_type_info& type,
     auto* directory = partitions_.load(std::memory_order_acquire);
     if (directory && directory->route(env) == partition_directory::verdict::taken) return;
     if (env->reply)
-      env->reply->complete(make_error(
-          errc::unavailable, "partition " + std::to_string(key.partition()) + " is moving"));
+      env->reply->complete(
+          make_error(errc::unavailable, "partition " + std::to_string(partition) + " is moving"));
     return;
   }
   if (env->reply) env->reply->complete(make_error(errc::unavailable, "node is stopping"));
