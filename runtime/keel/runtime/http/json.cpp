@@ -289,7 +289,7 @@ class direct_reader {
         return false;  // named twice
       if (const auto* oneof = f->containing_oneof(); oneof && r->HasOneof(out, oneof)) return false;
       if (!f->is_repeated()) {
-        if (!set(out, r, f, value)) return false;
+        if (!store(out, r, f, value)) return false;
         // Proto3 fields without presence hold nothing for a zero: HasField cannot tell a
         // second mention from the first then, so zeros are left to protobuf.
         if (!f->has_presence() && !r->HasField(out, f)) return false;
@@ -298,7 +298,7 @@ class direct_reader {
       simdjson::dom::array items;
       if (value.get(items)) return false;
       for (auto item : items)
-        if (!add(out, r, f, item)) return false;
+        if (!store(out, r, f, item)) return false;
       if (items.size() == 0) return false;  // as above: an empty list leaves no trace
     }
     return true;
@@ -339,43 +339,45 @@ class direct_reader {
     return std::isfinite(out);
   }
 
-  static bool set(Message& m, const Reflection* r, const FieldDescriptor* f,
-                  simdjson::dom::element value) {
+  // Stores `value` in field `f`: appended to a repeated field, or set.
+  static bool store(Message& m, const Reflection* r, const FieldDescriptor* f,
+                    simdjson::dom::element value) {
+    const bool append = f->is_repeated();
     switch (f->cpp_type()) {
       case FieldDescriptor::CPPTYPE_INT32: {
         int32_t v;
         if (!integer(value, v)) return false;
-        r->SetInt32(&m, f, v);
+        append ? r->AddInt32(&m, f, v) : r->SetInt32(&m, f, v);
         return true;
       }
       case FieldDescriptor::CPPTYPE_INT64: {
         int64_t v;
         if (!integer(value, v)) return false;
-        r->SetInt64(&m, f, v);
+        append ? r->AddInt64(&m, f, v) : r->SetInt64(&m, f, v);
         return true;
       }
       case FieldDescriptor::CPPTYPE_UINT32: {
         uint32_t v;
         if (!integer(value, v)) return false;
-        r->SetUInt32(&m, f, v);
+        append ? r->AddUInt32(&m, f, v) : r->SetUInt32(&m, f, v);
         return true;
       }
       case FieldDescriptor::CPPTYPE_UINT64: {
         uint64_t v;
         if (!integer(value, v)) return false;
-        r->SetUInt64(&m, f, v);
+        append ? r->AddUInt64(&m, f, v) : r->SetUInt64(&m, f, v);
         return true;
       }
       case FieldDescriptor::CPPTYPE_DOUBLE: {
         double v;
         if (!real(value, v)) return false;
-        r->SetDouble(&m, f, v);
+        append ? r->AddDouble(&m, f, v) : r->SetDouble(&m, f, v);
         return true;
       }
       case FieldDescriptor::CPPTYPE_BOOL: {
         bool v;
         if (value.get(v)) return false;
-        r->SetBool(&m, f, v);
+        append ? r->AddBool(&m, f, v) : r->SetBool(&m, f, v);
         return true;
       }
       case FieldDescriptor::CPPTYPE_ENUM: {
@@ -383,85 +385,22 @@ class direct_reader {
         if (value.get(name)) return false;
         const auto* named = f->enum_type()->FindValueByName(std::string{name});
         if (!named) return false;
-        r->SetEnumValue(&m, f, named->number());
+        append ? r->AddEnumValue(&m, f, named->number()) : r->SetEnumValue(&m, f, named->number());
         return true;
       }
       case FieldDescriptor::CPPTYPE_STRING: {
         std::string_view text;
         if (value.get(text)) return false;
-        r->SetString(&m, f, std::string{text});
+        append ? r->AddString(&m, f, std::string{text}) : r->SetString(&m, f, std::string{text});
         return true;
       }
       case FieldDescriptor::CPPTYPE_MESSAGE: {
         simdjson::dom::object object;
         if (value.get(object)) return false;
-        return message(object, *r->MutableMessage(&m, f));
+        return message(object, append ? *r->AddMessage(&m, f) : *r->MutableMessage(&m, f));
       }
       default:
         return false;  // floats: protobuf's own double-to-float rules
-    }
-  }
-
-  static bool add(Message& m, const Reflection* r, const FieldDescriptor* f,
-                  simdjson::dom::element value) {
-    switch (f->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT32: {
-        int32_t v;
-        if (!integer(value, v)) return false;
-        r->AddInt32(&m, f, v);
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_INT64: {
-        int64_t v;
-        if (!integer(value, v)) return false;
-        r->AddInt64(&m, f, v);
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_UINT32: {
-        uint32_t v;
-        if (!integer(value, v)) return false;
-        r->AddUInt32(&m, f, v);
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_UINT64: {
-        uint64_t v;
-        if (!integer(value, v)) return false;
-        r->AddUInt64(&m, f, v);
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_DOUBLE: {
-        double v;
-        if (!real(value, v)) return false;
-        r->AddDouble(&m, f, v);
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_BOOL: {
-        bool v;
-        if (value.get(v)) return false;
-        r->AddBool(&m, f, v);
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_ENUM: {
-        std::string_view name;
-        if (value.get(name)) return false;
-        const auto* named = f->enum_type()->FindValueByName(std::string{name});
-        if (!named) return false;
-        r->AddEnumValue(&m, f, named->number());
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_STRING: {
-        std::string_view text;
-        if (value.get(text)) return false;
-        r->AddString(&m, f, std::string{text});
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_MESSAGE: {
-        simdjson::dom::object object;
-        if (value.get(object)) return false;
-        return message(object, *r->AddMessage(&m, f));
-      }
-      default:
-        return false;
     }
   }
 };

@@ -48,81 +48,65 @@ class random_message_filler {
         auto* entry = r->AddMessage(&m, f);
         fill_fields(*entry, depth + 1);
       } else if (f->is_repeated()) {
-        for (int n = pick(4); n > 0; --n) add(m, r, f, depth);
+        for (int n = pick(4); n > 0; --n) store(m, r, f, depth);
       } else {
-        set(m, r, f, depth);
+        store(m, r, f, depth);
       }
     }
   }
 
-  void set(google::protobuf::Message& m, const google::protobuf::Reflection* r, const field* f,
-           int depth) {
+  // One random value for `f`: appended to a repeated field, or set.
+  void store(google::protobuf::Message& m, const google::protobuf::Reflection* r, const field* f,
+             int depth) {
+    const bool append = f->is_repeated();
     switch (f->cpp_type()) {
-      case field::CPPTYPE_INT32:
-        r->SetInt32(&m, f, static_cast<int32_t>(integer()));
+      case field::CPPTYPE_INT32: {
+        auto v = static_cast<int32_t>(integer());
+        append ? r->AddInt32(&m, f, v) : r->SetInt32(&m, f, v);
         break;
-      case field::CPPTYPE_INT64:
-        r->SetInt64(&m, f, integer());
+      }
+      case field::CPPTYPE_INT64: {
+        auto v = integer();
+        append ? r->AddInt64(&m, f, v) : r->SetInt64(&m, f, v);
         break;
-      case field::CPPTYPE_UINT32:
-        r->SetUInt32(&m, f, static_cast<uint32_t>(integer()));
+      }
+      case field::CPPTYPE_UINT32: {
+        auto v = static_cast<uint32_t>(integer());
+        append ? r->AddUInt32(&m, f, v) : r->SetUInt32(&m, f, v);
         break;
-      case field::CPPTYPE_UINT64:
-        r->SetUInt64(&m, f, static_cast<uint64_t>(integer()));
+      }
+      case field::CPPTYPE_UINT64: {
+        auto v = static_cast<uint64_t>(integer());
+        append ? r->AddUInt64(&m, f, v) : r->SetUInt64(&m, f, v);
         break;
-      case field::CPPTYPE_DOUBLE:
-        r->SetDouble(&m, f, real());
+      }
+      case field::CPPTYPE_DOUBLE: {
+        auto v = real();
+        append ? r->AddDouble(&m, f, v) : r->SetDouble(&m, f, v);
         break;
-      case field::CPPTYPE_FLOAT:
-        r->SetFloat(&m, f, static_cast<float>(real()));
+      }
+      case field::CPPTYPE_FLOAT: {
+        auto v = static_cast<float>(real());
+        append ? r->AddFloat(&m, f, v) : r->SetFloat(&m, f, v);
         break;
-      case field::CPPTYPE_BOOL:
-        r->SetBool(&m, f, pick(2) == 1);
+      }
+      case field::CPPTYPE_BOOL: {
+        bool v = pick(2) == 1;
+        append ? r->AddBool(&m, f, v) : r->SetBool(&m, f, v);
         break;
-      case field::CPPTYPE_ENUM:
-        r->SetEnumValue(&m, f, enum_number(f));
+      }
+      case field::CPPTYPE_ENUM: {
+        int v = enum_number(f);
+        append ? r->AddEnumValue(&m, f, v) : r->SetEnumValue(&m, f, v);
         break;
-      case field::CPPTYPE_STRING:
-        r->SetString(&m, f, text());
+      }
+      case field::CPPTYPE_STRING: {
+        auto v = text();
+        append ? r->AddString(&m, f, std::move(v)) : r->SetString(&m, f, std::move(v));
         break;
+      }
       case field::CPPTYPE_MESSAGE:
-        fill_fields(*r->MutableMessage(&m, f), depth + 1);
-        break;
-    }
-  }
-
-  void add(google::protobuf::Message& m, const google::protobuf::Reflection* r, const field* f,
-           int depth) {
-    switch (f->cpp_type()) {
-      case field::CPPTYPE_INT32:
-        r->AddInt32(&m, f, static_cast<int32_t>(integer()));
-        break;
-      case field::CPPTYPE_INT64:
-        r->AddInt64(&m, f, integer());
-        break;
-      case field::CPPTYPE_UINT32:
-        r->AddUInt32(&m, f, static_cast<uint32_t>(integer()));
-        break;
-      case field::CPPTYPE_UINT64:
-        r->AddUInt64(&m, f, static_cast<uint64_t>(integer()));
-        break;
-      case field::CPPTYPE_DOUBLE:
-        r->AddDouble(&m, f, real());
-        break;
-      case field::CPPTYPE_FLOAT:
-        r->AddFloat(&m, f, static_cast<float>(real()));
-        break;
-      case field::CPPTYPE_BOOL:
-        r->AddBool(&m, f, pick(2) == 1);
-        break;
-      case field::CPPTYPE_ENUM:
-        r->AddEnumValue(&m, f, enum_number(f));
-        break;
-      case field::CPPTYPE_STRING:
-        r->AddString(&m, f, text());
-        break;
-      case field::CPPTYPE_MESSAGE:
-        fill_fields(*r->AddMessage(&m, f), depth + 1);
+        fill_fields(append ? *r->AddMessage(&m, f) : *r->MutableMessage(&m, f), depth + 1);
         break;
     }
   }
