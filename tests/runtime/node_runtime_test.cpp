@@ -526,6 +526,28 @@ TEST_F(NodeRuntime, StopAnswersEveryCallInFlightAndReturns) {
   EXPECT_EQ(rt_->metrics().activations.value(), 0);
 }
 
+// Synced commits are settled (replies, tells, reminder changes) on a releaser actor, which
+// uses the services the runtime owns: stop() must not return while one is still settling.
+TEST_F(NodeRuntime, EveryCallIsAnsweredBeforeStopReturns) {
+  for (int round = 0; round < 10; ++round) {
+    start();
+    constexpr int calls = 300;
+    auto answered = std::make_shared<std::atomic<int>>(0);
+    for (int i = 0; i < calls; ++i) {
+      Forward f;
+      f.set_counter_key("c" + std::to_string(i));
+      f.set_by(1);
+      rt_->call(actor_id{"relay", "r" + std::to_string(i % 50)}, msg(f),
+                std::chrono::steady_clock::now() + 10s, trace_id::make(), "test",
+                [answered](call_result) { answered->fetch_add(1); });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{round});
+    rt_->stop();
+    ASSERT_EQ(answered->load(), calls) << "round " << round << ": stop() returned first";
+    stop();
+  }
+}
+
 TEST_F(NodeRuntime, StoppedRuntimeRefusesCallsWithUnavailable) {
   start();
   rt_->stop();

@@ -7,6 +7,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "keel/runtime/detail/wire.hpp"
@@ -173,8 +174,14 @@ caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metri
   self->state.releaser = self->system().spawn(releaser);
   self->set_exit_handler([self, store, metrics](caf::exit_msg& msg) {
     flush(self, store, metrics);
-    // Queued behind the last batch it was sent, so that batch is still released.
+    // Queued behind the last batch it was sent, so that batch is still released. Awaited
+    // (this is the writer's own thread): whoever waits for the writer to stop, as the node
+    // runtime does before it frees the services that done() uses, also waits for every
+    // synced commit to be settled.
+    caf::scoped_actor waiter{self->system()};
+    waiter->monitor(self->state.releaser);
     self->send_exit(self->state.releaser, msg.reason);
+    waiter->receive([](const caf::down_msg&) {});
     self->quit(msg.reason);
   });
   return {

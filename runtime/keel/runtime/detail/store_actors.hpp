@@ -20,7 +20,8 @@ namespace keel::detail {
 /// with the durable state once every commit received before it is settled. Writes queued
 /// while a batch syncs all go into the next WriteBatch and one sync (group commit). A write
 /// whose expected version is not the stored one is refused with `conflict`. While `fence`
-/// (if any) is closed, nothing is written and every commit fails with `unavailable`.
+/// (if any) is closed, nothing is written and every commit fails with `unavailable`. On an
+/// exit it writes and settles what it holds and terminates only once every settlement ran.
 /// Requires: `store` and `metrics` outlive the actor.
 caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store, runtime_metrics& metrics,
                               std::shared_ptr<const node_fence> fence = nullptr);
