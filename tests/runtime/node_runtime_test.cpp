@@ -333,6 +333,30 @@ TEST_F(NodeRuntime, UnknownTypeAndMessageHaveTheirCodes) {
   EXPECT_EQ(rt_->metrics().activations_started.value(), 0u);  // junk activates nothing
 }
 
+// Idle checks come from the node's sweeper every half idle timeout: an actor in use for
+// three timeouts stays, and once left alone it leaves, never before a whole timeout.
+TEST_F(NodeRuntime, AnActorInUseStaysAndLeavesOnlyAfterAWholeIdleTimeout) {
+  runtime_options opts;
+  opts.idle_timeout = 400ms;
+  start(opts);
+  actor_id id{"counter", "busy"};
+  auto until = std::chrono::steady_clock::now() + 1200ms;
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_TRUE(call(id, msg(inc(1))));
+    std::this_thread::sleep_for(50ms);
+  }
+  auto last_answer = std::chrono::steady_clock::now();
+  EXPECT_EQ(rt_->metrics().passivations.value(), 0u);
+  std::this_thread::sleep_for(100ms);
+  if (std::chrono::steady_clock::now() - last_answer < 200ms) {  // half the timeout at most
+    EXPECT_TRUE(rt_->router().is_active(id)) << "left before a whole idle timeout";
+  }
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().activations.value() == 0; }, 5s))
+      << "phase: waiting for counter/busy to passivate";
+  EXPECT_EQ(rt_->metrics().passivations.value(), 1u);
+  EXPECT_EQ(rt_->metrics().activations_started.value(), 1u);
+}
+
 TEST_F(NodeRuntime, TenThousandActorsActivateThenAllPassivate) {
   runtime_options opts;
   opts.idle_timeout = 300ms;
