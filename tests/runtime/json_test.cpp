@@ -1,6 +1,8 @@
 #include "keel/runtime/http/json.hpp"
 #include "keel/runtime/http/gateway.hpp"
 
+#include <google/protobuf/duration.pb.h>
+#include <google/protobuf/timestamp.pb.h>
 #include <gtest/gtest.h>
 
 #include "keel/runtime/builtin.pb.h"
@@ -70,6 +72,14 @@ TEST(Json, ReadsWhatProtobufReadsForEveryRuntimeMessage) {
   test::expect_parse_json_matches_protobuf(builtin::Echo::descriptor()->file(), 300);
   test::expect_parse_json_matches_protobuf(keel::runtime::ReminderRecord::descriptor()->file(),
                                            300);
+}
+
+// Types the direct printer and reader leave to protobuf (well-known types, whose JSON forms
+// are special) still come out as protobuf's.
+TEST(Json, WellKnownTypesAreLeftToProtobuf) {
+  test::expect_to_json_matches_protobuf(google::protobuf::Timestamp::descriptor()->file(), 100);
+  test::expect_to_json_matches_protobuf(google::protobuf::Duration::descriptor()->file(), 100);
+  test::expect_parse_json_matches_protobuf(google::protobuf::Duration::descriptor()->file(), 100);
 }
 
 TEST(Json, PrintsEveryAsciiCharacterAsProtobufDoes) {

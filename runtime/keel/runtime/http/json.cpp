@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
@@ -68,28 +68,33 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-// Whether the direct printer below covers every field of `d`, recursively: proto3
-// messages without well-known types (whose JSON forms are special) and bytes (base64).
-// Computed once per message type.
-bool printable_type(const Descriptor* d) {
-  static std::mutex mutex;
-  static std::unordered_map<const Descriptor*, bool> known;
-  {
-    std::lock_guard guard{mutex};
-    if (auto it = known.find(d); it != known.end()) return it->second;
-    // A recursive type meets itself again below: assumed printable until shown otherwise.
-    known[d] = true;
-  }
-  bool ok = d->file()->syntax() == google::protobuf::FileDescriptor::SYNTAX_PROTO3 &&
-            !d->full_name().starts_with("google.protobuf.");
-  for (int i = 0; ok && i < d->field_count(); ++i) {
+// Whether the direct printer and reader below cover every field of `d`, recursively:
+// proto3 messages without well-known types (whose JSON forms are special) and bytes
+// (base64). A type met again further down (a recursive type) is judged where it was met
+// first.
+bool printable_fields(const Descriptor* d, std::unordered_set<const Descriptor*>& visiting) {
+  if (!visiting.insert(d).second) return true;
+  if (d->file()->syntax() != google::protobuf::FileDescriptor::SYNTAX_PROTO3 ||
+      d->full_name().starts_with("google.protobuf."))
+    return false;
+  for (int i = 0; i < d->field_count(); ++i) {
     const auto* f = d->field(i);
-    if (f->type() == FieldDescriptor::TYPE_BYTES) ok = false;
-    if (f->message_type() && !printable_type(f->message_type())) ok = false;
+    if (f->type() == FieldDescriptor::TYPE_BYTES) return false;
+    if (f->message_type() && !printable_fields(f->message_type(), visiting)) return false;
   }
-  std::lock_guard guard{mutex};
-  known[d] = ok;
-  return ok;
+  return true;
+}
+
+// printable_fields, computed once per message type and thread: no lock on the request path,
+// and no thread ever sees a verdict that is still being worked out.
+bool printable_type(const Descriptor* d) {
+  thread_local std::unordered_map<const Descriptor*, bool> known;
+  auto [it, inserted] = known.try_emplace(d, false);
+  if (inserted) {
+    std::unordered_set<const Descriptor*> visiting;
+    it->second = printable_fields(d, visiting);
+  }
+  return it->second;
 }
 
 // Protobuf's JSON printer escapes more than JSON requires ('<', '>', non-ASCII forms); a
