@@ -43,14 +43,11 @@ call_slot_ptr call_from_actor(caf::scheduled_actor* self, call_router& router,
                               const actor_id& target, message_ptr request, steady_time deadline,
                               trace_id trace, std::string caller, wait_mode mode,
                               Continuation then) {
-  // One shared continuation for the value and the error handler: no std::function wrapper
-  // and no second copy.
-  auto shared_then = std::make_shared<Continuation>(std::move(then));
+  // Values and errors both arrive as reply_msg: one case, holding the continuation itself.
   caf::behavior on_answer{
-      [shared_then](detail::reply_msg& answer) {
-        (*shared_then)(call_result{std::move(answer.value)});
+      [then = std::move(then)](detail::reply_msg& answer) mutable {
+        then(std::move(answer.result));
       },
-      [shared_then](caf::error& err) { (*shared_then)(call_result{std::move(err)}); },
   };
   auto request_id = self->new_request_id(caf::message_priority::normal);
   return detail::send_call_from_actor(self, router, target, std::move(request), deadline, trace,

@@ -28,10 +28,9 @@ void call_slot::deliver(call_result result, caf::execution_unit* host) {
     fn(std::move(result));
   } else if (caller_) {
     // Without a host, safe from any thread: CAF schedules the caller through its queue.
-    auto msg = result ? caf::make_message(detail::reply_msg{std::move(*result)})
-                      : caf::make_message(std::move(result.error()));
     auto caller = std::move(caller_);
-    caller->enqueue(nullptr, request_id_.response_id(), std::move(msg), host);
+    caller->enqueue(nullptr, request_id_.response_id(),
+                    caf::make_message(detail::reply_msg{std::move(result)}), host);
   }
 }
 

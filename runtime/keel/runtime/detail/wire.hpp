@@ -15,9 +15,10 @@
 
 namespace keel::detail {
 
-/// A reply travelling back to an awaiting activation as a CAF response.
+/// A reply (or its error) travelling back to an awaiting actor as a CAF response: one
+/// message type for both, so the waiting behavior has a single case.
 struct reply_msg {
-  message_ptr value;
+  call_result result;
 };
 
 /// One key-value operation of a commit.
