@@ -41,14 +41,14 @@ CLI::Option* duration_option(CLI::App& app, const std::string& name,
 }
 
 struct counters {
-  std::optional<double> commit_writes;
+  std::optional<double> durable_turns;
   std::optional<double> turns;
 };
 
 counters read_counters(node_client& client) {
   auto reply = client.get("/metrics");
   if (!reply.ok()) return {};
-  return {metric_value(reply.body, "keel_commit_writes_total"),
+  return {metric_value(reply.body, "keel_durable_turns_total"),
           metric_value(reply.body, "keel_turns_total")};
 }
 
@@ -70,8 +70,8 @@ counters read_cluster_counters(node_client& probe, std::chrono::milliseconds tim
     if (!where) return {};
     node_client member{*where, timeout};
     auto c = read_counters(member);
-    if (!c.commit_writes || !c.turns) return {};
-    *total.commit_writes += *c.commit_writes;
+    if (!c.durable_turns || !c.turns) return {};
+    *total.durable_turns += *c.durable_turns;
     *total.turns += *c.turns;
   }
   return total;
@@ -152,10 +152,10 @@ int main(int argc, char** argv) {
         node_text, metrics.error_key(), opts.node.port);
     return exit_no_node;
   }
-  if (!metric_value(metrics.body, "keel_commit_writes_total")) {
+  if (!metric_value(metrics.body, "keel_durable_turns_total")) {
     std::cerr << fmt::format(
         "rideshare-sim: {} answers /metrics without "
-        "keel_commit_writes_total; is it a keel-node?\n",
+        "keel_durable_turns_total; is it a keel-node?\n",
         node_text);
     return exit_no_node;
   }
@@ -216,12 +216,12 @@ int main(int argc, char** argv) {
       if (!a || !b || summary.rides_finished == 0) return std::nullopt;
       return (*b - *a - own) / static_cast<double>(summary.rides_finished);
     };
-    summary.durable_turns_per_ride = per_ride(before.commit_writes, after.commit_writes, 0);
+    summary.durable_turns_per_ride = per_ride(before.durable_turns, after.durable_turns, 0);
     // Each payment poll and ledger read is one read-only turn of the sim's own making.
     summary.turns_per_ride =
         per_ride(before.turns, after.turns, static_cast<double>(payments.reads));
     summary.checks = judge(opts, rides, payments);
-    if (!after.commit_writes)
+    if (!after.durable_turns)
       summary.checks.push_back(
           {"node answered throughout", false, "GET /metrics failed after the payments settled"});
   }

@@ -52,7 +52,7 @@ void print_table(const run_summary& s) {
                      s.elapsed_s, s.rides_per_second());
   for (const auto& [path, n] : s.paths) out << fmt::format("  {:<28} {}\n", path_name(path), n);
   out << fmt::format(
-      "durable turns/ride {}   (keel_commit_writes_total delta over all members / rides)\n",
+      "durable turns/ride {}   (keel_durable_turns_total delta over all members / rides)\n",
       or_dash(s.durable_turns_per_ride));
   out << fmt::format(
       "turns/ride         {}   (keel_turns_total delta less the sim's own "

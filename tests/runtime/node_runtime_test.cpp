@@ -213,6 +213,24 @@ TEST_F(NodeRuntime, ThrowingHandlerKeepsLastCommittedStateAndKeepsServing) {
   EXPECT_EQ(rt_->metrics().activations_started.value(), 1u);  // same activation
 }
 
+// keel_durable_turns_total counts turns that wrote; a read, even one that waited behind an
+// unsettled commit, a turn that changed nothing and a failed one do not count.
+TEST_F(NodeRuntime, DurableTurnsCountOnlyTurnsThatWrote) {
+  start();
+  actor_id id{"counter", "d1"};
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(call(id, msg(inc(1))));
+  auto held = increment_held_at_the_disk(id, 1);
+  ASSERT_TRUE(held.valid()) << "phase: waiting for the increment's commit to reach the disk";
+  auto read = std::async(std::launch::async, [&] { return call(id, msg(Get{})); });
+  std::this_thread::sleep_for(50ms);  // the read waits behind the held commit
+  faulty_->hold_writes = false;
+  ASSERT_TRUE(held.get());
+  ASSERT_TRUE(read.get());
+  ASSERT_TRUE(call(id, msg(inc(0))));  // changes nothing
+  ASSERT_FALSE(call(actor_id{"thrower", "d1"}, msg(Refuse{})));
+  EXPECT_EQ(rt_->metrics().durable_turns.value(), 6u);
+}
+
 // A turn writes its actor's state in place; a turn that answers an error must leave what
 // the last successful turn wrote, in memory and on disk, and commit nothing.
 TEST_F(NodeRuntime, TurnThatAnswersAnErrorAfterWritingLeavesTheLastCommittedState) {

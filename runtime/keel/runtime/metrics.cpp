@@ -60,6 +60,8 @@ void runtime_metrics::render(std::string& out) const {
                  commit_batches);
   render_counter(out, "keel_commit_writes_total", "Turn commits inside group commits.",
                  commit_writes);
+  render_counter(out, "keel_durable_turns_total",
+                 "Turns whose state or reminder changes were written and synced.", durable_turns);
   render_counter(out, "keel_calls_timed_out_total", "Calls failed by the deadline sweep.",
                  calls_timed_out);
   render_counter(out, "keel_activations_started_total", "Activations started.",

@@ -54,6 +54,7 @@ struct runtime_metrics {
   counter turn_failures;    // turns answered with an error
   counter commit_batches;   // WriteBatch + sync operations
   counter commit_writes;    // turn commits inside those batches
+  counter durable_turns;    // turns whose state or reminder changes were written and synced
   counter calls_timed_out;  // calls failed by the deadline sweep
   counter activations_started;
   counter passivations;

@@ -28,6 +28,7 @@ struct waiting_commit {
   turn_commit_ptr turn;
   uint64_t version = 0;
   caf::error refused;
+  bool writes = false;  // puts something in the batch (not only a version check)
 };
 
 struct writer_state {
@@ -76,6 +77,12 @@ void flush(writer_actor* self, state_store* store, runtime_metrics* metrics) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   metrics->commit_batches.add();
   metrics->commit_writes.add(st.waiting.size());
+  if (!err) {
+    // Turns that wrote, not those that only waited behind an unsettled commit.
+    uint64_t durable = 0;
+    for (const auto& w : st.waiting) durable += w.turn && w.writes && !w.refused;
+    metrics->durable_turns.add(durable);
+  }
   if (err) {
     // Nothing of the batch was applied: forget the versions it would have written, and those
     // it was checked against, since a later commit must see what is really stored.
@@ -127,6 +134,7 @@ void accept(writer_actor* self, state_store* store, const commit_request& req, w
                                                  std::to_string(req.expected_version) +
                                                  ", stored is " + std::to_string(*current));
     } else if (req.write_state) {
+      w.writes = true;
       w.version = *current + 1;
       st.batch_versions[req.state_key] = w.version;
       st.batch.push_back({req.state_key, encode_versioned(w.version, req.state_bytes)});
@@ -134,8 +142,10 @@ void accept(writer_actor* self, state_store* store, const commit_request& req, w
       w.version = *current;
     }
   }
-  if (!w.refused)
+  if (!w.refused) {
     for (const auto& op : req.side_ops) st.batch.push_back({op.key, op.value, op.erase});
+    if (!req.side_ops.empty()) w.writes = true;
+  }
   st.waiting.push_back(std::move(w));
   if (!st.flush_scheduled) {
     // The flush message queues behind every commit already in the mailbox, so one sync
