@@ -59,10 +59,6 @@ std::string describe_parse_error(std::string_view text) {
   return "malformed JSON: " + std::string{rest.substr(0, newline)};
 }
 
-}  // namespace
-
-namespace {
-
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
@@ -72,7 +68,7 @@ using google::protobuf::Reflection;
 // proto3 messages without well-known types (whose JSON forms are special) and bytes
 // (base64). A type met again further down (a recursive type) is judged where it was met
 // first.
-bool printable_fields(const Descriptor* d, std::unordered_set<const Descriptor*>& visiting) {
+bool fields_handled_directly(const Descriptor* d, std::unordered_set<const Descriptor*>& visiting) {
   if (!visiting.insert(d).second) return true;
   if (d->file()->syntax() != google::protobuf::FileDescriptor::SYNTAX_PROTO3 ||
       d->full_name().starts_with("google.protobuf."))
@@ -80,19 +76,19 @@ bool printable_fields(const Descriptor* d, std::unordered_set<const Descriptor*>
   for (int i = 0; i < d->field_count(); ++i) {
     const auto* f = d->field(i);
     if (f->type() == FieldDescriptor::TYPE_BYTES) return false;
-    if (f->message_type() && !printable_fields(f->message_type(), visiting)) return false;
+    if (f->message_type() && !fields_handled_directly(f->message_type(), visiting)) return false;
   }
   return true;
 }
 
-// printable_fields, computed once per message type and thread: no lock on the request path,
-// and no thread ever sees a verdict that is still being worked out.
-bool printable_type(const Descriptor* d) {
+// fields_handled_directly, computed once per message type and thread: no lock on the
+// request path, and no thread ever sees a verdict that is still being worked out.
+bool handled_directly(const Descriptor* d) {
   thread_local std::unordered_map<const Descriptor*, bool> known;
   auto [it, inserted] = known.try_emplace(d, false);
   if (inserted) {
     std::unordered_set<const Descriptor*> visiting;
-    it->second = printable_fields(d, visiting);
+    it->second = fields_handled_directly(d, visiting);
   }
   return it->second;
 }
@@ -428,7 +424,7 @@ caf::error parse_json(std::string_view body, google::protobuf::Message& out) {
   // Protobuf 3.21's parser goes through a type resolver and a binary re-encoding (8 % of
   // keel-node's CPU for a durable Increment over HTTP). Plain bodies are read directly;
   // anything else, errors included, is protobuf's, which words the error.
-  if (printable_type(out.GetDescriptor())) {
+  if (handled_directly(out.GetDescriptor())) {
     thread_local simdjson::dom::parser parser;
     simdjson::padded_string padded{body};
     simdjson::dom::object object;
@@ -447,7 +443,7 @@ caf::error parse_json(std::string_view body, google::protobuf::Message& out) {
 // Protobuf 3.21's printer serializes the message and converts the bytes through a type
 // resolver (~10 µs for a ride); the direct printer walks the message once by reflection.
 std::string to_json(const google::protobuf::Message& m) {
-  if (printable_type(m.GetDescriptor())) {
+  if (handled_directly(m.GetDescriptor())) {
     std::string out;
     out.reserve(128);
     if (direct_printer{out}.message(m)) return out;
