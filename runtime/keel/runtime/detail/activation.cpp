@@ -55,7 +55,7 @@ struct activation_state {
   caf::error load_error;
   std::map<std::string, ReminderRecord> reminders;
   steady_time last_active;
-  bool idle_scheduled = false;
+  bool idle_scheduled = false;  // an early idle check (after a load error) is pending
   size_t open_turns = 0;
   // Commits handed to the store writer and not yet settled: while there are any, replies
   // wait behind them. Shared with the commits, which count down on the writer's thread;
