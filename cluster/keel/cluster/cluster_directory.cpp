@@ -111,17 +111,17 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
         caf::response_promise promise;
         if (call.one_way) {
           env = std::make_shared<envelope>();
+          env->target = std::move(target);
         } else {
           auto id = self->state.next_id++;
           promise = self->make_response_promise();
           self->state.answering.emplace(id, promise);
           // The answer may come on any thread: it goes back through this actor's mailbox.
-          env = make_call(target, deadline,
+          env = make_call(std::move(target), deadline,
                           [me = caf::actor_cast<caf::actor>(self), id](call_result result) {
                             caf::anon_send(me, answer_atom::value, id, to_wire(result));
                           });
         }
-        env->target = std::move(target);
         env->message_type = call.message_type;
         env->payload = std::move(request);
         if (auto trace = trace_id::from_hex(call.trace)) env->trace = *trace;

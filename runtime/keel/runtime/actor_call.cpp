@@ -15,7 +15,6 @@ call_slot_ptr send_call_from_actor(caf::scheduled_actor* self, call_router& rout
                                    caf::message_id request_id) {
   auto env = make_call(target, deadline, caf::actor_cast<caf::strong_actor_ptr>(self), request_id);
   auto slot = slot_of(env);
-  env->target = target;
   env->message_type = request->GetDescriptor()->name();
   env->payload = std::move(request);
   env->trace = trace;

@@ -3,6 +3,7 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_control_block.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/mailbox_element.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message_id.hpp>
 #include <caf/send.hpp>
@@ -67,7 +68,8 @@ void call_router::dispatch(envelope_ptr env, const actor_type_info& type,
       directory && !type.stateless() &&
       directory->route(env) == partition_directory::verdict::taken)
     return;
-  auto key = type.stateless() ? worker_for(type) : env->target;
+  actor_id worker;  // a stateless call's slot; a stateful call's key is read in place
+  const actor_id& key = type.stateless() ? (worker = worker_for(type)) : env->target;
   const uint32_t partition = key.partition();  // hashes the id: once per call
   auto& shard = directory_[partition % shard_count];
   bool closed = false;
@@ -85,7 +87,9 @@ void call_router::dispatch(envelope_ptr env, const actor_type_info& type,
       auto [it, inserted] = shard.activations.try_emplace(key);
       if (inserted) it->second = spawn_(key, type);
       auto handle = caf::actor_cast<caf::strong_actor_ptr>(it->second);
-      handle->enqueue(nullptr, caf::make_message_id(), caf::make_message(env), host);
+      // The envelope inside the mailbox element: one allocation, not a message and its
+      // element.
+      handle->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, env), host);
       return;
     }
   }

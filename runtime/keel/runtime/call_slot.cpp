@@ -1,20 +1,18 @@
 #include "keel/runtime/call_slot.hpp"
 
+#include <caf/mailbox_element.hpp>
 #include <caf/make_message.hpp>
 
 #include "keel/runtime/detail/wire.hpp"
 
 namespace keel {
 
-call_slot::call_slot(actor_id target, steady_time deadline, callback fn)
-    : target_(std::move(target)), deadline_(deadline), fn_(std::move(fn)) {}
+call_slot::call_slot(const actor_id& target, steady_time deadline, callback fn)
+    : target_(target), deadline_(deadline), fn_(std::move(fn)) {}
 
-call_slot::call_slot(actor_id target, steady_time deadline, caf::strong_actor_ptr caller,
+call_slot::call_slot(const actor_id& target, steady_time deadline, caf::strong_actor_ptr caller,
                      caf::message_id request_id)
-    : target_(std::move(target)),
-      deadline_(deadline),
-      caller_(std::move(caller)),
-      request_id_(request_id) {}
+    : target_(target), deadline_(deadline), caller_(std::move(caller)), request_id_(request_id) {}
 
 bool call_slot::complete(call_result result, caf::execution_unit* host) {
   if (!claim()) return false;
@@ -29,8 +27,10 @@ void call_slot::deliver(call_result result, caf::execution_unit* host) {
   } else if (caller_) {
     // Without a host, safe from any thread: CAF schedules the caller through its queue.
     auto caller = std::move(caller_);
-    caller->enqueue(nullptr, request_id_.response_id(),
-                    caf::make_message(detail::reply_msg{std::move(result)}), host);
+    // The reply inside the mailbox element: one allocation, not a message and its element.
+    caller->enqueue(caf::make_mailbox_element(nullptr, request_id_.response_id(), {},
+                                              detail::reply_msg{std::move(result)}),
+                    host);
   }
 }
 

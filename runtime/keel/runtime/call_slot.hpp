@@ -25,11 +25,12 @@ class call_slot {
  public:
   using callback = std::function<void(call_result)>;
 
-  /// Answers by invoking `fn` on whichever thread completes the call.
-  call_slot(actor_id target, steady_time deadline, callback fn);
+  /// Answers by invoking `fn` on whichever thread completes the call. `target` must outlive
+  /// the slot: it is the target of the envelope the slot lives in (make_call()).
+  call_slot(const actor_id& target, steady_time deadline, callback fn);
 
   /// Answers by enqueuing the CAF response for `request_id` at `caller`.
-  call_slot(actor_id target, steady_time deadline, caf::strong_actor_ptr caller,
+  call_slot(const actor_id& target, steady_time deadline, caf::strong_actor_ptr caller,
             caf::message_id request_id);
 
   call_slot(const call_slot&) = delete;
@@ -64,7 +65,7 @@ class call_slot {
   std::string held() const;
 
  private:
-  const actor_id target_;
+  const actor_id& target_;
   const steady_time deadline_;
   std::atomic<bool> done_{false};
   callback fn_;

@@ -7,23 +7,36 @@ namespace keel {
 void histogram::observe(double seconds) noexcept {
   size_t i = 0;
   while (i < bounds.size() && seconds > bounds[i]) ++i;
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  sum_micros_.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+  auto& mine = stripes_[detail::metric_stripe()];
+  mine.buckets[i].fetch_add(1, std::memory_order_relaxed);
+  mine.sum_micros.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+uint64_t histogram::count() const noexcept {
+  uint64_t total = 0;
+  for (const auto& s : stripes_)
+    for (const auto& b : s.buckets) total += b.load(std::memory_order_relaxed);
+  return total;
 }
 
 void histogram::render(std::string& out, std::string_view name, std::string_view labels) const {
+  auto bucket = [this](size_t i) {
+    uint64_t n = 0;
+    for (const auto& s : stripes_) n += s.buckets[i].load(std::memory_order_relaxed);
+    return n;
+  };
   uint64_t cumulative = 0;
+  uint64_t sum_micros = 0;
+  for (const auto& s : stripes_) sum_micros += s.sum_micros.load(std::memory_order_relaxed);
   auto sep = labels.empty() ? "" : ",";
   for (size_t i = 0; i < bounds.size(); ++i) {
-    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    cumulative += bucket(i);
     out += fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, bounds[i], cumulative);
   }
-  cumulative += buckets_[bounds.size()].load(std::memory_order_relaxed);
+  cumulative += bucket(bounds.size());
   out += fmt::format("{}_bucket{{{}{}le=\"+Inf\"}} {}\n", name, labels, sep, cumulative);
   auto braces = labels.empty() ? std::string{} : fmt::format("{{{}}}", labels);
-  out += fmt::format("{}_sum{} {}\n", name, braces,
-                     static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6);
+  out += fmt::format("{}_sum{} {}\n", name, braces, static_cast<double>(sum_micros) / 1e6);
   out += fmt::format("{}_count{} {}\n", name, braces, cumulative);
 }
 

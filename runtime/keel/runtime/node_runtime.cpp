@@ -104,9 +104,8 @@ node_runtime::~node_runtime() {
 
 void node_runtime::call(actor_id target, message_ptr request, steady_time deadline, trace_id trace,
                         std::string caller, call_slot::callback done) {
-  auto env = make_call(target, deadline, std::move(done));
+  auto env = make_call(std::move(target), deadline, std::move(done));
   env->message_type = request->GetDescriptor()->name();
-  env->target = std::move(target);
   env->payload = std::move(request);
   env->trace = trace.valid() ? trace : trace_id::make();
   env->caller = std::move(caller);

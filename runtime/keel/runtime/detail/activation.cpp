@@ -147,7 +147,18 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
 
   /// Runs one step of the turn (the handler or a continuation), then finishes the turn if
   /// it has replied and waits on nothing. An exception fails the turn with `app_error`.
-  void run(const std::function<void()>& step);
+  /// A template, not a std::function: the step's captures would cost an allocation per turn.
+  template <class Step>
+  void run(Step&& step) {
+    try {
+      step();
+    } catch (const std::exception& e) {
+      fail_with_exception(e.what());
+    } catch (...) {
+      fail_with_exception(nullptr);
+    }
+    maybe_finish();
+  }
 
   void add_reminder_change(reminder_change change) {
     reminder_changes_.push_back(std::move(change));
@@ -191,6 +202,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   }
 
  private:
+  void fail_with_exception(const char* what);
   void maybe_finish();
   void hand_to_writer(std::string bytes, bool state_changed, bool writes);
   void apply_effects();
@@ -212,16 +224,10 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   std::vector<reminder_change> reminder_changes_;
 };
 
-void turn::run(const std::function<void()>& step) {
-  try {
-    step();
-  } catch (const std::exception& e) {
-    result_ =
-        make_error(errc::app_error, "handler of " + to_string(self()) + " threw: " + e.what());
-  } catch (...) {
-    result_ = make_error(errc::app_error, "handler of " + to_string(self()) + " threw");
-  }
-  maybe_finish();
+void turn::fail_with_exception(const char* what) {
+  auto text = "handler of " + to_string(self()) + " threw";
+  if (what) text += std::string{": "} + what;
+  result_ = make_error(errc::app_error, std::move(text));
 }
 
 void turn::ask_message(const actor_id& target, message_ptr request,

@@ -94,7 +94,6 @@ void fire_due(reminder_actor* self) {
                            caf::anon_send(me, fired_atom::value, key.first, key.second, when,
                                           result ? std::string{} : message_of(result.error()));
                          });
-    env->target = key.first;
     env->message_type = "$reminder";
     env->payload = fired;
     env->caller = "reminder";
