@@ -1,5 +1,7 @@
 #include "keel/runtime/call_router.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_cast.hpp>
 #include <caf/actor_control_block.hpp>
 #include <caf/exit_reason.hpp>
@@ -22,10 +24,21 @@ actor_id call_router::worker_for(const actor_type_info& type) {
 }
 
 void call_router::track(const envelope_ptr& env) {
-  metrics_.calls_pending.add(1);
   auto& shard = pending_[std::hash<const void*>{}(env.get()) % pending_.size()];
   std::lock_guard guard{shard.mutex};
+  if (shard.calls.size() >= shard.prune_at) {
+    // Answered calls leave here, on a calling thread, not in the sweep: their envelopes'
+    // control blocks are freed where calls allocate them, and the sweep visits only the
+    // calls still open instead of every call since its last pass (cold memory, freed
+    // across threads: 10 % of a local call at 100 in flight).
+    auto before = shard.calls.size();
+    std::erase_if(shard.calls, [](const std::weak_ptr<call_slot>& c) { return c.expired(); });
+    metrics_.calls_pending.add(static_cast<int64_t>(shard.calls.size()) -
+                               static_cast<int64_t>(before));
+    shard.prune_at = std::max(pending_shard::min_prune, 2 * shard.calls.size());
+  }
   shard.calls.push_back(slot_of(env));
+  metrics_.calls_pending.add(1);
 }
 
 void call_router::send(envelope_ptr env, caf::execution_unit* host) {

@@ -104,9 +104,12 @@ class call_router {
   };
 
   // Weak: an answered call's envelope is freed at once, not kept until the next sweep.
+  // Answered entries are pruned when a call is tracked and the list has doubled since.
   struct pending_shard {
+    static constexpr size_t min_prune = 16;
     std::mutex mutex;
     std::vector<std::weak_ptr<call_slot>> calls;
+    size_t prune_at = min_prune;
   };
 
   directory_shard& shard_of(const actor_id& id) { return directory_[id.partition() % shard_count]; }

@@ -51,10 +51,9 @@ using envelope_ptr = std::shared_ptr<const envelope>;
 /// (see call_slot's constructors).
 template <class... SlotArgs>
 std::shared_ptr<envelope> make_call(actor_id target, SlotArgs&&... slot_args) {
-  // Not make_shared: the deadline sweep holds a weak reference until its next pass, which
-  // kept the whole envelope's memory that long and freed it on the sweeper's thread (the
-  // callers' allocator then kept asking the kernel for fresh pages: 9 % of a local call).
-  std::shared_ptr<envelope> env{new envelope};
+  // One allocation with its control block: the router's weak reference keeps that memory
+  // only until a later call on a calling thread prunes it (call_router::track).
+  auto env = std::make_shared<envelope>();
   env->target = std::move(target);
   env->slot_storage.emplace(env->target, std::forward<SlotArgs>(slot_args)...);
   env->reply = &*env->slot_storage;
