@@ -8,13 +8,12 @@
 
 namespace keel::detail {
 
-call_slot_ptr send_call_from_actor(caf::scheduled_actor* self, call_router& router,
-                                   const actor_id& target, message_ptr request,
-                                   steady_time deadline, trace_id trace, std::string caller,
-                                   wait_mode mode, caf::behavior on_answer,
-                                   caf::message_id request_id) {
+void send_call_from_actor(caf::scheduled_actor* self, call_router& router, const actor_id& target,
+                          message_ptr request, steady_time deadline, trace_id trace,
+                          std::string caller, wait_mode mode, caf::behavior on_answer,
+                          caf::message_id request_id, call_slot* serving) {
   auto env = make_call(target, deadline, caf::actor_cast<caf::strong_actor_ptr>(self), request_id);
-  auto slot = slot_of(env);
+  if (serving) serving->set_waiting_on(slot_of(env));
   env->message_type = request->GetDescriptor()->name();
   env->payload = std::move(request);
   env->trace = trace;
@@ -25,7 +24,6 @@ call_slot_ptr send_call_from_actor(caf::scheduled_actor* self, call_router& rout
   else
     self->add_multiplexed_response_handler(request_id.response_id(), std::move(on_answer));
   router.send(std::move(env), self->context());
-  return slot;
 }
 
 }  // namespace keel::detail

@@ -25,24 +25,23 @@ namespace detail {
 
 /// The non-template half of call_from_actor: builds the envelope and its slot, registers
 /// `on_answer` for the reply and sends. Actor-confined to `self`.
-call_slot_ptr send_call_from_actor(caf::scheduled_actor* self, call_router& router,
-                                   const actor_id& target, message_ptr request,
-                                   steady_time deadline, trace_id trace, std::string caller,
-                                   wait_mode mode, caf::behavior on_answer,
-                                   caf::message_id request_id);
+void send_call_from_actor(caf::scheduled_actor* self, call_router& router, const actor_id& target,
+                          message_ptr request, steady_time deadline, trace_id trace,
+                          std::string caller, wait_mode mode, caf::behavior on_answer,
+                          caf::message_id request_id, call_slot* serving);
 
 }  // namespace detail
 
 /// Calls `target` through `router` on behalf of the CAF actor `self` and runs
 /// `then(call_result)` inside `self` when the answer (or the deadline's `timeout`) arrives.
 /// The answer travels as the CAF response to a request id of `self`, so no CAF timeout is
-/// armed. Returns the call's slot, so the caller can record what it waits on.
+/// armed. `serving`, if given, is the slot of the call `self` is answering: it records this
+/// call as what it waits on, so a timeout names the chain.
 /// Requires: called from inside one of `self`'s handlers (actor-confined).
 template <class Continuation>
-call_slot_ptr call_from_actor(caf::scheduled_actor* self, call_router& router,
-                              const actor_id& target, message_ptr request, steady_time deadline,
-                              trace_id trace, std::string caller, wait_mode mode,
-                              Continuation then) {
+void call_from_actor(caf::scheduled_actor* self, call_router& router, const actor_id& target,
+                     message_ptr request, steady_time deadline, trace_id trace, std::string caller,
+                     wait_mode mode, Continuation then, call_slot* serving = nullptr) {
   // Values and errors both arrive as reply_msg: one case, holding the continuation itself.
   caf::behavior on_answer{
       [then = std::move(then)](detail::reply_msg& answer) mutable {
@@ -50,8 +49,8 @@ call_slot_ptr call_from_actor(caf::scheduled_actor* self, call_router& router,
       },
   };
   auto request_id = self->new_request_id(caf::message_priority::normal);
-  return detail::send_call_from_actor(self, router, target, std::move(request), deadline, trace,
-                                      std::move(caller), mode, std::move(on_answer), request_id);
+  detail::send_call_from_actor(self, router, target, std::move(request), deadline, trace,
+                               std::move(caller), mode, std::move(on_answer), request_id, serving);
 }
 
 }  // namespace keel

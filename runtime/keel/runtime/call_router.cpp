@@ -50,7 +50,10 @@ void call_router::send(envelope_ptr env, caf::execution_unit* host) {
   if (!type) return fail(errc::unknown_actor_type, "no actor type '" + env->target.type() + "'");
   // Internal messages ($reminder, $timer) have no registered handler.
   if (env->message_type.empty() || env->message_type[0] != '$') {
-    env->handler = type->find(env->message_type);
+    // By the payload's type when there is one: a handler of another message type that
+    // happens to share its short name must not receive it.
+    env->handler =
+        env->payload ? type->find(env->payload->GetDescriptor()) : type->find(env->message_type);
     if (!env->handler)
       return fail(errc::unknown_message,
                   "actor type '" + type->name + "' has no handler for '" + env->message_type + "'");

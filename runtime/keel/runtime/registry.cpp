@@ -7,6 +7,12 @@ const handler_entry* actor_type_info::find(std::string_view message) const {
   return it == handlers.end() ? nullptr : &it->second;
 }
 
+const handler_entry* actor_type_info::find(const google::protobuf::Descriptor* request) const {
+  for (const auto& [descriptor, entry] : by_request)
+    if (descriptor == request) return entry;
+  return nullptr;
+}
+
 const actor_type_info* type_registry::find(std::string_view name) const {
   auto it = types_.find(name);
   return it == types_.end() ? nullptr : it->second.get();

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include <google/protobuf/message.h>
 
@@ -27,11 +29,16 @@ struct actor_type_info {
   size_t max_workers = 0;                                      // stateless workers per node
   bool reentrant = false;
   std::map<std::string, handler_entry, std::less<>> handlers;  // by request message name
+  // The same handlers by request type: a local call finds its handler without comparing
+  // names (a few entries, scanned).
+  std::vector<std::pair<const google::protobuf::Descriptor*, const handler_entry*>> by_request;
   std::function<void(const std::string&, context&)> on_reminder;
   std::function<void(const std::string&, context&)> on_timer;
 
   bool stateless() const noexcept { return state_prototype == nullptr; }
   const handler_entry* find(std::string_view message) const;
+  /// The handler of requests of exactly this type; null if none.
+  const handler_entry* find(const google::protobuf::Descriptor* request) const;
 };
 
 /// Adds handlers to one type; returned by type_registry::add_*.
@@ -90,6 +97,8 @@ class type_builder {
     auto& entry = info_.handlers[Request::descriptor()->name()];
     entry.request_prototype = &Request::default_instance();
     entry.invoke = std::move(fn);
+    std::erase_if(info_.by_request, [&](const auto& e) { return e.second == &entry; });
+    info_.by_request.emplace_back(Request::descriptor(), &entry);
   }
 
   actor_type_info& info_;

@@ -237,14 +237,14 @@ void turn::ask_message(const actor_id& target, message_ptr request,
                               : std::chrono::steady_clock::now() + st.svc->default_timeout;
   ++outstanding_asks_;
   auto me = shared_from_this();
-  auto slot = call_from_actor(self_, *st.svc->router, target, std::move(request), deadline,
-                              env_->trace, to_string(self()),
-                              st.type->reentrant ? wait_mode::multiplex : wait_mode::await,
-                              [me, then = std::move(then)](call_result answer) {
-                                --me->outstanding_asks_;
-                                me->run([&] { then(std::move(answer)); });
-                              });
-  if (env_->reply) env_->reply->set_waiting_on(std::move(slot));
+  call_from_actor(
+      self_, *st.svc->router, target, std::move(request), deadline, env_->trace, to_string(self()),
+      st.type->reentrant ? wait_mode::multiplex : wait_mode::await,
+      [me, then = std::move(then)](call_result answer) {
+        --me->outstanding_asks_;
+        me->run([&] { then(std::move(answer)); });
+      },
+      env_->reply);
 }
 
 void turn::maybe_finish() {
