@@ -4,6 +4,8 @@
 
 #include "keel/runtime/errc.hpp"
 
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
 #include <caf/sec.hpp>
 
 namespace keel {
@@ -24,6 +26,26 @@ TEST(ActorIdPartition, IsFnv1aOfTypeNulKeyModPartitionCount) {
 TEST(ActorIdPartition, TheSeparatorKeepsTypeAndKeyApart) {
   // Without the NUL, "ab"+"c" and "a"+"bc" would always share a partition.
   EXPECT_NE(fnv1a64(std::string{"ab\0c", 4}), fnv1a64(std::string{"a\0bc", 4}));
+}
+
+TEST(ActorIdHash, SurvivesCafSerializationAndCopies) {
+  // The hash is computed once per id; an id read back by CAF (the cluster's wire) must
+  // carry the hash of what it holds, not of what it was default-constructed with.
+  actor_id original{"ride", "r-17"};
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  ASSERT_FALSE(sink(original));
+  actor_id read_back;
+  caf::binary_deserializer source{nullptr, buf};
+  ASSERT_FALSE(source(read_back));
+  EXPECT_EQ(read_back, original);
+  EXPECT_EQ(read_back.partition(), 1196u);
+  EXPECT_EQ(std::hash<actor_id>{}(read_back), std::hash<actor_id>{}(original));
+  actor_id copy = read_back;
+  EXPECT_EQ(copy.hash(), original.hash());
+  EXPECT_EQ(actor_id{}, (actor_id{"", ""}));
+  EXPECT_NE((actor_id{"ride", "r-1"}), (actor_id{"ride", "r-2"}));
+  EXPECT_LT((actor_id{"a", "z"}), (actor_id{"b", "a"}));  // ordered by type, then key
 }
 
 TEST(ActorIdParse, SplitsAtTheFirstSlash) {

@@ -6,12 +6,25 @@
 #include <string>
 #include <string_view>
 
+#include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/none.hpp>
 
 namespace keel {
 
 /// Number of partitions; fixed for the life of a cluster and recorded in every DB.
 inline constexpr uint32_t partition_count = 4096;
+
+/// 64-bit FNV-1a over `bytes`, continuing from `seed`.
+constexpr uint64_t fnv1a64(std::string_view bytes, uint64_t seed = 0xcbf29ce484222325ULL) noexcept {
+  uint64_t hash = seed;
+  for (unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
 
 /// Names one virtual actor: its type plus a key unique within that type. Actors are never
 /// "created": an actor_id is enough to call one.
@@ -19,7 +32,8 @@ inline constexpr uint32_t partition_count = 4096;
 class actor_id {
  public:
   actor_id() = default;
-  actor_id(std::string type, std::string key) : type_(std::move(type)), key_(std::move(key)) {}
+  actor_id(std::string type, std::string key)
+      : type_(std::move(type)), key_(std::move(key)), hash_(hash_of(type_, key_)) {}
 
   /// Parses "type/key" (the key may contain further slashes); anything else yields
   /// errc::bad_payload.
@@ -29,25 +43,39 @@ class actor_id {
   const std::string& key() const noexcept { return key_; }
 
   /// FNV-1a-64 over `type + '\0' + key`, mod partition_count.
-  uint32_t partition() const noexcept;
+  uint32_t partition() const noexcept { return static_cast<uint32_t>(hash_ % partition_count); }
+  /// That FNV-1a-64 itself, computed once per id: every call hashes its target for the
+  /// partition and again for the activation directory.
+  uint64_t hash() const noexcept { return hash_; }
 
-  friend auto operator<=>(const actor_id&, const actor_id&) = default;
+  friend bool operator==(const actor_id& a, const actor_id& b) noexcept {
+    return a.hash_ == b.hash_ && a.type_ == b.type_ && a.key_ == b.key_;
+  }
+  friend std::strong_ordering operator<=>(const actor_id& a, const actor_id& b) noexcept {
+    if (auto c = a.type_ <=> b.type_; c != 0) return c;
+    return a.key_ <=> b.key_;
+  }
 
   template <class Inspector>
   friend typename Inspector::result_type inspect(Inspector& f, actor_id& x) {
-    return f(x.type_, x.key_);
+    return f(x.type_, x.key_, caf::meta::load_callback([&x]() -> caf::error {
+               x.hash_ = hash_of(x.type_, x.key_);
+               return caf::none;
+             }));
   }
 
  private:
+  static constexpr uint64_t hash_of(std::string_view type, std::string_view key) noexcept {
+    return fnv1a64(key, fnv1a64(std::string_view{"\0", 1}, fnv1a64(type)));
+  }
+
   std::string type_;
   std::string key_;
+  uint64_t hash_ = hash_of({}, {});
 };
 
 /// "type/key".
 std::string to_string(const actor_id& id);
-
-/// 64-bit FNV-1a over `bytes`, continuing from `seed`.
-uint64_t fnv1a64(std::string_view bytes, uint64_t seed = 0xcbf29ce484222325ULL) noexcept;
 
 }  // namespace keel
 
