@@ -84,14 +84,18 @@ struct reminder_change {
 
 class turn final : public context, public std::enable_shared_from_this<turn> {
  public:
-  turn(activation_actor* self, envelope_ptr env, steady_time started) {
-    reset(self, std::move(env), started);
+  turn(activation_actor* self, const envelope_ptr& env, steady_time started) {
+    reset(self, env, started);
   }
 
-  /// Prepares this object for a new turn of `self`, keeping its buffers.
-  void reset(activation_actor* self, envelope_ptr env, steady_time started) {
+  /// Prepares this object for a new turn of `self`, keeping its buffers. The turn borrows
+  /// `env` (the message being handled holds it) and takes a reference of its own only if
+  /// it outlives its first step (it asks) or hands a commit to the writer: two atomic
+  /// increments less per turn, on a line the caller's thread writes too.
+  void reset(activation_actor* self, const envelope_ptr& env, steady_time started) {
     self_ = self;
-    env_ = std::move(env);
+    env_ = env.get();
+    env_source_ = &env;
     started_ = started;
     auto& st = self_->state;
     base_version_ = st.version;
@@ -164,6 +168,11 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
     reminder_changes_.push_back(std::move(change));
   }
 
+  /// Called when the first step has returned: the handled message may be gone from now on,
+  /// so a turn still open holds its envelope (ask_message took it).
+  void end_first_step() noexcept { env_source_ = nullptr; }
+  bool finished() const noexcept { return finished_; }
+
  protected:
   // A turn that only reads (view()) costs no copy and no commit check. A turn of a
   // non-reentrant type writes the state in place (no other turn can see it before this one
@@ -202,6 +211,9 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   }
 
  private:
+  /// The envelope as a shared reference, taking one if this turn does not hold it yet.
+  /// Requires: inside the turn's first step, or after hold_envelope().
+  envelope_ptr shared_env() { return env_hold_ ? env_hold_ : *env_source_; }
   void fail_with_exception(const char* what);
   void maybe_finish();
   void hand_to_writer(std::string bytes, bool state_changed, bool writes);
@@ -209,7 +221,9 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   void finish(bool reply);
 
   activation_actor* self_;
-  envelope_ptr env_;
+  const envelope* env_ = nullptr;             // alive while the turn is open: see shared_env()
+  const envelope_ptr* env_source_ = nullptr;  // the handled message's; only in the first step
+  envelope_ptr env_hold_;                     // set once the turn must own the envelope
   steady_time started_;
   uint64_t base_version_ = 0;
   std::string base_bytes_;            // reentrant types only
@@ -236,6 +250,7 @@ void turn::ask_message(const actor_id& target, message_ptr request,
   auto deadline = env_->reply ? env_->reply->deadline()
                               : std::chrono::steady_clock::now() + st.svc->default_timeout;
   ++outstanding_asks_;
+  if (!env_hold_) env_hold_ = shared_env();  // continuations run after the message is gone
   auto me = shared_from_this();
   call_from_actor(
       self_, *st.svc->router, target, std::move(request), deadline, env_->trace, to_string(self()),
@@ -363,7 +378,7 @@ void turn::hand_to_writer(std::string bytes, bool state_changed, bool writes) {
   }
   if (!st.unsettled) st.unsettled = std::make_shared<std::atomic<uint32_t>>(0);
   st.unsettled->fetch_add(1, std::memory_order_acq_rel);
-  req->env = env_;
+  req->env = shared_env();
   req->result = *result_;
   req->id = st.id;
   req->activation = caf::actor_cast<caf::actor>(self_);
@@ -413,10 +428,9 @@ void turn::finish(bool reply) {
   if (reply && env_->reply) env_->reply->complete(std::move(*result_), self_->context());
   --st.open_turns;
   st.last_active = now;
-  // Finished: no continuation will touch this object again, so the next turn may reuse it
-  // (with its buffers). The envelope is released now, not when the object is reused.
-  env_.reset();
-  if (turn_pool.size() < turn_pool_size) turn_pool.push_back(shared_from_this());
+  // Finished: no continuation will touch this object again. The envelope is released now,
+  // not when the object is reused; the object is recycled by whoever ran the last step.
+  env_hold_.reset();
 }
 
 // Idle checks come from the node's sweeper every half idle timeout; an activation whose
@@ -428,17 +442,29 @@ void schedule_early_idle_check(activation_actor* self) {
   self->delayed_send(self, milliseconds{100}, idle_atom::value);
 }
 
-std::shared_ptr<turn> acquire_turn(activation_actor* self, envelope_ptr env, steady_time now) {
+std::shared_ptr<turn> acquire_turn(activation_actor* self, const envelope_ptr& env,
+                                   steady_time now) {
   if (!turn_pool.empty()) {
     auto t = std::move(turn_pool.back());
     turn_pool.pop_back();
-    t->reset(self, std::move(env), now);
+    t->reset(self, env, now);
     return t;
   }
-  return std::make_shared<turn>(self, std::move(env), now);
+  return std::make_shared<turn>(self, env, now);
 }
 
-void start_turn(activation_actor* self, envelope_ptr env) {
+// Runs the first step of turn `t`; a turn that finished in it goes back to the pool (with
+// its buffers) for the next turn on this thread. One that waits on an ask is owned by its
+// continuation and is simply freed when it ends.
+template <class Step>
+void run_first_step(std::shared_ptr<turn> t, Step&& step) {
+  t->run(std::forward<Step>(step));
+  t->end_first_step();
+  if (t->finished() && t.use_count() == 1 && turn_pool.size() < turn_pool_size)
+    turn_pool.push_back(std::move(t));
+}
+
+void start_turn(activation_actor* self, const envelope_ptr& env) {
   auto& st = self->state;
   auto now = std::chrono::steady_clock::now();
   if (env->reply) {
@@ -468,13 +494,14 @@ void start_turn(activation_actor* self, envelope_ptr env) {
   }
   ++st.open_turns;
   auto t = acquire_turn(self, env, now);
+  turn& tr = *t;
   if (env->message_type == reminder_message) {
     const auto& fired = static_cast<const ReminderFired&>(*env->payload);
     auto it = st.reminders.find(fired.name());
     if (it == st.reminders.end() || it->second.last_fired_ms() >= fired.due_ms() ||
         it->second.due_ms() != fired.due_ms()) {
       // A duplicate (already committed) or stale firing: recognised, not run again.
-      t->run([&] { t->reply(keel::runtime::Ack{}); });
+      run_first_step(std::move(t), [&] { tr.reply(keel::runtime::Ack{}); });
       return;
     }
     auto rec = it->second;
@@ -489,22 +516,22 @@ void start_turn(activation_actor* self, envelope_ptr env) {
       t->add_reminder_change({fired.name(), std::nullopt});
     }
     st.svc->metrics->reminders_fired.add();
-    t->run([&] {
-      if (st.type->on_reminder) st.type->on_reminder(fired.name(), *t);
-      t->reply(keel::runtime::Ack{});
+    run_first_step(std::move(t), [&] {
+      if (st.type->on_reminder) st.type->on_reminder(fired.name(), tr);
+      tr.reply(keel::runtime::Ack{});
     });
     return;
   }
   const auto* handler = env->handler ? env->handler : st.type->find(env->message_type);
   if (!handler) {
-    t->run([&] {
-      t->reply(make_error(
+    run_first_step(std::move(t), [&] {
+      tr.reply(make_error(
           errc::unknown_message,
           "actor type '" + st.type->name + "' has no handler for '" + env->message_type + "'"));
     });
     return;
   }
-  t->run([&] { handler->invoke(*env->payload, *t); });
+  run_first_step(std::move(t), [&] { handler->invoke(*env->payload, tr); });
 }
 
 void on_idle(activation_actor* self) {
@@ -574,10 +601,14 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
         env->message_type = timer_message;
         env->caller = "timer";
         ++st.open_turns;
-        auto t = acquire_turn(self, std::move(env), std::chrono::steady_clock::now());
-        t->run([&] {
-          st.type->on_timer(name, *t);
-          t->reply(keel::runtime::Ack{});
+        // Outlives the first step (the turn only borrows it until then); of the exact type,
+        // so no temporary conversion is what the turn borrows.
+        envelope_ptr timer_env = std::move(env);
+        auto t = acquire_turn(self, timer_env, std::chrono::steady_clock::now());
+        turn& tr = *t;
+        run_first_step(std::move(t), [&] {
+          st.type->on_timer(name, tr);
+          tr.reply(keel::runtime::Ack{});
         });
       },
       [self](idle_atom) { on_idle(self); },
