@@ -33,6 +33,13 @@ target_compile_definitions(keel_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT
   CPPHTTPLIB_ZLIB_SUPPORT CPPHTTPLIB_BROTLI_SUPPORT)
 target_link_libraries(keel_httplib INTERFACE ${HTTPLIB_LIBRARY} Threads::Threads)
 
+# jemalloc is the executables' malloc: mailbox elements, envelopes and replies are allocated
+# on one thread and freed on another, which glibc's per-thread caches serve poorly
+# (docs/benchmarks.md). Every program Keel measures, baselines included, links it.
+find_library(JEMALLOC_LIBRARY NAMES jemalloc REQUIRED)
+add_library(keel_malloc INTERFACE)
+target_link_libraries(keel_malloc INTERFACE ${JEMALLOC_LIBRARY})
+
 find_package(restinio REQUIRED)
 # Parses request bodies for the JSON mapping's common cases (docs/architecture.md).
 find_package(simdjson REQUIRED)
