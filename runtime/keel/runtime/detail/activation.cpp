@@ -84,7 +84,7 @@ struct reminder_change {
 
 class turn final : public context, public std::enable_shared_from_this<turn> {
  public:
-  turn(activation_actor* self, const envelope_ptr& env, steady_time started) {
+  turn(activation_actor* self, const envelope_ptr& env, uint64_t started) {
     reset(self, env, started);
   }
 
@@ -92,7 +92,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   /// `env` (the message being handled holds it) and takes a reference of its own only if
   /// it outlives its first step (it asks) or hands a commit to the writer: two atomic
   /// increments less per turn, on a line the caller's thread writes too.
-  void reset(activation_actor* self, const envelope_ptr& env, steady_time started) {
+  void reset(activation_actor* self, const envelope_ptr& env, uint64_t started) {
     self_ = self;
     env_ = env.get();
     env_source_ = &env;
@@ -224,7 +224,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   const envelope* env_ = nullptr;             // alive while the turn is open: see shared_env()
   const envelope_ptr* env_source_ = nullptr;  // the handled message's; only in the first step
   envelope_ptr env_hold_;                     // set once the turn must own the envelope
-  steady_time started_;
+  uint64_t started_ = 0;                      // fast_clock ticks
   uint64_t base_version_ = 0;
   std::string base_bytes_;            // reentrant types only
   std::unique_ptr<Message> working_;  // allocated once, reused by later turns
@@ -402,8 +402,9 @@ void turn::finish(bool reply) {
   finished_ = true;
   auto& st = self_->state;
   auto& metrics = *st.svc->metrics;
-  auto now = std::chrono::steady_clock::now();
-  auto elapsed = now - started_;
+  auto end = fast_clock::ticks();
+  // A turn that asked may end on another core; invariant TSCs agree, but never go negative.
+  auto elapsed = fast_clock::to_duration(end > started_ ? end - started_ : 0);
   metrics.turns.add();
   metrics.turn_seconds.observe(std::chrono::duration<double>(elapsed).count());
   const bool ok = result_ && *result_;
@@ -427,7 +428,7 @@ void turn::finish(bool reply) {
                        env_->trace.to_hex(), message_of(result_->error()));
   if (reply && env_->reply) env_->reply->complete(std::move(*result_), self_->context());
   --st.open_turns;
-  st.last_active = now;
+  st.last_active = fast_clock::coarse_now();
   // Finished: no continuation will touch this object again. The envelope is released now,
   // not when the object is reused; the object is recycled by whoever ran the last step.
   env_hold_.reset();
@@ -442,8 +443,7 @@ void schedule_early_idle_check(activation_actor* self) {
   self->delayed_send(self, milliseconds{100}, idle_atom::value);
 }
 
-std::shared_ptr<turn> acquire_turn(activation_actor* self, const envelope_ptr& env,
-                                   steady_time now) {
+std::shared_ptr<turn> acquire_turn(activation_actor* self, const envelope_ptr& env, uint64_t now) {
   if (!turn_pool.empty()) {
     auto t = std::move(turn_pool.back());
     turn_pool.pop_back();
@@ -466,7 +466,7 @@ void run_first_step(std::shared_ptr<turn> t, Step&& step) {
 
 void start_turn(activation_actor* self, const envelope_ptr& env) {
   auto& st = self->state;
-  auto now = std::chrono::steady_clock::now();
+  auto now = fast_clock::coarse_now();  // deadlines are swept at 10 ms anyway
   if (env->reply) {
     if (env->reply->done()) return;  // timed out while queued: never run it
     if (env->reply->deadline() <= now) {
@@ -493,7 +493,7 @@ void start_turn(activation_actor* self, const envelope_ptr& env) {
     return;
   }
   ++st.open_turns;
-  auto t = acquire_turn(self, env, now);
+  auto t = acquire_turn(self, env, fast_clock::ticks());
   turn& tr = *t;
   if (env->message_type == reminder_message) {
     const auto& fired = static_cast<const ReminderFired&>(*env->payload);
@@ -542,7 +542,7 @@ void on_idle(activation_actor* self) {
   };
   // A commit still settling keeps the activation: a new one would load older state.
   if (st.open_turns > 0 || st.has_unsettled()) return stay();
-  if (std::chrono::steady_clock::now() - st.last_active < st.svc->idle_timeout) return stay();
+  if (fast_clock::coarse_now() - st.last_active < st.svc->idle_timeout) return stay();
   bool removed = st.svc->router->try_passivate(st.id, self->address(),
                                                [self] { return self->mailbox().empty(); });
   if (!removed) return stay();
@@ -574,7 +574,7 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
   st.svc = svc;
   st.type = type;
   st.id = std::move(id);
-  st.last_active = std::chrono::steady_clock::now();
+  st.last_active = fast_clock::coarse_now();
   svc->metrics->activations_started.add();
   svc->metrics->activations.add(1);
   auto* metrics = svc->metrics;
@@ -604,7 +604,7 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
         // Outlives the first step (the turn only borrows it until then); of the exact type,
         // so no temporary conversion is what the turn borrows.
         envelope_ptr timer_env = std::move(env);
-        auto t = acquire_turn(self, timer_env, std::chrono::steady_clock::now());
+        auto t = acquire_turn(self, timer_env, fast_clock::ticks());
         turn& tr = *t;
         run_first_step(std::move(t), [&] {
           st.type->on_timer(name, tr);
