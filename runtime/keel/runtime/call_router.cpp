@@ -24,7 +24,10 @@ actor_id call_router::worker_for(const actor_type_info& type) {
 }
 
 void call_router::track(const envelope_ptr& env) {
-  auto& shard = pending_[std::hash<const void*>{}(env.get()) % pending_.size()];
+  // The calling thread's shard: its lock and list stay in this core's cache (the sweep
+  // visits every shard). Sharding by the envelope's address put every call in one shard,
+  // as allocations are 16-byte aligned.
+  auto& shard = pending_[detail::thread_number() % pending_.size()];
   std::lock_guard guard{shard.mutex};
   if (shard.calls.size() >= shard.prune_at) {
     // Answered calls leave here, on a calling thread, not in the sweep: their envelopes'
@@ -52,8 +55,9 @@ void call_router::send(envelope_ptr env, caf::execution_unit* host) {
   if (env->message_type.empty() || env->message_type[0] != '$') {
     // By the payload's type when there is one: a handler of another message type that
     // happens to share its short name must not receive it.
-    env->handler =
-        env->payload ? type->find(env->payload->GetDescriptor()) : type->find(env->message_type);
+    env->handler = env->payload_type ? type->find(env->payload_type)
+                   : env->payload    ? type->find(env->payload->GetDescriptor())
+                                     : type->find(env->message_type);
     if (!env->handler)
       return fail(errc::unknown_message,
                   "actor type '" + type->name + "' has no handler for '" + env->message_type + "'");

@@ -7,8 +7,9 @@
 #include <caf/expected.hpp>
 
 namespace google::protobuf {
+class Descriptor;
 class Message;
-}
+}  // namespace google::protobuf
 
 namespace keel {
 

@@ -15,12 +15,20 @@ namespace detail {
 /// the caller's, the callee's and the sweeper's threads). Reads sum the stripes.
 inline constexpr size_t metric_stripes = 8;
 
-/// This thread's stripe; threads take stripes round-robin on first use.
-inline size_t metric_stripe() noexcept {
+/// A small number naming the calling thread, handed out round-robin on first use: the
+/// stripe of per-thread parts of shared structures (these metrics, the router's pending
+/// calls).
+inline size_t thread_number() noexcept {
   static std::atomic<size_t> next{0};
-  thread_local size_t mine = metric_stripes;
-  if (mine == metric_stripes) mine = next.fetch_add(1, std::memory_order_relaxed) % metric_stripes;
+  constexpr size_t unset = ~size_t{0};
+  thread_local size_t mine = unset;
+  if (mine == unset) mine = next.fetch_add(1, std::memory_order_relaxed);
   return mine;
+}
+
+/// This thread's metric stripe.
+inline size_t metric_stripe() noexcept {
+  return thread_number() % metric_stripes;
 }
 
 /// One value per stripe, each on its own cache line.
