@@ -34,14 +34,12 @@ void call_router::track(const envelope_ptr& env) {
     // control blocks are freed where calls allocate them, and the sweep visits only the
     // calls still open instead of every call since its last pass (cold memory, freed
     // across threads: 10 % of a local call at 100 in flight).
-    auto before = shard.calls.size();
-    std::erase_if(shard.calls, [](const std::weak_ptr<call_slot>& c) { return c.expired(); });
-    metrics_.calls_pending.add(static_cast<int64_t>(shard.calls.size()) -
-                               static_cast<int64_t>(before));
+    std::erase_if(shard.calls, [](const std::weak_ptr<const envelope>& c) { return c.expired(); });
     shard.prune_at = std::max(pending_shard::min_prune, 2 * shard.calls.size());
   }
-  shard.calls.push_back(slot_of(env));
-  metrics_.calls_pending.add(1);
+  // Of the envelope itself: one atomic increment (a weak reference to its slot would be
+  // made through a temporary shared one: three).
+  shard.calls.emplace_back(env);
 }
 
 void call_router::send(envelope_ptr env, caf::execution_unit* host) {
@@ -181,6 +179,7 @@ void call_router::send_to_all_activations(const caf::message& m) {
 
 size_t call_router::sweep(steady_time now) {
   size_t timed_out = 0;
+  size_t open = 0;
   std::vector<call_slot_ptr> expired;
   // Every reference the sweep takes is dropped outside the lock: dropping the last one
   // destroys an envelope, whose "unavailable" answer runs the caller's callback.
@@ -191,8 +190,10 @@ size_t call_router::sweep(steady_time now) {
       auto& calls = shard.calls;
       size_t kept = 0;
       for (size_t i = 0; i < calls.size(); ++i) {
-        auto slot = calls[i].lock();
-        if (!slot) continue;
+        auto env = calls[i].lock();
+        if (!env) continue;
+        auto* reply = env->reply;
+        call_slot_ptr slot{std::move(env), reply};
         if (slot->done()) {  // answered; its envelope may outlive this sweep briefly
           release_later.push_back(std::move(slot));
           continue;
@@ -205,7 +206,7 @@ size_t call_router::sweep(steady_time now) {
         if (kept != i) calls[kept] = std::move(calls[i]);  // weak_ptr self-move would empty it
         ++kept;
       }
-      metrics_.calls_pending.add(static_cast<int64_t>(kept) - static_cast<int64_t>(calls.size()));
+      open += kept;
       calls.resize(kept);
     }
     for (auto& slot : expired) {
@@ -223,6 +224,10 @@ size_t call_router::sweep(steady_time now) {
     expired.clear();
     release_later.clear();
   }
+  // The gauge moves here only, by what the sweep saw open, so tracking a call costs no
+  // shared counter.
+  auto reported = open_at_last_sweep_.exchange(open, std::memory_order_relaxed);
+  metrics_.calls_pending.add(static_cast<int64_t>(open) - static_cast<int64_t>(reported));
   return timed_out;
 }
 

@@ -108,7 +108,7 @@ class call_router {
   struct pending_shard {
     static constexpr size_t min_prune = 16;
     std::mutex mutex;
-    std::vector<std::weak_ptr<call_slot>> calls;
+    std::vector<std::weak_ptr<const envelope>> calls;
     size_t prune_at = min_prune;
   };
 
@@ -130,6 +130,7 @@ class call_router {
   std::array<directory_shard, shard_count> directory_;
   std::array<std::atomic<bool>, partition_count> closed_{};  // partitions being handed off
   std::array<pending_shard, 16> pending_;
+  std::atomic<size_t> open_at_last_sweep_{0};  // what `calls_pending` last reported
 };
 
 }  // namespace keel

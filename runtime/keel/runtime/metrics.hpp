@@ -104,7 +104,7 @@ struct runtime_metrics {
   counter passivations;
   counter reminders_fired;
   gauge activations;         // live activations
-  gauge calls_pending;       // calls tracked by the router, not yet answered
+  gauge calls_pending;       // calls open at the last deadline sweep (every 10 ms)
   histogram commit_seconds;  // one batch: WriteBatch + sync
   histogram turn_seconds;    // one turn, start to reply
 
