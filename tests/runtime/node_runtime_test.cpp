@@ -296,7 +296,7 @@ TEST_F(NodeRuntime, FailedCommitFailsEveryTurnPipelinedBehindItThenServesDurable
   for (int i = 0; i < 20; ++i)
     behind.push_back(std::async(std::launch::async,
                                 [&, i] { return call(id, i % 2 ? msg(Get{}) : msg(inc(1))); }));
-  ASSERT_TRUE(eventually([&] { return rt_->metrics().turns.value() >= 22; }, 5s))
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().turns() >= 22; }, 5s))
       << "phase: waiting for the 20 turns to run on top of the unsynced one";
   faulty_->fail_writes = true;
   faulty_->hold_writes = false;

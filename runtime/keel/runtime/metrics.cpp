@@ -48,9 +48,9 @@ void render_header(std::string& out, std::string_view name, std::string_view typ
 namespace {
 
 void render_counter(std::string& out, std::string_view name, std::string_view help,
-                    const counter& c) {
+                    uint64_t value) {
   render_header(out, name, "counter", help);
-  out += fmt::format("{} {}\n", name, c.value());
+  out += fmt::format("{} {}\n", name, value);
 }
 
 void render_gauge(std::string& out, std::string_view name, std::string_view help, const gauge& g) {
@@ -67,20 +67,23 @@ void render_histogram(std::string& out, std::string_view name, std::string_view 
 }  // namespace
 
 void runtime_metrics::render(std::string& out) const {
-  render_counter(out, "keel_turns_total", "Turns run.", turns);
-  render_counter(out, "keel_turn_failures_total", "Turns answered with an error.", turn_failures);
+  render_counter(out, "keel_turns_total", "Turns run.", turns());
+  render_counter(out, "keel_turn_failures_total", "Turns answered with an error.",
+                 turn_failures.value());
   render_counter(out, "keel_commit_batches_total", "Group commits (one WriteBatch and sync).",
-                 commit_batches);
+                 commit_batches.value());
   render_counter(out, "keel_commit_writes_total", "Turn commits inside group commits.",
-                 commit_writes);
+                 commit_writes.value());
   render_counter(out, "keel_durable_turns_total",
-                 "Turns whose state or reminder changes were written and synced.", durable_turns);
+                 "Turns whose state or reminder changes were written and synced.",
+                 durable_turns.value());
   render_counter(out, "keel_calls_timed_out_total", "Calls failed by the deadline sweep.",
-                 calls_timed_out);
+                 calls_timed_out.value());
   render_counter(out, "keel_activations_started_total", "Activations started.",
-                 activations_started);
-  render_counter(out, "keel_passivations_total", "Activations passivated.", passivations);
-  render_counter(out, "keel_reminders_fired_total", "Reminder firings delivered.", reminders_fired);
+                 activations_started.value());
+  render_counter(out, "keel_passivations_total", "Activations passivated.", passivations.value());
+  render_counter(out, "keel_reminders_fired_total", "Reminder firings delivered.",
+                 reminders_fired.value());
   render_gauge(out, "keel_activations", "Live activations on this node.", activations);
   render_gauge(out, "keel_calls_pending", "Calls waiting for an answer.", calls_pending);
   render_histogram(out, "keel_commit_duration_seconds", "Group commit latency.", commit_seconds);

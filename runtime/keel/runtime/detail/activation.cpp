@@ -405,7 +405,6 @@ void turn::finish(bool reply) {
   auto end = fast_clock::ticks();
   // A turn that asked may end on another core; invariant TSCs agree, but never go negative.
   auto elapsed = fast_clock::to_duration(end > started_ ? end - started_ : 0);
-  metrics.turns.add();
   metrics.turn_seconds.observe(std::chrono::duration<double>(elapsed).count());
   const bool ok = result_ && *result_;
   if (!ok) metrics.turn_failures.add();
