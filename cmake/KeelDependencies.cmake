@@ -41,6 +41,12 @@ add_library(keel_malloc INTERFACE)
 target_link_libraries(keel_malloc INTERFACE ${JEMALLOC_LIBRARY})
 
 find_package(restinio REQUIRED)
+# RESTinio's HTTP parser; rideshare-sim's client parses responses with it too.
+find_path(HTTP_PARSER_INCLUDE_DIR http_parser.h REQUIRED)
+find_library(HTTP_PARSER_LIBRARY NAMES http_parser REQUIRED)
+add_library(keel_http_parser INTERFACE)
+target_include_directories(keel_http_parser INTERFACE ${HTTP_PARSER_INCLUDE_DIR})
+target_link_libraries(keel_http_parser INTERFACE ${HTTP_PARSER_LIBRARY})
 # Parses request bodies for the JSON mapping's common cases (docs/architecture.md).
 find_package(simdjson REQUIRED)
 
