@@ -54,6 +54,37 @@ void register_rmw(type_registry& types, const std::string& name, bool reentrant)
   if (reentrant) builder.reentrant();
 }
 
+// A ledger of named lines kept as entries. Echo{text, number} sets line `text` to `number`
+// (flag: erases it) and counts the change in the state; a negative number is written, then
+// refused, so the turn fails after changing an entry. Get lists "name=value" lines (in
+// ReminderCount.names) and the change count (in .fired), read inside one turn.
+void register_ledger(type_registry& types, const std::string& name, bool with_entries) {
+  auto builder = types.add_type<CounterState>(name);
+  builder.on<Echo>([](const Echo& m, context& ctx) -> caf::expected<CounterValue> {
+    if (m.flag())
+      ctx.erase_entry(m.text());
+    else {
+      CounterValue line;
+      line.set_value(m.number());
+      ctx.put_entry(m.text(), line);
+    }
+    ctx.state<CounterState>().set_value(ctx.view<CounterState>().value() + 1);
+    if (m.number() < 0) return make_error(errc::conflict, "negative line refused");
+    CounterValue seen;  // what this turn reads back of its own change
+    auto line = ctx.entry<CounterValue>(m.text());
+    seen.set_value(line ? line->value() : -1);
+    return seen;
+  });
+  builder.on<Get>([](const Get&, context& ctx) {
+    ReminderCount out;
+    out.set_fired(ctx.view<CounterState>().value());
+    for (const auto& [line, value] : ctx.entries<CounterValue>())
+      out.add_names(line + "=" + std::to_string(value.value()));
+    return out;
+  });
+  if (with_entries) builder.with_entries();
+}
+
 class NodeRuntime : public ::testing::Test {
  protected:
   NodeRuntime() {
@@ -61,6 +92,8 @@ class NodeRuntime : public ::testing::Test {
     register_test_actors(types_);
     register_rmw(types_, "rmw", false);
     register_rmw(types_, "rmw_reentrant", true);
+    register_ledger(types_, "ledger", true);
+    register_ledger(types_, "no_entries", false);
   }
 
   ~NodeRuntime() override { stop(); }
@@ -92,6 +125,29 @@ class NodeRuntime : public ::testing::Test {
     auto r = call(id, msg(Get{}));
     EXPECT_TRUE(r) << message_of(r.error());
     return r ? static_cast<const CounterValue&>(**r).value() : -1;
+  }
+
+  // The ledger's lines, "name=value" in name order, and its change count.
+  std::pair<std::vector<std::string>, int64_t> ledger(const actor_id& id) {
+    auto r = call(id, msg(Get{}));
+    EXPECT_TRUE(r) << message_of(r.error());
+    if (!r) return {};
+    const auto& listing = static_cast<const ReminderCount&>(**r);
+    return {{listing.names().begin(), listing.names().end()}, listing.fired()};
+  }
+
+  call_result set_line(const actor_id& id, const std::string& name, int32_t value) {
+    Echo m;
+    m.set_text(name);
+    m.set_number(value);
+    return call(id, msg(m));
+  }
+
+  call_result erase_line(const actor_id& id, const std::string& name) {
+    Echo m;
+    m.set_text(name);
+    m.set_flag(true);
+    return call(id, msg(m));
   }
 
   ReminderCount reminder_state(const actor_id& id) {
@@ -596,6 +652,61 @@ TEST_F(NodeRuntime, StoppedRuntimeRefusesCallsWithUnavailable) {
   auto r = call(actor_id{"counter", "z"}, msg(Get{}));
   ASSERT_FALSE(r);
   EXPECT_EQ(code_of(r.error()), errc::unavailable);
+}
+
+using lines = std::vector<std::string>;
+
+TEST_F(NodeRuntime, EntriesCommitWithTheirTurnAndSurviveARestart) {
+  start();
+  actor_id id{"ledger", "l1"};
+  for (auto [name, value] : {std::pair{"a", 1}, {"b", 2}, {"c", 3}, {"a", 5}}) {
+    auto r = set_line(id, name, value);
+    ASSERT_TRUE(r) << message_of(r.error());
+    EXPECT_EQ(static_cast<const CounterValue&>(**r).value(), value);  // its own change
+  }
+  auto erased = erase_line(id, "b");
+  ASSERT_TRUE(erased) << message_of(erased.error());
+  EXPECT_EQ(static_cast<const CounterValue&>(**erased).value(), -1);  // gone for itself too
+  EXPECT_EQ(ledger(id), std::pair(lines{"a=5", "c=3"}, int64_t{5}));
+  stop();
+  start();
+  EXPECT_EQ(ledger(id), std::pair(lines{"a=5", "c=3"}, int64_t{5}));
+  EXPECT_EQ(ledger(actor_id{"ledger", "l2"}), std::pair(lines{}, int64_t{0}));
+}
+
+TEST_F(NodeRuntime, FailedTurnDropsItsEntryChanges) {
+  start();
+  actor_id id{"ledger", "l3"};
+  ASSERT_TRUE(set_line(id, "a", 1));
+  auto r = set_line(id, "a", -7);  // written, then refused
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::conflict);
+  EXPECT_EQ(ledger(id), std::pair(lines{"a=1"}, int64_t{1}));
+  stop();
+  start();
+  EXPECT_EQ(ledger(id), std::pair(lines{"a=1"}, int64_t{1}));
+}
+
+TEST_F(NodeRuntime, FailedCommitReloadsEntriesAsTheyAreOnDisk) {
+  start();
+  actor_id id{"ledger", "l4"};
+  ASSERT_TRUE(set_line(id, "a", 1));
+  faulty_->fail_writes = true;
+  auto r = set_line(id, "b", 2);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::app_error);
+  faulty_->fail_writes = false;
+  EXPECT_EQ(ledger(id), std::pair(lines{"a=1"}, int64_t{1}));
+}
+
+TEST_F(NodeRuntime, EntriesNeedATypeRegisteredWithThem) {
+  start();
+  auto r = set_line(actor_id{"no_entries", "x"}, "a", 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::app_error);
+  EXPECT_NE(message_of(r.error()).find("with_entries"), std::string::npos) << message_of(r.error());
+  type_registry types;
+  EXPECT_THROW(types.add_stateless("worker", 1).with_entries(), std::invalid_argument);
 }
 
 }  // namespace

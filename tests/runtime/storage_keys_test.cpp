@@ -23,6 +23,21 @@ TEST(StorageKeys, RemindersOfOneActorShareAPrefixThatExcludesOtherKeys) {
   EXPECT_FALSE(reminder_key(b, "x").starts_with(reminder_prefix(a)));
 }
 
+// Entries lie in their actor's partition range (a handoff moves them with the partition),
+// apart from its state and reminders, and one actor's prefix excludes another's entries.
+TEST(StorageKeys, EntriesOfOneActorShareAPrefixInsideTheirPartition) {
+  actor_id a{"t", "k"};
+  actor_id b{"t", "k2"};
+  auto key = entry_key(a, "n");
+  EXPECT_TRUE(key.starts_with(partition_range(a.partition())));
+  EXPECT_TRUE(key.starts_with(partition_prefix(a.partition(), record_kind::entry)));
+  EXPECT_TRUE(key.starts_with(entry_prefix(a)));
+  EXPECT_EQ(key.substr(entry_prefix(a).size()), "n");
+  EXPECT_FALSE(entry_key(b, "n").starts_with(entry_prefix(a)));
+  EXPECT_FALSE(state_key(a).starts_with(entry_prefix(a)));
+  EXPECT_FALSE(reminder_key(a, "n").starts_with(entry_prefix(a)));
+}
+
 TEST(StorageKeys, MetadataSortsAfterEveryPartition) {
   EXPECT_GT(std::string{meta_partition_count_key},
             partition_prefix(partition_count - 1, record_kind::reminder) + "\xff\xff");

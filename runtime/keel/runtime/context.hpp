@@ -3,8 +3,13 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include <google/protobuf/message.h>
 
@@ -40,6 +45,45 @@ class context {
   const State& view() {
     return static_cast<const State&>(state_view());
   }
+
+  /// Entries: records an actor keeps beside its state under names its handlers choose (an
+  /// inbox's items, a cell's members). Each is stored under its own key, so a turn that
+  /// changes one entry writes that entry, not all the actor holds: a state that grows with
+  /// use belongs here. Changes commit with the turn, atomically with the state, and are
+  /// dropped if the turn fails; reads see this turn's own changes. Every entry is loaded
+  /// with the activation: keep them bounded. Requires: the type was registered
+  /// with_entries() (else std::logic_error, which fails the turn). A reentrant type's
+  /// interleaved turns are not checked against each other's entry changes: per name, the
+  /// last commit wins.
+  template <class Record>
+  std::optional<Record> entry(std::string_view name) {
+    auto bytes = entry_bytes(name);
+    if (!bytes) return std::nullopt;
+    return parse_entry<Record>(name, *bytes);
+  }
+
+  /// Every entry as `Record`, in name order.
+  template <class Record>
+  std::vector<std::pair<std::string, Record>> entries() {
+    std::vector<std::pair<std::string, Record>> out;
+    for_each_entry([&](const std::string& name, std::string_view bytes) {
+      out.emplace_back(name, parse_entry<Record>(name, bytes));
+    });
+    return out;
+  }
+
+  void put_entry(std::string name, const google::protobuf::Message& record) {
+    change_entry(std::move(name), record.SerializeAsString());
+  }
+  void erase_entry(std::string name) { change_entry(std::move(name), std::nullopt); }
+
+  /// The stored bytes of entry `name`; valid until this turn changes an entry.
+  virtual std::optional<std::string_view> entry_bytes(std::string_view name) = 0;
+  /// Calls `f(name, bytes)` for every entry, this turn's changes included, in name order.
+  virtual void for_each_entry(
+      const std::function<void(const std::string&, std::string_view)>& f) = 0;
+  /// Sets (or with nullopt erases) entry `name`, committed with this turn.
+  virtual void change_entry(std::string name, std::optional<std::string> bytes) = 0;
 
   /// Asks `target` and runs `then` inside this same turn when the answer (or an error)
   /// arrives; no other message of this actor runs meanwhile unless its type is reentrant.
@@ -91,6 +135,15 @@ class context {
  protected:
   virtual google::protobuf::Message& mutable_state() = 0;
   virtual const google::protobuf::Message& state_view() = 0;
+
+  template <class Record>
+  static Record parse_entry(std::string_view name, std::string_view bytes) {
+    Record out;
+    if (!out.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+      throw std::runtime_error("entry '" + std::string{name} + "' does not parse as " +
+                               Record::descriptor()->full_name());
+    return out;
+  }
 
   static message_ptr copy_of(const google::protobuf::Message& m) {
     std::shared_ptr<google::protobuf::Message> copy{m.New()};

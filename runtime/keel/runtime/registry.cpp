@@ -1,5 +1,7 @@
 #include "keel/runtime/registry.hpp"
 
+#include <stdexcept>
+
 namespace keel {
 
 const handler_entry* actor_type_info::find(std::string_view message) const {
@@ -11,6 +13,14 @@ const handler_entry* actor_type_info::find(const google::protobuf::Descriptor* r
   for (const auto& [descriptor, entry] : by_request)
     if (descriptor == request) return entry;
   return nullptr;
+}
+
+type_builder& type_builder::with_entries() {
+  if (info_.stateless())
+    throw std::invalid_argument("actor type '" + info_.name +
+                                "' is stateless: only persistent types keep entries");
+  info_.keeps_entries = true;
+  return *this;
 }
 
 const actor_type_info* type_registry::find(std::string_view name) const {

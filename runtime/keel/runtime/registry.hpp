@@ -28,6 +28,7 @@ struct actor_type_info {
   const google::protobuf::Message* state_prototype = nullptr;  // null: stateless worker
   size_t max_workers = 0;                                      // stateless workers per node
   bool reentrant = false;
+  bool keeps_entries = false;  // loads and commits named entries beside the state
   std::map<std::string, handler_entry, std::less<>> handlers;  // by request message name
   // The same handlers by request type: a local call finds its handler without comparing
   // names (a few entries, scanned).
@@ -84,6 +85,11 @@ class type_builder {
     info_.on_timer = std::move(fn);
     return *this;
   }
+
+  /// The type keeps named entries beside its state (context::put_entry): they are loaded
+  /// with each activation. Only persistent types can; a stateless one throws
+  /// std::invalid_argument here, while wiring.
+  type_builder& with_entries();
 
   /// Continuations of `ask` run via CAF `then`: other messages may run while one waits.
   type_builder& reentrant() {

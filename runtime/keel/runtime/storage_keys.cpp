@@ -47,6 +47,18 @@ std::string reminder_key(const actor_id& id, std::string_view name) {
   return out;
 }
 
+std::string entry_prefix(const actor_id& id) {
+  auto out = actor_key(id, record_kind::entry);
+  out.push_back('\0');
+  return out;
+}
+
+std::string entry_key(const actor_id& id, std::string_view name) {
+  auto out = entry_prefix(id);
+  out += name;
+  return out;
+}
+
 std::string encode_versioned(uint64_t version, std::string_view bytes) {
   std::string out(8 + bytes.size(), '\0');
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((version >> (8 * i)) & 0xff);

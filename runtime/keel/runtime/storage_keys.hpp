@@ -12,6 +12,7 @@ namespace keel {
 enum class record_kind : char {
   state = 's',
   reminder = 'r',
+  entry = 'e',
 };
 
 /// Partition-prefixed keys: 2 bytes big-endian partition, the kind, then
@@ -20,6 +21,9 @@ std::string state_key(const actor_id& id);
 std::string reminder_key(const actor_id& id, std::string_view name);
 /// The prefix of all reminders of one actor.
 std::string reminder_prefix(const actor_id& id);
+/// An actor's named entry (context::put_entry), and the prefix of all its entries.
+std::string entry_key(const actor_id& id, std::string_view name);
+std::string entry_prefix(const actor_id& id);
 /// The prefix of one partition's records of one kind.
 std::string partition_prefix(uint32_t partition, record_kind kind);
 /// The prefix of every record of one partition (all kinds): what a handoff moves.

@@ -168,17 +168,41 @@ void register_rider(type_registry& types, const rideshare_options& opts) {
       .on<GetRider>([](const GetRider&, context& ctx) { return ctx.view<RiderState>(); });
 }
 
+// Stores alert number `st.added()` in its slot, overwriting the alert `kept` older.
+void store_alert(context& ctx, AlertsState& st, const Alert& alert, int kept) {
+  StoredAlert stored;
+  stored.set_number(st.added());
+  *stored.mutable_alert() = alert;
+  ctx.put_entry(std::to_string(st.added() % kept), stored);
+  st.set_added(st.added() + 1);
+}
+
 void register_alerts(type_registry& types, const rideshare_options& opts) {
-  int kept = opts.alerts_kept;
-  types.add_type<AlertInbox>(std::string{alerts_type})
+  int kept = std::max(opts.alerts_kept, 1);
+  types.add_type<AlertsState>(std::string{alerts_type})
+      .with_entries()
       .on<AddAlert>([kept](const AddAlert& m, context& ctx) {
-        auto* alerts = ctx.state<AlertInbox>().mutable_alerts();
-        *alerts->Add() = m.alert();
-        for (int i = alerts->size() - 1; i > 0; --i) alerts->SwapElements(i, i - 1);
-        while (alerts->size() > kept) alerts->RemoveLast();
+        auto& st = ctx.state<AlertsState>();
+        if (st.legacy_alerts_size() > 0) {
+          for (int i = st.legacy_alerts_size() - 1; i >= 0; --i)  // oldest first
+            store_alert(ctx, st, st.legacy_alerts(i), kept);
+          st.clear_legacy_alerts();
+        }
+        store_alert(ctx, st, m.alert(), kept);
         return Done{};
       })
-      .on<GetAlerts>([](const GetAlerts&, context& ctx) { return ctx.view<AlertInbox>(); });
+      .on<GetAlerts>([kept](const GetAlerts&, context& ctx) {
+        auto stored = ctx.entries<StoredAlert>();
+        std::sort(stored.begin(), stored.end(), [](const auto& a, const auto& b) {
+          return a.second.number() > b.second.number();
+        });
+        AlertInbox out;  // newest first; slots of a larger bound used before count too
+        for (const auto& [slot, s] : stored) *out.add_alerts() = s.alert();
+        for (const auto& legacy : ctx.view<AlertsState>().legacy_alerts())
+          *out.add_alerts() = legacy;
+        while (out.alerts_size() > kept) out.mutable_alerts()->RemoveLast();
+        return out;
+      });
 }
 
 // ---- payments ----

@@ -54,6 +54,7 @@ struct activation_state {
   uint64_t version = 0;
   caf::error load_error;
   std::map<std::string, ReminderRecord> reminders;
+  std::map<std::string, std::string, std::less<>> entries;  // name -> bytes (with_entries)
   steady_time last_active;
   bool idle_scheduled = false;  // an early idle check (after a load error) is pending
   size_t open_turns = 0;
@@ -80,6 +81,12 @@ using activation_actor = caf::stateful_actor<activation_state>;
 struct reminder_change {
   std::string name;
   std::optional<ReminderRecord> record;
+};
+
+// An entry change of one turn: the bytes to store, or an erase.
+struct entry_change {
+  std::string name;
+  std::optional<std::string> bytes;
 };
 
 class turn final : public context, public std::enable_shared_from_this<turn> {
@@ -110,6 +117,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
     tells_.clear();
     timers_.clear();
     reminder_changes_.clear();
+    entry_changes_.clear();
   }
 
   const actor_id& self() const noexcept override { return self_->state.id; }
@@ -136,6 +144,13 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
 
   void unregister_reminder(const std::string& name) override {
     reminder_changes_.push_back({name, std::nullopt});
+  }
+
+  std::optional<std::string_view> entry_bytes(std::string_view name) override;
+  void for_each_entry(const std::function<void(const std::string&, std::string_view)>& f) override;
+  void change_entry(std::string name, std::optional<std::string> bytes) override {
+    require_entries();
+    entry_changes_.push_back({std::move(name), std::move(bytes)});
   }
 
   void ask_message(const actor_id& target, message_ptr request,
@@ -215,6 +230,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   /// Requires: inside the turn's first step, or after hold_envelope().
   envelope_ptr shared_env() { return env_hold_ ? env_hold_ : *env_source_; }
   void fail_with_exception(const char* what);
+  void require_entries() const;
   void maybe_finish();
   void hand_to_writer(std::string bytes, bool state_changed, bool writes);
   void apply_effects();
@@ -236,7 +252,45 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   std::vector<std::pair<actor_id, message_ptr>> tells_;
   std::vector<std::pair<std::string, milliseconds>> timers_;
   std::vector<reminder_change> reminder_changes_;
+  std::vector<entry_change> entry_changes_;
 };
+
+void turn::require_entries() const {
+  const auto& type = *self_->state.type;
+  if (!type.keeps_entries)
+    throw std::logic_error("actor type '" + type.name +
+                           "' keeps no entries: register it with_entries()");
+}
+
+std::optional<std::string_view> turn::entry_bytes(std::string_view name) {
+  require_entries();
+  // This turn's latest change of the name wins over what is committed.
+  for (auto it = entry_changes_.rbegin(); it != entry_changes_.rend(); ++it)
+    if (it->name == name)
+      return it->bytes ? std::optional<std::string_view>{*it->bytes} : std::nullopt;
+  const auto& committed = self_->state.entries;
+  auto it = committed.find(name);
+  if (it == committed.end()) return std::nullopt;
+  return std::string_view{it->second};
+}
+
+void turn::for_each_entry(const std::function<void(const std::string&, std::string_view)>& f) {
+  require_entries();
+  const auto& committed = self_->state.entries;
+  if (entry_changes_.empty()) {
+    for (const auto& [name, bytes] : committed) f(name, bytes);
+    return;
+  }
+  std::map<std::string, std::string_view> merged;
+  for (const auto& [name, bytes] : committed) merged.emplace(name, bytes);
+  for (const auto& change : entry_changes_) {
+    if (change.bytes)
+      merged[change.name] = *change.bytes;
+    else
+      merged.erase(change.name);
+  }
+  for (const auto& [name, bytes] : merged) f(name, bytes);
+}
 
 void turn::fail_with_exception(const char* what) {
   auto text = "handler of " + to_string(self()) + " threw";
@@ -281,7 +335,8 @@ void turn::maybe_finish() {
   }
   // A failed turn writes nothing: its working copy is dropped, or what it wrote in place
   // was restored above.
-  const bool writes = *result_ && (state_changed || !reminder_changes_.empty());
+  const bool writes =
+      *result_ && (state_changed || !reminder_changes_.empty() || !entry_changes_.empty());
   if (writes && base_version_ != st.version) {
     // Only a reentrant type gets here: another turn committed while this one waited.
     result_ = make_error(errc::conflict, "state of " + to_string(self()) +
@@ -363,6 +418,16 @@ void turn::hand_to_writer(std::string bytes, bool state_changed, bool writes) {
       } else {
         req->side_ops.push_back({reminder_key(st.id, change.name), {}, true});
         st.reminders.erase(change.name);
+      }
+    }
+    for (auto& change : entry_changes_) {
+      auto key = entry_key(st.id, change.name);
+      if (change.bytes) {
+        req->side_ops.push_back({std::move(key), *change.bytes});
+        st.entries.insert_or_assign(std::move(change.name), std::move(*change.bytes));
+      } else {
+        req->side_ops.push_back({std::move(key), {}, true});
+        if (auto it = st.entries.find(change.name); it != st.entries.end()) st.entries.erase(it);
       }
     }
     req->tells = std::move(tells_);
@@ -565,6 +630,8 @@ void load_state(activation_actor* self, const load_result& loaded) {
     ReminderRecord rec;
     if (rec.ParseFromString(value)) st.reminders[rec.name()] = std::move(rec);
   }
+  st.entries.clear();
+  for (const auto& [name, bytes] : loaded.entries) st.entries.emplace(name, bytes);
 }
 
 caf::behavior activation(activation_actor* self, node_services* svc, actor_id id,
@@ -586,7 +653,8 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
   });
   if (!type->stateless()) {
     // Awaited: no turn starts before the state is loaded.
-    self->request(svc->reader_for(st.id), caf::infinite, load_atom::value, st.id)
+    self->request(svc->reader_for(st.id), caf::infinite, load_atom::value, st.id,
+                  type->keeps_entries)
         .await([self](const load_result_ptr& loaded) { load_state(self, *loaded); },
                [self](caf::error& err) { self->state.load_error = std::move(err); });
   }
@@ -626,7 +694,8 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
         if (st.type->stateless()) return;
         st.svc->log->warn("{}: a commit failed; reloading the durable state", to_string(st.id));
         // Awaited: no turn starts on the state that was lost.
-        self->request(st.svc->store_writer, caf::infinite, reload_atom::value, st.id)
+        self->request(st.svc->store_writer, caf::infinite, reload_atom::value, st.id,
+                      st.type->keeps_entries)
             .await([self](const load_result_ptr& loaded) { load_state(self, *loaded); },
                    [self](caf::error& err) { self->state.load_error = std::move(err); });
       },

@@ -155,7 +155,8 @@ void accept(writer_actor* self, state_store* store, const commit_request& req, w
   }
 }
 
-caf::expected<load_result_ptr> load_actor(state_store& store, const actor_id& id) {
+caf::expected<load_result_ptr> load_actor(state_store& store, const actor_id& id,
+                                          bool with_entries) {
   auto result = std::make_shared<load_result>();
   auto value = store.get(state_key(id));
   if (!value) return std::move(value.error());
@@ -168,6 +169,13 @@ caf::expected<load_result_ptr> load_actor(state_store& store, const actor_id& id
   auto reminders = store.scan(reminder_prefix(id));
   if (!reminders) return std::move(reminders.error());
   result->reminders = std::move(*reminders);
+  if (with_entries) {
+    auto prefix = entry_prefix(id);
+    auto entries = store.scan(prefix);
+    if (!entries) return std::move(entries.error());
+    result->entries = std::move(*entries);
+    for (auto& [key, value] : result->entries) key.erase(0, prefix.size());
+  }
   return load_result_ptr{std::move(result)};
 }
 
@@ -208,17 +216,17 @@ caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metri
       [=](flush_atom) { flush(self, store, metrics); },
       // An activation whose pipelined commit failed reloads what is durable; through the
       // writer, so that every commit it sent before is settled first.
-      [=](reload_atom, const actor_id& id) -> caf::result<load_result_ptr> {
+      [=](reload_atom, const actor_id& id, bool with_entries) -> caf::result<load_result_ptr> {
         flush(self, store, metrics);
-        return as_result(load_actor(*store, id));
+        return as_result(load_actor(*store, id, with_entries));
       },
   };
 }
 
 caf::behavior store_reader(caf::event_based_actor*, state_store* store) {
   return {
-      [=](load_atom, const actor_id& id) -> caf::result<load_result_ptr> {
-        return as_result(load_actor(*store, id));
+      [=](load_atom, const actor_id& id, bool with_entries) -> caf::result<load_result_ptr> {
+        return as_result(load_actor(*store, id, with_entries));
       },
       [=](scan_atom) -> caf::result<load_result_ptr> {
         auto result = std::make_shared<load_result>();

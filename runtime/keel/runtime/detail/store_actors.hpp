@@ -16,17 +16,18 @@ namespace keel::detail {
 /// Spawns the node's one store writer: a detached actor (its own thread, so fsync never
 /// blocks a scheduler worker) that answers `(commit_atom, commit_request_ptr)` with the new
 /// state version once the write is durable, settles `(commit_atom, turn_commit_ptr)` by
-/// calling its done() on a CAF worker after the sync, and answers `(reload_atom, actor_id)`
-/// with the durable state once every commit received before it is settled. Writes queued
-/// while a batch syncs all go into the next WriteBatch and one sync (group commit). A write
-/// whose expected version is not the stored one is refused with `conflict`. While `fence`
-/// (if any) is closed, nothing is written and every commit fails with `unavailable`. On an
-/// exit it writes and settles what it holds and terminates only once every settlement ran.
-/// Requires: `store` and `metrics` outlive the actor.
+/// calling its done() on a CAF worker after the sync, and answers
+/// `(reload_atom, actor_id, bool with_entries)` with the durable state (and entries) once every
+/// commit received before it is settled. Writes queued while a batch syncs all go into the next
+/// WriteBatch and one sync (group commit). A write whose expected version is not the stored one is
+/// refused with `conflict`. While `fence` (if any) is closed, nothing is written and every commit
+/// fails with `unavailable`. On an exit it writes and settles what it holds and terminates only
+/// once every settlement ran. Requires: `store` and `metrics` outlive the actor.
 caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store, runtime_metrics& metrics,
                               std::shared_ptr<const node_fence> fence = nullptr);
 
-/// Spawns a detached reader answering `(load_atom, actor_id)` with a load_result_ptr and
+/// Spawns a detached reader answering `(load_atom, actor_id, bool with_entries)` with a
+/// load_result_ptr (the actor's entries too if asked) and
 /// `(scan_atom)` with every reminder record of every partition.
 /// Requires: `store` outlives the actor.
 caf::actor spawn_store_reader(caf::actor_system& sys, state_store& store);

@@ -59,6 +59,7 @@ struct load_result {
   uint64_t version = 0;  // 0: never written
   std::string state_bytes;
   std::vector<std::pair<std::string, std::string>> reminders;  // key, serialized record
+  std::vector<std::pair<std::string, std::string>> entries;    // name, bytes (with_entries)
 };
 using load_result_ptr = std::shared_ptr<const load_result>;
 
