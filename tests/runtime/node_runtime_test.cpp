@@ -495,6 +495,29 @@ TEST_F(NodeRuntime, ReminderFiresAfterARestartExactlyOnce) {
   EXPECT_EQ(rt_->metrics().reminders_fired.value(), 1u);
 }
 
+// A firing whose turn cannot commit is answered with an error: the reminder is retried
+// after a backoff (500 ms first), keeps its due time, and fires once it can commit; it is
+// not fired again meanwhile, and not again after.
+TEST_F(NodeRuntime, ReminderWhoseFiringFailsIsRetriedAfterABackoffAndFiresOnce) {
+  start();
+  actor_id id{"remind", "retry"};
+  Remind remind;
+  remind.set_in_ms(200);
+  ASSERT_TRUE(call(id, msg(remind)));
+  faulty_->fail_writes = true;
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().reminders_fired.value() >= 1; }, 5s))
+      << "phase: waiting for the first (failing) firing";
+  std::this_thread::sleep_for(100ms);  // its failed commit is answered, the backoff begins
+  faulty_->fail_writes = false;
+  EXPECT_EQ(rt_->metrics().reminders_fired.value(), 1u) << "fired again before the backoff";
+  ASSERT_TRUE(eventually([&] { return reminder_state(id).fired() == 1; }, 5s))
+      << "phase: waiting for the retry after the backoff";
+  EXPECT_EQ(rt_->metrics().reminders_fired.value(), 2u);  // the failed firing and the retry
+  std::this_thread::sleep_for(700ms);
+  EXPECT_EQ(reminder_state(id).fired(), 1);
+  EXPECT_EQ(rt_->metrics().reminders_fired.value(), 2u);
+}
+
 // Commits are pipelined, so these turns settle in different batches; their reminder
 // changes must still reach the reminder service in turn order, or the last registration
 // could be overtaken by the removal before it and never fire. Many actors on four threads

@@ -25,7 +25,9 @@ using reminder_key_t = std::pair<actor_id, std::string>;
 
 struct reminder_state {
   node_services* svc = nullptr;
-  std::map<reminder_key_t, int64_t> due_by_key;
+  std::map<reminder_key_t, int64_t> due_by_key;  // every reminder this node owns
+  // The reminders waiting for their due time: all but those in flight (being delivered,
+  // or waiting out a backoff), so the next one to arm for is always the first.
   std::multimap<int64_t, reminder_key_t> by_due;
   std::set<reminder_key_t> in_flight;
   std::map<reminder_key_t, int64_t> backoff_ms;
@@ -34,27 +36,34 @@ struct reminder_state {
 
 using reminder_actor = caf::stateful_actor<reminder_state>;
 
-void erase_entry(reminder_state& st, const reminder_key_t& key) {
-  auto it = st.due_by_key.find(key);
-  if (it == st.due_by_key.end()) return;
-  auto [first, last] = st.by_due.equal_range(it->second);
+void unschedule(reminder_state& st, const reminder_key_t& key, int64_t due_ms) {
+  auto [first, last] = st.by_due.equal_range(due_ms);
   for (auto i = first; i != last; ++i) {
     if (i->second == key) {
       st.by_due.erase(i);
-      break;
+      return;
     }
   }
+}
+
+void erase_entry(reminder_state& st, const reminder_key_t& key) {
+  auto it = st.due_by_key.find(key);
+  if (it == st.due_by_key.end()) return;
+  unschedule(st, key, it->second);
   st.due_by_key.erase(it);
+}
+
+// A reminder no longer in flight waits for its (possibly changed) due time again.
+void land(reminder_state& st, const reminder_key_t& key) {
+  st.in_flight.erase(key);
+  if (auto it = st.due_by_key.find(key); it != st.due_by_key.end())
+    st.by_due.emplace(it->second, key);
 }
 
 void arm(reminder_actor* self) {
   auto& st = self->state;
-  // The earliest entry not already being delivered: arming for an in-flight one (whose due
-  // time has passed) would tick at once, forever, until its answer came back.
-  auto first = std::find_if(st.by_due.begin(), st.by_due.end(),
-                            [&](const auto& entry) { return !st.in_flight.count(entry.second); });
-  if (first == st.by_due.end()) return;
-  auto due = first->first;
+  if (st.by_due.empty()) return;
+  auto due = st.by_due.begin()->first;
   if (st.next_tick_ms >= 0 && st.next_tick_ms <= due) return;
   st.next_tick_ms = due;
   auto delay = due - st.svc->clock->now_ms();
@@ -70,7 +79,8 @@ void set_entry(reminder_actor* self, const reminder_key_t& key, int64_t due_ms) 
   auto& st = self->state;
   erase_entry(st, key);
   st.due_by_key[key] = due_ms;
-  st.by_due.emplace(due_ms, key);
+  // One in flight is scheduled again when its answer lands, at its due time by then.
+  if (!st.in_flight.count(key)) st.by_due.emplace(due_ms, key);
   arm(self);
 }
 
@@ -79,10 +89,9 @@ void fire_due(reminder_actor* self) {
   st.next_tick_ms = -1;
   auto now = st.svc->clock->now_ms();
   std::vector<std::pair<int64_t, reminder_key_t>> due;
-  for (auto& [when, key] : st.by_due) {
-    if (when > now) break;
-    if (!st.in_flight.count(key)) due.emplace_back(when, key);
-  }
+  auto end = st.by_due.upper_bound(now);
+  for (auto it = st.by_due.begin(); it != end; ++it) due.emplace_back(it->first, it->second);
+  st.by_due.erase(st.by_due.begin(), end);
   for (auto& [when, key] : due) {
     st.in_flight.insert(key);
     auto fired = std::make_shared<keel::runtime::ReminderFired>();
@@ -172,11 +181,14 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
              const std::string& error) {
         auto& st = self->state;
         reminder_key_t key{id, name};
-        st.in_flight.erase(key);
         auto it = st.due_by_key.find(key);
-        if (it == st.due_by_key.end() || it->second != due_ms) return arm(self);  // rescheduled
+        if (it == st.due_by_key.end() || it->second != due_ms) {  // removed or rescheduled
+          land(st, key);
+          return arm(self);
+        }
         if (error.empty()) {
           // Answered without a reschedule: a duplicate, or a one-shot whose removal came first.
+          st.in_flight.erase(key);
           erase_entry(st, key);
           return arm(self);
         }
@@ -186,12 +198,11 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
                           error, backoff);
         // The entry keeps its durable due time, so the actor still sees the original firing;
         // it stays in flight (not fired again) until the backoff has passed.
-        st.in_flight.insert(key);
         self->delayed_send(self, std::chrono::milliseconds{backoff}, retry_atom::value, key.first,
                            key.second);
       },
       [self](retry_atom, const actor_id& id, const std::string& name) {
-        self->state.in_flight.erase({id, name});
+        land(self->state, {id, name});
         self->state.next_tick_ms = -1;
         fire_due(self);
       },
