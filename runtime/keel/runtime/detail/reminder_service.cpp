@@ -31,7 +31,12 @@ struct reminder_state {
   std::multimap<int64_t, reminder_key_t> by_due;
   std::set<reminder_key_t> in_flight;
   std::map<reminder_key_t, int64_t> backoff_ms;
-  int64_t next_tick_ms = -1;  // due time the pending tick was armed for; -1: none
+  // The ticks pending: an immediate one (a reminder due already), and the delayed one armed
+  // last, for this due time (-1: none). A delayed tick stays pending in CAF's clock when an
+  // immediate one comes first; arming another for the same time would cost the clock thread
+  // a wake-up per due-now reminder.
+  bool immediate_tick = false;
+  int64_t delayed_tick_ms = -1;
 };
 
 using reminder_actor = caf::stateful_actor<reminder_state>;
@@ -64,15 +69,18 @@ void arm(reminder_actor* self) {
   auto& st = self->state;
   if (st.by_due.empty()) return;
   auto due = st.by_due.begin()->first;
-  if (st.next_tick_ms >= 0 && st.next_tick_ms <= due) return;
-  st.next_tick_ms = due;
   auto delay = due - st.svc->clock->now_ms();
   // Due already (an outbox's "process now"): a plain message, as each delayed one costs a
   // wake-up of CAF's clock thread.
-  if (delay <= 0)
-    self->send(self, fire_atom::value);
-  else
-    self->delayed_send(self, std::chrono::milliseconds{delay}, fire_atom::value);
+  if (delay <= 0) {
+    if (st.immediate_tick) return;
+    st.immediate_tick = true;
+    self->send(self, fire_atom::value, int64_t{-1});
+    return;
+  }
+  if (st.delayed_tick_ms >= 0 && st.delayed_tick_ms <= due) return;
+  st.delayed_tick_ms = due;
+  self->delayed_send(self, std::chrono::milliseconds{delay}, fire_atom::value, due);
 }
 
 void set_entry(reminder_actor* self, const reminder_key_t& key, int64_t due_ms) {
@@ -86,7 +94,6 @@ void set_entry(reminder_actor* self, const reminder_key_t& key, int64_t due_ms) 
 
 void fire_due(reminder_actor* self) {
   auto& st = self->state;
-  st.next_tick_ms = -1;
   auto now = st.svc->clock->now_ms();
   std::vector<std::pair<int64_t, reminder_key_t>> due;
   auto end = st.by_due.upper_bound(now);
@@ -153,7 +160,14 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
         erase_entry(self->state, {id, name});
         self->state.backoff_ms.erase({id, name});
       },
-      [self](fire_atom) { fire_due(self); },
+      [self](fire_atom, int64_t tick_ms) {
+        auto& st = self->state;
+        if (tick_ms < 0)
+          st.immediate_tick = false;
+        else if (tick_ms == st.delayed_tick_ms)
+          st.delayed_tick_ms = -1;
+        fire_due(self);
+      },
       // A partition handed to this node (or whose handoff was aborted): its reminders are
       // in the store now.
       [self](scan_atom, uint32_t partition) {
@@ -203,7 +217,6 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
       },
       [self](retry_atom, const actor_id& id, const std::string& name) {
         land(self->state, {id, name});
-        self->state.next_tick_ms = -1;
         fire_due(self);
       },
   };
