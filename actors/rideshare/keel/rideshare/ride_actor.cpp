@@ -166,15 +166,22 @@ void on_matched(context& ctx, const std::string& driver, const rideshare_options
 }
 
 constexpr std::string_view payment_reminder = "pay";
+constexpr milliseconds payment_retry{1000};
 
-// Records a payment operation in the ride's own state (committed with this turn) and
-// arms a reminder that delivers it: the payment is told at least once even if the node
-// dies right after this turn, and its handlers are idempotent.
+// Records a payment operation in the ride's own state (committed with this turn). The first
+// one of an empty outbox starts its delivery: a FlushPayments to this ride, sent once the
+// turn is durable, and a durable reminder that delivers it every second until the outbox is
+// empty, in case the message is lost with the node or the payment does not answer. The
+// payment is told at least once, and its handlers are idempotent.
 void owe_payment(context& ctx, std::string op, int32_t amount_cents = 0) {
-  auto* entry = ctx.state<RideState>().add_payment_outbox();
+  auto& st = ctx.state<RideState>();
+  bool delivering = st.payment_outbox_size() > 0;  // its reminder is armed already
+  auto* entry = st.add_payment_outbox();
   entry->set_op(std::move(op));
   entry->set_amount_cents(amount_cents);
-  ctx.register_reminder(std::string{payment_reminder}, milliseconds{0}, milliseconds{1000});
+  if (delivering) return;
+  ctx.register_reminder(std::string{payment_reminder}, payment_retry, payment_retry);
+  ctx.tell(ctx.self(), FlushPayments{});
 }
 
 std::shared_ptr<google::protobuf::Message> payment_message(const PaymentOp& op, const Ride& ride) {
@@ -329,6 +336,11 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
           }
           ctx.reply(ctx.view<RideState>().ride());
         });
+      })
+      .on_async<FlushPayments>([](const FlushPayments&, context& ctx) {
+        // Empty: delivered already (by the reminder), which also disarmed it.
+        if (ctx.view<RideState>().payment_outbox_size() > 0) flush_payments(ctx);
+        ctx.reply(Done{});
       })
       .on<GetRide>([](const GetRide&, context& ctx) { return existing(ctx); })
       .on<CheckDriver>([](const CheckDriver& m, context& ctx) {

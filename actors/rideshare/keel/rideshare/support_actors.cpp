@@ -208,6 +208,7 @@ void register_alerts(type_registry& types, const rideshare_options& opts) {
 // ---- payments ----
 
 constexpr std::string_view process_reminder = "process";
+constexpr milliseconds process_backstop{1000};
 
 bool open_for_changes(const PaymentState& st) {
   auto s = st.payment().status();
@@ -220,7 +221,20 @@ bool queued(const PaymentState& st, std::string_view op) {
   return false;
 }
 
-// Appends an operation; the first one in an empty queue arms the processing reminder.
+// Processes the head of the queue after `delay` (the simulated processor latency) on the
+// durable reminder; with no delay, at once by a ProcessPayment to this payment, sent once
+// this turn is durable, with the reminder a second later in case the message is lost with
+// the node. Processing an operation twice is harmless: the processor knows its key.
+void schedule_processing(context& ctx, milliseconds delay) {
+  if (delay.count() > 0) {
+    ctx.register_reminder(std::string{process_reminder}, delay, milliseconds{0});
+    return;
+  }
+  ctx.register_reminder(std::string{process_reminder}, process_backstop, milliseconds{0});
+  ctx.tell(ctx.self(), ProcessPayment{});
+}
+
+// Appends an operation; the first one in an empty queue schedules its processing.
 void enqueue(context& ctx, std::string op, int32_t amount, milliseconds latency) {
   auto& st = ctx.state<PaymentState>();
   auto* entry = st.add_queue();
@@ -228,7 +242,7 @@ void enqueue(context& ctx, std::string op, int32_t amount, milliseconds latency)
   entry->set_amount_cents(amount);
   if (st.queue_size() == 1) {
     st.set_attempts(0);
-    ctx.register_reminder(std::string{process_reminder}, latency, milliseconds{0});
+    schedule_processing(ctx, latency);
   }
 }
 
@@ -251,6 +265,7 @@ void on_processed(context& ctx, caf::expected<ChargeResult> answer) {
       // Declined: the payment ends here, and the rider hears of it.
       st.mutable_payment()->set_status(Payment::failed);
       st.clear_queue();
+      ctx.unregister_reminder(std::string{process_reminder});
       payment_alert(ctx, st, "payment failed: " + message_of(answer.error()));
       return;
     }
@@ -273,7 +288,24 @@ void on_processed(context& ctx, caf::expected<ChargeResult> answer) {
                 "payment " + Payment::Status_Name(status) + ": " +
                     std::to_string(st.payment().amount_cents()) + " cents");
   if (st.queue_size() > 0)
-    ctx.register_reminder(std::string{process_reminder}, milliseconds{0}, milliseconds{0});
+    schedule_processing(ctx, milliseconds{0});
+  else
+    ctx.unregister_reminder(std::string{process_reminder});  // the backstop
+}
+
+// Asks the processor to perform the head of the queue, if any.
+void process_head(context& ctx) {
+  const auto& st = ctx.view<PaymentState>();
+  if (st.queue_size() == 0) return;
+  const auto& head = st.queue(0);
+  Charge charge;
+  // The same key on every retry: the processor performs each operation at most once.
+  charge.set_idempotency_key(ctx.self().key() + ":" + head.op());
+  charge.set_operation(head.op());
+  charge.set_amount_cents(head.amount_cents());
+  ctx.ask<ChargeResult>(
+      processor_actor(ctx.self().key()), charge,
+      [&ctx](caf::expected<ChargeResult> answer) { on_processed(ctx, std::move(answer)); });
 }
 
 void register_payment(type_registry& types, const rideshare_options& opts) {
@@ -318,18 +350,12 @@ void register_payment(type_registry& types, const rideshare_options& opts) {
           return make_error(errc::not_found, "payment " + ctx.self().key() + " does not exist");
         return st.payment();
       })
+      .on_async<ProcessPayment>([](const ProcessPayment&, context& ctx) {
+        process_head(ctx);
+        ctx.reply(Done{});
+      })
       .on_reminder([](const std::string& name, context& ctx) {
-        const auto& st = ctx.view<PaymentState>();
-        if (name != process_reminder || st.queue_size() == 0) return;
-        const auto& head = st.queue(0);
-        Charge charge;
-        // The same key on every retry: the processor performs each operation at most once.
-        charge.set_idempotency_key(ctx.self().key() + ":" + head.op());
-        charge.set_operation(head.op());
-        charge.set_amount_cents(head.amount_cents());
-        ctx.ask<ChargeResult>(
-            processor_actor(ctx.self().key()), charge,
-            [&ctx](caf::expected<ChargeResult> answer) { on_processed(ctx, std::move(answer)); });
+        if (name == process_reminder) process_head(ctx);
       });
 }
 
