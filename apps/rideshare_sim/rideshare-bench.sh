@@ -2,10 +2,13 @@
 # The ride-sharing benchmark (issue 5): rideshare-sim against one keel-node, next to the
 # durable-turn ceiling keel-bench measures in the same run. Prints the rides/s, durable
 # turns per ride, their product, and its ratio to the ceiling (target >= 0.6).
-#   apps/rideshare_sim/rideshare-bench.sh [build/bin] [sim seconds]
+#   apps/rideshare_sim/rideshare-bench.sh [build/bin] [sim seconds] [sim connections]
+# The sim opens 64 connections by default here: as many as the ceiling's writers (keel-bench
+# b keeps 64 turns in flight), so both sides are measured at the same concurrency.
 set -euo pipefail
 bin=${1:-build/bin}
 seconds=${2:-10}
+connections=${3:-64}
 dir=$(mktemp -d)
 trap 'kill "$node" 2>/dev/null || true; wait "$node" 2>/dev/null || true; rm -rf "$dir"' EXIT
 
@@ -19,13 +22,15 @@ node=$!
 for _ in $(seq 100); do grep -q listening "$dir/out" && break; sleep 0.1; done
 port=$(sed -n 's/.*http=[^:]*:\([0-9]*\).*/\1/p' "$dir/out")
 
-echo "[3/3] rideshare-sim for ${seconds}s" >&2
-"$bin/rideshare-sim" --node="127.0.0.1:$port" --duration="${seconds}s" --json >"$dir/sim.json"
+echo "[3/3] rideshare-sim for ${seconds}s over $connections connections" >&2
+"$bin/rideshare-sim" --node="127.0.0.1:$port" --duration="${seconds}s" \
+  --concurrency="$connections" --json >"$dir/sim.json"
 
-python3 - "$dir/sim.json" "$ceiling" <<'PY'
+python3 - "$dir/sim.json" "$ceiling" "$connections" <<'PY'
 import json, sys
 sim = json.load(open(sys.argv[1]))
 ceiling = float(sys.argv[2])
+print(f"sim connections                 {int(sys.argv[3]):10d}")
 rides = sim["rides_per_second"]
 per_ride = sim["durable_turns_per_ride"]
 product = rides * per_ride
