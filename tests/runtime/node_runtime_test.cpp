@@ -150,6 +150,15 @@ class NodeRuntime : public ::testing::Test {
     return call(id, msg(m));
   }
 
+  // Registers a reminder of `id` (a `remind` actor) due in `in_ms`, every `period_ms` if set.
+  void arm_reminder(const actor_id& id, int32_t in_ms, int32_t period_ms = 0) {
+    Remind remind;
+    remind.set_in_ms(in_ms);
+    remind.set_period_ms(period_ms);
+    auto r = call(id, msg(remind));
+    ASSERT_TRUE(r) << message_of(r.error());
+  }
+
   ReminderCount reminder_state(const actor_id& id) {
     auto r = call(id, msg(GetReminders{}));
     EXPECT_TRUE(r) << message_of(r.error());
@@ -482,9 +491,7 @@ TEST_F(NodeRuntime, GroupCommitPutsManyTurnsInOneSync) {
 TEST_F(NodeRuntime, ReminderFiresAfterARestartExactlyOnce) {
   start();
   actor_id id{"remind", "x"};
-  Remind remind;
-  remind.set_in_ms(400);
-  ASSERT_TRUE(call(id, msg(remind)));
+  arm_reminder(id, 400);
   stop();  // before it is due
   std::this_thread::sleep_for(500ms);
   start();
@@ -501,9 +508,7 @@ TEST_F(NodeRuntime, ReminderFiresAfterARestartExactlyOnce) {
 TEST_F(NodeRuntime, ReminderWhoseFiringFailsIsRetriedAfterABackoffAndFiresOnce) {
   start();
   actor_id id{"remind", "retry"};
-  Remind remind;
-  remind.set_in_ms(200);
-  ASSERT_TRUE(call(id, msg(remind)));
+  arm_reminder(id, 200);
   faulty_->fail_writes = true;
   ASSERT_TRUE(eventually([&] { return rt_->metrics().reminders_fired.value() >= 1; }, 5s))
       << "phase: waiting for the first (failing) firing";
@@ -558,10 +563,7 @@ TEST_F(NodeRuntime, ReminderRemovedAndRegisteredAgainByLaterTurnsStillFires) {
 TEST_F(NodeRuntime, PeriodicReminderKeepsFiring) {
   start();
   actor_id id{"remind", "p"};
-  Remind remind;
-  remind.set_in_ms(50);
-  remind.set_period_ms(100);
-  ASSERT_TRUE(call(id, msg(remind)));
+  arm_reminder(id, 50, 100);
   ASSERT_TRUE(eventually([&] { return reminder_state(id).fired() >= 3; }, 5s))
       << "phase: waiting for three firings of a 100 ms reminder";
 }

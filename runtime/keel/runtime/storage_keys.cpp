@@ -35,28 +35,37 @@ std::string state_key(const actor_id& id) {
   return actor_key(id, record_kind::state);
 }
 
-std::string reminder_prefix(const actor_id& id) {
-  auto out = actor_key(id, record_kind::reminder);
+namespace {
+
+// Named records of one actor (reminders, entries): `actor_key '\0' name`.
+std::string named_prefix(const actor_id& id, record_kind kind) {
+  auto out = actor_key(id, kind);
   out.push_back('\0');
   return out;
+}
+
+std::string named_key(const actor_id& id, record_kind kind, std::string_view name) {
+  auto out = named_prefix(id, kind);
+  out += name;
+  return out;
+}
+
+}  // namespace
+
+std::string reminder_prefix(const actor_id& id) {
+  return named_prefix(id, record_kind::reminder);
 }
 
 std::string reminder_key(const actor_id& id, std::string_view name) {
-  auto out = reminder_prefix(id);
-  out += name;
-  return out;
+  return named_key(id, record_kind::reminder, name);
 }
 
 std::string entry_prefix(const actor_id& id) {
-  auto out = actor_key(id, record_kind::entry);
-  out.push_back('\0');
-  return out;
+  return named_prefix(id, record_kind::entry);
 }
 
 std::string entry_key(const actor_id& id, std::string_view name) {
-  auto out = entry_prefix(id);
-  out += name;
-  return out;
+  return named_key(id, record_kind::entry, name);
 }
 
 std::string encode_versioned(uint64_t version, std::string_view bytes) {
