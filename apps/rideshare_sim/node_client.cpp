@@ -122,10 +122,9 @@ bool node_client::connect_socket(std::string& error) {
 // and a request written into a closed one would fail although the node is fine.
 bool node_client::usable_after_idle() {
   pollfd p{fd_, POLLIN, 0};
-  if (::poll(&p, 1, 0) == 0) return true;  // nothing to read: still open
-  char byte;
-  // Readable on an idle connection means closed (0) or broken (-1): no response is owed.
-  return ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  // Nothing to read: still open. Readable while no response is owed means closed, broken,
+  // or bytes nobody asked for (a server's parting error page): none of them is usable.
+  return ::poll(&p, 1, 0) == 0;
 }
 
 http_reply node_client::exchange(std::string_view method, const std::string& path,
