@@ -355,6 +355,56 @@ TEST_F(Rebalance, ReminderDueDuringAMoveFiresOnceOnTheNewOwner) {
 // An old owner that died after the table flipped but before it dropped its copy: at its
 // next start the later epoch says the partition was handed off, so the copy is dropped (a
 // table that gives it away at the same epoch is still refused: see Cluster tests).
+// An alert inbox keeps its alerts as entries, one record each beside its state: they move
+// with the partition, and the inbox goes on numbering after them on the new owner.
+TEST_F(Rebalance, AlertInboxEntriesMoveWithTheirPartition) {
+  auto& n1 = start_node("n1");
+  start_node("n2");
+  start_node("n3");
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 3; }, 5s));
+  std::vector<std::string> riders;  // inboxes whose partitions will move to n4
+  for (int k = 0; riders.size() < 3 && k < 1000; ++k) {
+    auto rider = "m" + std::to_string(k);
+    if (cluster::membership::rendezvous_owner(actor_id{"alerts", "rider:" + rider}.partition(),
+                                              {"n1", "n2", "n3", "n4"}) == "n4")
+      riders.push_back(rider);
+  }
+  ASSERT_EQ(riders.size(), 3u);
+  auto add = [&](const std::string& rider, const std::string& text) {
+    auto reply = n1.post("/v1/actors/alerts/rider:" + rider + "/AddAlert",
+                         R"({"alert":{"kind":"test","text":")" + text + R"("}})");
+    ASSERT_EQ(reply.status, 200) << reply.body;
+  };
+  auto texts = [&](const std::string& rider) {
+    auto reply = n1.get("/v1/riders/" + rider + "/alerts");
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    std::vector<std::string> out;
+    for (size_t at = 0; (at = reply.body.find(R"("text":")", at)) != std::string::npos;) {
+      at += 8;
+      out.push_back(reply.body.substr(at, reply.body.find('"', at) - at));
+    }
+    return out;
+  };
+  for (const auto& rider : riders)
+    for (const auto* text : {"a", "b", "c"}) add(rider, text);
+  auto& n4 = start_node("n4");
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& rider : riders) {
+          auto where = n1.get("/v1/actors/alerts/rider:" + rider).body;
+          if (where.find(R"("node":"n4")") == std::string::npos) return false;
+        }
+        return true;
+      },
+      30s))
+      << n4.log();
+  for (const auto& rider : riders) {
+    EXPECT_EQ(texts(rider), (std::vector<std::string>{"c", "b", "a"})) << rider;
+    add(rider, "d");
+    EXPECT_EQ(texts(rider), (std::vector<std::string>{"d", "c", "b", "a"})) << rider;
+  }
+}
+
 TEST_F(Rebalance, StaleCopyOfAPartitionHandedOffMeanwhileIsDroppedAtStart) {
   auto& n1 = start_node("n1");
   ASSERT_EQ(increment(n1, "moved"), 200);
