@@ -55,9 +55,11 @@ void register_rmw(type_registry& types, const std::string& name, bool reentrant)
 }
 
 // A ledger of named lines kept as entries. Echo{text, number} sets line `text` to `number`
-// (flag: erases it) and counts the change in the state; a negative number is written, then
-// refused, so the turn fails after changing an entry. Get lists "name=value" lines (in
-// ReminderCount.names) and the change count (in .fired), read inside one turn.
+// (flag: erases it); a positive number is also counted in the state, so a zero or an erase
+// changes entries only; a negative number is written, then refused, so the turn fails after
+// changing an entry. Get lists "name=value" lines (in ReminderCount.names) and the count
+// (in .fired), read inside one turn. Forward tells counter/<counterKey> Increment{by} and
+// writes nothing.
 void register_ledger(type_registry& types, const std::string& name, bool with_entries) {
   auto builder = types.add_type<CounterState>(name);
   builder.on<Echo>([](const Echo& m, context& ctx) -> caf::expected<CounterValue> {
@@ -68,7 +70,7 @@ void register_ledger(type_registry& types, const std::string& name, bool with_en
       line.set_value(m.number());
       ctx.put_entry(m.text(), line);
     }
-    ctx.state<CounterState>().set_value(ctx.view<CounterState>().value() + 1);
+    if (m.number() > 0) ctx.state<CounterState>().set_value(ctx.view<CounterState>().value() + 1);
     if (m.number() < 0) return make_error(errc::conflict, "negative line refused");
     CounterValue seen;  // what this turn reads back of its own change
     auto line = ctx.entry<CounterValue>(m.text());
@@ -81,6 +83,12 @@ void register_ledger(type_registry& types, const std::string& name, bool with_en
     for (const auto& [line, value] : ctx.entries<CounterValue>())
       out.add_names(line + "=" + std::to_string(value.value()));
     return out;
+  });
+  builder.on<Forward>([](const Forward& m, context& ctx) {
+    Increment inc;
+    inc.set_by(m.by());
+    ctx.tell(actor_id{"counter", m.counter_key()}, inc);
+    return CounterValue{};
   });
   if (with_entries) builder.with_entries();
 }
@@ -692,10 +700,10 @@ TEST_F(NodeRuntime, EntriesCommitWithTheirTurnAndSurviveARestart) {
   auto erased = erase_line(id, "b");
   ASSERT_TRUE(erased) << message_of(erased.error());
   EXPECT_EQ(static_cast<const CounterValue&>(**erased).value(), -1);  // gone for itself too
-  EXPECT_EQ(ledger(id), std::pair(lines{"a=5", "c=3"}, int64_t{5}));
+  EXPECT_EQ(ledger(id), std::pair(lines{"a=5", "c=3"}, int64_t{4}));
   stop();
   start();
-  EXPECT_EQ(ledger(id), std::pair(lines{"a=5", "c=3"}, int64_t{5}));
+  EXPECT_EQ(ledger(id), std::pair(lines{"a=5", "c=3"}, int64_t{4}));
   EXPECT_EQ(ledger(actor_id{"ledger", "l2"}), std::pair(lines{}, int64_t{0}));
 }
 
@@ -722,6 +730,57 @@ TEST_F(NodeRuntime, FailedCommitReloadsEntriesAsTheyAreOnDisk) {
   EXPECT_EQ(code_of(r.error()), errc::app_error);
   faulty_->fail_writes = false;
   EXPECT_EQ(ledger(id), std::pair(lines{"a=1"}, int64_t{1}));
+}
+
+// A turn that changed only entries still advances the version: when its commit fails, the
+// turn pipelined behind it (also entries only) fails too, rather than landing in the next
+// batch on top of what was lost while its caller hears success.
+TEST_F(NodeRuntime, FailedEntryOnlyCommitFailsTheTurnPipelinedBehindIt) {
+  start();
+  actor_id id{"ledger", "l5"};
+  ASSERT_TRUE(set_line(id, "a", 1));
+  faulty_->writes_started = 0;
+  faulty_->hold_writes = true;
+  auto first = std::async(std::launch::async, [&] { return set_line(id, "b", 0); });
+  ASSERT_TRUE(eventually([&] { return faulty_->writes_started.load() == 1; }, 5s))
+      << "phase: waiting for the first entry-only commit to reach the disk";
+  auto turns_before = rt_->metrics().turns();
+  auto second = std::async(std::launch::async, [&] { return set_line(id, "c", 0); });
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().turns() > turns_before; }, 5s))
+      << "phase: waiting for the second turn to run behind the unsynced one";
+  faulty_->fail_next_writes = 1;  // the held write fails, the next one would succeed
+  faulty_->hold_writes = false;
+  auto r1 = first.get();
+  auto r2 = second.get();
+  EXPECT_FALSE(r1);
+  EXPECT_FALSE(r2) << "the turn behind a failed commit was acknowledged";
+  EXPECT_EQ(ledger(id), std::pair(lines{"a=1"}, int64_t{1}));
+}
+
+// A turn that writes nothing but tells, behind an unsettled commit of its actor, sends its
+// tell once that commit is durable (its reply waits there too).
+TEST_F(NodeRuntime, TellOfATurnThatWroteNothingBehindAnUnsettledCommitIsSent) {
+  start();
+  actor_id id{"ledger", "l6"};
+  faulty_->writes_started = 0;
+  faulty_->hold_writes = true;
+  auto write = std::async(std::launch::async, [&] { return set_line(id, "a", 1); });
+  ASSERT_TRUE(eventually([&] { return faulty_->writes_started.load() == 1; }, 5s))
+      << "phase: waiting for the write to reach the disk";
+  Forward fwd;
+  fwd.set_counter_key("told-behind");
+  fwd.set_by(7);
+  auto forward = std::async(std::launch::async, [&] { return call(id, msg(fwd)); });
+  std::this_thread::sleep_for(50ms);  // the forward runs behind the held commit
+  faulty_->hold_writes = false;
+  ASSERT_TRUE(write.get());
+  ASSERT_TRUE(forward.get());
+  ASSERT_TRUE(eventually(
+      [&] {
+        return counter_value(actor_id{"counter", "told-behind"}) == 7;
+      },
+      3s))
+      << "phase: waiting for the one-way Increment of 7";
 }
 
 TEST_F(NodeRuntime, EntriesNeedATypeRegisteredWithThem) {

@@ -52,9 +52,9 @@ class context {
   /// use belongs here. Changes commit with the turn, atomically with the state, and are
   /// dropped if the turn fails; reads see this turn's own changes. Every entry is loaded
   /// with the activation: keep them bounded. Requires: the type was registered
-  /// with_entries() (else std::logic_error, which fails the turn). A reentrant type's
-  /// interleaved turns are not checked against each other's entry changes: per name, the
-  /// last commit wins.
+  /// with_entries() (else std::logic_error, which fails the turn). A turn that changes an
+  /// entry advances the actor's version like a state change, so a reentrant type's
+  /// interleaved turns conflict over entries as they do over state.
   template <class Record>
   std::optional<Record> entry(std::string_view name) {
     auto bytes = entry_bytes(name);

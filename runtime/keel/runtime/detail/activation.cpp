@@ -415,8 +415,11 @@ void turn::hand_to_writer(std::string bytes, bool state_changed, bool writes) {
   if (st.committed) {
     req->state_key = state_key(st.id);
     req->expected_version = st.version;
-    req->write_state = state_changed;
-    if (state_changed) req->state_bytes = bytes;
+    // Every turn that writes writes the state record at the next version, also one that
+    // changed only reminders or entries: a turn pipelined behind it expects that version,
+    // so if this commit fails, that one fails too instead of landing on what was lost.
+    req->write_state = writes;
+    if (writes) req->state_bytes = state_changed ? bytes : st.committed_bytes;
   }
   if (writes) {
     for (auto& change : reminder_changes_) {
@@ -439,17 +442,19 @@ void turn::hand_to_writer(std::string bytes, bool state_changed, bool writes) {
         if (auto it = st.entries.find(change.name); it != st.entries.end()) st.entries.erase(it);
       }
     }
-    req->tells = std::move(tells_);
-    req->timers = std::move(timers_);
     req->reminder_changes = std::move(reminder_changes_);
   }
+  // A successful turn's tells and timers leave once its commit, or the one it waited
+  // behind, is durable, whether or not it wrote (done() releases nothing of a failed turn).
+  req->tells = std::move(tells_);
+  req->timers = std::move(timers_);
   if (state_changed) {
     // The old committed message becomes the next turn's working buffer.
     if (!in_place_) std::swap(st.committed, working_);
     working_valid_ = false;
     st.committed_bytes = std::move(bytes);
-    ++st.version;
   }
+  if (writes && st.committed) ++st.version;
   if (!st.unsettled) st.unsettled = std::make_shared<std::atomic<uint32_t>>(0);
   st.unsettled->fetch_add(1, std::memory_order_acq_rel);
   req->env = shared_env();

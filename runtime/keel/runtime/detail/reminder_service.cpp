@@ -60,7 +60,9 @@ void erase_entry(reminder_state& st, const reminder_key_t& key) {
 
 // A reminder no longer in flight waits for its (possibly changed) due time again.
 void land(reminder_state& st, const reminder_key_t& key) {
-  st.in_flight.erase(key);
+  // Not in flight any more: its partition was dropped meanwhile, and a rescan (a handoff
+  // aborted) already scheduled what is stored; scheduling it again would fire it twice.
+  if (st.in_flight.erase(key) == 0) return;
   if (auto it = st.due_by_key.find(key); it != st.due_by_key.end())
     st.by_due.emplace(it->second, key);
 }

@@ -11,7 +11,8 @@
 namespace keel::test {
 
 /// Wraps the real store and, while `fail_writes` is set, refuses every write with
-/// `unavailable` (as a full or broken disk would), without touching the inner store. While
+/// `unavailable` (as a full or broken disk would), without touching the inner store; so do
+/// the next `fail_next_writes` writes. While
 /// `hold_writes` is set, a write waits (a slow disk), so that commits pile up behind it.
 /// Thread safety: thread-safe.
 class faulty_store final : public state_store {
@@ -19,6 +20,7 @@ class faulty_store final : public state_store {
   explicit faulty_store(std::unique_ptr<state_store> inner) : inner_(std::move(inner)) {}
 
   std::atomic<bool> fail_writes{false};
+  std::atomic<int> fail_next_writes{0};  // this many writes fail, then writes succeed again
   std::atomic<bool> hold_writes{false};
   std::atomic<int> writes_started{0};
 
@@ -33,6 +35,9 @@ class faulty_store final : public state_store {
     writes_started.fetch_add(1);
     while (hold_writes.load()) std::this_thread::sleep_for(std::chrono::milliseconds{1});
     if (fail_writes.load()) return make_error(errc::unavailable, "injected write failure");
+    for (int n = fail_next_writes.load(); n > 0;)
+      if (fail_next_writes.compare_exchange_weak(n, n - 1))
+        return make_error(errc::unavailable, "injected write failure");
     return inner_->write(batch);
   }
 
