@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <mutex>
 #include <random>
@@ -19,6 +20,29 @@ using cluster::PartitionTableView;
 
 class Rebalance : public Cluster {
  protected:
+  // The first `count` keys `prefix<k>` whose actor (`id_of(key)`) rendezvous places on n4
+  // once n4 joins n1–n3: their partitions will move there.
+  static std::vector<std::string> keys_moving_to_n4(
+      const std::string& prefix, size_t count,
+      const std::function<actor_id(const std::string&)>& id_of) {
+    std::vector<std::string> keys;
+    for (int k = 0; keys.size() < count && k < 1000; ++k) {
+      auto key = prefix + std::to_string(k);
+      if (cluster::membership::rendezvous_owner(id_of(key).partition(), {"n1", "n2", "n3", "n4"}) ==
+          "n4")
+        keys.push_back(key);
+    }
+    return keys;
+  }
+
+  // Whether `node` places every one of `actors` ("type/key") on n4.
+  static bool all_on_n4(node_process& node, const std::vector<std::string>& actors) {
+    for (const auto& actor : actors)
+      if (node.get("/v1/actors/" + actor).body.find(R"("node":"n4")") == std::string::npos)
+        return false;
+    return true;
+  }
+
   static PartitionTableView table(node_process& node) {
     return get_json<PartitionTableView>(node, "/v1/cluster/partitions");
   }
@@ -312,14 +336,12 @@ TEST_F(Rebalance, ReminderDueDuringAMoveFiresOnceOnTheNewOwner) {
   start_node("n3", {"--test-actors"});
   ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 3; }, 5s));
   // Actors whose partitions will move to n4: the only partitions placed in this test.
-  std::vector<std::string> keys;
-  for (int k = 0; keys.size() < 4 && k < 1000; ++k) {
-    auto key = "r" + std::to_string(k);
-    if (cluster::membership::rendezvous_owner(actor_id{"remind", key}.partition(),
-                                              {"n1", "n2", "n3", "n4"}) == "n4")
-      keys.push_back(key);
-  }
+  auto keys = keys_moving_to_n4("r", 4, [](const std::string& key) {
+    return actor_id{"remind", key};
+  });
   ASSERT_EQ(keys.size(), 4u);
+  std::vector<std::string> actors;
+  for (const auto& key : keys) actors.push_back("remind/" + key);
   constexpr int due_ms = 2500;
   for (const auto& key : keys) {
     auto reply = n1.post("/v1/actors/remind/" + key + "/Remind",
@@ -329,16 +351,7 @@ TEST_F(Rebalance, ReminderDueDuringAMoveFiresOnceOnTheNewOwner) {
   auto registered = std::chrono::steady_clock::now();
   // n4 waits 3 s before it writes each partition: the reminders fall due while theirs move.
   auto& n4 = start_node("n4", {"--test-actors", "--test-handoff-delay=3s"});
-  ASSERT_TRUE(eventually(
-      [&] {
-        for (const auto& key : keys) {
-          auto where = n1.get("/v1/actors/remind/" + key).body;
-          if (where.find(R"("node":"n4")") == std::string::npos) return false;
-        }
-        return true;
-      },
-      30s))
-      << n4.log();
+  ASSERT_TRUE(eventually([&] { return all_on_n4(n1, actors); }, 30s)) << n4.log();
   EXPECT_GT(std::chrono::steady_clock::now() - registered, std::chrono::milliseconds{due_ms})
       << "the moves ended before the reminders were due";
   auto fired = [&](const std::string& key) {
@@ -362,14 +375,13 @@ TEST_F(Rebalance, AlertInboxEntriesMoveWithTheirPartition) {
   start_node("n2");
   start_node("n3");
   ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 3; }, 5s));
-  std::vector<std::string> riders;  // inboxes whose partitions will move to n4
-  for (int k = 0; riders.size() < 3 && k < 1000; ++k) {
-    auto rider = "m" + std::to_string(k);
-    if (cluster::membership::rendezvous_owner(actor_id{"alerts", "rider:" + rider}.partition(),
-                                              {"n1", "n2", "n3", "n4"}) == "n4")
-      riders.push_back(rider);
-  }
+  // Inboxes whose partitions will move to n4.
+  auto riders = keys_moving_to_n4("m", 3, [](const std::string& rider) {
+    return actor_id{"alerts", "rider:" + rider};
+  });
   ASSERT_EQ(riders.size(), 3u);
+  std::vector<std::string> inboxes;
+  for (const auto& rider : riders) inboxes.push_back("alerts/rider:" + rider);
   auto add = [&](const std::string& rider, const std::string& text) {
     auto reply = n1.post("/v1/actors/alerts/rider:" + rider + "/AddAlert",
                          R"({"alert":{"kind":"test","text":")" + text + R"("}})");
@@ -388,16 +400,7 @@ TEST_F(Rebalance, AlertInboxEntriesMoveWithTheirPartition) {
   for (const auto& rider : riders)
     for (const auto* text : {"a", "b", "c"}) add(rider, text);
   auto& n4 = start_node("n4");
-  ASSERT_TRUE(eventually(
-      [&] {
-        for (const auto& rider : riders) {
-          auto where = n1.get("/v1/actors/alerts/rider:" + rider).body;
-          if (where.find(R"("node":"n4")") == std::string::npos) return false;
-        }
-        return true;
-      },
-      30s))
-      << n4.log();
+  ASSERT_TRUE(eventually([&] { return all_on_n4(n1, inboxes); }, 30s)) << n4.log();
   for (const auto& rider : riders) {
     EXPECT_EQ(texts(rider), (std::vector<std::string>{"c", "b", "a"})) << rider;
     add(rider, "d");
