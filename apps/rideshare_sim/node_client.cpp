@@ -60,6 +60,11 @@ const http_parser_settings& response_settings() {
   return settings;
 }
 
+timeval to_timeval(std::chrono::milliseconds d) {
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  return {static_cast<time_t>(micros / 1000000), static_cast<suseconds_t>(micros % 1000000)};
+}
+
 // A connection unused this long may have been closed by the node's keep-alive timeout;
 // it is checked before reuse (busy connections are not: that check is a syscall).
 constexpr std::chrono::milliseconds idle_check_after{500};
@@ -94,12 +99,9 @@ bool node_client::connect_socket(std::string& error) {
     return false;
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses{found, &::freeaddrinfo};
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout_).count();
-  timeval tv{static_cast<time_t>(micros / 1000000), static_cast<suseconds_t>(micros % 1000000)};
+  auto tv = to_timeval(timeout_);
   // Connecting is bounded too (Linux applies the send timeout to connect), at most 2 s.
-  auto connect_micros = std::min<int64_t>(micros, 2000000);
-  timeval connect_tv{static_cast<time_t>(connect_micros / 1000000),
-                     static_cast<suseconds_t>(connect_micros % 1000000)};
+  auto connect_tv = to_timeval(std::min(timeout_, std::chrono::milliseconds{2000}));
   for (auto* a = found; a != nullptr; a = a->ai_next) {
     int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) continue;

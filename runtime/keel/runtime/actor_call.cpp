@@ -14,8 +14,7 @@ void send_call_from_actor(caf::scheduled_actor* self, call_router& router, const
                           caf::message_id request_id, call_slot* serving) {
   auto env = make_call(target, deadline, caf::actor_cast<caf::strong_actor_ptr>(self), request_id);
   if (serving) serving->set_waiting_on(slot_of(env));
-  env->payload_type = request->GetDescriptor();
-  env->message_type = env->payload_type->name();
+  env->message_type = request->GetDescriptor()->name();
   env->payload = std::move(request);
   env->trace = trace;
   env->caller = std::move(caller);

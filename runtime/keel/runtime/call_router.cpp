@@ -53,9 +53,8 @@ void call_router::send(envelope_ptr env, caf::execution_unit* host) {
   if (env->message_type.empty() || env->message_type[0] != '$') {
     // By the payload's type when there is one: a handler of another message type that
     // happens to share its short name must not receive it.
-    env->handler = env->payload_type ? type->find(env->payload_type)
-                   : env->payload    ? type->find(env->payload->GetDescriptor())
-                                     : type->find(env->message_type);
+    env->handler =
+        env->payload ? type->find(env->payload->GetDescriptor()) : type->find(env->message_type);
     if (!env->handler)
       return fail(errc::unknown_message,
                   "actor type '" + type->name + "' has no handler for '" + env->message_type + "'");

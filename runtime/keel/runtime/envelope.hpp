@@ -20,9 +20,6 @@ struct envelope {
   actor_id target;
   std::string message_type;  // the handler's name: the request's protobuf message name
   message_ptr payload;
-  // The payload's type when the sender had it at hand (a local call), so the router does
-  // not ask protobuf again; null otherwise.
-  const google::protobuf::Descriptor* payload_type = nullptr;
   call_slot* reply = nullptr;  // null for a one-way tell; lives in this envelope (below)
   trace_id trace;
   std::string caller;  // "http", "reminder", or the calling actor's "type/key"

@@ -439,7 +439,7 @@ void turn::hand_to_writer(std::string bytes, bool state_changed, bool writes) {
         st.entries.insert_or_assign(std::move(change.name), std::move(*change.bytes));
       } else {
         req->side_ops.push_back({std::move(key), {}, true});
-        if (auto it = st.entries.find(change.name); it != st.entries.end()) st.entries.erase(it);
+        st.entries.erase(change.name);
       }
     }
     req->reminder_changes = std::move(reminder_changes_);
