@@ -122,9 +122,13 @@ int main(int argc, char** argv) {
   app.add_option("--riders", opts.riders, "distinct riders requesting rides")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000000));
-  app.add_option("--concurrency", opts.concurrency, "worker threads, one connection each")
+  app.add_option("--concurrency", opts.concurrency,
+                 "simulated dispatchers running rides at once, one connection each")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  app.add_option("--threads", opts.threads, "threads the dispatchers' connections are spread over")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   auto* duration = duration_option(app, "--duration", opts.duration,
                                    "how long to start new rides (with --rides: at most)");
   app.add_option("--rides", opts.rides, "stop after this many rides")
@@ -172,13 +176,14 @@ int main(int argc, char** argv) {
   control.started = clock::now();
   control.deadline = control.started + opts.duration;
   control.ride_limit = opts.rides;
-  std::vector<std::unique_ptr<ride_worker>> workers;
-  for (int i = 0; i < opts.concurrency; ++i)
-    workers.push_back(std::make_unique<ride_worker>(opts, town, control, i));
+  std::vector<std::unique_ptr<load_loop>> loops;
+  for (int t = 0; t < std::min(opts.threads, opts.concurrency); ++t)
+    loops.push_back(std::make_unique<load_loop>(opts, town, control));
+  for (int i = 0; i < opts.concurrency; ++i) loops[i % loops.size()]->add_worker(i);
   std::atomic<bool> done{false};
   std::thread progress{[&] { show_progress(control, done); }};
   std::vector<std::thread> threads;
-  for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+  for (auto& loop : loops) threads.emplace_back([&loop] { loop->run(); });
   for (auto& th : threads) th.join();
   run_summary summary;
   summary.elapsed_s = std::chrono::duration<double>(clock::now() - control.started).count();
@@ -187,9 +192,11 @@ int main(int argc, char** argv) {
   std::cerr << "\n";
 
   std::vector<ride_record> rides;
-  for (const auto& w : workers) {
-    summary.stats.merge(w->stats());
-    rides.insert(rides.end(), w->rides().begin(), w->rides().end());
+  for (const auto& loop : loops) {
+    for (const auto& w : loop->workers()) {
+      summary.stats.merge(w->stats());
+      rides.insert(rides.end(), w->rides().begin(), w->rides().end());
+    }
   }
   for (const auto& r : rides) {
     ++summary.paths[r.path];

@@ -7,29 +7,16 @@
 #include <string_view>
 #include <vector>
 
+#include "http_wire.hpp"
 #include "sim_options.hpp"
 
 namespace keel::sim {
 
-/// One HTTP exchange as the sim saw it.
-/// A plain value; immutable once returned.
-struct http_reply {
-  int status = 0;  // 0: no HTTP answer at all, see `transport_error`
-  std::string body;
-  std::string transport_error;  // what went wrong when status is 0: Connection, Write, Read
-
-  bool ok() const { return status >= 200 && status < 300; }
-  /// "409 conflict", "503 unavailable" or "transport Read": the key errors are tallied by.
-  std::string error_key() const;
-};
-
-/// A keep-alive HTTP/1.1 connection to one keel-node: each sim thread owns one, so requests
-/// of different threads never queue behind each other on a shared socket. A request leaves
-/// in one send (headers and body together, as browsers and curl send small requests), and
+/// A blocking keep-alive HTTP/1.1 connection to one keel-node, for the sim's setup and its
+/// checks (the load itself runs on async_node_client). A request leaves in one send, and
 /// blocking reads are bounded by socket timeouts instead of a poll before each read:
-/// cpp-httplib sent every POST as two segments and polled ~6 times per exchange, which on
-/// two cores cost the measured node a quarter of the machine (docs/benchmarks.md). Responses
-/// are parsed by http_parser, the parser RESTinio uses.
+/// cpp-httplib sent every POST as two segments and polled ~6 times per exchange
+/// (docs/benchmarks.md).
 /// Thread safety: externally synchronized (one thread at a time; in practice one owner).
 class node_client {
  public:
@@ -46,7 +33,6 @@ class node_client {
  private:
   http_reply exchange(std::string_view method, const std::string& path, std::string_view body);
   bool connect_socket(std::string& error);
-  bool usable_after_idle();
   void disconnect();
 
   endpoint node_;

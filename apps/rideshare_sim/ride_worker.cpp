@@ -6,6 +6,13 @@
 
 #include <fmt/format.h>
 #include <simdjson.h>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "node_client.hpp"
 
 namespace keel::sim {
 
@@ -120,51 +127,62 @@ std::optional<std::string> place_drivers(const sim_options& opts, const city& to
   return first_failure;
 }
 
-ride_worker::ride_worker(const sim_options& opts, const city& town, run_control& control, int index)
-    : opts_(opts),
+ride_worker::ride_worker(asio::io_context& io, const sim_options& opts, const city& town,
+                         run_control& control, int index)
+    : io_(io),
+      opts_(opts),
       town_(town),
       control_(control),
       rng_(random_stream(opts.seed, static_cast<uint64_t>(index))),
-      client_(opts.node, opts.request_timeout) {}
+      client_(io, opts.node, opts.request_timeout) {}
 
-void ride_worker::run() {
-  while (control_.claim_ride()) one_ride();
+asio::awaitable<void> ride_worker::run() {
+  while (control_.claim_ride()) co_await one_ride();
 }
 
-http_reply ride_worker::call(route r, const std::string& path, const std::string& body) {
+asio::awaitable<void> ride_worker::pause(std::chrono::milliseconds how_long) {
+  asio::steady_timer timer{io_, how_long};
+  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
+asio::awaitable<http_reply> ride_worker::call(route r, const std::string& path,
+                                              const std::string& body) {
   auto t0 = run_control::clock::now();
-  auto reply = r == route::put_location ? client_.put(path, body)
-               : r == route::get_ride   ? client_.get(path)
-                                        : client_.post(path, body);
+  // No co_await inside ?: below: GCC 12 miscompiles that (it resumed a null coroutine).
+  std::string_view method = r == route::put_location ? "PUT"
+                            : r == route::get_ride   ? "GET"
+                                                     : "POST";
+  auto reply = co_await client_.exchange(method, path, body);
   stats_.record(r, run_control::clock::now() - t0, reply);
   if (reply.ok())
     control_.last_answer.store(control_.now_ns());
   else
     control_.errors.fetch_add(1);
-  return reply;
+  co_return reply;
 }
 
-std::optional<Ride> ride_worker::step(route r, const std::string& ride_id,
-                                      const std::string& body) {
+asio::awaitable<std::optional<Ride>> ride_worker::step(route r, const std::string& ride_id,
+                                                       const std::string& body) {
   static constexpr std::string_view verbs[] = {"", "accept", "start", "complete", "cancel"};
-  auto reply = call(r, fmt::format("/v1/rides/{}/{}", ride_id, verbs[static_cast<int>(r)]), body);
-  if (!reply.ok()) return std::nullopt;
+  auto reply =
+      co_await call(r, fmt::format("/v1/rides/{}/{}", ride_id, verbs[static_cast<int>(r)]), body);
+  if (!reply.ok()) co_return std::nullopt;
   auto ride = parse_ride(reply.body);
   if (!ride) {
     stats_.record_bad_body(r);
     control_.errors.fetch_add(1);
   }
-  return ride;
+  co_return ride;
 }
 
-void ride_worker::one_ride() {
+asio::awaitable<void> ride_worker::one_ride() {
   control_.in_flight.fetch_add(1);
   std::uniform_int_distribution<int> rider{0, std::max(opts_.riders, 1) - 1};
   auto pickup = town_.random_point(rng_);
   auto dropoff = town_.random_point(rng_);
   auto body = fmt::format(R"({{"riderId":"sim-r{}","pickup":{},"dropoff":{}}})", rider(rng_),
                           location_body(pickup), location_body(dropoff));
-  auto reply = call(route::request_ride, "/v1/rides", body);
+  auto reply = co_await call(route::request_ride, "/v1/rides", body);
   auto ride = reply.ok() ? parse_ride(reply.body) : std::nullopt;
   if (reply.ok() && !ride) {
     stats_.record_bad_body(route::request_ride);
@@ -174,8 +192,8 @@ void ride_worker::one_ride() {
     // No ride id, so nothing to follow up; the failure is already counted. A refused
     // connection fails in microseconds, so back off rather than spin through the run.
     control_.in_flight.fetch_sub(1);
-    if (reply.status == 0) std::this_thread::sleep_for(std::chrono::milliseconds{100});
-    return;
+    if (reply.status == 0) co_await pause(std::chrono::milliseconds{100});
+    co_return;
   }
   ride_record rec;
   rec.ride_id = ride->ride_id();
@@ -184,7 +202,8 @@ void ride_worker::one_ride() {
   if (ride->status() == Ride::searching) {
     // Cancelled at once so the run measures rides, not a queue of riders holding out for
     // drivers; the match reminder could still pick a driver before the cancel lands.
-    finish(rec, route::cancel, ride_path::cancelled_searching, payment_expectation::void_payment);
+    co_await finish(rec, route::cancel, ride_path::cancelled_searching,
+                    payment_expectation::void_payment);
   } else if (ride->status() == Ride::matched) {
     rec.driver_id = ride->driver_id();
     rec.matched = control_.now_ns();
@@ -196,46 +215,51 @@ void ride_worker::one_ride() {
       where = points[std::uniform_int_distribution<int>{0, 3}(rng_)];
     }
     if (where == cancel_point::before_accept) {
-      finish(rec, route::cancel, ride_path::cancelled_before_accept,
-             payment_expectation::void_payment);
-    } else if (!step(route::accept, rec.ride_id,
-                     fmt::format(R"({{"driverId":"{}"}})", rec.driver_id))) {
-      recover(rec);
+      co_await finish(rec, route::cancel, ride_path::cancelled_before_accept,
+                      payment_expectation::void_payment);
+    } else if (!co_await step(route::accept, rec.ride_id,
+                              fmt::format(R"({{"driverId":"{}"}})", rec.driver_id))) {
+      co_await recover(rec);
     } else if (where == cancel_point::after_accept) {
-      finish(rec, route::cancel, ride_path::cancelled_after_accept,
-             payment_expectation::capture_fee);
-    } else if (!step(route::start, rec.ride_id, "{}")) {
-      recover(rec);
+      co_await finish(rec, route::cancel, ride_path::cancelled_after_accept,
+                      payment_expectation::capture_fee);
+    } else if (!co_await step(route::start, rec.ride_id, "{}")) {
+      co_await recover(rec);
     } else if (where == cancel_point::after_start) {
-      finish(rec, route::cancel, ride_path::cancelled_after_start,
-             payment_expectation::capture_fee);
+      co_await finish(rec, route::cancel, ride_path::cancelled_after_start,
+                      payment_expectation::capture_fee);
     } else {
-      finish(rec, route::complete, ride_path::completed, payment_expectation::capture_fare);
+      co_await finish(rec, route::complete, ride_path::completed,
+                      payment_expectation::capture_fare);
     }
   } else {
     // A fresh ride is searching or matched; anything else is the node's bug, and the sim
     // still closes the ride so the invariant checks judge its payment.
     stats_.record_bad_body(route::request_ride);
     control_.errors.fetch_add(1);
-    recover(rec);
+    co_await recover(rec);
   }
   if (rec.path != ride_path::lost) {
     control_.rides_finished.fetch_add(1);
     if (!rec.driver_id.empty()) {
       if (rec.path == ride_path::completed)
-        move_driver(rec.driver_id, dropoff, 0.002);
+        co_await move_driver(rec.driver_id, dropoff, 0.002);
       else
-        move_driver(rec.driver_id, pickup, 0.005);
+        co_await move_driver(rec.driver_id, pickup, 0.005);
     }
   }
   rides_.push_back(std::move(rec));
   control_.in_flight.fetch_sub(1);
 }
 
-void ride_worker::finish(ride_record& rec, route r, ride_path path, payment_expectation expect) {
+asio::awaitable<void> ride_worker::finish(ride_record& rec, route r, ride_path path,
+                                          payment_expectation expect) {
   rec.end_sent = std::min(rec.end_sent, control_.now_ns());
-  auto ride = step(r, rec.ride_id, "{}");
-  if (!ride) return recover(rec);
+  auto ride = co_await step(r, rec.ride_id, "{}");
+  if (!ride) {
+    co_await recover(rec);
+    co_return;
+  }
   rec.end_received = control_.now_ns();
   rec.path = path;
   rec.expect = expect;
@@ -245,16 +269,22 @@ void ride_worker::finish(ride_record& rec, route r, ride_path path, payment_expe
   if (rec.driver_id.empty()) rec.driver_id = ride->driver_id();
 }
 
-void ride_worker::recover(ride_record& rec) {
+asio::awaitable<void> ride_worker::recover(ride_record& rec) {
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds{50 << attempt});
+    if (attempt > 0) co_await pause(std::chrono::milliseconds{50 << attempt});
     rec.end_sent = std::min(rec.end_sent, control_.now_ns());
-    auto cancelled = step(route::cancel, rec.ride_id, "{}");
-    if (cancelled) return adopt_outcome(rec, *cancelled);
+    auto cancelled = co_await step(route::cancel, rec.ride_id, "{}");
+    if (cancelled) {
+      adopt_outcome(rec, *cancelled);
+      co_return;
+    }
     // 409: already completed or cancelled, perhaps by the call that seemed to fail.
-    auto reply = call(route::get_ride, "/v1/rides/" + rec.ride_id, "");
+    auto reply = co_await call(route::get_ride, "/v1/rides/" + rec.ride_id, "");
     auto ride = reply.ok() ? parse_ride(reply.body) : std::nullopt;
-    if (ride && finished(*ride)) return adopt_outcome(rec, *ride);
+    if (ride && finished(*ride)) {
+      adopt_outcome(rec, *ride);
+      co_return;
+    }
   }
   rec.path = ride_path::lost;
   rec.expect = payment_expectation::unknown;
@@ -270,9 +300,41 @@ void ride_worker::adopt_outcome(ride_record& rec, const Ride& ride) {
   if (rec.driver_id.empty()) rec.driver_id = ride.driver_id();
 }
 
-void ride_worker::move_driver(const std::string& driver_id, lat_lng near, double radius) {
-  call(route::put_location, "/v1/drivers/" + driver_id + "/location",
-       location_body(town_.near(near, radius, rng_)));
+asio::awaitable<void> ride_worker::move_driver(const std::string& driver_id, lat_lng near,
+                                               double radius) {
+  co_await call(route::put_location, "/v1/drivers/" + driver_id + "/location",
+                location_body(town_.near(near, radius, rng_)));
+}
+
+load_loop::load_loop(const sim_options& opts, const city& town, run_control& control)
+    : opts_(opts), town_(town), control_(control) {}
+
+void load_loop::add_worker(int index) {
+  workers_.push_back(std::make_unique<ride_worker>(io_, opts_, town_, control_, index));
+}
+
+void load_loop::run() {
+  running_ = workers_.size();
+  for (auto& w : workers_) asio::co_spawn(io_, drive(*w), asio::detached);
+  asio::co_spawn(io_, watch(), asio::detached);
+  io_.run();
+}
+
+asio::awaitable<void> load_loop::drive(ride_worker& worker) {
+  co_await worker.run();
+  --running_;
+}
+
+asio::awaitable<void> load_loop::watch() {
+  // Coarse on purpose: a timer per exchange would cost a timer-queue update per request.
+  constexpr std::chrono::milliseconds tick{100};
+  asio::steady_timer timer{io_};
+  while (running_ > 0) {
+    timer.expires_after(tick);
+    co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    auto now = async_node_client::clock::now();
+    for (auto& w : workers_) w->enforce_timeout(now);
+  }
 }
 
 }  // namespace keel::sim

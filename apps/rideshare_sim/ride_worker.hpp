@@ -3,14 +3,18 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+
+#include "async_node_client.hpp"
 #include "call_stats.hpp"
 #include "keel/rideshare/rideshare.pb.h"
-#include "node_client.hpp"
 #include "ride_record.hpp"
 #include "sim_options.hpp"
 
@@ -70,15 +74,19 @@ struct run_control {
 std::optional<std::string> place_drivers(const sim_options& opts, const city& town);
 
 /// One simulated dispatcher: runs rides back to back on its own keep-alive connection until
-/// the run's deadline or ride limit, recording latencies, failures and every ride.
-/// Thread safety: externally synchronized; one thread calls run(), and results are read only
-/// after that thread has joined.
+/// the run's deadline or ride limit, recording latencies, failures and every ride. A
+/// coroutine on a load_loop: many dispatchers share one thread.
+/// Thread safety: externally synchronized; runs on its io_context's thread, and results are
+/// read only after that thread has joined.
 class ride_worker {
  public:
-  /// Requires: `opts`, `town` and `control` outlive the worker.
-  ride_worker(const sim_options& opts, const city& town, run_control& control, int index);
+  /// Requires: `io`, `opts`, `town` and `control` outlive the worker.
+  ride_worker(asio::io_context& io, const sim_options& opts, const city& town, run_control& control,
+              int index);
 
-  void run();
+  asio::awaitable<void> run();
+  /// See async_node_client::enforce_timeout.
+  void enforce_timeout(async_node_client::clock::time_point now) { client_.enforce_timeout(now); }
 
   const call_stats& stats() const { return stats_; }
   const std::vector<ride_record>& rides() const { return rides_; }
@@ -86,25 +94,56 @@ class ride_worker {
  private:
   enum class cancel_point : uint8_t { none, before_accept, after_accept, after_start };
 
-  void one_ride();
-  http_reply call(route r, const std::string& path, const std::string& body);
+  asio::awaitable<void> one_ride();
+  asio::awaitable<http_reply> call(route r, const std::string& path, const std::string& body);
   /// POSTs a lifecycle step; the ride from its answer, or nullopt after recording the failure.
-  std::optional<rideshare::Ride> step(route r, const std::string& ride_id, const std::string& body);
+  asio::awaitable<std::optional<rideshare::Ride>> step(route r, const std::string& ride_id,
+                                                       const std::string& body);
   /// Ends the ride with `r` (complete or cancel); falls back to recover() on failure.
-  void finish(ride_record& rec, route r, ride_path path, payment_expectation expect);
+  asio::awaitable<void> finish(ride_record& rec, route r, ride_path path,
+                               payment_expectation expect);
   /// After a failed call: cancels the ride, or reads how it ended, a bounded number of times.
-  void recover(ride_record& rec);
+  asio::awaitable<void> recover(ride_record& rec);
   /// Classifies `rec` by the node's last answer about its ride (recovered rides only).
   void adopt_outcome(ride_record& rec, const rideshare::Ride& ride);
-  void move_driver(const std::string& driver_id, lat_lng near, double radius);
+  asio::awaitable<void> move_driver(const std::string& driver_id, lat_lng near, double radius);
+  asio::awaitable<void> pause(std::chrono::milliseconds how_long);
 
+  asio::io_context& io_;
   const sim_options& opts_;
   const city& town_;
   run_control& control_;
   std::mt19937_64 rng_;
-  node_client client_;
+  async_node_client client_;
   call_stats stats_;
   std::vector<ride_record> rides_;
+};
+
+/// One thread's share of the load: its ride workers run as coroutines on one io_context (a
+/// single epoll loop), with a watchdog that fails any exchange past the request timeout.
+/// Thread safety: add workers, then call run() on one thread; read workers() after run()
+/// has returned.
+class load_loop {
+ public:
+  /// Requires: `opts`, `town` and `control` outlive the loop.
+  load_loop(const sim_options& opts, const city& town, run_control& control);
+
+  void add_worker(int index);
+  /// Runs every worker to its end; returns once all have finished.
+  void run();
+
+  const std::vector<std::unique_ptr<ride_worker>>& workers() const { return workers_; }
+
+ private:
+  asio::awaitable<void> drive(ride_worker& worker);
+  asio::awaitable<void> watch();
+
+  const sim_options& opts_;
+  const city& town_;
+  run_control& control_;
+  asio::io_context io_{1};  // one thread: asio may skip its locks
+  std::vector<std::unique_ptr<ride_worker>> workers_;
+  size_t running_ = 0;
 };
 
 }  // namespace keel::sim

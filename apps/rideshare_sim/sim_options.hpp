@@ -29,6 +29,7 @@ struct sim_options {
   int drivers = 200;
   int riders = 1000;
   int concurrency = 16;
+  int threads = 1;  // event-loop threads of the load phase
   std::chrono::milliseconds duration{std::chrono::seconds{10}};
   int64_t rides = 0;  // 0: no count limit, run for `duration`
   double cancel_rate = 0.1;
