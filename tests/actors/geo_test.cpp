@@ -55,6 +55,35 @@ TEST(GeoGrid, RingMinDistanceIsALowerBoundForEveryPointOfTheRing) {
   }
 }
 
+TEST(GeoGrid, CellMinDistanceIsALowerBoundForEveryPointOfTheCell) {
+  geo_grid grid{0.01};
+  std::mt19937_64 rng{43};
+  std::uniform_real_distribution<double> unit{0, 1};
+  for (int sample = 0; sample < 4000; ++sample) {
+    // Around Berlin and near the 85 degree limit, where east-west meters shrink fastest.
+    double base_lat = sample % 2 == 0 ? 52.4 : 84.6;
+    point p{base_lat + unit(rng) * 0.3, 13.2 + unit(rng) * 0.3};
+    auto home = grid.cell_of(p);
+    cell_id c{home.x + static_cast<int64_t>(unit(rng) * 7) - 3,
+              home.y + static_cast<int64_t>(unit(rng) * 7) - 3};
+    point q{(c.y + unit(rng)) * 0.01, (c.x + unit(rng)) * 0.01};
+    EXPECT_GE(distance_meters(p, q), grid.cell_min_distance(p, c))
+        << "p=" << p.lat << "," << p.lng << " cell " << c.x << ":" << c.y;
+  }
+}
+
+TEST(GeoGrid, CellMinDistanceIsZeroInsideAndTheGapAcrossAnEdge) {
+  geo_grid grid{0.01};
+  point p{52.5195, 13.4050};  // 0.0005 degrees (~56 m) below the boundary at 52.52
+  auto home = grid.cell_of(p);
+  EXPECT_EQ(grid.cell_min_distance(p, home), 0.0);
+  double north = grid.cell_min_distance(p, {home.x, home.y + 1});
+  EXPECT_GT(north, 0.98 * 0.0005 * 111195.08);
+  EXPECT_LE(north, 0.0005 * 111195.08);
+  // The cell beyond the northern neighbour starts ~1.1 km further.
+  EXPECT_GT(grid.cell_min_distance(p, {home.x, home.y + 2}), 1000.0);
+}
+
 TEST(Fare, BaseFarePlusPerKmInCents) {
   fare_rule rule;                                // 250 + 120 per km
   auto q = quote_fare({0, 0}, {0.01, 0}, rule);  // 1111.95 m

@@ -298,6 +298,42 @@ TEST_F(Rideshare, MatchingAgreesWithBruteForceOnRandomLayouts) {
   }
 }
 
+TEST_F(Rideshare, ARefusedRideStillGetsTheNearestFreeDriverFromACellItSkipped) {
+  start();
+  // Per area: "near" ~100 m from the pickup in its cell; "north" ~300 m, in the cell across
+  // the boundary ~165 m away, which a search that found "near" skips; "far" ~500 m in the
+  // pickup's cell. Two riders at once: the one "near" refuses (or who no longer sees it)
+  // must get "north", never "far". Five areas at once, so refusals surely happen.
+  constexpr int areas = 5;
+  auto pickup_of = [](int area) { return point{52.5185, 13.405 + 0.02 * area}; };
+  for (int a = 0; a < areas; ++a) {
+    auto p = pickup_of(a);
+    place_driver(fmt::format("near{}", a), {p.lat - 0.0009, p.lng});
+    place_driver(fmt::format("north{}", a), {p.lat + 0.0027, p.lng});
+    place_driver(fmt::format("far{}", a), {p.lat - 0.0045, p.lng});
+  }
+  settle();
+  std::vector<std::future<http_reply>> replies;
+  for (int a = 0; a < areas; ++a)
+    for (int rider = 0; rider < 2; ++rider)
+      replies.push_back(std::async(std::launch::async, [this, a, rider, &pickup_of] {
+        return node_->post(
+            "/v1/rides", ride_body(fmt::format("u{}-{}", a, rider), pickup_of(a), {52.53, 13.42}));
+      }));
+  std::set<std::string> assigned;
+  for (auto& f : replies) {
+    auto r = f.get();
+    ASSERT_EQ(r.status, 201) << r.body;
+    assigned.insert(parse<Ride>(r).driver_id());
+  }
+  std::set<std::string> expected;
+  for (int a = 0; a < areas; ++a) {
+    expected.insert(fmt::format("near{}", a));
+    expected.insert(fmt::format("north{}", a));
+  }
+  EXPECT_EQ(assigned, expected);
+}
+
 TEST_F(Rideshare, FortySimultaneousRequestsForTenDriversMatchExactlyTen) {
   start();
   for (int i = 0; i < 10; ++i)

@@ -15,6 +15,16 @@ double radians(double deg) {
   return deg * pi / 180.0;
 }
 
+// Meters per degree of longitude at the highest latitude of [lat_a, lat_b]: east-west meters
+// shrink with latitude, so the smallest scale keeps a distance estimate a lower bound.
+double east_west_scale(double lat_a, double lat_b) {
+  double max_abs_lat = std::min(89.9, std::max(std::abs(lat_a), std::abs(lat_b)));
+  return meters_per_degree * std::cos(radians(max_abs_lat));
+}
+
+// Haversine and the flat estimates below differ by far less than 1% at city scale.
+constexpr double flat_estimate_margin = 0.99;
+
 }  // namespace
 
 double distance_meters(point a, point b) {
@@ -59,16 +69,24 @@ double geo_grid::ring_min_distance(point p, int ring) const {
   double lat_max = (c.y + ring) * size_;
   double lng_min = (c.x - (ring - 1)) * size_;
   double lng_max = (c.x + ring) * size_;
-  // East-west meters shrink with latitude: take the smallest scale in the square, so the
-  // bound stays a lower bound.
-  double max_abs_lat = std::min(89.9, std::max(std::abs(lat_min), std::abs(lat_max)));
-  double ew_scale = meters_per_degree * std::cos(radians(max_abs_lat));
+  double ew_scale = east_west_scale(lat_min, lat_max);
   double north = (lat_max - p.lat) * meters_per_degree;
   double south = (p.lat - lat_min) * meters_per_degree;
   double east = (lng_max - p.lng) * ew_scale;
   double west = (p.lng - lng_min) * ew_scale;
-  // Haversine and this flat estimate differ by far less than 1% at city scale.
-  return 0.99 * std::max(0.0, std::min({north, south, east, west}));
+  return flat_estimate_margin * std::max(0.0, std::min({north, south, east, west}));
+}
+
+double geo_grid::cell_min_distance(point p, cell_id c) const {
+  double lat_min = c.y * size_;
+  double lat_max = (c.y + 1) * size_;
+  double lng_min = c.x * size_;
+  double lng_max = (c.x + 1) * size_;
+  // Degrees from p to the cell along each axis; 0 where p lies within the cell's span.
+  double dlat = std::max({0.0, lat_min - p.lat, p.lat - lat_max});
+  double dlng = std::max({0.0, lng_min - p.lng, p.lng - lng_max});
+  double ew_scale = std::min(east_west_scale(p.lat, lat_min), east_west_scale(p.lat, lat_max));
+  return flat_estimate_margin * std::hypot(dlat * meters_per_degree, dlng * ew_scale);
 }
 
 fare_quote quote_fare(point pickup, point dropoff, const fare_rule& rule) {

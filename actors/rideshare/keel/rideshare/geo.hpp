@@ -24,7 +24,8 @@ struct cell_id {
 };
 
 /// The grid the geolocation index uses: its cell size, the cell of a point, the cells of a
-/// ring, and how near a ring can possibly come to a point (the matching stop rule).
+/// ring, and how near a ring or a cell can possibly come to a point (the matching stop and
+/// skip rules).
 /// Immutable; safe to share.
 class geo_grid {
  public:
@@ -39,6 +40,9 @@ class geo_grid {
   /// A lower bound, in meters, on the distance from `p` to any point of a cell in ring
   /// `ring` around p's cell: nothing in that ring can be nearer.
   double ring_min_distance(point p, int ring) const;
+  /// A lower bound, in meters, on the distance from `p` to any point of cell `c` (0 when `p`
+  /// lies in it): a cell farther than the best driver found cannot hold a nearer one.
+  double cell_min_distance(point p, cell_id c) const;
 
  private:
   double size_;

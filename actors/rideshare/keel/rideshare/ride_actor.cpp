@@ -36,6 +36,13 @@ struct match_run {
     double meters;
   };
   std::vector<candidate> found;
+  // Cells not asked because they could not beat the best driver found when their ring was
+  // searched; asked after all if refusals leave a candidate farther than one of them.
+  struct skipped_cell {
+    cell_id cell;
+    double min_meters;
+  };
+  std::vector<skipped_cell> skipped;
   size_t next_to_reserve = 0;
   std::set<std::string> refused;          // drivers that said no in this run: never asked twice
   std::function<void(std::string)> done;  // the reserved driver, or "" for none
@@ -58,12 +65,39 @@ class matcher {
   }
 
  private:
+  // Asks the ring's cells that may hold a driver nearer than the best found so far (and
+  // within the radius); a cell wholly farther is skipped: in a city, most of the eight
+  // neighbours of a pickup lie farther than the nearest driver of its own cell.
   void query_ring(context& ctx, const std::shared_ptr<match_run>& run) const {
-    auto cells = grid_.ring_cells(run->center, run->ring);
+    double best = nearest_free(*run);
+    std::vector<cell_id> cells;
+    for (const auto& c : grid_.ring_cells(run->center, run->ring)) {
+      double near = grid_.cell_min_distance(run->pickup, c);
+      if (near > opts_.search_radius_meters) continue;
+      if (near > best)
+        run->skipped.push_back({c, near});
+      else
+        cells.push_back(c);
+    }
+    query_cells(ctx, run, cells, then::end_ring);
+  }
+
+  enum class then { end_ring, reserve };
+
+  // Asks each cell for its drivers and keeps those within the radius; then ends the ring or
+  // goes back to reserving (at once when there is no cell to ask).
+  void query_cells(context& ctx, const std::shared_ptr<match_run>& run,
+                   const std::vector<cell_id>& cells, then next) const {
+    auto go_on = [this, &ctx, run, next] {
+      if (next == then::end_ring) return after_ring(ctx, run);
+      rank_found(*run);
+      reserve_next(ctx, run);
+    };
+    if (cells.empty()) return go_on();
     run->cells_pending = static_cast<int>(cells.size());
     for (const auto& c : cells) {
       ctx.ask<CellDrivers>(cell_actor(grid_.key_of(c)), CellQuery{},
-                           [this, &ctx, run](caf::expected<CellDrivers> answer) {
+                           [this, run, go_on](caf::expected<CellDrivers> answer) {
                              if (answer) {
                                for (const auto& d : answer->drivers()) {
                                  double m = distance_meters(run->pickup, to_point(d.position()));
@@ -71,42 +105,67 @@ class matcher {
                                    run->found.push_back({d.driver_id(), m});
                                }
                              }
-                             if (--run->cells_pending == 0) after_ring(ctx, run);
+                             if (--run->cells_pending == 0) go_on();
                            });
     }
   }
 
-  void after_ring(context& ctx, const std::shared_ptr<match_run>& run) const {
+  // Orders the candidates nearest first and restarts at the top (whoever refused is skipped
+  // by name).
+  static void rank_found(match_run& run) {
+    std::sort(run.found.begin(), run.found.end(), [](const auto& a, const auto& b) {
+      return a.meters != b.meters ? a.meters < b.meters : a.driver_id < b.driver_id;
+    });
+    run.next_to_reserve = 0;
+  }
+
+  // The distance of the nearest driver found who has not refused (infinity: none).
+  static double nearest_free(const match_run& run) {
     double best = std::numeric_limits<double>::infinity();
-    for (const auto& c : run->found) best = std::min(best, c.meters);
-    double next_min = grid_.ring_min_distance(run->pickup, run->ring + 1);
-    // Stop only when no cell further out can hold anyone nearer than the best so far (or
-    // at a hard ring cap, which at the served latitudes lies beyond the radius anyway).
-    if (best <= next_min || next_min > opts_.search_radius_meters || run->ring >= max_rings) {
-      std::sort(run->found.begin(), run->found.end(), [](const auto& a, const auto& b) {
-        return a.meters != b.meters ? a.meters < b.meters : a.driver_id < b.driver_id;
-      });
-      return reserve_next(ctx, run);
+    for (const auto& c : run.found)
+      if (!run.refused.count(c.driver_id)) best = std::min(best, c.meters);
+    return best;
+  }
+
+  // Whether the next ring must be searched before a driver `meters` away may be asked: it
+  // could hold someone nearer. Not beyond the radius, nor past a hard ring cap (which at the
+  // served latitudes lies beyond the radius anyway).
+  bool next_ring_may_be_nearer(const match_run& run, double meters) const {
+    double next_min = grid_.ring_min_distance(run.pickup, run.ring + 1);
+    return meters > next_min && next_min <= opts_.search_radius_meters && run.ring < max_rings;
+  }
+
+  void after_ring(context& ctx, const std::shared_ptr<match_run>& run) const {
+    if (next_ring_may_be_nearer(*run, nearest_free(*run))) {
+      ++run->ring;
+      return query_ring(ctx, run);
     }
-    ++run->ring;
-    query_ring(ctx, run);
+    rank_found(*run);
+    reserve_next(ctx, run);
   }
 
   void reserve_next(context& ctx, const std::shared_ptr<match_run>& run) const {
     while (run->next_to_reserve < run->found.size() &&
            run->refused.count(run->found[run->next_to_reserve].driver_id))
       ++run->next_to_reserve;
-    if (run->next_to_reserve >= run->found.size()) {
-      // Everyone found so far refused (taken a moment ago, or listed in a stale cell):
-      // widen the search instead of giving up while the radius allows.
-      if (grid_.ring_min_distance(run->pickup, run->ring + 1) > opts_.search_radius_meters ||
-          run->ring >= max_rings)
-        return run->done("");
-      run->found.clear();
-      run->next_to_reserve = 0;
+    // Refusals may have left only candidates farther than a cell that was skipped, or than
+    // the next ring, which the search stopped before: ask those first, so the ride still
+    // gets the nearest driver who says yes.
+    double candidate = run->next_to_reserve < run->found.size()
+                           ? run->found[run->next_to_reserve].meters
+                           : std::numeric_limits<double>::infinity();
+    std::vector<cell_id> due;
+    std::erase_if(run->skipped, [&](const match_run::skipped_cell& s) {
+      if (s.min_meters > candidate) return false;
+      due.push_back(s.cell);
+      return true;
+    });
+    if (!due.empty()) return query_cells(ctx, run, due, then::reserve);
+    if (next_ring_may_be_nearer(*run, candidate)) {
       ++run->ring;
       return query_ring(ctx, run);
     }
+    if (run->next_to_reserve >= run->found.size()) return run->done("");
     auto driver = run->found[run->next_to_reserve++].driver_id;
     Reserve reserve;
     reserve.set_ride_id(ctx.self().key());
