@@ -75,6 +75,67 @@ TEST(StateStore, RefusesADatabaseMadeWithAnotherPartitionCount) {
   EXPECT_NE(message_of(store.error()).find("1024"), std::string::npos);
 }
 
+// A dir written before layout 2: an actor whose turns only registered a reminder (or kept
+// an entry) had no state record.
+TEST(StateStore, OpeningAnOlderDirGivesEveryActorWithSideRecordsAStateRecord) {
+  test::temp_dir dir;
+  actor_id reminder_only{"ride", "a"}, entry_only{"alerts", "b"}, both{"ride", "c"};
+  {
+    leveldb::Options options;
+    options.create_if_missing = true;
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(options, dir.sub("db"), &raw).ok());
+    std::unique_ptr<leveldb::DB> db{raw};
+    ASSERT_TRUE(
+        db->Put({}, std::string{meta_partition_count_key}, std::to_string(partition_count)).ok());
+    ASSERT_TRUE(db->Put({}, reminder_key(reminder_only, "match"), "r1").ok());
+    ASSERT_TRUE(db->Put({}, reminder_key(reminder_only, "pay"), "r2").ok());
+    ASSERT_TRUE(db->Put({}, entry_key(entry_only, "0"), "e").ok());
+    ASSERT_TRUE(db->Put({}, state_key(both), encode_versioned(5, "five")).ok());
+    ASSERT_TRUE(db->Put({}, reminder_key(both, "match"), "r3").ok());
+  }
+  auto store = open_leveldb_store({dir.sub("db"), true});
+  ASSERT_TRUE(store) << to_string(store.error());
+  auto version_of = [&](const actor_id& id) -> std::pair<uint64_t, std::string> {
+    auto value = (*store)->get(state_key(id));
+    if (!value || !*value) return {99, "missing"};
+    uint64_t version = 0;
+    std::string_view bytes;
+    if (!decode_versioned(**value, version, bytes)) return {99, "corrupt"};
+    return {version, std::string{bytes}};
+  };
+  EXPECT_EQ(version_of(reminder_only), (std::pair<uint64_t, std::string>{0, ""}));
+  EXPECT_EQ(version_of(entry_only), (std::pair<uint64_t, std::string>{0, ""}));
+  EXPECT_EQ(version_of(both), (std::pair<uint64_t, std::string>{5, "five"}));
+  auto layout = (*store)->get(std::string{meta_layout_key});
+  ASSERT_TRUE(layout && *layout);
+  EXPECT_EQ(**layout, current_layout);
+  // So loading the reminder-only actor still finds its reminders.
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto reader = detail::spawn_store_reader(sys, **store);
+  caf::scoped_actor self{sys};
+  size_t reminders = 0;
+  self->request(reader, 5s, detail::load_atom::value, reminder_only, false)
+      .receive([&](const detail::load_result_ptr& loaded) { reminders = loaded->reminders.size(); },
+               [&](caf::error& e) { ADD_FAILURE() << to_string(e); });
+  EXPECT_EQ(reminders, 2u);
+  caf::anon_send_exit(reader, caf::exit_reason::user_shutdown);
+}
+
+TEST(StateStore, RefusesADirOfALaterLayout) {
+  test::temp_dir dir;
+  {
+    auto store = open_leveldb_store({dir.sub("db"), true});
+    ASSERT_TRUE(store);
+    ASSERT_FALSE((*store)->write({{std::string{meta_layout_key}, "3"}}));
+  }
+  auto store = open_leveldb_store({dir.sub("db"), true});
+  ASSERT_FALSE(store);
+  EXPECT_EQ(code_of(store.error()), errc::conflict);
+  EXPECT_NE(message_of(store.error()).find("layout 3"), std::string::npos);
+}
+
 TEST(StateStore, ScanReturnsExactlyThePrefixInKeyOrder) {
   test::temp_dir dir;
   auto store = open_leveldb_store({dir.sub("db"), true});

@@ -38,6 +38,17 @@ TEST(StorageKeys, EntriesOfOneActorShareAPrefixInsideTheirPartition) {
   EXPECT_FALSE(reminder_key(a, "n").starts_with(entry_prefix(a)));
 }
 
+TEST(StorageKeys, TheOwnerOfAReminderOrEntryIsItsActorsStateKey) {
+  actor_id a{"ride", "r-1"};
+  EXPECT_EQ(owner_state_key(reminder_key(a, "match")), state_key(a));
+  EXPECT_EQ(owner_state_key(entry_key(a, "7")), state_key(a));
+  EXPECT_EQ(owner_state_key(entry_key(a, "")), state_key(a));
+  EXPECT_EQ(owner_state_key(state_key(a)), std::nullopt);
+  EXPECT_EQ(owner_state_key(std::string{meta_partition_count_key}), std::nullopt);
+  EXPECT_EQ(owner_state_key(partition_prefix(3, record_kind::reminder) + "ride"), std::nullopt);
+  EXPECT_EQ(owner_state_key(""), std::nullopt);
+}
+
 TEST(StorageKeys, MetadataSortsAfterEveryPartition) {
   EXPECT_GT(std::string{meta_partition_count_key},
             partition_prefix(partition_count - 1, record_kind::reminder) + "\xff\xff");

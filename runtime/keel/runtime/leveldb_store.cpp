@@ -1,4 +1,5 @@
 #include <memory>
+#include <set>
 
 #include <leveldb/db.h>
 #include <leveldb/filter_policy.h>
@@ -15,6 +16,45 @@ namespace {
 // LevelDB's Status is translated here, once, where it enters Keel.
 caf::error to_error(const leveldb::Status& st, std::string_view what) {
   return make_error(errc::unavailable, std::string{what} + ": " + st.ToString());
+}
+
+// Brings a dir to layout 2 (storage_keys.hpp): before it, a turn that only registered a
+// reminder wrote no state record, so its actor's reminders could lie beside no state
+// record. Each such actor gets an empty state record at version 0, which loads exactly as
+// no record does. `fresh`: the dir was just created, and holds nothing to fix.
+caf::error bring_to_current_layout(leveldb::DB& db, bool fresh) {
+  std::string layout;
+  auto st = db.Get(leveldb::ReadOptions{}, std::string{meta_layout_key}, &layout);
+  if (st.ok() && layout == current_layout) return {};
+  if (st.ok())
+    return make_error(errc::conflict, "the data dir has layout " + layout +
+                                          ", which this build does not know (it knows " +
+                                          std::string{current_layout} + ")");
+  if (!st.IsNotFound()) return to_error(st, "read layout");
+  leveldb::WriteBatch fixes;
+  if (!fresh) {
+    std::set<std::string> owners;
+    std::unique_ptr<leveldb::Iterator> it{db.NewIterator(leveldb::ReadOptions{})};
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto owner = owner_state_key(std::string_view{it->key().data(), it->key().size()});
+      if (owner) owners.insert(std::move(*owner));
+    }
+    if (!it->status().ok()) return to_error(it->status(), "scan for layout 2");
+    for (const auto& owner : owners) {
+      std::string ignored;
+      auto found = db.Get(leveldb::ReadOptions{}, owner, &ignored);
+      if (found.IsNotFound())
+        fixes.Put(owner, encode_versioned(0, {}));
+      else if (!found.ok())
+        return to_error(found, "read a state record");
+    }
+  }
+  fixes.Put(std::string{meta_layout_key}, std::string{current_layout});
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  st = db.Write(wo, &fixes);
+  if (!st.ok()) return to_error(st, "record layout 2");
+  return {};
 }
 
 class leveldb_store final : public state_store {
@@ -82,7 +122,8 @@ caf::expected<std::unique_ptr<state_store>> open_leveldb_store(const store_optio
   std::string recorded;
   auto expected = std::to_string(partition_count);
   st = db->Get(leveldb::ReadOptions{}, std::string{meta_partition_count_key}, &recorded);
-  if (st.IsNotFound()) {
+  bool fresh = st.IsNotFound();
+  if (fresh) {
     leveldb::WriteOptions wo;
     wo.sync = true;
     st = db->Put(wo, std::string{meta_partition_count_key}, expected);
@@ -93,6 +134,7 @@ caf::expected<std::unique_ptr<state_store>> open_leveldb_store(const store_optio
     return make_error(errc::conflict, "data dir " + opts.path + " was made with " + recorded +
                                           " partitions, this build uses " + expected);
   }
+  if (auto err = bring_to_current_layout(*db, fresh)) return err;
   return std::unique_ptr<state_store>{
       std::make_unique<leveldb_store>(std::move(filter), std::move(db), opts.sync)};
 }

@@ -68,6 +68,21 @@ std::string entry_key(const actor_id& id, std::string_view name) {
   return named_key(id, record_kind::entry, name);
 }
 
+std::optional<std::string> owner_state_key(std::string_view side_record_key) {
+  constexpr size_t kind_at = 2;  // after the partition's two bytes
+  if (side_record_key.size() <= kind_at) return std::nullopt;
+  auto kind = static_cast<record_kind>(side_record_key[kind_at]);
+  if (kind != record_kind::reminder && kind != record_kind::entry) return std::nullopt;
+  // `type '\0' key '\0' name`: the owner's key ends at the second '\0'.
+  auto type_end = side_record_key.find('\0', kind_at + 1);
+  if (type_end == std::string_view::npos) return std::nullopt;
+  auto key_end = side_record_key.find('\0', type_end + 1);
+  if (key_end == std::string_view::npos) return std::nullopt;
+  std::string out{side_record_key.substr(0, key_end)};
+  out[kind_at] = static_cast<char>(record_kind::state);
+  return out;
+}
+
 std::string encode_versioned(uint64_t version, std::string_view bytes) {
   std::string out(8 + bytes.size(), '\0');
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((version >> (8 * i)) & 0xff);

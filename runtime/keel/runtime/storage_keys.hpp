@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,9 @@ std::string reminder_prefix(const actor_id& id);
 /// An actor's named entry (context::put_entry), and the prefix of all its entries.
 std::string entry_key(const actor_id& id, std::string_view name);
 std::string entry_prefix(const actor_id& id);
+/// The state key of the actor that owns a reminder or entry record; nullopt for any other
+/// key.
+std::optional<std::string> owner_state_key(std::string_view side_record_key);
 /// The prefix of one partition's records of one kind.
 std::string partition_prefix(uint32_t partition, record_kind kind);
 /// The prefix of every record of one partition (all kinds): what a handoff moves.
@@ -36,6 +40,14 @@ inline constexpr std::string_view meta_partition_count_key =
 
 /// A node-level metadata key: "\xff" "meta/" + name (after every partition's keys).
 std::string meta_key(std::string_view name);
+
+/// The data dir's layout: "2" once every reminder and entry record has its actor's state
+/// record beside it (a missing state record then means no side records either, and a new
+/// actor's load skips their scans). Older dirs are brought to it when opened.
+inline constexpr std::string_view meta_layout_key =
+    "\xff"
+    "meta/layout";
+inline constexpr std::string_view current_layout = "2";
 
 /// Which cluster and node this DB belongs to, written by the cluster layer on first join.
 inline constexpr std::string_view meta_cluster_key =
