@@ -29,7 +29,12 @@ struct node_options {
   // scheduler thread cost ~10 % of throughput in work stealing and wake-ups
   // (docs/benchmarks.md).
   size_t threads = std::max(2u, std::thread::hardware_concurrency()) - 1;
-  size_t http_threads = 2;
+  // On 2 cores one I/O thread: two woke each other for every request (~2 context switches
+  // per request each, against ~0.3 for one busy thread) and took the cores from the turns;
+  // rideshare-sim ran ~13 % more rides/s with one. A request that is one tiny turn (a
+  // counter Increment) does better with two, as its HTTP work is most of the work
+  // (docs/benchmarks.md).
+  size_t http_threads = std::thread::hardware_concurrency() <= 2 ? 1 : 2;
   std::chrono::milliseconds lease_ttl{std::chrono::seconds{2}};
   std::string rate_limit = "off";
   double payment_failure_rate = 0;
