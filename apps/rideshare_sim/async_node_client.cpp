@@ -21,7 +21,10 @@ async_node_client::async_node_client(asio::io_context& io, const endpoint& node,
 void async_node_client::enforce_timeout(clock::time_point now) {
   if (busy_since_ && now - *busy_since_ > timeout_ && !timed_out_) {
     timed_out_ = true;
-    disconnect();  // the pending operation completes with an error
+    // The pending operation completes with an error; the exchange checks the flag after
+    // each step, so one that completed just before this does not go on unbounded.
+    resolver_.cancel();
+    disconnect();
   }
 }
 
@@ -35,9 +38,8 @@ http_reply async_node_client::fail(std::string what) {
   return transport_failure(timed_out_ ? "Timeout" : std::move(what));
 }
 
-asio::awaitable<http_reply> async_node_client::exchange(std::string_view method,
-                                                        const std::string& path,
-                                                        std::string_view body) {
+asio::awaitable<http_reply> async_node_client::exchange(std::string method, std::string path,
+                                                        std::string body) {
   auto now = clock::now();
   if (socket_.is_open() && now - last_used_ > idle_check_after &&
       !idle_connection_usable(socket_.native_handle()))
@@ -50,15 +52,15 @@ asio::awaitable<http_reply> async_node_client::exchange(std::string_view method,
   co_return reply;
 }
 
-asio::awaitable<http_reply> async_node_client::exchange_on_connection(std::string_view method,
+asio::awaitable<http_reply> async_node_client::exchange_on_connection(const std::string& method,
                                                                       const std::string& path,
-                                                                      std::string_view body) {
+                                                                      const std::string& body) {
   if (!socket_.is_open()) {
     auto [resolve_error, addresses] =
         co_await resolver_.async_resolve(node_.host, std::to_string(node_.port), as_result);
-    if (resolve_error) co_return fail("Connection");
+    if (resolve_error || timed_out_) co_return fail("Connection");
     auto [connect_error, connected] = co_await asio::async_connect(socket_, addresses, as_result);
-    if (connect_error) co_return fail("Connection");
+    if (connect_error || timed_out_) co_return fail("Connection");
     asio::error_code ignored;
     socket_.set_option(asio::ip::tcp::no_delay{true}, ignored);
   }

@@ -31,17 +31,18 @@ class async_node_client {
   async_node_client& operator=(const async_node_client&) = delete;
 
   /// One request ("GET", "POST" or "PUT"; a JSON body unless empty) and its response.
-  asio::awaitable<http_reply> exchange(std::string_view method, const std::string& path,
-                                       std::string_view body);
+  /// By value: a coroutine's reference parameters would outlive what they refer to as soon
+  /// as a caller does not await at once.
+  asio::awaitable<http_reply> exchange(std::string method, std::string path, std::string body);
 
   /// Closes the connection if its exchange has run longer than the timeout, so that the
   /// exchange fails with transport error "Timeout".
   void enforce_timeout(clock::time_point now);
 
  private:
-  asio::awaitable<http_reply> exchange_on_connection(std::string_view method,
+  asio::awaitable<http_reply> exchange_on_connection(const std::string& method,
                                                      const std::string& path,
-                                                     std::string_view body);
+                                                     const std::string& body);
   /// The failure `what`, or "Timeout" if the watchdog closed the connection.
   http_reply fail(std::string what);
   void disconnect();

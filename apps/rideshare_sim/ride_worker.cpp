@@ -145,14 +145,13 @@ asio::awaitable<void> ride_worker::pause(std::chrono::milliseconds how_long) {
   co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
 }
 
-asio::awaitable<http_reply> ride_worker::call(route r, const std::string& path,
-                                              const std::string& body) {
+asio::awaitable<http_reply> ride_worker::call(route r, std::string path, std::string body) {
   auto t0 = run_control::clock::now();
   // No co_await inside ?: below: GCC 12 miscompiles that (it resumed a null coroutine).
   std::string_view method = r == route::put_location ? "PUT"
                             : r == route::get_ride   ? "GET"
                                                      : "POST";
-  auto reply = co_await client_.exchange(method, path, body);
+  auto reply = co_await client_.exchange(std::string{method}, std::move(path), std::move(body));
   stats_.record(r, run_control::clock::now() - t0, reply);
   if (reply.ok())
     control_.last_answer.store(control_.now_ns());
@@ -161,11 +160,11 @@ asio::awaitable<http_reply> ride_worker::call(route r, const std::string& path,
   co_return reply;
 }
 
-asio::awaitable<std::optional<Ride>> ride_worker::step(route r, const std::string& ride_id,
-                                                       const std::string& body) {
+asio::awaitable<std::optional<Ride>> ride_worker::step(route r, std::string ride_id,
+                                                       std::string body) {
   static constexpr std::string_view verbs[] = {"", "accept", "start", "complete", "cancel"};
-  auto reply =
-      co_await call(r, fmt::format("/v1/rides/{}/{}", ride_id, verbs[static_cast<int>(r)]), body);
+  auto path = fmt::format("/v1/rides/{}/{}", ride_id, verbs[static_cast<int>(r)]);
+  auto reply = co_await call(r, std::move(path), std::move(body));
   if (!reply.ok()) co_return std::nullopt;
   auto ride = parse_ride(reply.body);
   if (!ride) {
@@ -214,23 +213,29 @@ asio::awaitable<void> ride_worker::one_ride() {
           cancel_point::after_start};
       where = points[std::uniform_int_distribution<int>{0, 3}(rng_)];
     }
+    // Each step awaited on its own line: no co_await inside a condition (see call()).
     if (where == cancel_point::before_accept) {
       co_await finish(rec, route::cancel, ride_path::cancelled_before_accept,
                       payment_expectation::void_payment);
-    } else if (!co_await step(route::accept, rec.ride_id,
-                              fmt::format(R"({{"driverId":"{}"}})", rec.driver_id))) {
-      co_await recover(rec);
-    } else if (where == cancel_point::after_accept) {
-      co_await finish(rec, route::cancel, ride_path::cancelled_after_accept,
-                      payment_expectation::capture_fee);
-    } else if (!co_await step(route::start, rec.ride_id, "{}")) {
-      co_await recover(rec);
-    } else if (where == cancel_point::after_start) {
-      co_await finish(rec, route::cancel, ride_path::cancelled_after_start,
-                      payment_expectation::capture_fee);
     } else {
-      co_await finish(rec, route::complete, ride_path::completed,
-                      payment_expectation::capture_fare);
+      auto accept_body = fmt::format(R"({{"driverId":"{}"}})", rec.driver_id);
+      auto accepted = co_await step(route::accept, rec.ride_id, std::move(accept_body));
+      if (!accepted) {
+        co_await recover(rec);
+      } else if (where == cancel_point::after_accept) {
+        co_await finish(rec, route::cancel, ride_path::cancelled_after_accept,
+                        payment_expectation::capture_fee);
+      } else {
+        auto started = co_await step(route::start, rec.ride_id, "{}");
+        if (!started)
+          co_await recover(rec);
+        else if (where == cancel_point::after_start)
+          co_await finish(rec, route::cancel, ride_path::cancelled_after_start,
+                          payment_expectation::capture_fee);
+        else
+          co_await finish(rec, route::complete, ride_path::completed,
+                          payment_expectation::capture_fare);
+      }
     }
   } else {
     // A fresh ride is searching or matched; anything else is the node's bug, and the sim
@@ -300,9 +305,9 @@ void ride_worker::adopt_outcome(ride_record& rec, const Ride& ride) {
   if (rec.driver_id.empty()) rec.driver_id = ride.driver_id();
 }
 
-asio::awaitable<void> ride_worker::move_driver(const std::string& driver_id, lat_lng near,
-                                               double radius) {
-  co_await call(route::put_location, "/v1/drivers/" + driver_id + "/location",
+asio::awaitable<void> ride_worker::move_driver(std::string driver_id, lat_lng near, double radius) {
+  auto path = "/v1/drivers/" + driver_id + "/location";
+  co_await call(route::put_location, std::move(path),
                 location_body(town_.near(near, radius, rng_)));
 }
 
@@ -315,23 +320,27 @@ void load_loop::add_worker(int index) {
 
 void load_loop::run() {
   running_ = workers_.size();
-  for (auto& w : workers_) asio::co_spawn(io_, drive(*w), asio::detached);
-  asio::co_spawn(io_, watch(), asio::detached);
+  // A worker that throws (out of memory, say) ends the program loudly, as a thread would;
+  // swallowed, it would leave the loop waiting for it forever.
+  auto rethrow = [](const std::exception_ptr& e) {
+    if (e) std::rethrow_exception(e);
+  };
+  for (auto& w : workers_) asio::co_spawn(io_, drive(*w), rethrow);
+  asio::co_spawn(io_, watch(), rethrow);
   io_.run();
 }
 
 asio::awaitable<void> load_loop::drive(ride_worker& worker) {
   co_await worker.run();
-  --running_;
+  if (--running_ == 0) watchdog_.cancel();  // the run's end is not delayed to its next tick
 }
 
 asio::awaitable<void> load_loop::watch() {
   // Coarse on purpose: a timer per exchange would cost a timer-queue update per request.
   constexpr std::chrono::milliseconds tick{100};
-  asio::steady_timer timer{io_};
   while (running_ > 0) {
-    timer.expires_after(tick);
-    co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    watchdog_.expires_after(tick);
+    co_await watchdog_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     auto now = async_node_client::clock::now();
     for (auto& w : workers_) w->enforce_timeout(now);
   }

@@ -11,6 +11,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "async_node_client.hpp"
 #include "call_stats.hpp"
@@ -95,10 +96,12 @@ class ride_worker {
   enum class cancel_point : uint8_t { none, before_accept, after_accept, after_start };
 
   asio::awaitable<void> one_ride();
-  asio::awaitable<http_reply> call(route r, const std::string& path, const std::string& body);
+  // Coroutines take strings by value: a reference parameter would dangle once a caller
+  // passes a temporary and does not await at once.
+  asio::awaitable<http_reply> call(route r, std::string path, std::string body);
   /// POSTs a lifecycle step; the ride from its answer, or nullopt after recording the failure.
-  asio::awaitable<std::optional<rideshare::Ride>> step(route r, const std::string& ride_id,
-                                                       const std::string& body);
+  asio::awaitable<std::optional<rideshare::Ride>> step(route r, std::string ride_id,
+                                                       std::string body);
   /// Ends the ride with `r` (complete or cancel); falls back to recover() on failure.
   asio::awaitable<void> finish(ride_record& rec, route r, ride_path path,
                                payment_expectation expect);
@@ -106,7 +109,7 @@ class ride_worker {
   asio::awaitable<void> recover(ride_record& rec);
   /// Classifies `rec` by the node's last answer about its ride (recovered rides only).
   void adopt_outcome(ride_record& rec, const rideshare::Ride& ride);
-  asio::awaitable<void> move_driver(const std::string& driver_id, lat_lng near, double radius);
+  asio::awaitable<void> move_driver(std::string driver_id, lat_lng near, double radius);
   asio::awaitable<void> pause(std::chrono::milliseconds how_long);
 
   asio::io_context& io_;
@@ -141,7 +144,8 @@ class load_loop {
   const sim_options& opts_;
   const city& town_;
   run_control& control_;
-  asio::io_context io_{1};  // one thread: asio may skip its locks
+  asio::io_context io_{1};  // run by one thread
+  asio::steady_timer watchdog_{io_};
   std::vector<std::unique_ptr<ride_worker>> workers_;
   size_t running_ = 0;
 };

@@ -1,6 +1,10 @@
 #include "keel/runtime/storage_keys.hpp"
 
+#include <vector>
+
 #include <gtest/gtest.h>
+
+#include "keel/runtime/state_store.hpp"
 
 namespace keel {
 namespace {
@@ -47,6 +51,25 @@ TEST(StorageKeys, TheOwnerOfAReminderOrEntryIsItsActorsStateKey) {
   EXPECT_EQ(owner_state_key(std::string{meta_partition_count_key}), std::nullopt);
   EXPECT_EQ(owner_state_key(partition_prefix(3, record_kind::reminder) + "ride"), std::nullopt);
   EXPECT_EQ(owner_state_key(""), std::nullopt);
+  // An actor key may hold a '\0' (names may not).
+  actor_id odd{"alerts", std::string("rider:\0x", 8)};
+  EXPECT_EQ(owner_state_key(entry_key(odd, "3")), state_key(odd));
+  EXPECT_EQ(owner_state_key(reminder_key(odd, "pay")), state_key(odd));
+}
+
+TEST(StorageKeys, AHandoffFromAnOlderBuildGetsTheStateRecordsItLacks) {
+  actor_id reminder_only{"ride", "a"}, with_state{"ride", "b"};
+  std::vector<store_write> writes{{reminder_key(reminder_only, "match"), "r"},
+                                  {reminder_key(reminder_only, "pay"), "r"},
+                                  {state_key(with_state), encode_versioned(4, "four")},
+                                  {entry_key(with_state, "0"), "e"}};
+  add_missing_state_records(writes);
+  ASSERT_EQ(writes.size(), 5u);
+  EXPECT_EQ(writes.back().key, state_key(reminder_only));
+  EXPECT_EQ(writes.back().value, encode_versioned(0, {}));
+  EXPECT_FALSE(writes.back().erase);
+  add_missing_state_records(writes);  // nothing left to add
+  EXPECT_EQ(writes.size(), 5u);
 }
 
 TEST(StorageKeys, MetadataSortsAfterEveryPartition) {

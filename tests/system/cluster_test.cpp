@@ -320,7 +320,11 @@ TEST_F(Cluster, KilledNodeIsDeclaredDownWithinOneSecondAndAHungOneWithinFive) {
   ASSERT_TRUE(eventually([&] { return member_ids(*nodes[observer]).count(killed) == 0; }, 1s))
       << "phase: " << killed << " was not declared down within 1 s";
   auto took = std::chrono::steady_clock::now() - killed_at;
-  EXPECT_EQ(member_ids(*nodes[coordinator]).count(killed), 0u);
+  // Each member learns it from its own etcd watch, a few milliseconds apart: the
+  // coordinator too within the second.
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(1s - took);
+  EXPECT_TRUE(eventually([&] { return member_ids(*nodes[coordinator]).count(killed) == 0; },
+                         std::max(left, 0ms)));
   std::cout << "killed node gone from the member list after "
             << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
   kill(nodes[hung]->pid(), SIGSTOP);

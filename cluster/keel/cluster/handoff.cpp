@@ -102,6 +102,9 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runt
         auto err = erase_range(runtime->store(), p, batch);
         auto records = stream.writes.size();
         if (!err) {
+          // A stream from a node of an older build may hold reminders or entries of an
+          // actor with no state record, which this node's loads would not look for.
+          add_missing_state_records(stream.writes);
           for (auto& w : stream.writes) batch.push_back(std::move(w));
           err = runtime->store().write(batch);
         }

@@ -44,6 +44,11 @@ class state_store {
   [[nodiscard]] virtual caf::error write(const std::vector<store_write>& batch) = 0;
 };
 
+/// Layout 2 (storage_keys.hpp) for records an older build wrote: adds an empty state record
+/// at version 0 for each actor that owns a reminder or entry among `writes` but has no state
+/// record among them. `writes`: all records of a key range, as a handoff moves a partition.
+void add_missing_state_records(std::vector<store_write>& writes);
+
 /// Opens (creating if needed) a LevelDB store. Refuses a DB made with another partition
 /// count: its keys would map to the wrong partitions.
 caf::expected<std::unique_ptr<state_store>> open_leveldb_store(const store_options& opts);

@@ -1,6 +1,9 @@
 #include "keel/runtime/storage_keys.hpp"
 
 #include <cstring>
+#include <set>
+
+#include "keel/runtime/state_store.hpp"
 
 namespace keel {
 
@@ -73,14 +76,28 @@ std::optional<std::string> owner_state_key(std::string_view side_record_key) {
   if (side_record_key.size() <= kind_at) return std::nullopt;
   auto kind = static_cast<record_kind>(side_record_key[kind_at]);
   if (kind != record_kind::reminder && kind != record_kind::entry) return std::nullopt;
-  // `type '\0' key '\0' name`: the owner's key ends at the second '\0'.
+  if (static_cast<unsigned char>(side_record_key[0]) == 0xff) return std::nullopt;  // meta
+  // `type '\0' key '\0' name`. Type names hold no '\0', and neither do the names of
+  // reminders and entries, but an actor key may (it comes from a URL or a JSON string):
+  // the owner's key ends at the last '\0', which must come after the type's.
   auto type_end = side_record_key.find('\0', kind_at + 1);
-  if (type_end == std::string_view::npos) return std::nullopt;
-  auto key_end = side_record_key.find('\0', type_end + 1);
-  if (key_end == std::string_view::npos) return std::nullopt;
+  auto key_end = side_record_key.rfind('\0');
+  if (type_end == std::string_view::npos || key_end == type_end) return std::nullopt;
   std::string out{side_record_key.substr(0, key_end)};
   out[kind_at] = static_cast<char>(record_kind::state);
   return out;
+}
+
+void add_missing_state_records(std::vector<store_write>& writes) {
+  std::set<std::string> owners, states;
+  for (const auto& w : writes) {
+    if (auto owner = owner_state_key(w.key))
+      owners.insert(std::move(*owner));
+    else
+      states.insert(w.key);
+  }
+  for (const auto& owner : owners)
+    if (!states.count(owner)) writes.push_back({owner, encode_versioned(0, {})});
 }
 
 std::string encode_versioned(uint64_t version, std::string_view bytes) {

@@ -26,7 +26,7 @@ std::string reminder_prefix(const actor_id& id);
 std::string entry_key(const actor_id& id, std::string_view name);
 std::string entry_prefix(const actor_id& id);
 /// The state key of the actor that owns a reminder or entry record; nullopt for any other
-/// key.
+/// key. Requires names without '\0' (actor keys may hold one).
 std::optional<std::string> owner_state_key(std::string_view side_record_key);
 /// The prefix of one partition's records of one kind.
 std::string partition_prefix(uint32_t partition, record_kind kind);
@@ -41,9 +41,10 @@ inline constexpr std::string_view meta_partition_count_key =
 /// A node-level metadata key: "\xff" "meta/" + name (after every partition's keys).
 std::string meta_key(std::string_view name);
 
-/// The data dir's layout: "2" once every reminder and entry record has its actor's state
-/// record beside it (a missing state record then means no side records either, and a new
-/// actor's load skips their scans). Older dirs are brought to it when opened.
+/// The data dir's layout: "2" once every reminder and entry record of a stateful actor has
+/// its actor's state record beside it (stateless workers load nothing) (a missing state record then
+/// means no side records either, and a new actor's load skips their scans). Older dirs are brought
+/// to it when opened.
 inline constexpr std::string_view meta_layout_key =
     "\xff"
     "meta/layout";
