@@ -1,7 +1,7 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -38,19 +38,32 @@ struct turn_row {
   uint64_t version_after = 0;
 };
 
-/// A bounded ring of the node's most recent turns.
+/// A bounded ring of the node's most recent turns. A full ring overwrites its oldest record in
+/// place, so the record's strings keep their buffers: a turn logs without allocating (a
+/// deque of records freed and allocated ~4 strings per turn, ~130 k turns/s under load).
 /// Thread safety: thread-safe.
 class turn_log {
  public:
-  explicit turn_log(size_t capacity) : capacity_(capacity) {}
-  void add(turn_record record);
+  explicit turn_log(size_t capacity) : ring_(std::max<size_t>(capacity, 1)) {}
+
+  /// Records one turn: `fill(record)` assigns every field of the slot it is given (which
+  /// holds an older turn's values), under the log's lock.
+  template <class Fill>
+  void add(Fill&& fill) {
+    std::lock_guard guard{mutex_};
+    fill(ring_[next_]);
+    next_ = (next_ + 1) % ring_.size();
+    if (size_ < ring_.size()) ++size_;
+  }
+
   /// Every retained turn of one trace, oldest first, as rows of node `node`.
   std::vector<turn_row> rows(const trace_id& trace, const std::string& node) const;
 
  private:
-  const size_t capacity_;
   mutable std::mutex mutex_;
-  std::deque<turn_record> ring_;  // guarded by mutex_
+  std::vector<turn_record> ring_;  // guarded by mutex_, as are the two below
+  size_t next_ = 0;                // the slot the next turn goes to
+  size_t size_ = 0;                // slots holding a turn
 };
 
 }  // namespace keel

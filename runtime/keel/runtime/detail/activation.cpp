@@ -488,18 +488,19 @@ void turn::finish(bool reply) {
   const bool ok = result_ && *result_;
   if (!ok) metrics.turn_failures.add();
   if (env_->trace.valid()) {
-    turn_record rec;
-    rec.trace = env_->trace;
-    rec.actor = st.id;
-    rec.message = env_->message_type;
-    rec.caller = env_->caller;
-    rec.start_ms =
+    auto start_ms =
         st.svc->clock->now_ms() - std::chrono::duration_cast<milliseconds>(elapsed).count();
-    rec.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
-    rec.outcome = ok ? "ok" : std::string{code_name(code_of(result_->error()))};
-    rec.version_before = base_version_;
-    rec.version_after = st.version;
-    st.svc->turns->add(std::move(rec));
+    st.svc->turns->add([&](turn_record& rec) {
+      rec.trace = env_->trace;
+      rec.actor = st.id;
+      rec.message = env_->message_type;
+      rec.caller = env_->caller;
+      rec.start_ms = start_ms;
+      rec.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+      rec.outcome = ok ? std::string_view{"ok"} : code_name(code_of(result_->error()));
+      rec.version_before = base_version_;
+      rec.version_after = st.version;
+    });
   }
   if (!ok)
     st.svc->log->debug("turn {} {} trace={} failed: {}", to_string(st.id), env_->message_type,
