@@ -1,5 +1,5 @@
 #include <memory>
-#include <set>
+#include <vector>
 
 #include <leveldb/db.h>
 #include <leveldb/filter_policy.h>
@@ -33,21 +33,18 @@ caf::error bring_to_current_layout(leveldb::DB& db, bool fresh) {
   if (!st.IsNotFound()) return to_error(st, "read layout");
   leveldb::WriteBatch fixes;
   if (!fresh) {
-    std::set<std::string> owners;
+    // A partition at a time, as a handoff moves one: only its keys are held at once.
     std::unique_ptr<leveldb::Iterator> it{db.NewIterator(leveldb::ReadOptions{})};
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      auto owner = owner_state_key(std::string_view{it->key().data(), it->key().size()});
-      if (owner) owners.insert(std::move(*owner));
+    for (uint32_t p = 0; p < partition_count; ++p) {
+      auto range = partition_range(p);
+      std::vector<store_write> records;
+      for (it->Seek(range); it->Valid() && it->key().starts_with(range); it->Next())
+        records.push_back({it->key().ToString(), {}});
+      auto listed = records.size();
+      add_missing_state_records(records);
+      for (auto i = listed; i < records.size(); ++i) fixes.Put(records[i].key, records[i].value);
     }
     if (!it->status().ok()) return to_error(it->status(), "scan for layout 2");
-    for (const auto& owner : owners) {
-      std::string ignored;
-      auto found = db.Get(leveldb::ReadOptions{}, owner, &ignored);
-      if (found.IsNotFound())
-        fixes.Put(owner, encode_versioned(0, {}));
-      else if (!found.ok())
-        return to_error(found, "read a state record");
-    }
   }
   fixes.Put(std::string{meta_layout_key}, std::string{current_layout});
   leveldb::WriteOptions wo;

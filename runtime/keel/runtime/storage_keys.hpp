@@ -41,10 +41,10 @@ inline constexpr std::string_view meta_partition_count_key =
 /// A node-level metadata key: "\xff" "meta/" + name (after every partition's keys).
 std::string meta_key(std::string_view name);
 
-/// The data dir's layout: "2" once every reminder and entry record of a stateful actor has
-/// its actor's state record beside it (stateless workers load nothing) (a missing state record then
-/// means no side records either, and a new actor's load skips their scans). Older dirs are brought
-/// to it when opened.
+/// The data dir's layout: "2" once every reminder and entry record of a persistent actor
+/// has its actor's state record beside it, so an actor with no state record has no side
+/// records and its load skips their scans (stateless workers load nothing). Older dirs are
+/// brought to it when opened.
 inline constexpr std::string_view meta_layout_key =
     "\xff"
     "meta/layout";
