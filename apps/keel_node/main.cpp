@@ -52,7 +52,8 @@ void move_partitions_away(cluster::membership& members, cluster::cluster_directo
   auto others = members.placement_targets();
   std::erase(others, opts.node_id);
   if (others.empty() || directory.owned_partitions() == 0) return;
-  if (auto err = members.drain(opts.node_id, "stopping (signal)")) {
+  if (auto err = members.drain(opts.node_id, "stopping (signal)",
+                               cluster::membership::drain_scope::this_run)) {
     log.warn("cannot ask to be drained: {}", message_of(err));
     return;
   }
@@ -158,8 +159,13 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     http::add_runtime_routes(gw, **runtime);
     rideshare::add_rideshare_routes(gw, **runtime, ride_opts);
     auto http_port = std::make_shared<std::atomic<uint16_t>>(opts.http_port);
+    // Before the routes, which report its links; it routes nothing until set below.
+    std::unique_ptr<cluster::cluster_directory> directory;
+    if (members)
+      directory = std::make_unique<cluster::cluster_directory>(*members, **runtime, sys, log,
+                                                               opts.test_handoff_delay);
     cluster::register_cluster_routes(
-        gw, **runtime, members.get(),
+        gw, **runtime, members.get(), directory.get(),
         {opts.node_id, opts.cluster_name, opts.advertise_host, http_port});
     http::server_options sopts;
     sopts.host = opts.advertise_host;
@@ -171,13 +177,13 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     });
     if (!server) {
       std::cerr << "keel-node: " << message_of(server.error()) << "\n";
+      if (directory) directory->stop();
       (*runtime)->stop();
       return 1;
     }
     http_port->store((*server)->port());
     auto http_address = opts.advertise_host + ":" + std::to_string((*server)->port());
     std::string cluster_address = "none";
-    std::unique_ptr<cluster::cluster_directory> directory;
     if (members) {
       auto fail = [&](const std::string& what, const caf::error& err) {
         auto why = message_of(err).empty() ? sys.render(err) : message_of(err);
@@ -187,8 +193,6 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
         (*runtime)->stop();
         return 1;
       };
-      directory = std::make_unique<cluster::cluster_directory>(*members, **runtime, sys, log,
-                                                               opts.test_handoff_delay);
       auto cluster_port = directory->publish(opts.advertise_host, opts.cluster_port);
       if (!cluster_port)
         return fail("cannot open --cluster-port " + std::to_string(opts.cluster_port),
@@ -199,6 +203,11 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
         return fail("cannot join cluster '" + opts.cluster_name + "' at etcd " + opts.etcd, err);
       log->info("node {} joined cluster '{}' through etcd {}", opts.node_id, opts.cluster_name,
                 opts.etcd);
+      if (members->is_draining(opts.node_id))
+        log->warn(
+            "this node was being drained when it stopped: the drain resumes, and the "
+            "node leaves once its partitions moved (withdraw it with keelctl undrain {})",
+            opts.node_id);
     }
     std::cout << "keel-node listening http=" << http_address << " cluster=" << cluster_address
               << std::endl;

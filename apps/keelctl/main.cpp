@@ -30,7 +30,9 @@ struct options {
 
 // GETs (or POSTs) `path` at the node; exits 1 with a clear message when it cannot or when
 // it answers anything but `expect`.
-std::string fetch(const options& opts, const std::string& path, bool post = false,
+enum class method { get, post, del };
+
+std::string fetch(const options& opts, const std::string& path, method how = method::get,
                   int expect = 200) {
   auto colon = opts.node.rfind(':');
   auto host = colon == std::string::npos ? opts.node : opts.node.substr(0, colon);
@@ -39,7 +41,9 @@ std::string fetch(const options& opts, const std::string& path, bool post = fals
   cli.set_tcp_nodelay(true);
   cli.set_connection_timeout(std::chrono::seconds{2});
   cli.set_read_timeout(std::chrono::seconds{10});
-  auto res = post ? cli.Post(path, "", "application/json") : cli.Get(path);
+  auto res = how == method::post  ? cli.Post(path, "", "application/json")
+             : how == method::del ? cli.Delete(path)
+                                  : cli.Get(path);
   if (!res) {
     std::cerr << "keelctl: cannot reach keel-node at " << opts.node << ": "
               << keel::cluster::describe(res.error()) << "\n";
@@ -88,6 +92,15 @@ int status(const options& opts) {
   fmt::print("coordinator  {}\n", view.coordinator().empty() ? "none" : view.coordinator());
   fmt::print("members      {} up of {}\n", up, view.members_size());
   fmt::print("fenced       {}\n", view.fenced() ? "yes: " + view.fence_reason() : "no");
+  for (const auto& id : view.draining()) {
+    bool member = false;
+    for (const auto& m : view.members())
+      member = member || (m.node_id() == id && m.status() != "down");
+    fmt::print("draining     {}{}\n", id,
+               member ? ""
+                      : " (down: the drain resumes when it returns; keelctl undrain " + id +
+                            " withdraws it)");
+  }
   const auto& r = view.rebalance();
   if (r.running())
     fmt::print("rebalance    running: {} planned, {} moving, {} done, {} aborted ({})\n",
@@ -102,7 +115,8 @@ int status(const options& opts) {
 
 // Asks for the drain, then follows it (a progress line) until the node has left.
 int drain(const options& opts, const std::string& node_id, bool wait, std::chrono::seconds limit) {
-  auto body = fetch(opts, "/v1/cluster/nodes/" + path_segment(node_id) + "/drain", true, 202);
+  auto body =
+      fetch(opts, "/v1/cluster/nodes/" + path_segment(node_id) + "/drain", method::post, 202);
   if (opts.json && !wait) return std::cout << body << "\n", 0;
   if (!wait) return fmt::print("{} is leaving: its partitions move to the others\n", node_id), 0;
   auto give_up = std::chrono::steady_clock::now() + limit;
@@ -111,8 +125,16 @@ int drain(const options& opts, const std::string& node_id, bool wait, std::chron
     const keel::cluster::MemberView* member = nullptr;
     for (const auto& m : view.members())
       if (m.node_id() == node_id) member = &m;
-    if (!member) {
+    if (!member || member->status() == "down") {
       fmt::print(stderr, "\n");
+      // Gone with partitions still its own: it died mid-drain, and resumes when it returns.
+      if (member && member->partitions() > 0) {
+        fmt::print(stderr,
+                   "keelctl: {} went down holding {} partitions; its drain resumes when it "
+                   "returns (keelctl undrain {} withdraws it)\n",
+                   node_id, member->partitions(), node_id);
+        return 1;
+      }
       fmt::print("{} drained and left the cluster\n", node_id);
       return 0;
     }
@@ -125,6 +147,13 @@ int drain(const options& opts, const std::string& node_id, bool wait, std::chron
     }
     std::this_thread::sleep_for(std::chrono::milliseconds{250});
   }
+}
+
+int undrain(const options& opts, const std::string& node_id) {
+  auto body = fetch(opts, "/v1/cluster/nodes/" + path_segment(node_id) + "/drain", method::del);
+  if (opts.json) return std::cout << body << "\n", 0;
+  fmt::print("the drain of {} is withdrawn: it takes partitions again\n", node_id);
+  return 0;
 }
 
 int members(const options& opts) {
@@ -197,6 +226,10 @@ int main(int argc, char** argv) {
   drain_cmd->add_flag("--no-wait", no_wait, "return once the drain is requested");
   drain_cmd->add_option("--timeout", drain_timeout_s, "seconds to wait for the node to leave")
       ->capture_default_str();
+  auto* undrain_cmd = app.add_subcommand(
+      "undrain", "withdraw a node's drain that has not finished: it takes partitions again");
+  std::string undrain_node;
+  undrain_cmd->add_option("NODE_ID", undrain_node, "the node whose drain to withdraw")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -209,5 +242,6 @@ int main(int argc, char** argv) {
   if (locate_cmd->parsed()) return locate(opts);
   if (drain_cmd->parsed())
     return drain(opts, drain_node, !no_wait, std::chrono::seconds{drain_timeout_s});
+  if (undrain_cmd->parsed()) return undrain(opts, undrain_node);
   return 2;
 }

@@ -75,6 +75,13 @@ TEST(ErrorCodes, MapToDesignStatuses) {
   EXPECT_EQ(http_status(errc::overloaded), 503);
   EXPECT_EQ(http_status(errc::unavailable), 503);
   EXPECT_EQ(http_status(errc::timeout), 504);
+  EXPECT_EQ(http_status(errc::unknown_outcome), 504);
+  EXPECT_EQ(code_name(errc::unknown_outcome), "unknown_outcome");
+  // A code from another node is checked, never cast blindly.
+  EXPECT_EQ(errc_from_wire(static_cast<uint8_t>(errc::unknown_outcome)), errc::unknown_outcome);
+  EXPECT_EQ(errc_from_wire(0), std::nullopt);
+  EXPECT_EQ(errc_from_wire(static_cast<uint8_t>(last_errc) + 1), std::nullopt);
+  EXPECT_EQ(code_of(caf::error{200, caf::atom("keel")}), errc::app_error);
   EXPECT_EQ(code_of(caf::make_error(caf::sec::request_receiver_down)), errc::unavailable);
   EXPECT_EQ(code_of(caf::make_error(caf::sec::cannot_connect_to_node)), errc::unavailable);
   EXPECT_EQ(code_of(caf::make_error(caf::sec::request_timeout)), errc::timeout);

@@ -11,6 +11,8 @@
 
 #include "keel/runtime/builtin.pb.h"
 #include "keel/runtime/builtin_actors.hpp"
+#include "keel/runtime/node_fence.hpp"
+#include "keel/runtime/storage_keys.hpp"
 #include "keel/test/faulty_store.hpp"
 #include "keel/test/temp_dir.hpp"
 
@@ -791,6 +793,75 @@ TEST_F(NodeRuntime, EntriesNeedATypeRegisteredWithThem) {
   EXPECT_NE(message_of(r.error()).find("with_entries"), std::string::npos) << message_of(r.error());
   type_registry types;
   EXPECT_THROW(types.add_stateless("worker", 1).with_entries(), std::invalid_argument);
+}
+
+// A handoff replaces a partition's whole range behind the store writer's back no more: the
+// range a partition comes back with (moved away and back, at a later version) takes turns
+// at the versions it now holds, and a dropped range starts over at none.
+TEST_F(NodeRuntime, ReplacedPartitionTakesTurnsAtTheVersionsItNowHolds) {
+  start();
+  actor_id id{"counter", "moves"};
+  auto p = id.partition();
+  ASSERT_TRUE(call(id, msg(inc(1))));  // version 1, remembered by the writer
+  auto close = [&] {
+    std::promise<void> drained;
+    rt_->close_partition(p, [&] { drained.set_value(); });
+    return drained.get_future().wait_for(5s) == std::future_status::ready;
+  };
+  ASSERT_TRUE(close());
+  CounterState came_back;
+  came_back.set_value(7);
+  std::vector<store_write> range{
+      {state_key(id), encode_versioned(3, came_back.SerializeAsString())}};
+  ASSERT_FALSE(rt_->replace_partition(p, std::move(range)));
+  rt_->open_partition(p);
+  auto r = call(id, msg(inc(1)));
+  ASSERT_TRUE(r) << message_of(r.error());
+  EXPECT_EQ(static_cast<const CounterValue&>(**r).value(), 8);
+
+  ASSERT_TRUE(close());
+  ASSERT_FALSE(rt_->replace_partition(p, {}));
+  rt_->open_partition(p);
+  r = call(id, msg(inc(1)));
+  ASSERT_TRUE(r) << message_of(r.error());
+  EXPECT_EQ(static_cast<const CounterValue&>(**r).value(), 1);
+}
+
+// A fence the test closes; counts how often it was asked.
+class switch_fence final : public node_fence {
+ public:
+  std::atomic<bool> open{true};
+  mutable std::atomic<int> asked{0};
+  bool is_open() const noexcept override {
+    asked.fetch_add(1);
+    return open.load();
+  }
+  std::string why_closed() const override { return "the test closed it"; }
+};
+
+// A turn that started before the fence closed and commits after it is refused with 503
+// `unavailable` (nothing was written), not 500 `app_error` (which may have been).
+TEST_F(NodeRuntime, CommitRefusedByTheFenceIsUnavailableAndWritesNothing) {
+  auto fence = std::make_shared<switch_fence>();
+  runtime_options opts;
+  opts.fence = fence;
+  start(opts);
+  actor_id held{"counter", "held"};
+  actor_id late{"counter", "late"};
+  auto first = increment_held_at_the_disk(held, 1);  // its turn and its group commit asked
+  ASSERT_TRUE(first.valid());
+  auto asked = fence->asked.load();
+  auto second = std::async(std::launch::async, [&] { return call(late, msg(inc(5))); });
+  // The second turn has started once it asked the fence; its commit waits behind the disk.
+  ASSERT_TRUE(eventually([&] { return fence->asked.load() > asked; }, 5s));
+  fence->open = false;
+  faulty_->hold_writes = false;
+  ASSERT_TRUE(first.get());
+  auto refused = second.get();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(code_of(refused.error()), errc::unavailable) << message_of(refused.error());
+  fence->open = true;
+  EXPECT_EQ(counter_value(late), 0);
 }
 
 }  // namespace

@@ -181,6 +181,38 @@ TEST_F(Cluster, ResumedNodeStartsNoTurnBeforeItHasRegisteredAgain) {
   EXPECT_GT(registration_of("n1"), before);
 }
 
+// A node paused past its lease and resumed forwards to its peers again: a link that ended
+// while it was paused is replaced, never kept (calls to the peer failed within 1 ms with
+// "stopped before answering" for as long as the node ran), and it reports its links.
+TEST_F(Cluster, ResumedNodeForwardsToItsPeersAgainAndReportsItsLinks) {
+  auto& n1 = start_node("n1");
+  auto& n2 = start_node("n2");
+  auto& n3 = start_node("n3");
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 3; }, 5s));
+  std::map<std::string, std::string> key_on;  // a counter owned by each peer
+  for (auto* peer : {"n2", "n3"})
+    key_on[peer] = counter_owned_by(n1, peer, std::string{peer} + "-");
+  ASSERT_FALSE(key_on["n2"].empty());
+  ASSERT_FALSE(key_on["n3"].empty());
+  kill(n1.pid(), SIGSTOP);
+  ASSERT_TRUE(eventually([&] { return registration_of("n1") == 0; }, 5s))
+      << "phase: waiting for the paused node's lease to expire";
+  std::this_thread::sleep_for(2s);  // the peers' connections to it time out (2 s) as well
+  kill(n1.pid(), SIGCONT);
+  ASSERT_TRUE(eventually([&] { return n1.get("/readyz").status == 200; }, 10s))
+      << "phase: waiting for the resumed node to be ready: " << n1.get("/readyz").body;
+  for (const auto& [peer, key] : key_on)
+    for (int i = 0; i < 20; ++i) {
+      auto reply = n1.post("/v1/actors/counter/" + key + "/Increment", R"({"by":1})");
+      ASSERT_EQ(reply.status, 200)
+          << "call " << i << " to " << key << " on " << peer << ": " << reply.body;
+    }
+  auto v = view(n1);
+  for (const auto& m : v.members())
+    EXPECT_EQ(m.link(), m.node_id() == "n1" ? "self" : "connected") << m.node_id();
+  for (auto* peer : {&n2, &n3}) EXPECT_EQ(peer->get("/readyz").status, 200);
+}
+
 // Any node takes any request: each actor lives on exactly one owner, which every node
 // agrees on, and its state is the same whichever node a read comes through.
 TEST_F(Cluster, CountersIncrementedThroughRandomNodesAreExactThroughOthers) {
@@ -215,6 +247,64 @@ TEST_F(Cluster, CountersIncrementedThroughRandomNodesAreExactThroughOthers) {
   // Rendezvous hashing spreads first placements over the members up at the time.
   EXPECT_EQ(owned.size(), 3u);
   for (const auto& [owner, n] : owned) EXPECT_GT(n, counters / 6) << owner;
+}
+
+// A client told a call did not happen (503 `unavailable`) can trust it: calls forwarded to
+// an owner that is killed while they are in flight answer 504 `unknown_outcome` (the owner
+// may have committed them), and every one answered 503 left its counter unchanged. Each
+// key has one client that waits for each answer, so the final value must lie between the
+// acknowledged increments and those plus the ones whose outcome is unknown.
+TEST_F(Cluster, KillingAnOwnerWithCallsInFlightAppliesNoCallAnswered503) {
+  auto& n1 = start_node("n1");
+  start_node("n2");
+  start_node("n3");
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 3; }, 5s));
+  constexpr int clients = 6;
+  std::vector<std::string> keys;  // counters owned by n2, at 1
+  for (int c = 0; c < clients; ++c)
+    keys.push_back(counter_owned_by(n1, "n2", "f" + std::to_string(c) + "-"));
+  for (const auto& key : keys) ASSERT_FALSE(key.empty());
+  struct tally {
+    int acked = 1, unknown = 0, refused = 0, other = 0;
+  };
+  std::vector<tally> tallies(clients);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c)
+    threads.emplace_back([&, c] {
+      for (int i = 0; !stop.load() && i < 100000; ++i) {
+        auto reply = n1.post("/v1/actors/counter/" + keys[c] + "/Increment", R"({"by":1})");
+        auto& t = tallies[c];
+        if (reply.status == 200)
+          t.acked = std::stoi(reply.body.substr(reply.body.find(":\"") + 2));
+        else if (reply.body.find(R"("code":"unknown_outcome")") != std::string::npos)
+          ++t.unknown;
+        else if (reply.body.find(R"("code":"unavailable")") != std::string::npos)
+          ++t.refused;
+        else
+          ++t.other;
+      }
+    });
+  std::this_thread::sleep_for(500ms);
+  nodes_[1]->stop(SIGKILL);
+  std::this_thread::sleep_for(500ms);
+  stop = true;
+  for (auto& t : threads) t.join();
+  auto& n2 = start_node("n2");  // the same data dir: every acknowledged write is there
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 3; }, 10s));
+  int refused = 0;
+  for (int c = 0; c < clients; ++c) {
+    const auto& t = tallies[c];
+    refused += t.refused;
+    EXPECT_EQ(t.other, 0) << keys[c];
+    auto reply = n2.post("/v1/actors/counter/" + keys[c] + "/Get", "{}");
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    auto value = std::stoi(reply.body.substr(reply.body.find(":\"") + 2));
+    EXPECT_GE(value, t.acked) << keys[c] << ": an acknowledged increment was lost";
+    EXPECT_LE(value, t.acked + t.unknown) << keys[c] << ": a call answered 503 was applied ("
+                                          << t.refused << " refused, " << t.unknown << " unknown)";
+  }
+  EXPECT_GT(refused, 0) << "no call reached the dead owner's partitions";
 }
 
 // A partition whose owner died answers 503 at once and is never restarted empty elsewhere;
@@ -356,31 +446,32 @@ TEST_F(Cluster, NoMemberIsDeclaredDownUnderLoad) {
         return !coordinator.empty();
       },
       5s));
-  std::atomic<bool> stop{false};
-  std::atomic<int> ok{0}, failed{0}, member_changes{0};
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 4; ++t)
-    clients.emplace_back([&, t] {
-      for (int i = 0; !stop.load() && i < 100000; ++i) {
+  // A fixed amount of work, however fast the machine: the views are watched until it is done.
+  constexpr int clients = 4, per_client = 400;
+  std::atomic<int> ok{0}, failed{0}, member_changes{0}, running{clients};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < clients; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < per_client; ++i) {
         auto& via = *nodes[(t + i) % nodes.size()];
         auto reply = via.post("/v1/actors/counter/load" + std::to_string(i % 200) + "/Increment",
                               R"({"by":1})");
         (reply.status == 200 ? ok : failed).fetch_add(1);
       }
+      running.fetch_sub(1);
     });
-  auto until = std::chrono::steady_clock::now() + 4s;
-  while (std::chrono::steady_clock::now() < until) {
+  auto give_up = std::chrono::steady_clock::now() + 120s;
+  while (running.load() > 0 && std::chrono::steady_clock::now() < give_up) {
     for (auto* node : nodes) {
       auto v = view(*node);
       if (v.members_size() != 3 || v.coordinator() != coordinator) member_changes.fetch_add(1);
     }
     std::this_thread::sleep_for(100ms);
   }
-  stop = true;
-  for (auto& c : clients) c.join();
+  for (auto& c : threads) c.join();
   EXPECT_EQ(member_changes.load(), 0);
   EXPECT_EQ(failed.load(), 0);
-  EXPECT_GT(ok.load(), 1000) << "the load was too light to mean anything";
+  EXPECT_EQ(ok.load(), clients * per_client);
 }
 
 // A trace crosses nodes with the call; GET /v1/traces on any node gathers its turns from
@@ -421,7 +512,9 @@ TEST_F(Cluster, CallsToAHungOwnerFailFastNotAtTheirDeadline) {
   auto reply = n1.post("/v1/actors/counter/" + key + "/Get", "{}", {{"X-Request-Timeout", "10s"}});
   auto took = std::chrono::steady_clock::now() - start;
   kill(n2.pid(), SIGCONT);
-  EXPECT_EQ(reply.status, 503) << reply.body;
+  // It was sent before the owner was suspected, so it may have run there.
+  EXPECT_EQ(reply.status, 504) << reply.body;
+  EXPECT_NE(reply.body.find(R"("code":"unknown_outcome")"), std::string::npos) << reply.body;
   EXPECT_LT(took, 3500ms) << "the call waited for its deadline instead of failing fast";
   std::cout << "call to the hung owner failed after "
             << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()

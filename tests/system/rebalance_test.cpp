@@ -202,6 +202,74 @@ TEST_F(Rebalance, JoinLeaveAndDrainUnderLoadLoseNoRequestAndNoIncrement) {
             << load.ok() << " increments acknowledged meanwhile\n";
 }
 
+// A partition that moves to a joining node and back when it is drained is served by its
+// first owner at the versions written meanwhile: every cached version of the range agrees
+// with the disk after an ingest or a drop (the owner answered 409 "stale version" before).
+TEST_F(Rebalance, PartitionMovedAwayAndBackTakesWritesAtOnce) {
+  constexpr int counters = 60;
+  ASSERT_NO_FATAL_FAILURE(start_three_with_counters(counters));
+  auto& n1 = *three_[0];
+  auto moving = keys_moving_to_n4("c", 5, [](const std::string& key) {
+    return actor_id{"counter", key};
+  });
+  ASSERT_FALSE(moving.empty());
+  auto& n4 = start_node("n4");
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2", "n3", "n4"}); }, 30s)) << n1.log();
+  for (const auto& key : moving) ASSERT_EQ(increment(n1, key), 200) << key;  // now at 2, on n4
+  auto drain = n1.post("/v1/cluster/nodes/n4/drain", "");
+  ASSERT_EQ(drain.status, 202) << drain.body;
+  EXPECT_EQ(n4.wait_exit(30s), 0) << "a drained node leaves and exits 0";
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2", "n3"}); }, 30s)) << n1.log();
+  for (const auto& key : moving)
+    for (auto* via : three_) {
+      auto reply = via->post("/v1/actors/counter/" + key + "/Increment", R"({"by":1})");
+      EXPECT_EQ(reply.status, 200) << key << " through " << via->port() << ": " << reply.body;
+    }
+  for (const auto& key : moving) EXPECT_EQ(counter_value(n1, key), 5) << key;
+}
+
+// An operator's drain outlives a crash of the drained node: killed mid-drain, it is shown
+// as draining while down, and when it returns it goes on draining and leaves; the counters
+// keep every increment. A drain can be withdrawn.
+TEST_F(Rebalance, DrainOfANodeKilledMidDrainResumesWhenItReturns) {
+  constexpr int counters = 60;
+  // Moves onto n1..n3 pause before they ingest, so the drain is still running at the kill.
+  ASSERT_NO_FATAL_FAILURE(start_three_with_counters(counters, {"--test-handoff-delay=1s"}));
+  auto& n1 = *three_[0];
+  auto& n4 = start_node("n4");
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2", "n3", "n4"}); }, 30s)) << n1.log();
+  auto on_n4 = owned_by(n1, "n4");
+  ASSERT_GT(on_n4, 0);
+  ASSERT_EQ(n1.post("/v1/cluster/nodes/n4/drain", "").status, 202);
+  std::this_thread::sleep_for(200ms);
+  n4.stop(SIGKILL);
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).count("n4") == 0; }, 5s));
+  auto v = view(n1);
+  ASSERT_EQ(v.draining_size(), 1);
+  EXPECT_EQ(v.draining(0), "n4");
+  EXPECT_GT(owned_by(n1, "n4"), 0) << "the drain finished before the kill: nothing to resume";
+  std::string out;
+  auto node = "--node=127.0.0.1:" + std::to_string(n1.port());
+  ASSERT_EQ(run_to_exit(KEELCTL_BINARY, {node, "status"}, out), 0) << out;
+  EXPECT_NE(out.find("draining     n4 (down: the drain resumes when it returns"), std::string::npos)
+      << out;
+
+  auto& back = start_node("n4");
+  EXPECT_EQ(back.wait_exit(30s), 0) << "the returning node resumes its drain and leaves";
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2", "n3"}); }, 30s));
+  EXPECT_EQ(view(n1).draining_size(), 0) << "a finished drain leaves no mark";
+  for (int c = 0; c < counters; ++c) EXPECT_EQ(counter_value(n1, "c" + std::to_string(c)), 1);
+
+  // Withdrawn before it finishes, a drain stops: the node stays and takes partitions again.
+  auto& again = start_node("n4");
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2", "n3", "n4"}); }, 30s));
+  ASSERT_EQ(n1.post("/v1/cluster/nodes/n4/drain", "").status, 202);
+  ASSERT_EQ(run_to_exit(KEELCTL_BINARY, {node, "undrain", "n4"}, out), 0) << out;
+  ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2", "n3", "n4"}); }, 30s));
+  EXPECT_EQ(again.wait_exit(500ms), -1) << "a withdrawn drain does not end the node";
+  EXPECT_EQ(view(n1).draining_size(), 0);
+}
+
 // A leaving coordinator resigns first; the next one moves its partitions away while a
 // client keeps incrementing through a node that stays.
 TEST_F(Rebalance, CoordinatorLeavingGracefullyHandsItsOfficeAndItsPartitionsOn) {

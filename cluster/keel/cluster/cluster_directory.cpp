@@ -6,389 +6,34 @@
 #include <set>
 #include <vector>
 
-#include <fmt/format.h>
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/message.h>
 #include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
-#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/response_promise.hpp>
-#include <caf/sec.hpp>
-#include <caf/stateful_actor.hpp>
+#include <caf/send.hpp>
 
 #include "keel/cluster/membership.hpp"
-#include "keel/cluster/phi_detector.hpp"
+#include "keel/cluster/node_endpoint.hpp"
+#include "keel/cluster/peer_link.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/node_runtime.hpp"
-#include "keel/runtime/runtime.pb.h"
 #include "keel/runtime/state_store.hpp"
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::envelope_ptr)
 
 namespace keel::cluster {
 
 namespace {
 
 using namespace std::chrono_literals;
-using forward_atom = caf::atom_constant<caf::atom("forward")>;
-using answer_atom = caf::atom_constant<caf::atom("answer")>;
-using stop_atom = caf::atom_constant<caf::atom("stop")>;
-using watch_atom = caf::atom_constant<caf::atom("watch")>;
-using ping_atom = caf::atom_constant<caf::atom("ping")>;
-using pong_atom = caf::atom_constant<caf::atom("pong")>;
-using beat_atom = caf::atom_constant<caf::atom("beat")>;
-using gather_atom = caf::atom_constant<caf::atom("gather")>;
-
-constexpr auto heartbeat_interval = std::chrono::milliseconds{200};
 
 constexpr uint8_t max_hops = 3;
 
-wire_reply to_wire(const call_result& result) {
-  wire_reply out;
-  if (result) {
-    out.message_type = (*result)->GetDescriptor()->full_name();
-    out.payload = (*result)->SerializeAsString();
-  } else {
-    out.code = static_cast<uint8_t>(code_of(result.error()));
-    out.error = message_of(result.error());
-  }
-  return out;
-}
-
-call_result from_wire(const wire_reply& reply) {
-  if (reply.code != 0) return make_error(static_cast<errc>(reply.code), reply.error);
-  const auto* desc =
-      google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(reply.message_type);
-  if (!desc)
-    return make_error(errc::app_error, "reply type " + reply.message_type + " is unknown here");
-  std::shared_ptr<google::protobuf::Message> out{
-      google::protobuf::MessageFactory::generated_factory()->GetPrototype(desc)->New()};
-  if (!out->ParseFromString(reply.payload))
-    return make_error(errc::app_error, "reply of type " + reply.message_type + " does not parse");
-  return message_ptr{std::move(out)};
-}
-
-// -- the endpoint: this node's published actor, answering other nodes' calls ----------------
-
-struct endpoint_state {
-  std::map<uint64_t, caf::response_promise> answering;
-  uint64_t next_id = 0;
-};
-
-caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* runtime,
-                       handoff* handoff) {
-  // Published: any peer could send it an exit (CAF_NOTES.md §5). Only stop_atom stops it.
-  self->set_exit_handler([](caf::exit_msg&) {});
-  return {
-      [=](wire_call& call) -> caf::result<wire_reply> {
-        auto fail = [](errc code, std::string message) -> caf::result<wire_reply> {
-          wire_reply out;
-          out.code = static_cast<uint8_t>(code);
-          out.error = std::move(message);
-          return out;
-        };
-        const auto* type = runtime->types().find(call.target_type);
-        if (!type)
-          return fail(errc::unknown_actor_type, "no actor type '" + call.target_type + "'");
-        const auto* handler = type->find(call.message_type);
-        // A reminder's firing held while its partition moved is delivered to the new owner.
-        bool reminder = call.message_type == "$reminder";
-        if (!handler && !reminder)
-          return fail(errc::unknown_message, "actor type '" + call.target_type +
-                                                 "' has no handler for '" + call.message_type +
-                                                 "'");
-        std::shared_ptr<google::protobuf::Message> request{
-            reminder ? new keel::runtime::ReminderFired : handler->request_prototype->New()};
-        if (!request->ParseFromString(call.payload))
-          return fail(errc::bad_payload, call.message_type + " from another node does not parse");
-        actor_id target{call.target_type, call.target_key};
-        auto deadline =
-            std::chrono::steady_clock::now() + std::chrono::milliseconds{call.budget_ms};
-        std::shared_ptr<envelope> env;
-        caf::response_promise promise;
-        if (call.one_way) {
-          env = std::make_shared<envelope>();
-          env->target = std::move(target);
-        } else {
-          auto id = self->state.next_id++;
-          promise = self->make_response_promise();
-          self->state.answering.emplace(id, promise);
-          // The answer may come on any thread: it goes back through this actor's mailbox.
-          env = make_call(std::move(target), deadline,
-                          [me = caf::actor_cast<caf::actor>(self), id](call_result result) {
-                            caf::anon_send(me, answer_atom::value, id, to_wire(result));
-                          });
-        }
-        env->message_type = call.message_type;
-        env->payload = std::move(request);
-        if (auto trace = trace_id::from_hex(call.trace)) env->trace = *trace;
-        env->caller = call.caller;
-        env->epoch = call.epoch;
-        env->hops = call.hops;
-        runtime->router().send(std::move(env));
-        if (call.one_way) return wire_reply{};
-        return caf::delegated<wire_reply>{};
-      },
-      [=](answer_atom, uint64_t id, wire_reply& reply) {
-        auto it = self->state.answering.find(id);
-        if (it == self->state.answering.end()) return;
-        it->second.deliver(std::move(reply));
-        self->state.answering.erase(it);
-      },
-      // The coordinator asks this node to hand a partition over; answered when it is done.
-      [=](wire_handoff& req) -> caf::result<wire_reply> {
-        auto id = self->state.next_id++;
-        self->state.answering.emplace(id, self->make_response_promise());
-        handoff->hand_off(std::move(req),
-                          [me = caf::actor_cast<caf::actor>(self), id](wire_reply reply) {
-                            caf::anon_send(me, answer_atom::value, id, std::move(reply));
-                          });
-        return caf::delegated<wire_reply>{};
-      },
-      [=](wire_chunk& chunk) -> caf::result<wire_reply> {
-        auto promise = self->make_response_promise<wire_reply>();
-        auto& ingester = handoff->ingester_for(chunk.partition);
-        self->request(ingester, caf::infinite, std::move(chunk))
-            .then([promise](wire_reply& reply) mutable { promise.deliver(std::move(reply)); },
-                  [promise, self](caf::error& err) mutable {
-                    promise.deliver(failed_reply(static_cast<uint8_t>(errc::unavailable),
-                                                 "ingest failed: " + self->system().render(err)));
-                  });
-        return promise;
-      },
-      [](ping_atom) { return pong_atom::value; },
-      [=](gather_atom, const std::string& hex) {
-        auto trace = trace_id::from_hex(hex);
-        return trace ? runtime->turns().rows(*trace, runtime->options().node_id) : wire_turns{};
-      },
-      [=](stop_atom) { self->quit(); },
-  };
-}
-
-// -- a link: this node's calls to one peer ---------------------------------------------------
-
-// Called on the link's thread when the peer's port refused a reconnect right after the link
-// went down: the process is gone, not slow. Must not block.
-using refused_fn = std::function<void(const std::string& node_id)>;
-
-struct link_state {
-  refused_fn on_refused;
-  std::string node_id;
-  std::string host;
-  uint16_t port = 0;
-  caf::actor peer;  // the peer's endpoint; null while not connected
-  bool connecting = false;
-  bool lost = false;  // the link went down; the next connect decides whether the peer is gone
-  // Our own heartbeats on top of CAF's: a peer whose pongs stop (hung, not dead) is
-  // suspected once phi says the silence is abnormal for this link; calls to it then fail at
-  // once instead of waiting for their deadline. A pong clears the suspicion.
-  phi_detector detector;
-  bool beating = false;
-  bool suspected = false;
-  std::vector<std::pair<envelope_ptr, wire_call>> waiting;  // for the connection
-  std::map<uint64_t, envelope_ptr> pending;                 // sent, not answered
-  std::map<uint64_t, caf::response_promise> relayed;        // handoff messages, not answered
-  uint64_t next_id = 0;
-};
-
-using link_actor = caf::stateful_actor<link_state>;
-
-void fail_call(const envelope_ptr& env, const std::string& why, caf::execution_unit* host) {
-  if (env->reply) env->reply->complete(make_error(errc::unavailable, why), host);
-}
-
-void send_call(link_actor* self, envelope_ptr env, wire_call call) {
-  auto& st = self->state;
-  auto id = st.next_id++;
-  st.pending.emplace(id, std::move(env));
-  // No CAF timeout: the caller's slot has its deadline in the node-wide sweep, and a lost
-  // peer fails everything pending at once (down handler below).
-  self->request(st.peer, caf::infinite, std::move(call))
-      .then(
-          [self, id](wire_reply& reply) {
-            auto it = self->state.pending.find(id);
-            if (it == self->state.pending.end()) return;
-            if (it->second->reply) it->second->reply->complete(from_wire(reply), self->context());
-            self->state.pending.erase(it);
-          },
-          [self, id](caf::error& err) {
-            auto it = self->state.pending.find(id);
-            if (it == self->state.pending.end()) return;
-            fail_call(it->second,
-                      "call to node " + self->state.node_id + " failed: " + message_of(err),
-                      self->context());
-            self->state.pending.erase(it);
-          });
-}
-
-void connect(link_actor* self) {
-  auto& st = self->state;
-  if (st.connecting) return;
-  st.connecting = true;
-  auto mm = self->system().middleman().actor_handle();
-  self->request(mm, 2s, caf::connect_atom::value, st.host, st.port)
-      .then(
-          [self](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
-            auto& st = self->state;
-            st.connecting = false;
-            if (!ptr) {
-              for (auto& [env, call] : st.waiting)
-                fail_call(env, "node " + st.node_id + " has no endpoint", self->context());
-              st.waiting.clear();
-              return;
-            }
-            st.peer = caf::actor_cast<caf::actor>(std::move(ptr));
-            st.lost = false;
-            st.detector = phi_detector{};
-            st.suspected = false;
-            self->monitor(st.peer);
-            if (!st.beating) {
-              st.beating = true;
-              self->send(self, beat_atom::value);
-            }
-            auto waiting = std::move(st.waiting);
-            st.waiting.clear();
-            for (auto& [env, call] : waiting) send_call(self, std::move(env), std::move(call));
-          },
-          [self](caf::error& err) {
-            auto& st = self->state;
-            st.connecting = false;
-            // Refused, not timed out: a hung peer's port still accepts (the kernel does).
-            if (st.lost && st.on_refused && err == caf::sec::cannot_connect_to_node)
-              st.on_refused(st.node_id);
-            st.lost = false;
-            auto why = "cannot connect to node " + st.node_id + " at " + st.host + ":" +
-                       std::to_string(st.port) + ": " + self->system().render(err);
-            for (auto& [env, call] : st.waiting) fail_call(env, why, self->context());
-            st.waiting.clear();
-          });
-}
-
-// Relays a handoff message to the peer; a lost peer fails it at once (not at a timeout).
-template <class Message>
-caf::result<wire_reply> relay(link_actor* self, Message& msg) {
-  auto& st = self->state;
-  if (!st.peer || st.suspected) {
-    if (!st.peer) connect(self);
-    return failed_reply(static_cast<uint8_t>(errc::unavailable),
-                        std::string{not_connected_prefix} + st.node_id);
-  }
-  auto id = st.next_id++;
-  st.relayed.emplace(id, self->make_response_promise());
-  auto answer = [self, id](wire_reply reply) {
-    auto it = self->state.relayed.find(id);
-    if (it == self->state.relayed.end()) return;
-    it->second.deliver(std::move(reply));
-    self->state.relayed.erase(it);
-  };
-  self->request(st.peer, caf::infinite, std::move(msg))
-      .then(
-          [answer](wire_reply& reply) { answer(std::move(reply)); },
-          [answer, self](caf::error& err) {
-            answer(failed_reply(static_cast<uint8_t>(errc::unavailable),
-                                "node " + self->state.node_id + ": " + self->system().render(err)));
-          });
-  return caf::delegated<wire_reply>{};
-}
-
-void fail_relayed(link_actor* self, const std::string& why) {
-  for (auto& [id, promise] : self->state.relayed)
-    promise.deliver(failed_reply(static_cast<uint8_t>(errc::unavailable), why));
-  self->state.relayed.clear();
-}
-
-caf::behavior link(link_actor* self, std::string node_id, std::string host, uint16_t port,
-                   refused_fn on_refused) {
-  self->state.on_refused = std::move(on_refused);
-  self->state.node_id = std::move(node_id);
-  self->state.host = std::move(host);
-  self->state.port = port;
-  self->set_down_handler([self](caf::down_msg& msg) {
-    auto& st = self->state;
-    if (msg.source != st.peer.address()) return;
-    // CAF fails none of these by itself (CAF_NOTES.md §6).
-    auto why = "node " + st.node_id + " went down: " + self->system().render(msg.reason);
-    for (auto& [id, env] : st.pending) fail_call(env, why, self->context());
-    st.pending.clear();
-    fail_relayed(self, why);
-    st.peer = nullptr;
-    // Reconnect at once: a refused connection means the process is gone.
-    st.lost = true;
-    connect(self);
-  });
-  return {
-      [self](forward_atom, envelope_ptr& env, wire_call& call) {
-        auto& st = self->state;
-        if (st.suspected)
-          return fail_call(env, "node " + st.node_id + " does not answer heartbeats",
-                           self->context());
-        if (st.peer) return send_call(self, std::move(env), std::move(call));
-        st.waiting.emplace_back(std::move(env), std::move(call));
-        connect(self);
-      },
-      [self](watch_atom) {
-        if (!self->state.peer) connect(self);
-      },
-      [self](wire_handoff& req) { return relay(self, req); },
-      [self](wire_chunk& chunk) { return relay(self, chunk); },
-      // A trace's turns on this link's peer; nothing if it is not connected or slow.
-      [self](gather_atom, std::string& hex) -> caf::result<wire_turns> {
-        if (!self->state.peer || self->state.suspected) return wire_turns{};
-        auto promise = self->make_response_promise<wire_turns>();
-        self->request(self->state.peer, 1s, gather_atom::value, std::move(hex))
-            .then([promise](wire_turns& turns) mutable { promise.deliver(std::move(turns)); },
-                  [promise](caf::error&) mutable { promise.deliver(wire_turns{}); });
-        return promise;
-      },
-      [self](beat_atom) {
-        auto& st = self->state;
-        if (!st.peer) {
-          st.beating = false;
-          return;
-        }
-        self->request(st.peer, caf::infinite, ping_atom::value).then([self](pong_atom) {
-          auto& st = self->state;
-          st.detector.heartbeat(phi_detector::clock::now());
-          st.suspected = false;
-        });
-        auto now = phi_detector::clock::now();
-        if (!st.suspected && st.detector.suspects(now)) {
-          st.suspected = true;
-          auto why = fmt::format("node {} stopped answering heartbeats (phi {:.1f})", st.node_id,
-                                 st.detector.phi(now));
-          for (auto& [id, env] : st.pending) fail_call(env, why, self->context());
-          st.pending.clear();
-          fail_relayed(self, why);
-        }
-        self->delayed_send(self, heartbeat_interval, beat_atom::value);
-      },
-      [self](stop_atom) {
-        auto& st = self->state;
-        for (auto& [id, env] : st.pending) fail_call(env, "node is stopping", self->context());
-        for (auto& [env, call] : st.waiting) fail_call(env, "node is stopping", self->context());
-        fail_relayed(self, "node is stopping");
-        self->quit();
-      },
-  };
+// A call that never left this node: it did not run.
+void fail_call(const envelope_ptr& env, const std::string& why) {
+  if (env->reply) env->reply->complete(make_error(errc::unavailable, why));
 }
 
 }  // namespace
-
-void configure_cluster_transport(caf::actor_system_config& cfg) {
-  cfg.add_message_type<wire_call>("keel.wire_call");
-  cfg.add_message_type<wire_reply>("keel.wire_reply");
-  cfg.add_message_type<turn_row>("keel.turn_row");
-  cfg.add_message_type<wire_turns>("keel.wire_turns");
-  cfg.add_message_type<wire_handoff>("keel.wire_handoff");
-  cfg.add_message_type<wire_chunk>("keel.wire_chunk");
-  cfg.load<caf::io::middleman>();
-  // A hung peer (SIGSTOP, a cut link) is noticed only with heartbeats on.
-  cfg.set("middleman.heartbeat-interval", caf::timespan{200ms});
-  cfg.set("middleman.connection-timeout", caf::timespan{2s});
-}
 
 cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
                                      caf::actor_system& sys, std::shared_ptr<spdlog::logger> log,
@@ -407,7 +52,7 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
   members_.set_partition_listener(
       [this](uint32_t p, const std::optional<PartitionRecord>& before,
              const std::optional<PartitionRecord>& after) { on_partition(p, before, after); });
-  endpoint_ = sys_.spawn(endpoint, &runtime_, handoff_.get());
+  endpoint_ = spawn_node_endpoint(sys_, runtime_, *handoff_);
   placer_ = std::thread{[this] { placer_loop(); }};
   rebalancer_ = std::make_unique<rebalancer>(
       members_,
@@ -430,7 +75,7 @@ partition_directory::verdict cluster_directory::route(const envelope_ptr& env) {
     std::unique_lock lock{held_mutex_};
     if (stopping_) {
       lock.unlock();
-      fail_call(env, "node is stopping", nullptr);
+      fail_call(env, "node is stopping");
     } else if (held_.size() >= max_held) {
       lock.unlock();
       if (env->reply)
@@ -535,8 +180,7 @@ wire_reply cluster_directory::ask_handoff(const std::string& owner, const wire_h
     return reply.get();
   }
   auto link = member_link(owner);
-  if (!link)
-    return failed_reply(static_cast<uint8_t>(errc::unavailable), "node " + owner + " is down");
+  if (!link) return failed_reply(errc::unavailable, "node " + owner + " is down");
   return ask_link(sys_, link, req);
 }
 
@@ -588,19 +232,15 @@ void cluster_directory::gather_turns(const trace_id& trace,
 void cluster_directory::forward(const envelope_ptr& env, const std::string& owner, uint64_t epoch) {
   auto p = env->target.partition();
   if (env->hops >= max_hops)
-    return fail_call(env,
-                     "partition " + std::to_string(p) + " bounced between nodes " +
-                         std::to_string(env->hops) + " times",
-                     nullptr);
+    return fail_call(env, "partition " + std::to_string(p) + " bounced between nodes " +
+                              std::to_string(env->hops) + " times");
   if (forwarding_stopped_.load(std::memory_order_acquire))
-    return fail_call(env, "node is stopping", nullptr);
+    return fail_call(env, "node is stopping");
   auto address = members_.cluster_address_of(owner);
   // Never reassigned: a partition whose owner is gone waits for it (no replicas yet).
   if (address.empty())
-    return fail_call(env,
-                     "partition " + std::to_string(p) + " of " + to_string(env->target) +
-                         " is owned by node " + owner + ", which is down",
-                     nullptr);
+    return fail_call(env, "partition " + std::to_string(p) + " of " + to_string(env->target) +
+                              " is owned by node " + owner + ", which is down");
   wire_call call;
   call.target_type = env->target.type();
   call.target_key = env->target.key();
@@ -624,15 +264,54 @@ caf::actor cluster_directory::link_to(const std::string& node_id,
                                       const std::string& cluster_address) {
   std::lock_guard guard{links_mutex_};
   auto it = links_.find(node_id);
-  // A restarted node comes back with a new address: a new link.
-  if (it != links_.end() && it->second.first == cluster_address) return it->second.second;
-  if (it != links_.end()) caf::anon_send(it->second.second, stop_atom::value);
+  // A restarted node comes back with a new address: a new link. A link whose actor ended
+  // is replaced, never kept: messages to it would be dropped.
+  if (it != links_.end() && it->second.address == cluster_address &&
+      it->second.health->current() != link_health::state::stopped)
+    return it->second.actor;
+  if (it != links_.end()) {
+    if (it->second.address == cluster_address)
+      log_->error("cluster: the link to {} ended unexpectedly; replacing it", node_id);
+    caf::anon_send(it->second.actor, stop_atom::value);
+  }
   auto colon = cluster_address.rfind(':');
-  auto handle = sys_.spawn(link, node_id, cluster_address.substr(0, colon),
-                           static_cast<uint16_t>(std::stoi(cluster_address.substr(colon + 1))),
-                           refused_fn{[this](const std::string& lost) { suspect(lost); }});
-  links_[node_id] = {cluster_address, handle};
+  auto health = std::make_shared<link_health>();
+  auto handle =
+      spawn_peer_link(sys_, node_id, cluster_address.substr(0, colon),
+                      static_cast<uint16_t>(std::stoi(cluster_address.substr(colon + 1))),
+                      refused_fn{[this](const std::string& lost) { suspect(lost); }}, health);
+  links_[node_id] = peer{cluster_address, handle, std::move(health)};
   return handle;
+}
+
+std::optional<std::string> cluster_directory::unreachable_member(
+    std::chrono::milliseconds limit) const {
+  auto now = std::chrono::steady_clock::now();
+  auto members = members_.members();
+  std::lock_guard guard{links_mutex_};
+  for (const auto& m : members) {
+    if (m.node_id() == self_) continue;
+    // Counted from this registration on: a member that was away (its lease lapsed) and
+    // came back gets its time to be reached again.
+    auto& seen = registrations_seen_[m.node_id()];
+    if (seen.first != m.lease()) seen = {m.lease(), now};
+    auto it = links_.find(m.node_id());
+    if (it == links_.end()) continue;
+    auto lost = std::min(it->second.health->unreachable_for(now),
+                         std::chrono::duration_cast<std::chrono::milliseconds>(now - seen.second));
+    if (lost > limit)
+      return "cannot reach member " + m.node_id() + " for " + std::to_string(lost.count()) +
+             " ms (link " + std::string{link_health::name(it->second.health->current())} + ")";
+  }
+  return std::nullopt;
+}
+
+std::string cluster_directory::link_state(const std::string& node_id) const {
+  if (node_id == self_) return "self";
+  std::lock_guard guard{links_mutex_};
+  auto it = links_.find(node_id);
+  if (it == links_.end()) return "none";
+  return std::string{link_health::name(it->second.health->current())};
 }
 
 void cluster_directory::suspect(const std::string& node_id) {
@@ -729,7 +408,7 @@ void cluster_directory::stop() {
   if (rebalancer_) rebalancer_->stop();
   if (placer_.joinable()) placer_.join();
   if (handoff_) handoff_->stop();
-  for (auto& env : held_) fail_call(env, "node is stopping", nullptr);
+  for (auto& env : held_) fail_call(env, "node is stopping");
   held_.clear();
   std::map<uint32_t, std::deque<envelope_ptr>> moving;
   {
@@ -738,9 +417,9 @@ void cluster_directory::stop() {
     moving_held_count_ = 0;
   }
   for (auto& [p, envs] : moving)
-    for (auto& env : envs) fail_call(env, "node is stopping", nullptr);
+    for (auto& env : envs) fail_call(env, "node is stopping");
   std::lock_guard guard{links_mutex_};
-  for (auto& [id, link] : links_) caf::anon_send(link.second, stop_atom::value);
+  for (auto& [id, link] : links_) caf::anon_send(link.actor, stop_atom::value);
   links_.clear();
   caf::anon_send(endpoint_, stop_atom::value);
 }

@@ -18,6 +18,7 @@
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/handoff.hpp"
+#include "keel/cluster/peer_link.hpp"
 #include "keel/cluster/rebalancer.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/actor_id.hpp"
@@ -69,6 +70,14 @@ class cluster_directory final : public partition_directory {
   /// `unavailable`.
   void stop();
 
+  /// Why this node cannot serve every member's partitions: a member (registered in etcd)
+  /// that its link has not reached for longer than `limit`; nullopt if there is none.
+  std::optional<std::string> unreachable_member(std::chrono::milliseconds limit) const;
+
+  /// The state of this node's link to `node_id` (link_health::name), "self" for this node,
+  /// "none" if it has none.
+  std::string link_state(const std::string& node_id) const;
+
   /// Partitions this node owns (handing off or not) or is receiving now, per the table it
   /// follows: a leaving node waits until this is 0, so no move lands on it after it left.
   size_t owned_partitions() const;
@@ -104,8 +113,16 @@ class cluster_directory final : public partition_directory {
   caf::actor endpoint_;
 
   std::atomic<bool> forwarding_stopped_{false};
-  std::mutex links_mutex_;
-  std::map<std::string, std::pair<std::string, caf::actor>> links_;  // node id -> address, link
+  struct peer {
+    std::string address;  // its cluster address when the link was made
+    caf::actor actor;
+    std::shared_ptr<link_health> health;
+  };
+  mutable std::mutex links_mutex_;
+  std::map<std::string, peer> links_;  // node id -> its link; guarded by links_mutex_
+  // node id -> (lease of the registration, when this node first saw it); links_mutex_
+  mutable std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>>
+      registrations_seen_;
 
   // Envelopes of partitions nobody placed yet, waiting for the placer thread. Bounded: past
   // the bound a call fails at once with `overloaded`.

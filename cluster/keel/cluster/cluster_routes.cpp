@@ -3,6 +3,7 @@
 #include <map>
 
 #include "keel/cluster/cluster.pb.h"
+#include "keel/cluster/cluster_directory.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/http/gateway.hpp"
@@ -13,7 +14,8 @@ namespace keel::cluster {
 
 namespace {
 
-ClusterView view_of(node_runtime& runtime, membership* members, const single_node_info& self) {
+ClusterView view_of(node_runtime& runtime, membership* members, const cluster_directory* directory,
+                    const single_node_info& self) {
   ClusterView view;
   view.set_node_id(self.node_id);
   view.set_cluster_name(self.cluster_name);
@@ -37,6 +39,7 @@ ClusterView view_of(node_runtime& runtime, membership* members, const single_nod
     m->set_status(members->is_draining(member.node_id()) ? "leaving" : "up");
     m->set_http_address(member.http_address());
     m->set_cluster_address(member.cluster_address());
+    if (directory) m->set_link(directory->link_state(member.node_id()));
     if (member.node_id() == self.node_id) m->set_activations(local_activations);
   }
   // An owner in the table that is no member is down: its partitions wait for it.
@@ -49,6 +52,7 @@ ClusterView view_of(node_runtime& runtime, membership* members, const single_nod
     m->set_status("down");
     m->set_partitions(count);
   }
+  for (const auto& id : members->draining()) view.add_draining(id);
   view.set_coordinator(members->coordinator());
   *view.mutable_rebalance() = members->rebalance();
   view.set_fenced(!members->is_open());
@@ -75,11 +79,16 @@ PartitionTableView table_of(membership* members) {
 }  // namespace
 
 void register_cluster_routes(http::gateway& gw, node_runtime& runtime, membership* members,
-                             single_node_info self) {
-  gw.add_route("GET", "/v1/cluster",
-               [&runtime, members, self = std::move(self)](const http::exchange_ptr& ex) {
-                 ex->respond(200, http::to_json(view_of(runtime, members, self)));
-               });
+                             const cluster_directory* directory, single_node_info self) {
+  gw.add_route(
+      "GET", "/v1/cluster",
+      [&runtime, members, directory, self = std::move(self)](const http::exchange_ptr& ex) {
+        ex->respond(200, http::to_json(view_of(runtime, members, directory, self)));
+      });
+  if (directory && members)
+    gw.add_readiness_check([directory, limit = 2 * members->options().lease_ttl] {
+      return directory->unreachable_member(limit);
+    });
   gw.add_route("GET", "/v1/cluster/partitions", [members](const http::exchange_ptr& ex) {
     ex->respond(200, http::to_json(table_of(members)));
   });
@@ -88,11 +97,22 @@ void register_cluster_routes(http::gateway& gw, node_runtime& runtime, membershi
     if (!members)
       return ex->fail(make_error(errc::conflict, "a single node has nowhere to move its actors"));
     std::string id{ex->param("id")};
-    if (auto err = members->drain(id, "drain requested over HTTP")) return ex->fail(err);
+    if (auto err =
+            members->drain(id, "drain requested over HTTP", membership::drain_scope::until_left))
+      return ex->fail(err);
     MemberView view;
     view.set_node_id(id);
     view.set_status("leaving");
     ex->respond(202, http::to_json(view));
+  });
+  gw.add_route("DELETE", "/v1/cluster/nodes/{id}/drain", [members](const http::exchange_ptr& ex) {
+    if (!members) return ex->fail(make_error(errc::not_found, "a single node is never drained"));
+    std::string id{ex->param("id")};
+    if (auto err = members->cancel_drain(id)) return ex->fail(err);
+    MemberView view;
+    view.set_node_id(id);
+    view.set_status(members->cluster_address_of(id).empty() ? "down" : "up");
+    ex->respond(200, http::to_json(view));
   });
 }
 

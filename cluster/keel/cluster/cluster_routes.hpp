@@ -14,6 +14,7 @@ class gateway;
 
 namespace keel::cluster {
 
+class cluster_directory;
 class membership;
 
 /// What GET /v1/cluster says about a node that runs without etcd.
@@ -26,10 +27,14 @@ struct single_node_info {
 };
 
 /// Registers `GET /v1/cluster`, `GET /v1/cluster/partitions` and `POST
-/// /v1/cluster/nodes/{id}/drain` on `gw`, answered from `members` (the etcd view), or as a
-/// one-member cluster when `members` is null (no `--etcd`).
-/// Requires: `runtime`, `members` and `gw` outlive the gateway's serving.
+/// /v1/cluster/nodes/{id}/drain` on `gw`, answered from `members` (the etcd view) and
+/// `directory` (this node's links to the others), or as a one-member cluster when they are
+/// null (no `--etcd`). With a directory, /readyz also fails while a member has been
+/// unreachable from here for longer than twice the lease TTL: long enough that a dead or
+/// hung member has left the member list by then, so only this node's own trouble is left.
+/// Requires: called before serving; `runtime`, `members`, `directory` and `gw` outlive the
+/// gateway's serving.
 void register_cluster_routes(http::gateway& gw, node_runtime& runtime, membership* members,
-                             single_node_info self);
+                             const cluster_directory* directory, single_node_info self);
 
 }  // namespace keel::cluster

@@ -44,14 +44,6 @@ struct ingest_state {
   std::map<uint32_t, stream> streams;
 };
 
-// Deletes every record of `partition` in `batch` order before the writes that follow.
-caf::error erase_range(state_store& store, uint32_t partition, std::vector<store_write>& batch) {
-  auto existing = store.scan(partition_range(partition));
-  if (!existing) return std::move(existing.error());
-  for (auto& [key, value] : *existing) batch.push_back({std::move(key), {}, true});
-  return {};
-}
-
 caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runtime,
                      membership* members, handoff::hooks* fns, std::shared_ptr<spdlog::logger> log,
                      std::chrono::milliseconds delay) {
@@ -59,22 +51,21 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runt
       [=](wire_chunk& chunk) -> wire_reply {
         auto p = chunk.partition;
         if (p >= partition_count || chunk.keys.size() != chunk.values.size())
-          return failed_reply(static_cast<uint8_t>(errc::bad_payload),
+          return failed_reply(errc::bad_payload,
                               "malformed chunk for partition " + std::to_string(p));
         auto range = partition_range(p);
         for (const auto& key : chunk.keys)
           if (!key.starts_with(range))
-            return failed_reply(
-                static_cast<uint8_t>(errc::bad_payload),
-                "a key of the stream of partition " + std::to_string(p) + " lies outside it");
+            return failed_reply(errc::bad_payload, "a key of the stream of partition " +
+                                                       std::to_string(p) + " lies outside it");
         auto& st = self->state.streams[p];
         if (chunk.seq == 0) {
           st = ingest_state::stream{chunk.from, chunk.epoch, 0, {}};
         } else if (chunk.seq != st.next_seq || chunk.from != st.from || chunk.epoch != st.epoch) {
           self->state.streams.erase(p);
-          return failed_reply(static_cast<uint8_t>(errc::conflict),
-                              "chunk " + std::to_string(chunk.seq) + " of partition " +
-                                  std::to_string(p) + " out of order");
+          return failed_reply(errc::conflict, "chunk " + std::to_string(chunk.seq) +
+                                                  " of partition " + std::to_string(p) +
+                                                  " out of order");
         }
         for (size_t i = 0; i < chunk.keys.size(); ++i)
           st.writes.push_back({std::move(chunk.keys[i]), std::move(chunk.values[i]), false});
@@ -94,72 +85,49 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runt
         if (auto rec = members->partition(p); rec && rec->state() == "active" &&
                                               rec->owner() == members->options().node_id &&
                                               rec->epoch() >= stream.epoch)
-          return failed_reply(static_cast<uint8_t>(errc::conflict),
-                              "partition " + std::to_string(p) + " is already here at epoch " +
-                                  std::to_string(rec->epoch()));
+          return failed_reply(errc::conflict, "partition " + std::to_string(p) +
+                                                  " is already here at epoch " +
+                                                  std::to_string(rec->epoch()));
         // One batch: whatever an earlier (aborted) move left is replaced, not merged.
-        std::vector<store_write> batch;
-        auto err = erase_range(runtime->store(), p, batch);
         auto records = stream.writes.size();
-        if (!err) {
-          // A stream from a node of an older build may hold reminders or entries of an
-          // actor with no state record, which this node's loads would not look for.
-          add_missing_state_records(stream.writes);
-          for (auto& w : stream.writes) batch.push_back(std::move(w));
-          err = runtime->store().write(batch);
-        }
+        // A stream from a node of an older build may hold reminders or entries of an
+        // actor with no state record, which this node's loads would not look for.
+        add_missing_state_records(stream.writes);
+        auto err = runtime->replace_partition(p, std::move(stream.writes));
         if (err)
-          return failed_reply(
-              static_cast<uint8_t>(errc::unavailable),
-              "cannot write partition " + std::to_string(p) + ": " + message_of(err));
+          return failed_reply(errc::unavailable, "cannot write partition " + std::to_string(p) +
+                                                     ": " + message_of(err));
         fns->ingested(p);
         log->debug("handoff: ingested partition {} from {} ({} records, epoch {})", p, stream.from,
                    records, stream.epoch);
         return ok_reply();
       },
       [=](drop_atom, uint32_t p) {
-        std::vector<store_write> batch;
-        auto err = erase_range(runtime->store(), p, batch);
-        batch.push_back({partition_epoch_record(p), {}, true});
-        if (!err) err = runtime->store().write(batch);
+        auto err = runtime->replace_partition(p, {{partition_epoch_record(p), {}, true}});
         if (err)
           log->warn("handoff: could not drop the old copy of partition {}: {}", p, message_of(err));
         else
-          log->debug("handoff: dropped the old copy of partition {} ({} records)", p,
-                     batch.size() - 1);
+          log->debug("handoff: dropped the old copy of partition {}", p);
       },
   };
 }
 
 }  // namespace
 
-wire_reply failed_reply(uint8_t code, std::string message) {
-  wire_reply out;
-  out.code = code;
-  out.error = std::move(message);
-  return out;
-}
-
 namespace {
 
+// A link holds the message while it connects, and fails it at once if the peer is lost.
 template <class Message>
 wire_reply ask_link_impl(caf::actor_system& sys, const caf::actor& link, const Message& msg,
                          caf::timespan limit) {
   caf::scoped_actor asker{sys};
-  auto give_up = std::chrono::steady_clock::now() + 2s;
-  while (true) {
-    wire_reply answer;
-    asker->request(link, limit, msg)
-        .receive([&](wire_reply& reply) { answer = std::move(reply); },
-                 [&](caf::error& err) {
-                   answer = failed_reply(static_cast<uint8_t>(errc::unavailable),
-                                         "no answer: " + sys.render(err));
-                 });
-    if (answer.code == 0 || !answer.error.starts_with(not_connected_prefix) ||
-        std::chrono::steady_clock::now() >= give_up)
-      return answer;
-    std::this_thread::sleep_for(50ms);
-  }
+  wire_reply answer;
+  asker->request(link, limit, msg)
+      .receive([&](wire_reply& reply) { answer = std::move(reply); },
+               [&](caf::error& err) {
+                 answer = failed_reply(errc::unavailable, "no answer: " + describe(err));
+               });
+  return answer;
 }
 
 }  // namespace
@@ -197,7 +165,7 @@ void handoff::hand_off(wire_handoff req, std::function<void(wire_reply)> done) {
       return;
     }
   }
-  done(failed_reply(static_cast<uint8_t>(errc::unavailable), "node is stopping"));
+  done(failed_reply(errc::unavailable, "node is stopping"));
 }
 
 void handoff::drop(uint32_t partition) {
@@ -213,8 +181,7 @@ void handoff::stop() {
     left.swap(jobs_);
   }
   wake_.notify_all();
-  for (auto& [req, done] : left)
-    done(failed_reply(static_cast<uint8_t>(errc::unavailable), "node is stopping"));
+  for (auto& [req, done] : left) done(failed_reply(errc::unavailable, "node is stopping"));
   for (auto& w : workers_) w.join();
   // Gone before this object: it points to our hooks.
   caf::scoped_actor waiter{sys_};
@@ -254,8 +221,7 @@ wire_reply handoff::run(const wire_handoff& req) {
   const auto& self = members_.options().node_id;
   auto p = req.partition;
   auto fail = [&](errc code, std::string why) {
-    return failed_reply(static_cast<uint8_t>(code),
-                        "partition " + std::to_string(p) + " to " + req.to + ": " + why);
+    return failed_reply(code, "partition " + std::to_string(p) + " to " + req.to + ": " + why);
   };
   if (p >= partition_count) return fail(errc::bad_payload, "no such partition");
   if (req.to == self) return fail(errc::conflict, "it is already here");

@@ -94,14 +94,8 @@ class handoff {
   std::vector<std::thread> workers_;
 };
 
-/// A wire_reply with an error code (code 0 is success).
-wire_reply failed_reply(uint8_t code, std::string message);
-
-/// How a link answers a handoff message while it is not connected to its peer yet.
-inline constexpr std::string_view not_connected_prefix = "not connected to node ";
-
-/// Sends a handoff message through a link actor and waits for the answer (a link that is
-/// still connecting is retried for up to 2 s). Blocking: from a thread of one's own.
+/// Sends a handoff message through a link actor and waits for the answer. Blocking: from a
+/// thread of one's own.
 wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_handoff& req);
 wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_chunk& chunk);
 

@@ -444,10 +444,11 @@ caf::error membership::place(const std::vector<uint32_t>& wanted) {
   if (todo.empty()) return {};
   std::lock_guard placing{placer_mutex_};
   auto coordinator_id = coordinator();
-  // Right after a coordinator's death the office is vacant until someone campaigns.
+  // Right after a coordinator's death the office is vacant until someone campaigns; a node
+  // that just joined may not have seen the election in its watch yet.
   for (int i = 0; i < 50 && coordinator_id.empty() && !stopping_.load(); ++i) {
-    std::this_thread::sleep_for(20ms);
-    coordinator_id = coordinator();
+    coordinator_id = coordinator_in_etcd();
+    if (coordinator_id.empty()) std::this_thread::sleep_for(20ms);
   }
   if (coordinator_id.empty())
     return make_error(errc::unavailable, "partition " + std::to_string(todo.front()) +
@@ -455,61 +456,86 @@ caf::error membership::place(const std::vector<uint32_t>& wanted) {
   auto up = placement_targets();
   if (up.empty()) up.push_back(opts_.node_id);  // every member leaves: place here meanwhile
   // etcd takes at most 128 operations per transaction: 60 partitions (a condition and a
-  // put each) plus the election check. A chunk that fails (one of its partitions was
-  // placed meanwhile) is retried one partition at a time.
-  auto place_chunk = [&](const std::vector<uint32_t>& chunk) -> caf::error {
-    etcd::TxnRequest txn;
-    require_coordinator(txn, coordinator_id);
-    std::vector<PartitionRecord> records;
-    for (auto p : chunk) {
-      auto key = partition_key(opts_.cluster_name, p);
-      etcd_client::require_absent(txn, key);
-      PartitionRecord rec;
-      rec.set_owner(rendezvous_owner(p, up));
-      rec.set_epoch(1);
-      rec.set_state("active");
-      auto* put = txn.add_success()->mutable_request_put();
-      put->set_key(key);
-      put->set_value(to_etcd_json(rec));
-      txn.add_failure()->mutable_request_range()->set_key(key);
-      records.push_back(std::move(rec));
-    }
-    auto res = placer_client().txn(txn);
-    if (!res) return std::move(res.error());
-    std::unique_lock guard{members_mutex_};
-    if (res->succeeded()) {
-      for (size_t i = 0; i < chunk.size(); ++i) {
-        partitions_.emplace(chunk[i], records[i]);
-        partition_revisions_.emplace(chunk[i], res->header().revision());
-      }
-      return {};
-    }
-    bool all_present = true;
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      const auto& range = res->responses(static_cast<int>(i)).response_range();
-      PartitionRecord theirs;
-      if (range.kvs_size() > 0 && !from_etcd_json(range.kvs(0).value(), theirs)) {
-        partitions_.emplace(chunk[i], std::move(theirs));
-        partition_revisions_.emplace(chunk[i], range.kvs(0).mod_revision());
-      } else
-        all_present = false;
-    }
-    if (all_present) return {};
-    return make_error(errc::unavailable, "partition " + std::to_string(chunk.front()) +
-                                             " not placed: the coordinator changed");
-  };
+  // put each) plus the election check. A chunk that fails because one of its partitions was
+  // placed meanwhile is retried one partition at a time; one that fails because the office
+  // changed hands (this node's watch had not shown it yet) is retried under the new holder.
   constexpr size_t per_transaction = 60;
   for (size_t first = 0; first < todo.size(); first += per_transaction) {
     std::vector<uint32_t> chunk(
         todo.begin() + static_cast<std::ptrdiff_t>(first),
         todo.begin() + static_cast<std::ptrdiff_t>(std::min(todo.size(), first + per_transaction)));
-    if (!place_chunk(chunk)) continue;
+    auto outcome = place_chunk(chunk, coordinator_id, up);
+    for (int retry = 0; outcome == chunk_outcome::office_moved && retry < 3; ++retry) {
+      coordinator_id = coordinator_in_etcd();
+      if (coordinator_id.empty()) break;
+      outcome = place_chunk(chunk, coordinator_id, up);
+    }
+    if (outcome == chunk_outcome::placed) continue;
     for (auto p : chunk) {
       if (partition(p)) continue;
-      if (auto err = place_chunk({p})) return err;
+      if (place_chunk({p}, coordinator_id, up) != chunk_outcome::placed)
+        return make_error(
+            errc::unavailable,
+            "partition " + std::to_string(p) + " could not be placed: " +
+                (coordinator_id.empty() ? "no coordinator is elected" : "the coordinator changed"));
     }
   }
   log_->debug("membership: placed {} partitions", todo.size());
+  return {};
+}
+
+membership::chunk_outcome membership::place_chunk(const std::vector<uint32_t>& chunk,
+                                                  const std::string& coordinator_id,
+                                                  const std::vector<std::string>& up) {
+  etcd::TxnRequest txn;
+  require_coordinator(txn, coordinator_id);
+  std::vector<PartitionRecord> records;
+  for (auto p : chunk) {
+    auto key = partition_key(opts_.cluster_name, p);
+    etcd_client::require_absent(txn, key);
+    PartitionRecord rec;
+    rec.set_owner(rendezvous_owner(p, up));
+    rec.set_epoch(1);
+    rec.set_state("active");
+    auto* put = txn.add_success()->mutable_request_put();
+    put->set_key(key);
+    put->set_value(to_etcd_json(rec));
+    txn.add_failure()->mutable_request_range()->set_key(key);
+    records.push_back(std::move(rec));
+  }
+  auto res = placer_client().txn(txn);
+  if (!res) {
+    log_->warn("membership: placing {} partitions failed: {}", chunk.size(),
+               message_of(res.error()));
+    return chunk_outcome::failed;
+  }
+  std::unique_lock guard{members_mutex_};
+  if (res->succeeded()) {
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      partitions_.emplace(chunk[i], records[i]);
+      partition_revisions_.emplace(chunk[i], res->header().revision());
+    }
+    return chunk_outcome::placed;
+  }
+  bool all_present = true;
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    const auto& range = res->responses(static_cast<int>(i)).response_range();
+    PartitionRecord theirs;
+    if (range.kvs_size() > 0 && !from_etcd_json(range.kvs(0).value(), theirs)) {
+      partitions_.emplace(chunk[i], std::move(theirs));
+      partition_revisions_.emplace(chunk[i], range.kvs(0).mod_revision());
+    } else {
+      all_present = false;
+    }
+  }
+  return all_present ? chunk_outcome::placed : chunk_outcome::office_moved;
+}
+
+std::string membership::coordinator_in_etcd() {
+  auto res = placer_client().get_prefix(coordinator_key_);
+  if (!res) return {};
+  for (const auto& kv : res->kvs())
+    if (kv.key() == coordinator_key_) return kv.value();
   return {};
 }
 
@@ -600,7 +626,8 @@ caf::error membership::write_partitions(const std::map<uint32_t, versioned_recor
   return {};
 }
 
-caf::error membership::drain(const std::string& node_id, const std::string& reason) {
+caf::error membership::drain(const std::string& node_id, const std::string& reason,
+                             drain_scope scope) {
   std::string lease;
   {
     std::shared_lock guard{members_mutex_};
@@ -614,7 +641,7 @@ caf::error membership::drain(const std::string& node_id, const std::string& reas
   auto* put = txn.add_success()->mutable_request_put();
   put->set_key(drain_prefix_ + node_id);
   put->set_value(reason);
-  put->set_lease(std::stoll(lease));
+  if (scope == drain_scope::this_run) put->set_lease(std::stoll(lease));
   std::lock_guard placing{placer_mutex_};
   auto res = placer_client().txn(txn);
   if (!res) return std::move(res.error());
@@ -623,6 +650,20 @@ caf::error membership::drain(const std::string& node_id, const std::string& reas
     draining_[node_id] = reason;
   }
   log_->info("membership: {} is leaving: {}", node_id, reason);
+  return {};
+}
+
+caf::error membership::cancel_drain(const std::string& node_id) {
+  if (!is_draining(node_id))
+    return make_error(errc::not_found, "node '" + node_id + "' is not being drained");
+  std::lock_guard placing{placer_mutex_};
+  auto res = placer_client().erase(drain_prefix_ + node_id);
+  if (!res) return std::move(res.error());
+  {
+    std::unique_lock guard{members_mutex_};
+    draining_.erase(node_id);
+  }
+  log_->info("membership: the drain of {} was withdrawn", node_id);
   return {};
 }
 
@@ -727,6 +768,12 @@ void membership::leave() {
   registered_.store(false);
   if (lease_.load() == 0) return;  // never joined
   etcd_client etcd{opts_.etcd};
+  // A drain of this node is done once it leaves; a mark left behind would drain it again
+  // when it returns.
+  if (is_draining(opts_.node_id))
+    if (auto res = etcd.erase(drain_prefix_ + opts_.node_id); !res)
+      log_->warn("membership: could not remove this node's drain mark: {}",
+                 message_of(res.error()));
   if (auto err = etcd.revoke_lease(lease_.load()))
     log_->warn("membership: could not revoke lease {}: {}", lease_.load(), message_of(err));
   else

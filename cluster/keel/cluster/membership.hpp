@@ -68,7 +68,8 @@ class membership final : public node_fence {
   membership(const membership&) = delete;
   membership& operator=(const membership&) = delete;
 
-  /// Deregisters at once (revokes the lease, so the key goes now, not at TTL) and stops
+  /// Deregisters at once (removes this node's drain mark, which is done now, and revokes
+  /// the lease, so the key goes now, not at TTL) and stops
   /// both threads. Idempotent.
   void leave();
 
@@ -111,11 +112,23 @@ class membership final : public node_fence {
   /// transaction's conditions failed (its records are not written).
   caf::error write_partitions(const std::map<uint32_t, versioned_record>& updates);
 
-  /// Marks `node_id` as leaving (`keel/<cluster>/drain/<id>`, under that node's lease, so it
-  /// goes with it): the coordinator moves its partitions away and places nothing new there.
-  /// `not_found` if it is not a member. Blocks on etcd.
-  caf::error drain(const std::string& node_id, const std::string& reason);
-  /// The members being drained (or leaving), by node id.
+  /// How long a drain mark lasts.
+  enum class drain_scope {
+    /// Until the node has left: an operator's drain. A node that dies before it left
+    /// resumes the drain when it returns (the mark is no lease's).
+    until_left,
+    /// Until this process's lease ends: a node leaving on SIGTERM, which a restart should
+    /// not continue.
+    this_run,
+  };
+  /// Marks `node_id` as leaving (`keel/<cluster>/drain/<id>`): the coordinator moves its
+  /// partitions away and places nothing new there. `not_found` if it is not a member.
+  /// Blocks on etcd.
+  caf::error drain(const std::string& node_id, const std::string& reason, drain_scope scope);
+  /// Withdraws a drain of `node_id` that has not finished; `not_found` if there is none.
+  /// Blocks on etcd.
+  caf::error cancel_drain(const std::string& node_id);
+  /// The nodes with a drain mark (members or not), by node id.
   std::vector<std::string> draining() const;
   bool is_draining(const std::string& node_id) const;
   /// Up members that may own partitions: every member not being drained, sorted.
@@ -159,6 +172,15 @@ class membership final : public node_fence {
   void notify(uint32_t p, const std::optional<PartitionRecord>& before);
   /// The placer's etcd client, made on first use. Requires: placer_mutex_ held.
   etcd_client& placer_client();
+  enum class chunk_outcome { placed, office_moved, failed };
+  /// Places `chunk` on their rendezvous owners among `up` in one transaction that checks
+  /// `coordinator_id` still holds the office; partitions placed meanwhile are adopted.
+  /// Requires: placer_mutex_ held.
+  chunk_outcome place_chunk(const std::vector<uint32_t>& chunk, const std::string& coordinator_id,
+                            const std::vector<std::string>& up);
+  /// The coordinator as etcd says now (empty if none), for a node whose watch lags.
+  /// Requires: placer_mutex_ held.
+  std::string coordinator_in_etcd();
   /// A compare that this node's coordinator key is still `id`.
   void require_coordinator(etcd::TxnRequest& txn, const std::string& id) const;
 

@@ -28,6 +28,12 @@ class phi_detector {
   /// Records a heartbeat that arrived at `now`.
   void heartbeat(clock::time_point now);
 
+  /// The silence until `now` is not the peer's (this process was paused): phi counts the
+  /// silence from `now` on, and the intervals seen so far stay.
+  void forgive_silence(clock::time_point now) {
+    if (started_) last_ = now;
+  }
+
   /// Phi at `now`: 0 before the second heartbeat.
   double phi(clock::time_point now) const;
 

@@ -243,10 +243,9 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
       ++moving;
       wire_reply result;
       if (members_.cluster_address_of(m.from).empty())
-        result = failed_reply(static_cast<uint8_t>(errc::unavailable),
-                              "its owner " + m.from + " is down");
+        result = failed_reply(errc::unavailable, "its owner " + m.from + " is down");
       else if (members_.cluster_address_of(m.to).empty())
-        result = failed_reply(static_cast<uint8_t>(errc::unavailable), "node " + m.to + " is gone");
+        result = failed_reply(errc::unavailable, "node " + m.to + " is gone");
       else
         result = ask_(m.from, wire_handoff{m.partition, m.to, m.epoch + 1});
       if (ends.submit({m, result})) (result.code == 0 ? moved : aborted).fetch_add(1);

@@ -9,8 +9,11 @@
 #include <vector>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "keel/runtime/errc.hpp"
+#include "keel/runtime/message.hpp"
 #include "keel/runtime/turn_log.hpp"
 
 namespace keel {
@@ -93,6 +96,25 @@ typename Inspector::result_type inspect(Inspector& f, wire_chunk& x) {
   return f(caf::meta::type_name("keel.wire_chunk"), x.partition, x.epoch, x.from, x.seq, x.last,
            x.keys, x.values);
 }
+
+/// A wire_reply with an error code (code 0 is success).
+wire_reply failed_reply(errc code, std::string message);
+
+/// A call's result as it crosses back to the calling node.
+wire_reply to_wire(const call_result& result);
+
+/// A reply from node `node_id`, checked: an error code this build does not know becomes
+/// `app_error` naming it, never a cast.
+call_result from_wire(const wire_reply& reply, const std::string& node_id);
+
+/// A CAF error in words for an error message ("cannot connect to node"), without CAF's
+/// rendering of its internals.
+std::string describe(const caf::error& err);
+
+/// Answers between nodes that are not calls: a link's heartbeat, and a trace's turns.
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using pong_atom = caf::atom_constant<caf::atom("pong")>;
+using gather_atom = caf::atom_constant<caf::atom("gather")>;
 
 /// Registers the wire types and loads CAF's middleman with heartbeats on, so that a hung
 /// peer is noticed too. Call on the config of every keel-node before creating the system.

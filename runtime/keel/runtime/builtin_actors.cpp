@@ -30,7 +30,7 @@ namespace {
 const std::map<std::string, errc, std::less<>>& codes_by_name() {
   static const std::map<std::string, errc, std::less<>> codes = [] {
     std::map<std::string, errc, std::less<>> out;
-    for (uint8_t c = 1; c <= static_cast<uint8_t>(errc::timeout); ++c)
+    for (uint8_t c = 1; c <= static_cast<uint8_t>(last_errc); ++c)
       out.emplace(std::string{code_name(static_cast<errc>(c))}, static_cast<errc>(c));
     return out;
   }();

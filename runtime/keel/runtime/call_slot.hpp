@@ -18,7 +18,8 @@ namespace keel {
 /// Where one call's answer goes: a callback (gateway, tests) or a waiting CAF actor (an
 /// activation's `ask`, answered as the CAF response to a request id it awaits). Exactly one
 /// completion wins: the callee's reply, the router's deadline sweep (`timeout`), or the
-/// envelope's destruction without a reply (`unavailable`). So every caller gets exactly one
+/// envelope's destruction without a reply (`unavailable`, or `unknown_outcome` once the
+/// callee's turn began). So every caller gets exactly one
 /// answer and nobody waits on a CAF timer.
 /// Thread safety: thread-safe.
 class call_slot {
@@ -57,6 +58,11 @@ class call_slot {
   /// "a -> b -> c": the target of this call and, transitively, what each waited on.
   std::string chain() const;
 
+  /// Marks that the callee's turn began: from then on a call dropped without an answer
+  /// may have had effects (asks the turn made), so it fails with `unknown_outcome`.
+  void mark_started() noexcept { started_.store(true, std::memory_order_relaxed); }
+  bool started() const noexcept { return started_.load(std::memory_order_relaxed); }
+
   /// Marks the call as held before it reached its callee (its partition is moving): a
   /// deadline that passes meanwhile answers `unavailable` with `why`, not `timeout`, since
   /// nothing ran. An empty `why` clears the mark when the call is delivered.
@@ -68,6 +74,7 @@ class call_slot {
   const actor_id& target_;
   const steady_time deadline_;
   std::atomic<bool> done_{false};
+  std::atomic<bool> started_{false};
   callback fn_;
   caf::strong_actor_ptr caller_;
   caf::message_id request_id_;

@@ -3,6 +3,8 @@
 #include <optional>
 #include <string>
 
+#include <caf/allowed_unsafe_message_type.hpp>
+
 #include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/call_slot.hpp"
 #include "keel/runtime/message.hpp"
@@ -36,8 +38,8 @@ struct envelope {
   envelope(const envelope&) = delete;
   envelope& operator=(const envelope&) = delete;
 
-  /// A call dropped without an answer (its activation stopped) fails with `unavailable`:
-  /// callers never wait in silence.
+  /// A call dropped without an answer (its activation stopped) fails with `unavailable`,
+  /// or `unknown_outcome` if its turn had begun: callers never wait in silence.
   ~envelope();
 
   /// The slot of a call lives inside its envelope (no allocation of its own). Use
@@ -66,3 +68,6 @@ inline call_slot_ptr slot_of(const envelope_ptr& env) {
 }
 
 }  // namespace keel
+
+// Envelopes travel between actors of one process only (across nodes a call is a wire_call).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::envelope_ptr)

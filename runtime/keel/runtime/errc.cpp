@@ -32,6 +32,8 @@ std::string_view code_name(errc code) noexcept {
       return "unavailable";
     case errc::timeout:
       return "timeout";
+    case errc::unknown_outcome:
+      return "unknown_outcome";
   }
   return "app_error";
 }
@@ -58,15 +60,20 @@ int http_status(errc code) noexcept {
     case errc::unavailable:
       return 503;
     case errc::timeout:
+    case errc::unknown_outcome:
       return 504;
   }
   return 500;
 }
 
+std::optional<errc> errc_from_wire(uint8_t code) noexcept {
+  if (code < 1 || code > static_cast<uint8_t>(last_errc)) return std::nullopt;
+  return static_cast<errc>(code);
+}
+
 errc code_of(const caf::error& err) noexcept {
-  if (err.category() == caf::atom("keel") && err.code() >= 1 &&
-      err.code() <= static_cast<uint8_t>(errc::timeout))
-    return static_cast<errc>(err.code());
+  if (err.category() == caf::atom("keel"))
+    if (auto code = errc_from_wire(err.code())) return *code;
   if (err.category() == caf::atom("system")) {
     switch (static_cast<caf::sec>(err.code())) {
       case caf::sec::request_timeout:

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,9 +23,17 @@ enum class errc : uint8_t {
   rate_limited,        // back off for Retry-After
   app_error,           // the handler failed (or threw); state is the last committed one
   overloaded,          // admission refused; back off, then retry
-  unavailable,         // owner down, fenced, stopping or moving; retry with backoff
-  timeout,             // no answer by the deadline; retry only if idempotent
+  unavailable,         // owner down, fenced, stopping or moving: it did not run; retry
+  timeout,             // no answer by the deadline: it may have run; retry only if idempotent
+  unknown_outcome,     // the call was lost on its way back (its node or link died): it may
+                       // have run; read before retrying, or retry only if idempotent
 };
+
+/// The last code: a code read from another node is valid only up to it.
+inline constexpr errc last_errc = errc::unknown_outcome;
+
+/// The code a node sent as a number; nullopt for one this build does not know.
+std::optional<errc> errc_from_wire(uint8_t code) noexcept;
 
 /// The wire name of a code, as it appears in `{"error":{"code":...}}`.
 std::string_view code_name(errc code) noexcept;

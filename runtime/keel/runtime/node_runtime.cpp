@@ -142,6 +142,15 @@ void node_runtime::open_partition(uint32_t partition) {
   caf::anon_send(services_->reminders, detail::scan_atom::value, partition);
 }
 
+caf::error node_runtime::replace_partition(uint32_t partition, std::vector<store_write> writes) {
+  caf::scoped_actor self{sys_};
+  caf::error failure;
+  self->request(services_->store_writer, caf::infinite, detail::replace_atom::value, partition,
+                std::make_shared<std::vector<store_write>>(std::move(writes)))
+      .receive([](uint64_t) {}, [&](caf::error& err) { failure = std::move(err); });
+  return failure;
+}
+
 void node_runtime::stop() {
   if (stopped_) return;
   stopped_ = true;

@@ -74,6 +74,12 @@ class node_runtime {
   /// was handed here, or when its handoff was aborted.
   void close_partition(uint32_t partition, std::function<void()> drained);
   void open_partition(uint32_t partition);
+  /// Replaces every record of `partition` with `writes` (which may also hold writes outside
+  /// the partition, such as a metadata record) in one synced batch through the store
+  /// writer, whose cached versions then agree with the disk: what a handoff ingests, or,
+  /// with no records, drops. Requires: the partition is closed here, or never opened.
+  /// Blocking: call it from a thread of your own, never a CAF worker.
+  [[nodiscard]] caf::error replace_partition(uint32_t partition, std::vector<store_write> writes);
 
   /// Refuses new calls with `unavailable`, stops every activation and the runtime's
   /// actors; committed state stays in the store. Idempotent.

@@ -379,7 +379,9 @@ class pipelined_commit final : public turn_commit {
   void done(caf::error failure) override {
     if (failure) {
       // Also a turn that failed by itself: its answer was computed on state that is lost.
-      auto code = code_of(failure) == errc::conflict ? errc::conflict : errc::app_error;
+      // A conflict or a fenced writer wrote nothing, and says so; anything else may have.
+      auto code = code_of(failure);
+      if (code != errc::conflict && code != errc::unavailable) code = errc::app_error;
       result = make_error(code, "commit of " + to_string(id) + " failed: " + message_of(failure));
       caf::anon_send(activation, reload_atom::value, generation);
     } else if (result) {
@@ -572,6 +574,7 @@ void start_turn(activation_actor* self, const envelope_ptr& env) {
     return;
   }
   ++st.open_turns;
+  if (env->reply) env->reply->mark_started();
   auto t = acquire_turn(self, env, fast_clock::ticks());
   turn& tr = *t;
   if (env->message_type == reminder_message) {

@@ -10,6 +10,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "keel/runtime/detail/version_cache.hpp"
 #include "keel/runtime/detail/wire.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/metrics.hpp"
@@ -37,9 +38,10 @@ struct writer_state {
   // Versions written by the open batch: a second write to one key in the same batch must
   // see the first, which LevelDB cannot show before the batch is applied.
   std::unordered_map<std::string, uint64_t> batch_versions;
-  // Versions of recently committed or read keys. This actor is the DB's only writer, so an
-  // entry is authoritative and saves a LevelDB read per commit; bounded by clearing when full.
-  std::unordered_map<std::string, uint64_t> known_versions;
+  // Versions of recently committed or read keys. Every write of a partition's records goes
+  // through this actor (turns, and a handoff's replacement of a whole range), so an entry
+  // is authoritative and saves a LevelDB read per commit.
+  version_cache known_versions{1 << 18};
   bool flush_scheduled = false;
   caf::actor releaser;
   std::shared_ptr<const node_fence> fence;
@@ -50,7 +52,7 @@ using writer_actor = caf::stateful_actor<writer_state>;
 caf::expected<uint64_t> stored_version(writer_state& st, state_store& store,
                                        const std::string& key) {
   if (auto it = st.batch_versions.find(key); it != st.batch_versions.end()) return it->second;
-  if (auto it = st.known_versions.find(key); it != st.known_versions.end()) return it->second;
+  if (auto known = st.known_versions.find(key)) return *known;
   auto value = store.get(key);
   if (!value) return value.error();
   uint64_t version = 0;
@@ -59,7 +61,7 @@ caf::expected<uint64_t> stored_version(writer_state& st, state_store& store,
     if (!decode_versioned(**value, version, bytes))
       return make_error(errc::app_error, "corrupt state record");
   }
-  st.known_versions[key] = version;
+  st.known_versions.put(key, version);
   return version;
 }
 
@@ -69,10 +71,14 @@ void flush(writer_actor* self, state_store* store, runtime_metrics* metrics) {
   if (st.waiting.empty()) return;
   auto start = std::chrono::steady_clock::now();
   caf::error err;
-  if (st.fence && !st.fence->is_open())
+  // The codes tell the callers what happened: a fenced node wrote nothing (`unavailable`),
+  // a failed write may have reached the disk in part (`app_error`).
+  if (st.fence && !st.fence->is_open()) {
     err = make_error(errc::unavailable, "node is fenced: " + st.fence->why_closed());
-  else if (!st.batch.empty())
-    err = store->write(st.batch);
+  } else if (!st.batch.empty()) {
+    if (auto failed = store->write(st.batch))
+      err = make_error(errc::app_error, "write failed: " + message_of(failed));
+  }
   metrics->commit_seconds.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   metrics->commit_batches.add();
@@ -88,10 +94,7 @@ void flush(writer_actor* self, state_store* store, runtime_metrics* metrics) {
     // it was checked against, since a later commit must see what is really stored.
     st.known_versions.clear();
   } else {
-    constexpr size_t max_known_versions = 1 << 18;
-    if (st.known_versions.size() + st.batch_versions.size() > max_known_versions)
-      st.known_versions.clear();
-    for (auto& [key, version] : st.batch_versions) st.known_versions[key] = version;
+    for (auto& [key, version] : st.batch_versions) st.known_versions.put(key, version);
   }
   st.batch.clear();
   st.batch_versions.clear();
@@ -122,6 +125,17 @@ caf::behavior releaser(caf::event_based_actor*) {
   };
 }
 
+// `w` is answered at the next flush. The flush message queues behind every commit already
+// in the mailbox, so one sync covers them all.
+void wait_for_flush(writer_actor* self, waiting_commit w) {
+  auto& st = self->state;
+  st.waiting.push_back(std::move(w));
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
 // Adds `req` to the open batch, or records why it is refused; answered at the next flush.
 void accept(writer_actor* self, state_store* store, const commit_request& req, waiting_commit w) {
   auto& st = self->state;
@@ -146,13 +160,28 @@ void accept(writer_actor* self, state_store* store, const commit_request& req, w
     for (const auto& op : req.side_ops) st.batch.push_back({op.key, op.value, op.erase});
     if (!req.side_ops.empty()) w.writes = true;
   }
-  st.waiting.push_back(std::move(w));
-  if (!st.flush_scheduled) {
-    // The flush message queues behind every commit already in the mailbox, so one sync
-    // covers them all.
-    st.flush_scheduled = true;
-    self->send(self, flush_atom::value);
+  wait_for_flush(self, std::move(w));
+}
+
+// Replaces everything `partition` holds with `writes` (a handoff's ingest, or a drop with
+// none), in the open batch: whatever a turn of it wrote before is erased, and its cached
+// versions are forgotten, since they no longer say what is stored.
+void replace(writer_actor* self, state_store* store, uint32_t partition,
+             std::vector<store_write>& writes, waiting_commit w) {
+  auto& st = self->state;
+  auto existing = store->scan(partition_range(partition));
+  if (!existing) {
+    w.refused = std::move(existing.error());
+  } else {
+    for (auto& [key, value] : *existing) st.batch.push_back({std::move(key), {}, true});
+    for (auto& write : writes) st.batch.push_back(std::move(write));
+    w.writes = true;
   }
+  st.known_versions.forget_partition(partition);
+  std::erase_if(st.batch_versions, [range = partition_range(partition)](const auto& kv) {
+    return kv.first.starts_with(range);
+  });
+  wait_for_flush(self, std::move(w));
 }
 
 caf::expected<load_result_ptr> load_actor(state_store& store, const actor_id& id,
@@ -214,6 +243,11 @@ caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metri
         waiting_commit w;
         w.turn = req;
         accept(self, store, *req, std::move(w));
+      },
+      [=](replace_atom, uint32_t partition, const partition_writes_ptr& writes) {
+        waiting_commit w;
+        w.promise = self->make_response_promise();
+        replace(self, store, partition, *writes, std::move(w));
       },
       [=](flush_atom) { flush(self, store, metrics); },
       // An activation whose pipelined commit failed reloads what is durable; through the

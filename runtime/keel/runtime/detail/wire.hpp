@@ -12,6 +12,7 @@
 
 #include "keel/runtime/envelope.hpp"
 #include "keel/runtime/message.hpp"
+#include "keel/runtime/state_store.hpp"
 
 namespace keel::detail {
 
@@ -63,7 +64,11 @@ struct load_result {
 };
 using load_result_ptr = std::shared_ptr<const load_result>;
 
+/// A partition's new records, replacing its whole range (state_store.hpp's store_write).
+using partition_writes_ptr = std::shared_ptr<std::vector<store_write>>;
+
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using replace_atom = caf::atom_constant<caf::atom("replace")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using load_atom = caf::atom_constant<caf::atom("load")>;
 using scan_atom = caf::atom_constant<caf::atom("scan")>;
@@ -82,9 +87,9 @@ using drop_atom = caf::atom_constant<caf::atom("drop")>;
 
 }  // namespace keel::detail
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::envelope_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::reply_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::commit_request_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::turn_commit_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::settled_turns_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::load_result_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::partition_writes_ptr)

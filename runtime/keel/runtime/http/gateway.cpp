@@ -288,6 +288,12 @@ void gateway::handle(request req, responder respond) {
   }
 }
 
+std::optional<std::string> gateway::not_ready_reason() const {
+  for (const auto& check : readiness_)
+    if (auto why = check()) return why;
+  return std::nullopt;
+}
+
 void gateway::render_metrics(std::string& out) const {
   render_header(out, "keel_http_requests_total", "counter", "HTTP requests by route and status.");
   auto series = [&](const std::string& method, const std::string& pattern,

@@ -97,6 +97,14 @@ class gateway {
   /// Serves one request; the server's handler.
   void handle(request req, responder respond);
 
+  /// What another layer says about whether this node can serve (the cluster: a member it
+  /// cannot reach): why not, or nullopt. Must be cheap and must not block.
+  using readiness_check = std::function<std::optional<std::string>()>;
+  /// Requires: called before the server starts serving.
+  void add_readiness_check(readiness_check check) { readiness_.push_back(std::move(check)); }
+  /// The first reason a readiness check gives; nullopt if every one passes.
+  std::optional<std::string> not_ready_reason() const;
+
   /// Refuse new requests (`unavailable`) and report not ready; in-flight ones finish.
   void begin_drain() noexcept { draining_.store(true); }
   bool draining() const noexcept { return draining_.load(); }
@@ -130,6 +138,7 @@ class gateway {
 
   gateway_options opts_;
   std::vector<route> routes_;
+  std::vector<readiness_check> readiness_;
   std::unique_ptr<route_stats> unmatched_ = std::make_unique<route_stats>();
   std::atomic<size_t> inflight_{0};
   std::atomic<bool> draining_{false};

@@ -1,0 +1,124 @@
+#include "keel/cluster/node_endpoint.hpp"
+
+#include <chrono>
+#include <map>
+
+#include <google/protobuf/message.h>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "keel/cluster/handoff.hpp"
+#include "keel/cluster/peer_link.hpp"
+#include "keel/cluster/wire.hpp"
+#include "keel/runtime/errc.hpp"
+#include "keel/runtime/node_runtime.hpp"
+#include "keel/runtime/runtime.pb.h"
+
+namespace keel::cluster {
+
+namespace {
+
+using answer_atom = caf::atom_constant<caf::atom("answer")>;
+
+struct endpoint_state {
+  std::map<uint64_t, caf::response_promise> answering;
+  uint64_t next_id = 0;
+};
+
+caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* runtime,
+                       handoff* handoff) {
+  // Published: any peer could send it an exit (CAF_NOTES.md §5). Only stop_atom stops it.
+  self->set_exit_handler([](caf::exit_msg&) {});
+  return {
+      [=](wire_call& call) -> caf::result<wire_reply> {
+        auto fail = [](errc code, std::string message) -> caf::result<wire_reply> {
+          return failed_reply(code, std::move(message));
+        };
+        const auto* type = runtime->types().find(call.target_type);
+        if (!type)
+          return fail(errc::unknown_actor_type, "no actor type '" + call.target_type + "'");
+        const auto* handler = type->find(call.message_type);
+        // A reminder's firing held while its partition moved is delivered to the new owner.
+        bool reminder = call.message_type == "$reminder";
+        if (!handler && !reminder)
+          return fail(errc::unknown_message, "actor type '" + call.target_type +
+                                                 "' has no handler for '" + call.message_type +
+                                                 "'");
+        std::shared_ptr<google::protobuf::Message> request{
+            reminder ? new keel::runtime::ReminderFired : handler->request_prototype->New()};
+        if (!request->ParseFromString(call.payload))
+          return fail(errc::bad_payload, call.message_type + " from another node does not parse");
+        actor_id target{call.target_type, call.target_key};
+        auto deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds{call.budget_ms};
+        std::shared_ptr<envelope> env;
+        caf::response_promise promise;
+        if (call.one_way) {
+          env = std::make_shared<envelope>();
+          env->target = std::move(target);
+        } else {
+          auto id = self->state.next_id++;
+          promise = self->make_response_promise();
+          self->state.answering.emplace(id, promise);
+          // The answer may come on any thread: it goes back through this actor's mailbox.
+          env = make_call(std::move(target), deadline,
+                          [me = caf::actor_cast<caf::actor>(self), id](call_result result) {
+                            caf::anon_send(me, answer_atom::value, id, to_wire(result));
+                          });
+        }
+        env->message_type = call.message_type;
+        env->payload = std::move(request);
+        if (auto trace = trace_id::from_hex(call.trace)) env->trace = *trace;
+        env->caller = call.caller;
+        env->epoch = call.epoch;
+        env->hops = call.hops;
+        runtime->router().send(std::move(env));
+        if (call.one_way) return wire_reply{};
+        return caf::delegated<wire_reply>{};
+      },
+      [=](answer_atom, uint64_t id, wire_reply& reply) {
+        auto it = self->state.answering.find(id);
+        if (it == self->state.answering.end()) return;
+        it->second.deliver(std::move(reply));
+        self->state.answering.erase(it);
+      },
+      // The coordinator asks this node to hand a partition over; answered when it is done.
+      [=](wire_handoff& req) -> caf::result<wire_reply> {
+        auto id = self->state.next_id++;
+        self->state.answering.emplace(id, self->make_response_promise());
+        handoff->hand_off(std::move(req),
+                          [me = caf::actor_cast<caf::actor>(self), id](wire_reply reply) {
+                            caf::anon_send(me, answer_atom::value, id, std::move(reply));
+                          });
+        return caf::delegated<wire_reply>{};
+      },
+      [=](wire_chunk& chunk) -> caf::result<wire_reply> {
+        auto promise = self->make_response_promise<wire_reply>();
+        auto& ingester = handoff->ingester_for(chunk.partition);
+        self->request(ingester, caf::infinite, std::move(chunk))
+            .then([promise](wire_reply& reply) mutable { promise.deliver(std::move(reply)); },
+                  [promise](caf::error& err) mutable {
+                    promise.deliver(
+                        failed_reply(errc::unavailable, "ingest failed: " + describe(err)));
+                  });
+        return promise;
+      },
+      [](ping_atom) { return pong_atom::value; },
+      [=](gather_atom, const std::string& hex) {
+        auto trace = trace_id::from_hex(hex);
+        return trace ? runtime->turns().rows(*trace, runtime->options().node_id) : wire_turns{};
+      },
+      [=](stop_atom) { self->quit(); },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_node_endpoint(caf::actor_system& sys, node_runtime& runtime, handoff& handoff) {
+  return sys.spawn(endpoint, &runtime, &handoff);
+}
+
+}  // namespace keel::cluster

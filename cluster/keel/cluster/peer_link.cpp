@@ -1,0 +1,320 @@
+#include "keel/cluster/peer_link.hpp"
+
+#include <map>
+#include <set>
+#include <vector>
+
+#include <fmt/format.h>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/sec.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "keel/cluster/phi_detector.hpp"
+#include "keel/cluster/wire.hpp"
+#include "keel/runtime/envelope.hpp"
+#include "keel/runtime/errc.hpp"
+
+namespace keel::cluster {
+
+std::string_view link_health::name(state s) noexcept {
+  switch (s) {
+    case state::connecting:
+      return "connecting";
+    case state::connected:
+      return "connected";
+    case state::suspected:
+      return "suspected";
+    case state::unreachable:
+      return "unreachable";
+    case state::stopped:
+      return "stopped";
+  }
+  return "stopped";
+}
+
+void link_health::set(state s, std::chrono::steady_clock::time_point now) {
+  state_.store(s, std::memory_order_release);
+  if (s == state::connected)
+    last_connected_.store(now.time_since_epoch().count(), std::memory_order_release);
+}
+
+std::chrono::milliseconds link_health::unreachable_for(
+    std::chrono::steady_clock::time_point now) const {
+  if (current() == state::connected) return std::chrono::milliseconds{0};
+  auto since = std::chrono::steady_clock::time_point{
+      std::chrono::steady_clock::duration{last_connected_.load(std::memory_order_acquire)}};
+  return std::chrono::duration_cast<std::chrono::milliseconds>(now - since);
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+using beat_atom = caf::atom_constant<caf::atom("beat")>;
+
+constexpr auto heartbeat_interval = 200ms;
+// A beat this late means this process did not run (SIGSTOP, a starved machine): the peer's
+// silence meanwhile says nothing about the peer, and is not held against it.
+constexpr auto own_pause = 5 * heartbeat_interval;
+
+struct link_state {
+  refused_fn on_refused;
+  std::shared_ptr<link_health> health;
+  std::string node_id;
+  std::string host;
+  uint16_t port = 0;
+  caf::actor peer;  // the peer's endpoint; null while not connected
+  bool connecting = false;
+  bool lost = false;  // the link went down; the next connect decides whether the peer is gone
+  // Our own heartbeats on top of CAF's: a peer whose pongs stop (hung, not dead) is
+  // suspected once phi says the silence is abnormal for this link; calls to it then fail at
+  // once instead of waiting for their deadline. A pong clears the suspicion.
+  phi_detector detector;
+  bool beating = false;
+  bool suspected = false;
+  phi_detector::clock::time_point last_beat{};
+  std::vector<std::pair<envelope_ptr, wire_call>> waiting;  // for the connection
+  std::map<uint64_t, envelope_ptr> pending;                 // sent, not answered
+  // Handoff messages waiting for the connection, and those sent and not answered.
+  std::vector<std::pair<std::function<void()>, caf::response_promise>> relays_waiting;
+  std::map<uint64_t, caf::response_promise> relayed;
+  uint64_t next_id = 0;
+};
+
+using link_actor = caf::stateful_actor<link_state>;
+
+void set_health(link_actor* self, link_health::state s) {
+  self->state.health->set(s, std::chrono::steady_clock::now());
+}
+
+void fail_call(const envelope_ptr& env, errc code, const std::string& why,
+               caf::execution_unit* host) {
+  if (env->reply) env->reply->complete(make_error(code, why), host);
+}
+
+// Calls sent to the peer, whose answers are lost with it: they may have run there.
+void fail_pending(link_actor* self, const std::string& why) {
+  auto& st = self->state;
+  for (auto& [id, env] : st.pending)
+    fail_call(env, errc::unknown_outcome, why + "; the call may have run there", self->context());
+  st.pending.clear();
+  for (auto& [id, promise] : st.relayed) promise.deliver(failed_reply(errc::unavailable, why));
+  st.relayed.clear();
+}
+
+// Calls never sent: they did not run.
+void fail_waiting(link_actor* self, const std::string& why) {
+  auto& st = self->state;
+  for (auto& [env, call] : st.waiting) fail_call(env, errc::unavailable, why, self->context());
+  st.waiting.clear();
+  for (auto& [send, promise] : st.relays_waiting)
+    promise.deliver(failed_reply(errc::unavailable, why));
+  st.relays_waiting.clear();
+}
+
+void send_call(link_actor* self, envelope_ptr env, wire_call call) {
+  auto& st = self->state;
+  auto id = st.next_id++;
+  st.pending.emplace(id, std::move(env));
+  // No CAF timeout: the caller's slot has its deadline in the node-wide sweep, and a lost
+  // peer fails everything pending at once (down handler below).
+  self->request(st.peer, caf::infinite, std::move(call))
+      .then(
+          [self, id](wire_reply& reply) {
+            auto it = self->state.pending.find(id);
+            if (it == self->state.pending.end()) return;
+            if (it->second->reply)
+              it->second->reply->complete(from_wire(reply, self->state.node_id), self->context());
+            self->state.pending.erase(it);
+          },
+          [self, id](caf::error& err) {
+            auto it = self->state.pending.find(id);
+            if (it == self->state.pending.end()) return;
+            // CAF says the endpoint was gone before the call reached it; anything else
+            // leaves the outcome open.
+            auto code =
+                err == caf::sec::request_receiver_down ? errc::unavailable : errc::unknown_outcome;
+            fail_call(it->second, code,
+                      "call to node " + self->state.node_id + " failed: " + describe(err),
+                      self->context());
+            self->state.pending.erase(it);
+          });
+}
+
+void on_connected(link_actor* self, caf::actor peer) {
+  auto& st = self->state;
+  st.peer = std::move(peer);
+  st.lost = false;
+  st.detector = phi_detector{};
+  st.suspected = false;
+  set_health(self, link_health::state::connected);
+  self->monitor(st.peer);
+  if (!st.beating) {
+    st.beating = true;
+    st.last_beat = phi_detector::clock::now();
+    self->send(self, beat_atom::value);
+  }
+  auto waiting = std::move(st.waiting);
+  st.waiting.clear();
+  for (auto& [env, call] : waiting) send_call(self, std::move(env), std::move(call));
+  auto relays = std::move(st.relays_waiting);
+  st.relays_waiting.clear();
+  for (auto& [send, promise] : relays) send();
+}
+
+void connect(link_actor* self) {
+  auto& st = self->state;
+  if (st.connecting) return;
+  st.connecting = true;
+  if (!st.peer) set_health(self, link_health::state::connecting);
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, 2s, caf::connect_atom::value, st.host, st.port)
+      .then(
+          [self](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+            auto& st = self->state;
+            st.connecting = false;
+            if (ptr) return on_connected(self, caf::actor_cast<caf::actor>(std::move(ptr)));
+            set_health(self, link_health::state::unreachable);
+            fail_waiting(self, "node " + st.node_id + " has no endpoint");
+          },
+          [self](caf::error& err) {
+            auto& st = self->state;
+            st.connecting = false;
+            // Refused, not timed out: a hung peer's port still accepts (the kernel does).
+            if (st.lost && st.on_refused && err == caf::sec::cannot_connect_to_node)
+              st.on_refused(st.node_id);
+            st.lost = false;
+            set_health(self, link_health::state::unreachable);
+            fail_waiting(self, "cannot connect to node " + st.node_id + " at " + st.host + ":" +
+                                   std::to_string(st.port) + ": " + describe(err));
+          });
+}
+
+// Relays a handoff message to the peer, once connected; a lost peer fails it at once.
+template <class Message>
+caf::result<wire_reply> relay(link_actor* self, Message& msg) {
+  auto& st = self->state;
+  if (st.suspected)
+    return failed_reply(errc::unavailable, "node " + st.node_id + " does not answer heartbeats");
+  auto id = st.next_id++;
+  auto promise = self->make_response_promise();
+  auto send = [self, id, promise, msg = std::move(msg)]() mutable {
+    self->state.relayed.emplace(id, promise);
+    auto answer = [self, id](wire_reply reply) {
+      auto it = self->state.relayed.find(id);
+      if (it == self->state.relayed.end()) return;
+      it->second.deliver(std::move(reply));
+      self->state.relayed.erase(it);
+    };
+    self->request(self->state.peer, caf::infinite, std::move(msg))
+        .then([answer](wire_reply& reply) { answer(std::move(reply)); },
+              [answer, self](caf::error& err) {
+                answer(failed_reply(errc::unavailable,
+                                    "node " + self->state.node_id + ": " + describe(err)));
+              });
+  };
+  if (st.peer) {
+    send();
+  } else {
+    st.relays_waiting.emplace_back(std::move(send), promise);
+    connect(self);
+  }
+  return caf::delegated<wire_reply>{};
+}
+
+void beat(link_actor* self) {
+  auto& st = self->state;
+  if (!st.peer) {
+    st.beating = false;
+    return;
+  }
+  auto now = phi_detector::clock::now();
+  if (now - st.last_beat > own_pause) st.detector.forgive_silence(now);
+  st.last_beat = now;
+  // An error answer (the peer's endpoint gone, the connection lost) must not end the link:
+  // its down handler deals with a lost peer, and silence is the detector's.
+  self->request(st.peer, caf::infinite, ping_atom::value)
+      .then(
+          [self](pong_atom) {
+            auto& st = self->state;
+            st.detector.heartbeat(phi_detector::clock::now());
+            if (st.suspected && st.peer) set_health(self, link_health::state::connected);
+            st.suspected = false;
+          },
+          [](caf::error&) {});
+  if (!st.suspected && st.detector.suspects(now)) {
+    st.suspected = true;
+    set_health(self, link_health::state::suspected);
+    fail_pending(self, fmt::format("node {} stopped answering heartbeats (phi {:.1f})", st.node_id,
+                                   st.detector.phi(now)));
+  }
+  self->delayed_send(self, heartbeat_interval, beat_atom::value);
+}
+
+caf::behavior link(link_actor* self, std::string node_id, std::string host, uint16_t port,
+                   refused_fn on_refused, std::shared_ptr<link_health> health) {
+  auto& st = self->state;
+  st.on_refused = std::move(on_refused);
+  st.health = std::move(health);
+  st.node_id = std::move(node_id);
+  st.host = std::move(host);
+  st.port = port;
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    if (msg.source != st.peer.address()) return;
+    // CAF fails none of these by itself (CAF_NOTES.md §6).
+    fail_pending(self, "node " + st.node_id + " went down (" + describe(msg.reason) + ")");
+    st.peer = nullptr;
+    // Reconnect at once: a refused connection means the process is gone.
+    st.lost = true;
+    connect(self);
+  });
+  // Whatever ends this actor (stop_atom, or a bug), the directory sees it and replaces it.
+  self->attach_functor([health = st.health] {
+    health->set(link_health::state::stopped, std::chrono::steady_clock::now());
+  });
+  return {
+      [self](forward_atom, envelope_ptr& env, wire_call& call) {
+        auto& st = self->state;
+        if (st.suspected)
+          return fail_call(env, errc::unavailable,
+                           "node " + st.node_id + " does not answer heartbeats", self->context());
+        if (st.peer) return send_call(self, std::move(env), std::move(call));
+        st.waiting.emplace_back(std::move(env), std::move(call));
+        connect(self);
+      },
+      [self](watch_atom) {
+        if (!self->state.peer) connect(self);
+      },
+      [self](wire_handoff& req) { return relay(self, req); },
+      [self](wire_chunk& chunk) { return relay(self, chunk); },
+      // A trace's turns on this link's peer; nothing if it is not connected or slow.
+      [self](gather_atom, std::string& hex) -> caf::result<wire_turns> {
+        if (!self->state.peer || self->state.suspected) return wire_turns{};
+        auto promise = self->make_response_promise<wire_turns>();
+        self->request(self->state.peer, 1s, gather_atom::value, std::move(hex))
+            .then([promise](wire_turns& turns) mutable { promise.deliver(std::move(turns)); },
+                  [promise](caf::error&) mutable { promise.deliver(wire_turns{}); });
+        return promise;
+      },
+      [self](beat_atom) { beat(self); },
+      [self](stop_atom) {
+        fail_pending(self, "node is stopping");
+        fail_waiting(self, "node is stopping");
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_peer_link(caf::actor_system& sys, std::string node_id, std::string host,
+                           uint16_t port, refused_fn on_refused,
+                           std::shared_ptr<link_health> health) {
+  return sys.spawn(link, std::move(node_id), std::move(host), port, std::move(on_refused),
+                   std::move(health));
+}
+
+}  // namespace keel::cluster

@@ -1,0 +1,82 @@
+#include "keel/cluster/wire.hpp"
+
+#include <chrono>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <caf/exit_reason.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/sec.hpp>
+
+#include "keel/runtime/errc.hpp"
+
+namespace keel::cluster {
+
+using namespace std::chrono_literals;
+
+wire_reply failed_reply(errc code, std::string message) {
+  wire_reply out;
+  out.code = static_cast<uint8_t>(code);
+  out.error = std::move(message);
+  return out;
+}
+
+wire_reply to_wire(const call_result& result) {
+  if (!result) return failed_reply(code_of(result.error()), message_of(result.error()));
+  wire_reply out;
+  out.message_type = (*result)->GetDescriptor()->full_name();
+  out.payload = (*result)->SerializeAsString();
+  return out;
+}
+
+call_result from_wire(const wire_reply& reply, const std::string& node_id) {
+  if (reply.code != 0) {
+    if (auto code = errc_from_wire(reply.code)) return make_error(*code, reply.error);
+    return make_error(errc::app_error, "node " + node_id + " answered with error code " +
+                                           std::to_string(reply.code) +
+                                           ", unknown here: " + reply.error);
+  }
+  const auto* desc =
+      google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(reply.message_type);
+  if (!desc)
+    return make_error(errc::app_error, "reply type " + reply.message_type + " is unknown here");
+  std::shared_ptr<google::protobuf::Message> out{
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(desc)->New()};
+  if (!out->ParseFromString(reply.payload))
+    return make_error(errc::app_error, "reply of type " + reply.message_type + " does not parse");
+  return message_ptr{std::move(out)};
+}
+
+std::string describe(const caf::error& err) {
+  // An empty error (an actor's normal exit) has no category to read.
+  if (!err) return "normal exit";
+  if (err.category() == caf::atom("keel")) return message_of(err);
+  if (err.category() == caf::atom("system")) {
+    auto name = caf::to_string(static_cast<caf::sec>(err.code()));
+    for (auto& c : name)
+      if (c == '_') c = ' ';
+    return name;
+  }
+  if (err.category() == caf::atom("exit")) {
+    auto name = caf::to_string(static_cast<caf::exit_reason>(err.code()));
+    for (auto& c : name)
+      if (c == '_') c = ' ';
+    return name;
+  }
+  return "error " + std::to_string(err.code());
+}
+
+void configure_cluster_transport(caf::actor_system_config& cfg) {
+  cfg.add_message_type<wire_call>("keel.wire_call");
+  cfg.add_message_type<wire_reply>("keel.wire_reply");
+  cfg.add_message_type<turn_row>("keel.turn_row");
+  cfg.add_message_type<wire_turns>("keel.wire_turns");
+  cfg.add_message_type<wire_handoff>("keel.wire_handoff");
+  cfg.add_message_type<wire_chunk>("keel.wire_chunk");
+  cfg.load<caf::io::middleman>();
+  // A hung peer (SIGSTOP, a cut link) is noticed only with heartbeats on.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{200ms});
+  cfg.set("middleman.connection-timeout", caf::timespan{2s});
+}
+
+}  // namespace keel::cluster
