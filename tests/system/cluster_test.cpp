@@ -562,10 +562,13 @@ TEST_F(Cluster, CoordinatorIsElectedOnceAndReplacedWhenItDies) {
       },
       5s))
       << "phase: waiting for the three nodes to agree on a coordinator";
+  std::this_thread::sleep_for(600ms);  // the links between members are up
   nodes[first]->stop(SIGKILL);
   std::set<std::string> survivors{"n1", "n2", "n3"};
   survivors.erase(first);
   std::string second;
+  // Usually declared down within milliseconds by a member whose link saw its port refuse;
+  // at the latest its lease (2 s) lapses.
   ASSERT_TRUE(eventually([&] { return !(second = agreed(survivors)).empty(); }, 4s))
       << "phase: waiting for a new coordinator after " << first << " was killed";
   EXPECT_NE(second, first);

@@ -92,13 +92,14 @@ class Rebalance : public Cluster {
   std::vector<node_process*> three_;  // n1, n2, n3 once started
 };
 
-// Four clients increment 100 counters through the nodes that stay, counting what was
-// acknowledged, while the cluster changes under them.
+// Clients increment random counters through random nodes among `entries`, counting what
+// was acknowledged, while the cluster changes under them. A node is taken out of the
+// entries before it leaves, as a load balancer following /readyz would.
 class counter_load {
  public:
-  counter_load(std::vector<node_process*> entries, int counters)
+  counter_load(std::vector<node_process*> entries, int counters, int clients = 4)
       : entries_(std::move(entries)), acked_(static_cast<size_t>(counters)) {
-    for (int t = 0; t < 4; ++t)
+    for (int t = 0; t < clients; ++t)
       clients_.emplace_back([this, t, counters] {
         std::mt19937 rng{static_cast<unsigned>(t)};
         // Bounded: stops by itself after 10 minutes' worth of requests at most.
@@ -126,6 +127,10 @@ class counter_load {
   void add_entry(node_process* node) {
     std::lock_guard lock{mutex_};
     entries_.push_back(node);
+  }
+  void remove_entry(node_process* node) {
+    std::lock_guard lock{mutex_};
+    std::erase(entries_, node);
   }
   void stop() {
     stop_ = true;
@@ -158,8 +163,8 @@ TEST_F(Rebalance, JoinLeaveAndDrainUnderLoadLoseNoRequestAndNoIncrement) {
   auto placed = table(n1).placed();
   ASSERT_GT(placed, 60u) << "100 counters should use ~100 partitions";
 
-  // n2 and n3 leave during the test: the clients go through the nodes that stay.
-  counter_load load{{&n1}, counters};
+  // Sixteen clients through every node; n2 and n3 are taken out before they leave.
+  counter_load load{{&n1, &n2, &n3}, counters, 16};
   std::this_thread::sleep_for(500ms);
 
   auto started = std::chrono::steady_clock::now();
@@ -173,6 +178,7 @@ TEST_F(Rebalance, JoinLeaveAndDrainUnderLoadLoseNoRequestAndNoIncrement) {
   EXPECT_GT(owned_by(n1, "n4"), static_cast<int>(placed) / 8);
   EXPECT_GT(view(n1).rebalance().done(), 0u);
 
+  load.remove_entry(&n2);
   started = std::chrono::steady_clock::now();
   EXPECT_EQ(n2.stop(SIGTERM), 0) << n2.log();  // graceful: moves its partitions, then exits
   auto leave_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -181,6 +187,7 @@ TEST_F(Rebalance, JoinLeaveAndDrainUnderLoadLoseNoRequestAndNoIncrement) {
   EXPECT_EQ(owned_by(n1, "n2"), 0);
   ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n3", "n4"}); }, 30s));
 
+  load.remove_entry(&n3);
   auto drain = n1.post("/v1/cluster/nodes/n3/drain", "");
   EXPECT_EQ(drain.status, 202) << drain.body;
   EXPECT_EQ(n3.wait_exit(30s), 0) << "a drained node leaves and exits 0";
@@ -270,8 +277,8 @@ TEST_F(Rebalance, DrainOfANodeKilledMidDrainResumesWhenItReturns) {
   EXPECT_EQ(view(n1).draining_size(), 0);
 }
 
-// A leaving coordinator resigns first; the next one moves its partitions away while a
-// client keeps incrementing through a node that stays.
+// A leaving coordinator resigns first; the next one moves its partitions away while
+// clients keep incrementing through the nodes that stay.
 TEST_F(Rebalance, CoordinatorLeavingGracefullyHandsItsOfficeAndItsPartitionsOn) {
   constexpr int counters = 60;
   ASSERT_NO_FATAL_FAILURE(start_three_with_counters(counters));
@@ -284,7 +291,8 @@ TEST_F(Rebalance, CoordinatorLeavingGracefullyHandsItsOfficeAndItsPartitionsOn) 
   std::erase(rest, old);
   ASSERT_GT(owned_by(stayer, old), 0);
   {
-    counter_load load{{&stayer}, counters};
+    // Eight clients through both nodes that stay.
+    counter_load load{{&stayer, three_[(index + 2) % 3]}, counters, 8};
     std::this_thread::sleep_for(300ms);
     EXPECT_EQ(leaver.stop(SIGTERM), 0) << leaver.log();
     std::this_thread::sleep_for(300ms);

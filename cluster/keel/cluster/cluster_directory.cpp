@@ -370,9 +370,12 @@ void cluster_directory::placer_loop() {
       next_watch = std::chrono::steady_clock::now() + 200ms;
     }
     for (const auto& node_id : suspects) {
-      // Only the coordinator acts, and only on a refused reconnect: one slow link or a
-      // hung peer (whose port still accepts) never gets a live node declared down.
-      if (!members_.is_coordinator()) continue;
+      // Only on a refused reconnect (the process is gone: a hung peer's port still accepts),
+      // so one slow link never gets a live node declared down. The coordinator acts; so
+      // does any unfenced member when the dead one is the coordinator itself, which
+      // otherwise would be declared down by nobody until its lease lapsed.
+      bool coordinator_died = node_id == members_.coordinator() && members_.is_open();
+      if (!members_.is_coordinator() && !coordinator_died) continue;
       if (auto err = members_.declare_down(node_id))
         log_->warn("cluster: could not declare {} down: {}", node_id, message_of(err));
     }

@@ -200,6 +200,12 @@ void membership::keepalive_loop() {
     auto sent = steady_ns();
     auto ttl = etcd.keep_alive(lease_.load());
     if (ttl && *ttl > 0) {
+      // The fence closes by itself when a keepalive is late (a loaded machine, a slow etcd):
+      // say so when it reopens, since nothing else marks the moment.
+      auto closed_ns = steady_ns() - valid_until_ns_.load();
+      if (closed_ns > 0 && valid_until_ns_.load() > 0)
+        log_->warn("membership: the fence was closed for {} ms: no keepalive answered in time",
+                   closed_ns / 1000000);
       valid_until_ns_.store(sent + std::chrono::nanoseconds{std::chrono::seconds{*ttl}}.count() -
                             std::chrono::nanoseconds{opts_.fence_margin}.count());
       if (failing) log_->info("membership: keepalive answered again");
