@@ -223,7 +223,7 @@ void cluster_under_test::check_crashes() {
     log_.line(
         fmt::format("CRASH: {} exited with status {} though keel-chaos did not stop it; "
                     "log tail ({}):\n{}",
-                    n->id, *st, n->log_path, crashes_.back().log_tail));
+                    n->id, *st, n->log_path, tail_of_file(n->log_path, 12)));
     n->state = node_state::crashed;
   }
 }
