@@ -159,6 +159,11 @@ verdict_counts chaos_run::count_verdict() const {
 void chaos_run::print_report(const verdict_counts& verdict) {
   log_.raw(render_fault_table(load_.stats(0), rows_, load_.stats(fault_phases_ + 1),
                               load_.stats(fault_phases_ + 2)));
+  auto [settled, applied] = load_.unknown_settled_and_applied();
+  log_.raw(
+      fmt::format("\ncalls of unknown outcome settled by a later answer: {}, of which "
+                  "applied: {}\n",
+                  settled, applied));
   log_.raw(render_stuck_keys(load_.stuck()));
   log_.raw(render_crashes(cluster_.crashes()));
   log_.raw(fmt::format("\nwork dir: {}\n", options_.work_dir));

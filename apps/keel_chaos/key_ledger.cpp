@@ -17,10 +17,14 @@ std::optional<std::pair<anomaly, std::string>> key_ledger::record_increment(size
   int64_t high = s.acked + 1 + s.unknown;
   auto what = fmt::format("key {}: Increment answered {}, expected {}..{} (acked {}, {} unknown)",
                           keys_[i], r.value, low, high, s.acked, s.unknown);
-  if (r.value > high)
+  if (r.value > high) {
     found.emplace(anomaly::applied_though_failed, what);
-  else if (r.value < low)
+  } else if (r.value < low) {
     found.emplace(anomaly::backwards, what);
+  } else {
+    unknown_settled_ += s.unknown;
+    unknown_applied_ += r.value - low;
+  }
   // The node's answer is the new truth: later checks measure from it, so one anomaly is
   // reported once instead of cascading into every later call of the key.
   s.acked = r.value;

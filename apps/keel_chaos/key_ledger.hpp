@@ -33,6 +33,10 @@ class key_ledger {
   /// Checks a value read from keys()[i]; changes nothing.
   std::optional<std::pair<anomaly, std::string>> check_read(size_t i, int64_t value) const;
   int64_t acked_total() const;
+  /// Calls of unknown outcome that a later in-range answer settled, and how many of those
+  /// the answer shows were applied.
+  int64_t unknown_settled() const noexcept { return unknown_settled_; }
+  int64_t unknown_applied() const noexcept { return unknown_applied_; }
 
  private:
   struct key_state {
@@ -41,6 +45,8 @@ class key_ledger {
   };
   std::vector<std::string> keys_;
   std::vector<key_state> states_;
+  int64_t unknown_settled_ = 0;
+  int64_t unknown_applied_ = 0;
 };
 
 }  // namespace keel::chaos

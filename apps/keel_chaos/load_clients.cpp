@@ -86,7 +86,13 @@ void load_clients::run_load(client& c) {
 }
 
 void load_clients::note(client& c, int phase, size_t key, const call_result& r, const target& via) {
-  c.stats[static_cast<size_t>(phase)].add(r);
+  if (r.kind == outcome::acked) {
+    c.stats[static_cast<size_t>(phase)].add(r);
+  } else {
+    auto shown = r;  // the report's sample message says which node answered, about which key
+    shown.message += " [via " + via.node_id + ", " + c.ledger.keys()[key] + "]";
+    c.stats[static_cast<size_t>(phase)].add(shown);
+  }
   ++requests_;
   if (r.kind != outcome::acked) ++failed_;
   if (auto found = c.ledger.record_increment(key, r))
@@ -169,6 +175,15 @@ int64_t load_clients::acked_total() const {
   int64_t total = 0;
   for (const auto& c : clients_) total += c->ledger.acked_total();
   return total;
+}
+
+std::pair<int64_t, int64_t> load_clients::unknown_settled_and_applied() const {
+  std::pair<int64_t, int64_t> out{0, 0};
+  for (const auto& c : clients_) {
+    out.first += c->ledger.unknown_settled();
+    out.second += c->ledger.unknown_applied();
+  }
+  return out;
 }
 
 }  // namespace keel::chaos

@@ -63,6 +63,8 @@ class load_clients {
   phase_stats stats(int phase) const;
   std::vector<stuck_key> stuck() const;
   int64_t acked_total() const;
+  /// Requires: stopped. Summed over the keys: see key_ledger::unknown_settled().
+  std::pair<int64_t, int64_t> unknown_settled_and_applied() const;
   int64_t count(anomaly kind) const noexcept { return anomalies_[static_cast<int>(kind)].load(); }
   int64_t requests_so_far() const noexcept { return requests_.load(); }
   int64_t failed_so_far() const noexcept { return failed_.load(); }
