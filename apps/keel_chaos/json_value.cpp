@@ -1,167 +1,99 @@
 #include "json_value.hpp"
 
-#include <cctype>
 #include <charconv>
+#include <type_traits>
+
+#include <fmt/format.h>
+#include <simdjson.h>
 
 namespace keel::chaos {
 
-/// A recursive-descent reader over one document. Confined to the parse() call.
+/// Copies a document simdjson has parsed into json_value's own tree, which outlives the
+/// parser's buffers. Stateless.
 class json_parser {
  public:
-  explicit json_parser(std::string_view text) : text_(text) {}
-
-  std::optional<json_value> document() {
-    json_value out;
-    if (!value(out, 0)) return std::nullopt;
-    skip_space();
-    if (pos_ != text_.size()) return std::nullopt;
-    return out;
-  }
-
- private:
   static constexpr int max_depth = 64;
 
-  void skip_space() {
-    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
-  }
-
-  bool eat(char c) {
-    skip_space();
-    if (pos_ >= text_.size() || text_[pos_] != c) return false;
-    ++pos_;
-    return true;
-  }
-
-  bool literal(std::string_view word) {
-    if (text_.substr(pos_, word.size()) != word) return false;
-    pos_ += word.size();
-    return true;
-  }
-
-  bool value(json_value& out, int depth) {
+  static bool copy(simdjson::dom::element in, json_value& out, int depth) {
+    using simdjson::dom::element_type;
     if (depth > max_depth) return false;
-    skip_space();
-    if (pos_ >= text_.size()) return false;
-    char c = text_[pos_];
-    if (c == '{') return object(out, depth);
-    if (c == '[') return array(out, depth);
-    if (c == '"') {
-      out.kind_ = json_value::kind::string;
-      return string(out.text_);
-    }
-    if (literal("true") || literal("false")) {
-      out.kind_ = json_value::kind::boolean;
-      out.text_ = c == 't' ? "true" : "false";
-      return true;
-    }
-    if (literal("null")) return true;
-    return number(out);
-  }
-
-  bool number(json_value& out) {
-    size_t start = pos_;
-    while (pos_ < text_.size() &&
-           (std::isdigit(static_cast<unsigned char>(text_[pos_])) ||
-            std::string_view{"+-.eE"}.find(text_[pos_]) != std::string_view::npos))
-      ++pos_;
-    if (pos_ == start) return false;
-    out.kind_ = json_value::kind::number;
-    out.text_ = std::string{text_.substr(start, pos_ - start)};
-    return true;
-  }
-
-  bool object(json_value& out, int depth) {
-    out.kind_ = json_value::kind::object;
-    ++pos_;
-    if (eat('}')) return true;
-    do {
-      skip_space();
-      std::string name;
-      if (!string(name) || !eat(':')) return false;
-      json_value item;
-      if (!value(item, depth + 1)) return false;
-      out.names_.push_back(std::move(name));
-      out.items_.push_back(std::move(item));
-    } while (eat(','));
-    return eat('}');
-  }
-
-  bool array(json_value& out, int depth) {
-    out.kind_ = json_value::kind::array;
-    ++pos_;
-    if (eat(']')) return true;
-    do {
-      json_value item;
-      if (!value(item, depth + 1)) return false;
-      out.items_.push_back(std::move(item));
-    } while (eat(','));
-    return eat(']');
-  }
-
-  // Requires: at a '"' (after skip_space). Decodes escapes; \u becomes UTF-8.
-  bool string(std::string& out) {
-    if (pos_ >= text_.size() || text_[pos_] != '"') return false;
-    ++pos_;
-    while (pos_ < text_.size()) {
-      char c = text_[pos_++];
-      if (c == '"') return true;
-      if (c != '\\') {
-        out += c;
-        continue;
+    switch (in.type()) {
+      case element_type::OBJECT: {
+        out.kind_ = json_value::kind::object;
+        simdjson::dom::object object;
+        if (in.get(object)) return false;
+        for (auto [name, value] : object) {
+          json_value item;
+          if (!copy(value, item, depth + 1)) return false;
+          out.names_.emplace_back(name);
+          out.items_.push_back(std::move(item));
+        }
+        return true;
       }
-      if (pos_ >= text_.size()) return false;
-      char e = text_[pos_++];
-      switch (e) {
-        case 'n':
-          out += '\n';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'u':
-          if (!unicode(out)) return false;
-          break;
-        default:
-          out += e;  // '"', '\\', '/'
+      case element_type::ARRAY: {
+        out.kind_ = json_value::kind::array;
+        simdjson::dom::array array;
+        if (in.get(array)) return false;
+        for (auto value : array) {
+          json_value item;
+          if (!copy(value, item, depth + 1)) return false;
+          out.items_.push_back(std::move(item));
+        }
+        return true;
       }
+      case element_type::STRING: {
+        std::string_view text;
+        if (in.get(text)) return false;
+        out.kind_ = json_value::kind::string;
+        out.text_ = text;
+        return true;
+      }
+      // simdjson keeps an integer exact as int64 or uint64; only a fraction or an exponent
+      // makes a double, printed as the shortest text that reads back as the same value.
+      case element_type::INT64:
+        return number<int64_t>(in, out);
+      case element_type::UINT64:
+        return number<uint64_t>(in, out);
+      case element_type::DOUBLE:
+        return number<double>(in, out);
+      case element_type::BOOL: {
+        bool flag = false;
+        if (in.get(flag)) return false;
+        out.kind_ = json_value::kind::boolean;
+        out.text_ = flag ? "true" : "false";
+        return true;
+      }
+      case element_type::NULL_VALUE:
+        return true;
     }
     return false;
   }
 
-  bool unicode(std::string& out) {
-    if (pos_ + 4 > text_.size()) return false;
-    unsigned code = 0;
-    auto [end, ec] = std::from_chars(text_.data() + pos_, text_.data() + pos_ + 4, code, 16);
-    if (ec != std::errc{} || end != text_.data() + pos_ + 4) return false;
-    pos_ += 4;
-    if (code < 0x80) {
-      out += static_cast<char>(code);
-    } else if (code < 0x800) {
-      out += static_cast<char>(0xC0 | (code >> 6));
-      out += static_cast<char>(0x80 | (code & 0x3F));
-    } else {  // surrogate pairs are kept as two 3-byte sequences: only shown, never compared
-      out += static_cast<char>(0xE0 | (code >> 12));
-      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (code & 0x3F));
-    }
+ private:
+  template <class Number>
+  static bool number(simdjson::dom::element in, json_value& out) {
+    Number n{};
+    if (in.get(n)) return false;
+    out.kind_ = json_value::kind::number;
+    out.text_ = fmt::format("{}", n);
+    // A double prints as "1500" if it has no fraction; ".0" keeps int_of() from taking it
+    // for an int64, which it may not be exactly (above 2^53).
+    if constexpr (std::is_floating_point_v<Number>)
+      if (out.text_.find_first_of(".e") == std::string::npos) out.text_ += ".0";
     return true;
   }
-
-  std::string_view text_;
-  size_t pos_ = 0;
 };
 
 std::optional<json_value> json_value::parse(std::string_view text) {
-  return json_parser{text}.document();
+  // A parser must not be shared between threads, and every client thread parses answers;
+  // one per thread also keeps its buffers from one document to the next. parse(data, size)
+  // copies the text into the parser's own padded buffer.
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(text.data(), text.size()).get(root)) return std::nullopt;
+  json_value out;
+  if (!json_parser::copy(root, out, 0)) return std::nullopt;
+  return out;
 }
 
 const json_value* json_value::find(std::string_view name) const {
