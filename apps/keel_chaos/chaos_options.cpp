@@ -3,10 +3,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <type_traits>
 
 #include <CLI/CLI.hpp>
 
 namespace keel::chaos {
+
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -17,22 +20,16 @@ std::string own_dir() {
   return ec ? std::string{"."} : exe.parent_path().string();
 }
 
-CLI::Option* seconds_flag(CLI::App& app, const std::string& name, std::chrono::seconds& target,
-                          const std::string& help) {
+// A flag that takes a whole number of `Duration`'s units within [low, high].
+template <class Duration>
+CLI::Option* duration_flag(CLI::App& app, const std::string& name, Duration& target,
+                           std::type_identity_t<Duration> low, std::type_identity_t<Duration> high,
+                           const std::string& help) {
   return app
       .add_option_function<int>(
-          name, [&target](int s) { target = std::chrono::seconds{s}; }, help)
+          name, [&target](int n) { target = Duration{n}; }, help)
       ->default_str(std::to_string(target.count()))
-      ->check(CLI::Range(1, 86400));
-}
-
-CLI::Option* millis_flag(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
-                         const std::string& help) {
-  return app
-      .add_option_function<int>(
-          name, [&target](int ms) { target = std::chrono::milliseconds{ms}; }, help)
-      ->default_str(std::to_string(target.count()))
-      ->check(CLI::Range(0, 3600000));
+      ->check(CLI::Range(low.count(), high.count()));
 }
 
 // The --short preset: a run of under a minute with faults the product survives today.
@@ -68,20 +65,21 @@ std::optional<int> parse_chaos_options(int argc, char** argv, chaos_options& o) 
   app.add_option("--keys", o.keys, "counter keys, each owned by one client")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  std::string all_names;
-  for (auto k : all_faults()) all_names += (all_names.empty() ? "" : ",") + std::string{name_of(k)};
+  const std::string all_names = names_of(all_faults());
   app.add_option("--faults", fault_names, "faults to draw from (comma-separated): " + all_names)
       ->delimiter(',');
   app.add_option("--fault-count", o.fault_count, "faults to inject, one at a time")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000));
-  seconds_flag(app, "--duration-limit", o.duration_limit,
-               "seconds after which no further fault starts");
-  seconds_flag(app, "--recovery-limit", o.recovery_limit,
-               "seconds a fault may take from injection to recovery");
-  millis_flag(app, "--warmup-ms", o.warmup, "load before the first fault");
-  millis_flag(app, "--steady-ms", o.steady, "load on the recovered cluster after each fault");
-  millis_flag(app, "--request-timeout-ms", o.request_timeout, "the nodes' --request-timeout");
+  duration_flag(app, "--duration-limit", o.duration_limit, 1s, 24h,
+                "seconds after which no further fault starts");
+  duration_flag(app, "--recovery-limit", o.recovery_limit, 1s, 24h,
+                "seconds a fault may take from injection to recovery");
+  duration_flag(app, "--warmup-ms", o.warmup, 0ms, 1h, "load before the first fault");
+  duration_flag(app, "--steady-ms", o.steady, 0ms, 1h,
+                "load on the recovered cluster after each fault");
+  duration_flag(app, "--request-timeout-ms", o.request_timeout, 0ms, 1h,
+                "the nodes' --request-timeout");
   app.add_option("--bin-dir", o.bin_dir,
                  "where keel-node and keelctl are (default: beside keel-chaos)");
   app.add_option("--work-dir", o.work_dir, "data dirs and logs (default: a new /tmp/keel-chaos-*)");

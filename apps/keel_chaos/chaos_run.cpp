@@ -105,10 +105,8 @@ void chaos_run::inject_faults(const std::vector<fault_kind>& plan) {
 
 int chaos_run::run() {
   auto plan = plan_faults(options_.faults, options_.fault_count, options_.seed);
-  std::string names;
-  for (auto k : plan) names += (names.empty() ? "" : ",") + std::string{name_of(k)};
   log_.line(fmt::format("keel-chaos seed={} nodes={} clients={} keys={} faults=[{}]", options_.seed,
-                        options_.nodes, options_.clients, options_.keys, names));
+                        options_.nodes, options_.clients, options_.keys, names_of(plan)));
   log_.line(fmt::format("bin dir {} (keel-node built {}), work dir {}", options_.bin_dir,
                         built_at(options_.bin_dir + "/keel-node"), options_.work_dir));
   if (auto st = start_cluster(); !st.is_ok()) {

@@ -36,6 +36,12 @@ std::optional<fault_kind> fault_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+std::string names_of(const std::vector<fault_kind>& kinds) {
+  std::string out;
+  for (auto k : kinds) out += (out.empty() ? "" : ",") + std::string{name_of(k)};
+  return out;
+}
+
 const std::vector<fault_kind>& all_faults() {
   static const std::vector<fault_kind> all = [] {
     std::vector<fault_kind> out;

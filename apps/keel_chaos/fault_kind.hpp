@@ -25,6 +25,8 @@ enum class fault_kind {
 /// The name used in --faults and in the report ("kill-member").
 std::string_view name_of(fault_kind kind);
 std::optional<fault_kind> fault_from_name(std::string_view name);
+/// The kinds' names joined by commas ("kill-member,join"), as --faults takes them.
+std::string names_of(const std::vector<fault_kind>& kinds);
 /// Every kind, in declaration order.
 const std::vector<fault_kind>& all_faults();
 /// Whether the docs promise the operation fails no request (a join, a drain, a graceful

@@ -94,6 +94,22 @@ milliseconds fault_runner::draw(int low_ms, int high_ms) {
   return milliseconds{std::uniform_int_distribution<int>{low_ms, high_ms}(rng_)};
 }
 
+milliseconds fault_runner::draw_downtime() {
+  return draw(500, 2000);
+}
+
+void fault_runner::describe(fault_record& rec, std::string action) {
+  rec.action = std::move(action);
+  log_.line("  " + rec.action);
+}
+
+void fault_runner::kill_for(const std::vector<std::string>& victims, milliseconds down,
+                            fault_record& rec) {
+  for (const auto& id : victims) cluster_.kill_node(id);
+  pause(down);
+  for (const auto& id : victims) restart(id, rec);
+}
+
 void fault_runner::restart(const std::string& id, fault_record& rec) {
   auto st = cluster_.start_node(id);
   if (!st.is_ok()) {
@@ -105,12 +121,9 @@ void fault_runner::restart(const std::string& id, fault_record& rec) {
 
 void fault_runner::kill_member(fault_record& rec) {
   auto victim = pick_member({cluster_.coordinator()});
-  auto down = draw(500, 2000);
-  rec.action = fmt::format("SIGKILL {}, down {} ms", victim, down.count());
-  log_.line("  " + rec.action);
-  cluster_.kill_node(victim);
-  pause(down);
-  restart(victim, rec);
+  auto down = draw_downtime();
+  describe(rec, fmt::format("SIGKILL {}, down {} ms", victim, down.count()));
+  kill_for({victim}, down, rec);
 }
 
 void fault_runner::kill_coordinator(fault_record& rec) {
@@ -120,21 +133,17 @@ void fault_runner::kill_coordinator(fault_record& rec) {
     rec.problems.push_back("no running node named a coordinator within 5 s");
     return;
   }
-  auto down = draw(500, 2000);
-  rec.action = fmt::format("SIGKILL {} (coordinator), down {} ms", victim, down.count());
-  log_.line("  " + rec.action);
-  cluster_.kill_node(victim);
-  pause(down);
-  restart(victim, rec);
+  auto down = draw_downtime();
+  describe(rec, fmt::format("SIGKILL {} (coordinator), down {} ms", victim, down.count()));
+  kill_for({victim}, down, rec);
 }
 
 void fault_runner::stop_member(fault_record& rec) {
   auto victim = pick_member();
   auto held = std::chrono::duration_cast<milliseconds>(2 * timing_.lease_ttl);
   bool coordinator = victim == cluster_.coordinator();
-  rec.action = fmt::format("SIGSTOP {}{} for {} ms, then SIGCONT", victim,
-                           coordinator ? " (coordinator)" : "", held.count());
-  log_.line("  " + rec.action);
+  describe(rec, fmt::format("SIGSTOP {}{} for {} ms, then SIGCONT", victim,
+                            coordinator ? " (coordinator)" : "", held.count()));
   cluster_.stop_node(victim);
   pause(held);
   cluster_.continue_node(victim);
@@ -142,8 +151,7 @@ void fault_runner::stop_member(fault_record& rec) {
 
 void fault_runner::kill_etcd(fault_record& rec) {
   auto down = draw(1000, 3000);
-  rec.action = fmt::format("SIGKILL etcd, down {} ms", down.count());
-  log_.line("  " + rec.action);
+  describe(rec, fmt::format("SIGKILL etcd, down {} ms", down.count()));
   cluster_.etcd().kill_now();
   pause(down);
   if (auto st = cluster_.etcd().start(); !st.is_ok())
@@ -152,38 +160,29 @@ void fault_runner::kill_etcd(fault_record& rec) {
 
 void fault_runner::join(fault_record& rec) {
   auto id = cluster_.fresh_node_id();
-  rec.action = "join new node " + id;
-  log_.line("  " + rec.action);
+  describe(rec, "join new node " + id);
   restart(id, rec);
 }
 
 void fault_runner::kill_two(fault_record& rec) {
   auto first = pick_member();
   auto second = pick_member({first});
-  auto down = draw(500, 2000);
-  rec.action = fmt::format("SIGKILL {} and {}, down {} ms", first, second, down.count());
-  log_.line("  " + rec.action);
-  cluster_.kill_node(first);
-  cluster_.kill_node(second);
-  pause(down);
-  restart(first, rec);
-  restart(second, rec);
+  auto down = draw_downtime();
+  describe(rec, fmt::format("SIGKILL {} and {}, down {} ms", first, second, down.count()));
+  kill_for({first, second}, down, rec);
 }
 
 void fault_runner::kill_during_join(fault_record& rec) {
   auto id = cluster_.fresh_node_id();
   auto victim = pick_member();
   auto delay = draw(0, 500);
-  auto down = draw(500, 2000);
-  rec.action = fmt::format("join {}, SIGKILL {} {} ms after its listening line, down {} ms", id,
-                           victim, delay.count(), down.count());
-  log_.line("  " + rec.action);
+  auto down = draw_downtime();
+  describe(rec, fmt::format("join {}, SIGKILL {} {} ms after its listening line, down {} ms", id,
+                            victim, delay.count(), down.count()));
   cluster_.spawn_node(id);
   if (auto st = cluster_.await_node(id, 30s); !st.is_ok()) rec.problems.push_back(st.why());
   pause(delay);
-  cluster_.kill_node(victim);
-  pause(down);
-  restart(victim, rec);
+  kill_for({victim}, down, rec);
 }
 
 std::unique_ptr<child_process> fault_runner::begin_drain(const std::string& victim,
@@ -223,8 +222,7 @@ void fault_runner::await_leave(const std::string& id, milliseconds limit, fault_
 void fault_runner::drain_rejoin(fault_record& rec) {
   auto victim = pick_member();
   auto via = pick_member({victim});
-  rec.action = fmt::format("keelctl drain {} (via {}), then start it again", victim, via);
-  log_.line("  " + rec.action);
+  describe(rec, fmt::format("keelctl drain {} (via {}), then start it again", victim, via));
   auto keelctl = begin_drain(victim, via);
   finish_drain(*keelctl, victim, rec);
   restart(victim, rec);
@@ -233,9 +231,8 @@ void fault_runner::drain_rejoin(fault_record& rec) {
 void fault_runner::term_member(fault_record& rec) {
   auto victim = pick_member();
   bool coordinator = victim == cluster_.coordinator();
-  rec.action = fmt::format("SIGTERM {}{} (graceful leave), then restart it", victim,
-                           coordinator ? " (coordinator)" : "");
-  log_.line("  " + rec.action);
+  describe(rec, fmt::format("SIGTERM {}{} (graceful leave), then restart it", victim,
+                            coordinator ? " (coordinator)" : ""));
   cluster_.mark_leaving(victim);
   cluster_.signal_node(victim, SIGTERM);
   await_leave(victim, std::chrono::duration_cast<milliseconds>(timing_.drain_limit), rec);
@@ -247,15 +244,12 @@ void fault_runner::kill_during_drain(fault_record& rec) {
   auto killed = pick_member({victim});
   auto via = pick_member({victim, killed});
   auto delay = draw(200, 1000);
-  auto down = draw(500, 2000);
-  rec.action = fmt::format("keelctl drain {} (via {}), SIGKILL {} after {} ms, down {} ms", victim,
-                           via, killed, delay.count(), down.count());
-  log_.line("  " + rec.action);
+  auto down = draw_downtime();
+  describe(rec, fmt::format("keelctl drain {} (via {}), SIGKILL {} after {} ms, down {} ms", victim,
+                            via, killed, delay.count(), down.count()));
   auto keelctl = begin_drain(victim, via);
   pause(delay);
-  cluster_.kill_node(killed);
-  pause(down);
-  restart(killed, rec);
+  kill_for({killed}, down, rec);
   finish_drain(*keelctl, victim, rec);
   restart(victim, rec);
 }

@@ -58,6 +58,13 @@ class fault_runner {
   /// A random running member not in `except`; empty if there is none.
   std::string pick_member(const std::vector<std::string>& except = {});
   std::chrono::milliseconds draw(int low_ms, int high_ms);
+  /// How long a SIGKILLed node stays down before its restart: 0.5 to 2 s.
+  std::chrono::milliseconds draw_downtime();
+  /// Records what the fault does and prints it, before it is done.
+  void describe(fault_record& rec, std::string action);
+  /// SIGKILLs every victim, keeps them down for `down`, then restarts them in order.
+  void kill_for(const std::vector<std::string>& victims, std::chrono::milliseconds down,
+                fault_record& rec);
   void restart(const std::string& id, fault_record& rec);
   /// Marks `victim` leaving and runs `keelctl --node=<via> drain <victim>` without waiting.
   std::unique_ptr<child_process> begin_drain(const std::string& victim, const std::string& via);
