@@ -186,7 +186,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     std::string cluster_address = "none";
     if (members) {
       auto fail = [&](const std::string& what, const caf::error& err) {
-        auto why = message_of(err).empty() ? sys.render(err) : message_of(err);
+        auto why = message_of(err);
         std::cerr << "keel-node: " << what << ": " << why << "\n";
         if (directory) directory->stop();
         (*server)->stop();

@@ -6,6 +6,7 @@
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 
 namespace keel {
@@ -82,6 +83,12 @@ TEST(ErrorCodes, MapToDesignStatuses) {
   EXPECT_EQ(errc_from_wire(0), std::nullopt);
   EXPECT_EQ(errc_from_wire(static_cast<uint8_t>(last_errc) + 1), std::nullopt);
   EXPECT_EQ(code_of(caf::error{200, caf::atom("keel")}), errc::app_error);
+  // CAF's errors reach callers in words, not as CAF's rendering of their internals.
+  EXPECT_EQ(message_of(caf::make_error(caf::sec::cannot_connect_to_node, "ip_connect failed")),
+            "cannot connect to node");
+  EXPECT_EQ(message_of(caf::make_error(caf::exit_reason::remote_link_unreachable)),
+            "remote link unreachable");
+  EXPECT_EQ(message_of(caf::error{}), "no error");
   EXPECT_EQ(code_of(caf::make_error(caf::sec::request_receiver_down)), errc::unavailable);
   EXPECT_EQ(code_of(caf::make_error(caf::sec::cannot_connect_to_node)), errc::unavailable);
   EXPECT_EQ(code_of(caf::make_error(caf::sec::request_timeout)), errc::timeout);

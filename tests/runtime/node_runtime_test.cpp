@@ -326,14 +326,16 @@ TEST_F(NodeRuntime, TurnThatAnswersAnErrorAfterWritingLeavesTheLastCommittedStat
   EXPECT_EQ(static_cast<const Bumped&>(**reloaded).count(), 4);
 }
 
-TEST_F(NodeRuntime, FailedCommitAnswersAppErrorAndMemoryStillMatchesDisk) {
+// A store that refuses a write (nothing written) fails the turn with 503 `unavailable`:
+// it did not happen.
+TEST_F(NodeRuntime, RefusedCommitAnswersUnavailableAndMemoryStillMatchesDisk) {
   start();
   actor_id id{"counter", "f1"};
   ASSERT_TRUE(call(id, msg(inc(1))));
   faulty_->fail_writes = true;
   auto r = call(id, msg(inc(10)));
   ASSERT_FALSE(r);
-  EXPECT_EQ(code_of(r.error()), errc::app_error);
+  EXPECT_EQ(code_of(r.error()), errc::unavailable);
   faulty_->fail_writes = false;
   EXPECT_EQ(counter_value(id), 1);
   ASSERT_TRUE(call(id, msg(inc(1))));
@@ -377,7 +379,7 @@ TEST_F(NodeRuntime, FailedCommitFailsEveryTurnPipelinedBehindItThenServesDurable
   faulty_->hold_writes = false;
   auto r = first.get();
   ASSERT_FALSE(r);
-  EXPECT_EQ(code_of(r.error()), errc::app_error);
+  EXPECT_EQ(code_of(r.error()), errc::unavailable);
   for (auto& f : behind) {
     auto later = f.get();
     ASSERT_FALSE(later) << "a turn behind the failed commit was acknowledged";
@@ -729,7 +731,7 @@ TEST_F(NodeRuntime, FailedCommitReloadsEntriesAsTheyAreOnDisk) {
   faulty_->fail_writes = true;
   auto r = set_line(id, "b", 2);
   ASSERT_FALSE(r);
-  EXPECT_EQ(code_of(r.error()), errc::app_error);
+  EXPECT_EQ(code_of(r.error()), errc::unavailable);
   faulty_->fail_writes = false;
   EXPECT_EQ(ledger(id), std::pair(lines{"a=1"}, int64_t{1}));
 }
@@ -862,6 +864,27 @@ TEST_F(NodeRuntime, CommitRefusedByTheFenceIsUnavailableAndWritesNothing) {
   EXPECT_EQ(code_of(refused.error()), errc::unavailable) << message_of(refused.error());
   fence->open = true;
   EXPECT_EQ(counter_value(late), 0);
+}
+
+// A turn that asked another actor may have had effects through it: when its own commit is
+// refused, its caller hears 504 `unknown_outcome`, never "did not happen".
+TEST_F(NodeRuntime, CommitRefusedAfterTheTurnAskedIsUnknownOutcome) {
+  auto fence = std::make_shared<switch_fence>();
+  runtime_options opts;
+  opts.fence = fence;
+  start(opts);
+  auto first = increment_held_at_the_disk(actor_id{"counter", "held"}, 1);
+  ASSERT_TRUE(first.valid());
+  auto asked = fence->asked.load();
+  auto second = std::async(std::launch::async, [&] { return call({"rmw", "r"}, msg(inc(1))); });
+  // The rmw turn and the echo turn it asked have both started.
+  ASSERT_TRUE(eventually([&] { return fence->asked.load() >= asked + 2; }, 5s));
+  fence->open = false;
+  faulty_->hold_writes = false;
+  ASSERT_TRUE(first.get());
+  auto refused = second.get();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(code_of(refused.error()), errc::unknown_outcome) << message_of(refused.error());
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "keel/runtime/state_store.hpp"
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
 #include <caf/actor_system.hpp>
@@ -147,6 +150,50 @@ TEST(StateStore, ScanReturnsExactlyThePrefixInKeyOrder) {
   ASSERT_EQ(rows->size(), 2u);
   EXPECT_EQ((*rows)[0], (std::pair<std::string, std::string>{"a1", "x"}));
   EXPECT_EQ((*rows)[1], (std::pair<std::string, std::string>{"a2", "y"}));
+}
+
+// A full disk, for real: a file size limit makes LevelDB's log append fail (EFBIG) as a
+// full disk's ENOSPC does. Once a write failed, the store refuses every later one (it was
+// acknowledging writes behind a torn log record, which a replay then dropped), and a
+// reopen finds every write that was acknowledged.
+TEST(StateStore, AfterAFailedWriteNoWriteIsAcknowledgedAndTheAcknowledgedSurviveAReopen) {
+  test::temp_dir dir;
+  auto path = dir.sub("db");
+  std::vector<std::string> acknowledged;
+  std::string value(7 * 1024, 'x');
+  {
+    auto store = open_leveldb_store({path, true});
+    ASSERT_TRUE(store);
+    signal(SIGXFSZ, SIG_IGN);
+    rlimit normal{};
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &normal), 0);
+    rlimit small = normal;
+    small.rlim_cur = 512 * 1024;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+    caf::error failed;
+    for (int i = 0; i < 1000 && !failed; ++i) {
+      auto key = partition_range(1) + "s" + std::to_string(i);
+      failed = (*store)->write({{key, value}});
+      if (!failed) acknowledged.push_back(key);
+    }
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &normal), 0);  // the disk has room again
+    ASSERT_TRUE(failed) << "the size limit never stopped a write";
+    EXPECT_EQ(code_of(failed), errc::app_error) << message_of(failed);
+    ASSERT_GT(acknowledged.size(), 10u);
+    for (int i = 0; i < 20; ++i) {
+      auto refused = (*store)->write({{partition_range(1) + "late" + std::to_string(i), value}});
+      ASSERT_TRUE(refused) << "a write after the failed one was acknowledged";
+      EXPECT_EQ(code_of(refused), errc::unavailable) << message_of(refused);
+    }
+  }
+  auto reopened = open_leveldb_store({path, true});
+  ASSERT_TRUE(reopened) << message_of(reopened.error());
+  for (const auto& key : acknowledged) {
+    auto got = (*reopened)->get(key);
+    ASSERT_TRUE(got);
+    EXPECT_TRUE(got->has_value()) << "acknowledged " << key << " was lost";
+  }
+  EXPECT_FALSE((*reopened)->write({{partition_range(1) + "after", value}}));
 }
 
 }  // namespace

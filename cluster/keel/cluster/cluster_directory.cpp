@@ -236,6 +236,8 @@ void cluster_directory::forward(const envelope_ptr& env, const std::string& owne
                               std::to_string(env->hops) + " times");
   if (forwarding_stopped_.load(std::memory_order_acquire))
     return fail_call(env, "node is stopping");
+  // Answered meanwhile (a held call failed at its deadline): it must never run.
+  if (env->reply && env->reply->done()) return;
   auto address = members_.cluster_address_of(owner);
   // Never reassigned: a partition whose owner is gone waits for it (no replicas yet).
   if (address.empty())
@@ -253,6 +255,11 @@ void cluster_directory::forward(const envelope_ptr& env, const std::string& owne
           ? std::chrono::duration_cast<std::chrono::milliseconds>(env->reply->deadline() - now)
                 .count()
           : 5000;
+  if (call.budget_ms <= 0)
+    return (void)(env->reply &&
+                  env->reply->complete(
+                      make_error(errc::timeout, "deadline passed before " + to_string(env->target) +
+                                                    " was forwarded to node " + owner)));
   if (env->trace.valid()) call.trace = env->trace.to_hex();
   call.caller = env->caller;
   call.hops = static_cast<uint8_t>(env->hops + 1);
@@ -289,6 +296,7 @@ std::optional<std::string> cluster_directory::unreachable_member(
   auto now = std::chrono::steady_clock::now();
   auto members = members_.members();
   std::lock_guard guard{links_mutex_};
+  std::vector<std::string> lost;
   for (const auto& m : members) {
     if (m.node_id() == self_) continue;
     // Counted from this registration on: a member that was away (its lease lapsed) and
@@ -297,13 +305,19 @@ std::optional<std::string> cluster_directory::unreachable_member(
     if (seen.first != m.lease()) seen = {m.lease(), now};
     auto it = links_.find(m.node_id());
     if (it == links_.end()) continue;
-    auto lost = std::min(it->second.health->unreachable_for(now),
+    auto gone = std::min(it->second.health->unreachable_for(now),
                          std::chrono::duration_cast<std::chrono::milliseconds>(now - seen.second));
-    if (lost > limit)
-      return "cannot reach member " + m.node_id() + " for " + std::to_string(lost.count()) +
-             " ms (link " + std::string{link_health::name(it->second.health->current())} + ")";
+    if (gone > limit)
+      lost.push_back(m.node_id() + " for " + std::to_string(gone.count()) + " ms (link " +
+                     std::string{link_health::name(it->second.health->current())} + ")");
   }
-  return std::nullopt;
+  // One member out of reach is that member's trouble as likely as this node's (a cut or
+  // hung node is unreachable from everyone): only a node that reaches fewer than half of
+  // the cluster, itself included, is the one cut off.
+  if (lost.empty() || lost.size() * 2 <= members.size()) return std::nullopt;
+  std::string why = "cannot reach most of the cluster: ";
+  for (size_t i = 0; i < lost.size(); ++i) why += (i ? ", " : "") + lost[i];
+  return why;
 }
 
 std::string cluster_directory::link_state(const std::string& node_id) const {

@@ -70,8 +70,9 @@ class cluster_directory final : public partition_directory {
   /// `unavailable`.
   void stop();
 
-  /// Why this node cannot serve every member's partitions: a member (registered in etcd)
-  /// that its link has not reached for longer than `limit`; nullopt if there is none.
+  /// Why this node is cut off from its cluster: more than half of the members (registered
+  /// in etcd; this node counts as reached) were out of its links' reach for longer than
+  /// `limit`, listed; nullopt otherwise.
   std::optional<std::string> unreachable_member(std::chrono::milliseconds limit) const;
 
   /// The state of this node's link to `node_id` (link_health::name), "self" for this node,

@@ -29,9 +29,9 @@ struct single_node_info {
 /// Registers `GET /v1/cluster`, `GET /v1/cluster/partitions` and `POST
 /// /v1/cluster/nodes/{id}/drain` on `gw`, answered from `members` (the etcd view) and
 /// `directory` (this node's links to the others), or as a one-member cluster when they are
-/// null (no `--etcd`). With a directory, /readyz also fails while a member has been
-/// unreachable from here for longer than twice the lease TTL: long enough that a dead or
-/// hung member has left the member list by then, so only this node's own trouble is left.
+/// null (no `--etcd`). With a directory, /readyz also fails while this node has not reached
+/// most of its cluster for longer than twice the lease TTL (dead or hung members have left
+/// the member list by then): it is the one cut off.
 /// Requires: called before serving; `runtime`, `members`, `directory` and `gw` outlive the
 /// gateway's serving.
 void register_cluster_routes(http::gateway& gw, node_runtime& runtime, membership* members,

@@ -125,7 +125,7 @@ wire_reply ask_link_impl(caf::actor_system& sys, const caf::actor& link, const M
   asker->request(link, limit, msg)
       .receive([&](wire_reply& reply) { answer = std::move(reply); },
                [&](caf::error& err) {
-                 answer = failed_reply(errc::unavailable, "no answer: " + describe(err));
+                 answer = failed_reply(errc::unavailable, "no answer: " + message_of(err));
                });
   return answer;
 }
@@ -160,6 +160,15 @@ void handoff::hand_off(wire_handoff req, std::function<void(wire_reply)> done) {
   {
     std::lock_guard lock{mutex_};
     if (!stopping_) {
+      // The same move asked again (a coordinator that took over resumes it) joins the one
+      // under way: a second run would find the partition already closed, take it for
+      // drained while the first run's turns still commit, and stream without them.
+      auto key = std::tuple{req.partition, req.to, req.epoch};
+      if (auto it = running_.find(key); it != running_.end()) {
+        it->second.push_back(std::move(done));
+        return;
+      }
+      running_[key];
       jobs_.emplace_back(std::move(req), std::move(done));
       wake_.notify_one();
       return;
@@ -182,6 +191,13 @@ void handoff::stop() {
   }
   wake_.notify_all();
   for (auto& [req, done] : left) done(failed_reply(errc::unavailable, "node is stopping"));
+  decltype(running_) joined;
+  {
+    std::lock_guard lock{mutex_};
+    joined.swap(running_);
+  }
+  for (auto& [move, waiters] : joined)
+    for (auto& done : waiters) done(failed_reply(errc::unavailable, "node is stopping"));
   for (auto& w : workers_) w.join();
   // Gone before this object: it points to our hooks.
   caf::scoped_actor waiter{sys_};
@@ -213,6 +229,16 @@ void handoff::worker_loop() {
     else
       log_->warn("handoff: partition {} not handed to {}: {}", job.first.partition, job.first.to,
                  reply.error);
+    std::vector<std::function<void(wire_reply)>> joined;
+    {
+      std::lock_guard lock{mutex_};
+      auto it = running_.find(std::tuple{job.first.partition, job.first.to, job.first.epoch});
+      if (it != running_.end()) {
+        joined.swap(it->second);
+        running_.erase(it);
+      }
+    }
+    for (auto& done : joined) done(reply);
     job.second(std::move(reply));
   }
 }

@@ -5,11 +5,13 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -91,6 +93,11 @@ class handoff {
   std::condition_variable wake_;
   std::deque<std::pair<wire_handoff, std::function<void(wire_reply)>>> jobs_;  // mutex_
   bool stopping_ = false;                                                      // mutex_
+  // Moves queued or under way, by (partition, to, epoch), with the answers of the same
+  // move asked again meanwhile; guarded by mutex_.
+  std::map<std::tuple<uint32_t, std::string, uint64_t>,
+           std::vector<std::function<void(wire_reply)>>>
+      running_;
   std::vector<std::thread> workers_;
 };
 

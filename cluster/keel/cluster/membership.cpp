@@ -451,8 +451,11 @@ caf::error membership::place(const std::vector<uint32_t>& wanted) {
   std::lock_guard placing{placer_mutex_};
   auto coordinator_id = coordinator();
   // Right after a coordinator's death the office is vacant until someone campaigns; a node
-  // that just joined may not have seen the election in its watch yet.
-  for (int i = 0; i < 50 && coordinator_id.empty() && !stopping_.load(); ++i) {
+  // that just joined may not have seen the election in its watch yet. Bounded by time:
+  // placer_mutex_ is held, and drains and table writes wait for it.
+  auto give_up = std::chrono::steady_clock::now() + 1s;
+  while (coordinator_id.empty() && !stopping_.load() &&
+         std::chrono::steady_clock::now() < give_up) {
     coordinator_id = coordinator_in_etcd();
     if (coordinator_id.empty()) std::this_thread::sleep_for(20ms);
   }
@@ -479,11 +482,12 @@ caf::error membership::place(const std::vector<uint32_t>& wanted) {
     if (outcome == chunk_outcome::placed) continue;
     for (auto p : chunk) {
       if (partition(p)) continue;
-      if (place_chunk({p}, coordinator_id, up) != chunk_outcome::placed)
-        return make_error(
-            errc::unavailable,
-            "partition " + std::to_string(p) + " could not be placed: " +
-                (coordinator_id.empty() ? "no coordinator is elected" : "the coordinator changed"));
+      auto single = place_chunk({p}, coordinator_id, up);
+      if (single != chunk_outcome::placed)
+        return make_error(errc::unavailable,
+                          "partition " + std::to_string(p) + " could not be placed: " +
+                              (single == chunk_outcome::failed ? "etcd did not answer"
+                                                               : "the coordinator changed"));
     }
   }
   log_->debug("membership: placed {} partitions", todo.size());
@@ -535,6 +539,13 @@ membership::chunk_outcome membership::place_chunk(const std::vector<uint32_t>& c
     }
   }
   return all_present ? chunk_outcome::placed : chunk_outcome::office_moved;
+}
+
+size_t membership::owned_partitions() const {
+  std::shared_lock guard{members_mutex_};
+  size_t n = 0;
+  for (const auto& [p, rec] : partitions_) n += rec.owner() == opts_.node_id;
+  return n;
 }
 
 std::string membership::coordinator_in_etcd() {
@@ -644,6 +655,9 @@ caf::error membership::drain(const std::string& node_id, const std::string& reas
     lease = it->second.lease();
   }
   etcd::TxnRequest txn;
+  // A leave on SIGTERM must not turn an operator's drain, which outlives this process,
+  // into one that ends with its lease.
+  if (scope == drain_scope::this_run) etcd_client::require_absent(txn, drain_prefix_ + node_id);
   auto* put = txn.add_success()->mutable_request_put();
   put->set_key(drain_prefix_ + node_id);
   put->set_value(reason);
@@ -660,11 +674,28 @@ caf::error membership::drain(const std::string& node_id, const std::string& reas
 }
 
 caf::error membership::cancel_drain(const std::string& node_id) {
-  if (!is_draining(node_id))
-    return make_error(errc::not_found, "node '" + node_id + "' is not being drained");
   std::lock_guard placing{placer_mutex_};
-  auto res = placer_client().erase(drain_prefix_ + node_id);
+  auto mark = placer_client().get_prefix(drain_prefix_ + node_id);
+  if (!mark) return std::move(mark.error());
+  const etcd::KeyValue* found = nullptr;
+  for (const auto& kv : mark->kvs())
+    if (kv.key() == drain_prefix_ + node_id) found = &kv;
+  if (!found) return make_error(errc::not_found, "node '" + node_id + "' is not being drained");
+  // Under a lease: the node leaves because it was told to stop (SIGTERM), not drained.
+  if (found->lease() != 0)
+    return make_error(errc::conflict,
+                      "node '" + node_id + "' is stopping, not drained: it leaves anyway");
+  etcd::TxnRequest txn;
+  auto* unchanged = txn.add_compare();
+  unchanged->set_key(found->key());
+  unchanged->set_target(etcd::Compare::MOD);
+  unchanged->set_result(etcd::Compare::EQUAL);
+  unchanged->set_mod_revision(found->mod_revision());
+  txn.add_success()->mutable_request_delete_range()->set_key(found->key());
+  auto res = placer_client().txn(txn);
   if (!res) return std::move(res.error());
+  if (!res->succeeded())
+    return make_error(errc::conflict, "the drain of '" + node_id + "' changed meanwhile");
   {
     std::unique_lock guard{members_mutex_};
     draining_.erase(node_id);
@@ -774,9 +805,10 @@ void membership::leave() {
   registered_.store(false);
   if (lease_.load() == 0) return;  // never joined
   etcd_client etcd{opts_.etcd};
-  // A drain of this node is done once it leaves; a mark left behind would drain it again
-  // when it returns.
-  if (is_draining(opts_.node_id))
+  // A drain of this node is done once it leaves owning nothing; a mark left behind would
+  // drain it again when it returns. One that leaves still owning partitions (a leave
+  // timeout) keeps an operator's drain for its return.
+  if (is_draining(opts_.node_id) && owned_partitions() == 0)
     if (auto res = etcd.erase(drain_prefix_ + opts_.node_id); !res)
       log_->warn("membership: could not remove this node's drain mark: {}",
                  message_of(res.error()));

@@ -172,6 +172,8 @@ class membership final : public node_fence {
   void notify(uint32_t p, const std::optional<PartitionRecord>& before);
   /// The placer's etcd client, made on first use. Requires: placer_mutex_ held.
   etcd_client& placer_client();
+  /// Partitions the table (as this node last saw it) gives to this node.
+  size_t owned_partitions() const;
   enum class chunk_outcome { placed, office_moved, failed };
   /// Places `chunk` on their rendezvous owners among `up` in one transaction that checks
   /// `coordinator_id` still holds the office; partitions placed meanwhile are adopted.

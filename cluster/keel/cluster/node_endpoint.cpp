@@ -51,6 +51,9 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
             reminder ? new keel::runtime::ReminderFired : handler->request_prototype->New()};
         if (!request->ParseFromString(call.payload))
           return fail(errc::bad_payload, call.message_type + " from another node does not parse");
+        if (call.budget_ms <= 0 && !call.one_way)
+          return fail(errc::timeout, "the call's deadline passed before it reached node " +
+                                         runtime->options().node_id);
         actor_id target{call.target_type, call.target_key};
         auto deadline =
             std::chrono::steady_clock::now() + std::chrono::milliseconds{call.budget_ms};
@@ -102,7 +105,7 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
             .then([promise](wire_reply& reply) mutable { promise.deliver(std::move(reply)); },
                   [promise](caf::error& err) mutable {
                     promise.deliver(
-                        failed_reply(errc::unavailable, "ingest failed: " + describe(err)));
+                        failed_reply(errc::unavailable, "ingest failed: " + message_of(err)));
                   });
         return promise;
       },

@@ -36,16 +36,16 @@ std::string_view link_health::name(state s) noexcept {
 }
 
 void link_health::set(state s, std::chrono::steady_clock::time_point now) {
-  state_.store(s, std::memory_order_release);
-  if (s == state::connected)
-    last_connected_.store(now.time_since_epoch().count(), std::memory_order_release);
+  auto before = state_.exchange(s, std::memory_order_acq_rel);
+  if (before == state::connected && s != state::connected)
+    lost_at_.store(now.time_since_epoch().count(), std::memory_order_release);
 }
 
 std::chrono::milliseconds link_health::unreachable_for(
     std::chrono::steady_clock::time_point now) const {
   if (current() == state::connected) return std::chrono::milliseconds{0};
   auto since = std::chrono::steady_clock::time_point{
-      std::chrono::steady_clock::duration{last_connected_.load(std::memory_order_acquire)}};
+      std::chrono::steady_clock::duration{lost_at_.load(std::memory_order_acquire)}};
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - since);
 }
 
@@ -58,6 +58,9 @@ constexpr auto heartbeat_interval = 200ms;
 // A beat this late means this process did not run (SIGSTOP, a starved machine): the peer's
 // silence meanwhile says nothing about the peer, and is not held against it.
 constexpr auto own_pause = 5 * heartbeat_interval;
+constexpr auto connect_limit = std::chrono::milliseconds{2000};
+constexpr int max_connect_tries = 3;
+constexpr auto connect_retry = std::chrono::milliseconds{100};
 
 struct link_state {
   refused_fn on_refused;
@@ -67,7 +70,9 @@ struct link_state {
   uint16_t port = 0;
   caf::actor peer;  // the peer's endpoint; null while not connected
   bool connecting = false;
-  bool lost = false;  // the link went down; the next connect decides whether the peer is gone
+  std::chrono::steady_clock::time_point connect_started{};
+  int failed_connects = 0;  // in a row, not refused
+  bool lost = false;        // the link went down; the next connect decides whether the peer is gone
   // Our own heartbeats on top of CAF's: a peer whose pongs stop (hung, not dead) is
   // suspected once phi says the silence is abnormal for this link; calls to it then fail at
   // once instead of waiting for their deadline. A pong clears the suspicion.
@@ -117,6 +122,8 @@ void fail_waiting(link_actor* self, const std::string& why) {
 void send_call(link_actor* self, envelope_ptr env, wire_call call) {
   auto& st = self->state;
   auto id = st.next_id++;
+  // From here on it may run on the peer: dropped unanswered, it says so (envelope.hpp).
+  if (env->reply) env->reply->mark_started();
   st.pending.emplace(id, std::move(env));
   // No CAF timeout: the caller's slot has its deadline in the node-wide sweep, and a lost
   // peer fails everything pending at once (down handler below).
@@ -137,7 +144,7 @@ void send_call(link_actor* self, envelope_ptr env, wire_call call) {
             auto code =
                 err == caf::sec::request_receiver_down ? errc::unavailable : errc::unknown_outcome;
             fail_call(it->second, code,
-                      "call to node " + self->state.node_id + " failed: " + describe(err),
+                      "call to node " + self->state.node_id + " failed: " + message_of(err),
                       self->context());
             self->state.pending.erase(it);
           });
@@ -147,6 +154,7 @@ void on_connected(link_actor* self, caf::actor peer) {
   auto& st = self->state;
   st.peer = std::move(peer);
   st.lost = false;
+  st.failed_connects = 0;
   st.detector = phi_detector{};
   st.suspected = false;
   set_health(self, link_health::state::connected);
@@ -168,9 +176,10 @@ void connect(link_actor* self) {
   auto& st = self->state;
   if (st.connecting) return;
   st.connecting = true;
+  st.connect_started = std::chrono::steady_clock::now();
   if (!st.peer) set_health(self, link_health::state::connecting);
   auto mm = self->system().middleman().actor_handle();
-  self->request(mm, 2s, caf::connect_atom::value, st.host, st.port)
+  self->request(mm, connect_limit, caf::connect_atom::value, st.host, st.port)
       .then(
           [self](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
             auto& st = self->state;
@@ -182,13 +191,28 @@ void connect(link_actor* self) {
           [self](caf::error& err) {
             auto& st = self->state;
             st.connecting = false;
+            // Timed out long after its limit: this process was paused meanwhile (SIGSTOP),
+            // and the attempt says nothing about the peer. Try again before failing calls.
+            auto took = std::chrono::steady_clock::now() - st.connect_started;
+            if (err == caf::sec::request_timeout && took > connect_limit + own_pause)
+              return connect(self);
+            // Not refused: the peer's process is there (a handshake cut short, as when two
+            // nodes that just started connect to each other at once). Calls wait for a
+            // few more tries before they fail.
+            bool refused = err == caf::sec::cannot_connect_to_node;
+            bool someone_waits = !st.waiting.empty() || !st.relays_waiting.empty();
+            if (!refused && someone_waits && ++st.failed_connects < max_connect_tries) {
+              self->delayed_send(self, connect_retry, watch_atom::value);
+              return;
+            }
+            st.failed_connects = 0;
             // Refused, not timed out: a hung peer's port still accepts (the kernel does).
             if (st.lost && st.on_refused && err == caf::sec::cannot_connect_to_node)
               st.on_refused(st.node_id);
             st.lost = false;
             set_health(self, link_health::state::unreachable);
             fail_waiting(self, "cannot connect to node " + st.node_id + " at " + st.host + ":" +
-                                   std::to_string(st.port) + ": " + describe(err));
+                                   std::to_string(st.port) + ": " + message_of(err));
           });
 }
 
@@ -212,7 +236,7 @@ caf::result<wire_reply> relay(link_actor* self, Message& msg) {
         .then([answer](wire_reply& reply) { answer(std::move(reply)); },
               [answer, self](caf::error& err) {
                 answer(failed_reply(errc::unavailable,
-                                    "node " + self->state.node_id + ": " + describe(err)));
+                                    "node " + self->state.node_id + ": " + message_of(err)));
               });
   };
   if (st.peer) {
@@ -265,7 +289,7 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
     auto& st = self->state;
     if (msg.source != st.peer.address()) return;
     // CAF fails none of these by itself (CAF_NOTES.md §6).
-    fail_pending(self, "node " + st.node_id + " went down (" + describe(msg.reason) + ")");
+    fail_pending(self, "node " + st.node_id + " went down (" + message_of(msg.reason) + ")");
     st.peer = nullptr;
     // Reconnect at once: a refused connection means the process is gone.
     st.lost = true;

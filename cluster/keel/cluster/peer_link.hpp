@@ -30,16 +30,17 @@ class link_health {
 
   static std::string_view name(state s) noexcept;
 
-  /// Records `s`, and when the link was last connected.
+  /// Records `s`, and when the link stopped being connected.
   void set(state s, std::chrono::steady_clock::time_point now);
   state current() const noexcept { return state_.load(std::memory_order_acquire); }
-  /// How long the link has not been connected; zero while it is.
+  /// How long the link has not been connected (since it was made, or since it was last
+  /// connected); zero while it is.
   std::chrono::milliseconds unreachable_for(std::chrono::steady_clock::time_point now) const;
 
  private:
   std::atomic<state> state_{state::connecting};
-  // steady_clock ticks of the last time the link was connected (or was created).
-  std::atomic<int64_t> last_connected_{std::chrono::steady_clock::now().time_since_epoch().count()};
+  // steady_clock ticks of when the link stopped being connected (or was made).
+  std::atomic<int64_t> lost_at_{std::chrono::steady_clock::now().time_since_epoch().count()};
 };
 
 /// Called on the link's thread when the peer's port refused a reconnect right after the

@@ -6,7 +6,7 @@
 namespace keel::cluster {
 
 void phi_detector::heartbeat(clock::time_point now) {
-  if (started_) {
+  if (started_ && !forgiven_) {
     double interval = std::chrono::duration<double, std::milli>(now - last_).count();
     intervals_ms_.push_back(interval);
     sum_ += interval;
@@ -19,6 +19,7 @@ void phi_detector::heartbeat(clock::time_point now) {
     }
   }
   started_ = true;
+  forgiven_ = false;
   last_ = now;
 }
 

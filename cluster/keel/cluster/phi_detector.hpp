@@ -32,6 +32,7 @@ class phi_detector {
   /// silence from `now` on, and the intervals seen so far stay.
   void forgive_silence(clock::time_point now) {
     if (started_) last_ = now;
+    forgiven_ = started_;
   }
 
   /// Phi at `now`: 0 before the second heartbeat.
@@ -46,6 +47,7 @@ class phi_detector {
   double sum_squares_ = 0;
   clock::time_point last_{};
   bool started_ = false;
+  bool forgiven_ = false;  // the next interval spans a pause of this process: not counted
 };
 
 }  // namespace keel::cluster

@@ -4,9 +4,7 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
-#include <caf/exit_reason.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/sec.hpp>
 
 #include "keel/runtime/errc.hpp"
 
@@ -45,25 +43,6 @@ call_result from_wire(const wire_reply& reply, const std::string& node_id) {
   if (!out->ParseFromString(reply.payload))
     return make_error(errc::app_error, "reply of type " + reply.message_type + " does not parse");
   return message_ptr{std::move(out)};
-}
-
-std::string describe(const caf::error& err) {
-  // An empty error (an actor's normal exit) has no category to read.
-  if (!err) return "normal exit";
-  if (err.category() == caf::atom("keel")) return message_of(err);
-  if (err.category() == caf::atom("system")) {
-    auto name = caf::to_string(static_cast<caf::sec>(err.code()));
-    for (auto& c : name)
-      if (c == '_') c = ' ';
-    return name;
-  }
-  if (err.category() == caf::atom("exit")) {
-    auto name = caf::to_string(static_cast<caf::exit_reason>(err.code()));
-    for (auto& c : name)
-      if (c == '_') c = ' ';
-    return name;
-  }
-  return "error " + std::to_string(err.code());
 }
 
 void configure_cluster_transport(caf::actor_system_config& cfg) {

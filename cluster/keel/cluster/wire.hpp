@@ -107,10 +107,6 @@ wire_reply to_wire(const call_result& result);
 /// `app_error` naming it, never a cast.
 call_result from_wire(const wire_reply& reply, const std::string& node_id);
 
-/// A CAF error in words for an error message ("cannot connect to node"), without CAF's
-/// rendering of its internals.
-std::string describe(const caf::error& err);
-
 /// Answers between nodes that are not calls: a link's heartbeat, and a trace's turns.
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using pong_atom = caf::atom_constant<caf::atom("pong")>;

@@ -1,6 +1,7 @@
 #include "keel/runtime/errc.hpp"
 
 #include <caf/atom.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/message.hpp>
 #include <caf/sec.hpp>
 
@@ -72,6 +73,7 @@ std::optional<errc> errc_from_wire(uint8_t code) noexcept {
 }
 
 errc code_of(const caf::error& err) noexcept {
+  if (!err) return errc::app_error;  // an empty error has no category to read
   if (err.category() == caf::atom("keel"))
     if (auto code = errc_from_wire(err.code())) return *code;
   if (err.category() == caf::atom("system")) {
@@ -90,8 +92,28 @@ errc code_of(const caf::error& err) noexcept {
   return errc::app_error;
 }
 
+namespace {
+
+// "cannot_connect_to_node" -> "cannot connect to node".
+std::string words(std::string name) {
+  for (auto& c : name)
+    if (c == '_') c = ' ';
+  return name;
+}
+
+}  // namespace
+
 std::string message_of(const caf::error& err) {
+  // An empty error (an actor's normal exit) has no category to read.
+  if (!err) return "no error";
   const auto& ctx = err.context();
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0) && err.category() == caf::atom("keel"))
+    return ctx.get_as<std::string>(0);
+  // CAF's own errors in words, without its rendering of their internals.
+  if (err.category() == caf::atom("system"))
+    return words(caf::to_string(static_cast<caf::sec>(err.code())));
+  if (err.category() == caf::atom("exit"))
+    return words(caf::to_string(static_cast<caf::exit_reason>(err.code())));
   if (ctx.size() == 1 && ctx.match_element<std::string>(0)) return ctx.get_as<std::string>(0);
   return caf::to_string(err);
 }

@@ -45,8 +45,8 @@ int http_status(errc code) noexcept;
 /// `request_receiver_down` means the target went away before the turn: `unavailable`.
 errc code_of(const caf::error& err) noexcept;
 
-/// The human-readable message carried in a Keel error (empty for CAF's own errors, whose
-/// rendering is used instead).
+/// The human-readable message carried in a Keel error; CAF's own errors in words
+/// ("cannot connect to node"), without CAF's rendering of their internals.
 std::string message_of(const caf::error& err);
 
 /// Builds a Keel error with a message for the caller.

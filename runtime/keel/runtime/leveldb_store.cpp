@@ -1,4 +1,7 @@
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include <leveldb/db.h>
@@ -81,7 +84,19 @@ class leveldb_store final : public state_store {
     return out;
   }
 
+  // A write that failed (a full disk, an I/O error) may have left a torn record at the end
+  // of LevelDB's log; later records in the same log block are then dropped when the log is
+  // replayed at the next open, so nothing written after it could be trusted to survive (a
+  // full tmpfs that was grown lost 20 acknowledged writes that way). The store takes no
+  // write after a failed one: the node must be restarted, which replays what was written.
   caf::error write(const std::vector<store_write>& batch) override {
+    if (failed_.load(std::memory_order_acquire)) {
+      std::lock_guard guard{failure_mutex_};
+      return make_error(errc::unavailable, "the data dir takes no writes since one failed (" +
+                                               failure_ +
+                                               "); restart the node once the disk "
+                                               "is fixed");
+    }
     leveldb::WriteBatch wb;
     for (const auto& w : batch) {
       if (w.erase)
@@ -90,14 +105,23 @@ class leveldb_store final : public state_store {
         wb.Put(w.key, w.value);
     }
     auto st = db_->Write(write_options_, &wb);
-    if (!st.ok()) return to_error(st, "commit");
-    return {};
+    if (st.ok()) return {};
+    {
+      std::lock_guard guard{failure_mutex_};
+      failure_ = st.ToString();
+    }
+    failed_.store(true, std::memory_order_release);
+    // May be on disk in part, or whole: the callers cannot be told it did not happen.
+    return make_error(errc::app_error, "write to the data dir failed: " + st.ToString());
   }
 
  private:
   std::unique_ptr<const leveldb::FilterPolicy> filter_;  // used by db_: outlives it
   std::unique_ptr<leveldb::DB> db_;
   leveldb::WriteOptions write_options_;
+  std::atomic<bool> failed_{false};
+  std::mutex failure_mutex_;
+  std::string failure_;  // the failed write's status; guarded by failure_mutex_
 };
 
 }  // namespace

@@ -86,6 +86,9 @@ void runtime_metrics::render(std::string& out) const {
                  reminders_fired.value());
   render_gauge(out, "keel_activations", "Live activations on this node.", activations);
   render_gauge(out, "keel_calls_pending", "Calls waiting for an answer.", calls_pending);
+  render_gauge(out, "keel_store_failed",
+               "1 once a write to the data dir failed: the node takes no writes until restarted.",
+               store_failed);
   render_histogram(out, "keel_commit_duration_seconds", "Group commit latency.", commit_seconds);
   render_histogram(out, "keel_turn_duration_seconds", "Turn latency, start to reply.",
                    turn_seconds);

@@ -104,6 +104,7 @@ struct runtime_metrics {
   counter reminders_fired;
   gauge activations;         // live activations
   gauge calls_pending;       // calls open at the last deadline sweep (every 10 ms)
+  gauge store_failed;        // 1 once a write to the data dir failed: no more writes
   histogram commit_seconds;  // one batch: WriteBatch + sync
   histogram turn_seconds;    // one turn, start to reply
 

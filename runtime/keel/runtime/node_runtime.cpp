@@ -76,7 +76,15 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
   services_->idle_timeout = opts_.idle_timeout;
   services_->default_timeout = opts_.default_timeout;
   services_->fence = opts_.fence;
-  services_->store_writer = detail::spawn_store_writer(sys_, *store_, metrics_, opts_.fence);
+  services_->store_writer = detail::spawn_store_writer(
+      sys_, *store_, metrics_, opts_.fence, [this](const std::string& why) {
+        {
+          std::lock_guard guard{store_failure_mutex_};
+          store_failure_ = why;
+        }
+        metrics_.store_failed.add(1);
+        services_->log->error("store: {}", why);
+      });
   for (int i = 0; i < 2; ++i)
     services_->store_readers.push_back(detail::spawn_store_reader(sys_, *store_));
   services_->reminders = detail::spawn_reminder_service(*services_);
@@ -142,11 +150,17 @@ void node_runtime::open_partition(uint32_t partition) {
   caf::anon_send(services_->reminders, detail::scan_atom::value, partition);
 }
 
+std::optional<std::string> node_runtime::store_failure() const {
+  std::lock_guard guard{store_failure_mutex_};
+  return store_failure_;
+}
+
 caf::error node_runtime::replace_partition(uint32_t partition, std::vector<store_write> writes) {
   caf::scoped_actor self{sys_};
   caf::error failure;
-  self->request(services_->store_writer, caf::infinite, detail::replace_atom::value, partition,
-                std::make_shared<std::vector<store_write>>(std::move(writes)))
+  // Bounded: a writer that died would never answer (CAF 0.17 sends no broken promise).
+  self->request(services_->store_writer, std::chrono::minutes{2}, detail::replace_atom::value,
+                partition, std::make_shared<std::vector<store_write>>(std::move(writes)))
       .receive([](uint64_t) {}, [&](caf::error& err) { failure = std::move(err); });
   return failure;
 }

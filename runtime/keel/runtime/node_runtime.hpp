@@ -3,6 +3,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -81,6 +83,10 @@ class node_runtime {
   /// Blocking: call it from a thread of your own, never a CAF worker.
   [[nodiscard]] caf::error replace_partition(uint32_t partition, std::vector<store_write> writes);
 
+  /// Why the store takes no writes (a write to the data dir failed: every commit answers
+  /// `unavailable` until the node is restarted); nullopt while it does.
+  std::optional<std::string> store_failure() const;
+
   /// Refuses new calls with `unavailable`, stops every activation and the runtime's
   /// actors; committed state stays in the store. Idempotent.
   void stop();
@@ -111,6 +117,8 @@ class node_runtime {
   std::unique_ptr<detail::node_services> services_;  // what activations share
   caf::actor sweeper_;
   bool stopped_ = false;
+  mutable std::mutex store_failure_mutex_;
+  std::optional<std::string> store_failure_;  // guarded by store_failure_mutex_
 };
 
 }  // namespace keel

@@ -40,7 +40,10 @@ class state_store {
   [[nodiscard]] virtual caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
       std::string_view prefix) = 0;
 
-  /// Applies all writes atomically; durable on return when the store syncs.
+  /// Applies all writes atomically; durable on return when the store syncs. A write that
+  /// failed and may be on disk in part or whole answers `app_error`, and from then on the
+  /// store refuses every write with `unavailable` (nothing written) until it is opened
+  /// again: what follows a torn write could be lost when the log is replayed.
   [[nodiscard]] virtual caf::error write(const std::vector<store_write>& batch) = 0;
 };
 

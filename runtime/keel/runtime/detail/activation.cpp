@@ -117,6 +117,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
     working_valid_ = false;
     in_place_ = false;
     outstanding_asks_ = 0;
+    asked_ = false;
     finished_ = false;
     result_.reset();
     tells_.clear();
@@ -252,6 +253,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   bool working_valid_ = false;        // working_ holds this turn's copy
   bool in_place_ = false;             // this turn wrote the committed message itself
   int outstanding_asks_ = 0;
+  bool asked_ = false;  // the turn asked another actor: it may have had effects there
   bool finished_ = false;
   std::optional<call_result> result_;
   std::vector<std::pair<actor_id, message_ptr>> tells_;
@@ -313,6 +315,7 @@ void turn::ask_message(const actor_id& target, message_ptr request,
   auto deadline = env_->reply ? env_->reply->deadline()
                               : std::chrono::steady_clock::now() + st.svc->default_timeout;
   ++outstanding_asks_;
+  asked_ = true;
   if (!env_hold_) env_hold_ = shared_env();  // continuations run after the message is gone
   auto me = shared_from_this();
   call_from_actor(
@@ -375,13 +378,16 @@ class pipelined_commit final : public turn_commit {
   node_services* svc = nullptr;
   std::shared_ptr<std::atomic<uint32_t>> unsettled;
   uint64_t generation = 0;
+  bool asked = false;  // the turn asked others, whose turns may have committed
 
   void done(caf::error failure) override {
     if (failure) {
       // Also a turn that failed by itself: its answer was computed on state that is lost.
-      // A conflict or a fenced writer wrote nothing, and says so; anything else may have.
+      // A conflict or a fenced writer wrote nothing, and says so, unless the turn asked
+      // others; anything else may have been written.
       auto code = code_of(failure);
       if (code != errc::conflict && code != errc::unavailable) code = errc::app_error;
+      if (asked && code != errc::app_error) code = errc::unknown_outcome;
       result = make_error(code, "commit of " + to_string(id) + " failed: " + message_of(failure));
       caf::anon_send(activation, reload_atom::value, generation);
     } else if (result) {
@@ -414,6 +420,7 @@ class pipelined_commit final : public turn_commit {
 void turn::hand_to_writer(std::string bytes, bool state_changed, bool writes) {
   auto& st = self_->state;
   auto req = std::make_shared<pipelined_commit>();
+  req->asked = asked_;
   if (st.committed) {
     req->state_key = state_key(st.id);
     req->expected_version = st.version;

@@ -45,6 +45,8 @@ struct writer_state {
   bool flush_scheduled = false;
   caf::actor releaser;
   std::shared_ptr<const node_fence> fence;
+  std::function<void(const std::string&)> on_failure;
+  bool failure_reported = false;
 };
 
 using writer_actor = caf::stateful_actor<writer_state>;
@@ -71,13 +73,17 @@ void flush(writer_actor* self, state_store* store, runtime_metrics* metrics) {
   if (st.waiting.empty()) return;
   auto start = std::chrono::steady_clock::now();
   caf::error err;
-  // The codes tell the callers what happened: a fenced node wrote nothing (`unavailable`),
-  // a failed write may have reached the disk in part (`app_error`).
+  // The codes tell the callers what happened: a fenced node, or a store that refused the
+  // write, wrote nothing (`unavailable`); a failed write may be on disk (`app_error`), and
+  // the store takes no more writes after it (state_store::write).
   if (st.fence && !st.fence->is_open()) {
     err = make_error(errc::unavailable, "node is fenced: " + st.fence->why_closed());
   } else if (!st.batch.empty()) {
-    if (auto failed = store->write(st.batch))
-      err = make_error(errc::app_error, "write failed: " + message_of(failed));
+    err = store->write(st.batch);
+    if (err && code_of(err) == errc::app_error && !st.failure_reported && st.on_failure) {
+      st.failure_reported = true;
+      st.on_failure(message_of(err) + "; the node takes no writes until it is restarted");
+    }
   }
   metrics->commit_seconds.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -216,8 +222,10 @@ caf::result<load_result_ptr> as_result(caf::expected<load_result_ptr> loaded) {
 }
 
 caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metrics* metrics,
-                           std::shared_ptr<const node_fence> fence) {
+                           std::shared_ptr<const node_fence> fence,
+                           std::function<void(const std::string&)> on_failure) {
   self->state.fence = std::move(fence);
+  self->state.on_failure = std::move(on_failure);
   // A commit accepted before the exit is still written and answered: its flush message
   // would otherwise queue behind the exit and be lost.
   self->state.releaser = self->system().spawn(releaser);
@@ -286,8 +294,10 @@ caf::behavior store_reader(caf::event_based_actor*, state_store* store) {
 }  // namespace
 
 caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store, runtime_metrics& metrics,
-                              std::shared_ptr<const node_fence> fence) {
-  return sys.spawn<caf::detached>(store_writer, &store, &metrics, std::move(fence));
+                              std::shared_ptr<const node_fence> fence,
+                              std::function<void(const std::string&)> on_failure) {
+  return sys.spawn<caf::detached>(store_writer, &store, &metrics, std::move(fence),
+                                  std::move(on_failure));
 }
 
 caf::actor spawn_store_reader(caf::actor_system& sys, state_store& store) {

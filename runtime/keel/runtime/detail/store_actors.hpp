@@ -3,7 +3,9 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include <functional>
 #include <memory>
+#include <string>
 
 namespace keel {
 class node_fence;
@@ -23,8 +25,13 @@ namespace keel::detail {
 /// refused with `conflict`. While `fence` (if any) is closed, nothing is written and every commit
 /// fails with `unavailable`. On an exit it writes and settles what it holds and terminates only
 /// once every settlement ran. Requires: `store` and `metrics` outlive the actor.
+/// A batch the store fails to write (`app_error`: it may be on disk) fails its turns with
+/// `app_error`, and `on_failure` runs once, on the writer's thread, with the reason: the
+/// store takes no more writes (state_store::write), so every later commit answers
+/// `unavailable` until the node is restarted.
 caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store, runtime_metrics& metrics,
-                              std::shared_ptr<const node_fence> fence = nullptr);
+                              std::shared_ptr<const node_fence> fence = nullptr,
+                              std::function<void(const std::string&)> on_failure = {});
 
 /// Spawns a detached reader answering `(load_atom, actor_id, bool with_entries)` with a
 /// load_result_ptr (the actor's entries too if asked) and

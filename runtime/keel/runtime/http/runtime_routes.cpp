@@ -107,6 +107,8 @@ void add_runtime_routes(gateway& gw, node_runtime& runtime) {
         // A fenced node starts no turn: a load balancer should send its traffic elsewhere.
         if (const auto& fence = runtime.fence(); fence && !fence->is_open())
           return ex->fail(make_error(errc::unavailable, "node is fenced: " + fence->why_closed()));
+        if (auto why = runtime.store_failure())
+          return ex->fail(make_error(errc::unavailable, *why));
         if (auto why = gw.not_ready_reason()) return ex->fail(make_error(errc::unavailable, *why));
         ex->respond(200, R"({"status":"ready"})");
       },
