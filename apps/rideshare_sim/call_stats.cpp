@@ -36,7 +36,8 @@ void call_stats::record(route r, std::chrono::nanoseconds took, const http_reply
     samples_ns_[static_cast<size_t>(r)].push_back(took.count());
     return;
   }
-  ++errors_[fmt::format("{}: {}", route_name(r), reply.error_key())];
+  auto key = fmt::format("{}: {}", route_name(r), reply.error_key());
+  if (++errors_[key] == 1) first_errors_[key] = reply.body.substr(0, 400);
 }
 
 void call_stats::record_bad_body(route r) {
@@ -48,6 +49,7 @@ void call_stats::merge(const call_stats& other) {
     samples_ns_[i].insert(samples_ns_[i].end(), other.samples_ns_[i].begin(),
                           other.samples_ns_[i].end());
   for (const auto& [key, n] : other.errors_) errors_[key] += n;
+  for (const auto& [key, body] : other.first_errors_) first_errors_.try_emplace(key, body);
 }
 
 latency_summary call_stats::summarize(route r) const {

@@ -50,11 +50,14 @@ class call_stats {
   latency_summary summarize(route r) const;
   /// "POST /v1/rides/{id}/accept: 409 conflict" -> count.
   const std::map<std::string, int64_t>& errors() const { return errors_; }
+  /// The body of the first failure of each key, to tell what went wrong.
+  const std::map<std::string, std::string>& first_errors() const { return first_errors_; }
   int64_t error_count() const;
 
  private:
   std::array<std::vector<int64_t>, static_cast<size_t>(route::route_count)> samples_ns_;
   std::map<std::string, int64_t> errors_;
+  std::map<std::string, std::string> first_errors_;
 };
 
 }  // namespace keel::sim

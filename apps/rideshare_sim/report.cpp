@@ -67,7 +67,11 @@ void print_table(const run_summary& s) {
                        l.p50_ms, l.p99_ms, l.p999_ms);
   }
   out << fmt::format("\nerrors             {}\n", s.stats.error_count());
-  for (const auto& [key, n] : s.stats.errors()) out << fmt::format("  {:<60} {}\n", key, n);
+  for (const auto& [key, n] : s.stats.errors()) {
+    out << fmt::format("  {:<60} {}\n", key, n);
+    if (auto it = s.stats.first_errors().find(key); it != s.stats.first_errors().end())
+      out << fmt::format("    first: {}\n", it->second);
+  }
   out << "\ninvariants\n";
   for (const auto& c : s.checks)
     out << fmt::format("  {}  {}: {}\n", c.pass ? "PASS" : "FAIL", c.name, c.detail);
@@ -100,6 +104,12 @@ void print_json(const run_summary& s) {
   first = true;
   for (const auto& [key, n] : s.stats.errors()) {
     out += fmt::format("{}{}:{}", first ? "" : ",", json_string(key), n);
+    first = false;
+  }
+  out += R"(},"first_errors":{)";
+  first = true;
+  for (const auto& [key, body] : s.stats.first_errors()) {
+    out += fmt::format("{}{}:{}", first ? "" : ",", json_string(key), json_string(body));
     first = false;
   }
   out += R"(},"invariants":[)";

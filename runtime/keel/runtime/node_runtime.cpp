@@ -18,6 +18,7 @@
 #include "keel/runtime/detail/wire.hpp"
 #include "keel/runtime/envelope.hpp"
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/storage_keys.hpp"
 
 namespace keel {
 
@@ -156,11 +157,20 @@ std::optional<std::string> node_runtime::store_failure() const {
 }
 
 caf::error node_runtime::replace_partition(uint32_t partition, std::vector<store_write> writes) {
+  // What the range holds now is read here, on the caller's thread, not on the writer's,
+  // which every commit of the node waits for: the partition is closed, and only this
+  // caller changes its range, so nothing writes it between this scan and the batch.
+  auto existing = store_->scan(partition_range(partition));
+  if (!existing) return std::move(existing.error());
+  std::vector<store_write> batch;
+  batch.reserve(existing->size() + writes.size());
+  for (auto& [key, value] : *existing) batch.push_back({std::move(key), {}, true});
+  for (auto& write : writes) batch.push_back(std::move(write));
   caf::scoped_actor self{sys_};
   caf::error failure;
   // Bounded: a writer that died would never answer (CAF 0.17 sends no broken promise).
   self->request(services_->store_writer, std::chrono::minutes{2}, detail::replace_atom::value,
-                partition, std::make_shared<std::vector<store_write>>(std::move(writes)))
+                partition, std::make_shared<std::vector<store_write>>(std::move(batch)))
       .receive([](uint64_t) {}, [&](caf::error& err) { failure = std::move(err); });
   return failure;
 }

@@ -79,8 +79,9 @@ class node_runtime {
   /// Replaces every record of `partition` with `writes` (which may also hold writes outside
   /// the partition, such as a metadata record) in one synced batch through the store
   /// writer, whose cached versions then agree with the disk: what a handoff ingests, or,
-  /// with no records, drops. Requires: the partition is closed here, or never opened.
-  /// Blocking: call it from a thread of your own, never a CAF worker.
+  /// with no records, drops. Requires: the partition is closed here, or never opened, and
+  /// calls for one partition come one at a time. Blocking: call it from a thread of your
+  /// own, never a CAF worker.
   [[nodiscard]] caf::error replace_partition(uint32_t partition, std::vector<store_write> writes);
 
   /// Why the store takes no writes (a write to the data dir failed: every commit answers

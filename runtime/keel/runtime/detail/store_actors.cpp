@@ -169,20 +169,14 @@ void accept(writer_actor* self, state_store* store, const commit_request& req, w
   wait_for_flush(self, std::move(w));
 }
 
-// Replaces everything `partition` holds with `writes` (a handoff's ingest, or a drop with
-// none), in the open batch: whatever a turn of it wrote before is erased, and its cached
-// versions are forgotten, since they no longer say what is stored.
-void replace(writer_actor* self, state_store* store, uint32_t partition,
-             std::vector<store_write>& writes, waiting_commit w) {
+// Applies `writes`, which replace everything `partition` holds (a handoff's ingest, or a
+// drop: the erases of its records come first), in the open batch, and forgets the
+// partition's cached versions, since they no longer say what is stored.
+void replace(writer_actor* self, uint32_t partition, std::vector<store_write>& writes,
+             waiting_commit w) {
   auto& st = self->state;
-  auto existing = store->scan(partition_range(partition));
-  if (!existing) {
-    w.refused = std::move(existing.error());
-  } else {
-    for (auto& [key, value] : *existing) st.batch.push_back({std::move(key), {}, true});
-    for (auto& write : writes) st.batch.push_back(std::move(write));
-    w.writes = true;
-  }
+  for (auto& write : writes) st.batch.push_back(std::move(write));
+  w.writes = true;
   st.known_versions.forget_partition(partition);
   std::erase_if(st.batch_versions, [range = partition_range(partition)](const auto& kv) {
     return kv.first.starts_with(range);
@@ -255,7 +249,7 @@ caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metri
       [=](replace_atom, uint32_t partition, const partition_writes_ptr& writes) {
         waiting_commit w;
         w.promise = self->make_response_promise();
-        replace(self, store, partition, *writes, std::move(w));
+        replace(self, partition, *writes, std::move(w));
       },
       [=](flush_atom) { flush(self, store, metrics); },
       // An activation whose pipelined commit failed reloads what is durable; through the
