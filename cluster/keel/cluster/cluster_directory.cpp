@@ -286,7 +286,7 @@ caf::actor cluster_directory::link_to(const std::string& node_id,
   auto handle =
       spawn_peer_link(sys_, node_id, cluster_address.substr(0, colon),
                       static_cast<uint16_t>(std::stoi(cluster_address.substr(colon + 1))),
-                      refused_fn{[this](const std::string& lost) { suspect(lost); }}, health);
+                      refused_fn{[this](const std::string& lost) { suspect(lost); }}, health, log_);
   links_[node_id] = peer{cluster_address, handle, std::move(health)};
   return handle;
 }

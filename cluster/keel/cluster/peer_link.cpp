@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
@@ -65,6 +66,7 @@ constexpr auto connect_retry = std::chrono::milliseconds{100};
 struct link_state {
   refused_fn on_refused;
   std::shared_ptr<link_health> health;
+  std::shared_ptr<spdlog::logger> log;
   std::string node_id;
   std::string host;
   uint16_t port = 0;
@@ -90,8 +92,16 @@ struct link_state {
 
 using link_actor = caf::stateful_actor<link_state>;
 
-void set_health(link_actor* self, link_health::state s) {
-  self->state.health->set(s, std::chrono::steady_clock::now());
+// Records the link's state; a change is logged (they are rare: a peer lost or back).
+void set_health(link_actor* self, link_health::state s, std::string_view why = {}) {
+  auto& st = self->state;
+  auto before = st.health->current();
+  st.health->set(s, std::chrono::steady_clock::now());
+  if (before == s || !st.log) return;
+  if (why.empty())
+    st.log->info("link to {}: {}", st.node_id, link_health::name(s));
+  else
+    st.log->info("link to {}: {} ({})", st.node_id, link_health::name(s), why);
 }
 
 void fail_call(const envelope_ptr& env, errc code, const std::string& why,
@@ -185,7 +195,7 @@ void connect(link_actor* self) {
             auto& st = self->state;
             st.connecting = false;
             if (ptr) return on_connected(self, caf::actor_cast<caf::actor>(std::move(ptr)));
-            set_health(self, link_health::state::unreachable);
+            set_health(self, link_health::state::unreachable, "no endpoint");
             fail_waiting(self, "node " + st.node_id + " has no endpoint");
           },
           [self](caf::error& err) {
@@ -207,10 +217,11 @@ void connect(link_actor* self) {
             }
             st.failed_connects = 0;
             // Refused, not timed out: a hung peer's port still accepts (the kernel does).
+            // Any refused attempt after the link was lost counts (the first may end in a
+            // handshake cut short by the dying process); `lost` clears on a connection.
             if (st.lost && st.on_refused && err == caf::sec::cannot_connect_to_node)
               st.on_refused(st.node_id);
-            st.lost = false;
-            set_health(self, link_health::state::unreachable);
+            set_health(self, link_health::state::unreachable, message_of(err));
             fail_waiting(self, "cannot connect to node " + st.node_id + " at " + st.host + ":" +
                                    std::to_string(st.port) + ": " + message_of(err));
           });
@@ -270,7 +281,8 @@ void beat(link_actor* self) {
           [](caf::error&) {});
   if (!st.suspected && st.detector.suspects(now)) {
     st.suspected = true;
-    set_health(self, link_health::state::suspected);
+    set_health(self, link_health::state::suspected,
+               fmt::format("phi {:.1f}", st.detector.phi(now)));
     fail_pending(self, fmt::format("node {} stopped answering heartbeats (phi {:.1f})", st.node_id,
                                    st.detector.phi(now)));
   }
@@ -278,8 +290,10 @@ void beat(link_actor* self) {
 }
 
 caf::behavior link(link_actor* self, std::string node_id, std::string host, uint16_t port,
-                   refused_fn on_refused, std::shared_ptr<link_health> health) {
+                   refused_fn on_refused, std::shared_ptr<link_health> health,
+                   std::shared_ptr<spdlog::logger> log) {
   auto& st = self->state;
+  st.log = std::move(log);
   st.on_refused = std::move(on_refused);
   st.health = std::move(health);
   st.node_id = std::move(node_id);
@@ -291,6 +305,7 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
     // CAF fails none of these by itself (CAF_NOTES.md §6).
     fail_pending(self, "node " + st.node_id + " went down (" + message_of(msg.reason) + ")");
     st.peer = nullptr;
+    set_health(self, link_health::state::connecting, "lost: " + message_of(msg.reason));
     // Reconnect at once: a refused connection means the process is gone.
     st.lost = true;
     connect(self);
@@ -336,9 +351,10 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
 
 caf::actor spawn_peer_link(caf::actor_system& sys, std::string node_id, std::string host,
                            uint16_t port, refused_fn on_refused,
-                           std::shared_ptr<link_health> health) {
+                           std::shared_ptr<link_health> health,
+                           std::shared_ptr<spdlog::logger> log) {
   return sys.spawn(link, std::move(node_id), std::move(host), port, std::move(on_refused),
-                   std::move(health));
+                   std::move(health), std::move(log));
 }
 
 }  // namespace keel::cluster

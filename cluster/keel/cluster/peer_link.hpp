@@ -14,6 +14,10 @@
 
 #include "keel/runtime/envelope.hpp"
 
+namespace spdlog {
+class logger;
+}
+
 namespace keel::cluster {
 
 /// What a link knows of its peer right now, for GET /v1/cluster and /readyz.
@@ -63,6 +67,7 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 /// Thread safety: the actor is called by messages from any thread.
 caf::actor spawn_peer_link(caf::actor_system& sys, std::string node_id, std::string host,
                            uint16_t port, refused_fn on_refused,
-                           std::shared_ptr<link_health> health);
+                           std::shared_ptr<link_health> health,
+                           std::shared_ptr<spdlog::logger> log);
 
 }  // namespace keel::cluster
