@@ -321,16 +321,32 @@ TEST_F(Rebalance, KillingTheNewOwnerMidMoveLeavesThePartitionsWithTheOldOnes) {
   ASSERT_NO_FATAL_FAILURE(start_three_with_counters(counters));
   auto& n1 = *three_[0];
   // The hook pauses n4 before it writes what it was sent: it dies holding a stream.
+  auto moving = keys_moving_to_n4("c", 1, [](const std::string& key) {
+    return actor_id{"counter", key};
+  });
+  ASSERT_EQ(moving.size(), 1u);
   auto& n4 = start_node("n4", {"--test-handoff-delay=5s"});
   ASSERT_TRUE(eventually([&] { return n4.log().find("pausing") != std::string::npos; }, 10s))
       << n4.log();
   EXPECT_EQ(n4.stop(SIGKILL), 128 + SIGKILL);
+  // A call held for a partition moving to the dead node is served as soon as the move is
+  // aborted: the stream fails with the link, not after a retry or a deadline.
+  auto killed_at = std::chrono::steady_clock::now();
+  auto held = n1.post("/v1/actors/counter/" + moving[0] + "/Increment", R"({"by":1})",
+                      {{"X-Request-Timeout", "10s"}});
+  auto waited = std::chrono::steady_clock::now() - killed_at;
+  EXPECT_EQ(held.status, 200) << held.body;
+  EXPECT_LT(waited, 1500ms) << "the held call waited for the move's abort that long";
+  std::cout << "a call held for a partition moving to the killed node was served after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms\n";
   // Every move is aborted back to its old owner, which serves it again with its data.
   ASSERT_TRUE(eventually([&] { return balanced(n1, {"n1", "n2", "n3"}); }, 15s)) << n1.log();
   EXPECT_EQ(owned_by(n1, "n4"), 0);
   EXPECT_GT(view(n1).rebalance().failed(), 0u);
-  for (int c = 0; c < counters; ++c)
-    EXPECT_EQ(counter_value(n1, "c" + std::to_string(c)), 1) << "c" << c;
+  for (int c = 0; c < counters; ++c) {
+    auto key = "c" + std::to_string(c);
+    EXPECT_EQ(counter_value(n1, key), key == moving[0] ? 2 : 1) << key;
+  }
 }
 
 // A call to a moving partition waits; past its deadline it answers 503 `unavailable`
