@@ -3,6 +3,10 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <filesystem>
+#include <fstream>
+#include <map>
+
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
 #include <caf/actor_system.hpp>
@@ -137,6 +141,163 @@ TEST(StateStore, RefusesADirOfALaterLayout) {
   ASSERT_FALSE(store);
   EXPECT_EQ(code_of(store.error()), errc::conflict);
   EXPECT_NE(message_of(store.error()).find("layout 3"), std::string::npos);
+}
+
+// Every file of `dir` with its size: what an open that must touch nothing has to leave.
+std::map<std::string, uintmax_t> files_of(const std::string& dir) {
+  std::map<std::string, uintmax_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator{dir})
+    out[entry.path().filename().string()] = entry.file_size();
+  return out;
+}
+
+// A used store: `rows` state records of 1000 bytes in tables (a reopen turned the log into
+// a table), and as many in the write-ahead log, in one commit.
+void fill_store(const std::string& path, int rows) {
+  for (int round = 0; round < 2; ++round) {
+    auto store = open_leveldb_store({path, true});
+    ASSERT_TRUE(store) << to_string(store.error());
+    std::vector<store_write> batch;
+    for (int i = 0; i < rows; ++i) {
+      auto key =
+          state_key(actor_id{"counter", "r" + std::to_string(round) + "-" + std::to_string(i)});
+      batch.push_back({key, encode_versioned(1, std::string(1000, 'x'))});
+    }
+    ASSERT_FALSE((*store)->write(batch));
+  }
+}
+
+bool has_file_ending(const std::map<std::string, uintmax_t>& files, std::string_view ext) {
+  return std::ranges::any_of(files, [&](const auto& f) { return f.first.ends_with(ext); });
+}
+
+// LevelDB, asked to create a database where it finds no CURRENT, makes a new one and
+// deletes the old tables and logs as obsolete.
+TEST(StateStore, ADirWithLevelDBFilesButNoCurrentIsRefusedAndLeftUntouched) {
+  test::temp_dir dir;
+  auto path = dir.sub("db");
+  fill_store(path, 100);
+  std::string current;
+  {
+    std::ifstream in{path + "/CURRENT"};
+    std::getline(in, current);
+  }
+  ASSERT_TRUE(current.starts_with("MANIFEST-")) << current;
+  std::filesystem::remove(path + "/CURRENT");
+  auto before = files_of(path);
+  ASSERT_TRUE(has_file_ending(before, ".ldb"));
+  ASSERT_TRUE(has_file_ending(before, ".log"));
+
+  auto store = open_leveldb_store({path, true});
+  ASSERT_FALSE(store) << "a dir without CURRENT was opened as a new database";
+  EXPECT_EQ(code_of(store.error()), errc::conflict);
+  EXPECT_NE(message_of(store.error()).find("data dir " + path + " holds LevelDB files ("),
+            std::string::npos)
+      << message_of(store.error());
+  EXPECT_NE(message_of(store.error()).find(current), std::string::npos)
+      << message_of(store.error());
+  EXPECT_NE(message_of(store.error()).find("but no CURRENT: refusing to create a new database"),
+            std::string::npos)
+      << message_of(store.error());
+  EXPECT_EQ(files_of(path), before);  // not even a LOCK or LOG was written
+
+  // What docs/operations.md tells an operator to do: CURRENT names the newest manifest.
+  std::ofstream{path + "/CURRENT"} << current << "\n";
+  auto restored = open_leveldb_store({path, true});
+  ASSERT_TRUE(restored) << to_string(restored.error());
+  for (auto key : {"r0-0", "r0-99", "r1-0", "r1-99"}) {
+    auto value = (*restored)->get(state_key(actor_id{"counter", key}));
+    ASSERT_TRUE(value && *value) << key;
+    EXPECT_EQ((*value)->size(), 8u + 1000u) << key;
+  }
+}
+
+TEST(StateStore, AnEmptyDirOrOneWithOnlyLevelDBsLockAndLogIsNew) {
+  test::temp_dir dir;
+  std::filesystem::create_directories(dir.sub("empty"));
+  std::filesystem::create_directories(dir.sub("no-records"));
+  std::ofstream{dir.sub("no-records/LOCK")};
+  std::ofstream{dir.sub("no-records/LOG")} << "a failed first start\n";
+  std::ofstream{dir.sub("no-records/keel.out")} << "not LevelDB's\n";
+  for (auto name : {"empty", "no-records", "absent"}) {
+    auto store = open_leveldb_store({dir.sub(name), true});
+    ASSERT_TRUE(store) << name << ": " << to_string(store.error());
+    auto count = (*store)->get(meta_partition_count_key);
+    ASSERT_TRUE(count && *count) << name;
+    EXPECT_EQ(**count, std::to_string(partition_count)) << name;
+  }
+}
+
+// A database whose meta records were lost would otherwise be taken for a new one: its
+// partition count recorded afresh, its layout never checked.
+TEST(StateStore, ADatabaseWithRecordsButNoPartitionCountIsRefused) {
+  test::temp_dir dir;
+  auto key = state_key(actor_id{"counter", "a"});
+  {
+    leveldb::Options options;
+    options.create_if_missing = true;
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(options, dir.sub("db"), &raw).ok());
+    std::unique_ptr<leveldb::DB> db{raw};
+    ASSERT_TRUE(db->Put({}, key, encode_versioned(3, "three")).ok());
+  }
+  auto store = open_leveldb_store({dir.sub("db"), true});
+  ASSERT_FALSE(store) << "records without meta/partition_count were opened as new";
+  EXPECT_EQ(code_of(store.error()), errc::conflict);
+  EXPECT_NE(message_of(store.error()).find("holds records but no meta/partition_count"),
+            std::string::npos)
+      << message_of(store.error());
+  leveldb::DB* raw = nullptr;
+  ASSERT_TRUE(leveldb::DB::Open(leveldb::Options{}, dir.sub("db"), &raw).ok());
+  std::unique_ptr<leveldb::DB> db{raw};
+  std::string value;
+  EXPECT_TRUE(db->Get({}, std::string{meta_partition_count_key}, &value).IsNotFound())
+      << "the refused open recorded a partition count";
+  ASSERT_TRUE(db->Get({}, key, &value).ok());
+  EXPECT_EQ(value, encode_versioned(3, "three"));
+}
+
+TEST(StateStore, ACurrentNamingAMissingManifestIsRefusedAsDamaged) {
+  test::temp_dir dir;
+  auto path = dir.sub("db");
+  fill_store(path, 10);
+  std::ofstream{path + "/CURRENT", std::ios::trunc} << "MANIFEST-999999\n";
+  auto before = files_of(path);
+  auto store = open_leveldb_store({path, true});
+  ASSERT_FALSE(store);
+  EXPECT_EQ(code_of(store.error()), errc::conflict);
+  auto message = message_of(store.error());
+  EXPECT_NE(message.find("data dir " + path + " is damaged: "), std::string::npos) << message;
+  EXPECT_NE(message.find("MANIFEST-999999"), std::string::npos) << message;
+  EXPECT_NE(message.find("keel-node does not repair it"), std::string::npos) << message;
+  before.erase("LOG");  // LevelDB's own log of the attempt
+  before.erase("LOG.old");
+  auto after = files_of(path);
+  after.erase("LOG");
+  after.erase("LOG.old");
+  EXPECT_EQ(after, before);
+}
+
+// Without paranoid checks LevelDB drops a log block with a bad checksum, and every
+// acknowledged commit in it, and opens as if nothing happened.
+TEST(StateStore, ACorruptLogRecordFailsTheOpenInsteadOfDroppingCommits) {
+  test::temp_dir dir;
+  auto path = dir.sub("db");
+  fill_store(path, 100);  // ~100 KiB in the newest log: four 32 KiB blocks, one commit
+  std::string log;
+  for (const auto& [name, size] : files_of(path))
+    if (name.ends_with(".log") && size > 64 * 1024) log = path + "/" + name;
+  ASSERT_FALSE(log.empty()) << "no log of over 64 KiB";
+  {
+    std::fstream f{log, std::ios::in | std::ios::out | std::ios::binary};
+    f.seekp(40 * 1024);  // in the second block, inside a value
+    f.put('y');
+  }
+  auto store = open_leveldb_store({path, true});
+  ASSERT_FALSE(store) << "a log with a bad checksum opened: its block's commits are gone";
+  EXPECT_EQ(code_of(store.error()), errc::conflict);
+  EXPECT_NE(message_of(store.error()).find("is damaged: Corruption: "), std::string::npos)
+      << message_of(store.error());
 }
 
 TEST(StateStore, ScanReturnsExactlyThePrefixInKeyOrder) {

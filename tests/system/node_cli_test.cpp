@@ -1,12 +1,16 @@
 // keel-node as a process: help, bad flags, environment variables, what it costs when idle.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <thread>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include "keel/test/node_process.hpp"
@@ -77,6 +81,71 @@ TEST(NodeCli, BadEnvironmentValueExitsNonZero) {
   std::string out;
   EXPECT_EQ(run_node_to_exit({}, out, {{"KEEL_MAX_INFLIGHT", "-3"}}), 2) << out;
   EXPECT_NE(out.find("--max-inflight"), std::string::npos) << out;
+}
+
+// The LevelDB files that hold records, with their sizes.
+std::map<std::string, uintmax_t> record_files_of(const std::string& dir) {
+  std::map<std::string, uintmax_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator{dir}) {
+    auto name = entry.path().filename().string();
+    if (name.starts_with("MANIFEST-") || name.ends_with(".log") || name.ends_with(".ldb") ||
+        name.ends_with(".sst"))
+      out[name] = entry.file_size();
+  }
+  return out;
+}
+
+// Runs keel-node on `data_dir` until it exits by itself (≤ 10 s; killed if it serves
+// instead); its exit status, with stdout + stderr in `output`.
+int start_node_expecting_exit(const temp_dir& dir, const std::string& data_dir,
+                              std::string& output) {
+  auto out_path = dir.sub("refused.out");
+  pid_t pid = spawn_process(KEEL_NODE_BINARY, {"--http-port=0", "--data-dir=" + data_dir}, {},
+                            out_path, out_path + ".err");
+  int rc = wait_process_exit(pid, std::chrono::seconds{10});
+  if (rc < 0) {
+    kill(pid, SIGKILL);
+    wait_process_exit(pid, std::chrono::seconds{5});
+  }
+  std::ifstream out{out_path}, err{out_path + ".err"};
+  output = std::string{std::istreambuf_iterator<char>{out}, {}} +
+           std::string{std::istreambuf_iterator<char>{err}, {}};
+  return rc;
+}
+
+// LevelDB, asked to create a database where it finds no CURRENT, makes a new one over the
+// old files and deletes them: the node would have served every actor empty.
+TEST(NodeCli, ADataDirThatLostItsCurrentFileIsRefusedWithExitOneAndKeptIntact) {
+  temp_dir dir;
+  auto data = dir.sub("data");
+  for (auto by : {"5", "7"}) {  // two runs: the second turns the first one's log into a table
+    node_process node{data};
+    ASSERT_EQ(
+        node.post("/v1/actors/counter/kept/Increment", R"({"by":)" + std::string{by} + "}").status,
+        200);
+    ASSERT_EQ(node.stop(SIGTERM), 0);
+  }
+  std::string current;
+  std::getline(std::ifstream{data + "/CURRENT"}, current);
+  ASSERT_TRUE(std::filesystem::remove(data + "/CURRENT"));
+  auto before = record_files_of(data);
+  ASSERT_TRUE(std::ranges::any_of(before, [](auto& f) { return f.first.ends_with(".ldb"); }));
+  ASSERT_TRUE(std::ranges::any_of(before, [](auto& f) { return f.first.ends_with(".log"); }));
+
+  std::string out;
+  EXPECT_EQ(start_node_expecting_exit(dir, data, out), 1) << out;
+  EXPECT_NE(out.find("keel-node: data dir " + data + " holds LevelDB files ("), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("but no CURRENT: refusing to create a new database over it"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(record_files_of(data), before);
+  EXPECT_FALSE(std::filesystem::exists(data + "/CURRENT"));
+
+  // The remedy docs/operations.md gives: CURRENT names the newest manifest.
+  std::ofstream{data + "/CURRENT"} << current << "\n";
+  node_process node{data};
+  EXPECT_EQ(node.post("/v1/actors/counter/kept/Get", "").body, R"({"value":"12"})");
 }
 
 // utime + stime of `pid` in clock ticks (proc(5) fields 14 and 15).

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -5,6 +6,7 @@
 #include <vector>
 
 #include <leveldb/db.h>
+#include <leveldb/env.h>
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
 
@@ -19,6 +21,45 @@ namespace {
 // LevelDB's Status is translated here, once, where it enters Keel.
 caf::error to_error(const leveldb::Status& st, std::string_view what) {
   return make_error(errc::unavailable, std::string{what} + ": " + st.ToString());
+}
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::ranges::all_of(text, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// LevelDB's own names (db/filename.cc) of the files that hold records: a manifest, a
+// write-ahead log, a table. LOCK, LOG and LOG.old hold none; other names are not LevelDB's.
+bool holds_records(std::string_view name) {
+  if (name.starts_with("MANIFEST-")) return all_digits(name.substr(9));
+  for (std::string_view ext : {".log", ".ldb", ".sst"})
+    if (name.ends_with(ext)) return all_digits(name.substr(0, name.size() - ext.size()));
+  return false;
+}
+
+enum class dir_kind { new_dir, database };
+
+// Whether `path` is new (absent, or holding no LevelDB records) or a database (it has a
+// CURRENT). Refuses LevelDB record files without a CURRENT, a database that lost it: asked
+// to create a database there, LevelDB writes a fresh one and then deletes every table and
+// log file of the old one as obsolete.
+caf::expected<dir_kind> inspect_data_dir(const std::string& path) {
+  auto* env = leveldb::Env::Default();
+  if (!env->FileExists(path)) return dir_kind::new_dir;
+  std::vector<std::string> names;
+  auto st = env->GetChildren(path, &names);
+  if (!st.ok()) return to_error(st, "list data dir " + path);
+  if (std::ranges::find(names, "CURRENT") != names.end()) return dir_kind::database;
+  std::vector<std::string> found;
+  std::ranges::copy_if(names, std::back_inserter(found), holds_records);
+  if (found.empty()) return dir_kind::new_dir;
+  std::ranges::sort(found);
+  std::string listed;
+  for (size_t i = 0; i < found.size() && i < 3; ++i) listed += (i ? ", " : "") + found[i];
+  if (found.size() > 3) listed += ", ... (" + std::to_string(found.size()) + " files)";
+  return make_error(errc::conflict, "data dir " + path + " holds LevelDB files (" + listed +
+                                        ") but no CURRENT: refusing to create a new database "
+                                        "over it; restore CURRENT or the dir from a backup "
+                                        "(docs/operations.md, \"Data directory\")");
 }
 
 // Brings a dir to layout 2 (storage_keys.hpp): before it, a turn that only registered a
@@ -127,8 +168,16 @@ class leveldb_store final : public state_store {
 }  // namespace
 
 caf::expected<std::unique_ptr<state_store>> open_leveldb_store(const store_options& opts) {
+  auto kind = inspect_data_dir(opts.path);
+  if (!kind) return std::move(kind.error());
   leveldb::Options options;
-  options.create_if_missing = true;
+  // Only a new dir may be created: a database whose CURRENT vanished since
+  // inspect_data_dir is refused by LevelDB instead of overwritten.
+  options.create_if_missing = *kind == dir_kind::new_dir;
+  // A corrupt log record fails the open instead of being dropped with the rest of its
+  // 32 KiB block: replies leave only after their commit is synced, so whatever such a block
+  // held was acknowledged. A crash's torn tail is no corruption to LevelDB and still opens.
+  options.paranoid_checks = true;
   options.write_buffer_size = 16 << 20;
   // Every new actor's first load asks for a key that does not exist yet (each ride and
   // payment): a bloom filter answers that without reading a block of every level.
@@ -136,6 +185,10 @@ caf::expected<std::unique_ptr<state_store>> open_leveldb_store(const store_optio
   options.filter_policy = filter.get();
   leveldb::DB* raw = nullptr;
   auto st = leveldb::DB::Open(options, opts.path, &raw);
+  if (st.IsCorruption())
+    return make_error(errc::conflict, "data dir " + opts.path + " is damaged: " + st.ToString() +
+                                          "; keel-node does not repair it (docs/operations.md, "
+                                          "\"Data directory\")");
   if (!st.ok())
     return make_error(errc::unavailable,
                       "cannot open data dir " + opts.path + ": " + st.ToString());
@@ -143,8 +196,18 @@ caf::expected<std::unique_ptr<state_store>> open_leveldb_store(const store_optio
   std::string recorded;
   auto expected = std::to_string(partition_count);
   st = db->Get(leveldb::ReadOptions{}, std::string{meta_partition_count_key}, &recorded);
-  bool fresh = st.IsNotFound();
-  if (fresh) {
+  bool fresh = false;
+  if (st.IsNotFound()) {
+    // Every Keel database records its count before anything else, so records without it
+    // are no database keel-node made whole: opening them as new would skip every check.
+    std::unique_ptr<leveldb::Iterator> it{db->NewIterator(leveldb::ReadOptions{})};
+    it->SeekToFirst();
+    if (!it->status().ok()) return to_error(it->status(), "read data dir");
+    if (it->Valid())
+      return make_error(errc::conflict, "data dir " + opts.path +
+                                            " holds records but no meta/partition_count: "
+                                            "refusing to open it as a new database");
+    fresh = true;
     leveldb::WriteOptions wo;
     wo.sync = true;
     st = db->Put(wo, std::string{meta_partition_count_key}, expected);

@@ -52,8 +52,11 @@ class state_store {
 /// record among them. `writes`: all records of a key range, as a handoff moves a partition.
 void add_missing_state_records(std::vector<store_write>& writes);
 
-/// Opens (creating if needed) a LevelDB store. Refuses a DB made with another partition
-/// count: its keys would map to the wrong partitions.
+/// Opens a LevelDB store, creating it only in a new dir (absent, or holding no LevelDB
+/// record files). Refuses with errc::conflict, touching nothing: record files without a
+/// CURRENT, records without the partition count, a damaged database (LevelDB's paranoid
+/// checks), a DB made with another partition count (its keys would map to the wrong
+/// partitions) or of a later layout. errc::unavailable: the dir cannot be read or locked.
 caf::expected<std::unique_ptr<state_store>> open_leveldb_store(const store_options& opts);
 
 }  // namespace keel
