@@ -2,6 +2,7 @@
 #include "keel/runtime/http/gateway.hpp"
 
 #include <google/protobuf/duration.pb.h>
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/timestamp.pb.h>
 #include <gtest/gtest.h>
 
@@ -50,6 +51,52 @@ TEST(Json, MalformedJsonIsBadPayload) {
   ASSERT_TRUE(err);
   EXPECT_EQ(code_of(err), errc::bad_payload);
   EXPECT_EQ(message_of(err).rfind("malformed JSON: ", 0), 0u) << message_of(err);
+}
+
+// Both parsers refuse these bodies; what matters is the message naming the field, and that
+// nothing ill-formed is ever stored.
+TEST(Json, IllFormedUtf8InAStringIsRefusedNamingTheField) {
+  for (std::string bad :
+       {"\xc0\xaf", "a\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x80", "\xff", "abc\xe2\x82",
+        R"(\ud800)", R"(\udc00)", R"(\ud800\u0041)", R"(x\ud800")"}) {
+    builtin::Echo echo;
+    auto err = parse_json(R"({"number":1,"text":")" + bad + R"(","flag":true})", echo);
+    ASSERT_TRUE(err) << testing::PrintToString(bad);
+    EXPECT_EQ(code_of(err), errc::bad_payload);
+    EXPECT_EQ(message_of(err), "field 'text': not valid UTF-8") << testing::PrintToString(bad);
+  }
+  builtin::Relay relay;  // a proto name is named as the API spells it
+  auto err = parse_json("{\"target_type\":\"counter\",\"target_key\":\"\xc0\xaf\"}", relay);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(message_of(err), "field 'targetKey': not valid UTF-8");
+}
+
+TEST(Json, IllFormedUtf8IsLocatedInNestedObjectsArraysAndNames) {
+  google::protobuf::Struct any;
+  auto err = parse_json("{\"a\":1,\"b\":{\"c\":[\"ok\",\"\\\"\",\"\xc0\xaf\"]}}", any);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(message_of(err), "field 'b.c[2]': not valid UTF-8");
+  err = parse_json("{\"b\":{\"ok\":1,\"\xc0\xaf\":2}}", any);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(message_of(err), "a field name in 'b' is not valid UTF-8");
+  builtin::Increment inc;
+  err = parse_json("{\"by\":1\xc0}", inc);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(message_of(err),
+            "malformed JSON: byte 7 is not valid UTF-8 and lies outside any string");
+}
+
+TEST(Json, WellFormedUnicodeIsKept) {
+  builtin::Echo echo;
+  ASSERT_FALSE(parse_json(R"({"text":"M)"
+                          "\xc3\xbc"
+                          R"(nchen \ud83d\ude95 \u00fc"})",
+                          echo));
+  EXPECT_EQ(echo.text(), "M\xc3\xbcnchen \xf0\x9f\x9a\x95 \xc3\xbc");
+  builtin::ReminderCount count;
+  ASSERT_FALSE(parse_json("{\"names\":[\"\xe2\x86\x92\",\"\xf4\x8f\xbf\xbf\"]}", count));
+  ASSERT_EQ(count.names_size(), 2);
+  EXPECT_EQ(count.names(1), "\xf4\x8f\xbf\xbf");
 }
 
 TEST(Json, PrintsZerosAndCamelCase) {
@@ -112,6 +159,14 @@ TEST(RateLimitFlag, ParsesRatesUnitsAndBursts) {
 TEST(Json, ErrorBodyEscapes) {
   EXPECT_EQ(error_body("bad_payload", "a \"b\"\n"),
             R"({"error":{"code":"bad_payload","message":"a \"b\"\n"}})");
+}
+
+TEST(Json, IllFormedUtf8IsEscapedAsTheReplacementCharacter) {
+  EXPECT_EQ(error_body("not_found", "no route for GET /\xc0\xaf/\xc3\xbc\xe2\x82"),
+            R"({"error":{"code":"not_found","message":"no route for GET /\ufffd\ufffd/)"
+            "\xc3\xbc"
+            R"(\ufffd\ufffd"}})");
+  EXPECT_EQ(json_escape("\xf0\x9f\x9a\x95 \"ok\""), "\xf0\x9f\x9a\x95 \\\"ok\\\"");
 }
 
 }  // namespace

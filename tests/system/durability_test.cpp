@@ -3,11 +3,16 @@
 #include <signal.h>
 
 #include <atomic>
+#include <memory>
 #include <regex>
+#include <string_view>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <leveldb/db.h>
 
+#include "keel/runtime/storage_keys.hpp"
 #include "keel/test/node_process.hpp"
 #include "keel/test/temp_dir.hpp"
 
@@ -19,6 +24,54 @@ int64_t value_of(const http_reply& r) {
   std::smatch m;
   if (!std::regex_search(r.body, m, value)) return -1;
   return std::stoll(m[1]);
+}
+
+size_t count_of(std::string_view text, std::string_view what) {
+  size_t n = 0;
+  for (auto at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// A record written by a build that stored an ill-formed string, or damaged on disk: the
+// actor cannot run, and the operator must hear of it once, with what to do.
+TEST(Durability, AStoredStateThatDoesNotParseIs503NamingTheRemedyAndLoggedOnce) {
+  temp_dir dir;
+  {
+    node_process node{dir.sub("data")};
+    ASSERT_EQ(node.post("/v1/actors/counter/broken/Increment", R"({"by":3})").status, 200);
+    ASSERT_EQ(node.post("/v1/actors/counter/canary/Increment", R"({"by":4})").status, 200);
+    ASSERT_EQ(node.stop(SIGTERM), 0);
+  }
+  auto key = state_key(actor_id{"counter", "broken"});
+  {
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options{}, dir.sub("data"), &raw).ok());
+    std::unique_ptr<leveldb::DB> db{raw};
+    // Field 1 as a varint whose continuation never ends: no protobuf parser takes it.
+    ASSERT_TRUE(db->Put({}, key, encode_versioned(1, "\x08\xff\xff")).ok());
+  }
+  const std::string refused =
+      R"x({"error":{"code":"unavailable","message":"state of counter/broken cannot be )x"
+      R"x(loaded: its stored state (version 1) does not parse as keel.builtin.CounterState; )x"
+      R"x(the node's log has the record's key (docs/operations.md, \"Unreadable state\")"}})x";
+  node_process node{dir.sub("data")};
+  for (int i = 0; i < 3; ++i) {
+    auto r = node.post("/v1/actors/counter/broken/Get", "");
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_EQ(r.body, refused);
+  }
+  // Nothing but that actor is affected.
+  EXPECT_EQ(node.post("/v1/actors/counter/canary/Get", "").body, R"({"value":"4"})");
+  auto log = node.log();
+  EXPECT_EQ(count_of(log, "[error]"), 1u) << log;
+  EXPECT_EQ(count_of(log,
+                     "the state of counter/broken (version 1, 3 bytes) does not parse as "
+                     "keel.builtin.CounterState"),
+            1u)
+      << log;
+  std::string hex;
+  for (unsigned char c : key) hex += fmt::format("{:02x}", c);
+  EXPECT_NE(log.find("state key (hex) " + hex), std::string::npos) << log;
 }
 
 TEST(Durability, NothingAcknowledgedIsLostToSigkill) {

@@ -1,4 +1,6 @@
 // The ride-sharing app over real HTTP against a child keel-node.
+#include <signal.h>
+
 #include <algorithm>
 #include <functional>
 #include <future>
@@ -242,6 +244,60 @@ TEST_F(Rideshare, BadInputIs400NamingTheField) {
   auto quote = node_->post("/v1/quotes", R"({"pickup":{"lat":52.52,"lng":13.40}})");
   EXPECT_EQ(quote.status, 400);
   EXPECT_NE(quote.body.find("field 'dropoff': required"), std::string::npos);
+}
+
+// The issue's attack: a driver id of ill-formed UTF-8 was stored in a nearby ride's state,
+// which then no longer parsed, and the rider was stuck on it. Every key and string field is
+// refused at the gateway now, and the rider's ride reads back after a restart.
+TEST_F(Rideshare, IllFormedUtf8InAKeyOrAFieldIs400AndPoisonsNoOnesData) {
+  start();
+  ASSERT_EQ(node_->post("/v1/actors/counter/canary/Increment", R"({"by":5})").status, 200);
+  for (std::string bad : {"%C0%AF", "%ED%A0%80", "%F4%90%80%80", "%80", "%FF", "d%E2%82"}) {
+    auto loc = node_->put_json("/v1/drivers/" + bad + "/location", R"({"lat":52.52,"lng":13.4})");
+    EXPECT_EQ(loc.status, 400) << bad << ": " << loc.body;
+    EXPECT_EQ(loc.body, R"({"error":{"code":"bad_payload","message":"path parameter 'id' is not )"
+                        R"(valid UTF-8"}})")
+        << bad;
+    EXPECT_EQ(
+        node_->put_json("/v1/drivers/" + bad + "/availability", R"({"available":true})").status,
+        400)
+        << bad;
+    EXPECT_EQ(node_->get("/v1/rides/" + bad).status, 400) << bad;
+    EXPECT_EQ(node_->get("/v1/riders/" + bad + "/alerts").status, 400) << bad;
+    auto actor = node_->post("/v1/actors/counter/" + bad + "/Increment", R"({"by":1})");
+    EXPECT_EQ(actor.status, 400) << bad;
+    EXPECT_NE(actor.body.find("path parameter 'key' is not valid UTF-8"), std::string::npos)
+        << actor.body;
+  }
+  for (std::string bad : {"\xc0\xaf", "\xed\xa0\x80", R"(\ud800)", "u\x80"}) {
+    auto ride = node_->post("/v1/rides", ride_body(bad, {52.52, 13.40}, {52.53, 13.42}));
+    EXPECT_EQ(ride.status, 400) << ride.body;
+    EXPECT_EQ(ride.body, R"({"error":{"code":"bad_payload","message":"field 'riderId': not )"
+                         R"(valid UTF-8"}})");
+  }
+  auto keyed = node_->post("/v1/rides", ride_body("victim", {52.52, 13.40}, {52.53, 13.42}),
+                           {{"Idempotency-Key", "k\xc0\xaf"}});
+  EXPECT_EQ(keyed.status, 400) << keyed.body;
+  EXPECT_NE(keyed.body.find("Idempotency-Key: not valid UTF-8"), std::string::npos) << keyed.body;
+
+  place_driver("d-good", {52.5205, 13.4005});
+  settle();
+  auto ride = request("victim", {52.52, 13.40});
+  ASSERT_EQ(ride.driver_id(), "d-good");
+  auto accept = lifecycle(ride.ride_id(), "accept", "{\"driverId\":\"d-good\xc0\"}");
+  EXPECT_EQ(accept.status, 400);
+  EXPECT_EQ(accept.body, R"({"error":{"code":"bad_payload","message":"field 'driverId': not )"
+                         R"(valid UTF-8"}})");
+  // A restart loads every state afresh from disk: nothing stored may fail to parse.
+  ASSERT_EQ(node_->stop(SIGTERM), 0);
+  start();
+  auto again = node_->get("/v1/rides/" + ride.ride_id());
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(parse<Ride>(again).status(), Ride::matched);
+  EXPECT_EQ(node_->get("/v1/riders/victim/alerts").status, 200);
+  EXPECT_EQ(node_->get("/v1/drivers/d-good").status, 200);
+  EXPECT_EQ(node_->post("/v1/actors/counter/canary/Get", "").body, R"({"value":"5"})");
+  EXPECT_EQ(node_->get("/healthz").status, 200);
 }
 
 TEST_F(Rideshare, QuotesUseTheRidesFareRule) {

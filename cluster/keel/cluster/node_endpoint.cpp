@@ -16,6 +16,7 @@
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/node_runtime.hpp"
 #include "keel/runtime/runtime.pb.h"
+#include "keel/runtime/utf8.hpp"
 
 namespace keel::cluster {
 
@@ -37,6 +38,11 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
         auto fail = [](errc code, std::string message) -> caf::result<wire_reply> {
           return failed_reply(code, std::move(message));
         };
+        // The gateway refuses ill-formed keys; a node must not take one from a peer either
+        // (a build without that check, or a damaged message): it would end up in protobuf
+        // strings that no longer parse.
+        if (!valid_utf8(call.target_key))
+          return fail(errc::bad_payload, "the target key from another node is not valid UTF-8");
         const auto* type = runtime->types().find(call.target_type);
         if (!type)
           return fail(errc::unknown_actor_type, "no actor type '" + call.target_type + "'");

@@ -10,6 +10,7 @@
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/json.hpp"
 #include "keel/runtime/node_runtime.hpp"
+#include "keel/runtime/utf8.hpp"
 
 namespace keel::rideshare {
 
@@ -71,6 +72,8 @@ void request_ride(node_runtime& rt, const exchange_ptr& ex) {
   auto key = ex->req().header("idempotency-key");
   if (key.empty()) return forward(rt, ex, ride_actor(ride_id), req, 201);
   if (key.size() > 200) return (void)fail_bad(ex, "Idempotency-Key: longer than 200 characters");
+  // The key becomes an actor key (below), so it must be well-formed as every key is.
+  if (!valid_utf8(key)) return (void)fail_bad(ex, "Idempotency-Key: not valid UTF-8");
   // Keys are scoped by API key (hashed: keys are secrets and actor keys are stored).
   auto auth = ex->req().header("authorization");
   auto scoped = fmt::format("{:016x}/{}", fnv1a64(auth), key);

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -56,6 +57,9 @@ struct activation_state {
   std::string committed_bytes;
   uint64_t version = 0;
   caf::error load_error;
+  // The stored record does not parse: a reload will not help until an operator acts, so
+  // the activation stays (answering load_error) until it idles out, logged once.
+  bool load_error_lasts = false;
   std::map<std::string, ReminderRecord> reminders;
   // name -> bytes (with_entries). Hashed: a tree's walk missed the cache at every node on
   // each write (1.3 % of keel-node under rideshare-sim); listings sort the names.
@@ -575,6 +579,10 @@ void start_turn(activation_actor* self, const envelope_ptr& env) {
       env->reply->complete(make_error(
           errc::unavailable,
           "state of " + to_string(st.id) + " cannot be loaded: " + message_of(st.load_error)));
+    if (st.load_error_lasts) {
+      st.last_active = fast_clock::coarse_now();
+      return;
+    }
     // Passivates at the next idle check, so a later activation retries the load.
     st.last_active = std::chrono::steady_clock::time_point{};
     schedule_early_idle_check(self);
@@ -627,7 +635,7 @@ void on_idle(activation_actor* self) {
   auto& st = self->state;
   st.idle_scheduled = false;
   auto stay = [self] {
-    if (self->state.load_error) schedule_early_idle_check(self);
+    if (self->state.load_error && !self->state.load_error_lasts) schedule_early_idle_check(self);
   };
   // A commit still settling keeps the activation: a new one would load older state.
   if (st.open_turns > 0 || st.has_unsettled()) return stay();
@@ -639,13 +647,35 @@ void on_idle(activation_actor* self) {
   self->quit();
 }
 
+// `bytes` as lowercase hex: how a storage key (binary, with NULs) goes into a log line.
+std::string hex_of(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) fmt::format_to(std::back_inserter(out), "{:02x}", c);
+  return out;
+}
+
 void load_state(activation_actor* self, const load_result& loaded) {
   auto& st = self->state;
   st.load_error = caf::error{};
+  st.load_error_lasts = false;
   st.committed.reset(st.type->state_prototype->New());
   if (!st.committed->ParseFromString(loaded.state_bytes)) {
-    st.load_error = make_error(errc::app_error, "stored state does not parse as " +
-                                                    st.committed->GetDescriptor()->full_name());
+    // Its reminders and every call to it fail until the record is repaired; nothing but this
+    // actor is affected. Said once per activation, with what an operator can do.
+    const auto& type_name = st.committed->GetDescriptor()->full_name();
+    st.load_error =
+        make_error(errc::app_error, fmt::format("its stored state (version {}) does not parse "
+                                                "as {}; the node's log has the record's key "
+                                                "(docs/operations.md, \"Unreadable state\")",
+                                                loaded.version, type_name));
+    st.load_error_lasts = true;
+    st.svc->log->error(
+        "the state of {} (version {}, {} bytes) does not parse as {}: every call to it "
+        "answers 503 and its reminders fail until the record is restored or deleted with the "
+        "node stopped; state key (hex) {}; see docs/operations.md, \"Unreadable state\"",
+        to_string(st.id), loaded.version, loaded.state_bytes.size(), type_name,
+        hex_of(state_key(st.id)));
     return;
   }
   st.version = loaded.version;

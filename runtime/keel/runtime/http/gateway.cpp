@@ -7,6 +7,7 @@
 
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/http/json.hpp"
+#include "keel/runtime/utf8.hpp"
 
 namespace keel::http {
 
@@ -216,7 +217,7 @@ void gateway::handle(request req, responder respond) {
       break;
     }
   }
-  std::string bad_param;
+  std::string param_error;
   if (matched) {
     for (size_t i = 0; i < segments.size(); ++i) {
       const auto& pat = matched->segments[i];
@@ -224,7 +225,13 @@ void gateway::handle(request req, responder respond) {
       auto name = pat.substr(1, pat.size() - 2);
       auto decoded = percent_decode(segments[i]);
       if (!decoded || decoded->empty()) {
-        bad_param = name;
+        param_error = "path parameter '" + name + "' has a bad escape or a control character";
+        break;
+      }
+      // Parameters become actor keys and protobuf strings (a driver's id in a ride's
+      // state): one ill-formed string makes the whole record unreadable later.
+      if (!valid_utf8(*decoded)) {
+        param_error = "path parameter '" + name + "' is not valid UTF-8";
         break;
       }
       ex->params_.emplace_back(std::move(name), std::move(*decoded));
@@ -248,9 +255,7 @@ void gateway::handle(request req, responder respond) {
           *wait);
     }
   }
-  if (!bad_param.empty())
-    return ex->fail(make_error(errc::bad_payload, "path parameter '" + bad_param +
-                                                      "' has a bad escape or a control character"));
+  if (!param_error.empty()) return ex->fail(make_error(errc::bad_payload, param_error));
   if (ex->request_.body.size() > opts_.max_body)
     return ex->fail(make_error(errc::payload_too_large,
                                fmt::format("body of {} bytes is over the limit of {} bytes",
