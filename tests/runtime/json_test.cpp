@@ -1,6 +1,8 @@
 #include "keel/runtime/http/json.hpp"
 #include "keel/runtime/http/gateway.hpp"
 
+#include <limits>
+
 #include <google/protobuf/duration.pb.h>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/timestamp.pb.h>
@@ -97,6 +99,54 @@ TEST(Json, WellFormedUnicodeIsKept) {
   ASSERT_FALSE(parse_json("{\"names\":[\"\xe2\x86\x92\",\"\xf4\x8f\xbf\xbf\"]}", count));
   ASSERT_EQ(count.names_size(), 2);
   EXPECT_EQ(count.names(1), "\xf4\x8f\xbf\xbf");
+}
+
+// Protobuf's parser reads some numbers through a double and stores its rounding in an
+// integer field: -9223372036854775809 became INT64_MIN.
+TEST(Json, IntegerFieldsTakeANumberOnlyAsWrittenAndInRange) {
+  const std::pair<std::string, std::string> refused[] = {
+      {"-9223372036854775809", "field 'by': -9223372036854775809 is out of range for int64"},
+      {"9223372036854775808", "field 'by': 9223372036854775808 is out of range for int64"},
+      {"-1e19", "field 'by': -1e19 is out of range for int64"},
+      {"18446744073709551616", "field 'by': 18446744073709551616 is out of range for int64"},
+      {"1e400", "field 'by': 1e400 is out of range for int64"},
+      {"-9223372036854775807.5", "field 'by': -9223372036854775807.5 is not an integer"},
+      {"1.5", "field 'by': 1.5 is not an integer"},
+      {"9007199254740993.0",
+       "field 'by': 9007199254740993.0 cannot be read exactly (past 2^53 a number with a "
+       "fraction or an exponent is rounded): write it as a plain integer"},
+  };
+  for (const auto& [number, message] : refused) {
+    builtin::Increment inc;
+    auto err = parse_json(R"({"by":)" + number + "}", inc);
+    ASSERT_TRUE(err) << number << " was read as " << inc.by();
+    EXPECT_EQ(code_of(err), errc::bad_payload);
+    EXPECT_EQ(message_of(err), message) << number;
+  }
+  const std::pair<std::string, int64_t> accepted[] = {
+      {"-9223372036854775808", std::numeric_limits<int64_t>::min()},
+      {"9223372036854775807", std::numeric_limits<int64_t>::max()},
+      {R"("-9223372036854775808")", std::numeric_limits<int64_t>::min()},
+      {"1e18", 1'000'000'000'000'000'000},
+      {"9007199254740992.0", 9'007'199'254'740'992},
+      {"-2.50e1", -25},
+      {"-0.0", 0},
+  };
+  for (const auto& [number, value] : accepted) {
+    builtin::Increment inc;
+    auto err = parse_json(R"({"by":)" + number + "}", inc);
+    ASSERT_FALSE(err) << number << ": " << message_of(err);
+    EXPECT_EQ(inc.by(), value) << number;
+  }
+  builtin::Relay relay;  // int32, and a field named as the API spells it
+  auto err = parse_json(R"({"sleep_ms":2147483647.0000000001})", relay);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(message_of(err), "field 'sleepMs': 2147483647.0000000001 is not an integer");
+  err = parse_json(R"({"sleepMs":-2147483649})", relay);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(message_of(err), "field 'sleepMs': -2147483649 is out of range for int32");
+  google::protobuf::Struct any;  // numbers of doubles are rounded as doubles are
+  EXPECT_FALSE(parse_json(R"({"a":{"b":[9007199254740993.0,1e300]}})", any));
 }
 
 TEST(Json, PrintsZerosAndCamelCase) {

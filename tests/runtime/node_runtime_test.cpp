@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <future>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -290,6 +291,36 @@ TEST_F(NodeRuntime, ThrowingHandlerKeepsLastCommittedStateAndKeepsServing) {
 
 // keel_durable_turns_total counts turns that wrote; a read, even one that waited behind an
 // unsettled commit, a turn that changed nothing and a failed one do not count.
+// int64 addition past either end wrapped (and is undefined behaviour in C++): a counter at
+// INT64_MAX incremented by 1 answered INT64_MIN.
+TEST_F(NodeRuntime, CounterRefusesAnIncrementThatWouldOverflowAndKeepsItsValue) {
+  start();
+  constexpr auto max = std::numeric_limits<int64_t>::max();
+  constexpr auto min = std::numeric_limits<int64_t>::min();
+  actor_id high{"counter", "high"}, low{"counter", "low"};
+  ASSERT_TRUE(call(high, msg(inc(max))));
+  ASSERT_TRUE(call(low, msg(inc(min))));
+  auto writes_before = rt_->metrics().durable_turns.value();
+  auto over = call(high, msg(inc(1)));
+  ASSERT_FALSE(over);
+  EXPECT_EQ(code_of(over.error()), errc::conflict);
+  EXPECT_EQ(message_of(over.error()),
+            "Increment by 1 would overflow the counter's value 9223372036854775807 (int64)");
+  auto under = call(low, msg(inc(-1)));
+  ASSERT_FALSE(under);
+  EXPECT_EQ(code_of(under.error()), errc::conflict);
+  EXPECT_EQ(message_of(under.error()),
+            "Increment by -1 would overflow the counter's value -9223372036854775808 (int64)");
+  EXPECT_EQ(rt_->metrics().durable_turns.value(), writes_before);  // nothing was written
+  EXPECT_EQ(counter_value(high), max);
+  EXPECT_EQ(counter_value(low), min);
+  ASSERT_TRUE(call(high, msg(inc(min))));  // the whole range stays usable
+  EXPECT_EQ(counter_value(high), -1);
+  stop();
+  start();
+  EXPECT_EQ(counter_value(low), min);
+}
+
 TEST_F(NodeRuntime, DurableTurnsCountOnlyTurnsThatWrote) {
   start();
   actor_id id{"counter", "d1"};

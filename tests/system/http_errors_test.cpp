@@ -102,6 +102,24 @@ TEST_F(HttpErrors, ControlCharactersInAKeyAre400) {
   EXPECT_EQ(escaped.status, 200);  // an escaped slash is part of the key
 }
 
+TEST_F(HttpErrors, CounterOverflowIs409AndAnInt64OutOfRangeIs400) {
+  auto max = node_->post("/v1/actors/counter/ovf/Increment", R"({"by":9223372036854775807})");
+  ASSERT_EQ(max.status, 200) << max.body;
+  EXPECT_EQ(max.body, R"({"value":"9223372036854775807"})");
+  auto over = node_->post("/v1/actors/counter/ovf/Increment", R"({"by":1})");
+  EXPECT_EQ(over.status, 409);
+  EXPECT_EQ(over.body, R"x({"error":{"code":"conflict","message":"Increment by 1 would )x"
+                       R"x(overflow the counter's value 9223372036854775807 (int64)"}})x");
+  EXPECT_EQ(node_->post("/v1/actors/counter/ovf/Get", "").body,
+            R"({"value":"9223372036854775807"})");
+  auto below =
+      node_->post("/v1/actors/counter/ovf-low/Increment", R"({"by":-9223372036854775809})");
+  EXPECT_EQ(below.status, 400);
+  EXPECT_EQ(below.body, R"x({"error":{"code":"bad_payload","message":"field 'by': )x"
+                        R"x(-9223372036854775809 is out of range for int64"}})x");
+  EXPECT_EQ(node_->post("/v1/actors/counter/ovf-low/Get", "").body, R"({"value":"0"})");
+}
+
 TEST_F(HttpErrors, HandlerConflictIs409) {
   auto r =
       node_->post("/v1/actors/echo/e/Fail", R"({"code":"conflict","message":"ride is completed"})");

@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "keel/runtime/builtin.pb.h"
 #include "keel/runtime/registry.hpp"
 
@@ -11,11 +13,17 @@ using namespace keel::builtin;
 
 void register_counter(type_registry& types) {
   types.add_type<CounterState>("counter")
-      .on<Increment>([](const Increment& m, context& ctx) {
-        auto& st = ctx.state<CounterState>();
-        st.set_value(st.value() + m.by());
+      .on<Increment>([](const Increment& m, context& ctx) -> caf::expected<CounterValue> {
+        auto before = ctx.view<CounterState>().value();
+        int64_t after = 0;
+        // Refused, not wrapped: a counter past INT64_MAX would read as a large negative.
+        if (__builtin_add_overflow(before, m.by(), &after))
+          return make_error(errc::conflict, fmt::format("Increment by {} would overflow the "
+                                                        "counter's value {} (int64)",
+                                                        m.by(), before));
+        ctx.state<CounterState>().set_value(after);
         CounterValue out;
-        out.set_value(st.value());
+        out.set_value(after);
         return out;
       })
       .on<Get>([](const Get&, context& ctx) {

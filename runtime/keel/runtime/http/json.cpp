@@ -14,6 +14,7 @@
 #include <simdjson.h>
 
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/http/json_body_check.hpp"
 #include "keel/runtime/utf8.hpp"
 
 namespace keel::http {
@@ -407,151 +408,6 @@ class direct_reader {
   }
 };
 
-// Both JSON parsers refuse a body with ill-formed UTF-8, or with a \u escape of a lone
-// surrogate, but their messages name no field ("Encountered non UTF-8 code points."). This
-// walk finds the first such string and names it as the API does (`pickup.name`,
-// `names[2]`); nullopt when every string is well-formed (the body is bad for another
-// reason) or the body is too malformed to tell where the string lies.
-class unicode_locator {
- public:
-  explicit unicode_locator(std::string_view body) : body_(body) {}
-
-  std::optional<std::string> find() {
-    while (pos_ < body_.size()) {
-      char c = body_[pos_];
-      if (c == '"') {
-        if (auto bad = string()) return bad;
-        continue;
-      }
-      ++pos_;
-      switch (c) {
-        case '{':
-          frames_.push_back({true, {}, 0, true});
-          break;
-        case '[':
-          frames_.push_back({false, {}, 0, false});
-          break;
-        case '}':
-        case ']':
-          if (frames_.empty()) return std::nullopt;
-          frames_.pop_back();
-          break;
-        case ',':
-          if (frames_.empty()) return std::nullopt;
-          if (frames_.back().object)
-            frames_.back().expect_key = true;
-          else
-            ++frames_.back().index;
-          break;
-        case ':':
-          if (frames_.empty() || !frames_.back().object) return std::nullopt;
-          frames_.back().expect_key = false;
-          break;
-        default:
-          if (static_cast<unsigned char>(c) >= 0x80)
-            return "malformed JSON: byte " + std::to_string(pos_ - 1) +
-                   " is not valid UTF-8 and lies outside any string";
-      }
-    }
-    return std::nullopt;
-  }
-
- private:
-  struct frame {
-    bool object;
-    std::string key;  // the member being read, as sent
-    size_t index;     // the element being read
-    bool expect_key;
-  };
-
-  // Reads the string starting at pos_ (a quote); its error if it is not well-formed.
-  std::optional<std::string> string() {
-    size_t start = ++pos_;
-    bool bad = false;
-    while (pos_ < body_.size() && body_[pos_] != '"') {
-      if (body_[pos_] != '\\') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ + 1 < body_.size() && body_[pos_ + 1] == 'u') {
-        auto unit = hex4(pos_ + 2);
-        pos_ += 6;
-        if (unit && *unit >= 0xd800 && *unit <= 0xdbff) {
-          // A high surrogate counts only followed by an escaped low one.
-          auto low = body_.substr(pos_).starts_with("\\u") ? hex4(pos_ + 2) : std::nullopt;
-          if (low && *low >= 0xdc00 && *low <= 0xdfff)
-            pos_ += 6;
-          else
-            bad = true;
-        } else if (unit && *unit >= 0xdc00 && *unit <= 0xdfff) {
-          bad = true;
-        }
-        continue;
-      }
-      pos_ += 2;
-    }
-    if (pos_ >= body_.size()) return std::nullopt;  // unterminated: protobuf says so
-    auto text = body_.substr(start, pos_ - start);
-    ++pos_;
-    bad = bad || !valid_utf8(text);
-    bool is_key = !frames_.empty() && frames_.back().object && frames_.back().expect_key;
-    if (is_key && !bad) frames_.back().key = std::string{text};
-    if (!bad) return std::nullopt;
-    if (is_key) return "a field name in " + where() + " is not valid UTF-8";
-    auto field = path();
-    if (field.empty()) return "the body is a string that is not valid UTF-8";
-    return "field '" + field + "': not valid UTF-8";
-  }
-
-  std::optional<unsigned> hex4(size_t at) const {
-    if (at + 4 > body_.size()) return std::nullopt;
-    unsigned v = 0;
-    for (size_t i = at; i < at + 4; ++i) {
-      char c = body_[i];
-      int digit = c >= '0' && c <= '9'   ? c - '0'
-                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                         : -1;
-      if (digit < 0) return std::nullopt;
-      v = v * 16 + static_cast<unsigned>(digit);
-    }
-    return v;
-  }
-
-  // The field being read, in the API's camelCase: `pickup.lat`, `names[2]`.
-  std::string path() const {
-    std::string out;
-    for (const auto& f : frames_) {
-      if (f.object) {
-        if (!out.empty()) out += '.';
-        out += camel_case(f.key);
-      } else {
-        out += '[' + std::to_string(f.index) + ']';
-      }
-    }
-    return out;
-  }
-
-  // The object holding the field name being read.
-  std::string where() const {
-    std::string out;
-    for (size_t i = 0; i + 1 < frames_.size(); ++i) {
-      const auto& f = frames_[i];
-      if (f.object) {
-        if (!out.empty()) out += '.';
-        out += camel_case(f.key);
-      } else {
-        out += '[' + std::to_string(f.index) + ']';
-      }
-    }
-    return out.empty() ? "the body" : "'" + out + "'";
-  }
-
-  std::string_view body_;
-  size_t pos_ = 0;
-  std::vector<frame> frames_;
-};
-
 std::string protobuf_json(const Message& m) {
   google::protobuf::util::JsonPrintOptions options;
   options.always_print_primitive_fields = true;
@@ -582,8 +438,13 @@ caf::error parse_json(std::string_view body, google::protobuf::Message& out) {
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece{body.data(), body.size()}, &out, options);
+  // The direct reader takes only exact integers, and simdjson only well-formed UTF-8;
+  // protobuf's parser rounds some numbers and words its UTF-8 errors without the field.
+  if (auto problem = json_body_problem(body, *out.GetDescriptor())) {
+    out.Clear();
+    return make_error(errc::bad_payload, *problem);
+  }
   if (status.ok()) return {};
-  if (auto bad = unicode_locator{body}.find()) return make_error(errc::bad_payload, *bad);
   return make_error(errc::bad_payload, describe_parse_error(status.message().as_string()));
 }
 

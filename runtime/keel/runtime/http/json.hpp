@@ -13,7 +13,8 @@ namespace keel::http {
 
 /// Parses a JSON body into `out` with protobuf's JSON mapping; an empty body means `{}`.
 /// Unknown fields and wrong types fail with errc::bad_payload naming the field in the
-/// API's camelCase (`pickup.lat`).
+/// API's camelCase (`pickup.lat`), and so do strings that are not well-formed UTF-8 and
+/// numbers that an integer field cannot hold exactly as written (json_body_check.hpp).
 [[nodiscard]] caf::error parse_json(std::string_view body, google::protobuf::Message& out);
 
 /// Prints `m` as DESIGN.md's JSON section says: camelCase names, zeros printed.
