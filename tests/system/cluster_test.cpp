@@ -387,6 +387,25 @@ TEST_F(Cluster, DataDirIsRefusedUnderAnotherNodeIdOrByAFreshEtcd) {
   EXPECT_EQ(again.post("/v1/actors/counter/mine/Get", "{}").body, counter_body(1));
 }
 
+// A node whose data dir is empty (a wiped or unmounted disk, a wrong --data-dir) must not
+// come up owning the partitions the table gives it: it would serve them empty.
+TEST_F(Cluster, EmptyDataDirIsRefusedForANodeThatOwnsPartitions) {
+  auto& n1 = start_node("n1");
+  ASSERT_EQ(increment(n1, "mine"), 200);
+  ASSERT_EQ(n1.stop(SIGKILL), 128 + SIGKILL);
+  std::string out;
+  auto args = std::vector<std::string>{"--node-id=n1",   "--etcd=" + etcd_->endpoint(),
+                                       "--http-port=0",  "--cluster-port=0",
+                                       "--lease-ttl=2s", "--data-dir=" + dir_.sub("empty")};
+  EXPECT_EQ(run_node_to_exit(args, out), 1) << out;
+  EXPECT_NE(out.find("the cluster's table gives node 'n1' 1 partitions, but data dir holds none"),
+            std::string::npos)
+      << out;
+  // Its own dir still starts, with its data.
+  auto& again = start_node("n1");
+  EXPECT_EQ(again.post("/v1/actors/counter/mine/Get", "{}").body, counter_body(1));
+}
+
 // Failure detection: a killed node is gone from every member list within 1 s (its link
 // breaks, its port refuses, the coordinator revokes its lease); a hung one within 5 s.
 TEST_F(Cluster, KilledNodeIsDeclaredDownWithinOneSecondAndAHungOneWithinFive) {

@@ -846,7 +846,27 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
   mine.set_node_id(opts.node_id);
   auto stored = store.get(meta_cluster_key);
   if (!stored) return std::move(stored.error());
-  if (!*stored) return store.write({{std::string{meta_cluster_key}, mine.SerializeAsString()}});
+  if (!*stored) {
+    // A dir that was never this cluster's: it must not come up as the owner of partitions
+    // the table gives this node id, which it would then serve empty (an unmounted volume,
+    // a wrong --data-dir, a lost disk).
+    auto table_prefix = "keel/" + opts.cluster_name + "/partitions/";
+    auto table = etcd.get_prefix(table_prefix);
+    if (!table) return std::move(table.error());
+    size_t owned = 0;
+    for (const auto& kv : table->kvs()) {
+      PartitionRecord rec;
+      owned += !from_etcd_json(kv.value(), rec) && rec.owner() == opts.node_id;
+    }
+    if (owned > 0)
+      return make_error(errc::conflict,
+                        "the cluster's table gives node '" + opts.node_id + "' " +
+                            std::to_string(owned) +
+                            " partitions, but data dir holds none of "
+                            "this cluster's data: refusing to serve them empty (start it on its "
+                            "own --data-dir; see docs/operations.md if that data is lost)");
+    return store.write({{std::string{meta_cluster_key}, mine.SerializeAsString()}});
+  }
   DataIdentity theirs;
   if (!theirs.ParseFromString(**stored))
     return make_error(errc::app_error, "the data dir's cluster record does not parse");
