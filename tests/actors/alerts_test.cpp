@@ -98,6 +98,9 @@ TEST_F(Alerts, InboxStoredWholeByAnEarlierVersionIsReadAndCarriedOver) {
     for (const auto* t : {"b", "a"}) old.add_alerts()->set_text(t);
     leveldb::WriteOptions wo;
     wo.sync = true;
+    // As an earlier keel-node left it: its partition count first, no layout record.
+    ASSERT_TRUE(
+        db->Put(wo, std::string{meta_partition_count_key}, std::to_string(partition_count)).ok());
     ASSERT_TRUE(db->Put(wo, state_key(inbox), encode_versioned(4, old.SerializeAsString())).ok());
   }
   start();
