@@ -22,6 +22,7 @@ using keel::cluster::ClusterView;
 
 struct options {
   std::string node = "127.0.0.1:8080";
+  std::string api_key;  // sent as a bearer token when the node runs with --api-keys-file
   bool json = false;
   bool verbose = false;
   std::string type;
@@ -39,6 +40,7 @@ std::string fetch(const options& opts, const std::string& path, method how = met
   int port = colon == std::string::npos ? 8080 : std::atoi(opts.node.c_str() + colon + 1);
   httplib::Client cli{host, port};
   cli.set_tcp_nodelay(true);
+  if (!opts.api_key.empty()) cli.set_bearer_token_auth(opts.api_key);
   cli.set_connection_timeout(std::chrono::seconds{2});
   cli.set_read_timeout(std::chrono::seconds{10});
   auto res = how == method::post  ? cli.Post(path, "", "application/json")
@@ -207,6 +209,8 @@ int main(int argc, char** argv) {
   app.add_option("--node", opts.node, "a node's HTTP address, host:port")
       ->capture_default_str()
       ->envname("KEEL_NODE");
+  app.add_option("--api-key", opts.api_key, "API key, for a node run with --api-keys-file")
+      ->envname("KEEL_API_KEY");
   app.add_flag("--json", opts.json, "print the node's JSON answer instead of a table");
   app.require_subcommand(1);
   app.fallthrough();  // `keelctl members --json` as well as `keelctl --json members`

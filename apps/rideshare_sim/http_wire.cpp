@@ -41,6 +41,8 @@ void format_request(std::string& out, std::string_view method, std::string_view 
   out.clear();
   fmt::format_to(std::back_inserter(out), "{} {} HTTP/1.1\r\nHost: {}:{}\r\n", method, path,
                  node.host, node.port);
+  if (!node.api_key.empty())
+    fmt::format_to(std::back_inserter(out), "Authorization: Bearer {}\r\n", node.api_key);
   if (!body.empty() || method != "GET")
     fmt::format_to(std::back_inserter(out),
                    "Content-Type: application/json\r\nContent-Length: {}\r\n", body.size());

@@ -116,6 +116,9 @@ int main(int argc, char** argv) {
          },
          "keel-node's HTTP address")
       ->default_str("127.0.0.1:8080");
+  std::string api_key;
+  app.add_option("--api-key", api_key, "API key, for a node run with --api-keys-file")
+      ->envname("KEEL_API_KEY");
   app.add_option("--drivers", opts.drivers, "drivers placed in the city")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
@@ -143,6 +146,7 @@ int main(int argc, char** argv) {
   duration_option(app, "--request-timeout", opts.request_timeout, "per-call client timeout");
   app.add_flag("--json", opts.json, "print one JSON object on stdout instead of the table");
   CLI11_PARSE(app, argc, argv);
+  opts.node.api_key = api_key;
   // A ride count alone still needs a time bound; ten minutes is far beyond any sane run.
   if (opts.rides > 0 && duration->count() == 0) opts.duration = std::chrono::minutes{10};
 

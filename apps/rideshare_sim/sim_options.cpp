@@ -20,7 +20,7 @@ std::optional<endpoint> parse_endpoint(std::string_view text) {
   if (colon == std::string_view::npos || colon == 0) return std::nullopt;
   auto port = parse_int(text.substr(colon + 1));
   if (!port || *port <= 0 || *port > 65535) return std::nullopt;
-  return endpoint{std::string{text.substr(0, colon)}, static_cast<int>(*port)};
+  return endpoint{std::string{text.substr(0, colon)}, static_cast<int>(*port), {}};
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {

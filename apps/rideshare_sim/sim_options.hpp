@@ -13,6 +13,7 @@ namespace keel::sim {
 struct endpoint {
   std::string host;
   int port = 0;
+  std::string api_key;  // sent as `Authorization: Bearer KEY` when set
 };
 
 /// Parses "host:port"; nullopt when the text is not of that form (the CLI turns this into
@@ -25,7 +26,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 /// rideshare-sim's command line. Filled once in main before any thread starts, then only read:
 /// safe to share between threads as const.
 struct sim_options {
-  endpoint node{"127.0.0.1", 8080};
+  endpoint node{"127.0.0.1", 8080, {}};
   int drivers = 200;
   int riders = 1000;
   int concurrency = 16;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -602,6 +603,30 @@ TEST_F(Cluster, CoordinatorIsElectedOnceAndReplacedWhenItDies) {
   auto last = *survivors.begin();
   EXPECT_TRUE(eventually([&] { return agreed(survivors) == last; }, 1500ms))
       << "phase: waiting for " << last << " to take over from " << second << ", who left";
+}
+
+// The tools work against a node that wants an API key: keelctl and rideshare-sim send
+// `--api-key` (or KEEL_API_KEY) as a bearer token, and say 401 without it.
+TEST_F(Cluster, KeelctlAndTheSimSendAnApiKey) {
+  auto keys = dir_.sub("keys");
+  {
+    std::ofstream out{keys};
+    out << "tool-key\n";
+  }
+  auto& n1 = start_node("n1", {"--api-keys-file=" + keys});
+  auto node = "--node=127.0.0.1:" + std::to_string(n1.port());
+  std::string out;
+  EXPECT_EQ(run_to_exit(KEELCTL_BINARY, {node, "status"}, out), 1) << out;
+  EXPECT_NE(out.find("answered 401"), std::string::npos) << out;
+  EXPECT_EQ(run_to_exit(KEELCTL_BINARY, {node, "--api-key=tool-key", "status"}, out), 0) << out;
+  EXPECT_EQ(run_to_exit(KEELCTL_BINARY, {node, "members"}, out, {{"KEEL_API_KEY", "tool-key"}}), 0)
+      << out;
+  EXPECT_EQ(run_to_exit(RIDESHARE_SIM_BINARY,
+                        {node, "--api-key=tool-key", "--drivers=5", "--riders=5", "--rides=5",
+                         "--concurrency=2", "--settle-timeout=8s"},
+                        out),
+            0)
+      << out;
 }
 
 TEST_F(Cluster, KeelctlShowsMembersAndLocatesActorsAndNamesAnUnreachableNode) {
