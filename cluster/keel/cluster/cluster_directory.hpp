@@ -42,11 +42,13 @@ class membership;
 /// endpoint (the payload serialized only there); one whose owner is not a member answers
 /// `unavailable` at once and is never reassigned; one never placed waits while a thread of
 /// this directory places it in etcd, then goes where the table says. Calls forwarded to a
-/// peer fail with `unavailable` as soon as the link to that peer goes down.
+/// peer fail as soon as the link to that peer goes down: `unknown_outcome` once sent,
+/// `unavailable` if still waiting for the connection (peer_link.hpp).
 /// Failure detection: every member gets a link that stays connected (CAF heartbeats on, so
 /// a hung peer's link drops too). When a link drops, it reconnects at once; if the peer's
-/// port refuses, the process is gone, and the coordinator revokes that node's lease, so
-/// every node sees it leave the member list within milliseconds rather than at lease expiry.
+/// port refuses, the process is gone, and the coordinator (or any member, when the dead one
+/// is the coordinator) revokes that node's lease, so every node sees it leave the member
+/// list within milliseconds rather than at lease expiry.
 /// Thread safety: route() is thread-safe; publish() and stop() are called by the node's
 /// main thread.
 class cluster_directory final : public partition_directory {
