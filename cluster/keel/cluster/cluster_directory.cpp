@@ -1,5 +1,6 @@
 #include "keel/cluster/cluster_directory.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -311,6 +312,11 @@ std::optional<std::string> cluster_directory::unreachable_member(
       lost.push_back(m.node_id() + " for " + std::to_string(gone.count()) + " ms (link " +
                      std::string{link_health::name(it->second.health->current())} + ")");
   }
+  // Bounded by the members: a node that left takes its entry with it.
+  std::erase_if(registrations_seen_, [&](const auto& entry) {
+    return std::none_of(members.begin(), members.end(),
+                        [&](const Member& m) { return m.node_id() == entry.first; });
+  });
   // One member out of reach is that member's trouble as likely as this node's (a cut or
   // hung node is unreachable from everyone): only a node that reaches fewer than half of
   // the cluster, itself included, is the one cut off.
