@@ -120,6 +120,24 @@ TEST_F(HttpErrors, CounterOverflowIs409AndAnInt64OutOfRangeIs400) {
   EXPECT_EQ(node_->post("/v1/actors/counter/ovf-low/Get", "").body, R"({"value":"0"})");
 }
 
+// Keys and ids are bounded: they are stored in every key of an actor's records.
+TEST_F(HttpErrors, KeysAndIdsOver256BytesAre400NamingThem) {
+  auto at_limit =
+      node_->post("/v1/actors/counter/" + std::string(256, 'k') + "/Increment", R"({"by":1})");
+  EXPECT_EQ(at_limit.status, 200) << at_limit.body;
+  auto key =
+      node_->post("/v1/actors/counter/" + std::string(257, 'k') + "/Increment", R"({"by":1})");
+  EXPECT_EQ(key.status, 400) << key.body;
+  EXPECT_NE(key.body.find("path parameter 'key' is longer than 256 bytes"), std::string::npos)
+      << key.body;
+  auto rider = node_->post("/v1/rides", R"({"riderId":")" + std::string(300, 'r') +
+                                            R"(","pickup":{"lat":52.52,"lng":13.40},)"
+                                            R"("dropoff":{"lat":52.53,"lng":13.42}})");
+  EXPECT_EQ(rider.status, 400) << rider.body.substr(0, 200);
+  EXPECT_NE(rider.body.find("field 'riderId': longer than 256 bytes"), std::string::npos)
+      << rider.body.substr(0, 200);
+}
+
 TEST_F(HttpErrors, HandlerConflictIs409) {
   auto r =
       node_->post("/v1/actors/echo/e/Fail", R"({"code":"conflict","message":"ride is completed"})");

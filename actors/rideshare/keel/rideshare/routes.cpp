@@ -65,6 +65,9 @@ void request_ride(node_runtime& rt, const exchange_ptr& ex) {
   auto req = parse<RequestRide>(ex);
   if (!req) return;
   if (req->rider_id().empty()) return (void)fail_bad(ex, "field 'riderId': required");
+  if (req->rider_id().size() > http::max_key_bytes)
+    return (void)fail_bad(
+        ex, fmt::format("field 'riderId': longer than {} bytes", http::max_key_bytes));
   if (!check_point(ex, req->has_pickup(), req->pickup(), "pickup") ||
       !check_point(ex, req->has_dropoff(), req->dropoff(), "dropoff"))
     return;
@@ -120,6 +123,9 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
     auto m = parse<AcceptRide>(ex);
     if (!m) return;
     if (m->driver_id().empty()) return (void)fail_bad(ex, "field 'driverId': required");
+    if (m->driver_id().size() > http::max_key_bytes)
+      return (void)fail_bad(
+          ex, fmt::format("field 'driverId': longer than {} bytes", http::max_key_bytes));
     forward(rt, ex, ride_actor(std::string{ex->param("id")}), m);
   });
   auto lifecycle = [&](const char* path, auto prototype) {

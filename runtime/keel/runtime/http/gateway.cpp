@@ -234,6 +234,11 @@ void gateway::handle(request req, responder respond) {
         param_error = "path parameter '" + name + "' is not valid UTF-8";
         break;
       }
+      if (decoded->size() > max_key_bytes) {
+        param_error = "path parameter '" + name + "' is longer than " +
+                      std::to_string(max_key_bytes) + " bytes";
+        break;
+      }
       ex->params_.emplace_back(std::move(name), std::move(*decoded));
     }
   }

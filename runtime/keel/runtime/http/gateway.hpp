@@ -31,6 +31,10 @@ struct rate_limit {
 /// burst: one second's worth). Bad text yields errc::bad_payload naming the problem.
 [[nodiscard]] caf::expected<std::optional<rate_limit>> parse_rate_limit(std::string_view text);
 
+/// The longest path parameter, in bytes once percent-decoded: parameters become actor keys,
+/// stored in every key of the actor's records and rewritten with its state.
+inline constexpr size_t max_key_bytes = 256;
+
 struct gateway_options {
   size_t max_body = 1 << 20;
   size_t max_inflight = 4096;
