@@ -97,6 +97,15 @@ caf::expected<etcd::RangeResponse> etcd_client::get_prefix(const std::string& pr
   return post<etcd::RangeResponse>("/v3/kv/range", req);
 }
 
+caf::expected<std::optional<etcd::KeyValue>> etcd_client::get(const std::string& key) {
+  etcd::RangeRequest req;
+  req.set_key(key);  // no range end: this key only
+  auto res = post<etcd::RangeResponse>("/v3/kv/range", req);
+  if (!res) return std::move(res.error());
+  if (res->kvs_size() == 0) return std::optional<etcd::KeyValue>{};
+  return std::optional<etcd::KeyValue>{res->kvs(0)};
+}
+
 caf::expected<etcd::TxnResponse> etcd_client::txn(const etcd::TxnRequest& request) {
   return post<etcd::TxnResponse>("/v3/kv/txn", request);
 }

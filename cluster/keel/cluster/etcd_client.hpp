@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,8 @@ class etcd_client {
 
   /// Every key starting with `prefix`, at one revision (the response header's).
   caf::expected<etcd::RangeResponse> get_prefix(const std::string& prefix);
+  /// The key `key` itself; nullopt if it is absent.
+  caf::expected<std::optional<etcd::KeyValue>> get(const std::string& key);
   caf::expected<etcd::TxnResponse> txn(const etcd::TxnRequest& request);
   caf::expected<etcd::PutResponse> put(const std::string& key, const std::string& value,
                                        int64_t lease = 0);

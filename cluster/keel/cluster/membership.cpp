@@ -549,11 +549,8 @@ size_t membership::owned_partitions() const {
 }
 
 std::string membership::coordinator_in_etcd() {
-  auto res = placer_client().get_prefix(coordinator_key_);
-  if (!res) return {};
-  for (const auto& kv : res->kvs())
-    if (kv.key() == coordinator_key_) return kv.value();
-  return {};
+  auto res = placer_client().get(coordinator_key_);
+  return res && *res ? (*res)->value() : std::string{};
 }
 
 std::optional<PartitionRecord> membership::apply_partition(uint32_t p, const PartitionRecord* rec,
@@ -675,12 +672,10 @@ caf::error membership::drain(const std::string& node_id, const std::string& reas
 
 caf::error membership::cancel_drain(const std::string& node_id) {
   std::lock_guard placing{placer_mutex_};
-  auto mark = placer_client().get_prefix(drain_prefix_ + node_id);
+  auto mark = placer_client().get(drain_prefix_ + node_id);
   if (!mark) return std::move(mark.error());
-  const etcd::KeyValue* found = nullptr;
-  for (const auto& kv : mark->kvs())
-    if (kv.key() == drain_prefix_ + node_id) found = &kv;
-  if (!found) return make_error(errc::not_found, "node '" + node_id + "' is not being drained");
+  if (!*mark) return make_error(errc::not_found, "node '" + node_id + "' is not being drained");
+  const auto& found = *mark;
   // Under a lease: the node leaves because it was told to stop (SIGTERM), not drained.
   if (found->lease() != 0)
     return make_error(errc::conflict,
@@ -818,6 +813,26 @@ void membership::leave() {
     log_->info("membership: left cluster '{}'", opts_.cluster_name);
 }
 
+namespace {
+
+// The partition table as etcd holds it now, by partition (records that do not parse are
+// left out).
+caf::expected<std::map<uint32_t, PartitionRecord>> read_partition_table(
+    etcd_client& etcd, const std::string& cluster_name) {
+  auto table_prefix = "keel/" + cluster_name + "/partitions/";
+  auto table = etcd.get_prefix(table_prefix);
+  if (!table) return std::move(table.error());
+  std::map<uint32_t, PartitionRecord> placed;
+  for (const auto& kv : table->kvs()) {
+    PartitionRecord rec;
+    auto p = partition_in(kv.key(), table_prefix);
+    if (p && !from_etcd_json(kv.value(), rec)) placed[*p] = std::move(rec);
+  }
+  return placed;
+}
+
+}  // namespace
+
 caf::error claim_data(state_store& store, const membership_options& opts) {
   // The cluster's id: made by its first node, so a fresh etcd (even one started with the
   // same flags, which gets the same etcd cluster id) means a new cluster.
@@ -850,14 +865,10 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
     // A dir that was never this cluster's: it must not come up as the owner of partitions
     // the table gives this node id, which it would then serve empty (an unmounted volume,
     // a wrong --data-dir, a lost disk).
-    auto table_prefix = "keel/" + opts.cluster_name + "/partitions/";
-    auto table = etcd.get_prefix(table_prefix);
-    if (!table) return std::move(table.error());
+    auto placed = read_partition_table(etcd, opts.cluster_name);
+    if (!placed) return std::move(placed.error());
     size_t owned = 0;
-    for (const auto& kv : table->kvs()) {
-      PartitionRecord rec;
-      owned += !from_etcd_json(kv.value(), rec) && rec.owner() == opts.node_id;
-    }
+    for (const auto& [p, rec] : *placed) owned += rec.owner() == opts.node_id;
     if (owned > 0)
       return make_error(errc::conflict,
                         "the cluster's table gives node '" + opts.node_id + "' " +
@@ -885,15 +896,9 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
   auto held = store.scan(meta_key(partition_epoch_prefix));
   if (!held) return std::move(held.error());
   if (held->empty()) return {};
-  auto table_prefix = "keel/" + opts.cluster_name + "/partitions/";
-  auto table = etcd.get_prefix(table_prefix);
+  auto table = read_partition_table(etcd, opts.cluster_name);
   if (!table) return std::move(table.error());
-  std::map<uint32_t, PartitionRecord> placed;
-  for (const auto& kv : table->kvs()) {
-    PartitionRecord rec;
-    auto p = partition_in(kv.key(), table_prefix);
-    if (p && !from_etcd_json(kv.value(), rec)) placed[*p] = std::move(rec);
-  }
+  auto& placed = *table;
   auto epoch_prefix = meta_key(partition_epoch_prefix);
   std::vector<store_write> stale;
   for (const auto& [key, value] : *held) {

@@ -107,8 +107,6 @@ std::string message_of(const caf::error& err) {
   // An empty error (an actor's normal exit) has no category to read.
   if (!err) return "no error";
   const auto& ctx = err.context();
-  if (ctx.size() == 1 && ctx.match_element<std::string>(0) && err.category() == caf::atom("keel"))
-    return ctx.get_as<std::string>(0);
   // CAF's own errors in words, without its rendering of their internals.
   if (err.category() == caf::atom("system"))
     return words(caf::to_string(static_cast<caf::sec>(err.code())));
