@@ -51,7 +51,9 @@ void fetch_payment(node_client& client, const ride_record& ride, payment_view& v
   auto reply = client.get("/v1/payments/" + ride.payment_id);
   rideshare::Payment payment;
   if (!reply.ok() || !parse_json(reply.body, payment)) {
-    view.fetch_error = reply.ok() ? "unparseable body" : reply.error_key();
+    // With the body: a payment that stays unreadable must say why (which node, which move).
+    view.fetch_error =
+        reply.ok() ? "unparseable body" : reply.error_key() + " " + reply.body.substr(0, 300);
     return;
   }
   view.fetch_error.clear();
