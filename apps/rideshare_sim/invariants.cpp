@@ -65,7 +65,8 @@ void fetch_ledger(node_client& client, const ride_record& ride, payment_view& vi
   auto reply = client.post("/v1/actors/processor/" + ride.payment_id + "/GetLedger", "{}");
   rideshare::ProcessorState ledger;
   if (!reply.ok() || !parse_json(reply.body, ledger)) {
-    view.ledger_error = reply.ok() ? "unparseable body" : reply.error_key();
+    view.ledger_error =
+        reply.ok() ? "unparseable body" : reply.error_key() + " " + reply.body.substr(0, 300);
     return;
   }
   view.ledger_entries = ledger.done_size();
