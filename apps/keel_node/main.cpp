@@ -44,6 +44,21 @@ caf::expected<std::vector<std::string>> read_api_keys(const std::string& path) {
   return keys;
 }
 
+// Partitions this node still owns or receives: its own view first, then etcd's table,
+// where a placement or a move may be committed before the watch shows it here. Unknown
+// (etcd does not answer) counts as held.
+size_t partitions_still_held(cluster::membership& members, cluster::cluster_directory& directory,
+                             spdlog::logger& log) {
+  if (auto owned = directory.owned_partitions()) return owned;
+  auto held = members.partitions_held_in_etcd();
+  if (!held) {
+    log.warn("cannot confirm with etcd that this node owns no partition: {}",
+             message_of(held.error()));
+    return 1;
+  }
+  return *held;
+}
+
 // Graceful leave: resign (if coordinator), ask to be drained and wait, while still serving,
 // until the coordinator has moved this node's partitions to the others (bounded).
 void move_partitions_away(cluster::membership& members, cluster::cluster_directory& directory,
@@ -51,7 +66,8 @@ void move_partitions_away(cluster::membership& members, cluster::cluster_directo
   members.resign();
   auto others = members.placement_targets();
   std::erase(others, opts.node_id);
-  if (others.empty() || directory.owned_partitions() == 0) return;
+  if (others.empty()) return;
+  // Marked before the check that it owns nothing: from then on nothing is placed here.
   if (auto err = members.drain(opts.node_id, "stopping (signal)",
                                cluster::membership::drain_scope::this_run)) {
     log.warn("cannot ask to be drained: {}", message_of(err));
@@ -59,7 +75,7 @@ void move_partitions_away(cluster::membership& members, cluster::cluster_directo
   }
   auto give_up = std::chrono::steady_clock::now() + opts.leave_timeout;
   auto next_report = std::chrono::steady_clock::now();
-  while (auto owned = directory.owned_partitions()) {
+  while (auto owned = partitions_still_held(members, directory, log)) {
     auto now = std::chrono::steady_clock::now();
     // Every other member leaves too (a whole cluster stopping): nowhere to move them.
     others = members.placement_targets();
@@ -219,7 +235,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
       timespec poll{0, 100'000'000};
       sig = sigtimedwait(&stop_signals, nullptr, &poll);
       if (sig > 0 || !members || !members->is_draining(opts.node_id)) continue;
-      if (directory->owned_partitions() == 0) {
+      if (partitions_still_held(*members, *directory, *log) == 0) {
         log->info("drained: this node owns no partition any more; leaving the cluster");
         break;
       }

@@ -589,7 +589,7 @@ TEST_F(Rebalance, KeelctlDrainFollowsTheNodeUntilItLeftAndStatusShowsTheRebalanc
   std::string out;
   ASSERT_EQ(run_to_exit(KEELCTL_BINARY, {node, "drain", "n2"}, out), 0) << out;
   EXPECT_NE(out.find("n2 drained and left the cluster"), std::string::npos) << out;
-  EXPECT_EQ(n2.wait_exit(10s), 0);
+  EXPECT_EQ(n2.wait_exit(10s), 0) << n2.log();
   // The coordinator publishes its progress a moment after the last flip.
   auto idle = "rebalance    idle; the last one moved " + std::to_string(owned) + " of " +
               std::to_string(owned) + " partitions (0 aborted)";
@@ -599,7 +599,8 @@ TEST_F(Rebalance, KeelctlDrainFollowsTheNodeUntilItLeftAndStatusShowsTheRebalanc
                out.find(idle) != std::string::npos;
       },
       5s))
-      << out;
+      << out << "\n--- n1:\n"
+      << n1.log();
   // A node that is no member cannot be drained; the error names it.
   EXPECT_EQ(run_to_exit(KEELCTL_BINARY, {node, "drain", "n9"}, out), 1) << out;
   EXPECT_NE(out.find("node 'n9' is not a member"), std::string::npos) << out;

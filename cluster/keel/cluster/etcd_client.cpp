@@ -227,6 +227,14 @@ void etcd_client::require_absent(etcd::TxnRequest& txn, const std::string& key) 
   absent->set_create_revision(0);
 }
 
+void etcd_client::require_present(etcd::TxnRequest& txn, const std::string& key) {
+  auto* present = txn.add_compare();
+  present->set_key(key);
+  present->set_target(etcd::Compare::CREATE);
+  present->set_result(etcd::Compare::GREATER);
+  present->set_create_revision(0);
+}
+
 std::string etcd_client::prefix_end(std::string prefix) {
   while (!prefix.empty()) {
     auto& last = prefix.back();

@@ -66,6 +66,8 @@ class etcd_client {
 
   /// Adds to `txn` the condition that `key` does not exist (its create revision is 0).
   static void require_absent(etcd::TxnRequest& txn, const std::string& key);
+  /// Adds to `txn` the condition that `key` exists.
+  static void require_present(etcd::TxnRequest& txn, const std::string& key);
 
  private:
   template <class Response>

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 #include <random>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -463,20 +464,22 @@ caf::error membership::place(const std::vector<uint32_t>& wanted) {
     return make_error(errc::unavailable, "partition " + std::to_string(todo.front()) +
                                              " has no owner and no coordinator is elected yet");
   auto up = placement_targets();
-  if (up.empty()) up.push_back(opts_.node_id);  // every member leaves: place here meanwhile
-  // etcd takes at most 128 operations per transaction: 60 partitions (a condition and a
-  // put each) plus the election check. A chunk that fails because one of its partitions was
-  // placed meanwhile is retried one partition at a time; one that fails because the office
-  // changed hands (this node's watch had not shown it yet) is retried under the new holder.
-  constexpr size_t per_transaction = 60;
+  // etcd takes at most 128 conditions per transaction: the election check, and per partition
+  // its absence and at most two about its owner. A chunk that fails because one of its
+  // partitions was placed meanwhile is retried one partition at a time; one that fails
+  // because the office changed hands or an owner began to drain or left (this node's watch
+  // had not shown it yet) is retried as etcd says now.
+  constexpr size_t per_transaction = 42;
   for (size_t first = 0; first < todo.size(); first += per_transaction) {
     std::vector<uint32_t> chunk(
         todo.begin() + static_cast<std::ptrdiff_t>(first),
         todo.begin() + static_cast<std::ptrdiff_t>(std::min(todo.size(), first + per_transaction)));
     auto outcome = place_chunk(chunk, coordinator_id, up);
-    for (int retry = 0; outcome == chunk_outcome::office_moved && retry < 3; ++retry) {
+    for (int retry = 0; outcome == chunk_outcome::stale_view && retry < 3; ++retry) {
       coordinator_id = coordinator_in_etcd();
-      if (coordinator_id.empty()) break;
+      auto fresh = placement_targets_in_etcd();
+      if (coordinator_id.empty() || !fresh) break;
+      up = std::move(*fresh);
       outcome = place_chunk(chunk, coordinator_id, up);
     }
     if (outcome == chunk_outcome::placed) continue;
@@ -486,8 +489,9 @@ caf::error membership::place(const std::vector<uint32_t>& wanted) {
       if (single != chunk_outcome::placed)
         return make_error(errc::unavailable,
                           "partition " + std::to_string(p) + " could not be placed: " +
-                              (single == chunk_outcome::failed ? "etcd did not answer"
-                                                               : "the coordinator changed"));
+                              (single == chunk_outcome::failed
+                                   ? "etcd did not answer"
+                                   : "the coordinator or the members changed meanwhile"));
     }
   }
   log_->debug("membership: placed {} partitions", todo.size());
@@ -500,18 +504,27 @@ membership::chunk_outcome membership::place_chunk(const std::vector<uint32_t>& c
   etcd::TxnRequest txn;
   require_coordinator(txn, coordinator_id);
   std::vector<PartitionRecord> records;
+  std::set<std::string> owners;
   for (auto p : chunk) {
     auto key = partition_key(opts_.cluster_name, p);
     etcd_client::require_absent(txn, key);
     PartitionRecord rec;
-    rec.set_owner(rendezvous_owner(p, up));
+    // Every member is leaving (a whole cluster stopping): place here meanwhile.
+    rec.set_owner(up.empty() ? opts_.node_id : rendezvous_owner(p, up));
     rec.set_epoch(1);
     rec.set_state("active");
     auto* put = txn.add_success()->mutable_request_put();
     put->set_key(key);
     put->set_value(to_etcd_json(rec));
     txn.add_failure()->mutable_request_range()->set_key(key);
+    owners.insert(rec.owner());
     records.push_back(std::move(rec));
+  }
+  // An owner that began to drain or left after this node's view was taken would get a
+  // partition nobody moves away again before it goes.
+  for (const auto& owner : owners) {
+    etcd_client::require_present(txn, member_key(opts_.cluster_name, owner));
+    if (!up.empty()) etcd_client::require_absent(txn, drain_prefix_ + owner);
   }
   auto res = placer_client().txn(txn);
   if (!res) {
@@ -538,7 +551,7 @@ membership::chunk_outcome membership::place_chunk(const std::vector<uint32_t>& c
       all_present = false;
     }
   }
-  return all_present ? chunk_outcome::placed : chunk_outcome::office_moved;
+  return all_present ? chunk_outcome::placed : chunk_outcome::stale_view;
 }
 
 size_t membership::owned_partitions() const {
@@ -546,6 +559,19 @@ size_t membership::owned_partitions() const {
   size_t n = 0;
   for (const auto& [p, rec] : partitions_) n += rec.owner() == opts_.node_id;
   return n;
+}
+
+caf::expected<std::vector<std::string>> membership::placement_targets_in_etcd() {
+  auto members = placer_client().get_prefix(prefix_);
+  if (!members) return std::move(members.error());
+  auto marks = placer_client().get_prefix(drain_prefix_);
+  if (!marks) return std::move(marks.error());
+  std::set<std::string> draining;
+  for (const auto& kv : marks->kvs()) draining.insert(kv.key().substr(drain_prefix_.size()));
+  std::vector<std::string> out;
+  for (const auto& kv : members->kvs())
+    if (auto id = kv.key().substr(prefix_.size()); !draining.count(id)) out.push_back(id);
+  return out;
 }
 
 std::string membership::coordinator_in_etcd() {
@@ -802,11 +828,22 @@ void membership::leave() {
   etcd_client etcd{opts_.etcd};
   // A drain of this node is done once it leaves owning nothing; a mark left behind would
   // drain it again when it returns. One that leaves still owning partitions (a leave
-  // timeout) keeps an operator's drain for its return.
-  if (is_draining(opts_.node_id) && owned_partitions() == 0)
-    if (auto res = etcd.erase(drain_prefix_ + opts_.node_id); !res)
-      log_->warn("membership: could not remove this node's drain mark: {}",
-                 message_of(res.error()));
+  // timeout) keeps an operator's drain for its return. The mark goes in the same
+  // transaction as the membership: a coordinator that saw a member no longer draining
+  // would move partitions back to it.
+  etcd::TxnRequest txn;
+  auto* ours = txn.add_compare();  // not a successor's registration under this node id
+  ours->set_key(own_key_);
+  ours->set_target(etcd::Compare::LEASE);
+  ours->set_result(etcd::Compare::EQUAL);
+  ours->set_lease(lease_.load());
+  txn.add_success()->mutable_request_delete_range()->set_key(own_key_);
+  if (is_draining(opts_.node_id) && owned_partitions() == 0) {
+    txn.add_success()->mutable_request_delete_range()->set_key(drain_prefix_ + opts_.node_id);
+    txn.add_failure()->mutable_request_delete_range()->set_key(drain_prefix_ + opts_.node_id);
+  }
+  if (auto res = etcd.txn(txn); !res)
+    log_->warn("membership: could not deregister: {}", message_of(res.error()));
   if (auto err = etcd.revoke_lease(lease_.load()))
     log_->warn("membership: could not revoke lease {}: {}", lease_.load(), message_of(err));
   else
@@ -832,6 +869,16 @@ caf::expected<std::map<uint32_t, PartitionRecord>> read_partition_table(
 }
 
 }  // namespace
+
+caf::expected<size_t> membership::partitions_held_in_etcd() {
+  std::lock_guard placing{placer_mutex_};
+  auto table = read_partition_table(placer_client(), opts_.cluster_name);
+  if (!table) return std::move(table.error());
+  size_t held = 0;
+  for (const auto& [p, rec] : *table)
+    held += rec.owner() == opts_.node_id || (rec.state() == "moving" && rec.to() == opts_.node_id);
+  return held;
+}
 
 caf::error claim_data(state_store& store, const membership_options& opts) {
   // The cluster's id: made by its first node, so a fresh etcd (even one started with the

@@ -131,6 +131,9 @@ class membership final : public node_fence {
   /// The nodes with a drain mark (members or not), by node id.
   std::vector<std::string> draining() const;
   bool is_draining(const std::string& node_id) const;
+  /// Partitions the table in etcd (not this node's view of it, which may lag) gives to this
+  /// node or is moving to it: a leaving node checks it owns nothing. Blocks on etcd.
+  caf::expected<size_t> partitions_held_in_etcd();
   /// Up members that may own partitions: every member not being drained, sorted.
   std::vector<std::string> placement_targets() const;
   /// Gives up the coordinator's office (if held) and never campaigns again: a node that
@@ -174,12 +177,15 @@ class membership final : public node_fence {
   etcd_client& placer_client();
   /// Partitions the table (as this node last saw it) gives to this node.
   size_t owned_partitions() const;
-  enum class chunk_outcome { placed, office_moved, failed };
-  /// Places `chunk` on their rendezvous owners among `up` in one transaction that checks
-  /// `coordinator_id` still holds the office; partitions placed meanwhile are adopted.
+  enum class chunk_outcome { placed, stale_view, failed };
+  /// Places `chunk` on their rendezvous owners among `up` (here if `up` is empty) in one
+  /// transaction that checks `coordinator_id` still holds the office and each owner is a
+  /// member not being drained; partitions placed meanwhile are adopted.
   /// Requires: placer_mutex_ held.
   chunk_outcome place_chunk(const std::vector<uint32_t>& chunk, const std::string& coordinator_id,
                             const std::vector<std::string>& up);
+  /// placement_targets() as etcd says now. Requires: placer_mutex_ held.
+  caf::expected<std::vector<std::string>> placement_targets_in_etcd();
   /// The coordinator as etcd says now (empty if none), for a node whose watch lags.
   /// Requires: placer_mutex_ held.
   std::string coordinator_in_etcd();
