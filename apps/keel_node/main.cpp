@@ -162,6 +162,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     ropts.node_id = opts.node_id;
     ropts.fence = members;
     ropts.idle_timeout = opts.idle_timeout;
+    ropts.max_activations = opts.max_activations;
     ropts.default_timeout = opts.request_timeout;
     auto runtime = node_runtime::start(sys, types, std::move(*store), make_system_clock(), ropts);
     if (!runtime) {

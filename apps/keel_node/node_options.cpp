@@ -105,6 +105,11 @@ int parse_node_options(int argc, char** argv, node_options& o) {
   env(duration_flag(app, "--request-timeout", o.request_timeout, "5s", "default request deadline"));
   env(duration_flag(app, "--idle-timeout", o.idle_timeout, "5m",
                     "passivate an activation after this idle time"));
+  env(app.add_option("--max-activations", o.max_activations,
+                     "live activations at most: the longest idle leave from 90 %, new ones "
+                     "are refused at it")
+          ->capture_default_str()
+          ->check(CLI::Range(size_t{10}, size_t{100'000'000})));
   env(app.add_option("--sync", o.sync,
                      "batch: fsync per group commit; none: no fsync (benchmarks only)")
           ->capture_default_str()

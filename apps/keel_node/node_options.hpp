@@ -22,6 +22,7 @@ struct node_options {
   std::string api_keys_file;
   std::chrono::milliseconds request_timeout{std::chrono::seconds{5}};
   std::chrono::milliseconds idle_timeout{std::chrono::minutes{5}};
+  size_t max_activations = 1'000'000;
   std::string sync = "batch";
   size_t max_inflight = 4096;
   size_t max_body = 1 << 20;

@@ -116,13 +116,6 @@ TEST(Durability, NothingAcknowledgedIsLostToSigkill) {
   EXPECT_GT(total_acked, 50);
 }
 
-// The value of an unlabelled series in Prometheus text.
-uint64_t metric(const std::string& text, const std::string& name) {
-  auto at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return 0;
-  return std::stoull(text.substr(at + name.size() + 2));
-}
-
 TEST(Durability, GroupCommitPutsConcurrentTurnsInOneSync) {
   temp_dir dir;
   node_process node{dir.sub("data")};
@@ -141,8 +134,8 @@ TEST(Durability, GroupCommitPutsConcurrentTurnsInOneSync) {
   ASSERT_EQ(ok.load(), clients * per_client);
   auto text = node.get("/metrics").body;
   ASSERT_NE(text.find("keel_commit_writes_total"), std::string::npos) << text;
-  auto writes = metric(text, "keel_commit_writes_total");
-  auto batches = metric(text, "keel_commit_batches_total");
+  auto writes = metric_value(text, "keel_commit_writes_total");
+  auto batches = metric_value(text, "keel_commit_batches_total");
   EXPECT_EQ(writes, static_cast<uint64_t>(clients * per_client));
   // 32 clients in flight: a sync should carry several turns, not one each.
   EXPECT_LT(batches * 2, writes) << "batches=" << batches << " writes=" << writes;

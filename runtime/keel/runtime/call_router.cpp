@@ -15,8 +15,12 @@
 
 namespace keel {
 
-call_router::call_router(const type_registry& types, runtime_metrics& metrics, spawn_fn spawn)
-    : types_(types), metrics_(metrics), spawn_(std::move(spawn)) {}
+call_router::call_router(const type_registry& types, runtime_metrics& metrics, spawn_fn spawn,
+                         size_t max_activations)
+    : types_(types),
+      metrics_(metrics),
+      spawn_(std::move(spawn)),
+      max_activations_(max_activations) {}
 
 actor_id call_router::worker_for(const actor_type_info& type) {
   auto index = round_robin_.fetch_add(1, std::memory_order_relaxed) % type.max_workers;
@@ -90,6 +94,7 @@ void call_router::dispatch(envelope_ptr env, const actor_type_info& type,
   const uint32_t partition = key.partition();  // hashes the id: once per call
   auto& shard = directory_[partition % shard_count];
   bool closed = false;
+  bool full = false;
   {
     // `env` outlives the lock: if the activation just died, CAF destroys the message inside
     // the send, and the envelope's "unavailable" answer must not run under the lock.
@@ -101,14 +106,31 @@ void call_router::dispatch(envelope_ptr env, const actor_type_info& type,
     // Checked again under the lock: stop() empties each shard under it, so no activation
     // is spawned after stop() has passed this shard.
     if (!closed && !stopped_.load(std::memory_order_acquire)) {
-      auto [it, inserted] = shard.activations.try_emplace(key);
-      if (inserted) it->second = spawn_(key, type);
-      auto handle = caf::actor_cast<caf::strong_actor_ptr>(it->second);
-      // The envelope inside the mailbox element: one allocation, not a message and its
-      // element.
-      handle->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, env), host);
-      return;
+      auto it = shard.activations.find(key);
+      if (it == shard.activations.end() &&
+          !(full = live_.load(std::memory_order_relaxed) >= max_activations_)) {
+        live_.fetch_add(1, std::memory_order_relaxed);
+        auto idle_since = std::make_shared<std::atomic<int64_t>>(0);
+        auto handle = spawn_(key, type, idle_since);
+        it = shard.activations.emplace(key, activation_entry{std::move(handle), idle_since}).first;
+      }
+      if (!full) {
+        auto handle = caf::actor_cast<caf::strong_actor_ptr>(it->second.handle);
+        // The envelope inside the mailbox element: one allocation, not a message and its
+        // element.
+        handle->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, env), host);
+        return;
+      }
     }
+  }
+  if (full) {
+    metrics_.activations_refused.add();
+    if (env->reply)
+      env->reply->complete(make_error(
+          errc::unavailable, "node holds " + std::to_string(max_activations_) +
+                                 " activations, its limit (--max-activations): " + to_string(key) +
+                                 " cannot start until idle ones leave"));
+    return;
   }
   if (closed) {
     // The directory knows the partition is moving by now and holds the message.
@@ -131,8 +153,9 @@ void call_router::close_partition(uint32_t partition, std::function<void()> drai
     for (auto it = shard.activations.begin(); it != shard.activations.end();) {
       const auto* type = types_.find(it->first.type());
       if (type && !type->stateless()) {
-        leaving.push_back(std::move(it->second));
+        leaving.push_back(std::move(it->second.handle));
         it = shard.activations.erase(it);
+        live_.fetch_sub(1, std::memory_order_relaxed);
       } else {
         ++it;
       }
@@ -158,9 +181,10 @@ bool call_router::try_passivate(const actor_id& id, const caf::actor_addr& who,
   auto& shard = shard_of(id);
   std::lock_guard guard{shard.mutex};
   auto it = shard.activations.find(id);
-  if (it == shard.activations.end() || it->second.address() != who) return true;
+  if (it == shard.activations.end() || it->second.handle.address() != who) return true;
   if (!mailbox_empty()) return false;
   shard.activations.erase(it);
+  live_.fetch_sub(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -169,7 +193,7 @@ void call_router::send_to_all_activations(const caf::message& m) {
   for (auto& shard : directory_) {
     {
       std::lock_guard guard{shard.mutex};
-      for (const auto& [id, handle] : shard.activations) handles.push_back(handle);
+      for (const auto& [id, entry] : shard.activations) handles.push_back(entry.handle);
     }
     for (auto& handle : handles) caf::anon_send(handle, m);
     handles.clear();
@@ -234,14 +258,15 @@ std::vector<caf::actor> call_router::stop() {
   stopped_.store(true, std::memory_order_release);
   std::vector<caf::actor> stopped;
   for (auto& shard : directory_) {
-    std::unordered_map<actor_id, caf::actor> victims;
+    std::unordered_map<actor_id, activation_entry> victims;
     {
       std::lock_guard guard{shard.mutex};
       victims.swap(shard.activations);
+      live_.fetch_sub(victims.size(), std::memory_order_relaxed);
     }
-    for (auto& [id, handle] : victims) {
-      caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
-      stopped.push_back(std::move(handle));
+    for (auto& [id, entry] : victims) {
+      caf::anon_send_exit(entry.handle, caf::exit_reason::user_shutdown);
+      stopped.push_back(std::move(entry.handle));
     }
   }
   return stopped;
@@ -251,16 +276,37 @@ void call_router::forget(const actor_id& id, const caf::actor_addr& who) {
   auto& shard = shard_of(id);
   std::lock_guard guard{shard.mutex};
   auto it = shard.activations.find(id);
-  if (it != shard.activations.end() && it->second.address() == who) shard.activations.erase(it);
+  if (it != shard.activations.end() && it->second.handle.address() == who) {
+    shard.activations.erase(it);
+    live_.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
-size_t call_router::activations() const {
-  size_t total = 0;
+size_t call_router::evict_idle(size_t count) {
+  if (count == 0) return 0;
+  struct candidate {
+    int64_t idle_since;
+    caf::actor handle;
+  };
+  std::vector<candidate> idle;
+  idle.reserve(live_.load(std::memory_order_relaxed));
   for (auto& shard : directory_) {
     std::lock_guard guard{shard.mutex};
-    total += shard.activations.size();
+    for (const auto& [id, entry] : shard.activations) {
+      // 0: no turn has ended there yet (it is loading, or in its first turn).
+      auto since = entry.idle_since->load(std::memory_order_relaxed);
+      if (since > 0) idle.push_back({since, entry.handle});
+    }
   }
-  return total;
+  count = std::min(count, idle.size());
+  std::nth_element(
+      idle.begin(), idle.begin() + static_cast<std::ptrdiff_t>(count), idle.end(),
+      [](const candidate& a, const candidate& b) { return a.idle_since < b.idle_since; });
+  // Each leaves only if no turn of it ended since.
+  for (size_t i = 0; i < count; ++i)
+    caf::anon_send(idle[i].handle, detail::evict_atom::value, idle[i].idle_since);
+  metrics_.activations_evicted.add(count);
+  return count;
 }
 
 bool call_router::is_active(const actor_id& id) const {

@@ -27,13 +27,22 @@ namespace keel {
 /// Passivation cannot lose a call: a call is enqueued at its activation while the
 /// directory shard's lock is held, and an activation leaves the directory only under that
 /// lock and only with an empty mailbox.
+///
+/// Activations are bounded: a call that would start one past `max_activations` is refused
+/// with `unavailable`, and evict_idle() asks the longest-idle ones to leave.
 /// Thread safety: thread-safe.
 class call_router {
  public:
-  using spawn_fn = std::function<caf::actor(const actor_id&, const actor_type_info&)>;
+  /// When an activation's last turn ended (steady_clock nanoseconds): written by the
+  /// activation, read by evict_idle().
+  using idle_since_ptr = std::shared_ptr<std::atomic<int64_t>>;
+  using spawn_fn =
+      std::function<caf::actor(const actor_id&, const actor_type_info&, idle_since_ptr)>;
 
-  /// Requires: `types` and `metrics` outlive the router; `spawn` creates one activation.
-  call_router(const type_registry& types, runtime_metrics& metrics, spawn_fn spawn);
+  /// Requires: `types` and `metrics` outlive the router; `spawn` creates one activation;
+  /// `max_activations` > 0.
+  call_router(const type_registry& types, runtime_metrics& metrics, spawn_fn spawn,
+              size_t max_activations);
 
   /// Delivers `env`; an unknown type or message is answered at once with its code. A
   /// sender running inside a CAF actor passes its execution unit (`self->context()`), so
@@ -89,7 +98,14 @@ class call_router {
   /// without passivating). Called from the dying activation.
   void forget(const actor_id& id, const caf::actor_addr& who);
 
-  size_t activations() const;
+  /// Asks the `count` activations of stateful types idle the longest to passivate (each
+  /// leaves only if no turn of it ended since, none is open and its mailbox is empty).
+  /// Scans the directory. Returns how many were asked.
+  size_t evict_idle(size_t count);
+
+  /// Live activations in the directory; one atomic read.
+  size_t activations() const noexcept { return live_.load(std::memory_order_relaxed); }
+  size_t max_activations() const noexcept { return max_activations_; }
   bool is_active(const actor_id& id) const;
 
  private:
@@ -98,9 +114,14 @@ class call_router {
   // activations: 12 % of the old owner's CPU during a join).
   static constexpr size_t shard_count = partition_count;
 
+  struct activation_entry {
+    caf::actor handle;
+    idle_since_ptr idle_since;
+  };
+
   struct directory_shard {
     mutable std::mutex mutex;
-    std::unordered_map<actor_id, caf::actor> activations;
+    std::unordered_map<actor_id, activation_entry> activations;
   };
 
   // Weak: an answered call's envelope is freed at once, not kept until the next sweep.
@@ -124,6 +145,8 @@ class call_router {
   const type_registry& types_;
   runtime_metrics& metrics_;
   spawn_fn spawn_;
+  const size_t max_activations_;
+  std::atomic<size_t> live_{0};  // entries in directory_
   std::atomic<bool> stopped_{false};
   std::atomic<partition_directory*> partitions_{nullptr};
   std::atomic<uint64_t> round_robin_{0};

@@ -82,6 +82,12 @@ void runtime_metrics::render(std::string& out) const {
   render_counter(out, "keel_activations_started_total", "Activations started.",
                  activations_started.value());
   render_counter(out, "keel_passivations_total", "Activations passivated.", passivations.value());
+  render_counter(out, "keel_activations_evicted_total",
+                 "Idle activations asked to leave early: the node neared --max-activations.",
+                 activations_evicted.value());
+  render_counter(out, "keel_activations_refused_total",
+                 "Calls refused because the node held --max-activations activations.",
+                 activations_refused.value());
   render_counter(out, "keel_reminders_fired_total", "Reminder firings delivered.",
                  reminders_fired.value());
   render_gauge(out, "keel_activations", "Live activations on this node.", activations);

@@ -101,6 +101,8 @@ struct runtime_metrics {
   counter calls_timed_out;  // calls failed by the deadline sweep
   counter activations_started;
   counter passivations;
+  counter activations_evicted;  // asked to leave early: the node neared --max-activations
+  counter activations_refused;  // calls refused: the node was at --max-activations
   counter reminders_fired;
   gauge activations;         // live activations
   gauge calls_pending;       // calls open at the last deadline sweep (every 10 ms)

@@ -12,6 +12,7 @@
 #include <caf/send.hpp>
 
 #include "keel/runtime/detail/activation.hpp"
+#include "keel/runtime/detail/eviction_pacer.hpp"
 #include "keel/runtime/detail/node_services.hpp"
 #include "keel/runtime/detail/reminder_service.hpp"
 #include "keel/runtime/detail/store_actors.hpp"
@@ -33,21 +34,30 @@ std::shared_ptr<spdlog::logger> runtime_logger() {
 // One node-wide deadline sweep instead of a CAF timeout per call (CAF_NOTES.md §7). Every
 // half idle timeout it also asks each activation to check itself for idleness: one timer
 // per activation went through CAF's clock thread, a wake-up of it for every activation
-// started (~3 per ride, ~4 % of keel-node's CPU under rideshare-sim).
+// started (~3 per ride, ~4 % of keel-node's CPU under rideshare-sim). Near the activation
+// limit it evicts the longest-idle ones.
 caf::behavior deadline_sweeper(caf::event_based_actor* self, call_router* router,
                                std::chrono::milliseconds interval,
                                std::chrono::milliseconds idle_timeout) {
+  using namespace std::chrono_literals;
   self->delayed_send(self, interval, detail::sweep_atom::value);
   auto idle_period = std::max(interval, idle_timeout / 2);
   auto next_idle_check = std::chrono::steady_clock::now() + idle_period;
+  // A round scans the directory: ~10 ms per million activations here.
+  auto round_period = std::clamp(
+      std::chrono::milliseconds{static_cast<int64_t>(router->max_activations() / 10'000)},
+      interval, std::chrono::milliseconds{1000});
+  detail::eviction_pacer pacer{router->max_activations(), std::max(interval, round_period)};
   return {
       [=](detail::sweep_atom) mutable {
         auto now = std::chrono::steady_clock::now();
         router->sweep(now);
         if (idle_timeout.count() > 0 && now >= next_idle_check) {
           next_idle_check = now + idle_period;
-          router->send_to_all_activations(caf::make_message(detail::idle_atom::value));
+          router->send_to_all_activations(
+              caf::make_message(detail::idle_atom::value, idle_timeout));
         }
+        router->evict_idle(pacer.due(router->activations(), now));
         self->delayed_send(self, interval, detail::sweep_atom::value);
       },
   };
@@ -63,10 +73,13 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
       opts_(std::move(opts)),
       store_(std::move(store)),
       turns_(opts_.turn_log_capacity),
-      router_(types_, metrics_,
-              [this](const actor_id& id, const actor_type_info& type) {
-                return detail::spawn_activation(*services_, id, type);
-              }),
+      router_(
+          types_, metrics_,
+          [this](const actor_id& id, const actor_type_info& type,
+                 call_router::idle_since_ptr idle_since) {
+            return detail::spawn_activation(*services_, id, type, std::move(idle_since));
+          },
+          opts_.max_activations),
       services_(std::make_unique<detail::node_services>()) {
   services_->system = &sys_;
   services_->router = &router_;

@@ -35,6 +35,8 @@ struct runtime_options {
   std::chrono::milliseconds default_timeout{std::chrono::seconds{5}};
   std::chrono::milliseconds sweep_interval{10};
   size_t turn_log_capacity = 16384;
+  // Above 90 % of it the longest-idle activations are evicted; at it new ones are refused.
+  size_t max_activations = 1'000'000;
   // Checked at every turn start and group commit; null: never closed (a single node).
   std::shared_ptr<const node_fence> fence;
 };

@@ -37,6 +37,17 @@ constexpr std::string_view reminder_message = "$reminder";
 constexpr std::string_view timer_message = "$timer";
 
 class turn;
+struct activation_state;
+using activation_actor = caf::stateful_actor<activation_state>;
+
+// An activation that holds nothing (no stored state, reminders, entries or timers: a
+// lookup of an entity that does not exist) leaves after this long, not the idle timeout,
+// so misses cost no memory.
+constexpr milliseconds empty_idle_timeout{1000};
+
+bool holds_nothing(const activation_state& st);
+void mark_active(activation_state& st);
+void schedule_idle_check(activation_actor* self, milliseconds delay);
 
 envelope_ptr make_tell(const actor_id& target, message_ptr message, const trace_id& trace,
                        const actor_id& sender) {
@@ -65,7 +76,10 @@ struct activation_state {
   // each write (1.3 % of keel-node under rideshare-sim); listings sort the names.
   std::unordered_map<std::string, std::string> entries;
   steady_time last_active;
-  bool idle_scheduled = false;  // an early idle check (after a load error) is pending
+  // last_active for the router's eviction, which reads it from other threads.
+  call_router::idle_since_ptr idle_since;
+  bool idle_scheduled = false;  // an early idle check is pending
+  bool armed_timer = false;     // a turn set a timer (timers die with the activation)
   size_t open_turns = 0;
   // Commits handed to the store writer and not yet settled: while there are any, replies
   // wait behind them. Shared with the commits, which count down on the writer's thread;
@@ -83,8 +97,6 @@ struct activation_state {
 // activation. Only the owning thread touches its pool.
 thread_local std::vector<std::shared_ptr<turn>> turn_pool;
 constexpr size_t turn_pool_size = 16;
-
-using activation_actor = caf::stateful_actor<activation_state>;
 
 // A reminder change of one turn: the record to store, or an erase.
 struct reminder_change {
@@ -135,6 +147,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   int64_t now_ms() const override { return self_->state.svc->clock->now_ms(); }
 
   void set_timer(std::string name, milliseconds delay) override {
+    self_->state.armed_timer = true;
     timers_.emplace_back(std::move(name), delay);
   }
 
@@ -520,19 +533,33 @@ void turn::finish(bool reply) {
                        env_->trace.to_hex(), message_of(result_->error()));
   if (reply && env_->reply) env_->reply->complete(std::move(*result_), self_->context());
   --st.open_turns;
-  st.last_active = fast_clock::coarse_now();
+  mark_active(st);
+  if (st.open_turns == 0 && holds_nothing(st)) schedule_idle_check(self_, empty_idle_timeout);
   // Finished: no continuation will touch this object again. The envelope is released now,
   // not when the object is reused; the object is recycled by whoever ran the last step.
   env_hold_.reset();
 }
 
+bool holds_nothing(const activation_state& st) {
+  return st.committed && st.version == 0 && st.reminders.empty() && st.entries.empty() &&
+         !st.armed_timer && !st.load_error && !st.has_unsettled();
+}
+
+void mark_active(activation_state& st) {
+  st.last_active = fast_clock::coarse_now();
+  st.idle_since->store(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(st.last_active.time_since_epoch())
+          .count(),
+      std::memory_order_relaxed);
+}
+
 // Idle checks come from the node's sweeper every half idle timeout; an activation whose
-// state cannot be loaded asks for its own, soon, to make way for one that retries the load.
-void schedule_early_idle_check(activation_actor* self) {
+// state cannot be loaded, or that holds nothing, asks for its own, sooner.
+void schedule_idle_check(activation_actor* self, milliseconds delay) {
   auto& st = self->state;
   if (st.idle_scheduled || st.svc->idle_timeout.count() <= 0) return;
   st.idle_scheduled = true;
-  self->delayed_send(self, milliseconds{100}, idle_atom::value);
+  self->delayed_send(self, delay, idle_atom::value, std::min(delay, st.svc->idle_timeout));
 }
 
 std::shared_ptr<turn> acquire_turn(activation_actor* self, const envelope_ptr& env, uint64_t now) {
@@ -580,12 +607,12 @@ void start_turn(activation_actor* self, const envelope_ptr& env) {
           errc::unavailable,
           "state of " + to_string(st.id) + " cannot be loaded: " + message_of(st.load_error)));
     if (st.load_error_lasts) {
-      st.last_active = fast_clock::coarse_now();
+      mark_active(st);
       return;
     }
     // Passivates at the next idle check, so a later activation retries the load.
     st.last_active = std::chrono::steady_clock::time_point{};
-    schedule_early_idle_check(self);
+    schedule_idle_check(self, milliseconds{100});
     return;
   }
   ++st.open_turns;
@@ -631,20 +658,32 @@ void start_turn(activation_actor* self, const envelope_ptr& env) {
   run_first_step(std::move(t), [&] { handler->invoke(*env->payload, tr); });
 }
 
-void on_idle(activation_actor* self) {
+// Passivates if `idle_long_enough`, no turn is open and no commit is settling.
+void leave_if_idle(activation_actor* self, bool idle_long_enough) {
   auto& st = self->state;
-  st.idle_scheduled = false;
   auto stay = [self] {
-    if (self->state.load_error && !self->state.load_error_lasts) schedule_early_idle_check(self);
+    auto& st = self->state;
+    if (st.load_error && !st.load_error_lasts)
+      schedule_idle_check(self, milliseconds{100});
+    else if (st.open_turns == 0 && holds_nothing(st))
+      schedule_idle_check(self, empty_idle_timeout);
   };
   // A commit still settling keeps the activation: a new one would load older state.
-  if (st.open_turns > 0 || st.has_unsettled()) return stay();
-  if (fast_clock::coarse_now() - st.last_active < st.svc->idle_timeout) return stay();
+  if (st.open_turns > 0 || st.has_unsettled() || !idle_long_enough) return stay();
   bool removed = st.svc->router->try_passivate(st.id, self->address(),
                                                [self] { return self->mailbox().empty(); });
   if (!removed) return stay();
   st.svc->metrics->passivations.add();
   self->quit();
+}
+
+// Passivates if no turn ran for `max_idle` (the idle timeout; less for one that holds
+// nothing).
+void on_idle(activation_actor* self, milliseconds max_idle) {
+  auto& st = self->state;
+  st.idle_scheduled = false;
+  if (holds_nothing(st)) max_idle = std::min(max_idle, empty_idle_timeout);
+  leave_if_idle(self, fast_clock::coarse_now() - st.last_active >= max_idle);
 }
 
 // `bytes` as lowercase hex: how a storage key (binary, with NULs) goes into a log line.
@@ -690,11 +729,12 @@ void load_state(activation_actor* self, const load_result& loaded) {
 }
 
 caf::behavior activation(activation_actor* self, node_services* svc, actor_id id,
-                         const actor_type_info* type) {
+                         const actor_type_info* type, call_router::idle_since_ptr idle_since) {
   auto& st = self->state;
   st.svc = svc;
   st.type = type;
   st.id = std::move(id);
+  st.idle_since = std::move(idle_since);
   st.last_active = fast_clock::coarse_now();
   svc->metrics->activations_started.add();
   svc->metrics->activations.add(1);
@@ -733,7 +773,12 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
           tr.reply(keel::runtime::Ack{});
         });
       },
-      [self](idle_atom) { on_idle(self); },
+      [self](idle_atom, milliseconds max_idle) { on_idle(self, max_idle); },
+      // The node nears its activation limit: leave unless a turn ended since the router saw
+      // this activation idle since `seen`.
+      [self](evict_atom, int64_t seen) {
+        leave_if_idle(self, self->state.idle_since->load(std::memory_order_relaxed) <= seen);
+      },
       // The partition is being handed off and this activation already left the directory:
       // quit once every turn has finished and every commit is durable.
       [self](drain_atom) {
@@ -760,8 +805,8 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
 }  // namespace
 
 caf::actor spawn_activation(node_services& services, const actor_id& id,
-                            const actor_type_info& type) {
-  return services.system->spawn(activation, &services, id, &type);
+                            const actor_type_info& type, call_router::idle_since_ptr idle_since) {
+  return services.system->spawn(activation, &services, id, &type, std::move(idle_since));
 }
 
 }  // namespace keel::detail

@@ -73,6 +73,7 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using load_atom = caf::atom_constant<caf::atom("load")>;
 using scan_atom = caf::atom_constant<caf::atom("scan")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using evict_atom = caf::atom_constant<caf::atom("evict")>;
 using timer_atom = caf::atom_constant<caf::atom("timer")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using fire_atom = caf::atom_constant<caf::atom("fire")>;

@@ -186,4 +186,10 @@ int run_node_to_exit(const std::vector<std::string>& args, std::string& output,
   return run_to_exit(KEEL_NODE_BINARY, args, output, env);
 }
 
+uint64_t metric_value(const std::string& text, const std::string& name) {
+  auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return 0;
+  return std::stoull(text.substr(at + name.size() + 2));
+}
+
 }  // namespace keel::test

@@ -64,6 +64,9 @@ class node_process {
   int port_ = 0;
 };
 
+/// The value of an unlabelled series in Prometheus text (`/metrics`); 0 if absent.
+uint64_t metric_value(const std::string& text, const std::string& name);
+
 /// Starts `binary args...` as a child with `env` added, stdout and stderr to the files.
 pid_t spawn_process(const std::string& binary, const std::vector<std::string>& args,
                     const std::map<std::string, std::string>& env, const std::string& out_path,
