@@ -572,7 +572,8 @@ TEST_F(Rebalance, RideSharingKeepsItsInvariantsWhileNodesJoinLeaveAndAreDrained)
   std::string report{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
   ASSERT_EQ(sim_status, 0) << "rideshare-sim found a broken invariant: " << report << "\n--- n1:\n"
                            << n1.log();
-  EXPECT_NE(report.find(R"("error_count":0,)"), std::string::npos) << report;
+  EXPECT_NE(report.find(R"("error_count":0,)"), std::string::npos) << report << "\n--- n1:\n"
+                                                                   << n1.log();
   EXPECT_EQ(report.find(R"("pass":false)"), std::string::npos) << report;
   EXPECT_EQ(member_ids(n1), (std::set<std::string>{"n1", "n4"}));
 }

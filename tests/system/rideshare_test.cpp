@@ -424,7 +424,7 @@ TEST_F(Rideshare, SearchingRideIsMatchedWhenADriverAppears) {
   place_driver("late", {52.5201, 13.4001});
   auto now = ride_when(
       ride.ride_id(), [](const Ride& r) { return r.status() == Ride::matched; }, 8s);
-  EXPECT_EQ(now.status(), Ride::matched) << "phase: waiting for the 2 s match reminder";
+  EXPECT_EQ(now.status(), Ride::matched) << "phase: waiting for the first match retry (2 s ± 20 %)";
   EXPECT_EQ(now.driver_id(), "late");
 }
 

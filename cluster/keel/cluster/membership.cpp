@@ -269,6 +269,13 @@ caf::error membership::load_cluster(etcd_client& etcd) {
     std::unique_lock guard{members_mutex_};
     members_ = std::move(fresh);
     coordinator_ = std::move(elected);
+    // Records this node wrote after the snapshot was read (a placement on the placer's
+    // thread) are newer than it: kept, not rolled back until the watch repeats them.
+    for (const auto& [p, revision] : partition_revisions_)
+      if (revision > res->header().revision() && partitions_.count(p)) {
+        placed[p] = partitions_[p];
+        placed_revisions[p] = revision;
+      }
     before = std::move(partitions_);
     partitions_ = placed;
     partition_revisions_ = std::move(placed_revisions);

@@ -6,6 +6,7 @@
 #include "keel/rideshare/actor_names.hpp"
 #include "keel/rideshare/rideshare.hpp"
 #include "keel/rideshare/rideshare.pb.h"
+#include "keel/rideshare/search_backoff.hpp"
 #include "keel/runtime/registry.hpp"
 
 namespace keel::rideshare {
@@ -209,6 +210,27 @@ void notify_rider(context& ctx, const Ride& ride) {
   ctx.tell(rider_actor(ride.rider_id()), update);
 }
 
+// The search found no driver: the next one runs on a durable one-shot reminder, backed off
+// (search_backoff.hpp) and never after the search timeout.
+void search_again_later(context& ctx, const rideshare_options& opts) {
+  auto& st = ctx.state<RideState>();
+  auto delay = search_retry_delay(st.search_attempts(), ctx.self().key(), opts.search_retry,
+                                  opts.search_retry_max);
+  st.set_search_attempts(st.search_attempts() + 1);
+  auto until_timeout =
+      milliseconds{st.searching_since_ms() + opts.search_timeout.count() - ctx.now_ms()};
+  delay = std::max(milliseconds{1}, std::min(delay, until_timeout));
+  ctx.register_reminder(std::string{match_reminder}, delay, milliseconds{0});
+}
+
+// A search (re)starts: from the first retry interval on.
+void begin_search(context& ctx) {
+  auto& st = ctx.state<RideState>();
+  st.mutable_ride()->set_status(Ride::searching);
+  st.set_searching_since_ms(ctx.now_ms());
+  st.set_search_attempts(0);
+}
+
 // The effects of a match on a searching ride.
 constexpr std::string_view accept_reminder = "accept";
 
@@ -346,13 +368,12 @@ void offer_to_another(context& ctx, const matcher& match, const rideshare_option
     alert(ctx, "rider", ride.rider_id(), "cancelled", "no driver accepted; ride cancelled");
     return;
   }
-  ride.set_status(Ride::searching);
-  st.set_searching_since_ms(ctx.now_ms());
+  begin_search(ctx);
   match.run(
       ctx, to_point(ride.pickup()),
       [&ctx, opts](std::string driver) {
         if (!driver.empty()) return on_matched(ctx, driver, opts);
-        ctx.register_reminder(std::string{match_reminder}, opts.search_retry, opts.search_retry);
+        search_again_later(ctx, opts);
         notify_rider(ctx, ctx.view<RideState>().ride());
         alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), "searching",
               "your driver did not accept; searching again");
@@ -379,16 +400,14 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
         ride.set_distance_meters(q.distance_meters);
         ride.set_payment_id("pay-" + ctx.self().key());
         ride.set_requested_at_ms(ctx.now_ms());
-        ride.set_status(Ride::searching);
-        ctx.state<RideState>().set_searching_since_ms(ride.requested_at_ms());
+        begin_search(ctx);
         owe_payment(ctx, "create", ride.fare_cents());
         match->run(ctx, to_point(m.pickup()), [&ctx, opts](std::string driver) {
           if (!driver.empty()) {
             on_matched(ctx, driver, opts);
           } else {
             // No driver now: retried on a durable reminder, not by waiting in this turn.
-            ctx.register_reminder(std::string{match_reminder}, opts.search_retry,
-                                  opts.search_retry);
+            search_again_later(ctx, opts);
             notify_rider(ctx, ctx.view<RideState>().ride());
             alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), "searching",
                   "no driver nearby yet; still searching");
@@ -496,7 +515,8 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
         match->run(
             ctx, to_point(ride.pickup()),
             [&ctx, opts](std::string driver) {
-              if (!driver.empty()) on_matched(ctx, driver, opts);
+              if (driver.empty()) return search_again_later(ctx, opts);
+              on_matched(ctx, driver, opts);
             },
             ctx.view<RideState>().offered());
       });

@@ -20,7 +20,10 @@ struct rideshare_options {
   fare_rule fare;
   double cell_degrees = 0.01;  // ~1.1 km of latitude per cell
   double search_radius_meters = 5000;
+  // A search that finds no driver is retried after search_retry, then twice as long each
+  // time (±20 %) up to search_retry_max: an empty area costs little per waiting ride.
   std::chrono::milliseconds search_retry{std::chrono::seconds{2}};
+  std::chrono::milliseconds search_retry_max{std::chrono::seconds{30}};
   std::chrono::milliseconds search_timeout{std::chrono::minutes{2}};
   std::chrono::milliseconds accept_timeout{std::chrono::minutes{1}};  // matched → re-offered
   int32_t cancellation_fee_cents = 500;  // charged when a ride is cancelled after accept
