@@ -96,6 +96,36 @@ void register_ledger(type_registry& types, const std::string& name, bool with_en
   if (with_entries) builder.with_entries();
 }
 
+// While closed, a `gated` actor's reminder turn waits (at most 10 s) for the gate to open:
+// firings then pile up in flight, which shows how many the node sends at once.
+std::atomic<bool> reminder_gate_open{true};
+
+// The system clock moved ahead by `ahead`: a restart "later" without waiting for it.
+class shifted_clock final : public wall_clock {
+ public:
+  int64_t now_ms() const override { return system_->now_ms() + ahead.load(); }
+  std::atomic<int64_t> ahead{0};
+
+ private:
+  std::shared_ptr<wall_clock> system_ = make_system_clock();
+};
+
+void register_gated(type_registry& types) {
+  types.add_type<ReminderCount>("gated")
+      .on<Remind>([](const Remind& m, context& ctx) {
+        ctx.register_reminder("r", std::chrono::milliseconds{m.in_ms()}, 0ms);
+        return ctx.state<ReminderCount>();
+      })
+      .on<GetReminders>(
+          [](const GetReminders&, context& ctx) { return ctx.state<ReminderCount>(); })
+      .on_reminder([](const std::string&, context& ctx) {
+        auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (!reminder_gate_open.load() && std::chrono::steady_clock::now() < give_up)
+          std::this_thread::sleep_for(1ms);
+        ctx.state<ReminderCount>().set_fired(ctx.view<ReminderCount>().fired() + 1);
+      });
+}
+
 class NodeRuntime : public ::testing::Test {
  protected:
   NodeRuntime() {
@@ -105,6 +135,7 @@ class NodeRuntime : public ::testing::Test {
     register_rmw(types_, "rmw_reentrant", true);
     register_ledger(types_, "ledger", true);
     register_ledger(types_, "no_entries", false);
+    register_gated(types_);
   }
 
   ~NodeRuntime() override { stop(); }
@@ -117,7 +148,7 @@ class NodeRuntime : public ::testing::Test {
     ASSERT_TRUE(store) << message_of(store.error());
     auto faulty = std::make_unique<test::faulty_store>(std::move(*store));
     faulty_ = faulty.get();
-    auto rt = node_runtime::start(*sys_, types_, std::move(faulty), make_system_clock(), opts);
+    auto rt = node_runtime::start(*sys_, types_, std::move(faulty), clock_, opts);
     ASSERT_TRUE(rt);
     rt_ = std::move(*rt);
   }
@@ -198,6 +229,7 @@ class NodeRuntime : public ::testing::Test {
 
   test::temp_dir dir_;
   type_registry types_;
+  std::shared_ptr<shifted_clock> clock_ = std::make_shared<shifted_clock>();
   std::unique_ptr<caf::actor_system_config> cfg_;
   std::unique_ptr<caf::actor_system> sys_;
   std::unique_ptr<node_runtime> rt_;
@@ -543,6 +575,66 @@ TEST_F(NodeRuntime, ReminderFiresAfterARestartExactlyOnce) {
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(reminder_state(id).fired(), 1);  // one-shot: not again
   EXPECT_EQ(rt_->metrics().reminders_fired.value(), 1u);
+}
+
+// After a long stop every reminder is due at once; the node sends at most 1,024 firings at
+// a time (each activates its actor), the others as those are answered, and each fires once.
+TEST_F(NodeRuntime, OverdueRemindersFireAtMost1024AtATimeAndEachOnce) {
+  start();
+  constexpr int actors = 1100;
+  std::vector<std::thread> arming;
+  for (int t = 0; t < 4; ++t)
+    arming.emplace_back([&, t] {
+      for (int i = t; i < actors; i += 4) {
+        Remind remind;
+        remind.set_in_ms(60'000);
+        EXPECT_TRUE(call(actor_id{"gated", std::to_string(i)}, msg(remind)));
+      }
+    });
+  for (auto& t : arming) t.join();
+  stop();
+  clock_->ahead = 61'000;  // every one overdue at the next start
+  reminder_gate_open = false;
+  start();
+  // Counted where the router spawns them, before they run: the first ones block every
+  // scheduler thread.
+  ASSERT_TRUE(eventually([&] { return rt_->router().activations() == 1024; }, 5s))
+      << "phase: waiting for the first 1,024 firings; activations " << rt_->router().activations();
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(rt_->router().activations(), 1024u) << "more than 1,024 firings in flight";
+  reminder_gate_open = true;
+  for (int i = 0; i < actors; ++i) {
+    actor_id id{"gated", std::to_string(i)};
+    ASSERT_TRUE(eventually([&] { return reminder_state(id).fired() == 1; }, 10s))
+        << "phase: waiting for " << to_string(id) << " to fire once";
+  }
+  EXPECT_EQ(rt_->metrics().reminders_fired.value(), uint64_t{actors});
+}
+
+// Stopping with firings in flight neither waits for them nor retries them: they stay due in
+// the store and fire, once each, after the next start.
+TEST_F(NodeRuntime, StopWithOverdueRemindersInFlightIsQuickAndTheyFireAfterTheNextStart) {
+  start();
+  constexpr int actors = 600;
+  for (int i = 0; i < actors; ++i) {
+    Remind remind;
+    remind.set_in_ms(60'000);
+    ASSERT_TRUE(call(actor_id{"gated", std::to_string(i)}, msg(remind)));
+  }
+  stop();
+  clock_->ahead = 61'000;
+  start();
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().reminders_fired.value() > 0; }, 5s))
+      << "phase: waiting for the first overdue firing";
+  auto stopping = std::chrono::steady_clock::now();
+  stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, 3s);
+  start();
+  for (int i = 0; i < actors; ++i) {
+    actor_id id{"gated", std::to_string(i)};
+    ASSERT_TRUE(eventually([&] { return reminder_state(id).fired() == 1; }, 10s))
+        << "phase: waiting for " << to_string(id) << " to fire once";
+  }
 }
 
 // A firing whose turn cannot commit is answered with an error: the reminder is retried

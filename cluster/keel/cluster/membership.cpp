@@ -7,6 +7,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <spdlog/spdlog.h>
 
@@ -472,37 +473,48 @@ caf::error membership::place(const std::vector<uint32_t>& wanted) {
                                              " has no owner and no coordinator is elected yet");
   auto up = placement_targets();
   // etcd takes at most 128 conditions per transaction: the election check, and per partition
-  // its absence and at most two about its owner. A chunk that fails because one of its
-  // partitions was placed meanwhile is retried one partition at a time; one that fails
-  // because the office changed hands or an owner began to drain or left (this node's watch
-  // had not shown it yet) is retried as etcd says now.
+  // its absence and at most two about its owner.
   constexpr size_t per_transaction = 42;
   for (size_t first = 0; first < todo.size(); first += per_transaction) {
     std::vector<uint32_t> chunk(
         todo.begin() + static_cast<std::ptrdiff_t>(first),
         todo.begin() + static_cast<std::ptrdiff_t>(std::min(todo.size(), first + per_transaction)));
-    auto outcome = place_chunk(chunk, coordinator_id, up);
-    for (int retry = 0; outcome == chunk_outcome::stale_view && retry < 3; ++retry) {
-      coordinator_id = coordinator_in_etcd();
-      auto fresh = placement_targets_in_etcd();
-      if (coordinator_id.empty() || !fresh) break;
-      up = std::move(*fresh);
-      outcome = place_chunk(chunk, coordinator_id, up);
-    }
-    if (outcome == chunk_outcome::placed) continue;
-    for (auto p : chunk) {
-      if (partition(p)) continue;
-      auto single = place_chunk({p}, coordinator_id, up);
-      if (single != chunk_outcome::placed)
-        return make_error(errc::unavailable,
-                          "partition " + std::to_string(p) + " could not be placed: " +
-                              (single == chunk_outcome::failed
-                                   ? "etcd did not answer"
-                                   : "the coordinator or the members changed meanwhile"));
-    }
+    if (auto err = place_chunk_until_done(std::move(chunk), coordinator_id, up)) return err;
   }
   log_->debug("membership: placed {} partitions", todo.size());
   return {};
+}
+
+caf::error membership::place_chunk_until_done(std::vector<uint32_t> chunk,
+                                              std::string& coordinator_id,
+                                              std::vector<std::string>& up) {
+  // A refused transaction adopted the partitions placed meanwhile; the others are tried
+  // again as etcd says now: the office may have moved, or an owner begun to leave, before
+  // this node's watch showed it.
+  constexpr int attempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    std::erase_if(chunk, [this](uint32_t p) { return partition(p).has_value(); });
+    if (chunk.empty()) return {};
+    auto outcome = place_chunk(chunk, coordinator_id, up);
+    if (outcome == chunk_outcome::placed) return {};
+    auto why = outcome == chunk_outcome::failed
+                   ? std::string{"etcd did not answer"}
+                   : "the coordinator or the members changed " + std::to_string(attempt) +
+                         " times meanwhile (coordinator " + coordinator_id + ", targets " +
+                         fmt::format("{}", fmt::join(up, ",")) + ")";
+    if (outcome == chunk_outcome::failed || attempt == attempts || stopping_.load())
+      return make_error(errc::unavailable, "partition " + std::to_string(chunk.front()) +
+                                               " could not be placed: " + why);
+    coordinator_id = coordinator_in_etcd();
+    auto fresh = placement_targets_in_etcd();
+    if (coordinator_id.empty() || !fresh)
+      return make_error(errc::unavailable, "partition " + std::to_string(chunk.front()) +
+                                               " could not be placed: no coordinator, or "
+                                               "etcd did not answer");
+    up = std::move(*fresh);
+    log_->debug("membership: placing {} partitions again (attempt {}): the view was stale",
+                chunk.size(), attempt + 1);
+  }
 }
 
 membership::chunk_outcome membership::place_chunk(const std::vector<uint32_t>& chunk,

@@ -184,6 +184,11 @@ class membership final : public node_fence {
   /// Requires: placer_mutex_ held.
   chunk_outcome place_chunk(const std::vector<uint32_t>& chunk, const std::string& coordinator_id,
                             const std::vector<std::string>& up);
+  /// Places what of `chunk` is not placed yet, trying again (a few times) with the
+  /// coordinator and targets read from etcd when the view was stale; updates both.
+  /// Requires: placer_mutex_ held.
+  caf::error place_chunk_until_done(std::vector<uint32_t> chunk, std::string& coordinator_id,
+                                    std::vector<std::string>& up);
   /// placement_targets() as etcd says now. Requires: placer_mutex_ held.
   caf::expected<std::vector<std::string>> placement_targets_in_etcd();
   /// The coordinator as etcd says now (empty if none), for a node whose watch lags.

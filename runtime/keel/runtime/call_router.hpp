@@ -104,6 +104,9 @@ class call_router {
   size_t evict_idle(size_t count);
 
   /// Live activations in the directory; one atomic read.
+  /// True once stop() was called: every call is refused.
+  bool stopping() const noexcept { return stopped_.load(std::memory_order_acquire); }
+
   size_t activations() const noexcept { return live_.load(std::memory_order_relaxed); }
   size_t max_activations() const noexcept { return max_activations_; }
   bool is_active(const actor_id& id) const;

@@ -14,6 +14,7 @@
 #include "keel/runtime/clock.hpp"
 #include "keel/runtime/detail/node_services.hpp"
 #include "keel/runtime/detail/wire.hpp"
+#include "keel/runtime/errc.hpp"
 #include "keel/runtime/runtime.pb.h"
 #include "keel/runtime/storage_keys.hpp"
 
@@ -22,6 +23,11 @@ namespace keel::detail {
 namespace {
 
 using reminder_key_t = std::pair<actor_id, std::string>;
+
+// Firings delivered at once at most: a restart after a long stop finds every reminder due,
+// and firing them all together activated every actor at once (89k firings in 5 s doubled
+// the node's memory) and filled this actor's mailbox with their answers.
+constexpr size_t max_in_flight = 1024;
 
 struct reminder_state {
   node_services* svc = nullptr;
@@ -37,6 +43,9 @@ struct reminder_state {
   // a wake-up per due-now reminder.
   bool immediate_tick = false;
   int64_t delayed_tick_ms = -1;
+  // Firings the stopping node refused: they stay due in the store and fire after the next
+  // start. Reported once, when this actor ends.
+  std::shared_ptr<size_t> refused_while_stopping = std::make_shared<size_t>(0);
 };
 
 using reminder_actor = caf::stateful_actor<reminder_state>;
@@ -69,7 +78,8 @@ void land(reminder_state& st, const reminder_key_t& key) {
 
 void arm(reminder_actor* self) {
   auto& st = self->state;
-  if (st.by_due.empty()) return;
+  // Full: the next firing that lands arms again.
+  if (st.by_due.empty() || st.in_flight.size() >= max_in_flight) return;
   auto due = st.by_due.begin()->first;
   auto delay = due - st.svc->clock->now_ms();
   // Due already (an outbox's "process now"): a plain message, as each delayed one costs a
@@ -98,8 +108,10 @@ void fire_due(reminder_actor* self) {
   auto& st = self->state;
   auto now = st.svc->clock->now_ms();
   std::vector<std::pair<int64_t, reminder_key_t>> due;
-  auto end = st.by_due.upper_bound(now);
-  for (auto it = st.by_due.begin(); it != end; ++it) due.emplace_back(it->first, it->second);
+  auto room = max_in_flight - std::min(max_in_flight, st.in_flight.size());
+  auto end = st.by_due.begin();
+  for (; end != st.by_due.end() && end->first <= now && due.size() < room; ++end)
+    due.emplace_back(end->first, end->second);
   st.by_due.erase(st.by_due.begin(), end);
   for (auto& [when, key] : due) {
     st.in_flight.insert(key);
@@ -109,7 +121,9 @@ void fire_due(reminder_actor* self) {
     caf::actor me = caf::actor_cast<caf::actor>(self);
     auto env = make_call(key.first, std::chrono::steady_clock::now() + st.svc->default_timeout,
                          [me, key = key, when = when](call_result result) {
-                           caf::anon_send(me, fired_atom::value, key.first, key.second, when,
+                           auto code =
+                               result ? uint8_t{0} : static_cast<uint8_t>(code_of(result.error()));
+                           caf::anon_send(me, fired_atom::value, key.first, key.second, when, code,
                                           result ? std::string{} : message_of(result.error()));
                          });
     env->message_type = "$reminder";
@@ -144,6 +158,14 @@ void schedule_loaded(reminder_actor* self, const load_result& loaded) {
 
 caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
   self->state.svc = svc;
+  // The state is gone when attached functors run: they keep their own references.
+  self->attach_functor([refused = self->state.refused_while_stopping, log = svc->log] {
+    if (*refused > 0)
+      log->info(
+          "{} reminder firings were refused as the node stopped; they are still due and fire "
+          "after the next start",
+          *refused);
+  });
   self->request(svc->store_readers.front(), caf::infinite, scan_atom::value)
       .await(
           [self](const load_result_ptr& all) {
@@ -193,7 +215,7 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
           st.in_flight.erase(key);
         }
       },
-      [self](fired_atom, const actor_id& id, const std::string& name, int64_t due_ms,
+      [self](fired_atom, const actor_id& id, const std::string& name, int64_t due_ms, uint8_t code,
              const std::string& error) {
         auto& st = self->state;
         reminder_key_t key{id, name};
@@ -207,6 +229,11 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
           st.in_flight.erase(key);
           erase_entry(st, key);
           return arm(self);
+        }
+        if (static_cast<errc>(code) == errc::unavailable && st.svc->router->stopping()) {
+          // Stays in flight: nothing fires here any more, and the store still has it due.
+          ++*st.refused_while_stopping;
+          return;
         }
         auto& backoff = st.backoff_ms[key];
         backoff = backoff == 0 ? 500 : std::min<int64_t>(backoff * 2, 60000);
