@@ -9,18 +9,14 @@ set -euo pipefail
 bin=${1:-build/bin}
 seconds=${2:-10}
 connections=${3:-64}
-dir=$(mktemp -d)
-trap 'kill "$node" 2>/dev/null || true; wait "$node" 2>/dev/null || true; rm -rf "$dir"' EXIT
+. "$(dirname "$0")/bench-node.sh"
 
 echo "[1/3] durable-turn ceiling: keel-bench --only=b" >&2
 ceiling=$("$bin/keel-bench" --only=b --json 2>/dev/null |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["value"])')
 
 echo "[2/3] starting keel-node" >&2
-"$bin/keel-node" --http-port=0 --data-dir="$dir/data" --log-level=warn >"$dir/out" 2>"$dir/err" &
-node=$!
-for _ in $(seq 100); do grep -q listening "$dir/out" && break; sleep 0.1; done
-port=$(sed -n 's/.*http=[^:]*:\([0-9]*\).*/\1/p' "$dir/out")
+start_node "$bin"
 
 echo "[3/3] rideshare-sim for ${seconds}s over $connections connections" >&2
 "$bin/rideshare-sim" --node="127.0.0.1:$port" --duration="${seconds}s" \

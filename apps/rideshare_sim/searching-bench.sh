@@ -7,14 +7,10 @@ set -euo pipefail
 bin=${1:-build/bin}
 rides=${2:-6000}
 window=${3:-10}
-dir=$(mktemp -d)
-trap 'kill "$node" 2>/dev/null || true; wait "$node" 2>/dev/null || true; rm -rf "$dir"' EXIT
+. "$(dirname "$0")/bench-node.sh"
 
 echo "[1/2] starting keel-node" >&2
-"$bin/keel-node" --http-port=0 --data-dir="$dir/data" --log-level=warn >"$dir/out" 2>"$dir/err" &
-node=$!
-for _ in $(seq 100); do grep -q listening "$dir/out" && break; sleep 0.1; done
-port=$(sed -n 's/.*http=[^:]*:\([0-9]*\).*/\1/p' "$dir/out")
+start_node "$bin"
 
 echo "[2/2] $rides searching rides, then a ${window}s window" >&2
 python3 - "$port" "$rides" "$window" <<'PY'
