@@ -30,7 +30,8 @@ std::string lowercase(std::string_view s) {
 
 class restinio_server final : public server {
  public:
-  restinio_server(handle_t handle, uint16_t port) : handle_(std::move(handle)), port_(port) {}
+  restinio_server(std::shared_ptr<asio::io_context> io, handle_t handle, uint16_t port)
+      : io_(std::move(io)), handle_(std::move(handle)), port_(port) {}
   ~restinio_server() override { stop(); }
 
   uint16_t port() const noexcept override { return port_; }
@@ -42,6 +43,7 @@ class restinio_server final : public server {
   }
 
  private:
+  std::shared_ptr<asio::io_context> io_;  // outlives the server running on it
   handle_t handle_;
   uint16_t port_;
   std::atomic<bool> stopped_{false};
@@ -86,11 +88,43 @@ void send(const restinio::request_handle_t& req, response resp) {
   builder.done();
 }
 
+request to_request(const restinio::request_t& req) {
+  request r;
+  r.method = req.header().method().c_str();
+  r.path = std::string{req.header().path()};
+  r.query = std::string{req.header().query()};
+  for (const auto& field : req.header())
+    r.headers.emplace_back(lowercase(field.name()), field.value());
+  r.body = req.body();
+  return r;
+}
+
+// The RESTinio request whose handler runs on this thread, if any.
+thread_local const restinio::request_t* in_handler = nullptr;
+
+// RESTinio 0.6.16 closes a connection that has pipelined requests waiting when a response
+// is written from inside the request handler: the write resumes reading and so does the
+// handler's return, and the second reader finds the request table full ("unable to insert
+// context because response_context_table is full") and drops the connection. An answer
+// given inside the handler is therefore posted, to be sent once the handler has returned.
+auto make_request_handler(request_handler handler, std::shared_ptr<asio::io_context> io) {
+  return [handler = std::move(handler), io](const restinio::request_handle_t& req) {
+    in_handler = req.get();
+    handler(to_request(*req), [req, io](response resp) {
+      if (in_handler != req.get()) return send(req, std::move(resp));
+      asio::post(*io, [req, resp = std::move(resp)]() mutable { send(req, std::move(resp)); });
+    });
+    in_handler = nullptr;
+    return restinio::request_accepted();
+  };
+}
+
 }  // namespace
 
 caf::expected<std::unique_ptr<server>> start_server(const server_options& opts,
                                                     request_handler handler) {
   auto bound_port = std::make_shared<std::atomic<uint16_t>>(opts.port);
+  auto io = std::make_shared<asio::io_context>();
   auto settings =
       restinio::server_settings_t<keel_traits>{}
           .address(opts.host)
@@ -109,22 +143,12 @@ caf::expected<std::unique_ptr<server>> start_server(const server_options& opts,
           .acceptor_post_bind_hook([bound_port](restinio::asio_ns::ip::tcp::acceptor& acceptor) {
             bound_port->store(acceptor.local_endpoint().port());
           })
-          .request_handler([handler = std::move(handler)](const restinio::request_handle_t& req) {
-            request r;
-            r.method = req->header().method().c_str();
-            r.path = std::string{req->header().path()};
-            r.query = std::string{req->header().query()};
-            for (const auto& field : req->header())
-              r.headers.emplace_back(lowercase(field.name()), field.value());
-            r.body = req->body();
-            handler(std::move(r), [req](response resp) { send(req, std::move(resp)); });
-            return restinio::request_accepted();
-          });
+          .request_handler(make_request_handler(std::move(handler), io));
   try {
-    auto handle = restinio::run_async(restinio::own_io_context(), std::move(settings),
+    auto handle = restinio::run_async(restinio::external_io_context(*io), std::move(settings),
                                       opts.threads == 0 ? 1 : opts.threads);
     return std::unique_ptr<server>{
-        std::make_unique<restinio_server>(std::move(handle), bound_port->load())};
+        std::make_unique<restinio_server>(io, std::move(handle), bound_port->load())};
   } catch (const std::exception& e) {
     return make_error(errc::unavailable, "cannot listen on " + opts.host + ":" +
                                              std::to_string(opts.port) + ": " + e.what());

@@ -1,0 +1,170 @@
+// HTTP as a protocol, over raw sockets to a child keel-node.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "keel/test/node_process.hpp"
+#include "keel/test/temp_dir.hpp"
+
+namespace keel::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct raw_response {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lowercase names
+  std::string body;
+};
+
+/// One TCP connection to the node, written and read byte by byte as the test says.
+class raw_connection {
+ public:
+  explicit raw_connection(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+      throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port) + " failed");
+  }
+  ~raw_connection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  raw_connection(const raw_connection&) = delete;
+  raw_connection(raw_connection&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+
+  void send(const std::string& bytes) {
+    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+  }
+
+  /// The next response (a HEAD one has no body whatever its Content-Length); nullopt if
+  /// the connection ends first or nothing comes within `limit`.
+  std::optional<raw_response> read_response(bool head = false,
+                                            std::chrono::milliseconds limit = 10s) {
+    size_t end;
+    while ((end = buffer_.find("\r\n\r\n")) == std::string::npos)
+      if (!fill(limit)) return std::nullopt;
+    raw_response r;
+    std::string head_text = buffer_.substr(0, end);
+    buffer_.erase(0, end + 4);
+    std::smatch m;
+    if (!std::regex_search(head_text, m, std::regex{R"(^HTTP/1\.1 (\d{3}) )"})) return std::nullopt;
+    r.status = std::stoi(m[1]);
+    for (size_t pos = head_text.find("\r\n"); pos != std::string::npos;) {
+      auto next = head_text.find("\r\n", pos + 2);
+      auto line = head_text.substr(pos + 2, next == std::string::npos ? next : next - pos - 2);
+      auto colon = line.find(':');
+      std::string name = line.substr(0, colon);
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
+      pos = next;
+    }
+    size_t length = head ? 0 : std::stoul(r.headers["content-length"]);
+    while (buffer_.size() < length)
+      if (!fill(limit)) return std::nullopt;
+    r.body = buffer_.substr(0, length);
+    buffer_.erase(0, length);
+    return r;
+  }
+
+  /// True when the node has closed the connection: end of stream (or a reset) within
+  /// `limit`, with no byte before it.
+  bool closed_by_peer(std::chrono::milliseconds limit) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return false;
+    char c;
+    return ::recv(fd_, &c, 1, 0) <= 0;
+  }
+  /// True when the connection is open with nothing to read right now.
+  bool open_and_quiet() {
+    char c;
+    return ::recv(fd_, &c, 1, MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+
+ private:
+  bool fill(std::chrono::milliseconds limit) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return false;
+    char chunk[4096];
+    auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buffer_.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+std::string get(const std::string& path, const std::string& extra = "") {
+  return "GET " + path + " HTTP/1.1\r\nHost: keel\r\n" + extra + "\r\n";
+}
+
+std::string post(const std::string& path, const std::string& body) {
+  return "POST " + path +
+         " HTTP/1.1\r\nHost: keel\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+         body;
+}
+
+class HttpProtocol : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new temp_dir;
+    node_ = new node_process{dir_->sub("data"), {"--test-actors"}};
+  }
+  static void TearDownTestSuite() {
+    delete node_;
+    delete dir_;
+  }
+  static temp_dir* dir_;
+  static node_process* node_;
+};
+
+temp_dir* HttpProtocol::dir_ = nullptr;
+node_process* HttpProtocol::node_ = nullptr;
+
+// RESTinio 0.6.16 dropped the connection when a response written inside its request
+// handler met a pipelined request: one answer of three, then the connection closed.
+TEST_F(HttpProtocol, PipelinedRequestsAreAllAnsweredInOrderAndTheConnectionStaysOpen) {
+  raw_connection c{node_->port()};
+  std::string batch = get("/healthz") + get("/healthz") + get("/healthz") + get("/v1/nothing") +
+                      post("/v1/actors/counter/pipe/Increment", R"({"by":2})") + get("/readyz") +
+                      post("/v1/actors/counter/pipe/Increment", R"({"by":3})");
+  for (int i = 0; i < 20; ++i) batch += get("/healthz");
+  c.send(batch);
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 27; ++i) {
+    auto r = c.read_response();
+    ASSERT_TRUE(r) << "response " << i << " of 27 never came";
+    bodies.push_back(std::to_string(r->status) + " " + r->body);
+  }
+  const std::string ok = R"(200 {"status":"ok"})";
+  EXPECT_EQ(std::vector(bodies.begin(), bodies.begin() + 7),
+            (std::vector<std::string>{
+                ok, ok, ok,
+                R"(404 {"error":{"code":"not_found","message":"no route for GET /v1/nothing"}})",
+                R"(200 {"value":"2"})", R"(200 {"status":"ready"})", R"(200 {"value":"5"})"}));
+  EXPECT_EQ(std::vector(bodies.begin() + 7, bodies.end()), std::vector<std::string>(20, ok));
+  c.send(get("/healthz"));
+  auto after = c.read_response();
+  ASSERT_TRUE(after) << "the connection closed after the pipelined batch";
+  EXPECT_EQ(after->status, 200);
+}
+
+}  // namespace
+}  // namespace keel::test
