@@ -17,6 +17,7 @@
 #include "keel/cluster/wire.hpp"
 #include "keel/rideshare/rideshare.hpp"
 #include "keel/runtime/builtin_actors.hpp"
+#include "keel/runtime/http/connection_table.hpp"
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/http_server.hpp"
 #include "keel/runtime/http/runtime_routes.hpp"
@@ -156,6 +157,9 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     auto limit = http::parse_rate_limit(opts.rate_limit);
     http::gateway gw{{opts.max_body, opts.max_inflight, opts.request_timeout, api_keys,
                       limit ? *limit : std::nullopt}};
+    auto connections = std::make_shared<http::connection_table>(
+        http::connection_limits{opts.max_connections, opts.max_connections_per_client});
+    gw.add_metrics_source([connections](std::string& out) { connections->render_metrics(out); });
     http::add_runtime_routes(gw, **runtime);
     rideshare::add_rideshare_routes(gw, **runtime, ride_opts);
     auto http_port = std::make_shared<std::atomic<uint16_t>>(opts.http_port);
@@ -172,6 +176,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     sopts.port = opts.http_port;
     sopts.threads = opts.http_threads;
     sopts.hard_body_cap = std::max<size_t>(opts.max_body * 4, 16 << 20);
+    sopts.connections = connections;
     auto server = http::start_server(sopts, [&gw](http::request req, http::responder respond) {
       gw.handle(std::move(req), std::move(respond));
     });

@@ -68,6 +68,20 @@ CLI::Option* duration_flag(CLI::App& app, const std::string& name,
       ->default_str(default_text);
 }
 
+// "off" or a whole number >= 1.
+std::string parse_cap_into(const std::string& text, size_t& out) {
+  if (text == "off") {
+    out = 0;
+    return {};
+  }
+  size_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < 1)
+    return "expected off or a number of connections >= 1, not '" + text + "'";
+  out = value;
+  return {};
+}
+
 }  // namespace
 
 int parse_node_options(int argc, char** argv, node_options& o) {
@@ -133,6 +147,18 @@ int parse_node_options(int argc, char** argv, node_options& o) {
             auto parsed = keel::http::parse_rate_limit(text);
             return parsed ? std::string{} : keel::message_of(parsed.error());
           }));
+  env(app.add_option("--max-connections", o.max_connections,
+                     "open HTTP connections; idle ones are closed first when near it")
+          ->capture_default_str()
+          ->check(CLI::Range(2, 1000000)));
+  env(app.add_option_function<std::string>(
+             "--max-connections-per-client",
+             [&o](const std::string& text) {
+               auto err = parse_cap_into(text, o.max_connections_per_client);
+               if (!err.empty()) throw CLI::ValidationError("--max-connections-per-client", err);
+             },
+             "open HTTP connections per client address, or off")
+          ->default_str("off"));
   env(app.add_option("--payment-failure-rate", o.payment_failure_rate,
                      "simulated processor failure rate")
           ->capture_default_str()

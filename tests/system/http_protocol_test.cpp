@@ -166,5 +166,49 @@ TEST_F(HttpProtocol, PipelinedRequestsAreAllAnsweredInOrderAndTheConnectionStays
   EXPECT_EQ(after->status, 200);
 }
 
+// Idle connections (silent, or kept alive after a request) are closed, oldest first, to
+// keep room for new clients: with --max-connections=20 the node keeps at most 18 open.
+TEST(HttpConnections, AFloodOfIdleConnectionsCannotLockANewClientOut) {
+  temp_dir dir;
+  node_process node{dir.sub("data"), {"--max-connections=20", "--http-threads=1"}};
+  std::vector<raw_connection> idle;
+  for (int i = 0; i < 10; ++i) {  // kept alive after a request
+    idle.emplace_back(node.port());
+    idle.back().send(get("/healthz"));
+    ASSERT_TRUE(idle.back().read_response()) << "keep-alive connection " << i;
+  }
+  for (int i = 0; i < 30; ++i) idle.emplace_back(node.port());  // never send a byte
+
+  raw_connection fresh{node.port()};
+  fresh.send(get("/healthz"));
+  auto health = fresh.read_response(false, 5s);
+  ASSERT_TRUE(health) << "a new client got no answer with 40 idle connections open";
+  EXPECT_EQ(health->status, 200);
+  // 41 connections, 18 kept: the 23 idle the longest were closed.
+  for (size_t i = 0; i < 23; ++i) EXPECT_TRUE(idle[i].closed_by_peer(5s)) << "connection " << i;
+  for (size_t i = 23; i < idle.size(); ++i) EXPECT_TRUE(idle[i].open_and_quiet()) << i;
+  fresh.send(get("/metrics"));
+  auto metrics = fresh.read_response();
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("\nkeel_http_connections 18\n"), std::string::npos);
+  EXPECT_NE(metrics->body.find("\nkeel_http_connections_closed_idle_total 23\n"),
+            std::string::npos);
+}
+
+TEST(HttpConnections, AClientAtItsCapHasItsOldestIdleConnectionClosed) {
+  temp_dir dir;
+  node_process node{dir.sub("data"), {"--max-connections-per-client=3", "--http-threads=1"}};
+  std::vector<raw_connection> idle;
+  for (int i = 0; i < 3; ++i) idle.emplace_back(node.port());
+  raw_connection fresh{node.port()};
+  fresh.send(get("/healthz"));
+  auto health = fresh.read_response(false, 5s);
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_TRUE(idle[0].closed_by_peer(5s));
+  EXPECT_TRUE(idle[1].open_and_quiet());
+  EXPECT_TRUE(idle[2].open_and_quiet());
+}
+
 }  // namespace
 }  // namespace keel::test

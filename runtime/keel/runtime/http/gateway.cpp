@@ -337,6 +337,7 @@ void gateway::render_metrics(std::string& out) const {
   render_header(out, "keel_http_rate_limited_total", "counter",
                 "Requests refused by the per-key rate limit.");
   out += fmt::format("keel_http_rate_limited_total {}\n", rate_limited_.value());
+  for (const auto& source : metrics_sources_) source(out);
 }
 
 }  // namespace keel::http

@@ -114,8 +114,12 @@ class gateway {
   bool draining() const noexcept { return draining_.load(); }
   size_t inflight() const noexcept { return inflight_.load(); }
 
-  /// Appends the gateway's Prometheus series.
+  /// Appends the gateway's Prometheus series, then those of each metrics source.
   void render_metrics(std::string& out) const;
+  /// Requires: called before the server starts serving.
+  void add_metrics_source(std::function<void(std::string&)> source) {
+    metrics_sources_.push_back(std::move(source));
+  }
 
   const gateway_options& options() const noexcept { return opts_; }
 
@@ -148,6 +152,7 @@ class gateway {
   std::atomic<bool> draining_{false};
   counter overloaded_;
   counter rate_limited_;
+  std::vector<std::function<void(std::string&)>> metrics_sources_;
 
   struct bucket {
     double tokens = 0;

@@ -4,7 +4,9 @@
 #include <restinio/all.hpp>
 
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/http/connection_table.hpp"
 #include "keel/runtime/http/http_server.hpp"
+#include "keel/runtime/http/tracked_socket.hpp"
 
 namespace keel::http {
 
@@ -16,8 +18,27 @@ std::string_view request::header(std::string_view name) const {
 
 namespace {
 
-struct keel_traits : restinio::default_traits_t {
+// Admits or refuses each accepted connection, closing idle ones to make room first.
+class connection_gate {
+ public:
+  explicit connection_gate(std::shared_ptr<connection_table> table) : table_(std::move(table)) {}
+  restinio::ip_blocker::inspection_result_t inspect(
+      const restinio::ip_blocker::incoming_info_t& info) noexcept {
+    auto verdict = table_->admit(info.remote_endpoint().address().to_string());
+    return verdict == connection_table::verdict::admit
+               ? restinio::ip_blocker::inspection_result_t::allow
+               : restinio::ip_blocker::inspection_result_t::deny;
+  }
+
+ private:
+  std::shared_ptr<connection_table> table_;
+};
+
+struct keel_traits : restinio::traits_t<restinio::asio_timer_manager_t, restinio::null_logger_t,
+                                        restinio::details::autodetect_request_handler_type,
+                                        restinio::default_strand_t, detail::tracked_socket> {
   static constexpr bool use_connection_count_limiter = true;
+  using ip_blocker_t = connection_gate;
 };
 
 using handle_t = restinio::running_server_handle_t<keel_traits>;
@@ -125,11 +146,16 @@ caf::expected<std::unique_ptr<server>> start_server(const server_options& opts,
                                                     request_handler handler) {
   auto bound_port = std::make_shared<std::atomic<uint16_t>>(opts.port);
   auto io = std::make_shared<asio::io_context>();
+  auto table = opts.connections
+                   ? opts.connections
+                   : std::make_shared<connection_table>(connection_limits{opts.max_connections});
+  asio::make_service<detail::socket_service>(*io, table);
   auto settings =
       restinio::server_settings_t<keel_traits>{}
           .address(opts.host)
           .port(opts.port)
-          .max_parallel_connections(opts.max_connections)
+          .max_parallel_connections(table->limits().max_connections)
+          .ip_blocker(std::make_shared<connection_gate>(table))
           .read_next_http_message_timelimit(opts.read_timeout)
           .handle_request_timeout(opts.handle_timeout)
           .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
