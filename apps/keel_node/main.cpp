@@ -155,8 +155,9 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     }
     // Validated by the command line parser already.
     auto limit = http::parse_rate_limit(opts.rate_limit);
+    auto auth_limit = http::parse_rate_limit(opts.auth_failure_limit);
     http::gateway gw{{opts.max_body, opts.max_inflight, opts.request_timeout, api_keys,
-                      limit ? *limit : std::nullopt}};
+                      limit ? *limit : std::nullopt, auth_limit ? *auth_limit : std::nullopt}};
     auto connections = std::make_shared<http::connection_table>(
         http::connection_limits{opts.max_connections, opts.max_connections_per_client});
     gw.add_metrics_source([connections](std::string& out) { connections->render_metrics(out); });

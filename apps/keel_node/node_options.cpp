@@ -147,6 +147,13 @@ int parse_node_options(int argc, char** argv, node_options& o) {
             auto parsed = keel::http::parse_rate_limit(text);
             return parsed ? std::string{} : keel::message_of(parsed.error());
           }));
+  env(app.add_option("--auth-failure-limit", o.auth_failure_limit,
+                     "failed API keys per client address, e.g. 10/m,burst=20, or off")
+          ->capture_default_str()
+          ->check([](const std::string& text) -> std::string {
+            auto parsed = keel::http::parse_rate_limit(text);
+            return parsed ? std::string{} : keel::message_of(parsed.error());
+          }));
   env(app.add_option("--max-connections", o.max_connections,
                      "open HTTP connections; idle ones are closed first when near it")
           ->capture_default_str()

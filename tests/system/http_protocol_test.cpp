@@ -1,6 +1,6 @@
-// HTTP as a protocol, over raw sockets to a child keel-node.
+// HTTP as a protocol, over raw sockets to a child keel-node: pipelining, connection limits
+// under a flood of idle connections, malformed requests, HEAD, 405, and API-key handling.
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <regex>
@@ -166,6 +166,85 @@ TEST_F(HttpProtocol, PipelinedRequestsAreAllAnsweredInOrderAndTheConnectionStays
   EXPECT_EQ(after->status, 200);
 }
 
+TEST_F(HttpProtocol, Http11WithoutHostIs400AndHttp10WithoutHostIsServed) {
+  raw_connection c{node_->port()};
+  c.send("GET /healthz HTTP/1.1\r\n\r\n");
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->body, R"({"error":{"code":"bad_payload","message":"an HTTP/1.1 request needs a )"
+                     R"(Host header"}})");
+  raw_connection c10{node_->port()};
+  c10.send("GET /healthz HTTP/1.0\r\n\r\n");
+  auto r10 = c10.read_response();
+  ASSERT_TRUE(r10);
+  EXPECT_EQ(r10->status, 200);
+  raw_connection twice{node_->port()};
+  twice.send("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+  auto r2 = twice.read_response();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->status, 400);
+  EXPECT_EQ(r2->body, R"({"error":{"code":"bad_payload","message":"more than one Host header"}})");
+}
+
+TEST_F(HttpProtocol, AnUnknownHttpVersionIs505) {
+  raw_connection c{node_->port()};
+  c.send("GET /healthz HTTP/9.9\r\nHost: keel\r\n\r\n");
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 505);
+  EXPECT_EQ(r->body, R"({"error":{"code":"http_version_not_supported","message":"HTTP/9.9 is )"
+                     R"(not supported; use HTTP/1.1 or HTTP/1.0"}})");
+}
+
+TEST_F(HttpProtocol, AHeaderNameWithASpaceIs400) {
+  raw_connection c{node_->port()};
+  c.send(get("/healthz", "X Bad: 1\r\n"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->body, R"({"error":{"code":"bad_payload","message":"header name 'x bad' is not )"
+                     R"(a token"}})");
+}
+
+TEST_F(HttpProtocol, HeadIsGetWithoutTheBody) {
+  raw_connection c{node_->port()};
+  c.send("HEAD /healthz HTTP/1.1\r\nHost: keel\r\n\r\n" + get("/healthz"));
+  auto head = c.read_response(/*head=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->headers["content-length"], "15");  // the GET body's length
+  EXPECT_EQ(head->body, "");
+  auto then = c.read_response();  // parses only if HEAD sent no body bytes
+  ASSERT_TRUE(then);
+  EXPECT_EQ(then->body, R"({"status":"ok"})");
+}
+
+TEST_F(HttpProtocol, AWrongMethodOnAKnownPathIs405WithAllow) {
+  raw_connection c{node_->port()};
+  c.send("DELETE /healthz HTTP/1.1\r\nHost: keel\r\n\r\n" + post("/v1/actors/counter/a", "") +
+         get("/v1/actors/counter/a/Increment"));
+  auto health = c.read_response();
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 405);
+  EXPECT_EQ(health->headers["allow"], "GET, HEAD");
+  EXPECT_EQ(health->body, R"({"error":{"code":"method_not_allowed","message":"DELETE is not )"
+                          R"(allowed on /healthz; use GET, HEAD"}})");
+  auto locate = c.read_response();
+  ASSERT_TRUE(locate);
+  EXPECT_EQ(locate->status, 405);
+  EXPECT_EQ(locate->headers["allow"], "GET, HEAD");
+  auto invoke = c.read_response();
+  ASSERT_TRUE(invoke);
+  EXPECT_EQ(invoke->status, 405);
+  EXPECT_EQ(invoke->headers["allow"], "POST");
+}
+
+TEST_F(HttpProtocol, HeaderValuesAreTrimmed) {
+  auto r = node_->post("/v1/actors/slow/t/Sleep", R"({"ms":1})", {{"X-Request-Timeout", "200ms "}});
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 // Idle connections (silent, or kept alive after a request) are closed, oldest first, to
 // keep room for new clients: with --max-connections=20 the node keeps at most 18 open.
 TEST(HttpConnections, AFloodOfIdleConnectionsCannotLockANewClientOut) {
@@ -208,6 +287,41 @@ TEST(HttpConnections, AClientAtItsCapHasItsOldestIdleConnectionClosed) {
   EXPECT_TRUE(idle[0].closed_by_peer(5s));
   EXPECT_TRUE(idle[1].open_and_quiet());
   EXPECT_TRUE(idle[2].open_and_quiet());
+}
+
+TEST(HttpAuthHeaders, TheSchemeIsCaseInsensitiveValuesAreTrimmedAnd401NamesBearer) {
+  temp_dir dir;
+  auto keys = dir.sub("keys");
+  std::ofstream{keys} << "secret-1\n";
+  node_process node{dir.sub("data"), {"--api-keys-file=" + keys}};
+  for (auto value : {"Bearer secret-1 ", "bearer secret-1", "BEARER  secret-1"})
+    EXPECT_EQ(node.post("/v1/actors/counter/a/Get", "", {{"Authorization", value}}).status, 200)
+        << value;
+  auto none = node.post("/v1/actors/counter/a/Get", "");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(none.headers["www-authenticate"], "Bearer");
+}
+
+TEST(HttpAuthHeaders, FailedKeysFromOneAddressAreThrottledWith429) {
+  temp_dir dir;
+  auto keys = dir.sub("keys");
+  std::ofstream{keys} << "secret-1\n";
+  node_process node{dir.sub("data"),
+                    {"--api-keys-file=" + keys, "--auth-failure-limit=1/m,burst=3"}};
+  const std::map<std::string, std::string> wrong{{"Authorization", "Bearer guess"}};
+  const std::map<std::string, std::string> right{{"Authorization", "Bearer secret-1"}};
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(node.post("/v1/actors/counter/a/Get", "", wrong).status, 401) << i;
+  auto throttled = node.post("/v1/actors/counter/a/Get", "", wrong);
+  EXPECT_EQ(throttled.status, 429);
+  EXPECT_EQ(throttled.headers["retry-after"], "60");
+  EXPECT_EQ(throttled.body, R"({"error":{"code":"rate_limited","message":"too many failed API )"
+                            R"(keys from 127.0.0.1; retry in 60 s"}})");
+  // Even the right key waits: a throttle that still checked keys would confirm a guess.
+  EXPECT_EQ(node.post("/v1/actors/counter/a/Get", "", right).status, 429);
+  EXPECT_EQ(node.get("/healthz").status, 200);
+  auto metrics = node.get("/metrics").body;
+  EXPECT_NE(metrics.find("\nkeel_http_auth_throttled_total 2\n"), std::string::npos);
 }
 
 }  // namespace

@@ -49,6 +49,13 @@ std::string lowercase(std::string_view s) {
   return out;
 }
 
+// The header value without the optional whitespace around it (RFC 9110 5.5).
+std::string trimmed(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return std::string{v};
+}
+
 class restinio_server final : public server {
  public:
   restinio_server(std::shared_ptr<asio::io_context> io, handle_t handle, uint16_t port)
@@ -82,6 +89,8 @@ std::string reason_phrase(int status) {
       return "Unauthorized";
     case 404:
       return "Not Found";
+    case 405:
+      return "Method Not Allowed";
     case 409:
       return "Conflict";
     case 413:
@@ -94,28 +103,37 @@ std::string reason_phrase(int status) {
       return "Service Unavailable";
     case 504:
       return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
     default:
       return "Status";
   }
 }
 
+// A HEAD request gets the headers a GET would, Content-Length included, and no body.
 void send(const restinio::request_handle_t& req, response resp) {
-  auto builder = req->create_response(restinio::http_status_line_t{
-      restinio::http_status_code_t{static_cast<std::uint16_t>(resp.status)},
-      reason_phrase(resp.status)});
+  auto builder =
+      req->create_response<restinio::user_controlled_output_t>(restinio::http_status_line_t{
+          restinio::http_status_code_t{static_cast<std::uint16_t>(resp.status)},
+          reason_phrase(resp.status)});
   builder.append_header(restinio::http_field::content_type, std::move(resp.content_type));
   for (auto& [name, value] : resp.headers) builder.append_header(name, value);
-  builder.set_body(std::move(resp.body));
+  builder.set_content_length(resp.body.size());
+  if (req->header().method() != restinio::http_method_head())
+    builder.set_body(std::move(resp.body));
   builder.done();
 }
 
-request to_request(const restinio::request_t& req) {
+request to_request(const restinio::request_t& req, detail::request_versions& versions) {
   request r;
+  if (auto version = versions.take(detail::peer_name(req.remote_endpoint())))
+    std::tie(r.http_major, r.http_minor) = *version;
   r.method = req.header().method().c_str();
   r.path = std::string{req.header().path()};
   r.query = std::string{req.header().query()};
+  r.client = req.remote_endpoint().address().to_string();
   for (const auto& field : req.header())
-    r.headers.emplace_back(lowercase(field.name()), field.value());
+    r.headers.emplace_back(lowercase(field.name()), trimmed(field.value()));
   r.body = req.body();
   return r;
 }
@@ -128,10 +146,11 @@ thread_local const restinio::request_t* in_handler = nullptr;
 // handler's return, and the second reader finds the request table full ("unable to insert
 // context because response_context_table is full") and drops the connection. An answer
 // given inside the handler is therefore posted, to be sent once the handler has returned.
-auto make_request_handler(request_handler handler, std::shared_ptr<asio::io_context> io) {
-  return [handler = std::move(handler), io](const restinio::request_handle_t& req) {
+auto make_request_handler(request_handler handler, std::shared_ptr<asio::io_context> io,
+                          std::shared_ptr<detail::request_versions> versions) {
+  return [handler = std::move(handler), io, versions](const restinio::request_handle_t& req) {
     in_handler = req.get();
-    handler(to_request(*req), [req, io](response resp) {
+    handler(to_request(*req, *versions), [req, io](response resp) {
       if (in_handler != req.get()) return send(req, std::move(resp));
       asio::post(*io, [req, resp = std::move(resp)]() mutable { send(req, std::move(resp)); });
     });
@@ -149,7 +168,8 @@ caf::expected<std::unique_ptr<server>> start_server(const server_options& opts,
   auto table = opts.connections
                    ? opts.connections
                    : std::make_shared<connection_table>(connection_limits{opts.max_connections});
-  asio::make_service<detail::socket_service>(*io, table);
+  auto versions = std::make_shared<detail::request_versions>();
+  asio::make_service<detail::socket_service>(*io, table, versions);
   auto settings =
       restinio::server_settings_t<keel_traits>{}
           .address(opts.host)
@@ -169,7 +189,7 @@ caf::expected<std::unique_ptr<server>> start_server(const server_options& opts,
           .acceptor_post_bind_hook([bound_port](restinio::asio_ns::ip::tcp::acceptor& acceptor) {
             bound_port->store(acceptor.local_endpoint().port());
           })
-          .request_handler(make_request_handler(std::move(handler), io));
+          .request_handler(make_request_handler(std::move(handler), io, versions));
   try {
     auto handle = restinio::run_async(restinio::external_io_context(*io), std::move(settings),
                                       opts.threads == 0 ? 1 : opts.threads);
