@@ -91,6 +91,14 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
   spdlog::set_level(spdlog::level::from_str(opts.log_level));
   auto log = spdlog::default_logger();
 
+  // A port already taken is found before the data dir is opened and its reminders loaded.
+  auto port_check = http::check_can_listen(opts.advertise_host, opts.http_port);
+  if (!port_check && !opts.etcd.empty())
+    port_check = http::check_can_listen(opts.advertise_host, opts.cluster_port);
+  if (port_check) {
+    std::cerr << "keel-node: " << message_of(port_check) << "\n";
+    return 1;
+  }
   std::error_code ec;
   std::filesystem::create_directories(opts.data_dir, ec);
   if (ec) {

@@ -1,6 +1,7 @@
 // HTTP as a protocol, over raw sockets to a child keel-node: pipelining, connection limits
 // under a flood of idle connections, malformed requests, HEAD, 405, and API-key handling.
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <regex>
@@ -322,6 +323,68 @@ TEST(HttpAuthHeaders, FailedKeysFromOneAddressAreThrottledWith429) {
   EXPECT_EQ(node.get("/healthz").status, 200);
   auto metrics = node.get("/metrics").body;
   EXPECT_NE(metrics.find("\nkeel_http_auth_throttled_total 2\n"), std::string::npos);
+}
+
+TEST_F(HttpProtocol, ABodyThatIsNotAJsonObjectIs400SayingSo) {
+  for (auto [body, kind] : std::vector<std::pair<std::string, std::string>>{
+           {"[1]", "an array"}, {"5", "a number"}, {R"("x")", "a string"}, {"null", "null"}}) {
+    auto r = node_->post("/v1/actors/counter/j/Increment", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_EQ(r.body, R"({"error":{"code":"bad_payload","message":"the body must be a JSON )"
+                      R"(object (or empty), not )" +
+                          kind + R"("}})")
+        << body;
+  }
+  // protobuf's JSON mapping: null is the field's default.
+  EXPECT_EQ(node_->post("/v1/actors/counter/j/Increment", R"({"by":null})").body,
+            R"({"value":"0"})");
+}
+
+TEST_F(HttpProtocol, AnAllZeroTraceIdIsRefusedAsW3CSays) {
+  auto r = node_->get("/v1/traces/" + std::string(32, '0'));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, R"({"error":{"code":"bad_payload","message":"traceId: must not be all )"
+                    R"x(zeros (an invalid id in W3C Trace Context)"}})x");
+}
+
+TEST(NodeFlags, AZeroWhereAFlagNeedsMoreExitsTwoNamingTheFlag) {
+  for (auto [arg, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--request-timeout=0", "--request-timeout: must be more than 0, not '0'"},
+           {"--idle-timeout=0", "--idle-timeout: must be more than 0, not '0'"},
+           {"--max-body=0", "--max-body: must be at least 1 byte, not '0'"},
+           {"--lease-ttl=0s", "--lease-ttl: must be more than 0, not '0s'"},
+           {"--max-connections-per-client=0",
+            "--max-connections-per-client: expected off or a number of connections >= 1, not "
+            "'0'"}}) {
+    std::string out;
+    EXPECT_EQ(run_node_to_exit({arg}, out), 2) << arg;
+    EXPECT_NE(out.find("keel-node: " + message), std::string::npos) << arg << ": " << out;
+  }
+}
+
+TEST(NodeFlags, ABadEnvironmentValueNamesTheVariableAndTheCommandLineStillWins) {
+  std::string out;
+  EXPECT_EQ(run_node_to_exit({}, out, {{"KEEL_HTTP_PORT", "abc"}}), 2);
+  EXPECT_NE(out.find("keel-node: environment variable KEEL_HTTP_PORT='abc': "), std::string::npos)
+      << out;
+  temp_dir dir;
+  node_process node{dir.sub("data"), {}, {{"KEEL_HTTP_PORT", "abc"}}};  // --http-port=0 given
+  EXPECT_EQ(node.get("/healthz").status, 200);
+}
+
+TEST(NodeFlags, ATakenHttpPortExitsOneBeforeTheDataDirIsOpened) {
+  temp_dir dir;
+  node_process first{dir.sub("first")};
+  auto second = dir.sub("second");
+  std::string out;
+  EXPECT_EQ(run_node_to_exit(
+                {"--http-port=" + std::to_string(first.port()), "--data-dir=" + second}, out),
+            1);
+  EXPECT_NE(out.find("keel-node: cannot listen on 127.0.0.1:" + std::to_string(first.port()) +
+                     ": Address already in use"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(std::filesystem::exists(second)) << "the data dir was created: " << out;
 }
 
 }  // namespace

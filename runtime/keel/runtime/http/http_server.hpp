@@ -40,6 +40,11 @@ class server {
   virtual void stop() = 0;
 };
 
+/// Whether `host`:`port` can be bound now (a probe, closed at once), so that a node finds
+/// its port taken before it opens its data dir; errc::unavailable naming the reason if not.
+/// Port 0 always can.
+[[nodiscard]] caf::error check_can_listen(const std::string& host, uint16_t port);
+
 /// Starts a RESTinio server calling `handler` on its I/O threads; fails with
 /// errc::unavailable if the port cannot be bound.
 caf::expected<std::unique_ptr<server>> start_server(const server_options& opts,

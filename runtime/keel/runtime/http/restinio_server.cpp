@@ -161,6 +161,22 @@ auto make_request_handler(request_handler handler, std::shared_ptr<asio::io_cont
 
 }  // namespace
 
+caf::error check_can_listen(const std::string& host, uint16_t port) {
+  if (port == 0) return {};
+  asio::io_context io;
+  asio::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return make_error(errc::unavailable, "cannot listen on " + host + ": " + ec.message());
+  asio::ip::tcp::acceptor probe{io};
+  asio::ip::tcp::endpoint endpoint{address, port};
+  if (!probe.open(endpoint.protocol(), ec) &&
+      !probe.set_option(asio::ip::tcp::acceptor::reuse_address{true}, ec) &&
+      !probe.bind(endpoint, ec))
+    return {};
+  return make_error(errc::unavailable,
+                    "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+}
+
 caf::expected<std::unique_ptr<server>> start_server(const server_options& opts,
                                                     request_handler handler) {
   auto bound_port = std::make_shared<std::atomic<uint16_t>>(opts.port);
