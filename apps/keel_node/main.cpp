@@ -17,6 +17,7 @@
 #include "keel/cluster/wire.hpp"
 #include "keel/rideshare/rideshare.hpp"
 #include "keel/runtime/builtin_actors.hpp"
+#include "keel/runtime/http/connection_table.hpp"
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/http_server.hpp"
 #include "keel/runtime/http/runtime_routes.hpp"
@@ -106,6 +107,14 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
   spdlog::set_level(spdlog::level::from_str(opts.log_level));
   auto log = spdlog::default_logger();
 
+  // A port already taken is found before the data dir is opened and its reminders loaded.
+  auto port_check = http::check_can_listen(opts.advertise_host, opts.http_port);
+  if (!port_check && !opts.etcd.empty())
+    port_check = http::check_can_listen(opts.advertise_host, opts.cluster_port);
+  if (port_check) {
+    std::cerr << "keel-node: " << message_of(port_check) << "\n";
+    return 1;
+  }
   std::error_code ec;
   std::filesystem::create_directories(opts.data_dir, ec);
   if (ec) {
@@ -171,8 +180,12 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     }
     // Validated by the command line parser already.
     auto limit = http::parse_rate_limit(opts.rate_limit);
+    auto auth_limit = http::parse_rate_limit(opts.auth_failure_limit);
     http::gateway gw{{opts.max_body, opts.max_inflight, opts.request_timeout, api_keys,
-                      limit ? *limit : std::nullopt}};
+                      limit ? *limit : std::nullopt, auth_limit ? *auth_limit : std::nullopt}};
+    auto connections = std::make_shared<http::connection_table>(
+        http::connection_limits{opts.max_connections, opts.max_connections_per_client});
+    gw.add_metrics_source([connections](std::string& out) { connections->render_metrics(out); });
     http::add_runtime_routes(gw, **runtime);
     rideshare::add_rideshare_routes(gw, **runtime, ride_opts);
     auto http_port = std::make_shared<std::atomic<uint16_t>>(opts.http_port);
@@ -189,6 +202,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     sopts.port = opts.http_port;
     sopts.threads = opts.http_threads;
     sopts.hard_body_cap = std::max<size_t>(opts.max_body * 4, 16 << 20);
+    sopts.connections = connections;
     auto server = http::start_server(sopts, [&gw](http::request req, http::responder respond) {
       gw.handle(std::move(req), std::move(respond));
     });

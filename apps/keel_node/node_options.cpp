@@ -1,6 +1,7 @@
 #include "node_options.hpp"
 
 #include <charconv>
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -54,32 +55,57 @@ std::string parse_size_into(const std::string& text, size_t& out) {
   return {};
 }
 
+// A duration flag; values below `at_least` are refused, naming the minimum.
 CLI::Option* duration_flag(CLI::App& app, const std::string& name,
                            std::chrono::milliseconds& target, const std::string& default_text,
-                           const std::string& help) {
+                           const std::string& help,
+                           std::chrono::milliseconds at_least = std::chrono::milliseconds{0}) {
   return app
       .add_option_function<std::string>(
           name,
-          [&target, name](const std::string& text) {
+          [&target, name, at_least](const std::string& text) {
             auto err = parse_duration_into(text, target);
+            if (err.empty() && target < at_least)
+              err = (at_least.count() == 1 ? std::string{"must be more than 0"}
+                     : at_least.count() % 1000 == 0
+                         ? "must be at least " + std::to_string(at_least.count() / 1000) + "s"
+                         : "must be at least " + std::to_string(at_least.count()) + "ms") +
+                    ", not '" + text + "'";
             if (!err.empty()) throw CLI::ValidationError(name, err);
           },
           help)
       ->default_str(default_text);
 }
 
-}  // namespace
+// "off" or a whole number >= 1.
+std::string parse_cap_into(const std::string& text, size_t& out) {
+  if (text == "off") {
+    out = 0;
+    return {};
+  }
+  size_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < 1)
+    return "expected off or a number of connections >= 1, not '" + text + "'";
+  out = value;
+  return {};
+}
 
-int parse_node_options(int argc, char** argv, node_options& o) {
-  CLI::App app{"keel-node: one node of a Keel virtual-actor cluster"};
-  app.set_help_flag("-h,--help", "print this help and exit");
-  auto env = [](CLI::Option* opt) {
-    // KEEL_<NAME>, dashes as underscores: --http-port reads KEEL_HTTP_PORT.
-    std::string name = opt->get_name(false, true);
-    while (!name.empty() && name.front() == '-') name.erase(name.begin());
-    std::string var = "KEEL_";
-    for (char c : name) var += c == '-' ? '_' : static_cast<char>(std::toupper(c));
-    opt->envname(var);
+// KEEL_<NAME>, dashes as underscores: --http-port reads KEEL_HTTP_PORT.
+std::string env_name(const CLI::Option& opt) {
+  std::string name = opt.get_name(false, true);
+  while (!name.empty() && name.front() == '-') name.erase(name.begin());
+  std::string var = "KEEL_";
+  for (char c : name) var += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  return var;
+}
+
+enum class env_source { read, ignored };
+
+// The flags of the node itself: identity, ports, storage, threads, timeouts.
+void add_node_flags(CLI::App& app, node_options& o, env_source source) {
+  auto env = [source](CLI::Option* opt) {
+    if (source == env_source::read) opt->envname(env_name(*opt));
     return opt;
   };
   env(app.add_option("--node-id", o.node_id, "this node's id, unique in the cluster")
@@ -102,9 +128,11 @@ int parse_node_options(int argc, char** argv, node_options& o) {
   env(app.add_option("--api-keys-file", o.api_keys_file,
                      "one API key per line, # comments; enables auth")
           ->check(CLI::ExistingFile));
-  env(duration_flag(app, "--request-timeout", o.request_timeout, "5s", "default request deadline"));
+  constexpr std::chrono::milliseconds one_ms{1};
+  env(duration_flag(app, "--request-timeout", o.request_timeout, "5s", "default request deadline",
+                    one_ms));
   env(duration_flag(app, "--idle-timeout", o.idle_timeout, "5m",
-                    "passivate an activation after this idle time"));
+                    "passivate an activation after this idle time", one_ms));
   env(app.add_option("--max-activations", o.max_activations,
                      "live activations at most: the longest idle leave from 90 %, new ones "
                      "are refused at it")
@@ -121,6 +149,7 @@ int parse_node_options(int argc, char** argv, node_options& o) {
              "--max-body",
              [&o](const std::string& text) {
                auto err = parse_size_into(text, o.max_body);
+               if (err.empty() && o.max_body == 0) err = "must be at least 1 byte, not '0'";
                if (!err.empty()) throw CLI::ValidationError("--max-body", err);
              },
              "largest accepted request body")
@@ -131,13 +160,40 @@ int parse_node_options(int argc, char** argv, node_options& o) {
   env(app.add_option("--http-threads", o.http_threads, "HTTP I/O threads")
           ->capture_default_str()
           ->check(CLI::Range(1, 256)));
-  env(duration_flag(app, "--lease-ttl", o.lease_ttl, "2s", "etcd lease TTL"));
+  env(duration_flag(app, "--lease-ttl", o.lease_ttl, "2s", "etcd lease TTL", one_ms));
+}
+
+// The flags of limits on clients and of the ride-sharing app and tests.
+void add_limit_and_app_flags(CLI::App& app, node_options& o, env_source source) {
+  auto env = [source](CLI::Option* opt) {
+    if (source == env_source::read) opt->envname(env_name(*opt));
+    return opt;
+  };
   env(app.add_option("--rate-limit", o.rate_limit, "per API key, e.g. 100/s,burst=200")
           ->capture_default_str()
           ->check([](const std::string& text) -> std::string {
             auto parsed = keel::http::parse_rate_limit(text);
             return parsed ? std::string{} : keel::message_of(parsed.error());
           }));
+  env(app.add_option("--auth-failure-limit", o.auth_failure_limit,
+                     "failed API keys per client address, e.g. 10/m,burst=20, or off")
+          ->capture_default_str()
+          ->check([](const std::string& text) -> std::string {
+            auto parsed = keel::http::parse_rate_limit(text);
+            return parsed ? std::string{} : keel::message_of(parsed.error());
+          }));
+  env(app.add_option("--max-connections", o.max_connections,
+                     "open HTTP connections; idle ones are closed first when near it")
+          ->capture_default_str()
+          ->check(CLI::Range(2, 1000000)));
+  env(app.add_option_function<std::string>(
+             "--max-connections-per-client",
+             [&o](const std::string& text) {
+               auto err = parse_cap_into(text, o.max_connections_per_client);
+               if (!err.empty()) throw CLI::ValidationError("--max-connections-per-client", err);
+             },
+             "open HTTP connections per client address, or off")
+          ->default_str("off"));
   env(app.add_option("--payment-failure-rate", o.payment_failure_rate,
                      "simulated processor failure rate")
           ->capture_default_str()
@@ -147,7 +203,8 @@ int parse_node_options(int argc, char** argv, node_options& o) {
   env(duration_flag(app, "--ride-search-timeout", o.ride_search_timeout, "2m",
                     "cancel a ride still searching for a driver after this"));
   env(duration_flag(app, "--ride-accept-timeout", o.ride_accept_timeout, "1m",
-                    "offer a matched ride to another driver if not accepted within this"));
+                    "offer a matched ride to another driver if not accepted within this",
+                    std::chrono::seconds{1}));
   env(app.add_flag("--test-actors", o.test_actors, "register the test-only actor types"));
   env(duration_flag(app, "--leave-timeout", o.leave_timeout, "1m",
                     "on SIGTERM, how long to wait for this node's partitions to move away"));
@@ -156,10 +213,63 @@ int parse_node_options(int argc, char** argv, node_options& o) {
   env(app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
           ->capture_default_str()
           ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"})));
+}
+
+void add_flags(CLI::App& app, node_options& o, env_source source) {
+  app.set_help_flag("-h,--help", "print this help and exit");
+  add_node_flags(app, o, source);
+  add_limit_and_app_flags(app, o, source);
+}
+
+// A KEEL_* variable is checked on its own, so that a bad value names the variable, not
+// the flag it stands for; flags given on the command line win and are not checked.
+std::string check_environment(const CLI::App& command_line) {
+  for (const auto* opt : command_line.get_options()) {
+    if (opt->count() > 0 || opt->get_items_expected_max() == 0 || opt->get_name().empty()) continue;
+    auto var = env_name(*opt);
+    const char* value = std::getenv(var.c_str());
+    if (!value) continue;
+    CLI::App alone;
+    node_options scratch;
+    add_flags(alone, scratch, env_source::ignored);
+    auto arg = opt->get_name(false, true) + "=" + value;
+    const char* args[] = {"keel-node", arg.c_str()};
+    try {
+      alone.parse(2, args);
+    } catch (const CLI::ParseError& e) {
+      return "environment variable " + var + "='" + value + "': " + e.what();
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+int parse_node_options(int argc, char** argv, node_options& o) {
+  {
+    CLI::App app{"keel-node: one node of a Keel virtual-actor cluster"};
+    node_options scratch;
+    add_flags(app, scratch, env_source::ignored);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      // The help lists each flag's variable: print it from the app that reads them.
+      CLI::App with_env{"keel-node: one node of a Keel virtual-actor cluster"};
+      add_flags(with_env, scratch, env_source::read);
+      return with_env.exit(e);
+    } catch (const CLI::ParseError& e) {
+      std::cerr << "keel-node: " << e.what() << "\n(run keel-node --help for the flags)\n";
+      return 2;
+    }
+    if (auto err = check_environment(app); !err.empty()) {
+      std::cerr << "keel-node: " << err << "\n(run keel-node --help for the flags)\n";
+      return 2;
+    }
+  }
+  CLI::App app{"keel-node: one node of a Keel virtual-actor cluster"};
+  add_flags(app, o, env_source::read);
   try {
     app.parse(argc, argv);
-    if (o.ride_accept_timeout < std::chrono::seconds{1})
-      throw CLI::ValidationError("--ride-accept-timeout", "must be at least 1s");
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {

@@ -38,6 +38,9 @@ struct node_options {
   size_t http_threads = std::thread::hardware_concurrency() <= 2 ? 1 : 2;
   std::chrono::milliseconds lease_ttl{std::chrono::seconds{2}};
   std::string rate_limit = "off";
+  std::string auth_failure_limit = "10/m,burst=20";
+  size_t max_connections = 10000;
+  size_t max_connections_per_client = 0;  // 0: no cap ("off")
   double payment_failure_rate = 0;
   std::chrono::milliseconds payment_latency{0};
   std::chrono::milliseconds ride_search_timeout{std::chrono::minutes{2}};

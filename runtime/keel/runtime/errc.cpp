@@ -35,6 +35,10 @@ std::string_view code_name(errc code) noexcept {
       return "timeout";
     case errc::unknown_outcome:
       return "unknown_outcome";
+    case errc::method_not_allowed:
+      return "method_not_allowed";
+    case errc::http_version_not_supported:
+      return "http_version_not_supported";
   }
   return "app_error";
 }
@@ -63,6 +67,10 @@ int http_status(errc code) noexcept {
     case errc::timeout:
     case errc::unknown_outcome:
       return 504;
+    case errc::method_not_allowed:
+      return 405;
+    case errc::http_version_not_supported:
+      return 505;
   }
   return 500;
 }

@@ -27,10 +27,12 @@ enum class errc : uint8_t {
   timeout,             // no answer by the deadline: it may have run; retry only if idempotent
   unknown_outcome,     // the call was lost on its way back (its node or link died): it may
                        // have run; read before retrying, or retry only if idempotent
+  method_not_allowed,  // the path exists, not with this method: use one the Allow header names
+  http_version_not_supported,  // neither HTTP/1.1 nor HTTP/1.0; resend with HTTP/1.1
 };
 
 /// The last code: a code read from another node is valid only up to it.
-inline constexpr errc last_errc = errc::unknown_outcome;
+inline constexpr errc last_errc = errc::http_version_not_supported;
 
 /// The code a node sent as a number; nullopt for one this build does not know.
 std::optional<errc> errc_from_wire(uint8_t code) noexcept;

@@ -7,57 +7,9 @@
 
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/http/json.hpp"
-#include "keel/runtime/utf8.hpp"
+#include "keel/runtime/http/request_checks.hpp"
 
 namespace keel::http {
-
-namespace {
-
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> out;
-  out.reserve(8);
-  size_t pos = 0;
-  while (pos < path.size()) {
-    if (path[pos] == '/') {
-      ++pos;
-      continue;
-    }
-    auto end = path.find('/', pos);
-    if (end == std::string_view::npos) end = path.size();
-    out.push_back(path.substr(pos, end - pos));
-    pos = end;
-  }
-  return out;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    int hi = hex_value(s[i + 1]);
-    int lo = hex_value(s[i + 2]);
-    // Control characters (NUL above all) would corrupt storage keys, which use NUL as a
-    // separator: refused here, at the edge.
-    if (hi < 0 || lo < 0 || hi * 16 + lo < 0x20 || hi * 16 + lo == 0x7f) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
-
-}  // namespace
 
 caf::expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
   int64_t value = 0;
@@ -136,10 +88,16 @@ void exchange::fail(const caf::error& err, int retry_after_seconds) {
   resp.body = error_body(code_name(code), message_of(err));
   if (code == errc::rate_limited)
     resp.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds));
+  if (code == errc::unauthenticated) resp.headers.emplace_back("WWW-Authenticate", "Bearer");
   respond(std::move(resp));
 }
 
-gateway::gateway(gateway_options opts) : opts_(std::move(opts)) {}
+gateway::gateway(gateway_options opts) : opts_(std::move(opts)) {
+  if (opts_.auth_failure_limit && !opts_.api_keys.empty())
+    auth_throttle_ =
+        std::make_unique<failure_throttle>(opts_.auth_failure_limit->per_second,
+                                           opts_.auth_failure_limit->burst, max_throttled_clients);
+}
 
 void gateway::add_route(std::string method, std::string pattern, route_handler handler,
                         route_access access) {
@@ -156,12 +114,11 @@ void gateway::add_route(std::string method, std::string pattern, route_handler h
 
 bool gateway::authorized(const request& req) const {
   if (opts_.api_keys.empty()) return true;
-  auto auth = req.header("authorization");
-  constexpr std::string_view bearer = "Bearer ";
-  if (!auth.starts_with(bearer)) return false;
-  auto key = auth.substr(bearer.size());
+  // RFC 9110 11.1: the scheme is case-insensitive, and one or more spaces follow it.
+  auto key = bearer_token(req.header("authorization"));
+  if (!key) return false;
   for (const auto& k : opts_.api_keys)
-    if (k == key) return true;
+    if (k == *key) return true;
   return false;
 }
 
@@ -195,6 +152,82 @@ void gateway::count(route_stats& stats, int status, steady_time started) const {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
+gateway::route* gateway::match(const request& req, const std::vector<std::string_view>& segments,
+                               std::string& allowed) {
+  route* get_route = nullptr;
+  std::vector<std::string_view> methods;
+  for (auto& r : routes_) {
+    if (r.segments.size() != segments.size()) continue;
+    bool ok = true;
+    for (size_t i = 0; i < segments.size() && ok; ++i) {
+      const auto& pat = r.segments[i];
+      ok = (pat.size() > 2 && pat.front() == '{' && pat.back() == '}') || pat == segments[i];
+    }
+    if (!ok) continue;
+    if (r.method == req.method) return &r;
+    if (r.method == "GET" && !get_route) get_route = &r;
+    if (std::find(methods.begin(), methods.end(), r.method) == methods.end())
+      methods.push_back(r.method);
+  }
+  // HEAD is GET without the body (the server leaves it out).
+  if (req.method == "HEAD" && get_route) return get_route;
+  if (get_route) methods.push_back("HEAD");
+  for (auto m : methods) allowed += (allowed.empty() ? "" : ", ") + std::string{m};
+  return nullptr;
+}
+
+bool gateway::refused_before_route(const exchange_ptr& ex, route* matched,
+                                   const std::string& allowed) {
+  const auto& req = ex->request_;
+  if (auto problem = protocol_problem(req)) {
+    ex->fail(*problem);
+    return true;
+  }
+  if (matched) return false;
+  if (allowed.empty()) {
+    ex->fail(make_error(errc::not_found, "no route for " + req.method + " " + req.path));
+    return true;
+  }
+  auto err = make_error(errc::method_not_allowed,
+                        req.method + " is not allowed on " + req.path + "; use " + allowed);
+  response resp;
+  resp.status = http_status(errc::method_not_allowed);
+  resp.body = error_body(code_name(errc::method_not_allowed), message_of(err));
+  resp.headers.emplace_back("Allow", allowed);
+  ex->respond(std::move(resp));
+  return true;
+}
+
+bool gateway::refused_access(const exchange_ptr& ex) {
+  const auto& req = ex->request_;
+  auto now = std::chrono::steady_clock::now();
+  // A client that failed too often waits before its key is even looked at: otherwise the
+  // throttle would still tell a right guess from a wrong one.
+  if (auth_throttle_) {
+    if (auto wait = auth_throttle_->wait_for(req.client, now)) {
+      auth_throttled_.add();
+      ex->fail(make_error(errc::rate_limited,
+                          fmt::format("too many failed API keys from {}; retry in {} s", req.client,
+                                      *wait)),
+               *wait);
+      return true;
+    }
+  }
+  if (!authorized(req)) {
+    if (auth_throttle_) auth_throttle_->failed(req.client, now);
+    ex->fail(make_error(errc::unauthenticated, "missing or unknown API key"));
+    return true;
+  }
+  if (auto wait = rate_limited(req)) {
+    rate_limited_.add();
+    ex->fail(
+        make_error(errc::rate_limited, fmt::format("rate limit exceeded; retry in {} s", *wait)),
+        *wait);
+    return true;
+  }
+  return false;
+}
+
 void gateway::handle(request req, responder respond) {
   auto ex = std::make_shared<exchange>();
   ex->started_ = std::chrono::steady_clock::now();
@@ -204,62 +237,17 @@ void gateway::handle(request req, responder respond) {
   ex->respond_ = std::move(respond);
 
   auto segments = split_path(req.path);
-  route* matched = nullptr;
-  for (auto& r : routes_) {
-    if (r.segments.size() != segments.size() || r.method != req.method) continue;
-    bool ok = true;
-    for (size_t i = 0; i < segments.size() && ok; ++i) {
-      const auto& pat = r.segments[i];
-      ok = (pat.size() > 2 && pat.front() == '{' && pat.back() == '}') || pat == segments[i];
-    }
-    if (ok) {
-      matched = &r;
-      break;
-    }
-  }
+  std::string allowed;
+  route* matched = match(req, segments, allowed);
   std::string param_error;
-  if (matched) {
-    for (size_t i = 0; i < segments.size(); ++i) {
-      const auto& pat = matched->segments[i];
-      if (pat.front() != '{') continue;
-      auto name = pat.substr(1, pat.size() - 2);
-      auto decoded = percent_decode(segments[i]);
-      if (!decoded || decoded->empty()) {
-        param_error = "path parameter '" + name + "' has a bad escape or a control character";
-        break;
-      }
-      // Parameters become actor keys and protobuf strings (a driver's id in a ride's
-      // state): one ill-formed string makes the whole record unreadable later.
-      if (!valid_utf8(*decoded)) {
-        param_error = "path parameter '" + name + "' is not valid UTF-8";
-        break;
-      }
-      if (decoded->size() > max_key_bytes) {
-        param_error = "path parameter '" + name + "' is longer than " +
-                      std::to_string(max_key_bytes) + " bytes";
-        break;
-      }
-      ex->params_.emplace_back(std::move(name), std::move(*decoded));
-    }
-  }
+  if (matched) param_error = decode_params(segments, matched->segments, ex->params_);
   ex->request_ = std::move(req);
   auto* stats = matched ? matched->stats.get() : unmatched_.get();
   auto started = ex->started_;
   ex->on_done_ = [this, stats, started](int status) { count(*stats, status, started); };
 
-  if (!matched)
-    return ex->fail(make_error(errc::not_found,
-                               "no route for " + ex->request_.method + " " + ex->request_.path));
-  if (matched->access == route_access::keyed && !authorized(ex->request_))
-    return ex->fail(make_error(errc::unauthenticated, "missing or unknown API key"));
-  if (matched->access == route_access::keyed) {
-    if (auto wait = rate_limited(ex->request_)) {
-      rate_limited_.add();
-      return ex->fail(
-          make_error(errc::rate_limited, fmt::format("rate limit exceeded; retry in {} s", *wait)),
-          *wait);
-    }
-  }
+  if (refused_before_route(ex, matched, allowed)) return;
+  if (matched->access == route_access::keyed && refused_access(ex)) return;
   if (!param_error.empty()) return ex->fail(make_error(errc::bad_payload, param_error));
   if (ex->request_.body.size() > opts_.max_body)
     return ex->fail(make_error(errc::payload_too_large,
@@ -337,6 +325,10 @@ void gateway::render_metrics(std::string& out) const {
   render_header(out, "keel_http_rate_limited_total", "counter",
                 "Requests refused by the per-key rate limit.");
   out += fmt::format("keel_http_rate_limited_total {}\n", rate_limited_.value());
+  render_header(out, "keel_http_auth_throttled_total", "counter",
+                "Requests refused because their client address failed too many API keys.");
+  out += fmt::format("keel_http_auth_throttled_total {}\n", auth_throttled_.value());
+  for (const auto& source : metrics_sources_) source(out);
 }
 
 }  // namespace keel::http

@@ -14,6 +14,7 @@
 
 #include <caf/error.hpp>
 
+#include "keel/runtime/http/failure_throttle.hpp"
 #include "keel/runtime/http/http_types.hpp"
 #include "keel/runtime/message.hpp"
 #include "keel/runtime/metrics.hpp"
@@ -41,7 +42,12 @@ struct gateway_options {
   std::chrono::milliseconds request_timeout{std::chrono::seconds{5}};
   std::vector<std::string> api_keys;  // empty: no authentication
   std::optional<rate_limit> limit;    // per API key (one shared bucket without keys)
+  // Failed API keys per client address (--auth-failure-limit); nullopt: not throttled.
+  std::optional<rate_limit> auth_failure_limit = rate_limit{10.0 / 60, 20};
 };
+
+/// The most client addresses whose failed API keys are counted (--auth-failure-limit).
+inline constexpr size_t max_throttled_clients = 4096;
 
 /// Whether a route needs the API key when keys are configured.
 enum class route_access { keyed, open };
@@ -114,14 +120,18 @@ class gateway {
   bool draining() const noexcept { return draining_.load(); }
   size_t inflight() const noexcept { return inflight_.load(); }
 
-  /// Appends the gateway's Prometheus series.
+  /// Appends the gateway's Prometheus series, then those of each metrics source.
   void render_metrics(std::string& out) const;
+  /// Requires: called before the server starts serving.
+  void add_metrics_source(std::function<void(std::string&)> source) {
+    metrics_sources_.push_back(std::move(source));
+  }
 
   const gateway_options& options() const noexcept { return opts_; }
 
  private:
-  static constexpr std::array<int, 11> tracked_statuses{200, 201, 400, 401, 404, 409,
-                                                        413, 429, 500, 503, 504};
+  static constexpr std::array<int, 13> tracked_statuses{200, 201, 400, 401, 404, 405, 409,
+                                                        413, 429, 500, 503, 504, 505};
   struct route_stats {
     std::array<counter, tracked_statuses.size() + 1> by_status;  // last slot: any other
     histogram latency;
@@ -135,6 +145,14 @@ class gateway {
     std::unique_ptr<route_stats> stats;
   };
 
+  /// The route for the request's method and path (a GET route for HEAD); `allowed` gets
+  /// the methods of the routes matching the path when none has this method.
+  route* match(const request& req, const std::vector<std::string_view>& segments,
+               std::string& allowed);
+  /// Answers a request the gateway refuses before any route runs; false if it passes.
+  bool refused_before_route(const exchange_ptr& ex, route* matched, const std::string& allowed);
+  /// Answers a keyed request that fails authentication or a limit; false if it passes.
+  bool refused_access(const exchange_ptr& ex);
   bool authorized(const request& req) const;
   /// Takes a token from the caller's bucket; when empty, returns the seconds to wait.
   std::optional<int> rate_limited(const request& req);
@@ -148,6 +166,9 @@ class gateway {
   std::atomic<bool> draining_{false};
   counter overloaded_;
   counter rate_limited_;
+  counter auth_throttled_;
+  std::unique_ptr<failure_throttle> auth_throttle_;  // null: not throttled
+  std::vector<std::function<void(std::string&)>> metrics_sources_;
 
   struct bucket {
     double tokens = 0;

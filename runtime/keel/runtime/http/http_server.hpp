@@ -11,6 +11,8 @@
 
 namespace keel::http {
 
+class connection_table;
+
 /// Limits the HTTP library enforces before a request reaches Keel. A body over
 /// `max_body` still reaches the gateway (which answers 413) up to `hard_body_cap`; beyond
 /// that the library drops the connection, because it reads whole bodies into memory.
@@ -19,7 +21,9 @@ struct server_options {
   uint16_t port = 8080;  // 0: pick a free port
   size_t threads = 2;
   size_t hard_body_cap = 16 << 20;
-  size_t max_connections = 10000;
+  size_t max_connections = 10000;  // used when `connections` is not given
+  /// The open connections and their limits (shared so that /metrics can read it).
+  std::shared_ptr<connection_table> connections;
   std::chrono::milliseconds read_timeout{std::chrono::seconds{30}};
   std::chrono::milliseconds handle_timeout{std::chrono::seconds{60}};
 };
@@ -35,6 +39,11 @@ class server {
   /// Stops accepting and closes connections; returns when the I/O threads have ended.
   virtual void stop() = 0;
 };
+
+/// Whether `host`:`port` can be bound now (a probe, closed at once), so that a node finds
+/// its port taken before it opens its data dir; errc::unavailable naming the reason if not.
+/// Port 0 always can.
+[[nodiscard]] caf::error check_can_listen(const std::string& host, uint16_t port);
 
 /// Starts a RESTinio server calling `handler` on its I/O threads; fails with
 /// errc::unavailable if the port cannot be bound.

@@ -8,12 +8,16 @@
 
 namespace keel::http {
 
-/// One parsed HTTP request, owned by its handler. Header names are lowercase.
+/// One parsed HTTP request, owned by its handler. Header names are lowercase; values have
+/// no whitespace around them.
 /// Immutable after parsing; confined to the thread handling it unless copied.
 struct request {
   std::string method;  // "GET", "POST", ...
   std::string path;    // without the query string
   std::string query;   // after '?', raw
+  int http_major = 1;
+  int http_minor = 1;
+  std::string client;  // the peer's address
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 

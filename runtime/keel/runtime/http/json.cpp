@@ -418,11 +418,37 @@ std::string protobuf_json(const Message& m) {
   return out;
 }
 
+// What a JSON text starting with `c` is, when it is not an object; nullptr for an object
+// or a text no JSON value starts with (left to the parsers' own words).
+const char* json_value_kind(char c) {
+  switch (c) {
+    case '[':
+      return "an array";
+    case '"':
+      return "a string";
+    case 't':
+    case 'f':
+      return "a boolean";
+    case 'n':
+      return "null";
+    case '-':
+      return "a number";
+    default:
+      return c >= '0' && c <= '9' ? "a number" : nullptr;
+  }
+}
+
 }  // namespace
 
 caf::error parse_json(std::string_view body, google::protobuf::Message& out) {
-  bool blank = body.find_first_not_of(" \t\r\n") == std::string_view::npos;
-  if (blank) return {};
+  auto first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  // Protobuf words this "Root element must be a message." after an empty field path.
+  // Well-known types have JSON forms of their own ("1.5s" for a Duration).
+  auto kind = json_value_kind(body[first]);
+  if (kind && !out.GetDescriptor()->full_name().starts_with("google.protobuf."))
+    return make_error(errc::bad_payload,
+                      "the body must be a JSON object (or empty), not " + std::string{kind});
   // Protobuf 3.21's parser goes through a type resolver and a binary re-encoding (8 % of
   // keel-node's CPU for a durable Increment over HTTP). Plain bodies are read directly;
   // anything else, errors included, is protobuf's, which words the error.

@@ -74,7 +74,13 @@ void respond_with_turns(const exchange_ptr& ex, const trace_id& trace, std::vect
 }
 
 void trace_turns(node_runtime& runtime, const exchange_ptr& ex) {
-  auto trace = trace_id::from_hex(ex->param("traceId"));
+  auto hex = ex->param("traceId");
+  auto trace = trace_id::from_hex(hex);
+  // W3C Trace Context: 32 lowercase hex digits, and an all-zero id is invalid.
+  if (!trace && hex == std::string(32, '0'))
+    return ex->fail(make_error(errc::bad_payload,
+                               "traceId: must not be all zeros (an invalid id in W3C Trace "
+                               "Context)"));
   if (!trace)
     return ex->fail(make_error(errc::bad_payload, "traceId: expected 32 lowercase hex digits"));
   auto rows = runtime.turns().rows(*trace, runtime.options().node_id);
