@@ -58,9 +58,15 @@ function bucketsOf(s, name, match) {
 }
 const esc = v => String(v).replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
 async function cluster() {  // GET /v1/cluster: members, coordinator, fence
-  let v;
-  try { v = await (await fetch('/v1/cluster')).json(); } catch (e) { return; }
-  if (!v.members) return;  // e.g. 401 without an API key
+  let res, v;
+  try { res = await fetch('/v1/cluster'); v = await res.json(); } catch (e) { return; }
+  if (!res.ok || !v.members) {  // said, not left blank: e.g. 401 when the node wants a key
+    const err = v.error || {};
+    document.getElementById('clustersub').textContent =
+      `the node refused the cluster view: ${res.status} ${err.code || ''} ${err.message || ''}` +
+      (res.status === 401 ? ' (it requires an API key, which this page does not send)' : '');
+    return;
+  }
   document.getElementById('clustersub').textContent =
     `${v.clusterName}: ${v.members.length} member(s), coordinator ${v.coordinator || 'none'}` +
     (v.fenced ? ` — THIS NODE IS FENCED: ${v.fenceReason}` : '');
