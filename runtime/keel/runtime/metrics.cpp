@@ -91,6 +91,7 @@ void runtime_metrics::render(std::string& out) const {
   render_counter(out, "keel_reminders_fired_total", "Reminder firings delivered.",
                  reminders_fired.value());
   render_gauge(out, "keel_activations", "Live activations on this node.", activations);
+  render_gauge(out, "keel_reminders", "Reminders this node schedules.", reminders);
   render_gauge(out, "keel_calls_pending", "Calls waiting for an answer.", calls_pending);
   render_gauge(out, "keel_store_failed",
                "1 once a write to the data dir failed: the node takes no writes until restarted.",

@@ -105,6 +105,7 @@ struct runtime_metrics {
   counter activations_refused;  // calls refused: the node was at --max-activations
   counter reminders_fired;
   gauge activations;         // live activations
+  gauge reminders;           // reminders this node schedules (its partitions' reminders)
   gauge calls_pending;       // calls open at the last deadline sweep (every 10 ms)
   gauge store_failed;        // 1 once a write to the data dir failed: no more writes
   histogram commit_seconds;  // one batch: WriteBatch + sync

@@ -15,6 +15,7 @@
 #include "keel/runtime/detail/node_services.hpp"
 #include "keel/runtime/detail/wire.hpp"
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/metrics.hpp"
 #include "keel/runtime/runtime.pb.h"
 #include "keel/runtime/storage_keys.hpp"
 
@@ -65,6 +66,7 @@ void erase_entry(reminder_state& st, const reminder_key_t& key) {
   if (it == st.due_by_key.end()) return;
   unschedule(st, key, it->second);
   st.due_by_key.erase(it);
+  st.svc->metrics->reminders.add(-1);
 }
 
 // A reminder no longer in flight waits for its (possibly changed) due time again.
@@ -99,6 +101,7 @@ void set_entry(reminder_actor* self, const reminder_key_t& key, int64_t due_ms) 
   auto& st = self->state;
   erase_entry(st, key);
   st.due_by_key[key] = due_ms;
+  st.svc->metrics->reminders.add(1);
   // One in flight is scheduled again when its answer lands, at its due time by then.
   if (!st.in_flight.count(key)) st.by_due.emplace(due_ms, key);
   arm(self);
