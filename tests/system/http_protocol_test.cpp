@@ -10,107 +10,16 @@
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "keel/test/node_process.hpp"
+#include "keel/test/raw_http.hpp"
 #include "keel/test/temp_dir.hpp"
 
 namespace keel::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct raw_response {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // lowercase names
-  std::string body;
-};
-
-/// One TCP connection to the node, written and read byte by byte as the test says.
-class raw_connection {
- public:
-  explicit raw_connection(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-      throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port) + " failed");
-  }
-  ~raw_connection() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  raw_connection(const raw_connection&) = delete;
-  raw_connection(raw_connection&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-
-  void send(const std::string& bytes) {
-    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(bytes.size()));
-  }
-
-  /// The next response (a HEAD one has no body whatever its Content-Length); nullopt if
-  /// the connection ends first or nothing comes within `limit`.
-  std::optional<raw_response> read_response(bool head = false,
-                                            std::chrono::milliseconds limit = 10s) {
-    size_t end;
-    while ((end = buffer_.find("\r\n\r\n")) == std::string::npos)
-      if (!fill(limit)) return std::nullopt;
-    raw_response r;
-    std::string head_text = buffer_.substr(0, end);
-    buffer_.erase(0, end + 4);
-    std::smatch m;
-    if (!std::regex_search(head_text, m, std::regex{R"(^HTTP/1\.1 (\d{3}) )"})) return std::nullopt;
-    r.status = std::stoi(m[1]);
-    for (size_t pos = head_text.find("\r\n"); pos != std::string::npos;) {
-      auto next = head_text.find("\r\n", pos + 2);
-      auto line = head_text.substr(pos + 2, next == std::string::npos ? next : next - pos - 2);
-      auto colon = line.find(':');
-      std::string name = line.substr(0, colon);
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      r.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
-      pos = next;
-    }
-    size_t length = head ? 0 : std::stoul(r.headers["content-length"]);
-    while (buffer_.size() < length)
-      if (!fill(limit)) return std::nullopt;
-    r.body = buffer_.substr(0, length);
-    buffer_.erase(0, length);
-    return r;
-  }
-
-  /// True when the node has closed the connection: end of stream (or a reset) within
-  /// `limit`, with no byte before it.
-  bool closed_by_peer(std::chrono::milliseconds limit) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return false;
-    char c;
-    return ::recv(fd_, &c, 1, 0) <= 0;
-  }
-  /// True when the connection is open with nothing to read right now.
-  bool open_and_quiet() {
-    char c;
-    return ::recv(fd_, &c, 1, MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-  }
-
- private:
-  bool fill(std::chrono::milliseconds limit) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return false;
-    char chunk[4096];
-    auto n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<size_t>(n));
-    return true;
-  }
-
-  int fd_ = -1;
-  std::string buffer_;
-};
 
 std::string get(const std::string& path, const std::string& extra = "") {
   return "GET " + path + " HTTP/1.1\r\nHost: keel\r\n" + extra + "\r\n";
@@ -147,7 +56,7 @@ TEST_F(HttpProtocol, PipelinedRequestsAreAllAnsweredInOrderAndTheConnectionStays
                       post("/v1/actors/counter/pipe/Increment", R"({"by":2})") + get("/readyz") +
                       post("/v1/actors/counter/pipe/Increment", R"({"by":3})");
   for (int i = 0; i < 20; ++i) batch += get("/healthz");
-  c.send(batch);
+  ASSERT_TRUE(c.send(batch));
   std::vector<std::string> bodies;
   for (int i = 0; i < 27; ++i) {
     auto r = c.read_response();
@@ -161,7 +70,7 @@ TEST_F(HttpProtocol, PipelinedRequestsAreAllAnsweredInOrderAndTheConnectionStays
                 R"(404 {"error":{"code":"not_found","message":"no route for GET /v1/nothing"}})",
                 R"(200 {"value":"2"})", R"(200 {"status":"ready"})", R"(200 {"value":"5"})"}));
   EXPECT_EQ(std::vector(bodies.begin() + 7, bodies.end()), std::vector<std::string>(20, ok));
-  c.send(get("/healthz"));
+  ASSERT_TRUE(c.send(get("/healthz")));
   auto after = c.read_response();
   ASSERT_TRUE(after) << "the connection closed after the pipelined batch";
   EXPECT_EQ(after->status, 200);
@@ -169,19 +78,19 @@ TEST_F(HttpProtocol, PipelinedRequestsAreAllAnsweredInOrderAndTheConnectionStays
 
 TEST_F(HttpProtocol, Http11WithoutHostIs400AndHttp10WithoutHostIsServed) {
   raw_connection c{node_->port()};
-  c.send("GET /healthz HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\n\r\n"));
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   EXPECT_EQ(r->body, R"({"error":{"code":"bad_payload","message":"an HTTP/1.1 request needs a )"
                      R"(Host header"}})");
   raw_connection c10{node_->port()};
-  c10.send("GET /healthz HTTP/1.0\r\n\r\n");
+  ASSERT_TRUE(c10.send("GET /healthz HTTP/1.0\r\n\r\n"));
   auto r10 = c10.read_response();
   ASSERT_TRUE(r10);
   EXPECT_EQ(r10->status, 200);
   raw_connection twice{node_->port()};
-  twice.send("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+  ASSERT_TRUE(twice.send("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"));
   auto r2 = twice.read_response();
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->status, 400);
@@ -190,7 +99,7 @@ TEST_F(HttpProtocol, Http11WithoutHostIs400AndHttp10WithoutHostIsServed) {
 
 TEST_F(HttpProtocol, AnUnknownHttpVersionIs505) {
   raw_connection c{node_->port()};
-  c.send("GET /healthz HTTP/9.9\r\nHost: keel\r\n\r\n");
+  ASSERT_TRUE(c.send("GET /healthz HTTP/9.9\r\nHost: keel\r\n\r\n"));
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 505);
@@ -200,7 +109,7 @@ TEST_F(HttpProtocol, AnUnknownHttpVersionIs505) {
 
 TEST_F(HttpProtocol, AHeaderNameWithASpaceIs400) {
   raw_connection c{node_->port()};
-  c.send(get("/healthz", "X Bad: 1\r\n"));
+  ASSERT_TRUE(c.send(get("/healthz", "X Bad: 1\r\n")));
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
@@ -210,7 +119,7 @@ TEST_F(HttpProtocol, AHeaderNameWithASpaceIs400) {
 
 TEST_F(HttpProtocol, HeadIsGetWithoutTheBody) {
   raw_connection c{node_->port()};
-  c.send("HEAD /healthz HTTP/1.1\r\nHost: keel\r\n\r\n" + get("/healthz"));
+  ASSERT_TRUE(c.send("HEAD /healthz HTTP/1.1\r\nHost: keel\r\n\r\n" + get("/healthz")));
   auto head = c.read_response(/*head=*/true);
   ASSERT_TRUE(head);
   EXPECT_EQ(head->status, 200);
@@ -223,8 +132,8 @@ TEST_F(HttpProtocol, HeadIsGetWithoutTheBody) {
 
 TEST_F(HttpProtocol, AWrongMethodOnAKnownPathIs405WithAllow) {
   raw_connection c{node_->port()};
-  c.send("DELETE /healthz HTTP/1.1\r\nHost: keel\r\n\r\n" + post("/v1/actors/counter/a", "") +
-         get("/v1/actors/counter/a/Increment"));
+  ASSERT_TRUE(c.send("DELETE /healthz HTTP/1.1\r\nHost: keel\r\n\r\n" +
+                     post("/v1/actors/counter/a", "") + get("/v1/actors/counter/a/Increment")));
   auto health = c.read_response();
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 405);
@@ -254,20 +163,20 @@ TEST(HttpConnections, AFloodOfIdleConnectionsCannotLockANewClientOut) {
   std::vector<raw_connection> idle;
   for (int i = 0; i < 10; ++i) {  // kept alive after a request
     idle.emplace_back(node.port());
-    idle.back().send(get("/healthz"));
+    ASSERT_TRUE(idle.back().send(get("/healthz")));
     ASSERT_TRUE(idle.back().read_response()) << "keep-alive connection " << i;
   }
   for (int i = 0; i < 30; ++i) idle.emplace_back(node.port());  // never send a byte
 
   raw_connection fresh{node.port()};
-  fresh.send(get("/healthz"));
+  ASSERT_TRUE(fresh.send(get("/healthz")));
   auto health = fresh.read_response(false, 5s);
   ASSERT_TRUE(health) << "a new client got no answer with 40 idle connections open";
   EXPECT_EQ(health->status, 200);
   // 41 connections, 18 kept: the 23 idle the longest were closed.
   for (size_t i = 0; i < 23; ++i) EXPECT_TRUE(idle[i].closed_by_peer(5s)) << "connection " << i;
   for (size_t i = 23; i < idle.size(); ++i) EXPECT_TRUE(idle[i].open_and_quiet()) << i;
-  fresh.send(get("/metrics"));
+  ASSERT_TRUE(fresh.send(get("/metrics")));
   auto metrics = fresh.read_response();
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("\nkeel_http_connections 18\n"), std::string::npos);
@@ -281,7 +190,7 @@ TEST(HttpConnections, AClientAtItsCapHasItsOldestIdleConnectionClosed) {
   std::vector<raw_connection> idle;
   for (int i = 0; i < 3; ++i) idle.emplace_back(node.port());
   raw_connection fresh{node.port()};
-  fresh.send(get("/healthz"));
+  ASSERT_TRUE(fresh.send(get("/healthz")));
   auto health = fresh.read_response(false, 5s);
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
