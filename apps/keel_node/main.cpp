@@ -13,6 +13,7 @@
 
 #include "keel/cluster/cluster_directory.hpp"
 #include "keel/cluster/cluster_routes.hpp"
+#include "keel/cluster/data_identity.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/rideshare/rideshare.hpp"

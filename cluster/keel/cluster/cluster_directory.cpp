@@ -13,6 +13,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 
+#include "keel/cluster/data_identity.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/cluster/node_endpoint.hpp"
 #include "keel/cluster/peer_link.hpp"

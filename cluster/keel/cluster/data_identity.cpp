@@ -1,0 +1,119 @@
+#include "keel/cluster/data_identity.hpp"
+
+#include <charconv>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "keel/cluster/etcd_client.hpp"
+#include "keel/cluster/partition_table.hpp"
+#include "keel/runtime/errc.hpp"
+#include "keel/runtime/state_store.hpp"
+#include "keel/runtime/storage_keys.hpp"
+
+namespace keel::cluster {
+
+caf::error claim_data(state_store& store, const membership_options& opts) {
+  // The cluster's id: made by its first node, so a fresh etcd (even one started with the
+  // same flags, which gets the same etcd cluster id) means a new cluster.
+  etcd_client etcd{opts.etcd};
+  auto id_key = "keel/" + opts.cluster_name + "/id";
+  std::random_device entropy;
+  auto fresh_id =
+      fmt::format("{:08x}{:08x}{:08x}{:08x}", entropy(), entropy(), entropy(), entropy());
+  etcd::TxnRequest txn;
+  etcd_client::require_absent(txn, id_key);
+  auto* put = txn.add_success()->mutable_request_put();
+  put->set_key(id_key);
+  put->set_value(fresh_id);
+  txn.add_failure()->mutable_request_range()->set_key(id_key);
+  auto res = etcd.txn(txn);
+  if (!res) return std::move(res.error());
+  std::string cluster_id = fresh_id;
+  if (!res->succeeded()) {
+    const auto& range = res->responses(0).response_range();
+    if (range.kvs_size() == 0) return make_error(errc::unavailable, "cannot read " + id_key);
+    cluster_id = range.kvs(0).value();
+  }
+  DataIdentity mine;
+  mine.set_cluster_name(opts.cluster_name);
+  mine.set_cluster_id(cluster_id);
+  mine.set_node_id(opts.node_id);
+  auto stored = store.get(meta_cluster_key);
+  if (!stored) return std::move(stored.error());
+  if (!*stored) {
+    // A dir that was never this cluster's: it must not come up as the owner of partitions
+    // the table gives this node id, which it would then serve empty (an unmounted volume,
+    // a wrong --data-dir, a lost disk).
+    auto placed = read_partition_table(etcd, opts.cluster_name);
+    if (!placed) return std::move(placed.error());
+    size_t owned = 0;
+    for (const auto& [p, rec] : *placed) owned += rec.owner() == opts.node_id;
+    if (owned > 0)
+      return make_error(errc::conflict,
+                        "the cluster's table gives node '" + opts.node_id + "' " +
+                            std::to_string(owned) +
+                            " partitions, but data dir holds none of "
+                            "this cluster's data: refusing to serve them empty (start it on its "
+                            "own --data-dir; see docs/operations.md if that data is lost)");
+    return store.write({{std::string{meta_cluster_key}, mine.SerializeAsString()}});
+  }
+  DataIdentity theirs;
+  if (!theirs.ParseFromString(**stored))
+    return make_error(errc::app_error, "the data dir's cluster record does not parse");
+  auto describe = [](const DataIdentity& id) {
+    return "node '" + id.node_id() + "' of cluster '" + id.cluster_name() + "' (id " +
+           id.cluster_id() + ")";
+  };
+  if (theirs.SerializeAsString() != mine.SerializeAsString())
+    return make_error(errc::conflict, "the data dir belongs to " + describe(theirs) + ", not to " +
+                                          describe(mine) +
+                                          "; start it with its own identity or use another "
+                                          "--data-dir");
+  // Every partition this DB owned must still be this node's in the table, at the same or a
+  // later epoch: a table that lost it, or gave it to another node, would let someone else
+  // serve it without this data.
+  auto held = store.scan(meta_key(partition_epoch_prefix));
+  if (!held) return std::move(held.error());
+  if (held->empty()) return {};
+  auto table = read_partition_table(etcd, opts.cluster_name);
+  if (!table) return std::move(table.error());
+  auto& placed = *table;
+  auto epoch_prefix = meta_key(partition_epoch_prefix);
+  std::vector<store_write> stale;
+  for (const auto& [key, value] : *held) {
+    auto held_p = partition_in(key, epoch_prefix);
+    uint64_t epoch = 0;
+    if (!held_p ||
+        std::from_chars(value.data(), value.data() + value.size(), epoch).ec != std::errc{})
+      return make_error(errc::app_error,
+                        "the data dir's epoch record " + key.substr(1) + " does not parse");
+    auto p = *held_p;
+    auto it = placed.find(p);
+    // Handed off at a later epoch (this node stopped before it dropped its copy): only a
+    // completed handoff raises an epoch, so the new owner has it all. Drop the old copy.
+    if (it != placed.end() && it->second.owner() != opts.node_id && it->second.epoch() > epoch) {
+      auto records = store.scan(partition_range(p));
+      if (!records) return std::move(records.error());
+      for (auto& [k, v] : *records) stale.push_back({std::move(k), {}, true});
+      stale.push_back({key, {}, true});
+      continue;
+    }
+    std::string says = it == placed.end() ? "has no owner for it"
+                                          : "gives it to node '" + it->second.owner() +
+                                                "' at epoch " + std::to_string(it->second.epoch());
+    if (it == placed.end() || it->second.owner() != opts.node_id || it->second.epoch() < epoch)
+      return make_error(errc::conflict,
+                        "partition " + std::to_string(p) + ": this data dir holds it at epoch " +
+                            std::to_string(epoch) + ", but the cluster's table " + says +
+                            "; refusing to serve a table that contradicts the data");
+  }
+  if (!stale.empty()) return store.write(stale);
+  return {};
+}
+
+std::string partition_epoch_record(uint32_t p) {
+  return meta_key(std::string{partition_epoch_prefix} + partition_digits(p));
+}
+
+}  // namespace keel::cluster

@@ -1,0 +1,41 @@
+#include "keel/cluster/partition_table.hpp"
+
+#include <cstdio>
+
+#include "keel/cluster/etcd_client.hpp"
+#include "keel/runtime/storage_keys.hpp"
+
+namespace keel::cluster {
+
+std::optional<uint32_t> partition_in(std::string_view key, std::string_view prefix) {
+  if (!key.starts_with(prefix) || key.size() == prefix.size()) return std::nullopt;
+  uint32_t p = 0;
+  for (char c : key.substr(prefix.size())) {
+    if (c < '0' || c > '9') return std::nullopt;
+    p = p * 10 + static_cast<uint32_t>(c - '0');
+    if (p >= partition_count) return std::nullopt;
+  }
+  return p;
+}
+
+std::string partition_digits(uint32_t p) {
+  char digits[8];
+  std::snprintf(digits, sizeof digits, "%04u", p);
+  return digits;
+}
+
+caf::expected<std::map<uint32_t, PartitionRecord>> read_partition_table(
+    etcd_client& etcd, const std::string& cluster_name) {
+  auto table_prefix = "keel/" + cluster_name + "/partitions/";
+  auto table = etcd.get_prefix(table_prefix);
+  if (!table) return std::move(table.error());
+  std::map<uint32_t, PartitionRecord> placed;
+  for (const auto& kv : table->kvs()) {
+    PartitionRecord rec;
+    auto p = partition_in(kv.key(), table_prefix);
+    if (p && !from_etcd_json(kv.value(), rec)) placed[*p] = std::move(rec);
+  }
+  return placed;
+}
+
+}  // namespace keel::cluster

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <caf/expected.hpp>
+
+#include "keel/cluster/cluster.pb.h"
+
+namespace keel::cluster {
+
+class etcd_client;
+
+/// The partition number ending a key that starts with `prefix`: keel/<c>/partitions/pppp in
+/// etcd, meta/epoch/pppp in the DB. Nullopt for anything else: a key another client wrote
+/// must not stop the watch. A pure function.
+std::optional<uint32_t> partition_in(std::string_view key, std::string_view prefix);
+
+/// `p` in four digits, so that etcd and LevelDB list partition keys in order.
+std::string partition_digits(uint32_t p);
+
+/// The partition table as etcd holds it now, by partition (records that do not parse are
+/// left out). Blocks on etcd; `etcd` is used from the calling thread only.
+caf::expected<std::map<uint32_t, PartitionRecord>> read_partition_table(
+    etcd_client& etcd, const std::string& cluster_name);
+
+}  // namespace keel::cluster
