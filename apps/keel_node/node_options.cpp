@@ -201,13 +201,15 @@ void add_limit_and_app_flags(CLI::App& app, node_options& o, env_source source) 
   env(duration_flag(app, "--payment-latency", o.payment_latency, "0ms",
                     "simulated processor latency"));
   env(duration_flag(app, "--ride-search-timeout", o.ride_search_timeout, "2m",
-                    "cancel a ride still searching for a driver after this"));
+                    "cancel a ride still searching for a driver after this",
+                    std::chrono::seconds{1}));
   env(duration_flag(app, "--ride-accept-timeout", o.ride_accept_timeout, "1m",
                     "offer a matched ride to another driver if not accepted within this",
                     std::chrono::seconds{1}));
   env(app.add_flag("--test-actors", o.test_actors, "register the test-only actor types"));
   env(duration_flag(app, "--leave-timeout", o.leave_timeout, "1m",
-                    "on SIGTERM, how long to wait for this node's partitions to move away"));
+                    "on SIGTERM, how long to wait for this node's partitions to move away (0: "
+                    "leave at once)"));
   env(duration_flag(app, "--test-handoff-delay", o.test_handoff_delay, "0ms",
                     "test hook: pause this long before ingesting each partition handed here"));
   env(app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")

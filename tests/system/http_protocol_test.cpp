@@ -262,6 +262,7 @@ TEST(NodeFlags, AZeroWhereAFlagNeedsMoreExitsTwoNamingTheFlag) {
            {"--idle-timeout=0", "--idle-timeout: must be more than 0, not '0'"},
            {"--max-body=0", "--max-body: must be at least 1 byte, not '0'"},
            {"--lease-ttl=0s", "--lease-ttl: must be more than 0, not '0s'"},
+           {"--ride-search-timeout=0", "--ride-search-timeout: must be at least 1s, not '0'"},
            {"--max-connections-per-client=0",
             "--max-connections-per-client: expected off or a number of connections >= 1, not "
             "'0'"}}) {
