@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "keel/test/node_process.hpp"
+#include "keel/test/shared_node_test.hpp"
 #include "keel/test/temp_dir.hpp"
 
 namespace keel::test {
@@ -19,22 +20,10 @@ std::string code_of(const http_reply& r) {
   return m[1];
 }
 
-class HttpErrors : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new temp_dir;
-    node_ = new node_process{dir_->sub("data"), {"--test-actors", "--max-body=1KiB"}};
-  }
-  static void TearDownTestSuite() {
-    delete node_;
-    delete dir_;
-  }
-  static temp_dir* dir_;
-  static node_process* node_;
+struct http_errors_node {
+  static std::vector<std::string> args() { return {"--test-actors", "--max-body=1KiB"}; }
 };
-
-temp_dir* HttpErrors::dir_ = nullptr;
-node_process* HttpErrors::node_ = nullptr;
+class HttpErrors : public shared_node_test<http_errors_node> {};
 
 TEST_F(HttpErrors, SuccessCarriesJsonAndATraceparent) {
   auto r = node_->post("/v1/actors/counter/ok/Increment", R"({"by":2})");

@@ -14,6 +14,7 @@
 
 #include "keel/test/node_process.hpp"
 #include "keel/test/raw_http.hpp"
+#include "keel/test/shared_node_test.hpp"
 #include "keel/test/temp_dir.hpp"
 
 namespace keel::test {
@@ -31,22 +32,10 @@ std::string post(const std::string& path, const std::string& body) {
          body;
 }
 
-class HttpProtocol : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new temp_dir;
-    node_ = new node_process{dir_->sub("data"), {"--test-actors"}};
-  }
-  static void TearDownTestSuite() {
-    delete node_;
-    delete dir_;
-  }
-  static temp_dir* dir_;
-  static node_process* node_;
+struct http_protocol_node {
+  static std::vector<std::string> args() { return {"--test-actors"}; }
 };
-
-temp_dir* HttpProtocol::dir_ = nullptr;
-node_process* HttpProtocol::node_ = nullptr;
+class HttpProtocol : public shared_node_test<http_protocol_node> {};
 
 // RESTinio 0.6.16 dropped the connection when a response written inside its request
 // handler met a pipelined request: one answer of three, then the connection closed.
