@@ -199,6 +199,10 @@ TEST_F(HttpErrors, DashboardPageIsServedAndReadsMetricsAndTheCluster) {
   EXPECT_NE(view.body.find(R"("coordinator":"n1","members":[{"nodeId":"n1","status":"up")"),
             std::string::npos)
       << view.body;
+  // Alone, the node owns every partition (the dashboard showed 0).
+  EXPECT_NE(view.body.find(R"("partitions":4096,)"), std::string::npos) << view.body;
+  // 1xx/3xx answers are not counted as faults.
+  EXPECT_NE(page.body.find("<th>other</th>"), std::string::npos);
 }
 
 TEST_F(HttpErrors, DrainOnASingleNodeIs409) {

@@ -26,6 +26,7 @@ ClusterView view_of(node_runtime& runtime, membership* members, const cluster_di
     m->set_node_id(self.node_id);
     m->set_status("up");
     m->set_http_address(self.http_host + ":" + std::to_string(self.http_port->load()));
+    m->set_partitions(partition_count);  // alone, it owns every partition
     m->set_activations(local_activations);
     return view;
   }

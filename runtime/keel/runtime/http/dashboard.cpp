@@ -25,8 +25,10 @@ std::string_view dashboard_html() {
 <th>partitions</th><th>activations</th></tr></thead><tbody></tbody></table>
 <div class="sub" id="rebalance"></div>
 <canvas id="chart" width="900" height="220"></canvas>
-<table id="routes"><thead><tr><th>route</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th>
-<th>2xx</th><th>4xx</th><th>5xx</th></tr></thead><tbody></tbody></table>
+<table id="routes"><thead><tr><th>route</th><th>req/s</th>
+<th title="the histogram bucket bound the median falls in, over the node's life">p50 ms (bound, since start)</th>
+<th title="the histogram bucket bound the 99th percentile falls in, over the node's life">p99 ms (bound, since start)</th>
+<th>2xx</th><th>4xx</th><th>5xx</th><th>other</th></tr></thead><tbody></tbody></table>
 <script>
 const history = [];  // {t, turns, p99}
 let last = null;
@@ -104,10 +106,13 @@ async function tick() {
   const routes = {};
   for (const x of s['keel_http_requests_total'] || []) {
     const key = x.labels.method + ' ' + x.labels.route;
-    const r = routes[key] = routes[key] || {total: 0, c2: 0, c4: 0, c5: 0, labels: x.labels};
+    const r = routes[key] = routes[key] || {total: 0, c2: 0, c4: 0, c5: 0, other: 0, labels: x.labels};
     r.total += x.value;
     const st = x.labels.status[0];
-    if (st === '2') r.c2 += x.value; else if (st === '4') r.c4 += x.value; else r.c5 += x.value;
+    if (st === '2') r.c2 += x.value;
+    else if (st === '4') r.c4 += x.value;
+    else if (st === '5') r.c5 += x.value;
+    else r.other += x.value;  // 1xx, 3xx: neither a refusal nor a fault
   }
   const rows = Object.entries(routes).sort((a, b) => b[1].total - a[1].total).map(([key, r]) => {
     const b = bucketsOf(s, 'keel_http_request_duration_seconds',
@@ -115,7 +120,7 @@ async function tick() {
     const prev = last && last.routes[key] ? last.routes[key] : null;
     const rps = prev ? ((r.total - prev) / (now - last.t)).toFixed(1) : '–';
     return `<tr><td>${key}</td><td>${rps}</td><td>${quantile(b, .5) || '–'}</td>` +
-           `<td>${quantile(b, .99) || '–'}</td><td>${r.c2}</td><td>${r.c4}</td><td>${r.c5}</td></tr>`;
+           `<td>${quantile(b, .99) || '–'}</td><td>${r.c2}</td><td>${r.c4}</td><td>${r.c5}</td><td>${r.other}</td></tr>`;
   });
   document.querySelector('#routes tbody').innerHTML = rows.join('');
   const turnBuckets = bucketsOf(s, 'keel_turn_duration_seconds', () => true);
