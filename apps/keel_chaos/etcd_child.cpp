@@ -1,5 +1,6 @@
 #include "etcd_child.hpp"
 
+#include <filesystem>
 #include <thread>
 
 #include "http_probe.hpp"
@@ -19,6 +20,21 @@ std::string etcd_child::endpoint() const {
 }
 
 step_status etcd_child::start() {
+  // A port free a moment ago may be taken by the time etcd binds it; until etcd has served
+  // once (and the nodes know its address), a failed start moves to fresh ports.
+  auto st = start_once();
+  for (int attempt = 1; !st.is_ok() && !served_ && attempt < 3; ++attempt) {
+    client_port_ = free_loopback_port();
+    peer_port_ = free_loopback_port();
+    std::error_code ignored;  // what the failed start bootstrapped names the old ports
+    std::filesystem::remove_all(work_dir_ + "/etcd", ignored);
+    st = start_once();
+  }
+  served_ = served_ || st.is_ok();
+  return st;
+}
+
+step_status etcd_child::start_once() {
   auto client = "http://127.0.0.1:" + std::to_string(client_port_);
   auto peer = "http://127.0.0.1:" + std::to_string(peer_port_);
   child_spec spec{binary_,

@@ -29,12 +29,15 @@ class etcd_child {
   const std::string& log_path() const noexcept { return log_path_; }
 
  private:
+  step_status start_once();
+
   std::string binary_;
   std::string work_dir_;
   std::string log_path_;
   child_registry& registry_;
   int client_port_ = 0;
   int peer_port_ = 0;
+  bool served_ = false;  // started once: the ports are fixed from then on
   std::unique_ptr<child_process> proc_;
 };
 

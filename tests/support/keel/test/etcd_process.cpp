@@ -34,28 +34,39 @@ int free_port() {
 }
 
 etcd_process::etcd_process(const std::string& dir) : log_path_(dir + "/etcd.log") {
+  // A port free a moment ago may be taken by the time etcd binds it (another process's
+  // outgoing connection got it): then etcd exits at once, and a fresh pair of ports and a
+  // fresh data dir are tried.
+  std::string why;
+  for (int attempt = 0; attempt < 3; ++attempt)
+    if (start(dir + "/etcd-data" + (attempt ? "-" + std::to_string(attempt) : ""), why)) return;
+  throw std::runtime_error(why);
+}
+
+bool etcd_process::start(const std::string& data_dir, std::string& why) {
   client_port_ = free_port();
   int peer_port = free_port();
   auto client = "http://127.0.0.1:" + std::to_string(client_port_);
   auto peer = "http://127.0.0.1:" + std::to_string(peer_port);
   pid_ = spawn_process("/usr/bin/etcd",
-                       {"--name=test", "--data-dir=" + dir + "/etcd-data",
-                        "--listen-client-urls=" + client, "--advertise-client-urls=" + client,
-                        "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
-                        "--initial-cluster=test=" + peer, "--log-level=warn"},
+                       {"--name=test", "--data-dir=" + data_dir, "--listen-client-urls=" + client,
+                        "--advertise-client-urls=" + client, "--listen-peer-urls=" + peer,
+                        "--initial-advertise-peer-urls=" + peer, "--initial-cluster=test=" + peer,
+                        "--log-level=warn"},
                        {}, log_path_, log_path_ + ".err");
   httplib::Client cli{"127.0.0.1", client_port_};
   cli.set_connection_timeout(std::chrono::milliseconds{200});
   auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{15};
   while (std::chrono::steady_clock::now() < give_up) {
     auto res = cli.Get("/health");
-    if (res && res->status == 200 && res->body.find("true") != std::string::npos) return;
+    if (res && res->status == 200 && res->body.find("true") != std::string::npos) return true;
     if (wait_process_exit(pid_, std::chrono::milliseconds{50}) >= 0) {
       pid_ = -1;
       std::ifstream in{log_path_ + ".err"};
       std::stringstream ss;
       ss << in.rdbuf();
-      throw std::runtime_error("etcd exited during start-up: " + ss.str());
+      why = "etcd exited during start-up: " + ss.str();
+      return false;
     }
   }
   throw std::runtime_error("etcd was not healthy within 15 s on port " +
@@ -72,6 +83,8 @@ std::string etcd_process::endpoint() const {
   return "127.0.0.1:" + std::to_string(client_port_);
 }
 
-void etcd_process::signal(int sig) const { kill(pid_, sig); }
+void etcd_process::signal(int sig) const {
+  kill(pid_, sig);
+}
 
 }  // namespace keel::test

@@ -26,6 +26,9 @@ class etcd_process {
   void signal(int sig) const;
 
  private:
+  /// One start on fresh ports; false (with `why`) if etcd exited during start-up.
+  bool start(const std::string& data_dir, std::string& why);
+
   pid_t pid_ = -1;
   int client_port_ = 0;
   std::string log_path_;
