@@ -1,21 +1,14 @@
 #include "reminder_bench.hpp"
 
-#include <unistd.h>
+#include "bench_node.hpp"
 
-#include <atomic>
 #include <cstdio>
-#include <fstream>
-#include <future>
 #include <thread>
 
 #include <fmt/format.h>
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 
 #include "keel/runtime/builtin.pb.h"
-#include "keel/runtime/builtin_actors.hpp"
 #include "keel/runtime/clock.hpp"
-#include "keel/runtime/node_runtime.hpp"
 #include "keel/runtime/runtime.pb.h"
 #include "keel/runtime/storage_keys.hpp"
 
@@ -25,13 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
-
-long resident_bytes() {
-  std::ifstream statm{"/proc/self/statm"};
-  long pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return resident * sysconf(_SC_PAGESIZE);
-}
 
 // The system clock, `ahead` ms later: a restart "two hours on" without waiting.
 class shifted_clock final : public wall_clock {
@@ -44,32 +30,12 @@ class shifted_clock final : public wall_clock {
   std::shared_ptr<wall_clock> system_ = make_system_clock();
 };
 
-// A node runtime over the store in `dir`, with the test types (`remind`), no fsync.
-struct reminder_node {
-  type_registry types;
-  std::unique_ptr<caf::actor_system_config> cfg = std::make_unique<caf::actor_system_config>();
-  std::unique_ptr<caf::actor_system> sys;
-  std::unique_ptr<node_runtime> rt;
-
-  reminder_node(const std::string& dir, int64_t clock_ahead_ms) {
-    register_counter(types);
-    register_test_actors(types);
-    cfg->set("scheduler.max-threads", 2);
-    sys = std::make_unique<caf::actor_system>(*cfg);
-    auto store = open_leveldb_store({dir + "/db", false});
-    if (!store) throw std::runtime_error(message_of(store.error()));
-    runtime_options opts;
-    opts.default_timeout = 60s;
-    auto started = node_runtime::start(*sys, types, std::move(*store),
-                                       std::make_shared<shifted_clock>(clock_ahead_ms), opts);
-    if (!started) throw std::runtime_error(message_of(started.error()));
-    rt = std::move(*started);
-  }
-  ~reminder_node() {
-    rt.reset();
-    sys.reset();
-  }
-};
+// A node runtime over the store in `dir` with the test types (`remind`), no fsync, its
+// clock `clock_ahead_ms` ahead.
+keel_node_fixture reminder_node(const std::string& dir, int64_t clock_ahead_ms) {
+  return {dir + "/db", false, register_test_actors,
+          std::make_shared<shifted_clock>(clock_ahead_ms)};
+}
 
 bool wait_until(const std::function<bool()>& done, std::chrono::seconds limit) {
   auto give_up = clock_type::now() + limit;
@@ -82,21 +48,17 @@ bool wait_until(const std::function<bool()>& done, std::chrono::seconds limit) {
 
 // Registers `count` reminders due in an hour, four per `remind` actor, 1,000 calls at a time.
 void write_reminders(const std::string& dir, int count, progress& prog) {
-  reminder_node node{dir, 0};
+  auto node = reminder_node(dir, 0);
   auto remind = std::make_shared<builtin::Remind>();
   remind->set_in_ms(3'600'000);
-  for (int first = 0; first < count; first += 1000) {
-    int last = std::min(count, first + 1000);
-    std::atomic<int> answered{0};
-    std::promise<void> batch;
-    for (int i = first; i < last; ++i)
-      node.rt->call(actor_id{"remind", "a" + std::to_string(i / 4)}, remind,
-                    clock_type::now() + 60s, trace_id::make(), "bench",
-                    [&, n = last - first](call_result) {
-                      if (++answered == n) batch.set_value();
-                    });
-    batch.get_future().wait();
-    if (first % 100'000 == 0 && first > 0) prog.note(fmt::format("{} reminders written", first));
+  for (int first = 0; first < count; first += 100'000) {
+    call_in_batches(
+        node, first, std::min(count, first + 100'000),
+        [](int i) {
+          return actor_id{"remind", "a" + std::to_string(i / 4)};
+        },
+        remind);
+    prog.note(fmt::format("{} reminders written", std::min(count, first + 100'000)));
   }
 }
 
@@ -105,14 +67,14 @@ void write_reminders(const std::string& dir, int count, progress& prog) {
 int reminder_child(const std::string& dir, int count) {
   double per_reminder = 0;
   {
-    auto before = resident_bytes();
-    reminder_node node{dir, 0};
+    auto before = rss_bytes();
+    auto node = reminder_node(dir, 0);
     if (!wait_until([&] { return node.rt->metrics().reminders.value() >= count; }, 120s)) return 1;
-    per_reminder = double(resident_bytes() - before) / count;
+    per_reminder = double(rss_bytes() - before) / count;
   }
   // Two hours on: every reminder is overdue at the start.
   auto started = clock_type::now();
-  reminder_node node{dir, 7'200'000};
+  auto node = reminder_node(dir, 7'200'000);
   if (!wait_until([&] { return node.rt->metrics().reminders_fired.value() > 0; }, 120s)) return 1;
   auto first_ms = std::chrono::duration<double, std::milli>(clock_type::now() - started).count();
   auto fired_before = node.rt->metrics().reminders_fired.value();
@@ -132,23 +94,21 @@ void bench_reminders(const bench_config& cfg, progress& prog, std::vector<result
   int count = cfg.quick ? 100'000 : 1'000'000;
   prog.step(
       fmt::format("(h) reminders: {} written, loaded and all overdue in a fresh process", count));
-  char pattern[] = "/tmp/keel-bench-XXXXXX";
-  std::string dir = mkdtemp(pattern);
-  write_reminders(dir, count, prog);
+  scratch_dir dir;
+  write_reminders(dir.path, count, prog);
   // A reminder's stored record, key and value, as the bench wrote them.
   keel::runtime::ReminderRecord rec;
   rec.set_name("r0");
   rec.set_due_ms(1'800'000'000'000);
   double stored =
       double(rec.ByteSizeLong() + reminder_key(actor_id{"remind", "a12345"}, "r0").size());
-  auto cmd = fmt::format("{} --reminder-child={} --count={}", cfg.self_path, dir, count);
+  auto cmd = fmt::format("{} --reminder-child={} --count={}", cfg.self_path, dir.path, count);
   FILE* pipe = popen(cmd.c_str(), "r");
   double per = -1, first_ms = -1, rate = -1, stop_ms = -1;
   if (pipe) {
     if (std::fscanf(pipe, "%lf %lf %lf %lf", &per, &first_ms, &rate, &stop_ms) != 4) per = -1;
     pclose(pipe);
   }
-  std::system(("rm -rf " + dir).c_str());
   if (per < 0) throw std::runtime_error("the reminder child failed");
   prog.note(
       fmt::format("{:.0f} B per reminder, first firing after {:.0f} ms, {:.0f} firings/s, "

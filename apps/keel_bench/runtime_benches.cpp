@@ -1,5 +1,6 @@
 #include "runtime_benches.hpp"
 
+#include "bench_node.hpp"
 #include "call_driver.hpp"
 
 #include <unistd.h>
@@ -32,22 +33,6 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-// A temp dir removed on scope exit.
-struct scratch_dir {
-  std::string path;
-  scratch_dir() {
-    char pattern[] = "/tmp/keel-bench-XXXXXX";
-    path = mkdtemp(pattern);
-  }
-  ~scratch_dir() { std::system(("rm -rf " + path).c_str()); }
-};
-
-std::unique_ptr<caf::actor_system_config> make_config() {
-  auto cfg = std::make_unique<caf::actor_system_config>();
-  cfg->set("scheduler.max-threads", 2);
-  return cfg;
-}
-
 double raw_caf_rate(int n, int window) {
   auto cfg = make_config();
   caf::actor_system sys{*cfg};
@@ -59,33 +44,6 @@ double raw_caf_rate(int n, int window) {
   caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
   return rate;
 }
-
-struct keel_node_fixture {
-  scratch_dir dir;
-  type_registry types;
-  std::unique_ptr<caf::actor_system_config> cfg = make_config();
-  std::unique_ptr<caf::actor_system> sys;
-  std::unique_ptr<node_runtime> rt;
-
-  explicit keel_node_fixture(bool sync,
-                             const std::function<void(type_registry&)>& extra_types = {}) {
-    register_counter(types);
-    if (extra_types) extra_types(types);
-    sys = std::make_unique<caf::actor_system>(*cfg);
-    auto store = open_leveldb_store({dir.path + "/db", sync});
-    if (!store) throw std::runtime_error(message_of(store.error()));
-    runtime_options opts;
-    opts.idle_timeout = 5min;
-    opts.default_timeout = 60s;
-    auto started = node_runtime::start(*sys, types, std::move(*store), make_system_clock(), opts);
-    if (!started) throw std::runtime_error(message_of(started.error()));
-    rt = std::move(*started);
-  }
-  ~keel_node_fixture() {
-    rt.reset();
-    sys.reset();
-  }
-};
 
 double keel_call_rate(keel_node_fixture& node, int n, int window, const actor_id& target,
                       message_ptr request) {
@@ -212,17 +170,6 @@ void bench_durable_turns(const bench_config& cfg, progress& prog, std::vector<re
                  "turns/s", median(raw_rates), median_ratio(keel_rates, raw_rates), 0.7});
 }
 
-namespace {
-
-long rss_bytes() {
-  std::ifstream statm{"/proc/self/statm"};
-  long pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return resident * sysconf(_SC_PAGESIZE);
-}
-
-}  // namespace
-
 int memory_child(const std::string& kind, int count) {
   if (kind == "caf") {
     auto cfg = make_config();
@@ -244,19 +191,12 @@ int memory_child(const std::string& kind, int count) {
   }
   keel_node_fixture node{false};
   auto activate = [&](int from, int to) {
-    auto get = std::make_shared<builtin::Get>();
-    // Bounded in flight, so the measurement holds activations, not queued calls.
-    for (int start = from; start < to; start += 1000) {
-      int end = std::min(to, start + 1000);
-      std::atomic<int> batch{0};
-      std::promise<void> batch_done;
-      for (int i = start; i < end; ++i)
-        node.rt->call(actor_id{"counter", "m" + std::to_string(i)}, get, clock_type::now() + 60s,
-                      trace_id::make(), "bench", [&, n = end - start](call_result) {
-                        if (++batch == n) batch_done.set_value();
-                      });
-      batch_done.get_future().wait();
-    }
+    call_in_batches(
+        node, from, to,
+        [](int i) {
+          return actor_id{"counter", "m" + std::to_string(i)};
+        },
+        std::make_shared<builtin::Get>());
   };
   activate(0, 100);
   std::this_thread::sleep_for(100ms);
