@@ -10,6 +10,7 @@
 
 #include "keel/cluster/etcd_client.hpp"
 #include "keel/cluster/partition_table.hpp"
+#include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/errc.hpp"
 
 namespace keel::cluster {
@@ -44,14 +45,9 @@ std::string membership::rendezvous_owner(uint32_t p, const std::vector<std::stri
   std::string best;
   uint64_t best_score = 0;
   for (const auto& id : node_ids) {
-    // Over "id/p", so every node computes the same scores.
-    uint64_t h = 1469598103934665603ull;
-    auto mix = [&h](std::string_view bytes) {
-      for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
-    };
-    mix(id);
-    mix("/");
-    mix(std::to_string(p));
+    // Over "id/p", so every node computes the same scores. The seed is not FNV's offset
+    // basis (a digit short) and stays so: another would move partitions of running clusters.
+    uint64_t h = fnv1a64(std::to_string(p), fnv1a64("/", fnv1a64(id, 1469598103934665603ull)));
     // FNV-1a alone barely spreads keys that differ in their last bytes ("n1/7", "n2/7"):
     // one node got half the share of the others. A 64-bit finalizer (MurmurHash3's fmix64)
     // spreads them.
@@ -467,25 +463,23 @@ caf::error membership::place_chunk_until_done(std::vector<uint32_t> chunk,
   // again as etcd says now: the office may have moved, or an owner begun to leave, before
   // this node's watch showed it.
   constexpr int attempts = 5;
+  auto refuse = [&chunk](const std::string& why) {
+    return make_error(errc::unavailable, "partition " + std::to_string(chunk.front()) +
+                                             " could not be placed: " + why);
+  };
   for (int attempt = 1;; ++attempt) {
     std::erase_if(chunk, [this](uint32_t p) { return partition(p).has_value(); });
     if (chunk.empty()) return {};
     auto outcome = place_chunk(chunk, coordinator_id, up);
     if (outcome == chunk_outcome::placed) return {};
-    auto why = outcome == chunk_outcome::failed
-                   ? std::string{"etcd did not answer"}
-                   : "the coordinator or the members changed " + std::to_string(attempt) +
-                         " times meanwhile (coordinator " + coordinator_id + ", targets " +
-                         fmt::format("{}", fmt::join(up, ",")) + ")";
-    if (outcome == chunk_outcome::failed || attempt == attempts || stopping_.load())
-      return make_error(errc::unavailable, "partition " + std::to_string(chunk.front()) +
-                                               " could not be placed: " + why);
+    if (outcome == chunk_outcome::failed) return refuse("etcd did not answer");
+    if (attempt == attempts || stopping_.load())
+      return refuse(fmt::format(
+          "the coordinator or the members changed {} times meanwhile (coordinator {}, targets {})",
+          attempt, coordinator_id, fmt::join(up, ",")));
     coordinator_id = coordinator_in_etcd();
     auto fresh = placement_targets_in_etcd();
-    if (coordinator_id.empty() || !fresh)
-      return make_error(errc::unavailable, "partition " + std::to_string(chunk.front()) +
-                                               " could not be placed: no coordinator, or "
-                                               "etcd did not answer");
+    if (coordinator_id.empty() || !fresh) return refuse("no coordinator, or etcd did not answer");
     up = std::move(*fresh);
     log_->debug("membership: placing {} partitions again (attempt {}): the view was stale",
                 chunk.size(), attempt + 1);

@@ -107,12 +107,15 @@ void call_router::dispatch(envelope_ptr env, const actor_type_info& type,
     // is spawned after stop() has passed this shard.
     if (!closed && !stopped_.load(std::memory_order_acquire)) {
       auto it = shard.activations.find(key);
-      if (it == shard.activations.end() &&
-          !(full = live_.load(std::memory_order_relaxed) >= max_activations_)) {
-        live_.fetch_add(1, std::memory_order_relaxed);
-        auto idle_since = std::make_shared<std::atomic<int64_t>>(0);
-        auto handle = spawn_(key, type, idle_since);
-        it = shard.activations.emplace(key, activation_entry{std::move(handle), idle_since}).first;
+      if (it == shard.activations.end()) {
+        full = live_.load(std::memory_order_relaxed) >= max_activations_;
+        if (!full) {
+          live_.fetch_add(1, std::memory_order_relaxed);
+          auto idle_since = std::make_shared<std::atomic<int64_t>>(0);
+          auto handle = spawn_(key, type, idle_since);
+          it =
+              shard.activations.emplace(key, activation_entry{std::move(handle), idle_since}).first;
+        }
       }
       if (!full) {
         auto handle = caf::actor_cast<caf::strong_actor_ptr>(it->second.handle);

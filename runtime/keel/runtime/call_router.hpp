@@ -98,15 +98,15 @@ class call_router {
   /// without passivating). Called from the dying activation.
   void forget(const actor_id& id, const caf::actor_addr& who);
 
-  /// Asks the `count` activations of stateful types idle the longest to passivate (each
-  /// leaves only if no turn of it ended since, none is open and its mailbox is empty).
-  /// Scans the directory. Returns how many were asked.
+  /// Asks the `count` activations idle the longest to passivate (each leaves only if no
+  /// turn of it ended since, none is open and its mailbox is empty). Scans the directory.
+  /// Returns how many were asked.
   size_t evict_idle(size_t count);
 
-  /// Live activations in the directory; one atomic read.
   /// True once stop() was called: every call is refused.
   bool stopping() const noexcept { return stopped_.load(std::memory_order_acquire); }
 
+  /// Live activations in the directory; one atomic read.
   size_t activations() const noexcept { return live_.load(std::memory_order_relaxed); }
   size_t max_activations() const noexcept { return max_activations_; }
   bool is_active(const actor_id& id) const;

@@ -45,17 +45,21 @@ void render_header(std::string& out, std::string_view name, std::string_view typ
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
-namespace {
-
 void render_counter(std::string& out, std::string_view name, std::string_view help,
                     uint64_t value) {
   render_header(out, name, "counter", help);
   out += fmt::format("{} {}\n", name, value);
 }
 
-void render_gauge(std::string& out, std::string_view name, std::string_view help, const gauge& g) {
+void render_gauge(std::string& out, std::string_view name, std::string_view help, int64_t value) {
   render_header(out, name, "gauge", help);
-  out += fmt::format("{} {}\n", name, g.value());
+  out += fmt::format("{} {}\n", name, value);
+}
+
+namespace {
+
+void render_gauge(std::string& out, std::string_view name, std::string_view help, const gauge& g) {
+  keel::render_gauge(out, name, help, g.value());
 }
 
 void render_histogram(std::string& out, std::string_view name, std::string_view help,

@@ -121,5 +121,9 @@ struct runtime_metrics {
 /// Appends one `# HELP` / `# TYPE` header.
 void render_header(std::string& out, std::string_view name, std::string_view type,
                    std::string_view help);
+/// Appends a counter's header and its one unlabelled sample.
+void render_counter(std::string& out, std::string_view name, std::string_view help, uint64_t value);
+/// Appends a gauge's header and its one unlabelled sample.
+void render_gauge(std::string& out, std::string_view name, std::string_view help, int64_t value);
 
 }  // namespace keel

@@ -39,15 +39,14 @@ std::shared_ptr<spdlog::logger> runtime_logger() {
 caf::behavior deadline_sweeper(caf::event_based_actor* self, call_router* router,
                                std::chrono::milliseconds interval,
                                std::chrono::milliseconds idle_timeout) {
-  using namespace std::chrono_literals;
   self->delayed_send(self, interval, detail::sweep_atom::value);
   auto idle_period = std::max(interval, idle_timeout / 2);
   auto next_idle_check = std::chrono::steady_clock::now() + idle_period;
   // A round scans the directory: ~10 ms per million activations here.
   auto round_period = std::clamp(
-      std::chrono::milliseconds{static_cast<int64_t>(router->max_activations() / 10'000)},
-      interval, std::chrono::milliseconds{1000});
-  detail::eviction_pacer pacer{router->max_activations(), std::max(interval, round_period)};
+      std::chrono::milliseconds{static_cast<int64_t>(router->max_activations() / 10'000)}, interval,
+      std::chrono::milliseconds{1000});
+  detail::eviction_pacer pacer{router->max_activations(), round_period};
   return {
       [=](detail::sweep_atom) mutable {
         auto now = std::chrono::steady_clock::now();

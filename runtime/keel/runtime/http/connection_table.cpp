@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include <fmt/format.h>
 #include <sys/socket.h>
 
 namespace keel::http {
@@ -115,15 +114,14 @@ size_t connection_table::open_connections() const {
 }
 
 void connection_table::render_metrics(std::string& out) const {
-  render_header(out, "keel_http_connections", "gauge", "Open HTTP connections.");
-  out += fmt::format("keel_http_connections {}\n", open_connections());
-  render_header(out, "keel_http_connections_closed_idle_total", "counter",
-                "Idle HTTP connections closed to make room for new ones.");
-  out += fmt::format("keel_http_connections_closed_idle_total {}\n", evicted_.value());
-  render_header(out, "keel_http_connections_refused_total", "counter",
-                "HTTP connections refused: their client was at --max-connections-per-client "
-                "with none idle.");
-  out += fmt::format("keel_http_connections_refused_total {}\n", refused_.value());
+  render_gauge(out, "keel_http_connections", "Open HTTP connections.",
+               static_cast<int64_t>(open_connections()));
+  render_counter(out, "keel_http_connections_closed_idle_total",
+                 "Idle HTTP connections closed to make room for new ones.", evicted_.value());
+  render_counter(out, "keel_http_connections_refused_total",
+                 "HTTP connections refused: their client was at --max-connections-per-client "
+                 "with none idle.",
+                 refused_.value());
 }
 
 }  // namespace keel::http

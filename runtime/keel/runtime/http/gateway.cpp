@@ -317,17 +317,15 @@ void gateway::render_metrics(std::string& out) const {
     if (r.stats->latency.count() > 0)
       r.stats->latency.render(out, "keel_http_request_duration_seconds",
                               fmt::format("method=\"{}\",route=\"{}\"", r.method, r.pattern));
-  render_header(out, "keel_http_inflight", "gauge", "HTTP requests in flight.");
-  out += fmt::format("keel_http_inflight {}\n", inflight());
-  render_header(out, "keel_http_overloaded_total", "counter",
-                "Requests refused by admission control.");
-  out += fmt::format("keel_http_overloaded_total {}\n", overloaded_.value());
-  render_header(out, "keel_http_rate_limited_total", "counter",
-                "Requests refused by the per-key rate limit.");
-  out += fmt::format("keel_http_rate_limited_total {}\n", rate_limited_.value());
-  render_header(out, "keel_http_auth_throttled_total", "counter",
-                "Requests refused because their client address failed too many API keys.");
-  out += fmt::format("keel_http_auth_throttled_total {}\n", auth_throttled_.value());
+  render_gauge(out, "keel_http_inflight", "HTTP requests in flight.",
+               static_cast<int64_t>(inflight()));
+  render_counter(out, "keel_http_overloaded_total", "Requests refused by admission control.",
+                 overloaded_.value());
+  render_counter(out, "keel_http_rate_limited_total", "Requests refused by the per-key rate limit.",
+                 rate_limited_.value());
+  render_counter(out, "keel_http_auth_throttled_total",
+                 "Requests refused because their client address failed too many API keys.",
+                 auth_throttled_.value());
   for (const auto& source : metrics_sources_) source(out);
 }
 
