@@ -1,8 +1,10 @@
 #include "keel/runtime/node_runtime.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <limits>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -96,9 +98,32 @@ void register_ledger(type_registry& types, const std::string& name, bool with_en
   if (with_entries) builder.with_entries();
 }
 
-// While closed, a `gated` actor's reminder turn waits (at most 10 s) for the gate to open:
-// firings then pile up in flight, which shows how many the node sends at once.
-std::atomic<bool> reminder_gate_open{true};
+// While closed, a `gated` actor's reminder turn waits (at most 10 s) for it to open: firings
+// then pile up in flight, which shows how many the node sends at once.
+class gate {
+ public:
+  void close() {
+    std::lock_guard guard{mutex_};
+    open_ = false;
+  }
+  void open() {
+    {
+      std::lock_guard guard{mutex_};
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+  void pass() {
+    std::unique_lock lock{mutex_};
+    opened_.wait_for(lock, 10s, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = true;
+};
+gate reminder_gate;
 
 // The system clock moved ahead by `ahead`: a restart "later" without waiting for it.
 class shifted_clock final : public wall_clock {
@@ -119,9 +144,7 @@ void register_gated(type_registry& types) {
       .on<GetReminders>(
           [](const GetReminders&, context& ctx) { return ctx.state<ReminderCount>(); })
       .on_reminder([](const std::string&, context& ctx) {
-        auto give_up = std::chrono::steady_clock::now() + 10s;
-        while (!reminder_gate_open.load() && std::chrono::steady_clock::now() < give_up)
-          std::this_thread::sleep_for(1ms);
+        reminder_gate.pass();
         ctx.state<ReminderCount>().set_fired(ctx.view<ReminderCount>().fired() + 1);
       });
 }
@@ -594,7 +617,7 @@ TEST_F(NodeRuntime, OverdueRemindersFireAtMost1024AtATimeAndEachOnce) {
   for (auto& t : arming) t.join();
   stop();
   clock_->ahead = 61'000;  // every one overdue at the next start
-  reminder_gate_open = false;
+  reminder_gate.close();
   start();
   // Counted where the router spawns them, before they run: the first ones block every
   // scheduler thread.
@@ -602,7 +625,7 @@ TEST_F(NodeRuntime, OverdueRemindersFireAtMost1024AtATimeAndEachOnce) {
       << "phase: waiting for the first 1,024 firings; activations " << rt_->router().activations();
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(rt_->router().activations(), 1024u) << "more than 1,024 firings in flight";
-  reminder_gate_open = true;
+  reminder_gate.open();
   for (int i = 0; i < actors; ++i) {
     actor_id id{"gated", std::to_string(i)};
     ASSERT_TRUE(eventually([&] { return reminder_state(id).fired() == 1; }, 10s))
