@@ -605,13 +605,18 @@ TEST_F(NodeRuntime, ReminderFiresAfterARestartExactlyOnce) {
 TEST_F(NodeRuntime, OverdueRemindersFireAtMost1024AtATimeAndEachOnce) {
   start();
   constexpr int actors = 1100;
+  // All in the partitions the start-up load reads first: the gated turns block every
+  // scheduler thread, the reminder service's too, so it would not read further.
+  std::vector<actor_id> ids;
+  for (int i = 0; ids.size() < actors; ++i)
+    if (actor_id id{"gated", std::to_string(i)}; id.partition() < 64) ids.push_back(id);
   std::vector<std::thread> arming;
   for (int t = 0; t < 4; ++t)
     arming.emplace_back([&, t] {
       for (int i = t; i < actors; i += 4) {
         Remind remind;
         remind.set_in_ms(60'000);
-        EXPECT_TRUE(call(actor_id{"gated", std::to_string(i)}, msg(remind)));
+        EXPECT_TRUE(call(ids[i], msg(remind)));
       }
     });
   for (auto& t : arming) t.join();
@@ -626,11 +631,9 @@ TEST_F(NodeRuntime, OverdueRemindersFireAtMost1024AtATimeAndEachOnce) {
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(rt_->router().activations(), 1024u) << "more than 1,024 firings in flight";
   reminder_gate.open();
-  for (int i = 0; i < actors; ++i) {
-    actor_id id{"gated", std::to_string(i)};
+  for (const auto& id : ids)
     ASSERT_TRUE(eventually([&] { return reminder_state(id).fired() == 1; }, 10s))
         << "phase: waiting for " << to_string(id) << " to fire once";
-  }
   EXPECT_EQ(rt_->metrics().reminders_fired.value(), uint64_t{actors});
 }
 

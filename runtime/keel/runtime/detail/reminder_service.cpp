@@ -30,12 +30,33 @@ using reminder_key_t = std::pair<actor_id, std::string>;
 // the node's memory) and filled this actor's mailbox with their answers.
 constexpr size_t max_in_flight = 1024;
 
+// The due-time index holds a pointer to its entry's key in `due_by_key` (map nodes never
+// move) rather than a second copy of actor id and name: it halves the memory per reminder.
+struct due_entry {
+  int64_t due_ms;
+  const reminder_key_t* key;
+  friend bool operator<(const due_entry& a, const due_entry& b) {
+    if (a.due_ms != b.due_ms) return a.due_ms < b.due_ms;
+    return std::less<const reminder_key_t*>{}(a.key, b.key);
+  }
+};
+
+// Partitions loaded per store read at start: firing begins after the first chunk instead
+// of after the whole store was read, and the reader serves activations between chunks.
+constexpr uint32_t partitions_per_load = 64;
+
 struct reminder_state {
   node_services* svc = nullptr;
   std::map<reminder_key_t, int64_t> due_by_key;  // every reminder this node owns
   // The reminders waiting for their due time: all but those in flight (being delivered,
   // or waiting out a backoff), so the next one to arm for is always the first.
-  std::multimap<int64_t, reminder_key_t> by_due;
+  std::set<due_entry> by_due;
+  // While the start-up load runs: the reminders activations changed meanwhile. Their
+  // change is at least as new as what a chunk read from the store, so it wins.
+  bool loading = true;
+  std::set<reminder_key_t> changed_while_loading;
+  std::set<uint32_t> dropped_while_loading;  // handed off: a chunk read before is stale
+  // Bounded by max_in_flight: copies of the key are cheap here.
   std::set<reminder_key_t> in_flight;
   std::map<reminder_key_t, int64_t> backoff_ms;
   // The ticks pending: an immediate one (a reminder due already), and the delayed one armed
@@ -51,20 +72,18 @@ struct reminder_state {
 
 using reminder_actor = caf::stateful_actor<reminder_state>;
 
-void unschedule(reminder_state& st, const reminder_key_t& key, int64_t due_ms) {
-  auto [first, last] = st.by_due.equal_range(due_ms);
-  for (auto i = first; i != last; ++i) {
-    if (i->second == key) {
-      st.by_due.erase(i);
-      return;
-    }
-  }
+void schedule(reminder_state& st, std::map<reminder_key_t, int64_t>::const_iterator it) {
+  st.by_due.insert({it->second, &it->first});
+}
+
+void unschedule(reminder_state& st, std::map<reminder_key_t, int64_t>::const_iterator it) {
+  st.by_due.erase({it->second, &it->first});
 }
 
 void erase_entry(reminder_state& st, const reminder_key_t& key) {
   auto it = st.due_by_key.find(key);
   if (it == st.due_by_key.end()) return;
-  unschedule(st, key, it->second);
+  unschedule(st, it);
   st.due_by_key.erase(it);
   st.svc->metrics->reminders.add(-1);
 }
@@ -74,15 +93,14 @@ void land(reminder_state& st, const reminder_key_t& key) {
   // Not in flight any more: its partition was dropped meanwhile, and a rescan (a handoff
   // aborted) already scheduled what is stored; scheduling it again would fire it twice.
   if (st.in_flight.erase(key) == 0) return;
-  if (auto it = st.due_by_key.find(key); it != st.due_by_key.end())
-    st.by_due.emplace(it->second, key);
+  if (auto it = st.due_by_key.find(key); it != st.due_by_key.end()) schedule(st, it);
 }
 
 void arm(reminder_actor* self) {
   auto& st = self->state;
   // Full: the next firing that lands arms again.
   if (st.by_due.empty() || st.in_flight.size() >= max_in_flight) return;
-  auto due = st.by_due.begin()->first;
+  auto due = st.by_due.begin()->due_ms;
   auto delay = due - st.svc->clock->now_ms();
   // Due already (an outbox's "process now"): a plain message, as each delayed one costs a
   // wake-up of CAF's clock thread.
@@ -100,10 +118,10 @@ void arm(reminder_actor* self) {
 void set_entry(reminder_actor* self, const reminder_key_t& key, int64_t due_ms) {
   auto& st = self->state;
   erase_entry(st, key);
-  st.due_by_key[key] = due_ms;
+  auto it = st.due_by_key.emplace(key, due_ms).first;
   st.svc->metrics->reminders.add(1);
   // One in flight is scheduled again when its answer lands, at its due time by then.
-  if (!st.in_flight.count(key)) st.by_due.emplace(due_ms, key);
+  if (!st.in_flight.count(key)) schedule(st, it);
   arm(self);
 }
 
@@ -113,8 +131,8 @@ void fire_due(reminder_actor* self) {
   std::vector<std::pair<int64_t, reminder_key_t>> due;
   auto room = max_in_flight - std::min(max_in_flight, st.in_flight.size());
   auto end = st.by_due.begin();
-  for (; end != st.by_due.end() && end->first <= now && due.size() < room; ++end)
-    due.emplace_back(end->first, end->second);
+  for (; end != st.by_due.end() && end->due_ms <= now && due.size() < room; ++end)
+    due.emplace_back(end->due_ms, *end->key);
   st.by_due.erase(st.by_due.begin(), end);
   for (auto& [when, key] : due) {
     st.in_flight.insert(key);
@@ -138,6 +156,10 @@ void fire_due(reminder_actor* self) {
   arm(self);
 }
 
+void note_change(reminder_state& st, const actor_id& id, const std::string& name) {
+  if (st.loading) st.changed_while_loading.emplace(id, name);
+}
+
 // Schedules the reminders of `loaded` (records as stored: the key names the actor).
 void schedule_loaded(reminder_actor* self, const load_result& loaded) {
   for (const auto& [key, value] : loaded.reminders) {
@@ -155,8 +177,35 @@ void schedule_loaded(reminder_actor* self, const load_result& loaded) {
     auto key_size = rest.size() - type_end - 1 - rec.name().size() - 1;
     actor_id id{std::string{rest.substr(0, type_end)},
                 std::string{rest.substr(type_end + 1, key_size)}};
-    set_entry(self, {std::move(id), rec.name()}, rec.due_ms());
+    reminder_key_t entry{std::move(id), rec.name()};
+    if (self->state.changed_while_loading.count(entry) ||
+        self->state.dropped_while_loading.count(entry.first.partition()))
+      continue;
+    set_entry(self, entry, rec.due_ms());
   }
+}
+
+// Loads the stored reminders from partition `first` on, a chunk at a time, each scheduled
+// (and firing, if due) before the next is read.
+void load_from(reminder_actor* self, uint32_t first) {
+  auto& st = self->state;
+  if (first >= partition_count) {
+    st.loading = false;
+    st.changed_while_loading.clear();
+    st.dropped_while_loading.clear();
+    st.svc->log->info("loaded {} reminders", st.due_by_key.size());
+    return;
+  }
+  self->request(st.svc->store_readers.front(), caf::infinite, scan_atom::value, first,
+                partitions_per_load)
+      .then(
+          [self, first](const load_result_ptr& chunk) {
+            schedule_loaded(self, *chunk);
+            load_from(self, first + partitions_per_load);
+          },
+          [self](caf::error& err) {
+            self->state.svc->log->error("cannot load reminders: {}", message_of(err));
+          });
 }
 
 caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
@@ -169,21 +218,15 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
           "after the next start",
           *refused);
   });
-  self->request(svc->store_readers.front(), caf::infinite, scan_atom::value)
-      .await(
-          [self](const load_result_ptr& all) {
-            schedule_loaded(self, *all);
-            self->state.svc->log->info("loaded {} reminders", self->state.due_by_key.size());
-          },
-          [self](caf::error& err) {
-            self->state.svc->log->error("cannot load reminders: {}", message_of(err));
-          });
+  load_from(self, 0);
   return {
       [self](upsert_atom, const actor_id& id, const std::string& name, int64_t due_ms) {
+        note_change(self->state, id, name);
         self->state.backoff_ms.erase({id, name});
         set_entry(self, {id, name}, due_ms);
       },
       [self](remove_atom, const actor_id& id, const std::string& name) {
+        note_change(self->state, id, name);
         erase_entry(self->state, {id, name});
         self->state.backoff_ms.erase({id, name});
       },
@@ -198,6 +241,7 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
       // A partition handed to this node (or whose handoff was aborted): its reminders are
       // in the store now.
       [self](scan_atom, uint32_t partition) {
+        self->state.dropped_while_loading.erase(partition);
         self->request(self->state.svc->store_readers.front(), caf::infinite, scan_atom::value,
                       partition)
             .await([self](const load_result_ptr& loaded) { schedule_loaded(self, *loaded); },
@@ -209,6 +253,7 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
       // A partition handed off: its reminders fire on the new owner from now on.
       [self](drop_atom, uint32_t partition) {
         auto& st = self->state;
+        if (st.loading) st.dropped_while_loading.insert(partition);
         std::vector<reminder_key_t> gone;
         for (const auto& [key, due] : st.due_by_key)
           if (key.first.partition() == partition) gone.push_back(key);

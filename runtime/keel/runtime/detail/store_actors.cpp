@@ -266,9 +266,10 @@ caf::behavior store_reader(caf::event_based_actor*, state_store* store) {
       [=](load_atom, const actor_id& id, bool with_entries) -> caf::result<load_result_ptr> {
         return as_result(load_actor(*store, id, with_entries));
       },
-      [=](scan_atom) -> caf::result<load_result_ptr> {
+      // The reminders of partitions [first, first + count).
+      [=](scan_atom, uint32_t first, uint32_t count) -> caf::result<load_result_ptr> {
         auto result = std::make_shared<load_result>();
-        for (uint32_t p = 0; p < partition_count; ++p) {
+        for (uint32_t p = first; p < std::min(partition_count, first + count); ++p) {
           auto records = store->scan(partition_prefix(p, record_kind::reminder));
           if (!records) return std::move(records.error());
           for (auto& kv : *records) result->reminders.push_back(std::move(kv));
