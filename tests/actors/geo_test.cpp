@@ -103,5 +103,39 @@ TEST(Validation, NamesTheFieldOutOfRange) {
   EXPECT_FALSE(valid_point({NAN, 0}, "pickup", error));
 }
 
+TEST(GeoAreas, AnAreaIsABlockOf16By16CellsAndNegativeCellsRoundDown) {
+  EXPECT_EQ(area_of({0, 0}), (cell_id{0, 0}));
+  EXPECT_EQ(area_of({15, 15}), (cell_id{0, 0}));
+  EXPECT_EQ(area_of({16, -1}), (cell_id{1, -1}));
+  EXPECT_EQ(area_of({-16, -17}), (cell_id{-1, -2}));
+}
+
+TEST(GeoAreas, CellKeysParseBackAndAnythingElseIsRefused) {
+  EXPECT_EQ(parse_cell_key(cell_key({-12000, 4001})), (cell_id{-12000, 4001}));
+  for (const char* bad :
+       {"", ":", "1:", ":1", "1:2:3", "a:1", "1:1 ", "1x:2", "99999999999999999999:1"})
+    EXPECT_FALSE(parse_cell_key(bad)) << bad;
+}
+
+TEST(GeoAreas, TheAreasWithinARadiusHoldEveryCellASearchMayAsk) {
+  geo_grid grid{0.01};
+  std::mt19937_64 rng{7};
+  std::uniform_real_distribution<double> lat{-80, 80}, lng{-179, 179};
+  for (int i = 0; i < 200; ++i) {
+    point p{lat(rng), lng(rng)};
+    auto areas = grid.areas_within(p, 5000, 64);
+    std::set<std::pair<int64_t, int64_t>> holds;
+    for (auto a : areas) holds.insert({a.x, a.y});
+    auto center = grid.cell_of(p);
+    for (int r = 0; r <= 64 && grid.ring_min_distance(p, r) <= 5000; ++r)
+      for (auto c : grid.ring_cells(center, r)) {
+        if (grid.cell_min_distance(p, c) > 5000) continue;
+        EXPECT_TRUE(holds.count({area_of(c).x, area_of(c).y})) << p.lat << "," << p.lng;
+      }
+  }
+  // Mid-latitude, 5 km: a 11 x 11 block of cells, so at most 2 x 2 areas.
+  EXPECT_LE(grid.areas_within({-40.0, -120.0}, 5000, 64).size(), 4u);
+}
+
 }  // namespace
 }  // namespace keel::rideshare

@@ -16,6 +16,7 @@
 #include "keel/runtime/builtin_actors.hpp"
 #include "keel/runtime/node_fence.hpp"
 #include "keel/runtime/storage_keys.hpp"
+#include "keel/test/eventually.hpp"
 #include "keel/test/faulty_store.hpp"
 #include "keel/test/temp_dir.hpp"
 
@@ -24,6 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace keel::builtin;
+using test::eventually;
 
 template <class M>
 message_ptr msg(M m) {
@@ -238,16 +240,6 @@ class NodeRuntime : public ::testing::Test {
     auto reply = std::async(std::launch::async, [this, id, by] { return call(id, msg(inc(by))); });
     if (!eventually([&] { return faulty_->writes_started.load() == 1; }, 5s)) return {};
     return reply;
-  }
-
-  // Polls `done` every 10 ms for at most `limit`; the phase names what was awaited.
-  static bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-    auto give_up = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > give_up) return false;
-      std::this_thread::sleep_for(10ms);
-    }
-    return true;
   }
 
   test::temp_dir dir_;

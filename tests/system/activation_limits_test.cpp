@@ -2,6 +2,7 @@
 // activation limit evicts the longest-idle ones and loses nothing. Real keel-node, real HTTP.
 #include <gtest/gtest.h>
 
+#include "keel/test/eventually.hpp"
 #include "keel/test/node_process.hpp"
 #include "keel/test/temp_dir.hpp"
 
@@ -12,15 +13,6 @@ using namespace std::chrono_literals;
 
 uint64_t metric(node_process& node, const std::string& name) {
   return metric_value(node.get("/metrics").body, name);
-}
-
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  auto give_up = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= give_up) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
 }
 
 TEST(ActivationLimits, LookupsOfRidesThatDoNotExistKeepNoActivation) {

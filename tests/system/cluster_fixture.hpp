@@ -19,6 +19,7 @@
 #include "keel/cluster/membership.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/test/etcd_process.hpp"
+#include "keel/test/eventually.hpp"
 #include "keel/test/node_process.hpp"
 #include "keel/test/temp_dir.hpp"
 
@@ -26,16 +27,6 @@ namespace keel::test {
 
 using namespace std::chrono_literals;
 using cluster::ClusterView;
-
-// Polls `done` every 20 ms for at most `limit`.
-inline bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  auto give_up = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 // The owner of `key`'s partition as `node` reports it.
 inline std::string owner_seen_by(node_process& node, const std::string& key) {

@@ -8,9 +8,10 @@
 namespace keel::rideshare {
 
 // The ride-sharing actor types. Keys: driver/rider/ride/payment ids as the API gives them,
-// cells "x:y", alerts "rider:<id>" or "driver:<id>", ride_key the Idempotency-Key.
+// cells and areas "x:y", alerts "rider:<id>" or "driver:<id>", ride_key the Idempotency-Key.
 inline constexpr std::string_view driver_type = "driver";
 inline constexpr std::string_view cell_type = "cell";
+inline constexpr std::string_view area_type = "area";
 inline constexpr std::string_view quote_type = "quote";
 inline constexpr std::string_view ride_type = "ride";
 inline constexpr std::string_view rider_type = "rider";
@@ -24,6 +25,9 @@ inline actor_id driver_actor(std::string id) {
 }
 inline actor_id cell_actor(std::string key) {
   return {std::string{cell_type}, std::move(key)};
+}
+inline actor_id area_actor(std::string key) {
+  return {std::string{area_type}, std::move(key)};
 }
 inline actor_id ride_actor(std::string id) {
   return {std::string{ride_type}, std::move(id)};

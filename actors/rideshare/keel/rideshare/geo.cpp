@@ -1,6 +1,7 @@
 #include "keel/rideshare/geo.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 namespace keel::rideshare {
@@ -42,6 +43,10 @@ cell_id geo_grid::cell_of(point p) const {
 }
 
 std::string geo_grid::key_of(cell_id c) const {
+  return cell_key(c);
+}
+
+std::string cell_key(cell_id c) {
   return std::to_string(c.x) + ":" + std::to_string(c.y);
 }
 
@@ -87,6 +92,37 @@ double geo_grid::cell_min_distance(point p, cell_id c) const {
   double dlng = std::max({0.0, lng_min - p.lng, p.lng - lng_max});
   double ew_scale = std::min(east_west_scale(p.lat, lat_min), east_west_scale(p.lat, lat_max));
   return flat_estimate_margin * std::hypot(dlat * meters_per_degree, dlng * ew_scale);
+}
+
+std::vector<cell_id> geo_grid::areas_within(point p, double radius_meters, int max_ring) const {
+  int reach = 0;
+  while (reach < max_ring && ring_min_distance(p, reach + 1) <= radius_meters) ++reach;
+  auto c = cell_of(p);
+  auto low = area_of({c.x - reach, c.y - reach});
+  auto high = area_of({c.x + reach, c.y + reach});
+  std::vector<cell_id> out;
+  for (auto x = low.x; x <= high.x; ++x)
+    for (auto y = low.y; y <= high.y; ++y) out.push_back({x, y});
+  return out;
+}
+
+cell_id area_of(cell_id c) {
+  auto floor_div = [](int64_t v) {
+    return v >= 0 ? v / cells_per_area : -((-v - 1) / cells_per_area) - 1;
+  };
+  return {floor_div(c.x), floor_div(c.y)};
+}
+
+std::optional<cell_id> parse_cell_key(std::string_view key) {
+  auto colon = key.find(':');
+  if (colon == key.npos) return std::nullopt;
+  cell_id c;
+  auto parse = [](std::string_view text, int64_t& out) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc{} && end == text.data() + text.size() && !text.empty();
+  };
+  if (!parse(key.substr(0, colon), c.x) || !parse(key.substr(colon + 1), c.y)) return std::nullopt;
+  return c;
 }
 
 fare_quote quote_fare(point pickup, point dropoff, const fare_rule& rule) {

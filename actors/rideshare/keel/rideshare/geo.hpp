@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace keel::rideshare {
@@ -23,6 +25,19 @@ struct cell_id {
   friend bool operator==(const cell_id&, const cell_id&) = default;
 };
 
+/// An area: a block of cells_per_area x cells_per_area cells whose `area` actor knows which
+/// of its cells list a driver. Keyed like a cell, "x:y" of the block.
+inline constexpr int64_t cells_per_area = 16;
+
+/// The area holding cell `c` (floor division: cell -1 lies in area -1).
+cell_id area_of(cell_id c);
+
+/// The key of a cell (or area): "x:y".
+std::string cell_key(cell_id c);
+
+/// The cell (or area) of a key "x:y"; nullopt for anything else.
+std::optional<cell_id> parse_cell_key(std::string_view key);
+
 /// The grid the geolocation index uses: its cell size, the cell of a point, the cells of a
 /// ring, and how near a ring or a cell can possibly come to a point (the matching stop and
 /// skip rules).
@@ -43,6 +58,9 @@ class geo_grid {
   /// A lower bound, in meters, on the distance from `p` to any point of cell `c` (0 when `p`
   /// lies in it): a cell farther than the best driver found cannot hold a nearer one.
   double cell_min_distance(point p, cell_id c) const;
+  /// The areas holding every cell a search from `p` within `radius_meters` may ask (rings
+  /// up to `max_ring`).
+  std::vector<cell_id> areas_within(point p, double radius_meters, int max_ring) const;
 
  private:
   double size_;

@@ -33,7 +33,7 @@ struct rideshare_options {
   int history_kept = 20;
 };
 
-/// Registers the ride-sharing actor types: driver, cell, quote, ride, rider, payment,
+/// Registers the ride-sharing actor types: driver, cell, area, quote, ride, rider, payment,
 /// processor, alerts, ride_key (idempotency). Requires: `types` not yet serving.
 void register_rideshare(type_registry& types, const rideshare_options& opts);
 

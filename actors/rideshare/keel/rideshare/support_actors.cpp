@@ -1,4 +1,4 @@
-// Drivers, geolocation cells, quotes, riders, alerts, payments and the simulated payment
+// Drivers, quotes, riders, alerts, payments and the simulated payment
 // processor. Rides live in ride_actor.cpp.
 #include <algorithm>
 #include <random>
@@ -103,28 +103,6 @@ void register_driver(type_registry& types, const rideshare_options& opts) {
         CheckDriver check;
         check.set_driver_id(ctx.self().key());
         ctx.tell(ride_actor(st.current_ride()), check);
-      });
-}
-
-void register_cell(type_registry& types) {
-  types.add_type<CellState>(std::string{cell_type})
-      .on<CellUpsert>([](const CellUpsert& m, context& ctx) {
-        (*ctx.state<CellState>().mutable_drivers())[m.driver_id()] = m.position();
-        return Done{};
-      })
-      .on<CellRemove>([](const CellRemove& m, context& ctx) {
-        if (ctx.view<CellState>().drivers().count(m.driver_id()))
-          ctx.state<CellState>().mutable_drivers()->erase(m.driver_id());
-        return Done{};
-      })
-      .on<CellQuery>([](const CellQuery&, context& ctx) {
-        CellDrivers out;
-        for (const auto& [id, pos] : ctx.view<CellState>().drivers()) {
-          auto* d = out.add_drivers();
-          d->set_driver_id(id);
-          *d->mutable_position() = pos;
-        }
-        return out;
       });
 }
 
@@ -380,10 +358,11 @@ void register_processor(type_registry& types, const rideshare_options& opts) {
 }  // namespace
 
 void register_rides(type_registry& types, const rideshare_options& opts);  // ride_actor.cpp
+void register_geo_index(type_registry& types);                             // geo_index.cpp
 
 void register_rideshare(type_registry& types, const rideshare_options& opts) {
   register_driver(types, opts);
-  register_cell(types);
+  register_geo_index(types);
   register_quote(types, opts);
   register_rider(types, opts);
   register_alerts(types, opts);

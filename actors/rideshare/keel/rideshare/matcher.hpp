@@ -1,0 +1,40 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "keel/rideshare/geo.hpp"
+#include "keel/rideshare/rideshare.hpp"
+#include "keel/runtime/context.hpp"
+
+namespace keel::rideshare {
+
+class match_search;
+
+/// Matching a ride to the nearest available driver within the search radius, through the
+/// cells of the geolocation index (architecture.md, "Matching").
+/// Immutable after construction; called from ride turns on any scheduler thread.
+class matcher {
+ public:
+  explicit matcher(const rideshare_options& opts);
+  ~matcher();
+
+  /// Finds the nearest available driver within the radius, not one of `excluded`, and
+  /// reserves it through the driver actor; calls `done(driver_id)` (empty: none) inside
+  /// the same turn.
+  void run(context& ctx, point pickup, std::function<void(std::string)> done,
+           std::vector<std::string> excluded = {}) const;
+
+  /// A search again of a ride that found nobody: asks the one to four areas around the
+  /// pickup first, and the cells only if one of them lists a driver within the radius;
+  /// otherwise `done("")` at once. An empty neighbourhood costs a few turns, not ~80.
+  void run_if_listed(context& ctx, point pickup, std::function<void(std::string)> done,
+                     std::vector<std::string> excluded = {}) const;
+
+ private:
+  std::unique_ptr<const match_search> search_;
+};
+
+}  // namespace keel::rideshare

@@ -1,0 +1,129 @@
+// A ride that finds no driver searches again on a backed-off reminder: on a real node
+// runtime and LevelDB, what each search again costs and that a driver listed meanwhile,
+// in the pickup's area or the next one, is found by it.
+#include <gtest/gtest.h>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "keel/rideshare/actor_names.hpp"
+#include "keel/rideshare/rideshare.hpp"
+#include "keel/rideshare/rideshare.pb.h"
+#include "keel/runtime/node_runtime.hpp"
+#include "keel/runtime/registry.hpp"
+#include "keel/test/eventually.hpp"
+#include "keel/test/temp_dir.hpp"
+
+namespace keel::rideshare {
+namespace {
+
+using namespace std::chrono_literals;
+using test::eventually;
+
+class RideSearch : public ::testing::Test {
+ protected:
+  RideSearch() {
+    rideshare_options opts;
+    opts.search_retry = 20ms;
+    opts.search_retry_max = 20ms;
+    opts.search_timeout = 60s;
+    register_rideshare(types_, opts);
+    cfg_.set("scheduler.max-threads", 2);
+    sys_ = std::make_unique<caf::actor_system>(cfg_);
+    auto store = open_leveldb_store({dir_.sub("db"), false});
+    EXPECT_TRUE(store) << message_of(store.error());
+    auto rt = node_runtime::start(*sys_, types_, std::move(*store), make_system_clock(), {});
+    EXPECT_TRUE(rt) << message_of(rt.error());
+    rt_ = std::move(*rt);
+  }
+  ~RideSearch() override {
+    rt_.reset();
+    sys_.reset();
+  }
+
+  template <class Reply>
+  Reply call(const actor_id& target, std::shared_ptr<google::protobuf::Message> m) {
+    auto r = rt_->call_and_wait(target, std::move(m), 5s);
+    EXPECT_TRUE(r) << message_of(r.error());
+    return r ? static_cast<const Reply&>(**r) : Reply{};
+  }
+
+  Ride request_ride(const std::string& id, double lat, double lng) {
+    auto m = std::make_shared<RequestRide>();
+    m->set_rider_id("u-" + id);
+    m->mutable_pickup()->set_lat(lat);
+    m->mutable_pickup()->set_lng(lng);
+    m->mutable_dropoff()->set_lat(lat + 0.01);
+    m->mutable_dropoff()->set_lng(lng);
+    return call<Ride>(ride_actor(id), m);
+  }
+
+  Ride ride(const std::string& id) {
+    return call<Ride>(ride_actor(id), std::make_shared<GetRide>());
+  }
+
+  void list_driver(const std::string& id, double lat, double lng) {
+    auto at = std::make_shared<UpdateLocation>();
+    at->set_lat(lat);
+    at->set_lng(lng);
+    call<Driver>(driver_actor(id), at);
+    auto available = std::make_shared<SetAvailability>();
+    available->set_available(true);
+    call<Driver>(driver_actor(id), available);
+  }
+
+  uint64_t fired() { return rt_->metrics().reminders_fired.value(); }
+
+  test::temp_dir dir_;
+  type_registry types_;
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  std::unique_ptr<node_runtime> rt_;
+};
+
+// Each search again used to ask the ~80 cells within 5 km: 6,000 rides waiting in an empty
+// area kept a node at 100 % CPU. Now it asks the pickup's areas (four here: the pickup
+// lies near a corner of its area) and no cell.
+TEST_F(RideSearch, SearchingAgainWhereNoDriverIsAsksTheAreasNotTheCells) {
+  ASSERT_EQ(request_ride("r1", -40.0, -120.0).status(), Ride::searching);
+  ASSERT_TRUE(eventually([&] { return fired() >= 3; }, 10s)) << "phase: the first retries";
+  auto turns_before = rt_->metrics().turns();
+  auto fired_before = fired();
+  ASSERT_TRUE(eventually([&] { return fired() >= fired_before + 20; }, 10s))
+      << "phase: twenty more retries";
+  auto turns = rt_->metrics().turns() - turns_before;
+  auto retries = fired() - fired_before;
+  // A retry: the ride's reminder turn and one turn of each of its four areas. The counts
+  // are read while retries run, so one may be counted half.
+  EXPECT_LE(double(turns), 5.0 * double(retries) + 5)
+      << turns << " turns in " << retries << " retries";
+  EXPECT_EQ(ride("r1").status(), Ride::searching);
+}
+
+// The areas know of a driver listed after the ride began searching, and the next search
+// asks the cells. The driver's cell lies in the area east of the pickup's.
+TEST_F(RideSearch, DriverListedInTheNextAreaWhileARideSearchesIsMatchedByTheNextRetry) {
+  // Area 0 spans longitudes [0, 0.16); the pickup is 55 m west of its edge, the driver
+  // 55 m east of it.
+  ASSERT_EQ(request_ride("r2", 0.005, 0.1595).status(), Ride::searching);
+  ASSERT_TRUE(eventually([&] { return fired() >= 3; }, 10s)) << "phase: the first retries";
+  list_driver("d1", 0.005, 0.1605);
+  ASSERT_TRUE(eventually([&] { return ride("r2").status() == Ride::matched; }, 5s))
+      << "phase: a retry after the driver was listed";
+  EXPECT_EQ(ride("r2").driver_id(), "d1");
+}
+
+// A driver who leaves empties the cell, and the area stops sending searches to it.
+TEST_F(RideSearch, CellEmptiedByItsDriverLeavingIsNoLongerListedInItsArea) {
+  list_driver("d2", 10.005, 10.005);
+  auto area = area_actor("62:62");  // cell 1000:1000 of 0.01 degrees
+  auto listed = [&] { return call<AreaCells>(area, std::make_shared<AreaQuery>()).listed_size(); };
+  // Listings are one-way messages, driver to cell to area, each sent after its turn.
+  ASSERT_TRUE(eventually([&] { return listed() == 1; }, 5s)) << "phase: the cell listed";
+  auto away = std::make_shared<SetAvailability>();
+  away->set_available(false);
+  call<Driver>(driver_actor("d2"), away);
+  ASSERT_TRUE(eventually([&] { return listed() == 0; }, 5s)) << "phase: the cell unlisted";
+}
+
+}  // namespace
+}  // namespace keel::rideshare
