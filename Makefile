@@ -4,7 +4,7 @@ JOBS ?= 2
 PACKAGES := cmake g++ make pkg-config libcaf-dev libssl-dev libprotobuf-dev protobuf-compiler \
   libleveldb-dev libsnappy-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev \
   libbenchmark-dev librestinio-dev libasio-dev libhttp-parser-dev libcpp-httplib-dev \
-  libcli11-dev libsimdjson-dev libjemalloc-dev prometheus wrk etcd-server curl
+  libcli11-dev libsimdjson-dev libjemalloc-dev prometheus wrk etcd-server curl chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps configure build run test bench cluster cluster-stop clean

@@ -1,0 +1,230 @@
+// The dashboard page (GET /) as a browser renders it: headless chromium loads it from a
+// real keel-node, its script polls /metrics and /v1/cluster, and the test reads the DOM the
+// script built. Canvas pixels cannot be asserted, so the page also writes each chart's axis
+// labels into data attributes.
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "keel/test/headless_chromium.hpp"
+#include "keel/test/node_process.hpp"
+#include "keel/test/temp_dir.hpp"
+
+namespace keel::test {
+namespace {
+
+constexpr int increments = 300;
+constexpr int unknown_messages = 7;  // 404 on the actor route
+constexpr int unknown_routes = 12;   // 404 counted as route "unmatched"
+
+// The page samples /metrics at load and every 2 s: in 7 s of virtual time it takes samples
+// at 0, 2, 4 and 6 s. Virtual time stands still while a fetch is in flight, so the count
+// does not depend on how fast the node answers.
+constexpr std::chrono::milliseconds page_time{7000};
+constexpr int samples = 4;
+constexpr std::chrono::seconds browser_limit{60};
+
+std::string artifact(const std::string& name) {
+  std::filesystem::create_directories(KEEL_TEST_ARTIFACT_DIR);
+  return std::string{KEEL_TEST_ARTIFACT_DIR} + "/" + name;
+}
+
+// The value of attribute `name` on the element with id `id`, or "<...>" saying what is missing.
+std::string attribute(const std::string& dom, const std::string& id, const std::string& name) {
+  auto at = dom.find("id=\"" + id + "\"");
+  if (at == std::string::npos) return "<no element #" + id + ">";
+  auto begin = dom.rfind('<', at), end = dom.find('>', at);
+  auto tag = dom.substr(begin, end - begin);
+  auto key = " " + name + "=\"";
+  auto v = tag.find(key);
+  if (v == std::string::npos) return "<#" + id + " has no " + name + ">";
+  v += key.size();
+  return tag.substr(v, tag.find('"', v) - v);
+}
+
+// The text of the element with id `id` that holds no other element.
+std::string text_of(const std::string& dom, const std::string& id) {
+  auto at = dom.find("id=\"" + id + "\">");
+  if (at == std::string::npos) return "<no element #" + id + ">";
+  at = dom.find('>', at) + 1;
+  return dom.substr(at, dom.find('<', at) - at);
+}
+
+std::vector<std::string> words(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in{text};
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+int seconds_of_day(const std::string& hh_mm_ss) {
+  return std::stoi(hh_mm_ss.substr(0, 2)) * 3600 + std::stoi(hh_mm_ss.substr(3, 2)) * 60 +
+         std::stoi(hh_mm_ss.substr(6, 2));
+}
+
+// One keel-node that has served a known load before the browser opens its page.
+class DashboardInChromium : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(headless_chromium::missing(), "");
+    node_ = std::make_unique<node_process>(dir_.sub("data"));
+    for (int i = 1; i <= increments; ++i) {
+      auto r = node_->post("/v1/actors/counter/dash/Increment", R"({"by":1})");
+      ASSERT_EQ(r.status, 200) << "load: increment " << i << ": " << r.body;
+      ASSERT_EQ(r.body, R"({"value":")" + std::to_string(i) + R"("})") << "load: increment " << i;
+    }
+    for (int i = 0; i < unknown_messages; ++i)
+      ASSERT_EQ(node_->post("/v1/actors/counter/dash/Nope", "").status, 404) << "load: Nope";
+    for (int i = 0; i < unknown_routes; ++i)
+      ASSERT_EQ(node_->get("/v1/nothing").status, 404) << "load: unmatched route";
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(node_->port()) + "/"; }
+
+  temp_dir dir_;
+  std::unique_ptr<node_process> node_;
+};
+
+TEST_F(DashboardInChromium, ShowsExactCountsQuantilesOfItsOwnWindowLabelledAxesAndTheCluster) {
+  headless_chromium browser{dir_.path()};
+  auto dom = browser.dump_dom(url(), page_time, browser_limit);
+  auto kept = artifact("dashboard-dom.html");
+  std::ofstream{kept} << dom;
+  std::cout << "rendered DOM kept in " << kept << "\n";
+
+  // The script ran to the end of every sample, and said nothing failed.
+  EXPECT_NE(dom.find("<body data-samples=\"" + std::to_string(samples) + "\">"), std::string::npos)
+      << "the page did not take " << samples << " samples in " << page_time.count()
+      << " ms of virtual time; DOM in " << kept;
+  auto updated = text_of(dom, "sub");
+  ASSERT_TRUE(std::regex_match(updated, std::regex{"updated \\d\\d:\\d\\d:\\d\\d"})) << updated;
+
+  // Route rows: counts since the node started, exactly what the test sent. The counter's
+  // requests all came before the page opened, so its window holds none of them: no
+  // quantile ('–') and a rate of 0, where the old page showed life-long bucket bounds.
+  const std::string counter_row =
+      "<tr><td>POST /v1/actors/{type}/{key}/{message}</td><td>0.0</td><td>–</td><td>–</td><td>" +
+      std::to_string(increments) + "</td><td>" + std::to_string(unknown_messages) +
+      "</td><td>0</td><td>0</td></tr>";
+  EXPECT_NE(dom.find(counter_row), std::string::npos) << "no row " << counter_row << " in " << kept;
+  const std::string unmatched_row =
+      "<tr><td>any unmatched</td><td>0.0</td><td>–</td><td>–</td>"
+      "<td>0</td><td>" +
+      std::to_string(unknown_routes) + "</td><td>0</td><td>0</td></tr>";
+  EXPECT_NE(dom.find(unmatched_row), std::string::npos)
+      << "no row " << unmatched_row << " in " << kept;
+  // The page's own polls of /metrics fall inside its window, so that row has quantiles:
+  // interpolated inside a bucket, not a bucket bound.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      dom, m,
+      std::regex{"<tr><td>GET /metrics</td><td>[0-9.]+</td><td>([0-9.]+)</td><td>([0-9.]+)</td>"}))
+      << "no GET /metrics row with quantiles in " << kept;
+  EXPECT_LE(std::stod(m[1]), std::stod(m[2])) << "p50 above p99";
+  EXPECT_EQ(text_of(dom, "window"), "latency quantiles over the last " +
+                                        std::to_string((samples - 1) * 2) +
+                                        " s (all this page has seen so far)");
+  EXPECT_NE(dom.find(">p50 ms, last minute</th>"), std::string::npos);
+  EXPECT_NE(dom.find(">p99 ms, last minute</th>"), std::string::npos);
+
+  // Each chart: a point per sample after the first, a time axis of 10 s ticks on the wall
+  // clock over the 60 s the page starts with, and value ticks that are round steps from 0.
+  const int updated_s = seconds_of_day(updated.substr(8));
+  const std::regex round_step{"(1|2|5)(0*|\\.0*)|0\\.0*(1|2|5)"};
+  for (const auto& [id, unit] : std::vector<std::pair<std::string, std::string>>{
+           {"activity", "/s"}, {"latency", "ms"}, {"http", "req/s"}}) {
+    SCOPED_TRACE("chart #" + id + ", DOM in " + kept);
+    EXPECT_EQ(attribute(dom, id, "data-points"), std::to_string(samples - 1));
+    EXPECT_EQ(attribute(dom, id, "data-y-unit"), unit);
+    auto x = words(attribute(dom, id, "data-x-ticks"));
+    ASSERT_GE(x.size(), 6u);  // 60 s at one tick per 10 s: 6, or 7 when both ends fall on one
+    ASSERT_LE(x.size(), 7u);
+    for (size_t i = 0; i < x.size(); ++i) {
+      ASSERT_TRUE(std::regex_match(x[i], std::regex{"\\d\\d:\\d\\d:\\d\\d"})) << x[i];
+      EXPECT_EQ(seconds_of_day(x[i]) % 10, 0) << x[i];
+      if (i > 0) {
+        EXPECT_EQ((seconds_of_day(x[i]) - seconds_of_day(x[i - 1]) + 86400) % 86400, 10);
+      }
+    }
+    auto lag = (updated_s - seconds_of_day(x.back()) + 86400) % 86400;
+    EXPECT_LT(lag, 10) << "the last tick " << x.back() << " is not the last 10 s before "
+                       << updated;
+    auto y = words(attribute(dom, id, "data-y-ticks"));
+    ASSERT_GE(y.size(), 2u);
+    EXPECT_EQ(std::stod(y[0]), 0.0);
+    const double step = std::stod(y[1]);
+    EXPECT_TRUE(std::regex_match(y[1], round_step)) << "step " << y[1] << " is no 1, 2 or 5";
+    for (size_t i = 2; i < y.size(); ++i) EXPECT_NEAR(std::stod(y[i]), i * step, step * 1e-6);
+    auto label = attribute(dom, id, "aria-label");
+    EXPECT_NE(label.find("over the last 60 s; value axis 0 to " + y.back() + " " + unit +
+                         "; time axis " + x.front() + " to " + x.back()),
+              std::string::npos)
+        << label;
+  }
+  // No turn ran while the page was open: both turn charts keep their empty 0-to-1 scale.
+  EXPECT_EQ(attribute(dom, "activity", "data-y-ticks"), "0.0 0.5 1.0");
+  EXPECT_EQ(attribute(dom, "latency", "data-y-ticks"), "0.0 0.5 1.0");
+  for (const auto* series :
+       {"turns/s", "durable commits/s", "turn p50", "turn p99", "2xx", "4xx", "5xx"}) {
+    EXPECT_NE(dom.find("</i>" + std::string{series} + " <b>"), std::string::npos)
+        << "no legend entry " << series;
+  }
+  EXPECT_EQ(text_of(dom, "span"), "the last 60 s (at most 15 min), one point per 2 s sample");
+
+  // The cluster line and the member row: alone, the node holds every partition.
+  EXPECT_EQ(text_of(dom, "clustersub"), "keel: 1 node holding 4096 partitions, coordinator n1");
+  EXPECT_NE(dom.find("<tr><td>n1 (this node) ★</td><td>up</td><td>127.0.0.1:" +
+                     std::to_string(node_->port()) + "</td><td>–</td><td>4096</td><td>1</td></tr>"),
+            std::string::npos)
+      << "no member row for n1 with 4096 partitions and 1 activation in " << kept;
+}
+
+TEST_F(DashboardInChromium, ScreenshotUnderLoadIsKeptInTheBuildTree) {
+  // Calls while the page is open, so its charts have something to draw.
+  std::atomic<bool> stop{false};
+  std::atomic<int> failed{0};
+  std::thread load{[&] {
+    for (int i = 0; !stop.load(); ++i) {
+      auto r = node_->post("/v1/actors/counter/shot-" + std::to_string(i % 16) + "/Increment",
+                           R"({"by":1})");
+      if (r.status != 200) failed.fetch_add(1);
+    }
+  }};
+  headless_chromium browser{dir_.path()};
+  auto png = artifact("dashboard.png");
+  std::filesystem::remove(png);
+  try {
+    browser.screenshot(url(), png, 1200, 1600, std::chrono::milliseconds{20000}, browser_limit);
+  } catch (...) {
+    stop = true;
+    load.join();
+    throw;
+  }
+  stop = true;
+  load.join();
+  std::cout << "screenshot kept in " << png << "\n";
+  RecordProperty("screenshot", png);
+  EXPECT_EQ(failed.load(), 0) << "calls failed while the page was open";
+
+  // A PNG of the window's size: signature, then the IHDR chunk's big-endian width, height.
+  std::ifstream in{png, std::ios::binary};
+  std::string head(24, '\0');
+  ASSERT_TRUE(in.read(head.data(), head.size())) << "no PNG at " << png;
+  EXPECT_EQ(head.substr(0, 8), "\x89PNG\r\n\x1a\n");
+  auto be32 = [&](size_t at) {
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4; ++i) v = v << 8 | static_cast<unsigned char>(head[at + i]);
+    return v;
+  };
+  EXPECT_EQ(be32(16), 1200u);
+  EXPECT_EQ(be32(20), 1600u);
+}
+
+}  // namespace
+}  // namespace keel::test
