@@ -112,8 +112,9 @@ TEST_F(RideSearch, DriverListedInTheNextAreaWhileARideSearchesIsMatchedByTheNext
   EXPECT_EQ(ride("r2").driver_id(), "d1");
 }
 
-// A driver who leaves empties the cell, and the area stops sending searches to it.
-TEST_F(RideSearch, CellEmptiedByItsDriverLeavingIsNoLongerListedInItsArea) {
+// A driver who leaves empties the cell; the area learns it when a search again finds the
+// cell empty, and then no longer sends searches there.
+TEST_F(RideSearch, CellFoundEmptyByASearchIsNoLongerListedInItsArea) {
   list_driver("d2", 10.005, 10.005);
   auto area = area_actor("62:62");  // cell 1000:1000 of 0.01 degrees
   auto listed = [&] { return call<AreaCells>(area, std::make_shared<AreaQuery>()).listed_size(); };
@@ -122,7 +123,20 @@ TEST_F(RideSearch, CellEmptiedByItsDriverLeavingIsNoLongerListedInItsArea) {
   auto away = std::make_shared<SetAvailability>();
   away->set_available(false);
   call<Driver>(driver_actor("d2"), away);
+  auto cell = cell_actor("1000:1000");
+  ASSERT_TRUE(eventually(
+      [&] { return call<CellDrivers>(cell, std::make_shared<CellQuery>()).drivers_size() == 0; },
+      5s))
+      << "phase: the driver leaving the cell";
+  // A first search's query leaves the area as it is.
+  EXPECT_EQ(listed(), 1);
+  auto again = std::make_shared<CellQuery>();
+  again->set_correct_area(true);
+  call<CellDrivers>(cell, again);
   ASSERT_TRUE(eventually([&] { return listed() == 0; }, 5s)) << "phase: the cell unlisted";
+  // Listed again by the next driver in.
+  list_driver("d3", 10.006, 10.006);
+  ASSERT_TRUE(eventually([&] { return listed() == 1; }, 5s)) << "phase: listed again";
 }
 
 }  // namespace

@@ -9,14 +9,14 @@ namespace keel::rideshare {
 
 namespace {
 
-// Tells the cell's area that it now lists drivers, or no longer does. One-way: a lost
-// listing leaves the area stale until the cell's next one (architecture.md says what that
-// costs a searching ride).
+// Tells the cell's area whether it lists drivers. One-way: a lost listing leaves the area
+// wrong until the cell's next one (architecture.md says what that costs a searching ride).
 void tell_area(context& ctx, bool listed) {
   auto cell = parse_cell_key(ctx.self().key());
   if (!cell) return;  // a cell called by hand under a key that names no cell
   auto& st = ctx.state<CellState>();
   st.set_listing_seq(st.listing_seq() + 1);
+  st.set_area_listed(listed);
   AreaListing listing;
   auto* c = listing.mutable_cell();
   c->set_x(cell->x);
@@ -26,24 +26,22 @@ void tell_area(context& ctx, bool listed) {
   ctx.tell(area_actor(cell_key(area_of(*cell))), listing);
 }
 
+// The area learns of a driver at once, but of an empty cell only when a search again finds
+// it empty (CellQuery.correct_area says why).
 void register_cell(type_registry& types) {
   types.add_type<CellState>(std::string{cell_type})
       .on<CellUpsert>([](const CellUpsert& m, context& ctx) {
-        const auto& view = ctx.view<CellState>();
-        // A cell stored before areas existed has never told its area: the first upsert does.
-        bool starts_listing = view.drivers().empty() || view.listing_seq() == 0;
-        (*ctx.state<CellState>().mutable_drivers())[m.driver_id()] = m.position();
-        if (starts_listing) tell_area(ctx, true);
+        auto& st = ctx.state<CellState>();
+        (*st.mutable_drivers())[m.driver_id()] = m.position();
+        if (!st.area_listed()) tell_area(ctx, true);
         return Done{};
       })
       .on<CellRemove>([](const CellRemove& m, context& ctx) {
-        if (!ctx.view<CellState>().drivers().count(m.driver_id())) return Done{};
-        auto& st = ctx.state<CellState>();
-        st.mutable_drivers()->erase(m.driver_id());
-        if (st.drivers().empty()) tell_area(ctx, false);
+        if (ctx.view<CellState>().drivers().count(m.driver_id()))
+          ctx.state<CellState>().mutable_drivers()->erase(m.driver_id());
         return Done{};
       })
-      .on<CellQuery>([](const CellQuery&, context& ctx) {
+      .on<CellQuery>([](const CellQuery& m, context& ctx) {
         CellDrivers out;
         const auto& view = ctx.view<CellState>();
         for (const auto& [id, pos] : view.drivers()) {
@@ -51,8 +49,10 @@ void register_cell(type_registry& types) {
           d->set_driver_id(id);
           *d->mutable_position() = pos;
         }
-        // Stored before areas existed, listing drivers its area does not know of.
-        if (view.listing_seq() == 0 && !view.drivers().empty()) tell_area(ctx, true);
+        bool listing = !view.drivers().empty();
+        // Also a cell stored before areas existed, listing drivers its area does not know.
+        if (listing && !view.area_listed()) tell_area(ctx, true);
+        if (!listing && view.area_listed() && m.correct_area()) tell_area(ctx, false);
         return out;
       });
 }

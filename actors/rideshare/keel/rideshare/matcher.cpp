@@ -25,6 +25,7 @@ point to_point(const LatLng& p) {
 // One matching attempt, shared by the continuations of its asks (all in one turn).
 struct match_run {
   point pickup;
+  CellQuery query;  // the same for every cell asked
   cell_id center;
   int ring = 0;
   int cells_pending = 0;
@@ -52,9 +53,10 @@ class match_search {
   explicit match_search(const rideshare_options& opts) : grid_(opts.cell_degrees), opts_(opts) {}
 
   void run(context& ctx, point pickup, std::function<void(std::string)> done,
-           const std::vector<std::string>& excluded) const {
+           const std::vector<std::string>& excluded, bool correct_areas) const {
     auto run = std::make_shared<match_run>();
     run->pickup = pickup;
+    run->query.set_correct_area(correct_areas);
     run->refused.insert(excluded.begin(), excluded.end());
     run->center = grid_.cell_of(pickup);
     run->done = std::move(done);
@@ -118,7 +120,7 @@ class match_search {
     if (cells.empty()) return go_on();
     run->cells_pending = static_cast<int>(cells.size());
     for (const auto& c : cells) {
-      ctx.ask<CellDrivers>(cell_actor(grid_.key_of(c)), CellQuery{},
+      ctx.ask<CellDrivers>(cell_actor(grid_.key_of(c)), run->query,
                            [this, run, go_on](caf::expected<CellDrivers> answer) {
                              if (answer) {
                                for (const auto& d : answer->drivers()) {
@@ -219,7 +221,7 @@ matcher::~matcher() = default;
 
 void matcher::run(context& ctx, point pickup, std::function<void(std::string)> done,
                   std::vector<std::string> excluded) const {
-  search_->run(ctx, pickup, std::move(done), excluded);
+  search_->run(ctx, pickup, std::move(done), excluded, false);
 }
 
 void matcher::run_if_listed(context& ctx, point pickup, std::function<void(std::string)> done,
@@ -228,7 +230,7 @@ void matcher::run_if_listed(context& ctx, point pickup, std::function<void(std::
                       [this, &ctx, pickup, done = std::move(done),
                        excluded = std::move(excluded)](bool listed) mutable {
                         if (!listed) return done("");
-                        search_->run(ctx, pickup, std::move(done), excluded);
+                        search_->run(ctx, pickup, std::move(done), excluded, false);
                       });
 }
 
