@@ -14,16 +14,11 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "keel/test/temp_dir.hpp"
+
 namespace keel::test {
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in{path};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Chromium logs a lot (D-Bus, fonts); a failure message needs only the end of it.
 std::string tail_of(const std::string& text) {

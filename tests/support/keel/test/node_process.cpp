@@ -13,18 +13,9 @@
 
 #include <httplib.h>
 
+#include "keel/test/temp_dir.hpp"
+
 namespace keel::test {
-
-namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in{path};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
 
 pid_t spawn_process(const std::string& binary, const std::vector<std::string>& args,
                     const std::map<std::string, std::string>& env, const std::string& out_path,

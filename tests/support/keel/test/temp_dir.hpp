@@ -20,4 +20,7 @@ class temp_dir {
   std::string path_;
 };
 
+/// The whole content of the file at `path` ("" if it cannot be read).
+std::string read_file(const std::string& path);
+
 }  // namespace keel::test
