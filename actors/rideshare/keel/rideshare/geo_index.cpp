@@ -1,6 +1,7 @@
 // The geolocation index: cells list the drivers that can take a ride, areas know which of
 // their cells list anyone (architecture.md, "Matching").
 #include "keel/rideshare/actor_names.hpp"
+#include "keel/rideshare/actor_types.hpp"
 #include "keel/rideshare/geo.hpp"
 #include "keel/rideshare/rideshare.pb.h"
 #include "keel/runtime/registry.hpp"

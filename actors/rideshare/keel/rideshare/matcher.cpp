@@ -8,6 +8,7 @@
 #include <set>
 
 #include "keel/rideshare/actor_names.hpp"
+#include "keel/rideshare/actor_types.hpp"
 #include "keel/rideshare/rideshare.pb.h"
 
 namespace keel::rideshare {
@@ -15,10 +16,6 @@ namespace keel::rideshare {
 namespace {
 
 constexpr int max_rings = 64;
-
-point to_point(const LatLng& p) {
-  return {p.lat(), p.lng()};
-}
 
 }  // namespace
 

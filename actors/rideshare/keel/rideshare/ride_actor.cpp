@@ -3,7 +3,10 @@
 #include <memory>
 
 #include "keel/rideshare/actor_names.hpp"
+#include "keel/rideshare/actor_types.hpp"
+#include "keel/rideshare/alert_kind.hpp"
 #include "keel/rideshare/matcher.hpp"
+#include "keel/rideshare/payment_op.hpp"
 #include "keel/rideshare/rideshare.hpp"
 #include "keel/rideshare/rideshare.pb.h"
 #include "keel/rideshare/search_backoff.hpp"
@@ -17,20 +20,16 @@ using std::chrono::milliseconds;
 
 constexpr std::string_view match_reminder = "match";
 
-point to_point(const LatLng& p) {
-  return {p.lat(), p.lng()};
-}
-
 std::string status_name(Ride::Status s) {
   return Ride::Status_Name(s);
 }
 
-void alert(context& ctx, std::string_view who, const std::string& id, std::string kind,
+void alert(context& ctx, std::string_view who, const std::string& id, alert_kind kind,
            std::string text) {
   if (id.empty()) return;
   AddAlert add;
   auto* a = add.mutable_alert();
-  a->set_kind(std::move(kind));
+  a->set_kind(std::string{name_of(kind)});
   a->set_text(std::move(text));
   a->set_ride_id(ctx.self().key());
   a->set_at_ms(ctx.now_ms());
@@ -76,8 +75,8 @@ void on_matched(context& ctx, const std::string& driver, const rideshare_options
   // A driver who never accepts must not hold the rider forever.
   ctx.register_reminder(std::string{accept_reminder}, opts.accept_timeout, milliseconds{0});
   notify_rider(ctx, ride);
-  alert(ctx, "rider", ride.rider_id(), "matched", "driver " + driver + " is on the way");
-  alert(ctx, "driver", driver, "matched", "pick up rider " + ride.rider_id());
+  alert(ctx, "rider", ride.rider_id(), alert_kind::matched, "driver " + driver + " is on the way");
+  alert(ctx, "driver", driver, alert_kind::matched, "pick up rider " + ride.rider_id());
 }
 
 constexpr std::string_view payment_reminder = "pay";
@@ -88,32 +87,41 @@ constexpr milliseconds payment_retry{1000};
 // turn is durable, and a durable reminder that delivers it every second until the outbox is
 // empty, in case the message is lost with the node or the payment does not answer. The
 // payment is told at least once, and its handlers are idempotent.
-void owe_payment(context& ctx, std::string op, int32_t amount_cents = 0) {
+void owe_payment(context& ctx, payment_op op, int32_t amount_cents = 0) {
   auto& st = ctx.state<RideState>();
   bool delivering = st.payment_outbox_size() > 0;  // its reminder is armed already
   auto* entry = st.add_payment_outbox();
-  entry->set_op(std::move(op));
+  entry->set_op(std::string{name_of(op)});
   entry->set_amount_cents(amount_cents);
   if (delivering) return;
   ctx.register_reminder(std::string{payment_reminder}, payment_retry, payment_retry);
   ctx.tell(ctx.self(), FlushPayments{});
 }
 
+// The message that performs `op`; null for an operation no version wrote (a corrupt
+// record), which is dropped rather than guessed at.
 std::shared_ptr<google::protobuf::Message> payment_message(const PaymentOp& op, const Ride& ride) {
-  if (op.op() == "create") {
-    auto m = std::make_shared<CreatePayment>();
-    m->set_ride_id(ride.ride_id());
-    m->set_amount_cents(op.amount_cents());
-    m->set_rider_id(ride.rider_id());
-    return m;
+  auto parsed = parse_payment_op(op.op());
+  if (!parsed) return nullptr;
+  switch (*parsed) {
+    case payment_op::create: {
+      auto m = std::make_shared<CreatePayment>();
+      m->set_ride_id(ride.ride_id());
+      m->set_amount_cents(op.amount_cents());
+      m->set_rider_id(ride.rider_id());
+      return m;
+    }
+    case payment_op::authorize:
+      return std::make_shared<AuthorizePayment>();
+    case payment_op::capture: {
+      auto m = std::make_shared<CapturePayment>();
+      m->set_amount_cents(op.amount_cents());
+      return m;
+    }
+    case payment_op::void_payment:
+      return std::make_shared<VoidPayment>();
   }
-  if (op.op() == "authorize") return std::make_shared<AuthorizePayment>();
-  if (op.op() == "capture") {
-    auto m = std::make_shared<CapturePayment>();
-    m->set_amount_cents(op.amount_cents());
-    return m;
-  }
-  return std::make_shared<VoidPayment>();
+  return nullptr;
 }
 
 // Delivers the outbox in order, one ask at a time; what fails stays for the next firing.
@@ -124,6 +132,11 @@ void flush_payments(context& ctx) {
     return;
   }
   auto message = payment_message(st.payment_outbox(0), st.ride());
+  if (!message) {
+    auto* outbox = ctx.state<RideState>().mutable_payment_outbox();
+    outbox->erase(outbox->begin());
+    return flush_payments(ctx);
+  }
   ctx.ask_message(payment_actor(st.ride().payment_id()), message, [&ctx](call_result answer) {
     if (!answer) return;  // retried by the periodic reminder
     auto* outbox = ctx.state<RideState>().mutable_payment_outbox();
@@ -155,30 +168,6 @@ void finish_ride(context& ctx, Ride& ride) {
   notify_rider(ctx, ride);
 }
 
-// Idempotency-Key records of POST /v1/rides: one actor per key, so records are durable
-// and move with their partition, and two requests with one key are serialized. The key is
-// bound to a ride id before the ride is asked for anything: however the first request ends
-// (even in a timeout), a retry reaches the same ride, whose RequestRide is idempotent.
-void register_ride_keys(type_registry& types) {
-  types.add_type<IdempotencyRecord>(std::string{ride_key_type})
-      .on<ClaimRideKey>([](const ClaimRideKey& m, context& ctx) -> caf::expected<RideKeyClaim> {
-        RideKeyClaim out;
-        const auto& record = ctx.view<IdempotencyRecord>();
-        if (!record.ride_id().empty()) {
-          if (record.body_hash() != m.body_hash())
-            return make_error(errc::conflict, "Idempotency-Key was used with another body");
-          out.set_replayed(true);
-          out.set_ride_id(record.ride_id());
-          return out;
-        }
-        auto& rec = ctx.state<IdempotencyRecord>();
-        rec.set_body_hash(m.body_hash());
-        rec.set_ride_id(m.ride_id());
-        out.set_ride_id(m.ride_id());
-        return out;
-      });
-}
-
 constexpr int max_offers = 3;
 
 // The matched driver did not accept in time: release it and search again without it (nor
@@ -192,14 +181,15 @@ void offer_to_another(context& ctx, const matcher& match, const rideshare_option
   ReleaseDriver release;
   release.set_ride_id(ride.ride_id());
   ctx.tell(driver_actor(previous), release);
-  alert(ctx, "driver", previous, "cancelled", "offer withdrawn: not accepted in time");
+  alert(ctx, "driver", previous, alert_kind::cancelled, "offer withdrawn: not accepted in time");
   st.add_offered(previous);
   ride.clear_driver_id();
   if (st.offered_size() >= max_offers) {
     ride.set_status(Ride::cancelled);
-    owe_payment(ctx, "void");
+    owe_payment(ctx, payment_op::void_payment);
     finish_ride(ctx, ride);
-    alert(ctx, "rider", ride.rider_id(), "cancelled", "no driver accepted; ride cancelled");
+    alert(ctx, "rider", ride.rider_id(), alert_kind::cancelled,
+          "no driver accepted; ride cancelled");
     return;
   }
   begin_search(ctx);
@@ -208,7 +198,7 @@ void offer_to_another(context& ctx, const matcher& match, const rideshare_option
               if (!driver.empty()) return on_matched(ctx, driver, opts);
               search_again_later(ctx, opts);
               notify_rider(ctx, ctx.view<RideState>().ride());
-              alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), "searching",
+              alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), alert_kind::searching,
                     "your driver did not accept; searching again");
             },
             {st.offered().begin(), st.offered().end()});
@@ -216,8 +206,7 @@ void offer_to_another(context& ctx, const matcher& match, const rideshare_option
 
 }  // namespace
 
-void register_rides(type_registry& types, const rideshare_options& opts) {
-  register_ride_keys(types);
+void register_ride(type_registry& types, const rideshare_options& opts) {
   auto match = std::make_shared<const matcher>(opts);
   types.add_type<RideState>(std::string{ride_type})
       .on_async<RequestRide>([match, opts](const RequestRide& m, context& ctx) {
@@ -234,7 +223,7 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
         ride.set_payment_id("pay-" + ctx.self().key());
         ride.set_requested_at_ms(ctx.now_ms());
         begin_search(ctx);
-        owe_payment(ctx, "create", ride.fare_cents());
+        owe_payment(ctx, payment_op::create, ride.fare_cents());
         match->run(ctx, to_point(m.pickup()), [&ctx, opts](std::string driver) {
           if (!driver.empty()) {
             on_matched(ctx, driver, opts);
@@ -242,7 +231,7 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
             // No driver now: retried on a durable reminder, not by waiting in this turn.
             search_again_later(ctx, opts);
             notify_rider(ctx, ctx.view<RideState>().ride());
-            alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), "searching",
+            alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), alert_kind::searching,
                   "no driver nearby yet; still searching");
           }
           ctx.reply(ctx.view<RideState>().ride());
@@ -277,9 +266,9 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
         auto& ride = *ctx.state<RideState>().mutable_ride();
         ride.set_status(Ride::accepted);
         ctx.unregister_reminder(std::string{accept_reminder});
-        owe_payment(ctx, "authorize");
+        owe_payment(ctx, payment_op::authorize);
         notify_rider(ctx, ride);
-        alert(ctx, "rider", ride.rider_id(), "accepted",
+        alert(ctx, "rider", ride.rider_id(), alert_kind::accepted,
               "driver " + ride.driver_id() + " accepted");
         return ride;
       })
@@ -290,8 +279,8 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
         auto& ride = *ctx.state<RideState>().mutable_ride();
         ride.set_status(Ride::in_progress);
         notify_rider(ctx, ride);
-        alert(ctx, "rider", ride.rider_id(), "started", "your ride has started");
-        alert(ctx, "driver", ride.driver_id(), "started", "ride started");
+        alert(ctx, "rider", ride.rider_id(), alert_kind::started, "your ride has started");
+        alert(ctx, "driver", ride.driver_id(), alert_kind::started, "ride started");
         return ride;
       })
       .on<CompleteRide>([](const CompleteRide&, context& ctx) -> caf::expected<Ride> {
@@ -300,11 +289,12 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
         if (current->status() != Ride::in_progress) return illegal("complete", *current);
         auto& ride = *ctx.state<RideState>().mutable_ride();
         ride.set_status(Ride::completed);
-        owe_payment(ctx, "capture", ride.fare_cents());
+        owe_payment(ctx, payment_op::capture, ride.fare_cents());
         finish_ride(ctx, ride);
         auto fare = std::to_string(ride.fare_cents()) + " cents";
-        alert(ctx, "rider", ride.rider_id(), "completed", "ride completed, fare " + fare);
-        alert(ctx, "driver", ride.driver_id(), "completed", "ride completed, fare " + fare);
+        alert(ctx, "rider", ride.rider_id(), alert_kind::completed, "ride completed, fare " + fare);
+        alert(ctx, "driver", ride.driver_id(), alert_kind::completed,
+              "ride completed, fare " + fare);
         return ride;
       })
       .on<CancelRide>([opts](const CancelRide&, context& ctx) -> caf::expected<Ride> {
@@ -317,14 +307,14 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
         // The fee rule: free until the driver accepts; afterwards a fixed fee is captured.
         if (status == Ride::accepted || status == Ride::in_progress) {
           ride.set_cancellation_fee_cents(opts.cancellation_fee_cents);
-          owe_payment(ctx, "capture", opts.cancellation_fee_cents);
+          owe_payment(ctx, payment_op::capture, opts.cancellation_fee_cents);
         } else {
-          owe_payment(ctx, "void");
+          owe_payment(ctx, payment_op::void_payment);
         }
         ride.set_status(Ride::cancelled);
         finish_ride(ctx, ride);
-        alert(ctx, "rider", ride.rider_id(), "cancelled", "ride cancelled");
-        alert(ctx, "driver", ride.driver_id(), "cancelled", "ride cancelled");
+        alert(ctx, "rider", ride.rider_id(), alert_kind::cancelled, "ride cancelled");
+        alert(ctx, "driver", ride.driver_id(), alert_kind::cancelled, "ride cancelled");
         return ride;
       })
       .on_reminder([match, opts](const std::string& name, context& ctx) {
@@ -340,9 +330,10 @@ void register_rides(type_registry& types, const rideshare_options& opts) {
             opts.search_timeout.count()) {
           auto& r = *ctx.state<RideState>().mutable_ride();
           r.set_status(Ride::cancelled);
-          owe_payment(ctx, "void");
+          owe_payment(ctx, payment_op::void_payment);
           finish_ride(ctx, r);
-          alert(ctx, "rider", r.rider_id(), "cancelled", "no driver found; ride cancelled");
+          alert(ctx, "rider", r.rider_id(), alert_kind::cancelled,
+                "no driver found; ride cancelled");
           return;
         }
         const auto& offered = ctx.view<RideState>().offered();
