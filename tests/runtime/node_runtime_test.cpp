@@ -375,7 +375,8 @@ TEST_F(NodeRuntime, DurableTurnsCountOnlyTurnsThatWrote) {
   auto held = increment_held_at_the_disk(id, 1);
   ASSERT_TRUE(held.valid()) << "phase: waiting for the increment's commit to reach the disk";
   auto read = std::async(std::launch::async, [&] { return call(id, msg(Get{})); });
-  std::this_thread::sleep_for(50ms);  // the read waits behind the held commit
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().calls_pending.value() == 2; }, 5s))
+      << "phase: the read waiting behind the held commit";
   faulty_->hold_writes = false;
   ASSERT_TRUE(held.get());
   ASSERT_TRUE(read.get());
@@ -583,12 +584,14 @@ TEST_F(NodeRuntime, ReminderFiresAfterARestartExactlyOnce) {
   actor_id id{"remind", "x"};
   arm_reminder(id, 400);
   stop();  // before it is due
-  std::this_thread::sleep_for(500ms);
+  clock_->ahead += 500;
   start();
   ASSERT_TRUE(eventually([&] { return reminder_state(id).fired() == 1; }, 5s))
       << "phase: waiting for the reminder armed before the restart to fire";
-  std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(reminder_state(id).fired(), 1);  // one-shot: not again
+  // A one-shot leaves the schedule as it fires: nothing can fire it again.
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().reminders.value() == 0; }, 5s))
+      << "phase: the one-shot leaving the schedule";
+  EXPECT_EQ(reminder_state(id).fired(), 1);
   EXPECT_EQ(rt_->metrics().reminders_fired.value(), 1u);
 }
 
@@ -620,7 +623,8 @@ TEST_F(NodeRuntime, OverdueRemindersFireAtMost1024AtATimeAndEachOnce) {
   // scheduler thread.
   ASSERT_TRUE(eventually([&] { return rt_->router().activations() == 1024; }, 5s))
       << "phase: waiting for the first 1,024 firings; activations " << rt_->router().activations();
-  std::this_thread::sleep_for(200ms);
+  // One fire_due sends every due firing the bound allows at once: had it allowed more, the
+  // count would have gone past 1,024 before it could be seen at 1,024.
   EXPECT_EQ(rt_->router().activations(), 1024u) << "more than 1,024 firings in flight";
   reminder_gate.open();
   for (const auto& id : ids)
@@ -662,16 +666,15 @@ TEST_F(NodeRuntime, ReminderWhoseFiringFailsIsRetriedAfterABackoffAndFiresOnce) 
   start();
   actor_id id{"remind", "retry"};
   arm_reminder(id, 200);
-  faulty_->fail_writes = true;
-  ASSERT_TRUE(eventually([&] { return rt_->metrics().reminders_fired.value() >= 1; }, 5s))
-      << "phase: waiting for the first (failing) firing";
-  std::this_thread::sleep_for(100ms);  // its failed commit is answered, the backoff begins
-  faulty_->fail_writes = false;
+  faulty_->fail_next_writes = 1;  // the firing's commit
+  ASSERT_TRUE(eventually([&] { return faulty_->fail_next_writes.load() == 0; }, 5s))
+      << "phase: waiting for the first firing's commit to fail";
   EXPECT_EQ(rt_->metrics().reminders_fired.value(), 1u) << "fired again before the backoff";
   ASSERT_TRUE(eventually([&] { return reminder_state(id).fired() == 1; }, 5s))
       << "phase: waiting for the retry after the backoff";
   EXPECT_EQ(rt_->metrics().reminders_fired.value(), 2u);  // the failed firing and the retry
-  std::this_thread::sleep_for(700ms);
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().reminders.value() == 0; }, 5s))
+      << "phase: the one-shot leaving the schedule";
   EXPECT_EQ(reminder_state(id).fired(), 1);
   EXPECT_EQ(rt_->metrics().reminders_fired.value(), 2u);
 }
@@ -708,7 +711,8 @@ TEST_F(NodeRuntime, ReminderRemovedAndRegisteredAgainByLaterTurnsStillFires) {
   };
   ASSERT_TRUE(eventually(all_fired_once, 10s))
       << "phase: waiting for every actor's last registration of x to fire";
-  std::this_thread::sleep_for(800ms);
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().reminders.value() == 0; }, 5s))
+      << "phase: the one-shots leaving the schedule";
   for (int a = 0; a < actors; ++a)
     EXPECT_EQ(reminder_state(actor_id{"remind", "again" + std::to_string(a)}).fired(), 1) << a;
 }
@@ -729,8 +733,12 @@ TEST_F(NodeRuntime, TimerFiresOnceInTheSameActivation) {
   ASSERT_TRUE(call(id, msg(arm)));
   ASSERT_TRUE(eventually([&] { return reminder_state(id).timers() == 1; }, 3s))
       << "phase: waiting for the 50 ms timer";
-  std::this_thread::sleep_for(150ms);
-  EXPECT_EQ(reminder_state(id).timers(), 1);
+  // A later timer as a barrier: the first, had it been armed again, would fire before it.
+  arm.set_in_ms(150);
+  ASSERT_TRUE(call(id, msg(arm)));
+  ASSERT_TRUE(eventually([&] { return reminder_state(id).timers() >= 2; }, 3s))
+      << "phase: waiting for the 150 ms timer";
+  EXPECT_EQ(reminder_state(id).timers(), 2);
   EXPECT_EQ(rt_->metrics().activations_started.value(), 1u);
 }
 
@@ -750,8 +758,15 @@ TEST_F(NodeRuntime, TellIsDeliveredAfterTheSendersCommit) {
   faulty_->fail_writes = true;
   EXPECT_FALSE(call(actor_id{"relay", "f"}, msg(fwd)));
   faulty_->fail_writes = false;
-  std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(counter_value(actor_id{"counter", "told"}), 12);
+  // A tell of a later turn as a barrier: the failed turn's, had it left, would come first.
+  ASSERT_TRUE(call(actor_id{"relay", "f"}, msg(fwd)));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return counter_value(actor_id{"counter", "told"}) >= 16;
+      },
+      3s))
+      << "phase: waiting for the later turn's Increment";
+  EXPECT_EQ(counter_value(actor_id{"counter", "told"}), 16);
 }
 
 TEST_F(NodeRuntime, StatelessWorkersServeInParallelUpToTheirLimit) {
@@ -788,7 +803,8 @@ TEST_F(NodeRuntime, StopAnswersEveryCallInFlightAndReturns) {
     replies.push_back(std::async(std::launch::async, [this, i] {
       return call(actor_id{"counter", "stop" + std::to_string(i)}, msg(inc(1)), 10s);
     }));
-  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().activations_started.value() == 24; }, 5s))
+      << "phase: every call reaching its actor";
   auto started = std::chrono::steady_clock::now();
   rt_->stop();
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
@@ -817,7 +833,8 @@ TEST_F(NodeRuntime, EveryCallIsAnsweredBeforeStopReturns) {
                 std::chrono::steady_clock::now() + 10s, trace_id::make(), "test",
                 [answered](call_result) { answered->fetch_add(1); });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds{round});
+    // Each round stops at another point: after 0, 30, ..., 270 answers.
+    ASSERT_TRUE(eventually([&] { return answered->load() >= round * 30; }, 10s));
     rt_->stop();
     ASSERT_EQ(answered->load(), calls) << "round " << round << ": stop() returned first";
     stop();
@@ -916,7 +933,8 @@ TEST_F(NodeRuntime, TellOfATurnThatWroteNothingBehindAnUnsettledCommitIsSent) {
   fwd.set_counter_key("told-behind");
   fwd.set_by(7);
   auto forward = std::async(std::launch::async, [&] { return call(id, msg(fwd)); });
-  std::this_thread::sleep_for(50ms);  // the forward runs behind the held commit
+  ASSERT_TRUE(eventually([&] { return rt_->metrics().calls_pending.value() == 2; }, 5s))
+      << "phase: the forward waiting behind the held commit";
   faulty_->hold_writes = false;
   ASSERT_TRUE(write.get());
   ASSERT_TRUE(forward.get());
