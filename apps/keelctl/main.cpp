@@ -14,6 +14,7 @@
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/etcd_client.hpp"
+#include "keel/keelctl/trace_tree.hpp"
 
 namespace {
 
@@ -27,6 +28,7 @@ struct options {
   bool verbose = false;
   std::string type;
   std::string key;
+  std::string trace_id;
 };
 
 // GETs (or POSTs) `path` at the node; exits 1 with a clear message when it cannot or when
@@ -201,6 +203,26 @@ int locate(const options& opts) {
   return 0;
 }
 
+// One request's turns, across the nodes that ran them, as a tree.
+int trace(const options& opts) {
+  auto body = fetch(opts, "/v1/traces/" + path_segment(opts.trace_id));
+  if (opts.json) return std::cout << body << "\n", 0;
+  auto view = parse<keel::keelctl::TraceView>(body, opts);
+  if (view.turns_size() == 0) {
+    fmt::print(stderr,
+               "keelctl: no turn of trace {} in the turn logs (each node keeps its most recent "
+               "16,384 turns)\n",
+               opts.trace_id);
+    return 1;
+  }
+  std::map<std::string, int> nodes;
+  for (const auto& t : view.turns()) ++nodes[t.node()];
+  fmt::print("trace {}: {} turns on {} node(s)\n", view.trace_id(), view.turns_size(),
+             nodes.size());
+  fmt::print("{}", keel::keelctl::render_trace_tree(view));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -221,6 +243,10 @@ int main(int argc, char** argv) {
   auto* locate_cmd = app.add_subcommand("locate", "where an actor lives: partition and node");
   locate_cmd->add_option("TYPE", opts.type, "actor type")->required();
   locate_cmd->add_option("KEY", opts.key, "actor key")->required();
+  auto* trace_cmd =
+      app.add_subcommand("trace", "one request's turns as a tree: node, duration, outcome");
+  trace_cmd->add_option("TRACE_ID", opts.trace_id, "32 hex digits (the traceparent's trace id)")
+      ->required();
   auto* drain_cmd = app.add_subcommand(
       "drain", "move a node's partitions to the others, then it leaves (and its process exits)");
   std::string drain_node;
@@ -244,6 +270,7 @@ int main(int argc, char** argv) {
   if (members_cmd->parsed()) return members(opts);
   if (partitions_cmd->parsed()) return partitions(opts);
   if (locate_cmd->parsed()) return locate(opts);
+  if (trace_cmd->parsed()) return trace(opts);
   if (drain_cmd->parsed())
     return drain(opts, drain_node, !no_wait, std::chrono::seconds{drain_timeout_s});
   if (undrain_cmd->parsed()) return undrain(opts, undrain_node);

@@ -520,6 +520,39 @@ TEST_F(Cluster, TraceOfACrossNodeCallIsGatheredFromEveryNode) {
   }
 }
 
+// keelctl trace draws one request across nodes: a relay asking a slow actor (each on
+// either node) hangs the slow turn under the relay's.
+TEST_F(Cluster, KeelctlTraceDrawsARequestAcrossNodesAsATree) {
+  auto& n1 = start_node("n1", {"--test-actors"});
+  auto& n2 = start_node("n2", {"--test-actors"});
+  ASSERT_TRUE(
+      eventually([&] { return member_ids(n1).size() == 2 && member_ids(n2).size() == 2; }, 5s));
+  const std::string key = "r1";
+  const std::string nested = "5bf92f3577b34da6a3ce929d0e0e4738";
+  auto reply = n1.post("/v1/actors/relay/" + key + "/Relay",
+                       R"({"targetType":"slow","targetKey":"s1","sleepMs":20})",
+                       {{"traceparent", "00-" + nested + "-00f067aa0ba902b7-01"}});
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  std::string out;
+  // Asked where the request entered; the other node's gathering is the cluster's test.
+  auto asked = "--node=127.0.0.1:" + std::to_string(n1.port());
+  ASSERT_EQ(run_to_exit(KEELCTL_BINARY, {asked, "trace", nested}, out), 0) << out;
+  std::regex tree{"trace " + nested +
+                  ": 2 turns on [12] node\\(s\\)\n"
+                  "relay/" +
+                  key +
+                  " Relay \\(from http\\)  n[12]  [0-9.]+ ms  ok\n"
+                  "`- slow/s1 Sleep  n[12]  [0-9.]+ ms  ok\n"};
+  EXPECT_TRUE(std::regex_search(out, tree)) << out;
+  EXPECT_EQ(run_to_exit(KEELCTL_BINARY,
+                        {"--node=127.0.0.1:" + std::to_string(n2.port()), "trace",
+                         "00000000000000000000000000000001"},
+                        out),
+            1)
+      << out;
+  EXPECT_NE(out.find("no turn of trace"), std::string::npos) << out;
+}
+
 // A hung owner (SIGSTOP) is noticed by the caller's link (phi-accrual over its heartbeats,
 // and CAF's connection timeout): calls to it fail with 503 in about a second or two, not at
 // their 10 s deadline; once it resumes and registers again it serves them.
