@@ -86,6 +86,9 @@ struct link_state {
   std::map<uint64_t, envelope_ptr> pending;                 // sent, not answered
   // Handoff messages waiting for the connection, and those sent and not answered.
   std::vector<std::pair<std::function<void()>, caf::response_promise>> relays_waiting;
+  // Trace gatherings waiting for the connection: a node asked for a trace must reach
+  // every peer, not only those it happened to call.
+  std::vector<std::pair<std::string, caf::typed_response_promise<wire_turns>>> gathers_waiting;
   std::map<uint64_t, caf::response_promise> relayed;
   uint64_t next_id = 0;
 };
@@ -127,6 +130,15 @@ void fail_waiting(link_actor* self, const std::string& why) {
   for (auto& [send, promise] : st.relays_waiting)
     promise.deliver(failed_reply(errc::unavailable, why));
   st.relays_waiting.clear();
+  for (auto& [hex, promise] : st.gathers_waiting) promise.deliver(wire_turns{});
+  st.gathers_waiting.clear();
+}
+
+// Asks the connected peer for a trace's turns; nothing if it does not answer within 1 s.
+void gather(link_actor* self, std::string hex, caf::typed_response_promise<wire_turns> promise) {
+  self->request(self->state.peer, std::chrono::seconds{1}, gather_atom::value, std::move(hex))
+      .then([promise](wire_turns& turns) mutable { promise.deliver(std::move(turns)); },
+            [promise](caf::error&) mutable { promise.deliver(wire_turns{}); });
 }
 
 void send_call(link_actor* self, envelope_ptr env, wire_call call) {
@@ -180,6 +192,9 @@ void on_connected(link_actor* self, caf::actor peer) {
   auto relays = std::move(st.relays_waiting);
   st.relays_waiting.clear();
   for (auto& [send, promise] : relays) send();
+  auto gathers = std::move(st.gathers_waiting);
+  st.gathers_waiting.clear();
+  for (auto& [hex, promise] : gathers) gather(self, std::move(hex), std::move(promise));
 }
 
 void connect(link_actor* self) {
@@ -210,7 +225,8 @@ void connect(link_actor* self) {
             // nodes that just started connect to each other at once). Calls wait for a
             // few more tries before they fail.
             bool refused = err == caf::sec::cannot_connect_to_node;
-            bool someone_waits = !st.waiting.empty() || !st.relays_waiting.empty();
+            bool someone_waits =
+                !st.waiting.empty() || !st.relays_waiting.empty() || !st.gathers_waiting.empty();
             if (!refused && someone_waits && ++st.failed_connects < max_connect_tries) {
               self->delayed_send(self, connect_retry, watch_atom::value);
               return;
@@ -329,13 +345,18 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
       },
       [self](wire_handoff& req) { return relay(self, req); },
       [self](wire_chunk& chunk) { return relay(self, chunk); },
-      // A trace's turns on this link's peer; nothing if it is not connected or slow.
+      // A trace's turns on this link's peer, connecting first if need be; nothing if the
+      // peer is suspected, cannot be reached or is slow.
       [self](gather_atom, std::string& hex) -> caf::result<wire_turns> {
-        if (!self->state.peer || self->state.suspected) return wire_turns{};
+        auto& st = self->state;
+        if (st.suspected) return wire_turns{};
         auto promise = self->make_response_promise<wire_turns>();
-        self->request(self->state.peer, 1s, gather_atom::value, std::move(hex))
-            .then([promise](wire_turns& turns) mutable { promise.deliver(std::move(turns)); },
-                  [promise](caf::error&) mutable { promise.deliver(wire_turns{}); });
+        if (st.peer) {
+          gather(self, std::move(hex), promise);
+        } else {
+          st.gathers_waiting.emplace_back(std::move(hex), promise);
+          connect(self);
+        }
         return promise;
       },
       [self](beat_atom) { beat(self); },
