@@ -107,15 +107,28 @@ int main(int argc, char** argv) {
       "Exit status: 0 when every invariant passes, 1 when one fails, 2 when keel-node "
       "cannot be reached or the drivers cannot be placed.");
   sim_options opts;
-  app.add_option_function<std::string>(
+  app.add_option_function<std::vector<std::string>>(
          "--node",
-         [&opts](const std::string& text) {
-           auto node = parse_endpoint(text);
-           if (!node) throw CLI::ValidationError("--node", "'" + text + "' is not host:port");
-           opts.node = *node;
+         [&opts](const std::vector<std::string>& texts) {
+           opts.nodes.clear();
+           for (const auto& text : texts) {
+             auto node = parse_endpoint(text);
+             if (!node) throw CLI::ValidationError("--node", "'" + text + "' is not host:port");
+             opts.nodes.push_back(*node);
+           }
+           opts.node = opts.nodes.front();
          },
-         "keel-node's HTTP address")
-      ->default_str("127.0.0.1:8080");
+         "keel-node's HTTP address; repeated or comma-separated, the dispatchers' connections "
+         "are spread over the nodes (the first also serves the probes and the checks)")
+      ->default_str("127.0.0.1:8080")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--rate", opts.rate,
+                 "rides started per second on a fixed schedule (open loop; latency counts from "
+                 "each ride's scheduled start); 0: each dispatcher starts its next ride when "
+                 "the last one ends")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
   std::string api_key;
   app.add_option("--api-key", api_key, "API key, for a node run with --api-keys-file")
       ->envname("KEEL_API_KEY");
@@ -147,6 +160,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", opts.json, "print one JSON object on stdout instead of the table");
   CLI11_PARSE(app, argc, argv);
   opts.node.api_key = api_key;
+  for (auto& node : opts.nodes) node.api_key = api_key;
   // A ride count alone still needs a time bound; ten minutes is far beyond any sane run.
   if (opts.rides > 0 && duration->count() == 0) opts.duration = std::chrono::minutes{10};
 
@@ -180,6 +194,7 @@ int main(int argc, char** argv) {
   control.started = clock::now();
   control.deadline = control.started + opts.duration;
   control.ride_limit = opts.rides;
+  control.rate = opts.rate;
   std::vector<std::unique_ptr<load_loop>> loops;
   for (int t = 0; t < std::min(opts.threads, opts.concurrency); ++t)
     loops.push_back(std::make_unique<load_loop>(opts, town, control));

@@ -89,14 +89,20 @@ run_ns run_control::now_ns() const {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - started).count();
 }
 
-bool run_control::claim_ride() {
-  if (clock::now() >= deadline || stalled.load()) return false;
+std::optional<run_control::clock::time_point> run_control::claim_ride() {
+  auto now = clock::now();
+  if (now >= deadline || stalled.load()) return std::nullopt;
   if (now_ns() - last_answer.load() > std::chrono::nanoseconds{stall_limit}.count()) {
     stalled = true;
-    return false;
+    return std::nullopt;
   }
   auto claimed = rides_claimed.fetch_add(1);
-  return ride_limit == 0 || claimed < ride_limit;
+  if (ride_limit != 0 && claimed >= ride_limit) return std::nullopt;
+  if (rate <= 0) return now;
+  auto due = started + std::chrono::duration_cast<clock::duration>(
+                           std::chrono::duration<double>(double(claimed) / rate));
+  if (due >= deadline) return std::nullopt;
+  return due;
 }
 
 std::optional<std::string> place_drivers(const sim_options& opts, const city& town) {
@@ -105,7 +111,7 @@ std::optional<std::string> place_drivers(const sim_options& opts, const city& to
   std::vector<std::thread> threads;
   for (int t = 0; t < opts.concurrency; ++t) {
     threads.emplace_back([&, t] {
-      node_client client{opts.node, opts.request_timeout};
+      node_client client{node_for(opts, t), opts.request_timeout};
       // Streams from 1 << 32 on: the workers' are their indexes.
       auto rng = random_stream(opts.seed, (uint64_t{1} << 32) + static_cast<uint64_t>(t));
       for (int i = t; i < opts.drivers; i += opts.concurrency) {
@@ -134,10 +140,16 @@ ride_worker::ride_worker(asio::io_context& io, const sim_options& opts, const ci
       town_(town),
       control_(control),
       rng_(random_stream(opts.seed, static_cast<uint64_t>(index))),
-      client_(io, opts.node, opts.request_timeout) {}
+      client_(io, node_for(opts, index), opts.request_timeout) {}
 
 asio::awaitable<void> ride_worker::run() {
-  while (control_.claim_ride()) co_await one_ride();
+  while (auto due = control_.claim_ride()) {
+    if (*due > run_control::clock::now()) {
+      asio::steady_timer timer{io_, *due};
+      co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
+    co_await one_ride(*due);
+  }
 }
 
 asio::awaitable<void> ride_worker::pause(std::chrono::milliseconds how_long) {
@@ -145,8 +157,9 @@ asio::awaitable<void> ride_worker::pause(std::chrono::milliseconds how_long) {
   co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
 }
 
-asio::awaitable<http_reply> ride_worker::call(route r, std::string path, std::string body) {
-  auto t0 = run_control::clock::now();
+asio::awaitable<http_reply> ride_worker::call(route r, std::string path, std::string body,
+                                              std::optional<run_control::clock::time_point> since) {
+  auto t0 = since.value_or(run_control::clock::now());
   // No co_await inside ?: below: GCC 12 miscompiles that (it resumed a null coroutine).
   std::string_view method = r == route::put_location ? "PUT"
                             : r == route::get_ride   ? "GET"
@@ -174,14 +187,14 @@ asio::awaitable<std::optional<Ride>> ride_worker::step(route r, std::string ride
   co_return ride;
 }
 
-asio::awaitable<void> ride_worker::one_ride() {
+asio::awaitable<void> ride_worker::one_ride(run_control::clock::time_point due) {
   control_.in_flight.fetch_add(1);
   std::uniform_int_distribution<int> rider{0, std::max(opts_.riders, 1) - 1};
   auto pickup = town_.random_point(rng_);
   auto dropoff = town_.random_point(rng_);
   auto body = fmt::format(R"({{"riderId":"sim-r{}","pickup":{},"dropoff":{}}})", rider(rng_),
                           location_body(pickup), location_body(dropoff));
-  auto reply = co_await call(route::request_ride, "/v1/rides", body);
+  auto reply = co_await call(route::request_ride, "/v1/rides", body, due);
   auto ride = reply.ok() ? parse_ride(reply.body) : std::nullopt;
   if (reply.ok() && !ride) {
     stats_.record_bad_body(route::request_ride);

@@ -59,12 +59,15 @@ struct run_control {
   std::atomic<int64_t> errors{0};
   std::atomic<run_ns> last_answer{0};  // the latest 2xx of any worker
   std::atomic<bool> stalled{false};    // the run ended early: the node stopped answering
+  double rate = 0;                     // rides per second on a schedule; 0: closed loop
 
   run_ns now_ns() const;
-  /// Whether a worker may begin another ride; claims it against `ride_limit`. False once the
-  /// deadline has passed, and once no call has succeeded for `stall_limit`: a dead node
-  /// would otherwise be hammered with refused connections until the deadline.
-  bool claim_ride();
+  /// Claims the next ride against `ride_limit`: when it is due to start (now in a closed
+  /// loop; on the schedule with a `rate`, possibly past when every dispatcher was busy, so
+  /// its latency counts the wait). Nullopt once the deadline has passed (for the schedule:
+  /// the ride would start after it), and once no call has succeeded for `stall_limit`: a
+  /// dead node would otherwise be hammered with refused connections until the deadline.
+  std::optional<clock::time_point> claim_ride();
 
   static constexpr std::chrono::seconds stall_limit{5};
 };
@@ -95,10 +98,13 @@ class ride_worker {
  private:
   enum class cancel_point : uint8_t { none, before_accept, after_accept, after_start };
 
-  asio::awaitable<void> one_ride();
+  /// One ride, due to start at `due` (its first call's latency counts from then).
+  asio::awaitable<void> one_ride(run_control::clock::time_point due);
   // Coroutines take strings by value: a reference parameter would dangle once a caller
-  // passes a temporary and does not await at once.
-  asio::awaitable<http_reply> call(route r, std::string path, std::string body);
+  // passes a temporary and does not await at once. `since`: when the call was due (default:
+  // now).
+  asio::awaitable<http_reply> call(route r, std::string path, std::string body,
+                                   std::optional<run_control::clock::time_point> since = {});
   /// POSTs a lifecycle step; the ride from its answer, or nullopt after recording the failure.
   asio::awaitable<std::optional<rideshare::Ride>> step(route r, std::string ride_id,
                                                        std::string body);

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace keel::sim {
 
@@ -26,7 +27,13 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 /// rideshare-sim's command line. Filled once in main before any thread starts, then only read:
 /// safe to share between threads as const.
 struct sim_options {
-  endpoint node{"127.0.0.1", 8080, {}};
+  endpoint node{"127.0.0.1", 8080, {}};  // the first of `nodes`: probes, setup and checks
+  // Every node given; connection i goes to nodes[i % size], as a load balancer in front of
+  // a cluster would spread them.
+  std::vector<endpoint> nodes{node};
+  // Rides started per second on a fixed schedule (open loop); 0: each dispatcher starts its
+  // next ride when the last one ends (closed loop).
+  double rate = 0;
   int drivers = 200;
   int riders = 1000;
   int concurrency = 16;
@@ -43,6 +50,11 @@ struct sim_options {
   // client gives up and the sim sees the node's error code, not a bare timeout.
   std::chrono::milliseconds request_timeout{std::chrono::seconds{10}};
 };
+
+/// The node connection `index` goes to.
+inline const endpoint& node_for(const sim_options& opts, int index) {
+  return opts.nodes[static_cast<size_t>(index) % opts.nodes.size()];
+}
 
 /// The fee keel-node charges for a ride cancelled after accept (rideshare_options'
 /// default; keel-node has no flag for it).

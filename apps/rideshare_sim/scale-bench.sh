@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Scale-out (issue 20): the same rideshare-sim load against one keel-node and against
+# clusters of N nodes with etcd, all on this host, the sim's connections spread over every
+# node. For each size: rides/s, CPU milliseconds per ride summed over the keel-node
+# processes and with etcd's added (from /proc), context switches per ride, and the scaling
+# efficiency: CPU per ride on one node / CPU per ride summed over the cluster (and etcd).
+# Each size runs a warm-up round first and is measured on the second, as a warm cluster.
+#   apps/rideshare_sim/scale-bench.sh [build/bin] [seconds] [connections] [sizes] [rate]
+# sizes: e.g. "1 3 5" (default "1 3"); rate: rides/s on a schedule (rideshare-sim --rate),
+# 0 (default) for saturation. The sim's own CPU is not counted.
+set -euo pipefail
+bin=${1:-build/bin}
+seconds=${2:-10}
+connections=${3:-64}
+sizes=${4:-1 3}
+rate=${5:-0}
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  [ -s "$work/data/cluster.pids" ] && "$here/../cluster/stop-cluster.sh" "$work/data" >/dev/null
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+tick=$(getconf CLK_TCK)
+
+# CPU ticks (user + system) and context switches (every thread's) of the given processes.
+usage_of() {
+  local cpu=0 switches=0 pid
+  for pid in "$@"; do
+    read -r -a stat < "/proc/$pid/stat"
+    cpu=$((cpu + stat[13] + stat[14]))
+    switches=$((switches + $(cat /proc/"$pid"/task/*/status |
+      awk '/ctxt_switches/ {n += $2} END {print n}')))
+  done
+  echo "$cpu $switches"
+}
+
+# Starts `size` nodes (one without etcd when size is 1); sets node_pids, etcd_pid, nodes.
+start() {
+  local size=$1
+  node_pids=() etcd_pid="" nodes=""
+  rm -rf "$work/data"
+  mkdir -p "$work/data"
+  if [ "$size" -eq 1 ]; then
+    "$bin/keel-node" --http-port=0 --data-dir="$work/data/n1" --log-level=warn \
+      > "$work/data/out" 2> "$work/data/err" &
+    node_pids=($!)
+    pids+=($!)
+    for _ in $(seq 100); do grep -q listening "$work/data/out" && break; sleep 0.1; done
+    nodes="127.0.0.1:$(sed -n 's/.*http=[^:]*:\([0-9]*\).*/\1/p' "$work/data/out")"
+    return
+  fi
+  local base=$((20000 + RANDOM % 20000))
+  KEEL_CLUSTER_NODES=$size KEEL_CLUSTER_ETCD_PORT=$base KEEL_CLUSTER_HTTP_BASE=$((base + 100)) \
+    KEEL_CLUSTER_PORT_BASE=$((base + 200)) \
+    "$here/../cluster/start-cluster.sh" "$bin" "$work/data" > "$work/data/start.log" 2>&1 ||
+    { cat "$work/data/start.log" >&2; exit 1; }
+  mapfile -t all < "$work/data/cluster.pids"
+  etcd_pid=${all[0]}
+  node_pids=("${all[@]:1}")
+  local i
+  for i in $(seq 1 "$size"); do nodes+="${nodes:+,}127.0.0.1:$((base + 100 + i - 1))"; done
+}
+
+stop() {
+  if [ -n "$etcd_pid" ]; then
+    "$here/../cluster/stop-cluster.sh" "$work/data" > /dev/null
+  else
+    kill "${node_pids[@]}" 2>/dev/null || true
+    wait "${node_pids[@]}" 2>/dev/null || true
+  fi
+}
+
+sim() {
+  "$bin/rideshare-sim" --node="$nodes" --duration="${seconds}s" --concurrency="$connections" \
+    --rate="$rate" --json 2> "$work/sim.err"
+}
+
+printf '%-6s %10s %14s %14s %14s %12s %12s %s\n' nodes rides/s "cpu ms/ride" "+etcd ms/ride" \
+  "switches/ride" efficiency "+etcd" invariants
+single_cpu=""
+for size in $sizes; do
+  echo "[$size node(s)] starting, warm-up round of ${seconds}s" >&2
+  start "$size"
+  sim > /dev/null || true
+  echo "[$size node(s)] measured round of ${seconds}s" >&2
+  read -r cpu0 sw0 <<< "$(usage_of "${node_pids[@]}")"
+  etcd0=0
+  [ -n "$etcd_pid" ] && read -r etcd0 _ <<< "$(usage_of "$etcd_pid")"
+  out=$(sim) || true
+  read -r cpu1 sw1 <<< "$(usage_of "${node_pids[@]}")"
+  etcd1=0
+  [ -n "$etcd_pid" ] && read -r etcd1 _ <<< "$(usage_of "$etcd_pid")"
+  stop
+  python3 - "$out" "$size" "$tick" "$cpu0" "$cpu1" "$etcd0" "$etcd1" "$sw0" "$sw1" \
+    "${single_cpu:-0}" "$work/single" <<'PY'
+import json, sys
+out, size, tick = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+cpu0, cpu1, etcd0, etcd1, sw0, sw1 = (float(x) for x in sys.argv[4:10])
+single = float(sys.argv[10])
+try:
+    o = json.loads(out)
+except ValueError:
+    print(f"{size:<6} the sim failed: {out[:200]}")
+    sys.exit(0)
+rides = max(1, o["rides_finished"])
+cpu_ms = (cpu1 - cpu0) / tick * 1000 / rides
+all_ms = cpu_ms + (etcd1 - etcd0) / tick * 1000 / rides
+if size == 1:
+    open(sys.argv[11], "w").write(f"{cpu_ms}")
+    single = cpu_ms
+eff = single / cpu_ms if single else 0
+eff_all = single / all_ms if single else 0
+print(f"{size:<6} {o['rides_per_second']:10.0f} {cpu_ms:14.3f} {all_ms:14.3f} "
+      f"{(sw1 - sw0) / rides:14.1f} {eff:12.2f} {eff_all:12.2f} "
+      f"{'PASS' if o['pass'] else 'FAIL'}")
+PY
+  [ -s "$work/single" ] && single_cpu=$(cat "$work/single")
+done
