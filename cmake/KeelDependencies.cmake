@@ -1,19 +1,7 @@
 # Finds Keel's Debian-packaged dependencies and exposes each as an imported target.
 find_package(Threads REQUIRED)
 
-# CAF 0.17 ships no CMake config (CAF_NOTES.md §2).
-find_path(CAF_INCLUDE_DIR caf/all.hpp)
-find_library(CAF_CORE_LIBRARY NAMES caf_core)
-find_library(CAF_IO_LIBRARY NAMES caf_io)
-if(NOT CAF_INCLUDE_DIR OR NOT CAF_CORE_LIBRARY OR NOT CAF_IO_LIBRARY)
-  message(FATAL_ERROR "CAF not found: apt-get install libcaf-dev")
-endif()
-add_library(CAF::core UNKNOWN IMPORTED)
-set_target_properties(CAF::core PROPERTIES IMPORTED_LOCATION "${CAF_CORE_LIBRARY}"
-  INTERFACE_INCLUDE_DIRECTORIES "${CAF_INCLUDE_DIR}" INTERFACE_LINK_LIBRARIES Threads::Threads)
-add_library(CAF::io UNKNOWN IMPORTED)
-set_target_properties(CAF::io PROPERTIES IMPORTED_LOCATION "${CAF_IO_LIBRARY}"
-  INTERFACE_LINK_LIBRARIES CAF::core)
+include(${CMAKE_CURRENT_LIST_DIR}/KeelFindCAF.cmake)
 
 find_package(Protobuf REQUIRED)
 find_package(leveldb REQUIRED)
@@ -50,14 +38,4 @@ target_link_libraries(keel_http_parser INTERFACE ${HTTP_PARSER_LIBRARY})
 # Parses request bodies for the JSON mapping's common cases (docs/architecture.md).
 find_package(simdjson REQUIRED)
 
-# Generates the C++ of a target's .proto sources (listed in its sources, relative to the
-# folder that owns the target, so "keel/x/y.proto" includes as "keel/x/y.pb.h") and puts
-# the folder and the generated code on its public include path.
-function(keel_generate_protos target)
-  file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/gen)
-  protobuf_generate(TARGET ${target}
-    IMPORT_DIRS ${CMAKE_CURRENT_SOURCE_DIR}
-    PROTOC_OUT_DIR ${CMAKE_CURRENT_BINARY_DIR}/gen)
-  target_include_directories(${target} PUBLIC
-    ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/gen)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/KeelProtobuf.cmake)
