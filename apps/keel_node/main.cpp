@@ -109,9 +109,9 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
   auto log = spdlog::default_logger();
 
   // A port already taken is found before the data dir is opened and its reminders loaded.
-  auto port_check = http::check_can_listen(opts.advertise_host, opts.http_port);
+  auto port_check = http::check_can_listen(opts.bind_host(), opts.http_port);
   if (!port_check && !opts.etcd.empty())
-    port_check = http::check_can_listen(opts.advertise_host, opts.cluster_port);
+    port_check = http::check_can_listen(opts.bind_host(), opts.cluster_port);
   if (port_check) {
     std::cerr << "keel-node: " << message_of(port_check) << "\n";
     return 1;
@@ -199,7 +199,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
         gw, **runtime, members.get(), directory.get(),
         {opts.node_id, opts.cluster_name, opts.advertise_host, http_port});
     http::server_options sopts;
-    sopts.host = opts.advertise_host;
+    sopts.host = opts.bind_host();
     sopts.port = opts.http_port;
     sopts.threads = opts.http_threads;
     sopts.hard_body_cap = std::max<size_t>(opts.max_body * 4, 16 << 20);
@@ -225,7 +225,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
         (*runtime)->stop();
         return 1;
       };
-      auto cluster_port = directory->publish(opts.advertise_host, opts.cluster_port);
+      auto cluster_port = directory->publish(opts.bind_host(), opts.cluster_port);
       if (!cluster_port)
         return fail("cannot open --cluster-port " + std::to_string(opts.cluster_port),
                     cluster_port.error());

@@ -115,8 +115,20 @@ void add_node_flags(CLI::App& app, node_options& o, env_source source) {
   env(app.add_option("--cluster-port", o.cluster_port,
                      "node-to-node port; 0 picks; only with --etcd")
           ->capture_default_str());
-  env(app.add_option("--advertise-host", o.advertise_host, "address to bind and advertise")
-          ->capture_default_str());
+  env(app.add_option("--advertise-host", o.advertise_host,
+                     "the address other nodes and clients are told (and the one bound, "
+                     "without --listen-host)")
+          ->capture_default_str()
+          ->check([](const std::string& host) -> std::string {
+            if (host == "0.0.0.0" || host == "::" || host.empty())
+              return "'" + host +
+                     "' is no address others can reach; bind it with "
+                     "--listen-host and advertise this node's own address";
+            return {};
+          }));
+  env(app.add_option("--listen-host", o.listen_host,
+                     "the address the HTTP and cluster servers bind, e.g. 0.0.0.0 in a "
+                     "container (default: --advertise-host)"));
   env(app.add_option("--data-dir", o.data_dir, "LevelDB directory (created if missing)")
           ->capture_default_str());
   env(app.add_option("--etcd", o.etcd, "etcd host:port; none runs a single node"));

@@ -15,6 +15,11 @@ struct node_options {
   uint16_t http_port = 8080;
   uint16_t cluster_port = 7001;
   std::string advertise_host = "127.0.0.1";
+  std::string listen_host;  // the servers' bind address; empty: advertise_host
+  /// The address the HTTP and cluster servers bind.
+  const std::string& bind_host() const {
+    return listen_host.empty() ? advertise_host : listen_host;
+  }
   std::string data_dir = "./data";
   std::string etcd;
   std::string cluster_name = "keel";

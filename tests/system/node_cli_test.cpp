@@ -13,6 +13,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <httplib.h>
+
 #include "keel/test/node_process.hpp"
 #include "keel/test/temp_dir.hpp"
 
@@ -26,6 +28,7 @@ TEST(NodeCli, HelpListsEveryFlagWithDefaultsAndExitsZero) {
                     "--http-port",
                     "--cluster-port",
                     "--advertise-host",
+                    "--listen-host",
                     "--data-dir",
                     "--etcd",
                     "--cluster-name",
@@ -75,6 +78,31 @@ TEST(NodeCli, EnvironmentVariablesSetFlagsAndTheCommandLineWins) {
   }
   node_process node{dir.sub("data"), {"--node-id=from-flag"}, {{"KEEL_NODE_ID", "from-env"}}};
   EXPECT_NE(node.get("/v1/actors/counter/a").body.find(R"("node":"from-flag")"), std::string::npos);
+}
+
+// Bound to every address, advertised as one: reachable on another loopback address too,
+// and clients are told the advertised one. Bound to the advertised address alone (the
+// default), the other address is refused.
+TEST(NodeCli, ListenHostIsBoundAndAdvertiseHostIsTold) {
+  temp_dir dir;
+  {
+    node_process node{dir.sub("data"), {"--listen-host=0.0.0.0", "--advertise-host=127.0.0.1"}};
+    httplib::Client other{"127.0.0.2", node.port()};
+    auto res = other.Get("/healthz");
+    ASSERT_TRUE(res) << "127.0.0.2 refused though the node binds 0.0.0.0";
+    EXPECT_EQ(res->status, 200);
+    EXPECT_NE(node.get("/v1/cluster")
+                  .body.find(R"("httpAddress":"127.0.0.1:)" + std::to_string(node.port()) + R"(")"),
+              std::string::npos)
+        << node.get("/v1/cluster").body;
+  }
+  node_process node{dir.sub("data")};
+  httplib::Client other{"127.0.0.2", node.port()};
+  other.set_connection_timeout(std::chrono::seconds{2});
+  EXPECT_FALSE(other.Get("/healthz")) << "bound to 127.0.0.1 only, yet 127.0.0.2 answered";
+  std::string out;
+  EXPECT_EQ(run_node_to_exit({"--advertise-host=0.0.0.0"}, out), 2) << out;
+  EXPECT_NE(out.find("--listen-host"), std::string::npos) << out;
 }
 
 TEST(NodeCli, BadEnvironmentValueExitsNonZero) {
