@@ -135,6 +135,9 @@ TEST(GeoAreas, TheAreasWithinARadiusHoldEveryCellASearchMayAsk) {
   }
   // Mid-latitude, 5 km: a 11 x 11 block of cells, so at most 2 x 2 areas.
   EXPECT_LE(grid.areas_within({-40.0, -120.0}, 5000, 64).size(), 4u);
+  // Near the pole a cell is ~100 m wide but still ~1.1 km tall: many areas east-west, few
+  // north-south.
+  EXPECT_LE(grid.areas_within({84.9, 10.0}, 5000, 64).size(), 16u);
 }
 
 }  // namespace

@@ -173,6 +173,7 @@ class NodeRuntime : public ::testing::Test {
     ASSERT_TRUE(store) << message_of(store.error());
     auto faulty = std::make_unique<test::faulty_store>(std::move(*store));
     faulty_ = faulty.get();
+    faulty_->fail_next_scans = fail_scans_at_start_;
     auto rt = node_runtime::start(*sys_, types_, std::move(faulty), clock_, opts);
     ASSERT_TRUE(rt);
     rt_ = std::move(*rt);
@@ -249,6 +250,7 @@ class NodeRuntime : public ::testing::Test {
   std::unique_ptr<caf::actor_system> sys_;
   std::unique_ptr<node_runtime> rt_;
   test::faulty_store* faulty_ = nullptr;
+  int fail_scans_at_start_ = 0;  // the next start's store fails this many scans first
 };
 
 TEST_F(NodeRuntime, ActivatesOnFirstMessageWithLoadedState) {
@@ -631,6 +633,28 @@ TEST_F(NodeRuntime, OverdueRemindersFireAtMost1024AtATimeAndEachOnce) {
     ASSERT_TRUE(eventually([&] { return reminder_state(id).fired() == 1; }, 10s))
         << "phase: waiting for " << to_string(id) << " to fire once";
   EXPECT_EQ(rt_->metrics().reminders_fired.value(), uint64_t{actors});
+}
+
+// A chunk of the start-up load the store cannot read is read again after a backoff: every
+// overdue reminder still fires once, none is skipped.
+TEST_F(NodeRuntime, RemindersOfAChunkTheStoreFailedToReadFireAfterTheRetry) {
+  start();
+  constexpr int actors = 40;
+  for (int i = 0; i < actors; ++i)
+    arm_reminder(actor_id{"remind", "scan" + std::to_string(i)}, 60'000);
+  stop();
+  clock_->ahead = 61'000;
+  fail_scans_at_start_ = 2;  // the first chunk's first partition, twice: 1 s, then 2 s
+  start();
+  // Counted, not read from the actors: their loads would take the injected failures.
+  ASSERT_TRUE(
+      eventually([&] { return rt_->metrics().reminders_fired.value() >= uint64_t{actors}; }, 10s))
+      << "phase: waiting for every overdue reminder to fire";
+  EXPECT_EQ(faulty_->fail_next_scans.load(), 0);
+  for (int i = 0; i < actors; ++i)
+    EXPECT_EQ(reminder_state(actor_id{"remind", "scan" + std::to_string(i)}).fired(), 1) << i;
+  EXPECT_EQ(rt_->metrics().reminders_fired.value(), uint64_t{actors});
+  EXPECT_EQ(rt_->metrics().reminder_load_failures.value(), 0u);
 }
 
 // Stopping with firings in flight neither waits for them nor retries them: they stay due in

@@ -94,6 +94,9 @@ void runtime_metrics::render(std::string& out) const {
                  activations_refused.value());
   render_counter(out, "keel_reminders_fired_total", "Reminder firings delivered.",
                  reminders_fired.value());
+  render_counter(out, "keel_reminder_load_failures_total",
+                 "Chunks of 64 partitions whose reminders the start could not read.",
+                 reminder_load_failures.value());
   render_gauge(out, "keel_activations", "Live activations on this node.", activations);
   render_gauge(out, "keel_reminders", "Reminders this node schedules.", reminders);
   render_gauge(out, "keel_calls_pending", "Calls waiting for an answer.", calls_pending);

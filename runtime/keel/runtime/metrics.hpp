@@ -104,12 +104,13 @@ struct runtime_metrics {
   counter activations_evicted;  // asked to leave early: the node neared --max-activations
   counter activations_refused;  // calls refused: the node was at --max-activations
   counter reminders_fired;
-  gauge activations;         // live activations
-  gauge reminders;           // reminders this node schedules (its partitions' reminders)
-  gauge calls_pending;       // calls open at the last deadline sweep (every 10 ms)
-  gauge store_failed;        // 1 once a write to the data dir failed: no more writes
-  histogram commit_seconds;  // one batch: WriteBatch + sync
-  histogram turn_seconds;    // one turn, start to reply
+  counter reminder_load_failures;  // start-up chunks of reminders skipped: unreadable
+  gauge activations;               // live activations
+  gauge reminders;                 // reminders this node schedules (its partitions' reminders)
+  gauge calls_pending;             // calls open at the last deadline sweep (every 10 ms)
+  gauge store_failed;              // 1 once a write to the data dir failed: no more writes
+  histogram commit_seconds;        // one batch: WriteBatch + sync
+  histogram turn_seconds;          // one turn, start to reply
 
   /// Turns run (including failed ones): every turn is observed once in `turn_seconds`.
   uint64_t turns() const noexcept { return turn_seconds.count(); }

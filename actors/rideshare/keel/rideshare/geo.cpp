@@ -95,11 +95,17 @@ double geo_grid::cell_min_distance(point p, cell_id c) const {
 }
 
 std::vector<cell_id> geo_grid::areas_within(point p, double radius_meters, int max_ring) const {
+  // The rings a search asks reach as far east and west as the radius allows at the
+  // latitude where a degree of longitude is shortest; north and south a cell row `dy` away
+  // lies at least (|dy| - 1) cells of latitude off, so fewer rows can matter (at 60°, half).
   int reach = 0;
   while (reach < max_ring && ring_min_distance(p, reach + 1) <= radius_meters) ++reach;
+  auto rows =
+      static_cast<int64_t>(radius_meters / (flat_estimate_margin * size_ * meters_per_degree)) + 1;
+  int64_t reach_y = std::min<int64_t>(reach, rows);
   auto c = cell_of(p);
-  auto low = area_of({c.x - reach, c.y - reach});
-  auto high = area_of({c.x + reach, c.y + reach});
+  auto low = area_of({c.x - reach, c.y - reach_y});
+  auto high = area_of({c.x + reach, c.y + reach_y});
   std::vector<cell_id> out;
   for (auto x = low.x; x <= high.x; ++x)
     for (auto y = low.y; y <= high.y; ++y) out.push_back({x, y});
@@ -107,9 +113,8 @@ std::vector<cell_id> geo_grid::areas_within(point p, double radius_meters, int m
 }
 
 cell_id area_of(cell_id c) {
-  auto floor_div = [](int64_t v) {
-    return v >= 0 ? v / cells_per_area : -((-v - 1) / cells_per_area) - 1;
-  };
+  // Floor division without negating: -INT64_MIN overflows.
+  auto floor_div = [](int64_t v) { return v / cells_per_area - (v % cells_per_area < 0 ? 1 : 0); };
   return {floor_div(c.x), floor_div(c.y)};
 }
 

@@ -1,5 +1,7 @@
 // The geolocation index: cells list the drivers that can take a ride, areas know which of
 // their cells list anyone (architecture.md, "Matching").
+#include <optional>
+
 #include "keel/rideshare/actor_names.hpp"
 #include "keel/rideshare/actor_types.hpp"
 #include "keel/rideshare/geo.hpp"
@@ -10,21 +12,34 @@ namespace keel::rideshare {
 
 namespace {
 
-// Tells the cell's area whether it lists drivers. One-way: a lost listing leaves the area
-// wrong until the cell's next one (architecture.md says what that costs a searching ride).
-void tell_area(context& ctx, bool listed) {
+// The cell this actor is, if its key is a cell's canonical key ("05:3" and "-0:3" name no
+// cell: aliases would share the real cell's listing in its area).
+std::optional<cell_id> own_cell(context& ctx) {
   auto cell = parse_cell_key(ctx.self().key());
-  if (!cell) return;  // a cell called by hand under a key that names no cell
+  if (!cell || cell_key(*cell) != ctx.self().key()) return std::nullopt;
+  return cell;
+}
+
+void send_listing(context& ctx, const cell_id& cell, uint64_t seq, bool listed) {
+  AreaListing listing;
+  auto* c = listing.mutable_cell();
+  c->set_x(cell.x);
+  c->set_y(cell.y);
+  c->set_seq(seq);
+  c->set_listed(listed);
+  ctx.tell(area_actor(cell_key(area_of(cell))), listing);
+}
+
+// Tells the cell's area whether it lists drivers, as a new listing. One-way: a lost one
+// leaves the area wrong until the cell's next one, or until a search that asks every cell
+// has the cell repeat it (architecture.md, "Matching").
+void tell_area(context& ctx, bool listed) {
+  auto cell = own_cell(ctx);
+  if (!cell) return;
   auto& st = ctx.state<CellState>();
   st.set_listing_seq(st.listing_seq() + 1);
   st.set_area_listed(listed);
-  AreaListing listing;
-  auto* c = listing.mutable_cell();
-  c->set_x(cell->x);
-  c->set_y(cell->y);
-  c->set_seq(st.listing_seq());
-  c->set_listed(listed);
-  ctx.tell(area_actor(cell_key(area_of(*cell))), listing);
+  send_listing(ctx, *cell, st.listing_seq(), listed);
 }
 
 // The area learns of a driver at once, but of an empty cell only when a search again finds
@@ -52,19 +67,33 @@ void register_cell(type_registry& types) {
         }
         bool listing = !view.drivers().empty();
         // Also a cell stored before areas existed, listing drivers its area does not know.
-        if (listing && !view.area_listed()) tell_area(ctx, true);
-        if (!listing && view.area_listed() && m.correct_area()) tell_area(ctx, false);
+        if (listing && !view.area_listed()) {
+          tell_area(ctx, true);
+        } else if (m.correct_area() && listing) {
+          // Repeated as it was: an area that has it ignores it, one that lost it learns it.
+          if (auto cell = own_cell(ctx)) send_listing(ctx, *cell, view.listing_seq(), true);
+        } else if (m.correct_area() && view.area_listed()) {
+          tell_area(ctx, false);
+        }
         return out;
       });
 }
 
 void register_area(type_registry& types) {
   types.add_type<AreaState>(std::string{area_type})
-      .on<AreaListing>([](const AreaListing& m, context& ctx) {
-        auto key = cell_key({m.cell().x(), m.cell().y()});
+      .on<AreaListing>([](const AreaListing& m, context& ctx) -> caf::expected<Done> {
+        cell_id cell{m.cell().x(), m.cell().y()};
+        auto self = parse_cell_key(ctx.self().key());
+        if (!self || cell_key(*self) != ctx.self().key() || area_of(cell) != *self)
+          return make_error(errc::bad_payload,
+                            "cell " + cell_key(cell) + " is not in area " + ctx.self().key());
+        auto key = cell_key(cell);
         const auto& cells = ctx.view<AreaState>().cells();
-        // Listings of one cell may arrive out of order, or twice: the newest one counts.
-        if (auto it = cells.find(key); it != cells.end() && it->second.seq() >= m.cell().seq())
+        // Listings of one cell may arrive out of order, or twice: the newest one counts; one
+        // that says what the area knows already changes nothing (a repeated listing).
+        if (auto it = cells.find(key);
+            it != cells.end() &&
+            (it->second.seq() >= m.cell().seq() || it->second.listed() == m.cell().listed()))
           return Done{};
         (*ctx.state<AreaState>().mutable_cells())[key] = m.cell();
         return Done{};

@@ -221,13 +221,14 @@ void matcher::run(context& ctx, point pickup, std::function<void(std::string)> d
   search_->run(ctx, pickup, std::move(done), excluded, false);
 }
 
-void matcher::run_if_listed(context& ctx, point pickup, std::function<void(std::string)> done,
-                            std::vector<std::string> excluded) const {
+void matcher::search_again(context& ctx, point pickup, std::function<void(std::string)> done,
+                           std::vector<std::string> excluded, bool every_cell) const {
+  if (every_cell) return search_->run(ctx, pickup, std::move(done), excluded, true);
   search_->any_listed(ctx, pickup,
                       [this, &ctx, pickup, done = std::move(done),
                        excluded = std::move(excluded)](bool listed) mutable {
                         if (!listed) return done("");
-                        search_->run(ctx, pickup, std::move(done), excluded, false);
+                        search_->run(ctx, pickup, std::move(done), excluded, true);
                       });
 }
 

@@ -27,11 +27,13 @@ class matcher {
   void run(context& ctx, point pickup, std::function<void(std::string)> done,
            std::vector<std::string> excluded = {}) const;
 
-  /// A search again of a ride that found nobody: asks the one to four areas around the
+  /// A search again of a ride that found nobody: asks the one or more areas around the
   /// pickup first, and the cells only if one of them lists a driver within the radius;
-  /// otherwise `done("")` at once. An empty neighbourhood costs a few turns, not ~80.
-  void run_if_listed(context& ctx, point pickup, std::function<void(std::string)> done,
-                     std::vector<std::string> excluded = {}) const;
+  /// otherwise `done("")` at once. An empty neighbourhood costs a few turns, not ~80. With
+  /// `every_cell`, asks the cells whatever the areas say, which repairs an area that missed
+  /// a listing (one-way, so lost with a crashing node). The cells asked correct their areas.
+  void search_again(context& ctx, point pickup, std::function<void(std::string)> done,
+                    std::vector<std::string> excluded, bool every_cell) const;
 
  private:
   std::unique_ptr<const match_search> search_;

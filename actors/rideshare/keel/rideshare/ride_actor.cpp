@@ -19,6 +19,7 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr std::string_view match_reminder = "match";
+constexpr uint32_t every_cell_search = 4;  // each 4th search again asks the cells themselves
 
 std::string status_name(Ride::Status s) {
   return Ride::Status_Name(s);
@@ -337,12 +338,16 @@ void register_ride(type_registry& types, const rideshare_options& opts) {
           return;
         }
         const auto& offered = ctx.view<RideState>().offered();
-        match->run_if_listed(ctx, to_point(ride.pickup()),
-                             [&ctx, opts](std::string driver) {
-                               if (driver.empty()) return search_again_later(ctx, opts);
-                               on_matched(ctx, driver, opts);
-                             },
-                             {offered.begin(), offered.end()});
+        // Every fourth search again asks every cell: the areas are hints that a lost
+        // listing can leave wrong.
+        bool every_cell = ctx.view<RideState>().search_attempts() % every_cell_search == 0;
+        match->search_again(
+            ctx, to_point(ride.pickup()),
+            [&ctx, opts](std::string driver) {
+              if (driver.empty()) return search_again_later(ctx, opts);
+              on_matched(ctx, driver, opts);
+            },
+            {offered.begin(), offered.end()}, every_cell);
       });
 }
 

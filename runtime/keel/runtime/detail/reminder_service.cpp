@@ -44,6 +44,7 @@ struct due_entry {
 // Partitions loaded per store read at start: firing begins after the first chunk instead
 // of after the whole store was read, and the reader serves activations between chunks.
 constexpr uint32_t partitions_per_load = 64;
+constexpr int max_load_retries = 4;
 
 struct reminder_state {
   node_services* svc = nullptr;
@@ -51,9 +52,11 @@ struct reminder_state {
   // The reminders waiting for their due time: all but those in flight (being delivered,
   // or waiting out a backoff), so the next one to arm for is always the first.
   std::set<due_entry> by_due;
-  // While the start-up load runs: the reminders activations changed meanwhile. Their
-  // change is at least as new as what a chunk read from the store, so it wins.
+  // While the start-up load runs: the reminders of partitions not read yet that
+  // activations changed meanwhile. Their change is at least as new as what a chunk will
+  // read from the store, so it wins.
   bool loading = true;
+  uint32_t next_chunk = 0;  // the first partition the load has not read
   std::set<reminder_key_t> changed_while_loading;
   std::set<uint32_t> dropped_while_loading;  // handed off: a chunk read before is stale
   // Bounded by max_in_flight: copies of the key are cheap here.
@@ -157,11 +160,13 @@ void fire_due(reminder_actor* self) {
 }
 
 void note_change(reminder_state& st, const actor_id& id, const std::string& name) {
-  if (st.loading) st.changed_while_loading.emplace(id, name);
+  if (st.loading && id.partition() >= st.next_chunk) st.changed_while_loading.emplace(id, name);
 }
 
-// Schedules the reminders of `loaded` (records as stored: the key names the actor).
-void schedule_loaded(reminder_actor* self, const load_result& loaded) {
+// Schedules the reminders of `loaded` (records as stored: the key names the actor). A chunk
+// of the start-up load skips what changed or left meanwhile; a partition's rescan (it came
+// to this node) reads the store after every change it holds.
+void schedule_loaded(reminder_actor* self, const load_result& loaded, bool startup_chunk) {
   for (const auto& [key, value] : loaded.reminders) {
     keel::runtime::ReminderRecord rec;
     // The key holds the actor id: partition(2) kind(1) type '\0' key '\0' name. Type
@@ -178,20 +183,24 @@ void schedule_loaded(reminder_actor* self, const load_result& loaded) {
     actor_id id{std::string{rest.substr(0, type_end)},
                 std::string{rest.substr(type_end + 1, key_size)}};
     reminder_key_t entry{std::move(id), rec.name()};
-    if (self->state.changed_while_loading.count(entry) ||
-        self->state.dropped_while_loading.count(entry.first.partition()))
+    if (startup_chunk && (self->state.changed_while_loading.count(entry) ||
+                          self->state.dropped_while_loading.count(entry.first.partition())))
       continue;
     set_entry(self, entry, rec.due_ms());
   }
 }
 
 // Loads the stored reminders from partition `first` on, a chunk at a time, each scheduled
-// (and firing, if due) before the next is read.
-void load_from(reminder_actor* self, uint32_t first) {
+// (and firing, if due) before the next is read. A chunk the store cannot read is tried
+// again after 1, 2, 4 and 8 s, then skipped: its reminders fire after the next start that
+// reads them (an error log and keel_reminder_load_failures_total say so).
+void load_from(reminder_actor* self, uint32_t first, int attempt = 0) {
   auto& st = self->state;
+  st.next_chunk = first;
+  std::erase_if(st.changed_while_loading,
+                [first](const reminder_key_t& key) { return key.first.partition() < first; });
   if (first >= partition_count) {
     st.loading = false;
-    st.changed_while_loading.clear();
     st.dropped_while_loading.clear();
     st.svc->log->info("loaded {} reminders", st.due_by_key.size());
     return;
@@ -200,11 +209,27 @@ void load_from(reminder_actor* self, uint32_t first) {
                 partitions_per_load)
       .then(
           [self, first](const load_result_ptr& chunk) {
-            schedule_loaded(self, *chunk);
+            schedule_loaded(self, *chunk, true);
             load_from(self, first + partitions_per_load);
           },
-          [self](caf::error& err) {
-            self->state.svc->log->error("cannot load reminders: {}", message_of(err));
+          [self, first, attempt](caf::error& err) {
+            auto& st = self->state;
+            auto last = std::min(partition_count, first + partitions_per_load) - 1;
+            if (attempt < max_load_retries) {
+              st.svc->log->error(
+                  "cannot load the reminders of partitions {}-{}: {}; trying "
+                  "again in {} s",
+                  first, last, message_of(err), 1 << attempt);
+              self->delayed_send(self, std::chrono::seconds{1 << attempt}, load_atom::value, first,
+                                 attempt + 1);
+              return;
+            }
+            st.svc->metrics->reminder_load_failures.add();
+            st.svc->log->error(
+                "cannot load the reminders of partitions {}-{}: {}; they fire "
+                "after a start that reads them",
+                first, last, message_of(err));
+            load_from(self, first + partitions_per_load);
           });
 }
 
@@ -220,6 +245,7 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
   });
   load_from(self, 0);
   return {
+      [self](load_atom, uint32_t first, int attempt) { load_from(self, first, attempt); },
       [self](upsert_atom, const actor_id& id, const std::string& name, int64_t due_ms) {
         note_change(self->state, id, name);
         self->state.backoff_ms.erase({id, name});
@@ -244,7 +270,7 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
         self->state.dropped_while_loading.erase(partition);
         self->request(self->state.svc->store_readers.front(), caf::infinite, scan_atom::value,
                       partition)
-            .await([self](const load_result_ptr& loaded) { schedule_loaded(self, *loaded); },
+            .await([self](const load_result_ptr& loaded) { schedule_loaded(self, *loaded, false); },
                    [self, partition](caf::error& err) {
                      self->state.svc->log->error("cannot load the reminders of partition {}: {}",
                                                  partition, message_of(err));
@@ -253,7 +279,12 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
       // A partition handed off: its reminders fire on the new owner from now on.
       [self](drop_atom, uint32_t partition) {
         auto& st = self->state;
-        if (st.loading) st.dropped_while_loading.insert(partition);
+        if (st.loading) {
+          st.dropped_while_loading.insert(partition);
+          std::erase_if(st.changed_while_loading, [partition](const reminder_key_t& key) {
+            return key.first.partition() == partition;
+          });
+        }
         std::vector<reminder_key_t> gone;
         for (const auto& [key, due] : st.due_by_key)
           if (key.first.partition() == partition) gone.push_back(key);

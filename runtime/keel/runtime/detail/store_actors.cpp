@@ -269,7 +269,9 @@ caf::behavior store_reader(caf::event_based_actor*, state_store* store) {
       // The reminders of partitions [first, first + count).
       [=](scan_atom, uint32_t first, uint32_t count) -> caf::result<load_result_ptr> {
         auto result = std::make_shared<load_result>();
-        for (uint32_t p = first; p < std::min(partition_count, first + count); ++p) {
+        // Past the last partition, not past UINT32_MAX: first + count may wrap.
+        auto end = first + std::min(count, partition_count - std::min(first, partition_count));
+        for (uint32_t p = first; p < end; ++p) {
           auto records = store->scan(partition_prefix(p, record_kind::reminder));
           if (!records) return std::move(records.error());
           for (auto& kv : *records) result->reminders.push_back(std::move(kv));

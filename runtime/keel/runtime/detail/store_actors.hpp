@@ -35,7 +35,8 @@ caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store, runtim
 
 /// Spawns a detached reader answering `(load_atom, actor_id, bool with_entries)` with a
 /// load_result_ptr (the actor's entries too if asked) and
-/// `(scan_atom)` with every reminder record of every partition.
+/// `(scan_atom, uint32_t first, uint32_t count)` with the reminder records of partitions
+/// [first, first + count), and `(scan_atom, uint32_t partition)` with one partition's.
 /// Requires: `store` outlives the actor.
 caf::actor spawn_store_reader(caf::actor_system& sys, state_store& store);
 

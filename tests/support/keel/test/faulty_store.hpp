@@ -23,12 +23,15 @@ class faulty_store final : public state_store {
   std::atomic<int> fail_next_writes{0};  // this many writes fail, then writes succeed again
   std::atomic<bool> hold_writes{false};
   std::atomic<int> writes_started{0};
+  std::atomic<int> fail_next_scans{0};  // this many scans fail, then scans succeed again
 
   caf::expected<std::optional<std::string>> get(std::string_view key) override {
     return inner_->get(key);
   }
   caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
       std::string_view prefix) override {
+    if (fail_next_scans.load() > 0 && fail_next_scans.fetch_sub(1) > 0)
+      return make_error(errc::unavailable, "injected read failure");
     return inner_->scan(prefix);
   }
   caf::error write(const std::vector<store_write>& batch) override {
