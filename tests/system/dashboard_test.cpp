@@ -226,5 +226,29 @@ TEST_F(DashboardInChromium, ScreenshotUnderLoadIsKeptInTheBuildTree) {
   EXPECT_EQ(be32(20), 1600u);
 }
 
+// A node that wants API keys refuses the page (which sends none) the cluster view. The
+// page says so and stops asking: each refusal would count as a failed key, and enough of
+// them throttle this client's address, valid keys from it included.
+TEST(DashboardWithApiKeys, AskedForTheClusterOnceThenSaysWhyNotAndStopsAsking) {
+  ASSERT_EQ(headless_chromium::missing(), "");
+  temp_dir dir;
+  auto keys = dir.sub("keys");
+  std::ofstream{keys} << "a-valid-key\n";
+  node_process node{dir.sub("data"), {"--api-keys-file=" + keys}};
+  headless_chromium browser{dir.path()};
+  auto dom = browser.dump_dom("http://127.0.0.1:" + std::to_string(node.port()) + "/", page_time,
+                              browser_limit);
+  EXPECT_NE(text_of(dom, "clustersub").find("not asked again"), std::string::npos)
+      << text_of(dom, "clustersub");
+  auto metrics = node.get("/metrics").body;
+  std::smatch refused;
+  ASSERT_TRUE(std::regex_search(
+      metrics, refused,
+      std::regex{
+          R"(keel_http_requests_total\{[^}]*route="/v1/cluster"[^}]*status="401"[^}]*\} (\d+))"}))
+      << metrics;
+  EXPECT_EQ(refused[1], "1") << "the page asked for the cluster view " << refused[1] << " times";
+}
+
 }  // namespace
 }  // namespace keel::test

@@ -188,10 +188,10 @@ TEST_F(HttpErrors, DashboardPageIsServedAndReadsMetricsAndTheCluster) {
   auto page = node_->get("/");
   EXPECT_EQ(page.status, 200);
   EXPECT_EQ(page.headers["content-type"], "text/html; charset=utf-8");
-  EXPECT_NE(page.body.find("fetch('/metrics')"), std::string::npos);
+  EXPECT_NE(page.body.find("fetchWithin('/metrics')"), std::string::npos);
   EXPECT_NE(page.body.find("keel_turns_total"), std::string::npos);
   // The cluster panel reads GET /v1/cluster, which a single node answers too.
-  EXPECT_NE(page.body.find("fetch('/v1/cluster')"), std::string::npos);
+  EXPECT_NE(page.body.find("fetchWithin('/v1/cluster')"), std::string::npos);
   // A refusal (401 where keys are required) is said on the page, not left blank.
   EXPECT_NE(page.body.find("the node refused the cluster view"), std::string::npos);
   auto view = node_->get("/v1/cluster");
