@@ -200,5 +200,40 @@ TEST_F(RideSearch, DriverWhoseListingTheAreaLostIsFoundByTheSearchOfEveryCell) {
   EXPECT_EQ(call<AreaCells>(area, std::make_shared<AreaQuery>()).listed_size(), 1);
 }
 
+// A payment operation this version cannot name (written by a newer one before a rollback)
+// stays first in the ride's outbox: nothing after it is delivered, nothing is guessed.
+TEST_F(RideSearch, PaymentOperationThisVersionDoesNotKnowStaysQueuedAndBlocksTheRest) {
+  stop();
+  RideState ride;
+  ride.mutable_ride()->set_ride_id("rp");
+  ride.mutable_ride()->set_status(Ride::completed);
+  ride.mutable_ride()->set_payment_id("pay-rp");
+  auto* unknown = ride.add_payment_outbox();
+  unknown->set_op("refund");
+  unknown->set_amount_cents(5);
+  ride.add_payment_outbox()->set_op("void");
+  put_state(ride_actor("rp"), ride);
+  start();
+  call<Done>(ride_actor("rp"), std::make_shared<FlushPayments>());
+  auto payment = rt_->call_and_wait(payment_actor("pay-rp"), std::make_shared<GetPayment>(), 5s);
+  ASSERT_FALSE(payment) << "an operation went past the unknown one";
+  EXPECT_EQ(code_of(payment.error()), errc::not_found);
+  stop();
+  leveldb::DB* raw = nullptr;
+  ASSERT_TRUE(leveldb::DB::Open(leveldb::Options{}, dir_.sub("db"), &raw).ok());
+  std::unique_ptr<leveldb::DB> db{raw};
+  std::string value;
+  ASSERT_TRUE(db->Get(leveldb::ReadOptions{}, state_key(ride_actor("rp")), &value).ok());
+  uint64_t version = 0;
+  std::string_view bytes;
+  ASSERT_TRUE(decode_versioned(value, version, bytes));
+  RideState stored;
+  ASSERT_TRUE(stored.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
+  ASSERT_EQ(stored.payment_outbox_size(), 2);
+  EXPECT_EQ(stored.payment_outbox(0).op(), "refund");
+  db.reset();
+  start();  // the fixture stops it
+}
+
 }  // namespace
 }  // namespace keel::rideshare

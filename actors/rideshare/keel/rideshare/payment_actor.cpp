@@ -104,6 +104,12 @@ void process_head(context& ctx) {
   const auto& st = ctx.view<PaymentState>();
   if (st.queue_size() == 0) return;
   const auto& head = st.queue(0);
+  // An operation this version does not know (a newer one queued it) waits for a version
+  // that does: the backstop reminder offers it again.
+  if (!parse_payment_op(head.op())) {
+    ctx.register_reminder(std::string{process_reminder}, process_backstop, milliseconds{0});
+    return;
+  }
   Charge charge;
   // The same key on every retry: the processor performs each operation at most once.
   charge.set_idempotency_key(ctx.self().key() + ":" + head.op());

@@ -99,8 +99,7 @@ void owe_payment(context& ctx, payment_op op, int32_t amount_cents = 0) {
   ctx.tell(ctx.self(), FlushPayments{});
 }
 
-// The message that performs `op`; null for an operation no version wrote (a corrupt
-// record), which is dropped rather than guessed at.
+// The message that performs `op`; null for an operation this version does not know.
 std::shared_ptr<google::protobuf::Message> payment_message(const PaymentOp& op, const Ride& ride) {
   auto parsed = parse_payment_op(op.op());
   if (!parsed) return nullptr;
@@ -133,11 +132,10 @@ void flush_payments(context& ctx) {
     return;
   }
   auto message = payment_message(st.payment_outbox(0), st.ride());
-  if (!message) {
-    auto* outbox = ctx.state<RideState>().mutable_payment_outbox();
-    outbox->erase(outbox->begin());
-    return flush_payments(ctx);
-  }
+  // An operation this version cannot name (a newer one wrote it, before a rollback) stays
+  // first in the outbox: the reminder keeps offering it, and a version that knows it
+  // delivers it and what follows. Never guessed at, never dropped.
+  if (!message) return;
   ctx.ask_message(payment_actor(st.ride().payment_id()), message, [&ctx](call_result answer) {
     if (!answer) return;  // retried by the periodic reminder
     auto* outbox = ctx.state<RideState>().mutable_payment_outbox();
