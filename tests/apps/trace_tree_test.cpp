@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace keel::keelctl {
 namespace {
 
@@ -71,6 +73,25 @@ TEST(TraceTree, TurnsThatWouldBeTheirOwnAncestorsBecomeRoots) {
   auto out = render_trace_tree(trace);
   EXPECT_NE(out.find("a/1 M"), std::string::npos) << out;
   EXPECT_NE(out.find("b/1 M"), std::string::npos) << out;
+}
+
+// A client that reuses one trace id for a long loop: 20,000 turns calling each other in a
+// chain (a node keeps 16,384). Every turn is printed once; nesting stops at 64 levels, so
+// the output stays linear in the turns.
+TEST(TraceTree, AChainOfTwentyThousandTurnsPrintsEachOnceWithBoundedIndent) {
+  TraceView trace;
+  constexpr int n = 20'000;
+  for (int i = 0; i < n; ++i)
+    *trace.add_turns() = turn(i % 2 ? "a/1" : "b/1", "M", i == 0 ? "http" : (i % 2 ? "b/1" : "a/1"),
+                              1000 + i, 5'000'000 - int64_t{i} * 100);
+  auto out = render_trace_tree(trace);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), n);
+  size_t longest = 0;
+  for (size_t at = 0, next; at < out.size(); at = next + 1) {
+    next = out.find('\n', at);
+    longest = std::max(longest, next - at);
+  }
+  EXPECT_LE(longest, 64u * 3 + 80) << "indent grew past 64 levels";
 }
 
 }  // namespace

@@ -14,27 +14,36 @@ namespace {
 // caller, and a caller's end is rounded up.
 constexpr int64_t slack_ms = 1;
 
+// Printed nesting stops here: a chain deeper than this (a client reusing one trace id for
+// a long loop) prints its deeper turns flat under the last level.
+constexpr size_t max_depth = 64;
+
 int64_t end_ms(const TraceTurn& t) {
   return t.start_ms() + (t.duration_us() + 999) / 1000;
 }
 
+// Each actor's turns in start order, for finding a caller's turn by binary search.
+using turns_by_actor = std::map<std::string, std::vector<int>, std::less<>>;
+
 // The turn of `child`'s caller that was running when `child` started, else the last of
 // the caller's turns to start before it (another node's clock may be a little off), else
-// none (-1).
-int parent_of(const TraceView& trace, int child) {
+// none (-1). The running one, if any, is among the last few to start before the child.
+int parent_of(const TraceView& trace, const turns_by_actor& index, int child) {
   const auto& c = trace.turns(child);
-  int running = -1, before = -1;
-  for (int i = 0; i < trace.turns_size(); ++i) {
-    const auto& t = trace.turns(i);
-    if (i == child || t.actor() != c.caller()) continue;
-    bool started_before = t.start_ms() <= c.start_ms() + slack_ms;
-    if (started_before && c.start_ms() <= end_ms(t) + slack_ms &&
-        (running < 0 || t.start_ms() >= trace.turns(running).start_ms()))
-      running = i;
-    if (started_before && (before < 0 || t.start_ms() >= trace.turns(before).start_ms()))
-      before = i;
+  auto it = index.find(c.caller());
+  if (it == index.end()) return -1;
+  const auto& turns = it->second;
+  auto upper = std::upper_bound(turns.begin(), turns.end(), c.start_ms() + slack_ms,
+                                [&](int64_t at, int i) { return at < trace.turns(i).start_ms(); });
+  int before = -1;
+  for (auto i = upper; i != turns.begin();) {
+    --i;
+    if (*i == child) continue;
+    if (before < 0) before = *i;
+    if (c.start_ms() <= end_ms(trace.turns(*i)) + slack_ms) return *i;
+    if (upper - i > 8) break;  // older turns of the caller ended before this one began
   }
-  return running >= 0 ? running : before;
+  return before;
 }
 
 std::string duration_text(int64_t us) {
@@ -51,43 +60,61 @@ std::string line_of(const TraceTurn& t, bool root) {
   return out;
 }
 
-struct printer {
-  const TraceView& trace;
-  std::map<int, std::vector<int>> children;
-  std::string out;
-
-  void print(int turn, const std::string& prefix, bool last, bool root) {
-    out += root ? "" : prefix + (last ? "`- " : "|- ");
-    out += line_of(trace.turns(turn), root) + "\n";
-    auto next_prefix = root ? std::string{} : prefix + (last ? "   " : "|  ");
-    const auto& kids = children[turn];
-    for (size_t i = 0; i < kids.size(); ++i)
-      print(kids[i], next_prefix, i + 1 == kids.size(), false);
-  }
-};
-
 }  // namespace
 
 std::string render_trace_tree(const TraceView& trace) {
-  printer p{trace, {}, {}};
-  std::vector<int> roots;
-  for (int i = 0; i < trace.turns_size(); ++i) {
-    int parent = parent_of(trace, i);
-    // A turn its own ancestor (clocks too far apart) would loop: it becomes a root.
-    for (int a = parent, hops = 0; a >= 0 && hops <= trace.turns_size();
-         a = parent_of(trace, a), ++hops)
-      if (a == i) parent = -1;
-    (parent < 0 ? roots : p.children[parent]).push_back(i);
-  }
+  const int n = trace.turns_size();
   auto by_start = [&](int a, int b) {
     return trace.turns(a).start_ms() != trace.turns(b).start_ms()
                ? trace.turns(a).start_ms() < trace.turns(b).start_ms()
                : a < b;
   };
+  turns_by_actor index;
+  for (int i = 0; i < n; ++i) index[trace.turns(i).actor()].push_back(i);
+  for (auto& [actor, turns] : index) std::sort(turns.begin(), turns.end(), by_start);
+  std::vector<int> parent(n);
+  for (int i = 0; i < n; ++i) parent[i] = parent_of(trace, index, i);
+  // A turn on a cycle of parents (clocks too far apart) becomes a root: walk each chain
+  // once, marking it, and cut where it meets itself.
+  std::vector<int> mark(n, -1);  // the walk that reached the turn first
+  for (int i = 0; i < n; ++i) {
+    int at = i;
+    while (at >= 0 && mark[at] < 0) {
+      mark[at] = i;
+      at = parent[at];
+    }
+    if (at >= 0 && mark[at] == i) parent[at] = -1;  // this walk came back to `at`
+  }
+  std::vector<std::vector<int>> children(n);
+  std::vector<int> roots;
+  for (int i = 0; i < n; ++i) (parent[i] < 0 ? roots : children[parent[i]]).push_back(i);
   std::sort(roots.begin(), roots.end(), by_start);
-  for (auto& [parent, kids] : p.children) std::sort(kids.begin(), kids.end(), by_start);
-  for (int r : roots) p.print(r, "", true, true);
-  return p.out;
+  for (auto& kids : children) std::sort(kids.begin(), kids.end(), by_start);
+  // Depth first without recursion: (turn, prefix, last among its siblings, depth).
+  std::string out;
+  struct frame {
+    int turn;
+    std::string prefix;
+    bool last;
+    size_t depth;
+  };
+  std::vector<frame> stack;
+  for (auto r = roots.rbegin(); r != roots.rend(); ++r) stack.push_back({*r, "", true, 0});
+  while (!stack.empty()) {
+    auto f = std::move(stack.back());
+    stack.pop_back();
+    bool root = f.depth == 0;
+    out += root ? "" : f.prefix + (f.last ? "`- " : "|- ");
+    out += line_of(trace.turns(f.turn), root) + "\n";
+    auto deeper = std::min(f.depth + 1, max_depth);
+    auto next_prefix = root                  ? std::string{}
+                       : f.depth < max_depth ? f.prefix + (f.last ? "   " : "|  ")
+                                             : f.prefix;
+    const auto& kids = children[f.turn];
+    for (size_t k = kids.size(); k-- > 0;)
+      stack.push_back({kids[k], next_prefix, k + 1 == kids.size(), deeper});
+  }
+  return out;
 }
 
 }  // namespace keel::keelctl
