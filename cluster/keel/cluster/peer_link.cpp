@@ -225,8 +225,8 @@ void connect(link_actor* self) {
             // nodes that just started connect to each other at once). Calls wait for a
             // few more tries before they fail.
             bool refused = err == caf::sec::cannot_connect_to_node;
-            bool someone_waits =
-                !st.waiting.empty() || !st.relays_waiting.empty() || !st.gathers_waiting.empty();
+            // Gatherings do not keep retrying: a read does not drive failure detection.
+            bool someone_waits = !st.waiting.empty() || !st.relays_waiting.empty();
             if (!refused && someone_waits && ++st.failed_connects < max_connect_tries) {
               self->delayed_send(self, connect_retry, watch_atom::value);
               return;
@@ -349,7 +349,10 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
       // peer is suspected, cannot be reached or is slow.
       [self](gather_atom, std::string& hex) -> caf::result<wire_turns> {
         auto& st = self->state;
-        if (st.suspected) return wire_turns{};
+        // A peer found unreachable is not waited for again: a read must not pay the
+        // connect timeout on every request.
+        if (st.suspected || st.health->current() == link_health::state::unreachable)
+          return wire_turns{};
         auto promise = self->make_response_promise<wire_turns>();
         if (st.peer) {
           gather(self, std::move(hex), promise);
