@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,24 +75,33 @@ std::string headless_chromium::run(const std::string& what, std::vector<std::str
                                 "--disable-sync"};
   full.insert(full.end(), args.begin(), args.end());
   auto out_path = stem + ".out", err_path = stem + ".err";
+  // Everything the child needs is made before fork(): another thread of the test may hold
+  // the allocator's lock at the fork, and the child must not allocate.
+  std::string program = binary;
+  std::vector<char*> argv;
+  argv.push_back(program.data());
+  for (auto& a : full) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0 || err < 0) throw std::runtime_error(what + ": cannot open " + stem + ".out/.err");
+  const pid_t parent = getpid();
 
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error(what + ": fork failed");
   if (pid == 0) {
-    // Its own group, so the renderer and zygote it forks can be killed with it.
+    // Its own group, so the renderer and zygote it forks can be killed with it; and killed
+    // if the test dies (a ctest timeout) rather than left running.
     setpgid(0, 0);
-    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
     dup2(out, 1);
     dup2(err, 2);
-    std::vector<char*> argv;
-    std::string program = binary;
-    argv.push_back(program.data());
-    for (auto& a : full) argv.push_back(a.data());
-    argv.push_back(nullptr);
     execv(program.c_str(), argv.data());
     _exit(127);
   }
+  close(out);
+  close(err);
   setpgid(pid, pid);  // also here: the child may not have run yet when we kill the group
 
   // Waits on a pidfd, which turns readable when the browser exits; the raw syscall because
