@@ -16,6 +16,7 @@
 #include "keel/cluster/data_identity.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/cluster/node_endpoint.hpp"
+#include "keel/cluster/partition_table.hpp"
 #include "keel/cluster/peer_link.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/errc.hpp"
@@ -102,7 +103,7 @@ partition_directory::verdict cluster_directory::route(const envelope_ptr& env) {
 }
 
 bool cluster_directory::is_moving(uint32_t p, const PartitionRecord& rec) const {
-  return rec.state() == "moving" || releasing_[p].load(std::memory_order_acquire);
+  return rec.state() == PartitionRecord::moving || releasing_[p].load(std::memory_order_acquire);
 }
 
 bool cluster_directory::hold_moving(const envelope_ptr& env, uint32_t p) {
@@ -129,7 +130,7 @@ bool cluster_directory::hold_moving(const envelope_ptr& env, uint32_t p) {
 
 void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRecord>& before,
                                      const std::optional<PartitionRecord>& after) {
-  if (!after || after->state() == "moving") return;  // a move starts: route() holds
+  if (!after || after->state() == PartitionRecord::moving) return;  // a move starts: route() holds
   if (after->owner() == self_) {
     bool aborted = releasing_[p].exchange(false);
     // Handed here: by a flip the watch reported, or by one that happened before this node's
@@ -148,8 +149,8 @@ void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRe
     // a node that joins receives streams before its first read of the table, whose records
     // are older than those streams and must not drop them.
     bool handed_off = releasing_[p].exchange(false);
-    bool aborted_to_here = before && before->state() == "moving" && before->to() == self_ &&
-                           ingested_[p].exchange(false);
+    bool aborted_to_here = before && before->state() == PartitionRecord::moving &&
+                           before->to() == self_ && ingested_[p].exchange(false);
     if (handed_off || aborted_to_here) {
       log_->debug("handoff: partition {} is {}'s at epoch {}: dropping the copy here", p,
                   after->owner(), after->epoch());
@@ -193,8 +194,7 @@ caf::actor cluster_directory::member_link(const std::string& node_id) {
 
 size_t cluster_directory::owned_partitions() const {
   size_t n = 0;
-  for (const auto& [p, rec] : members_.partitions())
-    n += rec.owner() == self_ || (rec.state() == "moving" && rec.to() == self_);
+  for (const auto& [p, rec] : members_.partitions()) n += holds_or_receives(rec, self_);
   return n;
 }
 

@@ -219,12 +219,15 @@ caf::error membership::load_cluster(etcd_client& etcd) {
       continue;
     }
     if (kv.key().starts_with(partitions_prefix_)) {
-      PartitionRecord rec;
       auto p = partition_in(kv.key(), partitions_prefix_);
-      if (p && !from_etcd_json(kv.value(), rec)) {
-        placed[*p] = std::move(rec);
-        placed_revisions[*p] = kv.mod_revision();
+      if (!p) continue;
+      auto rec = parse_partition_record(kv.value());
+      if (!rec) {
+        log_->warn("membership: ignoring partition {}: {}", *p, message_of(rec.error()));
+        continue;
       }
+      placed[*p] = std::move(*rec);
+      placed_revisions[*p] = kv.mod_revision();
       continue;
     }
     if (kv.key().compare(0, prefix_.size(), prefix_) != 0) continue;
@@ -287,9 +290,14 @@ void membership::apply(const std::string& key, const std::string& value, bool de
   }
   if (key.starts_with(partitions_prefix_)) {
     auto p = partition_in(key, partitions_prefix_);
-    PartitionRecord rec;
-    if (!p || (!deleted && from_etcd_json(value, rec))) return;
-    notify(*p, apply_partition(*p, deleted ? nullptr : &rec, revision));
+    if (!p) return;
+    if (deleted) return notify(*p, apply_partition(*p, nullptr, revision));
+    auto rec = parse_partition_record(value);
+    if (!rec) {
+      log_->warn("membership: ignoring partition {}: {}", *p, message_of(rec.error()));
+      return;
+    }
+    notify(*p, apply_partition(*p, &*rec, revision));
     return;
   }
   if (key == rebalance_key_ || key.starts_with(drain_prefix_)) {
@@ -500,7 +508,7 @@ membership::chunk_outcome membership::place_chunk(const std::vector<uint32_t>& c
     // Every member is leaving (a whole cluster stopping): place here meanwhile.
     rec.set_owner(up.empty() ? opts_.node_id : rendezvous_owner(p, up));
     rec.set_epoch(1);
-    rec.set_state("active");
+    rec.set_state(PartitionRecord::active);
     auto* put = txn.add_success()->mutable_request_put();
     put->set_key(key);
     put->set_value(to_etcd_json(rec));
@@ -531,9 +539,11 @@ membership::chunk_outcome membership::place_chunk(const std::vector<uint32_t>& c
   bool all_present = true;
   for (size_t i = 0; i < chunk.size(); ++i) {
     const auto& range = res->responses(static_cast<int>(i)).response_range();
-    PartitionRecord theirs;
-    if (range.kvs_size() > 0 && !from_etcd_json(range.kvs(0).value(), theirs)) {
-      partitions_.emplace(chunk[i], std::move(theirs));
+    std::optional<PartitionRecord> theirs;
+    if (range.kvs_size() > 0)
+      if (auto rec = parse_partition_record(range.kvs(0).value())) theirs = std::move(*rec);
+    if (theirs) {
+      partitions_.emplace(chunk[i], std::move(*theirs));
       partition_revisions_.emplace(chunk[i], range.kvs(0).mod_revision());
     } else {
       all_present = false;
@@ -843,8 +853,7 @@ caf::expected<size_t> membership::partitions_held_in_etcd() {
   auto table = read_partition_table(placer_client(), opts_.cluster_name);
   if (!table) return std::move(table.error());
   size_t held = 0;
-  for (const auto& [p, rec] : *table)
-    held += rec.owner() == opts_.node_id || (rec.state() == "moving" && rec.to() == opts_.node_id);
+  for (const auto& [p, rec] : *table) held += holds_or_receives(rec, opts_.node_id);
   return held;
 }
 

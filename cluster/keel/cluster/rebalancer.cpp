@@ -90,7 +90,7 @@ bool rebalancer::pass() {
   std::vector<move> planned;
   for (const auto& [p, versioned] : table) {
     const auto& rec = versioned.record;
-    if (rec.state() == "moving") {
+    if (rec.state() == PartitionRecord::moving) {
       resumed.push_back({p, rec.owner(), rec.to(), rec.epoch()});
       continue;
     }
@@ -191,9 +191,9 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
   group_commit<move> marks{[this](const std::vector<move>& group) {
     auto written = rewrite(group, "start", [](const move& m, const PartitionRecord& current) {
       std::optional<PartitionRecord> next;
-      if (current.owner() != m.from || current.state() != "active") return next;
+      if (current.owner() != m.from || current.state() != PartitionRecord::active) return next;
       next = current;
-      next->set_state("moving");
+      next->set_state(PartitionRecord::moving);
       next->set_to(m.to);
       return next;
     });
@@ -212,11 +212,11 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
         }
         auto written = rewrite(moves, "end", [&](const move& m, const PartitionRecord& current) {
           std::optional<PartitionRecord> next;
-          if (current.state() != "moving" || current.to() != m.to) return next;
+          if (current.state() != PartitionRecord::moving || current.to() != m.to) return next;
           const auto& result = *results[m.partition];
           bool arrived = result.code == 0;
           next.emplace();
-          next->set_state("active");
+          next->set_state(PartitionRecord::active);
           // Aborted: back to the old owner (unavailable until it returns if it died).
           next->set_owner(arrived ? m.to : m.from);
           next->set_epoch(arrived ? m.epoch + 1 : m.epoch);
@@ -284,7 +284,7 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
     auto it = table.find(m.partition);
     if (it != table.end() && it->second.record.owner() == m.to)
       failed_until_.erase(m.partition);
-    else if (it == table.end() || it->second.record.state() != "moving")
+    else if (it == table.end() || it->second.record.state() != PartitionRecord::moving)
       failed_until_[m.partition] = retry_at;
   }
   log_->info("rebalance: {} moved, {} aborted in this pass; {} of {} done", moved.load(),
