@@ -76,7 +76,9 @@ class lease_keeper final : public node_fence {
   const membership_options opts_;
   const std::string own_key_;
   const std::shared_ptr<spdlog::logger> log_;
-  Member me_;        // set by register_once(), before the keeper's thread starts
+  // Written by register_once(): on the joining thread until start(), then only on the
+  // keeper's thread (which registers again with it).
+  Member me_;
   tick_fn on_tick_;  // set by start(), before the keeper's thread starts
 
   // The fence: open while the key is ours and the lease cannot have expired.
