@@ -518,7 +518,7 @@ TEST_F(Rebalance, StaleCopyOfAPartitionHandedOffMeanwhileIsDroppedAtStart) {
   cluster::PartitionRecord handed;
   handed.set_owner("n2");
   handed.set_epoch(2);
-  handed.set_state("active");
+  handed.set_state(cluster::PartitionRecord::active);
   ASSERT_TRUE(
       etcd.put(cluster::membership::partition_key("keel", p), cluster::to_etcd_json(handed)));
   auto& again = start_node("n1");  // starts: the table is newer than its copy

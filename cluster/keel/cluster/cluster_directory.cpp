@@ -16,6 +16,7 @@
 #include "keel/cluster/data_identity.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/cluster/node_endpoint.hpp"
+#include "keel/cluster/partition_table.hpp"
 #include "keel/cluster/peer_link.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/errc.hpp"
@@ -44,7 +45,9 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
       runtime_(runtime),
       sys_(sys),
       log_(std::move(log)),
-      self_(members.options().node_id) {
+      self_(members.options().node_id),
+      links_(
+          sys, self_, [this](const std::string& lost) { suspect(lost); }, log_) {
   handoff::hooks hooks;
   hooks.link_to = [this](const std::string& node_id) { return member_link(node_id); };
   hooks.begin_release = [this](uint32_t p) { releasing_[p].store(true); };
@@ -102,7 +105,7 @@ partition_directory::verdict cluster_directory::route(const envelope_ptr& env) {
 }
 
 bool cluster_directory::is_moving(uint32_t p, const PartitionRecord& rec) const {
-  return rec.state() == "moving" || releasing_[p].load(std::memory_order_acquire);
+  return rec.state() == PartitionRecord::moving || releasing_[p].load(std::memory_order_acquire);
 }
 
 bool cluster_directory::hold_moving(const envelope_ptr& env, uint32_t p) {
@@ -129,7 +132,7 @@ bool cluster_directory::hold_moving(const envelope_ptr& env, uint32_t p) {
 
 void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRecord>& before,
                                      const std::optional<PartitionRecord>& after) {
-  if (!after || after->state() == "moving") return;  // a move starts: route() holds
+  if (!after || after->state() == PartitionRecord::moving) return;  // a move starts: route() holds
   if (after->owner() == self_) {
     bool aborted = releasing_[p].exchange(false);
     // Handed here: by a flip the watch reported, or by one that happened before this node's
@@ -148,8 +151,8 @@ void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRe
     // a node that joins receives streams before its first read of the table, whose records
     // are older than those streams and must not drop them.
     bool handed_off = releasing_[p].exchange(false);
-    bool aborted_to_here = before && before->state() == "moving" && before->to() == self_ &&
-                           ingested_[p].exchange(false);
+    bool aborted_to_here = before && before->state() == PartitionRecord::moving &&
+                           before->to() == self_ && ingested_[p].exchange(false);
     if (handed_off || aborted_to_here) {
       log_->debug("handoff: partition {} is {}'s at epoch {}: dropping the copy here", p,
                   after->owner(), after->epoch());
@@ -188,13 +191,12 @@ wire_reply cluster_directory::ask_handoff(const std::string& owner, const wire_h
 
 caf::actor cluster_directory::member_link(const std::string& node_id) {
   auto address = members_.cluster_address_of(node_id);
-  return address.empty() ? caf::actor{} : link_to(node_id, address);
+  return address.empty() ? caf::actor{} : links_.link_to(node_id, address);
 }
 
 size_t cluster_directory::owned_partitions() const {
   size_t n = 0;
-  for (const auto& [p, rec] : members_.partitions())
-    n += rec.owner() == self_ || (rec.state() == "moving" && rec.to() == self_);
+  for (const auto& [p, rec] : members_.partitions()) n += holds_or_receives(rec, self_);
   return n;
 }
 
@@ -209,7 +211,7 @@ void cluster_directory::gather_turns(const trace_id& trace,
   std::vector<caf::actor> peers;
   for (const auto& m : members_.members())
     if (m.node_id() != self_ && !m.cluster_address().empty())
-      peers.push_back(link_to(m.node_id(), m.cluster_address()));
+      peers.push_back(links_.link_to(m.node_id(), m.cluster_address()));
   if (peers.empty()) return done({});
   // One short-lived actor collects the answers; each link answers within ~1 s.
   sys_.spawn([peers, hex = trace.to_hex(), done = std::move(done)](caf::event_based_actor* self) {
@@ -266,73 +268,16 @@ void cluster_directory::forward(const envelope_ptr& env, const std::string& owne
   call.caller = env->caller;
   call.hops = static_cast<uint8_t>(env->hops + 1);
   call.one_way = env->reply == nullptr;
-  caf::anon_send(link_to(owner, address), forward_atom::value, env, std::move(call));
-}
-
-caf::actor cluster_directory::link_to(const std::string& node_id,
-                                      const std::string& cluster_address) {
-  std::lock_guard guard{links_mutex_};
-  auto it = links_.find(node_id);
-  // A restarted node comes back with a new address: a new link. A link whose actor ended
-  // is replaced, never kept: messages to it would be dropped.
-  if (it != links_.end() && it->second.address == cluster_address &&
-      it->second.health->current() != link_health::state::stopped)
-    return it->second.actor;
-  if (it != links_.end()) {
-    if (it->second.address == cluster_address)
-      log_->error("cluster: the link to {} ended unexpectedly; replacing it", node_id);
-    caf::anon_send(it->second.actor, stop_atom::value);
-  }
-  auto colon = cluster_address.rfind(':');
-  auto health = std::make_shared<link_health>();
-  auto handle =
-      spawn_peer_link(sys_, node_id, cluster_address.substr(0, colon),
-                      static_cast<uint16_t>(std::stoi(cluster_address.substr(colon + 1))),
-                      refused_fn{[this](const std::string& lost) { suspect(lost); }}, health, log_);
-  links_[node_id] = peer{cluster_address, handle, std::move(health)};
-  return handle;
+  caf::anon_send(links_.link_to(owner, address), forward_atom::value, env, std::move(call));
 }
 
 std::optional<std::string> cluster_directory::unreachable_member(
     std::chrono::milliseconds limit) const {
-  auto now = std::chrono::steady_clock::now();
-  auto members = members_.members();
-  std::lock_guard guard{links_mutex_};
-  std::vector<std::string> lost;
-  for (const auto& m : members) {
-    if (m.node_id() == self_) continue;
-    // Counted from this registration on: a member that was away (its lease lapsed) and
-    // came back gets its time to be reached again.
-    auto& seen = registrations_seen_[m.node_id()];
-    if (seen.first != m.lease()) seen = {m.lease(), now};
-    auto it = links_.find(m.node_id());
-    if (it == links_.end()) continue;
-    auto gone = std::min(it->second.health->unreachable_for(now),
-                         std::chrono::duration_cast<std::chrono::milliseconds>(now - seen.second));
-    if (gone > limit)
-      lost.push_back(m.node_id() + " for " + std::to_string(gone.count()) + " ms (link " +
-                     std::string{link_health::name(it->second.health->current())} + ")");
-  }
-  // Bounded by the members: a node that left takes its entry with it.
-  std::erase_if(registrations_seen_, [&](const auto& entry) {
-    return std::none_of(members.begin(), members.end(),
-                        [&](const Member& m) { return m.node_id() == entry.first; });
-  });
-  // One member out of reach is that member's trouble as likely as this node's (a cut or
-  // hung node is unreachable from everyone): only a node that reaches fewer than half of
-  // the cluster, itself included, is the one cut off.
-  if (lost.empty() || lost.size() * 2 <= members.size()) return std::nullopt;
-  std::string why = "cannot reach most of the cluster: ";
-  for (size_t i = 0; i < lost.size(); ++i) why += (i ? ", " : "") + lost[i];
-  return why;
+  return links_.unreachable_member(members_.members(), limit);
 }
 
 std::string cluster_directory::link_state(const std::string& node_id) const {
-  if (node_id == self_) return "self";
-  std::lock_guard guard{links_mutex_};
-  auto it = links_.find(node_id);
-  if (it == links_.end()) return "none";
-  return std::string{link_health::name(it->second.health->current())};
+  return links_.link_state(node_id);
 }
 
 void cluster_directory::suspect(const std::string& node_id) {
@@ -346,7 +291,7 @@ void cluster_directory::suspect(const std::string& node_id) {
 void cluster_directory::watch_members() {
   for (const auto& m : members_.members())
     if (m.node_id() != self_ && !m.cluster_address().empty())
-      caf::anon_send(link_to(m.node_id(), m.cluster_address()), watch_atom::value);
+      caf::anon_send(links_.link_to(m.node_id(), m.cluster_address()), watch_atom::value);
 }
 
 bool cluster_directory::record_owned_partitions() {
@@ -442,9 +387,7 @@ void cluster_directory::stop() {
   }
   for (auto& [p, envs] : moving)
     for (auto& env : envs) fail_call(env, "node is stopping");
-  std::lock_guard guard{links_mutex_};
-  for (auto& [id, link] : links_) caf::anon_send(link.actor, stop_atom::value);
-  links_.clear();
+  links_.stop();
   caf::anon_send(endpoint_, stop_atom::value);
 }
 

@@ -18,6 +18,7 @@
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/handoff.hpp"
+#include "keel/cluster/member_links.hpp"
 #include "keel/cluster/peer_link.hpp"
 #include "keel/cluster/rebalancer.hpp"
 #include "keel/cluster/wire.hpp"
@@ -104,7 +105,6 @@ class cluster_directory final : public partition_directory {
                     const std::optional<PartitionRecord>& after);
   /// Asks `owner` to hand over a partition, blocking (the rebalancer's threads).
   wire_reply ask_handoff(const std::string& owner, const wire_handoff& req);
-  caf::actor link_to(const std::string& node_id, const std::string& cluster_address);
   /// The link to a member; null if `node_id` is not one (down, or never was).
   caf::actor member_link(const std::string& node_id);
 
@@ -116,16 +116,7 @@ class cluster_directory final : public partition_directory {
   caf::actor endpoint_;
 
   std::atomic<bool> forwarding_stopped_{false};
-  struct peer {
-    std::string address;  // its cluster address when the link was made
-    caf::actor actor;
-    std::shared_ptr<link_health> health;
-  };
-  mutable std::mutex links_mutex_;
-  std::map<std::string, peer> links_;  // node id -> its link; guarded by links_mutex_
-  // node id -> (lease of the registration, when this node first saw it); links_mutex_
-  mutable std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>>
-      registrations_seen_;
+  member_links links_;
 
   // Envelopes of partitions nobody placed yet, waiting for the placer thread. Bounded: past
   // the bound a call fails at once with `overloaded`.

@@ -5,6 +5,7 @@
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/cluster_directory.hpp"
 #include "keel/cluster/membership.hpp"
+#include "keel/cluster/partition_table.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/json.hpp"
@@ -66,12 +67,7 @@ PartitionTableView table_of(membership* members) {
   view.set_total(partition_count);
   if (!members) return view;  // a single node has no table: it owns everything
   for (const auto& [p, rec] : members->partitions()) {
-    auto* row = view.add_partitions();
-    row->set_partition(p);
-    row->set_owner(rec.owner());
-    row->set_epoch(static_cast<uint32_t>(rec.epoch()));
-    row->set_state(rec.state());
-    row->set_to(rec.to());
+    *view.add_partitions() = partition_view(p, rec);
   }
   view.set_placed(static_cast<uint32_t>(view.partitions_size()));
   return view;

@@ -13,10 +13,11 @@
 
 namespace keel::cluster {
 
-caf::error claim_data(state_store& store, const membership_options& opts) {
-  // The cluster's id: made by its first node, so a fresh etcd (even one started with the
-  // same flags, which gets the same etcd cluster id) means a new cluster.
-  etcd_client etcd{opts.etcd};
+namespace {
+
+// The cluster's id: made by its first node, so a fresh etcd (even one started with the
+// same flags, which gets the same etcd cluster id) means a new cluster.
+caf::expected<std::string> cluster_id(etcd_client& etcd, const membership_options& opts) {
   auto id_key = "keel/" + opts.cluster_name + "/id";
   std::random_device entropy;
   auto fresh_id =
@@ -29,50 +30,36 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
   txn.add_failure()->mutable_request_range()->set_key(id_key);
   auto res = etcd.txn(txn);
   if (!res) return std::move(res.error());
-  std::string cluster_id = fresh_id;
-  if (!res->succeeded()) {
-    const auto& range = res->responses(0).response_range();
-    if (range.kvs_size() == 0) return make_error(errc::unavailable, "cannot read " + id_key);
-    cluster_id = range.kvs(0).value();
-  }
-  DataIdentity mine;
-  mine.set_cluster_name(opts.cluster_name);
-  mine.set_cluster_id(cluster_id);
-  mine.set_node_id(opts.node_id);
-  auto stored = store.get(meta_cluster_key);
-  if (!stored) return std::move(stored.error());
-  if (!*stored) {
-    // A dir that was never this cluster's: it must not come up as the owner of partitions
-    // the table gives this node id, which it would then serve empty (an unmounted volume,
-    // a wrong --data-dir, a lost disk).
-    auto placed = read_partition_table(etcd, opts.cluster_name);
-    if (!placed) return std::move(placed.error());
-    size_t owned = 0;
-    for (const auto& [p, rec] : *placed) owned += rec.owner() == opts.node_id;
-    if (owned > 0)
-      return make_error(errc::conflict,
-                        "the cluster's table gives node '" + opts.node_id + "' " +
-                            std::to_string(owned) +
-                            " partitions, but data dir holds none of "
-                            "this cluster's data: refusing to serve them empty (start it on its "
-                            "own --data-dir; see docs/operations.md if that data is lost)");
-    return store.write({{std::string{meta_cluster_key}, mine.SerializeAsString()}});
-  }
-  DataIdentity theirs;
-  if (!theirs.ParseFromString(**stored))
-    return make_error(errc::app_error, "the data dir's cluster record does not parse");
-  auto describe = [](const DataIdentity& id) {
-    return "node '" + id.node_id() + "' of cluster '" + id.cluster_name() + "' (id " +
-           id.cluster_id() + ")";
-  };
-  if (theirs.SerializeAsString() != mine.SerializeAsString())
-    return make_error(errc::conflict, "the data dir belongs to " + describe(theirs) + ", not to " +
-                                          describe(mine) +
-                                          "; start it with its own identity or use another "
-                                          "--data-dir");
-  // Every partition this DB owned must still be this node's in the table, at the same or a
-  // later epoch: a table that lost it, or gave it to another node, would let someone else
-  // serve it without this data.
+  if (res->succeeded()) return fresh_id;
+  const auto& range = res->responses(0).response_range();
+  if (range.kvs_size() == 0) return make_error(errc::unavailable, "cannot read " + id_key);
+  return range.kvs(0).value();
+}
+
+// A dir that was never this cluster's: it must not come up as the owner of partitions
+// the table gives this node id, which it would then serve empty (an unmounted volume,
+// a wrong --data-dir, a lost disk).
+caf::error claim_new_dir(etcd_client& etcd, state_store& store, const membership_options& opts,
+                         const DataIdentity& mine) {
+  auto placed = read_partition_table(etcd, opts.cluster_name);
+  if (!placed) return std::move(placed.error());
+  size_t owned = 0;
+  for (const auto& [p, rec] : *placed) owned += rec.owner() == opts.node_id;
+  if (owned > 0)
+    return make_error(errc::conflict,
+                      "the cluster's table gives node '" + opts.node_id + "' " +
+                          std::to_string(owned) +
+                          " partitions, but data dir holds none of "
+                          "this cluster's data: refusing to serve them empty (start it on its "
+                          "own --data-dir; see docs/operations.md if that data is lost)");
+  return store.write({{std::string{meta_cluster_key}, mine.SerializeAsString()}});
+}
+
+// Every partition this DB owned must still be this node's in the table, at the same or a
+// later epoch: a table that lost it, or gave it to another node, would let someone else
+// serve it without this data.
+caf::error check_held_epochs(etcd_client& etcd, state_store& store,
+                             const membership_options& opts) {
   auto held = store.scan(meta_key(partition_epoch_prefix));
   if (!held) return std::move(held.error());
   if (held->empty()) return {};
@@ -110,6 +97,34 @@ caf::error claim_data(state_store& store, const membership_options& opts) {
   }
   if (!stale.empty()) return store.write(stale);
   return {};
+}
+
+}  // namespace
+
+caf::error claim_data(state_store& store, const membership_options& opts) {
+  etcd_client etcd{opts.etcd};
+  auto id_in_etcd = cluster_id(etcd, opts);
+  if (!id_in_etcd) return std::move(id_in_etcd.error());
+  DataIdentity mine;
+  mine.set_cluster_name(opts.cluster_name);
+  mine.set_cluster_id(*id_in_etcd);
+  mine.set_node_id(opts.node_id);
+  auto stored = store.get(meta_cluster_key);
+  if (!stored) return std::move(stored.error());
+  if (!*stored) return claim_new_dir(etcd, store, opts, mine);
+  DataIdentity theirs;
+  if (!theirs.ParseFromString(**stored))
+    return make_error(errc::app_error, "the data dir's cluster record does not parse");
+  auto describe = [](const DataIdentity& id) {
+    return "node '" + id.node_id() + "' of cluster '" + id.cluster_name() + "' (id " +
+           id.cluster_id() + ")";
+  };
+  if (theirs.SerializeAsString() != mine.SerializeAsString())
+    return make_error(errc::conflict, "the data dir belongs to " + describe(theirs) + ", not to " +
+                                          describe(mine) +
+                                          "; start it with its own identity or use another "
+                                          "--data-dir");
+  return check_held_epochs(etcd, store, opts);
 }
 
 std::string partition_epoch_record(uint32_t p) {

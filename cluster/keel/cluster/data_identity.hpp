@@ -6,7 +6,7 @@
 
 #include <caf/error.hpp>
 
-#include "keel/cluster/membership.hpp"
+#include "keel/cluster/membership_options.hpp"
 
 namespace keel {
 class state_store;

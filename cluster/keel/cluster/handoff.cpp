@@ -83,7 +83,7 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runt
         // a coordinator that took over while the first still ran) would overwrite what
         // this node wrote since: the partition serves here only after the flip, so the
         // table here shows it.
-        if (auto rec = members->partition(p); rec && rec->state() == "active" &&
+        if (auto rec = members->partition(p); rec && rec->state() == PartitionRecord::active &&
                                               rec->owner() == members->options().node_id &&
                                               rec->epoch() >= stream.epoch)
           return failed_reply(errc::conflict, "partition " + std::to_string(p) +
@@ -257,8 +257,8 @@ wire_reply handoff::run(const wire_handoff& req) {
   // foreign one) must not take the partition out of service.
   auto marked = [&] {
     auto rec = members_.partition(p);
-    return rec && rec->owner() == self && rec->state() == "moving" && rec->to() == req.to &&
-           rec->epoch() + 1 == req.epoch;
+    return rec && rec->owner() == self && rec->state() == PartitionRecord::moving &&
+           rec->to() == req.to && rec->epoch() + 1 == req.epoch;
   };
   auto give_up = std::chrono::steady_clock::now() + 2s;
   while (!marked() && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(10ms);

@@ -29,65 +29,67 @@ struct endpoint_state {
   uint64_t next_id = 0;
 };
 
+// A call from another node, delivered here as a local one; its answer goes back through
+// the endpoint's mailbox.
+caf::result<wire_reply> accept_call(caf::stateful_actor<endpoint_state>* self,
+                                    node_runtime* runtime, wire_call& call) {
+  auto fail = [](errc code, std::string message) -> caf::result<wire_reply> {
+    return failed_reply(code, std::move(message));
+  };
+  // The gateway refuses ill-formed keys; a node must not take one from a peer either
+  // (a build without that check, or a damaged message): it would end up in protobuf
+  // strings that no longer parse.
+  if (!valid_utf8(call.target_key))
+    return fail(errc::bad_payload, "the target key from another node is not valid UTF-8");
+  const auto* type = runtime->types().find(call.target_type);
+  if (!type) return fail(errc::unknown_actor_type, "no actor type '" + call.target_type + "'");
+  const auto* handler = type->find(call.message_type);
+  // A reminder's firing held while its partition moved is delivered to the new owner.
+  bool reminder = call.message_type == "$reminder";
+  if (!handler && !reminder)
+    return fail(errc::unknown_message, "actor type '" + call.target_type +
+                                           "' has no handler for '" + call.message_type + "'");
+  std::shared_ptr<google::protobuf::Message> request{reminder ? new keel::runtime::ReminderFired
+                                                              : handler->request_prototype->New()};
+  if (!request->ParseFromString(call.payload))
+    return fail(errc::bad_payload, call.message_type + " from another node does not parse");
+  if (call.budget_ms <= 0 && !call.one_way)
+    return fail(errc::timeout,
+                "the call's deadline passed before it reached node " + runtime->options().node_id);
+  actor_id target{call.target_type, call.target_key};
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{call.budget_ms};
+  std::shared_ptr<envelope> env;
+  caf::response_promise promise;
+  if (call.one_way) {
+    env = std::make_shared<envelope>();
+    env->target = std::move(target);
+  } else {
+    auto id = self->state.next_id++;
+    promise = self->make_response_promise();
+    self->state.answering.emplace(id, promise);
+    // The answer may come on any thread: it goes back through this actor's mailbox.
+    env = make_call(std::move(target), deadline,
+                    [me = caf::actor_cast<caf::actor>(self), id](call_result result) {
+                      caf::anon_send(me, answer_atom::value, id, to_wire(result));
+                    });
+  }
+  env->message_type = call.message_type;
+  env->payload = std::move(request);
+  if (auto trace = trace_id::from_hex(call.trace)) env->trace = *trace;
+  env->caller = call.caller;
+  env->epoch = call.epoch;
+  env->hops = call.hops;
+  runtime->router().send(std::move(env));
+  if (call.one_way) return wire_reply{};
+  return caf::delegated<wire_reply>{};
+}
+
 caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* runtime,
                        handoff* handoff) {
   // Published: any peer could send it an exit (CAF_NOTES.md §5). Only stop_atom stops it.
   self->set_exit_handler([](caf::exit_msg&) {});
   return {
-      [=](wire_call& call) -> caf::result<wire_reply> {
-        auto fail = [](errc code, std::string message) -> caf::result<wire_reply> {
-          return failed_reply(code, std::move(message));
-        };
-        // The gateway refuses ill-formed keys; a node must not take one from a peer either
-        // (a build without that check, or a damaged message): it would end up in protobuf
-        // strings that no longer parse.
-        if (!valid_utf8(call.target_key))
-          return fail(errc::bad_payload, "the target key from another node is not valid UTF-8");
-        const auto* type = runtime->types().find(call.target_type);
-        if (!type)
-          return fail(errc::unknown_actor_type, "no actor type '" + call.target_type + "'");
-        const auto* handler = type->find(call.message_type);
-        // A reminder's firing held while its partition moved is delivered to the new owner.
-        bool reminder = call.message_type == "$reminder";
-        if (!handler && !reminder)
-          return fail(errc::unknown_message, "actor type '" + call.target_type +
-                                                 "' has no handler for '" + call.message_type +
-                                                 "'");
-        std::shared_ptr<google::protobuf::Message> request{
-            reminder ? new keel::runtime::ReminderFired : handler->request_prototype->New()};
-        if (!request->ParseFromString(call.payload))
-          return fail(errc::bad_payload, call.message_type + " from another node does not parse");
-        if (call.budget_ms <= 0 && !call.one_way)
-          return fail(errc::timeout, "the call's deadline passed before it reached node " +
-                                         runtime->options().node_id);
-        actor_id target{call.target_type, call.target_key};
-        auto deadline =
-            std::chrono::steady_clock::now() + std::chrono::milliseconds{call.budget_ms};
-        std::shared_ptr<envelope> env;
-        caf::response_promise promise;
-        if (call.one_way) {
-          env = std::make_shared<envelope>();
-          env->target = std::move(target);
-        } else {
-          auto id = self->state.next_id++;
-          promise = self->make_response_promise();
-          self->state.answering.emplace(id, promise);
-          // The answer may come on any thread: it goes back through this actor's mailbox.
-          env = make_call(std::move(target), deadline,
-                          [me = caf::actor_cast<caf::actor>(self), id](call_result result) {
-                            caf::anon_send(me, answer_atom::value, id, to_wire(result));
-                          });
-        }
-        env->message_type = call.message_type;
-        env->payload = std::move(request);
-        if (auto trace = trace_id::from_hex(call.trace)) env->trace = *trace;
-        env->caller = call.caller;
-        env->epoch = call.epoch;
-        env->hops = call.hops;
-        runtime->router().send(std::move(env));
-        if (call.one_way) return wire_reply{};
-        return caf::delegated<wire_reply>{};
-      },
+      [=](wire_call& call) { return accept_call(self, runtime, call); },
       [=](answer_atom, uint64_t id, wire_reply& reply) {
         auto it = self->state.answering.find(id);
         if (it == self->state.answering.end()) return;

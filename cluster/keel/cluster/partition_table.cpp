@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "keel/cluster/etcd_client.hpp"
+#include "keel/runtime/errc.hpp"
 #include "keel/runtime/storage_keys.hpp"
 
 namespace keel::cluster {
@@ -24,6 +25,31 @@ std::string partition_digits(uint32_t p) {
   return digits;
 }
 
+caf::expected<PartitionRecord> parse_partition_record(std::string_view json) {
+  PartitionRecord rec;
+  if (auto err = from_etcd_json(json, rec)) return err;
+  // The reader ignores unknown enum names (it must ignore etcd's newer fields): presence
+  // is how a dropped one shows.
+  if (!rec.has_state())
+    return make_error(errc::app_error,
+                      "partition record without a known state: " + std::string{json});
+  return rec;
+}
+
+bool holds_or_receives(const PartitionRecord& rec, const std::string& node_id) {
+  return rec.owner() == node_id || (rec.state() == PartitionRecord::moving && rec.to() == node_id);
+}
+
+PartitionView partition_view(uint32_t p, const PartitionRecord& rec) {
+  PartitionView row;
+  row.set_partition(p);
+  row.set_owner(rec.owner());
+  row.set_epoch(static_cast<uint32_t>(rec.epoch()));
+  row.set_state(PartitionRecord::State_Name(rec.state()));
+  row.set_to(rec.to());
+  return row;
+}
+
 caf::expected<std::map<uint32_t, PartitionRecord>> read_partition_table(
     etcd_client& etcd, const std::string& cluster_name) {
   auto table_prefix = "keel/" + cluster_name + "/partitions/";
@@ -31,9 +57,9 @@ caf::expected<std::map<uint32_t, PartitionRecord>> read_partition_table(
   if (!table) return std::move(table.error());
   std::map<uint32_t, PartitionRecord> placed;
   for (const auto& kv : table->kvs()) {
-    PartitionRecord rec;
     auto p = partition_in(kv.key(), table_prefix);
-    if (p && !from_etcd_json(kv.value(), rec)) placed[*p] = std::move(rec);
+    if (!p) continue;
+    if (auto rec = parse_partition_record(kv.value())) placed[*p] = std::move(*rec);
   }
   return placed;
 }

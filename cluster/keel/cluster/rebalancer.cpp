@@ -90,7 +90,7 @@ bool rebalancer::pass() {
   std::vector<move> planned;
   for (const auto& [p, versioned] : table) {
     const auto& rec = versioned.record;
-    if (rec.state() == "moving") {
+    if (rec.state() == PartitionRecord::moving) {
       resumed.push_back({p, rec.owner(), rec.to(), rec.epoch()});
       continue;
     }
@@ -186,45 +186,72 @@ class group_commit {
 
 }  // namespace
 
+std::vector<bool> rebalancer::mark_moving(const std::vector<move>& group) {
+  // Only a record that is still what the plan saw.
+  auto written = rewrite(group, "start", [](const move& m, const PartitionRecord& current) {
+    std::optional<PartitionRecord> next;
+    if (current.owner() != m.from || current.state() != PartitionRecord::active) return next;
+    next = current;
+    next->set_state(PartitionRecord::moving);
+    next->set_to(m.to);
+    return next;
+  });
+  return written ? *written : std::vector<bool>(group.size(), false);
+}
+
+std::optional<std::vector<bool>> rebalancer::end_moves(
+    const std::vector<std::pair<move, wire_reply>>& group) {
+  std::vector<move> moves;
+  std::map<uint32_t, const wire_reply*> results;
+  for (const auto& [m, result] : group) {
+    moves.push_back(m);
+    results[m.partition] = &result;
+  }
+  return rewrite(moves, "end", [&](const move& m, const PartitionRecord& current) {
+    std::optional<PartitionRecord> next;
+    if (current.state() != PartitionRecord::moving || current.to() != m.to) return next;
+    const auto& result = *results[m.partition];
+    bool arrived = result.code == 0;
+    next.emplace();
+    next->set_state(PartitionRecord::active);
+    // Aborted: back to the old owner (unavailable until it returns if it died).
+    next->set_owner(arrived ? m.to : m.from);
+    next->set_epoch(arrived ? m.epoch + 1 : m.epoch);
+    if (!arrived)
+      log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition, m.from,
+                 m.to, result.error);
+    return next;
+  });
+}
+
+wire_reply rebalancer::hand_over(const move& m) {
+  if (members_.cluster_address_of(m.from).empty())
+    return failed_reply(errc::unavailable, "its owner " + m.from + " is down");
+  if (members_.cluster_address_of(m.to).empty())
+    return failed_reply(errc::unavailable, "node " + m.to + " is gone");
+  return ask_(m.from, wire_handoff{m.partition, m.to, m.epoch + 1});
+}
+
+void rebalancer::schedule_retries(const std::vector<move>& moves) {
+  auto retry_at = std::chrono::steady_clock::now() + opts_.retry_after;
+  auto table = members_.partitions_versioned();
+  for (const auto& m : moves) {
+    auto it = table.find(m.partition);
+    if (it != table.end() && it->second.record.owner() == m.to)
+      failed_until_.erase(m.partition);
+    else if (it == table.end() || it->second.record.state() != PartitionRecord::moving)
+      failed_until_[m.partition] = retry_at;
+  }
+}
+
 bool rebalancer::run_moves(const std::vector<move>& moves) {
-  // Marks `moving` the moves whose record is still what the plan saw.
-  group_commit<move> marks{[this](const std::vector<move>& group) {
-    auto written = rewrite(group, "start", [](const move& m, const PartitionRecord& current) {
-      std::optional<PartitionRecord> next;
-      if (current.owner() != m.from || current.state() != "active") return next;
-      next = current;
-      next->set_state("moving");
-      next->set_to(m.to);
-      return next;
-    });
-    return written ? *written : std::vector<bool>(group.size(), false);
-  }};
+  group_commit<move> marks{[this](const std::vector<move>& group) { return mark_moving(group); }};
   // Ends moves: a flip to the new owner at epoch + 1, or an abort back to the old owner at
   // its epoch; both only from the moving record the move started from.
   std::atomic<bool> lost_office{false};
   group_commit<std::pair<move, wire_reply>> ends{
       [&](const std::vector<std::pair<move, wire_reply>>& group) {
-        std::vector<move> moves;
-        std::map<uint32_t, const wire_reply*> results;
-        for (const auto& [m, result] : group) {
-          moves.push_back(m);
-          results[m.partition] = &result;
-        }
-        auto written = rewrite(moves, "end", [&](const move& m, const PartitionRecord& current) {
-          std::optional<PartitionRecord> next;
-          if (current.state() != "moving" || current.to() != m.to) return next;
-          const auto& result = *results[m.partition];
-          bool arrived = result.code == 0;
-          next.emplace();
-          next->set_state("active");
-          // Aborted: back to the old owner (unavailable until it returns if it died).
-          next->set_owner(arrived ? m.to : m.from);
-          next->set_epoch(arrived ? m.epoch + 1 : m.epoch);
-          if (!arrived)
-            log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition,
-                       m.from, m.to, result.error);
-          return next;
-        });
+        auto written = end_moves(group);
         // A new coordinator finds the moving records and finishes these moves.
         if (!written) lost_office = true;
         return written ? *written : std::vector<bool>(group.size(), false);
@@ -241,13 +268,7 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
       const auto& m = moves[i];
       if (!m.already_moving && !marks.submit(m)) continue;  // the table changed: plan again
       ++moving;
-      wire_reply result;
-      if (members_.cluster_address_of(m.from).empty())
-        result = failed_reply(errc::unavailable, "its owner " + m.from + " is down");
-      else if (members_.cluster_address_of(m.to).empty())
-        result = failed_reply(errc::unavailable, "node " + m.to + " is gone");
-      else
-        result = ask_(m.from, wire_handoff{m.partition, m.to, m.epoch + 1});
+      auto result = hand_over(m);
       if (ends.submit({m, result})) (result.code == 0 ? moved : aborted).fetch_add(1);
       --moving;
     }
@@ -278,15 +299,7 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
   }
   for (auto& w : workers) w.join();
   report();
-  auto retry_at = std::chrono::steady_clock::now() + opts_.retry_after;
-  auto table = members_.partitions_versioned();
-  for (const auto& m : moves) {
-    auto it = table.find(m.partition);
-    if (it != table.end() && it->second.record.owner() == m.to)
-      failed_until_.erase(m.partition);
-    else if (it == table.end() || it->second.record.state() != "moving")
-      failed_until_[m.partition] = retry_at;
-  }
+  schedule_retries(moves);
   log_->info("rebalance: {} moved, {} aborted in this pass; {} of {} done", moved.load(),
              aborted.load(), progress_.done(), progress_.planned());
   return !lost_office;

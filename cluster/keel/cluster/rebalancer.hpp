@@ -67,6 +67,15 @@ class rebalancer {
   /// aborted, with the table writes of moves running together group-committed. Returns
   /// false if this node lost the office meanwhile.
   bool run_moves(const std::vector<move>& moves);
+  /// Marks each move of `group` moving; per move whether it was written.
+  std::vector<bool> mark_moving(const std::vector<move>& group);
+  /// Flips each move that arrived to its new owner at epoch + 1, and aborts the others
+  /// back to their old owner; per move whether it was written, nullopt if the write failed.
+  std::optional<std::vector<bool>> end_moves(const std::vector<std::pair<move, wire_reply>>& group);
+  /// Asks the owner to hand the partition over, unless it or the target is down.
+  wire_reply hand_over(const move& m);
+  /// A move that neither completed nor is still marked moving waits retry_after.
+  void schedule_retries(const std::vector<move>& moves);
   /// Replaces, in one group of etcd transactions, the record of each move for which
   /// `next(move, current record)` returns one, checked against the revision it was read
   /// at. Per move whether it was written; nullopt if the write failed (none was).

@@ -1,0 +1,58 @@
+#include "keel/cluster/partition_table_writer.hpp"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "keel/cluster/coordinator_election.hpp"
+#include "keel/cluster/etcd_client.hpp"
+#include "keel/cluster/shared_etcd_client.hpp"
+#include "keel/runtime/errc.hpp"
+
+namespace keel::cluster {
+
+partition_table_writer::partition_table_writer(const cluster_keys& keys, std::string node_id,
+                                               cluster_view& view,
+                                               const coordinator_election& election,
+                                               shared_etcd_client& writer)
+    : keys_(keys),
+      node_id_(std::move(node_id)),
+      view_(view),
+      election_(election),
+      writer_(writer) {}
+
+caf::error partition_table_writer::write(const std::map<uint32_t, versioned_record>& updates) {
+  if (!election_.is_coordinator())
+    return make_error(errc::conflict, "node " + node_id_ + " is not the coordinator");
+  auto etcd = writer_.borrow();
+  // etcd takes at most 128 operations per list: 120 partition checks plus the election's.
+  constexpr size_t per_transaction = 120;
+  std::vector<std::pair<uint32_t, const versioned_record*>> all;
+  for (const auto& [p, update] : updates) all.emplace_back(p, &update);
+  for (size_t first = 0; first < all.size(); first += per_transaction) {
+    auto last = std::min(all.size(), first + per_transaction);
+    etcd::TxnRequest txn;
+    election_.require_coordinator(txn, node_id_);
+    for (size_t i = first; i < last; ++i) {
+      auto key = keys_.partition(all[i].first);
+      auto* same = txn.add_compare();
+      same->set_key(key);
+      same->set_target(etcd::Compare::MOD);
+      same->set_result(etcd::Compare::EQUAL);
+      same->set_mod_revision(all[i].second->mod_revision);
+      auto* put = txn.add_success()->mutable_request_put();
+      put->set_key(key);
+      put->set_value(to_etcd_json(all[i].second->record));
+    }
+    auto res = etcd->txn(txn);
+    if (!res) return std::move(res.error());
+    if (!res->succeeded())
+      return make_error(errc::conflict,
+                        "the partition table changed meanwhile (or the coordinator did)");
+    for (size_t i = first; i < last; ++i)
+      view_.record_partition(all[i].first, all[i].second->record, res->header().revision());
+  }
+  return {};
+}
+
+}  // namespace keel::cluster
