@@ -646,14 +646,16 @@ void start_turn(activation_actor* self, const envelope_ptr& env) {
     });
     return;
   }
-  const auto* handler = env->handler ? env->handler : st.type->find(env->message_type);
+  // Envelopes redelivered (from another node, or held while a partition moved) come
+  // without the handler the router resolved.
+  const handler_entry* handler = env->handler;
   if (!handler) {
-    run_first_step(std::move(t), [&] {
-      tr.reply(make_error(
-          errc::unknown_message,
-          "actor type '" + st.type->name + "' has no handler for '" + env->message_type + "'"));
-    });
-    return;
+    auto found = resolve_handler(*st.type, env->message_type);
+    if (!found) {
+      run_first_step(std::move(t), [&] { tr.reply(std::move(found.error())); });
+      return;
+    }
+    handler = *found;
   }
   run_first_step(std::move(t), [&] { handler->invoke(*env->payload, tr); });
 }
