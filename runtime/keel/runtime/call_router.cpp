@@ -47,24 +47,23 @@ void call_router::track(const envelope_ptr& env) {
 }
 
 void call_router::send(envelope_ptr env, caf::execution_unit* host) {
-  auto fail = [&](errc code, std::string message) {
-    if (env->reply) env->reply->complete(make_error(code, std::move(message)));
+  auto fail = [&](caf::error err) {
+    if (env->reply) env->reply->complete(std::move(err));
   };
-  if (stopped_.load(std::memory_order_acquire)) return fail(errc::unavailable, "node is stopping");
-  const auto* type = types_.find(env->target.type());
-  if (!type) return fail(errc::unknown_actor_type, "no actor type '" + env->target.type() + "'");
+  if (stopped_.load(std::memory_order_acquire))
+    return fail(make_error(errc::unavailable, "node is stopping"));
+  auto type = resolve_type(types_, env->target.type());
+  if (!type) return fail(std::move(type.error()));
   // Internal messages ($reminder, $timer) have no registered handler.
   if (env->message_type.empty() || env->message_type[0] != '$') {
-    // By the payload's type when there is one: a handler of another message type that
-    // happens to share its short name must not receive it.
-    env->handler =
-        env->payload ? type->find(env->payload->GetDescriptor()) : type->find(env->message_type);
-    if (!env->handler)
-      return fail(errc::unknown_message,
-                  "actor type '" + type->name + "' has no handler for '" + env->message_type + "'");
+    // By the payload's type when there is one.
+    auto handler = resolve_handler(**type, env->message_type,
+                                   env->payload ? env->payload->GetDescriptor() : nullptr);
+    if (!handler) return fail(std::move(handler.error()));
+    env->handler = *handler;
   }
   if (env->reply) track(env);
-  dispatch(std::move(env), *type, host);
+  dispatch(std::move(env), **type, host);
 }
 
 void call_router::redeliver(envelope_ptr env) {
@@ -72,14 +71,12 @@ void call_router::redeliver(envelope_ptr env) {
     if (env->reply) env->reply->complete(make_error(errc::unavailable, "node is stopping"));
     return;
   }
-  const auto* type = types_.find(env->target.type());
+  auto type = resolve_type(types_, env->target.type());
   if (!type) {  // checked by send(); an envelope from another node may name anything
-    if (env->reply)
-      env->reply->complete(
-          make_error(errc::unknown_actor_type, "no actor type '" + env->target.type() + "'"));
+    if (env->reply) env->reply->complete(std::move(type.error()));
     return;
   }
-  dispatch(std::move(env), *type, nullptr);
+  dispatch(std::move(env), **type, nullptr);
 }
 
 void call_router::dispatch(envelope_ptr env, const actor_type_info& type,

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "keel/runtime/errc.hpp"
+
 namespace keel {
 
 const handler_entry* actor_type_info::find(std::string_view message) const {
@@ -26,6 +28,20 @@ type_builder& type_builder::with_entries() {
 const actor_type_info* type_registry::find(std::string_view name) const {
   auto it = types_.find(name);
   return it == types_.end() ? nullptr : it->second.get();
+}
+
+caf::expected<const actor_type_info*> resolve_type(const type_registry& types,
+                                                   std::string_view name) {
+  if (const auto* type = types.find(name)) return type;
+  return make_error(errc::unknown_actor_type, "no actor type '" + std::string{name} + "'");
+}
+
+caf::expected<const handler_entry*> resolve_handler(const actor_type_info& type,
+                                                    std::string_view message,
+                                                    const google::protobuf::Descriptor* request) {
+  if (const auto* handler = request ? type.find(request) : type.find(message)) return handler;
+  return make_error(errc::unknown_message, "actor type '" + type.name + "' has no handler for '" +
+                                               std::string{message} + "'");
 }
 
 actor_type_info& type_registry::emplace(std::string name) {

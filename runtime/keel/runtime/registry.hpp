@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <google/protobuf/message.h>
+#include <caf/expected.hpp>
 
 #include "keel/runtime/context.hpp"
 
@@ -140,5 +141,20 @@ class type_registry {
   actor_type_info& emplace(std::string name);
   std::map<std::string, std::unique_ptr<actor_type_info>, std::less<>> types_;
 };
+
+/// The type registered as `name`, or errc::unknown_actor_type naming it. Every entry
+/// point (HTTP, the router, calls from other nodes) resolves through here, so a caller
+/// sees the same error text whichever way its call came in.
+[[nodiscard]] caf::expected<const actor_type_info*> resolve_type(const type_registry& types,
+                                                                 std::string_view name);
+
+/// The handler of `type` for the request named `message`, or errc::unknown_message naming
+/// both. With `request`, the handler is found by the request's protobuf type instead: a
+/// handler of another message type that shares its short name must not receive it.
+/// Internal messages (`$reminder`, `$timer`) have no handler; callers that take them check
+/// for them first.
+[[nodiscard]] caf::expected<const handler_entry*> resolve_handler(
+    const actor_type_info& type, std::string_view message,
+    const google::protobuf::Descriptor* request = nullptr);
 
 }  // namespace keel

@@ -17,16 +17,11 @@ namespace {
 
 void invoke_actor(node_runtime& runtime, const exchange_ptr& ex) {
   actor_id target{std::string{ex->param("type")}, std::string{ex->param("key")}};
-  const auto* type = runtime.types().find(target.type());
-  if (!type)
-    return ex->fail(make_error(errc::unknown_actor_type, "no actor type '" + target.type() + "'"));
-  auto message = ex->param("message");
-  const auto* handler = type->find(message);
-  if (!handler)
-    return ex->fail(make_error(
-        errc::unknown_message,
-        "actor type '" + target.type() + "' has no handler for '" + std::string{message} + "'"));
-  std::shared_ptr<google::protobuf::Message> request{handler->request_prototype->New()};
+  auto type = resolve_type(runtime.types(), target.type());
+  if (!type) return ex->fail(type.error());
+  auto handler = resolve_handler(**type, ex->param("message"));
+  if (!handler) return ex->fail(handler.error());
+  std::shared_ptr<google::protobuf::Message> request{(*handler)->request_prototype->New()};
   if (auto err = parse_json(ex->req().body, *request)) return ex->fail(err);
   runtime.call(std::move(target), std::move(request), ex->deadline(), ex->trace(), "http",
                [ex](call_result result) {
@@ -37,8 +32,7 @@ void invoke_actor(node_runtime& runtime, const exchange_ptr& ex) {
 
 void locate_actor(node_runtime& runtime, const exchange_ptr& ex) {
   actor_id id{std::string{ex->param("type")}, std::string{ex->param("key")}};
-  if (!runtime.types().find(id.type()))
-    return ex->fail(make_error(errc::unknown_actor_type, "no actor type '" + id.type() + "'"));
+  if (auto type = resolve_type(runtime.types(), id.type()); !type) return ex->fail(type.error());
   // In a cluster the owner comes from the partition table: "" while never placed.
   std::string node = runtime.options().node_id;
   uint64_t epoch = 0;
