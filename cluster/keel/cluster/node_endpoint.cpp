@@ -41,14 +41,16 @@ caf::result<wire_reply> accept_call(caf::stateful_actor<endpoint_state>* self,
   // strings that no longer parse.
   if (!valid_utf8(call.target_key))
     return fail(errc::bad_payload, "the target key from another node is not valid UTF-8");
-  const auto* type = runtime->types().find(call.target_type);
-  if (!type) return fail(errc::unknown_actor_type, "no actor type '" + call.target_type + "'");
-  const auto* handler = type->find(call.message_type);
+  auto type = resolve_type(runtime->types(), call.target_type);
+  if (!type) return failed_reply(code_of(type.error()), message_of(type.error()));
   // A reminder's firing held while its partition moved is delivered to the new owner.
   bool reminder = call.message_type == "$reminder";
-  if (!handler && !reminder)
-    return fail(errc::unknown_message, "actor type '" + call.target_type +
-                                           "' has no handler for '" + call.message_type + "'");
+  const handler_entry* handler = nullptr;
+  if (!reminder) {
+    auto found = resolve_handler(**type, call.message_type);
+    if (!found) return failed_reply(code_of(found.error()), message_of(found.error()));
+    handler = *found;
+  }
   std::shared_ptr<google::protobuf::Message> request{reminder ? new keel::runtime::ReminderFired
                                                               : handler->request_prototype->New()};
   if (!request->ParseFromString(call.payload))
