@@ -332,8 +332,13 @@ TEST_F(Cluster, KilledOwnersPartitionsAreUnavailableNotEmptyUntilItReturns) {
     auto& via = *nodes[c % 2 ? "n1" : "n3"];
     auto reply = via.post("/v1/actors/counter/" + key + "/Get", "{}");
     if (owner[key] == "n2") {
-      EXPECT_EQ(reply.status, 503) << key << ": " << reply.body;
-      EXPECT_NE(reply.body.find(R"("code":"unavailable")"), std::string::npos) << reply.body;
+      // Refused (503 unavailable); or, for a call its node sent on the link just before the
+      // link saw the connection drop, 504 unknown_outcome: it may have run. Never a value.
+      bool refused = reply.status == 503 &&
+                     reply.body.find(R"("code":"unavailable")") != std::string::npos;
+      bool unknown = reply.status == 504 &&
+                     reply.body.find(R"("code":"unknown_outcome")") != std::string::npos;
+      EXPECT_TRUE(refused || unknown) << key << ": " << reply.status << " " << reply.body;
     } else {
       EXPECT_EQ(reply.status, 200) << key << ": " << reply.body;
       EXPECT_EQ(reply.body, counter_body(c % 3 + 1)) << key;
