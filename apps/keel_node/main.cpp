@@ -174,6 +174,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     ropts.idle_timeout = opts.idle_timeout;
     ropts.max_activations = opts.max_activations;
     ropts.default_timeout = opts.request_timeout;
+    ropts.slow_request = opts.slow_request;
     auto runtime = node_runtime::start(sys, types, std::move(*store), make_system_clock(), ropts);
     if (!runtime) {
       std::cerr << "keel-node: " << message_of(runtime.error()) << "\n";

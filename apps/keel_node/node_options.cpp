@@ -143,6 +143,9 @@ void add_node_flags(CLI::App& app, node_options& o, env_source source) {
   constexpr std::chrono::milliseconds one_ms{1};
   env(duration_flag(app, "--request-timeout", o.request_timeout, "5s", "default request deadline",
                     one_ms));
+  env(duration_flag(app, "--slow-request", o.slow_request, "1s",
+                    "log a request open this long, with its trace id and what it waits on",
+                    one_ms));
   env(duration_flag(app, "--idle-timeout", o.idle_timeout, "5m",
                     "passivate an activation after this idle time", one_ms));
   env(app.add_option("--max-activations", o.max_activations,

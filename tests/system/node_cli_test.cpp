@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -29,6 +30,7 @@ TEST(NodeCli, HelpListsEveryFlagWithDefaultsAndExitsZero) {
                     "--cluster-port",
                     "--advertise-host",
                     "--listen-host",
+                    "--slow-request",
                     "--data-dir",
                     "--etcd",
                     "--cluster-name",
@@ -103,6 +105,25 @@ TEST(NodeCli, ListenHostIsBoundAndAdvertiseHostIsTold) {
   std::string out;
   EXPECT_EQ(run_node_to_exit({"--advertise-host=0.0.0.0"}, out), 2) << out;
   EXPECT_NE(out.find("--listen-host"), std::string::npos) << out;
+}
+
+// A request open past --slow-request is logged once while it is still open: its message,
+// how long, the chain of actors it waits on, and its trace id to look it up by.
+TEST(NodeCli, SlowRequestIsLoggedOnceWithItsTraceAndTheActorsItWaitsOn) {
+  temp_dir dir;
+  node_process node{dir.sub("data"), {"--test-actors", "--slow-request=100ms"}};
+  const std::string trace = "6bf92f3577b34da6a3ce929d0e0e4739";
+  auto reply = node.post("/v1/actors/relay/r1/Relay",
+                         R"({"targetType":"slow","targetKey":"s1","sleepMs":400})",
+                         {{"traceparent", "00-" + trace + "-00f067aa0ba902b7-01"}});
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  ASSERT_EQ(node.post("/v1/actors/counter/quick/Increment", R"({"by":1})").status, 200);
+  auto log = node.log();
+  std::regex line{"slow request: Relay open [0-9]+ ms, waiting on relay/r1 -> slow/s1; trace " +
+                  trace};
+  auto lines = std::distance(std::sregex_iterator(log.begin(), log.end(), line), {});
+  EXPECT_EQ(lines, 1) << log;
+  EXPECT_EQ(log.find("slow request: Increment"), std::string::npos) << log;
 }
 
 TEST(NodeCli, BadEnvironmentValueExitsNonZero) {

@@ -200,7 +200,8 @@ void call_router::send_to_all_activations(const caf::message& m) {
   }
 }
 
-size_t call_router::sweep(steady_time now) {
+size_t call_router::sweep(steady_time now, std::chrono::milliseconds slow_after,
+                          std::vector<slow_call>* slow) {
   size_t timed_out = 0;
   size_t open = 0;
   std::vector<call_slot_ptr> expired;
@@ -215,6 +216,11 @@ size_t call_router::sweep(steady_time now) {
       for (size_t i = 0; i < calls.size(); ++i) {
         auto env = calls[i].lock();
         if (!env) continue;
+        if (slow && env->caller == "http" && !env->reply->done() &&
+            now - env->reply->created() >= slow_after && env->reply->mark_slow_reported())
+          slow->push_back(
+              {env->trace, env->message_type, env->reply->chain(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(now - env->reply->created())});
         auto* reply = env->reply;
         call_slot_ptr slot{std::move(env), reply};
         if (slot->done()) {  // answered; its envelope may outlive this sweep briefly

@@ -2,9 +2,11 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -72,9 +74,19 @@ class call_router {
   /// under each shard's lock and the messages sent outside it.
   void send_to_all_activations(const caf::message& m);
 
-  /// Fails every tracked call past its deadline with `timeout` and forgets answered ones.
+  /// A request from HTTP open longer than the slow-request threshold, as the sweep saw it.
+  struct slow_call {
+    trace_id trace;
+    std::string message;
+    std::string chain;  // what it waits on: "ride/r1 -> cell/1:2"
+    std::chrono::milliseconds open;
+  };
+
+  /// Fails every tracked call past its deadline with `timeout` and forgets answered ones;
+  /// adds to `slow` each call from HTTP open for `slow_after` or more, once per call.
   /// Returns how many timed out.
-  size_t sweep(steady_time now);
+  size_t sweep(steady_time now, std::chrono::milliseconds slow_after = {},
+               std::vector<slow_call>* slow = nullptr);
 
   /// Refuses new calls and sends every activation an exit; their unanswered calls fail
   /// with `unavailable`. Returns the stopped activations so the caller can wait for them.

@@ -3,16 +3,24 @@
 #include <caf/mailbox_element.hpp>
 #include <caf/make_message.hpp>
 
+#include "keel/runtime/clock.hpp"
 #include "keel/runtime/detail/wire.hpp"
 
 namespace keel {
 
 call_slot::call_slot(const actor_id& target, steady_time deadline, callback fn)
-    : target_(target), deadline_(deadline), fn_(std::move(fn)) {}
+    : target_(target),
+      deadline_(deadline),
+      created_(fast_clock::coarse_now()),
+      fn_(std::move(fn)) {}
 
 call_slot::call_slot(const actor_id& target, steady_time deadline, caf::strong_actor_ptr caller,
                      caf::message_id request_id)
-    : target_(target), deadline_(deadline), caller_(std::move(caller)), request_id_(request_id) {}
+    : target_(target),
+      deadline_(deadline),
+      created_(fast_clock::coarse_now()),
+      caller_(std::move(caller)),
+      request_id_(request_id) {}
 
 bool call_slot::complete(call_result result, caf::execution_unit* host) {
   if (!claim()) return false;

@@ -50,6 +50,10 @@ class call_slot {
 
   bool done() const noexcept { return done_.load(std::memory_order_acquire); }
   steady_time deadline() const noexcept { return deadline_; }
+  /// When the call was made (the coarse clock's reading).
+  steady_time created() const noexcept { return created_; }
+  /// Whether the slow-request log has named this call; set once, by the router's sweep.
+  bool mark_slow_reported() noexcept { return !slow_reported_.exchange(true); }
   const actor_id& target() const noexcept { return target_; }
 
   /// Records the call the callee is itself waiting on, so a timeout can name the chain.
@@ -73,7 +77,9 @@ class call_slot {
  private:
   const actor_id& target_;
   const steady_time deadline_;
+  const steady_time created_;
   std::atomic<bool> done_{false};
+  std::atomic<bool> slow_reported_{false};
   std::atomic<bool> started_{false};
   callback fn_;
   caf::strong_actor_ptr caller_;

@@ -38,7 +38,9 @@ std::shared_ptr<spdlog::logger> runtime_logger() {
 // limit it evicts the longest-idle ones.
 caf::behavior deadline_sweeper(caf::event_based_actor* self, call_router* router,
                                std::chrono::milliseconds interval,
-                               std::chrono::milliseconds idle_timeout) {
+                               std::chrono::milliseconds idle_timeout,
+                               std::chrono::milliseconds slow_request,
+                               std::shared_ptr<spdlog::logger> log) {
   self->delayed_send(self, interval, detail::sweep_atom::value);
   auto idle_period = std::max(interval, idle_timeout / 2);
   auto next_idle_check = std::chrono::steady_clock::now() + idle_period;
@@ -50,7 +52,11 @@ caf::behavior deadline_sweeper(caf::event_based_actor* self, call_router* router
   return {
       [=](detail::sweep_atom) mutable {
         auto now = std::chrono::steady_clock::now();
-        router->sweep(now);
+        std::vector<call_router::slow_call> slow;
+        router->sweep(now, slow_request, &slow);
+        for (const auto& call : slow)
+          log->warn("slow request: {} open {} ms, waiting on {}; trace {}", call.message,
+                    call.open.count(), call.chain, call.trace.to_hex());
         if (idle_timeout.count() > 0 && now >= next_idle_check) {
           next_idle_check = now + idle_period;
           router->send_to_all_activations(
@@ -105,7 +111,7 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
   // work-stealing workers then poll for ~25 ms before they sleep again, so an idle node
   // burned ~30 % of a core.
   sweeper_ = sys_.spawn<caf::detached>(deadline_sweeper, &router_, opts_.sweep_interval,
-                                       opts_.idle_timeout);
+                                       opts_.idle_timeout, opts_.slow_request, services_->log);
 }
 
 caf::expected<std::unique_ptr<node_runtime>> node_runtime::start(caf::actor_system& sys,

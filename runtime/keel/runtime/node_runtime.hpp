@@ -34,6 +34,9 @@ struct runtime_options {
   std::chrono::milliseconds idle_timeout{std::chrono::minutes{5}};
   std::chrono::milliseconds default_timeout{std::chrono::seconds{5}};
   std::chrono::milliseconds sweep_interval{10};
+  // A request from HTTP open this long is logged once with its trace id and what it waits
+  // on (the chain of actors), while it is still open.
+  std::chrono::milliseconds slow_request{std::chrono::seconds{1}};
   size_t turn_log_capacity = 16384;
   // Above 90 % of it the longest-idle activations are evicted; at it new ones are refused.
   size_t max_activations = 1'000'000;
