@@ -37,7 +37,7 @@ TEST(GeoGrid, NegativeCoordinatesFloorIntoTheirCell) {
   auto c = grid.cell_of({-0.001, -0.001});
   EXPECT_EQ(c.x, -1);
   EXPECT_EQ(c.y, -1);
-  EXPECT_EQ(grid.key_of(c), "-1:-1");
+  EXPECT_EQ(cell_key(c), "-1:-1");
 }
 
 TEST(GeoGrid, RingMinDistanceIsALowerBoundForEveryPointOfTheRing) {

@@ -216,11 +216,7 @@ size_t call_router::sweep(steady_time now, std::chrono::milliseconds slow_after,
       for (size_t i = 0; i < calls.size(); ++i) {
         auto env = calls[i].lock();
         if (!env) continue;
-        if (slow && env->caller == "http" && !env->reply->done() &&
-            now - env->reply->created() >= slow_after && env->reply->mark_slow_reported())
-          slow->push_back(
-              {env->trace, env->message_type, env->reply->chain(),
-               std::chrono::duration_cast<std::chrono::milliseconds>(now - env->reply->created())});
+        const envelope& call = *env;  // kept alive by `slot`
         auto* reply = env->reply;
         call_slot_ptr slot{std::move(env), reply};
         if (slot->done()) {  // answered; its envelope may outlive this sweep briefly
@@ -231,6 +227,10 @@ size_t call_router::sweep(steady_time now, std::chrono::milliseconds slow_after,
           expired.push_back(std::move(slot));
           continue;
         }
+        if (auto open_for = now - slot->created();
+            slow && open_for >= slow_after && call.caller == "http" && slot->mark_slow_reported())
+          slow->push_back({call.trace, call.message_type, slot->chain(),
+                           std::chrono::duration_cast<std::chrono::milliseconds>(open_for)});
         release_later.push_back(std::move(slot));
         if (kept != i) calls[kept] = std::move(calls[i]);  // weak_ptr self-move would empty it
         ++kept;

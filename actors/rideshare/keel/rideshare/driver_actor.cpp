@@ -24,7 +24,7 @@ Driver driver_view(const std::string& id, const DriverState& st) {
 // and in none otherwise. One-way messages: cells never call drivers back.
 void sync_cell(context& ctx, DriverState& st, const geo_grid& grid) {
   bool listable = st.available() && st.current_ride().empty() && st.has_position();
-  std::string wanted = listable ? grid.key_of(grid.cell_of(to_point(st.position()))) : "";
+  std::string wanted = listable ? cell_key(grid.cell_of(to_point(st.position()))) : "";
   if (!st.cell().empty() && st.cell() != wanted) {
     CellRemove remove;
     remove.set_driver_id(ctx.self().key());

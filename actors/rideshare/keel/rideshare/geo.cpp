@@ -42,10 +42,6 @@ cell_id geo_grid::cell_of(point p) const {
           static_cast<int64_t>(std::floor(p.lat / size_))};
 }
 
-std::string geo_grid::key_of(cell_id c) const {
-  return cell_key(c);
-}
-
 std::string cell_key(cell_id c) {
   return std::to_string(c.x) + ":" + std::to_string(c.y);
 }

@@ -48,8 +48,6 @@ class geo_grid {
   explicit geo_grid(double cell_degrees = 0.01) : size_(cell_degrees) {}
 
   cell_id cell_of(point p) const;
-  /// The actor key of a cell: "x:y".
-  std::string key_of(cell_id c) const;
   /// The cells at Chebyshev distance exactly `ring` from `center` (ring 0: the center).
   std::vector<cell_id> ring_cells(cell_id center, int ring) const;
   /// A lower bound, in meters, on the distance from `p` to any point of a cell in ring

@@ -12,9 +12,9 @@ namespace keel::rideshare {
 
 namespace {
 
-// The cell this actor is, if its key is a cell's canonical key ("05:3" and "-0:3" name no
-// cell: aliases would share the real cell's listing in its area).
-std::optional<cell_id> own_cell(context& ctx) {
+// The cell (or area) this actor is, if its key is a canonical "x:y" ("05:3" and "-0:3"
+// name none: aliases would share the real cell's listing in its area).
+std::optional<cell_id> own_coordinates(context& ctx) {
   auto cell = parse_cell_key(ctx.self().key());
   if (!cell || cell_key(*cell) != ctx.self().key()) return std::nullopt;
   return cell;
@@ -34,7 +34,7 @@ void send_listing(context& ctx, const cell_id& cell, uint64_t seq, bool listed) 
 // leaves the area wrong until the cell's next one, or until a search that asks every cell
 // has the cell repeat it (architecture.md, "Matching").
 void tell_area(context& ctx, bool listed) {
-  auto cell = own_cell(ctx);
+  auto cell = own_coordinates(ctx);
   if (!cell) return;
   auto& st = ctx.state<CellState>();
   st.set_listing_seq(st.listing_seq() + 1);
@@ -71,7 +71,7 @@ void register_cell(type_registry& types) {
           tell_area(ctx, true);
         } else if (m.correct_area() && listing) {
           // Repeated as it was: an area that has it ignores it, one that lost it learns it.
-          if (auto cell = own_cell(ctx)) send_listing(ctx, *cell, view.listing_seq(), true);
+          if (auto cell = own_coordinates(ctx)) send_listing(ctx, *cell, view.listing_seq(), true);
         } else if (m.correct_area() && view.area_listed()) {
           tell_area(ctx, false);
         }
@@ -83,8 +83,8 @@ void register_area(type_registry& types) {
   types.add_type<AreaState>(std::string{area_type})
       .on<AreaListing>([](const AreaListing& m, context& ctx) -> caf::expected<Done> {
         cell_id cell{m.cell().x(), m.cell().y()};
-        auto self = parse_cell_key(ctx.self().key());
-        if (!self || cell_key(*self) != ctx.self().key() || area_of(cell) != *self)
+        auto self = own_coordinates(ctx);
+        if (!self || area_of(cell) != *self)
           return make_error(errc::bad_payload,
                             "cell " + cell_key(cell) + " is not in area " + ctx.self().key());
         auto key = cell_key(cell);

@@ -117,7 +117,7 @@ class match_search {
     if (cells.empty()) return go_on();
     run->cells_pending = static_cast<int>(cells.size());
     for (const auto& c : cells) {
-      ctx.ask<CellDrivers>(cell_actor(grid_.key_of(c)), run->query,
+      ctx.ask<CellDrivers>(cell_actor(cell_key(c)), run->query,
                            [this, run, go_on](caf::expected<CellDrivers> answer) {
                              if (answer) {
                                for (const auto& d : answer->drivers()) {

@@ -52,10 +52,9 @@ struct reminder_state {
   // The reminders waiting for their due time: all but those in flight (being delivered,
   // or waiting out a backoff), so the next one to arm for is always the first.
   std::set<due_entry> by_due;
-  // While the start-up load runs: the reminders of partitions not read yet that
-  // activations changed meanwhile. Their change is at least as new as what a chunk will
-  // read from the store, so it wins.
-  bool loading = true;
+  // While the start-up load runs (next_chunk < partition_count): the reminders of
+  // partitions not read yet that activations changed meanwhile. Their change is at least
+  // as new as what a chunk will read from the store, so it wins.
   uint32_t next_chunk = 0;  // the first partition the load has not read
   std::set<reminder_key_t> changed_while_loading;
   std::set<uint32_t> dropped_while_loading;  // handed off: a chunk read before is stale
@@ -160,7 +159,8 @@ void fire_due(reminder_actor* self) {
 }
 
 void note_change(reminder_state& st, const actor_id& id, const std::string& name) {
-  if (st.loading && id.partition() >= st.next_chunk) st.changed_while_loading.emplace(id, name);
+  // Once loaded, next_chunk is past every partition.
+  if (id.partition() >= st.next_chunk) st.changed_while_loading.emplace(id, name);
 }
 
 // Schedules the reminders of `loaded` (records as stored: the key names the actor). A chunk
@@ -200,7 +200,6 @@ void load_from(reminder_actor* self, uint32_t first, int attempt = 0) {
   std::erase_if(st.changed_while_loading,
                 [first](const reminder_key_t& key) { return key.first.partition() < first; });
   if (first >= partition_count) {
-    st.loading = false;
     st.dropped_while_loading.clear();
     st.svc->log->info("loaded {} reminders", st.due_by_key.size());
     return;
@@ -279,7 +278,7 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
       // A partition handed off: its reminders fire on the new owner from now on.
       [self](drop_atom, uint32_t partition) {
         auto& st = self->state;
-        if (st.loading) {
+        if (st.next_chunk < partition_count) {  // loading
           st.dropped_while_loading.insert(partition);
           std::erase_if(st.changed_while_loading, [partition](const reminder_key_t& key) {
             return key.first.partition() == partition;
