@@ -156,7 +156,7 @@ void bench_cross_node(const bench_config& cfg, progress& prog, std::vector<resul
   cluster::cluster_directory directory{*members, **rt, sys, log};
   auto port = directory.publish("127.0.0.1", 0);
   if (!port) throw std::runtime_error("cannot publish node A's endpoint");
-  (*rt)->router().set_directory(&directory);
+  (*rt)->set_directory(&directory);
   if (auto err = members->join("127.0.0.1:0", "127.0.0.1:" + std::to_string(*port)))
     throw std::runtime_error(message_of(err));
   for (int i = 0; i < 100 && members->members().size() < 2; ++i) std::this_thread::sleep_for(50ms);

@@ -14,6 +14,7 @@
 #include "keel/cluster/cluster_directory.hpp"
 #include "keel/cluster/cluster_routes.hpp"
 #include "keel/cluster/data_identity.hpp"
+#include "keel/cluster/graceful_leave.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/rideshare/rideshare.hpp"
@@ -44,62 +45,6 @@ caf::expected<std::vector<std::string>> read_api_keys(const std::string& path) {
   }
   if (keys.empty()) return make_error(errc::bad_payload, "API keys file " + path + " holds no key");
   return keys;
-}
-
-// Partitions this node still owns or receives: its own view first, then etcd's table,
-// where a placement or a move may be committed before the watch shows it here. Unknown
-// (etcd does not answer) counts as held.
-size_t partitions_still_held(cluster::membership& members, cluster::cluster_directory& directory,
-                             spdlog::logger& log) {
-  if (auto owned = directory.owned_partitions()) return owned;
-  auto held = members.partitions_held_in_etcd();
-  if (!held) {
-    log.warn("cannot confirm with etcd that this node owns no partition: {}",
-             message_of(held.error()));
-    return 1;
-  }
-  return *held;
-}
-
-// Graceful leave: resign (if coordinator), ask to be drained and wait, while still serving,
-// until the coordinator has moved this node's partitions to the others (bounded).
-void move_partitions_away(cluster::membership& members, cluster::cluster_directory& directory,
-                          const app::node_options& opts, spdlog::logger& log) {
-  members.resign();
-  auto others = members.placement_targets();
-  std::erase(others, opts.node_id);
-  if (others.empty()) return;
-  // Marked before the check that it owns nothing: from then on nothing is placed here.
-  if (auto err = members.drain(opts.node_id, "stopping (signal)",
-                               cluster::membership::drain_scope::this_run)) {
-    log.warn("cannot ask to be drained: {}", message_of(err));
-    return;
-  }
-  auto give_up = std::chrono::steady_clock::now() + opts.leave_timeout;
-  auto next_report = std::chrono::steady_clock::now();
-  while (auto owned = partitions_still_held(members, directory, log)) {
-    auto now = std::chrono::steady_clock::now();
-    // Every other member leaves too (a whole cluster stopping): nowhere to move them.
-    others = members.placement_targets();
-    std::erase(others, opts.node_id);
-    if (others.empty()) {
-      log.info("leaving with {} partitions: every other member is leaving too", owned);
-      return;
-    }
-    if (now >= give_up) {
-      log.warn(
-          "leaving with {} partitions still here: they are unavailable until this node "
-          "returns",
-          owned);
-      return;
-    }
-    if (now >= next_report) {
-      log.info("leaving: {} partitions still to move away", owned);
-      next_report = now + std::chrono::seconds{1};
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds{50});
-  }
-  log.info("leaving: every partition moved away");
 }
 
 int run(const app::node_options& opts, const sigset_t& stop_signals) {
@@ -231,7 +176,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
         return fail("cannot open --cluster-port " + std::to_string(opts.cluster_port),
                     cluster_port.error());
       cluster_address = opts.advertise_host + ":" + std::to_string(*cluster_port);
-      (*runtime)->router().set_directory(directory.get());
+      (*runtime)->set_directory(directory.get());
       if (auto err = members->join(http_address, cluster_address))
         return fail("cannot join cluster '" + opts.cluster_name + "' at etcd " + opts.etcd, err);
       log->info("node {} joined cluster '{}' through etcd {}", opts.node_id, opts.cluster_name,
@@ -247,18 +192,19 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     log->info("node {} serving, data in {}, sync={}", opts.node_id, opts.data_dir, opts.sync);
 
     // A stop signal ends the node; so does a drain of this node once its partitions moved.
+    std::optional<cluster::graceful_leave> leaving;
+    if (members) leaving.emplace(*members, *directory, log);
     int sig = 0;
     while (sig <= 0) {
       timespec poll{0, 100'000'000};
       sig = sigtimedwait(&stop_signals, nullptr, &poll);
-      if (sig > 0 || !members || !members->is_draining(opts.node_id)) continue;
-      if (partitions_still_held(*members, *directory, *log) == 0) {
+      if (sig <= 0 && leaving && leaving->drained()) {
         log->info("drained: this node owns no partition any more; leaving the cluster");
         break;
       }
     }
     if (sig > 0) log->info("signal {}: leaving", sig);
-    if (sig > 0 && members) move_partitions_away(*members, *directory, opts, *log);
+    if (sig > 0 && leaving) leaving->move_partitions_away(opts.leave_timeout);
     // Graceful: refuse new work, let requests in flight finish (bounded by their deadline).
     gw.begin_drain();
     auto give_up =

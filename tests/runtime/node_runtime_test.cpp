@@ -256,12 +256,12 @@ class NodeRuntime : public ::testing::Test {
 TEST_F(NodeRuntime, ActivatesOnFirstMessageWithLoadedState) {
   start();
   actor_id id{"counter", "c1"};
-  EXPECT_FALSE(rt_->router().is_active(id));
+  EXPECT_FALSE(rt_->is_active(id));
   EXPECT_EQ(rt_->metrics().activations.value(), 0);
   auto r = call(id, msg(inc(5)));
   ASSERT_TRUE(r) << message_of(r.error());
   EXPECT_EQ(static_cast<const CounterValue&>(**r).value(), 5);
-  EXPECT_TRUE(rt_->router().is_active(id));
+  EXPECT_TRUE(rt_->is_active(id));
   EXPECT_EQ(rt_->metrics().activations.value(), 1);
   EXPECT_EQ(rt_->metrics().activations_started.value(), 1u);
 }
@@ -528,7 +528,7 @@ TEST_F(NodeRuntime, AnActorInUseStaysAndLeavesOnlyAfterAWholeIdleTimeout) {
   EXPECT_EQ(rt_->metrics().passivations.value(), 0u);
   std::this_thread::sleep_for(100ms);
   if (std::chrono::steady_clock::now() - last_answer < 200ms) {  // half the timeout at most
-    EXPECT_TRUE(rt_->router().is_active(id)) << "left before a whole idle timeout";
+    EXPECT_TRUE(rt_->is_active(id)) << "left before a whole idle timeout";
   }
   ASSERT_TRUE(eventually([&] { return rt_->metrics().activations.value() == 0; }, 5s))
       << "phase: waiting for counter/busy to passivate";
@@ -558,7 +558,7 @@ TEST_F(NodeRuntime, TenThousandActorsActivateThenAllPassivate) {
       << "phase: waiting for 10,000 activations to passivate; live: "
       << rt_->metrics().activations.value();
   EXPECT_EQ(rt_->metrics().passivations.value(), static_cast<uint64_t>(actors));
-  EXPECT_EQ(rt_->router().activations(), 0u);
+  EXPECT_EQ(rt_->activations(), 0u);
 }
 
 TEST_F(NodeRuntime, GroupCommitPutsManyTurnsInOneSync) {
@@ -626,11 +626,11 @@ TEST_F(NodeRuntime, OverdueRemindersFireAtMost1024AtATimeAndEachOnce) {
   start();
   // Counted where the router spawns them, before they run: the first ones block every
   // scheduler thread.
-  ASSERT_TRUE(eventually([&] { return rt_->router().activations() == 1024; }, 5s))
-      << "phase: waiting for the first 1,024 firings; activations " << rt_->router().activations();
+  ASSERT_TRUE(eventually([&] { return rt_->activations() == 1024; }, 5s))
+      << "phase: waiting for the first 1,024 firings; activations " << rt_->activations();
   // One fire_due sends every due firing the bound allows at once: had it allowed more, the
   // count would have gone past 1,024 before it could be seen at 1,024.
-  EXPECT_EQ(rt_->router().activations(), 1024u) << "more than 1,024 firings in flight";
+  EXPECT_EQ(rt_->activations(), 1024u) << "more than 1,024 firings in flight";
   reminder_gate.open();
   for (const auto& id : ids)
     ASSERT_TRUE(eventually([&] { return reminder_state(id).fired() == 1; }, 10s))
@@ -993,7 +993,7 @@ TEST_F(NodeRuntime, ReplacedPartitionTakesTurnsAtTheVersionsItNowHolds) {
   ASSERT_TRUE(call(id, msg(inc(1))));  // version 1, remembered by the writer
   auto close = [&] {
     std::promise<void> drained;
-    rt_->close_partition(p, [&] { drained.set_value(); });
+    rt_->partitions().close(p, [&] { drained.set_value(); });
     return drained.get_future().wait_for(5s) == std::future_status::ready;
   };
   ASSERT_TRUE(close());
@@ -1001,15 +1001,15 @@ TEST_F(NodeRuntime, ReplacedPartitionTakesTurnsAtTheVersionsItNowHolds) {
   came_back.set_value(7);
   std::vector<store_write> range{
       {state_key(id), encode_versioned(3, came_back.SerializeAsString())}};
-  ASSERT_FALSE(rt_->replace_partition(p, std::move(range)));
-  rt_->open_partition(p);
+  ASSERT_FALSE(rt_->partitions().replace_range(p, std::move(range)));
+  rt_->partitions().open(p);
   auto r = call(id, msg(inc(1)));
   ASSERT_TRUE(r) << message_of(r.error());
   EXPECT_EQ(static_cast<const CounterValue&>(**r).value(), 8);
 
   ASSERT_TRUE(close());
-  ASSERT_FALSE(rt_->replace_partition(p, {}));
-  rt_->open_partition(p);
+  ASSERT_FALSE(rt_->partitions().replace_range(p, {}));
+  rt_->partitions().open(p);
   r = call(id, msg(inc(1)));
   ASSERT_TRUE(r) << message_of(r.error());
   EXPECT_EQ(static_cast<const CounterValue&>(**r).value(), 1);

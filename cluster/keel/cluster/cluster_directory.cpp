@@ -52,8 +52,8 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
   hooks.link_to = [this](const std::string& node_id) { return member_link(node_id); };
   hooks.begin_release = [this](uint32_t p) { releasing_[p].store(true); };
   hooks.ingested = [this](uint32_t p) { ingested_[p].store(true); };
-  handoff_ = std::make_unique<handoff>(members_, runtime_, sys_, std::move(hooks), log_,
-                                       test_ingest_delay);
+  handoff_ = std::make_unique<handoff>(members_, runtime_.partitions(), sys_, std::move(hooks),
+                                       log_, test_ingest_delay);
   members_.set_partition_listener(
       [this](uint32_t p, const std::optional<PartitionRecord>& before,
              const std::optional<PartitionRecord>& after) { on_partition(p, before, after); });
@@ -75,7 +75,9 @@ caf::expected<uint16_t> cluster_directory::publish(const std::string& host, uint
 
 partition_directory::verdict cluster_directory::route(const envelope_ptr& env) {
   auto p = env->target.partition();
-  auto rec = members_.partition(p);
+  // One atomic load; the record is read in place, not copied.
+  auto now = members_.snapshot();
+  const auto* rec = now->partition(p);
   if (!rec) {
     std::unique_lock lock{held_mutex_};
     if (stopping_) {
@@ -112,7 +114,8 @@ bool cluster_directory::hold_moving(const envelope_ptr& env, uint32_t p) {
   std::unique_lock lock{moving_mutex_};
   // Again under the lock that on_partition() takes to release the held calls: a move that
   // ended since route() looked would otherwise strand this call until its deadline.
-  auto rec = members_.partition(p);
+  auto now = members_.snapshot();
+  const auto* rec = now->partition(p);
   if (!rec || (!is_moving(p, *rec) && env->epoch <= rec->epoch())) return false;
   if (stopping_ || moving_held_count_ >= max_held) {
     lock.unlock();
@@ -141,8 +144,8 @@ void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRe
     bool ingested = ingested_[p].exchange(false);
     bool arrived = ingested || (before && before->owner() != self_);
     // Open before the held calls are delivered, which would otherwise find it closed.
-    if (aborted || arrived || runtime_.router().is_closed(p)) {
-      runtime_.open_partition(p);
+    if (aborted || arrived || runtime_.partitions().is_closed(p)) {
+      runtime_.partitions().open(p);
       if (aborted) log_->warn("handoff: move of partition {} aborted; serving it again", p);
     }
   } else {
@@ -173,7 +176,7 @@ void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRe
       if (env->reply->done()) continue;  // failed at its deadline while held: never run it
       env->reply->set_held({});
     }
-    runtime_.router().redeliver(std::move(env));
+    runtime_.partitions().redeliver(std::move(env));
   }
 }
 
@@ -196,12 +199,14 @@ caf::actor cluster_directory::member_link(const std::string& node_id) {
 
 size_t cluster_directory::owned_partitions() const {
   size_t n = 0;
-  for (const auto& [p, rec] : members_.partitions()) n += holds_or_receives(rec, self_);
+  members_.snapshot()->partitions.for_each(
+      [&](uint32_t, const versioned_record& rec) { n += holds_or_receives(rec.record, self_); });
   return n;
 }
 
 std::optional<partition_directory::placement> cluster_directory::locate(uint32_t partition) const {
-  auto rec = members_.partition(partition);
+  auto now = members_.snapshot();
+  const auto* rec = now->partition(partition);
   if (!rec) return std::nullopt;
   return placement{rec->owner(), rec->epoch()};
 }
@@ -305,7 +310,7 @@ bool cluster_directory::record_owned_partitions() {
     added.emplace_back(p, rec.epoch());
   }
   if (batch.empty()) return true;
-  if (auto err = runtime_.store().write(batch)) {
+  if (auto err = runtime_.partitions().write_meta(batch)) {
     log_->warn("cluster: could not record owned partitions: {}", message_of(err));
     return false;
   }
@@ -354,7 +359,7 @@ void cluster_directory::placer_loop() {
     record_owned_partitions();
     for (auto& env : waiting) {
       if (members_.partition(env->target.partition())) {
-        runtime_.router().redeliver(std::move(env));
+        runtime_.partitions().redeliver(std::move(env));
       } else if (env->reply) {
         env->reply->complete(
             err ? err

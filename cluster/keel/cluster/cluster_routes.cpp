@@ -20,7 +20,7 @@ ClusterView view_of(node_runtime& runtime, membership* members, const cluster_di
   ClusterView view;
   view.set_node_id(self.node_id);
   view.set_cluster_name(self.cluster_name);
-  auto local_activations = static_cast<uint32_t>(runtime.router().activations());
+  auto local_activations = static_cast<uint32_t>(runtime.activations());
   if (!members) {
     view.set_coordinator(self.node_id);
     auto* m = view.add_members();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include <spdlog/spdlog.h>
 
 #include "keel/cluster/etcd.pb.h"
@@ -12,21 +14,23 @@
 
 namespace keel::cluster {
 
-struct cluster_view::snapshot {
-  std::map<std::string, Member> members;
-  std::string coordinator;
-  std::map<uint32_t, PartitionRecord> partitions;
-  std::map<uint32_t, int64_t> partition_revisions;
-  std::map<std::string, std::string> draining;
-  RebalanceView rebalance;
-};
+namespace {
+
+bool same(const PartitionRecord& a, const PartitionRecord& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
+}
+
+}  // namespace
 
 cluster_view::cluster_view(const cluster_keys& keys, std::string node_id,
                            std::shared_ptr<spdlog::logger> log)
-    : keys_(keys), node_id_(std::move(node_id)), log_(std::move(log)) {}
+    : keys_(keys),
+      node_id_(std::move(node_id)),
+      log_(std::move(log)),
+      current_(std::make_shared<const cluster_snapshot>()) {}
 
-cluster_view::snapshot cluster_view::read_snapshot(const etcd::RangeResponse& res) const {
-  snapshot out;
+cluster_snapshot cluster_view::read_snapshot(const etcd::RangeResponse& res) const {
+  cluster_snapshot out;
   for (const auto& kv : res.kvs()) {
     const auto& key = kv.key();
     if (key == keys_.coordinator) {
@@ -43,8 +47,8 @@ cluster_view::snapshot cluster_view::read_snapshot(const etcd::RangeResponse& re
         log_->warn("membership: ignoring partition {}: {}", *p, message_of(rec.error()));
         continue;
       }
-      out.partitions[*p] = std::move(*rec);
-      out.partition_revisions[*p] = kv.mod_revision();
+      out.partitions.set(*p, std::make_shared<const versioned_record>(
+                                 versioned_record{std::move(*rec), kv.mod_revision()}));
     } else if (key.starts_with(keys_.members)) {
       Member m;
       if (from_etcd_json(kv.value(), m)) {
@@ -57,74 +61,102 @@ cluster_view::snapshot cluster_view::read_snapshot(const etcd::RangeResponse& re
   return out;
 }
 
+template <class F>
+void cluster_view::update(F&& change) {
+  changed_partitions changed;
+  {
+    std::lock_guard guard{write_mutex_};
+    auto draft = std::make_shared<cluster_snapshot>(*current());
+    change(*draft, changed);
+    publish(std::move(draft));
+  }
+  notify(changed);
+}
+
+void cluster_view::publish(std::shared_ptr<cluster_snapshot> next) {
+  current_.store(std::move(next), std::memory_order_release);
+  std::lock_guard guard{changed_mutex_};
+  changed_.notify_all();
+}
+
+snapshot_ptr cluster_view::wait_for_change(const snapshot_ptr& seen,
+                                           std::chrono::milliseconds timeout) const {
+  std::unique_lock lock{changed_mutex_};
+  changed_.wait_for(lock, timeout, [&] { return current() != seen; });
+  return current();
+}
+
 cluster_view::load_outcome cluster_view::load(const etcd::RangeResponse& res) {
   auto fresh = read_snapshot(res);
   auto read_at = res.header().revision();
   load_outcome out;
-  out.own_key_missing = fresh.members.count(node_id_) == 0;
+  out.own_key_missing = !fresh.is_member(node_id_);
   out.office_vacant = fresh.coordinator.empty();
-  std::map<uint32_t, PartitionRecord> before;
-  {
-    std::unique_lock guard{mutex_};
-    members_ = std::move(fresh.members);
-    coordinator_ = std::move(fresh.coordinator);
+  update([&](cluster_snapshot& draft, changed_partitions& changed) {
     // Records this node wrote after the snapshot was read (a placement on the placer's
     // thread) are newer than it: kept, not rolled back until the watch repeats them.
-    for (const auto& [p, revision] : partition_revisions_)
-      if (revision > read_at && partitions_.count(p)) {
-        fresh.partitions[p] = partitions_[p];
-        fresh.partition_revisions[p] = revision;
-      }
-    before = std::move(partitions_);
-    partitions_ = fresh.partitions;
-    partition_revisions_ = std::move(fresh.partition_revisions);
-    draining_ = std::move(fresh.draining);
-    rebalance_ = std::move(fresh.rebalance);
-    revision_ = read_at;
-  }
-  // A reload (after a compaction) may have skipped events: report what changed.
-  for (const auto& [p, rec] : fresh.partitions) {
-    auto it = before.find(p);
-    if (it == before.end() || it->second.SerializeAsString() != rec.SerializeAsString())
-      notify(p, it == before.end() ? std::nullopt : std::optional{it->second});
-  }
+    draft.partitions.for_each([&](uint32_t p, const versioned_record& rec) {
+      if (rec.mod_revision > read_at) fresh.partitions.set(p, draft.partitions.find_shared(p));
+    });
+    // A reload (after a compaction) may have skipped events: report what changed.
+    fresh.partitions.for_each([&](uint32_t p, const versioned_record& rec) {
+      const auto* before = draft.partitions.find(p);
+      if (!before || !same(before->record, rec.record))
+        changed.emplace_back(p, before ? std::optional{before->record} : std::nullopt);
+    });
+    fresh.revision = read_at;
+    draft = std::move(fresh);
+  });
   return out;
 }
 
-cluster_view::news cluster_view::apply(const etcd::Event& ev) {
+std::vector<cluster_view::news> cluster_view::apply(const etcd::WatchResponse& res) {
+  std::vector<news> out;
+  out.reserve(res.events_size());
+  update([&](cluster_snapshot& draft, changed_partitions& changed) {
+    for (const auto& ev : res.events()) out.push_back(apply_event(draft, ev, changed));
+  });
+  return out;
+}
+
+cluster_view::news cluster_view::apply_event(cluster_snapshot& draft, const etcd::Event& ev,
+                                             changed_partitions& changed) {
   const auto& key = ev.kv().key();
   const auto& value = ev.kv().value();
   bool deleted = ev.type() == etcd::Event::DELETE;
   auto revision = ev.kv().mod_revision();
-  if (key == keys_.coordinator) return apply_coordinator(value, deleted, revision);
+  draft.revision = std::max(draft.revision, revision);
+  if (key == keys_.coordinator) return apply_coordinator(draft, value, deleted);
   if (key.starts_with(keys_.partitions)) {
-    if (auto p = partition_in(key, keys_.partitions))
-      apply_partition_event(*p, value, deleted, revision);
-    return news::nothing;
-  }
-  if (key == keys_.rebalance || key.starts_with(keys_.drain)) {
-    std::unique_lock guard{mutex_};
-    if (key == keys_.rebalance) {
-      rebalance_ = RebalanceView{};
-      if (!deleted) (void)from_etcd_json(value, rebalance_);
-    } else if (deleted) {
-      draining_.erase(key.substr(keys_.drain.size()));
+    auto p = partition_in(key, keys_.partitions);
+    if (!p) return news::nothing;
+    if (deleted) {
+      put_partition(draft, *p, nullptr, revision, changed);
+    } else if (auto rec = parse_partition_record(value)) {
+      put_partition(draft, *p, &*rec, revision, changed);
     } else {
-      draining_[key.substr(keys_.drain.size())] = value;
+      log_->warn("membership: ignoring partition {}: {}", *p, message_of(rec.error()));
     }
-    revision_ = std::max(revision_, revision);
     return news::nothing;
   }
-  return apply_member(key, value, deleted, revision);
+  if (key == keys_.rebalance) {
+    draft.rebalance = RebalanceView{};
+    if (!deleted) (void)from_etcd_json(value, draft.rebalance);
+    return news::nothing;
+  }
+  if (key.starts_with(keys_.drain)) {
+    if (deleted)
+      draft.draining.erase(key.substr(keys_.drain.size()));
+    else
+      draft.draining[key.substr(keys_.drain.size())] = value;
+    return news::nothing;
+  }
+  return apply_member(draft, key, value, deleted);
 }
 
-cluster_view::news cluster_view::apply_coordinator(const std::string& value, bool deleted,
-                                                   int64_t revision) {
-  {
-    std::unique_lock guard{mutex_};
-    coordinator_ = deleted ? std::string{} : value;
-    revision_ = std::max(revision_, revision);
-  }
+cluster_view::news cluster_view::apply_coordinator(cluster_snapshot& draft,
+                                                   const std::string& value, bool deleted) {
+  draft.coordinator = deleted ? std::string{} : value;
   if (deleted) {
     log_->info("membership: the coordinator's office is vacant; campaigning");
     return news::office_vacant;
@@ -133,180 +165,127 @@ cluster_view::news cluster_view::apply_coordinator(const std::string& value, boo
   return news::nothing;
 }
 
-void cluster_view::apply_partition_event(uint32_t p, const std::string& value, bool deleted,
-                                         int64_t revision) {
-  if (deleted) return notify(p, put_partition(p, nullptr, revision));
-  auto rec = parse_partition_record(value);
-  if (!rec) {
-    log_->warn("membership: ignoring partition {}: {}", p, message_of(rec.error()));
-    return;
-  }
-  notify(p, put_partition(p, &*rec, revision));
-}
-
-cluster_view::news cluster_view::apply_member(const std::string& key, const std::string& value,
-                                              bool deleted, int64_t revision) {
+cluster_view::news cluster_view::apply_member(cluster_snapshot& draft, const std::string& key,
+                                              const std::string& value, bool deleted) {
   if (key.size() <= keys_.members.size() || !key.starts_with(keys_.members)) return news::nothing;
   auto node_id = key.substr(keys_.members.size());
-  {
-    std::unique_lock guard{mutex_};
-    if (deleted) {
-      members_.erase(node_id);
-    } else {
-      Member m;
-      if (!from_etcd_json(value, m)) members_[node_id] = std::move(m);
-    }
-    revision_ = std::max(revision_, revision);
+  if (deleted) {
+    draft.members.erase(node_id);
+  } else {
+    Member m;
+    if (!from_etcd_json(value, m)) draft.members[node_id] = std::move(m);
   }
   return deleted && node_id == node_id_ ? news::own_key_deleted : news::nothing;
 }
 
-std::optional<PartitionRecord> cluster_view::put_partition(uint32_t p, const PartitionRecord* rec,
-                                                           int64_t revision) {
-  std::unique_lock guard{mutex_};
-  std::optional<PartitionRecord> before;
-  if (auto it = partitions_.find(p); it != partitions_.end()) before = it->second;
+void cluster_view::put_partition(cluster_snapshot& draft, uint32_t p, const PartitionRecord* rec,
+                                 int64_t revision, changed_partitions& changed) {
+  const auto* known = draft.partitions.find(p);
   // Records written by this node's own transactions were applied at once; the watch
   // repeats them later and must not roll back a newer write.
-  if (auto it = partition_revisions_.find(p);
-      it != partition_revisions_.end() && it->second > revision)
-    return before;
-  if (rec) {
-    partitions_[p] = *rec;
-    partition_revisions_[p] = revision;
-  } else {
-    partitions_.erase(p);
-    partition_revisions_.erase(p);
-  }
-  revision_ = std::max(revision_, revision);
-  return before;
+  if (known && known->mod_revision > revision) return;
+  changed.emplace_back(p, known ? std::optional{known->record} : std::nullopt);
+  if (rec)
+    draft.partitions.set(
+        p, std::make_shared<const versioned_record>(versioned_record{*rec, revision}));
+  else
+    draft.partitions.erase(p);
+  draft.revision = std::max(draft.revision, revision);
 }
 
-void cluster_view::notify(uint32_t p, const std::optional<PartitionRecord>& before) {
-  if (!listener_) return;
-  auto after = partition(p);
-  if (before && after && before->SerializeAsString() == after->SerializeAsString()) return;
-  listener_(p, before, after);
+void cluster_view::notify(const changed_partitions& changed) {
+  if (!listener_ || changed.empty()) return;
+  auto now = current();
+  for (const auto& [p, before] : changed) {
+    const auto* after = now->partition(p);
+    if (before && after && same(*before, *after)) continue;
+    listener_(p, before, after ? std::optional{*after} : std::nullopt);
+  }
 }
 
 void cluster_view::record_partition(uint32_t p, const PartitionRecord& rec, int64_t revision) {
-  notify(p, put_partition(p, &rec, revision));
+  update([&](cluster_snapshot& draft, changed_partitions& changed) {
+    put_partition(draft, p, &rec, revision, changed);
+  });
 }
 
 void cluster_view::adopt_partition(uint32_t p, const PartitionRecord& rec, int64_t revision) {
-  std::unique_lock guard{mutex_};
-  partitions_.emplace(p, rec);
-  partition_revisions_.emplace(p, revision);
+  update([&](cluster_snapshot& draft, changed_partitions&) {
+    if (!draft.partitions.find(p))
+      draft.partitions.set(
+          p, std::make_shared<const versioned_record>(versioned_record{rec, revision}));
+  });
 }
 
 void cluster_view::set_coordinator(const std::string& node_id, int64_t revision) {
-  std::unique_lock guard{mutex_};
-  if (revision >= revision_) coordinator_ = node_id;
+  update([&](cluster_snapshot& draft, changed_partitions&) {
+    if (revision >= draft.revision) draft.coordinator = node_id;
+  });
 }
 
 void cluster_view::clear_coordinator(const std::string& node_id) {
-  std::unique_lock guard{mutex_};
-  if (coordinator_ == node_id) coordinator_.clear();
+  update([&](cluster_snapshot& draft, changed_partitions&) {
+    if (draft.coordinator == node_id) draft.coordinator.clear();
+  });
 }
 
 void cluster_view::set_draining(const std::string& node_id, const std::string& reason) {
-  std::unique_lock guard{mutex_};
-  draining_[node_id] = reason;
+  update([&](cluster_snapshot& draft, changed_partitions&) { draft.draining[node_id] = reason; });
 }
 
 void cluster_view::clear_draining(const std::string& node_id) {
-  std::unique_lock guard{mutex_};
-  draining_.erase(node_id);
+  update([&](cluster_snapshot& draft, changed_partitions&) { draft.draining.erase(node_id); });
 }
 
 void cluster_view::set_rebalance(const RebalanceView& view) {
-  std::unique_lock guard{mutex_};
-  rebalance_ = view;
+  update([&](cluster_snapshot& draft, changed_partitions&) { draft.rebalance = view; });
 }
 
 std::vector<Member> cluster_view::members() const {
-  std::shared_lock guard{mutex_};
+  auto now = current();
   std::vector<Member> out;
-  out.reserve(members_.size());
-  for (const auto& [id, m] : members_) out.push_back(m);
+  out.reserve(now->members.size());
+  for (const auto& [id, m] : now->members) out.push_back(m);
   return out;
 }
 
 std::optional<Member> cluster_view::member(const std::string& node_id) const {
-  std::shared_lock guard{mutex_};
-  auto it = members_.find(node_id);
-  if (it == members_.end()) return std::nullopt;
+  auto now = current();
+  auto it = now->members.find(node_id);
+  if (it == now->members.end()) return std::nullopt;
   return it->second;
 }
 
 std::string cluster_view::cluster_address_of(const std::string& node_id) const {
-  std::shared_lock guard{mutex_};
-  auto it = members_.find(node_id);
-  return it == members_.end() ? std::string{} : it->second.cluster_address();
-}
-
-int64_t cluster_view::revision() const {
-  std::shared_lock guard{mutex_};
-  return revision_;
-}
-
-std::string cluster_view::coordinator() const {
-  std::shared_lock guard{mutex_};
-  return coordinator_;
+  auto m = member(node_id);
+  return m ? m->cluster_address() : std::string{};
 }
 
 std::optional<PartitionRecord> cluster_view::partition(uint32_t p) const {
-  std::shared_lock guard{mutex_};
-  auto it = partitions_.find(p);
-  if (it == partitions_.end()) return std::nullopt;
-  return it->second;
+  auto now = current();
+  const auto* rec = now->partition(p);
+  if (!rec) return std::nullopt;
+  return *rec;
 }
 
 std::map<uint32_t, PartitionRecord> cluster_view::partitions() const {
-  std::shared_lock guard{mutex_};
-  return partitions_;
+  std::map<uint32_t, PartitionRecord> out;
+  current()->partitions.for_each(
+      [&](uint32_t p, const versioned_record& rec) { out.emplace(p, rec.record); });
+  return out;
 }
 
 std::map<uint32_t, versioned_record> cluster_view::partitions_versioned() const {
-  std::shared_lock guard{mutex_};
   std::map<uint32_t, versioned_record> out;
-  for (const auto& [p, rec] : partitions_) {
-    auto it = partition_revisions_.find(p);
-    out.emplace(p, versioned_record{rec, it == partition_revisions_.end() ? 0 : it->second});
-  }
+  current()->partitions.for_each(
+      [&](uint32_t p, const versioned_record& rec) { out.emplace(p, rec); });
   return out;
-}
-
-size_t cluster_view::owned_by(const std::string& node_id) const {
-  std::shared_lock guard{mutex_};
-  size_t n = 0;
-  for (const auto& [p, rec] : partitions_) n += rec.owner() == node_id;
-  return n;
 }
 
 std::vector<std::string> cluster_view::draining() const {
-  std::shared_lock guard{mutex_};
   std::vector<std::string> out;
-  for (const auto& [id, reason] : draining_) out.push_back(id);
+  for (const auto& [id, reason] : current()->draining) out.push_back(id);
   return out;
-}
-
-bool cluster_view::is_draining(const std::string& node_id) const {
-  std::shared_lock guard{mutex_};
-  return draining_.count(node_id) > 0;
-}
-
-std::vector<std::string> cluster_view::placement_targets() const {
-  std::shared_lock guard{mutex_};
-  std::vector<std::string> out;
-  for (const auto& [id, m] : members_)
-    if (!draining_.count(id)) out.push_back(id);
-  return out;
-}
-
-RebalanceView cluster_view::rebalance() const {
-  std::shared_lock guard{mutex_};
-  return rebalance_;
 }
 
 }  // namespace keel::cluster

@@ -1,16 +1,20 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/cluster_keys.hpp"
+#include "keel/cluster/cluster_snapshot.hpp"
 
 namespace spdlog {
 class logger;
@@ -19,24 +23,21 @@ class logger;
 namespace keel::etcd {
 class Event;
 class RangeResponse;
+class WatchResponse;
 }  // namespace keel::etcd
 
 namespace keel::cluster {
 
-/// A partition record with the etcd revision it was written at (a table transaction
-/// checks it, so that a record changed meanwhile is never overwritten).
-struct versioned_record {
-  PartitionRecord record;
-  int64_t mod_revision = 0;
-};
-
 /// This node's view of `keel/<cluster>/`: the members, the coordinator, the partition
-/// table, the drain marks and the rebalance progress, as of the last watch event or of
-/// this node's own write, whichever is newer. Every reader gets a copy taken under one
-/// lock. A partition record is never rolled back to an older revision: the watch repeats
-/// this node's own writes after they were applied.
+/// table, the drain marks and the rebalance progress, as of the last watch response or of
+/// this node's own write, whichever is newer. Each change publishes a new immutable
+/// cluster_snapshot (one per watch response, so never half of an etcd revision); readers
+/// take the current one with one atomic load and read it whole. A partition record is
+/// never rolled back to an older revision: the watch repeats this node's own writes after
+/// they were applied.
 /// Thread safety: thread-safe. load() and apply() come from the watch thread; this node's
-/// writers record what they wrote from their own threads; readers from anywhere.
+/// writers record what they wrote from their own threads (writers are serialized); readers
+/// from anywhere, lock-free.
 class cluster_view {
  public:
   /// Called after a partition's record changed (either may be nullopt: never placed), on
@@ -67,8 +68,9 @@ class cluster_view {
   /// Replaces the view by a read of the whole prefix (at start, and after a compaction
   /// broke the watch), and reports every partition that changed.
   load_outcome load(const etcd::RangeResponse& res);
-  /// Applies one watch event.
-  news apply(const etcd::Event& ev);
+  /// Applies one watch response's events and publishes one snapshot; the news of each
+  /// event, in order.
+  std::vector<news> apply(const etcd::WatchResponse& res);
 
   // -- this node's own writes, known at once rather than when the watch repeats them ----
 
@@ -86,39 +88,48 @@ class cluster_view {
 
   // -- readers --------------------------------------------------------------------------
 
+  /// The current snapshot: one atomic load, never null.
+  snapshot_ptr current() const noexcept { return current_.load(std::memory_order_acquire); }
+  /// Waits until a snapshot other than `seen` is published or `timeout` passes; returns the
+  /// current one.
+  snapshot_ptr wait_for_change(const snapshot_ptr& seen, std::chrono::milliseconds timeout) const;
+
   /// Sorted by node id.
   std::vector<Member> members() const;
   std::optional<Member> member(const std::string& node_id) const;
   /// Empty if it is not a member (down, or never was).
   std::string cluster_address_of(const std::string& node_id) const;
-  /// The etcd revision the view reflects.
-  int64_t revision() const;
+  int64_t revision() const { return current()->revision; }
   /// Empty while there is none.
-  std::string coordinator() const;
+  std::string coordinator() const { return current()->coordinator; }
   std::optional<PartitionRecord> partition(uint32_t p) const;
   std::map<uint32_t, PartitionRecord> partitions() const;
   std::map<uint32_t, versioned_record> partitions_versioned() const;
-  /// Partitions the table gives to `node_id`.
-  size_t owned_by(const std::string& node_id) const;
+  size_t owned_by(const std::string& node_id) const { return current()->owned_by(node_id); }
   /// The nodes with a drain mark (members or not), by node id.
   std::vector<std::string> draining() const;
-  bool is_draining(const std::string& node_id) const;
-  /// Every member not being drained, sorted.
-  std::vector<std::string> placement_targets() const;
-  RebalanceView rebalance() const;
+  bool is_draining(const std::string& node_id) const { return current()->is_draining(node_id); }
+  std::vector<std::string> placement_targets() const { return current()->placement_targets(); }
+  RebalanceView rebalance() const { return current()->rebalance; }
 
  private:
-  struct snapshot;
-  snapshot read_snapshot(const etcd::RangeResponse& res) const;
-  news apply_coordinator(const std::string& value, bool deleted, int64_t revision);
-  void apply_partition_event(uint32_t p, const std::string& value, bool deleted, int64_t revision);
-  news apply_member(const std::string& key, const std::string& value, bool deleted,
-                    int64_t revision);
-  /// Sets (or with nullptr erases) `p`'s record unless a newer one is known; returns the
-  /// record before.
-  std::optional<PartitionRecord> put_partition(uint32_t p, const PartitionRecord* rec,
-                                               int64_t revision);
-  void notify(uint32_t p, const std::optional<PartitionRecord>& before);
+  using changed_partitions = std::vector<std::pair<uint32_t, std::optional<PartitionRecord>>>;
+
+  cluster_snapshot read_snapshot(const etcd::RangeResponse& res) const;
+  /// Changes a copy of the current snapshot under the writers' lock and publishes it;
+  /// then tells the listener of each partition `change` reported, with no lock held.
+  template <class F>
+  void update(F&& change);
+  void publish(std::shared_ptr<cluster_snapshot> next);
+  news apply_event(cluster_snapshot& draft, const etcd::Event& ev, changed_partitions& changed);
+  news apply_coordinator(cluster_snapshot& draft, const std::string& value, bool deleted);
+  news apply_member(cluster_snapshot& draft, const std::string& key, const std::string& value,
+                    bool deleted);
+  /// Sets (or with nullptr erases) `p`'s record in `draft` unless a newer one is known;
+  /// adds `p` with its record before to `changed` when it changed.
+  void put_partition(cluster_snapshot& draft, uint32_t p, const PartitionRecord* rec,
+                     int64_t revision, changed_partitions& changed);
+  void notify(const changed_partitions& changed);
 
   // Fixed at construction.
   const cluster_keys& keys_;
@@ -126,14 +137,10 @@ class cluster_view {
   const std::shared_ptr<spdlog::logger> log_;
   partition_listener listener_;  // set before the first load()
 
-  mutable std::shared_mutex mutex_;
-  std::map<std::string, Member> members_;            // guarded by mutex_
-  std::string coordinator_;                          // guarded by mutex_
-  std::map<uint32_t, PartitionRecord> partitions_;   // guarded by mutex_
-  std::map<uint32_t, int64_t> partition_revisions_;  // guarded by mutex_
-  std::map<std::string, std::string> draining_;      // node id -> reason; guarded by mutex_
-  RebalanceView rebalance_;                          // guarded by mutex_
-  int64_t revision_ = 0;                             // guarded by mutex_
+  std::mutex write_mutex_;  // serializes writers: each copies, changes and publishes
+  std::atomic<snapshot_ptr> current_;
+  mutable std::mutex changed_mutex_;  // with changed_: wait_for_change()
+  mutable std::condition_variable changed_;
 };
 
 }  // namespace keel::cluster

@@ -13,7 +13,7 @@
 #include "keel/cluster/data_identity.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/runtime/errc.hpp"
-#include "keel/runtime/node_runtime.hpp"
+#include "keel/runtime/partition_host.hpp"
 #include "keel/runtime/storage_keys.hpp"
 
 namespace keel::cluster {
@@ -45,7 +45,7 @@ struct ingest_state {
   std::map<uint32_t, stream> streams;
 };
 
-caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runtime,
+caf::behavior ingest(caf::stateful_actor<ingest_state>* self, partition_host* host,
                      membership* members, handoff::hooks* fns, std::shared_ptr<spdlog::logger> log,
                      std::chrono::milliseconds delay) {
   return {
@@ -94,7 +94,7 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runt
         // A stream from a node of an older build may hold reminders or entries of an
         // actor with no state record, which this node's loads would not look for.
         add_missing_state_records(stream.writes);
-        auto err = runtime->replace_partition(p, std::move(stream.writes));
+        auto err = host->replace_range(p, std::move(stream.writes));
         if (err)
           return failed_reply(errc::unavailable, "cannot write partition " + std::to_string(p) +
                                                      ": " + message_of(err));
@@ -104,7 +104,7 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, node_runtime* runt
         return ok_reply();
       },
       [=](drop_atom, uint32_t p) {
-        auto err = runtime->replace_partition(p, {{partition_epoch_record(p), {}, true}});
+        auto err = host->replace_range(p, {{partition_epoch_record(p), {}, true}});
         if (err)
           log->warn("handoff: could not drop the old copy of partition {}: {}", p, message_of(err));
         else
@@ -142,13 +142,13 @@ wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_c
   return ask_link_impl(sys, link, chunk, caf::timespan{chunk_limit});
 }
 
-handoff::handoff(membership& members, node_runtime& runtime, caf::actor_system& sys, hooks fns,
+handoff::handoff(membership& members, partition_host& host, caf::actor_system& sys, hooks fns,
                  std::shared_ptr<spdlog::logger> log, std::chrono::milliseconds ingest_delay)
-    : members_(members), runtime_(runtime), sys_(sys), fns_(std::move(fns)), log_(std::move(log)) {
+    : members_(members), host_(host), sys_(sys), fns_(std::move(fns)), log_(std::move(log)) {
   // Detached: it blocks on the store.
   for (int i = 0; i < 4; ++i)
     ingesters_.push_back(
-        sys_.spawn<caf::detached>(ingest, &runtime_, &members_, &fns_, log_, ingest_delay));
+        sys_.spawn<caf::detached>(ingest, &host_, &members_, &fns_, log_, ingest_delay));
   // A move blocks a worker while its partition drains and streams; a few run side by side.
   for (int i = 0; i < 3; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -270,11 +270,11 @@ wire_reply handoff::run(const wire_handoff& req) {
   // 2. Let the turns in flight finish and their commits become durable.
   auto drained = std::make_shared<std::promise<void>>();
   auto finished = drained->get_future();
-  runtime_.close_partition(p, [drained] { drained->set_value(); });
+  host_.close(p, [drained] { drained->set_value(); });
   if (finished.wait_for(drain_limit) != std::future_status::ready)
     return fail(errc::timeout, "its turns did not finish within 30 s");
   // 3. Stream its key range.
-  auto records = runtime_.store().scan(partition_range(p));
+  auto records = host_.read_range(p);
   if (!records) return fail(errc::unavailable, "cannot read it: " + message_of(records.error()));
   auto link = fns_.link_to(req.to);
   if (!link) return fail(errc::unavailable, "node " + req.to + " is not a member");

@@ -24,7 +24,7 @@ class logger;
 }
 
 namespace keel {
-class node_runtime;
+class partition_host;
 }
 
 namespace keel::cluster {
@@ -52,9 +52,9 @@ class handoff {
     std::function<void(uint32_t)> ingested;
   };
 
-  /// Requires: `members`, `runtime` and `sys` outlive this object. `ingest_delay` pauses
+  /// Requires: `members`, `host` and `sys` outlive this object. `ingest_delay` pauses
   /// each ingest before it writes (a test hook: a node killed mid-move).
-  handoff(membership& members, node_runtime& runtime, caf::actor_system& sys, hooks fns,
+  handoff(membership& members, partition_host& host, caf::actor_system& sys, hooks fns,
           std::shared_ptr<spdlog::logger> log, std::chrono::milliseconds ingest_delay);
   ~handoff();
   handoff(const handoff&) = delete;
@@ -80,7 +80,7 @@ class handoff {
   wire_reply run(const wire_handoff& req);
 
   membership& members_;
-  node_runtime& runtime_;
+  partition_host& host_;
   caf::actor_system& sys_;
   hooks fns_;
   std::shared_ptr<spdlog::logger> log_;

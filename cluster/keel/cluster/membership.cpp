@@ -64,19 +64,23 @@ caf::error membership::load(etcd_client& etcd) {
   return {};
 }
 
-void membership::on_event(const etcd::Event& ev) {
-  switch (view_.apply(ev)) {
-    case cluster_view::news::office_vacant:
-      lease_.wake();  // its thread campaigns
-      break;
-    case cluster_view::news::own_key_deleted:
-      // A deletion of an older registration than the current one is history, not news.
-      if (lease_.own_key_deleted(ev.kv().mod_revision()))
-        log_->warn("membership: own key {} was deleted at revision {}; fenced", ev.kv().key(),
-                   ev.kv().mod_revision());
-      break;
-    case cluster_view::news::nothing:
-      break;
+void membership::on_events(const etcd::WatchResponse& res) {
+  auto news = view_.apply(res);
+  for (int i = 0; i < res.events_size(); ++i) {
+    const auto& ev = res.events(i);
+    switch (news[i]) {
+      case cluster_view::news::office_vacant:
+        lease_.wake();  // its thread campaigns
+        break;
+      case cluster_view::news::own_key_deleted:
+        // A deletion of an older registration than the current one is history, not news.
+        if (lease_.own_key_deleted(ev.kv().mod_revision()))
+          log_->warn("membership: own key {} was deleted at revision {}; fenced", ev.kv().key(),
+                     ev.kv().mod_revision());
+        break;
+      case cluster_view::news::nothing:
+        break;
+    }
   }
 }
 
@@ -93,7 +97,7 @@ void membership::watch_loop() {
     }
     auto from = view_.revision() + 1;
     auto err = watch_client_->watch(keys_.root, from, [this](const etcd::WatchResponse& res) {
-      for (const auto& ev : res.events()) on_event(ev);
+      on_events(res);
       return !stopping_.load();
     });
     if (stopping_.load()) break;

@@ -28,7 +28,7 @@ class logger;
 }
 
 namespace keel::etcd {
-class Event;
+class WatchResponse;
 }
 
 namespace keel::cluster {
@@ -61,6 +61,15 @@ class membership final : public node_fence {
   /// Deregisters at once (removes this node's drain mark, which is done now, and revokes
   /// the lease, so the key goes now, not at TTL) and stops both threads. Idempotent.
   void leave();
+
+  /// The cluster as this node knows it now, whole: a decision reads one snapshot, so the
+  /// members, coordinator and table it sees belong together. One atomic load.
+  snapshot_ptr snapshot() const noexcept { return view_.current(); }
+  /// Waits until the view changes (a watch response, or this node's own write) or
+  /// `timeout` passes; returns the current snapshot.
+  snapshot_ptr wait_for_change(const snapshot_ptr& seen, std::chrono::milliseconds timeout) const {
+    return view_.wait_for_change(seen, timeout);
+  }
 
   /// The members as of the last watch event, sorted by node id.
   std::vector<Member> members() const { return view_.members(); }
@@ -144,7 +153,7 @@ class membership final : public node_fence {
   void watch_loop();
   /// Reads all of `keel/<cluster>/` into the view.
   caf::error load(etcd_client& etcd);
-  void on_event(const etcd::Event& ev);
+  void on_events(const etcd::WatchResponse& res);
   void deregister();
 
   // Fixed at construction; the components refer to each other in this order.

@@ -81,7 +81,7 @@ caf::result<wire_reply> accept_call(caf::stateful_actor<endpoint_state>* self,
   env->caller = call.caller;
   env->epoch = call.epoch;
   env->hops = call.hops;
-  runtime->router().send(std::move(env));
+  runtime->partitions().deliver(std::move(env));
   if (call.one_way) return wire_reply{};
   return caf::delegated<wire_reply>{};
 }

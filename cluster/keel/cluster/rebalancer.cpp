@@ -81,26 +81,25 @@ void rebalancer::publish() {
 
 bool rebalancer::pass() {
   if (!members_.is_coordinator()) return false;
-  auto table = members_.partitions_versioned();
-  auto targets = members_.placement_targets();
-  std::set<std::string> up;
-  for (const auto& m : members_.members()) up.insert(m.node_id());
+  // Members, targets and table from one snapshot: they cannot disagree with each other.
+  auto cluster = members_.snapshot();
+  auto targets = cluster->placement_targets();
   auto now = std::chrono::steady_clock::now();
   std::vector<move> resumed;
   std::vector<move> planned;
-  for (const auto& [p, versioned] : table) {
+  cluster->partitions.for_each([&](uint32_t p, const versioned_record& versioned) {
     const auto& rec = versioned.record;
     if (rec.state() == PartitionRecord::moving) {
       resumed.push_back({p, rec.owner(), rec.to(), rec.epoch()});
-      continue;
+      return;
     }
     // A partition whose owner is down waits for it: it is never restarted empty elsewhere.
-    if (!up.count(rec.owner()) || targets.empty()) continue;
+    if (!cluster->is_member(rec.owner()) || targets.empty()) return;
     auto want = membership::rendezvous_owner(p, targets);
-    if (want == rec.owner()) continue;
-    if (auto it = failed_until_.find(p); it != failed_until_.end() && now < it->second) continue;
+    if (want == rec.owner()) return;
+    if (auto it = failed_until_.find(p); it != failed_until_.end() && now < it->second) return;
     planned.push_back({p, rec.owner(), want, rec.epoch()});
-  }
+  });
   if (resumed.empty() && planned.empty()) {
     if (progress_.running()) {
       progress_.set_running(false);
@@ -114,7 +113,8 @@ bool rebalancer::pass() {
   if (!progress_.running()) {
     progress_ = RebalanceView{};
     progress_.set_running(true);
-    auto leaving = members_.draining();
+    std::vector<std::string> leaving;
+    for (const auto& [id, reason] : cluster->draining) leaving.push_back(id);
     progress_.set_reason(
         leaving.empty()
             ? fmt::format("{} partitions are not on their owner among {}", remaining,
@@ -234,12 +234,12 @@ wire_reply rebalancer::hand_over(const move& m) {
 
 void rebalancer::schedule_retries(const std::vector<move>& moves) {
   auto retry_at = std::chrono::steady_clock::now() + opts_.retry_after;
-  auto table = members_.partitions_versioned();
+  auto cluster = members_.snapshot();
   for (const auto& m : moves) {
-    auto it = table.find(m.partition);
-    if (it != table.end() && it->second.record.owner() == m.to)
+    const auto* rec = cluster->partition(m.partition);
+    if (rec && rec->owner() == m.to)
       failed_until_.erase(m.partition);
-    else if (it == table.end() || it->second.record.state() != PartitionRecord::moving)
+    else if (!rec || rec->state() != PartitionRecord::moving)
       failed_until_[m.partition] = retry_at;
   }
 }
@@ -309,13 +309,12 @@ std::optional<std::vector<bool>> rebalancer::rewrite(
     const std::vector<move>& group, const char* what,
     const std::function<std::optional<PartitionRecord>(const move&, const PartitionRecord&)>&
         next) {
-  auto current = members_.partitions_versioned();
+  auto cluster = members_.snapshot();
   std::map<uint32_t, membership::versioned_record> records;
   for (const auto& m : group) {
-    auto it = current.find(m.partition);
-    if (it == current.end()) continue;
-    if (auto rec = next(m, it->second.record))
-      records[m.partition] = {*rec, it->second.mod_revision};
+    const auto* known = cluster->partitions.find(m.partition);
+    if (!known) continue;
+    if (auto rec = next(m, known->record)) records[m.partition] = {*rec, known->mod_revision};
   }
   if (auto err = members_.write_partitions(records)) {
     log_->warn("rebalance: could not {} {} moves: {}", what, records.size(), message_of(err));

@@ -13,6 +13,7 @@
 
 #include "keel/runtime/detail/activation.hpp"
 #include "keel/runtime/detail/eviction_pacer.hpp"
+#include "keel/runtime/detail/local_partition_host.hpp"
 #include "keel/runtime/detail/node_services.hpp"
 #include "keel/runtime/detail/reminder_service.hpp"
 #include "keel/runtime/detail/store_actors.hpp"
@@ -107,6 +108,7 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
   for (int i = 0; i < 2; ++i)
     services_->store_readers.push_back(detail::spawn_store_reader(sys_, *store_));
   services_->reminders = detail::spawn_reminder_service(*services_);
+  partitions_ = std::make_unique<detail::local_partition_host>(router_, *store_, *services_);
   // Detached: a scheduled sweeper would wake a CAF worker every interval, and the
   // work-stealing workers then poll for ~25 ms before they sleep again, so an idle node
   // burned ~30 % of a core.
@@ -158,39 +160,13 @@ void node_runtime::tell(actor_id target, message_ptr message, trace_id trace) {
   router_.send(std::move(env));
 }
 
-void node_runtime::close_partition(uint32_t partition, std::function<void()> drained) {
-  // Reminders first: a firing sent now is held with the partition's other messages.
-  caf::anon_send(services_->reminders, detail::drop_atom::value, partition);
-  router_.close_partition(partition, std::move(drained));
-}
-
-void node_runtime::open_partition(uint32_t partition) {
-  router_.open_partition(partition);
-  caf::anon_send(services_->reminders, detail::scan_atom::value, partition);
+partition_host& node_runtime::partitions() noexcept {
+  return *partitions_;
 }
 
 std::optional<std::string> node_runtime::store_failure() const {
   std::lock_guard guard{store_failure_mutex_};
   return store_failure_;
-}
-
-caf::error node_runtime::replace_partition(uint32_t partition, std::vector<store_write> writes) {
-  // What the range holds now is read here, on the caller's thread, not on the writer's,
-  // which every commit of the node waits for: the partition is closed, and only this
-  // caller changes its range, so nothing writes it between this scan and the batch.
-  auto existing = store_->scan(partition_range(partition));
-  if (!existing) return std::move(existing.error());
-  std::vector<store_write> batch;
-  batch.reserve(existing->size() + writes.size());
-  for (auto& [key, value] : *existing) batch.push_back({std::move(key), {}, true});
-  for (auto& write : writes) batch.push_back(std::move(write));
-  caf::scoped_actor self{sys_};
-  caf::error failure;
-  // Bounded: a writer that died would never answer (CAF 0.17 sends no broken promise).
-  self->request(services_->store_writer, std::chrono::minutes{2}, detail::replace_atom::value,
-                partition, std::make_shared<std::vector<store_write>>(std::move(batch)))
-      .receive([](uint64_t) {}, [&](caf::error& err) { failure = std::move(err); });
-  return failure;
 }
 
 void node_runtime::stop() {

@@ -18,6 +18,7 @@
 #include "keel/runtime/message.hpp"
 #include "keel/runtime/metrics.hpp"
 #include "keel/runtime/node_fence.hpp"
+#include "keel/runtime/partition_host.hpp"
 #include "keel/runtime/registry.hpp"
 #include "keel/runtime/state_store.hpp"
 #include "keel/runtime/trace_id.hpp"
@@ -25,7 +26,8 @@
 
 namespace keel::detail {
 struct node_services;
-}
+class local_partition_host;
+}  // namespace keel::detail
 
 namespace keel {
 
@@ -73,22 +75,6 @@ class node_runtime {
   /// One-way message.
   void tell(actor_id target, message_ptr message, trace_id trace);
 
-  /// The handoff seam (the cluster's; a single node never calls these). close_partition()
-  /// stops starting turns for `partition`: its reminders stop firing here, its messages go
-  /// back to the directory, and `drained` runs (on any thread) once its activations have
-  /// finished their turns and their commits are durable, so its key range can be copied.
-  /// open_partition() lets it activate again and schedules its stored reminders: after it
-  /// was handed here, or when its handoff was aborted.
-  void close_partition(uint32_t partition, std::function<void()> drained);
-  void open_partition(uint32_t partition);
-  /// Replaces every record of `partition` with `writes` (which may also hold writes outside
-  /// the partition, such as a metadata record) in one synced batch through the store
-  /// writer, whose cached versions then agree with the disk: what a handoff ingests, or,
-  /// with no records, drops. Requires: the partition is closed here, or never opened, and
-  /// calls for one partition come one at a time. Blocking: call it from a thread of your
-  /// own, never a CAF worker.
-  [[nodiscard]] caf::error replace_partition(uint32_t partition, std::vector<store_write> writes);
-
   /// Why the store takes no writes (a write to the data dir failed: every commit answers
   /// `unavailable` until the node is restarted); nullopt while it does.
   std::optional<std::string> store_failure() const;
@@ -100,10 +86,18 @@ class node_runtime {
   const type_registry& types() const noexcept { return types_; }
   runtime_metrics& metrics() noexcept { return metrics_; }
   const turn_log& turns() const noexcept { return turns_; }
+  /// For calls made from inside CAF actors (call_from_actor); the cluster goes through
+  /// partitions() instead.
   call_router& router() noexcept { return router_; }
-  /// The node's store, for the metadata records of the layers above (meta_key); actor
-  /// state goes only through turns. Blocking: call it from a thread of your own.
-  state_store& store() noexcept { return *store_; }
+  /// The cluster's seam: whole partitions, their key ranges and the metadata records.
+  partition_host& partitions() noexcept;
+  /// The cluster's partition directory; set once, before the node serves. Null: single
+  /// node. Requires: `directory` outlives the runtime's last call.
+  void set_directory(partition_directory* directory) noexcept { router_.set_directory(directory); }
+  partition_directory* directory() const noexcept { return router_.directory(); }
+  /// Live activations; one atomic read.
+  size_t activations() const noexcept { return router_.activations(); }
+  bool is_active(const actor_id& id) const { return router_.is_active(id); }
   /// Null on a single node.
   const std::shared_ptr<const node_fence>& fence() const noexcept { return opts_.fence; }
   const runtime_options& options() const noexcept { return opts_; }
@@ -121,6 +115,7 @@ class node_runtime {
   turn_log turns_;
   call_router router_;
   std::unique_ptr<detail::node_services> services_;  // what activations share
+  std::unique_ptr<detail::local_partition_host> partitions_;
   caf::actor sweeper_;
   bool stopped_ = false;
   mutable std::mutex store_failure_mutex_;

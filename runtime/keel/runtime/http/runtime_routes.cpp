@@ -36,12 +36,12 @@ void locate_actor(node_runtime& runtime, const exchange_ptr& ex) {
   // In a cluster the owner comes from the partition table: "" while never placed.
   std::string node = runtime.options().node_id;
   uint64_t epoch = 0;
-  if (const auto* directory = runtime.router().directory()) {
+  if (const auto* directory = runtime.directory()) {
     auto where = directory->locate(id.partition());
     node = where ? where->owner : std::string{};
     epoch = where ? where->epoch : 0;
   }
-  bool active = node == runtime.options().node_id && runtime.router().is_active(id);
+  bool active = node == runtime.options().node_id && runtime.is_active(id);
   ex->respond(200, fmt::format(R"({{"type":"{}","key":"{}","partition":{},"node":"{}",)"
                                R"("epoch":{},"active":{}}})",
                                json_escape(id.type()), json_escape(id.key()), id.partition(),
@@ -78,7 +78,7 @@ void trace_turns(node_runtime& runtime, const exchange_ptr& ex) {
   if (!trace)
     return ex->fail(make_error(errc::bad_payload, "traceId: expected 32 lowercase hex digits"));
   auto rows = runtime.turns().rows(*trace, runtime.options().node_id);
-  auto* directory = runtime.router().directory();
+  auto* directory = runtime.directory();
   if (!directory) return respond_with_turns(ex, *trace, std::move(rows));
   directory->gather_turns(
       *trace, [ex, trace = *trace, rows = std::move(rows)](std::vector<turn_row> remote) mutable {

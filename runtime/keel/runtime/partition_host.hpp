@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "keel/runtime/envelope.hpp"
+#include "keel/runtime/state_store.hpp"
+
+namespace keel {
+
+/// What a node's runtime offers the cluster about whole partitions: the one seam through
+/// which moving, replicating and routing partitions reach the activations and the store.
+/// A single node never calls it.
+/// Thread safety: thread-safe. deliver(), redeliver(), open() and is_closed() never block
+/// and may run on any thread, CAF workers included; read_range(), replace_range() and
+/// write_meta() block on disk: call them from a thread of your own, never a CAF worker.
+class partition_host {
+ public:
+  using records = std::vector<std::pair<std::string, std::string>>;
+
+  virtual ~partition_host() = default;
+
+  /// A call or tell that arrived from another node for a partition owned here: tracked
+  /// here (its deadline swept), then delivered.
+  virtual void deliver(envelope_ptr env) = 0;
+  /// An envelope that went through this node's router once already (the directory held
+  /// it until its partition was placed, or it arrived from another node): routed again,
+  /// not tracked again.
+  virtual void redeliver(envelope_ptr env) = 0;
+
+  /// Stops starting turns for `partition`: its reminders stop firing here, its messages go
+  /// back to the directory, and `drained` runs (on any thread) once its activations have
+  /// finished their turns and their commits are durable, so its key range can be read.
+  virtual void close(uint32_t partition, std::function<void()> drained) = 0;
+  /// Lets `partition` activate here again and schedules its stored reminders: after it was
+  /// handed here, or when its handoff was aborted.
+  virtual void open(uint32_t partition) = 0;
+  virtual bool is_closed(uint32_t partition) const noexcept = 0;
+
+  /// Every record of `partition` (states, reminders, entries), in key order. Requires: the
+  /// partition is closed here (drained), so the range does not change while it is read.
+  [[nodiscard]] virtual caf::expected<records> read_range(uint32_t partition) = 0;
+  /// Replaces every record of `partition` with `writes` (which may also hold writes outside
+  /// the partition, such as a metadata record) in one synced batch through the store
+  /// writer, whose cached versions then agree with the disk: what a handoff ingests, or,
+  /// with no records, drops. Requires: the partition is closed here, or never opened, and
+  /// calls for one partition come one at a time.
+  [[nodiscard]] virtual caf::error replace_range(uint32_t partition,
+                                                 std::vector<store_write> writes) = 0;
+  /// Writes records of the layers above (keys made with meta_key(), never actor state) in
+  /// one batch.
+  [[nodiscard]] virtual caf::error write_meta(const std::vector<store_write>& writes) = 0;
+};
+
+}  // namespace keel
