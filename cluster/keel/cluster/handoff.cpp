@@ -255,14 +255,20 @@ wire_reply handoff::run(const wire_handoff& req) {
   // Only a move the table records: the coordinator marks it before it asks, and this
   // node's watch shows the mark within milliseconds. A request without it (a stale or
   // foreign one) must not take the partition out of service.
-  auto marked = [&] {
-    auto rec = members_.partition(p);
+  auto marked = [&](const cluster_snapshot& now) {
+    const auto* rec = now.partition(p);
     return rec && rec->owner() == self && rec->state() == PartitionRecord::moving &&
            rec->to() == req.to && rec->epoch() + 1 == req.epoch;
   };
   auto give_up = std::chrono::steady_clock::now() + 2s;
-  while (!marked() && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(10ms);
-  if (!marked())
+  auto seen = members_.snapshot();
+  while (!marked(*seen)) {
+    auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    seen = members_.wait_for_change(seen, left);
+  }
+  if (!marked(*seen))
     return fail(errc::conflict, "the table does not record that move (owned here, moving to " +
                                     req.to + ", epoch " + std::to_string(req.epoch - 1) + ")");
   // 1. Stop starting turns: messages are held from now on, here and (by the table) elsewhere.

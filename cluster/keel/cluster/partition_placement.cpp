@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
-#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -71,10 +70,16 @@ caf::error partition_placement::place(const std::vector<uint32_t>& wanted) {
   // that just joined may not have seen the election in its watch yet. Bounded by time:
   // the shared etcd client is held, and drains and table writes wait for it.
   auto give_up = std::chrono::steady_clock::now() + 1s;
-  while (coordinator_id.empty() && !stopping_.load() &&
-         std::chrono::steady_clock::now() < give_up) {
+  auto seen = view_.current();
+  while (coordinator_id.empty() && !stopping_.load()) {
     coordinator_id = election_.coordinator_in_etcd(*etcd);
-    if (coordinator_id.empty()) std::this_thread::sleep_for(20ms);
+    auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
+    if (!coordinator_id.empty() || left.count() <= 0) break;
+    // An election shows up in the view (the watch, or this node's own campaign); etcd is
+    // asked again at least every 100 ms in case the watch lags.
+    seen = view_.wait_for_change(seen, std::min<std::chrono::milliseconds>(left, 100ms));
+    coordinator_id = seen->coordinator;
   }
   if (coordinator_id.empty())
     return make_error(errc::unavailable, "partition " + std::to_string(todo.front()) +

@@ -262,7 +262,9 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
   std::atomic<uint32_t> moving{0};
   std::atomic<uint32_t> moved{0};
   std::atomic<uint32_t> aborted{0};
-  std::atomic<size_t> workers_done{0};
+  std::mutex done_mutex;
+  std::condition_variable done_cv;
+  size_t workers_done = 0;  // guarded by done_mutex
   auto worker = [&] {
     for (size_t i = next++; i < moves.size() && !lost_office && !stopping(); i = next++) {
       const auto& m = moves[i];
@@ -272,7 +274,11 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
       if (ends.submit({m, result})) (result.code == 0 ? moved : aborted).fetch_add(1);
       --moving;
     }
-    ++workers_done;
+    {
+      std::lock_guard guard{done_mutex};
+      ++workers_done;
+    }
+    done_cv.notify_all();
   };
   auto count = std::min(opts_.in_flight, moves.size());
   std::vector<std::thread> workers;
@@ -287,16 +293,19 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
     publish();
   };
   auto next_log = std::chrono::steady_clock::now() + std::chrono::seconds{1};
-  while (workers_done.load() < count) {
-    std::this_thread::sleep_for(std::chrono::milliseconds{100});
-    if (workers_done.load() >= count) break;
+  auto all_done = [&] { return workers_done >= count; };
+  std::unique_lock done_lock{done_mutex};
+  while (!done_cv.wait_for(done_lock, std::chrono::milliseconds{500}, all_done)) {
+    done_lock.unlock();
     report();
     if (std::chrono::steady_clock::now() >= next_log) {
       log_->info("rebalance: {} of {} done, {} moving, {} aborted", progress_.done(),
                  progress_.planned(), progress_.moving(), progress_.failed());
       next_log += std::chrono::seconds{1};
     }
+    done_lock.lock();
   }
+  done_lock.unlock();
   for (auto& w : workers) w.join();
   report();
   schedule_retries(moves);
