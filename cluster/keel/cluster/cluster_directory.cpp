@@ -299,23 +299,29 @@ void cluster_directory::watch_members() {
       caf::anon_send(links_.link_to(m.node_id(), m.cluster_address()), watch_atom::value);
 }
 
-bool cluster_directory::record_owned_partitions() {
+caf::error cluster_directory::record_owned_partitions(const cluster_snapshot& now) {
   std::vector<store_write> batch;
   std::vector<std::pair<uint32_t, uint64_t>> added;
-  for (const auto& [p, rec] : members_.partitions()) {
-    if (rec.owner() != self_) continue;
+  now.partitions.for_each([&](uint32_t p, const versioned_record& versioned) {
+    const auto& rec = versioned.record;
+    if (rec.owner() != self_) return;
     auto it = recorded_.find(p);
-    if (it != recorded_.end() && it->second == rec.epoch()) continue;
+    if (it != recorded_.end() && it->second == rec.epoch()) return;
     batch.push_back({partition_epoch_record(p), std::to_string(rec.epoch())});
     added.emplace_back(p, rec.epoch());
-  }
-  if (batch.empty()) return true;
-  if (auto err = runtime_.partitions().write_meta(batch)) {
-    log_->warn("cluster: could not record owned partitions: {}", message_of(err));
-    return false;
-  }
+  });
+  if (batch.empty()) return {};
+  if (auto err = runtime_.partitions().write_meta(batch)) return err;
   for (auto& [p, epoch] : added) recorded_[p] = epoch;
-  return true;
+  return {};
+}
+
+void cluster_directory::record_owned_partitions_or_warn() {
+  auto now = members_.snapshot();
+  if (auto err = record_owned_partitions(*now))
+    log_->warn("cluster: could not record owned partitions: {}", message_of(err));
+  else
+    recorded_revision_ = now->revision;
 }
 
 void cluster_directory::placer_loop() {
@@ -335,9 +341,7 @@ void cluster_directory::placer_loop() {
     if (std::chrono::steady_clock::now() >= next_watch) {
       watch_members();
       // Also those other nodes placed here; the table is copied only when the watch moved.
-      if (auto revision = members_.revision();
-          revision != recorded_revision_ && record_owned_partitions())
-        recorded_revision_ = revision;
+      if (members_.revision() != recorded_revision_) record_owned_partitions_or_warn();
       next_watch = std::chrono::steady_clock::now() + 200ms;
     }
     for (const auto& node_id : suspects) {
@@ -356,7 +360,7 @@ void cluster_directory::placer_loop() {
     for (const auto& env : waiting) partitions.push_back(env->target.partition());
     auto err = members_.place(partitions);
     // Recorded before the first turn runs on them.
-    record_owned_partitions();
+    record_owned_partitions_or_warn();
     for (auto& env : waiting) {
       if (members_.partition(env->target.partition())) {
         runtime_.partitions().redeliver(std::move(env));

@@ -17,6 +17,7 @@
 #include <caf/fwd.hpp>
 
 #include "keel/cluster/cluster.pb.h"
+#include "keel/cluster/cluster_snapshot.hpp"
 #include "keel/cluster/handoff.hpp"
 #include "keel/cluster/member_links.hpp"
 #include "keel/cluster/peer_link.hpp"
@@ -89,9 +90,11 @@ class cluster_directory final : public partition_directory {
  private:
   void placer_loop();
   void watch_members();
-  /// Writes the epoch of every partition this node owns that its DB has not recorded yet;
-  /// false if the write failed.
-  bool record_owned_partitions();
+  /// Writes the epoch of every partition `now` gives this node that its DB has not recorded
+  /// yet.
+  caf::error record_owned_partitions(const cluster_snapshot& now);
+  /// The same, logging a failure; on success remembers the revision it recorded.
+  void record_owned_partitions_or_warn();
   /// A link lost its peer and the reconnect was refused (called on the link's thread).
   void suspect(const std::string& node_id);
   void forward(const envelope_ptr& env, const std::string& owner, uint64_t epoch);

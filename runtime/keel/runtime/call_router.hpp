@@ -17,14 +17,16 @@
 #include "keel/runtime/envelope.hpp"
 #include "keel/runtime/metrics.hpp"
 #include "keel/runtime/partition_directory.hpp"
+#include "keel/runtime/pending_calls.hpp"
 #include "keel/runtime/registry.hpp"
 
 namespace keel {
 
 /// The node's one call router: every call, local or remote, goes through it. It maps
-/// actor ids to activations (activating on first message), tracks every call that expects
-/// an answer and fails it with `timeout` at its deadline in one node-wide sweep, and
-/// refuses calls with `unavailable` once the node stops.
+/// actor ids to activations (activating on first message) in its directory, enters every
+/// call that expects an answer in its pending_calls table (which fails it with `timeout`
+/// at its deadline in one node-wide sweep), and refuses calls with `unavailable` once the
+/// node stops.
 ///
 /// Passivation cannot lose a call: a call is enqueued at its activation while the
 /// directory shard's lock is held, and an activation leaves the directory only under that
@@ -74,19 +76,8 @@ class call_router {
   /// under each shard's lock and the messages sent outside it.
   void send_to_all_activations(const caf::message& m);
 
-  /// A request from HTTP open longer than the slow-request threshold, as the sweep saw it.
-  struct slow_call {
-    trace_id trace;
-    std::string message;
-    std::string chain;  // what it waits on: "ride/r1 -> cell/1:2"
-    std::chrono::milliseconds open;
-  };
-
-  /// Fails every tracked call past its deadline with `timeout` and forgets answered ones;
-  /// adds to `slow` each call from HTTP open for `slow_after` or more, once per call.
-  /// Returns how many timed out.
-  size_t sweep(steady_time now, std::chrono::milliseconds slow_after = {},
-               std::vector<slow_call>* slow = nullptr);
+  /// The table of calls that expect an answer, for the deadline sweep.
+  pending_calls& pending() noexcept { return pending_; }
 
   /// Refuses new calls and sends every activation an exit; their unanswered calls fail
   /// with `unavailable`. Returns the stopped activations so the caller can wait for them.
@@ -139,20 +130,10 @@ class call_router {
     std::unordered_map<actor_id, activation_entry> activations;
   };
 
-  // Weak: an answered call's envelope is freed at once, not kept until the next sweep.
-  // Answered entries are pruned when a call is tracked and the list has doubled since.
-  struct pending_shard {
-    static constexpr size_t min_prune = 16;
-    std::mutex mutex;
-    std::vector<std::weak_ptr<const envelope>> calls;
-    size_t prune_at = min_prune;
-  };
-
   directory_shard& shard_of(const actor_id& id) { return directory_[id.partition() % shard_count]; }
   const directory_shard& shard_of(const actor_id& id) const {
     return directory_[id.partition() % shard_count];
   }
-  void track(const envelope_ptr& env);
   void dispatch(envelope_ptr env, const actor_type_info& type, caf::execution_unit* host);
   /// The directory key a stateless call lands on: one of the type's worker slots.
   actor_id worker_for(const actor_type_info& type);
@@ -167,8 +148,7 @@ class call_router {
   std::atomic<uint64_t> round_robin_{0};
   std::array<directory_shard, shard_count> directory_;
   std::array<std::atomic<bool>, partition_count> closed_{};  // partitions being handed off
-  std::array<pending_shard, 16> pending_;
-  std::atomic<size_t> open_at_last_sweep_{0};  // what `calls_pending` last reported
+  pending_calls pending_;
 };
 
 }  // namespace keel

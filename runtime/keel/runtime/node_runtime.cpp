@@ -53,8 +53,8 @@ caf::behavior deadline_sweeper(caf::event_based_actor* self, call_router* router
   return {
       [=](detail::sweep_atom) mutable {
         auto now = std::chrono::steady_clock::now();
-        std::vector<call_router::slow_call> slow;
-        router->sweep(now, slow_request, &slow);
+        std::vector<pending_calls::slow_call> slow;
+        router->pending().sweep(now, slow_request, &slow);
         for (const auto& call : slow)
           log->warn("slow request: {} open {} ms, waiting on {}; trace {}", call.message,
                     call.open.count(), call.chain, call.trace.to_hex());
