@@ -141,6 +141,8 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     if (members)
       directory = std::make_unique<cluster::cluster_directory>(*members, **runtime, sys, log,
                                                                opts.test_handoff_delay);
+    if (directory)
+      gw.add_metrics_source([d = directory.get()](std::string& out) { d->render_metrics(out); });
     cluster::register_cluster_routes(
         gw, **runtime, members.get(), directory.get(),
         {opts.node_id, opts.cluster_name, opts.advertise_host, http_port});

@@ -2,7 +2,8 @@
 # Scale-out (issue 20): the same rideshare-sim load against one keel-node and against
 # clusters of N nodes with etcd, all on this host, the sim's connections spread over every
 # node. For each size: rides/s, CPU milliseconds per ride summed over the keel-node
-# processes and with etcd's added (from /proc), context switches per ride, and the scaling
+# processes and with etcd's added (from /proc), context switches per ride, calls that
+# crossed nodes per ride (keel_cluster_calls_sent_total summed over the nodes), and the scaling
 # efficiency: CPU per ride on one node / CPU per ride summed over the cluster (and etcd).
 # Each size runs a warm-up round first and is measured on the second, as a warm cluster.
 #   apps/rideshare_sim/scale-bench.sh [build/bin] [seconds] [connections] [sizes] [rate]
@@ -35,6 +36,16 @@ usage_of() {
       awk '/ctxt_switches/ {n += $2} END {print n}')))
   done
   echo "$cpu $switches"
+}
+
+# Calls and tells the nodes forwarded to other nodes so far (0 on a single node).
+crossings() {
+  local total=0 node n
+  for node in ${nodes//,/ }; do
+    n=$(curl -s "http://$node/metrics" | awk '$1 == "keel_cluster_calls_sent_total" {print $2}')
+    total=$((total + ${n:-0}))
+  done
+  echo "$total"
 }
 
 # Starts `size` nodes (one without etcd when size is 1); sets node_pids, etcd_pid, nodes.
@@ -78,8 +89,8 @@ sim() {
     --rate="$rate" --json 2> "$work/sim.err"
 }
 
-printf '%-6s %10s %14s %14s %14s %12s %12s %s\n' nodes rides/s "cpu ms/ride" "+etcd ms/ride" \
-  "switches/ride" efficiency "+etcd" invariants
+printf '%-6s %10s %14s %14s %14s %14s %12s %12s %s\n' nodes rides/s "cpu ms/ride" \
+  "+etcd ms/ride" "switches/ride" "crossings/ride" efficiency "+etcd" invariants
 single_cpu=""
 for size in $sizes; do
   echo "[$size node(s)] starting, warm-up round of ${seconds}s" >&2
@@ -89,17 +100,20 @@ for size in $sizes; do
   read -r cpu0 sw0 <<< "$(usage_of "${node_pids[@]}")"
   etcd0=0
   [ -n "$etcd_pid" ] && read -r etcd0 _ <<< "$(usage_of "$etcd_pid")"
+  cross0=$(crossings)
   out=$(sim) || true
+  cross1=$(crossings)
   read -r cpu1 sw1 <<< "$(usage_of "${node_pids[@]}")"
   etcd1=0
   [ -n "$etcd_pid" ] && read -r etcd1 _ <<< "$(usage_of "$etcd_pid")"
   stop
   python3 - "$out" "$size" "$tick" "$cpu0" "$cpu1" "$etcd0" "$etcd1" "$sw0" "$sw1" \
-    "${single_cpu:-0}" "$work/single" <<'PY'
+    "${single_cpu:-0}" "$work/single" "$cross0" "$cross1" <<'PY'
 import json, sys
 out, size, tick = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 cpu0, cpu1, etcd0, etcd1, sw0, sw1 = (float(x) for x in sys.argv[4:10])
 single = float(sys.argv[10])
+cross0, cross1 = float(sys.argv[12]), float(sys.argv[13])
 try:
     o = json.loads(out)
 except ValueError:
@@ -114,7 +128,7 @@ if size == 1:
 eff = single / cpu_ms if single else 0
 eff_all = single / all_ms if single else 0
 print(f"{size:<6} {o['rides_per_second']:10.0f} {cpu_ms:14.3f} {all_ms:14.3f} "
-      f"{(sw1 - sw0) / rides:14.1f} {eff:12.2f} {eff_all:12.2f} "
+      f"{(sw1 - sw0) / rides:14.1f} {(cross1 - cross0) / rides:14.1f} {eff:12.2f} {eff_all:12.2f} "
       f"{'PASS' if o['pass'] else 'FAIL'}")
 PY
   [ -s "$work/single" ] && single_cpu=$(cat "$work/single")

@@ -226,10 +226,13 @@ TEST_F(Cluster, CountersIncrementedThroughRandomNodesAreExactThroughOthers) {
   constexpr int counters = 300;
   std::mt19937 rng{7};
   std::vector<int> expected(counters, 0);
+  std::vector<std::pair<size_t, int>> requests;  // (node index, counter)
   for (int round = 0; round < 3; ++round)
     for (int c = 0; c < counters; ++c) {
       if (round > 0 && rng() % 2) continue;
-      auto& via = *nodes[rng() % nodes.size()];
+      auto via_index = rng() % nodes.size();
+      requests.emplace_back(via_index, c);
+      auto& via = *nodes[via_index];
       auto reply =
           via.post("/v1/actors/counter/c" + std::to_string(c) + "/Increment", R"({"by":1})");
       ASSERT_EQ(reply.status, 200) << "c" << c << ": " << reply.body;
@@ -237,8 +240,10 @@ TEST_F(Cluster, CountersIncrementedThroughRandomNodesAreExactThroughOthers) {
       EXPECT_EQ(reply.body, counter_body(expected[c])) << "c" << c;
     }
   std::map<std::string, int> owned;
+  std::vector<std::string> owner_of(counters);
   for (int c = 0; c < counters; ++c) {
     auto key = "c" + std::to_string(c);
+    requests.emplace_back((c + 1) % nodes.size(), c);
     auto& via = *nodes[(c + 1) % nodes.size()];
     auto reply = via.post("/v1/actors/counter/" + key + "/Get", "{}");
     ASSERT_EQ(reply.status, 200) << key << ": " << reply.body;
@@ -247,10 +252,27 @@ TEST_F(Cluster, CountersIncrementedThroughRandomNodesAreExactThroughOthers) {
     for (auto* node : nodes) owners.insert(owner_seen_by(*node, key));
     ASSERT_EQ(owners.size(), 1u) << key << ": nodes disagree on the owner";
     ++owned[*owners.begin()];
+    owner_of[c] = *owners.begin();
   }
   // Rendezvous hashing spreads first placements over the members up at the time.
   EXPECT_EQ(owned.size(), 3u);
   for (const auto& [owner, n] : owned) EXPECT_GT(n, counters / 6) << owner;
+  // A request through a node that does not own its counter crosses exactly once: counted
+  // as sent where it entered and received where it ran, and never otherwise.
+  std::map<std::string, uint64_t> sent;
+  std::map<std::string, uint64_t> received;
+  for (auto [via, c] : requests)
+    if (auto id = "n" + std::to_string(via + 1); id != owner_of[c]) {
+      ++sent[id];
+      ++received[owner_of[c]];
+    }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto id = "n" + std::to_string(i + 1);
+    auto metrics = nodes[i]->get("/metrics").body;
+    EXPECT_EQ(metric_value(metrics, "keel_cluster_calls_sent_total"), sent[id]) << id;
+    EXPECT_EQ(metric_value(metrics, "keel_cluster_calls_received_total"), received[id]) << id;
+    EXPECT_EQ(metric_value(metrics, "keel_cluster_members"), 3u) << id;
+  }
 }
 
 // A client told a call did not happen (503 `unavailable`) can trust it: calls forwarded to

@@ -57,7 +57,7 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
   members_.set_partition_listener(
       [this](uint32_t p, const std::optional<PartitionRecord>& before,
              const std::optional<PartitionRecord>& after) { on_partition(p, before, after); });
-  endpoint_ = spawn_node_endpoint(sys_, runtime_, *handoff_);
+  endpoint_ = spawn_node_endpoint(sys_, runtime_, *handoff_, metrics_);
   placer_ = std::thread{[this] { placer_loop(); }};
   rebalancer_ = std::make_unique<rebalancer>(
       members_,
@@ -67,6 +67,10 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
 
 cluster_directory::~cluster_directory() {
   stop();
+}
+
+void cluster_directory::render_metrics(std::string& out) const {
+  metrics_.render(out, *members_.snapshot(), self_);
 }
 
 caf::expected<uint16_t> cluster_directory::publish(const std::string& host, uint16_t port) {
@@ -130,6 +134,7 @@ bool cluster_directory::hold_moving(const envelope_ptr& env, uint32_t p) {
                          " was moving between nodes");
   moving_held_[p].push_back(env);
   ++moving_held_count_;
+  metrics_.calls_held.add();
   return true;
 }
 
@@ -273,6 +278,7 @@ void cluster_directory::forward(const envelope_ptr& env, const std::string& owne
   call.caller = env->caller;
   call.hops = static_cast<uint8_t>(env->hops + 1);
   call.one_way = env->reply == nullptr;
+  metrics_.calls_sent.add();
   caf::anon_send(links_.link_to(owner, address), forward_atom::value, env, std::move(call));
 }
 

@@ -17,6 +17,7 @@
 #include <caf/fwd.hpp>
 
 #include "keel/cluster/cluster.pb.h"
+#include "keel/cluster/cluster_metrics.hpp"
 #include "keel/cluster/cluster_snapshot.hpp"
 #include "keel/cluster/handoff.hpp"
 #include "keel/cluster/member_links.hpp"
@@ -61,6 +62,9 @@ class cluster_directory final : public partition_directory {
                     std::shared_ptr<spdlog::logger> log,
                     std::chrono::milliseconds test_ingest_delay = {});
   ~cluster_directory() override;
+
+  /// Appends the cluster's metrics (cluster_metrics) in Prometheus text; any thread.
+  void render_metrics(std::string& out) const;
 
   /// Publishes this node's endpoint on `host:port` (0: pick one); returns the port.
   caf::expected<uint16_t> publish(const std::string& host, uint16_t port);
@@ -116,6 +120,7 @@ class cluster_directory final : public partition_directory {
   caf::actor_system& sys_;
   std::shared_ptr<spdlog::logger> log_;
   const std::string self_;
+  cluster_metrics metrics_;  // before endpoint_, which counts into it
   caf::actor endpoint_;
 
   std::atomic<bool> forwarding_stopped_{false};

@@ -10,6 +10,7 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "keel/cluster/cluster_metrics.hpp"
 #include "keel/cluster/handoff.hpp"
 #include "keel/cluster/peer_link.hpp"
 #include "keel/cluster/wire.hpp"
@@ -32,7 +33,8 @@ struct endpoint_state {
 // A call from another node, delivered here as a local one; its answer goes back through
 // the endpoint's mailbox.
 caf::result<wire_reply> accept_call(caf::stateful_actor<endpoint_state>* self,
-                                    node_runtime* runtime, wire_call& call) {
+                                    node_runtime* runtime, cluster_metrics* metrics,
+                                    wire_call& call) {
   auto fail = [](errc code, std::string message) -> caf::result<wire_reply> {
     return failed_reply(code, std::move(message));
   };
@@ -81,17 +83,18 @@ caf::result<wire_reply> accept_call(caf::stateful_actor<endpoint_state>* self,
   env->caller = call.caller;
   env->epoch = call.epoch;
   env->hops = call.hops;
+  metrics->calls_received.add();
   runtime->partitions().deliver(std::move(env));
   if (call.one_way) return wire_reply{};
   return caf::delegated<wire_reply>{};
 }
 
 caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* runtime,
-                       handoff* handoff) {
+                       handoff* handoff, cluster_metrics* metrics) {
   // Published: any peer could send it an exit (CAF_NOTES.md §5). Only stop_atom stops it.
   self->set_exit_handler([](caf::exit_msg&) {});
   return {
-      [=](wire_call& call) { return accept_call(self, runtime, call); },
+      [=](wire_call& call) { return accept_call(self, runtime, metrics, call); },
       [=](answer_atom, uint64_t id, wire_reply& reply) {
         auto it = self->state.answering.find(id);
         if (it == self->state.answering.end()) return;
@@ -130,8 +133,9 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
 
 }  // namespace
 
-caf::actor spawn_node_endpoint(caf::actor_system& sys, node_runtime& runtime, handoff& handoff) {
-  return sys.spawn(endpoint, &runtime, &handoff);
+caf::actor spawn_node_endpoint(caf::actor_system& sys, node_runtime& runtime, handoff& handoff,
+                               cluster_metrics& metrics) {
+  return sys.spawn(endpoint, &runtime, &handoff, &metrics);
 }
 
 }  // namespace keel::cluster

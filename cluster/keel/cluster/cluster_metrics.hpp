@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+
+#include "keel/cluster/cluster_snapshot.hpp"
+#include "keel/runtime/metrics.hpp"
+
+namespace keel::cluster {
+
+/// What crossing nodes costs and how often it happens, for /metrics: a call that crosses
+/// pays serialization, a network round trip and thread hand-offs, so "crossings per
+/// request" is the number a placement must keep low (docs/benchmarks.md, scale-out).
+/// Thread safety: the counters are thread-safe (striped); render() from any thread.
+struct cluster_metrics {
+  counter calls_sent;      // calls and tells this node forwarded to their owner's node
+  counter calls_received;  // calls and tells other nodes forwarded here
+  counter calls_held;      // calls held while their partition moved
+
+  /// Appends the counters and the gauges `now` gives for `self` in Prometheus text.
+  void render(std::string& out, const cluster_snapshot& now, const std::string& self) const;
+};
+
+}  // namespace keel::cluster
