@@ -138,9 +138,17 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     auto http_port = std::make_shared<std::atomic<uint16_t>>(opts.http_port);
     // Before the routes, which report its links; it routes nothing until set below.
     std::unique_ptr<cluster::cluster_directory> directory;
-    if (members)
+    if (members) {
+      std::function<void(uint32_t)> before_ingest;
+      if (auto delay = opts.test_handoff_delay; delay.count() > 0)
+        before_ingest = [delay, log](uint32_t p) {
+          log->warn("handoff: test hook: pausing {} ms before ingesting partition {}",
+                    delay.count(), p);
+          std::this_thread::sleep_for(delay);
+        };
       directory = std::make_unique<cluster::cluster_directory>(*members, **runtime, sys, log,
-                                                               opts.test_handoff_delay);
+                                                               std::move(before_ingest));
+    }
     if (directory)
       gw.add_metrics_source([d = directory.get()](std::string& out) { d->render_metrics(out); });
     cluster::register_cluster_routes(

@@ -40,7 +40,7 @@ void fail_call(const envelope_ptr& env, const std::string& why) {
 
 cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
                                      caf::actor_system& sys, std::shared_ptr<spdlog::logger> log,
-                                     std::chrono::milliseconds test_ingest_delay)
+                                     std::function<void(uint32_t)> before_ingest)
     : members_(members),
       runtime_(runtime),
       sys_(sys),
@@ -52,8 +52,9 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
   hooks.link_to = [this](const std::string& node_id) { return member_link(node_id); };
   hooks.begin_release = [this](uint32_t p) { releasing_[p].store(true); };
   hooks.ingested = [this](uint32_t p) { ingested_[p].store(true); };
-  handoff_ = std::make_unique<handoff>(members_, runtime_.partitions(), sys_, std::move(hooks),
-                                       log_, test_ingest_delay);
+  hooks.before_ingest = std::move(before_ingest);
+  handoff_ =
+      std::make_unique<handoff>(members_, runtime_.partitions(), sys_, std::move(hooks), log_);
   members_.set_partition_listener(
       [this](uint32_t p, const std::optional<PartitionRecord>& before,
              const std::optional<PartitionRecord>& after) { on_partition(p, before, after); });

@@ -57,10 +57,10 @@ class membership;
 class cluster_directory final : public partition_directory {
  public:
   /// Requires: `members`, `runtime` and `sys` outlive the directory; constructed before
-  /// `members` joins (it follows the table's changes). `test_ingest_delay`: see handoff.
+  /// `members` joins (it follows the table's changes). `before_ingest`: see handoff::hooks.
   cluster_directory(membership& members, node_runtime& runtime, caf::actor_system& sys,
                     std::shared_ptr<spdlog::logger> log,
-                    std::chrono::milliseconds test_ingest_delay = {});
+                    std::function<void(uint32_t)> before_ingest = {});
   ~cluster_directory() override;
 
   /// Appends the cluster's metrics (cluster_metrics) in Prometheus text; any thread.

@@ -46,8 +46,8 @@ struct ingest_state {
 };
 
 caf::behavior ingest(caf::stateful_actor<ingest_state>* self, partition_host* host,
-                     membership* members, handoff::hooks* fns, std::shared_ptr<spdlog::logger> log,
-                     std::chrono::milliseconds delay) {
+                     membership* members, handoff::hooks* fns,
+                     std::shared_ptr<spdlog::logger> log) {
   return {
       [=](wire_chunk& chunk) -> wire_reply {
         auto p = chunk.partition;
@@ -74,11 +74,7 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, partition_host* ho
         if (!chunk.last) return ok_reply();
         auto stream = std::move(st);
         self->state.streams.erase(p);
-        if (delay.count() > 0) {
-          log->warn("handoff: test hook: pausing {} ms before ingesting partition {}",
-                    delay.count(), p);
-          std::this_thread::sleep_for(delay);
-        }
+        if (fns->before_ingest) fns->before_ingest(p);
         // A stream that arrives once the move already completed (a second one, asked for by
         // a coordinator that took over while the first still ran) would overwrite what
         // this node wrote since: the partition serves here only after the flip, so the
@@ -143,12 +139,11 @@ wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_c
 }
 
 handoff::handoff(membership& members, partition_host& host, caf::actor_system& sys, hooks fns,
-                 std::shared_ptr<spdlog::logger> log, std::chrono::milliseconds ingest_delay)
+                 std::shared_ptr<spdlog::logger> log)
     : members_(members), host_(host), sys_(sys), fns_(std::move(fns)), log_(std::move(log)) {
   // Detached: it blocks on the store.
   for (int i = 0; i < 4; ++i)
-    ingesters_.push_back(
-        sys_.spawn<caf::detached>(ingest, &host_, &members_, &fns_, log_, ingest_delay));
+    ingesters_.push_back(sys_.spawn<caf::detached>(ingest, &host_, &members_, &fns_, log_));
   // A move blocks a worker while its partition drains and streams; a few run side by side.
   for (int i = 0; i < 3; ++i) workers_.emplace_back([this] { worker_loop(); });
 }

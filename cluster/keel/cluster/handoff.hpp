@@ -50,12 +50,15 @@ class handoff {
     std::function<void(uint32_t)> begin_release;
     /// The partition's records were ingested here (not owned until the table says so).
     std::function<void(uint32_t)> ingested;
+    /// Optional, the fault-injection seam: runs on the ingester's thread after a stream
+    /// arrived whole and before it is written (a test pauses there to kill a node
+    /// mid-move).
+    std::function<void(uint32_t)> before_ingest;
   };
 
-  /// Requires: `members`, `host` and `sys` outlive this object. `ingest_delay` pauses
-  /// each ingest before it writes (a test hook: a node killed mid-move).
+  /// Requires: `members`, `host` and `sys` outlive this object.
   handoff(membership& members, partition_host& host, caf::actor_system& sys, hooks fns,
-          std::shared_ptr<spdlog::logger> log, std::chrono::milliseconds ingest_delay);
+          std::shared_ptr<spdlog::logger> log);
   ~handoff();
   handoff(const handoff&) = delete;
   handoff& operator=(const handoff&) = delete;
