@@ -136,6 +136,26 @@ void turn::fail_with_exception(const char* what) {
   result_ = make_error(errc::app_error, std::move(text));
 }
 
+void turn::start_coroutine(std::coroutine_handle<> root, coroutine_finish finish) {
+  if (coroutine_) {
+    root.destroy();
+    throw std::logic_error("handler of " + to_string(self()) + " started a second coroutine");
+  }
+  coroutine_ = root;
+  coroutine_finish_ = finish;
+  root.resume();
+}
+
+// The frame goes even if reading its result throws (the handler's own exception).
+void turn::end_coroutine() {
+  auto root = std::exchange(coroutine_, {});
+  struct destroy_frame {
+    std::coroutine_handle<> frame;
+    ~destroy_frame() { frame.destroy(); }
+  } guard{root};
+  coroutine_finish_(root, *this);
+}
+
 void turn::ask_message(const actor_id& target, message_ptr request,
                        std::function<void(call_result)> then) {
   auto& st = self_->state;
@@ -157,6 +177,13 @@ void turn::ask_message(const actor_id& target, message_ptr request,
 
 void turn::maybe_finish() {
   if (finished_ || outstanding_asks_ > 0) return;
+  if (coroutine_) {
+    // Suspended with no ask to resume it: it awaited something else, and nothing will.
+    drop_coroutine();
+    result_ = make_error(errc::app_error, "coroutine of " + to_string(self()) + " for " +
+                                              env_->message_type +
+                                              " waits on something other than an ask");
+  }
   if (!result_)
     result_ = make_error(errc::app_error, "handler of " + to_string(self()) + " for " +
                                               env_->message_type + " returned without replying");
