@@ -1,6 +1,7 @@
-// A ride that finds no driver searches again on a backed-off reminder: on a real node
-// runtime and LevelDB, what each search again costs and that a driver listed meanwhile,
-// in the pickup's area or the next one, is found by it.
+// Matching on a real node runtime and LevelDB: the nearest driver who says yes wins; and a
+// ride that finds no driver searches again on a backed-off reminder: what each search again
+// costs and that a driver listed meanwhile, in the pickup's area or the next one, is found
+// by it.
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
 #include <caf/actor_system.hpp>
@@ -88,6 +89,16 @@ class RideSearch : public ::testing::Test {
     auto available = std::make_shared<SetAvailability>();
     available->set_available(true);
     call<Driver>(driver_actor(id), available);
+  }
+
+  // Listings travel one-way, driver to cell, after the driver's turn: waits for them.
+  bool cell_lists(const std::string& cell, int drivers) {
+    return eventually(
+        [&] {
+          return call<CellDrivers>(cell_actor(cell), std::make_shared<CellQuery>())
+                     .drivers_size() == drivers;
+        },
+        5s);
   }
 
   uint64_t fired() { return rt_->metrics().reminders_fired.value(); }
@@ -198,6 +209,31 @@ TEST_F(RideSearch, DriverWhoseListingTheAreaLostIsFoundByTheSearchOfEveryCell) {
   EXPECT_EQ(ride("r5").driver_id(), "lost");
   auto area = area_actor("187:187");
   EXPECT_EQ(call<AreaCells>(area, std::make_shared<AreaQuery>()).listed_size(), 1);
+}
+
+// The matcher searches ring by ring: a driver 78 m away across the cell boundary beats one
+// 278 m away in the pickup's own cell.
+TEST_F(RideSearch, NearestDriverAcrossACellBoundaryIsMatchedBeforeOneInThePickupsCell) {
+  list_driver("same-cell", 0.005, 0.0070);  // cell 0:0, 0.0025 deg west of the pickup
+  list_driver("next-cell", 0.005, 0.0102);  // cell 1:0, 0.0007 deg east
+  ASSERT_TRUE(cell_lists("0:0", 1) && cell_lists("1:0", 1)) << "phase: the cells listing";
+  auto matched = request_ride("rb", 0.005, 0.0095);
+  EXPECT_EQ(matched.status(), Ride::matched);
+  EXPECT_EQ(matched.driver_id(), "next-cell");
+}
+
+// The driver decides: one already reserved refuses (even while a cell still lists it), and
+// the matcher reserves the next nearest instead.
+TEST_F(RideSearch, DriverTakenByAnotherRideIsPassedOverForTheNextNearest) {
+  list_driver("near", 40.005, 40.005);
+  list_driver("far", 40.005, 40.007);
+  ASSERT_TRUE(cell_lists("4000:4000", 2)) << "phase: the cell listing both";
+  auto first = request_ride("rn1", 40.005, 40.005);
+  ASSERT_EQ(first.status(), Ride::matched);
+  EXPECT_EQ(first.driver_id(), "near");
+  auto second = request_ride("rn2", 40.005, 40.005);
+  EXPECT_EQ(second.status(), Ride::matched);
+  EXPECT_EQ(second.driver_id(), "far");
 }
 
 // A payment operation this version cannot name (written by a newer one before a rollback)
