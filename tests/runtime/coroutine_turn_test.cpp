@@ -11,14 +11,13 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 
 #include "keel/runtime/builtin.pb.h"
 #include "keel/runtime/builtin_actors.hpp"
 #include "keel/runtime/node_runtime.hpp"
 #include "keel/runtime/registry.hpp"
 #include "keel/runtime/task.hpp"
+#include "keel/test/local_runtime.hpp"
 #include "keel/test/temp_dir.hpp"
 
 namespace keel {
@@ -148,26 +147,12 @@ class CoroutineTurn : public ::testing::Test {
     stop();
   }
 
-  void start() {
-    cfg_ = std::make_unique<caf::actor_system_config>();
-    cfg_->set("scheduler.max-threads", 2);
-    sys_ = std::make_unique<caf::actor_system>(*cfg_);
-    auto store = open_leveldb_store({dir_.sub("db"), true});
-    ASSERT_TRUE(store) << message_of(store.error());
-    auto rt = node_runtime::start(*sys_, types_, std::move(*store), make_system_clock(), {});
-    ASSERT_TRUE(rt) << message_of(rt.error());
-    rt_ = std::move(*rt);
-  }
-
-  void stop() {
-    rt_.reset();
-    sys_.reset();
-    cfg_.reset();
-  }
+  void start() { node_.start(types_, {dir_.sub("db"), true}); }
+  void stop() { node_.stop(); }
 
   template <class M>
   call_result call(const actor_id& target, M m, std::chrono::milliseconds timeout = 5s) {
-    return rt_->call_and_wait(target, std::make_shared<M>(std::move(m)), timeout);
+    return node_.rt->call_and_wait(target, std::make_shared<M>(std::move(m)), timeout);
   }
 
   // The reply's text, or the error's code name.
@@ -191,17 +176,16 @@ class CoroutineTurn : public ::testing::Test {
   std::future<call_result> send(const actor_id& target, M m) {
     auto done = std::make_shared<std::promise<call_result>>();
     auto future = done->get_future();
-    rt_->call(target, std::make_shared<M>(std::move(m)), std::chrono::steady_clock::now() + 10s,
-              trace_id::make(), "test", [done](call_result r) { done->set_value(std::move(r)); });
+    node_.rt->call(target, std::make_shared<M>(std::move(m)),
+                   std::chrono::steady_clock::now() + 10s, trace_id::make(), "test",
+                   [done](call_result r) { done->set_value(std::move(r)); });
     return future;
   }
 
   test::temp_dir dir_;
   type_registry types_;
   latch latch_;
-  std::unique_ptr<caf::actor_system_config> cfg_;
-  std::unique_ptr<caf::actor_system> sys_;
-  std::unique_ptr<node_runtime> rt_;
+  test::local_runtime node_;
 };
 
 TEST_F(CoroutineTurn, OneAskResumesInTheSameTurnAndRepliesWithWhatItReturns) {
@@ -283,7 +267,7 @@ TEST_F(CoroutineTurn, StopWhileTheCoroutineWaitsLetsItsTurnEndAndFreesItsFrameOn
   held.set_flag(true);
   auto reply = send(id, held);
   ASSERT_TRUE(latch_.wait_entered(1)) << "phase: the ask reaching the latch";
-  auto stopped = std::async(std::launch::async, [this] { rt_->stop(); });
+  auto stopped = std::async(std::launch::async, [this] { node_.rt->stop(); });
   // A stopping runtime refuses new calls: once it does, the stop is under way.
   bool refused = false;
   for (int i = 0; i < 100000 && !refused; ++i) {
