@@ -79,6 +79,7 @@ struct frame_probe {
 // Echo{text, flag}: logs "begin", asks echo (flag: the latch) for the text, logs "end".
 // Relay{type, key}: asks that actor for Echo{"r"} and logs what came back, error or not.
 // Fail: asks echo twice at once, once for an error, and awaits both together.
+// Bump: asks echo three times at once and awaits them as one vector.
 // Forward: starts two asks, then awaits the second one first.
 // Throw: logs, asks echo, then throws.
 // Forget: logs, then waits on something that is not an ask.
@@ -104,6 +105,14 @@ void register_coro(type_registry& types) {
         auto [a, b] =
             co_await when_all(ctx.ask<Echo>(echo, echo_of("a")), ctx.ask<Echo>(echo, fail));
         co_return echo_of(text_of(a) + "|" + text_of(b));
+      })
+      .on<Bump>([](const Bump&, context& ctx) -> task<Echo> {
+        std::vector<pending_ask<Echo>> asks;
+        for (const auto* text : {"p", "q", "r"}) asks.push_back(ctx.ask<Echo>(echo, echo_of(text)));
+        auto answers = co_await when_all(std::move(asks));
+        std::string joined;
+        for (const auto& answer : answers) joined += text_of(answer);
+        co_return echo_of(joined);
       })
       .on<Forward>([](const Forward&, context& ctx) -> task<Echo> {
         auto first = ctx.ask<Echo>(echo, echo_of("x"));
@@ -201,6 +210,7 @@ TEST_F(CoroutineTurn, TwoAsksInFlightAreAwaitedTogetherEachWithItsOwnAnswer) {
   conflict.set_code("conflict");
   EXPECT_EQ(call_text(id, conflict), "a|conflict");
   EXPECT_EQ(call_text(id, Forward{}), "xy");
+  EXPECT_EQ(call_text(id, Bump{}), "pqr");
 }
 
 TEST_F(CoroutineTurn, AskErrorsAndTimeoutsArriveAsErrorValuesNotExceptions) {
