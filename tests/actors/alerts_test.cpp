@@ -2,8 +2,6 @@
 // alert, and an inbox stored whole by an earlier version still read and carried over.
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 
 #include "keel/rideshare/actor_names.hpp"
 #include "keel/rideshare/rideshare.hpp"
@@ -11,6 +9,7 @@
 #include "keel/runtime/node_runtime.hpp"
 #include "keel/runtime/registry.hpp"
 #include "keel/runtime/storage_keys.hpp"
+#include "keel/test/local_runtime.hpp"
 #include "keel/test/temp_dir.hpp"
 
 namespace keel::rideshare {
@@ -27,33 +26,19 @@ class Alerts : public ::testing::Test {
   }
   ~Alerts() override { stop(); }
 
-  void start() {
-    cfg_ = std::make_unique<caf::actor_system_config>();
-    cfg_->set("scheduler.max-threads", 2);
-    sys_ = std::make_unique<caf::actor_system>(*cfg_);
-    auto store = open_leveldb_store({dir_.sub("db"), true});
-    ASSERT_TRUE(store) << message_of(store.error());
-    auto rt = node_runtime::start(*sys_, types_, std::move(*store), make_system_clock(), {});
-    ASSERT_TRUE(rt) << message_of(rt.error());
-    rt_ = std::move(*rt);
-  }
-
-  void stop() {
-    rt_.reset();
-    sys_.reset();
-    cfg_.reset();
-  }
+  void start() { node_.start(types_, {dir_.sub("db"), true}); }
+  void stop() { node_.stop(); }
 
   void add(const actor_id& inbox, const std::string& text) {
     auto m = std::make_shared<AddAlert>();
     m->mutable_alert()->set_kind("test");
     m->mutable_alert()->set_text(text);
-    auto r = rt_->call_and_wait(inbox, m, 5s);
+    auto r = node_.rt->call_and_wait(inbox, m, 5s);
     ASSERT_TRUE(r) << message_of(r.error());
   }
 
   std::vector<std::string> texts(const actor_id& inbox) {
-    auto r = rt_->call_and_wait(inbox, std::make_shared<GetAlerts>(), 5s);
+    auto r = node_.rt->call_and_wait(inbox, std::make_shared<GetAlerts>(), 5s);
     EXPECT_TRUE(r) << message_of(r.error());
     std::vector<std::string> out;
     if (r)
@@ -64,9 +49,7 @@ class Alerts : public ::testing::Test {
   using list = std::vector<std::string>;
   test::temp_dir dir_;
   type_registry types_;
-  std::unique_ptr<caf::actor_system_config> cfg_;
-  std::unique_ptr<caf::actor_system> sys_;
-  std::unique_ptr<node_runtime> rt_;
+  test::local_runtime node_;
 };
 
 TEST_F(Alerts, InboxKeepsTheNewestAlertsNewestFirstAcrossARestart) {

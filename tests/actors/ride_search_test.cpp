@@ -1,10 +1,9 @@
-// A ride that finds no driver searches again on a backed-off reminder: on a real node
-// runtime and LevelDB, what each search again costs and that a driver listed meanwhile,
-// in the pickup's area or the next one, is found by it.
+// Matching on a real node runtime and LevelDB: the nearest driver who says yes wins; and a
+// ride that finds no driver searches again on a backed-off reminder: what each search again
+// costs and that a driver listed meanwhile, in the pickup's area or the next one, is found
+// by it.
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 
 #include "keel/rideshare/actor_names.hpp"
 #include "keel/rideshare/rideshare.hpp"
@@ -13,6 +12,7 @@
 #include "keel/runtime/registry.hpp"
 #include "keel/runtime/storage_keys.hpp"
 #include "keel/test/eventually.hpp"
+#include "keel/test/local_runtime.hpp"
 #include "keel/test/temp_dir.hpp"
 
 namespace keel::rideshare {
@@ -29,24 +29,12 @@ class RideSearch : public ::testing::Test {
     opts.search_retry_max = 20ms;
     opts.search_timeout = 60s;
     register_rideshare(types_, opts);
-    cfg_.set("scheduler.max-threads", 2);
     start();
   }
   ~RideSearch() override { stop(); }
 
-  void start() {
-    sys_ = std::make_unique<caf::actor_system>(cfg_);
-    auto store = open_leveldb_store({dir_.sub("db"), false});
-    EXPECT_TRUE(store) << message_of(store.error());
-    auto rt = node_runtime::start(*sys_, types_, std::move(*store), make_system_clock(), {});
-    EXPECT_TRUE(rt) << message_of(rt.error());
-    rt_ = std::move(*rt);
-  }
-
-  void stop() {
-    rt_.reset();
-    sys_.reset();
-  }
+  void start() { node_.start(types_, {dir_.sub("db"), false}); }
+  void stop() { node_.stop(); }
 
   // With the node stopped: writes `state` as the state record of `id`, as a node whose
   // one-way messages were lost with it may have left things.
@@ -61,7 +49,7 @@ class RideSearch : public ::testing::Test {
 
   template <class Reply>
   Reply call(const actor_id& target, std::shared_ptr<google::protobuf::Message> m) {
-    auto r = rt_->call_and_wait(target, std::move(m), 5s);
+    auto r = node_.rt->call_and_wait(target, std::move(m), 5s);
     EXPECT_TRUE(r) << message_of(r.error());
     return r ? static_cast<const Reply&>(**r) : Reply{};
   }
@@ -90,13 +78,21 @@ class RideSearch : public ::testing::Test {
     call<Driver>(driver_actor(id), available);
   }
 
-  uint64_t fired() { return rt_->metrics().reminders_fired.value(); }
+  // Listings travel one-way, driver to cell, after the driver's turn: waits for them.
+  bool cell_lists(const std::string& cell, int drivers) {
+    return eventually(
+        [&] {
+          return call<CellDrivers>(cell_actor(cell), std::make_shared<CellQuery>())
+                     .drivers_size() == drivers;
+        },
+        5s);
+  }
+
+  uint64_t fired() { return node_.rt->metrics().reminders_fired.value(); }
 
   test::temp_dir dir_;
   type_registry types_;
-  caf::actor_system_config cfg_;
-  std::unique_ptr<caf::actor_system> sys_;
-  std::unique_ptr<node_runtime> rt_;
+  test::local_runtime node_;
 };
 
 // Each search again used to ask the ~80 cells within 5 km: 6,000 rides waiting in an empty
@@ -105,11 +101,11 @@ class RideSearch : public ::testing::Test {
 TEST_F(RideSearch, SearchingAgainWhereNoDriverIsAsksTheAreasNotTheCells) {
   ASSERT_EQ(request_ride("r1", -40.0, -120.0).status(), Ride::searching);
   ASSERT_TRUE(eventually([&] { return fired() >= 3; }, 10s)) << "phase: the first retries";
-  auto turns_before = rt_->metrics().turns();
+  auto turns_before = node_.rt->metrics().turns();
   auto fired_before = fired();
   ASSERT_TRUE(eventually([&] { return fired() >= fired_before + 20; }, 10s))
       << "phase: twenty more retries";
-  auto turns = rt_->metrics().turns() - turns_before;
+  auto turns = node_.rt->metrics().turns() - turns_before;
   auto retries = fired() - fired_before;
   // A retry: the ride's reminder turn and one turn of each of its four areas (5), but
   // every fourth one asks the ~105 cells within 5 km at this latitude instead:
@@ -200,6 +196,31 @@ TEST_F(RideSearch, DriverWhoseListingTheAreaLostIsFoundByTheSearchOfEveryCell) {
   EXPECT_EQ(call<AreaCells>(area, std::make_shared<AreaQuery>()).listed_size(), 1);
 }
 
+// The matcher searches ring by ring: a driver 78 m away across the cell boundary beats one
+// 278 m away in the pickup's own cell.
+TEST_F(RideSearch, NearestDriverAcrossACellBoundaryIsMatchedBeforeOneInThePickupsCell) {
+  list_driver("same-cell", 0.005, 0.0070);  // cell 0:0, 0.0025 deg west of the pickup
+  list_driver("next-cell", 0.005, 0.0102);  // cell 1:0, 0.0007 deg east
+  ASSERT_TRUE(cell_lists("0:0", 1) && cell_lists("1:0", 1)) << "phase: the cells listing";
+  auto matched = request_ride("rb", 0.005, 0.0095);
+  EXPECT_EQ(matched.status(), Ride::matched);
+  EXPECT_EQ(matched.driver_id(), "next-cell");
+}
+
+// The driver decides: one already reserved refuses (even while a cell still lists it), and
+// the matcher reserves the next nearest instead.
+TEST_F(RideSearch, DriverTakenByAnotherRideIsPassedOverForTheNextNearest) {
+  list_driver("near", 40.005, 40.005);
+  list_driver("far", 40.005, 40.007);
+  ASSERT_TRUE(cell_lists("4000:4000", 2)) << "phase: the cell listing both";
+  auto first = request_ride("rn1", 40.005, 40.005);
+  ASSERT_EQ(first.status(), Ride::matched);
+  EXPECT_EQ(first.driver_id(), "near");
+  auto second = request_ride("rn2", 40.005, 40.005);
+  EXPECT_EQ(second.status(), Ride::matched);
+  EXPECT_EQ(second.driver_id(), "far");
+}
+
 // A payment operation this version cannot name (written by a newer one before a rollback)
 // stays first in the ride's outbox: nothing after it is delivered, nothing is guessed.
 TEST_F(RideSearch, PaymentOperationThisVersionDoesNotKnowStaysQueuedAndBlocksTheRest) {
@@ -215,7 +236,8 @@ TEST_F(RideSearch, PaymentOperationThisVersionDoesNotKnowStaysQueuedAndBlocksThe
   put_state(ride_actor("rp"), ride);
   start();
   call<Done>(ride_actor("rp"), std::make_shared<FlushPayments>());
-  auto payment = rt_->call_and_wait(payment_actor("pay-rp"), std::make_shared<GetPayment>(), 5s);
+  auto payment =
+      node_.rt->call_and_wait(payment_actor("pay-rp"), std::make_shared<GetPayment>(), 5s);
   ASSERT_FALSE(payment) << "an operation went past the unknown one";
   EXPECT_EQ(code_of(payment.error()), errc::not_found);
   stop();

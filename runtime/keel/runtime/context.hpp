@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <coroutine>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -16,6 +17,8 @@
 #include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/message.hpp"
+#include "keel/runtime/pending_ask.hpp"
+#include "keel/runtime/task.hpp"
 #include "keel/runtime/trace_id.hpp"
 
 namespace keel {
@@ -23,7 +26,9 @@ namespace keel {
 /// What a handler sees of its turn: the state to change, the caller's trace, and the ways
 /// to talk to other actors. `state()` is a copy; Keel commits it after the handler if it
 /// changed, before the reply leaves.
-/// Thread safety: activation-confined; valid only inside the turn (and its continuations).
+/// Thread safety: activation-confined; valid only inside the turn (its continuations and
+/// its coroutine included). Keel makes one per turn and calls the handler with it on the
+/// activation's scheduler thread.
 class context {
  public:
   virtual ~context() = default;
@@ -91,14 +96,21 @@ class context {
   template <class Reply>
   void ask(const actor_id& target, const google::protobuf::Message& request,
            std::function<void(caf::expected<Reply>)> then) {
-    ask_message(target, copy_of(request), [then = std::move(then)](call_result result) {
-      if (!result) return then(std::move(result.error()));
-      auto typed = std::dynamic_pointer_cast<const Reply>(*result);
-      if (!typed)
-        return then(make_error(errc::app_error,
-                               "unexpected reply type " + (*result)->GetDescriptor()->full_name()));
-      then(*typed);
-    });
+    ask_message(target, copy_of(request),
+                [then = std::move(then)](call_result result) { then(reply_as<Reply>(result)); });
+  }
+
+  /// Asks `target` now; `co_await` the result inside this turn's coroutine for a
+  /// `caf::expected<Reply>` (an error, the deadline's `timeout` included, is a value, never
+  /// an exception). As with the continuation form, no other message of this actor runs
+  /// until the answer is in, unless its type is reentrant; the turn ends when its coroutine
+  /// has returned and no ask is outstanding.
+  template <class Reply>
+  pending_ask<Reply> ask(const actor_id& target, const google::protobuf::Message& request) {
+    auto outcome = std::make_shared<ask_outcome>();
+    ask_message(target, copy_of(request),
+                [outcome](call_result result) { outcome->deliver(std::move(result)); });
+    return pending_ask<Reply>{std::move(outcome)};
   }
 
   /// One-way message, sent only if this turn commits.
@@ -114,6 +126,29 @@ class context {
     reply_result(std::make_shared<std::decay_t<Reply>>(std::move(value)));
   }
   void reply(caf::error error) { reply_result(std::move(error)); }
+
+  /// Answers with what a handler returned: a reply message, or caf::expected of one.
+  template <class Result>
+  void reply_with(Result&& result) {
+    if constexpr (std::is_base_of_v<google::protobuf::Message, std::decay_t<Result>>) {
+      reply(std::forward<Result>(result));
+    } else {
+      if (result)
+        reply(std::move(*result));
+      else
+        reply(std::move(result.error()));
+    }
+  }
+
+  /// Runs `body` as this turn's coroutine: it starts now and resumes inside this turn each
+  /// time an ask it awaits is answered; when it returns, the turn answers with its value
+  /// (nothing for task<>), and an exception escaping it fails the turn as a throwing
+  /// handler does. The turn owns the frame. The registry calls this for handlers that
+  /// return a task. Requires: at most one coroutine per turn.
+  template <class T>
+  void run_coroutine(task<T> body) {
+    start_coroutine(body.release(), &finish_coroutine<T>);
+  }
 
   /// Sends this activation `on_timer(name)` after `delay`; dies with the activation.
   virtual void set_timer(std::string name, std::chrono::milliseconds delay) = 0;
@@ -132,6 +167,13 @@ class context {
   virtual void tell_message(const actor_id& target, message_ptr message) = 0;
   virtual void reply_result(call_result result) = 0;
 
+  /// Reads the ended coroutine `root` and answers with its value; rethrows what it threw.
+  using coroutine_finish = void (*)(std::coroutine_handle<> root, context& ctx);
+  /// Takes `root` (not started) as this turn's coroutine and resumes it; once it is done
+  /// the turn calls `finish`, then destroys the frame. A turn destroyed first (with its
+  /// activation) destroys the frame without resuming it.
+  virtual void start_coroutine(std::coroutine_handle<> root, coroutine_finish finish) = 0;
+
  protected:
   virtual google::protobuf::Message& mutable_state() = 0;
   virtual const google::protobuf::Message& state_view() = 0;
@@ -143,6 +185,17 @@ class context {
       throw std::runtime_error("entry '" + std::string{name} + "' does not parse as " +
                                Record::descriptor()->full_name());
     return out;
+  }
+
+  template <class T>
+  static void finish_coroutine(std::coroutine_handle<> root, context& ctx) {
+    auto& promise =
+        std::coroutine_handle<typename task<T>::promise_type>::from_address(root.address())
+            .promise();
+    if constexpr (std::is_void_v<T>)
+      promise.take();
+    else
+      ctx.reply_with(promise.take());
   }
 
   static message_ptr copy_of(const google::protobuf::Message& m) {

@@ -13,6 +13,7 @@
 #include <caf/expected.hpp>
 
 #include "keel/runtime/context.hpp"
+#include "keel/runtime/task.hpp"
 
 namespace keel {
 
@@ -49,21 +50,17 @@ class type_builder {
  public:
   explicit type_builder(actor_type_info& info) : info_(info) {}
 
-  /// A handler that answers at once: `F(const Request&, context&)` returns a reply message
-  /// or caf::expected of one.
+  /// A handler that answers with what it returns: `F(const Request&, context&)` returns a
+  /// reply message or caf::expected of one, or is a coroutine returning task<> of either,
+  /// which may `co_await ctx.ask<R>(...)` and answers when it returns (context::ask).
   template <class Request, class F>
   type_builder& on(F handler) {
     using result = std::invoke_result_t<F, const Request&, context&>;
     add<Request>([handler = std::move(handler)](const google::protobuf::Message& m, context& ctx) {
-      result r = handler(static_cast<const Request&>(m), ctx);
-      if constexpr (std::is_base_of_v<google::protobuf::Message, result>) {
-        ctx.reply(std::move(r));
-      } else {
-        if (r)
-          ctx.reply(std::move(*r));
-        else
-          ctx.reply(std::move(r.error()));
-      }
+      if constexpr (is_task_v<result>)
+        ctx.run_coroutine(handler(static_cast<const Request&>(m), ctx));
+      else
+        ctx.reply_with(handler(static_cast<const Request&>(m), ctx));
     });
     return *this;
   }
@@ -77,13 +74,19 @@ class type_builder {
     return *this;
   }
 
-  type_builder& on_reminder(std::function<void(const std::string&, context&)> fn) {
-    info_.on_reminder = std::move(fn);
+  /// Runs `F(const std::string& name, context&)` when a reminder fires; it may be a
+  /// coroutine returning task<>.
+  template <class F>
+  type_builder& on_reminder(F fn) {
+    info_.on_reminder = name_handler(std::move(fn));
     return *this;
   }
 
-  type_builder& on_timer(std::function<void(const std::string&, context&)> fn) {
-    info_.on_timer = std::move(fn);
+  /// Runs `F(const std::string& name, context&)` when a timer fires; it may be a coroutine
+  /// returning task<>.
+  template <class F>
+  type_builder& on_timer(F fn) {
+    info_.on_timer = name_handler(std::move(fn));
     return *this;
   }
 
@@ -99,6 +102,21 @@ class type_builder {
   }
 
  private:
+  // A coroutine gets the name by value: the timer's message is gone once it first waits.
+  template <class F>
+  static std::function<void(const std::string&, context&)> name_handler(F fn) {
+    using result = std::invoke_result_t<F, const std::string&, context&>;
+    if constexpr (is_task_v<result>) {
+      return [fn = std::move(fn)](const std::string& name, context& ctx) {
+        ctx.run_coroutine([](const F& body, std::string name, context& ctx) -> task<> {
+          co_await body(name, ctx);
+        }(fn, name, ctx));
+      };
+    } else {
+      return fn;
+    }
+  }
+
   template <class Request>
   void add(std::function<void(const google::protobuf::Message&, context&)> fn) {
     auto& entry = info_.handlers[Request::descriptor()->name()];

@@ -11,6 +11,7 @@
 #include "keel/rideshare/rideshare.pb.h"
 #include "keel/rideshare/search_backoff.hpp"
 #include "keel/runtime/registry.hpp"
+#include "keel/runtime/task.hpp"
 
 namespace keel::rideshare {
 
@@ -172,8 +173,8 @@ constexpr int max_offers = 3;
 // The matched driver did not accept in time: release it and search again without it (nor
 // anyone who let this ride lapse before). After a few lapsed offers the ride is cancelled,
 // so drivers that never answer cannot hold a rider forever.
-void offer_to_another(context& ctx, const matcher& match, const rideshare_options& opts) {
-  if (ctx.view<RideState>().ride().status() != Ride::matched) return;
+task<> offer_to_another(context& ctx, const matcher& match, const rideshare_options& opts) {
+  if (ctx.view<RideState>().ride().status() != Ride::matched) co_return;
   auto& st = ctx.state<RideState>();
   auto& ride = *st.mutable_ride();
   auto previous = ride.driver_id();
@@ -189,18 +190,45 @@ void offer_to_another(context& ctx, const matcher& match, const rideshare_option
     finish_ride(ctx, ride);
     alert(ctx, "rider", ride.rider_id(), alert_kind::cancelled,
           "no driver accepted; ride cancelled");
-    return;
+    co_return;
   }
   begin_search(ctx);
-  match.run(ctx, to_point(ride.pickup()),
-            [&ctx, opts](std::string driver) {
-              if (!driver.empty()) return on_matched(ctx, driver, opts);
-              search_again_later(ctx, opts);
-              notify_rider(ctx, ctx.view<RideState>().ride());
-              alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), alert_kind::searching,
-                    "your driver did not accept; searching again");
-            },
-            {st.offered().begin(), st.offered().end()});
+  auto driver =
+      co_await match.run(ctx, to_point(ride.pickup()), {st.offered().begin(), st.offered().end()});
+  if (!driver.empty()) {
+    on_matched(ctx, driver, opts);
+    co_return;
+  }
+  search_again_later(ctx, opts);
+  notify_rider(ctx, ctx.view<RideState>().ride());
+  alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), alert_kind::searching,
+        "your driver did not accept; searching again");
+}
+
+// The match reminder: a ride still searching searches again, until its search times out.
+task<> retry_search(context& ctx, const matcher& match, const rideshare_options& opts) {
+  const auto& st = ctx.view<RideState>();
+  if (st.ride().status() != Ride::searching) {
+    ctx.unregister_reminder(std::string{match_reminder});
+    co_return;
+  }
+  if (ctx.now_ms() - st.searching_since_ms() >= opts.search_timeout.count()) {
+    auto& r = *ctx.state<RideState>().mutable_ride();
+    r.set_status(Ride::cancelled);
+    owe_payment(ctx, payment_op::void_payment);
+    finish_ride(ctx, r);
+    alert(ctx, "rider", r.rider_id(), alert_kind::cancelled, "no driver found; ride cancelled");
+    co_return;
+  }
+  // Every fourth search again asks every cell: the areas are hints that a lost listing can
+  // leave wrong.
+  bool every_cell = st.search_attempts() % every_cell_search == 0;
+  auto driver = co_await match.search_again(ctx, to_point(st.ride().pickup()),
+                                            {st.offered().begin(), st.offered().end()}, every_cell);
+  if (driver.empty())
+    search_again_later(ctx, opts);
+  else
+    on_matched(ctx, driver, opts);
 }
 
 }  // namespace
@@ -208,9 +236,9 @@ void offer_to_another(context& ctx, const matcher& match, const rideshare_option
 void register_ride(type_registry& types, const rideshare_options& opts) {
   auto match = std::make_shared<const matcher>(opts);
   types.add_type<RideState>(std::string{ride_type})
-      .on_async<RequestRide>([match, opts](const RequestRide& m, context& ctx) {
+      .on<RequestRide>([match, opts](const RequestRide& m, context& ctx) -> task<Ride> {
         if (ctx.view<RideState>().ride().status() != Ride::none)
-          return ctx.reply(ctx.view<RideState>().ride());
+          co_return ctx.view<RideState>().ride();
         auto& ride = *ctx.state<RideState>().mutable_ride();
         ride.set_ride_id(ctx.self().key());
         ride.set_rider_id(m.rider_id());
@@ -223,18 +251,17 @@ void register_ride(type_registry& types, const rideshare_options& opts) {
         ride.set_requested_at_ms(ctx.now_ms());
         begin_search(ctx);
         owe_payment(ctx, payment_op::create, ride.fare_cents());
-        match->run(ctx, to_point(m.pickup()), [&ctx, opts](std::string driver) {
-          if (!driver.empty()) {
-            on_matched(ctx, driver, opts);
-          } else {
-            // No driver now: retried on a durable reminder, not by waiting in this turn.
-            search_again_later(ctx, opts);
-            notify_rider(ctx, ctx.view<RideState>().ride());
-            alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), alert_kind::searching,
-                  "no driver nearby yet; still searching");
-          }
-          ctx.reply(ctx.view<RideState>().ride());
-        });
+        auto driver = co_await match->run(ctx, to_point(m.pickup()));
+        if (!driver.empty()) {
+          on_matched(ctx, driver, opts);
+        } else {
+          // No driver now: retried on a durable reminder, not by waiting in this turn.
+          search_again_later(ctx, opts);
+          notify_rider(ctx, ctx.view<RideState>().ride());
+          alert(ctx, "rider", ctx.view<RideState>().ride().rider_id(), alert_kind::searching,
+                "no driver nearby yet; still searching");
+        }
+        co_return ctx.view<RideState>().ride();
       })
       .on_async<FlushPayments>([](const FlushPayments&, context& ctx) {
         // Empty: delivered already (by the reminder), which also disarmed it.
@@ -316,36 +343,13 @@ void register_ride(type_registry& types, const rideshare_options& opts) {
         alert(ctx, "driver", ride.driver_id(), alert_kind::cancelled, "ride cancelled");
         return ride;
       })
-      .on_reminder([match, opts](const std::string& name, context& ctx) {
-        if (name == payment_reminder) return flush_payments(ctx);
-        if (name == accept_reminder) return offer_to_another(ctx, *match, opts);
-        const auto& ride = ctx.view<RideState>().ride();
-        if (name != match_reminder) return;
-        if (ride.status() != Ride::searching) {
-          ctx.unregister_reminder(std::string{match_reminder});
-          return;
-        }
-        if (ctx.now_ms() - ctx.view<RideState>().searching_since_ms() >=
-            opts.search_timeout.count()) {
-          auto& r = *ctx.state<RideState>().mutable_ride();
-          r.set_status(Ride::cancelled);
-          owe_payment(ctx, payment_op::void_payment);
-          finish_ride(ctx, r);
-          alert(ctx, "rider", r.rider_id(), alert_kind::cancelled,
-                "no driver found; ride cancelled");
-          return;
-        }
-        const auto& offered = ctx.view<RideState>().offered();
-        // Every fourth search again asks every cell: the areas are hints that a lost
-        // listing can leave wrong.
-        bool every_cell = ctx.view<RideState>().search_attempts() % every_cell_search == 0;
-        match->search_again(
-            ctx, to_point(ride.pickup()),
-            [&ctx, opts](std::string driver) {
-              if (driver.empty()) return search_again_later(ctx, opts);
-              on_matched(ctx, driver, opts);
-            },
-            {offered.begin(), offered.end()}, every_cell);
+      .on_reminder([match, opts](const std::string& name, context& ctx) -> task<> {
+        if (name == payment_reminder)
+          flush_payments(ctx);
+        else if (name == accept_reminder)
+          co_await offer_to_another(ctx, *match, opts);
+        else if (name == match_reminder)
+          co_await retry_search(ctx, *match, opts);
       });
 }
 

@@ -1,7 +1,5 @@
 #include "keel/runtime/detail/turn.hpp"
 
-#include <algorithm>
-#include <map>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -88,52 +86,30 @@ const Message& turn::state_view() {
   return *st.committed;
 }
 
-void turn::require_entries() const {
-  const auto& type = *self_->state.type;
-  if (!type.keeps_entries)
-    throw std::logic_error("actor type '" + type.name +
-                           "' keeps no entries: register it with_entries()");
-}
-
-std::optional<std::string_view> turn::entry_bytes(std::string_view name) {
-  require_entries();
-  // This turn's latest change of the name wins over what is committed.
-  const auto& changes = effects_.entry_changes;
-  for (auto it = changes.rbegin(); it != changes.rend(); ++it)
-    if (it->name == name)
-      return it->bytes ? std::optional<std::string_view>{*it->bytes} : std::nullopt;
-  const auto& committed = self_->state.entries;
-  auto it = committed.find(std::string{name});
-  if (it == committed.end()) return std::nullopt;
-  return std::string_view{it->second};
-}
-
-void turn::for_each_entry(const std::function<void(const std::string&, std::string_view)>& f) {
-  require_entries();
-  const auto& committed = self_->state.entries;
-  if (effects_.entry_changes.empty()) {
-    std::vector<const std::pair<const std::string, std::string>*> sorted;
-    sorted.reserve(committed.size());
-    for (const auto& e : committed) sorted.push_back(&e);
-    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
-    for (const auto* e : sorted) f(e->first, e->second);
-    return;
-  }
-  std::map<std::string, std::string_view> merged;
-  for (const auto& [name, bytes] : committed) merged.emplace(name, bytes);
-  for (const auto& change : effects_.entry_changes) {
-    if (change.bytes)
-      merged[change.name] = *change.bytes;
-    else
-      merged.erase(change.name);
-  }
-  for (const auto& [name, bytes] : merged) f(name, bytes);
-}
-
 void turn::fail_with_exception(const char* what) {
   auto text = "handler of " + to_string(self()) + " threw";
   if (what) text += std::string{": "} + what;
   result_ = make_error(errc::app_error, std::move(text));
+}
+
+void turn::start_coroutine(std::coroutine_handle<> root, coroutine_finish finish) {
+  if (coroutine_) {
+    root.destroy();
+    throw std::logic_error("handler of " + to_string(self()) + " started a second coroutine");
+  }
+  coroutine_ = root;
+  coroutine_finish_ = finish;
+  root.resume();
+}
+
+// The frame goes even if reading its result throws (the handler's own exception).
+void turn::end_coroutine() {
+  auto root = std::exchange(coroutine_, {});
+  struct destroy_frame {
+    std::coroutine_handle<> frame;
+    ~destroy_frame() { frame.destroy(); }
+  } guard{root};
+  coroutine_finish_(root, *this);
 }
 
 void turn::ask_message(const actor_id& target, message_ptr request,
@@ -157,6 +133,13 @@ void turn::ask_message(const actor_id& target, message_ptr request,
 
 void turn::maybe_finish() {
   if (finished_ || outstanding_asks_ > 0) return;
+  if (coroutine_) {
+    // Suspended with no ask to resume it: it awaited something else, and nothing will.
+    drop_coroutine();
+    result_ = make_error(errc::app_error, "coroutine of " + to_string(self()) + " for " +
+                                              env_->message_type +
+                                              " waits on something other than an ask");
+  }
   if (!result_)
     result_ = make_error(errc::app_error, "handler of " + to_string(self()) + " for " +
                                               env_->message_type + " returned without replying");

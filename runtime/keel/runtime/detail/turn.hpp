@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <coroutine>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,7 +29,8 @@ void start_turn(activation_actor* self, const envelope_ptr& env);
 /// Requires: on the thread running `self`.
 void start_timer_turn(activation_actor* self, std::string& name);
 
-/// One turn: one message handled to completion, including the continuations of its asks.
+/// One turn: one message handled to completion, including the continuations of its asks
+/// and its coroutine (a handler returning task<>), whose frame it owns.
 /// It is the handler's context, holds what the turn wrote and did, and when it ends either
 /// answers at once (it wrote nothing and no commit of the activation is unsettled) or hands
 /// its commit to the store writer (pipelined_commit.hpp). Objects are pooled per scheduler
@@ -40,6 +42,9 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   turn(activation_actor* self, const envelope_ptr& env, uint64_t started) {
     reset(self, env, started);
   }
+  ~turn() override { drop_coroutine(); }
+  turn(const turn&) = delete;
+  turn& operator=(const turn&) = delete;
 
   /// Prepares this object for a new turn of `self`, keeping its buffers. The turn borrows
   /// `env` (the message being handled holds it) and takes a reference of its own only if
@@ -98,13 +103,17 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
     if (!result_) result_ = std::move(result);
   }
 
-  /// Runs one step of the turn (the handler or a continuation), then finishes the turn if
-  /// it has replied and waits on nothing. An exception fails the turn with `app_error`.
+  void start_coroutine(std::coroutine_handle<> root, coroutine_finish finish) override;
+
+  /// Runs one step of the turn (the handler or a continuation, which may resume its
+  /// coroutine), then finishes the turn if it has replied and waits on nothing. An
+  /// exception, also one escaping the coroutine, fails the turn with `app_error`.
   /// A template, not a std::function: the step's captures would cost an allocation per turn.
   template <class Step>
   void run(Step&& step) {
     try {
       step();
+      if (coroutine_ && coroutine_.done()) end_coroutine();
     } catch (const std::exception& e) {
       fail_with_exception(e.what());
     } catch (...) {
@@ -135,6 +144,10 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
     return in_place_ ? *self_->state.committed : *working_;
   }
   void fail_with_exception(const char* what);
+  void end_coroutine();
+  void drop_coroutine() noexcept {
+    if (coroutine_) std::exchange(coroutine_, {}).destroy();
+  }
   void require_entries() const;
   void maybe_finish();
   void commit(std::string bytes, bool state_changed, bool writes);
@@ -157,6 +170,8 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   bool finished_ = false;
   std::optional<call_result> result_;
   turn_effects effects_;
+  std::coroutine_handle<> coroutine_;  // the handler's coroutine until it ends
+  coroutine_finish coroutine_finish_ = nullptr;
 };
 
 }  // namespace keel::detail
