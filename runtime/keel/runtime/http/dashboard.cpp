@@ -7,15 +7,12 @@
 namespace keel::http {
 
 void add_dashboard_route(gateway& gw) {
-  gw.add_route(
-      "GET", "/",
-      [](const exchange_ptr& ex) {
-        response resp;
-        resp.content_type = "text/html; charset=utf-8";
-        resp.body = std::string{dashboard_html()};
-        ex->respond(std::move(resp));
-      },
-      route_access::open);
+  gw.add_open_route("GET", "/", [](const exchange_ptr& ex) {
+    response resp;
+    resp.content_type = "text/html; charset=utf-8";
+    resp.body = std::string{dashboard_html()};
+    ex->respond(std::move(resp));
+  });
 }
 
 }  // namespace keel::http

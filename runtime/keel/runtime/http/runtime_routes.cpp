@@ -91,38 +91,35 @@ void trace_turns(node_runtime& runtime, const exchange_ptr& ex) {
 
 void add_runtime_routes(gateway& gw, node_runtime& runtime) {
   add_dashboard_route(gw);
-  gw.add_route("POST", "/v1/actors/{type}/{key}/{message}",
-               [&runtime](const exchange_ptr& ex) { invoke_actor(runtime, ex); });
-  gw.add_route("GET", "/v1/actors/{type}/{key}",
-               [&runtime](const exchange_ptr& ex) { locate_actor(runtime, ex); });
-  gw.add_route("GET", "/v1/traces/{traceId}",
-               [&runtime](const exchange_ptr& ex) { trace_turns(runtime, ex); });
+  // Raw invocation reaches every actor, the app's own past its routes' checks: admin only,
+  // as are where actors live and what a trace's turns did.
   gw.add_route(
-      "GET", "/healthz", [](const exchange_ptr& ex) { ex->respond(200, R"({"status":"ok"})"); },
-      route_access::open);
+      "POST", "/v1/actors/{type}/{key}/{message}",
+      [&runtime](const exchange_ptr& ex) { invoke_actor(runtime, ex); }, api_scope::admin);
   gw.add_route(
-      "GET", "/readyz",
-      [&gw, &runtime](const exchange_ptr& ex) {
-        if (gw.draining()) return ex->fail(make_error(errc::unavailable, "node is shutting down"));
-        // A fenced node starts no turn: a load balancer should send its traffic elsewhere.
-        if (const auto& fence = runtime.fence(); fence && !fence->is_open())
-          return ex->fail(make_error(errc::unavailable, "node is fenced: " + fence->why_closed()));
-        if (auto why = runtime.store_failure())
-          return ex->fail(make_error(errc::unavailable, *why));
-        if (auto why = gw.not_ready_reason()) return ex->fail(make_error(errc::unavailable, *why));
-        ex->respond(200, R"({"status":"ready"})");
-      },
-      route_access::open);
+      "GET", "/v1/actors/{type}/{key}",
+      [&runtime](const exchange_ptr& ex) { locate_actor(runtime, ex); }, api_scope::admin);
   gw.add_route(
-      "GET", "/metrics",
-      [&gw, &runtime](const exchange_ptr& ex) {
-        response resp;
-        resp.content_type = "text/plain; version=0.0.4";
-        runtime.metrics().render(resp.body);
-        gw.render_metrics(resp.body);
-        ex->respond(std::move(resp));
-      },
-      route_access::open);
+      "GET", "/v1/traces/{traceId}",
+      [&runtime](const exchange_ptr& ex) { trace_turns(runtime, ex); }, api_scope::admin);
+  gw.add_open_route("GET", "/healthz",
+                    [](const exchange_ptr& ex) { ex->respond(200, R"({"status":"ok"})"); });
+  gw.add_open_route("GET", "/readyz", [&gw, &runtime](const exchange_ptr& ex) {
+    if (gw.draining()) return ex->fail(make_error(errc::unavailable, "node is shutting down"));
+    // A fenced node starts no turn: a load balancer should send its traffic elsewhere.
+    if (const auto& fence = runtime.fence(); fence && !fence->is_open())
+      return ex->fail(make_error(errc::unavailable, "node is fenced: " + fence->why_closed()));
+    if (auto why = runtime.store_failure()) return ex->fail(make_error(errc::unavailable, *why));
+    if (auto why = gw.not_ready_reason()) return ex->fail(make_error(errc::unavailable, *why));
+    ex->respond(200, R"({"status":"ready"})");
+  });
+  gw.add_open_route("GET", "/metrics", [&gw, &runtime](const exchange_ptr& ex) {
+    response resp;
+    resp.content_type = "text/plain; version=0.0.4";
+    runtime.metrics().render(resp.body);
+    gw.render_metrics(resp.body);
+    ex->respond(std::move(resp));
+  });
 }
 
 }  // namespace keel::http
