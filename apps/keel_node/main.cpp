@@ -20,6 +20,7 @@
 #include "keel/runtime/http/connection_table.hpp"
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/http_server.hpp"
+#include "keel/runtime/http/openapi.hpp"
 #include "keel/runtime/http/runtime_routes.hpp"
 #include "keel/runtime/node_runtime.hpp"
 #include "node_options.hpp"
@@ -189,6 +190,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     cluster::register_cluster_routes(
         gw, **runtime, members.get(), directory.get(),
         {opts.node_id, opts.cluster_name, opts.advertise_host, http_port});
+    http::add_openapi_route(gw);  // last: it describes every route added before it
     http::server_options sopts;
     sopts.host = opts.bind_host();
     sopts.port = opts.http_port;

@@ -82,7 +82,7 @@ void register_cluster_routes(http::gateway& gw, node_runtime& runtime, membershi
       [&runtime, members, directory, self = std::move(self)](const http::exchange_ptr& ex) {
         ex->respond(200, http::to_json(view_of(runtime, members, directory, self)));
       },
-      http::api_scope::admin);
+      http::api_scope::admin, http::route_doc::json(nullptr, ClusterView::descriptor()));
   if (directory && members)
     gw.add_readiness_check([directory, limit = 2 * members->options().lease_ttl] {
       return directory->unreachable_member(limit);
@@ -92,7 +92,7 @@ void register_cluster_routes(http::gateway& gw, node_runtime& runtime, membershi
       [members](const http::exchange_ptr& ex) {
         ex->respond(200, http::to_json(table_of(members)));
       },
-      http::api_scope::admin);
+      http::api_scope::admin, http::route_doc::json(nullptr, PartitionTableView::descriptor()));
   // Blocks this HTTP thread for one etcd write (milliseconds).
   gw.add_route(
       "POST", "/v1/cluster/nodes/{id}/drain",
@@ -109,7 +109,7 @@ void register_cluster_routes(http::gateway& gw, node_runtime& runtime, membershi
         view.set_status("leaving");
         ex->respond(202, http::to_json(view));
       },
-      http::api_scope::admin);
+      http::api_scope::admin, http::route_doc::json(nullptr, MemberView::descriptor(), 202));
   gw.add_route(
       "DELETE", "/v1/cluster/nodes/{id}/drain",
       [members](const http::exchange_ptr& ex) {
@@ -122,7 +122,7 @@ void register_cluster_routes(http::gateway& gw, node_runtime& runtime, membershi
         view.set_status(members->cluster_address_of(id).empty() ? "down" : "up");
         ex->respond(200, http::to_json(view));
       },
-      http::api_scope::admin);
+      http::api_scope::admin, http::route_doc::json(nullptr, MemberView::descriptor()));
 }
 
 }  // namespace keel::cluster

@@ -1,6 +1,7 @@
 // The ride-sharing HTTP API (DESIGN.md "HTTP API"): parse and validate at the edge, then
 // one call to one actor; protobuf objects inside, JSON only here.
 #include <random>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -92,6 +93,14 @@ void request_ride(node_runtime& rt, const exchange_ptr& ex) {
           });
 }
 
+// A route's body and reply messages for the API contract; Request void: no body.
+template <class Request, class Reply>
+http::route_doc doc(int success = 200) {
+  const google::protobuf::Descriptor* request = nullptr;
+  if constexpr (!std::is_void_v<Request>) request = Request::descriptor();
+  return http::route_doc::json(request, Reply::descriptor(), success);
+}
+
 }  // namespace
 
 void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const rideshare_options&) {
@@ -111,7 +120,7 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
           return (void)fail_bad(ex, error.replace(error.find("location."), 9, ""));
         forward(rt, ex, driver_actor(std::string{ex->param("id")}), m);
       },
-      partner);
+      partner, doc<UpdateLocation, Driver>());
   gw.add_route(
       "PUT", "/v1/drivers/{id}/availability",
       [&rt](const exchange_ptr& ex) {
@@ -120,21 +129,22 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
         if (!m->has_available()) return (void)fail_bad(ex, "field 'available': required");
         forward(rt, ex, driver_actor(std::string{ex->param("id")}), m);
       },
-      partner);
+      partner, doc<SetAvailability, Driver>());
   gw.add_route(
       "GET", "/v1/drivers/{id}",
       [&rt](const exchange_ptr& ex) {
         forward(rt, ex, driver_actor(std::string{ex->param("id")}), std::make_shared<GetDriver>());
       },
-      partner);
+      partner, doc<void, Driver>());
   gw.add_route(
-      "POST", "/v1/rides", [&rt](const exchange_ptr& ex) { request_ride(rt, ex); }, rider);
+      "POST", "/v1/rides", [&rt](const exchange_ptr& ex) { request_ride(rt, ex); }, rider,
+      doc<RequestRide, Ride>(201));
   gw.add_route(
       "GET", "/v1/rides/{id}",
       [&rt](const exchange_ptr& ex) {
         forward(rt, ex, ride_actor(std::string{ex->param("id")}), std::make_shared<GetRide>());
       },
-      rider);
+      rider, doc<void, Ride>());
   gw.add_route(
       "POST", "/v1/rides/{id}/accept",
       [&rt](const exchange_ptr& ex) {
@@ -146,7 +156,7 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
               ex, fmt::format("field 'driverId': longer than {} bytes", http::max_key_bytes));
         forward(rt, ex, ride_actor(std::string{ex->param("id")}), m);
       },
-      partner);
+      partner, doc<AcceptRide, Ride>());
   auto lifecycle = [&](const char* path, auto prototype, http::api_scope needs) {
     using M = decltype(prototype);
     gw.add_route(
@@ -156,7 +166,7 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
           if (!m) return;
           forward(rt, ex, ride_actor(std::string{ex->param("id")}), m);
         },
-        needs);
+        needs, doc<M, Ride>());
   };
   lifecycle("/v1/rides/{id}/start", StartRide{}, partner);
   lifecycle("/v1/rides/{id}/complete", CompleteRide{}, partner);
@@ -171,20 +181,20 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
           return;
         forward(rt, ex, actor_id{std::string{quote_type}, "any"}, m);
       },
-      rider);
+      rider, doc<QuoteRequest, Quote>());
   gw.add_route(
       "GET", "/v1/payments/{id}",
       [&rt](const exchange_ptr& ex) {
         forward(rt, ex, payment_actor(std::string{ex->param("id")}),
                 std::make_shared<GetPayment>());
       },
-      partner);
+      partner, doc<void, Payment>());
   gw.add_route(
       "GET", "/v1/riders/{id}",
       [&rt](const exchange_ptr& ex) {
         forward(rt, ex, rider_actor(std::string{ex->param("id")}), std::make_shared<GetRider>());
       },
-      rider);
+      rider, doc<void, RiderState>());
   for (auto who : {"riders", "drivers"}) {
     bool riders = std::string{who} == "riders";
     std::string who_key = riders ? "rider" : "driver";
@@ -194,7 +204,7 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
           forward(rt, ex, alerts_actor(who_key, std::string{ex->param("id")}),
                   std::make_shared<GetAlerts>());
         },
-        riders ? rider : partner);
+        riders ? rider : partner, doc<void, AlertInbox>());
   }
 }
 

@@ -69,16 +69,24 @@ gateway::gateway(gateway_options opts) : opts_(std::move(opts)), api_keys_(opts_
 }
 
 void gateway::add_route(std::string method, std::string pattern, route_handler handler,
-                        api_scope needs) {
-  add_any_route(std::move(method), std::move(pattern), std::move(handler), needs);
+                        api_scope needs, route_doc doc) {
+  add_any_route(std::move(method), std::move(pattern), std::move(handler), needs, std::move(doc));
 }
 
-void gateway::add_open_route(std::string method, std::string pattern, route_handler handler) {
-  add_any_route(std::move(method), std::move(pattern), std::move(handler), std::nullopt);
+void gateway::add_open_route(std::string method, std::string pattern, route_handler handler,
+                             route_doc doc) {
+  add_any_route(std::move(method), std::move(pattern), std::move(handler), std::nullopt,
+                std::move(doc));
+}
+
+std::vector<gateway::route_entry> gateway::routes() const {
+  std::vector<route_entry> out;
+  for (const auto& r : routes_) out.push_back({r.method, r.pattern, r.needs, &r.doc});
+  return out;
 }
 
 void gateway::add_any_route(std::string method, std::string pattern, route_handler handler,
-                            std::optional<api_scope> needs) {
+                            std::optional<api_scope> needs, route_doc doc) {
   route r;
   r.method = std::move(method);
   auto segments = split_path(pattern);
@@ -86,6 +94,7 @@ void gateway::add_any_route(std::string method, std::string pattern, route_handl
   r.pattern = std::move(pattern);
   r.handler = std::move(handler);
   r.needs = needs;
+  r.doc = std::move(doc);
   r.stats = std::make_unique<route_stats>();
   routes_.push_back(std::move(r));
 }

@@ -23,6 +23,10 @@
 #include "keel/runtime/metrics.hpp"
 #include "keel/runtime/trace_id.hpp"
 
+namespace google::protobuf {
+class Descriptor;
+}
+
 namespace keel::http {
 
 /// The longest path parameter, in bytes once percent-decoded: parameters become actor keys,
@@ -42,6 +46,37 @@ struct gateway_options {
 
 /// The most client addresses whose failed API keys are counted (--auth-failure-limit).
 inline constexpr size_t max_throttled_clients = 4096;
+
+/// What a route takes and answers, for the published API contract (`GET /openapi.json`):
+/// the protobuf messages of its body and its reply, which the contract shows as the JSON
+/// mapping prints them. A message without fields (`GetRide`) is an empty or `{}` body;
+/// `google.protobuf.Struct` is any JSON object.
+/// A plain value, immutable once the route is added.
+struct route_doc {
+  const google::protobuf::Descriptor* request = nullptr;  // null: the route takes no body
+  const google::protobuf::Descriptor* reply = nullptr;    // null: a JSON object of its own
+  int success = 200;                                      // the status of a success
+  std::string content_type = "application/json";          // of a success
+  // The error statuses an open route answers itself (/readyz: 503); a keyed route can
+  // answer every status of errc's table, so it lists none.
+  std::vector<int> open_errors;
+
+  /// A JSON route: the messages of its body (null: none) and reply.
+  static route_doc json(const google::protobuf::Descriptor* request,
+                        const google::protobuf::Descriptor* reply, int success = 200) {
+    route_doc d;
+    d.request = request;
+    d.reply = reply;
+    d.success = success;
+    return d;
+  }
+  /// A route that answers text of `content_type`.
+  static route_doc text(std::string content_type) {
+    route_doc d;
+    d.content_type = std::move(content_type);
+    return d;
+  }
+};
 
 /// One request in flight through the gateway: its parsed request, path parameters,
 /// trace id and deadline, and the one way to answer it.
@@ -96,10 +131,22 @@ class gateway {
   /// the route's metrics label. When the node requires API keys, only a key of scope
   /// `needs` or above may call it (else 403 `forbidden`); draining and admission control
   /// apply to it.
-  void add_route(std::string method, std::string pattern, route_handler handler, api_scope needs);
+  void add_route(std::string method, std::string pattern, route_handler handler, api_scope needs,
+                 route_doc doc = {});
   /// A route anyone may call, without a key, even while the node drains or is at its
   /// admission limit: health, readiness, metrics and static pages.
-  void add_open_route(std::string method, std::string pattern, route_handler handler);
+  void add_open_route(std::string method, std::string pattern, route_handler handler,
+                      route_doc doc = {});
+
+  /// One registered route, as the API contract describes it.
+  struct route_entry {
+    std::string_view method;
+    std::string_view pattern;
+    std::optional<api_scope> needs;  // nullopt: open
+    const route_doc* doc;
+  };
+  /// Every route in registration order. Requires: no route is added meanwhile.
+  std::vector<route_entry> routes() const;
 
   /// Reads the keys file at `path` again and serves its keys from the next request on.
   /// An unreadable or malformed file changes nothing: the old keys stay, the error is
@@ -145,13 +192,14 @@ class gateway {
     std::vector<std::string> segments;  // "{name}" captures
     route_handler handler;
     std::optional<api_scope> needs;  // nullopt: open
+    route_doc doc;
     std::unique_ptr<route_stats> stats;
   };
 
   /// The route for the request's method and path (a GET route for HEAD); `allowed` gets
   /// the methods of the routes matching the path when none has this method.
   void add_any_route(std::string method, std::string pattern, route_handler handler,
-                     std::optional<api_scope> needs);
+                     std::optional<api_scope> needs, route_doc doc);
   route* match(const request& req, const std::vector<std::string_view>& segments,
                std::string& allowed);
   /// Answers a request the gateway refuses before any route runs; false if it passes.

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <google/protobuf/message.h>
+#include <google/protobuf/struct.pb.h>
 
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/http/dashboard.hpp"
@@ -95,7 +96,9 @@ void add_runtime_routes(gateway& gw, node_runtime& runtime) {
   // as are where actors live and what a trace's turns did.
   gw.add_route(
       "POST", "/v1/actors/{type}/{key}/{message}",
-      [&runtime](const exchange_ptr& ex) { invoke_actor(runtime, ex); }, api_scope::admin);
+      [&runtime](const exchange_ptr& ex) { invoke_actor(runtime, ex); }, api_scope::admin,
+      route_doc::json(google::protobuf::Struct::descriptor(),
+                      google::protobuf::Struct::descriptor()));
   gw.add_route(
       "GET", "/v1/actors/{type}/{key}",
       [&runtime](const exchange_ptr& ex) { locate_actor(runtime, ex); }, api_scope::admin);
@@ -104,22 +107,31 @@ void add_runtime_routes(gateway& gw, node_runtime& runtime) {
       [&runtime](const exchange_ptr& ex) { trace_turns(runtime, ex); }, api_scope::admin);
   gw.add_open_route("GET", "/healthz",
                     [](const exchange_ptr& ex) { ex->respond(200, R"({"status":"ok"})"); });
-  gw.add_open_route("GET", "/readyz", [&gw, &runtime](const exchange_ptr& ex) {
-    if (gw.draining()) return ex->fail(make_error(errc::unavailable, "node is shutting down"));
-    // A fenced node starts no turn: a load balancer should send its traffic elsewhere.
-    if (const auto& fence = runtime.fence(); fence && !fence->is_open())
-      return ex->fail(make_error(errc::unavailable, "node is fenced: " + fence->why_closed()));
-    if (auto why = runtime.store_failure()) return ex->fail(make_error(errc::unavailable, *why));
-    if (auto why = gw.not_ready_reason()) return ex->fail(make_error(errc::unavailable, *why));
-    ex->respond(200, R"({"status":"ready"})");
-  });
-  gw.add_open_route("GET", "/metrics", [&gw, &runtime](const exchange_ptr& ex) {
-    response resp;
-    resp.content_type = "text/plain; version=0.0.4";
-    runtime.metrics().render(resp.body);
-    gw.render_metrics(resp.body);
-    ex->respond(std::move(resp));
-  });
+  route_doc ready;
+  ready.open_errors = {http_status(errc::unavailable)};
+  gw.add_open_route(
+      "GET", "/readyz",
+      [&gw, &runtime](const exchange_ptr& ex) {
+        if (gw.draining()) return ex->fail(make_error(errc::unavailable, "node is shutting down"));
+        // A fenced node starts no turn: a load balancer should send its traffic elsewhere.
+        if (const auto& fence = runtime.fence(); fence && !fence->is_open())
+          return ex->fail(make_error(errc::unavailable, "node is fenced: " + fence->why_closed()));
+        if (auto why = runtime.store_failure())
+          return ex->fail(make_error(errc::unavailable, *why));
+        if (auto why = gw.not_ready_reason()) return ex->fail(make_error(errc::unavailable, *why));
+        ex->respond(200, R"({"status":"ready"})");
+      },
+      ready);
+  gw.add_open_route(
+      "GET", "/metrics",
+      [&gw, &runtime](const exchange_ptr& ex) {
+        response resp;
+        resp.content_type = "text/plain; version=0.0.4";
+        runtime.metrics().render(resp.body);
+        gw.render_metrics(resp.body);
+        ex->respond(std::move(resp));
+      },
+      route_doc::text("text/plain"));
 }
 
 }  // namespace keel::http
