@@ -3,7 +3,6 @@
 #include <cctype>
 #include <map>
 #include <memory>
-#include <set>
 
 #include <fmt/format.h>
 #include <google/protobuf/descriptor.h>
