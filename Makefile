@@ -5,6 +5,10 @@ PACKAGES := cmake g++ make pkg-config libcaf-dev libssl-dev libprotobuf-dev prot
   libleveldb-dev libsnappy-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev \
   libbenchmark-dev librestinio-dev libasio-dev libhttp-parser-dev libcpp-httplib-dev \
   libcli11-dev libsimdjson-dev libjemalloc-dev prometheus wrk etcd-server curl chromium
+# npx runs the OpenAPI validator (tests/system/openapi_test.cpp); Debian's npm brings it and
+# nodejs. A machine with NodeSource's nodejs has npx already, and that nodejs conflicts with
+# Debian's npm.
+PACKAGES += $(if $(shell command -v npx),,npm)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps configure build run test bench cluster cluster-stop clean

@@ -8,6 +8,8 @@ find_package(leveldb REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(fmt REQUIRED)
 find_package(GTest REQUIRED)
+# SHA-256 and a constant-time compare for API keys.
+find_package(OpenSSL REQUIRED)
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
 find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
 find_library(HTTPLIB_LIBRARY NAMES cpp-httplib)

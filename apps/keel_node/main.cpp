@@ -2,7 +2,6 @@
 // for SIGTERM. Wiring only: every decision lives in runtime/, cluster/ and actors/.
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -22,6 +21,7 @@
 #include "keel/runtime/http/connection_table.hpp"
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/http_server.hpp"
+#include "keel/runtime/http/openapi.hpp"
 #include "keel/runtime/http/runtime_routes.hpp"
 #include "keel/runtime/node_runtime.hpp"
 #include "node_options.hpp"
@@ -30,21 +30,12 @@ namespace {
 
 using namespace keel;
 
-caf::expected<std::vector<std::string>> read_api_keys(const std::string& path) {
-  std::ifstream in{path};
-  if (!in) return make_error(errc::bad_payload, "cannot read API keys file " + path);
-  std::vector<std::string> keys;
-  std::string line;
-  while (std::getline(in, line)) {
-    auto hash = line.find('#');
-    if (hash != std::string::npos) line.erase(hash);
-    auto first = line.find_first_not_of(" \t\r");
-    if (first == std::string::npos) continue;
-    auto last = line.find_last_not_of(" \t\r");
-    keys.push_back(line.substr(first, last - first + 1));
-  }
-  if (keys.empty()) return make_error(errc::bad_payload, "API keys file " + path + " holds no key");
-  return keys;
+// SIGHUP: the keys file again, without a restart; a bad file keeps the keys in use.
+void reload_api_keys(http::gateway& gw, const app::node_options& opts, spdlog::logger& log) {
+  if (opts.api_keys_file.empty()) return log.info("SIGHUP: no --api-keys-file to read again");
+  if (auto err = gw.reload_api_keys(opts.api_keys_file))
+    return log.error("SIGHUP: kept the API keys in use: {}", message_of(err));
+  log.info("SIGHUP: API keys read again from {}", opts.api_keys_file);
 }
 
 int run(const app::node_options& opts, const sigset_t& stop_signals) {
@@ -73,14 +64,14 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     std::cerr << "keel-node: " << message_of(store.error()) << "\n";
     return 1;
   }
-  std::vector<std::string> api_keys;
+  std::shared_ptr<const http::api_key_table> api_keys;
   if (!opts.api_keys_file.empty()) {
-    auto keys = read_api_keys(opts.api_keys_file);
+    auto keys = http::api_key_table::read_file(opts.api_keys_file);
     if (!keys) {
       std::cerr << "keel-node: " << message_of(keys.error()) << "\n";
       return 1;
     }
-    api_keys = std::move(*keys);
+    api_keys = std::make_shared<const http::api_key_table>(std::move(*keys));
   }
 
   rideshare::rideshare_options ride_opts;
@@ -154,6 +145,7 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     cluster::register_cluster_routes(
         gw, **runtime, members.get(), directory.get(),
         {opts.node_id, opts.cluster_name, opts.advertise_host, http_port});
+    http::add_openapi_route(gw);  // last: it describes every route added before it
     http::server_options sopts;
     sopts.host = opts.bind_host();
     sopts.port = opts.http_port;
@@ -208,6 +200,11 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
     while (sig <= 0) {
       timespec poll{0, 100'000'000};
       sig = sigtimedwait(&stop_signals, nullptr, &poll);
+      if (sig == SIGHUP) {
+        reload_api_keys(gw, opts, *log);
+        sig = 0;
+        continue;
+      }
       if (sig <= 0 && leaving && leaving->drained()) {
         log->info("drained: this node owns no partition any more; leaving the cluster");
         break;
@@ -239,11 +236,13 @@ int run(const app::node_options& opts, const sigset_t& stop_signals) {
 int main(int argc, char** argv) {
   keel::app::node_options opts;
   if (auto rc = keel::app::parse_node_options(argc, argv, opts); rc >= 0) return rc;
-  // Block the stop signals before any thread starts, so only sigwait receives them.
+  // Block the stop signals (and SIGHUP, which reloads the API keys) before any thread
+  // starts, so only sigwait receives them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   return run(opts, stop_signals);
 }

@@ -138,7 +138,9 @@ void add_node_flags(CLI::App& app, node_options& o, env_source source) {
           ->capture_default_str()
           ->check(CLI::Range(1, 5)));
   env(app.add_option("--api-keys-file", o.api_keys_file,
-                     "one API key per line, # comments; enables auth")
+                     "API keys, one a line: KEY SCOPE NAME [RATE] (scope public, partner or "
+                     "admin) or a key alone (admin); # comments; enables auth; read again on "
+                     "SIGHUP")
           ->check(CLI::ExistingFile));
   constexpr std::chrono::milliseconds one_ms{1};
   env(duration_flag(app, "--request-timeout", o.request_timeout, "5s", "default request deadline",

@@ -81,36 +81,48 @@ void register_cluster_routes(http::gateway& gw, node_runtime& runtime, membershi
       "GET", "/v1/cluster",
       [&runtime, members, directory, self = std::move(self)](const http::exchange_ptr& ex) {
         ex->respond(200, http::to_json(view_of(runtime, members, directory, self)));
-      });
+      },
+      http::api_scope::admin, http::route_doc::json(nullptr, ClusterView::descriptor()));
   if (directory && members)
     gw.add_readiness_check([directory, limit = 2 * members->options().lease_ttl] {
       return directory->unreachable_member(limit);
     });
-  gw.add_route("GET", "/v1/cluster/partitions", [members](const http::exchange_ptr& ex) {
-    ex->respond(200, http::to_json(table_of(members)));
-  });
+  gw.add_route(
+      "GET", "/v1/cluster/partitions",
+      [members](const http::exchange_ptr& ex) {
+        ex->respond(200, http::to_json(table_of(members)));
+      },
+      http::api_scope::admin, http::route_doc::json(nullptr, PartitionTableView::descriptor()));
   // Blocks this HTTP thread for one etcd write (milliseconds).
-  gw.add_route("POST", "/v1/cluster/nodes/{id}/drain", [members](const http::exchange_ptr& ex) {
-    if (!members)
-      return ex->fail(make_error(errc::conflict, "a single node has nowhere to move its actors"));
-    std::string id{ex->param("id")};
-    if (auto err =
-            members->drain(id, "drain requested over HTTP", membership::drain_scope::until_left))
-      return ex->fail(err);
-    MemberView view;
-    view.set_node_id(id);
-    view.set_status("leaving");
-    ex->respond(202, http::to_json(view));
-  });
-  gw.add_route("DELETE", "/v1/cluster/nodes/{id}/drain", [members](const http::exchange_ptr& ex) {
-    if (!members) return ex->fail(make_error(errc::not_found, "a single node is never drained"));
-    std::string id{ex->param("id")};
-    if (auto err = members->cancel_drain(id)) return ex->fail(err);
-    MemberView view;
-    view.set_node_id(id);
-    view.set_status(members->cluster_address_of(id).empty() ? "down" : "up");
-    ex->respond(200, http::to_json(view));
-  });
+  gw.add_route(
+      "POST", "/v1/cluster/nodes/{id}/drain",
+      [members](const http::exchange_ptr& ex) {
+        if (!members)
+          return ex->fail(
+              make_error(errc::conflict, "a single node has nowhere to move its actors"));
+        std::string id{ex->param("id")};
+        if (auto err = members->drain(id, "drain requested over HTTP",
+                                      membership::drain_scope::until_left))
+          return ex->fail(err);
+        MemberView view;
+        view.set_node_id(id);
+        view.set_status("leaving");
+        ex->respond(202, http::to_json(view));
+      },
+      http::api_scope::admin, http::route_doc::json(nullptr, MemberView::descriptor(), 202));
+  gw.add_route(
+      "DELETE", "/v1/cluster/nodes/{id}/drain",
+      [members](const http::exchange_ptr& ex) {
+        if (!members)
+          return ex->fail(make_error(errc::not_found, "a single node is never drained"));
+        std::string id{ex->param("id")};
+        if (auto err = members->cancel_drain(id)) return ex->fail(err);
+        MemberView view;
+        view.set_node_id(id);
+        view.set_status(members->cluster_address_of(id).empty() ? "down" : "up");
+        ex->respond(200, http::to_json(view));
+      },
+      http::api_scope::admin, http::route_doc::json(nullptr, MemberView::descriptor()));
 }
 
 }  // namespace keel::cluster

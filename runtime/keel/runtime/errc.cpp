@@ -39,6 +39,8 @@ std::string_view code_name(errc code) noexcept {
       return "method_not_allowed";
     case errc::http_version_not_supported:
       return "http_version_not_supported";
+    case errc::forbidden:
+      return "forbidden";
   }
   return "app_error";
 }
@@ -49,6 +51,8 @@ int http_status(errc code) noexcept {
       return 400;
     case errc::unauthenticated:
       return 401;
+    case errc::forbidden:
+      return 403;
     case errc::not_found:
     case errc::unknown_actor_type:
     case errc::unknown_message:

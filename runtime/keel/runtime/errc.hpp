@@ -29,10 +29,13 @@ enum class errc : uint8_t {
                        // have run; read before retrying, or retry only if idempotent
   method_not_allowed,  // the path exists, not with this method: use one the Allow header names
   http_version_not_supported,  // neither HTTP/1.1 nor HTTP/1.0; resend with HTTP/1.1
+  forbidden,  // the API key is valid but its scope does not reach the route: use a key that
+              // does; retrying with this one won't help
 };
 
-/// The last code: a code read from another node is valid only up to it.
-inline constexpr errc last_errc = errc::http_version_not_supported;
+/// The last code: a code read from another node is valid only up to it. New codes go last,
+/// so that a number means the same code on every node.
+inline constexpr errc last_errc = errc::forbidden;
 
 /// The code a node sent as a number; nullopt for one this build does not know.
 std::optional<errc> errc_from_wire(uint8_t code) noexcept;

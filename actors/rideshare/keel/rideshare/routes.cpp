@@ -1,6 +1,7 @@
 // The ride-sharing HTTP API (DESIGN.md "HTTP API"): parse and validate at the edge, then
 // one call to one actor; protobuf objects inside, JSON only here.
 #include <random>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -92,74 +93,118 @@ void request_ride(node_runtime& rt, const exchange_ptr& ex) {
           });
 }
 
+// A route's body and reply messages for the API contract; Request void: no body.
+template <class Request, class Reply>
+http::route_doc doc(int success = 200) {
+  const google::protobuf::Descriptor* request = nullptr;
+  if constexpr (!std::is_void_v<Request>) request = Request::descriptor();
+  return http::route_doc::json(request, Reply::descriptor(), success);
+}
+
 }  // namespace
 
 void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const rideshare_options&) {
   auto& rt = runtime;
-  gw.add_route("PUT", "/v1/drivers/{id}/location", [&rt](const exchange_ptr& ex) {
-    auto m = parse<UpdateLocation>(ex);
-    if (!m) return;
-    if (!m->has_lat()) return (void)fail_bad(ex, "field 'lat': required");
-    if (!m->has_lng()) return (void)fail_bad(ex, "field 'lng': required");
-    std::string error;
-    if (!valid_point({m->lat(), m->lng()}, "location", error))
-      return (void)fail_bad(ex, error.replace(error.find("location."), 9, ""));
-    forward(rt, ex, driver_actor(std::string{ex->param("id")}), m);
-  });
-  gw.add_route("PUT", "/v1/drivers/{id}/availability", [&rt](const exchange_ptr& ex) {
-    auto m = parse<SetAvailability>(ex);
-    if (!m) return;
-    if (!m->has_available()) return (void)fail_bad(ex, "field 'available': required");
-    forward(rt, ex, driver_actor(std::string{ex->param("id")}), m);
-  });
-  gw.add_route("GET", "/v1/drivers/{id}", [&rt](const exchange_ptr& ex) {
-    forward(rt, ex, driver_actor(std::string{ex->param("id")}), std::make_shared<GetDriver>());
-  });
-  gw.add_route("POST", "/v1/rides", [&rt](const exchange_ptr& ex) { request_ride(rt, ex); });
-  gw.add_route("GET", "/v1/rides/{id}", [&rt](const exchange_ptr& ex) {
-    forward(rt, ex, ride_actor(std::string{ex->param("id")}), std::make_shared<GetRide>());
-  });
-  gw.add_route("POST", "/v1/rides/{id}/accept", [&rt](const exchange_ptr& ex) {
-    auto m = parse<AcceptRide>(ex);
-    if (!m) return;
-    if (m->driver_id().empty()) return (void)fail_bad(ex, "field 'driverId': required");
-    if (m->driver_id().size() > http::max_key_bytes)
-      return (void)fail_bad(
-          ex, fmt::format("field 'driverId': longer than {} bytes", http::max_key_bytes));
-    forward(rt, ex, ride_actor(std::string{ex->param("id")}), m);
-  });
-  auto lifecycle = [&](const char* path, auto prototype) {
+  // Riders' routes are public, drivers' and payments' partner (docs/api.md "Scopes").
+  constexpr auto rider = http::api_scope::public_;
+  constexpr auto partner = http::api_scope::partner;
+  gw.add_route(
+      "PUT", "/v1/drivers/{id}/location",
+      [&rt](const exchange_ptr& ex) {
+        auto m = parse<UpdateLocation>(ex);
+        if (!m) return;
+        if (!m->has_lat()) return (void)fail_bad(ex, "field 'lat': required");
+        if (!m->has_lng()) return (void)fail_bad(ex, "field 'lng': required");
+        std::string error;
+        if (!valid_point({m->lat(), m->lng()}, "location", error))
+          return (void)fail_bad(ex, error.replace(error.find("location."), 9, ""));
+        forward(rt, ex, driver_actor(std::string{ex->param("id")}), m);
+      },
+      partner, doc<UpdateLocation, Driver>());
+  gw.add_route(
+      "PUT", "/v1/drivers/{id}/availability",
+      [&rt](const exchange_ptr& ex) {
+        auto m = parse<SetAvailability>(ex);
+        if (!m) return;
+        if (!m->has_available()) return (void)fail_bad(ex, "field 'available': required");
+        forward(rt, ex, driver_actor(std::string{ex->param("id")}), m);
+      },
+      partner, doc<SetAvailability, Driver>());
+  gw.add_route(
+      "GET", "/v1/drivers/{id}",
+      [&rt](const exchange_ptr& ex) {
+        forward(rt, ex, driver_actor(std::string{ex->param("id")}), std::make_shared<GetDriver>());
+      },
+      partner, doc<void, Driver>());
+  gw.add_route(
+      "POST", "/v1/rides", [&rt](const exchange_ptr& ex) { request_ride(rt, ex); }, rider,
+      doc<RequestRide, Ride>(201));
+  gw.add_route(
+      "GET", "/v1/rides/{id}",
+      [&rt](const exchange_ptr& ex) {
+        forward(rt, ex, ride_actor(std::string{ex->param("id")}), std::make_shared<GetRide>());
+      },
+      rider, doc<void, Ride>());
+  gw.add_route(
+      "POST", "/v1/rides/{id}/accept",
+      [&rt](const exchange_ptr& ex) {
+        auto m = parse<AcceptRide>(ex);
+        if (!m) return;
+        if (m->driver_id().empty()) return (void)fail_bad(ex, "field 'driverId': required");
+        if (m->driver_id().size() > http::max_key_bytes)
+          return (void)fail_bad(
+              ex, fmt::format("field 'driverId': longer than {} bytes", http::max_key_bytes));
+        forward(rt, ex, ride_actor(std::string{ex->param("id")}), m);
+      },
+      partner, doc<AcceptRide, Ride>());
+  auto lifecycle = [&](const char* path, auto prototype, http::api_scope needs) {
     using M = decltype(prototype);
-    gw.add_route("POST", path, [&rt](const exchange_ptr& ex) {
-      auto m = parse<M>(ex);
-      if (!m) return;
-      forward(rt, ex, ride_actor(std::string{ex->param("id")}), m);
-    });
+    gw.add_route(
+        "POST", path,
+        [&rt](const exchange_ptr& ex) {
+          auto m = parse<M>(ex);
+          if (!m) return;
+          forward(rt, ex, ride_actor(std::string{ex->param("id")}), m);
+        },
+        needs, doc<M, Ride>());
   };
-  lifecycle("/v1/rides/{id}/start", StartRide{});
-  lifecycle("/v1/rides/{id}/complete", CompleteRide{});
-  lifecycle("/v1/rides/{id}/cancel", CancelRide{});
-  gw.add_route("POST", "/v1/quotes", [&rt](const exchange_ptr& ex) {
-    auto m = parse<QuoteRequest>(ex);
-    if (!m) return;
-    if (!check_point(ex, m->has_pickup(), m->pickup(), "pickup") ||
-        !check_point(ex, m->has_dropoff(), m->dropoff(), "dropoff"))
-      return;
-    forward(rt, ex, actor_id{std::string{quote_type}, "any"}, m);
-  });
-  gw.add_route("GET", "/v1/payments/{id}", [&rt](const exchange_ptr& ex) {
-    forward(rt, ex, payment_actor(std::string{ex->param("id")}), std::make_shared<GetPayment>());
-  });
-  gw.add_route("GET", "/v1/riders/{id}", [&rt](const exchange_ptr& ex) {
-    forward(rt, ex, rider_actor(std::string{ex->param("id")}), std::make_shared<GetRider>());
-  });
+  lifecycle("/v1/rides/{id}/start", StartRide{}, partner);
+  lifecycle("/v1/rides/{id}/complete", CompleteRide{}, partner);
+  lifecycle("/v1/rides/{id}/cancel", CancelRide{}, rider);
+  gw.add_route(
+      "POST", "/v1/quotes",
+      [&rt](const exchange_ptr& ex) {
+        auto m = parse<QuoteRequest>(ex);
+        if (!m) return;
+        if (!check_point(ex, m->has_pickup(), m->pickup(), "pickup") ||
+            !check_point(ex, m->has_dropoff(), m->dropoff(), "dropoff"))
+          return;
+        forward(rt, ex, actor_id{std::string{quote_type}, "any"}, m);
+      },
+      rider, doc<QuoteRequest, Quote>());
+  gw.add_route(
+      "GET", "/v1/payments/{id}",
+      [&rt](const exchange_ptr& ex) {
+        forward(rt, ex, payment_actor(std::string{ex->param("id")}),
+                std::make_shared<GetPayment>());
+      },
+      partner, doc<void, Payment>());
+  gw.add_route(
+      "GET", "/v1/riders/{id}",
+      [&rt](const exchange_ptr& ex) {
+        forward(rt, ex, rider_actor(std::string{ex->param("id")}), std::make_shared<GetRider>());
+      },
+      rider, doc<void, RiderState>());
   for (auto who : {"riders", "drivers"}) {
-    std::string who_key = std::string{who} == "riders" ? "rider" : "driver";
-    gw.add_route("GET", fmt::format("/v1/{}/{{id}}/alerts", who),
-                 [&rt, who_key](const exchange_ptr& ex) {
-                   forward(rt, ex, alerts_actor(who_key, std::string{ex->param("id")}),
-                           std::make_shared<GetAlerts>());
-                 });
+    bool riders = std::string{who} == "riders";
+    std::string who_key = riders ? "rider" : "driver";
+    gw.add_route(
+        "GET", fmt::format("/v1/{}/{{id}}/alerts", who),
+        [&rt, who_key](const exchange_ptr& ex) {
+          forward(rt, ex, alerts_actor(who_key, std::string{ex->param("id")}),
+                  std::make_shared<GetAlerts>());
+        },
+        riders ? rider : partner, doc<void, AlertInbox>());
   }
 }
 

@@ -7,7 +7,7 @@
 namespace keel::http {
 
 void add_dashboard_route(gateway& gw) {
-  gw.add_route(
+  gw.add_open_route(
       "GET", "/",
       [](const exchange_ptr& ex) {
         response resp;
@@ -15,7 +15,7 @@ void add_dashboard_route(gateway& gw) {
         resp.body = std::string{dashboard_html()};
         ex->respond(std::move(resp));
       },
-      route_access::open);
+      route_doc::text("text/html"));
 }
 
 }  // namespace keel::http

@@ -1,7 +1,6 @@
 #include "keel/runtime/http/gateway.hpp"
 
 #include <charconv>
-#include <cmath>
 
 #include <fmt/format.h>
 
@@ -22,36 +21,6 @@ caf::expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
   if (unit == "m") return std::chrono::milliseconds{value * 60000};
   if (unit == "h") return std::chrono::milliseconds{value * 3600000};
   return make_error(errc::bad_payload, "invalid duration unit in '" + std::string{text} + "'");
-}
-
-caf::expected<std::optional<rate_limit>> parse_rate_limit(std::string_view text) {
-  if (text.empty() || text == "off") return std::optional<rate_limit>{};
-  auto bad = [&](std::string why) {
-    return make_error(errc::bad_payload, "rate limit '" + std::string{text} + "': " + why +
-                                             " (e.g. 100/s,burst=200 or off)");
-  };
-  double rate = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), rate);
-  if (ec != std::errc{} || !(rate > 0)) return bad("rate must be a positive number");
-  std::string_view rest{end, static_cast<size_t>(text.data() + text.size() - end)};
-  double per_second = 0;
-  if (rest.starts_with("/s"))
-    per_second = rate;
-  else if (rest.starts_with("/m"))
-    per_second = rate / 60.0;
-  else
-    return bad("unit must be /s or /m");
-  rest.remove_prefix(2);
-  double burst = std::max(1.0, per_second);
-  if (!rest.empty()) {
-    constexpr std::string_view burst_prefix = ",burst=";
-    if (!rest.starts_with(burst_prefix)) return bad("expected ',burst=N' after the rate");
-    rest.remove_prefix(burst_prefix.size());
-    auto [bend, bec] = std::from_chars(rest.data(), rest.data() + rest.size(), burst);
-    if (bec != std::errc{} || bend != rest.data() + rest.size() || !(burst >= 1))
-      return bad("burst must be a number >= 1");
-  }
-  return std::optional<rate_limit>{rate_limit{per_second, burst}};
 }
 
 std::string_view exchange::param(std::string_view name) const {
@@ -92,55 +61,121 @@ void exchange::fail(const caf::error& err, int retry_after_seconds) {
   respond(std::move(resp));
 }
 
-gateway::gateway(gateway_options opts) : opts_(std::move(opts)) {
-  if (opts_.auth_failure_limit && !opts_.api_keys.empty())
+gateway::gateway(gateway_options opts) : opts_(std::move(opts)), api_keys_(opts_.api_keys) {
+  if (opts_.auth_failure_limit && api_keys_)
     auth_throttle_ =
         std::make_unique<failure_throttle>(opts_.auth_failure_limit->per_second,
                                            opts_.auth_failure_limit->burst, max_throttled_clients);
 }
 
 void gateway::add_route(std::string method, std::string pattern, route_handler handler,
-                        route_access access) {
+                        api_scope needs, route_doc doc) {
+  add_any_route(std::move(method), std::move(pattern), std::move(handler), needs, std::move(doc));
+}
+
+void gateway::add_open_route(std::string method, std::string pattern, route_handler handler,
+                             route_doc doc) {
+  add_any_route(std::move(method), std::move(pattern), std::move(handler), std::nullopt,
+                std::move(doc));
+}
+
+std::vector<gateway::route_entry> gateway::routes() const {
+  std::vector<route_entry> out;
+  for (const auto& r : routes_) out.push_back({r.method, r.pattern, r.needs, &r.doc});
+  return out;
+}
+
+void gateway::add_any_route(std::string method, std::string pattern, route_handler handler,
+                            std::optional<api_scope> needs, route_doc doc) {
   route r;
   r.method = std::move(method);
   auto segments = split_path(pattern);
   for (size_t i = 0; i < segments.size(); ++i) r.segments.emplace_back(segments[i]);
   r.pattern = std::move(pattern);
   r.handler = std::move(handler);
-  r.access = access;
+  r.needs = needs;
+  r.doc = std::move(doc);
   r.stats = std::make_unique<route_stats>();
   routes_.push_back(std::move(r));
 }
 
-bool gateway::authorized(const request& req) const {
-  if (opts_.api_keys.empty()) return true;
-  // RFC 9110 11.1: the scheme is case-insensitive, and one or more spaces follow it.
-  auto key = bearer_token(req.header("authorization"));
-  if (!key) return false;
-  for (const auto& k : opts_.api_keys)
-    if (k == *key) return true;
-  return false;
+std::shared_ptr<const api_key_table> gateway::api_keys() const {
+  std::lock_guard guard{api_keys_mutex_};
+  return api_keys_;
 }
 
-std::optional<int> gateway::rate_limited(const request& req) {
-  if (!opts_.limit) return std::nullopt;
-  const auto& limit = *opts_.limit;
-  // Keyed by the credential: authorization ran first, so only configured keys get here.
-  // Without API keys there is one shared bucket (headers are the client's to vary).
-  auto key = opts_.api_keys.empty() ? std::string_view{} : req.header("authorization");
-  auto now = std::chrono::steady_clock::now();
-  std::lock_guard guard{buckets_mutex_};
-  auto it = buckets_.find(key);
-  if (it == buckets_.end()) it = buckets_.emplace(std::string{key}, bucket{limit.burst, now}).first;
-  auto& b = it->second;
-  double elapsed = std::chrono::duration<double>(now - b.refilled).count();
-  b.tokens = std::min(limit.burst, b.tokens + elapsed * limit.per_second);
-  b.refilled = now;
-  if (b.tokens >= 1) {
-    b.tokens -= 1;
-    return std::nullopt;
+caf::error gateway::reload_api_keys(const std::string& path) {
+  auto table = api_key_table::read_file(path);
+  if (!table) {
+    api_keys_reload_failures_.add();
+    return table.error();
   }
-  return std::max(1, static_cast<int>(std::ceil((1 - b.tokens) / limit.per_second)));
+  auto fresh = std::make_shared<const api_key_table>(std::move(*table));
+  std::lock_guard guard{api_keys_mutex_};
+  api_keys_ = std::move(fresh);
+  return {};
+}
+
+std::optional<caf::error> gateway::rate_limited(key_usage::record& usage,
+                                                const std::optional<rate_limit>& limit,
+                                                int& retry_after) {
+  if (!limit) return std::nullopt;
+  auto wait = usage.take(*limit, std::chrono::steady_clock::now());
+  if (!wait) return std::nullopt;
+  rate_limited_.add();
+  retry_after = *wait;
+  return make_error(errc::rate_limited, fmt::format("rate limit exceeded; retry in {} s", *wait));
+}
+
+gateway::access_check gateway::check_access(const request& req, api_scope needs) {
+  access_check check;
+  auto keys = api_keys();
+  // Without keys one bucket serves everyone: headers are the client's to vary.
+  if (!keys) {
+    check.refusal = rate_limited(usage_.of(""), opts_.limit, check.retry_after);
+    return check;
+  }
+  auto now = std::chrono::steady_clock::now();
+  // A client that failed too often waits before its key is even looked at: otherwise the
+  // throttle would still tell a right guess from a wrong one.
+  if (auth_throttle_) {
+    if (auto wait = auth_throttle_->wait_for(req.client, now)) {
+      auth_throttled_.add();
+      check.retry_after = *wait;
+      check.refusal = make_error(
+          errc::rate_limited,
+          fmt::format("too many failed API keys from {}; retry in {} s", req.client, *wait));
+      return check;
+    }
+  }
+  // RFC 9110 11.1: the scheme is case-insensitive, and one or more spaces follow it.
+  auto token = bearer_token(req.header("authorization"));
+  const api_key* key = token ? keys->find(*token) : nullptr;
+  if (!key) {
+    if (auth_throttle_) auth_throttle_->failed(req.client, now);
+    check.refusal = make_error(errc::unauthenticated, "missing or unknown API key");
+    return check;
+  }
+  check.usage = &usage_.of(key->name);
+  if (key->scope < needs) {
+    forbidden_.add();
+    check.refusal = make_error(
+        errc::forbidden, fmt::format("API key '{}' has scope {}; this route needs {}", key->name,
+                                     scope_name(key->scope), scope_name(needs)));
+    return check;
+  }
+  check.refusal =
+      rate_limited(*check.usage, key->limit ? key->limit : opts_.limit, check.retry_after);
+  return check;
+}
+
+std::function<void(int)> gateway::on_done(route_stats* stats, steady_time started,
+                                          key_usage::record* usage, admission slot) {
+  return [this, stats, started, usage, slot](int status) {
+    if (slot == admission::taken) inflight_.fetch_sub(1, std::memory_order_acq_rel);
+    count(*stats, status, started);
+    if (usage) usage->count(status);
+  };
 }
 
 void gateway::count(route_stats& stats, int status, steady_time started) const {
@@ -198,36 +233,6 @@ bool gateway::refused_before_route(const exchange_ptr& ex, route* matched,
   return true;
 }
 
-bool gateway::refused_access(const exchange_ptr& ex) {
-  const auto& req = ex->request_;
-  auto now = std::chrono::steady_clock::now();
-  // A client that failed too often waits before its key is even looked at: otherwise the
-  // throttle would still tell a right guess from a wrong one.
-  if (auth_throttle_) {
-    if (auto wait = auth_throttle_->wait_for(req.client, now)) {
-      auth_throttled_.add();
-      ex->fail(make_error(errc::rate_limited,
-                          fmt::format("too many failed API keys from {}; retry in {} s", req.client,
-                                      *wait)),
-               *wait);
-      return true;
-    }
-  }
-  if (!authorized(req)) {
-    if (auth_throttle_) auth_throttle_->failed(req.client, now);
-    ex->fail(make_error(errc::unauthenticated, "missing or unknown API key"));
-    return true;
-  }
-  if (auto wait = rate_limited(req)) {
-    rate_limited_.add();
-    ex->fail(
-        make_error(errc::rate_limited, fmt::format("rate limit exceeded; retry in {} s", *wait)),
-        *wait);
-    return true;
-  }
-  return false;
-}
-
 void gateway::handle(request req, responder respond) {
   auto ex = std::make_shared<exchange>();
   ex->started_ = std::chrono::steady_clock::now();
@@ -244,10 +249,16 @@ void gateway::handle(request req, responder respond) {
   ex->request_ = std::move(req);
   auto* stats = matched ? matched->stats.get() : unmatched_.get();
   auto started = ex->started_;
-  ex->on_done_ = [this, stats, started](int status) { count(*stats, status, started); };
+  ex->on_done_ = on_done(stats, started, nullptr, admission::none);
 
   if (refused_before_route(ex, matched, allowed)) return;
-  if (matched->access == route_access::keyed && refused_access(ex)) return;
+  key_usage::record* usage = nullptr;
+  if (matched->needs) {
+    auto access = check_access(ex->request_, *matched->needs);
+    usage = access.usage;
+    ex->on_done_ = on_done(stats, started, usage, admission::none);
+    if (access.refusal) return ex->fail(*access.refusal, access.retry_after);
+  }
   if (!param_error.empty()) return ex->fail(make_error(errc::bad_payload, param_error));
   if (ex->request_.body.size() > opts_.max_body)
     return ex->fail(make_error(errc::payload_too_large,
@@ -262,7 +273,7 @@ void gateway::handle(request req, responder respond) {
     timeout = std::min(timeout, *asked);
   }
   ex->deadline_ = ex->started_ + timeout;
-  if (matched->access == route_access::keyed) {
+  if (matched->needs) {
     if (draining_.load(std::memory_order_relaxed))
       return ex->fail(make_error(errc::unavailable, "node is shutting down"));
     // Admission: refuse fast rather than queue without bound and collapse.
@@ -272,10 +283,7 @@ void gateway::handle(request req, responder respond) {
       return ex->fail(make_error(
           errc::overloaded, fmt::format("more than {} requests in flight", opts_.max_inflight)));
     }
-    ex->on_done_ = [this, stats, started](int status) {
-      inflight_.fetch_sub(1, std::memory_order_acq_rel);
-      count(*stats, status, started);
-    };
+    ex->on_done_ = on_done(stats, started, usage, admission::taken);
   }
   try {
     matched->handler(ex);
@@ -326,6 +334,14 @@ void gateway::render_metrics(std::string& out) const {
   render_counter(out, "keel_http_auth_throttled_total",
                  "Requests refused because their client address failed too many API keys.",
                  auth_throttled_.value());
+  render_counter(out, "keel_http_forbidden_total",
+                 "Requests refused because their API key's scope is below the route's.",
+                 forbidden_.value());
+  render_counter(out, "keel_api_keys_reload_failures_total",
+                 "Reloads of the API keys file (SIGHUP) that kept the old keys: the file was "
+                 "unreadable or malformed.",
+                 api_keys_reload_failures_.value());
+  usage_.render(out);
   for (const auto& source : metrics_sources_) source(out);
 }
 

@@ -14,23 +14,20 @@
 
 #include <caf/error.hpp>
 
+#include "keel/runtime/http/api_keys.hpp"
 #include "keel/runtime/http/failure_throttle.hpp"
 #include "keel/runtime/http/http_types.hpp"
+#include "keel/runtime/http/key_usage.hpp"
+#include "keel/runtime/http/rate_limit.hpp"
 #include "keel/runtime/message.hpp"
 #include "keel/runtime/metrics.hpp"
 #include "keel/runtime/trace_id.hpp"
 
+namespace google::protobuf {
+class Descriptor;
+}
+
 namespace keel::http {
-
-/// A token bucket's shape: `per_second` tokens flow in, up to `burst` banked.
-struct rate_limit {
-  double per_second = 0;
-  double burst = 0;
-};
-
-/// Parses `--rate-limit`: "off", or "N/s" / "N/m" with an optional ",burst=B" (default
-/// burst: one second's worth). Bad text yields errc::bad_payload naming the problem.
-[[nodiscard]] caf::expected<std::optional<rate_limit>> parse_rate_limit(std::string_view text);
 
 /// The longest path parameter, in bytes once percent-decoded: parameters become actor keys,
 /// stored in every key of the actor's records and rewritten with its state.
@@ -40,8 +37,9 @@ struct gateway_options {
   size_t max_body = 1 << 20;
   size_t max_inflight = 4096;
   std::chrono::milliseconds request_timeout{std::chrono::seconds{5}};
-  std::vector<std::string> api_keys;  // empty: no authentication
-  std::optional<rate_limit> limit;    // per API key (one shared bucket without keys)
+  // The keys file as read at start; null: no authentication, every route open.
+  std::shared_ptr<const api_key_table> api_keys;
+  std::optional<rate_limit> limit;  // per API key without a RATE (one bucket without keys)
   // Failed API keys per client address (--auth-failure-limit); nullopt: not throttled.
   std::optional<rate_limit> auth_failure_limit = rate_limit{10.0 / 60, 20};
 };
@@ -49,8 +47,36 @@ struct gateway_options {
 /// The most client addresses whose failed API keys are counted (--auth-failure-limit).
 inline constexpr size_t max_throttled_clients = 4096;
 
-/// Whether a route needs the API key when keys are configured.
-enum class route_access { keyed, open };
+/// What a route takes and answers, for the published API contract (`GET /openapi.json`):
+/// the protobuf messages of its body and its reply, which the contract shows as the JSON
+/// mapping prints them. A message without fields (`GetRide`) is an empty or `{}` body;
+/// `google.protobuf.Struct` is any JSON object.
+/// A plain value, immutable once the route is added.
+struct route_doc {
+  const google::protobuf::Descriptor* request = nullptr;  // null: the route takes no body
+  const google::protobuf::Descriptor* reply = nullptr;    // null: a JSON object of its own
+  int success = 200;                                      // the status of a success
+  std::string content_type = "application/json";          // of a success
+  // The error statuses an open route answers itself (/readyz: 503); a keyed route can
+  // answer every status of errc's table, so it lists none.
+  std::vector<int> open_errors;
+
+  /// A JSON route: the messages of its body (null: none) and reply.
+  static route_doc json(const google::protobuf::Descriptor* request,
+                        const google::protobuf::Descriptor* reply, int success = 200) {
+    route_doc d;
+    d.request = request;
+    d.reply = reply;
+    d.success = success;
+    return d;
+  }
+  /// A route that answers text of `content_type`.
+  static route_doc text(std::string content_type) {
+    route_doc d;
+    d.content_type = std::move(content_type);
+    return d;
+  }
+};
 
 /// One request in flight through the gateway: its parsed request, path parameters,
 /// trace id and deadline, and the one way to answer it.
@@ -90,19 +116,43 @@ class exchange {
 using exchange_ptr = std::shared_ptr<exchange>;
 using route_handler = std::function<void(const exchange_ptr&)>;
 
-/// The HTTP front of a node: route registration (runtime and apps add routes), API keys,
-/// admission control, deadlines, trace ids, error bodies and per-route metrics. Library
+/// The HTTP front of a node: route registration (runtime and apps add routes, each with
+/// the API key scope it needs), API keys and their rate limits, admission control,
+/// deadlines, trace ids, error bodies and per-route and per-key metrics. Library
 /// independent: the server calls `handle`.
-/// Thread safety: add routes before serving (externally synchronized); `handle` and the
-/// rest are thread-safe.
+/// Thread safety: add routes before serving (externally synchronized, on the thread that
+/// wires the node); `handle` runs on the HTTP I/O threads, `reload_api_keys` on the
+/// node's signal-waiting main thread; those and the rest are thread-safe.
 class gateway {
  public:
   explicit gateway(gateway_options opts);
 
   /// `pattern` is a path template such as `/v1/actors/{type}/{key}/{message}`; it is also
-  /// the route's metrics label.
-  void add_route(std::string method, std::string pattern, route_handler handler,
-                 route_access access = route_access::keyed);
+  /// the route's metrics label. When the node requires API keys, only a key of scope
+  /// `needs` or above may call it (else 403 `forbidden`); draining and admission control
+  /// apply to it.
+  void add_route(std::string method, std::string pattern, route_handler handler, api_scope needs,
+                 route_doc doc = {});
+  /// A route anyone may call, without a key, even while the node drains or is at its
+  /// admission limit: health, readiness, metrics and static pages.
+  void add_open_route(std::string method, std::string pattern, route_handler handler,
+                      route_doc doc = {});
+
+  /// One registered route, as the API contract describes it.
+  struct route_entry {
+    std::string_view method;
+    std::string_view pattern;
+    std::optional<api_scope> needs;  // nullopt: open
+    const route_doc* doc;
+  };
+  /// Every route in registration order. Requires: no route is added meanwhile.
+  std::vector<route_entry> routes() const;
+
+  /// Reads the keys file at `path` again and serves its keys from the next request on.
+  /// An unreadable or malformed file changes nothing: the old keys stay, the error is
+  /// returned (naming file:line) and counted in `keel_api_keys_reload_failures_total`.
+  /// Requires: the gateway was made with keys. Thread-safe.
+  [[nodiscard]] caf::error reload_api_keys(const std::string& path);
 
   /// Serves one request; the server's handler.
   void handle(request req, responder respond);
@@ -130,8 +180,8 @@ class gateway {
   const gateway_options& options() const noexcept { return opts_; }
 
  private:
-  static constexpr std::array<int, 13> tracked_statuses{200, 201, 400, 401, 404, 405, 409,
-                                                        413, 429, 500, 503, 504, 505};
+  static constexpr std::array<int, 14> tracked_statuses{200, 201, 400, 401, 403, 404, 405,
+                                                        409, 413, 429, 500, 503, 504, 505};
   struct route_stats {
     std::array<counter, tracked_statuses.size() + 1> by_status;  // last slot: any other
     histogram latency;
@@ -141,21 +191,36 @@ class gateway {
     std::string pattern;
     std::vector<std::string> segments;  // "{name}" captures
     route_handler handler;
-    route_access access;
+    std::optional<api_scope> needs;  // nullopt: open
+    route_doc doc;
     std::unique_ptr<route_stats> stats;
   };
 
   /// The route for the request's method and path (a GET route for HEAD); `allowed` gets
   /// the methods of the routes matching the path when none has this method.
+  void add_any_route(std::string method, std::string pattern, route_handler handler,
+                     std::optional<api_scope> needs, route_doc doc);
   route* match(const request& req, const std::vector<std::string_view>& segments,
                std::string& allowed);
   /// Answers a request the gateway refuses before any route runs; false if it passes.
   bool refused_before_route(const exchange_ptr& ex, route* matched, const std::string& allowed);
-  /// Answers a keyed request that fails authentication or a limit; false if it passes.
-  bool refused_access(const exchange_ptr& ex);
-  bool authorized(const request& req) const;
-  /// Takes a token from the caller's bucket; when empty, returns the seconds to wait.
-  std::optional<int> rate_limited(const request& req);
+  /// Why a keyed request may not pass (throttled, no or unknown key, a scope too low, an
+  /// empty bucket), and the key's usage record once the key is known.
+  struct access_check {
+    key_usage::record* usage = nullptr;  // null: no key configured or found
+    std::optional<caf::error> refusal;
+    int retry_after = 1;
+  };
+  access_check check_access(const request& req, api_scope needs);
+  /// Takes a token from the bucket of `usage`, shaped by `limit`; refuses when empty.
+  std::optional<caf::error> rate_limited(key_usage::record& usage,
+                                         const std::optional<rate_limit>& limit, int& retry_after);
+  std::shared_ptr<const api_key_table> api_keys() const;
+  enum class admission : uint8_t { none, taken };
+  /// What runs once a request is answered: its route's and its key's counts, and the
+  /// admission slot given back.
+  std::function<void(int)> on_done(route_stats* stats, steady_time started,
+                                   key_usage::record* usage, admission slot);
   void count(route_stats& stats, int status, steady_time started) const;
 
   gateway_options opts_;
@@ -167,15 +232,15 @@ class gateway {
   counter overloaded_;
   counter rate_limited_;
   counter auth_throttled_;
+  counter forbidden_;
+  counter api_keys_reload_failures_;
   std::unique_ptr<failure_throttle> auth_throttle_;  // null: not throttled
   std::vector<std::function<void(std::string&)>> metrics_sources_;
+  key_usage usage_;
 
-  struct bucket {
-    double tokens = 0;
-    steady_time refilled;
-  };
-  std::mutex buckets_mutex_;
-  std::map<std::string, bucket, std::less<>> buckets_;  // guarded by buckets_mutex_
+  mutable std::mutex api_keys_mutex_;
+  // Swapped whole by reload_api_keys; a request keeps the table it looked its key up in.
+  std::shared_ptr<const api_key_table> api_keys_;  // guarded by api_keys_mutex_; null: none
 };
 
 /// Parses `X-Request-Timeout` values: "250ms", "2s", "1m" or a plain number of ms.

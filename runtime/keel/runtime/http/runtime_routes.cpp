@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <google/protobuf/message.h>
+#include <google/protobuf/struct.pb.h>
 
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/http/dashboard.hpp"
@@ -91,16 +92,24 @@ void trace_turns(node_runtime& runtime, const exchange_ptr& ex) {
 
 void add_runtime_routes(gateway& gw, node_runtime& runtime) {
   add_dashboard_route(gw);
-  gw.add_route("POST", "/v1/actors/{type}/{key}/{message}",
-               [&runtime](const exchange_ptr& ex) { invoke_actor(runtime, ex); });
-  gw.add_route("GET", "/v1/actors/{type}/{key}",
-               [&runtime](const exchange_ptr& ex) { locate_actor(runtime, ex); });
-  gw.add_route("GET", "/v1/traces/{traceId}",
-               [&runtime](const exchange_ptr& ex) { trace_turns(runtime, ex); });
+  // Raw invocation reaches every actor, the app's own past its routes' checks: admin only,
+  // as are where actors live and what a trace's turns did.
   gw.add_route(
-      "GET", "/healthz", [](const exchange_ptr& ex) { ex->respond(200, R"({"status":"ok"})"); },
-      route_access::open);
+      "POST", "/v1/actors/{type}/{key}/{message}",
+      [&runtime](const exchange_ptr& ex) { invoke_actor(runtime, ex); }, api_scope::admin,
+      route_doc::json(google::protobuf::Struct::descriptor(),
+                      google::protobuf::Struct::descriptor()));
   gw.add_route(
+      "GET", "/v1/actors/{type}/{key}",
+      [&runtime](const exchange_ptr& ex) { locate_actor(runtime, ex); }, api_scope::admin);
+  gw.add_route(
+      "GET", "/v1/traces/{traceId}",
+      [&runtime](const exchange_ptr& ex) { trace_turns(runtime, ex); }, api_scope::admin);
+  gw.add_open_route("GET", "/healthz",
+                    [](const exchange_ptr& ex) { ex->respond(200, R"({"status":"ok"})"); });
+  route_doc ready;
+  ready.open_errors = {http_status(errc::unavailable)};
+  gw.add_open_route(
       "GET", "/readyz",
       [&gw, &runtime](const exchange_ptr& ex) {
         if (gw.draining()) return ex->fail(make_error(errc::unavailable, "node is shutting down"));
@@ -112,8 +121,8 @@ void add_runtime_routes(gateway& gw, node_runtime& runtime) {
         if (auto why = gw.not_ready_reason()) return ex->fail(make_error(errc::unavailable, *why));
         ex->respond(200, R"({"status":"ready"})");
       },
-      route_access::open);
-  gw.add_route(
+      ready);
+  gw.add_open_route(
       "GET", "/metrics",
       [&gw, &runtime](const exchange_ptr& ex) {
         response resp;
@@ -122,7 +131,7 @@ void add_runtime_routes(gateway& gw, node_runtime& runtime) {
         gw.render_metrics(resp.body);
         ex->respond(std::move(resp));
       },
-      route_access::open);
+      route_doc::text("text/plain"));
 }
 
 }  // namespace keel::http
