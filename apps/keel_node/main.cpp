@@ -2,6 +2,7 @@
 // for SIGTERM. Wiring only: every decision lives in runtime/, cluster/ and actors/.
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <thread>
 

@@ -128,5 +128,73 @@ TEST_F(ClusterView, WaitForChangeReturnsWhenASnapshotIsPublished) {
   EXPECT_TRUE(got->is_draining("n3"));
 }
 
+TEST_F(ClusterView, TwoChangesOfOnePartitionInOneResponseAreReportedAsTheyHappened) {
+  etcd::WatchResponse placed;
+  put_partition(placed, 4, "n2", 1, 2);
+  view_.apply(placed);
+  // A flip to n1 and, in the same response, the next move marked: the listener must see
+  // the flip (n1 opens the partition and releases its held calls) before the mark.
+  etcd::WatchResponse res;
+  put_partition(res, 4, "n1", 2, 3);
+  put(res, keys_.partition(4), R"({"owner":"n1","epoch":"2","state":"moving","to":"n3"})", 4);
+  std::vector<std::string> seen;
+  view_.set_partition_listener([&](uint32_t, const auto& was, const auto& now) {
+    ASSERT_TRUE(was);
+    ASSERT_TRUE(now);
+    seen.push_back(was->owner() + "@" + std::to_string(was->epoch()) + " -> " + now->owner() + "@" +
+                   std::to_string(now->epoch()) +
+                   (now->state() == PartitionRecord::moving ? " moving to " + now->to() : ""));
+  });
+  view_.apply(res);
+  EXPECT_EQ(seen, (std::vector<std::string>{"n2@1 -> n1@2", "n1@2 -> n1@2 moving to n3"}));
+}
+
+TEST_F(ClusterView, AReloadReportsRecordsThatAreGone) {
+  etcd::WatchResponse res;
+  put_partition(res, 1, "n1", 1, 2);
+  put_partition(res, 2, "n2", 1, 2);
+  view_.apply(res);
+  etcd::RangeResponse reload;  // after a compaction: partition 2's record was deleted
+  reload.mutable_header()->set_revision(9);
+  auto* kv = reload.add_kvs();
+  kv->set_key(keys_.partition(1));
+  kv->set_value(R"({"owner":"n1","epoch":"1","state":"active"})");
+  kv->set_mod_revision(2);
+  std::vector<std::pair<uint32_t, bool>> seen;  // (partition, still placed)
+  view_.set_partition_listener(
+      [&](uint32_t p, const auto&, const auto& now) { seen.emplace_back(p, now.has_value()); });
+  view_.load(reload);
+  EXPECT_EQ(seen, (std::vector<std::pair<uint32_t, bool>>{{2, false}}));
+  EXPECT_EQ(view_.current()->partition(2), nullptr);
+  EXPECT_EQ(view_.watched_revision(), 9);
+}
+
+TEST_F(ClusterView, OwnWritesDoNotMoveWhereTheWatchResumes) {
+  etcd::WatchResponse res;
+  put_member(res, "n2", 5);
+  view_.apply(res);
+  EXPECT_EQ(view_.watched_revision(), 5);
+  PartitionRecord mine;
+  mine.set_owner("n1");
+  mine.set_epoch(1);
+  view_.record_partitions({{7, mine}, {8, mine}}, 20);
+  EXPECT_EQ(view_.current()->revision, 20);
+  EXPECT_EQ(view_.watched_revision(), 5) << "events 6..19 of other nodes would be skipped";
+}
+
+TEST_F(ClusterView, NothingIsPublishedWhenNothingChanged) {
+  PartitionRecord rec;
+  rec.set_owner("n1");
+  view_.adopt_partitions({{3, {rec, 4}}});
+  auto before = view_.current();
+  view_.adopt_partitions({{3, {rec, 6}}});  // known already
+  view_.clear_coordinator("n9");            // not the coordinator
+  view_.clear_draining("n9");               // not draining
+  etcd::WatchResponse empty;                // the watch's "created" response
+  view_.apply(empty);
+  EXPECT_EQ(view_.current(), before);
+  EXPECT_EQ(view_.current()->partitions.find(3)->mod_revision, 4);
+}
+
 }  // namespace
 }  // namespace keel::cluster

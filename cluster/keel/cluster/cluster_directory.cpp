@@ -11,6 +11,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "keel/cluster/data_identity.hpp"
@@ -107,7 +108,7 @@ partition_directory::verdict cluster_directory::route(const envelope_ptr& env) {
     env->epoch = rec->epoch();
     return verdict::local;
   }
-  forward(env, rec->owner(), rec->epoch());
+  forward(env, *now, rec->owner(), rec->epoch());
   return verdict::taken;
 }
 
@@ -244,7 +245,8 @@ void cluster_directory::gather_turns(const trace_id& trace,
   });
 }
 
-void cluster_directory::forward(const envelope_ptr& env, const std::string& owner, uint64_t epoch) {
+void cluster_directory::forward(const envelope_ptr& env, const cluster_snapshot& now,
+                                const std::string& owner, uint64_t epoch) {
   auto p = env->target.partition();
   if (env->hops >= max_hops)
     return fail_call(env, "partition " + std::to_string(p) + " bounced between nodes " +
@@ -253,9 +255,11 @@ void cluster_directory::forward(const envelope_ptr& env, const std::string& owne
     return fail_call(env, "node is stopping");
   // Answered meanwhile (a held call failed at its deadline): it must never run.
   if (env->reply && env->reply->done()) return;
-  auto address = members_.cluster_address_of(owner);
+  auto member = now.members.find(owner);
+  const std::string* address =
+      member == now.members.end() ? nullptr : &member->second.cluster_address();
   // Never reassigned: a partition whose owner is gone waits for it (no replicas yet).
-  if (address.empty())
+  if (!address || address->empty())
     return fail_call(env, "partition " + std::to_string(p) + " of " + to_string(env->target) +
                               " is owned by node " + owner + ", which is down");
   wire_call call;
@@ -264,10 +268,10 @@ void cluster_directory::forward(const envelope_ptr& env, const std::string& owne
   call.message_type = env->message_type;
   call.payload = env->payload->SerializeAsString();  // the one serialization, at the boundary
   call.epoch = epoch;
-  auto now = std::chrono::steady_clock::now();
+  auto sent_at = std::chrono::steady_clock::now();
   call.budget_ms =
       env->reply
-          ? std::chrono::duration_cast<std::chrono::milliseconds>(env->reply->deadline() - now)
+          ? std::chrono::duration_cast<std::chrono::milliseconds>(env->reply->deadline() - sent_at)
                 .count()
           : 5000;
   if (call.budget_ms <= 0)
@@ -280,7 +284,7 @@ void cluster_directory::forward(const envelope_ptr& env, const std::string& owne
   call.hops = static_cast<uint8_t>(env->hops + 1);
   call.one_way = env->reply == nullptr;
   metrics_.calls_sent.add();
-  caf::anon_send(links_.link_to(owner, address), forward_atom::value, env, std::move(call));
+  caf::anon_send(links_.link_to(owner, *address), forward_atom::value, env, std::move(call));
 }
 
 std::optional<std::string> cluster_directory::unreachable_member(
@@ -404,7 +408,12 @@ void cluster_directory::stop() {
   for (auto& [p, envs] : moving)
     for (auto& env : envs) fail_call(env, "node is stopping");
   links_.stop();
-  caf::anon_send(endpoint_, stop_atom::value);
+  // Waited for: a call already in its mailbox would otherwise run after this directory
+  // (whose metrics and handoff it uses) is gone.
+  caf::scoped_actor self{sys_};
+  self->monitor(endpoint_);
+  self->send(endpoint_, stop_atom::value);
+  self->receive([](const caf::down_msg&) {});
 }
 
 }  // namespace keel::cluster

@@ -101,7 +101,8 @@ class cluster_directory final : public partition_directory {
   void record_owned_partitions_or_warn();
   /// A link lost its peer and the reconnect was refused (called on the link's thread).
   void suspect(const std::string& node_id);
-  void forward(const envelope_ptr& env, const std::string& owner, uint64_t epoch);
+  void forward(const envelope_ptr& env, const cluster_snapshot& now, const std::string& owner,
+               uint64_t epoch);
   /// Holds a message of a moving partition (or one routed by a newer epoch than this node
   /// knows) until the partition's record changes; false if there is nothing to wait for any
   /// more (the caller routes it again).

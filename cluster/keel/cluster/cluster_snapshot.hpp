@@ -21,8 +21,7 @@ struct versioned_record {
 
 /// The partition table of one snapshot: every partition's record, or none while it was
 /// never placed. Copies share what they did not change: set() copies one chunk of 64
-/// pointers, so publishing a snapshot per change costs about a microsecond, not a copy of
-/// 4,096 records.
+/// pointers, so a snapshot per change does not copy 4,096 records.
 /// Thread safety: immutable once published; a draft is changed by one thread.
 class partition_records {
  public:
@@ -50,8 +49,8 @@ class partition_records {
 };
 
 /// The cluster as this node knew it at one etcd revision: members, coordinator, partition
-/// table, drain marks and rebalance progress, taken whole. Placement, routing and
-/// rebalancing each read one snapshot, so what they see cannot disagree with itself.
+/// table, drain marks and rebalance progress, taken whole. Routing and the rebalancer's
+/// planning each read one snapshot, so what they see cannot disagree with itself.
 /// Thread safety: immutable once published by cluster_view; read from any thread.
 struct cluster_snapshot {
   int64_t revision = 0;

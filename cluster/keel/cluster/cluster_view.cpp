@@ -64,12 +64,14 @@ cluster_snapshot cluster_view::read_snapshot(const etcd::RangeResponse& res) con
 template <class F>
 void cluster_view::update(F&& change) {
   changed_partitions changed;
-  {
-    std::lock_guard guard{write_mutex_};
-    auto draft = std::make_shared<cluster_snapshot>(*current());
-    change(*draft, changed);
-    publish(std::move(draft));
-  }
+  std::unique_lock write{write_mutex_};
+  auto draft = std::make_shared<cluster_snapshot>(*current());
+  if (!change(*draft, changed)) return;  // nothing changed: no snapshot, no wake-up
+  publish(std::move(draft));
+  // Taken before the writers' lock is let go: listeners hear of the changes in the order
+  // they were published, each (before, after) pair exactly as that change made it.
+  std::lock_guard notifying{notify_mutex_};
+  write.unlock();
   notify(changed);
 }
 
@@ -98,24 +100,41 @@ cluster_view::load_outcome cluster_view::load(const etcd::RangeResponse& res) {
     draft.partitions.for_each([&](uint32_t p, const versioned_record& rec) {
       if (rec.mod_revision > read_at) fresh.partitions.set(p, draft.partitions.find_shared(p));
     });
-    // A reload (after a compaction) may have skipped events: report what changed.
+    // A reload (after a compaction) may have skipped events: report what changed, records
+    // that are gone included.
+    auto record_of = [](const versioned_record* rec) {
+      return rec ? std::optional{rec->record} : std::nullopt;
+    };
     fresh.partitions.for_each([&](uint32_t p, const versioned_record& rec) {
       const auto* before = draft.partitions.find(p);
       if (!before || !same(before->record, rec.record))
-        changed.emplace_back(p, before ? std::optional{before->record} : std::nullopt);
+        changed.push_back({p, record_of(before), rec.record});
+    });
+    draft.partitions.for_each([&](uint32_t p, const versioned_record& rec) {
+      if (!fresh.partitions.find(p)) changed.push_back({p, rec.record, std::nullopt});
     });
     fresh.revision = read_at;
     draft = std::move(fresh);
+    return true;
   });
+  watched_.store(read_at, std::memory_order_release);
   return out;
 }
 
 std::vector<cluster_view::news> cluster_view::apply(const etcd::WatchResponse& res) {
   std::vector<news> out;
   out.reserve(res.events_size());
+  if (res.events_size() == 0) return out;  // created, or progress: nothing to publish
+  int64_t watched = 0;
   update([&](cluster_snapshot& draft, changed_partitions& changed) {
-    for (const auto& ev : res.events()) out.push_back(apply_event(draft, ev, changed));
+    for (const auto& ev : res.events()) {
+      out.push_back(apply_event(draft, ev, changed));
+      watched = std::max(watched, ev.kv().mod_revision());
+    }
+    return true;
   });
+  if (watched > watched_.load(std::memory_order_acquire))
+    watched_.store(watched, std::memory_order_release);
   return out;
 }
 
@@ -184,7 +203,8 @@ void cluster_view::put_partition(cluster_snapshot& draft, uint32_t p, const Part
   // Records written by this node's own transactions were applied at once; the watch
   // repeats them later and must not roll back a newer write.
   if (known && known->mod_revision > revision) return;
-  changed.emplace_back(p, known ? std::optional{known->record} : std::nullopt);
+  changed.push_back({p, known ? std::optional{known->record} : std::nullopt,
+                     rec ? std::optional{*rec} : std::nullopt});
   if (rec)
     draft.partitions.set(
         p, std::make_shared<const versioned_record>(versioned_record{*rec, revision}));
@@ -194,51 +214,67 @@ void cluster_view::put_partition(cluster_snapshot& draft, uint32_t p, const Part
 }
 
 void cluster_view::notify(const changed_partitions& changed) {
-  if (!listener_ || changed.empty()) return;
-  auto now = current();
-  for (const auto& [p, before] : changed) {
-    const auto* after = now->partition(p);
-    if (before && after && same(*before, *after)) continue;
-    listener_(p, before, after ? std::optional{*after} : std::nullopt);
-  }
+  if (!listener_) return;
+  for (const auto& change : changed)
+    if (!change.before || !change.after || !same(*change.before, *change.after))
+      listener_(change.partition, change.before, change.after);
 }
 
-void cluster_view::record_partition(uint32_t p, const PartitionRecord& rec, int64_t revision) {
+void cluster_view::record_partitions(const std::vector<std::pair<uint32_t, PartitionRecord>>& recs,
+                                     int64_t revision) {
   update([&](cluster_snapshot& draft, changed_partitions& changed) {
-    put_partition(draft, p, &rec, revision, changed);
+    for (const auto& [p, rec] : recs) put_partition(draft, p, &rec, revision, changed);
+    return !changed.empty();
   });
 }
 
-void cluster_view::adopt_partition(uint32_t p, const PartitionRecord& rec, int64_t revision) {
+void cluster_view::adopt_partitions(
+    const std::vector<std::pair<uint32_t, versioned_record>>& recs) {
   update([&](cluster_snapshot& draft, changed_partitions&) {
-    if (!draft.partitions.find(p))
-      draft.partitions.set(
-          p, std::make_shared<const versioned_record>(versioned_record{rec, revision}));
+    bool adopted = false;
+    for (const auto& [p, rec] : recs)
+      if (!draft.partitions.find(p)) {
+        draft.partitions.set(p, std::make_shared<const versioned_record>(rec));
+        adopted = true;
+      }
+    return adopted;
   });
 }
 
 void cluster_view::set_coordinator(const std::string& node_id, int64_t revision) {
   update([&](cluster_snapshot& draft, changed_partitions&) {
-    if (revision >= draft.revision) draft.coordinator = node_id;
+    if (revision < draft.revision || draft.coordinator == node_id) return false;
+    draft.coordinator = node_id;
+    return true;
   });
 }
 
 void cluster_view::clear_coordinator(const std::string& node_id) {
   update([&](cluster_snapshot& draft, changed_partitions&) {
-    if (draft.coordinator == node_id) draft.coordinator.clear();
+    if (draft.coordinator != node_id) return false;
+    draft.coordinator.clear();
+    return true;
   });
 }
 
 void cluster_view::set_draining(const std::string& node_id, const std::string& reason) {
-  update([&](cluster_snapshot& draft, changed_partitions&) { draft.draining[node_id] = reason; });
+  update([&](cluster_snapshot& draft, changed_partitions&) {
+    draft.draining[node_id] = reason;
+    return true;
+  });
 }
 
 void cluster_view::clear_draining(const std::string& node_id) {
-  update([&](cluster_snapshot& draft, changed_partitions&) { draft.draining.erase(node_id); });
+  update([&](cluster_snapshot& draft, changed_partitions&) {
+    return draft.draining.erase(node_id) > 0;
+  });
 }
 
 void cluster_view::set_rebalance(const RebalanceView& view) {
-  update([&](cluster_snapshot& draft, changed_partitions&) { draft.rebalance = view; });
+  update([&](cluster_snapshot& draft, changed_partitions&) {
+    draft.rebalance = view;
+    return true;
+  });
 }
 
 std::vector<Member> cluster_view::members() const {

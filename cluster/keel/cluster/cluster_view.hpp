@@ -37,11 +37,12 @@ namespace keel::cluster {
 /// they were applied.
 /// Thread safety: thread-safe. load() and apply() come from the watch thread; this node's
 /// writers record what they wrote from their own threads (writers are serialized); readers
-/// from anywhere, lock-free.
+/// from anywhere, with one atomic load (libstdc++ guards it with a spin bit, not a mutex).
 class cluster_view {
  public:
   /// Called after a partition's record changed (either may be nullopt: never placed), on
-  /// the thread that changed it, with no lock held. Must not block for long.
+  /// the thread that changed it, once per change, in the order the changes were
+  /// published. Must not block for long and must not call this view's writers.
   using partition_listener =
       std::function<void(uint32_t, const std::optional<PartitionRecord>& before,
                          const std::optional<PartitionRecord>& after)>;
@@ -74,10 +75,16 @@ class cluster_view {
 
   // -- this node's own writes, known at once rather than when the watch repeats them ----
 
-  /// A record this node wrote at `revision`; reported to the listener.
-  void record_partition(uint32_t p, const PartitionRecord& rec, int64_t revision);
-  /// A record found placed (by this node or another) at `revision`, unless one is known.
-  void adopt_partition(uint32_t p, const PartitionRecord& rec, int64_t revision);
+  /// Records this node wrote in one transaction at `revision`, published as one snapshot;
+  /// reported to the listener.
+  void record_partitions(const std::vector<std::pair<uint32_t, PartitionRecord>>& recs,
+                         int64_t revision);
+  void record_partition(uint32_t p, const PartitionRecord& rec, int64_t revision) {
+    record_partitions({{p, rec}}, revision);
+  }
+  /// Records found placed (by this node or another), each unless one is known; one
+  /// snapshot. Not reported: placement is no change of owner.
+  void adopt_partitions(const std::vector<std::pair<uint32_t, versioned_record>>& recs);
   /// The election's outcome as etcd answered it at `revision`.
   void set_coordinator(const std::string& node_id, int64_t revision);
   /// Forgets `node_id`'s office if the view still shows it.
@@ -100,6 +107,10 @@ class cluster_view {
   /// Empty if it is not a member (down, or never was).
   std::string cluster_address_of(const std::string& node_id) const;
   int64_t revision() const { return current()->revision; }
+  /// The newest revision read by load() or seen in a watch event: where a broken watch
+  /// resumes (+1). Unlike revision(), never moved by this node's own writes, which may be
+  /// newer than events of other nodes not yet seen.
+  int64_t watched_revision() const noexcept { return watched_.load(std::memory_order_acquire); }
   /// Empty while there is none.
   std::string coordinator() const { return current()->coordinator; }
   std::optional<PartitionRecord> partition(uint32_t p) const;
@@ -113,11 +124,17 @@ class cluster_view {
   RebalanceView rebalance() const { return current()->rebalance; }
 
  private:
-  using changed_partitions = std::vector<std::pair<uint32_t, std::optional<PartitionRecord>>>;
+  struct partition_change {
+    uint32_t partition;
+    std::optional<PartitionRecord> before;
+    std::optional<PartitionRecord> after;
+  };
+  using changed_partitions = std::vector<partition_change>;
 
   cluster_snapshot read_snapshot(const etcd::RangeResponse& res) const;
-  /// Changes a copy of the current snapshot under the writers' lock and publishes it;
-  /// then tells the listener of each partition `change` reported, with no lock held.
+  /// Changes a copy of the current snapshot under the writers' lock and, if `change`
+  /// returns true, publishes it; then tells the listener of each change it reported, in
+  /// publish order, with only notify_mutex_ held.
   template <class F>
   void update(F&& change);
   void publish(std::shared_ptr<cluster_snapshot> next);
@@ -126,7 +143,7 @@ class cluster_view {
   news apply_member(cluster_snapshot& draft, const std::string& key, const std::string& value,
                     bool deleted);
   /// Sets (or with nullptr erases) `p`'s record in `draft` unless a newer one is known;
-  /// adds `p` with its record before to `changed` when it changed.
+  /// adds the change, with the records before and after, to `changed`.
   void put_partition(cluster_snapshot& draft, uint32_t p, const PartitionRecord* rec,
                      int64_t revision, changed_partitions& changed);
   void notify(const changed_partitions& changed);
@@ -137,8 +154,10 @@ class cluster_view {
   const std::shared_ptr<spdlog::logger> log_;
   partition_listener listener_;  // set before the first load()
 
-  std::mutex write_mutex_;  // serializes writers: each copies, changes and publishes
+  std::mutex write_mutex_;   // serializes writers: each copies, changes and publishes
+  std::mutex notify_mutex_;  // held while the listener runs: changes reported in order
   std::atomic<snapshot_ptr> current_;
+  std::atomic<int64_t> watched_{0};
   mutable std::mutex changed_mutex_;  // with changed_: wait_for_change()
   mutable std::condition_variable changed_;
 };

@@ -1,5 +1,7 @@
 #include "keel/cluster/graceful_leave.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "keel/cluster/cluster_directory.hpp"

@@ -65,23 +65,18 @@ caf::error membership::load(etcd_client& etcd) {
 }
 
 void membership::on_events(const etcd::WatchResponse& res) {
-  auto news = view_.apply(res);
-  for (int i = 0; i < res.events_size(); ++i) {
-    const auto& ev = res.events(i);
-    switch (news[i]) {
-      case cluster_view::news::office_vacant:
-        lease_.wake();  // its thread campaigns
-        break;
-      case cluster_view::news::own_key_deleted:
-        // A deletion of an older registration than the current one is history, not news.
-        if (lease_.own_key_deleted(ev.kv().mod_revision()))
-          log_->warn("membership: own key {} was deleted at revision {}; fenced", ev.kv().key(),
-                     ev.kv().mod_revision());
-        break;
-      case cluster_view::news::nothing:
-        break;
-    }
-  }
+  // The fence closes before the view publishes what else the response holds: its
+  // listeners may open partitions and release held calls, and a node whose key was deleted
+  // must start no turn on them.
+  auto own_key = keys_.member(opts_.node_id);
+  for (const auto& ev : res.events())
+    if (ev.type() == etcd::Event::DELETE && ev.kv().key() == own_key &&
+        lease_.own_key_deleted(ev.kv().mod_revision()))
+      // A deletion of an older registration than the current one is history, not news.
+      log_->warn("membership: own key {} was deleted at revision {}; fenced", ev.kv().key(),
+                 ev.kv().mod_revision());
+  for (auto news : view_.apply(res))
+    if (news == cluster_view::news::office_vacant) lease_.wake();  // its thread campaigns
 }
 
 void membership::watch_loop() {
@@ -95,14 +90,14 @@ void membership::watch_loop() {
       }
       reload = false;
     }
-    auto from = view_.revision() + 1;
+    auto from = view_.watched_revision() + 1;
     auto err = watch_client_->watch(keys_.root, from, [this](const etcd::WatchResponse& res) {
       on_events(res);
       return !stopping_.load();
     });
     if (stopping_.load()) break;
     log_->warn("membership: member watch ended ({}); resuming from revision {}",
-               err ? message_of(err) : std::string{"closed"}, view_.revision() + 1);
+               err ? message_of(err) : std::string{"closed"}, view_.watched_revision() + 1);
     // A compacted history cannot be resumed: read the current members instead.
     reload = true;
     std::this_thread::sleep_for(200ms);

@@ -164,21 +164,25 @@ partition_placement::chunk_outcome partition_placement::place_chunk(
     return chunk_outcome::failed;
   }
   if (res->succeeded()) {
+    std::vector<std::pair<uint32_t, versioned_record>> placed;
     for (size_t i = 0; i < chunk.size(); ++i)
-      view_.adopt_partition(chunk[i], records[i], res->header().revision());
+      placed.push_back({chunk[i], {records[i], res->header().revision()}});
+    view_.adopt_partitions(placed);
     return chunk_outcome::placed;
   }
   bool all_present = true;
+  std::vector<std::pair<uint32_t, versioned_record>> theirs_all;
   for (size_t i = 0; i < chunk.size(); ++i) {
     const auto& range = res->responses(static_cast<int>(i)).response_range();
     std::optional<PartitionRecord> theirs;
     if (range.kvs_size() > 0)
       if (auto rec = parse_partition_record(range.kvs(0).value())) theirs = std::move(*rec);
     if (theirs)
-      view_.adopt_partition(chunk[i], *theirs, range.kvs(0).mod_revision());
+      theirs_all.push_back({chunk[i], {std::move(*theirs), range.kvs(0).mod_revision()}});
     else
       all_present = false;
   }
+  view_.adopt_partitions(theirs_all);
   return all_present ? chunk_outcome::placed : chunk_outcome::stale_view;
 }
 

@@ -49,8 +49,9 @@ caf::error partition_table_writer::write(const std::map<uint32_t, versioned_reco
     if (!res->succeeded())
       return make_error(errc::conflict,
                         "the partition table changed meanwhile (or the coordinator did)");
-    for (size_t i = first; i < last; ++i)
-      view_.record_partition(all[i].first, all[i].second->record, res->header().revision());
+    std::vector<std::pair<uint32_t, PartitionRecord>> written;
+    for (size_t i = first; i < last; ++i) written.emplace_back(all[i].first, all[i].second->record);
+    view_.record_partitions(written, res->header().revision());
   }
   return {};
 }

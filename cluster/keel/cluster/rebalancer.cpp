@@ -283,7 +283,7 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
   auto count = std::min(opts_.in_flight, moves.size());
   std::vector<std::thread> workers;
   for (size_t i = 0; i < count; ++i) workers.emplace_back(worker);
-  // Progress while they run, about twice a second.
+  // Progress while they run, four times a second.
   auto base_done = progress_.done();
   auto base_failed = progress_.failed();
   auto report = [&] {
@@ -295,7 +295,7 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
   auto next_log = std::chrono::steady_clock::now() + std::chrono::seconds{1};
   auto all_done = [&] { return workers_done >= count; };
   std::unique_lock done_lock{done_mutex};
-  while (!done_cv.wait_for(done_lock, std::chrono::milliseconds{500}, all_done)) {
+  while (!done_cv.wait_for(done_lock, std::chrono::milliseconds{250}, all_done)) {
     done_lock.unlock();
     report();
     if (std::chrono::steady_clock::now() >= next_log) {

@@ -17,7 +17,8 @@ namespace keel {
 /// What a node's runtime offers the cluster about whole partitions: the one seam through
 /// which moving, replicating and routing partitions reach the activations and the store.
 /// A single node never calls it.
-/// Thread safety: thread-safe. deliver(), redeliver(), open() and is_closed() never block
+/// Thread safety: thread-safe. deliver(), redeliver(), close(), open() and is_closed() never
+/// block
 /// and may run on any thread, CAF workers included; read_range(), replace_range() and
 /// write_meta() block on disk: call them from a thread of your own, never a CAF worker.
 class partition_host {
