@@ -34,6 +34,93 @@ struct json_token {
   bool lone_surrogate;    // a string with a \u escape of an unpaired surrogate
 };
 
+// The code unit of the four hex digits at `at`; nullopt if they are not four hex digits.
+std::optional<unsigned> hex4(std::string_view body, size_t at) {
+  if (at + 4 > body.size()) return std::nullopt;
+  unsigned v = 0;
+  for (size_t i = at; i < at + 4; ++i) {
+    char c = body[i];
+    int digit = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+    if (digit < 0) return std::nullopt;
+    v = v * 16 + static_cast<unsigned>(digit);
+  }
+  return v;
+}
+
+// A JSON string as written: its raw bytes between the quotes, whether a \u escape in it is
+// an unpaired surrogate, and where the text goes on after its closing quote.
+struct scanned_string {
+  std::string_view text;
+  bool lone_surrogate = false;
+  size_t end = 0;
+};
+
+// The string whose first byte (after the opening quote) is at `start`; nullopt if it is not
+// terminated.
+std::optional<scanned_string> scan_string(std::string_view body, size_t start) {
+  size_t pos = start;
+  bool lone = false;
+  while (pos < body.size() && body[pos] != '"') {
+    if (body[pos] != '\\') {
+      ++pos;
+    } else if (pos + 1 < body.size() && body[pos + 1] == 'u') {
+      auto unit = hex4(body, pos + 2);
+      pos += 6;
+      if (unit && *unit >= 0xd800 && *unit <= 0xdbff) {
+        // A high surrogate counts only followed by an escaped low one.
+        auto low = body.substr(pos).starts_with("\\u") ? hex4(body, pos + 2) : std::nullopt;
+        if (low && *low >= 0xdc00 && *low <= 0xdfff)
+          pos += 6;
+        else
+          lone = true;
+      } else if (unit && *unit >= 0xdc00 && *unit <= 0xdfff) {
+        lone = true;
+      }
+    } else {
+      pos += 2;
+    }
+  }
+  if (pos >= body.size()) return std::nullopt;
+  return scanned_string{body.substr(start, pos - start), lone, pos + 1};
+}
+
+enum class structure_step { go_on, lost, stray_byte };
+
+// Applies one character outside strings and numbers to the path of levels: `lost` where
+// the text cannot be followed, `stray_byte` for a non-ASCII byte outside any string.
+structure_step follow_structure(char c, std::vector<json_level>& levels) {
+  switch (c) {
+    case '{':
+      levels.push_back({true, {}, 0, true});
+      return structure_step::go_on;
+    case '[':
+      levels.push_back({false, {}, 0, false});
+      return structure_step::go_on;
+    case '}':
+    case ']':
+      if (levels.empty()) return structure_step::lost;
+      levels.pop_back();
+      return structure_step::go_on;
+    case ',':
+      if (levels.empty()) return structure_step::lost;
+      if (levels.back().object)
+        levels.back().expect_key = true;
+      else
+        ++levels.back().index;
+      return structure_step::go_on;
+    case ':':
+      if (levels.empty() || !levels.back().object) return structure_step::lost;
+      levels.back().expect_key = false;
+      return structure_step::go_on;
+    default:
+      return static_cast<unsigned char>(c) >= 0x80 ? structure_step::stray_byte
+                                                   : structure_step::go_on;
+  }
+}
+
 // Walks a JSON text token by token, keeping the path of the value being read, and hands
 // each string, member name and number to `visit(token, levels)`; returns the first message
 // `visit` returns. Not a parser: it stops quietly at text it cannot follow (the parsers
@@ -42,55 +129,19 @@ struct json_token {
 template <class Visit>
 std::optional<std::string> walk_json(std::string_view body, Visit&& visit) {
   std::vector<json_level> levels;
-  auto hex4 = [&](size_t at) -> std::optional<unsigned> {
-    if (at + 4 > body.size()) return std::nullopt;
-    unsigned v = 0;
-    for (size_t i = at; i < at + 4; ++i) {
-      char c = body[i];
-      int digit = c >= '0' && c <= '9'   ? c - '0'
-                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                         : -1;
-      if (digit < 0) return std::nullopt;
-      v = v * 16 + static_cast<unsigned>(digit);
-    }
-    return v;
-  };
   size_t pos = 0;
   while (pos < body.size()) {
     char c = body[pos];
     if (c == '"') {
-      size_t start = ++pos;
-      bool lone = false;
-      while (pos < body.size() && body[pos] != '"') {
-        if (body[pos] != '\\') {
-          ++pos;
-        } else if (pos + 1 < body.size() && body[pos + 1] == 'u') {
-          auto unit = hex4(pos + 2);
-          pos += 6;
-          if (unit && *unit >= 0xd800 && *unit <= 0xdbff) {
-            // A high surrogate counts only followed by an escaped low one.
-            auto low = body.substr(pos).starts_with("\\u") ? hex4(pos + 2) : std::nullopt;
-            if (low && *low >= 0xdc00 && *low <= 0xdfff)
-              pos += 6;
-            else
-              lone = true;
-          } else if (unit && *unit >= 0xdc00 && *unit <= 0xdfff) {
-            lone = true;
-          }
-        } else {
-          pos += 2;
-        }
-      }
-      if (pos >= body.size()) return std::nullopt;  // unterminated
-      auto text = body.substr(start, pos - start);
-      ++pos;
+      auto str = scan_string(body, pos + 1);
+      if (!str) return std::nullopt;  // unterminated
+      pos = str->end;
       bool is_name = !levels.empty() && levels.back().object && levels.back().expect_key;
-      if (auto problem =
-              visit(json_token{is_name ? json_token::name : json_token::string, text, lone},
-                    std::as_const(levels)))
+      if (auto problem = visit(json_token{is_name ? json_token::name : json_token::string,
+                                          str->text, str->lone_surrogate},
+                               std::as_const(levels)))
         return problem;
-      if (is_name) levels.back().key = std::string{text};
+      if (is_name) levels.back().key = std::string{str->text};
       continue;
     }
     if (c == '-' || (c >= '0' && c <= '9')) {
@@ -104,34 +155,15 @@ std::optional<std::string> walk_json(std::string_view body, Visit&& visit) {
         return problem;
       continue;
     }
-    ++pos;
-    switch (c) {
-      case '{':
-        levels.push_back({true, {}, 0, true});
+    switch (follow_structure(c, levels)) {
+      case structure_step::go_on:
+        ++pos;
         break;
-      case '[':
-        levels.push_back({false, {}, 0, false});
-        break;
-      case '}':
-      case ']':
-        if (levels.empty()) return std::nullopt;
-        levels.pop_back();
-        break;
-      case ',':
-        if (levels.empty()) return std::nullopt;
-        if (levels.back().object)
-          levels.back().expect_key = true;
-        else
-          ++levels.back().index;
-        break;
-      case ':':
-        if (levels.empty() || !levels.back().object) return std::nullopt;
-        levels.back().expect_key = false;
-        break;
-      default:
-        if (static_cast<unsigned char>(c) >= 0x80)
-          return "malformed JSON: byte " + std::to_string(pos - 1) +
-                 " is not valid UTF-8 and lies outside any string";
+      case structure_step::lost:
+        return std::nullopt;
+      case structure_step::stray_byte:
+        return "malformed JSON: byte " + std::to_string(pos) +
+               " is not valid UTF-8 and lies outside any string";
     }
   }
   return std::nullopt;
