@@ -512,28 +512,38 @@ TEST_F(NodeRuntime, UnknownTypeAndMessageHaveTheirCodes) {
   EXPECT_EQ(rt_->metrics().activations_started.value(), 0u);  // junk activates nothing
 }
 
-// Idle checks come from the node's sweeper every half idle timeout: an actor in use for
-// three timeouts stays, and once left alone it leaves, never before a whole timeout.
-TEST_F(NodeRuntime, AnActorInUseStaysAndLeavesOnlyAfterAWholeIdleTimeout) {
+// Idle checks come from the node's sweeper every half idle timeout. A witness called once
+// and then left alone leaves once a whole idle timeout has passed; an actor called back to
+// back all that time stays, and leaves once it is left alone too. Paced by the witnesses,
+// not by sleeps: only a single call stalled for a whole timeout could let it leave early.
+TEST_F(NodeRuntime, AnActorInUseStaysWhileAnIdleOneLeavesAndLeavesOnceLeftAlone) {
   runtime_options opts;
-  opts.idle_timeout = 400ms;
+  opts.idle_timeout = 1s;
   start(opts);
-  actor_id id{"counter", "busy"};
-  auto until = std::chrono::steady_clock::now() + 1200ms;
-  while (std::chrono::steady_clock::now() < until) {
-    ASSERT_TRUE(call(id, msg(inc(1))));
-    std::this_thread::sleep_for(50ms);
+  actor_id busy{"counter", "busy"};
+  int64_t calls = 0;
+  for (int round = 0; round < 2; ++round) {
+    actor_id witness{"counter", "witness" + std::to_string(round)};
+    ASSERT_TRUE(call(witness, msg(inc(1))));
+    auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (rt_->is_active(witness)) {
+      ASSERT_LT(std::chrono::steady_clock::now(), give_up)
+          << "phase: round " << round << ": waiting for " << to_string(witness) << " to leave";
+      auto r = call(busy, msg(inc(1)));
+      ASSERT_TRUE(r) << "phase: round " << round << ", call " << calls << ": "
+                     << message_of(r.error());
+      ++calls;
+    }
+    EXPECT_EQ(rt_->metrics().passivations.value(), uint64_t(round) + 1)
+        << "phase: round " << round << ": only the witness left";
   }
-  auto last_answer = std::chrono::steady_clock::now();
-  EXPECT_EQ(rt_->metrics().passivations.value(), 0u);
-  std::this_thread::sleep_for(100ms);
-  if (std::chrono::steady_clock::now() - last_answer < 200ms) {  // half the timeout at most
-    EXPECT_TRUE(rt_->is_active(id)) << "left before a whole idle timeout";
-  }
-  ASSERT_TRUE(eventually([&] { return rt_->metrics().activations.value() == 0; }, 5s))
-      << "phase: waiting for counter/busy to passivate";
-  EXPECT_EQ(rt_->metrics().passivations.value(), 1u);
-  EXPECT_EQ(rt_->metrics().activations_started.value(), 1u);
+  EXPECT_TRUE(rt_->is_active(busy));
+  EXPECT_EQ(counter_value(busy), calls);
+  EXPECT_EQ(rt_->metrics().activations_started.value(), 3u) << "busy was never started again";
+  ASSERT_TRUE(eventually([&] { return !rt_->is_active(busy); }, 5s))
+      << "phase: waiting for counter/busy to passivate once left alone";
+  EXPECT_EQ(rt_->metrics().passivations.value(), 3u);
+  EXPECT_EQ(rt_->metrics().activations_started.value(), 3u);
 }
 
 TEST_F(NodeRuntime, TenThousandActorsActivateThenAllPassivate) {
