@@ -9,8 +9,6 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 
 #include "keel/runtime/builtin.pb.h"
 #include "keel/runtime/builtin_actors.hpp"
@@ -18,6 +16,7 @@
 #include "keel/runtime/storage_keys.hpp"
 #include "keel/test/eventually.hpp"
 #include "keel/test/faulty_store.hpp"
+#include "keel/test/local_runtime.hpp"
 #include "keel/test/temp_dir.hpp"
 
 namespace keel {
@@ -166,23 +165,19 @@ class NodeRuntime : public ::testing::Test {
   ~NodeRuntime() override { stop(); }
 
   void start(runtime_options opts = {}) {
-    cfg_ = std::make_unique<caf::actor_system_config>();
-    cfg_->set("scheduler.max-threads", 2);
-    sys_ = std::make_unique<caf::actor_system>(*cfg_);
     auto store = open_leveldb_store({dir_.sub("db"), true});
     ASSERT_TRUE(store) << message_of(store.error());
     auto faulty = std::make_unique<test::faulty_store>(std::move(*store));
     faulty_ = faulty.get();
     faulty_->fail_next_scans = fail_scans_at_start_;
-    auto rt = node_runtime::start(*sys_, types_, std::move(faulty), clock_, opts);
-    ASSERT_TRUE(rt);
-    rt_ = std::move(*rt);
+    node_.start(types_, std::move(faulty), clock_, opts);
+    ASSERT_TRUE(node_.rt) << "phase: starting the runtime";
+    rt_ = node_.rt.get();
   }
 
   void stop() {
-    rt_.reset();
-    sys_.reset();
-    cfg_.reset();
+    rt_ = nullptr;
+    node_.stop();
   }
 
   call_result call(const actor_id& target, message_ptr m, std::chrono::milliseconds timeout = 5s) {
@@ -246,9 +241,8 @@ class NodeRuntime : public ::testing::Test {
   test::temp_dir dir_;
   type_registry types_;
   std::shared_ptr<shifted_clock> clock_ = std::make_shared<shifted_clock>();
-  std::unique_ptr<caf::actor_system_config> cfg_;
-  std::unique_ptr<caf::actor_system> sys_;
-  std::unique_ptr<node_runtime> rt_;
+  test::local_runtime node_;
+  node_runtime* rt_ = nullptr;  // node_'s, while it runs
   test::faulty_store* faulty_ = nullptr;
   int fail_scans_at_start_ = 0;  // the next start's store fails this many scans first
 };
