@@ -9,8 +9,6 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 
 #include "keel/runtime/builtin.pb.h"
 #include "keel/runtime/builtin_actors.hpp"
@@ -18,6 +16,7 @@
 #include "keel/runtime/storage_keys.hpp"
 #include "keel/test/eventually.hpp"
 #include "keel/test/faulty_store.hpp"
+#include "keel/test/local_runtime.hpp"
 #include "keel/test/temp_dir.hpp"
 
 namespace keel {
@@ -166,23 +165,19 @@ class NodeRuntime : public ::testing::Test {
   ~NodeRuntime() override { stop(); }
 
   void start(runtime_options opts = {}) {
-    cfg_ = std::make_unique<caf::actor_system_config>();
-    cfg_->set("scheduler.max-threads", 2);
-    sys_ = std::make_unique<caf::actor_system>(*cfg_);
     auto store = open_leveldb_store({dir_.sub("db"), true});
     ASSERT_TRUE(store) << message_of(store.error());
     auto faulty = std::make_unique<test::faulty_store>(std::move(*store));
     faulty_ = faulty.get();
     faulty_->fail_next_scans = fail_scans_at_start_;
-    auto rt = node_runtime::start(*sys_, types_, std::move(faulty), clock_, opts);
-    ASSERT_TRUE(rt);
-    rt_ = std::move(*rt);
+    node_.start(types_, std::move(faulty), clock_, opts);
+    ASSERT_TRUE(node_.rt) << "phase: starting the runtime";
+    rt_ = node_.rt.get();
   }
 
   void stop() {
-    rt_.reset();
-    sys_.reset();
-    cfg_.reset();
+    rt_ = nullptr;
+    node_.stop();
   }
 
   call_result call(const actor_id& target, message_ptr m, std::chrono::milliseconds timeout = 5s) {
@@ -246,9 +241,8 @@ class NodeRuntime : public ::testing::Test {
   test::temp_dir dir_;
   type_registry types_;
   std::shared_ptr<shifted_clock> clock_ = std::make_shared<shifted_clock>();
-  std::unique_ptr<caf::actor_system_config> cfg_;
-  std::unique_ptr<caf::actor_system> sys_;
-  std::unique_ptr<node_runtime> rt_;
+  test::local_runtime node_;
+  node_runtime* rt_ = nullptr;  // node_'s, while it runs
   test::faulty_store* faulty_ = nullptr;
   int fail_scans_at_start_ = 0;  // the next start's store fails this many scans first
 };
@@ -512,28 +506,38 @@ TEST_F(NodeRuntime, UnknownTypeAndMessageHaveTheirCodes) {
   EXPECT_EQ(rt_->metrics().activations_started.value(), 0u);  // junk activates nothing
 }
 
-// Idle checks come from the node's sweeper every half idle timeout: an actor in use for
-// three timeouts stays, and once left alone it leaves, never before a whole timeout.
-TEST_F(NodeRuntime, AnActorInUseStaysAndLeavesOnlyAfterAWholeIdleTimeout) {
+// Idle checks come from the node's sweeper every half idle timeout. A witness called once
+// and then left alone leaves once a whole idle timeout has passed; an actor called back to
+// back all that time stays, and leaves once it is left alone too. Paced by the witnesses,
+// not by sleeps: only a single call stalled for a whole timeout could let it leave early.
+TEST_F(NodeRuntime, AnActorInUseStaysWhileAnIdleOneLeavesAndLeavesOnceLeftAlone) {
   runtime_options opts;
-  opts.idle_timeout = 400ms;
+  opts.idle_timeout = 1s;
   start(opts);
-  actor_id id{"counter", "busy"};
-  auto until = std::chrono::steady_clock::now() + 1200ms;
-  while (std::chrono::steady_clock::now() < until) {
-    ASSERT_TRUE(call(id, msg(inc(1))));
-    std::this_thread::sleep_for(50ms);
+  actor_id busy{"counter", "busy"};
+  int64_t calls = 0;
+  for (int round = 0; round < 2; ++round) {
+    actor_id witness{"counter", "witness" + std::to_string(round)};
+    ASSERT_TRUE(call(witness, msg(inc(1))));
+    auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (rt_->is_active(witness)) {
+      ASSERT_LT(std::chrono::steady_clock::now(), give_up)
+          << "phase: round " << round << ": waiting for " << to_string(witness) << " to leave";
+      auto r = call(busy, msg(inc(1)));
+      ASSERT_TRUE(r) << "phase: round " << round << ", call " << calls << ": "
+                     << message_of(r.error());
+      ++calls;
+    }
+    EXPECT_EQ(rt_->metrics().passivations.value(), uint64_t(round) + 1)
+        << "phase: round " << round << ": only the witness left";
   }
-  auto last_answer = std::chrono::steady_clock::now();
-  EXPECT_EQ(rt_->metrics().passivations.value(), 0u);
-  std::this_thread::sleep_for(100ms);
-  if (std::chrono::steady_clock::now() - last_answer < 200ms) {  // half the timeout at most
-    EXPECT_TRUE(rt_->is_active(id)) << "left before a whole idle timeout";
-  }
-  ASSERT_TRUE(eventually([&] { return rt_->metrics().activations.value() == 0; }, 5s))
-      << "phase: waiting for counter/busy to passivate";
-  EXPECT_EQ(rt_->metrics().passivations.value(), 1u);
-  EXPECT_EQ(rt_->metrics().activations_started.value(), 1u);
+  EXPECT_TRUE(rt_->is_active(busy));
+  EXPECT_EQ(counter_value(busy), calls);
+  EXPECT_EQ(rt_->metrics().activations_started.value(), 3u) << "busy was never started again";
+  ASSERT_TRUE(eventually([&] { return !rt_->is_active(busy); }, 5s))
+      << "phase: waiting for counter/busy to passivate once left alone";
+  EXPECT_EQ(rt_->metrics().passivations.value(), 3u);
+  EXPECT_EQ(rt_->metrics().activations_started.value(), 3u);
 }
 
 TEST_F(NodeRuntime, TenThousandActorsActivateThenAllPassivate) {

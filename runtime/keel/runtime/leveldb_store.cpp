@@ -42,8 +42,7 @@ enum class dir_kind { new_dir, database };
 // CURRENT). Refuses LevelDB record files without a CURRENT, a database that lost it: asked
 // to create a database there, LevelDB writes a fresh one and then deletes every table and
 // log file of the old one as obsolete.
-caf::expected<dir_kind> inspect_data_dir(const std::string& path) {
-  auto* env = leveldb::Env::Default();
+caf::expected<dir_kind> inspect_data_dir(leveldb::Env* env, const std::string& path) {
   if (!env->FileExists(path)) return dir_kind::new_dir;
   std::vector<std::string> names;
   auto st = env->GetChildren(path, &names);
@@ -168,9 +167,10 @@ class leveldb_store final : public state_store {
 }  // namespace
 
 caf::expected<std::unique_ptr<state_store>> open_leveldb_store(const store_options& opts) {
-  auto kind = inspect_data_dir(opts.path);
-  if (!kind) return std::move(kind.error());
   leveldb::Options options;
+  if (opts.env) options.env = opts.env;
+  auto kind = inspect_data_dir(options.env, opts.path);
+  if (!kind) return std::move(kind.error());
   // Only a new dir may be created: a database whose CURRENT vanished since
   // inspect_data_dir is refused by LevelDB instead of overwritten.
   options.create_if_missing = *kind == dir_kind::new_dir;

@@ -10,12 +10,19 @@
 
 #include <caf/expected.hpp>
 
+namespace leveldb {
+class Env;
+}
+
 namespace keel {
 
 /// Options for the node's one database.
 struct store_options {
   std::string path;
   bool sync = true;  // fsync every commit batch; false only for benchmarks
+  // Where LevelDB does its file I/O; null: LevelDB's own. A seam for tests that wrap it
+  // (tests/support: a crash that drops unsynced writes). Requires: outlives the store.
+  leveldb::Env* env = nullptr;
 };
 
 /// One write of a batch: a put, or an erase when `erase` is set.

@@ -29,12 +29,20 @@ struct local_runtime {
 
   /// Requires: stopped; `types` outlives the runtime.
   void start(const type_registry& types, const store_options& store_opts) {
+    auto store = open_leveldb_store(store_opts);
+    ASSERT_TRUE(store) << message_of(store.error());
+    start(types, std::move(*store));
+  }
+
+  /// Over a store the test made (a fault-injecting wrapper), with its clock and options.
+  /// Requires: stopped; `types` outlives the runtime. Leaves `rt` null on failure.
+  void start(const type_registry& types, std::unique_ptr<state_store> store,
+             std::shared_ptr<wall_clock> clock = make_system_clock(), runtime_options opts = {}) {
     cfg = std::make_unique<caf::actor_system_config>();
     cfg->set("scheduler.max-threads", 2);
     sys = std::make_unique<caf::actor_system>(*cfg);
-    auto store = open_leveldb_store(store_opts);
-    ASSERT_TRUE(store) << message_of(store.error());
-    auto started = node_runtime::start(*sys, types, std::move(*store), make_system_clock(), {});
+    auto started =
+        node_runtime::start(*sys, types, std::move(store), std::move(clock), std::move(opts));
     ASSERT_TRUE(started) << message_of(started.error());
     rt = std::move(*started);
   }
