@@ -50,7 +50,11 @@ caf::expected<dir_kind> inspect_data_dir(leveldb::Env* env, const std::string& p
   if (std::ranges::find(names, "CURRENT") != names.end()) return dir_kind::database;
   std::vector<std::string> found;
   std::ranges::copy_if(names, std::back_inserter(found), holds_records);
-  if (found.empty()) return dir_kind::new_dir;
+  // Creating a database syncs its first manifest, then writes CURRENT: a crash between the
+  // two leaves MANIFEST-000001 alone. No write was ever taken (the open had not returned,
+  // and a write would have left a log file), so the dir is new and LevelDB rewrites it.
+  if (found.empty() || found == std::vector<std::string>{"MANIFEST-000001"})
+    return dir_kind::new_dir;
   std::ranges::sort(found);
   std::string listed;
   for (size_t i = 0; i < found.size() && i < 3; ++i) listed += (i ? ", " : "") + found[i];
