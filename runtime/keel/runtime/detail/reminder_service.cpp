@@ -232,6 +232,66 @@ void load_from(reminder_actor* self, uint32_t first, int attempt = 0) {
           });
 }
 
+// A partition handed to this node (or whose handoff was aborted): its reminders are in the
+// store now.
+void scan_partition(reminder_actor* self, uint32_t partition) {
+  self->state.dropped_while_loading.erase(partition);
+  self->request(self->state.svc->store_readers.front(), caf::infinite, scan_atom::value, partition)
+      .await([self](const load_result_ptr& loaded) { schedule_loaded(self, *loaded, false); },
+             [self, partition](caf::error& err) {
+               self->state.svc->log->error("cannot load the reminders of partition {}: {}",
+                                           partition, message_of(err));
+             });
+}
+
+// A partition handed off: its reminders fire on the new owner from now on.
+void drop_partition(reminder_state& st, uint32_t partition) {
+  if (st.next_chunk < partition_count) {  // loading
+    st.dropped_while_loading.insert(partition);
+    std::erase_if(st.changed_while_loading, [partition](const reminder_key_t& key) {
+      return key.first.partition() == partition;
+    });
+  }
+  std::vector<reminder_key_t> gone;
+  for (const auto& [key, due] : st.due_by_key)
+    if (key.first.partition() == partition) gone.push_back(key);
+  for (const auto& key : gone) {
+    erase_entry(st, key);
+    st.backoff_ms.erase(key);
+    st.in_flight.erase(key);
+  }
+}
+
+// A firing answered: done, superseded, or failed (retried after a growing backoff).
+void on_fired(reminder_actor* self, reminder_key_t key, int64_t due_ms, uint8_t code,
+              const std::string& error) {
+  auto& st = self->state;
+  auto it = st.due_by_key.find(key);
+  if (it == st.due_by_key.end() || it->second != due_ms) {  // removed or rescheduled
+    land(st, key);
+    return arm(self);
+  }
+  if (error.empty()) {
+    // Answered without a reschedule: a duplicate, or a one-shot whose removal came first.
+    st.in_flight.erase(key);
+    erase_entry(st, key);
+    return arm(self);
+  }
+  if (errc_from_wire(code) == errc::unavailable && st.svc->router->stopping()) {
+    // Stays in flight: nothing fires here any more, and the store still has it due.
+    ++*st.refused_while_stopping;
+    return;
+  }
+  auto& backoff = st.backoff_ms[key];
+  backoff = backoff == 0 ? 500 : std::min<int64_t>(backoff * 2, 60000);
+  st.svc->log->warn("reminder {} of {} failed ({}); retry in {} ms", key.second,
+                    to_string(key.first), error, backoff);
+  // The entry keeps its durable due time, so the actor still sees the original firing; it
+  // stays in flight (not fired again) until the backoff has passed.
+  self->delayed_send(self, std::chrono::milliseconds{backoff}, retry_atom::value, key.first,
+                     key.second);
+}
+
 caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
   self->state.svc = svc;
   // The state is gone when attached functors run: they keep their own references.
@@ -263,64 +323,11 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
           st.delayed_tick_ms = -1;
         fire_due(self);
       },
-      // A partition handed to this node (or whose handoff was aborted): its reminders are
-      // in the store now.
-      [self](scan_atom, uint32_t partition) {
-        self->state.dropped_while_loading.erase(partition);
-        self->request(self->state.svc->store_readers.front(), caf::infinite, scan_atom::value,
-                      partition)
-            .await([self](const load_result_ptr& loaded) { schedule_loaded(self, *loaded, false); },
-                   [self, partition](caf::error& err) {
-                     self->state.svc->log->error("cannot load the reminders of partition {}: {}",
-                                                 partition, message_of(err));
-                   });
-      },
-      // A partition handed off: its reminders fire on the new owner from now on.
-      [self](drop_atom, uint32_t partition) {
-        auto& st = self->state;
-        if (st.next_chunk < partition_count) {  // loading
-          st.dropped_while_loading.insert(partition);
-          std::erase_if(st.changed_while_loading, [partition](const reminder_key_t& key) {
-            return key.first.partition() == partition;
-          });
-        }
-        std::vector<reminder_key_t> gone;
-        for (const auto& [key, due] : st.due_by_key)
-          if (key.first.partition() == partition) gone.push_back(key);
-        for (const auto& key : gone) {
-          erase_entry(st, key);
-          st.backoff_ms.erase(key);
-          st.in_flight.erase(key);
-        }
-      },
+      [self](scan_atom, uint32_t partition) { scan_partition(self, partition); },
+      [self](drop_atom, uint32_t partition) { drop_partition(self->state, partition); },
       [self](fired_atom, const actor_id& id, const std::string& name, int64_t due_ms, uint8_t code,
              const std::string& error) {
-        auto& st = self->state;
-        reminder_key_t key{id, name};
-        auto it = st.due_by_key.find(key);
-        if (it == st.due_by_key.end() || it->second != due_ms) {  // removed or rescheduled
-          land(st, key);
-          return arm(self);
-        }
-        if (error.empty()) {
-          // Answered without a reschedule: a duplicate, or a one-shot whose removal came first.
-          st.in_flight.erase(key);
-          erase_entry(st, key);
-          return arm(self);
-        }
-        if (static_cast<errc>(code) == errc::unavailable && st.svc->router->stopping()) {
-          // Stays in flight: nothing fires here any more, and the store still has it due.
-          ++*st.refused_while_stopping;
-          return;
-        }
-        auto& backoff = st.backoff_ms[key];
-        backoff = backoff == 0 ? 500 : std::min<int64_t>(backoff * 2, 60000);
-        st.svc->log->warn("reminder {} of {} failed ({}); retry in {} ms", name, to_string(id),
-                          error, backoff);
-        // The entry keeps its durable due time, so the actor still sees the original firing;
-        // it stays in flight (not fired again) until the backoff has passed.
-        self->delayed_send(self, std::chrono::milliseconds{backoff}, retry_atom::value, key.first,
-                           key.second);
+        on_fired(self, {id, name}, due_ms, code, error);
       },
       [self](retry_atom, const actor_id& id, const std::string& name) {
         land(self->state, {id, name});
