@@ -45,6 +45,39 @@ const std::map<std::string, errc, std::less<>>& codes_by_name() {
   return codes;
 }
 
+// `remind`: reminders and timers on request, counting their firings.
+void register_remind_actor(type_registry& types) {
+  types.add_type<ReminderCount>("remind")
+      .on<Remind>([](const Remind& m, context& ctx) {
+        auto name = m.name();
+        if (name.empty()) {
+          name = "r" + std::to_string(ctx.state<ReminderCount>().names_size());
+          ctx.state<ReminderCount>().add_names(name);
+        }
+        ctx.register_reminder(name, std::chrono::milliseconds{m.in_ms()},
+                              std::chrono::milliseconds{m.period_ms()});
+        return ctx.state<ReminderCount>();
+      })
+      .on<Forget>([](const Forget& m, context& ctx) {
+        ctx.unregister_reminder(m.name());
+        return ctx.state<ReminderCount>();
+      })
+      .on<GetReminders>(
+          [](const GetReminders&, context& ctx) { return ctx.state<ReminderCount>(); })
+      .on<ArmTimer>([](const ArmTimer& m, context& ctx) {
+        ctx.set_timer("t", std::chrono::milliseconds{m.in_ms()});
+        return ctx.state<ReminderCount>();
+      })
+      .on_reminder([](const std::string&, context& ctx) {
+        auto& st = ctx.state<ReminderCount>();
+        st.set_fired(st.fired() + 1);
+      })
+      .on_timer([](const std::string&, context& ctx) {
+        auto& st = ctx.state<ReminderCount>();
+        st.set_timers(st.timers() + 1);
+      });
+}
+
 }  // namespace
 
 void register_test_actors(type_registry& types) {
@@ -79,35 +112,7 @@ void register_test_actors(type_registry& types) {
           return make_error(errc::bad_payload, "code: unknown error code '" + m.code() + "'");
         return make_error(it->second, m.message().empty() ? "failed on request" : m.message());
       });
-  types.add_type<ReminderCount>("remind")
-      .on<Remind>([](const Remind& m, context& ctx) {
-        auto name = m.name();
-        if (name.empty()) {
-          name = "r" + std::to_string(ctx.state<ReminderCount>().names_size());
-          ctx.state<ReminderCount>().add_names(name);
-        }
-        ctx.register_reminder(name, std::chrono::milliseconds{m.in_ms()},
-                              std::chrono::milliseconds{m.period_ms()});
-        return ctx.state<ReminderCount>();
-      })
-      .on<Forget>([](const Forget& m, context& ctx) {
-        ctx.unregister_reminder(m.name());
-        return ctx.state<ReminderCount>();
-      })
-      .on<GetReminders>(
-          [](const GetReminders&, context& ctx) { return ctx.state<ReminderCount>(); })
-      .on<ArmTimer>([](const ArmTimer& m, context& ctx) {
-        ctx.set_timer("t", std::chrono::milliseconds{m.in_ms()});
-        return ctx.state<ReminderCount>();
-      })
-      .on_reminder([](const std::string&, context& ctx) {
-        auto& st = ctx.state<ReminderCount>();
-        st.set_fired(st.fired() + 1);
-      })
-      .on_timer([](const std::string&, context& ctx) {
-        auto& st = ctx.state<ReminderCount>();
-        st.set_timers(st.timers() + 1);
-      });
+  register_remind_actor(types);
   types.add_type<CounterState>("relay")
       .on_async<Relay>([](const Relay& m, context& ctx) {
         Sleep sleep;

@@ -231,6 +231,69 @@ task<> retry_search(context& ctx, const matcher& match, const rideshare_options&
     on_matched(ctx, driver, opts);
 }
 
+caf::expected<Ride> accept_ride(const AcceptRide& m, context& ctx) {
+  auto current = existing(ctx);
+  if (!current) return current;
+  if (current->status() != Ride::matched) return illegal("accept", *current);
+  if (m.driver_id() != current->driver_id())
+    return make_error(errc::conflict, "cannot accept ride " + current->ride_id() + ": driver '" +
+                                          m.driver_id() + "' is not the matched driver");
+  auto& ride = *ctx.state<RideState>().mutable_ride();
+  ride.set_status(Ride::accepted);
+  ctx.unregister_reminder(std::string{accept_reminder});
+  owe_payment(ctx, payment_op::authorize);
+  notify_rider(ctx, ride);
+  alert(ctx, "rider", ride.rider_id(), alert_kind::accepted,
+        "driver " + ride.driver_id() + " accepted");
+  return ride;
+}
+
+caf::expected<Ride> start_ride(context& ctx) {
+  auto current = existing(ctx);
+  if (!current) return current;
+  if (current->status() != Ride::accepted) return illegal("start", *current);
+  auto& ride = *ctx.state<RideState>().mutable_ride();
+  ride.set_status(Ride::in_progress);
+  notify_rider(ctx, ride);
+  alert(ctx, "rider", ride.rider_id(), alert_kind::started, "your ride has started");
+  alert(ctx, "driver", ride.driver_id(), alert_kind::started, "ride started");
+  return ride;
+}
+
+caf::expected<Ride> complete_ride(context& ctx) {
+  auto current = existing(ctx);
+  if (!current) return current;
+  if (current->status() != Ride::in_progress) return illegal("complete", *current);
+  auto& ride = *ctx.state<RideState>().mutable_ride();
+  ride.set_status(Ride::completed);
+  owe_payment(ctx, payment_op::capture, ride.fare_cents());
+  finish_ride(ctx, ride);
+  auto fare = std::to_string(ride.fare_cents()) + " cents";
+  alert(ctx, "rider", ride.rider_id(), alert_kind::completed, "ride completed, fare " + fare);
+  alert(ctx, "driver", ride.driver_id(), alert_kind::completed, "ride completed, fare " + fare);
+  return ride;
+}
+
+// The fee rule: free until the driver accepts; afterwards a fixed fee is captured.
+caf::expected<Ride> cancel_ride(context& ctx, const rideshare_options& opts) {
+  auto current = existing(ctx);
+  if (!current) return current;
+  auto status = current->status();
+  if (status == Ride::completed || status == Ride::cancelled) return illegal("cancel", *current);
+  auto& ride = *ctx.state<RideState>().mutable_ride();
+  if (status == Ride::accepted || status == Ride::in_progress) {
+    ride.set_cancellation_fee_cents(opts.cancellation_fee_cents);
+    owe_payment(ctx, payment_op::capture, opts.cancellation_fee_cents);
+  } else {
+    owe_payment(ctx, payment_op::void_payment);
+  }
+  ride.set_status(Ride::cancelled);
+  finish_ride(ctx, ride);
+  alert(ctx, "rider", ride.rider_id(), alert_kind::cancelled, "ride cancelled");
+  alert(ctx, "driver", ride.driver_id(), alert_kind::cancelled, "ride cancelled");
+  return ride;
+}
+
 }  // namespace
 
 void register_ride(type_registry& types, const rideshare_options& opts) {
@@ -281,68 +344,10 @@ void register_ride(type_registry& types, const rideshare_options& opts) {
         }
         return Done{};
       })
-      .on<AcceptRide>([](const AcceptRide& m, context& ctx) -> caf::expected<Ride> {
-        auto current = existing(ctx);
-        if (!current) return current;
-        if (current->status() != Ride::matched) return illegal("accept", *current);
-        if (m.driver_id() != current->driver_id())
-          return make_error(errc::conflict, "cannot accept ride " + current->ride_id() +
-                                                ": driver '" + m.driver_id() +
-                                                "' is not the matched driver");
-        auto& ride = *ctx.state<RideState>().mutable_ride();
-        ride.set_status(Ride::accepted);
-        ctx.unregister_reminder(std::string{accept_reminder});
-        owe_payment(ctx, payment_op::authorize);
-        notify_rider(ctx, ride);
-        alert(ctx, "rider", ride.rider_id(), alert_kind::accepted,
-              "driver " + ride.driver_id() + " accepted");
-        return ride;
-      })
-      .on<StartRide>([](const StartRide&, context& ctx) -> caf::expected<Ride> {
-        auto current = existing(ctx);
-        if (!current) return current;
-        if (current->status() != Ride::accepted) return illegal("start", *current);
-        auto& ride = *ctx.state<RideState>().mutable_ride();
-        ride.set_status(Ride::in_progress);
-        notify_rider(ctx, ride);
-        alert(ctx, "rider", ride.rider_id(), alert_kind::started, "your ride has started");
-        alert(ctx, "driver", ride.driver_id(), alert_kind::started, "ride started");
-        return ride;
-      })
-      .on<CompleteRide>([](const CompleteRide&, context& ctx) -> caf::expected<Ride> {
-        auto current = existing(ctx);
-        if (!current) return current;
-        if (current->status() != Ride::in_progress) return illegal("complete", *current);
-        auto& ride = *ctx.state<RideState>().mutable_ride();
-        ride.set_status(Ride::completed);
-        owe_payment(ctx, payment_op::capture, ride.fare_cents());
-        finish_ride(ctx, ride);
-        auto fare = std::to_string(ride.fare_cents()) + " cents";
-        alert(ctx, "rider", ride.rider_id(), alert_kind::completed, "ride completed, fare " + fare);
-        alert(ctx, "driver", ride.driver_id(), alert_kind::completed,
-              "ride completed, fare " + fare);
-        return ride;
-      })
-      .on<CancelRide>([opts](const CancelRide&, context& ctx) -> caf::expected<Ride> {
-        auto current = existing(ctx);
-        if (!current) return current;
-        auto status = current->status();
-        if (status == Ride::completed || status == Ride::cancelled)
-          return illegal("cancel", *current);
-        auto& ride = *ctx.state<RideState>().mutable_ride();
-        // The fee rule: free until the driver accepts; afterwards a fixed fee is captured.
-        if (status == Ride::accepted || status == Ride::in_progress) {
-          ride.set_cancellation_fee_cents(opts.cancellation_fee_cents);
-          owe_payment(ctx, payment_op::capture, opts.cancellation_fee_cents);
-        } else {
-          owe_payment(ctx, payment_op::void_payment);
-        }
-        ride.set_status(Ride::cancelled);
-        finish_ride(ctx, ride);
-        alert(ctx, "rider", ride.rider_id(), alert_kind::cancelled, "ride cancelled");
-        alert(ctx, "driver", ride.driver_id(), alert_kind::cancelled, "ride cancelled");
-        return ride;
-      })
+      .on<AcceptRide>(accept_ride)
+      .on<StartRide>([](const StartRide&, context& ctx) { return start_ride(ctx); })
+      .on<CompleteRide>([](const CompleteRide&, context& ctx) { return complete_ride(ctx); })
+      .on<CancelRide>([opts](const CancelRide&, context& ctx) { return cancel_ride(ctx, opts); })
       .on_reminder([match, opts](const std::string& name, context& ctx) -> task<> {
         if (name == payment_reminder)
           flush_payments(ctx);

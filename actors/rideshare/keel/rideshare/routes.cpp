@@ -101,13 +101,11 @@ http::route_doc doc(int success = 200) {
   return http::route_doc::json(request, Reply::descriptor(), success);
 }
 
-}  // namespace
+// Riders' routes are public, drivers' and payments' partner (docs/api.md "Scopes").
+constexpr auto rider = http::api_scope::public_;
+constexpr auto partner = http::api_scope::partner;
 
-void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const rideshare_options&) {
-  auto& rt = runtime;
-  // Riders' routes are public, drivers' and payments' partner (docs/api.md "Scopes").
-  constexpr auto rider = http::api_scope::public_;
-  constexpr auto partner = http::api_scope::partner;
+void add_driver_routes(http::gateway& gw, node_runtime& rt) {
   gw.add_route(
       "PUT", "/v1/drivers/{id}/location",
       [&rt](const exchange_ptr& ex) {
@@ -136,6 +134,10 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
         forward(rt, ex, driver_actor(std::string{ex->param("id")}), std::make_shared<GetDriver>());
       },
       partner, doc<void, Driver>());
+}
+
+// A ride's life: requested, read, accepted, started, completed or cancelled.
+void add_ride_routes(http::gateway& gw, node_runtime& rt) {
   gw.add_route(
       "POST", "/v1/rides", [&rt](const exchange_ptr& ex) { request_ride(rt, ex); }, rider,
       doc<RequestRide, Ride>(201));
@@ -171,6 +173,10 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
   lifecycle("/v1/rides/{id}/start", StartRide{}, partner);
   lifecycle("/v1/rides/{id}/complete", CompleteRide{}, partner);
   lifecycle("/v1/rides/{id}/cancel", CancelRide{}, rider);
+}
+
+// Quotes, riders, payments and both kinds of alert inbox.
+void add_account_routes(http::gateway& gw, node_runtime& rt) {
   gw.add_route(
       "POST", "/v1/quotes",
       [&rt](const exchange_ptr& ex) {
@@ -206,6 +212,14 @@ void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const ridesh
         },
         riders ? rider : partner, doc<void, AlertInbox>());
   }
+}
+
+}  // namespace
+
+void add_rideshare_routes(http::gateway& gw, node_runtime& runtime, const rideshare_options&) {
+  add_driver_routes(gw, runtime);
+  add_ride_routes(gw, runtime);
+  add_account_routes(gw, runtime);
 }
 
 }  // namespace keel::rideshare
