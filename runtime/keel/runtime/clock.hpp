@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -36,5 +37,25 @@ uint64_t ticks() noexcept;
 std::chrono::nanoseconds to_duration(uint64_t n) noexcept;
 
 }  // namespace fast_clock
+
+/// The runtime's monotonic time, which idleness, deadlines and the node's sweeps are
+/// decided by: fast_clock::coarse_now() plus an offset that only a test moves, so a test
+/// can pass an idle timeout or a deadline without waiting for it. Concrete, not virtual:
+/// a reading is one relaxed load more than coarse_now(), on the per-turn path too.
+/// Thread safety: thread-safe.
+class monotonic_clock {
+ public:
+  std::chrono::steady_clock::time_point now() const noexcept {
+    return fast_clock::coarse_now() +
+           std::chrono::nanoseconds{offset_ns_.load(std::memory_order_relaxed)};
+  }
+  /// Moves this clock, and only it, forward by `by`: for tests.
+  void advance(std::chrono::nanoseconds by) noexcept {
+    offset_ns_.fetch_add(by.count(), std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<int64_t> offset_ns_{0};
+};
 
 }  // namespace keel

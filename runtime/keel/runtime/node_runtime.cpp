@@ -37,14 +37,22 @@ std::shared_ptr<spdlog::logger> runtime_logger() {
 // per activation went through CAF's clock thread, a wake-up of it for every activation
 // started (~3 per ride, ~4 % of keel-node's CPU under rideshare-sim). Near the activation
 // limit it evicts the longest-idle ones.
-caf::behavior deadline_sweeper(caf::event_based_actor* self, call_router* router,
-                               std::chrono::milliseconds interval,
-                               std::chrono::milliseconds idle_timeout,
-                               std::chrono::milliseconds slow_request,
-                               std::shared_ptr<spdlog::logger> log) {
+struct sweeper_config {
+  call_router* router;
+  const monotonic_clock* clock;
+  std::chrono::milliseconds interval;
+  std::chrono::milliseconds idle_timeout;
+  std::chrono::milliseconds slow_request;
+  // Set when the runtime starts, not when the sweeper's thread does: a clock advanced
+  // right after start() must find the first idle check due.
+  steady_time first_idle_check;
+  std::shared_ptr<spdlog::logger> log;
+};
+
+caf::behavior deadline_sweeper(caf::event_based_actor* self, sweeper_config cfg) {
+  auto [router, clock, interval, idle_timeout, slow_request, next_idle_check, log] = std::move(cfg);
   self->delayed_send(self, interval, detail::sweep_atom::value);
   auto idle_period = std::max(interval, idle_timeout / 2);
-  auto next_idle_check = std::chrono::steady_clock::now() + idle_period;
   // A round scans the directory: ~10 ms per million activations here.
   auto round_period = std::clamp(
       std::chrono::milliseconds{static_cast<int64_t>(router->max_activations() / 10'000)}, interval,
@@ -52,7 +60,7 @@ caf::behavior deadline_sweeper(caf::event_based_actor* self, call_router* router
   detail::eviction_pacer pacer{router->max_activations(), round_period};
   return {
       [=](detail::sweep_atom) mutable {
-        auto now = std::chrono::steady_clock::now();
+        auto now = clock->now();
         std::vector<pending_calls::slow_call> slow;
         router->pending().sweep(now, slow_request, &slow);
         for (const auto& call : slow)
@@ -92,6 +100,7 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
   services_->metrics = &metrics_;
   services_->turns = &turns_;
   services_->clock = std::move(clock);
+  services_->monotonic = opts_.monotonic.get();
   services_->log = runtime_logger();
   services_->idle_timeout = opts_.idle_timeout;
   services_->default_timeout = opts_.default_timeout;
@@ -112,8 +121,12 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
   // Detached: a scheduled sweeper would wake a CAF worker every interval, and the
   // work-stealing workers then poll for ~25 ms before they sleep again, so an idle node
   // burned ~30 % of a core.
-  sweeper_ = sys_.spawn<caf::detached>(deadline_sweeper, &router_, opts_.sweep_interval,
-                                       opts_.idle_timeout, opts_.slow_request, services_->log);
+  auto first_idle_check =
+      opts_.monotonic->now() + std::max(opts_.sweep_interval, opts_.idle_timeout / 2);
+  sweeper_ = sys_.spawn<caf::detached>(
+      deadline_sweeper,
+      sweeper_config{&router_, opts_.monotonic.get(), opts_.sweep_interval, opts_.idle_timeout,
+                     opts_.slow_request, first_idle_check, services_->log});
 }
 
 caf::expected<std::unique_ptr<node_runtime>> node_runtime::start(caf::actor_system& sys,
@@ -123,6 +136,7 @@ caf::expected<std::unique_ptr<node_runtime>> node_runtime::start(caf::actor_syst
                                                                  runtime_options opts) {
   if (!store) return make_error(errc::unavailable, "no state store");
   if (!clock) clock = make_system_clock();
+  if (!opts.monotonic) opts.monotonic = std::make_shared<monotonic_clock>();
   return std::unique_ptr<node_runtime>{
       new node_runtime(sys, types, std::move(store), std::move(clock), std::move(opts))};
 }
@@ -145,8 +159,8 @@ call_result node_runtime::call_and_wait(const actor_id& target, message_ptr requ
                                         std::chrono::milliseconds timeout) {
   auto promise = std::make_shared<std::promise<call_result>>();
   auto future = promise->get_future();
-  call(target, std::move(request), std::chrono::steady_clock::now() + timeout, trace_id::make(),
-       "local", [promise](call_result result) { promise->set_value(std::move(result)); });
+  call(target, std::move(request), opts_.monotonic->now() + timeout, trace_id::make(), "local",
+       [promise](call_result result) { promise->set_value(std::move(result)); });
   return future.get();
 }
 

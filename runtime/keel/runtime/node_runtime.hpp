@@ -44,6 +44,9 @@ struct runtime_options {
   size_t max_activations = 1'000'000;
   // Checked at every turn start and group commit; null: never closed (a single node).
   std::shared_ptr<const node_fence> fence;
+  // Idleness, deadlines and sweeps; null: a clock of the runtime's own. Tests pass one they
+  // advance.
+  std::shared_ptr<monotonic_clock> monotonic;
 };
 
 /// One node's virtual-actor runtime: the router, the store actors, the reminder service and
@@ -101,6 +104,8 @@ class node_runtime {
   /// Null on a single node.
   const std::shared_ptr<const node_fence>& fence() const noexcept { return opts_.fence; }
   const runtime_options& options() const noexcept { return opts_; }
+  /// The monotonic time the runtime decides idleness and deadlines by.
+  const monotonic_clock& monotonic() const noexcept { return *opts_.monotonic; }
 
  private:
   node_runtime(caf::actor_system& sys, const type_registry& types,

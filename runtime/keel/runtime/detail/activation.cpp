@@ -58,7 +58,7 @@ void on_idle(activation_actor* self, milliseconds max_idle) {
   auto& st = self->state;
   st.idle_scheduled = false;
   if (st.holds_nothing()) max_idle = std::min(max_idle, empty_idle_timeout);
-  leave_if_idle(self, fast_clock::coarse_now() - st.last_active >= max_idle);
+  leave_if_idle(self, st.svc->monotonic->now() - st.last_active >= max_idle);
 }
 
 // `bytes` as lowercase hex: how a storage key (binary, with NULs) goes into a log line.
@@ -127,7 +127,7 @@ void start_activation(activation_actor* self, node_services* svc, actor_id id,
   st.type = type;
   st.id = std::move(id);
   st.idle_since = std::move(idle_since);
-  st.last_active = fast_clock::coarse_now();
+  st.last_active = svc->monotonic->now();
   svc->metrics->activations_started.add();
   svc->metrics->activations.add(1);
   auto* metrics = svc->metrics;

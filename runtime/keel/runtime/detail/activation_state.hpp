@@ -14,6 +14,7 @@
 #include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/call_router.hpp"
 #include "keel/runtime/clock.hpp"
+#include "keel/runtime/detail/node_services.hpp"
 #include "keel/runtime/message.hpp"
 #include "keel/runtime/runtime.pb.h"
 
@@ -70,7 +71,7 @@ struct activation_state {
 
   /// Records that a turn just ended (or was refused), for the idle checks and eviction.
   void mark_active() {
-    last_active = fast_clock::coarse_now();
+    last_active = svc->monotonic->now();
     idle_since->store(
         std::chrono::duration_cast<std::chrono::nanoseconds>(last_active.time_since_epoch())
             .count(),

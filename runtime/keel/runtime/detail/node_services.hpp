@@ -19,6 +19,7 @@ class node_fence;
 class turn_log;
 class type_registry;
 class wall_clock;
+class monotonic_clock;
 struct runtime_metrics;
 }  // namespace keel
 
@@ -33,6 +34,7 @@ struct node_services {
   runtime_metrics* metrics = nullptr;
   turn_log* turns = nullptr;
   std::shared_ptr<wall_clock> clock;
+  const monotonic_clock* monotonic = nullptr;  // owned by the runtime's options
   std::shared_ptr<spdlog::logger> log;
   caf::actor store_writer;
   // Loads run on a few detached readers (LevelDB reads are thread-safe): with one, every

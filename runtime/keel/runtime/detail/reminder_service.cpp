@@ -142,7 +142,7 @@ void fire_due(reminder_actor* self) {
     fired->set_name(key.second);
     fired->set_due_ms(when);
     caf::actor me = caf::actor_cast<caf::actor>(self);
-    auto env = make_call(key.first, std::chrono::steady_clock::now() + st.svc->default_timeout,
+    auto env = make_call(key.first, st.svc->monotonic->now() + st.svc->default_timeout,
                          [me, key = key, when = when](call_result result) {
                            auto code =
                                result ? uint8_t{0} : static_cast<uint8_t>(code_of(result.error()));

@@ -115,8 +115,8 @@ void turn::end_coroutine() {
 void turn::ask_message(const actor_id& target, message_ptr request,
                        std::function<void(call_result)> then) {
   auto& st = self_->state;
-  auto deadline = env_->reply ? env_->reply->deadline()
-                              : std::chrono::steady_clock::now() + st.svc->default_timeout;
+  auto deadline =
+      env_->reply ? env_->reply->deadline() : st.svc->monotonic->now() + st.svc->default_timeout;
   ++outstanding_asks_;
   asked_ = true;
   if (!env_hold_) env_hold_ = shared_env();  // continuations run after the message is gone
@@ -231,9 +231,11 @@ void turn::finish(bool reply) {
   if (!ok)
     st.svc->log->debug("turn {} {} trace={} failed: {}", to_string(st.id), env_->message_type,
                        env_->trace.to_hex(), message_of(result_->error()));
+  // Before the reply: whoever the answer reaches finds the turn's end already recorded
+  // (a test that advances the clock on it, the idle check it may trigger).
+  st.mark_active();
   if (reply && env_->reply) env_->reply->complete(std::move(*result_), self_->context());
   --st.open_turns;
-  st.mark_active();
   if (st.open_turns == 0 && st.holds_nothing()) schedule_idle_check(self_, empty_idle_timeout);
   // Finished: no continuation will touch this object again. The envelope is released now,
   // not when the object is reused; the object is recycled by whoever ran the last step.
@@ -266,7 +268,7 @@ void run_first_step(std::shared_ptr<turn> t, Step&& step) {
 // Answers `env` at once if it may not start a turn of `self`; true if it did.
 bool refuse_turn(activation_actor* self, const envelope_ptr& env) {
   auto& st = self->state;
-  auto now = fast_clock::coarse_now();  // deadlines are swept at 10 ms anyway
+  auto now = st.svc->monotonic->now();  // coarse: deadlines are swept at 10 ms anyway
   if (env->reply) {
     if (env->reply->done()) return true;  // timed out while queued: never run it
     if (env->reply->deadline() <= now) {

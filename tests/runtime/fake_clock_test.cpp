@@ -1,0 +1,79 @@
+// Deadlines on a monotonic clock the test advances: an hour-long deadline passes in
+// milliseconds of real time, and what happens before it is decided by the clock, not by
+// how fast this machine is.
+#include <chrono>
+#include <future>
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include "keel/runtime/builtin.pb.h"
+#include "keel/runtime/clock.hpp"
+#include "keel/runtime/context.hpp"
+#include "keel/runtime/errc.hpp"
+#include "keel/runtime/task.hpp"
+#include "keel/test/eventually.hpp"
+#include "keel/test/local_runtime.hpp"
+#include "keel/test/temp_dir.hpp"
+
+namespace keel::test {
+namespace {
+
+using namespace std::chrono_literals;
+using builtin::CounterState;
+using builtin::CounterValue;
+using builtin::Get;
+
+class FakeClock : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Asks itself: the ask waits behind the turn that made it, so the call is answered
+    // only by its deadline (the ask's own is a day away).
+    types_.add_type<CounterState>("silent").on<Get>(
+        [](const Get&, context& ctx) -> task<CounterValue> {
+          auto answer = co_await ctx.ask<CounterValue>(ctx.self(), Get{});
+          co_return answer ? *answer : CounterValue{};
+        });
+    runtime_options opts;
+    opts.default_timeout = 24h;
+    opts.monotonic = clock_;
+    auto store = open_leveldb_store({dir_.sub("db"), true});
+    ASSERT_TRUE(store) << message_of(store.error());
+    node_.start(types_, std::move(*store), make_system_clock(), opts);
+    ASSERT_TRUE(node_.rt);
+  }
+
+  temp_dir dir_;
+  type_registry types_;
+  std::shared_ptr<monotonic_clock> clock_ = std::make_shared<monotonic_clock>();
+  local_runtime node_;
+};
+
+// A call due in an hour is answered `timeout` when the clock passes its deadline, and not
+// before: the same call with the clock short of it is still open when the first times out.
+TEST_F(FakeClock, ACallTimesOutWhenTheClockPassesItsDeadline) {
+  auto call = [&](std::chrono::minutes in, const std::string& key) {
+    auto answer = std::make_shared<std::promise<call_result>>();
+    node_.rt->call(actor_id{"silent", key}, std::make_shared<Get>(), clock_->now() + in,
+                   trace_id::make(), "test",
+                   [answer](call_result r) { answer->set_value(std::move(r)); });
+    return answer->get_future();
+  };
+  auto soon = call(60min, "s1");
+  auto later = call(90min, "s2");
+  clock_->advance(61min);
+  ASSERT_EQ(soon.wait_for(10s), std::future_status::ready) << "no timeout past the deadline";
+  auto r = soon.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::timeout) << message_of(r.error());
+  EXPECT_EQ(later.wait_for(0s), std::future_status::timeout)
+      << "a call 29 minutes short of its deadline was answered";
+  clock_->advance(30min);
+  ASSERT_EQ(later.wait_for(10s), std::future_status::ready);
+  auto r2 = later.get();
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(code_of(r2.error()), errc::timeout) << message_of(r2.error());
+}
+
+}  // namespace
+}  // namespace keel::test
