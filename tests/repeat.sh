@@ -17,7 +17,7 @@ make build >"$work/build.log" 2>&1 || { echo "[repeat] build failed: $work/build
 failed_runs=0
 for i in $(seq 1 "$runs"); do
   start=$(date +%s)
-  args=(--timeout 600 -j1)
+  args=(--timeout 600 -j1 --output-on-failure)
   [ -n "$filter" ] && args+=(-R "$filter")
   if (cd build && ctest "${args[@]}") >"$work/run-$i.log" 2>&1; then
     result="pass"
