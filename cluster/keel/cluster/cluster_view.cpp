@@ -170,7 +170,8 @@ cluster_view::news cluster_view::apply_event(cluster_snapshot& draft, const etcd
       draft.draining[key.substr(keys_.drain.size())] = value;
     return news::nothing;
   }
-  return apply_member(draft, key, value, deleted);
+  apply_member(draft, key, value, deleted);
+  return news::nothing;
 }
 
 cluster_view::news cluster_view::apply_coordinator(cluster_snapshot& draft,
@@ -184,9 +185,9 @@ cluster_view::news cluster_view::apply_coordinator(cluster_snapshot& draft,
   return news::nothing;
 }
 
-cluster_view::news cluster_view::apply_member(cluster_snapshot& draft, const std::string& key,
-                                              const std::string& value, bool deleted) {
-  if (key.size() <= keys_.members.size() || !key.starts_with(keys_.members)) return news::nothing;
+void cluster_view::apply_member(cluster_snapshot& draft, const std::string& key,
+                                const std::string& value, bool deleted) {
+  if (key.size() <= keys_.members.size() || !key.starts_with(keys_.members)) return;
   auto node_id = key.substr(keys_.members.size());
   if (deleted) {
     draft.members.erase(node_id);
@@ -194,7 +195,6 @@ cluster_view::news cluster_view::apply_member(cluster_snapshot& draft, const std
     Member m;
     if (!from_etcd_json(value, m)) draft.members[node_id] = std::move(m);
   }
-  return deleted && node_id == node_id_ ? news::own_key_deleted : news::nothing;
 }
 
 void cluster_view::put_partition(cluster_snapshot& draft, uint32_t p, const PartitionRecord* rec,
@@ -308,13 +308,6 @@ std::map<uint32_t, PartitionRecord> cluster_view::partitions() const {
   std::map<uint32_t, PartitionRecord> out;
   current()->partitions.for_each(
       [&](uint32_t p, const versioned_record& rec) { out.emplace(p, rec.record); });
-  return out;
-}
-
-std::map<uint32_t, versioned_record> cluster_view::partitions_versioned() const {
-  std::map<uint32_t, versioned_record> out;
-  current()->partitions.for_each(
-      [&](uint32_t p, const versioned_record& rec) { out.emplace(p, rec); });
   return out;
 }
 

@@ -50,8 +50,7 @@ class cluster_view {
   /// What a change means for this node's lease and election.
   enum class news {
     nothing,
-    office_vacant,    // the coordinator key was deleted: campaign
-    own_key_deleted,  // this node's member key was deleted (at the event's revision)
+    office_vacant,  // the coordinator key was deleted: campaign
   };
 
   struct load_outcome {
@@ -115,7 +114,6 @@ class cluster_view {
   std::string coordinator() const { return current()->coordinator; }
   std::optional<PartitionRecord> partition(uint32_t p) const;
   std::map<uint32_t, PartitionRecord> partitions() const;
-  std::map<uint32_t, versioned_record> partitions_versioned() const;
   size_t owned_by(const std::string& node_id) const { return current()->owned_by(node_id); }
   /// The nodes with a drain mark (members or not), by node id.
   std::vector<std::string> draining() const;
@@ -140,7 +138,7 @@ class cluster_view {
   void publish(std::shared_ptr<cluster_snapshot> next);
   news apply_event(cluster_snapshot& draft, const etcd::Event& ev, changed_partitions& changed);
   news apply_coordinator(cluster_snapshot& draft, const std::string& value, bool deleted);
-  news apply_member(cluster_snapshot& draft, const std::string& key, const std::string& value,
+  void apply_member(cluster_snapshot& draft, const std::string& key, const std::string& value,
                     bool deleted);
   /// Sets (or with nullptr erases) `p`'s record in `draft` unless a newer one is known;
   /// adds the change, with the records before and after, to `changed`.

@@ -98,9 +98,6 @@ class membership final : public node_fence {
 
   // -- handoff (DESIGN.md "Handoff") --------------------------------------------------------
 
-  std::map<uint32_t, versioned_record> partitions_versioned() const {
-    return view_.partitions_versioned();
-  }
   /// See partition_table_writer::write().
   caf::error write_partitions(const std::map<uint32_t, versioned_record>& updates) {
     return table_writer_.write(updates);
@@ -118,8 +115,6 @@ class membership final : public node_fence {
   /// Partitions the table in etcd (not this node's view of it, which may lag) gives to this
   /// node or is moving to it: a leaving node checks it owns nothing. Blocks on etcd.
   caf::expected<size_t> partitions_held_in_etcd();
-  /// Up members that may own partitions: every member not being drained, sorted.
-  std::vector<std::string> placement_targets() const { return view_.placement_targets(); }
   /// See coordinator_election::resign().
   void resign() { election_.resign(); }
 
