@@ -1,112 +1,37 @@
-#include "node_options.hpp"
+#include "keel/node/node_options.hpp"
 
-#include <charconv>
 #include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
+#include "keel/node/app_flags.hpp"
+#include "keel/node/detail/flag_parsing.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/http/gateway.hpp"
 
-namespace keel::app {
+namespace keel {
+
+/// Makes the app_flags node_main hands an app (its constructor is private).
+struct app_flags_access {
+  static app_flags make(CLI::App& app, bool read_environment) {
+    return app_flags{app, read_environment};
+  }
+};
 
 namespace {
 
-// "250ms", "5s", "5m", "1h"; a bare number is milliseconds.
-std::string parse_duration_into(const std::string& text, std::chrono::milliseconds& out) {
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || value < 0) return "not a duration: '" + text + "' (e.g. 250ms, 5s, 5m)";
-  std::string unit{end, text.data() + text.size()};
-  int64_t factor = 0;
-  if (unit.empty() || unit == "ms")
-    factor = 1;
-  else if (unit == "s")
-    factor = 1000;
-  else if (unit == "m")
-    factor = 60000;
-  else if (unit == "h")
-    factor = 3600000;
-  else
-    return "unknown duration unit '" + unit + "' in '" + text + "' (ms, s, m, h)";
-  out = std::chrono::milliseconds{value * factor};
-  return {};
-}
-
-// "1MiB", "512KiB", "1048576".
-std::string parse_size_into(const std::string& text, size_t& out) {
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{}) return "not a size: '" + text + "' (e.g. 1MiB, 64KiB, 1024)";
-  std::string unit{end, text.data() + text.size()};
-  uint64_t factor = 0;
-  if (unit.empty() || unit == "B")
-    factor = 1;
-  else if (unit == "KiB")
-    factor = 1 << 10;
-  else if (unit == "MiB")
-    factor = 1 << 20;
-  else if (unit == "GiB")
-    factor = 1ULL << 30;
-  else
-    return "unknown size unit '" + unit + "' in '" + text + "' (B, KiB, MiB, GiB)";
-  out = static_cast<size_t>(value * factor);
-  return {};
-}
-
-// A duration flag; values below `at_least` are refused, naming the minimum.
-CLI::Option* duration_flag(CLI::App& app, const std::string& name,
-                           std::chrono::milliseconds& target, const std::string& default_text,
-                           const std::string& help,
-                           std::chrono::milliseconds at_least = std::chrono::milliseconds{0}) {
-  return app
-      .add_option_function<std::string>(
-          name,
-          [&target, name, at_least](const std::string& text) {
-            auto err = parse_duration_into(text, target);
-            if (err.empty() && target < at_least)
-              err = (at_least.count() == 1 ? std::string{"must be more than 0"}
-                     : at_least.count() % 1000 == 0
-                         ? "must be at least " + std::to_string(at_least.count() / 1000) + "s"
-                         : "must be at least " + std::to_string(at_least.count()) + "ms") +
-                    ", not '" + text + "'";
-            if (!err.empty()) throw CLI::ValidationError(name, err);
-          },
-          help)
-      ->default_str(default_text);
-}
-
-// "off" or a whole number >= 1.
-std::string parse_cap_into(const std::string& text, size_t& out) {
-  if (text == "off") {
-    out = 0;
-    return {};
-  }
-  size_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size() || value < 1)
-    return "expected off or a number of connections >= 1, not '" + text + "'";
-  out = value;
-  return {};
-}
-
-// KEEL_<NAME>, dashes as underscores: --http-port reads KEEL_HTTP_PORT.
-std::string env_name(const CLI::Option& opt) {
-  std::string name = opt.get_name(false, true);
-  while (!name.empty() && name.front() == '-') name.erase(name.begin());
-  std::string var = "KEEL_";
-  for (char c : name) var += c == '-' ? '_' : static_cast<char>(std::toupper(c));
-  return var;
-}
+using detail::duration_flag;
+using detail::env_name;
+using detail::parse_cap_into;
+using detail::parse_size_into;
 
 enum class env_source { read, ignored };
 
 // The flags of the node itself: identity, ports, storage, threads, timeouts.
 void add_node_flags(CLI::App& app, node_options& o, env_source source) {
-  auto env = [source](CLI::Option* opt) {
-    if (source == env_source::read) opt->envname(env_name(*opt));
-    return opt;
+  auto env = [read = source == env_source::read](CLI::Option* opt) {
+    return detail::with_env(opt, read);
   };
   env(app.add_option("--node-id", o.node_id, "this node's id, unique in the cluster")
           ->capture_default_str());
@@ -180,11 +105,10 @@ void add_node_flags(CLI::App& app, node_options& o, env_source source) {
   env(duration_flag(app, "--lease-ttl", o.lease_ttl, "2s", "etcd lease TTL", one_ms));
 }
 
-// The flags of limits on clients and of the ride-sharing app and tests.
-void add_limit_and_app_flags(CLI::App& app, node_options& o, env_source source) {
-  auto env = [source](CLI::Option* opt) {
-    if (source == env_source::read) opt->envname(env_name(*opt));
-    return opt;
+// The flags of limits on clients, of leaving, of tests and of logs.
+void add_limit_flags(CLI::App& app, node_options& o, env_source source) {
+  auto env = [read = source == env_source::read](CLI::Option* opt) {
+    return detail::with_env(opt, read);
   };
   env(app.add_option("--rate-limit", o.rate_limit, "per API key, e.g. 100/s,burst=200")
           ->capture_default_str()
@@ -211,18 +135,6 @@ void add_limit_and_app_flags(CLI::App& app, node_options& o, env_source source) 
              },
              "open HTTP connections per client address, or off")
           ->default_str("off"));
-  env(app.add_option("--payment-failure-rate", o.payment_failure_rate,
-                     "simulated processor failure rate")
-          ->capture_default_str()
-          ->check(CLI::Range(0.0, 1.0)));
-  env(duration_flag(app, "--payment-latency", o.payment_latency, "0ms",
-                    "simulated processor latency"));
-  env(duration_flag(app, "--ride-search-timeout", o.ride_search_timeout, "2m",
-                    "cancel a ride still searching for a driver after this",
-                    std::chrono::seconds{1}));
-  env(duration_flag(app, "--ride-accept-timeout", o.ride_accept_timeout, "1m",
-                    "offer a matched ride to another driver if not accepted within this",
-                    std::chrono::seconds{1}));
   env(app.add_flag("--test-actors", o.test_actors, "register the test-only actor types"));
   env(duration_flag(app, "--leave-timeout", o.leave_timeout, "1m",
                     "on SIGTERM, how long to wait for this node's partitions to move away (0: "
@@ -234,15 +146,23 @@ void add_limit_and_app_flags(CLI::App& app, node_options& o, env_source source) 
           ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"})));
 }
 
-void add_flags(CLI::App& app, node_options& o, env_source source) {
+using app_flags_fn = std::function<void(app_flags&)>;
+
+void add_flags(CLI::App& app, node_options& o, const app_flags_fn& declare_app_flags,
+               env_source source) {
   app.set_help_flag("-h,--help", "print this help and exit");
   add_node_flags(app, o, source);
-  add_limit_and_app_flags(app, o, source);
+  add_limit_flags(app, o, source);
+  if (declare_app_flags) {
+    auto flags = app_flags_access::make(app, source == env_source::read);
+    declare_app_flags(flags);
+  }
 }
 
 // A KEEL_* variable is checked on its own, so that a bad value names the variable, not
 // the flag it stands for; flags given on the command line win and are not checked.
-std::string check_environment(const CLI::App& command_line) {
+std::string check_environment(const CLI::App& command_line, const app_flags_fn& declare_app_flags,
+                              const std::string& program) {
   for (const auto* opt : command_line.get_options()) {
     if (opt->count() > 0 || opt->get_items_expected_max() == 0 || opt->get_name().empty()) continue;
     auto var = env_name(*opt);
@@ -250,9 +170,9 @@ std::string check_environment(const CLI::App& command_line) {
     if (!value) continue;
     CLI::App alone;
     node_options scratch;
-    add_flags(alone, scratch, env_source::ignored);
+    add_flags(alone, scratch, declare_app_flags, env_source::ignored);
     auto arg = opt->get_name(false, true) + "=" + value;
-    const char* args[] = {"keel-node", arg.c_str()};
+    const char* args[] = {program.c_str(), arg.c_str()};
     try {
       alone.parse(2, args);
     } catch (const CLI::ParseError& e) {
@@ -264,38 +184,47 @@ std::string check_environment(const CLI::App& command_line) {
 
 }  // namespace
 
-int parse_node_options(int argc, char** argv, node_options& o) {
+std::string program_name(const char* argv0) {
+  std::string path = argv0 != nullptr ? argv0 : "keel-node";
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+int parse_node_options(int argc, char** argv, node_options& o,
+                       const app_flags_fn& declare_app_flags) {
+  auto program = program_name(argc > 0 ? argv[0] : nullptr);
+  auto title = program + ": one node of a Keel virtual-actor cluster";
+  auto bad_flag = [&program](const std::string& why) {
+    std::cerr << program << ": " << why << "\n(run " << program << " --help for the flags)\n";
+    return 2;
+  };
   {
-    CLI::App app{"keel-node: one node of a Keel virtual-actor cluster"};
+    CLI::App app{title};
     node_options scratch;
-    add_flags(app, scratch, env_source::ignored);
+    add_flags(app, scratch, declare_app_flags, env_source::ignored);
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
       // The help lists each flag's variable: print it from the app that reads them.
-      CLI::App with_env{"keel-node: one node of a Keel virtual-actor cluster"};
-      add_flags(with_env, scratch, env_source::read);
+      CLI::App with_env{title};
+      add_flags(with_env, scratch, declare_app_flags, env_source::read);
       return with_env.exit(e);
     } catch (const CLI::ParseError& e) {
-      std::cerr << "keel-node: " << e.what() << "\n(run keel-node --help for the flags)\n";
-      return 2;
+      return bad_flag(e.what());
     }
-    if (auto err = check_environment(app); !err.empty()) {
-      std::cerr << "keel-node: " << err << "\n(run keel-node --help for the flags)\n";
-      return 2;
-    }
+    if (auto err = check_environment(app, declare_app_flags, program); !err.empty())
+      return bad_flag(err);
   }
-  CLI::App app{"keel-node: one node of a Keel virtual-actor cluster"};
-  add_flags(app, o, env_source::read);
+  CLI::App app{title};
+  add_flags(app, o, declare_app_flags, env_source::read);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "keel-node: " << e.what() << "\n(run keel-node --help for the flags)\n";
-    return 2;
+    return bad_flag(e.what());
   }
   return -1;
 }
 
-}  // namespace keel::app
+}  // namespace keel

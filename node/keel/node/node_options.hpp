@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <thread>
 
-namespace keel::app {
+namespace keel {
 
-/// keel-node's command line (DESIGN.md "Node command line"). Plain values; filled once by
-/// parse_node_options before anything starts.
+class app_flags;
+
+/// A node's command line, the same for every app node_main runs (operations.md "Flags").
+/// Plain values; filled once by parse_node_options before anything starts.
 struct node_options {
   std::string node_id = "n1";
   uint16_t http_port = 8080;
@@ -47,19 +50,21 @@ struct node_options {
   std::string auth_failure_limit = "10/m,burst=20";
   size_t max_connections = 10000;
   size_t max_connections_per_client = 0;  // 0: no cap ("off")
-  double payment_failure_rate = 0;
-  std::chrono::milliseconds payment_latency{0};
-  std::chrono::milliseconds ride_search_timeout{std::chrono::minutes{2}};
-  std::chrono::milliseconds ride_accept_timeout{std::chrono::minutes{1}};
   bool test_actors = false;
   std::chrono::milliseconds leave_timeout{std::chrono::minutes{1}};
   std::chrono::milliseconds test_handoff_delay{0};
   std::string log_level = "info";
 };
 
-/// Parses argv and KEEL_* environment variables (the command line wins). Returns the exit
-/// code to use when the process should stop now (help printed: 0; bad flag: 2, with the
-/// flag named on stderr), or -1 to run.
-int parse_node_options(int argc, char** argv, node_options& out);
+/// Parses argv and KEEL_* environment variables (the command line wins) into `out` and
+/// into the app's own flags, which `declare_app_flags` declares (it may be called more
+/// than once). Returns the exit code to use when the process should stop now (help
+/// printed: 0; bad flag: 2, with the flag named on stderr, prefixed by the program's
+/// name), or -1 to run.
+int parse_node_options(int argc, char** argv, node_options& out,
+                       const std::function<void(app_flags&)>& declare_app_flags = {});
 
-}  // namespace keel::app
+/// The program's name as errors name it: argv[0] without its directory.
+std::string program_name(const char* argv0);
+
+}  // namespace keel
