@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "keel/runtime/builtin.pb.h"
+#include "keel/runtime/builtin_actors.hpp"
 #include "keel/runtime/clock.hpp"
 #include "keel/runtime/context.hpp"
 #include "keel/runtime/errc.hpp"
@@ -23,6 +24,7 @@ using namespace std::chrono_literals;
 using builtin::CounterState;
 using builtin::CounterValue;
 using builtin::Get;
+using builtin::Increment;
 
 class FakeClock : public ::testing::Test {
  protected:
@@ -34,8 +36,10 @@ class FakeClock : public ::testing::Test {
           auto answer = co_await ctx.ask<CounterValue>(ctx.self(), Get{});
           co_return answer ? *answer : CounterValue{};
         });
+    register_counter(types_);
     runtime_options opts;
     opts.default_timeout = 24h;
+    opts.idle_timeout = 60min;
     opts.monotonic = clock_;
     auto store = open_leveldb_store({dir_.sub("db"), true});
     ASSERT_TRUE(store) << message_of(store.error());
@@ -73,6 +77,37 @@ TEST_F(FakeClock, ACallTimesOutWhenTheClockPassesItsDeadline) {
   auto r2 = later.get();
   ASSERT_FALSE(r2);
   EXPECT_EQ(code_of(r2.error()), errc::timeout) << message_of(r2.error());
+}
+
+// Idleness is the clock's: an activation whose last turn ended more than the idle timeout
+// ago is passivated at the next idle check, one that ran a turn since is not. A durable
+// turn records its end before its reply can leave, so the clock advanced the moment the
+// reply is in counts from that turn.
+TEST_F(FakeClock, AnActivationIsPassivatedOnceTheClockPassesItsIdleTimeout) {
+  auto increment = [&](const std::string& key) {
+    auto by_one = std::make_shared<Increment>();
+    by_one->set_by(1);
+    auto r = node_.rt->call_and_wait(actor_id{"counter", key}, by_one, 10s);
+    ASSERT_TRUE(r) << message_of(r.error());
+  };
+  auto& passivations = node_.rt->metrics().passivations;
+  ASSERT_NO_FATAL_FAILURE(increment("old"));
+  clock_->advance(29min);
+  ASSERT_NO_FATAL_FAILURE(increment("recent"));
+  clock_->advance(32min);  // "old" idle 61 min, "recent" 32: the first idle check is due
+  ASSERT_TRUE(eventually(
+      [&] {
+        return !node_.rt->is_active(actor_id{"counter", "old"});
+      },
+      10s))
+      << "idle for 61 minutes of a 60-minute timeout, still active";
+  EXPECT_TRUE(node_.rt->is_active(actor_id{"counter", "recent"}));
+  EXPECT_EQ(passivations.value(), 1u);
+  // Passivated, not lost: the next call activates it again on its stored state.
+  ASSERT_NO_FATAL_FAILURE(increment("old"));
+  auto value = node_.rt->call_and_wait(actor_id{"counter", "old"}, std::make_shared<Get>(), 10s);
+  ASSERT_TRUE(value) << message_of(value.error());
+  EXPECT_EQ(static_cast<const CounterValue&>(**value).value(), 2);
 }
 
 }  // namespace

@@ -169,6 +169,9 @@ void turn::maybe_finish() {
     if (*result_) apply_effects();
     return finish(true);
   }
+  // Before the writer can release the reply: whoever it reaches finds the turn's end
+  // recorded (a test that advances the clock on it, the idle check it may trigger).
+  st.mark_active();
   commit(std::move(bytes), state_changed, writes);
   finish(false);
 }
@@ -231,10 +234,11 @@ void turn::finish(bool reply) {
   if (!ok)
     st.svc->log->debug("turn {} {} trace={} failed: {}", to_string(st.id), env_->message_type,
                        env_->trace.to_hex(), message_of(result_->error()));
-  // Before the reply: whoever the answer reaches finds the turn's end already recorded
-  // (a test that advances the clock on it, the idle check it may trigger).
-  st.mark_active();
-  if (reply && env_->reply) env_->reply->complete(std::move(*result_), self_->context());
+  if (reply) {
+    // Before the reply, as a committing turn does before its commit.
+    st.mark_active();
+    if (env_->reply) env_->reply->complete(std::move(*result_), self_->context());
+  }
   --st.open_turns;
   if (st.open_turns == 0 && st.holds_nothing()) schedule_idle_check(self_, empty_idle_timeout);
   // Finished: no continuation will touch this object again. The envelope is released now,
