@@ -85,7 +85,7 @@ void membership::watch_loop() {
     if (reload) {
       if (auto err = load(*watch_client_)) {
         log_->warn("membership: cannot read the members: {}", message_of(err));
-        std::this_thread::sleep_for(200ms);
+        pause_unless_stopping(200ms);
         continue;
       }
       reload = false;
@@ -100,8 +100,13 @@ void membership::watch_loop() {
                err ? message_of(err) : std::string{"closed"}, view_.watched_revision() + 1);
     // A compacted history cannot be resumed: read the current members instead.
     reload = true;
-    std::this_thread::sleep_for(200ms);
+    pause_unless_stopping(200ms);
   }
+}
+
+void membership::pause_unless_stopping(std::chrono::milliseconds pause) {
+  std::unique_lock lock{stop_mutex_};
+  stop_cv_.wait_for(lock, pause, [this] { return stopping_.load(); });
 }
 
 caf::expected<PartitionRecord> membership::place(uint32_t p) {
@@ -130,7 +135,11 @@ caf::expected<size_t> membership::partitions_held_in_etcd() {
 }
 
 void membership::leave() {
-  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard guard{stop_mutex_};
+    if (stopping_.exchange(true)) return;
+  }
+  stop_cv_.notify_all();
   watch_client_->stop();
   lease_.stop();
   if (watch_thread_.joinable()) watch_thread_.join();

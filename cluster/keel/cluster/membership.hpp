@@ -1,8 +1,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -150,12 +153,16 @@ class membership final : public node_fence {
   caf::error load(etcd_client& etcd);
   void on_events(const etcd::WatchResponse& res);
   void deregister();
+  /// Waits `pause` before a retry, or less if leave() is called meanwhile.
+  void pause_unless_stopping(std::chrono::milliseconds pause);
 
   // Fixed at construction; the components refer to each other in this order.
   const membership_options opts_;
   const cluster_keys keys_;
   const std::shared_ptr<spdlog::logger> log_;
   std::atomic<bool> stopping_{false};
+  std::mutex stop_mutex_;  // with stop_cv_, wakes the watch thread's retry pauses
+  std::condition_variable stop_cv_;
   cluster_view view_;
   lease_keeper lease_;
   shared_etcd_client writer_;

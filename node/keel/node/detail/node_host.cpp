@@ -190,10 +190,11 @@ void node_host::wait_for_stop(const sigset_t& stop_signals) {
 
 // Graceful: refuse new work, let requests in flight finish (bounded by their deadline).
 void node_host::stop() {
-  if (gateway_) gateway_->begin_drain();
-  auto give_up = std::chrono::steady_clock::now() + opts_.request_timeout + std::chrono::seconds{1};
-  while (gateway_ && gateway_->inflight() > 0 && std::chrono::steady_clock::now() < give_up)
-    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  if (gateway_) {
+    gateway_->begin_drain();
+    gateway_->wait_until_idle(std::chrono::steady_clock::now() + opts_.request_timeout +
+                              std::chrono::seconds{1});
+  }
   if (server_) server_->stop();
   log_->info("http stopped");
   // The directory stays set while the runtime stops: without it a late tell from a

@@ -169,10 +169,19 @@ gateway::access_check gateway::check_access(const request& req, api_scope needs)
   return check;
 }
 
+bool gateway::wait_until_idle(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock{idle_mutex_};
+  return idle_cv_.wait_until(lock, deadline, [this] { return inflight_.load() == 0; });
+}
+
 std::function<void(int)> gateway::on_done(route_stats* stats, steady_time started,
                                           key_usage::record* usage, admission slot) {
   return [this, stats, started, usage, slot](int status) {
-    if (slot == admission::taken) inflight_.fetch_sub(1, std::memory_order_acq_rel);
+    if (slot == admission::taken && inflight_.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
+        draining_.load()) {
+      std::lock_guard guard{idle_mutex_};
+      idle_cv_.notify_all();
+    }
     count(*stats, status, started);
     if (usage) usage->count(status);
   };

@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -169,6 +170,9 @@ class gateway {
   void begin_drain() noexcept { draining_.store(true); }
   bool draining() const noexcept { return draining_.load(); }
   size_t inflight() const noexcept { return inflight_.load(); }
+  /// After begin_drain: waits until no request is in flight or `deadline` passes; true if
+  /// none is.
+  bool wait_until_idle(std::chrono::steady_clock::time_point deadline);
 
   /// Appends the gateway's Prometheus series, then those of each metrics source.
   void render_metrics(std::string& out) const;
@@ -229,6 +233,9 @@ class gateway {
   std::unique_ptr<route_stats> unmatched_ = std::make_unique<route_stats>();
   std::atomic<size_t> inflight_{0};
   std::atomic<bool> draining_{false};
+  // Notified when the last request in flight of a draining gateway ends.
+  std::mutex idle_mutex_;
+  std::condition_variable idle_cv_;
   counter overloaded_;
   counter rate_limited_;
   counter auth_throttled_;
