@@ -28,11 +28,15 @@ using detail::parse_size_into;
 
 enum class env_source { read, ignored };
 
-// The flags of the node itself: identity, ports, storage, threads, timeouts.
-void add_node_flags(CLI::App& app, node_options& o, env_source source) {
-  auto env = [read = source == env_source::read](CLI::Option* opt) {
-    return detail::with_env(opt, read);
-  };
+// What gives a flag its KEEL_* variable, or not.
+auto env_of(env_source source) {
+  return
+      [read = source == env_source::read](CLI::Option* opt) { return detail::with_env(opt, read); };
+}
+
+// The flags of the node's identity and addresses: id, ports, hosts, data, cluster, keys.
+void add_identity_flags(CLI::App& app, node_options& o, env_source source) {
+  auto env = env_of(source);
   env(app.add_option("--node-id", o.node_id, "this node's id, unique in the cluster")
           ->capture_default_str());
   env(app.add_option("--http-port", o.http_port, "HTTP port; 0 picks a free one")
@@ -67,6 +71,11 @@ void add_node_flags(CLI::App& app, node_options& o, env_source source) {
                      "admin) or a key alone (admin); # comments; enables auth; read again on "
                      "SIGHUP")
           ->check(CLI::ExistingFile));
+}
+
+// The flags of how the node runs: timeouts, activations, storage, admission, threads.
+void add_runtime_flags(CLI::App& app, node_options& o, env_source source) {
+  auto env = env_of(source);
   constexpr std::chrono::milliseconds one_ms{1};
   env(duration_flag(app, "--request-timeout", o.request_timeout, "5s", "default request deadline",
                     one_ms));
@@ -107,9 +116,7 @@ void add_node_flags(CLI::App& app, node_options& o, env_source source) {
 
 // The flags of limits on clients, of leaving, of tests and of logs.
 void add_limit_flags(CLI::App& app, node_options& o, env_source source) {
-  auto env = [read = source == env_source::read](CLI::Option* opt) {
-    return detail::with_env(opt, read);
-  };
+  auto env = env_of(source);
   env(app.add_option("--rate-limit", o.rate_limit, "per API key, e.g. 100/s,burst=200")
           ->capture_default_str()
           ->check([](const std::string& text) -> std::string {
@@ -151,7 +158,8 @@ using app_flags_fn = std::function<void(app_flags&)>;
 void add_flags(CLI::App& app, node_options& o, const app_flags_fn& declare_app_flags,
                env_source source) {
   app.set_help_flag("-h,--help", "print this help and exit");
-  add_node_flags(app, o, source);
+  add_identity_flags(app, o, source);
+  add_runtime_flags(app, o, source);
   add_limit_flags(app, o, source);
   if (declare_app_flags) {
     auto flags = app_flags_access::make(app, source == env_source::read);
