@@ -45,7 +45,7 @@ class actor_id {
   /// FNV-1a-64 over `type + '\0' + key`, mod partition_count.
   uint32_t partition() const noexcept { return static_cast<uint32_t>(hash_ % partition_count); }
   /// That FNV-1a-64 itself, computed once per id: every call hashes its target for the
-  /// partition and again for the activation directory.
+  /// partition and again for the activation table.
   uint64_t hash() const noexcept { return hash_; }
 
   friend bool operator==(const actor_id& a, const actor_id& b) noexcept {

@@ -55,9 +55,9 @@ caf::behavior deadline_sweeper(caf::event_based_actor* self, sweeper_config cfg)
   auto idle_period = std::max(interval, idle_timeout / 2);
   // A round scans the directory: ~10 ms per million activations here.
   auto round_period = std::clamp(
-      std::chrono::milliseconds{static_cast<int64_t>(router->max_activations() / 10'000)}, interval,
-      std::chrono::milliseconds{1000});
-  detail::eviction_pacer pacer{router->max_activations(), round_period};
+      std::chrono::milliseconds{static_cast<int64_t>(router->activations().max_size() / 10'000)},
+      interval, std::chrono::milliseconds{1000});
+  detail::eviction_pacer pacer{router->activations().max_size(), round_period};
   return {
       [=](detail::sweep_atom) mutable {
         auto now = clock->now();
@@ -68,10 +68,10 @@ caf::behavior deadline_sweeper(caf::event_based_actor* self, sweeper_config cfg)
                     call.open.count(), call.chain, call.trace.to_hex());
         if (idle_timeout.count() > 0 && now >= next_idle_check) {
           next_idle_check = now + idle_period;
-          router->send_to_all_activations(
+          router->activations().send_to_all(
               caf::make_message(detail::idle_atom::value, idle_timeout));
         }
-        router->evict_idle(pacer.due(router->activations(), now));
+        router->evict_idle(pacer.due(router->activations().size(), now));
         self->delayed_send(self, interval, detail::sweep_atom::value);
       },
   };

@@ -99,8 +99,8 @@ class node_runtime {
   void set_directory(partition_directory* directory) noexcept { router_.set_directory(directory); }
   partition_directory* directory() const noexcept { return router_.directory(); }
   /// Live activations; one atomic read.
-  size_t activations() const noexcept { return router_.activations(); }
-  bool is_active(const actor_id& id) const { return router_.is_active(id); }
+  size_t activations() const noexcept { return router_.activations().size(); }
+  bool is_active(const actor_id& id) const { return router_.activations().is_active(id); }
   /// Null on a single node.
   const std::shared_ptr<const node_fence>& fence() const noexcept { return opts_.fence; }
   const runtime_options& options() const noexcept { return opts_; }

@@ -45,8 +45,8 @@ void leave_if_idle(activation_actor* self, bool idle_long_enough) {
   };
   // A commit still settling keeps the activation: a new one would load older state.
   if (st.open_turns > 0 || st.has_unsettled() || !idle_long_enough) return stay();
-  bool removed = st.svc->router->try_passivate(st.id, self->address(),
-                                               [self] { return self->mailbox().empty(); });
+  bool removed = st.svc->router->activations().try_passivate(
+      st.id, self->address(), [self] { return self->mailbox().empty(); });
   if (!removed) return stay();
   st.svc->metrics->passivations.add();
   self->quit();
@@ -135,7 +135,7 @@ void start_activation(activation_actor* self, node_services* svc, actor_id id,
   // Also covers deaths other than passivation (a crash in Keel's own code): the id must
   // not keep pointing at a dead activation.
   self->attach_functor([metrics, router, id = st.id, addr = self->address()] {
-    router->forget(id, addr);
+    router->activations().forget(id, addr);
     metrics->activations.add(-1);
   });
   if (!type->stateless()) {
@@ -159,7 +159,7 @@ caf::behavior activation(activation_actor* self, node_services* svc, actor_id id
       [self](evict_atom, int64_t seen) {
         leave_if_idle(self, self->state.idle_since->load(std::memory_order_relaxed) <= seen);
       },
-      // The partition is being handed off and this activation already left the directory:
+      // The partition is being handed off and this activation already left the activation table:
       // quit once every turn has finished and every commit is durable.
       [self](drain_atom) {
         auto& st = self->state;

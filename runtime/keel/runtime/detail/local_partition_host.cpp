@@ -25,12 +25,12 @@ void local_partition_host::close(uint32_t partition, std::function<void()> drain
 }
 
 void local_partition_host::open(uint32_t partition) {
-  router_.open_partition(partition);
+  router_.activations().open_partition(partition);
   caf::anon_send(services_.reminders, scan_atom::value, partition);
 }
 
 bool local_partition_host::is_closed(uint32_t partition) const noexcept {
-  return router_.is_closed(partition);
+  return router_.activations().is_closed(partition);
 }
 
 caf::expected<partition_host::records> local_partition_host::read_range(uint32_t partition) {
