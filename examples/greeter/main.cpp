@@ -18,12 +18,11 @@ using namespace std::chrono_literals;
 
 void register_greeter(keel::type_registry& types) {
   types.add_type<greeter::GreeterState>("greeter").on<greeter::Greet>(
-      [](const greeter::Greet& m, keel::context& ctx) {
-        auto& st = ctx.state<greeter::GreeterState>();
+      [](const greeter::Greet& m, greeter::GreeterState& st, keel::context&) {
         *st.add_greeted() = m.name();
         greeter::Greeting out;
-        out.set_times(static_cast<int32_t>(
-            std::count(st.greeted().begin(), st.greeted().end(), m.name())));
+        out.set_times(
+            static_cast<int32_t>(std::count(st.greeted().begin(), st.greeted().end(), m.name())));
         out.set_text("Hello, " + m.name() + " (" + std::to_string(out.times()) + ")");
         return out;
       });
@@ -35,7 +34,8 @@ int greet(const keel::type_registry& types, const std::string& dir, const std::s
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   auto store = keel::open_leveldb_store({dir, true});
-  if (!store) return std::fprintf(stderr, "store: %s\n", keel::message_of(store.error()).c_str()), 1;
+  if (!store)
+    return std::fprintf(stderr, "store: %s\n", keel::message_of(store.error()).c_str()), 1;
   auto rt = keel::node_runtime::start(sys, types, std::move(*store), keel::make_system_clock(), {});
   if (!rt) return std::fprintf(stderr, "runtime: %s\n", keel::message_of(rt.error()).c_str()), 1;
   auto request = std::make_shared<greeter::Greet>();

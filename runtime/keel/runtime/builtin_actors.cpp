@@ -13,22 +13,22 @@ using namespace keel::builtin;
 
 void register_counter(type_registry& types) {
   types.add_type<CounterState>("counter")
-      .on<Increment>([](const Increment& m, context& ctx) -> caf::expected<CounterValue> {
-        auto before = ctx.view<CounterState>().value();
-        int64_t after = 0;
-        // Refused, not wrapped: a counter past INT64_MAX would read as a large negative.
-        if (__builtin_add_overflow(before, m.by(), &after))
-          return make_error(errc::conflict, fmt::format("Increment by {} would overflow the "
-                                                        "counter's value {} (int64)",
-                                                        m.by(), before));
-        ctx.state<CounterState>().set_value(after);
+      .on<Increment>(
+          [](const Increment& m, CounterState& st, context&) -> caf::expected<CounterValue> {
+            int64_t after = 0;
+            // Refused, not wrapped: a counter past INT64_MAX would read as a large negative.
+            if (__builtin_add_overflow(st.value(), m.by(), &after))
+              return make_error(errc::conflict, fmt::format("Increment by {} would overflow the "
+                                                            "counter's value {} (int64)",
+                                                            m.by(), st.value()));
+            st.set_value(after);
+            CounterValue out;
+            out.set_value(after);
+            return out;
+          })
+      .on<Get>([](const Get&, const CounterState& st, context&) {
         CounterValue out;
-        out.set_value(after);
-        return out;
-      })
-      .on<Get>([](const Get&, context& ctx) {
-        CounterValue out;
-        out.set_value(ctx.view<CounterState>().value());
+        out.set_value(st.value());
         return out;
       });
 }

@@ -13,7 +13,8 @@ namespace keel {
 /// The error codes every caller may see (DESIGN.md "Errors"). Each comment says what the
 /// caller should do next. Codes cross nodes inside a caf::error, category "keel".
 enum class errc : uint8_t {
-  bad_payload = 1,     // malformed or invalid input; fix the request, don't retry
+  bad_payload = 1,     // malformed or invalid input (a request, or the type registry a
+                       // node is started with); fix it, don't retry
   unauthenticated,     // no or wrong API key
   not_found,           // no such route or entity
   unknown_actor_type,  // no such type registered; retrying won't help

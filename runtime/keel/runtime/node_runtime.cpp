@@ -134,6 +134,7 @@ caf::expected<std::unique_ptr<node_runtime>> node_runtime::start(caf::actor_syst
                                                                  std::unique_ptr<state_store> store,
                                                                  std::shared_ptr<wall_clock> clock,
                                                                  runtime_options opts) {
+  if (auto wiring = types.check()) return wiring;
   if (!store) return make_error(errc::unavailable, "no state store");
   if (!clock) clock = make_system_clock();
   if (!opts.monotonic) opts.monotonic = std::make_shared<monotonic_clock>();

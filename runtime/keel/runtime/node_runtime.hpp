@@ -56,7 +56,9 @@ struct runtime_options {
 /// runtime is stopped (or destroyed) before the actor system.
 class node_runtime {
  public:
-  /// Starts the runtime; `types` must outlive it.
+  /// Starts the runtime; `types` must outlive it. A registry with wiring mistakes (a type
+  /// or a handler added twice: type_registry::check) is refused with errc::bad_payload
+  /// naming them, before anything starts.
   static caf::expected<std::unique_ptr<node_runtime>> start(caf::actor_system& sys,
                                                             const type_registry& types,
                                                             std::unique_ptr<state_store> store,

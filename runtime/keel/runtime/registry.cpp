@@ -1,7 +1,5 @@
 #include "keel/runtime/registry.hpp"
 
-#include <stdexcept>
-
 #include "keel/runtime/errc.hpp"
 
 namespace keel {
@@ -15,14 +13,6 @@ const handler_entry* actor_type_info::find(const google::protobuf::Descriptor* r
   for (const auto& [descriptor, entry] : by_request)
     if (descriptor == request) return entry;
   return nullptr;
-}
-
-type_builder& type_builder::with_entries() {
-  if (info_.stateless())
-    throw std::invalid_argument("actor type '" + info_.name +
-                                "' is stateless: only persistent types keep entries");
-  info_.keeps_entries = true;
-  return *this;
 }
 
 const actor_type_info* type_registry::find(std::string_view name) const {
@@ -44,9 +34,20 @@ caf::expected<const handler_entry*> resolve_handler(const actor_type_info& type,
                                                std::string{message} + "'");
 }
 
+caf::error type_registry::check() const {
+  if (problems_.empty()) return {};
+  std::string text;
+  for (const auto& problem : problems_) text += (text.empty() ? "" : "; ") + problem;
+  return make_error(errc::bad_payload, std::move(text));
+}
+
 actor_type_info& type_registry::emplace(std::string name) {
   auto info = std::make_unique<actor_type_info>();
   info->name = name;
+  if (types_.contains(name)) {
+    problems_.push_back("actor type '" + name + "' registered twice");
+    return *rejected_.emplace_back(std::move(info));
+  }
   auto& slot = types_[std::move(name)];
   slot = std::move(info);
   return *slot;

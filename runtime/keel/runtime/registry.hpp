@@ -44,24 +44,32 @@ struct actor_type_info {
   const handler_entry* find(const google::protobuf::Descriptor* request) const;
 };
 
-/// Adds handlers to one type; returned by type_registry::add_*.
+/// Adds handlers to one type: returned by type_registry::add_type<State>, where State is the
+/// type's state message, and by add_stateless, as type_builder<> (State void: a type
+/// without state has no state handlers and keeps no entries). A second handler for one
+/// request type is not added: it is recorded as a wiring mistake in the registry, which
+/// node_runtime::start then refuses.
 /// Thread safety: externally synchronized (used while wiring, before the node starts).
+template <class State = void>
 class type_builder {
  public:
-  explicit type_builder(actor_type_info& info) : info_(info) {}
+  /// Requires: `info` and `problems` (the registry's) outlive the builder.
+  type_builder(actor_type_info& info, std::vector<std::string>& problems)
+      : info_(&info), problems_(&problems) {}
 
-  /// A handler that answers with what it returns: `F(const Request&, context&)` returns a
-  /// reply message or caf::expected of one, or is a coroutine returning task<> of either,
-  /// which may `co_await ctx.ask<R>(...)` and answers when it returns (context::ask).
+  /// A handler that answers with what it returns. `F` takes one of
+  ///   (const Request&, context&)
+  ///   (const Request&, State&, context&)        the state to change: ctx.state<State>()
+  ///   (const Request&, const State&, context&)  read-only: ctx.view<State>(), no copy, and
+  ///                                             the turn writes no state
+  /// and returns a reply message or caf::expected of one, or is a coroutine returning task<>
+  /// of either, which may `co_await ctx.ask<R>(...)` and answers when it returns
+  /// (context::ask). The state references stay valid for the whole turn, across each
+  /// `co_await`; in a reentrant type a coroutine's `const State&` is the state as its turn
+  /// started, since other turns commit meanwhile.
   template <class Request, class F>
   type_builder& on(F handler) {
-    using result = std::invoke_result_t<F, const Request&, context&>;
-    add<Request>([handler = std::move(handler)](const google::protobuf::Message& m, context& ctx) {
-      if constexpr (is_task_v<result>)
-        ctx.run_coroutine(handler(static_cast<const Request&>(m), ctx));
-      else
-        ctx.reply_with(handler(static_cast<const Request&>(m), ctx));
-    });
+    add<Request>(adapt<Request>(std::move(handler)));
     return *this;
   }
 
@@ -74,38 +82,103 @@ class type_builder {
     return *this;
   }
 
-  /// Runs `F(const std::string& name, context&)` when a reminder fires; it may be a
-  /// coroutine returning task<>.
+  /// Runs `F(std::string_view name, context&)` (or `const std::string&`) when a reminder
+  /// fires; it may be a coroutine returning task<>, for which the name stays valid across
+  /// every `co_await`.
   template <class F>
   type_builder& on_reminder(F fn) {
-    info_.on_reminder = name_handler(std::move(fn));
+    info_->on_reminder = name_handler(std::move(fn));
     return *this;
   }
 
-  /// Runs `F(const std::string& name, context&)` when a timer fires; it may be a coroutine
-  /// returning task<>.
+  /// Runs `F(std::string_view name, context&)` (or `const std::string&`) when a timer fires;
+  /// as on_reminder, it may be a coroutine returning task<>.
   template <class F>
   type_builder& on_timer(F fn) {
-    info_.on_timer = name_handler(std::move(fn));
+    info_->on_timer = name_handler(std::move(fn));
     return *this;
   }
 
   /// The type keeps named entries beside its state (context::put_entry): they are loaded
-  /// with each activation. Only persistent types can; a stateless one throws
-  /// std::invalid_argument here, while wiring.
-  type_builder& with_entries();
+  /// with each activation. Only a type with state has it: a stateless one does not compile.
+  type_builder& with_entries() requires(!std::is_void_v<State>) {
+    info_->keeps_entries = true;
+    return *this;
+  }
 
   /// Continuations of `ask` run via CAF `then`: other messages may run while one waits.
   type_builder& reentrant() {
-    info_.reentrant = true;
+    info_->reentrant = true;
     return *this;
   }
 
  private:
-  // A coroutine gets the name by value: the timer's message is gone once it first waits.
+  using invoke_fn = std::function<void(const google::protobuf::Message&, context&)>;
+
+  template <class T>
+  static constexpr bool always_false_v = false;
+
+  // Answers with what a handler returned, or runs the coroutine it returned.
+  template <class Result>
+  static void deliver(context& ctx, Result&& result) {
+    if constexpr (is_task_v<std::decay_t<Result>>)
+      ctx.run_coroutine(std::move(result));
+    else
+      ctx.reply_with(std::forward<Result>(result));
+  }
+
+  // A reentrant type's other turns may commit while this coroutine waits, replacing the
+  // message view() returned: the frame keeps a copy instead.
+  template <class Request, class F, class Task, class Snapshot>
+  static Task with_snapshot(const F& body, const Request& request, Snapshot snapshot,
+                            context& ctx) {
+    co_return co_await body(request, std::as_const(snapshot), ctx);
+  }
+
+  template <class Request, class F>
+  invoke_fn adapt(F handler) const {
+    using google::protobuf::Message;
+    if constexpr (std::is_invocable_v<const F&, const Request&, context&>) {
+      return [handler = std::move(handler)](const Message& m, context& ctx) {
+        deliver(ctx, handler(static_cast<const Request&>(m), ctx));
+      };
+    } else if constexpr (std::is_void_v<State>) {
+      static_assert(always_false_v<F>,
+                    "a stateless type's handler takes (const Request&, "
+                    "context&)");
+    } else if constexpr (std::is_invocable_v<const F&, const Request&, const State&, context&>) {
+      // Read-only: view() makes no working copy, so the turn has no state to compare or
+      // write (detail/turn.cpp); only entries or reminders it changes through ctx commit.
+      using result = std::invoke_result_t<const F&, const Request&, const State&, context&>;
+      return [handler = std::move(handler), info = info_](const Message& m, context& ctx) {
+        const auto& request = static_cast<const Request&>(m);
+        if constexpr (is_task_v<result>) {
+          if (info->reentrant)
+            return ctx.run_coroutine(
+                with_snapshot<Request, F, result, State>(handler, request, ctx.view<State>(), ctx));
+        }
+        deliver(ctx, handler(request, ctx.view<State>(), ctx));
+      };
+    } else if constexpr (std::is_invocable_v<const F&, const Request&, State&, context&>) {
+      return [handler = std::move(handler)](const Message& m, context& ctx) {
+        deliver(ctx, handler(static_cast<const Request&>(m), ctx.state<State>(), ctx));
+      };
+    } else {
+      static_assert(always_false_v<F>,
+                    "on<Request>(f): f takes (const Request&, context&), "
+                    "(const Request&, State&, context&) or (const "
+                    "Request&, const State&, context&)");
+    }
+  }
+
+  // A coroutine gets the name as a string of its own frame: the timer's message is gone
+  // once it first waits, and a string_view parameter then points into that copy.
   template <class F>
   static std::function<void(const std::string&, context&)> name_handler(F fn) {
-    using result = std::invoke_result_t<F, const std::string&, context&>;
+    static_assert(std::is_invocable_v<const F&, const std::string&, context&>,
+                  "on_reminder/on_timer: f takes (std::string_view or const std::string&, "
+                  "context&)");
+    using result = std::invoke_result_t<const F&, const std::string&, context&>;
     if constexpr (is_task_v<result>) {
       return [fn = std::move(fn)](const std::string& name, context& ctx) {
         ctx.run_coroutine([](const F& body, std::string name, context& ctx) -> task<> {
@@ -117,36 +190,43 @@ class type_builder {
     }
   }
 
+  // The first handler of a request type stays; a second is a wiring mistake.
   template <class Request>
-  void add(std::function<void(const google::protobuf::Message&, context&)> fn) {
-    auto& entry = info_.handlers[Request::descriptor()->name()];
-    entry.request_prototype = &Request::default_instance();
-    entry.invoke = std::move(fn);
-    std::erase_if(info_.by_request, [&](const auto& e) { return e.second == &entry; });
-    info_.by_request.emplace_back(Request::descriptor(), &entry);
+  void add(invoke_fn fn) {
+    std::string message{Request::descriptor()->name()};
+    auto [it, added] = info_->handlers.try_emplace(message);
+    if (!added) {
+      problems_->push_back("actor type '" + info_->name + "' has two handlers for message '" +
+                           message + "'");
+      return;
+    }
+    it->second.request_prototype = &Request::default_instance();
+    it->second.invoke = std::move(fn);
+    info_->by_request.emplace_back(Request::descriptor(), &it->second);
   }
 
-  actor_type_info& info_;
+  actor_type_info* info_;
+  std::vector<std::string>* problems_;
 };
 
-/// The actor types a node serves.
+/// The actor types a node serves, and the wiring mistakes made while adding them.
 /// Thread safety: externally synchronized while wiring; immutable (safe to share) once the
 /// node has started.
 class type_registry {
  public:
   /// A persistent type whose state is a `State` message.
   template <class State>
-  type_builder add_type(std::string name) {
+  type_builder<State> add_type(std::string name) {
     auto& info = emplace(std::move(name));
     info.state_prototype = &State::default_instance();
-    return type_builder{info};
+    return {info, problems_};
   }
 
   /// A stateless worker type: up to `max_workers` activations per node, always local.
-  type_builder add_stateless(std::string name, size_t max_workers) {
+  type_builder<> add_stateless(std::string name, size_t max_workers) {
     auto& info = emplace(std::move(name));
     info.max_workers = max_workers == 0 ? 1 : max_workers;
-    return type_builder{info};
+    return {info, problems_};
   }
 
   const actor_type_info* find(std::string_view name) const;
@@ -155,9 +235,20 @@ class type_registry {
     return types_;
   }
 
+  /// Nothing if every type and every handler was added once; else errc::bad_payload whose
+  /// message names each mistake, in the order made ("actor type 'ride' registered twice",
+  /// "actor type 'ride' has two handlers for message 'RequestRide'"). node_runtime::start
+  /// checks it: the mistake is in the app's code, so retrying won't help.
+  [[nodiscard]] caf::error check() const;
+
  private:
+  // A name already taken gets a type of its own that no node serves: the first stays as
+  // registered, and the second's handlers go nowhere.
   actor_type_info& emplace(std::string name);
+
   std::map<std::string, std::unique_ptr<actor_type_info>, std::less<>> types_;
+  std::vector<std::unique_ptr<actor_type_info>> rejected_;
+  std::vector<std::string> problems_;
 };
 
 /// The type registered as `name`, or errc::unknown_actor_type naming it. Every entry
