@@ -1,5 +1,6 @@
 # `cmake --install`: Keel as a package an application outside this tree finds with
-# find_package(Keel CONFIG REQUIRED) and links as Keel::runtime and Keel::cluster: the
+# find_package(Keel CONFIG REQUIRED) and links as Keel::runtime and Keel::cluster (and its
+# tests as Keel::testing): the
 # libraries, every header with the generated protobuf ones and the .proto files, the tools
 # (keel-node, keelctl), and a relocatable CMake package (paths relative to the prefix).
 include(GNUInstallDirs)
@@ -8,11 +9,12 @@ include(CMakePackageConfigHelpers)
 set_target_properties(keel_runtime PROPERTIES EXPORT_NAME runtime)
 set_target_properties(keel_cluster PROPERTIES EXPORT_NAME cluster)
 set_target_properties(keel_httplib PROPERTIES EXPORT_NAME httplib)
-foreach(lib keel_runtime keel_cluster)
+set_target_properties(keel_testing PROPERTIES EXPORT_NAME testing)
+foreach(lib keel_runtime keel_cluster keel_testing)
   target_include_directories(${lib} PUBLIC $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 endforeach()
 
-install(TARGETS keel_runtime keel_cluster keel_httplib EXPORT KeelTargets
+install(TARGETS keel_runtime keel_cluster keel_testing keel_httplib EXPORT KeelTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS keel-node keelctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -26,6 +28,8 @@ foreach(module runtime cluster)
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/keel
     FILES_MATCHING PATTERN "*.pb.h")
 endforeach()
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/testing/keel/
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/keel FILES_MATCHING PATTERN "*.hpp")
 
 set(KEEL_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Keel)
 install(EXPORT KeelTargets NAMESPACE Keel:: DESTINATION ${KEEL_CMAKE_DIR})
