@@ -37,8 +37,10 @@ struct test_node_options {
 /// One node runtime in the test's process, over real LevelDB, with a fake monotonic clock
 /// and a fake wall clock that move only when the test calls advance(): deadlines, idle
 /// passivation and reminders follow them, so a test passes an hour without waiting for
-/// it. restart() stops the runtime and starts it again on the same dir, to see what
-/// survived. Framework-agnostic: failures are caf::expected / caf::error values.
+/// it. Timers (`ctx.set_timer`) run on CAF's real clock and do not follow, nor do the
+/// deadlines an HTTP gateway sets (real steady_clock). restart() stops the runtime and
+/// starts it again on the same dir, to see what survived. Framework-agnostic: failures are
+/// caf::expected / caf::error values.
 /// Thread safety: call(), tell(), advance() and wait_until() may run on any threads at
 /// once; restart() and destruction are externally synchronized (no other call meanwhile).
 class test_node {
