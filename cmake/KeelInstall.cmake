@@ -1,6 +1,6 @@
 # `cmake --install`: Keel as a package an application outside this tree finds with
 # find_package(Keel CONFIG REQUIRED) and links as Keel::runtime, Keel::cluster and
-# Keel::node (the node host, keel::node_main): the
+# Keel::node (the node host, keel::node_main), and its tests as Keel::testing: the
 # libraries, every header with the generated protobuf ones and the .proto files, the tools
 # (keel-node, keelctl), and a relocatable CMake package (paths relative to the prefix).
 include(GNUInstallDirs)
@@ -10,17 +10,18 @@ set_target_properties(keel_runtime PROPERTIES EXPORT_NAME runtime)
 set_target_properties(keel_cluster PROPERTIES EXPORT_NAME cluster)
 set_target_properties(keel_node PROPERTIES EXPORT_NAME node)
 set_target_properties(keel_httplib PROPERTIES EXPORT_NAME httplib)
-foreach(lib keel_runtime keel_cluster keel_node)
+set_target_properties(keel_testing PROPERTIES EXPORT_NAME testing)
+foreach(lib keel_runtime keel_cluster keel_node keel_testing)
   target_include_directories(${lib} PUBLIC $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 endforeach()
 
-install(TARGETS keel_runtime keel_cluster keel_node keel_httplib EXPORT KeelTargets
+install(TARGETS keel_runtime keel_cluster keel_node keel_testing keel_httplib EXPORT KeelTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS keel-node keelctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # Headers and .proto files as they sit in the tree, generated headers next to them.
-foreach(module runtime cluster node)
+foreach(module runtime cluster node testing)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${module}/keel/
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/keel
     FILES_MATCHING PATTERN "*.hpp" PATTERN "*.proto")

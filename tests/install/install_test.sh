@@ -13,7 +13,8 @@ cmake --install "$build" --prefix "$work/staged" > "$work/install.log"
 mv "$work/staged" "$work/moved"
 for f in include/keel/runtime/node_runtime.hpp include/keel/runtime/runtime.pb.h \
   include/keel/runtime/builtin.proto include/keel/cluster/cluster.pb.h \
-  lib/libkeel_runtime.a lib/libkeel_cluster.a lib/cmake/Keel/KeelConfig.cmake \
+  lib/libkeel_runtime.a lib/libkeel_cluster.a lib/libkeel_testing.a \
+  include/keel/testing/test_node.hpp lib/cmake/Keel/KeelConfig.cmake \
   lib/cmake/Keel/KeelConfigVersion.cmake bin/keel-node bin/keelctl; do
   [ -e "$work/moved/$f" ] || { echo "not installed: $f" >&2; exit 1; }
 done

@@ -175,6 +175,10 @@ void node_runtime::tell(actor_id target, message_ptr message, trace_id trace) {
   router_.send(std::move(env));
 }
 
+void node_runtime::wall_clock_moved() {
+  caf::anon_send(services_->reminders, detail::moved_atom::value);
+}
+
 partition_host& node_runtime::partitions() noexcept {
   return *partitions_;
 }

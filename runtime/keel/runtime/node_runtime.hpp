@@ -80,6 +80,11 @@ class node_runtime {
   /// One-way message.
   void tell(actor_id target, message_ptr message, trace_id trace);
 
+  /// The wall clock seam jumped ahead (a test's fake clock advanced, or the system clock
+  /// was stepped): reminders due by its new time fire now. Without it they fire when the
+  /// real-time tick armed for them runs out, since CAF's clock knows nothing of the seam.
+  void wall_clock_moved();
+
   /// Why the store takes no writes (a write to the data dir failed: every commit answers
   /// `unavailable` until the node is restarted); nullopt while it does.
   std::optional<std::string> store_failure() const;

@@ -323,6 +323,8 @@ caf::behavior reminder_service(reminder_actor* self, node_services* svc) {
           st.delayed_tick_ms = -1;
         fire_due(self);
       },
+      // A tick armed before the jump still waits out its real-time delay.
+      [self](moved_atom) { fire_due(self); },
       [self](scan_atom, uint32_t partition) { scan_partition(self, partition); },
       [self](drop_atom, uint32_t partition) { drop_partition(self->state, partition); },
       [self](fired_atom, const actor_id& id, const std::string& name, int64_t due_ms, uint8_t code,

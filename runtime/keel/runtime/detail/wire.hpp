@@ -78,6 +78,8 @@ using timer_atom = caf::atom_constant<caf::atom("timer")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using fire_atom = caf::atom_constant<caf::atom("fire")>;
 using fired_atom = caf::atom_constant<caf::atom("fired")>;
+// The wall clock jumped ahead (node_runtime::wall_clock_moved): fire what is due by now.
+using moved_atom = caf::atom_constant<caf::atom("moved")>;
 using upsert_atom = caf::atom_constant<caf::atom("upsert")>;
 using remove_atom = caf::atom_constant<caf::atom("remove")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
