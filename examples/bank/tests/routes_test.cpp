@@ -1,6 +1,7 @@
 // The bank's JSON routes on a gateway over a test node: status codes, bodies as the
 // protobuf JSON mapping prints them, and errors with their HTTP status.
 #include <future>
+#include <memory>
 
 #include "keel/runtime/http/gateway.hpp"
 #include "tests/bank_fixture.hpp"
@@ -12,7 +13,12 @@ class Routes : public BankTest {
  protected:
   void SetUp() override {
     BankTest::SetUp();
-    if (node_) add_bank_routes(gateway_, node_->runtime());
+    if (!node_) return;
+    // Deadlines on the node's clock, which the test advances.
+    keel::http::gateway_options opts;
+    opts.clock = node_->runtime().options().monotonic;
+    gateway_ = std::make_unique<keel::http::gateway>(std::move(opts));
+    add_bank_routes(*gateway_, node_->runtime());
   }
 
   keel::http::response send(std::string method, std::string path, std::string body = "") {
@@ -23,8 +29,8 @@ class Routes : public BankTest {
     req.headers = {{"host", "bank.test"}, {"content-type", "application/json"}};
     auto answer = std::make_shared<std::promise<keel::http::response>>();
     auto future = answer->get_future();
-    gateway_.handle(std::move(req),
-                    [answer](keel::http::response r) { answer->set_value(std::move(r)); });
+    gateway_->handle(std::move(req),
+                     [answer](keel::http::response r) { answer->set_value(std::move(r)); });
     if (future.wait_for(10s) != std::future_status::ready) {
       ADD_FAILURE() << "no HTTP answer in 10 s";
       return {};
@@ -32,7 +38,7 @@ class Routes : public BankTest {
     return future.get();
   }
 
-  keel::http::gateway gateway_{keel::http::gateway_options{}};
+  std::unique_ptr<keel::http::gateway> gateway_;
 };
 
 TEST_F(Routes, OpenDepositTransferAndReadBackOverJson) {
@@ -66,6 +72,15 @@ TEST_F(Routes, BadRequestsAnswerTheirErrorStatus) {
             400);
   EXPECT_EQ(send("POST", "/v1/bank/accounts/nobody/deposits", R"({"amountCents": 5})").status, 404);
   EXPECT_EQ(send("GET", "/v1/bank/accounts/ada/transfers/none").status, 404);
+}
+
+// A request's deadline is set on the node's clock: an hour on it later, a request still
+// has its whole timeout, not one already an hour past.
+TEST_F(Routes, RequestsAfterTheClockAdvancedAreServed) {
+  ASSERT_EQ(send("POST", "/v1/bank/accounts/ada").status, 201);
+  node_->advance(std::chrono::hours{1});
+  auto read = send("GET", "/v1/bank/accounts/ada");
+  EXPECT_EQ(read.status, 200) << read.body;
 }
 
 }  // namespace

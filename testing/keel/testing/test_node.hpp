@@ -37,8 +37,9 @@ struct test_node_options {
 /// One node runtime in the test's process, over real LevelDB, with a fake monotonic clock
 /// and a fake wall clock that move only when the test calls advance(): deadlines, idle
 /// passivation and reminders follow them, so a test passes an hour without waiting for
-/// it. Timers (`ctx.set_timer`) run on CAF's real clock and do not follow, nor do the
-/// deadlines an HTTP gateway sets (real steady_clock). restart() stops the runtime and
+/// it; so do an HTTP gateway's request deadlines when its gateway_options::clock is the
+/// runtime's (`runtime().options().monotonic`). Timers (`ctx.set_timer`) run on CAF's
+/// real clock and do not follow. restart() stops the runtime and
 /// starts it again on the same dir, to see what survived. Framework-agnostic: failures are
 /// caf::expected / caf::error values.
 /// Thread safety: call(), tell(), advance() and wait_until() may run on any threads at

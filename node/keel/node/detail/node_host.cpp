@@ -89,9 +89,14 @@ void node_host::add_routes() {
   // Validated by the command line parser already.
   auto limit = http::parse_rate_limit(opts_.rate_limit);
   auto auth_limit = http::parse_rate_limit(opts_.auth_failure_limit);
-  gateway_ = std::make_unique<http::gateway>(http::gateway_options{
-      opts_.max_body, opts_.max_inflight, opts_.request_timeout, api_keys_,
-      limit ? *limit : std::nullopt, auth_limit ? *auth_limit : std::nullopt});
+  http::gateway_options gopts{opts_.max_body,
+                              opts_.max_inflight,
+                              opts_.request_timeout,
+                              api_keys_,
+                              limit ? *limit : std::nullopt,
+                              auth_limit ? *auth_limit : std::nullopt,
+                              runtime_->options().monotonic};
+  gateway_ = std::make_unique<http::gateway>(std::move(gopts));
   connections_ = std::make_shared<http::connection_table>(
       http::connection_limits{opts_.max_connections, opts_.max_connections_per_client});
   gateway_->add_metrics_source([c = connections_](std::string& out) { c->render_metrics(out); });

@@ -62,6 +62,7 @@ void exchange::fail(const caf::error& err, int retry_after_seconds) {
 }
 
 gateway::gateway(gateway_options opts) : opts_(std::move(opts)), api_keys_(opts_.api_keys) {
+  if (!opts_.clock) opts_.clock = std::make_shared<monotonic_clock>();
   if (opts_.auth_failure_limit && api_keys_)
     auth_throttle_ =
         std::make_unique<failure_throttle>(opts_.auth_failure_limit->per_second,
@@ -281,7 +282,7 @@ void gateway::handle(request req, responder respond) {
           make_error(errc::bad_payload, "X-Request-Timeout: " + message_of(asked.error())));
     timeout = std::min(timeout, *asked);
   }
-  ex->deadline_ = ex->started_ + timeout;
+  ex->deadline_ = opts_.clock->now() + timeout;
   if (matched->needs) {
     if (draining_.load(std::memory_order_relaxed))
       return ex->fail(make_error(errc::unavailable, "node is shutting down"));

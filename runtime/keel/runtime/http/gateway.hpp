@@ -15,6 +15,7 @@
 
 #include <caf/error.hpp>
 
+#include "keel/runtime/clock.hpp"
 #include "keel/runtime/http/api_keys.hpp"
 #include "keel/runtime/http/failure_throttle.hpp"
 #include "keel/runtime/http/http_types.hpp"
@@ -43,6 +44,10 @@ struct gateway_options {
   std::optional<rate_limit> limit;  // per API key without a RATE (one bucket without keys)
   // Failed API keys per client address (--auth-failure-limit); nullopt: not throttled.
   std::optional<rate_limit> auth_failure_limit = rate_limit{10.0 / 60, 20};
+  // What request deadlines are set on: the runtime's clock (node_runtime::options()
+  // .monotonic), which checks them, so a test that advances it moves both; null: a clock
+  // of the gateway's own.
+  std::shared_ptr<const monotonic_clock> clock;
 };
 
 /// The most client addresses whose failed API keys are counted (--auth-failure-limit).
