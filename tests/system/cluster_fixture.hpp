@@ -17,6 +17,7 @@
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/etcd_client.hpp"
 #include "keel/cluster/membership.hpp"
+#include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/test/etcd_process.hpp"
 #include "keel/test/eventually.hpp"
@@ -78,16 +79,24 @@ class Cluster : public ::testing::Test {
   }
 
   // Increments counters `<prefix>0`, `<prefix>1`, … once each through `via` until one is
-  // owned by `owner`, and returns its key: a counter at 1 on that node. Empty if none was.
+  // owned by `owner` and stays there, and returns its key: a counter at 1 on that node.
+  // Empty if none was. "Stays": `owner` is also its rendezvous owner among the members
+  // `via` sees, so no rebalance moves it. A coordinator whose watch had not yet shown it
+  // a member placed partitions among the others, and the rebalance then moved them.
   static std::string counter_owned_by(node_process& via, const std::string& owner,
                                       const std::string& prefix) {
+    auto up = member_ids(via);
+    std::vector<std::string> members{up.begin(), up.end()};
     for (int k = 0; k < 1000; ++k) {
       auto key = prefix + std::to_string(k);
       if (increment(via, key) != 200) {
         ADD_FAILURE() << "increment of " << key << " failed";
         return {};
       }
-      if (owner_seen_by(via, key) == owner) return key;
+      auto p = actor_id{"counter", key}.partition();
+      if (owner_seen_by(via, key) == owner &&
+          cluster::membership::rendezvous_owner(p, members) == owner)
+        return key;
     }
     return {};
   }
