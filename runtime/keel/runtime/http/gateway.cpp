@@ -175,14 +175,17 @@ bool gateway::wait_until_idle(std::chrono::steady_clock::time_point deadline) {
   return idle_cv_.wait_until(lock, deadline, [this] { return inflight_.load() == 0; });
 }
 
+void gateway::release_slot() {
+  if (inflight_.fetch_sub(1, std::memory_order_acq_rel) == 1 && draining_.load()) {
+    std::lock_guard guard{idle_mutex_};
+    idle_cv_.notify_all();
+  }
+}
+
 std::function<void(int)> gateway::on_done(route_stats* stats, steady_time started,
                                           key_usage::record* usage, admission slot) {
   return [this, stats, started, usage, slot](int status) {
-    if (slot == admission::taken && inflight_.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
-        draining_.load()) {
-      std::lock_guard guard{idle_mutex_};
-      idle_cv_.notify_all();
-    }
+    if (slot == admission::taken) release_slot();
     count(*stats, status, started);
     if (usage) usage->count(status);
   };
@@ -288,7 +291,7 @@ void gateway::handle(request req, responder respond) {
       return ex->fail(make_error(errc::unavailable, "node is shutting down"));
     // Admission: refuse fast rather than queue without bound and collapse.
     if (inflight_.fetch_add(1, std::memory_order_acq_rel) >= opts_.max_inflight) {
-      inflight_.fetch_sub(1, std::memory_order_acq_rel);
+      release_slot();  // it may be the last in flight of a draining gateway
       overloaded_.add();
       return ex->fail(make_error(
           errc::overloaded, fmt::format("more than {} requests in flight", opts_.max_inflight)));

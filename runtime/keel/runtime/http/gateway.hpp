@@ -230,6 +230,9 @@ class gateway {
   /// admission slot given back.
   std::function<void(int)> on_done(route_stats* stats, steady_time started,
                                    key_usage::record* usage, admission slot);
+  /// Gives an admission slot back; the last one of a draining gateway wakes
+  /// wait_until_idle().
+  void release_slot();
   void count(route_stats& stats, int status, steady_time started) const;
 
   gateway_options opts_;
