@@ -13,7 +13,10 @@ namespace keel {
 /// An application's own command-line flags, declared next to the node's: each reads a
 /// KEEL_<NAME> environment variable too (dashes as underscores), is listed by --help with
 /// its default (the target's value when declared), and a bad value stops the node before
-/// it starts, naming the flag or the variable. Each target must outlive node_main.
+/// it starts, naming the flag or the variable. Each target must outlive node_main. The
+/// declaring callback runs more than once (the command line is checked, then each KEEL_*
+/// variable alone, then read), each time binding the same targets; a name that is not
+/// `--name` or is the node's own stops the node with exit status 2.
 /// Thread safety: used only inside the flags callback of node_main, on its thread.
 class app_flags {
  public:

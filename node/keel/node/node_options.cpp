@@ -155,16 +155,22 @@ void add_limit_flags(CLI::App& app, node_options& o, env_source source) {
 
 using app_flags_fn = std::function<void(app_flags&)>;
 
-void add_flags(CLI::App& app, node_options& o, const app_flags_fn& declare_app_flags,
-               env_source source) {
+// Returns why the app's flags could not be declared (a name taken, or not a --flag);
+// empty if they were.
+std::string add_flags(CLI::App& app, node_options& o, const app_flags_fn& declare_app_flags,
+                      env_source source) {
   app.set_help_flag("-h,--help", "print this help and exit");
   add_identity_flags(app, o, source);
   add_runtime_flags(app, o, source);
   add_limit_flags(app, o, source);
-  if (declare_app_flags) {
-    auto flags = app_flags_access::make(app, source == env_source::read);
+  if (!declare_app_flags) return {};
+  auto flags = app_flags_access::make(app, source == env_source::read);
+  try {
     declare_app_flags(flags);
+  } catch (const CLI::Error& e) {
+    return std::string{"the app's flags: "} + e.what();
   }
+  return {};
 }
 
 // A KEEL_* variable is checked on its own, so that a bad value names the variable, not
@@ -178,7 +184,7 @@ std::string check_environment(const CLI::App& command_line, const app_flags_fn& 
     if (!value) continue;
     CLI::App alone;
     node_options scratch;
-    add_flags(alone, scratch, declare_app_flags, env_source::ignored);
+    (void)add_flags(alone, scratch, declare_app_flags, env_source::ignored);
     auto arg = opt->get_name(false, true) + "=" + value;
     const char* args[] = {program.c_str(), arg.c_str()};
     try {
@@ -209,13 +215,14 @@ int parse_node_options(int argc, char** argv, node_options& o,
   {
     CLI::App app{title};
     node_options scratch;
-    add_flags(app, scratch, declare_app_flags, env_source::ignored);
+    if (auto err = add_flags(app, scratch, declare_app_flags, env_source::ignored); !err.empty())
+      return bad_flag(err);
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
       // The help lists each flag's variable: print it from the app that reads them.
       CLI::App with_env{title};
-      add_flags(with_env, scratch, declare_app_flags, env_source::read);
+      (void)add_flags(with_env, scratch, declare_app_flags, env_source::read);
       return with_env.exit(e);
     } catch (const CLI::ParseError& e) {
       return bad_flag(e.what());
@@ -224,7 +231,7 @@ int parse_node_options(int argc, char** argv, node_options& o,
       return bad_flag(err);
   }
   CLI::App app{title};
-  add_flags(app, o, declare_app_flags, env_source::read);
+  (void)add_flags(app, o, declare_app_flags, env_source::read);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
