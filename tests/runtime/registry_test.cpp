@@ -395,6 +395,27 @@ TEST(RegistryWiring, EveryMistakeIsNamedInTheOrderMade) {
             "actor type 'w' has two handlers for message 'Echo'; actor type 'w' registered twice");
 }
 
+TEST(RegistryWiring, SecondReminderOrTimerHandlerAndAnUnhandledInternalMessageAreRefused) {
+  type_registry types;
+  types.add_type<CounterState>("r")
+      .on<Get>([](const Get&, const CounterState& st, context&) { return value_of(st.value()); })
+      .internal<Get, Increment>()
+      .on_reminder([](std::string_view, context&) {})
+      .on_reminder([](std::string_view, context&) {})
+      .on_timer([](std::string_view, context&) {})
+      .on_timer([](std::string_view, context&) {});
+  auto err = types.check();
+  ASSERT_TRUE(err);
+  EXPECT_EQ(code_of(err), errc::bad_payload);
+  EXPECT_EQ(message_of(err),
+            "actor type 'r' marks message 'Increment' internal but has no handler for it; "
+            "actor type 'r' has two on_reminder handlers; actor type 'r' has two on_timer "
+            "handlers");
+  const auto* type = types.find("r");
+  ASSERT_NE(type, nullptr);
+  EXPECT_TRUE(type->find("Get")->internal);
+}
+
 TEST(RegistryWiring, CorrectWiringChecksClean) {
   type_registry types;
   register_counter(types);

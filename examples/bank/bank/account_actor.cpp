@@ -211,6 +211,9 @@ void register_account(keel::type_registry& types) {
       .on<BeginTransfer>(begin)
       .on<Credit>(credit)
       .on<SettleTransfer>(settle)
+      // The steps of a transfer come from the desk only: a client that could send them
+      // could credit without a debit, or refund what was credited.
+      .internal<BeginTransfer, Credit, SettleTransfer>()
       .on_reminder([](const std::string&, context& ctx) { resume_pending(ctx); });
 }
 

@@ -4,8 +4,14 @@
 // accounts and an audit log per account.
 //
 // Invariant: money is neither lost nor made. At every commit, the sum over accounts of
-// balance_cents plus pending_out_cents (debited, not yet credited or refunded) equals the
-// sum of all deposits; once no transfer is pending, the balances alone add up to it.
+// balance_cents, plus the pending transfers' amounts that no destination has credited yet,
+// equals the sum of all deposits. (pending_out_cents also counts a transfer credited and
+// not yet settled, which is then in the destination's balance too: it is an upper bound of
+// what is in flight, exact once the settles ran.) Once no transfer is pending, the
+// balances alone add up to the deposits.
+//
+// The steps below are internal messages (type_builder::internal): only the desk sends them,
+// the HTTP edge refuses them, as a credit without a debit would make money.
 //
 // Protocol (the transfer desk drives it; accounts only answer, they never ask, so no two
 // accounts can wait on each other):

@@ -59,7 +59,9 @@ void register_transfer_desk(keel::type_registry& types) {
       .on<ResumeTransfer>([](const ResumeTransfer& m, context& ctx) -> task<Transfer> {
         auto done = co_await finish(ctx, m.transfer());
         co_return done;
-      });
+      })
+      // From an account's settle reminder only: it trusts the transfer it is given.
+      .internal<ResumeTransfer>();
 }
 
 void register_bank(keel::type_registry& types) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Concurrent transfers through bank-node's HTTP API (wrk, transfers.lua), then a kill -9
+# Concurrent transfers through bank-node's HTTP API (wrk, transfers.lua), then, at rest, a kill -9
 # and a restart: the money adds up before and after, to the cent. Prints transfers/s and
 # latency; exits 1 on any difference or any answer but 200/202.
 #   examples/bank/bench/transfer_bench.sh BANK_NODE [SECONDS] [CONNECTIONS]

@@ -2,8 +2,12 @@
 // protobuf JSON mapping prints them, and errors with their HTTP status.
 #include <future>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "keel/runtime/http/gateway.hpp"
+#include "keel/runtime/http/runtime_routes.hpp"
 #include "tests/bank_fixture.hpp"
 
 namespace bank::test {
@@ -18,6 +22,7 @@ class Routes : public BankTest {
     keel::http::gateway_options opts;
     opts.clock = node_->runtime().options().monotonic;
     gateway_ = std::make_unique<keel::http::gateway>(std::move(opts));
+    keel::http::add_runtime_routes(*gateway_, node_->runtime());
     add_bank_routes(*gateway_, node_->runtime());
   }
 
@@ -81,6 +86,27 @@ TEST_F(Routes, RequestsAfterTheClockAdvancedAreServed) {
   node_->advance(std::chrono::hours{1});
   auto read = send("GET", "/v1/bank/accounts/ada");
   EXPECT_EQ(read.status, 200) << read.body;
+}
+
+// The raw actor route reaches every handler but a transfer's steps: a credit without a
+// debit, or a refund of what was credited, would make money.
+TEST_F(Routes, ATransfersStepsCannotBeSentFromOutside) {
+  ASSERT_EQ(send("POST", "/v1/bank/accounts/ada").status, 201);
+  ASSERT_EQ(send("POST", "/v1/bank/accounts/ada/deposits", R"({"amountCents": 100})").status, 200);
+  for (const auto& [path, body] : std::vector<std::pair<std::string, std::string>>{
+           {"/v1/actors/account/ada/Credit", R"({"transferId":"f","from":"x","amountCents":"5"})"},
+           {"/v1/actors/account/ada/BeginTransfer",
+            R"({"transferId":"w","to":"bob","amountCents":"5"})"},
+           {"/v1/actors/account/ada/SettleTransfer", R"({"transferId":"w","credited":false})"},
+           {"/v1/actors/transfer_desk/x/ResumeTransfer", R"({"transfer":{"transferId":"w"}})"}}) {
+    auto refused = send("POST", path, body);
+    EXPECT_EQ(refused.status, 403) << path << ": " << refused.body;
+    EXPECT_NE(refused.body.find(R"("code":"forbidden")"), std::string::npos) << refused.body;
+  }
+  // What a client may ask still answers, and nothing moved.
+  auto read = send("POST", "/v1/actors/account/ada/GetBalance", "{}");
+  EXPECT_EQ(read.status, 200) << read.body;
+  EXPECT_NE(read.body.find(R"("balanceCents":"100")"), std::string::npos) << read.body;
 }
 
 }  // namespace

@@ -21,6 +21,8 @@ namespace keel {
 struct handler_entry {
   const google::protobuf::Message* request_prototype = nullptr;
   std::function<void(const google::protobuf::Message&, context&)> invoke;
+  // Only actors send it (type_builder::internal): the HTTP edge refuses it.
+  bool internal = false;
 };
 
 /// Everything Keel knows about one actor type.
@@ -66,7 +68,9 @@ class type_builder {
   /// of either, which may `co_await ctx.ask<R>(...)` and answers when it returns
   /// (context::ask). The state references stay valid for the whole turn, across each
   /// `co_await`; in a reentrant type a coroutine's `const State&` is the state as its turn
-  /// started, since other turns commit meanwhile.
+  /// started, since other turns commit meanwhile. A read-only handler that still takes
+  /// ctx.state<State>() writes what it changes there: take State& instead. A handler
+  /// taking State by value does not compile (its changes would be lost).
   template <class Request, class F>
   type_builder& on(F handler) {
     add<Request>(adapt<Request>(std::move(handler)));
@@ -87,7 +91,10 @@ class type_builder {
   /// every `co_await`.
   template <class F>
   type_builder& on_reminder(F fn) {
-    info_->on_reminder = name_handler(std::move(fn));
+    if (info_->on_reminder)
+      twice("on_reminder");
+    else
+      info_->on_reminder = name_handler(std::move(fn));
     return *this;
   }
 
@@ -95,7 +102,10 @@ class type_builder {
   /// as on_reminder, it may be a coroutine returning task<>.
   template <class F>
   type_builder& on_timer(F fn) {
-    info_->on_timer = name_handler(std::move(fn));
+    if (info_->on_timer)
+      twice("on_timer");
+    else
+      info_->on_timer = name_handler(std::move(fn));
     return *this;
   }
 
@@ -103,6 +113,16 @@ class type_builder {
   /// with each activation. Only a type with state has it: a stateless one does not compile.
   type_builder& with_entries() requires(!std::is_void_v<State>) {
     info_->keeps_entries = true;
+    return *this;
+  }
+
+  /// The handlers of `Requests` are steps of the app's own protocols: other actors send
+  /// them, and the HTTP edge (`POST /v1/actors/...`) refuses them with 403 `forbidden`,
+  /// whatever the caller's key. Call after their on<>; a request without a handler is a
+  /// wiring mistake.
+  template <class... Requests>
+  type_builder& internal() {
+    (mark_internal(Requests::descriptor()->name()), ...);
     return *this;
   }
 
@@ -135,9 +155,33 @@ class type_builder {
     co_return co_await body(request, std::as_const(snapshot), ctx);
   }
 
+  // The type of the second parameter of a handler that is not a template (a lambda without
+  // `auto` parameters, a function object), else `unknown`.
+  struct unknown {};
+  template <class Member>
+  struct second_parameter_of {
+    using type = unknown;
+  };
+  template <class C, class R, class A, class B, class... Rest>
+  struct second_parameter_of<R (C::*)(A, B, Rest...) const> {
+    using type = B;
+  };
+  template <class C, class R, class A, class B, class... Rest>
+  struct second_parameter_of<R (C::*)(A, B, Rest...)> {
+    using type = B;
+  };
+  template <class F>
+  static auto second_parameter(int) -> second_parameter_of<decltype(&F::operator())>;
+  template <class F>
+  static auto second_parameter(...) -> second_parameter_of<void>;
+
   template <class Request, class F>
   invoke_fn adapt(F handler) const {
     using google::protobuf::Message;
+    // Invocable as a read-only handler, it would get a copy whose changes are dropped.
+    static_assert(!std::is_same_v<typename decltype(second_parameter<F>(0))::type, State>,
+                  "on<Request>(f): f takes its State by value, so its changes would be lost: "
+                  "take State& to change it, const State& to read it");
     if constexpr (std::is_invocable_v<const F&, const Request&, context&>) {
       return [handler = std::move(handler)](const Message& m, context& ctx) {
         deliver(ctx, handler(static_cast<const Request&>(m), ctx));
@@ -188,6 +232,20 @@ class type_builder {
     } else {
       return fn;
     }
+  }
+
+  void mark_internal(const std::string& message) {
+    auto it = info_->handlers.find(message);
+    if (it != info_->handlers.end())
+      it->second.internal = true;
+    else
+      problems_->push_back("actor type '" + info_->name + "' marks message '" + message +
+                           "' internal but has no handler for it");
+  }
+
+  // The first on_reminder or on_timer stays; a second is a wiring mistake.
+  void twice(const char* what) {
+    problems_->push_back("actor type '" + info_->name + "' has two " + what + " handlers");
   }
 
   // The first handler of a request type stays; a second is a wiring mistake.

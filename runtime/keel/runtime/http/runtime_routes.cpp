@@ -22,6 +22,10 @@ void invoke_actor(node_runtime& runtime, const exchange_ptr& ex) {
   if (!type) return ex->fail(type.error());
   auto handler = resolve_handler(**type, ex->param("message"));
   if (!handler) return ex->fail(handler.error());
+  if ((*handler)->internal)
+    return ex->fail(make_error(errc::forbidden, "message '" + std::string{ex->param("message")} +
+                                                    "' of actor type '" + target.type() +
+                                                    "' is internal: only actors send it"));
   std::shared_ptr<google::protobuf::Message> request{(*handler)->request_prototype->New()};
   if (auto err = parse_json(ex->req().body, *request)) return ex->fail(err);
   runtime.call(std::move(target), std::move(request), ex->deadline(), ex->trace(), "http",
