@@ -28,7 +28,15 @@ using answer_atom = caf::atom_constant<caf::atom("answer")>;
 struct endpoint_state {
   std::map<uint64_t, caf::response_promise> answering;
   uint64_t next_id = 0;
+  bool stopping = false;  // quits once `answering` is empty
 };
+
+// How long a stopping endpoint waits for the answers of calls already running here: their
+// deadlines end them sooner (the runtime's sweep answers `timeout`); this only bounds a
+// stop that a lost answer would otherwise hang.
+constexpr std::chrono::seconds answers_wait{10};
+
+using stop_now_atom = caf::atom_constant<caf::atom("stopnow")>;
 
 // A call from another node, delivered here as a local one; its answer goes back through
 // the endpoint's mailbox.
@@ -100,6 +108,7 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
         if (it == self->state.answering.end()) return;
         it->second.deliver(std::move(reply));
         self->state.answering.erase(it);
+        if (self->state.stopping && self->state.answering.empty()) self->quit();
       },
       // The coordinator asks this node to hand a partition over; answered when it is done.
       [=](wire_handoff& req) -> caf::result<wire_reply> {
@@ -127,7 +136,15 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
         auto trace = trace_id::from_hex(hex);
         return trace ? runtime->turns().rows(*trace, runtime->options().node_id) : wire_turns{};
       },
-      [=](stop_atom) { self->quit(); },
+      // The node stops: calls that ran here are answered first. Quitting at once lost the
+      // answer of a call that had run, and its caller, told `unknown_outcome`, could not
+      // know its increment was in.
+      [=](stop_atom) {
+        self->state.stopping = true;
+        if (self->state.answering.empty()) return self->quit();
+        self->delayed_send(self, answers_wait, stop_now_atom::value);
+      },
+      [=](stop_now_atom) { self->quit(); },
   };
 }
 
