@@ -357,16 +357,22 @@ TEST_F(Rebalance, CallHeldPastItsDeadlineWhileItsPartitionMovesIs503AndNeverRuns
   auto& n1 = *three_[0];
   auto& n4 = start_node("n4", {"--test-handoff-delay=5s"});
   ASSERT_TRUE(eventually([&] { return n4.log().find("pausing") != std::string::npos; }, 10s));
-  // A counter whose partition is moving now.
-  std::set<uint32_t> moving;
-  auto rows = table(n1);
-  for (const auto& row : rows.partitions())
-    if (row.state() == "moving") moving.insert(row.partition());
+  // A counter whose partition is moving now, as n1 sees it: n4 pausing is news from n4,
+  // and n1's watch may show the move a moment later.
   std::string key;
-  for (int c = 0; c < counters && key.empty(); ++c)
-    if (moving.count(actor_id{"counter", "c" + std::to_string(c)}.partition()))
-      key = "c" + std::to_string(c);
-  ASSERT_FALSE(key.empty()) << "no seeded counter is in a moving partition";
+  auto moving_counter = [&] {
+    std::set<uint32_t> moving;
+    auto rows = table(n1);
+    for (const auto& row : rows.partitions())
+      if (row.state() == "moving") moving.insert(row.partition());
+    for (int c = 0; c < counters; ++c)
+      if (moving.count(actor_id{"counter", "c" + std::to_string(c)}.partition())) {
+        key = "c" + std::to_string(c);
+        return true;
+      }
+    return false;
+  };
+  ASSERT_TRUE(eventually(moving_counter, 5s)) << "no seeded counter is in a moving partition";
   auto started = std::chrono::steady_clock::now();
   auto reply = n1.post("/v1/actors/counter/" + key + "/Increment", R"({"by":1})",
                        {{"X-Request-Timeout", "300ms"}});
