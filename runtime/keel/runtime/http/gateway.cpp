@@ -1,5 +1,6 @@
 #include "keel/runtime/http/gateway.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -285,7 +286,9 @@ void gateway::handle(request req, responder respond) {
           make_error(errc::bad_payload, "X-Request-Timeout: " + message_of(asked.error())));
     timeout = std::min(timeout, *asked);
   }
-  ex->deadline_ = opts_.clock->now() + timeout;
+  // The runtime's clock reads coarse time, up to a kernel tick behind started_: never let
+  // that cut a deadline short (a test advancing the clock moves it past started_).
+  ex->deadline_ = std::max(opts_.clock->now(), ex->started_) + timeout;
   if (matched->needs) {
     if (draining_.load(std::memory_order_relaxed))
       return ex->fail(make_error(errc::unavailable, "node is shutting down"));
