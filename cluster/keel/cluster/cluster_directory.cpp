@@ -32,6 +32,8 @@ using namespace std::chrono_literals;
 
 constexpr uint8_t max_hops = 3;
 
+using clock_duration = std::chrono::steady_clock::duration;
+
 // A call that never left this node: it did not run.
 void fail_call(const envelope_ptr& env, const std::string& why) {
   if (env->reply) env->reply->complete(make_error(errc::unavailable, why));
@@ -48,14 +50,15 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
       log_(std::move(log)),
       self_(members.options().node_id),
       links_(
-          sys, self_, [this](const std::string& lost) { suspect(lost); }, log_) {
+          sys, self_, [this](const std::string& lost) { suspect(lost); },
+          runtime.options().monotonic, log_) {
   handoff::hooks hooks;
   hooks.link_to = [this](const std::string& node_id) { return member_link(node_id); };
   hooks.begin_release = [this](uint32_t p) { releasing_[p].store(true); };
   hooks.ingested = [this](uint32_t p) { ingested_[p].store(true); };
   hooks.before_ingest = std::move(before_ingest);
-  handoff_ =
-      std::make_unique<handoff>(members_, runtime_.partitions(), sys_, std::move(hooks), log_);
+  handoff_ = std::make_unique<handoff>(members_, runtime_.partitions(), sys_, runtime_.monotonic(),
+                                       std::move(hooks), log_);
   members_.set_partition_listener(
       [this](uint32_t p, const std::optional<PartitionRecord>& before,
              const std::optional<PartitionRecord>& after) { on_partition(p, before, after); });
@@ -64,7 +67,7 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
   rebalancer_ = std::make_unique<rebalancer>(
       members_,
       [this](const std::string& owner, const wire_handoff& req) { return ask_handoff(owner, req); },
-      log_, rebalancer::options{});
+      runtime_.monotonic(), *members_.options().wall, log_, rebalancer::options{});
 }
 
 cluster_directory::~cluster_directory() {
@@ -268,7 +271,7 @@ void cluster_directory::forward(const envelope_ptr& env, const cluster_snapshot&
   call.message_type = env->message_type;
   call.payload = env->payload->SerializeAsString();  // the one serialization, at the boundary
   call.epoch = epoch;
-  auto sent_at = std::chrono::steady_clock::now();
+  auto sent_at = runtime_.monotonic().now();  // the clock the deadline was set on
   call.budget_ms =
       env->reply
           ? std::chrono::duration_cast<std::chrono::milliseconds>(env->reply->deadline() - sent_at)
@@ -336,24 +339,27 @@ void cluster_directory::record_owned_partitions_or_warn() {
 }
 
 void cluster_directory::placer_loop() {
-  auto next_watch = std::chrono::steady_clock::now();
+  const auto& clock = runtime_.monotonic();
+  auto next_watch = clock.now();
   while (true) {
     std::deque<envelope_ptr> waiting;
     std::vector<std::string> suspects;
     {
       std::unique_lock lock{held_mutex_};
-      held_cv_.wait_until(lock, next_watch,
-                          [this] { return stopping_ || !held_.empty() || !suspects_.empty(); });
+      // A wait for, not until: the condition variable waits on steady_clock, and `clock`
+      // may be ahead of it (a test advanced it).
+      held_cv_.wait_for(lock, std::max(next_watch - clock.now(), clock_duration{0}),
+                        [this] { return stopping_ || !held_.empty() || !suspects_.empty(); });
       if (stopping_) return;
       suspects.swap(suspects_);
       waiting.swap(held_);
     }
     // Every member gets a link that stays connected, so that a death is seen at once.
-    if (std::chrono::steady_clock::now() >= next_watch) {
+    if (clock.now() >= next_watch) {
       watch_members();
       // Also those other nodes placed here; the table is copied only when the watch moved.
       if (members_.revision() != recorded_revision_) record_owned_partitions_or_warn();
-      next_watch = std::chrono::steady_clock::now() + 200ms;
+      next_watch = clock.now() + 200ms;
     }
     for (const auto& node_id : suspects) {
       // Only on a refused reconnect (the process is gone: a hung peer's port still accepts),

@@ -11,8 +11,8 @@
 namespace keel::cluster {
 
 graceful_leave::graceful_leave(membership& members, const cluster_directory& directory,
-                               std::shared_ptr<spdlog::logger> log)
-    : members_(members), directory_(directory), log_(std::move(log)) {}
+                               const monotonic_clock& clock, std::shared_ptr<spdlog::logger> log)
+    : members_(members), directory_(directory), clock_(clock), log_(std::move(log)) {}
 
 bool graceful_leave::drained() {
   return members_.is_draining(members_.options().node_id) && partitions_still_held() == 0;
@@ -43,9 +43,8 @@ void graceful_leave::move_partitions_away(std::chrono::milliseconds timeout) {
     log_->warn("cannot ask to be drained: {}", message_of(err));
     return;
   }
-  using clock = std::chrono::steady_clock;
-  auto give_up = clock::now() + timeout;
-  auto next_report = clock::now();
+  auto give_up = clock_.now() + timeout;
+  auto next_report = clock_.now();
   auto seen = members_.snapshot();
   while (auto owned = partitions_still_held()) {
     // Every other member leaves too (a whole cluster stopping): nowhere to move them.
@@ -53,7 +52,7 @@ void graceful_leave::move_partitions_away(std::chrono::milliseconds timeout) {
       log_->info("leaving with {} partitions: every other member is leaving too", owned);
       return;
     }
-    auto now = clock::now();
+    auto now = clock_.now();
     if (now >= give_up) {
       log_->warn(
           "leaving with {} partitions still here: they are unavailable until this node "

@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include "keel/runtime/clock.hpp"
+
 namespace spdlog {
 class logger;
 }
@@ -21,9 +23,10 @@ class membership;
 /// Thread safety: call from one thread of your own (keel-node's main); blocks on etcd.
 class graceful_leave {
  public:
-  /// Requires: `members` and `directory` outlive this object.
+  /// `clock` (the runtime's) times the leave timeout and the progress reports.
+  /// Requires: `members`, `directory` and `clock` outlive this object.
   graceful_leave(membership& members, const cluster_directory& directory,
-                 std::shared_ptr<spdlog::logger> log);
+                 const monotonic_clock& clock, std::shared_ptr<spdlog::logger> log);
 
   /// True once this node is being drained and owns and receives no partition any more.
   bool drained();
@@ -42,6 +45,7 @@ class graceful_leave {
 
   membership& members_;
   const cluster_directory& directory_;
+  const monotonic_clock& clock_;
   std::shared_ptr<spdlog::logger> log_;
 };
 

@@ -138,9 +138,14 @@ wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_c
   return ask_link_impl(sys, link, chunk, caf::timespan{chunk_limit});
 }
 
-handoff::handoff(membership& members, partition_host& host, caf::actor_system& sys, hooks fns,
-                 std::shared_ptr<spdlog::logger> log)
-    : members_(members), host_(host), sys_(sys), fns_(std::move(fns)), log_(std::move(log)) {
+handoff::handoff(membership& members, partition_host& host, caf::actor_system& sys,
+                 const monotonic_clock& clock, hooks fns, std::shared_ptr<spdlog::logger> log)
+    : members_(members),
+      host_(host),
+      sys_(sys),
+      clock_(clock),
+      fns_(std::move(fns)),
+      log_(std::move(log)) {
   // Detached: it blocks on the store.
   for (int i = 0; i < 4; ++i)
     ingesters_.push_back(sys_.spawn<caf::detached>(ingest, &host_, &members_, &fns_, log_));
@@ -214,10 +219,11 @@ void handoff::worker_loop() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    auto started = std::chrono::steady_clock::now();
+    // Measured for the log only, so not on clock_, which a test may move meanwhile.
+    auto started = fast_clock::ticks();
     auto reply = run(job.first);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - started)
+                  fast_clock::to_duration(fast_clock::ticks() - started))
                   .count();
     if (reply.code == 0)
       log_->debug("handoff: partition {} handed to {} in {} ms", job.first.partition, job.first.to,
@@ -255,11 +261,10 @@ wire_reply handoff::run(const wire_handoff& req) {
     return rec && rec->owner() == self && rec->state() == PartitionRecord::moving &&
            rec->to() == req.to && rec->epoch() + 1 == req.epoch;
   };
-  auto give_up = std::chrono::steady_clock::now() + 2s;
+  auto give_up = clock_.now() + 2s;
   auto seen = members_.snapshot();
   while (!marked(*seen)) {
-    auto left =
-        std::chrono::ceil<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(give_up - clock_.now());
     if (left.count() <= 0) break;
     seen = members_.wait_for_change(seen, left);
   }

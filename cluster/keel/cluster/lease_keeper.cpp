@@ -9,23 +9,7 @@
 
 namespace keel::cluster {
 
-namespace {
-
 using namespace std::chrono_literals;
-
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 lease_keeper::lease_keeper(const membership_options& opts, std::string own_key,
                            std::shared_ptr<spdlog::logger> log)
@@ -35,11 +19,19 @@ lease_keeper::~lease_keeper() {
   stop();
 }
 
+// Coarse: a reading lags steady_clock by under one kernel tick (a few ms). `sent` lags as
+// much as the check does, so the fence may stay open at most one tick longer than read
+// with steady_clock: far inside fence_margin.
+int64_t lease_keeper::now_ns() const noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(opts_.clock->now().time_since_epoch())
+      .count();
+}
+
 caf::error lease_keeper::register_once(etcd_client& etcd, Member me) {
-  auto sent = steady_ns();
+  auto sent = now_ns();
   auto lease = etcd.grant_lease(opts_.lease_ttl);
   if (!lease) return std::move(lease.error());
-  me.set_started_ms(wall_ms());
+  me.set_started_ms(opts_.wall->now_ms());
   me.set_lease(std::to_string(lease->id()));
   etcd::TxnRequest txn;
   etcd_client::require_absent(txn, own_key_);
@@ -123,7 +115,7 @@ void lease_keeper::keepalive_loop() {
 
 std::chrono::milliseconds lease_keeper::keep_alive(etcd_client& etcd, bool& failing) {
   const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.lease_ttl) / 3;
-  auto sent = steady_ns();
+  auto sent = now_ns();
   auto ttl = etcd.keep_alive(lease_.load());
   if (!ttl) {
     if (!failing) log_->warn("membership: keepalive failed: {}", message_of(ttl.error()));
@@ -137,7 +129,7 @@ std::chrono::milliseconds lease_keeper::keep_alive(etcd_client& etcd, bool& fail
   }
   // The fence closes by itself when a keepalive is late (a loaded machine, a slow etcd):
   // say so when it reopens, since nothing else marks the moment.
-  auto closed_ns = steady_ns() - valid_until_ns_.load();
+  auto closed_ns = now_ns() - valid_until_ns_.load();
   if (closed_ns > 0 && valid_until_ns_.load() > 0)
     log_->warn("membership: the fence was closed for {} ms: no keepalive answered in time",
                closed_ns / 1000000);
@@ -161,7 +153,7 @@ void lease_keeper::stop() {
 
 bool lease_keeper::is_open() const noexcept {
   return registered_.load(std::memory_order_acquire) &&
-         steady_ns() < valid_until_ns_.load(std::memory_order_acquire);
+         now_ns() < valid_until_ns_.load(std::memory_order_acquire);
 }
 
 std::string lease_keeper::why_closed() const {
@@ -169,7 +161,7 @@ std::string lease_keeper::why_closed() const {
   if (!registered_.load())
     return lease_.load() == 0 ? "not registered in etcd yet"
                               : "not registered in etcd (membership lost; registering again)";
-  auto closed_ms = (steady_ns() - valid_until_ns_.load()) / 1000000;
+  auto closed_ms = (now_ns() - valid_until_ns_.load()) / 1000000;
   return "no etcd keepalive answered in time: fenced for " + std::to_string(closed_ms) +
          " ms (the lease may have expired)";
 }

@@ -39,6 +39,7 @@ class lease_keeper final : public node_fence {
   /// node is registered and before the keepalive it sends then.
   using tick_fn = std::function<void(etcd_client&)>;
 
+  /// Requires: `opts.clock` and `opts.wall` are set.
   lease_keeper(const membership_options& opts, std::string own_key,
                std::shared_ptr<spdlog::logger> log);
   ~lease_keeper() override;
@@ -69,6 +70,8 @@ class lease_keeper final : public node_fence {
 
  private:
   void keepalive_loop();
+  /// opts_.clock's time, in the unit valid_until_ns_ holds.
+  int64_t now_ns() const noexcept;
   /// One keepalive round trip; returns how long to wait before the next.
   std::chrono::milliseconds keep_alive(etcd_client& etcd, bool& failing);
 
@@ -83,7 +86,7 @@ class lease_keeper final : public node_fence {
 
   // The fence: open while the key is ours and the lease cannot have expired.
   std::atomic<bool> registered_{false};
-  std::atomic<int64_t> valid_until_ns_{0};  // steady clock
+  std::atomic<int64_t> valid_until_ns_{0};  // on opts_.clock
 
   std::atomic<int64_t> lease_{0};
   std::atomic<int64_t> own_revision_{0};  // the etcd revision of our current registration

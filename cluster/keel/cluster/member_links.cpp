@@ -8,8 +8,13 @@
 namespace keel::cluster {
 
 member_links::member_links(caf::actor_system& sys, std::string self, refused_fn on_refused,
+                           std::shared_ptr<const monotonic_clock> clock,
                            std::shared_ptr<spdlog::logger> log)
-    : sys_(sys), self_(std::move(self)), on_refused_(std::move(on_refused)), log_(std::move(log)) {}
+    : sys_(sys),
+      self_(std::move(self)),
+      on_refused_(std::move(on_refused)),
+      clock_(std::move(clock)),
+      log_(std::move(log)) {}
 
 caf::actor member_links::link_to(const std::string& node_id, const std::string& cluster_address) {
   std::lock_guard guard{mutex_};
@@ -25,17 +30,17 @@ caf::actor member_links::link_to(const std::string& node_id, const std::string& 
     caf::anon_send(it->second.actor, stop_atom::value);
   }
   auto colon = cluster_address.rfind(':');
-  auto health = std::make_shared<link_health>();
+  auto health = std::make_shared<link_health>(clock_->now());
   auto handle = spawn_peer_link(sys_, node_id, cluster_address.substr(0, colon),
                                 static_cast<uint16_t>(std::stoi(cluster_address.substr(colon + 1))),
-                                on_refused_, health, log_);
+                                on_refused_, health, clock_, log_);
   links_[node_id] = peer{cluster_address, handle, std::move(health)};
   return handle;
 }
 
 std::optional<std::string> member_links::unreachable_member(const std::vector<Member>& members,
                                                             std::chrono::milliseconds limit) const {
-  auto now = std::chrono::steady_clock::now();
+  auto now = clock_->now();
   std::lock_guard guard{mutex_};
   std::vector<std::string> lost;
   for (const auto& m : members) {

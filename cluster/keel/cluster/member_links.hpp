@@ -29,9 +29,10 @@ namespace keel::cluster {
 class member_links {
  public:
   /// `on_refused` is called on a link's thread when its peer's port refused a reconnect.
+  /// `clock` (the runtime's) times reachability, here and in the links, which share it.
   /// Requires: `sys` outlives the links.
   member_links(caf::actor_system& sys, std::string self, refused_fn on_refused,
-               std::shared_ptr<spdlog::logger> log);
+               std::shared_ptr<const monotonic_clock> clock, std::shared_ptr<spdlog::logger> log);
   member_links(const member_links&) = delete;
   member_links& operator=(const member_links&) = delete;
 
@@ -57,6 +58,7 @@ class member_links {
   caf::actor_system& sys_;
   const std::string self_;
   const refused_fn on_refused_;
+  const std::shared_ptr<const monotonic_clock> clock_;
   const std::shared_ptr<spdlog::logger> log_;
 
   mutable std::mutex mutex_;

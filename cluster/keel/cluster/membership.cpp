@@ -1,7 +1,6 @@
 #include "keel/cluster/membership.hpp"
 
 #include <chrono>
-#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -13,15 +12,25 @@ namespace keel::cluster {
 
 using namespace std::chrono_literals;
 
+namespace {
+
+membership_options with_clocks(membership_options opts) {
+  if (!opts.clock) opts.clock = std::make_shared<monotonic_clock>();
+  if (!opts.wall) opts.wall = make_system_clock();
+  return opts;
+}
+
+}  // namespace
+
 membership::membership(membership_options opts, std::shared_ptr<spdlog::logger> log)
-    : opts_(std::move(opts)),
+    : opts_(with_clocks(std::move(opts))),
       keys_(opts_.cluster_name),
       log_(std::move(log)),
       view_(keys_, opts_.node_id, log_),
       lease_(opts_, keys_.member(opts_.node_id), log_),
       writer_(opts_.etcd),
       election_(keys_, opts_.node_id, opts_.cluster_name, view_, lease_, writer_, log_),
-      placement_(keys_, opts_.node_id, view_, election_, writer_, stopping_, log_),
+      placement_(keys_, opts_.node_id, view_, election_, writer_, stopping_, *opts_.clock, log_),
       table_writer_(keys_, opts_.node_id, view_, election_, writer_),
       drains_(keys_, opts_.cluster_name, view_, writer_, log_),
       progress_(keys_, opts_.node_id, view_, election_, writer_),
@@ -39,10 +48,11 @@ caf::error membership::join(std::string http_address, std::string cluster_addres
   etcd_client etcd{opts_.etcd};
   // A process restarted right after a crash finds its predecessor's key until that lease
   // expires: keep trying that long. A live holder keeps its lease, so it is still refused.
-  auto give_up = std::chrono::steady_clock::now() + opts_.lease_ttl + 1s;
+  auto give_up = opts_.clock->now() + opts_.lease_ttl + 1s;
   while (auto err = lease_.register_once(etcd, me)) {
-    if (code_of(err) != errc::conflict || std::chrono::steady_clock::now() >= give_up) return err;
-    std::this_thread::sleep_for(200ms);
+    if (code_of(err) != errc::conflict || opts_.clock->now() >= give_up) return err;
+    pause_unless_stopping(200ms);
+    if (stopping_.load()) return make_error(errc::unavailable, "the node left while joining");
   }
   if (auto err = load(*watch_client_)) {
     lease_.close();

@@ -161,7 +161,7 @@ class membership final : public node_fence {
   const cluster_keys keys_;
   const std::shared_ptr<spdlog::logger> log_;
   std::atomic<bool> stopping_{false};
-  std::mutex stop_mutex_;  // with stop_cv_, wakes the watch thread's retry pauses
+  std::mutex stop_mutex_;  // with stop_cv_, wakes join's and the watch thread's retry pauses
   std::condition_variable stop_cv_;
   cluster_view view_;
   lease_keeper lease_;

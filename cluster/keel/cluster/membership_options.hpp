@@ -1,7 +1,10 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
+
+#include "keel/runtime/clock.hpp"
 
 namespace keel::cluster {
 
@@ -15,6 +18,13 @@ struct membership_options {
   // The fence closes this long before the lease could have expired in etcd, so a node
   // never acts after another node may have seen it gone.
   std::chrono::milliseconds fence_margin{300};
+  // What the fence, join's retries and placement's give-up are decided by: the runtime's
+  // clock (runtime_options::monotonic; the membership is made before the runtime), so a
+  // test that advances it moves both. Null: a clock of the membership's own.
+  std::shared_ptr<const monotonic_clock> clock;
+  // Where a registration's start time comes from (the node's wall_clock seam); null: the
+  // system clock.
+  std::shared_ptr<const wall_clock> wall;
 };
 
 }  // namespace keel::cluster

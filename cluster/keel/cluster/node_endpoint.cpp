@@ -69,7 +69,8 @@ caf::result<wire_reply> accept_call(caf::stateful_actor<endpoint_state>* self,
     return fail(errc::timeout,
                 "the call's deadline passed before it reached node " + runtime->options().node_id);
   actor_id target{call.target_type, call.target_key};
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{call.budget_ms};
+  // On the runtime's clock, which its sweep checks deadlines by.
+  auto deadline = runtime->monotonic().now() + std::chrono::milliseconds{call.budget_ms};
   std::shared_ptr<envelope> env;
   caf::response_promise promise;
   if (call.one_way) {

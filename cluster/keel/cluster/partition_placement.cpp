@@ -24,6 +24,7 @@ partition_placement::partition_placement(const cluster_keys& keys, std::string n
                                          cluster_view& view, const coordinator_election& election,
                                          shared_etcd_client& writer,
                                          const std::atomic<bool>& stopping,
+                                         const monotonic_clock& clock,
                                          std::shared_ptr<spdlog::logger> log)
     : keys_(keys),
       node_id_(std::move(node_id)),
@@ -31,6 +32,7 @@ partition_placement::partition_placement(const cluster_keys& keys, std::string n
       election_(election),
       writer_(writer),
       stopping_(stopping),
+      clock_(clock),
       log_(std::move(log)) {}
 
 std::string partition_placement::rendezvous_owner(uint32_t p,
@@ -69,12 +71,11 @@ caf::error partition_placement::place(const std::vector<uint32_t>& wanted) {
   // Right after a coordinator's death the office is vacant until someone campaigns; a node
   // that just joined may not have seen the election in its watch yet. Bounded by time:
   // the shared etcd client is held, and drains and table writes wait for it.
-  auto give_up = std::chrono::steady_clock::now() + 1s;
+  auto give_up = clock_.now() + 1s;
   auto seen = view_.current();
   while (coordinator_id.empty() && !stopping_.load()) {
     coordinator_id = election_.coordinator_in_etcd(*etcd);
-    auto left =
-        std::chrono::ceil<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(give_up - clock_.now());
     if (!coordinator_id.empty() || left.count() <= 0) break;
     // An election shows up in the view (the watch, or this node's own campaign); etcd is
     // asked again at least every 100 ms in case the watch lags.

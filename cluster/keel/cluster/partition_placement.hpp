@@ -11,6 +11,7 @@
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/cluster_keys.hpp"
+#include "keel/runtime/clock.hpp"
 
 namespace spdlog {
 class logger;
@@ -33,10 +34,11 @@ class shared_etcd_client;
 class partition_placement {
  public:
   /// Requires: everything referenced outlives the placement; `stopping` is set once the
-  /// node leaves.
+  /// node leaves. `clock` times the wait for a coordinator.
   partition_placement(const cluster_keys& keys, std::string node_id, cluster_view& view,
                       const coordinator_election& election, shared_etcd_client& writer,
-                      const std::atomic<bool>& stopping, std::shared_ptr<spdlog::logger> log);
+                      const std::atomic<bool>& stopping, const monotonic_clock& clock,
+                      std::shared_ptr<spdlog::logger> log);
 
   /// Places every partition of `ps` that has no owner yet, up to 42 per etcd transaction.
   /// `unavailable` without etcd or a coordinator.
@@ -66,6 +68,7 @@ class partition_placement {
   const coordinator_election& election_;
   shared_etcd_client& writer_;
   const std::atomic<bool>& stopping_;
+  const monotonic_clock& clock_;
   const std::shared_ptr<spdlog::logger> log_;
 };
 

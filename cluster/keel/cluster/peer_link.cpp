@@ -66,6 +66,7 @@ constexpr auto connect_retry = std::chrono::milliseconds{100};
 struct link_state {
   refused_fn on_refused;
   std::shared_ptr<link_health> health;
+  std::shared_ptr<const monotonic_clock> clock;
   std::shared_ptr<spdlog::logger> log;
   std::string node_id;
   std::string host;
@@ -99,7 +100,7 @@ using link_actor = caf::stateful_actor<link_state>;
 void set_health(link_actor* self, link_health::state s, std::string_view why = {}) {
   auto& st = self->state;
   auto before = st.health->current();
-  st.health->set(s, std::chrono::steady_clock::now());
+  st.health->set(s, st.clock->now());
   if (before == s || !st.log) return;
   if (why.empty())
     st.log->info("link to {}: {}", st.node_id, link_health::name(s));
@@ -183,7 +184,7 @@ void on_connected(link_actor* self, caf::actor peer) {
   self->monitor(st.peer);
   if (!st.beating) {
     st.beating = true;
-    st.last_beat = phi_detector::clock::now();
+    st.last_beat = st.clock->now();
     self->send(self, beat_atom::value);
   }
   auto waiting = std::move(st.waiting);
@@ -201,7 +202,7 @@ void connect(link_actor* self) {
   auto& st = self->state;
   if (st.connecting) return;
   st.connecting = true;
-  st.connect_started = std::chrono::steady_clock::now();
+  st.connect_started = st.clock->now();
   if (!st.peer) set_health(self, link_health::state::connecting);
   auto mm = self->system().middleman().actor_handle();
   self->request(mm, connect_limit, caf::connect_atom::value, st.host, st.port)
@@ -218,7 +219,7 @@ void connect(link_actor* self) {
             st.connecting = false;
             // Timed out long after its limit: this process was paused meanwhile (SIGSTOP),
             // and the attempt says nothing about the peer. Try again before failing calls.
-            auto took = std::chrono::steady_clock::now() - st.connect_started;
+            auto took = st.clock->now() - st.connect_started;
             if (err == caf::sec::request_timeout && took > connect_limit + own_pause)
               return connect(self);
             // Not refused: the peer's process is there (a handshake cut short, as when two
@@ -281,7 +282,7 @@ void beat(link_actor* self) {
     st.beating = false;
     return;
   }
-  auto now = phi_detector::clock::now();
+  auto now = st.clock->now();
   if (now - st.last_beat > own_pause) st.detector.forgive_silence(now);
   st.last_beat = now;
   // An error answer (the peer's endpoint gone, the connection lost) must not end the link:
@@ -290,7 +291,7 @@ void beat(link_actor* self) {
       .then(
           [self](pong_atom) {
             auto& st = self->state;
-            st.detector.heartbeat(phi_detector::clock::now());
+            st.detector.heartbeat(st.clock->now());
             if (st.suspected && st.peer) set_health(self, link_health::state::connected);
             st.suspected = false;
           },
@@ -307,11 +308,13 @@ void beat(link_actor* self) {
 
 caf::behavior link(link_actor* self, std::string node_id, std::string host, uint16_t port,
                    refused_fn on_refused, std::shared_ptr<link_health> health,
+                   std::shared_ptr<const monotonic_clock> clock,
                    std::shared_ptr<spdlog::logger> log) {
   auto& st = self->state;
   st.log = std::move(log);
   st.on_refused = std::move(on_refused);
   st.health = std::move(health);
+  st.clock = std::move(clock);
   st.node_id = std::move(node_id);
   st.host = std::move(host);
   st.port = port;
@@ -327,8 +330,8 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
     connect(self);
   });
   // Whatever ends this actor (stop_atom, or a bug), the directory sees it and replaces it.
-  self->attach_functor([health = st.health] {
-    health->set(link_health::state::stopped, std::chrono::steady_clock::now());
+  self->attach_functor([health = st.health, clock = st.clock] {
+    health->set(link_health::state::stopped, clock->now());
   });
   return {
       [self](forward_atom, envelope_ptr& env, wire_call& call) {
@@ -376,9 +379,10 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
 caf::actor spawn_peer_link(caf::actor_system& sys, std::string node_id, std::string host,
                            uint16_t port, refused_fn on_refused,
                            std::shared_ptr<link_health> health,
+                           std::shared_ptr<const monotonic_clock> clock,
                            std::shared_ptr<spdlog::logger> log) {
   return sys.spawn(link, std::move(node_id), std::move(host), port, std::move(on_refused),
-                   std::move(health), std::move(log));
+                   std::move(health), std::move(clock), std::move(log));
 }
 
 }  // namespace keel::cluster

@@ -12,6 +12,7 @@
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 
+#include "keel/runtime/clock.hpp"
 #include "keel/runtime/envelope.hpp"
 
 namespace spdlog {
@@ -32,9 +33,15 @@ class link_health {
     stopped,      // the link actor is gone: the directory replaces it
   };
 
+  /// `made_at`: when the link was made, on the link's clock; it counts as lost since then
+  /// until it first connects.
+  explicit link_health(std::chrono::steady_clock::time_point made_at)
+      : lost_at_(made_at.time_since_epoch().count()) {}
+
   static std::string_view name(state s) noexcept;
 
-  /// Records `s`, and when the link stopped being connected.
+  /// Records `s`, and when the link stopped being connected. Times are the link's clock's
+  /// (monotonic_clock::now()).
   void set(state s, std::chrono::steady_clock::time_point now);
   state current() const noexcept { return state_.load(std::memory_order_acquire); }
   /// How long the link has not been connected (since it was made, or since it was last
@@ -43,8 +50,8 @@ class link_health {
 
  private:
   std::atomic<state> state_{state::connecting};
-  // steady_clock ticks of when the link stopped being connected (or was made).
-  std::atomic<int64_t> lost_at_{std::chrono::steady_clock::now().time_since_epoch().count()};
+  // When the link stopped being connected (or was made), in steady_clock ticks.
+  std::atomic<int64_t> lost_at_;
 };
 
 /// Called on the link's thread when the peer's port refused a reconnect right after the
@@ -63,11 +70,13 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 
 /// Spawns the link to node `node_id`'s endpoint at `host:port`: one actor per peer that
 /// keeps a connection, heartbeats the peer (phi-accrual) and fails its calls at once when
-/// the peer is lost, publishing what it knows in `health`.
+/// the peer is lost, publishing what it knows in `health`. Heartbeat silences, connect
+/// times and health times are read from `clock` (the runtime's).
 /// Thread safety: the actor is called by messages from any thread.
 caf::actor spawn_peer_link(caf::actor_system& sys, std::string node_id, std::string host,
                            uint16_t port, refused_fn on_refused,
                            std::shared_ptr<link_health> health,
+                           std::shared_ptr<const monotonic_clock> clock,
                            std::shared_ptr<spdlog::logger> log);
 
 }  // namespace keel::cluster

@@ -18,19 +18,14 @@
 
 namespace keel::cluster {
 
-namespace {
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
-rebalancer::rebalancer(membership& members, ask_fn ask, std::shared_ptr<spdlog::logger> log,
-                       options opts)
-    : members_(members), ask_(std::move(ask)), log_(std::move(log)), opts_(opts) {
+rebalancer::rebalancer(membership& members, ask_fn ask, const monotonic_clock& clock,
+                       const wall_clock& wall, std::shared_ptr<spdlog::logger> log, options opts)
+    : members_(members),
+      ask_(std::move(ask)),
+      clock_(clock),
+      wall_(wall),
+      log_(std::move(log)),
+      opts_(opts) {
   thread_ = std::thread{[this] { loop(); }};
 }
 
@@ -74,7 +69,7 @@ void rebalancer::loop() {
 
 void rebalancer::publish() {
   progress_.set_coordinator(members_.options().node_id);
-  progress_.set_updated_ms(wall_ms());
+  progress_.set_updated_ms(wall_.now_ms());
   if (auto err = members_.publish_rebalance(progress_))
     log_->debug("rebalance: could not publish progress: {}", message_of(err));
 }
@@ -84,7 +79,7 @@ bool rebalancer::pass() {
   // Members, targets and table from one snapshot: they cannot disagree with each other.
   auto cluster = members_.snapshot();
   auto targets = cluster->placement_targets();
-  auto now = std::chrono::steady_clock::now();
+  auto now = clock_.now();
   std::vector<move> resumed;
   std::vector<move> planned;
   cluster->partitions.for_each([&](uint32_t p, const versioned_record& versioned) {
@@ -233,7 +228,7 @@ wire_reply rebalancer::hand_over(const move& m) {
 }
 
 void rebalancer::schedule_retries(const std::vector<move>& moves) {
-  auto retry_at = std::chrono::steady_clock::now() + opts_.retry_after;
+  auto retry_at = clock_.now() + opts_.retry_after;
   auto cluster = members_.snapshot();
   for (const auto& m : moves) {
     const auto* rec = cluster->partition(m.partition);
@@ -292,13 +287,13 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
     progress_.set_failed(base_failed + aborted.load());
     publish();
   };
-  auto next_log = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+  auto next_log = clock_.now() + std::chrono::seconds{1};
   auto all_done = [&] { return workers_done >= count; };
   std::unique_lock done_lock{done_mutex};
   while (!done_cv.wait_for(done_lock, std::chrono::milliseconds{250}, all_done)) {
     done_lock.unlock();
     report();
-    if (std::chrono::steady_clock::now() >= next_log) {
+    if (clock_.now() >= next_log) {
       log_->info("rebalance: {} of {} done, {} moving, {} aborted", progress_.done(),
                  progress_.planned(), progress_.moving(), progress_.failed());
       next_log += std::chrono::seconds{1};

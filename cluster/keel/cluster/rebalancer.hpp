@@ -13,6 +13,7 @@
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/wire.hpp"
+#include "keel/runtime/clock.hpp"
 
 namespace spdlog {
 class logger;
@@ -44,8 +45,10 @@ class rebalancer {
     std::chrono::milliseconds retry_after{2000};  // a failed move waits this long
   };
 
-  /// Requires: `members` outlives the rebalancer.
-  rebalancer(membership& members, ask_fn ask, std::shared_ptr<spdlog::logger> log, options opts);
+  /// `clock` (the runtime's) times retries and progress logs; `wall` stamps the progress
+  /// published. Requires: `members`, `clock` and `wall` outlive the rebalancer.
+  rebalancer(membership& members, ask_fn ask, const monotonic_clock& clock, const wall_clock& wall,
+             std::shared_ptr<spdlog::logger> log, options opts);
   ~rebalancer();
   rebalancer(const rebalancer&) = delete;
   rebalancer& operator=(const rebalancer&) = delete;
@@ -88,6 +91,8 @@ class rebalancer {
 
   membership& members_;
   ask_fn ask_;
+  const monotonic_clock& clock_;
+  const wall_clock& wall_;
   std::shared_ptr<spdlog::logger> log_;
   const options opts_;
   RebalanceView progress_;                                                  // loop thread only

@@ -16,6 +16,7 @@
 #include "keel/cluster/membership.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/builtin_actors.hpp"
+#include "keel/runtime/clock.hpp"
 #include "keel/runtime/http/connection_table.hpp"
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/http_server.hpp"
@@ -26,7 +27,12 @@
 namespace keel::detail {
 
 node_host::node_host(const node_options& opts, node_app& app, std::string program)
-    : opts_(opts), app_(app), program_(std::move(program)), log_(app.log()) {}
+    : opts_(opts),
+      app_(app),
+      program_(std::move(program)),
+      log_(app.log()),
+      monotonic_(std::make_shared<monotonic_clock>()),
+      wall_(make_system_clock()) {}
 
 node_host::~node_host() = default;
 
@@ -60,6 +66,8 @@ std::optional<int> node_host::open_store() {
   mopts.cluster_name = opts_.cluster_name;
   mopts.node_id = opts_.node_id;
   mopts.lease_ttl = std::chrono::ceil<std::chrono::seconds>(opts_.lease_ttl);
+  mopts.clock = monotonic_;
+  mopts.wall = wall_;
   if (auto err = cluster::claim_data(*store_, mopts)) return fail(message_of(err));
   members_ = std::make_shared<cluster::membership>(mopts, log_);
   return std::nullopt;
@@ -78,8 +86,8 @@ std::optional<int> node_host::start_runtime() {
   ropts.max_activations = opts_.max_activations;
   ropts.default_timeout = opts_.request_timeout;
   ropts.slow_request = opts_.slow_request;
-  auto runtime =
-      node_runtime::start(*sys_, app_.types(), std::move(store_), make_system_clock(), ropts);
+  ropts.monotonic = monotonic_;
+  auto runtime = node_runtime::start(*sys_, app_.types(), std::move(store_), wall_, ropts);
   if (!runtime) return fail(message_of(runtime.error()));
   runtime_ = std::move(*runtime);
   return std::nullopt;
@@ -174,7 +182,7 @@ void node_host::reload_api_keys() {
 // A stop signal ends the node; so does a drain of this node once its partitions moved.
 void node_host::wait_for_stop(const sigset_t& stop_signals) {
   std::optional<cluster::graceful_leave> leaving;
-  if (members_) leaving.emplace(*members_, *directory_, log_);
+  if (members_) leaving.emplace(*members_, *directory_, *monotonic_, log_);
   int sig = 0;
   while (sig <= 0) {
     timespec poll{0, 100'000'000};
@@ -197,6 +205,7 @@ void node_host::wait_for_stop(const sigset_t& stop_signals) {
 void node_host::stop() {
   if (gateway_) {
     gateway_->begin_drain();
+    // steady_clock, not monotonic_: a real wait, and the condition variable waits on it.
     gateway_->wait_until_idle(std::chrono::steady_clock::now() + opts_.request_timeout +
                               std::chrono::seconds{1});
   }

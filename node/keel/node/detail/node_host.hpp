@@ -20,7 +20,9 @@ class logger;
 }
 
 namespace keel {
+class monotonic_clock;
 class state_store;
+class wall_clock;
 namespace http {
 class api_key_table;
 class connection_table;
@@ -69,6 +71,9 @@ class node_host {
   node_app& app_;
   std::string program_;
   std::shared_ptr<spdlog::logger> log_;
+  // The node's clocks, one of each: the runtime, the gateway and the cluster all read these.
+  const std::shared_ptr<monotonic_clock> monotonic_;
+  const std::shared_ptr<wall_clock> wall_;
   std::unique_ptr<state_store> store_;
   std::shared_ptr<const http::api_key_table> api_keys_;
   std::unique_ptr<caf::actor_system_config> cfg_;
