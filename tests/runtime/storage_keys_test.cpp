@@ -20,6 +20,19 @@ TEST(StorageKeys, StateKeyStartsWithItsPartitionBigEndian) {
   EXPECT_TRUE(key.starts_with(partition_prefix(2440, record_kind::state)));
 }
 
+TEST(StorageKeys, PartitionOfAKeyIsItsBigEndianPrefixAndMetaKeysHaveNone) {
+  actor_id id{"counter", "a"};  // partition 2440
+  EXPECT_EQ(partition_of_key(state_key(id)), 2440u);
+  EXPECT_EQ(partition_of_key(reminder_key(id, "r")), 2440u);
+  EXPECT_EQ(partition_of_key(entry_key(id, "e")), 2440u);
+  EXPECT_EQ(partition_of_key(partition_range(partition_count - 1)), partition_count - 1);
+  EXPECT_EQ(partition_of_key(meta_key("x")), std::nullopt);
+  EXPECT_EQ(partition_of_key(meta_partition_count_key), std::nullopt);
+  EXPECT_EQ(partition_of_key(std::string_view{"\x10\x00s", 3}), std::nullopt);  // 4096
+  EXPECT_EQ(partition_of_key("\x01"), std::nullopt);
+  EXPECT_EQ(partition_of_key(""), std::nullopt);
+}
+
 TEST(StorageKeys, RemindersOfOneActorShareAPrefixThatExcludesOtherKeys) {
   actor_id a{"t", "k"};
   actor_id b{"t", "k2"};

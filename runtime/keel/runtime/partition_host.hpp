@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,6 +10,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "keel/runtime/commit_replicator.hpp"
 #include "keel/runtime/envelope.hpp"
 #include "keel/runtime/state_store.hpp"
 
@@ -17,10 +19,10 @@ namespace keel {
 /// What a node's runtime offers the cluster about whole partitions: the one seam through
 /// which moving, replicating and routing partitions reach the activations and the store.
 /// A single node never calls it.
-/// Thread safety: thread-safe. deliver(), redeliver(), close(), open() and is_closed() never
-/// block
-/// and may run on any thread, CAF workers included; read_range(), replace_range() and
-/// write_meta() block on disk: call them from a thread of your own, never a CAF worker.
+/// Thread safety: thread-safe. deliver(), redeliver(), close(), open(), is_closed() and
+/// set_replicator() never block and may run on any thread, CAF workers included;
+/// read_range(), replace_range(), apply_replicated() and write_meta() block on disk: call
+/// them from a thread of your own, never a CAF worker.
 class partition_host {
  public:
   using records = std::vector<std::pair<std::string, std::string>>;
@@ -54,6 +56,16 @@ class partition_host {
   /// calls for one partition come one at a time.
   [[nodiscard]] virtual caf::error replace_range(uint32_t partition,
                                                  std::vector<store_write> writes) = 0;
+  /// Writes `writes`, which a replica received for `partition` (not served here), in one
+  /// synced batch through the store writer, without erasing the partition's other records,
+  /// and makes the writer forget its cached versions of that partition. These writes never
+  /// go to a commit_replicator. Answers once they are durable here.
+  [[nodiscard]] virtual caf::error apply_replicated(uint32_t partition,
+                                                    std::vector<store_write> writes) = 0;
+  /// Installs the output gate (null removes it) in the store writer: it takes effect for the
+  /// batches the writer flushes after it received it; a batch handed to the previous one
+  /// is still released only once that one answered for it (commit_replicator).
+  virtual void set_replicator(std::shared_ptr<commit_replicator> replicator) = 0;
   /// Writes records of the layers above (keys made with meta_key(), never actor state) in
   /// one batch.
   [[nodiscard]] virtual caf::error write_meta(const std::vector<store_write>& writes) = 0;

@@ -15,6 +15,15 @@ std::string partition_range(uint32_t partition) {
   return out;
 }
 
+std::optional<uint32_t> partition_of_key(std::string_view key) {
+  // 0xff (meta) names no partition either: 0xff00 is past every partition.
+  if (key.size() < 2) return std::nullopt;
+  auto p = (static_cast<uint32_t>(static_cast<unsigned char>(key[0])) << 8) |
+           static_cast<unsigned char>(key[1]);
+  if (p >= partition_count) return std::nullopt;
+  return p;
+}
+
 std::string partition_prefix(uint32_t partition, record_kind kind) {
   auto out = partition_range(partition);
   out.push_back(static_cast<char>(kind));

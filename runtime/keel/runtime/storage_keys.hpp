@@ -32,6 +32,10 @@ std::optional<std::string> owner_state_key(std::string_view side_record_key);
 std::string partition_prefix(uint32_t partition, record_kind kind);
 /// The prefix of every record of one partition (all kinds): what a handoff moves.
 std::string partition_range(uint32_t partition);
+/// The partition whose range holds `key` (its first two bytes, big-endian); nullopt for a
+/// key that names none: a metadata key (0xff first), one shorter than two bytes, or one
+/// naming a partition >= partition_count.
+std::optional<uint32_t> partition_of_key(std::string_view key);
 
 /// Node-level metadata keys sort after every partition (0xff > any partition's first byte).
 inline constexpr std::string_view meta_partition_count_key =

@@ -48,13 +48,27 @@ caf::error local_partition_host::replace_range(uint32_t partition,
   batch.reserve(existing->size() + writes.size());
   for (auto& [key, value] : *existing) batch.push_back({std::move(key), {}, true});
   for (auto& write : writes) batch.push_back(std::move(write));
+  return write_through_writer(partition, std::move(batch));
+}
+
+caf::error local_partition_host::apply_replicated(uint32_t partition,
+                                                  std::vector<store_write> writes) {
+  return write_through_writer(partition, std::move(writes));
+}
+
+caf::error local_partition_host::write_through_writer(uint32_t partition,
+                                                      std::vector<store_write> writes) {
   caf::scoped_actor self{*services_.system};
   caf::error failure;
   // Bounded: a writer that died would never answer (CAF 0.17 sends no broken promise).
   self->request(services_.store_writer, std::chrono::minutes{2}, replace_atom::value, partition,
-                std::make_shared<std::vector<store_write>>(std::move(batch)))
+                std::make_shared<std::vector<store_write>>(std::move(writes)))
       .receive([](uint64_t) {}, [&](caf::error& err) { failure = std::move(err); });
   return failure;
+}
+
+void local_partition_host::set_replicator(std::shared_ptr<commit_replicator> replicator) {
+  caf::anon_send(services_.store_writer, replicator_atom::value, std::move(replicator));
 }
 
 caf::error local_partition_host::write_meta(const std::vector<store_write>& writes) {

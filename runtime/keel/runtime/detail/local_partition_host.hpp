@@ -26,9 +26,14 @@ class local_partition_host final : public partition_host {
   bool is_closed(uint32_t partition) const noexcept override;
   caf::expected<records> read_range(uint32_t partition) override;
   caf::error replace_range(uint32_t partition, std::vector<store_write> writes) override;
+  caf::error apply_replicated(uint32_t partition, std::vector<store_write> writes) override;
+  void set_replicator(std::shared_ptr<commit_replicator> replicator) override;
   caf::error write_meta(const std::vector<store_write>& writes) override;
 
  private:
+  // One synced batch of `writes` for `partition` through the store writer.
+  caf::error write_through_writer(uint32_t partition, std::vector<store_write> writes);
+
   call_router& router_;
   state_store& store_;
   node_services& services_;

@@ -35,9 +35,11 @@ class pipelined_commit final : public turn_commit {
     if (failure) {
       // Also a turn that failed by itself: its answer was computed on state that is lost.
       // A conflict or a fenced writer wrote nothing, and says so, unless the turn asked
-      // others; anything else may have been written.
+      // others; a commit its replicas did not acknowledge is written here and may be lost
+      // at a failover (unknown_outcome); anything else may have been written.
       auto code = code_of(failure);
-      if (code != errc::conflict && code != errc::unavailable) code = errc::app_error;
+      if (code != errc::conflict && code != errc::unavailable && code != errc::unknown_outcome)
+        code = errc::app_error;
       if (asked && code != errc::app_error) code = errc::unknown_outcome;
       result = make_error(code, "commit of " + to_string(id) + " failed: " + message_of(failure));
       caf::anon_send(activation, reload_atom::value, generation);

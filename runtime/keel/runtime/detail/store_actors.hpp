@@ -29,6 +29,14 @@ namespace keel::detail {
 /// `app_error`, and `on_failure` runs once, on the writer's thread, with the reason: the
 /// store takes no more writes (state_store::write), so every later commit answers
 /// `unavailable` until the node is restarted.
+/// The output gate: `(replicator_atom, commit_replicator_ptr)` installs a commit_replicator
+/// (null removes it) for the batches flushed after it. With one, a commit that writes is
+/// first admitted by it (a refusal answers the commit, nothing of it written), each batch's
+/// turn writes go to it before the local write, and the batch's turns (and commit
+/// requests) are released only once it acknowledged and every batch before them was
+/// released; the writer meanwhile writes the next batches. A replication failure answers
+/// `unknown_outcome` (the batch is on the local disk). `(replace_atom, partition, writes)`
+/// (replace_range, apply_replicated) is never replicated and is answered on the local sync.
 caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store, runtime_metrics& metrics,
                               std::shared_ptr<const node_fence> fence = nullptr,
                               std::function<void(const std::string&)> on_failure = {});

@@ -1,33 +1,21 @@
 #include "keel/runtime/detail/version_cache.hpp"
 
 #include "keel/runtime/actor_id.hpp"
+#include "keel/runtime/storage_keys.hpp"
 
 namespace keel::detail {
-
-namespace {
-
-// The partition a key's first two bytes name (big-endian); partition_count for a key that
-// names none (metadata).
-uint32_t partition_of_key(std::string_view key) {
-  if (key.size() < 2) return partition_count;
-  auto p = (static_cast<uint32_t>(static_cast<unsigned char>(key[0])) << 8) |
-           static_cast<unsigned char>(key[1]);
-  return p < partition_count ? p : partition_count;
-}
-
-}  // namespace
 
 version_cache::version_cache(size_t capacity)
     : by_partition_(partition_count), capacity_(capacity) {}
 
 version_cache::map* version_cache::partition_of(std::string_view state_key) {
   auto p = partition_of_key(state_key);
-  return p < partition_count ? &by_partition_[p] : nullptr;
+  return p ? &by_partition_[*p] : nullptr;
 }
 
 const version_cache::map* version_cache::partition_of(std::string_view state_key) const {
   auto p = partition_of_key(state_key);
-  return p < partition_count ? &by_partition_[p] : nullptr;
+  return p ? &by_partition_[*p] : nullptr;
 }
 
 std::optional<uint64_t> version_cache::find(const std::string& state_key) const {

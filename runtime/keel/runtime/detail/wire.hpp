@@ -10,6 +10,7 @@
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 
+#include "keel/runtime/commit_replicator.hpp"
 #include "keel/runtime/envelope.hpp"
 #include "keel/runtime/message.hpp"
 #include "keel/runtime/state_store.hpp"
@@ -67,6 +68,9 @@ using load_result_ptr = std::shared_ptr<const load_result>;
 /// A partition's new records, replacing its whole range (state_store.hpp's store_write).
 using partition_writes_ptr = std::shared_ptr<std::vector<store_write>>;
 
+/// The output gate the store writer hands its turn writes to (null: none).
+using commit_replicator_ptr = std::shared_ptr<commit_replicator>;
+
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using replace_atom = caf::atom_constant<caf::atom("replace")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
@@ -87,6 +91,11 @@ using reload_atom = caf::atom_constant<caf::atom("reload")>;
 using settle_atom = caf::atom_constant<caf::atom("settle")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
+// The output gate: a replicator installed in the store writer, and a batch's acknowledgement.
+using replicator_atom = caf::atom_constant<caf::atom("replicator")>;
+using replicated_atom = caf::atom_constant<caf::atom("replicated")>;
+// The stopping store writer's releaser stops waiting for acknowledgements.
+using give_up_atom = caf::atom_constant<caf::atom("give_up")>;
 
 }  // namespace keel::detail
 
@@ -96,3 +105,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::turn_commit_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::settled_turns_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::load_result_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::partition_writes_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::commit_replicator_ptr)
