@@ -12,6 +12,7 @@
 #include "http_bench.hpp"
 #include "rebalance_bench.hpp"
 #include "reminder_bench.hpp"
+#include "replication_bench.hpp"
 #include "runtime_benches.hpp"
 
 int main(int argc, char** argv) {
@@ -19,14 +20,14 @@ int main(int argc, char** argv) {
   CLI::App app{"keel-bench: Keel vs raw CAF, raw LevelDB and the bare HTTP server"};
   bool quick = false;
   bool json = false;
-  std::string only = "abcdefghi";
+  std::string only = "abcdefghij";
   std::string memory_kind;
   std::string child_kind;
   std::string reminder_dir;
   int count = 100000;
   app.add_flag("--quick", quick, "shorter runs (under 60 s in all)");
   app.add_flag("--json", json, "print only {\"results\":[...]} on stdout");
-  app.add_option("--only", only, "letters of the benchmarks to run (a-i)")->capture_default_str();
+  app.add_option("--only", only, "letters of the benchmarks to run (a-j)")->capture_default_str();
   app.add_option("--child", child_kind, "internal: run a (f) baseline peer: caf-echo|tcp-echo");
   app.add_option("--memory-child", memory_kind, "internal: measure memory of keel|caf actors");
   app.add_option("--count", count, "internal: actors for --memory-child");
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
   cfg.self_path = std::filesystem::canonical("/proc/self/exe").string();
   cfg.bin_dir = std::filesystem::path{cfg.self_path}.parent_path().string();
   int steps = 0;
-  for (char c : only) steps += c == 'a' ? 2 : (c >= 'b' && c <= 'i') ? 1 : 0;
+  for (char c : only) steps += c == 'a' ? 2 : (c >= 'b' && c <= 'j') ? 1 : 0;
   progress prog{steps};
   std::vector<result> results;
   try {
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
     if (only.find('g') != std::string::npos) bench_rebalance(cfg, prog, results);
     if (only.find('h') != std::string::npos) bench_reminders(cfg, prog, results);
     if (only.find('i') != std::string::npos) bench_coroutine_turns(cfg, prog, results);
+    if (only.find('j') != std::string::npos) bench_replication(cfg, prog, results);
   } catch (const std::exception& e) {
     std::cerr << "keel-bench: " << e.what() << "\n";
     return 1;

@@ -59,6 +59,11 @@ std::optional<int> parse_chaos_options(int argc, char** argv, chaos_options& o) 
   app.add_option("--nodes", o.nodes, "keel-node processes at the start")
       ->capture_default_str()
       ->check(CLI::Range(2, 9));
+  app.add_option("--replication-factor", o.replication_factor,
+                 "copies of each partition (the nodes' --replication-factor): with 2 or more "
+                 "a killed owner's partitions are served by a replica")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3));
   app.add_option("--clients", o.clients, "client threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

@@ -15,6 +15,7 @@ namespace keel::chaos {
 struct chaos_options {
   uint64_t seed = 1;
   int nodes = 3;
+  int replication_factor = 1;  // the nodes' --replication-factor
   int clients = 8;
   int keys = 300;
   std::vector<fault_kind> faults = all_faults();

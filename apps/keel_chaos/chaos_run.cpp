@@ -18,6 +18,7 @@ cluster_config cluster_config_of(const chaos_options& o) {
   c.bin_dir = o.bin_dir;
   c.work_dir = o.work_dir;
   c.request_timeout = o.request_timeout;
+  c.replication_factor = o.replication_factor;
   return c;
 }
 

@@ -78,7 +78,7 @@ void cluster_under_test::spawn_node(const std::string& id) {
        "--cluster-port=0", "--lease-ttl=" + std::to_string(config_.lease_ttl_s) + "s",
        "--request-timeout=" + std::to_string(config_.request_timeout.count()) + "ms",
        "--leave-timeout=" + std::to_string(config_.leave_timeout.count()) + "s",
-       "--log-level=info"},
+       "--replication-factor=" + std::to_string(config_.replication_factor), "--log-level=info"},
       n.out_path,
       n.log_path};
   // The child truncates its stdout file only once it runs: remove the last start's listening

@@ -20,6 +20,7 @@ struct cluster_config {
   std::string work_dir;  // data dirs and logs
   std::string etcd = "etcd";
   int lease_ttl_s = 2;
+  int replication_factor = 1;
   std::chrono::milliseconds request_timeout{3000};
   std::chrono::seconds leave_timeout{30};
 };

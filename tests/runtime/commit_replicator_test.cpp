@@ -431,14 +431,14 @@ TEST_F(CommitReplicator, AppliedReplicaWritesAreStoredAndNeverReplicated) {
   state.set_value(41);
   auto entry = entry_key(copied, "line");
   ASSERT_FALSE(node_.rt->partitions().apply_replicated(
-      p, {{state_key(copied), encode_versioned(4, state.SerializeAsString())}}));
-  ASSERT_FALSE(node_.rt->partitions().apply_replicated(p, {{entry, "x"}}));
+      {p}, {{state_key(copied), encode_versioned(4, state.SerializeAsString())}}));
+  ASSERT_FALSE(node_.rt->partitions().apply_replicated({p}, {{entry, "x"}}));
   EXPECT_EQ(stored_counter(*store_, copied), std::make_pair(uint64_t{4}, int64_t{41}))
       << "the second batch erased the first one's record";
   auto line = store_->get(entry);
   ASSERT_TRUE(line && *line);
   EXPECT_EQ(**line, "x");
-  ASSERT_FALSE(node_.rt->partitions().apply_replicated(p, {{entry, {}, true}}));
+  ASSERT_FALSE(node_.rt->partitions().apply_replicated({p}, {{entry, {}, true}}));
   line = store_->get(entry);
   ASSERT_TRUE(line);
   EXPECT_FALSE(*line);

@@ -54,7 +54,10 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
           runtime.options().monotonic, log_) {
   handoff::hooks hooks;
   hooks.link_to = [this](const std::string& node_id) { return member_link(node_id); };
-  hooks.begin_release = [this](uint32_t p) { releasing_[p].store(true); };
+  hooks.begin_release = [this](uint32_t p) {
+    std::lock_guard lock{opening_mutex_};
+    releasing_[p].store(true);
+  };
   hooks.ingested = [this](uint32_t p) { ingested_[p].store(true); };
   hooks.before_ingest = std::move(before_ingest);
   handoff_ = std::make_unique<handoff>(members_, runtime_.partitions(), sys_, runtime_.monotonic(),
@@ -62,12 +65,32 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
   members_.set_partition_listener(
       [this](uint32_t p, const std::optional<PartitionRecord>& before,
              const std::optional<PartitionRecord>& after) { on_partition(p, before, after); });
-  endpoint_ = spawn_node_endpoint(sys_, runtime_, *handoff_, metrics_);
+  replicas_ =
+      std::make_unique<replica_applier>(members_, runtime_.partitions(), sys_, metrics_, log_);
+  endpoint_ = spawn_node_endpoint(sys_, runtime_, *handoff_, *replicas_, metrics_);
+  const auto& opts = members_.options();
+  if (opts.replication_factor > 1) {
+    gate_ = std::make_shared<replication_gate>(
+        members_, runtime_.partitions(), sys_,
+        [this](const std::string& node_id) { return member_link(node_id); }, metrics_, log_,
+        replication_gate::options{opts.min_insync, opts.replica_timeout});
+    runtime_.partitions().set_replicator(gate_);
+    replica_catch_up::hooks sync_hooks;
+    sync_hooks.link_to = [this](const std::string& node_id) { return member_link(node_id); };
+    sync_hooks.hold = [this](uint32_t p) {
+      std::lock_guard lock{opening_mutex_};
+      syncing_[p].store(true);
+    };
+    sync_hooks.release = [this](uint32_t p) { end_sync(p); };
+    catch_up_ = std::make_unique<replica_catch_up>(members_, runtime_.partitions(), sys_,
+                                                   std::move(sync_hooks), log_);
+  }
   placer_ = std::thread{[this] { placer_loop(); }};
   rebalancer_ = std::make_unique<rebalancer>(
       members_,
       [this](const std::string& owner, const wire_handoff& req) { return ask_handoff(owner, req); },
-      runtime_.monotonic(), *members_.options().wall, log_, rebalancer::options{});
+      runtime_.monotonic(), *members_.options().wall, log_,
+      rebalancer::options{.promoted = [this](size_t n) { metrics_.promotions.add(n); }});
 }
 
 cluster_directory::~cluster_directory() {
@@ -116,7 +139,18 @@ partition_directory::verdict cluster_directory::route(const envelope_ptr& env) {
 }
 
 bool cluster_directory::is_moving(uint32_t p, const PartitionRecord& rec) const {
-  return rec.state() == PartitionRecord::moving || releasing_[p].load(std::memory_order_acquire);
+  return rec.state() == PartitionRecord::moving || releasing_[p].load(std::memory_order_acquire) ||
+         syncing_[p].load(std::memory_order_acquire);
+}
+
+void cluster_directory::end_sync(uint32_t p) {
+  {
+    std::lock_guard lock{opening_mutex_};
+    syncing_[p].store(false);
+    // A move that began meanwhile keeps it closed; the table's flip decides where it goes.
+    if (!releasing_[p].load()) runtime_.partitions().open(p);
+  }
+  release_held(p);
 }
 
 bool cluster_directory::hold_moving(const envelope_ptr& env, uint32_t p) {
@@ -147,14 +181,16 @@ void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRe
                                      const std::optional<PartitionRecord>& after) {
   if (!after || after->state() == PartitionRecord::moving) return;  // a move starts: route() holds
   if (after->owner() == self_) {
+    std::lock_guard lock{opening_mutex_};
     bool aborted = releasing_[p].exchange(false);
     // Handed here: by a flip the watch reported, or by one that happened before this node's
     // first read of the table (a joining node receives streams at once), which then shows
-    // it as this node's with no change seen.
+    // it as this node's with no change seen; or promoted here from a copy.
     bool ingested = ingested_[p].exchange(false);
     bool arrived = ingested || (before && before->owner() != self_);
-    // Open before the held calls are delivered, which would otherwise find it closed.
-    if (aborted || arrived || runtime_.partitions().is_closed(p)) {
+    // Open before the held calls are delivered, which would otherwise find it closed. Not
+    // while a replica is caught up: what it is streamed must not change.
+    if (!syncing_[p].load() && (aborted || arrived || runtime_.partitions().is_closed(p))) {
       runtime_.partitions().open(p);
       if (aborted) log_->warn("handoff: move of partition {} aborted; serving it again", p);
     }
@@ -172,6 +208,10 @@ void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRe
       handoff_->drop(p);
     }
   }
+  release_held(p);
+}
+
+void cluster_directory::release_held(uint32_t p) {
   std::deque<envelope_ptr> release;
   {
     std::lock_guard lock{moving_mutex_};
@@ -359,6 +399,7 @@ void cluster_directory::placer_loop() {
       watch_members();
       // Also those other nodes placed here; the table is copied only when the watch moved.
       if (members_.revision() != recorded_revision_) record_owned_partitions_or_warn();
+      if (catch_up_) catch_up_->scan(*members_.snapshot());
       next_watch = clock.now() + 200ms;
     }
     for (const auto& node_id : suspects) {
@@ -402,7 +443,9 @@ void cluster_directory::stop() {
   held_cv_.notify_all();
   if (rebalancer_) rebalancer_->stop();
   if (placer_.joinable()) placer_.join();
+  if (catch_up_) catch_up_->stop();
   if (handoff_) handoff_->stop();
+  if (gate_) gate_->stop();
   for (auto& env : held_) fail_call(env, "node is stopping");
   held_.clear();
   std::map<uint32_t, std::deque<envelope_ptr>> moving;
@@ -420,6 +463,7 @@ void cluster_directory::stop() {
   self->monitor(endpoint_);
   self->send(endpoint_, stop_atom::value);
   self->receive([](const caf::down_msg&) {});
+  replicas_->stop();
 }
 
 }  // namespace keel::cluster

@@ -23,6 +23,9 @@
 #include "keel/cluster/member_links.hpp"
 #include "keel/cluster/peer_link.hpp"
 #include "keel/cluster/rebalancer.hpp"
+#include "keel/cluster/replica_applier.hpp"
+#include "keel/cluster/replica_catch_up.hpp"
+#include "keel/cluster/replication_gate.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/partition_directory.hpp"
@@ -108,6 +111,10 @@ class cluster_directory final : public partition_directory {
   /// more (the caller routes it again).
   bool hold_moving(const envelope_ptr& env, uint32_t p);
   bool is_moving(uint32_t p, const PartitionRecord& rec) const;
+  /// A replica's catch-up of `p` ended: serves `p` again, unless a move began meanwhile.
+  void end_sync(uint32_t p);
+  /// Delivers the messages held for `p` (they are routed again).
+  void release_held(uint32_t p);
   /// A partition's record changed (watch thread): ends holds, opens or drops partitions.
   void on_partition(uint32_t p, const std::optional<PartitionRecord>& before,
                     const std::optional<PartitionRecord>& after);
@@ -144,11 +151,22 @@ class cluster_directory final : public partition_directory {
   // held while their partition moves (bounded, like placement's).
   std::array<std::atomic<bool>, partition_count> releasing_{};
   std::array<std::atomic<bool>, partition_count> ingested_{};
+  // Partitions held while a replica of theirs is caught up (replica_catch_up.hpp).
+  std::array<std::atomic<bool>, partition_count> syncing_{};
+  // Whether a partition opens again is decided under it: a catch-up that ends, a move that
+  // begins and a record that changes must not open what another keeps closed.
+  std::mutex opening_mutex_;
   mutable std::mutex moving_mutex_;
   std::map<uint32_t, std::deque<envelope_ptr>> moving_held_;  // guarded by moving_mutex_
   size_t moving_held_count_ = 0;                              // guarded by moving_mutex_
   std::unique_ptr<handoff> handoff_;
   std::unique_ptr<rebalancer> rebalancer_;
+  // Replication: this node's copies of other owners' partitions, and the output gate of its
+  // own (shared with the runtime's store writer, which may use it after this directory
+  // stopped it: then it refuses every write).
+  std::unique_ptr<replica_applier> replicas_;
+  std::shared_ptr<replication_gate> gate_;
+  std::unique_ptr<replica_catch_up> catch_up_;
 };
 
 }  // namespace keel::cluster

@@ -12,6 +12,34 @@ void cluster_metrics::render(std::string& out, const cluster_snapshot& now,
   render_counter(out, "keel_cluster_calls_held_total",
                  "Calls held on this node while their partition moved between nodes.",
                  calls_held.value());
+  render_counter(out, "keel_replica_batches_applied_total",
+                 "Commits of other nodes' partitions this node applied as a replica.",
+                 replica_batches_applied.value());
+  render_counter(out, "keel_replica_batches_refused_total",
+                 "Replication messages this node refused (stale epoch, not the next in "
+                 "sequence, not a replica, malformed).",
+                 replica_batches_refused.value());
+  render_counter(out, "keel_replication_rounds_total",
+                 "Group commits this node sent to its partitions' in-sync replicas.",
+                 replication_rounds.value());
+  render_counter(out, "keel_replication_failures_total",
+                 "Replica answers to this node that were errors or came too late.",
+                 replication_failures.value());
+  render_counter(out, "keel_isr_shrinks_total",
+                 "Replicas this node removed from its partitions' in-sync sets.",
+                 isr_shrinks.value());
+  render_counter(out, "keel_promotions_total",
+                 "Partitions this node, as coordinator, promoted to an in-sync replica after "
+                 "their owner died.",
+                 promotions.value());
+  size_t under_replicated = 0;
+  now.partitions.for_each([&](uint32_t, const versioned_record& rec) {
+    under_replicated +=
+        rec.record.owner() == self && rec.record.isr_size() < rec.record.replicas_size();
+  });
+  render_gauge(out, "keel_cluster_partitions_under_replicated",
+               "Partitions this node owns with fewer in-sync copies than replicas.",
+               static_cast<int64_t>(under_replicated));
   render_gauge(out, "keel_cluster_members", "Members of the cluster as this node sees it.",
                static_cast<int64_t>(now.members.size()));
   render_gauge(out, "keel_cluster_partitions_owned", "Partitions the table gives this node.",

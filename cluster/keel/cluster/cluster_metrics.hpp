@@ -15,6 +15,13 @@ struct cluster_metrics {
   counter calls_sent;      // calls and tells this node forwarded to their owner's node
   counter calls_received;  // calls and tells other nodes forwarded here
   counter calls_held;      // calls held while their partition moved
+  // Replication (DESIGN.md "Replication and failover").
+  counter replica_batches_applied;  // wire_replicate messages applied here as a replica
+  counter replica_batches_refused;  // ... refused (stale epoch, out of sequence, malformed)
+  counter replication_rounds;       // group commits this node sent to its replicas
+  counter replication_failures;     // replica answers that failed or timed out
+  counter isr_shrinks;              // replicas this node removed from its partitions' isr
+  counter promotions;               // partitions this coordinator promoted to a replica
 
   /// Appends the counters and the gauges `now` gives for `self` in Prometheus text.
   void render(std::string& out, const cluster_snapshot& now, const std::string& self) const;

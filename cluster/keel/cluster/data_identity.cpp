@@ -15,25 +15,46 @@ namespace keel::cluster {
 
 namespace {
 
-// The cluster's id: made by its first node, so a fresh etcd (even one started with the
-// same flags, which gets the same etcd cluster id) means a new cluster.
-caf::expected<std::string> cluster_id(etcd_client& etcd, const membership_options& opts) {
+// The cluster's id and replication factor: made by its first node, so a fresh etcd (even
+// one started with the same flags, which gets the same etcd cluster id) means a new
+// cluster, and every node of a cluster keeps the same number of copies.
+struct cluster_settings {
+  std::string id;
+  size_t replication_factor = 1;
+};
+
+caf::expected<cluster_settings> cluster_settings_in_etcd(etcd_client& etcd,
+                                                         const membership_options& opts) {
   auto id_key = "keel/" + opts.cluster_name + "/id";
+  auto factor_key = "keel/" + opts.cluster_name + "/replication-factor";
   std::random_device entropy;
-  auto fresh_id =
-      fmt::format("{:08x}{:08x}{:08x}{:08x}", entropy(), entropy(), entropy(), entropy());
+  cluster_settings fresh{
+      fmt::format("{:08x}{:08x}{:08x}{:08x}", entropy(), entropy(), entropy(), entropy()),
+      opts.replication_factor};
   etcd::TxnRequest txn;
   etcd_client::require_absent(txn, id_key);
-  auto* put = txn.add_success()->mutable_request_put();
-  put->set_key(id_key);
-  put->set_value(fresh_id);
-  txn.add_failure()->mutable_request_range()->set_key(id_key);
+  for (auto [key, value] : {std::pair{id_key, fresh.id},
+                            std::pair{factor_key, std::to_string(fresh.replication_factor)}}) {
+    auto* put = txn.add_success()->mutable_request_put();
+    put->set_key(key);
+    put->set_value(value);
+    txn.add_failure()->mutable_request_range()->set_key(key);
+  }
   auto res = etcd.txn(txn);
   if (!res) return std::move(res.error());
-  if (res->succeeded()) return fresh_id;
-  const auto& range = res->responses(0).response_range();
-  if (range.kvs_size() == 0) return make_error(errc::unavailable, "cannot read " + id_key);
-  return range.kvs(0).value();
+  if (res->succeeded()) return fresh;
+  const auto& id = res->responses(0).response_range();
+  if (id.kvs_size() == 0) return make_error(errc::unavailable, "cannot read " + id_key);
+  // A cluster made before replication was built has one copy.
+  cluster_settings theirs{id.kvs(0).value(), 1};
+  const auto& factor = res->responses(1).response_range();
+  if (factor.kvs_size() > 0) {
+    const auto& text = factor.kvs(0).value();
+    if (std::from_chars(text.data(), text.data() + text.size(), theirs.replication_factor).ec !=
+        std::errc{})
+      return make_error(errc::app_error, factor_key + " does not parse: " + text);
+  }
+  return theirs;
 }
 
 // A dir that was never this cluster's: it must not come up as the owner of partitions
@@ -77,8 +98,10 @@ caf::error check_held_epochs(etcd_client& etcd, state_store& store,
                         "the data dir's epoch record " + key.substr(1) + " does not parse");
     auto p = *held_p;
     auto it = placed.find(p);
-    // Handed off at a later epoch (this node stopped before it dropped its copy): only a
-    // completed handoff raises an epoch, so the new owner has it all. Drop the old copy.
+    // Handed off at a later epoch (this node stopped before it dropped its copy), or
+    // promoted to a replica while this node was down: only a completed handoff or a
+    // promotion of an in-sync copy raises an epoch, so the new owner has every write that
+    // was acknowledged. Drop the old copy.
     if (it != placed.end() && it->second.owner() != opts.node_id && it->second.epoch() > epoch) {
       auto records = store.scan(partition_range(p));
       if (!records) return std::move(records.error());
@@ -103,11 +126,18 @@ caf::error check_held_epochs(etcd_client& etcd, state_store& store,
 
 caf::error claim_data(state_store& store, const membership_options& opts) {
   etcd_client etcd{opts.etcd};
-  auto id_in_etcd = cluster_id(etcd, opts);
-  if (!id_in_etcd) return std::move(id_in_etcd.error());
+  auto settings = cluster_settings_in_etcd(etcd, opts);
+  if (!settings) return std::move(settings.error());
+  if (settings->replication_factor != opts.replication_factor)
+    return make_error(errc::conflict,
+                      fmt::format("cluster '{}' keeps {} copies of each partition "
+                                  "(--replication-factor={}, fixed when it was created), but "
+                                  "this node was started with --replication-factor={}",
+                                  opts.cluster_name, settings->replication_factor,
+                                  settings->replication_factor, opts.replication_factor));
   DataIdentity mine;
   mine.set_cluster_name(opts.cluster_name);
-  mine.set_cluster_id(*id_in_etcd);
+  mine.set_cluster_id(settings->id);
   mine.set_node_id(opts.node_id);
   auto stored = store.get(meta_cluster_key);
   if (!stored) return std::move(stored.error());

@@ -1,5 +1,6 @@
 #include "keel/cluster/handoff.hpp"
 
+#include <algorithm>
 #include <future>
 #include <map>
 
@@ -12,6 +13,7 @@
 
 #include "keel/cluster/data_identity.hpp"
 #include "keel/cluster/membership.hpp"
+#include "keel/cluster/replica_applier.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/partition_host.hpp"
 #include "keel/runtime/storage_keys.hpp"
@@ -40,10 +42,36 @@ struct ingest_state {
     std::string from;
     uint64_t epoch = 0;
     uint32_t next_seq = 0;
+    bool copy = false;
     std::vector<store_write> writes;
   };
   std::map<uint32_t, stream> streams;
 };
+
+// Why a whole stream of `p` from `from` at `epoch` must not be written here; empty if it
+// may. A stream that arrives once the move already completed (a second one, asked for by a
+// coordinator that took over while the first still ran) would overwrite what this node
+// wrote since: the partition serves here only after the flip, so the table here shows it.
+// A copy is taken only from the owner the table names at that epoch, by a replica.
+std::string refusal(membership& members, uint32_t p, const std::string& from, uint64_t epoch,
+                    bool copy) {
+  const auto& self = members.options().node_id;
+  auto partition = "partition " + std::to_string(p);
+  if (!copy) {
+    auto rec = members.partition(p);
+    if (rec && rec->state() == PartitionRecord::active && rec->owner() == self &&
+        rec->epoch() >= epoch)
+      return partition + " is already here at epoch " + std::to_string(rec->epoch());
+    return {};
+  }
+  auto rec = wait_for_record(members, p, epoch);
+  if (!rec || rec->owner() != from || rec->epoch() != epoch)
+    return "the table does not give " + partition + " to " + from + " at epoch " +
+           std::to_string(epoch);
+  if (std::find(rec->replicas().begin(), rec->replicas().end(), self) == rec->replicas().end())
+    return "node " + self + " is not a replica of " + partition;
+  return {};
+}
 
 caf::behavior ingest(caf::stateful_actor<ingest_state>* self, partition_host* host,
                      membership* members, handoff::hooks* fns,
@@ -61,8 +89,9 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, partition_host* ho
                                                        std::to_string(p) + " lies outside it");
         auto& st = self->state.streams[p];
         if (chunk.seq == 0) {
-          st = ingest_state::stream{chunk.from, chunk.epoch, 0, {}};
-        } else if (chunk.seq != st.next_seq || chunk.from != st.from || chunk.epoch != st.epoch) {
+          st = ingest_state::stream{chunk.from, chunk.epoch, 0, chunk.copy, {}};
+        } else if (chunk.seq != st.next_seq || chunk.from != st.from || chunk.epoch != st.epoch ||
+                   chunk.copy != st.copy) {
           self->state.streams.erase(p);
           return failed_reply(errc::conflict, "chunk " + std::to_string(chunk.seq) +
                                                   " of partition " + std::to_string(p) +
@@ -75,16 +104,8 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, partition_host* ho
         auto stream = std::move(st);
         self->state.streams.erase(p);
         if (fns->before_ingest) fns->before_ingest(p);
-        // A stream that arrives once the move already completed (a second one, asked for by
-        // a coordinator that took over while the first still ran) would overwrite what
-        // this node wrote since: the partition serves here only after the flip, so the
-        // table here shows it.
-        if (auto rec = members->partition(p); rec && rec->state() == PartitionRecord::active &&
-                                              rec->owner() == members->options().node_id &&
-                                              rec->epoch() >= stream.epoch)
-          return failed_reply(errc::conflict, "partition " + std::to_string(p) +
-                                                  " is already here at epoch " +
-                                                  std::to_string(rec->epoch()));
+        if (auto why = refusal(*members, p, stream.from, stream.epoch, stream.copy); !why.empty())
+          return failed_reply(errc::conflict, why);
         // One batch: whatever an earlier (aborted) move left is replaced, not merged.
         auto records = stream.writes.size();
         // A stream from a node of an older build may hold reminders or entries of an
@@ -94,9 +115,9 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, partition_host* ho
         if (err)
           return failed_reply(errc::unavailable, "cannot write partition " + std::to_string(p) +
                                                      ": " + message_of(err));
-        fns->ingested(p);
-        log->debug("handoff: ingested partition {} from {} ({} records, epoch {})", p, stream.from,
-                   records, stream.epoch);
+        if (!stream.copy) fns->ingested(p);
+        log->debug("handoff: ingested {} partition {} from {} ({} records, epoch {})",
+                   stream.copy ? "a copy of" : "", p, stream.from, records, stream.epoch);
         return ok_reply();
       },
       [=](drop_atom, uint32_t p) {
@@ -284,25 +305,31 @@ wire_reply handoff::run(const wire_handoff& req) {
   if (!records) return fail(errc::unavailable, "cannot read it: " + message_of(records.error()));
   auto link = fns_.link_to(req.to);
   if (!link) return fail(errc::unavailable, "node " + req.to + " is not a member");
+  return stream_range(sys_, link, p, req.epoch, self, std::move(*records), false);
+}
+
+wire_reply stream_range(caf::actor_system& sys, const caf::actor& link, uint32_t p, uint64_t epoch,
+                        const std::string& from, partition_host::records records, bool as_copy) {
   size_t next = 0;
   uint32_t seq = 0;
   do {
     wire_chunk chunk;
     chunk.partition = p;
-    chunk.epoch = req.epoch;
-    chunk.from = self;
+    chunk.epoch = epoch;
+    chunk.from = from;
     chunk.seq = seq++;
+    chunk.copy = as_copy;
     size_t bytes = 0;
-    for (; next < records->size() && bytes < chunk_bytes; ++next) {
-      auto& [key, value] = (*records)[next];
+    for (; next < records.size() && bytes < chunk_bytes; ++next) {
+      auto& [key, value] = records[next];
       bytes += key.size() + value.size();
       chunk.keys.push_back(std::move(key));
       chunk.values.push_back(std::move(value));
     }
-    chunk.last = next == records->size();
-    auto answer = ask_link(sys_, link, chunk);
+    chunk.last = next == records.size();
+    auto answer = ask_link(sys, link, chunk);
     if (answer.code != 0) return answer;
-  } while (next < records->size());
+  } while (next < records.size());
   return ok_reply();
 }
 

@@ -19,13 +19,10 @@
 
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/clock.hpp"
+#include "keel/runtime/partition_host.hpp"
 
 namespace spdlog {
 class logger;
-}
-
-namespace keel {
-class partition_host;
 }
 
 namespace keel::cluster {
@@ -111,5 +108,12 @@ class handoff {
 /// thread of one's own.
 wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_handoff& req);
 wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_chunk& chunk);
+
+/// Streams `records`, partition `p`'s whole range, through `link` as wire_chunks from node
+/// `from` at `epoch`: for a new owner, or (`as_copy`) for a replica being caught up. The
+/// first failed answer, or code 0 once the receiver has them durably. Blocking: from a
+/// thread of one's own.
+wire_reply stream_range(caf::actor_system& sys, const caf::actor& link, uint32_t p, uint64_t epoch,
+                        const std::string& from, partition_host::records records, bool as_copy);
 
 }  // namespace keel::cluster

@@ -105,6 +105,10 @@ class membership final : public node_fence {
   caf::error write_partitions(const std::map<uint32_t, versioned_record>& updates) {
     return table_writer_.write(updates);
   }
+  /// See partition_table_writer::write_as_owner().
+  caf::error write_owned_partitions(const std::map<uint32_t, versioned_record>& updates) {
+    return table_writer_.write_as_owner(updates);
+  }
 
   /// Marks `node_id` as leaving (see drain_marks). Blocks on etcd.
   caf::error drain(const std::string& node_id, const std::string& reason, drain_scope scope) {

@@ -25,6 +25,14 @@ struct membership_options {
   // Where a registration's start time comes from (the node's wall_clock seam); null: the
   // system clock.
   std::shared_ptr<const wall_clock> wall;
+  // Copies of each partition, its owner's included (DESIGN.md "Replication and failover"):
+  // cluster-wide, recorded in etcd by the cluster's first node.
+  size_t replication_factor = 1;
+  // Copies (the owner's included) a write must be on before its turn answers; fewer in
+  // sync, and writes to the partition answer `unavailable`.
+  size_t min_insync = 1;
+  // A replica that has not acknowledged a write this long is removed from the in-sync set.
+  std::chrono::milliseconds replica_timeout{1000};
 };
 
 }  // namespace keel::cluster

@@ -13,6 +13,7 @@
 #include "keel/cluster/cluster_metrics.hpp"
 #include "keel/cluster/handoff.hpp"
 #include "keel/cluster/peer_link.hpp"
+#include "keel/cluster/replica_applier.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/node_runtime.hpp"
@@ -99,7 +100,7 @@ caf::result<wire_reply> accept_call(caf::stateful_actor<endpoint_state>* self,
 }
 
 caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* runtime,
-                       handoff* handoff, cluster_metrics* metrics) {
+                       handoff* handoff, replica_applier* replicas, cluster_metrics* metrics) {
   // Published: any peer could send it an exit (CAF_NOTES.md §5). Only stop_atom stops it.
   self->set_exit_handler([](caf::exit_msg&) {});
   return {
@@ -132,6 +133,17 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
                   });
         return promise;
       },
+      // An owner's writes for a partition copied here (replica_applier.hpp).
+      [=](wire_replicate& writes) -> caf::result<wire_reply> {
+        auto promise = self->make_response_promise<wire_reply>();
+        self->request(replicas->actor_for(writes.from), caf::infinite, std::move(writes))
+            .then([promise](wire_reply& reply) mutable { promise.deliver(std::move(reply)); },
+                  [promise](caf::error& err) mutable {
+                    promise.deliver(
+                        failed_reply(errc::unavailable, "replica failed: " + message_of(err)));
+                  });
+        return promise;
+      },
       [](ping_atom) { return pong_atom::value; },
       [=](gather_atom, const std::string& hex) {
         auto trace = trace_id::from_hex(hex);
@@ -152,8 +164,8 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
 }  // namespace
 
 caf::actor spawn_node_endpoint(caf::actor_system& sys, node_runtime& runtime, handoff& handoff,
-                               cluster_metrics& metrics) {
-  return sys.spawn(endpoint, &runtime, &handoff, &metrics);
+                               replica_applier& replicas, cluster_metrics& metrics) {
+  return sys.spawn(endpoint, &runtime, &handoff, &replicas, &metrics);
 }
 
 }  // namespace keel::cluster

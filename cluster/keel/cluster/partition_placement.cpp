@@ -24,7 +24,7 @@ partition_placement::partition_placement(const cluster_keys& keys, std::string n
                                          cluster_view& view, const coordinator_election& election,
                                          shared_etcd_client& writer,
                                          const std::atomic<bool>& stopping,
-                                         const monotonic_clock& clock,
+                                         const monotonic_clock& clock, size_t replication_factor,
                                          std::shared_ptr<spdlog::logger> log)
     : keys_(keys),
       node_id_(std::move(node_id)),
@@ -33,30 +33,53 @@ partition_placement::partition_placement(const cluster_keys& keys, std::string n
       writer_(writer),
       stopping_(stopping),
       clock_(clock),
+      replicas_(replication_factor > 0 ? replication_factor - 1 : 0),
       log_(std::move(log)) {}
+
+namespace {
+
+// Over "id/p", so every node computes the same scores. The seed is not FNV's offset basis
+// (a digit short) and stays so: another would move partitions of running clusters.
+uint64_t rendezvous_score(uint32_t p, const std::string& id) {
+  uint64_t h = fnv1a64(std::to_string(p), fnv1a64("/", fnv1a64(id, 1469598103934665603ull)));
+  // FNV-1a alone barely spreads keys that differ in their last bytes ("n1/7", "n2/7"): one
+  // node got half the share of the others. A 64-bit finalizer (MurmurHash3's fmix64)
+  // spreads them.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
+}  // namespace
 
 std::string partition_placement::rendezvous_owner(uint32_t p,
                                                   const std::vector<std::string>& node_ids) {
   std::string best;
   uint64_t best_score = 0;
   for (const auto& id : node_ids) {
-    // Over "id/p", so every node computes the same scores. The seed is not FNV's offset
-    // basis (a digit short) and stays so: another would move partitions of running clusters.
-    uint64_t h = fnv1a64(std::to_string(p), fnv1a64("/", fnv1a64(id, 1469598103934665603ull)));
-    // FNV-1a alone barely spreads keys that differ in their last bytes ("n1/7", "n2/7"):
-    // one node got half the share of the others. A 64-bit finalizer (MurmurHash3's fmix64)
-    // spreads them.
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
+    auto h = rendezvous_score(p, id);
     if (best.empty() || h > best_score) {
       best = id;
       best_score = h;
     }
   }
   return best;
+}
+
+std::vector<std::string> partition_placement::rendezvous_replicas(
+    uint32_t p, const std::string& owner, const std::vector<std::string>& node_ids, size_t count) {
+  std::vector<std::pair<uint64_t, const std::string*>> ranked;
+  for (const auto& id : node_ids)
+    if (id != owner) ranked.emplace_back(rendezvous_score(p, id), &id);
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+  });
+  std::vector<std::string> out;
+  for (size_t i = 0; i < ranked.size() && out.size() < count; ++i) out.push_back(*ranked[i].second);
+  return out;
 }
 
 caf::error partition_placement::place(const std::vector<uint32_t>& wanted) {
@@ -145,6 +168,11 @@ partition_placement::chunk_outcome partition_placement::place_chunk(
     rec.set_owner(up.empty() ? node_id_ : rendezvous_owner(p, up));
     rec.set_epoch(1);
     rec.set_state(PartitionRecord::active);
+    // Nothing is written yet, so every copy starts in sync.
+    for (auto& id : rendezvous_replicas(p, rec.owner(), up, replicas_)) {
+      rec.add_isr(id);
+      *rec.add_replicas() = std::move(id);
+    }
     auto* put = txn.add_success()->mutable_request_put();
     put->set_key(key);
     put->set_value(to_etcd_json(rec));

@@ -25,7 +25,8 @@ class etcd_client;
 class shared_etcd_client;
 
 /// Gives unowned partitions their first owner (DESIGN.md "Placement"): the rendezvous
-/// winner among the members up now and not being drained. A placement is written only if
+/// winner among the members up now and not being drained, and their replicas, the next ones
+/// in the same order. A placement is written only if
 /// the partition is still unplaced, the election key still names the coordinator this node
 /// knows, and each chosen owner is still a member not being drained; a partition placed
 /// meanwhile (by any node) is adopted as it is.
@@ -38,7 +39,7 @@ class partition_placement {
   partition_placement(const cluster_keys& keys, std::string node_id, cluster_view& view,
                       const coordinator_election& election, shared_etcd_client& writer,
                       const std::atomic<bool>& stopping, const monotonic_clock& clock,
-                      std::shared_ptr<spdlog::logger> log);
+                      size_t replication_factor, std::shared_ptr<spdlog::logger> log);
 
   /// Places every partition of `ps` that has no owner yet, up to 42 per etcd transaction.
   /// `unavailable` without etcd or a coordinator.
@@ -47,6 +48,11 @@ class partition_placement {
   /// The rendezvous winner for `p` among `node_ids` (empty if there are none). A pure
   /// function: every node computes the same owner.
   static std::string rendezvous_owner(uint32_t p, const std::vector<std::string>& node_ids);
+  /// The next `count` of `node_ids` after `owner` in `p`'s rendezvous order (`owner`
+  /// excluded, fewer if there are not enough): where `p`'s copies go. Pure, as above.
+  static std::vector<std::string> rendezvous_replicas(uint32_t p, const std::string& owner,
+                                                      const std::vector<std::string>& node_ids,
+                                                      size_t count);
 
  private:
   enum class chunk_outcome { placed, stale_view, failed };
@@ -69,6 +75,7 @@ class partition_placement {
   shared_etcd_client& writer_;
   const std::atomic<bool>& stopping_;
   const monotonic_clock& clock_;
+  const size_t replicas_;  // copies besides the owner: the replication factor minus one
   const std::shared_ptr<spdlog::logger> log_;
 };
 

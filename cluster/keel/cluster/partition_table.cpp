@@ -47,6 +47,8 @@ PartitionView partition_view(uint32_t p, const PartitionRecord& rec) {
   row.set_epoch(static_cast<uint32_t>(rec.epoch()));
   row.set_state(PartitionRecord::State_Name(rec.state()));
   row.set_to(rec.to());
+  *row.mutable_replicas() = rec.replicas();
+  *row.mutable_isr() = rec.isr();
   return row;
 }
 

@@ -24,6 +24,25 @@ partition_table_writer::partition_table_writer(const cluster_keys& keys, std::st
 caf::error partition_table_writer::write(const std::map<uint32_t, versioned_record>& updates) {
   if (!election_.is_coordinator())
     return make_error(errc::conflict, "node " + node_id_ + " is not the coordinator");
+  return write_checked(
+      updates, [this](etcd::TxnRequest& txn) { election_.require_coordinator(txn, node_id_); });
+}
+
+caf::error partition_table_writer::write_as_owner(
+    const std::map<uint32_t, versioned_record>& updates) {
+  for (const auto& [p, update] : updates)
+    if (update.record.owner() != node_id_)
+      return make_error(errc::conflict,
+                        "partition " + std::to_string(p) + " is not owned by " + node_id_);
+  // A node whose lease is gone may already have been replaced as the owner.
+  return write_checked(updates, [this](etcd::TxnRequest& txn) {
+    etcd_client::require_present(txn, keys_.member(node_id_));
+  });
+}
+
+caf::error partition_table_writer::write_checked(
+    const std::map<uint32_t, versioned_record>& updates,
+    const std::function<void(etcd::TxnRequest&)>& require_office) {
   auto etcd = writer_.borrow();
   // etcd takes at most 128 operations per list: 120 partition checks plus the election's.
   constexpr size_t per_transaction = 120;
@@ -32,7 +51,7 @@ caf::error partition_table_writer::write(const std::map<uint32_t, versioned_reco
   for (size_t first = 0; first < all.size(); first += per_transaction) {
     auto last = std::min(all.size(), first + per_transaction);
     etcd::TxnRequest txn;
-    election_.require_coordinator(txn, node_id_);
+    require_office(txn);
     for (size_t i = first; i < last; ++i) {
       auto key = keys_.partition(all[i].first);
       auto* same = txn.add_compare();
@@ -48,7 +67,7 @@ caf::error partition_table_writer::write(const std::map<uint32_t, versioned_reco
     if (!res) return std::move(res.error());
     if (!res->succeeded())
       return make_error(errc::conflict,
-                        "the partition table changed meanwhile (or the coordinator did)");
+                        "the partition table changed meanwhile (or the office its writer held)");
     std::vector<std::pair<uint32_t, PartitionRecord>> written;
     for (size_t i = first; i < last; ++i) written.emplace_back(all[i].first, all[i].second->record);
     view_.record_partitions(written, res->header().revision());

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -8,6 +9,7 @@
 
 #include "keel/cluster/cluster_keys.hpp"
 #include "keel/cluster/cluster_view.hpp"
+#include "keel/cluster/etcd.pb.h"
 
 namespace keel::cluster {
 
@@ -30,8 +32,16 @@ class partition_table_writer {
   /// coordinator, or if any transaction's conditions failed (its records are not written;
   /// those of earlier transactions are).
   caf::error write(const std::map<uint32_t, versioned_record>& updates);
+  /// An owner's own change to its partitions' records (removing a replica that stopped
+  /// acknowledging from `isr`): written under the same revision checks, and only while this
+  /// node is still a member (its lease key present), instead of the office's check.
+  /// `conflict` if a record does not name this node as its owner, or as write().
+  caf::error write_as_owner(const std::map<uint32_t, versioned_record>& updates);
 
  private:
+  caf::error write_checked(const std::map<uint32_t, versioned_record>& updates,
+                           const std::function<void(etcd::TxnRequest&)>& require_office);
+
   // Fixed at construction.
   const cluster_keys& keys_;
   const std::string node_id_;

@@ -1,5 +1,6 @@
 #include "keel/cluster/rebalancer.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -12,8 +13,10 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "keel/cluster/failover.hpp"
 #include "keel/cluster/handoff.hpp"
 #include "keel/cluster/membership.hpp"
+#include "keel/cluster/replica_placement.hpp"
 #include "keel/runtime/errc.hpp"
 
 namespace keel::cluster {
@@ -74,10 +77,40 @@ void rebalancer::publish() {
     log_->debug("rebalance: could not publish progress: {}", message_of(err));
 }
 
+void rebalancer::promote(const std::map<uint32_t, versioned_record>& promotions) {
+  if (auto err = members_.write_partitions(promotions)) {
+    // The table or the office changed meanwhile: the next pass plans again.
+    log_->info("failover: promoting {} partitions failed: {}", promotions.size(), message_of(err));
+    return;
+  }
+  std::map<std::string, std::vector<uint32_t>> by_heir;
+  for (const auto& [p, next] : promotions) by_heir[next.record.owner()].push_back(p);
+  for (const auto& [heir, ps] : by_heir)
+    log_->warn("failover: {} partition(s) promoted to their in-sync replica {}: {}", ps.size(),
+               heir, fmt::join(ps, ","));
+  if (opts_.promoted) opts_.promoted(promotions.size());
+}
+
 bool rebalancer::pass() {
   if (!members_.is_coordinator()) return false;
   // Members, targets and table from one snapshot: they cannot disagree with each other.
   auto cluster = members_.snapshot();
+  // Failover first: a dead owner's partitions are unavailable until promoted.
+  if (auto promotions = plan_promotions(*cluster); !promotions.empty()) {
+    promote(promotions);
+    return true;
+  }
+  // Then copies: each partition gets its replicas back on members that are up.
+  if (auto copies = members_.options().replication_factor; copies > 1) {
+    if (auto changes = plan_replica_changes(*cluster, copies - 1); !changes.empty()) {
+      if (auto err = members_.write_partitions(changes))
+        log_->info("replication: choosing replicas of {} partitions failed: {}", changes.size(),
+                   message_of(err));
+      else
+        log_->info("replication: chose replicas anew for {} partitions", changes.size());
+      return true;
+    }
+  }
   auto targets = cluster->placement_targets();
   auto now = clock_.now();
   std::vector<move> resumed;
@@ -207,11 +240,20 @@ std::optional<std::vector<bool>> rebalancer::end_moves(
     if (current.state() != PartitionRecord::moving || current.to() != m.to) return next;
     const auto& result = *results[m.partition];
     bool arrived = result.code == 0;
-    next.emplace();
+    next = current;
     next->set_state(PartitionRecord::active);
-    // Aborted: back to the old owner (unavailable until it returns if it died).
+    next->clear_to();
+    // Aborted: back to the old owner (unavailable until it returns if it died, or until a
+    // replica is promoted), with its copies as they were.
     next->set_owner(arrived ? m.to : m.from);
     next->set_epoch(arrived ? m.epoch + 1 : m.epoch);
+    if (arrived) {
+      // The copies hold the old owner's epoch: each is caught up by the new owner before it
+      // is in sync again (replica_catch_up.hpp); the new owner is no copy of its own.
+      next->clear_isr();
+      auto* replicas = next->mutable_replicas();
+      replicas->erase(std::remove(replicas->begin(), replicas->end(), m.to), replicas->end());
+    }
     if (!arrived)
       log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition, m.from,
                  m.to, result.error);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "keel/cluster/cluster.pb.h"
+#include "keel/cluster/cluster_snapshot.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/clock.hpp"
 
@@ -30,7 +31,8 @@ class membership;
 /// e + 1)`, a bounded number at a time, their etcd writes group-committed (at most 120
 /// partitions per transaction); a move that fails (o or n died, a timeout) goes back
 /// to `active(o, e)` and is retried later. Moves in etcd outlive the coordinator: a new one
-/// resumes every `moving` record it finds. A partition whose owner is down is never moved.
+/// resumes every `moving` record it finds. A partition whose owner is down is never moved;
+/// with replication, its in-sync replica is promoted instead (failover.hpp).
 /// Progress goes to `keel/<cluster>/rebalance` and the log.
 /// Thread safety: its own thread does all the work; the constructor starts it, stop()
 /// (also from the destructor) joins it.
@@ -43,6 +45,7 @@ class rebalancer {
     size_t in_flight = 16;                        // moves running side by side
     std::chrono::milliseconds interval{200};      // how often the table is compared
     std::chrono::milliseconds retry_after{2000};  // a failed move waits this long
+    std::function<void(size_t)> promoted;         // called with each failover's count
   };
 
   /// `clock` (the runtime's) times retries and progress logs; `wall` stamps the progress
@@ -64,8 +67,11 @@ class rebalancer {
     bool already_moving = false;  // resumed from etcd: marked by an earlier coordinator
   };
   void loop();
-  /// One pass: plans and runs every move the table needs now; false if nothing was to do.
+  /// One pass: promotes the in-sync replicas of dead owners' partitions (failover.hpp), or
+  /// plans and runs every move the table needs now; false if nothing was to do.
   bool pass();
+  /// Writes `promotions` (checked against their revisions and the office).
+  void promote(const std::map<uint32_t, versioned_record>& promotions);
   /// Runs `moves`, `in_flight` at a time: each is marked moving, handed over, and flipped or
   /// aborted, with the table writes of moves running together group-committed. Returns
   /// false if this node lost the office meanwhile.

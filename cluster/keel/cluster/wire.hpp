@@ -68,8 +68,31 @@ struct wire_chunk {
   std::string from;
   uint32_t seq = 0;
   bool last = false;
+  // A replica's catch-up: the receiver keeps the range as a copy of `from`'s partition at
+  // `epoch`, and does not take it over.
+  bool copy = false;
   std::vector<std::string> keys;
   std::vector<std::string> values;
+};
+
+/// One partition's writes of one of its owner's group commits, for a replica: the
+/// commit's sequence number in the partition's epoch, and each write (erase[i] != 0: an
+/// erase of keys[i]).
+struct wire_partition_writes {
+  uint32_t partition = 0;
+  uint64_t epoch = 0;
+  uint64_t seq = 0;
+  std::vector<std::string> keys;
+  std::vector<std::string> values;
+  std::vector<uint8_t> erase;
+};
+
+/// A group commit's writes for the partitions one replica copies, from their owner.
+/// Answered with a wire_reply once the replica has them durably, or with the reason it
+/// refused them all (then it applied none).
+struct wire_replicate {
+  std::string from;
+  std::vector<wire_partition_writes> parts;
 };
 
 /// A trace's turns on one node (GET /v1/traces gathers them from every member).
@@ -94,7 +117,18 @@ typename Inspector::result_type inspect(Inspector& f, wire_handoff& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wire_chunk& x) {
   return f(caf::meta::type_name("keel.wire_chunk"), x.partition, x.epoch, x.from, x.seq, x.last,
-           x.keys, x.values);
+           x.copy, x.keys, x.values);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_partition_writes& x) {
+  return f(caf::meta::type_name("keel.wire_partition_writes"), x.partition, x.epoch, x.seq, x.keys,
+           x.values, x.erase);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_replicate& x) {
+  return f(caf::meta::type_name("keel.wire_replicate"), x.from, x.parts);
 }
 
 /// A wire_reply with an error code (code 0 is success).

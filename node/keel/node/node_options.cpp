@@ -63,9 +63,20 @@ void add_identity_flags(CLI::App& app, node_options& o, env_source source) {
   env(app.add_option("--etcd", o.etcd, "etcd host:port; none runs a single node"));
   env(app.add_option("--cluster-name", o.cluster_name, "cluster name (etcd key prefix)")
           ->capture_default_str());
-  env(app.add_option("--replication-factor", o.replication_factor, "copies of each partition")
+  env(app.add_option("--replication-factor", o.replication_factor,
+                     "copies of each partition, the owner's included (fixed when the cluster "
+                     "is created)")
           ->capture_default_str()
           ->check(CLI::Range(1, 5)));
+  env(app.add_option("--min-insync", o.min_insync,
+                     "copies (the owner's included) a write must be on before it is "
+                     "acknowledged; fewer in sync: writes answer unavailable")
+          ->capture_default_str()
+          ->check(CLI::Range(1, 5)));
+  env(duration_flag(app, "--replica-timeout", o.replica_timeout, "1s",
+                    "a replica that has not acknowledged a write this long leaves the "
+                    "in-sync set",
+                    std::chrono::milliseconds{1}));
   env(app.add_option("--api-keys-file", o.api_keys_file,
                      "API keys, one a line: KEY SCOPE NAME [RATE] (scope public, partner or "
                      "admin) or a key alone (admin); # comments; enables auth; read again on "
@@ -239,6 +250,10 @@ int parse_node_options(int argc, char** argv, node_options& o,
   } catch (const CLI::ParseError& e) {
     return bad_flag(e.what());
   }
+  if (o.min_insync > o.replication_factor)
+    return bad_flag("--min-insync=" + std::to_string(o.min_insync) + " is more than " +
+                    "--replication-factor=" + std::to_string(o.replication_factor) +
+                    ": no write could ever be acknowledged");
   return -1;
 }
 

@@ -27,6 +27,8 @@ struct node_options {
   std::string etcd;
   std::string cluster_name = "keel";
   int replication_factor = 1;
+  int min_insync = 1;
+  std::chrono::milliseconds replica_timeout{std::chrono::seconds{1}};
   std::string api_keys_file;
   std::chrono::milliseconds request_timeout{std::chrono::seconds{5}};
   std::chrono::milliseconds slow_request{std::chrono::seconds{1}};

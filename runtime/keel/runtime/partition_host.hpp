@@ -3,7 +3,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,7 +23,8 @@ namespace keel {
 /// A single node never calls it.
 /// Thread safety: thread-safe. deliver(), redeliver(), close(), open(), is_closed() and
 /// set_replicator() never block and may run on any thread, CAF workers included;
-/// read_range(), replace_range(), apply_replicated() and write_meta() block on disk: call
+/// read_range(), replace_range(), apply_replicated(), read_record() and write_meta() block
+/// on disk (read_record() briefly, so the store writer's thread may call it): call
 /// them from a thread of your own, never a CAF worker.
 class partition_host {
  public:
@@ -56,12 +59,16 @@ class partition_host {
   /// calls for one partition come one at a time.
   [[nodiscard]] virtual caf::error replace_range(uint32_t partition,
                                                  std::vector<store_write> writes) = 0;
-  /// Writes `writes`, which a replica received for `partition` (not served here), in one
-  /// synced batch through the store writer, without erasing the partition's other records,
-  /// and makes the writer forget its cached versions of that partition. These writes never
-  /// go to a commit_replicator. Answers once they are durable here.
-  [[nodiscard]] virtual caf::error apply_replicated(uint32_t partition,
+  /// Writes `writes`, which a replica received for `partitions` (not served here), in one
+  /// synced batch through the store writer, without erasing the partitions' other records,
+  /// and makes the writer forget its cached versions of those partitions. These writes
+  /// never go to a commit_replicator. Answers once they are durable here.
+  [[nodiscard]] virtual caf::error apply_replicated(std::vector<uint32_t> partitions,
                                                     std::vector<store_write> writes) = 0;
+  /// The record at `key` as the store holds it now (nullopt: none): what the layers above
+  /// keep in a partition's range (record_kind::sequence).
+  [[nodiscard]] virtual caf::expected<std::optional<std::string>> read_record(
+      std::string_view key) = 0;
   /// Installs the output gate (null removes it) in the store writer: it takes effect for the
   /// batches the writer flushes after it received it; a batch handed to the previous one
   /// is still released only once that one answered for it (commit_replicator).

@@ -14,6 +14,9 @@ enum class record_kind : char {
   state = 's',
   reminder = 'r',
   entry = 'e',
+  // One record per partition kept by the layers above with the partition's records, so
+  // that whatever moves or copies the range carries it (the replication sequence).
+  sequence = 'q',
 };
 
 /// Partition-prefixed keys: 2 bytes big-endian partition, the kind, then

@@ -68,6 +68,9 @@ std::optional<int> node_host::open_store() {
   mopts.lease_ttl = std::chrono::ceil<std::chrono::seconds>(opts_.lease_ttl);
   mopts.clock = monotonic_;
   mopts.wall = wall_;
+  mopts.replication_factor = static_cast<size_t>(opts_.replication_factor);
+  mopts.min_insync = static_cast<size_t>(opts_.min_insync);
+  mopts.replica_timeout = opts_.replica_timeout;
   if (auto err = cluster::claim_data(*store_, mopts)) return fail(message_of(err));
   members_ = std::make_shared<cluster::membership>(mopts, log_);
   return std::nullopt;

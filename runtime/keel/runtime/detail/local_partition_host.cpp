@@ -51,9 +51,20 @@ caf::error local_partition_host::replace_range(uint32_t partition,
   return write_through_writer(partition, std::move(batch));
 }
 
-caf::error local_partition_host::apply_replicated(uint32_t partition,
+caf::error local_partition_host::apply_replicated(std::vector<uint32_t> partitions,
                                                   std::vector<store_write> writes) {
-  return write_through_writer(partition, std::move(writes));
+  caf::scoped_actor self{*services_.system};
+  caf::error failure;
+  // Bounded, as write_through_writer().
+  self->request(services_.store_writer, std::chrono::minutes{2}, replace_atom::value,
+                std::move(partitions),
+                std::make_shared<std::vector<store_write>>(std::move(writes)))
+      .receive([](uint64_t) {}, [&](caf::error& err) { failure = std::move(err); });
+  return failure;
+}
+
+caf::expected<std::optional<std::string>> local_partition_host::read_record(std::string_view key) {
+  return store_.get(key);
 }
 
 caf::error local_partition_host::write_through_writer(uint32_t partition,

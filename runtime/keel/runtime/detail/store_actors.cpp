@@ -239,16 +239,18 @@ void accept(writer_actor* self, state_store* store, const commit_request& req, w
 // the erases of its records come first; or what a replica received), and forgets the
 // partition's cached versions, since they no longer say what is stored. The replicator
 // never sees these writes: they are not this node's turns.
-void replace(writer_actor* self, uint32_t partition, std::vector<store_write>& writes,
-             waiting_commit w) {
+void replace(writer_actor* self, const std::vector<uint32_t>& partitions,
+             std::vector<store_write>& writes, waiting_commit w) {
   auto& st = self->state;
   st.unreplicated.emplace_back(st.batch.size(), st.batch.size() + writes.size());
   for (auto& write : writes) st.batch.push_back(std::move(write));
   w.writes = true;
-  st.known_versions.forget_partition(partition);
-  std::erase_if(st.batch_versions, [range = partition_range(partition)](const auto& kv) {
-    return kv.first.starts_with(range);
-  });
+  for (auto partition : partitions) {
+    st.known_versions.forget_partition(partition);
+    std::erase_if(st.batch_versions, [range = partition_range(partition)](const auto& kv) {
+      return kv.first.starts_with(range);
+    });
+  }
   wait_for_flush(self, std::move(w));
 }
 
@@ -325,7 +327,13 @@ caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metri
       [=](replace_atom, uint32_t partition, const partition_writes_ptr& writes) {
         waiting_commit w;
         w.promise = self->make_response_promise();
-        replace(self, partition, *writes, std::move(w));
+        replace(self, {partition}, *writes, std::move(w));
+      },
+      [=](replace_atom, const std::vector<uint32_t>& partitions,
+          const partition_writes_ptr& writes) {
+        waiting_commit w;
+        w.promise = self->make_response_promise();
+        replace(self, partitions, *writes, std::move(w));
       },
       [=](flush_atom) { flush(self, store, metrics); },
       // Later batches are handed to `replicator` (null: to none); those already handed over

@@ -1,0 +1,224 @@
+// (j) replication: what the output gate costs, and how fast a dead owner is replaced.
+#include "replication_bench.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
+#include <httplib.h>
+
+#include "child_process.hpp"
+#include "keel/cluster/cluster.pb.h"
+#include "keel/runtime/actor_id.hpp"
+
+namespace keel::bench {
+
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+std::unique_ptr<httplib::Client> client_for(int port) {
+  auto cli = std::make_unique<httplib::Client>("127.0.0.1", port);
+  cli->set_tcp_nodelay(true);
+  cli->set_keep_alive(true);
+  cli->set_read_timeout(std::chrono::seconds{10});
+  return cli;
+}
+
+bool increment(httplib::Client& cli, const std::string& key) {
+  auto res =
+      cli.Post("/v1/actors/counter/" + key + "/Increment", R"({"by":1})", "application/json");
+  return res && res->status == 200;
+}
+
+double percentile(std::vector<double> xs, double q) {
+  if (xs.empty()) return 0;
+  std::sort(xs.begin(), xs.end());
+  auto i = static_cast<size_t>(q * static_cast<double>(xs.size() - 1) + 0.5);
+  return xs[std::min(i, xs.size() - 1)];
+}
+
+std::vector<std::string> node_args(const etcd_child& etcd, const std::string& id,
+                                   const std::string& dir, int copies) {
+  return {"--node-id=" + id,   "--etcd=" + etcd.endpoint(),
+          "--http-port=0",     "--cluster-port=0",
+          "--data-dir=" + dir, "--replication-factor=" + std::to_string(copies),
+          "--log-level=warn",  "--lease-ttl=2s"};
+}
+
+struct load_result {
+  double rate = 0;  // acknowledged increments per second
+  double p50_ms = 0;
+  double p99_ms = 0;
+  int64_t failed = 0;
+};
+
+// 16 clients, half through each node, increment random counters of 2,000 for `measure`
+// after a second's warm-up (which also places the partitions).
+load_result durable_load(const std::vector<int>& ports, std::chrono::milliseconds measure) {
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> failed{0};
+  std::mutex mutex;
+  std::vector<double> latencies_ms;  // guarded by mutex
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 16; ++t)
+    clients.emplace_back([&, t] {
+      auto cli = client_for(ports[static_cast<size_t>(t) % ports.size()]);
+      std::mt19937 rng{static_cast<unsigned>(t)};
+      std::vector<double> mine;
+      while (!stop.load()) {
+        auto key = "c" + std::to_string(rng() % 2000);
+        auto sent = clock_type::now();
+        bool ok = increment(*cli, key);
+        if (!measuring.load()) continue;
+        if (!ok) failed.fetch_add(1);
+        mine.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - sent).count());
+      }
+      std::lock_guard lock{mutex};
+      latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());
+    });
+  std::this_thread::sleep_for(1s);
+  measuring = true;
+  auto started = clock_type::now();
+  std::this_thread::sleep_for(measure);
+  measuring = false;
+  auto seconds = std::chrono::duration<double>(clock_type::now() - started).count();
+  stop = true;
+  for (auto& c : clients) c.join();
+  load_result r;
+  r.failed = failed.load();
+  r.rate = static_cast<double>(static_cast<int64_t>(latencies_ms.size()) - r.failed) / seconds;
+  r.p50_ms = percentile(latencies_ms, 0.50);
+  r.p99_ms = percentile(latencies_ms, 0.99);
+  return r;
+}
+
+load_result two_node_cluster(const bench_config& cfg, int copies) {
+  etcd_child etcd;
+  auto d1 = scratch();
+  auto d2 = scratch();
+  load_result r;
+  {
+    server_process n1{cfg.bin_dir + "/keel-node", node_args(etcd, "n1", d1, copies)};
+    server_process n2{cfg.bin_dir + "/keel-node", node_args(etcd, "n2", d2, copies)};
+    std::this_thread::sleep_for(1s);  // both members, a coordinator
+    r = durable_load({n1.port(), n2.port()}, cfg.quick ? 2s : 5s);
+    n1.kill_now();
+    n2.kill_now();
+  }
+  std::system(("rm -rf " + d1 + " " + d2).c_str());
+  return r;
+}
+
+// The node the table gives `key`'s partition to, as `cli`'s node sees it.
+std::string owner_of(httplib::Client& cli, const std::string& key) {
+  auto res = cli.Get("/v1/actors/counter/" + key);
+  cluster::ActorLocation where;
+  if (!res || res->status != 200 ||
+      !google::protobuf::util::JsonStringToMessage(res->body, &where).ok())
+    return {};
+  return where.node();
+}
+
+// Whether `cli`'s node sees every one of `ids` up, no rebalance running, and every placed
+// partition with its replica in sync: a steady cluster to kill the next owner in.
+bool steady(httplib::Client& cli, size_t members) {
+  auto view = cli.Get("/v1/cluster");
+  cluster::ClusterView cluster;
+  if (!view || view->status != 200 ||
+      !google::protobuf::util::JsonStringToMessage(view->body, &cluster).ok() ||
+      cluster.rebalance().running())
+    return false;
+  size_t up = 0;
+  for (const auto& m : cluster.members()) up += m.status() == "up";
+  if (up != members) return false;
+  auto res = cli.Get("/v1/cluster/partitions");
+  cluster::PartitionTableView table;
+  if (!res || res->status != 200 ||
+      !google::protobuf::util::JsonStringToMessage(res->body, &table).ok())
+    return false;
+  for (const auto& row : table.partitions())
+    if (row.state() != "active" || row.isr_size() != 1) return false;
+  return true;
+}
+
+// Kills the owner of a counter `kills` times on a 3-node cluster with two copies, and
+// measures from the kill to the counter's first acknowledged increment through another
+// node. The victim comes back on its data dir before the next kill.
+std::vector<double> failover_times(const bench_config& cfg, progress& prog, int kills) {
+  etcd_child etcd;
+  std::map<std::string, std::string> dirs{{"n1", scratch()}, {"n2", scratch()}, {"n3", scratch()}};
+  std::map<std::string, std::unique_ptr<server_process>> nodes;
+  for (const auto& [id, dir] : dirs)
+    nodes[id] =
+        std::make_unique<server_process>(cfg.bin_dir + "/keel-node", node_args(etcd, id, dir, 2));
+  std::vector<double> times_ms;
+  for (int i = 0; i < kills; ++i) {
+    auto key = "f" + std::to_string(i);
+    auto via_id = std::string{"n1"};
+    auto probe = client_for(nodes[via_id]->port());
+    auto ready_by = clock_type::now() + 60s;
+    while (!(increment(*probe, key) && steady(*probe, 3))) {
+      if (clock_type::now() > ready_by) throw std::runtime_error("the cluster did not settle");
+      std::this_thread::sleep_for(50ms);
+    }
+    auto victim = owner_of(*probe, key);
+    if (victim == via_id) {
+      via_id = "n2";
+      probe = client_for(nodes[via_id]->port());
+    }
+    nodes[victim]->kill_now();
+    auto killed = clock_type::now();
+    while (!increment(*probe, key)) {
+      if (clock_type::now() - killed > 30s)
+        throw std::runtime_error(key + " was not served again within 30 s of its owner's death");
+      std::this_thread::sleep_for(2ms);
+    }
+    times_ms.push_back(
+        std::chrono::duration<double, std::milli>(clock_type::now() - killed).count());
+    prog.note(fmt::format("kill {} of {}: {}'s partition answered again after {:.0f} ms", i + 1,
+                          kills, victim, times_ms.back()));
+    nodes[victim] = std::make_unique<server_process>(cfg.bin_dir + "/keel-node",
+                                                     node_args(etcd, victim, dirs[victim], 2));
+  }
+  for (auto& [id, node] : nodes) node->kill_now();
+  for (const auto& [id, dir] : dirs) std::system(("rm -rf " + dir).c_str());
+  return times_ms;
+}
+
+}  // namespace
+
+void bench_replication(const bench_config& cfg, progress& prog, std::vector<result>& out) {
+  prog.step("(j) replication: durable increments on 2 nodes with 2 copies vs 1, then failover");
+  auto one = two_node_cluster(cfg, 1);
+  auto two = two_node_cluster(cfg, 2);
+  prog.note(fmt::format(
+      "R=1: {:.0f}/s p50 {:.2f} ms p99 {:.2f} ms; R=2: {:.0f}/s p50 {:.2f} ms "
+      "p99 {:.2f} ms; failed {} and {}",
+      one.rate, one.p50_ms, one.p99_ms, two.rate, two.p50_ms, two.p99_ms, one.failed, two.failed));
+  if (one.failed + two.failed > 0)
+    throw std::runtime_error(fmt::format("{} increments failed", one.failed + two.failed));
+  out.push_back({"j. durable increments/s, 2 nodes, 2 copies vs 1", two.rate, "req/s", one.rate,
+                 two.rate / one.rate, 0.6});
+  out.push_back({"j. p50 latency of an increment, 2 copies vs 1", two.p50_ms, "ms", one.p50_ms,
+                 two.p50_ms / one.p50_ms, std::nullopt, true});
+  out.push_back({"j. p99 latency of an increment, 2 copies vs 1", two.p99_ms, "ms", one.p99_ms,
+                 two.p99_ms / one.p99_ms, std::nullopt, true});
+  auto times = failover_times(cfg, prog, cfg.quick ? 5 : 20);
+  out.push_back({"j. failover: kill -9 of an owner to its partition answering, p50",
+                 percentile(times, 0.5), "ms", 0, 0, std::nullopt, true});
+  out.push_back(
+      {"j. failover: p99 (target: 2,000 ms)", percentile(times, 0.99), "ms", 0, 0, 2000.0, true});
+  out.push_back({"j. failover: max", *std::max_element(times.begin(), times.end()), "ms", 0, 0,
+                 std::nullopt, true});
+}
+
+}  // namespace keel::bench

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "keel/cluster/cluster.pb.h"
+#include "keel/cluster/wire.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace keel {
+class partition_host;
+}
+
+namespace keel::cluster {
+
+class membership;
+struct cluster_metrics;
+
+/// A replica's half of replication (DESIGN.md "Replication and failover"): applies the
+/// writes that owners send for the partitions this node copies. A message is applied whole
+/// or not at all, in one synced batch, and only if each of its partitions' writes comes
+/// from the owner the table names at that epoch (a paused ex-owner is refused once the
+/// table has moved on), that epoch is not older than the table's, this node is one of the
+/// partition's replicas, and the writes are the next commit of the epoch's sequence (none
+/// missed, none twice). Each partition's (epoch, sequence) is stored with its records, so a
+/// stream that catches a replica up carries it.
+/// Thread safety: thread-safe. Messages from one owner are applied in order by one
+/// detached actor (actor_for), since they block on the store.
+class replica_applier {
+ public:
+  /// Requires: `members`, `host` and `metrics` outlive the applier.
+  replica_applier(membership& members, partition_host& host, caf::actor_system& sys,
+                  cluster_metrics& metrics, std::shared_ptr<spdlog::logger> log);
+  ~replica_applier();
+  replica_applier(const replica_applier&) = delete;
+  replica_applier& operator=(const replica_applier&) = delete;
+
+  /// The actor that answers `from`'s wire_replicate messages.
+  const caf::actor& actor_for(const std::string& from) const noexcept;
+
+  /// Stops the actors; a message not yet applied is answered `unavailable`. Idempotent.
+  void stop();
+
+ private:
+  std::vector<caf::actor> appliers_;
+};
+
+/// `p`'s record in this node's table once it is at `epoch` or later, waiting a little
+/// (≤ 500 ms) for the watch; the latest one seen if it never gets there. Blocking.
+std::optional<PartitionRecord> wait_for_record(membership& members, uint32_t p, uint64_t epoch);
+
+/// The key of partition `p`'s ReplicaSequence record, inside its key range.
+std::string replica_sequence_key(uint32_t p);
+
+}  // namespace keel::cluster
