@@ -154,27 +154,11 @@ void cluster_directory::end_sync(uint32_t p) {
 }
 
 bool cluster_directory::hold_moving(const envelope_ptr& env, uint32_t p) {
-  std::unique_lock lock{moving_mutex_};
-  // Again under the lock that on_partition() takes to release the held calls: a move that
-  // ended since route() looked would otherwise strand this call until its deadline.
-  auto now = members_.snapshot();
-  const auto* rec = now->partition(p);
-  if (!rec || (!is_moving(p, *rec) && env->epoch <= rec->epoch())) return false;
-  if (stopping_ || moving_held_count_ >= max_held) {
-    lock.unlock();
-    if (env->reply)
-      env->reply->complete(
-          make_error(stopping_ ? errc::unavailable : errc::overloaded,
-                     stopping_ ? "node is stopping" : "too many calls wait for moving partitions"));
-    return true;
-  }
-  if (env->reply)
-    env->reply->set_held("partition " + std::to_string(p) + " of " + to_string(env->target) +
-                         " was moving between nodes");
-  moving_held_[p].push_back(env);
-  ++moving_held_count_;
-  metrics_.calls_held.add();
-  return true;
+  return moving_held_.hold(env, p, [&] {
+    auto now = members_.snapshot();
+    const auto* rec = now->partition(p);
+    return rec && (is_moving(p, *rec) || env->epoch > rec->epoch());
+  });
 }
 
 void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRecord>& before,
@@ -212,22 +196,8 @@ void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRe
 }
 
 void cluster_directory::release_held(uint32_t p) {
-  std::deque<envelope_ptr> release;
-  {
-    std::lock_guard lock{moving_mutex_};
-    auto it = moving_held_.find(p);
-    if (it == moving_held_.end()) return;
-    release.swap(it->second);
-    moving_held_.erase(it);
-    moving_held_count_ -= release.size();
-  }
-  for (auto& env : release) {
-    if (env->reply) {
-      if (env->reply->done()) continue;  // failed at its deadline while held: never run it
-      env->reply->set_held({});
-    }
-    runtime_.partitions().redeliver(std::move(env));
-  }
+  moving_held_.release(
+      p, [this](envelope_ptr env) { runtime_.partitions().redeliver(std::move(env)); });
 }
 
 wire_reply cluster_directory::ask_handoff(const std::string& owner, const wire_handoff& req) {
@@ -448,14 +418,7 @@ void cluster_directory::stop() {
   if (gate_) gate_->stop();
   for (auto& env : held_) fail_call(env, "node is stopping");
   held_.clear();
-  std::map<uint32_t, std::deque<envelope_ptr>> moving;
-  {
-    std::lock_guard lock{moving_mutex_};
-    moving.swap(moving_held_);
-    moving_held_count_ = 0;
-  }
-  for (auto& [p, envs] : moving)
-    for (auto& env : envs) fail_call(env, "node is stopping");
+  moving_held_.stop();
   links_.stop();
   // Waited for: a call already in its mailbox would otherwise run after this directory
   // (whose metrics and handoff it uses) is gone.

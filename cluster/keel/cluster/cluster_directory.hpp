@@ -20,6 +20,7 @@
 #include "keel/cluster/cluster_metrics.hpp"
 #include "keel/cluster/cluster_snapshot.hpp"
 #include "keel/cluster/handoff.hpp"
+#include "keel/cluster/held_calls.hpp"
 #include "keel/cluster/member_links.hpp"
 #include "keel/cluster/peer_link.hpp"
 #include "keel/cluster/rebalancer.hpp"
@@ -156,9 +157,7 @@ class cluster_directory final : public partition_directory {
   // Whether a partition opens again is decided under it: a catch-up that ends, a move that
   // begins and a record that changes must not open what another keeps closed.
   std::mutex opening_mutex_;
-  mutable std::mutex moving_mutex_;
-  std::map<uint32_t, std::deque<envelope_ptr>> moving_held_;  // guarded by moving_mutex_
-  size_t moving_held_count_ = 0;                              // guarded by moving_mutex_
+  held_calls moving_held_{max_held, metrics_.calls_held};
   std::unique_ptr<handoff> handoff_;
   std::unique_ptr<rebalancer> rebalancer_;
   // Replication: this node's copies of other owners' partitions, and the output gate of its
