@@ -136,7 +136,9 @@ void bench_cross_node(const bench_config& cfg, progress& prog, std::vector<resul
   auto b_dir = scratch();
   server_process node_b{cfg.bin_dir + "/keel-node",
                         {"--node-id=bench-b", "--etcd=" + etcd.endpoint(), "--http-port=0",
-                         "--cluster-port=0", "--data-dir=" + b_dir, "--log-level=warn"}};
+                         "--cluster-port=0", "--data-dir=" + b_dir, "--log-level=warn",
+                         // The crossing alone, with no copies written (row j has those).
+                         "--replication-factor=1"}};
   auto a_dir = scratch();
   type_registry types;
   register_counter(types);

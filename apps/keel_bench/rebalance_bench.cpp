@@ -113,14 +113,16 @@ void bench_rebalance(const bench_config& cfg, progress& prog, std::vector<result
   };
   int counters = 0;
   for (int moving = 0; moving < to_move; ++counters) moving += moves(counters);
-  prog.step(fmt::format("(g) rebalance: {} counters on one node, a second joins under load and "
-                        "{} of them move",
-                        counters, to_move));
+  prog.step(
+      fmt::format("(g) rebalance: {} counters on one node, a second joins under load and "
+                  "{} of them move",
+                  counters, to_move));
   etcd_child etcd;
   auto node_args = [&](const std::string& id, const std::string& dir) {
-    return std::vector<std::string>{"--node-id=" + id,   "--etcd=" + etcd.endpoint(),
-                                    "--http-port=0",     "--cluster-port=0",
-                                    "--data-dir=" + dir, "--log-level=warn"};
+    return std::vector<std::string>{"--node-id=" + id, "--etcd=" + etcd.endpoint(), "--http-port=0",
+                                    "--cluster-port=0", "--data-dir=" + dir, "--log-level=warn",
+                                    // The move alone: catching copies up is row j's.
+                                    "--replication-factor=1"};
   };
   auto dir1 = scratch();
   server_process n1{cfg.bin_dir + "/keel-node", node_args("n1", dir1)};

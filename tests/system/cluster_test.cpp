@@ -336,8 +336,11 @@ TEST_F(Cluster, KillingAnOwnerWithCallsInFlightAppliesNoCallAnswered503) {
 // A partition whose owner died answers 503 at once and is never restarted empty elsewhere;
 // the owner's return brings back every acknowledged value.
 TEST_F(Cluster, KilledOwnersPartitionsAreUnavailableNotEmptyUntilItReturns) {
-  std::map<std::string, node_process*> nodes{
-      {"n1", &start_node("n1")}, {"n2", &start_node("n2")}, {"n3", &start_node("n3")}};
+  // One copy: nothing to fail over to (replication_test.cpp has the other case).
+  const std::vector<std::string> one_copy{"--replication-factor=1"};
+  std::map<std::string, node_process*> nodes{{"n1", &start_node("n1", one_copy)},
+                                             {"n2", &start_node("n2", one_copy)},
+                                             {"n3", &start_node("n3", one_copy)}};
   for (auto& [id, node] : nodes)
     ASSERT_TRUE(eventually([&] { return member_ids(*node).size() == 3; }, 5s));
   constexpr int counters = 60;
@@ -356,8 +359,8 @@ TEST_F(Cluster, KilledOwnersPartitionsAreUnavailableNotEmptyUntilItReturns) {
     if (owner[key] == "n2") {
       // Refused (503 unavailable); or, for a call its node sent on the link just before the
       // link saw the connection drop, 504 unknown_outcome: it may have run. Never a value.
-      bool refused = reply.status == 503 &&
-                     reply.body.find(R"("code":"unavailable")") != std::string::npos;
+      bool refused =
+          reply.status == 503 && reply.body.find(R"("code":"unavailable")") != std::string::npos;
       bool unknown = reply.status == 504 &&
                      reply.body.find(R"("code":"unknown_outcome")") != std::string::npos;
       EXPECT_TRUE(refused || unknown) << key << ": " << reply.status << " " << reply.body;
@@ -378,7 +381,7 @@ TEST_F(Cluster, KilledOwnersPartitionsAreUnavailableNotEmptyUntilItReturns) {
       },
       3s));
   // n2 comes back on its data dir (new ports); its partitions serve their values again.
-  nodes["n2"] = &start_node("n2");
+  nodes["n2"] = &start_node("n2", one_copy);
   for (int c = 0; c < counters; ++c) {
     auto key = "k" + std::to_string(c);
     if (owner[key] != "n2") continue;

@@ -35,6 +35,8 @@ TEST(NodeCli, HelpListsEveryFlagWithDefaultsAndExitsZero) {
                     "--etcd",
                     "--cluster-name",
                     "--replication-factor",
+                    "--min-insync",
+                    "--replica-timeout",
                     "--api-keys-file",
                     "--request-timeout",
                     "--idle-timeout",

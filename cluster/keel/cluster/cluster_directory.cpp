@@ -55,7 +55,10 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
   handoff::hooks hooks;
   hooks.link_to = [this](const std::string& node_id) { return member_link(node_id); };
   hooks.begin_release = [this](uint32_t p) {
-    std::lock_guard lock{opening_mutex_};
+    // A catch-up of the partition under way finishes first: two closes at once would let
+    // the second see it drained while the first's commits are still in flight.
+    std::unique_lock lock{opening_mutex_};
+    sync_ended_.wait(lock, [&] { return !syncing_[p].load(); });
     releasing_[p].store(true);
   };
   hooks.ingested = [this](uint32_t p) { ingested_[p].store(true); };
@@ -79,7 +82,9 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
     sync_hooks.link_to = [this](const std::string& node_id) { return member_link(node_id); };
     sync_hooks.hold = [this](uint32_t p) {
       std::lock_guard lock{opening_mutex_};
+      if (releasing_[p].load()) return false;  // being handed off: the new owner catches up
       syncing_[p].store(true);
+      return true;
     };
     sync_hooks.release = [this](uint32_t p) { end_sync(p); };
     catch_up_ = std::make_unique<replica_catch_up>(members_, runtime_.partitions(), sys_,
@@ -147,9 +152,9 @@ void cluster_directory::end_sync(uint32_t p) {
   {
     std::lock_guard lock{opening_mutex_};
     syncing_[p].store(false);
-    // A move that began meanwhile keeps it closed; the table's flip decides where it goes.
-    if (!releasing_[p].load()) runtime_.partitions().open(p);
+    runtime_.partitions().open(p);
   }
+  sync_ended_.notify_all();
   release_held(p);
 }
 
@@ -186,9 +191,19 @@ void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRe
     bool handed_off = releasing_[p].exchange(false);
     bool aborted_to_here = before && before->state() == PartitionRecord::moving &&
                            before->to() == self_ && ingested_[p].exchange(false);
+    // Promoted to a replica while this node could not serve (paused, cut off): its
+    // activations and reminders must go, and its copy, which may lack acknowledged writes.
+    bool replaced = !handed_off && before && before->owner() == self_;
     if (handed_off || aborted_to_here) {
       log_->debug("handoff: partition {} is {}'s at epoch {}: dropping the copy here", p,
                   after->owner(), after->epoch());
+      handoff_->drop(p);
+    } else if (replaced) {
+      log_->warn(
+          "failover: partition {} was given to {} at epoch {} while this node held it: "
+          "closing it and dropping the copy here",
+          p, after->owner(), after->epoch());
+      runtime_.partitions().close(p, [] {});
       handoff_->drop(p);
     }
   }

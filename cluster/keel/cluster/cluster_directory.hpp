@@ -157,6 +157,7 @@ class cluster_directory final : public partition_directory {
   // Whether a partition opens again is decided under it: a catch-up that ends, a move that
   // begins and a record that changes must not open what another keeps closed.
   std::mutex opening_mutex_;
+  std::condition_variable sync_ended_;  // a catch-up ended (with opening_mutex_)
   held_calls moving_held_{max_held, metrics_.calls_held};
   std::unique_ptr<handoff> handoff_;
   std::unique_ptr<rebalancer> rebalancer_;

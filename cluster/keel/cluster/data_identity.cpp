@@ -1,5 +1,6 @@
 #include "keel/cluster/data_identity.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <random>
 
@@ -30,7 +31,7 @@ caf::expected<cluster_settings> cluster_settings_in_etcd(etcd_client& etcd,
   std::random_device entropy;
   cluster_settings fresh{
       fmt::format("{:08x}{:08x}{:08x}{:08x}", entropy(), entropy(), entropy(), entropy()),
-      opts.replication_factor};
+      opts.replication_factor > 0 ? opts.replication_factor : default_replication_factor};
   etcd::TxnRequest txn;
   etcd_client::require_absent(txn, id_key);
   for (auto [key, value] : {std::pair{id_key, fresh.id},
@@ -65,7 +66,11 @@ caf::error claim_new_dir(etcd_client& etcd, state_store& store, const membership
   auto placed = read_partition_table(etcd, opts.cluster_name);
   if (!placed) return std::move(placed.error());
   size_t owned = 0;
-  for (const auto& [p, rec] : *placed) owned += rec.owner() == opts.node_id;
+  size_t in_sync = 0;
+  for (const auto& [p, rec] : *placed) {
+    owned += rec.owner() == opts.node_id;
+    in_sync += std::count(rec.isr().begin(), rec.isr().end(), opts.node_id);
+  }
   if (owned > 0)
     return make_error(errc::conflict,
                       "the cluster's table gives node '" + opts.node_id + "' " +
@@ -73,6 +78,16 @@ caf::error claim_new_dir(etcd_client& etcd, state_store& store, const membership
                           " partitions, but data dir holds none of "
                           "this cluster's data: refusing to serve them empty (start it on its "
                           "own --data-dir; see docs/operations.md if that data is lost)");
+  // Listed as holding every acknowledged write of partitions it copied: promoted empty, it
+  // would lose them. The coordinator takes a node that is gone out of every `isr` within a
+  // pass of seeing its lease end.
+  if (in_sync > 0)
+    return make_error(errc::conflict,
+                      "the cluster's table lists node '" + opts.node_id +
+                          "' as an in-sync copy of " + std::to_string(in_sync) +
+                          " partitions, but its data dir holds none of this cluster's data: "
+                          "start it again once the coordinator has replaced its copies (within "
+                          "a second of its old lease's end)");
   return store.write({{std::string{meta_cluster_key}, mine.SerializeAsString()}});
 }
 
@@ -124,17 +139,30 @@ caf::error check_held_epochs(etcd_client& etcd, state_store& store,
 
 }  // namespace
 
-caf::error claim_data(state_store& store, const membership_options& opts) {
-  etcd_client etcd{opts.etcd};
-  auto settings = cluster_settings_in_etcd(etcd, opts);
-  if (!settings) return std::move(settings.error());
-  if (settings->replication_factor != opts.replication_factor)
+// Adopts the cluster's replication factor into `opts`, or refuses a node started with
+// another one, or with more in-sync copies required than the cluster keeps.
+caf::error settle_replication(const cluster_settings& settings, membership_options& opts) {
+  auto theirs = settings.replication_factor;
+  if (opts.replication_factor > 0 && opts.replication_factor != theirs)
     return make_error(errc::conflict,
                       fmt::format("cluster '{}' keeps {} copies of each partition "
                                   "(--replication-factor={}, fixed when it was created), but "
                                   "this node was started with --replication-factor={}",
-                                  opts.cluster_name, settings->replication_factor,
-                                  settings->replication_factor, opts.replication_factor));
+                                  opts.cluster_name, theirs, theirs, opts.replication_factor));
+  if (opts.min_insync > theirs)
+    return make_error(errc::conflict,
+                      fmt::format("--min-insync={} is more than cluster '{}' keeps "
+                                  "(--replication-factor={}): no write could be acknowledged",
+                                  opts.min_insync, opts.cluster_name, theirs));
+  opts.replication_factor = theirs;
+  return {};
+}
+
+caf::error claim_data(state_store& store, membership_options& opts) {
+  etcd_client etcd{opts.etcd};
+  auto settings = cluster_settings_in_etcd(etcd, opts);
+  if (!settings) return std::move(settings.error());
+  if (auto err = settle_replication(*settings, opts)) return err;
   DataIdentity mine;
   mine.set_cluster_name(opts.cluster_name);
   mine.set_cluster_id(settings->id);

@@ -19,8 +19,11 @@ namespace keel::cluster {
 /// made once in etcd at `keel/<cluster>/id`) and the node id; a later start with another of them is
 /// refused with `conflict` (a fresh etcd must not hand old data's partitions to someone else).
 /// Blocks on etcd and the store: call before the runtime starts. It also checks the partitions this
-/// DB owned (partition_epoch_record) against the table.
-caf::error claim_data(state_store& store, const membership_options& opts);
+/// DB owned (partition_epoch_record) against the table. The cluster's replication factor is
+/// made then too (`keel/<cluster>/replication-factor`): `opts.replication_factor` 0 adopts
+/// the cluster's (2 for a new one), and is set to it; another value than the cluster's is
+/// refused with `conflict` naming both, as is an `opts.min_insync` above it.
+caf::error claim_data(state_store& store, membership_options& opts);
 
 /// The DB records the epoch of every partition its node owns under meta_key("epoch/pppp").
 inline constexpr std::string_view partition_epoch_prefix = "epoch/";

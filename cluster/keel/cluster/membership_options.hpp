@@ -8,6 +8,9 @@
 
 namespace keel::cluster {
 
+/// The copies of each partition a new cluster keeps unless its first node says otherwise.
+inline constexpr size_t default_replication_factor = 2;
+
 /// How a node takes part in its cluster: where etcd is, under which names, and how long its
 /// lease lasts. Immutable once the membership is made.
 struct membership_options {
@@ -26,8 +29,9 @@ struct membership_options {
   // system clock.
   std::shared_ptr<const wall_clock> wall;
   // Copies of each partition, its owner's included (DESIGN.md "Replication and failover"):
-  // cluster-wide, recorded in etcd by the cluster's first node.
-  size_t replication_factor = 1;
+  // cluster-wide, recorded in etcd by the cluster's first node. 0 until claim_data() set it
+  // to the cluster's (a node started without --replication-factor adopts it).
+  size_t replication_factor = 0;
   // Copies (the owner's included) a write must be on before its turn answers; fewer in
   // sync, and writes to the partition answer `unavailable`.
   size_t min_insync = 1;

@@ -110,7 +110,7 @@ std::string replica_catch_up::run(uint32_t p, const std::string& replica) {
   if (!link) return "node " + replica + " is not a member";
   // 1. Hold the partition's calls and let its turns finish, their commits durable: the
   //    range read next is all the replica needs, and nothing is written while it streams.
-  fns_.hold(p);
+  if (!fns_.hold(p)) return "it is being handed off";
   auto drained = std::make_shared<std::promise<void>>();
   auto finished = drained->get_future();
   host_.close(p, [drained] { drained->set_value(); });
@@ -124,7 +124,7 @@ std::string replica_catch_up::run(uint32_t p, const std::string& replica) {
     auto answer = stream_range(sys_, link, p, epoch, self_, std::move(*records), true);
     why = answer.code != 0 ? answer.error : add_to_isr(p, epoch, replica);
   }
-  // 4. Serve it again (unless a move took it meanwhile: release() decides).
+  // 4. Serve it again (a move waits for the catch-up to end before it begins).
   fns_.release(p);
   return why;
 }

@@ -44,8 +44,9 @@ class replica_catch_up {
   struct hooks {
     /// The link actor to `node_id`; null if it is not a member.
     std::function<caf::actor(const std::string& node_id)> link_to;
-    /// From now on the partition's messages are held (route() holds them).
-    std::function<void(uint32_t)> hold;
+    /// From now on the partition's messages are held (route() holds them); false if the
+    /// partition is being handed off, and then nothing is held.
+    std::function<bool(uint32_t)> hold;
     /// The partition serves again: held messages are delivered.
     std::function<void(uint32_t)> release;
   };

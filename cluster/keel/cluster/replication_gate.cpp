@@ -110,7 +110,11 @@ caf::error replication_gate::admit(uint32_t partition) {
   if (stopped_.load()) return make_error(errc::unavailable, "node is stopping");
   auto now = members_.snapshot();
   const auto* rec = now->partition(partition);
-  if (!rec || rec->owner() != self_) return {};
+  // Its copies are not this node's to confirm: refused before anything is written.
+  if (!rec || rec->owner() != self_)
+    return make_error(errc::unavailable,
+                      fmt::format("partition {} is {} this node's", partition,
+                                  rec ? "now " + rec->owner() + "'s, not" : "not placed, nor"));
   auto copies = 1 + static_cast<size_t>(rec->isr_size());
   if (copies >= opts_.min_insync) return {};
   return make_error(errc::unavailable,
@@ -147,15 +151,29 @@ void replication_gate::replicate(const std::vector<store_write>& writes,
   auto r = std::make_shared<round>();
   r->done = std::move(done);
   std::map<std::string, wire_replicate> messages;
+  std::vector<store_write> sequences;
+  // A batch that cannot be numbered or sent whole is not acknowledged (its turns answer
+  // unknown_outcome: it is on this node's disk), and the numbers it took are read again
+  // from the store, so the replicas see no gap.
+  auto fail = [&](caf::error err) {
+    for (const auto& [p, part_writes] : by_partition) sequences_.erase(p);
+    r->answer(std::move(err));
+  };
   for (const auto& [p, part_writes] : by_partition) {
     const auto* rec = now->partition(p);
-    if (!rec || rec->owner() != self_ || rec->state() != PartitionRecord::active) continue;
+    // Owned here, active or moving (turns under way finish and commit while a move drains
+    // the partition, and the move may yet be aborted): never skipped, or a replica would
+    // lack writes it is counted in sync for.
+    if (!rec || rec->owner() != self_)
+      return fail(make_error(errc::unavailable,
+                             fmt::format("partition {} is no longer this node's ({})", p,
+                                         rec ? "now " + rec->owner() + "'s" : "unplaced")));
     auto seq = next_sequence(p, rec->epoch());
-    if (!seq) return r->answer(std::move(seq.error()));
+    if (!seq) return fail(std::move(seq.error()));
     ReplicaSequence stored;
     stored.set_epoch(rec->epoch());
     stored.set_seq(*seq);
-    extra.push_back({replica_sequence_key(p), stored.SerializeAsString()});
+    sequences.push_back({replica_sequence_key(p), stored.SerializeAsString()});
     if (rec->isr().empty()) continue;
     wire_partition_writes part{p, rec->epoch(), *seq, {}, {}, {}};
     for (const auto* w : part_writes) {
@@ -168,6 +186,7 @@ void replication_gate::replicate(const std::vector<store_write>& writes,
       messages[replica].parts.push_back(part);
     }
   }
+  for (auto& write : sequences) extra.push_back(std::move(write));
   if (messages.empty()) return r->answer({});
   metrics_.replication_rounds.add();
   r->waiting = messages.size();

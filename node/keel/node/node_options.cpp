@@ -64,9 +64,8 @@ void add_identity_flags(CLI::App& app, node_options& o, env_source source) {
   env(app.add_option("--cluster-name", o.cluster_name, "cluster name (etcd key prefix)")
           ->capture_default_str());
   env(app.add_option("--replication-factor", o.replication_factor,
-                     "copies of each partition, the owner's included (fixed when the cluster "
-                     "is created)")
-          ->capture_default_str()
+                     "with --etcd: copies of each partition, the owner's included, fixed when "
+                     "the cluster is created (default: the cluster's; 2 for a new one)")
           ->check(CLI::Range(1, 5)));
   env(app.add_option("--min-insync", o.min_insync,
                      "copies (the owner's included) a write must be on before it is "
@@ -250,7 +249,7 @@ int parse_node_options(int argc, char** argv, node_options& o,
   } catch (const CLI::ParseError& e) {
     return bad_flag(e.what());
   }
-  if (o.min_insync > o.replication_factor)
+  if (o.replication_factor > 0 && o.min_insync > o.replication_factor)
     return bad_flag("--min-insync=" + std::to_string(o.min_insync) + " is more than " +
                     "--replication-factor=" + std::to_string(o.replication_factor) +
                     ": no write could ever be acknowledged");

@@ -26,7 +26,7 @@ struct node_options {
   std::string data_dir = "./data";
   std::string etcd;
   std::string cluster_name = "keel";
-  int replication_factor = 1;
+  int replication_factor = 0;  // 0: the cluster's (2 for a new one)
   int min_insync = 1;
   std::chrono::milliseconds replica_timeout{std::chrono::seconds{1}};
   std::string api_keys_file;
