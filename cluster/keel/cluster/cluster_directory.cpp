@@ -62,6 +62,10 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
     releasing_[p].store(true);
   };
   hooks.ingested = [this](uint32_t p) { ingested_[p].store(true); };
+  // The replica appliers keep the sequence they accepted; a new range brings its own.
+  hooks.replaced = [this](uint32_t p) {
+    if (replicas_) replicas_->forget(p);
+  };
   hooks.before_ingest = std::move(before_ingest);
   handoff_ = std::make_unique<handoff>(members_, runtime_.partitions(), sys_, runtime_.monotonic(),
                                        std::move(hooks), log_);

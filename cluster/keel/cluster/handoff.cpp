@@ -115,6 +115,7 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, partition_host* ho
         if (err)
           return failed_reply(errc::unavailable, "cannot write partition " + std::to_string(p) +
                                                      ": " + message_of(err));
+        if (fns->replaced) fns->replaced(p);
         if (!stream.copy) fns->ingested(p);
         log->debug("handoff: ingested {} partition {} from {} ({} records, epoch {})",
                    stream.copy ? "a copy of" : "", p, stream.from, records, stream.epoch);
@@ -122,6 +123,7 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, partition_host* ho
       },
       [=](drop_atom, uint32_t p) {
         auto err = host->replace_range(p, {{partition_epoch_record(p), {}, true}});
+        if (fns->replaced) fns->replaced(p);
         if (err)
           log->warn("handoff: could not drop the old copy of partition {}: {}", p, message_of(err));
         else

@@ -48,6 +48,9 @@ class handoff {
     std::function<void(uint32_t)> begin_release;
     /// The partition's records were ingested here (not owned until the table says so).
     std::function<void(uint32_t)> ingested;
+    /// Optional: the partition's range here was replaced (an ingest, a copy, a drop), on
+    /// the ingester's thread, before the stream is acknowledged.
+    std::function<void(uint32_t)> replaced;
     /// Optional, the fault-injection seam: runs on the ingester's thread after a stream
     /// arrived whole and before it is written (a test pauses there to kill a node
     /// mid-move).

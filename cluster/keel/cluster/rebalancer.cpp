@@ -77,6 +77,25 @@ void rebalancer::publish() {
     log_->debug("rebalance: could not publish progress: {}", message_of(err));
 }
 
+bool rebalancer::repair_copies(const cluster_snapshot& cluster) {
+  // Failover first: a dead owner's partitions are unavailable until promoted.
+  if (auto promotions = plan_promotions(cluster); !promotions.empty()) {
+    promote(promotions);
+    return true;
+  }
+  // Then copies: each partition gets its replicas back on members that are up.
+  auto copies = members_.options().replication_factor;
+  if (copies <= 1) return false;
+  auto changes = plan_replica_changes(cluster, copies - 1);
+  if (changes.empty()) return false;
+  if (auto err = members_.write_partitions(changes))
+    log_->info("replication: choosing replicas of {} partitions failed: {}", changes.size(),
+               message_of(err));
+  else
+    log_->info("replication: chose replicas anew for {} partitions", changes.size());
+  return true;
+}
+
 void rebalancer::promote(const std::map<uint32_t, versioned_record>& promotions) {
   if (auto err = members_.write_partitions(promotions)) {
     // The table or the office changed meanwhile: the next pass plans again.
@@ -95,22 +114,7 @@ bool rebalancer::pass() {
   if (!members_.is_coordinator()) return false;
   // Members, targets and table from one snapshot: they cannot disagree with each other.
   auto cluster = members_.snapshot();
-  // Failover first: a dead owner's partitions are unavailable until promoted.
-  if (auto promotions = plan_promotions(*cluster); !promotions.empty()) {
-    promote(promotions);
-    return true;
-  }
-  // Then copies: each partition gets its replicas back on members that are up.
-  if (auto copies = members_.options().replication_factor; copies > 1) {
-    if (auto changes = plan_replica_changes(*cluster, copies - 1); !changes.empty()) {
-      if (auto err = members_.write_partitions(changes))
-        log_->info("replication: choosing replicas of {} partitions failed: {}", changes.size(),
-                   message_of(err));
-      else
-        log_->info("replication: chose replicas anew for {} partitions", changes.size());
-      return true;
-    }
-  }
+  if (repair_copies(*cluster)) return true;
   auto targets = cluster->placement_targets();
   auto now = clock_.now();
   std::vector<move> resumed;

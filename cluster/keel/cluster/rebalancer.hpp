@@ -70,6 +70,9 @@ class rebalancer {
   /// One pass: promotes the in-sync replicas of dead owners' partitions (failover.hpp), or
   /// plans and runs every move the table needs now; false if nothing was to do.
   bool pass();
+  /// Promotes dead owners' in-sync replicas, or else re-chooses missing replicas (one
+  /// table write); false if neither was needed.
+  bool repair_copies(const cluster_snapshot& cluster);
   /// Writes `promotions` (checked against their revisions and the office).
   void promote(const std::map<uint32_t, versioned_record>& promotions);
   /// Runs `moves`, `in_flight` at a time: each is marked moving, handed over, and flipped or

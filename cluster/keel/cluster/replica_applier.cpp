@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <map>
 
 #include <spdlog/spdlog.h>
+#include <caf/actor_cast.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/cluster_metrics.hpp"
@@ -32,9 +35,10 @@ bool well_formed(const wire_partition_writes& part) {
   });
 }
 
-// Why `part` from `from` must not be applied here; empty if it may.
-std::string refusal(membership& members, partition_host& host, const std::string& from,
-                    const wire_partition_writes& part) {
+// Why `part` from `from` must not be applied here; empty if it may. `last`: the
+// partition's last commit accepted here (nullopt: none).
+std::string refusal(membership& members, const std::string& from, const wire_partition_writes& part,
+                    const std::optional<ReplicaSequence>& last) {
   auto p = std::to_string(part.partition);
   if (!well_formed(part)) return "malformed writes for partition " + p;
   auto rec = wait_for_record(members, part.partition, part.epoch);
@@ -48,57 +52,88 @@ std::string refusal(membership& members, partition_host& host, const std::string
            std::to_string(part.epoch);
   if (std::find(rec->replicas().begin(), rec->replicas().end(), self) == rec->replicas().end())
     return "node " + self + " is not a replica of partition " + p;
-  auto stored = host.read_record(replica_sequence_key(part.partition));
-  if (!stored)
-    return "cannot read the sequence of partition " + p + ": " + message_of(stored.error());
-  ReplicaSequence last;
-  if (*stored && !last.ParseFromString(**stored))
-    return "the sequence record of partition " + p + " does not parse";
   // The first commit of an epoch comes after whatever an earlier epoch left: `isr` is
   // emptied at every change of epoch, so a replica is sent it only once it was caught up
   // at this epoch.
-  bool next = *stored && last.epoch() == part.epoch
-                  ? last.seq() + 1 == part.seq
-                  : part.seq == 1 && (!*stored || last.epoch() < part.epoch);
+  bool next = last && last->epoch() == part.epoch
+                  ? last->seq() + 1 == part.seq
+                  : part.seq == 1 && (!last || last->epoch() < part.epoch);
   if (!next)
     return "commit " + std::to_string(part.seq) + " of partition " + p + " at epoch " +
            std::to_string(part.epoch) + " is not the next after " +
-           (*stored ? std::to_string(last.seq()) + " at epoch " + std::to_string(last.epoch())
-                    : std::string{"none"});
+           (last ? std::to_string(last->seq()) + " at epoch " + std::to_string(last->epoch())
+                 : std::string{"none"});
   return {};
 }
 
-wire_reply apply(membership& members, partition_host& host, cluster_metrics& metrics,
-                 spdlog::logger& log, wire_replicate& msg) {
+using applied_atom = caf::atom_constant<caf::atom("applied")>;
+
+struct applier_state {
+  std::map<uint64_t, caf::response_promise> applying;  // answered once durable
+  uint64_t next_id = 0;
+};
+
+using applier_actor = caf::stateful_actor<applier_state>;
+
+// Checks every part of `msg` and hands the accepted writes to the store writer without
+// waiting: the next message is checked against the sequence numbers accepted here, and the
+// writer writes them in order. Answered (wire_reply) once they are durable.
+caf::result<wire_reply> apply(applier_actor* self, const replica_applier::context& ctx,
+                              wire_replicate& msg) {
   std::vector<uint32_t> partitions;
   std::vector<store_write> batch;
   for (auto& part : msg.parts) {
-    if (auto why = refusal(members, host, msg.from, part); !why.empty()) {
-      metrics.replica_batches_refused.add();
-      log.warn("replication: refused writes from {}: {}", msg.from, why);
+    auto last = ctx.sequences->last(*ctx.host, part.partition);
+    std::string why = last ? refusal(*ctx.members, msg.from, part, *last)
+                           : "cannot read the sequence of partition " +
+                                 std::to_string(part.partition) + ": " + message_of(last.error());
+    if (!why.empty()) {
+      ctx.sequences->forget(partitions);  // what this message accepted before is not applied
+      ctx.metrics->replica_batches_refused.add();
+      ctx.log->warn("replication: refused writes from {}: {}", msg.from, why);
       return failed_reply(errc::conflict, why);
     }
-    partitions.push_back(part.partition);
-    for (size_t i = 0; i < part.keys.size(); ++i)
-      batch.push_back({std::move(part.keys[i]), std::move(part.values[i]), part.erase[i] != 0});
     ReplicaSequence seq;
     seq.set_epoch(part.epoch);
     seq.set_seq(part.seq);
+    ctx.sequences->accept(part.partition, seq);
+    partitions.push_back(part.partition);
+    for (size_t i = 0; i < part.keys.size(); ++i)
+      batch.push_back({std::move(part.keys[i]), std::move(part.values[i]), part.erase[i] != 0});
     batch.push_back({replica_sequence_key(part.partition), seq.SerializeAsString()});
   }
-  if (auto err = host.apply_replicated(std::move(partitions), std::move(batch))) {
-    log.warn("replication: cannot apply writes from {}: {}", msg.from, message_of(err));
-    return failed_reply(errc::unavailable, "replica cannot write: " + message_of(err));
-  }
-  metrics.replica_batches_applied.add();
-  return wire_reply{};
+  auto id = self->state.next_id++;
+  self->state.applying.emplace(id, self->make_response_promise());
+  ctx.host->apply_replicated(partitions, std::move(batch),
+                             [me = caf::actor_cast<caf::actor>(self), id](caf::error err) {
+                               caf::anon_send(me, applied_atom::value, id, std::move(err));
+                             });
+  return caf::delegated<wire_reply>{};
 }
 
-caf::behavior applier(caf::event_based_actor* self, membership* members, partition_host* host,
-                      cluster_metrics* metrics, std::shared_ptr<spdlog::logger> log) {
-  self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
+caf::behavior applier(applier_actor* self, replica_applier::context ctx) {
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& [id, promise] : self->state.applying)
+      promise.deliver(failed_reply(errc::unavailable, "replica is stopping"));
+    self->quit(msg.reason);
+  });
   return {
-      [=](wire_replicate& msg) { return apply(*members, *host, *metrics, *log, msg); },
+      [=](wire_replicate& msg) { return apply(self, ctx, msg); },
+      [=](applied_atom, uint64_t id, caf::error& err) {
+        auto it = self->state.applying.find(id);
+        if (it == self->state.applying.end()) return;
+        if (err) {
+          // Not written: what this node accepted must be read from the store again.
+          ctx.sequences->forget_all();
+          ctx.log->warn("replication: cannot apply writes: {}", message_of(err));
+          it->second.deliver(
+              failed_reply(errc::unavailable, "replica cannot write: " + message_of(err)));
+        } else {
+          ctx.metrics->replica_batches_applied.add();
+          it->second.deliver(wire_reply{});
+        }
+        self->state.applying.erase(it);
+      },
   };
 }
 
@@ -125,10 +160,12 @@ std::string replica_sequence_key(uint32_t p) {
 }
 
 replica_applier::replica_applier(membership& members, partition_host& host, caf::actor_system& sys,
-                                 cluster_metrics& metrics, std::shared_ptr<spdlog::logger> log) {
-  // Detached: each blocks on the store. A few, so that owners replicate side by side.
-  for (int i = 0; i < 4; ++i)
-    appliers_.push_back(sys.spawn<caf::detached>(applier, &members, &host, &metrics, log));
+                                 cluster_metrics& metrics, std::shared_ptr<spdlog::logger> log)
+    : sequences_(std::make_shared<replica_sequences>()) {
+  context ctx{&members, &host, &metrics, std::move(log), sequences_};
+  // Detached: a check may wait (briefly) for the watch. A few, so that owners replicate
+  // side by side; each owner's messages go to one of them, in order.
+  for (int i = 0; i < 4; ++i) appliers_.push_back(sys.spawn<caf::detached>(applier, ctx));
 }
 
 replica_applier::~replica_applier() {
@@ -137,6 +174,44 @@ replica_applier::~replica_applier() {
 
 const caf::actor& replica_applier::actor_for(const std::string& from) const noexcept {
   return appliers_[std::hash<std::string>{}(from) % appliers_.size()];
+}
+
+void replica_applier::forget(uint32_t p) {
+  sequences_->forget({p});
+}
+
+caf::expected<std::optional<ReplicaSequence>> replica_sequences::last(partition_host& host,
+                                                                      uint32_t p) {
+  {
+    std::lock_guard lock{mutex_};
+    if (auto it = accepted_.find(p); it != accepted_.end()) return it->second;
+  }
+  auto stored = host.read_record(replica_sequence_key(p));
+  if (!stored) return std::move(stored.error());
+  std::optional<ReplicaSequence> last;
+  if (*stored) {
+    last.emplace();
+    if (!last->ParseFromString(**stored))
+      return make_error(errc::app_error, "the sequence record of partition " + std::to_string(p) +
+                                             " does not parse");
+  }
+  std::lock_guard lock{mutex_};
+  return accepted_.try_emplace(p, std::move(last)).first->second;
+}
+
+void replica_sequences::accept(uint32_t p, ReplicaSequence seq) {
+  std::lock_guard lock{mutex_};
+  accepted_[p] = std::move(seq);
+}
+
+void replica_sequences::forget(const std::vector<uint32_t>& ps) {
+  std::lock_guard lock{mutex_};
+  for (auto p : ps) accepted_.erase(p);
+}
+
+void replica_sequences::forget_all() {
+  std::lock_guard lock{mutex_};
+  accepted_.clear();
 }
 
 void replica_applier::stop() {

@@ -1,12 +1,15 @@
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/wire.hpp"
@@ -24,6 +27,25 @@ namespace keel::cluster {
 class membership;
 struct cluster_metrics;
 
+/// The last commit a replica accepted per partition: read from the partition's sequence
+/// record once, then kept here, since accepted writes are checked and handed to the store
+/// writer before the earlier ones are durable.
+/// Thread safety: thread-safe (one mutex).
+class replica_sequences {
+ public:
+  /// `p`'s last accepted commit (nullopt: none), read from the store the first time.
+  caf::expected<std::optional<ReplicaSequence>> last(partition_host& host, uint32_t p);
+  void accept(uint32_t p, ReplicaSequence seq);
+  /// Forgets what was accepted: read from the store again next time (a stream replaced
+  /// the range, or the writes were not applied).
+  void forget(const std::vector<uint32_t>& ps);
+  void forget_all();
+
+ private:
+  std::mutex mutex_;
+  std::map<uint32_t, std::optional<ReplicaSequence>> accepted_;  // mutex_
+};
+
 /// A replica's half of replication (DESIGN.md "Replication and failover"): applies the
 /// writes that owners send for the partitions this node copies. A message is applied whole
 /// or not at all, in one synced batch, and only if each of its partitions' writes comes
@@ -31,9 +53,11 @@ struct cluster_metrics;
 /// table has moved on), that epoch is not older than the table's, this node is one of the
 /// partition's replicas, and the writes are the next commit of the epoch's sequence (none
 /// missed, none twice). Each partition's (epoch, sequence) is stored with its records, so a
-/// stream that catches a replica up carries it.
-/// Thread safety: thread-safe. Messages from one owner are applied in order by one
-/// detached actor (actor_for), since they block on the store.
+/// stream that catches a replica up carries it. Messages are checked and handed to the
+/// store writer one after another without waiting for the previous one's sync, and each
+/// is answered once it is durable.
+/// Thread safety: thread-safe. Messages from one owner go to one detached actor
+/// (actor_for), in order.
 class replica_applier {
  public:
   /// Requires: `members`, `host` and `metrics` outlive the applier.
@@ -43,13 +67,26 @@ class replica_applier {
   replica_applier(const replica_applier&) = delete;
   replica_applier& operator=(const replica_applier&) = delete;
 
+  /// What the appliers share.
+  struct context {
+    membership* members;
+    partition_host* host;
+    cluster_metrics* metrics;
+    std::shared_ptr<spdlog::logger> log;
+    std::shared_ptr<replica_sequences> sequences;
+  };
+
   /// The actor that answers `from`'s wire_replicate messages.
   const caf::actor& actor_for(const std::string& from) const noexcept;
+
+  /// `p`'s range was replaced here (a stream, a drop): its sequence is read again.
+  void forget(uint32_t p);
 
   /// Stops the actors; a message not yet applied is answered `unavailable`. Idempotent.
   void stop();
 
  private:
+  std::shared_ptr<replica_sequences> sequences_;
   std::vector<caf::actor> appliers_;
 };
 

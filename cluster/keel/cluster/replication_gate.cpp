@@ -143,33 +143,39 @@ void replication_gate::replicate(const std::vector<store_write>& writes,
                                  std::function<void(caf::error)> done) {
   // Stopped: the directory that owns what the gate refers to may be gone.
   if (stopped_.load()) return done(make_error(errc::unavailable, "node is stopping"));
-  auto now = members_.snapshot();
   // Each partition's writes in batch order, which is the order the replica applies them.
-  std::map<uint32_t, std::vector<const store_write*>> by_partition;
+  writes_by_partition by_partition;
   for (const auto& w : writes)
     if (auto p = partition_of_key(w.key)) by_partition[*p].push_back(&w);
   auto r = std::make_shared<round>();
   r->done = std::move(done);
   std::map<std::string, wire_replicate> messages;
-  std::vector<store_write> sequences;
-  // A batch that cannot be numbered or sent whole is not acknowledged (its turns answer
-  // unknown_outcome: it is on this node's disk), and the numbers it took are read again
-  // from the store, so the replicas see no gap.
-  auto fail = [&](caf::error err) {
+  if (auto err = number(by_partition, *r, messages, extra)) {
+    // Not acknowledged (its turns answer unknown_outcome: it is on this node's disk); the
+    // numbers it took are read again from the store, so the replicas see no gap.
     for (const auto& [p, part_writes] : by_partition) sequences_.erase(p);
-    r->answer(std::move(err));
-  };
+    return r->answer(std::move(err));
+  }
+  if (messages.empty()) return r->answer({});
+  send(r, std::move(messages));
+}
+
+caf::error replication_gate::number(const writes_by_partition& by_partition, round& r,
+                                    std::map<std::string, wire_replicate>& messages,
+                                    std::vector<store_write>& extra) {
+  auto now = members_.snapshot();
+  std::vector<store_write> sequences;
   for (const auto& [p, part_writes] : by_partition) {
     const auto* rec = now->partition(p);
     // Owned here, active or moving (turns under way finish and commit while a move drains
     // the partition, and the move may yet be aborted): never skipped, or a replica would
     // lack writes it is counted in sync for.
     if (!rec || rec->owner() != self_)
-      return fail(make_error(errc::unavailable,
-                             fmt::format("partition {} is no longer this node's ({})", p,
-                                         rec ? "now " + rec->owner() + "'s" : "unplaced")));
+      return make_error(errc::unavailable,
+                        fmt::format("partition {} is no longer this node's ({})", p,
+                                    rec ? "now " + rec->owner() + "'s" : "unplaced"));
     auto seq = next_sequence(p, rec->epoch());
-    if (!seq) return fail(std::move(seq.error()));
+    if (!seq) return std::move(seq.error());
     ReplicaSequence stored;
     stored.set_epoch(rec->epoch());
     stored.set_seq(*seq);
@@ -182,12 +188,16 @@ void replication_gate::replicate(const std::vector<store_write>& writes,
       part.erase.push_back(w->erase ? 1 : 0);
     }
     for (const auto& replica : rec->isr()) {
-      r->sent[replica].emplace_back(p, rec->epoch());
+      r.sent[replica].emplace_back(p, rec->epoch());
       messages[replica].parts.push_back(part);
     }
   }
   for (auto& write : sequences) extra.push_back(std::move(write));
-  if (messages.empty()) return r->answer({});
+  return {};
+}
+
+void replication_gate::send(const std::shared_ptr<round>& r,
+                            std::map<std::string, wire_replicate> messages) {
   metrics_.replication_rounds.add();
   r->waiting = messages.size();
   {

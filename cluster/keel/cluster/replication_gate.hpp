@@ -14,6 +14,7 @@
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/cluster_snapshot.hpp"
+#include "keel/cluster/wire.hpp"
 #include "keel/runtime/commit_replicator.hpp"
 
 namespace spdlog {
@@ -69,6 +70,14 @@ class replication_gate final : public commit_replicator {
   struct queue;  // rounds to shrink `isr` for, shared with the actor that collects answers
 
  private:
+  using writes_by_partition = std::map<uint32_t, std::vector<const store_write*>>;
+  /// Numbers each partition's writes, adds their sequence records to `extra` and puts them
+  /// in a message per in-sync replica (noted in `r.sent`); the error if one cannot be.
+  caf::error number(const writes_by_partition& by_partition, round& r,
+                    std::map<std::string, wire_replicate>& messages,
+                    std::vector<store_write>& extra);
+  /// Sends each replica its message; the collector answers `r`.
+  void send(const std::shared_ptr<round>& r, std::map<std::string, wire_replicate> messages);
   /// The next sequence number of `p` at `epoch`, continuing what is stored.
   caf::expected<uint64_t> next_sequence(uint32_t p, uint64_t epoch);
   /// `unavailable` if a record of `records` has fewer in-sync copies than --min-insync.

@@ -59,12 +59,17 @@ class partition_host {
   /// calls for one partition come one at a time.
   [[nodiscard]] virtual caf::error replace_range(uint32_t partition,
                                                  std::vector<store_write> writes) = 0;
-  /// Writes `writes`, which a replica received for `partitions` (not served here), in one
+  /// Writes `writes`, which a replica received for `partitions` (not served here), in a
   /// synced batch through the store writer, without erasing the partitions' other records,
   /// and makes the writer forget its cached versions of those partitions. These writes
-  /// never go to a commit_replicator. Answers once they are durable here.
-  [[nodiscard]] virtual caf::error apply_replicated(std::vector<uint32_t> partitions,
-                                                    std::vector<store_write> writes) = 0;
+  /// never go to a commit_replicator. Does not block: `applied` runs (on the writer's
+  /// thread; keep it short) once they are durable here, or with the reason they are not.
+  /// Calls from one thread are written in the order they were made.
+  virtual void apply_replicated(std::vector<uint32_t> partitions, std::vector<store_write> writes,
+                                std::function<void(caf::error)> applied) = 0;
+  /// The same, blocking until they are durable: from a thread of one's own.
+  [[nodiscard]] caf::error apply_replicated(std::vector<uint32_t> partitions,
+                                            std::vector<store_write> writes);
   /// The record at `key` as the store holds it now (nullopt: none): what the layers above
   /// keep in a partition's range (record_kind::sequence).
   [[nodiscard]] virtual caf::expected<std::optional<std::string>> read_record(

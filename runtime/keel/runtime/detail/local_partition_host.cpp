@@ -1,11 +1,14 @@
 #include "keel/runtime/detail/local_partition_host.hpp"
 
+#include <future>
+
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "keel/runtime/call_router.hpp"
 #include "keel/runtime/detail/node_services.hpp"
 #include "keel/runtime/detail/wire.hpp"
+#include "keel/runtime/errc.hpp"
 #include "keel/runtime/storage_keys.hpp"
 
 namespace keel::detail {
@@ -51,16 +54,12 @@ caf::error local_partition_host::replace_range(uint32_t partition,
   return write_through_writer(partition, std::move(batch));
 }
 
-caf::error local_partition_host::apply_replicated(std::vector<uint32_t> partitions,
-                                                  std::vector<store_write> writes) {
-  caf::scoped_actor self{*services_.system};
-  caf::error failure;
-  // Bounded, as write_through_writer().
-  self->request(services_.store_writer, std::chrono::minutes{2}, replace_atom::value,
-                std::move(partitions),
-                std::make_shared<std::vector<store_write>>(std::move(writes)))
-      .receive([](uint64_t) {}, [&](caf::error& err) { failure = std::move(err); });
-  return failure;
+void local_partition_host::apply_replicated(std::vector<uint32_t> partitions,
+                                            std::vector<store_write> writes,
+                                            std::function<void(caf::error)> applied) {
+  caf::anon_send(services_.store_writer, replace_atom::value, std::move(partitions),
+                 std::make_shared<std::vector<store_write>>(std::move(writes)),
+                 std::make_shared<std::function<void(caf::error)>>(std::move(applied)));
 }
 
 caf::expected<std::optional<std::string>> local_partition_host::read_record(std::string_view key) {
@@ -87,3 +86,19 @@ caf::error local_partition_host::write_meta(const std::vector<store_write>& writ
 }
 
 }  // namespace keel::detail
+
+namespace keel {
+
+caf::error partition_host::apply_replicated(std::vector<uint32_t> partitions,
+                                            std::vector<store_write> writes) {
+  auto answered = std::make_shared<std::promise<caf::error>>();
+  auto outcome = answered->get_future();
+  apply_replicated(std::move(partitions), std::move(writes),
+                   [answered](caf::error err) { answered->set_value(std::move(err)); });
+  // Bounded: a writer that died would never answer.
+  if (outcome.wait_for(std::chrono::minutes{2}) != std::future_status::ready)
+    return make_error(errc::unavailable, "the store writer did not answer");
+  return outcome.get();
+}
+
+}  // namespace keel

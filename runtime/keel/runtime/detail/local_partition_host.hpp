@@ -26,8 +26,9 @@ class local_partition_host final : public partition_host {
   bool is_closed(uint32_t partition) const noexcept override;
   caf::expected<records> read_range(uint32_t partition) override;
   caf::error replace_range(uint32_t partition, std::vector<store_write> writes) override;
-  caf::error apply_replicated(std::vector<uint32_t> partitions,
-                              std::vector<store_write> writes) override;
+  using partition_host::apply_replicated;
+  void apply_replicated(std::vector<uint32_t> partitions, std::vector<store_write> writes,
+                        std::function<void(caf::error)> applied) override;
   caf::expected<std::optional<std::string>> read_record(std::string_view key) override;
   void set_replicator(std::shared_ptr<commit_replicator> replicator) override;
   caf::error write_meta(const std::vector<store_write>& writes) override;

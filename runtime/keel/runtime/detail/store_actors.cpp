@@ -38,6 +38,8 @@ struct waiting_commit {
   bool writes = false;  // puts something in the batch (not only a version check)
   // The promise answers a commit request behind the output gate: the releaser delivers it.
   bool on_release = false;
+  // Answers a replica's applied writes instead of the promise (partition_host).
+  applied_fn_ptr applied;
 };
 
 struct writer_state {
@@ -125,6 +127,8 @@ void settle(writer_actor* self, const caf::error& err, uint64_t gated) {
       settled->emplace_back(std::move(w.turn), std::move(failure));
     else if (w.on_release)
       settled->emplace_back(answer_on_release(std::move(w.promise), w.version), std::move(failure));
+    else if (w.applied)
+      (*w.applied)(std::move(failure));
     else if (failure)
       w.promise.deliver(std::move(failure));
     else
@@ -329,10 +333,12 @@ caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metri
         w.promise = self->make_response_promise();
         replace(self, {partition}, *writes, std::move(w));
       },
-      [=](replace_atom, const std::vector<uint32_t>& partitions,
-          const partition_writes_ptr& writes) {
+      // A replica's writes, answered through `applied` once durable: the replica sends the
+      // next ones meanwhile, and they are written in the order they arrive.
+      [=](replace_atom, const std::vector<uint32_t>& partitions, const partition_writes_ptr& writes,
+          const applied_fn_ptr& applied) {
         waiting_commit w;
-        w.promise = self->make_response_promise();
+        w.applied = applied;
         replace(self, partitions, *writes, std::move(w));
       },
       [=](flush_atom) { flush(self, store, metrics); },

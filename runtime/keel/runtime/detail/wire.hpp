@@ -2,6 +2,7 @@
 
 // CAF message types used inside one node. Only runtime/ includes this header.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +69,9 @@ using load_result_ptr = std::shared_ptr<const load_result>;
 /// A partition's new records, replacing its whole range (state_store.hpp's store_write).
 using partition_writes_ptr = std::shared_ptr<std::vector<store_write>>;
 
+/// Called by the store writer once a replica's applied writes are durable (or failed).
+using applied_fn_ptr = std::shared_ptr<std::function<void(caf::error)>>;
+
 /// The output gate the store writer hands its turn writes to (null: none).
 using commit_replicator_ptr = std::shared_ptr<commit_replicator>;
 
@@ -105,4 +109,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::turn_commit_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::settled_turns_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::load_result_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::partition_writes_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::applied_fn_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::commit_replicator_ptr)
