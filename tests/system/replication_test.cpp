@@ -273,8 +273,16 @@ TEST_F(Replication, ResumedOwnerThatWasReplacedNeverAnswersFromItsOldCopy) {
   ASSERT_FALSE(key.empty());
   for (int i = 0; i < 5; ++i) ASSERT_EQ(increment(n1, key), 200);  // at 6, active on n1
   ::kill(n1.pid(), SIGSTOP);
-  // Served again once n1's lease has lapsed and its replica was promoted.
-  ASSERT_TRUE(eventually([&] { return increment(n2, key) == 200; }, 10s));
+  // Served again once n1's lease has lapsed and its replica was promoted. A call that timed
+  // out meanwhile may still run: n1 holds it in its socket until it runs again.
+  int unknown = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto status = increment(n2, key);
+        unknown += status == 504;
+        return status == 200;
+      },
+      10s));
   int64_t acked = 0;
   for (int i = 0; i < 10; ++i) {
     auto reply = n2.post("/v1/actors/counter/" + key + "/Increment", R"({"by":1})");
@@ -293,7 +301,10 @@ TEST_F(Replication, ResumedOwnerThatWasReplacedNeverAnswersFromItsOldCopy) {
     }
   }
   EXPECT_GT(answered, 0);
-  EXPECT_EQ(value_of(n2, key), acked);
+  auto final_value = value_of(n2, key);
+  ASSERT_TRUE(final_value);
+  EXPECT_GE(*final_value, acked);
+  EXPECT_LE(*final_value, acked + unknown) << "a call answered other than 504 was applied late";
 }
 
 }  // namespace
