@@ -14,6 +14,7 @@
 #include <httplib.h>
 
 #include "child_process.hpp"
+#include "http_client.hpp"
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/membership.hpp"
 #include "keel/runtime/actor_id.hpp"
@@ -24,14 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
-
-std::unique_ptr<httplib::Client> client_for(int port) {
-  auto cli = std::make_unique<httplib::Client>("127.0.0.1", port);
-  cli->set_tcp_nodelay(true);
-  cli->set_keep_alive(true);
-  cli->set_read_timeout(std::chrono::seconds{10});
-  return cli;
-}
 
 // Empty if the increment was acknowledged, else why not.
 std::string increment(httplib::Client& cli, int key) {

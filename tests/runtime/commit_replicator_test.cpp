@@ -22,6 +22,7 @@
 #include "keel/runtime/metrics.hpp"
 #include "keel/runtime/node_runtime.hpp"
 #include "keel/runtime/storage_keys.hpp"
+#include "keel/test/counter_messages.hpp"
 #include "keel/test/faulty_store.hpp"
 #include "keel/test/local_runtime.hpp"
 #include "keel/test/temp_dir.hpp"
@@ -132,16 +133,8 @@ class held_replicator final : public commit_replicator {
   bool hold_admit_ = false;
 };
 
-template <class M>
-message_ptr msg(M m) {
-  return std::make_shared<M>(std::move(m));
-}
-
-Increment inc(int64_t by) {
-  Increment m;
-  m.set_by(by);
-  return m;
-}
+using test::inc;
+using test::msg;
 
 // The versioned counter state stored under `id`'s state key: {version, value}; {0, -1} if none.
 std::pair<uint64_t, int64_t> stored_counter(state_store& store, const actor_id& id) {

@@ -14,6 +14,7 @@
 #include "keel/runtime/builtin_actors.hpp"
 #include "keel/runtime/node_fence.hpp"
 #include "keel/runtime/storage_keys.hpp"
+#include "keel/test/counter_messages.hpp"
 #include "keel/test/eventually.hpp"
 #include "keel/test/faulty_store.hpp"
 #include "keel/test/local_runtime.hpp"
@@ -26,16 +27,8 @@ using namespace std::chrono_literals;
 using namespace keel::builtin;
 using test::eventually;
 
-template <class M>
-message_ptr msg(M m) {
-  return std::make_shared<M>(std::move(m));
-}
-
-Increment inc(int64_t by) {
-  Increment m;
-  m.set_by(by);
-  return m;
-}
+using test::inc;
+using test::msg;
 
 // A read-modify-write turn that waits on another actor between the read and the write:
 // if two turns ever interleaved, both would read the same value and one increment would

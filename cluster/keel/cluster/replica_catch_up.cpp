@@ -18,6 +18,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+constexpr auto retry_after = 1s;
+
 bool holds(const google::protobuf::RepeatedPtrField<std::string>& ids, const std::string& id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
@@ -56,10 +58,16 @@ void replica_catch_up::scan(const cluster_snapshot& now) {
       if (out_of_sync(now, rec, self_, replica)) found.emplace_back(p, replica);
   });
   if (found.empty()) return;
+  auto now_time = members_.options().clock->now();
   std::lock_guard lock{mutex_};
   if (stopping_) return;
-  for (auto& j : found)
+  for (auto& j : found) {
+    if (auto it = failed_until_.find(j); it != failed_until_.end()) {
+      if (now_time < it->second) continue;
+      failed_until_.erase(it);
+    }
     if (queued_.insert(j).second) jobs_.push_back(std::move(j));
+  }
   wake_.notify_one();
 }
 
@@ -98,6 +106,9 @@ void replica_catch_up::worker_loop() {
                  why);
     std::lock_guard lock{mutex_};
     queued_.erase(next);  // the next scan finds it again if it is still out of sync
+    // Each try holds the partition's calls: a replica that cannot take the stream (paused,
+    // unreachable until its lease ends) is tried again only a second later.
+    if (!why.empty()) failed_until_[next] = members_.options().clock->now() + retry_after;
   }
 }
 

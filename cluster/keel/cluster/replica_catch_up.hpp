@@ -1,9 +1,11 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -82,9 +84,10 @@ class replica_catch_up {
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<job> jobs_;   // mutex_
-  std::set<job> queued_;   // mutex_: queued or running
-  bool stopping_ = false;  // mutex_
+  std::deque<job> jobs_;                                               // mutex_
+  std::set<job> queued_;                                               // mutex_: queued or running
+  std::map<job, std::chrono::steady_clock::time_point> failed_until_;  // mutex_
+  bool stopping_ = false;                                              // mutex_
   std::thread worker_;
 };
 

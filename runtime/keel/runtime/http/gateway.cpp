@@ -171,24 +171,32 @@ gateway::access_check gateway::check_access(const request& req, api_scope needs)
   return check;
 }
 
+gateway::~gateway() {
+  begin_drain();
+  (void)wait_until_idle(std::chrono::steady_clock::now() + std::chrono::seconds{10});
+}
+
 bool gateway::wait_until_idle(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock{idle_mutex_};
   return idle_cv_.wait_until(lock, deadline, [this] { return inflight_.load() == 0; });
 }
 
 void gateway::release_slot() {
-  if (inflight_.fetch_sub(1, std::memory_order_acq_rel) == 1 && draining_.load()) {
-    std::lock_guard guard{idle_mutex_};
+  // While draining, under the lock the waiter checks with: once it sees no request in
+  // flight it may destroy the gateway, so nothing here may touch it after the decrement.
+  std::unique_lock guard{idle_mutex_, std::defer_lock};
+  if (draining_.load()) guard.lock();
+  if (inflight_.fetch_sub(1, std::memory_order_acq_rel) == 1 && guard.owns_lock())
     idle_cv_.notify_all();
-  }
 }
 
 std::function<void(int)> gateway::on_done(route_stats* stats, steady_time started,
                                           key_usage::record* usage, admission slot) {
   return [this, stats, started, usage, slot](int status) {
-    if (slot == admission::taken) release_slot();
     count(*stats, status, started);
     if (usage) usage->count(status);
+    // Last: once no slot is taken, the gateway may be destroyed (~gateway).
+    if (slot == admission::taken) release_slot();
   };
 }
 

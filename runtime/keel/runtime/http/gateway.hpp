@@ -132,6 +132,9 @@ using route_handler = std::function<void(const exchange_ptr&)>;
 class gateway {
  public:
   explicit gateway(gateway_options opts);
+  /// Waits (at most 10 s) for the requests still in flight to finish counting: their last
+  /// step runs on whichever thread answered them, after their response was handed over.
+  ~gateway();
 
   /// `pattern` is a path template such as `/v1/actors/{type}/{key}/{message}`; it is also
   /// the route's metrics label. When the node requires API keys, only a key of scope
