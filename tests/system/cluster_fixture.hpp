@@ -48,6 +48,7 @@ class Cluster : public ::testing::Test {
   node_process& start_node(const std::string& id, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args{"--node-id=" + id, "--etcd=" + etcd_->endpoint(),
                                   "--cluster-port=0", "--lease-ttl=2s", "--log-level=info"};
+    if (!copies_.empty()) args.push_back("--replication-factor=" + copies_);
     args.insert(args.end(), extra.begin(), extra.end());
     nodes_.push_back(std::make_unique<node_process>(dir_.sub(id), std::move(args)));
     return *nodes_.back();
@@ -109,6 +110,10 @@ class Cluster : public ::testing::Test {
     return res && res->kvs_size() == 1 ? res->kvs(0).create_revision() : 0;
   }
 
+  // The copies every node is started with: one, since these tests check what a cluster
+  // without replicas does (a dead owner's partitions wait for it); replication_test.cpp
+  // clears it. Empty: the cluster's default.
+  std::string copies_ = "1";
   temp_dir dir_;
   std::unique_ptr<etcd_process> etcd_;
   std::vector<std::unique_ptr<node_process>> nodes_;

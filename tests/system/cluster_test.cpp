@@ -129,8 +129,9 @@ TEST_F(Cluster, NodeCutOffFromEtcdAloneFencesItselfWhileTheOthersServe) {
   auto& n1 = start_node("n1");
   tcp_proxy proxy{std::stoi(etcd_->endpoint().substr(etcd_->endpoint().rfind(':') + 1))};
   nodes_.push_back(std::make_unique<node_process>(
-      dir_.sub("n2"), std::vector<std::string>{"--node-id=n2", "--etcd=" + proxy.endpoint(),
-                                               "--cluster-port=0", "--lease-ttl=2s"}));
+      dir_.sub("n2"),
+      std::vector<std::string>{"--node-id=n2", "--etcd=" + proxy.endpoint(), "--cluster-port=0",
+                               "--lease-ttl=2s", "--replication-factor=1"}));
   auto& n2 = *nodes_.back();
   ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
   // One counter owned by each node.
@@ -336,11 +337,8 @@ TEST_F(Cluster, KillingAnOwnerWithCallsInFlightAppliesNoCallAnswered503) {
 // A partition whose owner died answers 503 at once and is never restarted empty elsewhere;
 // the owner's return brings back every acknowledged value.
 TEST_F(Cluster, KilledOwnersPartitionsAreUnavailableNotEmptyUntilItReturns) {
-  // One copy: nothing to fail over to (replication_test.cpp has the other case).
-  const std::vector<std::string> one_copy{"--replication-factor=1"};
-  std::map<std::string, node_process*> nodes{{"n1", &start_node("n1", one_copy)},
-                                             {"n2", &start_node("n2", one_copy)},
-                                             {"n3", &start_node("n3", one_copy)}};
+  std::map<std::string, node_process*> nodes{
+      {"n1", &start_node("n1")}, {"n2", &start_node("n2")}, {"n3", &start_node("n3")}};
   for (auto& [id, node] : nodes)
     ASSERT_TRUE(eventually([&] { return member_ids(*node).size() == 3; }, 5s));
   constexpr int counters = 60;
@@ -381,7 +379,7 @@ TEST_F(Cluster, KilledOwnersPartitionsAreUnavailableNotEmptyUntilItReturns) {
       },
       3s));
   // n2 comes back on its data dir (new ports); its partitions serve their values again.
-  nodes["n2"] = &start_node("n2", one_copy);
+  nodes["n2"] = &start_node("n2");
   for (int c = 0; c < counters; ++c) {
     auto key = "k" + std::to_string(c);
     if (owner[key] != "n2") continue;

@@ -31,6 +31,8 @@ using cluster::PartitionView;
 
 class Replication : public Cluster {
  protected:
+  Replication() { copies_.clear(); }
+
   node_process& start_replicated(const std::string& id, std::vector<std::string> extra = {}) {
     extra.push_back("--replication-factor=2");
     return start_node(id, extra);
