@@ -187,6 +187,74 @@ std::vector<double> failover_times(const bench_config& cfg, progress& prog, int 
   return times_ms;
 }
 
+struct catch_up_result {
+  double seconds = 0;      // from the second node's start to every partition in sync
+  double served_rate = 0;  // increments/s acknowledged by the first node meanwhile
+  int64_t failed = 0;      // increments that failed meanwhile
+};
+
+// Whether `cli`'s node reports every placed partition with all its copies in sync.
+bool fully_copied(httplib::Client& cli, size_t members) {
+  auto res = cli.Get("/v1/cluster");
+  cluster::ClusterView view;
+  if (!res || res->status != 200 ||
+      !google::protobuf::util::JsonStringToMessage(res->body, &view).ok())
+    return false;
+  size_t up = 0;
+  for (const auto& m : view.members()) up += m.status() == "up";
+  return up == members && view.replication().under_replicated() == 0;
+}
+
+// A node of a two-copy cluster holds `actors` counters with no other member to copy
+// them; a second node joins, and the first catches it up on every partition while eight
+// clients go on incrementing through it.
+catch_up_result catch_up(const bench_config& cfg, progress& prog, int actors) {
+  etcd_child etcd;
+  auto d1 = scratch();
+  auto d2 = scratch();
+  catch_up_result r;
+  {
+    server_process n1{cfg.bin_dir + "/keel-node", node_args(etcd, "n1", d1, 2)};
+    std::vector<std::thread> fillers;
+    std::atomic<int> next{0};
+    for (int t = 0; t < 8; ++t)
+      fillers.emplace_back([&] {
+        auto cli = client_for(n1.port());
+        for (int i = next++; i < actors; i = next++) increment(*cli, "c" + std::to_string(i));
+      });
+    for (auto& f : fillers) f.join();
+    prog.note(fmt::format("{} counters on n1 alone; n2 joins", actors));
+    std::atomic<bool> stop{false};
+    std::atomic<int64_t> served{0}, failed{0};
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 8; ++t)
+      clients.emplace_back([&, t] {
+        auto cli = client_for(n1.port());
+        std::mt19937 rng{static_cast<unsigned>(t)};
+        while (!stop.load())
+          (increment(*cli, "c" + std::to_string(rng() % static_cast<unsigned>(actors))) ? served
+                                                                                        : failed)
+              .fetch_add(1);
+      });
+    auto started = clock_type::now();
+    server_process n2{cfg.bin_dir + "/keel-node", node_args(etcd, "n2", d2, 2)};
+    auto probe = client_for(n1.port());
+    while (!fully_copied(*probe, 2)) {
+      if (clock_type::now() - started > 120s) throw std::runtime_error("n2 was not caught up");
+      std::this_thread::sleep_for(20ms);
+    }
+    r.seconds = std::chrono::duration<double>(clock_type::now() - started).count();
+    stop = true;
+    for (auto& c : clients) c.join();
+    r.served_rate = static_cast<double>(served.load()) / r.seconds;
+    r.failed = failed.load();
+    n1.kill_now();
+    n2.kill_now();
+  }
+  std::system(("rm -rf " + d1 + " " + d2).c_str());
+  return r;
+}
+
 }  // namespace
 
 void bench_replication(const bench_config& cfg, progress& prog, std::vector<result>& out) {
@@ -205,6 +273,16 @@ void bench_replication(const bench_config& cfg, progress& prog, std::vector<resu
                  two.p50_ms / one.p50_ms, std::nullopt, true});
   out.push_back({"j. p99 latency of an increment, 2 copies vs 1", two.p99_ms, "ms", one.p99_ms,
                  two.p99_ms / one.p99_ms, std::nullopt, true});
+  const int actors = cfg.quick ? 4000 : 20000;
+  auto copied = catch_up(cfg, prog, actors);
+  prog.note(
+      fmt::format("n2 caught up on {} counters in {:.2f} s; n1 served {:.0f}/s meanwhile, "
+                  "{} failed",
+                  actors, copied.seconds, copied.served_rate, copied.failed));
+  out.push_back({"j. catch-up of a new replica while serving", actors / copied.seconds, "actors/s",
+                 0, 0, std::nullopt});
+  out.push_back({"j. increments/s served during that catch-up", copied.served_rate, "req/s", 0, 0,
+                 std::nullopt});
   auto times = failover_times(cfg, prog, cfg.quick ? 5 : 20);
   out.push_back({"j. failover: kill -9 of an owner to its partition answering, p50",
                  percentile(times, 0.5), "ms", 0, 0, std::nullopt, true});

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <google/protobuf/util/json_util.h>
 #include <httplib.h>
 #include <CLI/CLI.hpp>
@@ -105,6 +106,12 @@ int status(const options& opts) {
                       : " (down: the drain resumes when it returns; keelctl undrain " + id +
                             " withdraws it)");
   }
+  const auto& copies = view.replication();
+  if (copies.factor() > 1)
+    fmt::print(
+        "replication  {} copies, {} in sync to write; {} under-replicated, {} awaiting a "
+        "copy\n",
+        copies.factor(), copies.min_insync(), copies.under_replicated(), copies.unavailable());
   const auto& r = view.rebalance();
   if (r.running())
     fmt::print("rebalance    running: {} planned, {} moving, {} done, {} aborted ({})\n",
@@ -178,16 +185,28 @@ int partitions(const options& opts) {
   auto body = fetch(opts, "/v1/cluster/partitions");
   if (opts.json) return std::cout << body << "\n", 0;
   auto table = parse<keel::cluster::PartitionTableView>(body, opts);
-  std::map<std::string, int> per_owner;
-  for (const auto& row : table.partitions()) ++per_owner[row.owner()];
+  struct share {
+    int owned = 0, copied = 0, in_sync = 0;
+  };
+  std::map<std::string, share> per_node;
+  for (const auto& row : table.partitions()) {
+    ++per_node[row.owner()].owned;
+    for (const auto& id : row.replicas()) ++per_node[id].copied;
+    for (const auto& id : row.isr()) ++per_node[id].in_sync;
+  }
   fmt::print("{} of {} partitions placed (a partition is placed when first used)\n", table.placed(),
              table.total());
-  fmt::print("{:<16} {:>10}\n", "OWNER", "PARTITIONS");
-  for (const auto& [owner, n] : per_owner) fmt::print("{:<16} {:>10}\n", owner, n);
+  fmt::print("{:<16} {:>10} {:>8} {:>8}\n", "NODE", "PARTITIONS", "COPIES", "IN-SYNC");
+  for (const auto& [node, n] : per_node)
+    fmt::print("{:<16} {:>10} {:>8} {:>8}\n", node, n.owned, n.copied, n.in_sync);
   if (opts.verbose) {
-    fmt::print("\n{:>9} {:<16} {:>6} {}\n", "PARTITION", "OWNER", "EPOCH", "STATE");
+    fmt::print("\n{:>9} {:<16} {:>6} {:<20} {:<20} {}\n", "PARTITION", "OWNER", "EPOCH", "REPLICAS",
+               "IN-SYNC", "STATE");
     for (const auto& row : table.partitions())
-      fmt::print("{:>9} {:<16} {:>6} {}{}\n", row.partition(), row.owner(), row.epoch(),
+      fmt::print("{:>9} {:<16} {:>6} {:<20} {:<20} {}{}\n", row.partition(), row.owner(),
+                 row.epoch(),
+                 row.replicas().empty() ? "-" : fmt::format("{}", fmt::join(row.replicas(), ",")),
+                 row.isr().empty() ? "-" : fmt::format("{}", fmt::join(row.isr(), ",")),
                  row.state(), row.to().empty() ? "" : " -> " + row.to());
   }
   return 0;
@@ -238,7 +257,8 @@ int main(int argc, char** argv) {
   app.fallthrough();  // `keelctl members --json` as well as `keelctl --json members`
   auto* status_cmd = app.add_subcommand("status", "cluster name, coordinator, members, fence");
   auto* members_cmd = app.add_subcommand("members", "one line per member");
-  auto* partitions_cmd = app.add_subcommand("partitions", "placed partitions per owner");
+  auto* partitions_cmd =
+      app.add_subcommand("partitions", "placed partitions and their copies per node");
   partitions_cmd->add_flag("-v,--verbose", opts.verbose, "also list every placed partition");
   auto* locate_cmd = app.add_subcommand("locate", "where an actor lives: partition and node");
   locate_cmd->add_option("TYPE", opts.type, "actor type")->required();

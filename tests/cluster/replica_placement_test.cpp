@@ -73,6 +73,34 @@ TEST_F(Replicas, DeadOwnerIsReplacedByItsFirstInSyncReplicaThatIsUpAtTheNextEpoc
   EXPECT_EQ(plan.at(8).record.epoch(), 6u);
 }
 
+TEST_F(Replicas, OfSeveralInSyncReplicasTheOneThatAppliedTheLatestCommitIsPromoted) {
+  for (auto id : {"n2", "n3", "n4"}) member(id);
+  place(7, "n1", {"n2", "n3", "n4"}, {"n2", "n3", "n4"});
+  place(8, "n1", {"n2", "n3"}, {"n2", "n3"});
+  place(9, "n1", {"n2", "n5"}, {"n2", "n5"});  // n5 is down: one candidate, nobody is asked
+  auto asked = contested_promotions(now_);
+  EXPECT_EQ(asked.at("n2"), (std::vector<uint32_t>{7, 8}));
+  EXPECT_EQ(asked.at("n3"), (std::vector<uint32_t>{7, 8}));
+  EXPECT_EQ(asked.at("n4"), (std::vector<uint32_t>{7}));
+  EXPECT_EQ(asked.count("n5"), 0u);
+  auto seq = [](uint64_t epoch, uint64_t n) {
+    ReplicaSequence out;
+    out.set_epoch(epoch);
+    out.set_seq(n);
+    return out;
+  };
+  applied_sequences applied{{{"n2", 7}, seq(3, 40)},
+                            {{"n3", 7}, seq(3, 42)},
+                            {{"n4", 7}, seq(3, 41)},
+                            {{"n3", 8}, seq(2, 90)}};  // n2 did not answer about 8
+  auto plan = plan_promotions(now_, applied);
+  EXPECT_EQ(plan.at(7).record.owner(), "n3");
+  EXPECT_EQ(ids(plan.at(7).record.replicas()), (std::vector<std::string>{"n2", "n4"}));
+  EXPECT_EQ(plan.at(8).record.owner(), "n3") << "one that answered before one that did not";
+  EXPECT_EQ(plan.at(9).record.owner(), "n2");
+  EXPECT_EQ(plan_promotions(now_).at(7).record.owner(), "n2") << "no answers: isr order";
+}
+
 TEST_F(Replicas, AnOwnerWithNoInSyncReplicaUpIsNeverReplaced) {
   member("n3");
   place(7, "n1", {"n2", "n3"}, {"n2"});  // n3 is up but out of sync; n2 is down

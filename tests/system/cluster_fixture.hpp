@@ -29,9 +29,10 @@ namespace keel::test {
 using namespace std::chrono_literals;
 using cluster::ClusterView;
 
-// The owner of `key`'s partition as `node` reports it.
-inline std::string owner_seen_by(node_process& node, const std::string& key) {
-  auto body = node.get("/v1/actors/counter/" + key).body;
+// The owner of `type`/`key`'s partition as `node` reports it.
+inline std::string owner_seen_by(node_process& node, const std::string& key,
+                                 const std::string& type = "counter") {
+  auto body = node.get("/v1/actors/" + type + "/" + key).body;
   cluster::ActorLocation where;
   EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(body, &where).ok()) << body;
   return where.node();

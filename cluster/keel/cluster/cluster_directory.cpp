@@ -52,54 +52,13 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
       links_(
           sys, self_, [this](const std::string& lost) { suspect(lost); },
           runtime.options().monotonic, log_) {
-  handoff::hooks hooks;
-  hooks.link_to = [this](const std::string& node_id) { return member_link(node_id); };
-  hooks.begin_release = [this](uint32_t p) {
-    // A catch-up of the partition under way finishes first: two closes at once would let
-    // the second see it drained while the first's commits are still in flight.
-    std::unique_lock lock{opening_mutex_};
-    sync_ended_.wait(lock, [&] { return !syncing_[p].load(); });
-    releasing_[p].store(true);
-  };
-  hooks.ingested = [this](uint32_t p) { ingested_[p].store(true); };
-  // The replica appliers keep the sequence they accepted; a new range brings its own.
-  hooks.replaced = [this](uint32_t p) {
-    if (replicas_) replicas_->forget(p);
-  };
-  hooks.before_ingest = std::move(before_ingest);
-  handoff_ = std::make_unique<handoff>(members_, runtime_.partitions(), sys_, runtime_.monotonic(),
-                                       std::move(hooks), log_);
-  members_.set_partition_listener(
-      [this](uint32_t p, const std::optional<PartitionRecord>& before,
-             const std::optional<PartitionRecord>& after) { on_partition(p, before, after); });
+  start_handoff(std::move(before_ingest));
   replicas_ =
       std::make_unique<replica_applier>(members_, runtime_.partitions(), sys_, metrics_, log_);
   endpoint_ = spawn_node_endpoint(sys_, runtime_, *handoff_, *replicas_, metrics_);
-  const auto& opts = members_.options();
-  if (opts.replication_factor > 1) {
-    gate_ = std::make_shared<replication_gate>(
-        members_, runtime_.partitions(), sys_,
-        [this](const std::string& node_id) { return member_link(node_id); }, metrics_, log_,
-        replication_gate::options{opts.min_insync, opts.replica_timeout});
-    runtime_.partitions().set_replicator(gate_);
-    replica_catch_up::hooks sync_hooks;
-    sync_hooks.link_to = [this](const std::string& node_id) { return member_link(node_id); };
-    sync_hooks.hold = [this](uint32_t p) {
-      std::lock_guard lock{opening_mutex_};
-      if (releasing_[p].load()) return false;  // being handed off: the new owner catches up
-      syncing_[p].store(true);
-      return true;
-    };
-    sync_hooks.release = [this](uint32_t p) { end_sync(p); };
-    catch_up_ = std::make_unique<replica_catch_up>(members_, runtime_.partitions(), sys_,
-                                                   std::move(sync_hooks), log_);
-  }
+  if (members_.options().replication_factor > 1) start_replication();
   placer_ = std::thread{[this] { placer_loop(); }};
-  rebalancer_ = std::make_unique<rebalancer>(
-      members_,
-      [this](const std::string& owner, const wire_handoff& req) { return ask_handoff(owner, req); },
-      runtime_.monotonic(), *members_.options().wall, log_,
-      rebalancer::options{.promoted = [this](size_t n) { metrics_.promotions.add(n); }});
+  start_rebalancer();
 }
 
 cluster_directory::~cluster_directory() {
@@ -107,7 +66,7 @@ cluster_directory::~cluster_directory() {
 }
 
 void cluster_directory::render_metrics(std::string& out) const {
-  metrics_.render(out, *members_.snapshot(), self_);
+  metrics_.render(out, *members_.snapshot(), self_, members_.options().replication_factor);
 }
 
 caf::expected<uint16_t> cluster_directory::publish(const std::string& host, uint16_t port) {

@@ -5,9 +5,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -119,6 +121,14 @@ class cluster_directory final : public partition_directory {
   /// A partition's record changed (watch thread): ends holds, opens or drops partitions.
   void on_partition(uint32_t p, const std::optional<PartitionRecord>& before,
                     const std::optional<PartitionRecord>& after);
+  // Construction of the parts (cluster_directory_parts.cpp), in this order.
+  void start_handoff(std::function<void(uint32_t)> before_ingest);
+  void start_replication();
+  void start_rebalancer();
+  /// What `node` applied of `ps` as a replica (failover asks before it promotes); nullopt
+  /// if it did not answer. Blocking (the rebalancer's thread).
+  std::optional<AppliedSequences> ask_applied(const std::string& node,
+                                              const std::vector<uint32_t>& ps);
   /// Asks `owner` to hand over a partition, blocking (the rebalancer's threads).
   wire_reply ask_handoff(const std::string& owner, const wire_handoff& req);
   /// The link to a member; null if `node_id` is not one (down, or never was).

@@ -1,9 +1,11 @@
 #include "keel/cluster/cluster_metrics.hpp"
 
+#include "keel/cluster/failover.hpp"
+
 namespace keel::cluster {
 
-void cluster_metrics::render(std::string& out, const cluster_snapshot& now,
-                             const std::string& self) const {
+void cluster_metrics::render(std::string& out, const cluster_snapshot& now, const std::string& self,
+                             size_t factor) const {
   render_counter(out, "keel_cluster_calls_sent_total",
                  "Calls and tells this node forwarded to the node owning their partition.",
                  calls_sent.value());
@@ -32,14 +34,34 @@ void cluster_metrics::render(std::string& out, const cluster_snapshot& now,
                  "Partitions this node, as coordinator, promoted to an in-sync replica after "
                  "their owner died.",
                  promotions.value());
-  size_t under_replicated = 0;
+  render_counter(out, "keel_isr_expands_total",
+                 "Replicas this node caught up and added back to its partitions' in-sync sets.",
+                 isr_expands.value());
+  render_histogram(out, "keel_replication_round_seconds",
+                   "Replication lag as this node's commits see it: from sending a group "
+                   "commit's writes to its replicas to the last one's answer.",
+                   replication_seconds);
+  render_histogram(out, "keel_catch_up_seconds",
+                   "Catch-ups of a replica by this node, each holding its partition's calls: "
+                   "the range streamed and the replica added to the in-sync set.",
+                   catch_up_seconds);
+  render_histogram(out, "keel_failover_seconds",
+                   "On the coordinator: from seeing an owner down to promoting its "
+                   "partitions' in-sync replicas.",
+                   failover_seconds);
+  size_t under = 0, waiting = 0;
   now.partitions.for_each([&](uint32_t, const versioned_record& rec) {
-    under_replicated +=
-        rec.record.owner() == self && rec.record.isr_size() < rec.record.replicas_size();
+    under += rec.record.owner() == self && under_replicated(rec.record, factor);
+    waiting += awaits_a_copy(now, rec.record);
   });
   render_gauge(out, "keel_cluster_partitions_under_replicated",
-               "Partitions this node owns with fewer in-sync copies than replicas.",
-               static_cast<int64_t>(under_replicated));
+               "Partitions this node owns with fewer in-sync copies than the replication "
+               "factor.",
+               static_cast<int64_t>(under));
+  render_gauge(out, "keel_cluster_partitions_awaiting_copy",
+               "Partitions whose owner is down with no in-sync replica up: unavailable until a "
+               "copy with every acknowledged write returns (the same on every node).",
+               static_cast<int64_t>(waiting));
   render_gauge(out, "keel_cluster_members", "Members of the cluster as this node sees it.",
                static_cast<int64_t>(now.members.size()));
   render_gauge(out, "keel_cluster_partitions_owned", "Partitions the table gives this node.",

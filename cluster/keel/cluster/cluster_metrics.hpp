@@ -22,9 +22,15 @@ struct cluster_metrics {
   counter replication_failures;     // replica answers that failed or timed out
   counter isr_shrinks;              // replicas this node removed from its partitions' isr
   counter promotions;               // partitions this coordinator promoted to a replica
+  counter isr_expands;              // replicas this node caught up and put back in an isr
+  histogram replication_seconds;    // a group commit's round: sent to the last answer
+  histogram catch_up_seconds;       // a catch-up: calls held, range streamed, isr written
+  histogram failover_seconds;       // coordinator: an owner seen down to its promotions
 
-  /// Appends the counters and the gauges `now` gives for `self` in Prometheus text.
-  void render(std::string& out, const cluster_snapshot& now, const std::string& self) const;
+  /// Appends the counters and the gauges `now` gives for `self` in Prometheus text;
+  /// `factor`: the cluster's replication factor.
+  void render(std::string& out, const cluster_snapshot& now, const std::string& self,
+              size_t factor) const;
 };
 
 }  // namespace keel::cluster

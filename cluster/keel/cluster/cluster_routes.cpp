@@ -4,6 +4,7 @@
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/cluster_directory.hpp"
+#include "keel/cluster/failover.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/cluster/partition_table.hpp"
 #include "keel/runtime/errc.hpp"
@@ -14,6 +15,29 @@
 namespace keel::cluster {
 
 namespace {
+
+// The table's copies as `now` shows them: per member the partitions it copies (and of those
+// the ones in sync), and the health of the whole.
+struct copy_counts {
+  std::map<std::string, uint32_t> replicas;
+  std::map<std::string, uint32_t> in_sync;
+  ReplicationView view;
+};
+
+copy_counts count_copies(const cluster_snapshot& now, const membership_options& opts) {
+  copy_counts out;
+  out.view.set_factor(static_cast<uint32_t>(opts.replication_factor));
+  out.view.set_min_insync(static_cast<uint32_t>(opts.min_insync));
+  now.partitions.for_each([&](uint32_t, const versioned_record& v) {
+    const auto& rec = v.record;
+    for (const auto& id : rec.replicas()) ++out.replicas[id];
+    for (const auto& id : rec.isr()) ++out.in_sync[id];
+    if (under_replicated(rec, opts.replication_factor))
+      out.view.set_under_replicated(out.view.under_replicated() + 1);
+    if (awaits_a_copy(now, rec)) out.view.set_unavailable(out.view.unavailable() + 1);
+  });
+  return out;
+}
 
 ClusterView view_of(node_runtime& runtime, membership* members, const cluster_directory* directory,
                     const single_node_info& self) {
@@ -33,9 +57,12 @@ ClusterView view_of(node_runtime& runtime, membership* members, const cluster_di
   }
   std::map<std::string, uint32_t> owned;
   for (const auto& [p, rec] : members->partitions()) ++owned[rec.owner()];
+  auto copies = count_copies(*members->snapshot(), members->options());
   for (const auto& member : members->members()) {
     auto* m = view.add_members();
     m->set_partitions(owned[member.node_id()]);
+    m->set_replicas(copies.replicas[member.node_id()]);
+    m->set_in_sync(copies.in_sync[member.node_id()]);
     m->set_node_id(member.node_id());
     // Registered under a live lease; leaving while the coordinator moves its share away.
     m->set_status(members->is_draining(member.node_id()) ? "leaving" : "up");
@@ -57,6 +84,7 @@ ClusterView view_of(node_runtime& runtime, membership* members, const cluster_di
   for (const auto& id : members->draining()) view.add_draining(id);
   view.set_coordinator(members->coordinator());
   *view.mutable_rebalance() = members->rebalance();
+  *view.mutable_replication() = copies.view;
   view.set_fenced(!members->is_open());
   if (view.fenced()) view.set_fence_reason(members->why_closed());
   return view;

@@ -161,6 +161,10 @@ wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_c
   return ask_link_impl(sys, link, chunk, caf::timespan{chunk_limit});
 }
 
+wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_sequences_ask& ask) {
+  return ask_link_impl(sys, link, ask, caf::timespan{std::chrono::milliseconds{300}});
+}
+
 handoff::handoff(membership& members, partition_host& host, caf::actor_system& sys,
                  const monotonic_clock& clock, hooks fns, std::shared_ptr<spdlog::logger> log)
     : members_(members),

@@ -111,6 +111,8 @@ class handoff {
 /// thread of one's own.
 wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_handoff& req);
 wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_chunk& chunk);
+/// Waits at most 300 ms: a failover does not wait long for a replica's opinion.
+wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_sequences_ask& ask);
 
 /// Streams `records`, partition `p`'s whole range, through `link` as wire_chunks from node
 /// `from` at `epoch`: for a new owner, or (`as_copy`) for a replica being caught up. The

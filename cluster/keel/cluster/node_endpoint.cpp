@@ -144,6 +144,7 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
                   });
         return promise;
       },
+      [=](const wire_sequences_ask& ask) { return replicas->applied(ask.partitions); },
       [](ping_atom) { return pong_atom::value; },
       [=](gather_atom, const std::string& hex) {
         auto trace = trace_id::from_hex(hex);

@@ -349,6 +349,7 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
       [self](wire_handoff& req) { return relay(self, req); },
       [self](wire_chunk& chunk) { return relay(self, chunk); },
       [self](wire_replicate& writes) { return relay(self, writes); },
+      [self](wire_sequences_ask& ask) { return relay(self, ask); },
       // A trace's turns on this link's peer, connecting first if need be; nothing if the
       // peer is suspected, cannot be reached or is slow.
       [self](gather_atom, std::string& hex) -> caf::result<wire_turns> {

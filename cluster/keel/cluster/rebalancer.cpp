@@ -61,6 +61,7 @@ void rebalancer::loop() {
     }
     if (!members_.is_coordinator()) {
       progress_ = RebalanceView{};  // a later term starts its own count
+      down_since_.clear();
       continue;
     }
     while (pass()) {
@@ -79,8 +80,9 @@ void rebalancer::publish() {
 
 bool rebalancer::repair_copies(const cluster_snapshot& cluster) {
   // Failover first: a dead owner's partitions are unavailable until promoted.
-  if (auto promotions = plan_promotions(cluster); !promotions.empty()) {
-    promote(promotions);
+  note_dead_owners(cluster);
+  if (auto promotions = plan_promotions(cluster, ask_contested(cluster)); !promotions.empty()) {
+    promote(cluster, promotions);
     return true;
   }
   // Then copies: each partition gets its replicas back on members that are up.
@@ -96,18 +98,51 @@ bool rebalancer::repair_copies(const cluster_snapshot& cluster) {
   return true;
 }
 
-void rebalancer::promote(const std::map<uint32_t, versioned_record>& promotions) {
+applied_sequences rebalancer::ask_contested(const cluster_snapshot& cluster) {
+  applied_sequences out;
+  if (!opts_.ask_applied) return out;
+  for (const auto& [node, ps] : contested_promotions(cluster)) {
+    auto answer = opts_.ask_applied(node, ps);
+    if (!answer || answer->applied_size() != static_cast<int>(ps.size())) continue;
+    for (size_t i = 0; i < ps.size(); ++i)
+      out.emplace(std::pair{node, ps[i]}, answer->applied(static_cast<int>(i)));
+  }
+  return out;
+}
+
+void rebalancer::note_dead_owners(const cluster_snapshot& cluster) {
+  std::set<std::string> dead;
+  cluster.partitions.for_each([&](uint32_t, const versioned_record& v) {
+    if (!cluster.is_member(v.record.owner())) dead.insert(v.record.owner());
+  });
+  std::erase_if(down_since_, [&](const auto& entry) { return !dead.contains(entry.first); });
+  auto now = clock_.now();
+  for (const auto& id : dead) down_since_.try_emplace(id, now);
+}
+
+void rebalancer::promote(const cluster_snapshot& cluster,
+                         const std::map<uint32_t, versioned_record>& promotions) {
   if (auto err = members_.write_partitions(promotions)) {
     // The table or the office changed meanwhile: the next pass plans again.
     log_->info("failover: promoting {} partitions failed: {}", promotions.size(), message_of(err));
     return;
   }
   std::map<std::string, std::vector<uint32_t>> by_heir;
-  for (const auto& [p, next] : promotions) by_heir[next.record.owner()].push_back(p);
+  std::map<std::string, size_t> by_dead_owner;
+  for (const auto& [p, next] : promotions) {
+    by_heir[next.record.owner()].push_back(p);
+    if (const auto* before = cluster.partition(p)) ++by_dead_owner[before->owner()];
+  }
   for (const auto& [heir, ps] : by_heir)
     log_->warn("failover: {} partition(s) promoted to their in-sync replica {}: {}", ps.size(),
                heir, fmt::join(ps, ","));
-  if (opts_.promoted) opts_.promoted(promotions.size());
+  if (!opts_.promoted) return;
+  auto now = clock_.now();
+  for (const auto& [owner, count] : by_dead_owner) {
+    auto seen = down_since_.find(owner);
+    opts_.promoted(count,
+                   seen == down_since_.end() ? std::chrono::nanoseconds{0} : now - seen->second);
+  }
 }
 
 bool rebalancer::pass() {

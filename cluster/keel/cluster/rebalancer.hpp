@@ -13,6 +13,7 @@
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/cluster_snapshot.hpp"
+#include "keel/cluster/failover.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/clock.hpp"
 
@@ -45,7 +46,13 @@ class rebalancer {
     size_t in_flight = 16;                        // moves running side by side
     std::chrono::milliseconds interval{200};      // how often the table is compared
     std::chrono::milliseconds retry_after{2000};  // a failed move waits this long
-    std::function<void(size_t)> promoted;         // called with each failover's count
+    // Called per dead owner whose partitions were promoted: how many, and how long after
+    // this coordinator first saw the owner down.
+    std::function<void(size_t, std::chrono::nanoseconds)> promoted;
+    // Asks a replica what it applied of the partitions (an AppliedSequences, in order);
+    // nullopt if it did not answer in time. Blocking.
+    std::function<std::optional<AppliedSequences>(const std::string&, const std::vector<uint32_t>&)>
+        ask_applied;
   };
 
   /// `clock` (the runtime's) times retries and progress logs; `wall` stamps the progress
@@ -74,7 +81,12 @@ class rebalancer {
   /// table write); false if neither was needed.
   bool repair_copies(const cluster_snapshot& cluster);
   /// Writes `promotions` (checked against their revisions and the office).
-  void promote(const std::map<uint32_t, versioned_record>& promotions);
+  void promote(const cluster_snapshot& cluster,
+               const std::map<uint32_t, versioned_record>& promotions);
+  /// What the in-sync replicas that compete for a promotion applied, as they answer.
+  applied_sequences ask_contested(const cluster_snapshot& cluster);
+  /// Notes when this coordinator first saw each owner in the table down.
+  void note_dead_owners(const cluster_snapshot& cluster);
   /// Runs `moves`, `in_flight` at a time: each is marked moving, handed over, and flipped or
   /// aborted, with the table writes of moves running together group-committed. Returns
   /// false if this node lost the office meanwhile.
@@ -104,8 +116,9 @@ class rebalancer {
   const wall_clock& wall_;
   std::shared_ptr<spdlog::logger> log_;
   const options opts_;
-  RebalanceView progress_;                                                  // loop thread only
-  std::map<uint32_t, std::chrono::steady_clock::time_point> failed_until_;  // loop thread only
+  RebalanceView progress_;                                                   // loop thread only
+  std::map<uint32_t, std::chrono::steady_clock::time_point> failed_until_;   // loop thread only
+  std::map<std::string, std::chrono::steady_clock::time_point> down_since_;  // loop thread only
 
   std::mutex mutex_;
   std::condition_variable wake_;

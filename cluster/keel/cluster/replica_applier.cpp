@@ -14,9 +14,10 @@
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/cluster_metrics.hpp"
 #include "keel/cluster/membership.hpp"
+#include "keel/cluster/replica_check.hpp"
+#include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/partition_host.hpp"
-#include "keel/runtime/storage_keys.hpp"
 
 namespace keel::cluster {
 
@@ -24,46 +25,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool well_formed(const wire_partition_writes& part) {
-  if (part.partition >= partition_count || part.keys.size() != part.values.size() ||
-      part.keys.size() != part.erase.size() || part.seq == 0)
-    return false;
-  auto range = partition_range(part.partition);
-  auto sequence = replica_sequence_key(part.partition);
-  return std::all_of(part.keys.begin(), part.keys.end(), [&](const std::string& key) {
-    return key.starts_with(range) && key != sequence;
-  });
-}
-
-// Why `part` from `from` must not be applied here; empty if it may. `last`: the
-// partition's last commit accepted here (nullopt: none).
-std::string refusal(membership& members, const std::string& from, const wire_partition_writes& part,
-                    const std::optional<ReplicaSequence>& last) {
-  auto p = std::to_string(part.partition);
-  if (!well_formed(part)) return "malformed writes for partition " + p;
-  auto rec = wait_for_record(members, part.partition, part.epoch);
-  const auto& self = members.options().node_id;
-  if (!rec) return "partition " + p + " has no owner in this node's table";
-  if (rec->epoch() > part.epoch)
-    return "partition " + p + " is at epoch " + std::to_string(rec->epoch()) + ", the writes at " +
-           std::to_string(part.epoch);
-  if (rec->epoch() < part.epoch || rec->owner() != from)
-    return "the table does not give partition " + p + " to " + from + " at epoch " +
-           std::to_string(part.epoch);
-  if (std::find(rec->replicas().begin(), rec->replicas().end(), self) == rec->replicas().end())
-    return "node " + self + " is not a replica of partition " + p;
-  // The first commit of an epoch comes after whatever an earlier epoch left: `isr` is
-  // emptied at every change of epoch, so a replica is sent it only once it was caught up
-  // at this epoch.
-  bool next = last && last->epoch() == part.epoch
-                  ? last->seq() + 1 == part.seq
-                  : part.seq == 1 && (!last || last->epoch() < part.epoch);
-  if (!next)
-    return "commit " + std::to_string(part.seq) + " of partition " + p + " at epoch " +
-           std::to_string(part.epoch) + " is not the next after " +
-           (last ? std::to_string(last->seq()) + " at epoch " + std::to_string(last->epoch())
-                 : std::string{"none"});
-  return {};
+// Why `part` from `from` must not be applied here; none if it may. `last`: the partition's
+// last commit accepted here (nullopt: none).
+caf::error refusal(membership& members, const std::string& from, const wire_partition_writes& part,
+                   const std::optional<ReplicaSequence>& last) {
+  auto rec = part.partition < partition_count ? wait_for_record(members, part.partition, part.epoch)
+                                              : std::nullopt;
+  return check_replicated(rec ? &*rec : nullptr, members.options().node_id, from, part, last);
 }
 
 using applied_atom = caf::atom_constant<caf::atom("applied")>;
@@ -84,14 +52,15 @@ caf::result<wire_reply> apply(applier_actor* self, const replica_applier::contex
   std::vector<store_write> batch;
   for (auto& part : msg.parts) {
     auto last = ctx.sequences->last(*ctx.host, part.partition);
-    std::string why = last ? refusal(*ctx.members, msg.from, part, *last)
-                           : "cannot read the sequence of partition " +
-                                 std::to_string(part.partition) + ": " + message_of(last.error());
-    if (!why.empty()) {
+    auto why = last ? refusal(*ctx.members, msg.from, part, *last)
+                    : make_error(errc::unavailable, "cannot read the sequence of partition " +
+                                                        std::to_string(part.partition) + ": " +
+                                                        message_of(last.error()));
+    if (why) {
       ctx.sequences->forget(partitions);  // what this message accepted before is not applied
       ctx.metrics->replica_batches_refused.add();
-      ctx.log->warn("replication: refused writes from {}: {}", msg.from, why);
-      return failed_reply(errc::conflict, why);
+      ctx.log->warn("replication: refused writes from {}: {}", msg.from, message_of(why));
+      return failed_reply(code_of(why), message_of(why));
     }
     ReplicaSequence seq;
     seq.set_epoch(part.epoch);
@@ -155,13 +124,9 @@ std::optional<PartitionRecord> wait_for_record(membership& members, uint32_t p, 
   }
 }
 
-std::string replica_sequence_key(uint32_t p) {
-  return partition_prefix(p, record_kind::sequence);
-}
-
 replica_applier::replica_applier(membership& members, partition_host& host, caf::actor_system& sys,
                                  cluster_metrics& metrics, std::shared_ptr<spdlog::logger> log)
-    : sequences_(std::make_shared<replica_sequences>()) {
+    : host_(&host), sequences_(std::make_shared<replica_sequences>()) {
   context ctx{&members, &host, &metrics, std::move(log), sequences_};
   // Detached: a check may wait (briefly) for the watch. A few, so that owners replicate
   // side by side; each owner's messages go to one of them, in order.
@@ -174,6 +139,21 @@ replica_applier::~replica_applier() {
 
 const caf::actor& replica_applier::actor_for(const std::string& from) const noexcept {
   return appliers_[std::hash<std::string>{}(from) % appliers_.size()];
+}
+
+wire_reply replica_applier::applied(const std::vector<uint32_t>& partitions) {
+  AppliedSequences out;
+  for (auto p : partitions) {
+    if (p >= partition_count)
+      return failed_reply(errc::bad_payload, "no partition " + std::to_string(p));
+    auto last = sequences_->last(*host_, p);
+    if (!last) return failed_reply(errc::unavailable, message_of(last.error()));
+    *out.add_applied() = last->value_or(ReplicaSequence{});
+  }
+  wire_reply reply;
+  reply.message_type = AppliedSequences::descriptor()->full_name();
+  reply.payload = out.SerializeAsString();
+  return reply;
 }
 
 void replica_applier::forget(uint32_t p) {

@@ -79,6 +79,10 @@ class replica_applier {
   /// The actor that answers `from`'s wire_replicate messages.
   const caf::actor& actor_for(const std::string& from) const noexcept;
 
+  /// The last commit applied here of each of `partitions` (an AppliedSequences in the
+  /// reply's payload, in that order); an error if one cannot be read. Blocking (the store).
+  wire_reply applied(const std::vector<uint32_t>& partitions);
+
   /// `p`'s range was replaced here (a stream, a drop): its sequence is read again.
   void forget(uint32_t p);
 
@@ -86,6 +90,7 @@ class replica_applier {
   void stop();
 
  private:
+  partition_host* host_;
   std::shared_ptr<replica_sequences> sequences_;
   std::vector<caf::actor> appliers_;
 };
@@ -93,8 +98,5 @@ class replica_applier {
 /// `p`'s record in this node's table once it is at `epoch` or later, waiting a little
 /// (≤ 500 ms) for the watch; the latest one seen if it never gets there. Blocking.
 std::optional<PartitionRecord> wait_for_record(membership& members, uint32_t p, uint64_t epoch);
-
-/// The key of partition `p`'s ReplicaSequence record, inside its key range.
-std::string replica_sequence_key(uint32_t p);
 
 }  // namespace keel::cluster

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "keel/cluster/cluster_metrics.hpp"
 #include "keel/cluster/handoff.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/runtime/clock.hpp"
@@ -34,12 +35,13 @@ bool out_of_sync(const cluster_snapshot& now, const PartitionRecord& rec, const 
 }  // namespace
 
 replica_catch_up::replica_catch_up(membership& members, partition_host& host,
-                                   caf::actor_system& sys, hooks fns,
+                                   caf::actor_system& sys, hooks fns, cluster_metrics& metrics,
                                    std::shared_ptr<spdlog::logger> log)
     : members_(members),
       host_(host),
       sys_(sys),
       fns_(std::move(fns)),
+      metrics_(metrics),
       log_(std::move(log)),
       self_(members.options().node_id) {
   worker_ = std::thread{[this] { worker_loop(); }};
@@ -92,18 +94,19 @@ void replica_catch_up::worker_loop() {
       next = jobs_.front();
       jobs_.pop_front();
     }
-    // Measured for the log only, as handoff's are.
     auto started = fast_clock::ticks();
-    auto why = run(next.first, next.second);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  fast_clock::to_duration(fast_clock::ticks() - started))
-                  .count();
-    if (why.empty())
+    bool streamed = false;
+    auto why = run(next.first, next.second, streamed);
+    auto took = fast_clock::to_duration(fast_clock::ticks() - started);
+    if (streamed && why.empty()) {
+      metrics_.isr_expands.add();
+      metrics_.catch_up_seconds.observe(std::chrono::duration<double>(took).count());
       log_->debug("replication: {} caught up on partition {} in {} ms", next.second, next.first,
-                  ms);
-    else
+                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+    } else if (!why.empty()) {
       log_->info("replication: catching {} up on partition {} failed: {}", next.second, next.first,
                  why);
+    }
     std::lock_guard lock{mutex_};
     queued_.erase(next);  // the next scan finds it again if it is still out of sync
     // Each try holds the partition's calls: a replica that cannot take the stream (paused,
@@ -112,7 +115,7 @@ void replica_catch_up::worker_loop() {
   }
 }
 
-std::string replica_catch_up::run(uint32_t p, const std::string& replica) {
+std::string replica_catch_up::run(uint32_t p, const std::string& replica, bool& streamed) {
   auto now = members_.snapshot();
   const auto* rec = now->partition(p);
   if (!rec || !out_of_sync(*now, *rec, self_, replica)) return {};
@@ -134,6 +137,7 @@ std::string replica_catch_up::run(uint32_t p, const std::string& replica) {
     // 2. Stream it; 3. the replica is in sync once etcd says so.
     auto answer = stream_range(sys_, link, p, epoch, self_, std::move(*records), true);
     why = answer.code != 0 ? answer.error : add_to_isr(p, epoch, replica);
+    streamed = true;
   }
   // 4. Serve it again (a move waits for the catch-up to end before it begins).
   fns_.release(p);

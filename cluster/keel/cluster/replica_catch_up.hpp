@@ -30,6 +30,7 @@ class partition_host;
 namespace keel::cluster {
 
 class membership;
+struct cluster_metrics;
 
 /// An owner brings its partitions' replicas in sync (DESIGN.md "Replication and
 /// failover", catch-up): for a replica that is a member but not in `isr` (new, returning,
@@ -53,9 +54,9 @@ class replica_catch_up {
     std::function<void(uint32_t)> release;
   };
 
-  /// Requires: `members`, `host` and `sys` outlive this object.
+  /// Requires: `members`, `host`, `sys` and `metrics` outlive this object.
   replica_catch_up(membership& members, partition_host& host, caf::actor_system& sys, hooks fns,
-                   std::shared_ptr<spdlog::logger> log);
+                   cluster_metrics& metrics, std::shared_ptr<spdlog::logger> log);
   ~replica_catch_up();
   replica_catch_up(const replica_catch_up&) = delete;
   replica_catch_up& operator=(const replica_catch_up&) = delete;
@@ -70,8 +71,9 @@ class replica_catch_up {
  private:
   using job = std::pair<uint32_t, std::string>;  // partition, replica
   void worker_loop();
-  /// One catch-up; the reason it failed, or empty.
-  std::string run(uint32_t p, const std::string& replica);
+  /// One catch-up; the reason it failed, or empty. `streamed`: the range was sent (else
+  /// the replica needed none, or it failed before).
+  std::string run(uint32_t p, const std::string& replica, bool& streamed);
   /// Adds `replica` to `p`'s isr, if `p` is still owned here at `epoch`.
   std::string add_to_isr(uint32_t p, uint64_t epoch, const std::string& replica);
 
@@ -79,6 +81,7 @@ class replica_catch_up {
   partition_host& host_;
   caf::actor_system& sys_;
   const hooks fns_;
+  cluster_metrics& metrics_;
   const std::shared_ptr<spdlog::logger> log_;
   const std::string self_;
 

@@ -11,8 +11,9 @@
 
 #include "keel/cluster/cluster_metrics.hpp"
 #include "keel/cluster/membership.hpp"
-#include "keel/cluster/replica_applier.hpp"
+#include "keel/cluster/replica_check.hpp"
 #include "keel/cluster/wire.hpp"
+#include "keel/runtime/clock.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/partition_host.hpp"
 #include "keel/runtime/storage_keys.hpp"
@@ -200,6 +201,13 @@ void replication_gate::send(const std::shared_ptr<round>& r,
                             std::map<std::string, wire_replicate> messages) {
   metrics_.replication_rounds.add();
   r->waiting = messages.size();
+  r->done = [inner = std::move(r->done), started = fast_clock::ticks(),
+             &lag = metrics_.replication_seconds](caf::error err) {
+    lag.observe(
+        std::chrono::duration<double>(fast_clock::to_duration(fast_clock::ticks() - started))
+            .count());
+    inner(std::move(err));
+  };
   {
     std::lock_guard lock{queue_->mutex};
     if (queue_->stopping) return r->answer(make_error(errc::unavailable, "node is stopping"));

@@ -55,6 +55,7 @@ void configure_cluster_transport(caf::actor_system_config& cfg) {
   cfg.add_message_type<wire_partition_writes>("keel.wire_partition_writes");
   cfg.add_message_type<std::vector<wire_partition_writes>>("keel.wire_partition_writes_list");
   cfg.add_message_type<wire_replicate>("keel.wire_replicate");
+  cfg.add_message_type<wire_sequences_ask>("keel.wire_sequences_ask");
   cfg.load<caf::io::middleman>();
   // A hung peer (SIGSTOP, a cut link) is noticed only with heartbeats on.
   cfg.set("middleman.heartbeat-interval", caf::timespan{200ms});

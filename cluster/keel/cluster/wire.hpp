@@ -95,6 +95,12 @@ struct wire_replicate {
   std::vector<wire_partition_writes> parts;
 };
 
+/// The coordinator asks a replica which commits it applied of `partitions` (failover):
+/// answered with a wire_reply whose payload is an AppliedSequences.
+struct wire_sequences_ask {
+  std::vector<uint32_t> partitions;
+};
+
 /// A trace's turns on one node (GET /v1/traces gathers them from every member).
 using wire_turns = std::vector<turn_row>;
 
@@ -129,6 +135,11 @@ typename Inspector::result_type inspect(Inspector& f, wire_partition_writes& x) 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wire_replicate& x) {
   return f(caf::meta::type_name("keel.wire_replicate"), x.from, x.parts);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_sequences_ask& x) {
+  return f(caf::meta::type_name("keel.wire_sequences_ask"), x.partitions);
 }
 
 /// A wire_reply with an error code (code 0 is success).

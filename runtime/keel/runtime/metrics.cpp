@@ -56,16 +56,16 @@ void render_gauge(std::string& out, std::string_view name, std::string_view help
   out += fmt::format("{} {}\n", name, value);
 }
 
-namespace {
-
-void render_gauge(std::string& out, std::string_view name, std::string_view help, const gauge& g) {
-  keel::render_gauge(out, name, help, g.value());
-}
-
 void render_histogram(std::string& out, std::string_view name, std::string_view help,
                       const histogram& h) {
   render_header(out, name, "histogram", help);
   h.render(out, name, "");
+}
+
+namespace {
+
+void render_gauge(std::string& out, std::string_view name, std::string_view help, const gauge& g) {
+  keel::render_gauge(out, name, help, g.value());
 }
 
 }  // namespace

@@ -126,5 +126,8 @@ void render_header(std::string& out, std::string_view name, std::string_view typ
 void render_counter(std::string& out, std::string_view name, std::string_view help, uint64_t value);
 /// Appends a gauge's header and its one unlabelled sample.
 void render_gauge(std::string& out, std::string_view name, std::string_view help, int64_t value);
+/// Appends a histogram's header and its unlabelled series.
+void render_histogram(std::string& out, std::string_view name, std::string_view help,
+                      const histogram& h);
 
 }  // namespace keel
