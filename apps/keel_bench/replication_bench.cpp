@@ -9,6 +9,8 @@
 #include <random>
 #include <thread>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 #include <httplib.h>
@@ -44,6 +46,15 @@ std::vector<std::string> node_args(const etcd_child& etcd, const std::string& id
           "--http-port=0",     "--cluster-port=0",
           "--data-dir=" + dir, "--replication-factor=" + std::to_string(copies),
           "--log-level=warn",  "--lease-ttl=2s"};
+}
+
+// At info level: a slow failover's logs say why (keep_logs).
+std::vector<std::string> failover_args(const etcd_child& etcd, const std::string& id,
+                                       const std::string& dir) {
+  auto args = node_args(etcd, id, dir, 2);
+  std::replace(args.begin(), args.end(), std::string{"--log-level=warn"},
+               std::string{"--log-level=info"});
+  return args;
 }
 
 struct load_result {
@@ -143,6 +154,17 @@ bool steady(httplib::Client& cli, size_t members) {
   return true;
 }
 
+// A slow failover is explained by the survivors' logs: kept for a person to read.
+void keep_logs(const std::map<std::string, std::unique_ptr<server_process>>& nodes, int kill,
+               progress& prog) {
+  auto kept = fmt::format("/tmp/keel-bench-failover-{}-{}", getpid(), kill);
+  std::string copy = "mkdir -p " + kept;
+  for (const auto& [id, node] : nodes)
+    copy += " && cp " + node->dir() + "/err " + kept + "/" + id + " && cp " + node->dir() +
+            "/out " + kept + "/" + id + ".out";
+  if (std::system(copy.c_str()) == 0) prog.note("      the nodes' logs are kept in " + kept);
+}
+
 // Kills the owner of a counter `kills` times on a 3-node cluster with two copies, and
 // measures from the kill to the counter's first acknowledged increment through another
 // node. The victim comes back on its data dir before the next kill.
@@ -152,7 +174,7 @@ std::vector<double> failover_times(const bench_config& cfg, progress& prog, int 
   std::map<std::string, std::unique_ptr<server_process>> nodes;
   for (const auto& [id, dir] : dirs)
     nodes[id] =
-        std::make_unique<server_process>(cfg.bin_dir + "/keel-node", node_args(etcd, id, dir, 2));
+        std::make_unique<server_process>(cfg.bin_dir + "/keel-node", failover_args(etcd, id, dir));
   std::vector<double> times_ms;
   for (int i = 0; i < kills; ++i) {
     auto key = "f" + std::to_string(i);
@@ -179,8 +201,9 @@ std::vector<double> failover_times(const bench_config& cfg, progress& prog, int 
         std::chrono::duration<double, std::milli>(clock_type::now() - killed).count());
     prog.note(fmt::format("kill {} of {}: {}'s partition answered again after {:.0f} ms", i + 1,
                           kills, victim, times_ms.back()));
+    if (times_ms.back() > 1000) keep_logs(nodes, i + 1, prog);
     nodes[victim] = std::make_unique<server_process>(cfg.bin_dir + "/keel-node",
-                                                     node_args(etcd, victim, dirs[victim], 2));
+                                                     failover_args(etcd, victim, dirs[victim]));
   }
   for (auto& [id, node] : nodes) node->kill_now();
   for (const auto& [id, dir] : dirs) std::system(("rm -rf " + dir).c_str());

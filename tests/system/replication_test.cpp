@@ -95,7 +95,7 @@ TEST_F(Replication, ANewClusterKeepsTwoCopiesByDefault) {
 }
 
 // A replica that dies leaves the in-sync set, and its owner goes on acknowledging writes
-// with its own copy only (--min-insync=1).
+// (--min-insync=1) while another member takes its place.
 TEST_F(Replication, DeadReplicaLeavesTheInSyncSetAndItsOwnerGoesOnAcknowledging) {
   start_three();
   auto& n1 = *nodes_[0];
@@ -112,11 +112,22 @@ TEST_F(Replication, DeadReplicaLeavesTheInSyncSetAndItsOwnerGoesOnAcknowledging)
   auto row = partition_of(n1, key);
   ASSERT_TRUE(row);
   EXPECT_EQ(row->owner(), "n1");
-  EXPECT_EQ(row->isr_size(), 0) << "n2 is still in sync";
   ASSERT_EQ(row->replicas_size(), 1);
-  EXPECT_EQ(row->replicas(0), "n2");
-  auto metrics = n1.get("/metrics").body;
-  EXPECT_NE(metrics.find("keel_isr_shrinks_total 1\n"), std::string::npos) << metrics;
+  EXPECT_TRUE(row->isr().empty() || row->isr(0) != "n2") << "n2 is still in sync";
+  // Either n1 dropped n2 from the in-sync set when a write found it gone, or the
+  // coordinator had already replaced it with n3 (which n1 then catches up).
+  auto shrinks = metric_value(n1.get("/metrics").body, "keel_isr_shrinks_total");
+  if (row->replicas(0) == "n2") {
+    EXPECT_EQ(shrinks, 1u);
+  } else {
+    EXPECT_EQ(row->replicas(0), "n3");
+    EXPECT_TRUE(eventually(
+        [&] {
+          auto now = partition_of(n1, key);
+          return now && now->isr_size() == 1 && now->isr(0) == "n3";
+        },
+        5s));
+  }
 }
 
 // --min-insync=2 with two nodes: once the replica is gone, the owner acknowledges nothing;

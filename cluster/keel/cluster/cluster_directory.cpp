@@ -50,7 +50,8 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
       log_(std::move(log)),
       self_(members.options().node_id),
       links_(
-          sys, self_, [this](const std::string& lost) { suspect(lost); },
+          sys, self_,
+          [this](const std::string& lost, const std::string& address) { suspect(lost, address); },
           runtime.options().monotonic, log_) {
   start_handoff(std::move(before_ingest));
   replicas_ =
@@ -260,10 +261,10 @@ std::string cluster_directory::link_state(const std::string& node_id) const {
   return links_.link_state(node_id);
 }
 
-void cluster_directory::suspect(const std::string& node_id) {
+void cluster_directory::suspect(const std::string& node_id, const std::string& address) {
   {
     std::lock_guard lock{held_mutex_};
-    suspects_.push_back(node_id);
+    suspects_.emplace_back(node_id, address);
   }
   held_cv_.notify_one();
 }
@@ -304,7 +305,7 @@ void cluster_directory::placer_loop() {
   auto next_watch = clock.now();
   while (true) {
     std::deque<envelope_ptr> waiting;
-    std::vector<std::string> suspects;
+    std::vector<std::pair<std::string, std::string>> suspects;
     {
       std::unique_lock lock{held_mutex_};
       // A wait for, not until: the condition variable waits on steady_clock, and `clock`
@@ -323,14 +324,14 @@ void cluster_directory::placer_loop() {
       if (catch_up_) catch_up_->scan(*members_.snapshot());
       next_watch = clock.now() + 200ms;
     }
-    for (const auto& node_id : suspects) {
-      // Only on a refused reconnect (the process is gone: a hung peer's port still accepts),
+    for (const auto& [node_id, address] : suspects) {
+      // Only on a refused connection (the process is gone: a hung peer's port still accepts),
       // so one slow link never gets a live node declared down. The coordinator acts; so
       // does any unfenced member when the dead one is the coordinator itself, which
       // otherwise would be declared down by nobody until its lease lapsed.
       bool coordinator_died = node_id == members_.coordinator() && members_.is_open();
       if (!members_.is_coordinator() && !coordinator_died) continue;
-      if (auto err = members_.declare_down(node_id))
+      if (auto err = members_.declare_down(node_id, address))
         log_->warn("cluster: could not declare {} down: {}", node_id, message_of(err));
     }
     if (waiting.empty()) continue;

@@ -106,7 +106,7 @@ class cluster_directory final : public partition_directory {
   /// The same, logging a failure; on success remembers the revision it recorded.
   void record_owned_partitions_or_warn();
   /// A link lost its peer and the reconnect was refused (called on the link's thread).
-  void suspect(const std::string& node_id);
+  void suspect(const std::string& node_id, const std::string& address);
   void forward(const envelope_ptr& env, const cluster_snapshot& now, const std::string& owner,
                uint64_t epoch);
   /// Holds a message of a moving partition (or one routed by a newer epoch than this node
@@ -150,8 +150,9 @@ class cluster_directory final : public partition_directory {
   static constexpr size_t max_held = 10000;
   std::mutex held_mutex_;
   std::condition_variable held_cv_;
-  std::deque<envelope_ptr> held_;          // guarded by held_mutex_
-  std::vector<std::string> suspects_;      // guarded by held_mutex_
+  std::deque<envelope_ptr> held_;  // guarded by held_mutex_
+  // Members whose port refused, with the address refused; guarded by held_mutex_.
+  std::vector<std::pair<std::string, std::string>> suspects_;
   std::map<uint32_t, uint64_t> recorded_;  // partition epochs in the DB; placer thread only
   int64_t recorded_revision_ = -1;  // the table revision recorded_ reflects; placer thread only
   bool stopping_ = false;           // guarded by held_mutex_

@@ -7,7 +7,7 @@
 
 namespace keel::cluster {
 
-member_links::member_links(caf::actor_system& sys, std::string self, refused_fn on_refused,
+member_links::member_links(caf::actor_system& sys, std::string self, refused_at_fn on_refused,
                            std::shared_ptr<const monotonic_clock> clock,
                            std::shared_ptr<spdlog::logger> log)
     : sys_(sys),
@@ -31,9 +31,11 @@ caf::actor member_links::link_to(const std::string& node_id, const std::string& 
   }
   auto colon = cluster_address.rfind(':');
   auto health = std::make_shared<link_health>(clock_->now());
-  auto handle = spawn_peer_link(sys_, node_id, cluster_address.substr(0, colon),
-                                static_cast<uint16_t>(std::stoi(cluster_address.substr(colon + 1))),
-                                on_refused_, health, clock_, log_);
+  auto handle = spawn_peer_link(
+      sys_, node_id, cluster_address.substr(0, colon),
+      static_cast<uint16_t>(std::stoi(cluster_address.substr(colon + 1))),
+      [fn = on_refused_, cluster_address](const std::string& id) { fn(id, cluster_address); },
+      health, clock_, log_);
   links_[node_id] = peer{cluster_address, handle, std::move(health)};
   return handle;
 }

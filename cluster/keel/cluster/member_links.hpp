@@ -28,10 +28,12 @@ namespace keel::cluster {
 /// Thread safety: thread-safe (one mutex).
 class member_links {
  public:
-  /// `on_refused` is called on a link's thread when its peer's port refused a reconnect.
+  /// `on_refused` is called on a link's thread when its peer's port refused a connection,
+  /// with the address the link was made for.
   /// `clock` (the runtime's) times reachability, here and in the links, which share it.
   /// Requires: `sys` outlives the links.
-  member_links(caf::actor_system& sys, std::string self, refused_fn on_refused,
+  using refused_at_fn = std::function<void(const std::string& node_id, const std::string& address)>;
+  member_links(caf::actor_system& sys, std::string self, refused_at_fn on_refused,
                std::shared_ptr<const monotonic_clock> clock, std::shared_ptr<spdlog::logger> log);
   member_links(const member_links&) = delete;
   member_links& operator=(const member_links&) = delete;
@@ -57,7 +59,7 @@ class member_links {
   // Fixed at construction.
   caf::actor_system& sys_;
   const std::string self_;
-  const refused_fn on_refused_;
+  const refused_at_fn on_refused_;
   const std::shared_ptr<const monotonic_clock> clock_;
   const std::shared_ptr<spdlog::logger> log_;
 

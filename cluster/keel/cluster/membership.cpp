@@ -126,13 +126,15 @@ caf::expected<PartitionRecord> membership::place(uint32_t p) {
   return make_error(errc::unavailable, "partition " + std::to_string(p) + " was not placed");
 }
 
-caf::error membership::declare_down(const std::string& node_id) {
+caf::error membership::declare_down(const std::string& node_id,
+                                    const std::string& cluster_address) {
   auto member = view_.member(node_id);
-  if (!member) return {};  // already gone
+  // Already gone, or back as a new process whose port is another.
+  if (!member || member->cluster_address() != cluster_address) return {};
   auto etcd = writer_.borrow();
   if (auto err = etcd->revoke_lease(std::stoll(member->lease()))) return err;
-  log_->warn("membership: declared {} down (its link broke and its port refused a reconnect)",
-             node_id);
+  log_->warn("membership: declared {} down (its port {} refused a connection)", node_id,
+             cluster_address);
   return {};
 }
 

@@ -95,9 +95,10 @@ class membership final : public node_fence {
   caf::expected<PartitionRecord> place(uint32_t p);
   /// Places every partition of `ps` that has no owner yet.
   caf::error place(const std::vector<uint32_t>& ps) { return placement_.place(ps); }
-  /// Revokes `node_id`'s lease, so its membership (and any office it held) ends now. For
+  /// Revokes `node_id`'s lease, so its membership (and any office it held) ends now, if it
+  /// is still registered at `cluster_address` (a new incarnation has a new address). For
   /// the coordinator, once it knows the node is gone. Blocks on etcd.
-  caf::error declare_down(const std::string& node_id);
+  caf::error declare_down(const std::string& node_id, const std::string& cluster_address);
 
   // -- handoff (DESIGN.md "Handoff") --------------------------------------------------------
 

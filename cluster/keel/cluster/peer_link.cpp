@@ -103,9 +103,10 @@ void set_health(link_actor* self, link_health::state s, std::string_view why = {
   st.health->set(s, st.clock->now());
   if (before == s || !st.log) return;
   if (why.empty())
-    st.log->info("link to {}: {}", st.node_id, link_health::name(s));
+    st.log->info("link to {} at {}:{}: {}", st.node_id, st.host, st.port, link_health::name(s));
   else
-    st.log->info("link to {}: {} ({})", st.node_id, link_health::name(s), why);
+    st.log->info("link to {} at {}:{}: {} ({})", st.node_id, st.host, st.port, link_health::name(s),
+                 why);
 }
 
 void fail_call(const envelope_ptr& env, errc code, const std::string& why,
@@ -233,11 +234,11 @@ void connect(link_actor* self) {
               return;
             }
             st.failed_connects = 0;
-            // Refused, not timed out: a hung peer's port still accepts (the kernel does).
-            // Any refused attempt after the link was lost counts (the first may end in a
-            // handshake cut short by the dying process); `lost` clears on a connection.
-            if (st.lost && st.on_refused && err == caf::sec::cannot_connect_to_node)
-              st.on_refused(st.node_id);
+            // Refused, not timed out: a hung peer's port still accepts (the kernel does), and
+            // a member publishes its port before it registers, so a registered member whose
+            // port refuses is gone, whether or not this link ever reached it (a node killed
+            // before its peers first called it was found only when its lease ended).
+            if (st.on_refused && err == caf::sec::cannot_connect_to_node) st.on_refused(st.node_id);
             set_health(self, link_health::state::unreachable, message_of(err));
             fail_waiting(self, "cannot connect to node " + st.node_id + " at " + st.host + ":" +
                                    std::to_string(st.port) + ": " + message_of(err));

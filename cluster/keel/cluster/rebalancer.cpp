@@ -42,17 +42,41 @@ void rebalancer::stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  wake_.notify_one();
   if (thread_.joinable()) thread_.join();
+}
+
+namespace {
+
+bool same_members(const cluster_snapshot& a, const cluster_snapshot& b) {
+  return a.coordinator == b.coordinator && a.members.size() == b.members.size() &&
+         std::equal(a.members.begin(), a.members.end(), b.members.begin(),
+                    [](const auto& x, const auto& y) { return x.first == y.first; });
+}
+
+}  // namespace
+
+bool rebalancer::wait_for_next_pass() {
+  // Steps short enough that stop() is not kept waiting.
+  constexpr auto step = std::chrono::milliseconds{50};
+  auto before = members_.snapshot();
+  auto seen = before;
+  auto due = std::chrono::steady_clock::now() + opts_.interval;
+  while (true) {
+    {
+      std::unique_lock lock{mutex_};
+      if (stopping_) return false;
+    }
+    auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(due - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return true;
+    seen = members_.wait_for_change(seen, std::min(left, step));
+    if (!same_members(*seen, *before)) return true;
+  }
 }
 
 void rebalancer::loop() {
   while (true) {
-    {
-      std::unique_lock lock{mutex_};
-      wake_.wait_for(lock, opts_.interval, [this] { return stopping_; });
-      if (stopping_) return;
-    }
+    if (!wait_for_next_pass()) return;
     // A leaving node never campaigns, and a leaving coordinator resigns first: another node
     // moves this one's partitions.
     if (members_.is_draining(members_.options().node_id)) {

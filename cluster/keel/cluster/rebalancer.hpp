@@ -74,6 +74,10 @@ class rebalancer {
     bool already_moving = false;  // resumed from etcd: marked by an earlier coordinator
   };
   void loop();
+  /// Waits until the next pass is due: `interval` after the last, or at once when a member
+  /// joined or left or the office changed hands (a dead owner's partitions wait for the
+  /// pass that promotes them). False once stopping.
+  bool wait_for_next_pass();
   /// One pass: promotes the in-sync replicas of dead owners' partitions (failover.hpp), or
   /// plans and runs every move the table needs now; false if nothing was to do.
   bool pass();
@@ -121,7 +125,6 @@ class rebalancer {
   std::map<std::string, std::chrono::steady_clock::time_point> down_since_;  // loop thread only
 
   std::mutex mutex_;
-  std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mutex_
   std::thread thread_;
 };

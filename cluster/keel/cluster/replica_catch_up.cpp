@@ -44,7 +44,9 @@ replica_catch_up::replica_catch_up(membership& members, partition_host& host,
       metrics_(metrics),
       log_(std::move(log)),
       self_(members.options().node_id) {
-  worker_ = std::thread{[this] { worker_loop(); }};
+  // A few side by side: each catch-up waits on its stream and on an etcd write, and holds
+  // only its own partition.
+  for (int i = 0; i < 4; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 replica_catch_up::~replica_catch_up() {
@@ -70,7 +72,7 @@ void replica_catch_up::scan(const cluster_snapshot& now) {
     }
     if (queued_.insert(j).second) jobs_.push_back(std::move(j));
   }
-  wake_.notify_one();
+  wake_.notify_all();
 }
 
 void replica_catch_up::stop() {
@@ -81,18 +83,26 @@ void replica_catch_up::stop() {
     jobs_.clear();
   }
   wake_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  for (auto& worker : workers_)
+    if (worker.joinable()) worker.join();
 }
 
 void replica_catch_up::worker_loop() {
   while (true) {
     job next;
     {
+      // One catch-up per partition at a time: each holds and reopens it.
       std::unique_lock lock{mutex_};
-      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      auto free_job = [this] {
+        return std::find_if(jobs_.begin(), jobs_.end(),
+                            [this](const job& j) { return !busy_.contains(j.first); });
+      };
+      wake_.wait(lock, [&] { return stopping_ || free_job() != jobs_.end(); });
       if (stopping_) return;
-      next = jobs_.front();
-      jobs_.pop_front();
+      auto it = free_job();
+      next = *it;
+      jobs_.erase(it);
+      busy_.insert(next.first);
     }
     auto started = fast_clock::ticks();
     bool streamed = false;
@@ -108,6 +118,8 @@ void replica_catch_up::worker_loop() {
                  why);
     }
     std::lock_guard lock{mutex_};
+    busy_.erase(next.first);
+    wake_.notify_all();   // a job of the same partition may wait for this one
     queued_.erase(next);  // the next scan finds it again if it is still out of sync
     // Each try holds the partition's calls: a replica that cannot take the stream (paused,
     // unreachable until its lease ends) is tried again only a second later.

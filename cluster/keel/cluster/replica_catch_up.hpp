@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -40,8 +41,8 @@ struct cluster_metrics;
 /// nothing), adds the replica to `isr` in etcd, and serves the partition again. From then
 /// on every commit reaches the replica through the output gate, numbered after the
 /// sequence the stream carried.
-/// Thread safety: thread-safe; the jobs run on a thread of its own and block on the stream
-/// and on etcd.
+/// Thread safety: thread-safe; the jobs run on four threads of its own (one job per
+/// partition at a time) and block on the stream and on etcd.
 class replica_catch_up {
  public:
   struct hooks {
@@ -91,7 +92,8 @@ class replica_catch_up {
   std::set<job> queued_;                                               // mutex_: queued or running
   std::map<job, std::chrono::steady_clock::time_point> failed_until_;  // mutex_
   bool stopping_ = false;                                              // mutex_
-  std::thread worker_;
+  std::set<uint32_t> busy_;  // mutex_: partitions being caught up
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace keel::cluster
