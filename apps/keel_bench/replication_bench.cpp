@@ -64,7 +64,7 @@ struct load_result {
   int64_t failed = 0;
 };
 
-// 16 clients, half through each node, increment random counters of 2,000 for `measure`
+// 64 clients, half through each node, increment random counters of 2,000 for `measure`
 // after a second's warm-up (which also places the partitions).
 load_result durable_load(const std::vector<int>& ports, std::chrono::milliseconds measure) {
   std::atomic<bool> measuring{false};
@@ -73,7 +73,7 @@ load_result durable_load(const std::vector<int>& ports, std::chrono::millisecond
   std::mutex mutex;
   std::vector<double> latencies_ms;  // guarded by mutex
   std::vector<std::thread> clients;
-  for (int t = 0; t < 16; ++t)
+  for (int t = 0; t < 64; ++t)
     clients.emplace_back([&, t] {
       auto cli = client_for(ports[static_cast<size_t>(t) % ports.size()]);
       std::mt19937 rng{static_cast<unsigned>(t)};
