@@ -47,8 +47,14 @@ class Cluster : public ::testing::Test {
   Cluster() : etcd_(std::make_unique<etcd_process>(dir_.path())) {}
 
   node_process& start_node(const std::string& id, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args{"--node-id=" + id, "--etcd=" + etcd_->endpoint(),
-                                  "--cluster-port=0", "--lease-ttl=2s", "--log-level=info"};
+    return start_node_via(etcd_->endpoint(), id, extra);
+  }
+
+  // A node that reaches etcd at `etcd` (a proxy the test may cut), not at etcd_ itself.
+  node_process& start_node_via(const std::string& etcd, const std::string& id,
+                               const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args{"--node-id=" + id, "--etcd=" + etcd, "--cluster-port=0",
+                                  "--lease-ttl=2s", "--log-level=info"};
     if (!copies_.empty()) args.push_back("--replication-factor=" + copies_);
     args.insert(args.end(), extra.begin(), extra.end());
     nodes_.push_back(std::make_unique<node_process>(dir_.sub(id), std::move(args)));

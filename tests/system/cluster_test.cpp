@@ -128,11 +128,7 @@ TEST_F(Cluster, NodeCutOffFromEtcdFencesItselfAndCommitsNothing) {
 TEST_F(Cluster, NodeCutOffFromEtcdAloneFencesItselfWhileTheOthersServe) {
   auto& n1 = start_node("n1");
   tcp_proxy proxy{std::stoi(etcd_->endpoint().substr(etcd_->endpoint().rfind(':') + 1))};
-  nodes_.push_back(std::make_unique<node_process>(
-      dir_.sub("n2"),
-      std::vector<std::string>{"--node-id=n2", "--etcd=" + proxy.endpoint(), "--cluster-port=0",
-                               "--lease-ttl=2s", "--replication-factor=1"}));
-  auto& n2 = *nodes_.back();
+  auto& n2 = start_node_via(proxy.endpoint(), "n2");
   ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
   // One counter owned by each node.
   auto n2_key = counter_owned_by(n1, "n2", "x"), n1_key = counter_owned_by(n1, "n1", "y");

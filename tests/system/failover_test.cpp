@@ -210,11 +210,7 @@ TEST_F(Replication, SecondDeathBeforeTheFirstReturnsLosesNoAcknowledgedWrite) {
 TEST_F(Replication, OwnerCutFromEtcdAcknowledgesNothingItsReplicaLacks) {
   auto& n1 = start_replicated("n1");
   tcp_proxy proxy{std::stoi(etcd_->endpoint().substr(etcd_->endpoint().rfind(':') + 1))};
-  nodes_.push_back(std::make_unique<node_process>(
-      dir_.sub("n2"),
-      std::vector<std::string>{"--node-id=n2", "--etcd=" + proxy.endpoint(), "--cluster-port=0",
-                               "--lease-ttl=2s", "--replication-factor=2"}));
-  auto& n2 = *nodes_.back();
+  auto& n2 = start_node_via(proxy.endpoint(), "n2", {"--replication-factor=2"});
   ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
   auto key = counter_copied(n1, "n2", "n1", "c");
   ASSERT_FALSE(key.empty());

@@ -41,6 +41,12 @@ class Replication : public Cluster {
     return std::stoll(reply.body.substr(reply.body.find(":\"") + 2));
   }
 
+  // Whether `via` shows `key`'s partition with `replica` as its one in-sync replica.
+  static bool in_sync_on(node_process& via, const std::string& key, const std::string& replica) {
+    auto row = partition_of(via, key);
+    return row && row->isr_size() == 1 && row->isr(0) == replica;
+  }
+
   // A counter at 1 whose partition `owner` owns with `replica` as its in-sync replica.
   std::string counter_copied(node_process& via, const std::string& owner,
                              const std::string& replica, const std::string& prefix) {
@@ -50,9 +56,7 @@ class Replication : public Cluster {
         ADD_FAILURE() << "increment of " << key << " failed";
         return {};
       }
-      auto row = partition_of(via, key);
-      if (row && row->owner() == owner && row->isr_size() == 1 && row->isr(0) == replica)
-        return key;
+      if (owner_seen_by(via, key) == owner && in_sync_on(via, key, replica)) return key;
     }
     return {};
   }

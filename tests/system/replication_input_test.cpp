@@ -14,35 +14,16 @@
 #include <string>
 #include <vector>
 
-#include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/io/middleman.hpp>
-#include <caf/scoped_actor.hpp>
 
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/builtin.pb.h"
 #include "keel/runtime/storage_keys.hpp"
 #include "replication_fixture.hpp"
+#include "wire_peer.hpp"
 
 namespace keel::test {
 namespace {
-
-// Sends `msg` to the node at `address` as an owner would; its answer.
-cluster::wire_reply replicate(caf::actor_system& sys, const std::string& address,
-                              cluster::wire_replicate msg) {
-  auto colon = address.rfind(':');
-  auto endpoint = sys.middleman().remote_actor(
-      address.substr(0, colon), static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  if (!endpoint) return cluster::failed_reply(errc::unavailable, "cannot reach " + address);
-  cluster::wire_reply out = cluster::failed_reply(errc::timeout, "no answer in 10 s");
-  caf::scoped_actor self{sys};
-  self->request(*endpoint, std::chrono::seconds{10}, std::move(msg))
-      .receive([&](cluster::wire_reply& reply) { out = std::move(reply); },
-               [&](caf::error& err) {
-                 out = cluster::failed_reply(errc::unavailable, caf::to_string(err));
-               });
-  return out;
-}
 
 // Bytes that are no CAF message at all, sent to `address`'s cluster port.
 void send_garbage(const std::string& address) {
@@ -68,10 +49,7 @@ TEST_F(Replication, BadReplicationMessagesAreRefusedWithACodeAndChangeNothing) {
   ASSERT_EQ(increment(n1, key), 200);  // at 2 on both copies
   auto row = partition_of(n1, key);
   ASSERT_TRUE(row);
-  std::string address;
-  auto members = view(n1);  // a loop over view(n1).members() would outlive the view
-  for (const auto& m : members.members())
-    if (m.node_id() == "n2") address = m.cluster_address();
+  auto address = cluster_address_of(view(n1), "n2");
   ASSERT_FALSE(address.empty());
 
   caf::actor_system_config cfg;
@@ -123,7 +101,7 @@ TEST_F(Replication, BadReplicationMessagesAreRefusedWithACodeAndChangeNothing) {
     cluster::wire_replicate msg;
     msg.from = c.from;
     msg.parts.push_back(c.part);
-    auto reply = replicate(sys, address, msg);
+    auto reply = ask_as_peer(sys, address, msg);
     EXPECT_EQ(reply.code, static_cast<uint8_t>(c.code)) << c.says << ": " << reply.error;
     EXPECT_NE(reply.error.find(c.says), std::string::npos) << reply.error;
   }

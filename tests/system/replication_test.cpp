@@ -121,12 +121,7 @@ TEST_F(Replication, DeadReplicaLeavesTheInSyncSetAndItsOwnerGoesOnAcknowledging)
     EXPECT_EQ(shrinks, 1u);
   } else {
     EXPECT_EQ(row->replicas(0), "n3");
-    EXPECT_TRUE(eventually(
-        [&] {
-          auto now = partition_of(n1, key);
-          return now && now->isr_size() == 1 && now->isr(0) == "n3";
-        },
-        5s));
+    EXPECT_TRUE(eventually([&] { return in_sync_on(n1, key, "n3"); }, 5s));
   }
 }
 
@@ -172,12 +167,7 @@ TEST_F(Replication, ReplicaPausedPastTheTimeoutLeavesTheInSyncSetAndIsCaughtUpWh
   ASSERT_EQ(waited.status, 200) << waited.body;
   for (int i = 0; i < 4; ++i) ASSERT_EQ(increment(n1, key), 200);  // at 6
   EXPECT_EQ(metric_value(n1.get("/metrics").body, "keel_isr_shrinks_total"), 1u);
-  ASSERT_TRUE(eventually(
-      [&] {
-        auto row = partition_of(n1, key);
-        return row && row->isr_size() == 1 && row->isr(0) == "n2";
-      },
-      5s))
+  ASSERT_TRUE(eventually([&] { return in_sync_on(n1, key, "n2"); }, 5s))
       << "n2 was not caught up: " << n1.log();
   EXPECT_GE(metric_value(n1.get("/metrics").body, "keel_isr_expands_total"), 1u);
   ASSERT_EQ(increment(n1, key), 200);  // at 7, on both copies again
@@ -214,12 +204,7 @@ TEST_F(Replication, ReplicaBackWithAWipedDataDirIsCaughtUpWithEveryWrite) {
       },
       5s));
   auto& back = start_replicated("n2");
-  ASSERT_TRUE(eventually(
-      [&] {
-        auto now = partition_of(n1, key);
-        return now && now->isr_size() == 1 && now->isr(0) == "n2";
-      },
-      10s))
+  ASSERT_TRUE(eventually([&] { return in_sync_on(n1, key, "n2"); }, 10s))
       << "n2 was not caught up: " << n1.log();
   nodes_[0]->stop(SIGKILL);
   ASSERT_TRUE(eventually([&] { return value_of(back, key).has_value(); }, 5s));

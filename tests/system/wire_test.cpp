@@ -2,12 +2,11 @@
 // a client's. The peer here is the test itself, speaking the wire types to a real node.
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/io/middleman.hpp>
-#include <caf/scoped_actor.hpp>
 
 #include "cluster_fixture.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/builtin.pb.h"
+#include "wire_peer.hpp"
 
 namespace keel::test {
 namespace {
@@ -15,10 +14,6 @@ namespace {
 // Calls counter/<key> Increment{by: 1} on `node`'s endpoint as a peer node would.
 cluster::wire_reply increment_over_the_wire(caf::actor_system& sys, const std::string& address,
                                             const std::string& key) {
-  auto colon = address.rfind(':');
-  auto endpoint = sys.middleman().remote_actor(
-      address.substr(0, colon), static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  if (!endpoint) return cluster::failed_reply(errc::unavailable, "cannot reach " + address);
   builtin::Increment inc;
   inc.set_by(1);
   cluster::wire_call call;
@@ -29,24 +24,14 @@ cluster::wire_reply increment_over_the_wire(caf::actor_system& sys, const std::s
   call.budget_ms = 5000;
   call.caller = "test";
   call.hops = 1;
-  cluster::wire_reply out = cluster::failed_reply(errc::timeout, "no answer in 10 s");
-  caf::scoped_actor self{sys};
-  self->request(*endpoint, std::chrono::seconds{10}, std::move(call))
-      .receive([&](cluster::wire_reply& reply) { out = std::move(reply); },
-               [&](caf::error& err) {
-                 out = cluster::failed_reply(errc::unavailable, caf::to_string(err));
-               });
-  return out;
+  return ask_as_peer(sys, address, std::move(call));
 }
 
 // The gateway refuses such a key from a client; a peer (an older build, a damaged message)
 // must not get it into a protobuf string either, where it would make records unreadable.
 TEST_F(Cluster, ACallFromAPeerWithAnIllFormedKeyIsRefusedWithBadPayload) {
   auto& n1 = start_node("n1");
-  std::string address;
-  auto v = view(n1);  // a loop over view(n1).members() would outlive the view
-  for (const auto& m : v.members())
-    if (m.node_id() == "n1") address = m.cluster_address();
+  auto address = cluster_address_of(view(n1), "n1");
   ASSERT_FALSE(address.empty());
   caf::actor_system_config cfg;
   cluster::configure_cluster_transport(cfg);
