@@ -60,14 +60,13 @@ bool rebalancer::wait_for_next_pass() {
   constexpr auto step = std::chrono::milliseconds{50};
   auto before = members_.snapshot();
   auto seen = before;
-  auto due = std::chrono::steady_clock::now() + opts_.interval;
+  auto due = clock_.now() + opts_.interval;
   while (true) {
     {
       std::unique_lock lock{mutex_};
       if (stopping_) return false;
     }
-    auto left =
-        std::chrono::ceil<std::chrono::milliseconds>(due - std::chrono::steady_clock::now());
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(due - clock_.now());
     if (left.count() <= 0) return true;
     seen = members_.wait_for_change(seen, std::min(left, step));
     if (!same_members(*seen, *before)) return true;
