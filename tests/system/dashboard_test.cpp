@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "keel/test/etcd_process.hpp"
+#include "keel/test/eventually.hpp"
 #include "keel/test/headless_chromium.hpp"
 #include "keel/test/node_process.hpp"
 #include "keel/test/temp_dir.hpp"
@@ -180,7 +182,8 @@ TEST_F(DashboardInChromium, ShowsExactCountsQuantilesOfItsOwnWindowLabelledAxesA
   // The cluster line and the member row: alone, the node holds every partition.
   EXPECT_EQ(text_of(dom, "clustersub"), "keel: 1 node holding 4096 partitions, coordinator n1");
   EXPECT_NE(dom.find("<tr><td>n1 (this node) ★</td><td>up</td><td>127.0.0.1:" +
-                     std::to_string(node_->port()) + "</td><td>–</td><td>4096</td><td>1</td></tr>"),
+                     std::to_string(node_->port()) +
+                     "</td><td>–</td><td>4096</td><td>0</td><td>0</td><td>1</td></tr>"),
             std::string::npos)
       << "no member row for n1 with 4096 partitions and 1 activation in " << kept;
 }
@@ -224,6 +227,50 @@ TEST_F(DashboardInChromium, ScreenshotUnderLoadIsKeptInTheBuildTree) {
   };
   EXPECT_EQ(be32(16), 1200u);
   EXPECT_EQ(be32(20), 1600u);
+}
+
+// In a cluster with two copies the page shows each member's copies and the replication
+// line, as GET /v1/cluster gives them.
+TEST(DashboardOfACluster, ShowsEachMembersCopiesAndTheReplication) {
+  ASSERT_EQ(headless_chromium::missing(), "");
+  temp_dir dir;
+  etcd_process etcd{dir.path()};
+  auto node = [&](const std::string& id) {
+    return std::make_unique<node_process>(
+        dir.sub(id), std::vector<std::string>{"--node-id=" + id, "--etcd=" + etcd.endpoint(),
+                                              "--cluster-port=0", "--replication-factor=2"});
+  };
+  auto n1 = node("n1");
+  auto n2 = node("n2");
+  ASSERT_TRUE(eventually(
+      [&] {
+        return n1->get("/v1/cluster").body.find(R"("nodeId":"n2","status":"up")") !=
+               std::string::npos;
+      },
+      std::chrono::seconds{5}));
+  for (int k = 0; k < 20; ++k)
+    ASSERT_EQ(
+        n1->post("/v1/actors/counter/c" + std::to_string(k) + "/Increment", R"({"by":1})").status,
+        200);
+  auto view = n1->get("/v1/cluster").body;
+  headless_chromium browser{dir.path()};
+  auto dom = browser.dump_dom("http://127.0.0.1:" + std::to_string(n1->port()) + "/", page_time,
+                              browser_limit);
+  std::ofstream{artifact("dashboard-cluster-dom.html")} << dom;
+  EXPECT_EQ(text_of(dom, "replication"),
+            "2 copies of each partition, 1 in sync to write: 0 under-replicated, 0 awaiting a copy")
+      << view;
+  // n1's row: the partitions it owns, and as many copies (all in sync) as n2 owns.
+  auto owned_by = [&](const std::string& id) {
+    auto at = view.find(R"("nodeId":")" + id + R"(")");
+    auto p = view.find(R"("partitions":)", at) + 13;
+    return std::stoi(view.substr(p, view.find_first_of(",}", p) - p));
+  };
+  EXPECT_NE(dom.find("<td>" + std::to_string(owned_by("n1")) + "</td><td>" +
+                     std::to_string(owned_by("n2")) + "</td><td>" + std::to_string(owned_by("n2")) +
+                     "</td>"),
+            std::string::npos)
+      << view;
 }
 
 // A node that wants API keys refuses the page (which sends none) the cluster view. The
