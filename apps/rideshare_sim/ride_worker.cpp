@@ -105,6 +105,26 @@ std::optional<run_control::clock::time_point> run_control::claim_ride() {
   return due;
 }
 
+namespace {
+
+// PUTs `body` at `path`, again after a pause when the node answered 503 or 504 or did not
+// answer (a partition being placed or moved while the cluster changes): a PUT may be sent
+// twice. At most 5 tries, 0.1 s apart at first, doubling.
+http_reply put_until_answered(node_client& client, const std::string& path,
+                              const std::string& body) {
+  auto pause = std::chrono::milliseconds{100};
+  http_reply reply;
+  for (int attempt = 0; attempt < 5; ++attempt, pause *= 2) {
+    reply = client.put(path, body);
+    bool retry = reply.status == 0 || reply.status == 503 || reply.status == 504;
+    if (!retry) break;
+    std::this_thread::sleep_for(pause);
+  }
+  return reply;
+}
+
+}  // namespace
+
 std::optional<std::string> place_drivers(const sim_options& opts, const city& town) {
   std::mutex mtx;
   std::optional<std::string> first_failure;  // guarded by mtx
@@ -117,9 +137,11 @@ std::optional<std::string> place_drivers(const sim_options& opts, const city& to
       for (int i = t; i < opts.drivers; i += opts.concurrency) {
         auto path = "/v1/drivers/" + driver_name(i);
         // Position first: a driver made available without one is listed in no cell.
-        auto located = client.put(path + "/location", location_body(town.random_point(rng)));
-        auto reply =
-            located.ok() ? client.put(path + "/availability", R"({"available":true})") : located;
+        auto located =
+            put_until_answered(client, path + "/location", location_body(town.random_point(rng)));
+        auto reply = located.ok() ? put_until_answered(client, path + "/availability",
+                                                       R"({"available":true})")
+                                  : located;
         if (!reply.ok()) {
           std::lock_guard guard{mtx};
           if (!first_failure)

@@ -211,5 +211,22 @@ TEST_F(Replication, ReplicaBackWithAWipedDataDirIsCaughtUpWithEveryWrite) {
   EXPECT_EQ(value_of(back, key), 10);
 }
 
+// A drain moves each partition to its in-sync replica as a leadership transfer: nothing is
+// streamed (n2 would wait 30 s before it ingested a stream), and the new owner serves
+// every acknowledged write from the copy it kept.
+TEST_F(Replication, DrainHandsPartitionsToTheirInSyncReplicaWithoutAStream) {
+  auto& n1 = start_replicated("n1");
+  auto& n2 = start_replicated("n2", {"--test-handoff-delay=30s"});
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
+  auto key = counter_copied(n1, "n1", "n2", "t");
+  ASSERT_FALSE(key.empty());
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(increment(n1, key), 200);  // at 5
+  ASSERT_EQ(n1.post("/v1/cluster/nodes/n1/drain", "").status, 202);
+  EXPECT_EQ(n1.wait_exit(20s), 0) << "n1 did not hand its partitions over within 20 s";
+  EXPECT_EQ(value_of(n2, key), 5);
+  EXPECT_EQ(owner_seen_by(n2, key), "n2");
+  EXPECT_EQ(increment(n2, key), 200);
+}
+
 }  // namespace
 }  // namespace keel::test

@@ -306,12 +306,26 @@ wire_reply handoff::run(const wire_handoff& req) {
   host_.close(p, [drained] { drained->set_value(); });
   if (finished.wait_for(drain_limit) != std::future_status::ready)
     return fail(errc::timeout, "its turns did not finish within 30 s");
+  // A leadership transfer: a target in sync has every write acknowledged, and the drain
+  // waited for every turn's acknowledgement. Checked in etcd, not in this node's view, which
+  // may not show yet that a replica failed and left the in-sync set.
+  if (in_sync_in_etcd(p, req.to)) {
+    log_->debug("handoff: partition {} to {}: in sync there, nothing to stream", p, req.to);
+    return wire_reply{};
+  }
   // 3. Stream its key range.
   auto records = host_.read_range(p);
   if (!records) return fail(errc::unavailable, "cannot read it: " + message_of(records.error()));
   auto link = fns_.link_to(req.to);
   if (!link) return fail(errc::unavailable, "node " + req.to + " is not a member");
   return stream_range(sys_, link, p, req.epoch, self, std::move(*records), false);
+}
+
+bool handoff::in_sync_in_etcd(uint32_t p, const std::string& node_id) {
+  auto rec = members_.partition_in_etcd(p);
+  if (!rec || !*rec) return false;
+  const auto& isr = (*rec)->isr();
+  return std::find(isr.begin(), isr.end(), node_id) != isr.end();
 }
 
 wire_reply stream_range(caf::actor_system& sys, const caf::actor& link, uint32_t p, uint64_t epoch,

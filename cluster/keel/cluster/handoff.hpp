@@ -83,6 +83,8 @@ class handoff {
  private:
   void worker_loop();
   wire_reply run(const wire_handoff& req);
+  /// Whether etcd lists `node_id` in `p`'s in-sync set (false if it cannot be read).
+  bool in_sync_in_etcd(uint32_t p, const std::string& node_id);
 
   membership& members_;
   partition_host& host_;

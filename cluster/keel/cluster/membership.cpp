@@ -138,6 +138,16 @@ caf::error membership::declare_down(const std::string& node_id,
   return {};
 }
 
+caf::expected<std::optional<PartitionRecord>> membership::partition_in_etcd(uint32_t p) {
+  auto etcd = writer_.borrow();
+  auto kv = etcd->get(keys_.partition(p));
+  if (!kv) return std::move(kv.error());
+  if (!*kv) return std::optional<PartitionRecord>{};
+  auto rec = parse_partition_record((*kv)->value());
+  if (!rec) return std::move(rec.error());
+  return std::optional<PartitionRecord>{std::move(*rec)};
+}
+
 caf::expected<size_t> membership::partitions_held_in_etcd() {
   auto etcd = writer_.borrow();
   auto table = read_partition_table(*etcd, opts_.cluster_name);

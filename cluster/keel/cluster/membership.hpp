@@ -123,6 +123,8 @@ class membership final : public node_fence {
   /// Partitions the table in etcd (not this node's view of it, which may lag) gives to this
   /// node or is moving to it: a leaving node checks it owns nothing. Blocks on etcd.
   caf::expected<size_t> partitions_held_in_etcd();
+  /// Partition `p`'s record as etcd has it now (nullopt: unplaced). Blocks on etcd.
+  caf::expected<std::optional<PartitionRecord>> partition_in_etcd(uint32_t p);
   /// See coordinator_election::resign().
   void resign() { election_.resign(); }
 

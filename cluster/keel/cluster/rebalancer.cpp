@@ -310,11 +310,14 @@ std::optional<std::vector<bool>> rebalancer::end_moves(
     next->set_owner(arrived ? m.to : m.from);
     next->set_epoch(arrived ? m.epoch + 1 : m.epoch);
     if (arrived) {
-      // The copies hold the old owner's epoch: each is caught up by the new owner before it
-      // is in sync again (replica_catch_up.hpp); the new owner is no copy of its own.
-      next->clear_isr();
-      auto* replicas = next->mutable_replicas();
-      replicas->erase(std::remove(replicas->begin(), replicas->end(), m.to), replicas->end());
+      // The new owner is no copy of its own. The other copies in sync stay so: the old owner
+      // stopped its turns only once each was acknowledged by them, and the new owner's
+      // first commit is the first of the new epoch, which follows any of an older one.
+      auto drop_new_owner = [&](google::protobuf::RepeatedPtrField<std::string>* ids) {
+        ids->erase(std::remove(ids->begin(), ids->end(), m.to), ids->end());
+      };
+      drop_new_owner(next->mutable_isr());
+      drop_new_owner(next->mutable_replicas());
     }
     if (!arrived)
       log_->warn("rebalance: move of partition {} from {} to {} aborted: {}", m.partition, m.from,

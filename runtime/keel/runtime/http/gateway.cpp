@@ -46,9 +46,9 @@ void exchange::respond(int status, std::string json_body) {
 void exchange::respond(response resp) {
   if (answered_.exchange(true)) return;
   resp.headers.emplace_back("traceparent", trace_.to_traceparent());
-  auto status = resp.status;
+  if (on_answer_) on_answer_(resp.status);
   respond_(std::move(resp));
-  if (on_done_) on_done_(status);
+  if (on_sent_) on_sent_();
 }
 
 void exchange::fail(const caf::error& err, int retry_after_seconds) {
@@ -190,14 +190,14 @@ void gateway::release_slot() {
     idle_cv_.notify_all();
 }
 
-std::function<void(int)> gateway::on_done(route_stats* stats, steady_time started,
-                                          key_usage::record* usage, admission slot) {
-  return [this, stats, started, usage, slot](int status) {
+void gateway::on_done(exchange& ex, route_stats* stats, key_usage::record* usage, admission slot) {
+  ex.on_answer_ = [this, stats, started = ex.started_, usage](int status) {
     count(*stats, status, started);
     if (usage) usage->count(status);
-    // Last: once no slot is taken, the gateway may be destroyed (~gateway).
-    if (slot == admission::taken) release_slot();
   };
+  // Last: once no slot is taken, the gateway may be destroyed (~gateway).
+  ex.on_sent_ = nullptr;
+  if (slot == admission::taken) ex.on_sent_ = [this] { release_slot(); };
 }
 
 void gateway::count(route_stats& stats, int status, steady_time started) const {
@@ -270,15 +270,14 @@ void gateway::handle(request req, responder respond) {
   if (matched) param_error = decode_params(segments, matched->segments, ex->params_);
   ex->request_ = std::move(req);
   auto* stats = matched ? matched->stats.get() : unmatched_.get();
-  auto started = ex->started_;
-  ex->on_done_ = on_done(stats, started, nullptr, admission::none);
+  on_done(*ex, stats, nullptr, admission::none);
 
   if (refused_before_route(ex, matched, allowed)) return;
   key_usage::record* usage = nullptr;
   if (matched->needs) {
     auto access = check_access(ex->request_, *matched->needs);
     usage = access.usage;
-    ex->on_done_ = on_done(stats, started, usage, admission::none);
+    on_done(*ex, stats, usage, admission::none);
     if (access.refusal) return ex->fail(*access.refusal, access.retry_after);
   }
   if (!param_error.empty()) return ex->fail(make_error(errc::bad_payload, param_error));
@@ -307,7 +306,7 @@ void gateway::handle(request req, responder respond) {
       return ex->fail(make_error(
           errc::overloaded, fmt::format("more than {} requests in flight", opts_.max_inflight)));
     }
-    ex->on_done_ = on_done(stats, started, usage, admission::taken);
+    on_done(*ex, stats, usage, admission::taken);
   }
   try {
     matched->handler(ex);

@@ -115,7 +115,11 @@ class exchange {
   steady_time deadline_;
   steady_time started_;
   responder respond_;
-  std::function<void(int)> on_done_;
+  // Counts the answer (route, key), before it leaves: a client that reads /metrics after
+  // its answer finds it counted.
+  std::function<void(int)> on_answer_;
+  // Gives the admission slot back, after the answer left.
+  std::function<void()> on_sent_;
   std::atomic<bool> answered_{false};
 };
 
@@ -229,10 +233,9 @@ class gateway {
                                          const std::optional<rate_limit>& limit, int& retry_after);
   std::shared_ptr<const api_key_table> api_keys() const;
   enum class admission : uint8_t { none, taken };
-  /// What runs once a request is answered: its route's and its key's counts, and the
-  /// admission slot given back.
-  std::function<void(int)> on_done(route_stats* stats, steady_time started,
-                                   key_usage::record* usage, admission slot);
+  /// What runs when a request is answered: its route's and its key's counts (before the
+  /// answer leaves), and then the admission slot given back.
+  void on_done(exchange& ex, route_stats* stats, key_usage::record* usage, admission slot);
   /// Gives an admission slot back; the last one of a draining gateway wakes
   /// wait_until_idle().
   void release_slot();
