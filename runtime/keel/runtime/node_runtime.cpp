@@ -99,6 +99,7 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
   services_->router = &router_;
   services_->metrics = &metrics_;
   services_->turns = &turns_;
+  services_->spans = opts_.spans.get();
   services_->clock = std::move(clock);
   services_->monotonic = opts_.monotonic.get();
   services_->log = runtime_logger();
