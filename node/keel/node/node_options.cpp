@@ -169,6 +169,11 @@ void add_limit_flags(CLI::App& app, node_options& o, env_source source) {
   env(app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
           ->capture_default_str()
           ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"})));
+  env(app.add_option("--log-format", o.log_format,
+                     "text, or json: one object a line (time, level, logger, message, and "
+                     "trace_id on lines about a request)")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"text", "json"})));
 }
 
 using app_flags_fn = std::function<void(app_flags&)>;

@@ -57,6 +57,7 @@ struct node_options {
   std::chrono::milliseconds leave_timeout{std::chrono::minutes{1}};
   std::chrono::milliseconds test_handoff_delay{0};
   std::string log_level = "info";
+  std::string log_format = "text";
 };
 
 /// Parses argv and KEEL_* environment variables (the command line wins) into `out` and

@@ -20,6 +20,7 @@
 #include "keel/runtime/detail/wire.hpp"
 #include "keel/runtime/envelope.hpp"
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/log_trace.hpp"
 #include "keel/runtime/storage_keys.hpp"
 
 namespace keel {
@@ -63,9 +64,11 @@ caf::behavior deadline_sweeper(caf::event_based_actor* self, sweeper_config cfg)
         auto now = clock->now();
         std::vector<pending_calls::slow_call> slow;
         router->pending().sweep(now, slow_request, &slow);
-        for (const auto& call : slow)
+        for (const auto& call : slow) {
+          log_trace_scope about{call.trace};
           log->warn("slow request: {} open {} ms, waiting on {}; trace {}", call.message,
                     call.open.count(), call.chain, call.trace.to_hex());
+        }
         if (idle_timeout.count() > 0 && now >= next_idle_check) {
           next_idle_check = now + idle_period;
           router->activations().send_to_all(

@@ -15,6 +15,7 @@
 #include "keel/runtime/detail/activation_state.hpp"
 #include "keel/runtime/detail/turn_effects.hpp"
 #include "keel/runtime/envelope.hpp"
+#include "keel/runtime/log_trace.hpp"
 
 namespace keel::detail {
 
@@ -108,10 +109,12 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
 
   /// Runs one step of the turn (the handler or a continuation, which may resume its
   /// coroutine), then finishes the turn if it has replied and waits on nothing. An
-  /// exception, also one escaping the coroutine, fails the turn with `app_error`.
+  /// exception, also one escaping the coroutine, fails the turn with `app_error`. Lines
+  /// logged meanwhile carry the turn's trace id.
   /// A template, not a std::function: the step's captures would cost an allocation per turn.
   template <class Step>
   void run(Step&& step) {
+    log_trace_scope scope{env_->trace};
     try {
       step();
       if (coroutine_ && coroutine_.done()) end_coroutine();
