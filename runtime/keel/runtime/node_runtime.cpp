@@ -151,11 +151,12 @@ node_runtime::~node_runtime() {
 }
 
 void node_runtime::call(actor_id target, message_ptr request, steady_time deadline, trace_id trace,
-                        std::string caller, call_slot::callback done) {
+                        std::string caller, call_slot::callback done, span_id parent) {
   auto env = make_call(std::move(target), deadline, std::move(done));
   env->message_type = request->GetDescriptor()->name();
   env->payload = std::move(request);
   env->trace = trace.valid() ? trace : trace_id::make();
+  env->parent_span = parent;
   env->caller = std::move(caller);
   router_.send(std::move(env));
 }

@@ -72,9 +72,10 @@ class node_runtime {
   node_runtime& operator=(const node_runtime&) = delete;
 
   /// Calls `target`; `done` runs exactly once, on an arbitrary thread, with the reply or an
-  /// error carrying a Keel code (`timeout` at `deadline`).
+  /// error carrying a Keel code (`timeout` at `deadline`). The turn it starts names
+  /// `parent` (a client's span, say) as its parent span.
   void call(actor_id target, message_ptr request, steady_time deadline, trace_id trace,
-            std::string caller, call_slot::callback done);
+            std::string caller, call_slot::callback done, span_id parent = {});
 
   /// Blocking convenience for tools and tests: waits for the answer.
   call_result call_and_wait(const actor_id& target, message_ptr request,

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace keel {
 
@@ -16,6 +18,10 @@ class span_id {
 
   /// A fresh random id, never zero.
   static span_id make() noexcept;
+
+  /// The parent span of a `traceparent` header; nullopt when the header is invalid
+  /// (trace_id::from_traceparent decides).
+  static std::optional<span_id> from_traceparent(std::string_view header);
 
   uint64_t value() const noexcept { return value_; }
   bool valid() const noexcept { return value_ != 0; }
