@@ -57,7 +57,13 @@ void otlp_exporter::stop() {
   }
   wake_.notify_all();
   thread_.join();
-  export_now();
+  // A collector that failed the last request is not waited for again at exit.
+  bool failing = false;
+  {
+    std::lock_guard guard{export_mutex_};
+    failing = failing_;
+  }
+  if (!failing) export_now();
 }
 
 void otlp_exporter::run() {
@@ -78,8 +84,14 @@ void otlp_exporter::export_now() {
   auto unix_now = std::chrono::system_clock::now().time_since_epoch();
   clock_anchor now{fast_clock::ticks(),
                    std::chrono::duration_cast<std::chrono::nanoseconds>(unix_now).count()};
-  for (size_t first = 0; first < count; first += opts_.spans_per_request)
-    send(first, std::min(count, first + opts_.spans_per_request), now);
+  for (size_t first = 0; first < count; first += opts_.spans_per_request) {
+    auto last = std::min(count, first + opts_.spans_per_request);
+    if (send(first, last, now)) continue;
+    // The rest of the batch is dropped unsent: against a collector that hangs, each
+    // request could take the timeout three times (connect, write, read).
+    failed_spans_.fetch_add(count - last, std::memory_order_relaxed);
+    return;
+  }
 }
 
 bool otlp_exporter::send(size_t first, size_t last, clock_anchor now) {

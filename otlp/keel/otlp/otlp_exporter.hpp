@@ -36,6 +36,7 @@ struct otlp_endpoint {
 /// as it is. Anything else: errc::bad_payload.
 caf::expected<otlp_endpoint> parse_endpoint(const std::string& url);
 
+/// How an otlp_exporter sends. Plain values.
 struct exporter_options {
   otlp_endpoint endpoint;
   span_source source;
@@ -45,7 +46,8 @@ struct exporter_options {
 };
 
 /// Sends the spans turns leave in a span buffer to an OTLP/HTTP collector (protobuf
-/// encoding): every interval it takes the batch filled since the last one and POSTs it.
+/// encoding): every interval it takes the batch filled since the last one and POSTs it,
+/// dropping the rest of the batch at the first request that fails.
 /// Turns never wait for it: a collector that is slow or down holds up only this
 /// exporter's thread, the buffer fills and drops, and a batch the collector did not take
 /// is dropped too; both count in keel_otlp_spans_dropped_total.
@@ -64,7 +66,8 @@ class otlp_exporter {
   /// or the timeout passed.
   void export_now();
 
-  /// Stops the thread after one last export of what the buffer holds. Idempotent.
+  /// Stops the thread after one last export of what the buffer holds, unless the last
+  /// request failed. Idempotent.
   void stop();
 
   uint64_t exported() const noexcept { return exported_.load(std::memory_order_relaxed); }
