@@ -10,12 +10,15 @@ set_target_properties(keel_runtime PROPERTIES EXPORT_NAME runtime)
 set_target_properties(keel_cluster PROPERTIES EXPORT_NAME cluster)
 set_target_properties(keel_node PROPERTIES EXPORT_NAME node)
 set_target_properties(keel_httplib PROPERTIES EXPORT_NAME httplib)
+# Linked by keel_node only (span export); its headers stay out of the package.
+set_target_properties(keel_otlp PROPERTIES EXPORT_NAME otlp)
 set_target_properties(keel_testing PROPERTIES EXPORT_NAME testing)
 foreach(lib keel_runtime keel_cluster keel_node keel_testing)
   target_include_directories(${lib} PUBLIC $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 endforeach()
 
-install(TARGETS keel_runtime keel_cluster keel_node keel_testing keel_httplib EXPORT KeelTargets
+install(TARGETS keel_runtime keel_cluster keel_node keel_testing keel_httplib keel_otlp
+  EXPORT KeelTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS keel-node keelctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

@@ -68,6 +68,7 @@ class server_process {
   }
   int port() const { return port_; }
   const std::string& dir() const { return dir_; }
+  pid_t pid() const { return pid_; }
 
  private:
   std::string dir_;

@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "http_client.hpp"
+
 namespace keel::bench {
 
 namespace {
@@ -51,6 +53,101 @@ wrk_result run_wrk(int port, const std::string& path, double seconds, int connec
   if (std::regex_search(text, m, std::regex{R"(Non-2xx or 3xx responses:\s+(\d+))"}))
     throw std::runtime_error("wrk saw " + std::string{m[1]} + " error responses on " + path);
   return r;
+}
+
+// An OTLP collector that takes every export and keeps nothing: what export costs a node
+// is measured, not what a collector does with the spans.
+class collector_sink {
+ public:
+  collector_sink() {
+    server_.Post("/v1/traces", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("", "application/x-protobuf");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread{[this] { server_.listen_after_bind(); }};
+  }
+  ~collector_sink() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+uint64_t metric_of(int port, const std::string& name) {
+  auto res = client_for(port)->Get("/metrics");
+  std::smatch m;
+  if (!res || !std::regex_search(res->body, m, std::regex{"\\n" + name + " (\\d+)"})) return 0;
+  return std::stoull(m[1]);
+}
+
+// CPU seconds (user + system) process `pid` has used so far.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  std::istringstream fields{text.substr(text.rfind(')') + 2)};  // after "pid (comm) "
+  std::string skip;
+  for (int i = 0; i < 11; ++i) fields >> skip;  // state .. cmajflt: fields 3-13
+  double utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+struct cpu_run {
+  double rps = 0;
+  double cpu_us = 0;  // the node's CPU per request
+};
+
+cpu_run run_wrk_on(const server_process& node, double seconds, int connections,
+                   const std::string& script) {
+  auto before = cpu_seconds(node.pid());
+  auto rps = run_wrk(node.port(), "/", seconds, connections, script).rps;
+  auto used = cpu_seconds(node.pid()) - before;
+  return {rps, rps > 0 ? used / (rps * seconds) * 1e6 : 0};
+}
+
+// The durable Increment on two fresh nodes, span export off and on (to a collector sink),
+// back to back in each round: throughput, and the node's CPU per request, which the
+// host's noise moves less.
+void bench_otlp_export(const bench_config& cfg, double seconds, int connections,
+                       const std::string& script, progress& prog, std::vector<result>& out) {
+  collector_sink sink;
+  auto data = [](const char* what) {
+    return "--data-dir=/tmp/keel-bench-" + std::string{what} + "-" + std::to_string(getpid());
+  };
+  std::vector<std::string> args{"--http-port=0", "--log-level=warn", "--http-threads=2"};
+  auto off_args = args, on_args = args;
+  off_args.push_back(data("otlp-off"));
+  on_args.push_back(data("otlp-on"));
+  on_args.push_back("--otlp-endpoint=http://127.0.0.1:" + std::to_string(sink.port()));
+  server_process off{cfg.bin_dir + "/keel-node", off_args};
+  server_process on{cfg.bin_dir + "/keel-node", on_args};
+  std::vector<double> off_rps, on_rps, off_cpu, on_cpu;
+  for (int r = 0; r < cfg.rounds; ++r) {
+    auto without = run_wrk_on(off, seconds, connections, script);
+    auto with = run_wrk_on(on, seconds, connections, script);
+    off_rps.push_back(without.rps);
+    on_rps.push_back(with.rps);
+    off_cpu.push_back(without.cpu_us);
+    on_cpu.push_back(with.cpu_us);
+    prog.note(fmt::format(
+        "round {}: Increment, OTLP export off {:.0f}/s {:.1f} us CPU, on {:.0f}/s {:.1f} us CPU",
+        r + 1, without.rps, without.cpu_us, with.rps, with.cpu_us));
+  }
+  auto exported = metric_of(on.port(), "keel_otlp_spans_exported_total");
+  auto dropped = metric_of(on.port(), "keel_otlp_spans_dropped_total");
+  std::system(fmt::format("rm -rf /tmp/keel-bench-otlp-*-{}", getpid()).c_str());
+  out.push_back({"d. durable Increment, OTLP export on vs off", median(on_rps), "req/s",
+                 median(off_rps), median_ratio(on_rps, off_rps), std::nullopt});
+  out.push_back({"d. node CPU per durable Increment, OTLP export on vs off", median(on_cpu), "us",
+                 median(off_cpu), median_ratio(on_cpu, off_cpu), std::nullopt});
+  auto sent = exported + dropped;
+  out.push_back({"d. OTLP spans dropped at that load", sent ? 100.0 * dropped / sent : 0, "%", 0, 0,
+                 std::nullopt});
 }
 
 }  // namespace
@@ -123,6 +220,7 @@ end
   add_latency("d. keel /healthz", health_runs);
   add_latency("d. keel Increment", inc_runs);
   add_latency("d. keel Increment, one actor", hot_runs);
+  bench_otlp_export(cfg, seconds, connections, script, prog, out);
 }
 
 }  // namespace keel::bench

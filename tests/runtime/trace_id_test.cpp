@@ -1,4 +1,5 @@
 #include "keel/runtime/trace_id.hpp"
+#include "keel/runtime/span_id.hpp"
 
 #include <gtest/gtest.h>
 
@@ -30,6 +31,25 @@ TEST(TraceId, FreshIdsAreValidAndDistinct) {
   EXPECT_TRUE(a.valid());
   EXPECT_NE(a, b);
   EXPECT_EQ(a.to_hex().size(), 32u);
+}
+
+TEST(SpanId, TheClientsSpanComesFromAValidTraceparentOnly) {
+  auto span = span_id::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  ASSERT_TRUE(span);
+  EXPECT_EQ(*span, span_id{0x00f067aa0ba902b7});
+  EXPECT_EQ(span->to_hex(), "00f067aa0ba902b7");
+  EXPECT_FALSE(
+      span_id::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"));
+  EXPECT_FALSE(
+      span_id::from_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
+}
+
+TEST(SpanId, FreshIdsAreValidAndDistinct) {
+  auto a = span_id::make();
+  auto b = span_id::make();
+  EXPECT_TRUE(a.valid());
+  EXPECT_NE(a, b);
+  EXPECT_FALSE(span_id{}.valid());
 }
 
 }  // namespace

@@ -245,6 +245,7 @@ void cluster_directory::forward(const envelope_ptr& env, const cluster_snapshot&
                       make_error(errc::timeout, "deadline passed before " + to_string(env->target) +
                                                     " was forwarded to node " + owner)));
   if (env->trace.valid()) call.trace = env->trace.to_hex();
+  call.parent_span = env->parent_span.value();
   call.caller = env->caller;
   call.hops = static_cast<uint8_t>(env->hops + 1);
   call.one_way = env->reply == nullptr;

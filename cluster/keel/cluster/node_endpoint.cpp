@@ -90,6 +90,7 @@ caf::result<wire_reply> accept_call(caf::stateful_actor<endpoint_state>* self,
   env->message_type = call.message_type;
   env->payload = std::move(request);
   if (auto trace = trace_id::from_hex(call.trace)) env->trace = *trace;
+  env->parent_span = span_id{call.parent_span};
   env->caller = call.caller;
   env->epoch = call.epoch;
   env->hops = call.hops;

@@ -36,9 +36,10 @@ struct wire_call {
   std::string target_key;
   std::string message_type;
   std::string payload;
-  uint64_t epoch = 0;     // the partition epoch the sender routed by
-  int64_t budget_ms = 0;  // the caller's remaining time: deadlines never cross as clock values
-  std::string trace;      // 32 hex digits, or empty
+  uint64_t epoch = 0;        // the partition epoch the sender routed by
+  int64_t budget_ms = 0;     // the caller's remaining time: deadlines never cross as clock values
+  std::string trace;         // 32 hex digits, or empty
+  uint64_t parent_span = 0;  // the calling turn's span id; 0: none
   std::string caller;
   uint8_t hops = 0;  // forwards so far
   bool one_way = false;
@@ -107,7 +108,7 @@ using wire_turns = std::vector<turn_row>;
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wire_call& x) {
   return f(caf::meta::type_name("keel.wire_call"), x.target_type, x.target_key, x.message_type,
-           x.payload, x.epoch, x.budget_ms, x.trace, x.caller, x.hops, x.one_way);
+           x.payload, x.epoch, x.budget_ms, x.trace, x.parent_span, x.caller, x.hops, x.one_way);
 }
 
 template <class Inspector>

@@ -24,11 +24,13 @@ constexpr auto scope = keel::http::api_scope::public_;
 template <class StatusOf>
 void forward_with(keel::node_runtime& rt, const exchange_ptr& ex, keel::actor_id target,
                   std::shared_ptr<google::protobuf::Message> request, StatusOf status_of) {
-  rt.call(std::move(target), std::move(request), ex->deadline(), ex->trace(), "http",
-          [ex, status_of](call_result result) {
-            if (!result) return ex->fail(result.error());
-            ex->respond(status_of(**result), keel::http::to_json(**result));
-          });
+  rt.call(
+      std::move(target), std::move(request), ex->deadline(), ex->trace(), "http",
+      [ex, status_of](call_result result) {
+        if (!result) return ex->fail(result.error());
+        ex->respond(status_of(**result), keel::http::to_json(**result));
+      },
+      ex->parent_span());
 }
 
 void forward(keel::node_runtime& rt, const exchange_ptr& ex, keel::actor_id target,

@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "keel/node/detail/json_log_formatter.hpp"
 #include "keel/node/detail/node_host.hpp"
 
 namespace keel {
@@ -25,7 +26,10 @@ int node_main(int argc, char** argv, const std::function<void(app_flags&)>& decl
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  // stdout carries only the `listening` line scripts wait for; logs go to stderr.
+  // stdout carries only the `listening` line scripts wait for; logs go to stderr. The
+  // format first: loggers made later (the runtime's) take a clone of it.
+  if (opts.log_format == "json")
+    spdlog::set_formatter(std::make_unique<detail::json_log_formatter>());
   auto log = spdlog::stderr_color_mt("node");
   spdlog::set_default_logger(log);
   spdlog::set_level(spdlog::level::from_str(opts.log_level));

@@ -7,6 +7,7 @@
 
 #include "keel/node/app_flags.hpp"
 #include "keel/node/detail/flag_parsing.hpp"
+#include "keel/otlp/otlp_exporter.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/http/gateway.hpp"
 
@@ -92,6 +93,13 @@ void add_runtime_flags(CLI::App& app, node_options& o, env_source source) {
   env(duration_flag(app, "--slow-request", o.slow_request, "1s",
                     "log a request open this long, with its trace id and what it waits on",
                     one_ms));
+  env(app.add_option("--otlp-endpoint", o.otlp_endpoint,
+                     "export each turn as an OpenTelemetry span to this OTLP/HTTP collector, "
+                     "e.g. http://127.0.0.1:4318 (POSTs to /v1/traces); none: no export")
+          ->check([](const std::string& url) -> std::string {
+            auto parsed = otlp::parse_endpoint(url);
+            return parsed ? std::string{} : keel::message_of(parsed.error());
+          }));
   env(duration_flag(app, "--idle-timeout", o.idle_timeout, "5m",
                     "passivate an activation after this idle time", one_ms));
   env(app.add_option("--max-activations", o.max_activations,
@@ -161,6 +169,11 @@ void add_limit_flags(CLI::App& app, node_options& o, env_source source) {
   env(app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
           ->capture_default_str()
           ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"})));
+  env(app.add_option("--log-format", o.log_format,
+                     "text, or json: one object a line (time, level, logger, message, and "
+                     "trace_id on lines about a request)")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"text", "json"})));
 }
 
 using app_flags_fn = std::function<void(app_flags&)>;

@@ -32,6 +32,7 @@ struct node_options {
   std::string api_keys_file;
   std::chrono::milliseconds request_timeout{std::chrono::seconds{5}};
   std::chrono::milliseconds slow_request{std::chrono::seconds{1}};
+  std::string otlp_endpoint;  // empty: no span export
   std::chrono::milliseconds idle_timeout{std::chrono::minutes{5}};
   size_t max_activations = 1'000'000;
   std::string sync = "batch";
@@ -56,6 +57,7 @@ struct node_options {
   std::chrono::milliseconds leave_timeout{std::chrono::minutes{1}};
   std::chrono::milliseconds test_handoff_delay{0};
   std::string log_level = "info";
+  std::string log_format = "text";
 };
 
 /// Parses argv and KEEL_* environment variables (the command line wins) into `out` and

@@ -8,6 +8,7 @@
 #include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/call_slot.hpp"
 #include "keel/runtime/message.hpp"
+#include "keel/runtime/span_id.hpp"
 #include "keel/runtime/trace_id.hpp"
 
 namespace keel {
@@ -24,6 +25,8 @@ struct envelope {
   message_ptr payload;
   call_slot* reply = nullptr;  // null for a one-way tell; lives in this envelope (below)
   trace_id trace;
+  // The span of the turn that sent it; none for a request's first turn.
+  span_id parent_span;
   std::string caller;  // "http", "reminder", or the calling actor's "type/key"
   // The partition's epoch at the node that delivers it; 0 on a single node. Set by the
   // partition directory while routing, hence mutable.

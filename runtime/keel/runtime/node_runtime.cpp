@@ -20,6 +20,7 @@
 #include "keel/runtime/detail/wire.hpp"
 #include "keel/runtime/envelope.hpp"
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/log_trace.hpp"
 #include "keel/runtime/storage_keys.hpp"
 
 namespace keel {
@@ -63,9 +64,11 @@ caf::behavior deadline_sweeper(caf::event_based_actor* self, sweeper_config cfg)
         auto now = clock->now();
         std::vector<pending_calls::slow_call> slow;
         router->pending().sweep(now, slow_request, &slow);
-        for (const auto& call : slow)
+        for (const auto& call : slow) {
+          log_trace_scope about{call.trace};
           log->warn("slow request: {} open {} ms, waiting on {}; trace {}", call.message,
                     call.open.count(), call.chain, call.trace.to_hex());
+        }
         if (idle_timeout.count() > 0 && now >= next_idle_check) {
           next_idle_check = now + idle_period;
           router->activations().send_to_all(
@@ -99,6 +102,7 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
   services_->router = &router_;
   services_->metrics = &metrics_;
   services_->turns = &turns_;
+  services_->spans = opts_.spans.get();
   services_->clock = std::move(clock);
   services_->monotonic = opts_.monotonic.get();
   services_->log = runtime_logger();
@@ -147,11 +151,12 @@ node_runtime::~node_runtime() {
 }
 
 void node_runtime::call(actor_id target, message_ptr request, steady_time deadline, trace_id trace,
-                        std::string caller, call_slot::callback done) {
+                        std::string caller, call_slot::callback done, span_id parent) {
   auto env = make_call(std::move(target), deadline, std::move(done));
   env->message_type = request->GetDescriptor()->name();
   env->payload = std::move(request);
   env->trace = trace.valid() ? trace : trace_id::make();
+  env->parent_span = parent;
   env->caller = std::move(caller);
   router_.send(std::move(env));
 }

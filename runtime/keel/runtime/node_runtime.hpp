@@ -20,6 +20,7 @@
 #include "keel/runtime/node_fence.hpp"
 #include "keel/runtime/partition_host.hpp"
 #include "keel/runtime/registry.hpp"
+#include "keel/runtime/span_buffer.hpp"
 #include "keel/runtime/state_store.hpp"
 #include "keel/runtime/trace_id.hpp"
 #include "keel/runtime/turn_log.hpp"
@@ -40,6 +41,8 @@ struct runtime_options {
   // on (the chain of actors), while it is still open.
   std::chrono::milliseconds slow_request{std::chrono::seconds{1}};
   size_t turn_log_capacity = 16384;
+  // Every traced turn goes here as a span for an exporter to take; null: none is kept.
+  std::shared_ptr<span_buffer> spans;
   // Above 90 % of it the longest-idle activations are evicted; at it new ones are refused.
   size_t max_activations = 1'000'000;
   // Checked at every turn start and group commit; null: never closed (a single node).
@@ -69,9 +72,10 @@ class node_runtime {
   node_runtime& operator=(const node_runtime&) = delete;
 
   /// Calls `target`; `done` runs exactly once, on an arbitrary thread, with the reply or an
-  /// error carrying a Keel code (`timeout` at `deadline`).
+  /// error carrying a Keel code (`timeout` at `deadline`). The turn it starts names
+  /// `parent` (a client's span, say) as its parent span.
   void call(actor_id target, message_ptr request, steady_time deadline, trace_id trace,
-            std::string caller, call_slot::callback done);
+            std::string caller, call_slot::callback done, span_id parent = {});
 
   /// Blocking convenience for tools and tests: waits for the answer.
   call_result call_and_wait(const actor_id& target, message_ptr request,

@@ -1,17 +1,12 @@
 #include "keel/runtime/trace_id.hpp"
 
-#include <random>
-
 #include <fmt/format.h>
+
+#include "keel/runtime/detail/random64.hpp"
 
 namespace keel {
 
 namespace {
-
-uint64_t random64() {
-  thread_local std::mt19937_64 engine{std::random_device{}()};
-  return engine();
-}
 
 std::optional<uint64_t> parse_hex64(std::string_view hex) {
   uint64_t value = 0;
@@ -30,7 +25,7 @@ std::optional<uint64_t> parse_hex64(std::string_view hex) {
 }  // namespace
 
 trace_id trace_id::make() {
-  trace_id id{random64(), random64()};
+  trace_id id{detail::random64(), detail::random64()};
   if (!id.valid()) id.lo_ = 1;
   return id;
 }
@@ -66,7 +61,7 @@ std::string trace_id::to_hex() const {
 }
 
 std::string trace_id::to_traceparent() const {
-  auto span = random64() | 1;
+  auto span = detail::random64() | 1;
   return fmt::format("00-{:016x}{:016x}-{:016x}-01", hi_, lo_, span);
 }
 

@@ -31,6 +31,9 @@ class trace_id {
   std::string to_traceparent() const;
 
   bool valid() const noexcept { return hi_ != 0 || lo_ != 0; }
+  /// The id's first and last 8 bytes, as big-endian numbers (the hex form's two halves).
+  uint64_t high() const noexcept { return hi_; }
+  uint64_t low() const noexcept { return lo_; }
   friend bool operator==(const trace_id&, const trace_id&) = default;
 
   template <class Inspector>

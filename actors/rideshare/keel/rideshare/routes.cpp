@@ -22,11 +22,13 @@ using http::exchange_ptr;
 // Calls `target` and answers `status` with the reply as JSON, or the error's status.
 void forward(node_runtime& rt, const exchange_ptr& ex, actor_id target,
              std::shared_ptr<google::protobuf::Message> request, int status = 200) {
-  rt.call(std::move(target), std::move(request), ex->deadline(), ex->trace(), "http",
-          [ex, status](call_result result) {
-            if (!result) return ex->fail(result.error());
-            ex->respond(status, http::to_json(**result));
-          });
+  rt.call(
+      std::move(target), std::move(request), ex->deadline(), ex->trace(), "http",
+      [ex, status](call_result result) {
+        if (!result) return ex->fail(result.error());
+        ex->respond(status, http::to_json(**result));
+      },
+      ex->parent_span());
 }
 
 // Parses the body into a fresh `M`; answers 400 and returns null when it does not parse.
@@ -84,13 +86,15 @@ void request_ride(node_runtime& rt, const exchange_ptr& ex) {
   auto claim = std::make_shared<ClaimRideKey>();
   claim->set_body_hash(body_hash(*req));
   claim->set_ride_id(ride_id);
-  rt.call(actor_id{std::string{ride_key_type}, scoped}, claim, ex->deadline(), ex->trace(), "http",
-          [&rt, ex, req](call_result result) {
-            if (!result) return ex->fail(result.error());
-            const auto& claimed = static_cast<const RideKeyClaim&>(**result);
-            // A replay asks the same ride again: RequestRide answers an existing ride as is.
-            forward(rt, ex, ride_actor(claimed.ride_id()), req, claimed.replayed() ? 200 : 201);
-          });
+  rt.call(
+      actor_id{std::string{ride_key_type}, scoped}, claim, ex->deadline(), ex->trace(), "http",
+      [&rt, ex, req](call_result result) {
+        if (!result) return ex->fail(result.error());
+        const auto& claimed = static_cast<const RideKeyClaim&>(**result);
+        // A replay asks the same ride again: RequestRide answers an existing ride as is.
+        forward(rt, ex, ride_actor(claimed.ride_id()), req, claimed.replayed() ? 200 : 201);
+      },
+      ex->parent_span());
 }
 
 // A route's body and reply messages for the API contract; Request void: no body.

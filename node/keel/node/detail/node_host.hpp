@@ -33,6 +33,9 @@ namespace cluster {
 class cluster_directory;
 class membership;
 }  // namespace cluster
+namespace otlp {
+class otlp_exporter;
+}  // namespace otlp
 }  // namespace keel
 
 namespace keel::detail {
@@ -80,6 +83,8 @@ class node_host {
   std::unique_ptr<caf::actor_system> sys_;
   std::shared_ptr<cluster::membership> members_;
   std::unique_ptr<node_runtime> runtime_;
+  // With --otlp-endpoint: sends the spans the runtime's turns leave; stopped after it.
+  std::unique_ptr<otlp::otlp_exporter> exporter_;
   std::unique_ptr<http::gateway> gateway_;
   std::shared_ptr<http::connection_table> connections_;
   std::shared_ptr<std::atomic<uint16_t>> http_port_;

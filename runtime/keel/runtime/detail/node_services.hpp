@@ -16,6 +16,7 @@ class logger;
 namespace keel {
 class call_router;
 class node_fence;
+class span_buffer;
 class turn_log;
 class type_registry;
 class wall_clock;
@@ -33,6 +34,7 @@ struct node_services {
   call_router* router = nullptr;
   runtime_metrics* metrics = nullptr;
   turn_log* turns = nullptr;
+  span_buffer* spans = nullptr;  // null: no span export
   std::shared_ptr<wall_clock> clock;
   const monotonic_clock* monotonic = nullptr;  // owned by the runtime's options
   std::shared_ptr<spdlog::logger> log;

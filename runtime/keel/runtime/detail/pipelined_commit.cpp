@@ -30,6 +30,7 @@ class pipelined_commit final : public turn_commit {
   std::shared_ptr<std::atomic<uint32_t>> unsettled;
   uint64_t generation = 0;
   bool asked = false;  // the turn asked others, whose turns may have committed
+  span_id span;        // the turn's: the parent of the turns its tells start
 
   void done(caf::error failure) override {
     if (failure) {
@@ -60,7 +61,7 @@ class pipelined_commit final : public turn_commit {
         caf::anon_send(svc->reminders, remove_atom::value, id, change.name);
     }
     for (auto& [target, message] : tells)
-      svc->router->send(make_tell(target, std::move(message), env->trace, id));
+      svc->router->send(make_tell(target, std::move(message), env->trace, span, id));
     for (auto& [name, delay] : timers)
       caf::delayed_anon_send(activation, delay, timer_atom::value, std::move(name));
   }
@@ -98,6 +99,7 @@ void hand_to_writer(activation_actor* self, finished_turn done) {
   auto& st = self->state;
   auto req = std::make_shared<pipelined_commit>();
   req->asked = done.asked;
+  req->span = done.span;
   if (st.committed) {
     req->state_key = state_key(st.id);
     req->expected_version = st.version;

@@ -19,6 +19,7 @@ struct finished_turn {
   bool state_changed = false;  // the turn's state differs from the committed one
   bool writes = false;         // state, reminders or entries changed
   bool asked = false;          // the turn asked others, whose turns may have committed
+  span_id span;                // the turn's: the parent of the turns its tells start
 };
 
 /// Sends the store writer the commit of turn `done` of `self` without waiting for the

@@ -13,6 +13,7 @@
 #include "keel/runtime/metrics.hpp"
 #include "keel/runtime/node_fence.hpp"
 #include "keel/runtime/registry.hpp"
+#include "keel/runtime/span_buffer.hpp"
 #include "keel/runtime/turn_log.hpp"
 
 namespace keel::detail {
@@ -128,7 +129,7 @@ void turn::ask_message(const actor_id& target, message_ptr request,
         --me->outstanding_asks_;
         me->run([&] { then(std::move(answer)); });
       },
-      env_->reply);
+      env_->reply, span_);
 }
 
 void turn::maybe_finish() {
@@ -186,7 +187,8 @@ void turn::commit(std::string bytes, bool state_changed, bool writes) {
                          .bytes = bytes,
                          .state_changed = state_changed,
                          .writes = writes,
-                         .asked = asked_});
+                         .asked = asked_,
+                         .span = span_});
   if (state_changed) {
     // The old committed message becomes the next turn's working buffer.
     if (!in_place_) std::swap(st.committed, working_);
@@ -200,10 +202,27 @@ void turn::commit(std::string bytes, bool state_changed, bool writes) {
 void turn::apply_effects() {
   auto& st = self_->state;
   for (auto& [target, message] : effects_.tells)
-    st.svc->router->send(make_tell(target, std::move(message), env_->trace, st.id),
+    st.svc->router->send(make_tell(target, std::move(message), env_->trace, span_, st.id),
                          self_->context());
   for (auto& [name, delay] : effects_.timers)
     self_->delayed_send(self_, delay, timer_atom::value, std::move(name));
+}
+
+void turn::record_span(uint64_t end, bool ok) {
+  const auto& st = self_->state;
+  st.svc->spans->add([&](span_record& rec) {
+    rec.trace = env_->trace;
+    rec.span = span_;
+    rec.parent = env_->parent_span;
+    rec.actor = st.id;
+    rec.message = env_->message_type;
+    rec.caller = env_->caller;
+    rec.outcome = ok ? std::string_view{"ok"} : code_name(code_of(result_->error()));
+    rec.start_ticks = started_;
+    rec.end_ticks = end;
+    rec.version_before = base_version_;
+    rec.version_after = st.version;
+  });
 }
 
 void turn::finish(bool reply) {
@@ -230,6 +249,7 @@ void turn::finish(bool reply) {
       rec.version_before = base_version_;
       rec.version_after = st.version;
     });
+    if (st.svc->spans) record_span(end, ok);
   }
   if (!ok)
     st.svc->log->debug("turn {} {} trace={} failed: {}", to_string(st.id), env_->message_type,

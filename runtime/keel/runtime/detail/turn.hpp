@@ -15,6 +15,7 @@
 #include "keel/runtime/detail/activation_state.hpp"
 #include "keel/runtime/detail/turn_effects.hpp"
 #include "keel/runtime/envelope.hpp"
+#include "keel/runtime/log_trace.hpp"
 
 namespace keel::detail {
 
@@ -55,6 +56,7 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
     env_ = env.get();
     env_source_ = &env;
     started_ = started;
+    span_ = span_id::make();
     auto& st = self_->state;
     base_version_ = st.version;
     // Interleaved turns of a reentrant type must compare against what they started from,
@@ -107,10 +109,12 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
 
   /// Runs one step of the turn (the handler or a continuation, which may resume its
   /// coroutine), then finishes the turn if it has replied and waits on nothing. An
-  /// exception, also one escaping the coroutine, fails the turn with `app_error`.
+  /// exception, also one escaping the coroutine, fails the turn with `app_error`. Lines
+  /// logged meanwhile carry the turn's trace id.
   /// A template, not a std::function: the step's captures would cost an allocation per turn.
   template <class Step>
   void run(Step&& step) {
+    log_trace_scope scope{env_->trace};
     try {
       step();
       if (coroutine_ && coroutine_.done()) end_coroutine();
@@ -153,12 +157,15 @@ class turn final : public context, public std::enable_shared_from_this<turn> {
   void commit(std::string bytes, bool state_changed, bool writes);
   void apply_effects();
   void finish(bool reply);
+  /// Adds this turn, which ended at `end` (fast_clock ticks), to the node's span buffer.
+  void record_span(uint64_t end, bool ok);
 
   activation_actor* self_;
   const envelope* env_ = nullptr;             // alive while the turn is open: see shared_env()
   const envelope_ptr* env_source_ = nullptr;  // the handled message's; only in the first step
   envelope_ptr env_hold_;                     // set once the turn must own the envelope
   uint64_t started_ = 0;                      // fast_clock ticks
+  span_id span_;                              // this turn's; its asks and tells carry it
   uint64_t base_version_ = 0;
   std::string base_bytes_;  // reentrant types only
   // Allocated once, reused by later turns.

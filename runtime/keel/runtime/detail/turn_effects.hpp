@@ -47,14 +47,15 @@ struct turn_effects {
   }
 };
 
-/// A one-way envelope from `sender` to `target`, in trace `trace`.
+/// A one-way envelope from `sender`'s turn `span` to `target`, in trace `trace`.
 inline envelope_ptr make_tell(const actor_id& target, message_ptr message, const trace_id& trace,
-                              const actor_id& sender) {
+                              span_id span, const actor_id& sender) {
   auto out = std::make_shared<envelope>();
   out->target = target;
   out->message_type = message->GetDescriptor()->name();
   out->payload = std::move(message);
   out->trace = trace;
+  out->parent_span = span;
   out->caller = to_string(sender);
   return out;
 }

@@ -261,6 +261,7 @@ void gateway::handle(request req, responder respond) {
   auto parent = req.header("traceparent");
   auto parsed = parent.empty() ? std::nullopt : trace_id::from_traceparent(parent);
   ex->trace_ = parsed ? *parsed : trace_id::make();
+  if (parsed) ex->parent_span_ = span_id::from_traceparent(parent).value_or(span_id{});
   ex->respond_ = std::move(respond);
 
   auto segments = split_path(req.path);

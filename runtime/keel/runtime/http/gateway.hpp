@@ -23,6 +23,7 @@
 #include "keel/runtime/http/rate_limit.hpp"
 #include "keel/runtime/message.hpp"
 #include "keel/runtime/metrics.hpp"
+#include "keel/runtime/span_id.hpp"
 #include "keel/runtime/trace_id.hpp"
 
 namespace google::protobuf {
@@ -99,6 +100,9 @@ class exchange {
   /// The path segment captured by `{name}` in the route template (percent-decoded).
   std::string_view param(std::string_view name) const;
   const trace_id& trace() const noexcept { return trace_; }
+  /// The client's span from its `traceparent` header: the parent of the request's first
+  /// turn. None without a valid header.
+  span_id parent_span() const noexcept { return parent_span_; }
   steady_time deadline() const noexcept { return deadline_; }
 
   void respond(int status, std::string json_body);
@@ -112,6 +116,7 @@ class exchange {
   request request_;
   std::vector<std::pair<std::string, std::string>> params_;
   trace_id trace_;
+  span_id parent_span_;
   steady_time deadline_;
   steady_time started_;
   responder respond_;

@@ -28,11 +28,13 @@ void invoke_actor(node_runtime& runtime, const exchange_ptr& ex) {
                                                     "' is internal: only actors send it"));
   std::shared_ptr<google::protobuf::Message> request{(*handler)->request_prototype->New()};
   if (auto err = parse_json(ex->req().body, *request)) return ex->fail(err);
-  runtime.call(std::move(target), std::move(request), ex->deadline(), ex->trace(), "http",
-               [ex](call_result result) {
-                 if (!result) return ex->fail(result.error());
-                 ex->respond(200, to_json(**result));
-               });
+  runtime.call(
+      std::move(target), std::move(request), ex->deadline(), ex->trace(), "http",
+      [ex](call_result result) {
+        if (!result) return ex->fail(result.error());
+        ex->respond(200, to_json(**result));
+      },
+      ex->parent_span());
 }
 
 void locate_actor(node_runtime& runtime, const exchange_ptr& ex) {
