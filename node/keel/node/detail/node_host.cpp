@@ -44,6 +44,9 @@ int node_host::fail(const std::string& why) {
 std::optional<int> node_host::open_store() {
   // A port already taken is found before the data dir is opened and its reminders loaded.
   auto port_check = http::check_can_listen(opts_.bind_host(), opts_.http_port);
+  if (!port_check && opts_.http_plaintext_port > 0)
+    port_check =
+        http::check_can_listen(opts_.bind_host(), static_cast<uint16_t>(opts_.http_plaintext_port));
   if (!port_check && !opts_.etcd.empty())
     port_check = http::check_can_listen(opts_.bind_host(), opts_.cluster_port);
   if (port_check) return fail(message_of(port_check));
@@ -133,21 +136,42 @@ void node_host::add_routes() {
   http::add_openapi_route(*gateway_);  // last: it describes every route added before it
 }
 
-std::optional<int> node_host::serve() {
+std::optional<int> node_host::start_http() {
   http::server_options sopts;
   sopts.host = opts_.bind_host();
   sopts.port = opts_.http_port;
   sopts.threads = opts_.http_threads;
   sopts.hard_body_cap = std::max<size_t>(opts_.max_body * 4, 16 << 20);
   sopts.connections = connections_;
-  auto server =
-      http::start_server(sopts, [gw = gateway_.get()](http::request req, http::responder respond) {
-        gw->handle(std::move(req), std::move(respond));
-      });
+  if (!opts_.tls_cert.empty()) sopts.tls = tls_identity{opts_.tls_cert, opts_.tls_key};
+  auto handler = [gw = gateway_.get()](http::request req, http::responder respond) {
+    gw->handle(std::move(req), std::move(respond));
+  };
+  auto server = http::start_server(sopts, handler);
   if (!server) return fail(message_of(server.error()));
   server_ = std::move(*server);
   http_port_->store(server_->port());
+  if (opts_.http_plaintext_port < 0) return std::nullopt;
+  // The same gateway and connection table: one set of routes, limits and metrics.
+  sopts.tls.reset();
+  sopts.port = static_cast<uint16_t>(opts_.http_plaintext_port);
+  auto plaintext = http::start_server(sopts, std::move(handler));
+  if (!plaintext) return fail("--http-plaintext-port: " + message_of(plaintext.error()));
+  plaintext_server_ = std::move(*plaintext);
+  return std::nullopt;
+}
+
+std::optional<int> node_host::serve() {
+  if (auto rc = start_http()) return rc;
   auto http_address = opts_.advertise_host + ":" + std::to_string(server_->port());
+  // `https=` names the TLS port, `http=` a plaintext one: scripts find the port they speak.
+  std::string listening = "http=" + http_address;
+  if (!opts_.tls_cert.empty()) {
+    listening = "https=" + http_address;
+    if (plaintext_server_)
+      listening +=
+          " http=" + opts_.advertise_host + ":" + std::to_string(plaintext_server_->port());
+  }
   std::string cluster_address = "none";
   if (members_) {
     auto cluster_port = directory_->publish(opts_.bind_host(), opts_.cluster_port);
@@ -168,7 +192,7 @@ std::optional<int> node_host::serve() {
           opts_.node_id);
   }
   // stdout carries only this line, which scripts wait for.
-  std::cout << program_ << " listening http=" << http_address << " cluster=" << cluster_address
+  std::cout << program_ << " listening " << listening << " cluster=" << cluster_address
             << std::endl;
   log_->info("node {} serving, data in {}, sync={}", opts_.node_id, opts_.data_dir, opts_.sync);
   return std::nullopt;
@@ -212,6 +236,7 @@ void node_host::stop() {
     gateway_->wait_until_idle(std::chrono::steady_clock::now() + opts_.request_timeout +
                               std::chrono::seconds{1});
   }
+  if (plaintext_server_) plaintext_server_->stop();
   if (server_) server_->stop();
   log_->info("http stopped");
   // The directory stays set while the runtime stops: without it a late tell from a
@@ -228,6 +253,7 @@ int node_host::run(const sigset_t& stop_signals) {
   add_routes();
   if (auto rc = serve()) {
     if (directory_) directory_->stop();
+    if (plaintext_server_) plaintext_server_->stop();
     if (server_) server_->stop();
     runtime_->stop();
     return *rc;
