@@ -159,7 +159,7 @@ caf::error settle_replication(const cluster_settings& settings, membership_optio
 }
 
 caf::error claim_data(state_store& store, membership_options& opts) {
-  etcd_client etcd{opts.etcd};
+  etcd_client etcd{opts.etcd, opts.etcd_tls};
   auto settings = cluster_settings_in_etcd(etcd, opts);
   if (!settings) return std::move(settings.error());
   if (auto err = settle_replication(*settings, opts)) return err;

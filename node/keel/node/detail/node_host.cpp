@@ -66,6 +66,7 @@ std::optional<int> node_host::open_store() {
   // its membership may have lapsed.
   cluster::membership_options mopts;
   mopts.etcd = opts_.etcd;
+  mopts.etcd_tls = {opts_.etcd_ca, {opts_.etcd_cert, opts_.etcd_key}};
   mopts.cluster_name = opts_.cluster_name;
   mopts.node_id = opts_.node_id;
   mopts.lease_ttl = std::chrono::ceil<std::chrono::seconds>(opts_.lease_ttl);
