@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "keel/cluster/cluster_tls.hpp"
 #include "keel/cluster/etcd_tls.hpp"
 #include "keel/runtime/clock.hpp"
 
@@ -17,6 +18,9 @@ inline constexpr size_t default_replication_factor = 2;
 struct membership_options {
   std::string etcd;            // host:port of etcd's client (JSON gateway) port
   cluster::etcd_tls etcd_tls;  // HTTPS to etcd when enabled
+  // Mutual TLS between nodes; claim_data() checks it against the cluster's, recorded in
+  // etcd by its first node, so a node that could not talk to the others never joins.
+  cluster::cluster_tls transport_tls;
   std::string cluster_name = "keel";
   std::string node_id = "n1";
   std::chrono::seconds lease_ttl{2};

@@ -67,6 +67,7 @@ std::optional<int> node_host::open_store() {
   cluster::membership_options mopts;
   mopts.etcd = opts_.etcd;
   mopts.etcd_tls = {opts_.etcd_ca, {opts_.etcd_cert, opts_.etcd_key}};
+  mopts.transport_tls = {{opts_.cluster_tls_cert, opts_.cluster_tls_key}, opts_.cluster_tls_ca};
   mopts.cluster_name = opts_.cluster_name;
   mopts.node_id = opts_.node_id;
   mopts.lease_ttl = std::chrono::ceil<std::chrono::seconds>(opts_.lease_ttl);
@@ -84,7 +85,7 @@ std::optional<int> node_host::start_runtime() {
   if (opts_.test_actors) register_test_actors(app_.types());
   cfg_ = std::make_unique<caf::actor_system_config>();
   cfg_->set("scheduler.max-threads", opts_.threads);
-  if (members_) cluster::configure_cluster_transport(*cfg_);
+  if (members_) cluster::configure_cluster_transport(*cfg_, members_->options().transport_tls);
   sys_ = std::make_unique<caf::actor_system>(*cfg_);
   runtime_options ropts;
   ropts.node_id = opts_.node_id;
