@@ -4,7 +4,7 @@ JOBS ?= 2
 PACKAGES := cmake g++ make pkg-config libcaf-dev libssl-dev libprotobuf-dev protobuf-compiler \
   libleveldb-dev libsnappy-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev \
   libbenchmark-dev librestinio-dev libasio-dev libhttp-parser-dev libcpp-httplib-dev \
-  libcli11-dev libsimdjson-dev libjemalloc-dev prometheus wrk etcd-server curl chromium
+  libcli11-dev libsimdjson-dev libjemalloc-dev prometheus wrk etcd-server curl chromium openssl
 # npx runs the OpenAPI validator (tests/system/openapi_test.cpp); Debian's npm brings it and
 # nodejs. A machine with NodeSource's nodejs has npx already, and that nodejs conflicts with
 # Debian's npm.

@@ -20,7 +20,9 @@
 namespace keel::bench {
 
 /// A child server process whose stdout prints "... listening http=HOST:PORT" (keel-node,
-/// bare-http-server and keel-bench's own --child modes). SIGTERMed and reaped on destruction.
+/// bare-http-server and keel-bench's own --child modes), or "listening https=HOST:PORT
+/// http=HOST:PORT" (keel-node with --tls-cert and --http-plaintext-port). SIGTERMed and
+/// reaped on destruction.
 /// Thread safety: externally synchronized.
 class server_process {
  public:
@@ -39,7 +41,7 @@ class server_process {
       execv(binary.c_str(), argv.data());
       _exit(127);
     }
-    static const std::regex listening{R"(listening http=[^:]+:(\d+))"};
+    static const std::regex listening{R"(listening (https=[^:]+:(\d+) )?http=[^:]+:(\d+))"};
     for (int i = 0; i < 1000; ++i) {
       std::ifstream in{out};
       std::stringstream ss;
@@ -47,7 +49,8 @@ class server_process {
       std::smatch m;
       auto text = ss.str();
       if (std::regex_search(text, m, listening)) {
-        port_ = std::stoi(m[1]);
+        if (m[2].matched) tls_port_ = std::stoi(m[2]);
+        port_ = std::stoi(m[3]);
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds{10});
@@ -67,6 +70,7 @@ class server_process {
     pid_ = -1;
   }
   int port() const { return port_; }
+  int tls_port() const { return tls_port_; }  // 0: no https= port
   const std::string& dir() const { return dir_; }
   pid_t pid() const { return pid_; }
 
@@ -74,6 +78,7 @@ class server_process {
   std::string dir_;
   pid_t pid_ = -1;
   int port_ = 0;
+  int tls_port_ = 0;
 };
 
 /// A fresh directory under /tmp.
@@ -81,6 +86,28 @@ inline std::string scratch() {
   char pattern[] = "/tmp/keel-bench-cluster-XXXXXX";
   return mkdtemp(pattern);
 }
+
+/// A CA and one certificate it signed ("node", for 127.0.0.1, serving and client use),
+/// made by the openssl CLI in a scratch directory, removed on destruction: what the TLS rows
+/// run with. It must outlive every process and actor system using the files: CAF's
+/// openssl module reads them again for each new connection (and throws if they are gone).
+struct bench_certs {
+  std::string dir = scratch();
+  std::string ca = dir + "/ca.crt", cert = dir + "/node.crt", key = dir + "/node.key";
+  bench_certs() {
+    std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes ";
+    auto script = "cd " + dir + " && printf 'subjectAltName=IP:127.0.0.1\\n' > ext && " +
+                  "openssl req -x509" + ec + "-keyout ca.key -out ca.crt -days 2 -subj /CN=ca && " +
+                  "openssl req" + ec + "-keyout node.key -out node.csr -subj /CN=node && " +
+                  "openssl x509 -req -in node.csr -CA ca.crt -CAkey ca.key -CAcreateserial " +
+                  "-out node.crt -days 2 -extfile ext";
+    if (std::system(("(" + script + ") >/dev/null 2>&1").c_str()) != 0)
+      throw std::runtime_error("openssl could not make the TLS rows' certificates in " + dir);
+  }
+  ~bench_certs() { std::system(("rm -rf " + dir).c_str()); }
+  bench_certs(const bench_certs&) = delete;
+  bench_certs& operator=(const bench_certs&) = delete;
+};
 
 inline int free_port() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -75,10 +75,10 @@ double tcp_rate(int port, int n, int window) {
   return n / secs;
 }
 
-std::unique_ptr<caf::actor_system_config> cluster_config() {
+std::unique_ptr<caf::actor_system_config> cluster_config(const cluster::cluster_tls& tls = {}) {
   auto cfg = std::make_unique<caf::actor_system_config>();
   cfg->set("scheduler.max-threads", 2);
-  cluster::configure_cluster_transport(*cfg);
+  cluster::configure_cluster_transport(*cfg, tls);
   return cfg;
 }
 
@@ -122,70 +122,124 @@ int cluster_child(const std::string& kind) {
   return 2;
 }
 
+namespace {
+
+// Node A in this process and node B, a keel-node child, joined through one etcd, with a
+// counter B owns: what the keel rows call. With `certs`, every node-to-node connection is
+// mutual TLS under their CA. Stops A and removes its data on destruction.
+class cross_node_pair {
+ public:
+  cross_node_pair(const bench_config& cfg, const bench_certs* certs)
+      : node_b_(cfg.bin_dir + "/keel-node", node_b_args(certs)) {
+    cluster::cluster_tls tls;
+    if (certs) tls = {{certs->cert, certs->key}, certs->ca};
+    cfg_ = cluster_config(tls);
+    sys_ = std::make_unique<caf::actor_system>(*cfg_);
+    auto store = open_leveldb_store({a_dir_ + "/db", true});
+    if (!store) throw std::runtime_error(message_of(store.error()));
+    cluster::membership_options mopts;
+    mopts.etcd = etcd_.endpoint();
+    mopts.node_id = "bench-a";
+    mopts.transport_tls = tls;
+    members_ = std::make_shared<cluster::membership>(mopts, log_);
+    runtime_options ropts;
+    ropts.node_id = "bench-a";
+    ropts.fence = members_;
+    register_counter(types_);
+    auto rt = node_runtime::start(*sys_, types_, std::move(*store), make_system_clock(), ropts);
+    if (!rt) throw std::runtime_error(message_of(rt.error()));
+    rt_ = std::move(*rt);
+    directory_ = std::make_unique<cluster::cluster_directory>(*members_, *rt_, *sys_, log_);
+    join();
+  }
+  ~cross_node_pair() {
+    directory_->stop();
+    rt_->stop();
+    members_->leave();
+    std::system(("rm -rf " + a_dir_ + " " + b_dir_).c_str());
+  }
+
+  caf::actor_system& sys() { return *sys_; }
+
+  // Calls per second of Get on B's counter from an actor in A, `window` in flight.
+  double rate(int n, int window) {
+    auto deadline = clock_type::now() + 600s;
+    auto* router = &rt_->router();
+    message_ptr get = std::make_shared<builtin::Get>();
+    return drive(*sys_, n, window,
+                 [=, target = target_](auto* self, std::function<void(bool)> done) {
+                   call_from_actor(self, *router, target, get, deadline, trace_id{}, "bench",
+                                   wait_mode::multiplex,
+                                   [done](call_result r) { done(static_cast<bool>(r)); });
+                 });
+  }
+
+ private:
+  std::vector<std::string> node_b_args(const bench_certs* certs) const {
+    std::vector<std::string> args{"--node-id=bench-b", "--etcd=" + etcd_.endpoint(),
+                                  "--http-port=0", "--cluster-port=0", "--data-dir=" + b_dir_,
+                                  "--log-level=warn",
+                                  // The crossing alone, with no copies written (row j has those).
+                                  "--replication-factor=1"};
+    if (certs)
+      args.insert(args.end(), {"--cluster-tls-cert=" + certs->cert,
+                               "--cluster-tls-key=" + certs->key, "--cluster-tls-ca=" + certs->ca});
+    return args;
+  }
+
+  // Publishes A, joins, and places a counter on B.
+  void join() {
+    auto port = directory_->publish("127.0.0.1", 0);
+    if (!port) throw std::runtime_error("cannot publish node A's endpoint");
+    rt_->set_directory(directory_.get());
+    if (auto err = members_->join("127.0.0.1:0", "127.0.0.1:" + std::to_string(*port)))
+      throw std::runtime_error(message_of(err));
+    for (int i = 0; i < 100 && members_->members().size() < 2; ++i)
+      std::this_thread::sleep_for(50ms);
+    // A counter whose partition rendezvous hashing gives to B.
+    for (int k = 0;; ++k) {
+      target_ = actor_id{"counter", "remote" + std::to_string(k)};
+      if (cluster::membership::rendezvous_owner(target_.partition(), {"bench-a", "bench-b"}) ==
+          "bench-b")
+        break;
+    }
+    auto warm = rt_->call_and_wait(target_, std::make_shared<builtin::Increment>(), 5s);
+    if (!warm)
+      throw std::runtime_error("first cross-node call failed: " + message_of(warm.error()));
+    auto where = members_->partition(target_.partition());
+    if (!where || where->owner() != "bench-b")
+      throw std::runtime_error("the bench counter was not placed on node B");
+  }
+
+  std::shared_ptr<spdlog::logger> log_ =
+      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  etcd_child etcd_;
+  std::string b_dir_ = scratch();
+  std::string a_dir_ = scratch();
+  server_process node_b_;
+  type_registry types_;
+  std::unique_ptr<caf::actor_system_config> cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  std::shared_ptr<cluster::membership> members_;
+  std::unique_ptr<node_runtime> rt_;
+  std::unique_ptr<cluster::cluster_directory> directory_;
+  actor_id target_{"counter", ""};
+};
+
+}  // namespace
+
 void bench_cross_node(const bench_config& cfg, progress& prog, std::vector<result>& out) {
   prog.step(
       "(f) cross-node call: counter on another keel-node vs raw CAF over the middleman "
-      "vs raw TCP");
+      "vs raw TCP, and over mutual TLS");
   int n1 = cfg.quick ? 2000 : 5000;
   int n100 = cfg.quick ? 20000 : 60000;
-  auto log =
-      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
-
-  // Node A lives in this process; node B is a keel-node child; both join one etcd.
-  etcd_child etcd;
-  auto b_dir = scratch();
-  server_process node_b{cfg.bin_dir + "/keel-node",
-                        {"--node-id=bench-b", "--etcd=" + etcd.endpoint(), "--http-port=0",
-                         "--cluster-port=0", "--data-dir=" + b_dir, "--log-level=warn",
-                         // The crossing alone, with no copies written (row j has those).
-                         "--replication-factor=1"}};
-  auto a_dir = scratch();
-  type_registry types;
-  register_counter(types);
-  auto a_cfg = cluster_config();
-  caf::actor_system sys{*a_cfg};
-  auto store = open_leveldb_store({a_dir + "/db", true});
-  if (!store) throw std::runtime_error(message_of(store.error()));
-  cluster::membership_options mopts;
-  mopts.etcd = etcd.endpoint();
-  mopts.node_id = "bench-a";
-  auto members = std::make_shared<cluster::membership>(mopts, log);
-  runtime_options ropts;
-  ropts.node_id = "bench-a";
-  ropts.fence = members;
-  auto rt = node_runtime::start(sys, types, std::move(*store), make_system_clock(), ropts);
-  if (!rt) throw std::runtime_error(message_of(rt.error()));
-  cluster::cluster_directory directory{*members, **rt, sys, log};
-  auto port = directory.publish("127.0.0.1", 0);
-  if (!port) throw std::runtime_error("cannot publish node A's endpoint");
-  (*rt)->set_directory(&directory);
-  if (auto err = members->join("127.0.0.1:0", "127.0.0.1:" + std::to_string(*port)))
-    throw std::runtime_error(message_of(err));
-  for (int i = 0; i < 100 && members->members().size() < 2; ++i) std::this_thread::sleep_for(50ms);
-  // A counter whose partition rendezvous hashing gives to B.
-  actor_id target{"counter", ""};
-  for (int k = 0;; ++k) {
-    target = actor_id{"counter", "remote" + std::to_string(k)};
-    if (cluster::membership::rendezvous_owner(target.partition(), {"bench-a", "bench-b"}) ==
-        "bench-b")
-      break;
-  }
-  message_ptr get = std::make_shared<builtin::Get>();
-  auto warm = (*rt)->call_and_wait(target, std::make_shared<builtin::Increment>(), 5s);
-  if (!warm) throw std::runtime_error("first cross-node call failed: " + message_of(warm.error()));
-  auto where = members->partition(target.partition());
-  if (!where || where->owner() != "bench-b")
-    throw std::runtime_error("the bench counter was not placed on node B");
-  auto* router = &(*rt)->router();
-  auto keel_rate = [&](int n, int window) {
-    auto deadline = clock_type::now() + 600s;
-    return drive(sys, n, window, [=](auto* self, std::function<void(bool)> done) {
-      call_from_actor(self, *router, target, get, deadline, trace_id{}, "bench",
-                      wait_mode::multiplex, [done](call_result r) { done(static_cast<bool>(r)); });
-    });
-  };
+  cross_node_pair plain{cfg, nullptr};
+  bench_certs certs;  // before the pair: it must outlive node B and node A's actor system
+  cross_node_pair tls{cfg, &certs};
 
   server_process caf_echo{cfg.self_path, {"--child=caf-echo"}};
+  auto& sys = plain.sys();
   auto remote = sys.middleman().remote_actor("127.0.0.1", static_cast<uint16_t>(caf_echo.port()));
   if (!remote) throw std::runtime_error("cannot reach the raw CAF child");
   auto caf_rate = [&](int n, int window) {
@@ -196,26 +250,34 @@ void bench_cross_node(const bench_config& cfg, progress& prog, std::vector<resul
   };
   server_process tcp_echo{cfg.self_path, {"--child=tcp-echo"}};
 
-  std::vector<double> keel1, caf1, tcp1, keel100, caf100, tcp100;
-  keel_rate(500, 1);  // warm-up: connections, activation
+  std::vector<double> keel1, caf1, tcp1, keel100, caf100, tcp100, tls1, tls100;
+  plain.rate(500, 1);  // warm-up: connections, activation
+  tls.rate(500, 1);
   caf_rate(500, 1);
   for (int r = 0; r < cfg.rounds; ++r) {
-    keel1.push_back(keel_rate(n1, 1));
+    keel1.push_back(plain.rate(n1, 1));
+    tls1.push_back(tls.rate(n1, 1));
     caf1.push_back(caf_rate(n1, 1));
     tcp1.push_back(tcp_rate(tcp_echo.port(), n1 * 4, 1));
-    keel100.push_back(keel_rate(n100, 100));
+    keel100.push_back(plain.rate(n100, 100));
+    tls100.push_back(tls.rate(n100, 100));
     caf100.push_back(caf_rate(n100, 100));
     tcp100.push_back(tcp_rate(tcp_echo.port(), n100 * 4, 100));
     prog.note(
-        fmt::format("round {}: 1 in flight keel {:.0f}/s, CAF {:.0f}/s, TCP {:.0f}/s; "
-                    "100 in flight keel {:.0f}/s, CAF {:.0f}/s, TCP {:.0f}/s",
-                    r + 1, keel1.back(), caf1.back(), tcp1.back(), keel100.back(), caf100.back(),
-                    tcp100.back()));
+        fmt::format("round {}: 1 in flight keel {:.0f}/s (mTLS {:.0f}/s), CAF {:.0f}/s, TCP "
+                    "{:.0f}/s; 100 in flight keel {:.0f}/s (mTLS {:.0f}/s), CAF {:.0f}/s, TCP "
+                    "{:.0f}/s",
+                    r + 1, keel1.back(), tls1.back(), caf1.back(), tcp1.back(), keel100.back(),
+                    tls100.back(), caf100.back(), tcp100.back()));
   }
   out.push_back({"f. cross-node call, 1 in flight, vs raw CAF", median(keel1), "calls/s",
                  median(caf1), median_ratio(keel1, caf1), std::nullopt});
   out.push_back({"f. cross-node call, 100 in flight, vs raw CAF", median(keel100), "calls/s",
                  median(caf100), median_ratio(keel100, caf100), 0.7});
+  out.push_back({"f. cross-node call over mTLS, 1 in flight, vs plaintext", median(tls1), "calls/s",
+                 median(keel1), median_ratio(tls1, keel1), std::nullopt});
+  out.push_back({"f. cross-node call over mTLS, 100 in flight, vs plaintext", median(tls100),
+                 "calls/s", median(keel100), median_ratio(tls100, keel100), std::nullopt});
   // Round trips as times: keel's round trip over raw TCP's (how many TCP round trips one
   // cross-node call costs).
   std::vector<double> keel_rtt, tcp_rtt;
@@ -227,10 +289,6 @@ void bench_cross_node(const bench_config& cfg, progress& prog, std::vector<resul
                  median(tcp_rtt), median_ratio(keel_rtt, tcp_rtt), std::nullopt});
   out.push_back({"f. raw TCP ping-pong, 100 in flight (context)", median(tcp100), "msgs/s", 0, 0,
                  std::nullopt});
-  directory.stop();
-  (*rt)->stop();
-  members->leave();
-  std::system(("rm -rf " + a_dir + " " + b_dir).c_str());
 }
 
 }  // namespace keel::bench

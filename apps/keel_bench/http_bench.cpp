@@ -32,11 +32,12 @@ double to_ms(const std::string& number, const std::string& unit) {
   return v;
 }
 
+// `scheme` http or https: wrk keeps each connection alive either way.
 wrk_result run_wrk(int port, const std::string& path, double seconds, int connections,
-                   const std::string& script = {}) {
-  auto cmd =
-      fmt::format("wrk -t2 -c{} -d{}s --latency {} http://127.0.0.1:{}{} 2>&1", connections,
-                  static_cast<int>(seconds), script.empty() ? "" : "-s " + script, port, path);
+                   const std::string& script = {}, const std::string& scheme = "http") {
+  auto cmd = fmt::format("wrk -t2 -c{} -d{}s --latency {} {}://127.0.0.1:{}{} 2>&1", connections,
+                         static_cast<int>(seconds), script.empty() ? "" : "-s " + script, scheme,
+                         port, path);
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string text;
   char buf[4096];
@@ -163,10 +164,14 @@ void bench_http(const bench_config& cfg, progress& prog, std::vector<result>& ou
   // Both servers on two I/O threads (keel-node's default on 2 cores is one): the rows
   // compare the HTTP layers like for like, on requests whose HTTP work is most of the work.
   server_process bare{cfg.bin_dir + "/bare-http-server", {"2"}};
+  // One node serves both: HTTPS on its --http-port, plaintext on --http-plaintext-port
+  // (two servers with two I/O threads each), so the TLS rows compare like for like.
+  bench_certs certs;
   server_process node{
       cfg.bin_dir + "/keel-node",
       {"--http-port=0", "--data-dir=/tmp/keel-bench-node-" + std::to_string(getpid()),
-       "--log-level=warn", "--http-threads=2"}};
+       "--log-level=warn", "--http-threads=2", "--tls-cert=" + certs.cert, "--tls-key=" + certs.key,
+       "--http-plaintext-port=0"}};
   auto script = node.dir() + "/increment.lua";
   std::ofstream{script} << R"(math.randomseed(42)
 request = function()
@@ -182,16 +187,20 @@ end
                     {["Content-Type"] = "application/json"}, '{"by":1}')
 end
 )";
-  std::vector<wrk_result> bare_runs, health_runs, inc_runs, hot_runs;
+  std::vector<wrk_result> bare_runs, health_runs, inc_runs, hot_runs, tls_health_runs, tls_inc_runs;
   for (int r = 0; r < cfg.rounds; ++r) {
     bare_runs.push_back(run_wrk(bare.port(), "/healthz", seconds, connections));
     health_runs.push_back(run_wrk(node.port(), "/healthz", seconds, connections));
+    tls_health_runs.push_back(
+        run_wrk(node.tls_port(), "/healthz", seconds, connections, {}, "https"));
     inc_runs.push_back(run_wrk(node.port(), "/", seconds, connections, script));
+    tls_inc_runs.push_back(run_wrk(node.tls_port(), "/", seconds, connections, script, "https"));
     hot_runs.push_back(run_wrk(node.port(), "/", seconds, connections, hot_script));
     prog.note(fmt::format(
-        "round {}: bare {:.0f}/s, keel /healthz {:.0f}/s, Increment {:.0f}/s, one actor {:.0f}/s",
-        r + 1, bare_runs.back().rps, health_runs.back().rps, inc_runs.back().rps,
-        hot_runs.back().rps));
+        "round {}: bare {:.0f}/s, keel /healthz {:.0f}/s (TLS {:.0f}/s), Increment {:.0f}/s (TLS "
+        "{:.0f}/s), one actor {:.0f}/s",
+        r + 1, bare_runs.back().rps, health_runs.back().rps, tls_health_runs.back().rps,
+        inc_runs.back().rps, tls_inc_runs.back().rps, hot_runs.back().rps));
   }
   std::system(fmt::format("rm -rf /tmp/keel-bench-node-{}", getpid()).c_str());
   auto med = [](const std::vector<wrk_result>& runs, double wrk_result::*field) {
@@ -205,13 +214,18 @@ end
     return xs;
   };
   auto bare_rps = rates(bare_runs), health_rps = rates(health_runs), inc_rps = rates(inc_runs),
-       hot_rps = rates(hot_runs);
+       hot_rps = rates(hot_runs), tls_health_rps = rates(tls_health_runs),
+       tls_inc_rps = rates(tls_inc_runs);
   out.push_back({"d. GET /healthz, keel-node vs bare server", median(health_rps), "req/s",
                  median(bare_rps), median_ratio(health_rps, bare_rps), 0.8});
   out.push_back({"d. durable Increment vs /healthz", median(inc_rps), "req/s", median(health_rps),
                  median_ratio(inc_rps, health_rps), 0.5});
   out.push_back({"d. durable Increment, all on one actor", median(hot_rps), "req/s",
                  median(inc_rps), median_ratio(hot_rps, inc_rps), std::nullopt});
+  out.push_back({"d. GET /healthz over TLS vs plaintext", median(tls_health_rps), "req/s",
+                 median(health_rps), median_ratio(tls_health_rps, health_rps), std::nullopt});
+  out.push_back({"d. durable Increment over TLS vs plaintext", median(tls_inc_rps), "req/s",
+                 median(inc_rps), median_ratio(tls_inc_rps, inc_rps), std::nullopt});
   auto add_latency = [&](const std::string& name, const std::vector<wrk_result>& runs) {
     out.push_back({name + " p50", med(runs, &wrk_result::p50_ms), "ms", 0, 0, std::nullopt});
     out.push_back({name + " p99", med(runs, &wrk_result::p99_ms), "ms", 0, 0, std::nullopt});
@@ -220,6 +234,8 @@ end
   add_latency("d. keel /healthz", health_runs);
   add_latency("d. keel Increment", inc_runs);
   add_latency("d. keel Increment, one actor", hot_runs);
+  add_latency("d. keel /healthz over TLS", tls_health_runs);
+  add_latency("d. keel Increment over TLS", tls_inc_runs);
   bench_otlp_export(cfg, seconds, connections, script, prog, out);
 }
 

@@ -1,37 +1,68 @@
 #pragma once
-// The test speaking to a real node's cluster endpoint as a peer node would: wire types over
-// CAF's middleman (the test's own actor system, with the cluster's transport configured).
+// The test as a peer node: it calls a real node's cluster endpoint over CAF with the wire
+// types (the test's own actor system, with the cluster's transport configured).
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 
+#include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/wire.hpp"
+#include "keel/runtime/builtin.pb.h"
 #include "keel/runtime/errc.hpp"
 
 namespace keel::test {
 
-/// Sends `msg` to the endpoint at `address` ("host:port") and waits (≤ 10 s) for its
-/// wire_reply; a failed reply if it cannot be reached or does not answer.
-template <class Message>
-cluster::wire_reply ask_as_peer(caf::actor_system& sys, const std::string& address, Message msg) {
+/// "host:port" as CAF's remote_actor takes it.
+inline std::pair<std::string, uint16_t> split_address(const std::string& address) {
   auto colon = address.rfind(':');
-  auto endpoint = sys.middleman().remote_actor(
-      address.substr(0, colon), static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  if (!endpoint) return cluster::failed_reply(errc::unavailable, "cannot reach " + address);
+  return {address.substr(0, colon), static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))};
+}
+
+/// Sends `msg` to a node's `endpoint` and waits (≤ 10 s) for its wire_reply; a failed
+/// reply if it does not answer.
+template <class Message>
+cluster::wire_reply ask_endpoint(caf::actor_system& sys, const caf::actor& endpoint, Message msg) {
   cluster::wire_reply out = cluster::failed_reply(errc::timeout, "no answer in 10 s");
   caf::scoped_actor self{sys};
-  self->request(*endpoint, std::chrono::seconds{10}, std::move(msg))
+  self->request(endpoint, std::chrono::seconds{10}, std::move(msg))
       .receive([&](cluster::wire_reply& reply) { out = std::move(reply); },
                [&](caf::error& err) {
                  out = cluster::failed_reply(errc::unavailable, caf::to_string(err));
                });
   return out;
+}
+
+/// The same to the endpoint at `address` ("host:port"), reached in plaintext.
+template <class Message>
+cluster::wire_reply ask_as_peer(caf::actor_system& sys, const std::string& address, Message msg) {
+  auto [host, port] = split_address(address);
+  auto endpoint = sys.middleman().remote_actor(host, port);
+  if (!endpoint) return cluster::failed_reply(errc::unavailable, "cannot reach " + address);
+  return ask_endpoint(sys, *endpoint, std::move(msg));
+}
+
+/// Calls counter/<key> Increment{by: 1} on a node's `endpoint` as a peer node would.
+inline cluster::wire_reply increment_over_the_wire(caf::actor_system& sys,
+                                                   const caf::actor& endpoint,
+                                                   const std::string& key) {
+  builtin::Increment inc;
+  inc.set_by(1);
+  cluster::wire_call call;
+  call.target_type = "counter";
+  call.target_key = key;
+  call.message_type = "Increment";
+  call.payload = inc.SerializeAsString();
+  call.budget_ms = 5000;
+  call.caller = "test";
+  call.hops = 1;
+  return ask_endpoint(sys, endpoint, std::move(call));
 }
 
 /// The cluster address `view` gives member `node_id`; empty if it lists no such member.

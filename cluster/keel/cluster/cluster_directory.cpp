@@ -11,6 +11,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -71,6 +73,9 @@ void cluster_directory::render_metrics(std::string& out) const {
 }
 
 caf::expected<uint16_t> cluster_directory::publish(const std::string& host, uint16_t port) {
+  // With cluster TLS a peer reaches the endpoint only through a mutually authenticated
+  // session; nothing listens in plaintext.
+  if (sys_.has_openssl_manager()) return caf::openssl::publish(endpoint_, port, host.c_str(), true);
   return sys_.middleman().publish(endpoint_, port, host.c_str(), true);
 }
 

@@ -11,31 +11,41 @@
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/state_store.hpp"
 #include "keel/runtime/storage_keys.hpp"
+#include "keel/runtime/tls_files.hpp"
 
 namespace keel::cluster {
 
 namespace {
 
-// The cluster's id and replication factor: made by its first node, so a fresh etcd (even
-// one started with the same flags, which gets the same etcd cluster id) means a new
-// cluster, and every node of a cluster keeps the same number of copies.
+// The cluster's id, replication factor and transport CA: made by its first node, so a
+// fresh etcd (even one started with the same flags, which gets the same etcd cluster id)
+// means a new cluster, every node of a cluster keeps the same number of copies, and every
+// node speaks to the others the same way.
 struct cluster_settings {
   std::string id;
   size_t replication_factor = 1;
+  std::string transport_ca;  // PEM of the CA of mutual TLS between nodes; empty: plaintext
 };
 
 caf::expected<cluster_settings> cluster_settings_in_etcd(etcd_client& etcd,
                                                          const membership_options& opts) {
   auto id_key = "keel/" + opts.cluster_name + "/id";
   auto factor_key = "keel/" + opts.cluster_name + "/replication-factor";
+  auto ca_key = "keel/" + opts.cluster_name + "/transport-ca";
   std::random_device entropy;
   cluster_settings fresh{
       fmt::format("{:08x}{:08x}{:08x}{:08x}", entropy(), entropy(), entropy(), entropy()),
-      opts.replication_factor > 0 ? opts.replication_factor : default_replication_factor};
+      opts.replication_factor > 0 ? opts.replication_factor : default_replication_factor, ""};
+  if (opts.transport_tls.enabled()) {
+    auto ca = read_pem_file(opts.transport_tls.ca);
+    if (!ca) return std::move(ca.error());
+    fresh.transport_ca = std::move(*ca);
+  }
   etcd::TxnRequest txn;
   etcd_client::require_absent(txn, id_key);
   for (auto [key, value] : {std::pair{id_key, fresh.id},
-                            std::pair{factor_key, std::to_string(fresh.replication_factor)}}) {
+                            std::pair{factor_key, std::to_string(fresh.replication_factor)},
+                            std::pair{ca_key, fresh.transport_ca}}) {
     auto* put = txn.add_success()->mutable_request_put();
     put->set_key(key);
     put->set_value(value);
@@ -47,7 +57,7 @@ caf::expected<cluster_settings> cluster_settings_in_etcd(etcd_client& etcd,
   const auto& id = res->responses(0).response_range();
   if (id.kvs_size() == 0) return make_error(errc::unavailable, "cannot read " + id_key);
   // A cluster made before replication was built has one copy.
-  cluster_settings theirs{id.kvs(0).value(), 1};
+  cluster_settings theirs{id.kvs(0).value(), 1, ""};
   const auto& factor = res->responses(1).response_range();
   if (factor.kvs_size() > 0) {
     const auto& text = factor.kvs(0).value();
@@ -55,7 +65,45 @@ caf::expected<cluster_settings> cluster_settings_in_etcd(etcd_client& etcd,
         std::errc{})
       return make_error(errc::app_error, factor_key + " does not parse: " + text);
   }
+  // A cluster made before cluster TLS was built has none.
+  const auto& ca = res->responses(2).response_range();
+  if (ca.kvs_size() > 0) theirs.transport_ca = ca.kvs(0).value();
   return theirs;
+}
+
+// Every node speaks to the others as the cluster's first node did: in plaintext, or with
+// mutual TLS under the same CA. A node that could not is refused here, before it joins,
+// rather than joining and having partitions placed on it that no peer can reach.
+caf::error check_transport(const cluster_settings& theirs, const membership_options& opts) {
+  const auto& name = opts.cluster_name;
+  bool mine = opts.transport_tls.enabled();
+  if (theirs.transport_ca.empty() && !mine) return {};
+  if (theirs.transport_ca.empty())
+    return make_error(errc::conflict, "cluster '" + name +
+                                          "' runs plaintext between nodes (its first node had "
+                                          "no --cluster-tls-ca): start this node without "
+                                          "--cluster-tls-*, or make a new cluster");
+  if (!mine)
+    return make_error(errc::conflict, "cluster '" + name +
+                                          "' requires mutual TLS between nodes: start this node "
+                                          "with --cluster-tls-cert, --cluster-tls-key and "
+                                          "--cluster-tls-ca");
+  const auto& tls = opts.transport_tls;
+  auto cert = read_pem_file(tls.node.cert);
+  if (!cert) return std::move(cert.error());
+  if (auto err = check_signed_by(*cert, theirs.transport_ca))
+    return make_error(errc::conflict,
+                      "--cluster-tls-cert " + tls.node.cert + " is not signed by cluster '" + name +
+                          "''s CA (recorded in etcd by its first node): " + message_of(err));
+  auto cas = read_pem_file(tls.ca);
+  if (!cas) return std::move(cas.error());
+  if (auto err = check_signed_by(theirs.transport_ca, *cas))
+    return make_error(errc::conflict, "--cluster-tls-ca " + tls.ca + " does not hold cluster '" +
+                                          name +
+                                          "''s CA (recorded in etcd by its first node), so this "
+                                          "node would refuse its peers: " +
+                                          message_of(err));
+  return {};
 }
 
 // A dir that was never this cluster's: it must not come up as the owner of partitions
@@ -159,9 +207,10 @@ caf::error settle_replication(const cluster_settings& settings, membership_optio
 }
 
 caf::error claim_data(state_store& store, membership_options& opts) {
-  etcd_client etcd{opts.etcd};
+  etcd_client etcd{opts.etcd, opts.etcd_tls};
   auto settings = cluster_settings_in_etcd(etcd, opts);
   if (!settings) return std::move(settings.error());
+  if (auto err = check_transport(*settings, opts)) return err;
   if (auto err = settle_replication(*settings, opts)) return err;
   DataIdentity mine;
   mine.set_cluster_name(opts.cluster_name);

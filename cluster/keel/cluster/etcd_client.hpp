@@ -13,6 +13,7 @@
 #include <caf/expected.hpp>
 
 #include "keel/cluster/etcd.pb.h"
+#include "keel/cluster/etcd_tls.hpp"
 
 namespace httplib {
 class Client;
@@ -22,16 +23,20 @@ enum class Error;
 namespace keel::cluster {
 
 /// A blocking client of etcd's v3 JSON gateway (`/v3/kv/...`, `/v3/lease/...`,
-/// `/v3/watch`) over one keep-alive HTTP connection with TCP_NODELAY. Every failure is an
-/// error value: `unavailable` when etcd cannot be reached or answers 5xx, `app_error` for an
-/// answer that does not parse.
-/// Thread safety: one thread at a time per instance (it owns one connection), except
-/// stop(), which any thread may call to break a running watch().
+/// `/v3/watch`) over one keep-alive HTTP connection with TCP_NODELAY, or HTTPS with TLS. Every
+/// failure is an error value: `unavailable` when etcd cannot be reached or answers 5xx, `app_error`
+/// for an answer that does not parse. Thread safety: one thread at a time per instance (it owns one
+/// connection), except stop(), which any thread may call to break a running watch().
 class etcd_client {
  public:
   /// `endpoint` is "host:port". `timeout` bounds every unary call; a watch waits forever.
+  /// With `tls` enabled, every call goes over HTTPS; a refused handshake is `unavailable`
+  /// with what went wrong (etcd's certificate, or ours).
   explicit etcd_client(std::string endpoint,
-                       std::chrono::milliseconds timeout = std::chrono::milliseconds{1000});
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds{1000},
+                       const etcd_tls& tls = {});
+  etcd_client(std::string endpoint, const etcd_tls& tls)
+      : etcd_client(std::move(endpoint), std::chrono::milliseconds{1000}, tls) {}
   ~etcd_client();
   etcd_client(const etcd_client&) = delete;
   etcd_client& operator=(const etcd_client&) = delete;
@@ -73,7 +78,11 @@ class etcd_client {
   template <class Response>
   caf::expected<Response> post(const std::string& path, const google::protobuf::Message& body);
 
+  // describe(err), plus over TLS what a dropped connection may mean.
+  std::string describe_failure(httplib::Error err) const;
+
   std::string endpoint_;
+  bool tls_ = false;
   std::unique_ptr<httplib::Client> http_;
   std::atomic<bool> stopped_{false};
 };

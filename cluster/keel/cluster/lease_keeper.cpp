@@ -82,7 +82,7 @@ bool lease_keeper::own_key_deleted(int64_t revision) {
 }
 
 void lease_keeper::keepalive_loop() {
-  etcd_client etcd{opts_.etcd};
+  etcd_client etcd{opts_.etcd, opts_.etcd_tls};
   const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.lease_ttl) / 3;
   bool failing = false;
   auto next_wait = interval;

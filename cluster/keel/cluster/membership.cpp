@@ -28,14 +28,14 @@ membership::membership(membership_options opts, std::shared_ptr<spdlog::logger> 
       log_(std::move(log)),
       view_(keys_, opts_.node_id, log_),
       lease_(opts_, keys_.member(opts_.node_id), log_),
-      writer_(opts_.etcd),
+      writer_(opts_.etcd, opts_.etcd_tls),
       election_(keys_, opts_.node_id, opts_.cluster_name, view_, lease_, writer_, log_),
       placement_(keys_, opts_.node_id, view_, election_, writer_, stopping_, *opts_.clock,
                  opts_.replication_factor, log_),
       table_writer_(keys_, opts_.node_id, view_, election_, writer_),
       drains_(keys_, opts_.cluster_name, view_, writer_, log_),
       progress_(keys_, opts_.node_id, view_, election_, writer_),
-      watch_client_(std::make_unique<etcd_client>(opts_.etcd)) {}
+      watch_client_(std::make_unique<etcd_client>(opts_.etcd, opts_.etcd_tls)) {}
 
 membership::~membership() {
   leave();
@@ -46,7 +46,7 @@ caf::error membership::join(std::string http_address, std::string cluster_addres
   me.set_node_id(opts_.node_id);
   me.set_http_address(std::move(http_address));
   me.set_cluster_address(std::move(cluster_address));
-  etcd_client etcd{opts_.etcd};
+  etcd_client etcd{opts_.etcd, opts_.etcd_tls};
   // A process restarted right after a crash finds its predecessor's key until that lease
   // expires: keep trying that long. A live holder keeps its lease, so it is still refused.
   auto give_up = opts_.clock->now() + opts_.lease_ttl + 1s;
@@ -171,7 +171,7 @@ void membership::leave() {
 }
 
 void membership::deregister() {
-  etcd_client etcd{opts_.etcd};
+  etcd_client etcd{opts_.etcd, opts_.etcd_tls};
   const auto own_key = keys_.member(opts_.node_id);
   const auto own_mark = keys_.drain_mark(opts_.node_id);
   // A drain of this node is done once it leaves owning nothing; a mark left behind would

@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include "keel/cluster/cluster_tls.hpp"
+#include "keel/cluster/etcd_tls.hpp"
 #include "keel/runtime/clock.hpp"
 
 namespace keel::cluster {
@@ -14,7 +16,11 @@ inline constexpr size_t default_replication_factor = 2;
 /// How a node takes part in its cluster: where etcd is, under which names, and how long its
 /// lease lasts. Immutable once the membership is made.
 struct membership_options {
-  std::string etcd;  // host:port of etcd's client (JSON gateway) port
+  std::string etcd;            // host:port of etcd's client (JSON gateway) port
+  cluster::etcd_tls etcd_tls;  // HTTPS to etcd when enabled
+  // Mutual TLS between nodes; claim_data() checks it against the cluster's, recorded in
+  // etcd by its first node, so a node that could not talk to the others never joins.
+  cluster::cluster_tls transport_tls;
   std::string cluster_name = "keel";
   std::string node_id = "n1";
   std::chrono::seconds lease_ttl{2};

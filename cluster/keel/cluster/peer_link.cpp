@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/sec.hpp>
 #include <caf/stateful_actor.hpp>
@@ -205,7 +206,10 @@ void connect(link_actor* self) {
   st.connecting = true;
   st.connect_started = st.clock->now();
   if (!st.peer) set_health(self, link_health::state::connecting);
-  auto mm = self->system().middleman().actor_handle();
+  // The openssl module's middleman dials TLS with this node's certificate (cluster TLS).
+  auto& sys = self->system();
+  auto mm = sys.has_openssl_manager() ? sys.openssl_manager().actor_handle()
+                                      : sys.middleman().actor_handle();
   self->request(mm, connect_limit, caf::connect_atom::value, st.host, st.port)
       .then(
           [self](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {

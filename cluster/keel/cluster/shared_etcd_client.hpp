@@ -4,6 +4,8 @@
 #include <mutex>
 #include <string>
 
+#include "keel/cluster/etcd_tls.hpp"
+
 namespace keel::cluster {
 
 class etcd_client;
@@ -31,7 +33,7 @@ class shared_etcd_client {
   };
 
   /// `endpoint` is etcd's "host:port"; nothing connects before the first borrow().
-  explicit shared_etcd_client(std::string endpoint);
+  shared_etcd_client(std::string endpoint, etcd_tls tls);
   ~shared_etcd_client();
   shared_etcd_client(const shared_etcd_client&) = delete;
   shared_etcd_client& operator=(const shared_etcd_client&) = delete;
@@ -41,6 +43,7 @@ class shared_etcd_client {
 
  private:
   const std::string endpoint_;
+  const etcd_tls tls_;
   std::mutex mutex_;
   std::unique_ptr<etcd_client> client_;  // made on first borrow; guarded by mutex_
 };

@@ -5,6 +5,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 
 #include "keel/runtime/errc.hpp"
 
@@ -45,7 +46,7 @@ call_result from_wire(const wire_reply& reply, const std::string& node_id) {
   return message_ptr{std::move(out)};
 }
 
-void configure_cluster_transport(caf::actor_system_config& cfg) {
+void configure_cluster_transport(caf::actor_system_config& cfg, const cluster_tls& tls) {
   cfg.add_message_type<wire_call>("keel.wire_call");
   cfg.add_message_type<wire_reply>("keel.wire_reply");
   cfg.add_message_type<turn_row>("keel.turn_row");
@@ -60,6 +61,12 @@ void configure_cluster_transport(caf::actor_system_config& cfg) {
   // A hung peer (SIGSTOP, a cut link) is noticed only with heartbeats on.
   cfg.set("middleman.heartbeat-interval", caf::timespan{200ms});
   cfg.set("middleman.connection-timeout", caf::timespan{2s});
+  if (!tls.enabled()) return;
+  // CAF's openssl sessions then require a certificate on both sides, signed by the CA.
+  cfg.openssl_certificate = tls.node.cert;
+  cfg.openssl_key = tls.node.key;
+  cfg.openssl_cafile = tls.ca;
+  cfg.load<caf::openssl::manager>();
 }
 
 }  // namespace keel::cluster

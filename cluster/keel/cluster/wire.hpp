@@ -12,6 +12,7 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "keel/cluster/cluster_tls.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/message.hpp"
 #include "keel/runtime/turn_log.hpp"
@@ -159,7 +160,9 @@ using pong_atom = caf::atom_constant<caf::atom("pong")>;
 using gather_atom = caf::atom_constant<caf::atom("gather")>;
 
 /// Registers the wire types and loads CAF's middleman with heartbeats on, so that a hung
-/// peer is noticed too. Call on the config of every keel-node before creating the system.
-void configure_cluster_transport(caf::actor_system_config& cfg);
+/// peer is noticed too; with `tls` enabled, also CAF's openssl module with the node's
+/// certificate and the cluster's CA (cluster_directory publishes and peer_link connects
+/// through it then). Call on the config of every keel-node before creating the system.
+void configure_cluster_transport(caf::actor_system_config& cfg, const cluster_tls& tls = {});
 
 }  // namespace keel::cluster

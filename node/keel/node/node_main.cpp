@@ -26,6 +26,9 @@ int node_main(int argc, char** argv, const std::function<void(app_flags&)>& decl
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // OpenSSL writes to its sockets with write(), without MSG_NOSIGNAL (the etcd client's TLS,
+  // CAF's openssl sessions): a peer that closed its end must cost an error, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
   // stdout carries only the `listening` line scripts wait for; logs go to stderr. The
   // format first: loggers made later (the runtime's) take a clone of it.
   if (opts.log_format == "json")

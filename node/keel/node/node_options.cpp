@@ -1,6 +1,7 @@
 #include "keel/node/node_options.hpp"
 
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -8,6 +9,7 @@
 #include "keel/node/app_flags.hpp"
 #include "keel/node/detail/flag_parsing.hpp"
 #include "keel/otlp/otlp_exporter.hpp"
+#include "keel/node/detail/tls_flags.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/http/gateway.hpp"
 
@@ -186,6 +188,7 @@ std::string add_flags(CLI::App& app, node_options& o, const app_flags_fn& declar
   add_identity_flags(app, o, source);
   add_runtime_flags(app, o, source);
   add_limit_flags(app, o, source);
+  detail::add_tls_flags(app, o, source == env_source::read);
   if (!declare_app_flags) return {};
   auto flags = app_flags_access::make(app, source == env_source::read);
   try {
@@ -266,6 +269,8 @@ int parse_node_options(int argc, char** argv, node_options& o,
     return bad_flag("--min-insync=" + std::to_string(o.min_insync) + " is more than " +
                     "--replication-factor=" + std::to_string(o.replication_factor) +
                     ": no write could ever be acknowledged");
+  // The files are read now, so that a bad one stops the node before it opens anything.
+  if (auto why = detail::check_tls_flags(o, std::time(nullptr)); !why.empty()) return bad_flag(why);
   return -1;
 }
 

@@ -58,6 +58,16 @@ struct node_options {
   std::chrono::milliseconds test_handoff_delay{0};
   std::string log_level = "info";
   std::string log_format = "text";
+  // TLS (operations.md "TLS"); every file is PEM, and an empty name means no TLS there.
+  std::string tls_cert;  // the HTTP API's certificate chain; with tls_key, HTTPS on http_port
+  std::string tls_key;
+  int http_plaintext_port = -1;  // with TLS: plaintext HTTP on this port too; -1: none
+  std::string etcd_ca;           // etcd over TLS, trusting this CA
+  std::string etcd_cert;         // the client certificate etcd checks, with etcd_key
+  std::string etcd_key;
+  std::string cluster_tls_cert;  // mutual TLS between nodes: all three or none
+  std::string cluster_tls_key;
+  std::string cluster_tls_ca;
 };
 
 /// Parses argv and KEEL_* environment variables (the command line wins) into `out` and

@@ -53,6 +53,9 @@ int node_host::fail(const std::string& why) {
 std::optional<int> node_host::open_store() {
   // A port already taken is found before the data dir is opened and its reminders loaded.
   auto port_check = http::check_can_listen(opts_.bind_host(), opts_.http_port);
+  if (!port_check && opts_.http_plaintext_port > 0)
+    port_check =
+        http::check_can_listen(opts_.bind_host(), static_cast<uint16_t>(opts_.http_plaintext_port));
   if (!port_check && !opts_.etcd.empty())
     port_check = http::check_can_listen(opts_.bind_host(), opts_.cluster_port);
   if (port_check) return fail(message_of(port_check));
@@ -72,6 +75,8 @@ std::optional<int> node_host::open_store() {
   // its membership may have lapsed.
   cluster::membership_options mopts;
   mopts.etcd = opts_.etcd;
+  mopts.etcd_tls = {opts_.etcd_ca, {opts_.etcd_cert, opts_.etcd_key}};
+  mopts.transport_tls = {{opts_.cluster_tls_cert, opts_.cluster_tls_key}, opts_.cluster_tls_ca};
   mopts.cluster_name = opts_.cluster_name;
   mopts.node_id = opts_.node_id;
   mopts.lease_ttl = std::chrono::ceil<std::chrono::seconds>(opts_.lease_ttl);
@@ -89,7 +94,7 @@ std::optional<int> node_host::start_runtime() {
   if (opts_.test_actors) register_test_actors(app_.types());
   cfg_ = std::make_unique<caf::actor_system_config>();
   cfg_->set("scheduler.max-threads", opts_.threads);
-  if (members_) cluster::configure_cluster_transport(*cfg_);
+  if (members_) cluster::configure_cluster_transport(*cfg_, members_->options().transport_tls);
   sys_ = std::make_unique<caf::actor_system>(*cfg_);
   runtime_options ropts;
   ropts.node_id = opts_.node_id;
@@ -154,21 +159,42 @@ void node_host::add_routes() {
   http::add_openapi_route(*gateway_);  // last: it describes every route added before it
 }
 
-std::optional<int> node_host::serve() {
+std::optional<int> node_host::start_http() {
   http::server_options sopts;
   sopts.host = opts_.bind_host();
   sopts.port = opts_.http_port;
   sopts.threads = opts_.http_threads;
   sopts.hard_body_cap = std::max<size_t>(opts_.max_body * 4, 16 << 20);
   sopts.connections = connections_;
-  auto server =
-      http::start_server(sopts, [gw = gateway_.get()](http::request req, http::responder respond) {
-        gw->handle(std::move(req), std::move(respond));
-      });
+  if (!opts_.tls_cert.empty()) sopts.tls = tls_identity{opts_.tls_cert, opts_.tls_key};
+  auto handler = [gw = gateway_.get()](http::request req, http::responder respond) {
+    gw->handle(std::move(req), std::move(respond));
+  };
+  auto server = http::start_server(sopts, handler);
   if (!server) return fail(message_of(server.error()));
   server_ = std::move(*server);
   http_port_->store(server_->port());
+  if (opts_.http_plaintext_port < 0) return std::nullopt;
+  // The same gateway and connection table: one set of routes, limits and metrics.
+  sopts.tls.reset();
+  sopts.port = static_cast<uint16_t>(opts_.http_plaintext_port);
+  auto plaintext = http::start_server(sopts, std::move(handler));
+  if (!plaintext) return fail("--http-plaintext-port: " + message_of(plaintext.error()));
+  plaintext_server_ = std::move(*plaintext);
+  return std::nullopt;
+}
+
+std::optional<int> node_host::serve() {
+  if (auto rc = start_http()) return rc;
   auto http_address = opts_.advertise_host + ":" + std::to_string(server_->port());
+  // `https=` names the TLS port, `http=` a plaintext one: scripts find the port they speak.
+  std::string listening = "http=" + http_address;
+  if (!opts_.tls_cert.empty()) {
+    listening = "https=" + http_address;
+    if (plaintext_server_)
+      listening +=
+          " http=" + opts_.advertise_host + ":" + std::to_string(plaintext_server_->port());
+  }
   std::string cluster_address = "none";
   if (members_) {
     auto cluster_port = directory_->publish(opts_.bind_host(), opts_.cluster_port);
@@ -189,7 +215,7 @@ std::optional<int> node_host::serve() {
           opts_.node_id);
   }
   // stdout carries only this line, which scripts wait for.
-  std::cout << program_ << " listening http=" << http_address << " cluster=" << cluster_address
+  std::cout << program_ << " listening " << listening << " cluster=" << cluster_address
             << std::endl;
   log_->info("node {} serving, data in {}, sync={}", opts_.node_id, opts_.data_dir, opts_.sync);
   return std::nullopt;
@@ -233,6 +259,7 @@ void node_host::stop() {
     gateway_->wait_until_idle(std::chrono::steady_clock::now() + opts_.request_timeout +
                               std::chrono::seconds{1});
   }
+  if (plaintext_server_) plaintext_server_->stop();
   if (server_) server_->stop();
   log_->info("http stopped");
   // The directory stays set while the runtime stops: without it a late tell from a
@@ -250,6 +277,7 @@ int node_host::run(const sigset_t& stop_signals) {
   add_routes();
   if (auto rc = serve()) {
     if (directory_) directory_->stop();
+    if (plaintext_server_) plaintext_server_->stop();
     if (server_) server_->stop();
     runtime_->stop();
     return *rc;

@@ -64,6 +64,9 @@ class node_host {
   std::optional<int> open_store();
   std::optional<int> start_runtime();
   void add_routes();
+  /// The HTTP server (HTTPS with --tls-cert, and then plaintext too with
+  /// --http-plaintext-port); or the exit code.
+  std::optional<int> start_http();
   /// The HTTP server, then with --etcd the cluster port and the join; prints `listening`.
   std::optional<int> serve();
   void wait_for_stop(const sigset_t& stop_signals);
@@ -90,7 +93,8 @@ class node_host {
   std::shared_ptr<std::atomic<uint16_t>> http_port_;
   // Before the routes, which report its links; it routes nothing until serve() sets it.
   std::unique_ptr<cluster::cluster_directory> directory_;
-  std::unique_ptr<http::server> server_;
+  std::unique_ptr<http::server> server_;            // HTTPS with --tls-cert, else plaintext
+  std::unique_ptr<http::server> plaintext_server_;  // with --http-plaintext-port only
 };
 
 }  // namespace keel::detail

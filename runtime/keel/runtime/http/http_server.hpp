@@ -3,11 +3,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/expected.hpp>
 
 #include "keel/runtime/http/http_types.hpp"
+#include "keel/runtime/tls_files.hpp"
 
 namespace keel::http {
 
@@ -26,6 +28,9 @@ struct server_options {
   std::shared_ptr<connection_table> connections;
   std::chrono::milliseconds read_timeout{std::chrono::seconds{30}};
   std::chrono::milliseconds handle_timeout{std::chrono::seconds{60}};
+  /// Serve HTTPS (TLS 1.2 or newer, HTTP/1.1 with keep-alive) with this certificate and
+  /// key; none: plaintext. A TLS handshake is bounded by `read_timeout`.
+  std::optional<tls_identity> tls;
 };
 
 /// A running HTTP server. The library stays behind this interface (and one .cpp file):
@@ -46,7 +51,8 @@ class server {
 [[nodiscard]] caf::error check_can_listen(const std::string& host, uint16_t port);
 
 /// Starts a RESTinio server calling `handler` on its I/O threads; fails with
-/// errc::unavailable if the port cannot be bound.
+/// errc::unavailable if the port cannot be bound, errc::bad_payload if the TLS certificate
+/// or key cannot be used.
 caf::expected<std::unique_ptr<server>> start_server(const server_options& opts,
                                                     request_handler handler);
 

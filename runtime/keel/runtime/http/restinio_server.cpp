@@ -7,6 +7,7 @@
 #include "keel/runtime/http/connection_table.hpp"
 #include "keel/runtime/http/http_server.hpp"
 #include "keel/runtime/http/tracked_socket.hpp"
+#include "keel/runtime/http/tracked_tls_socket.hpp"
 
 namespace keel::http {
 
@@ -34,14 +35,15 @@ class connection_gate {
   std::shared_ptr<connection_table> table_;
 };
 
+template <class Socket>
 struct keel_traits : restinio::traits_t<restinio::asio_timer_manager_t, restinio::null_logger_t,
                                         restinio::details::autodetect_request_handler_type,
-                                        restinio::default_strand_t, detail::tracked_socket> {
+                                        restinio::default_strand_t, Socket> {
   static constexpr bool use_connection_count_limiter = true;
   using ip_blocker_t = connection_gate;
 };
-
-using handle_t = restinio::running_server_handle_t<keel_traits>;
+using plain_traits = keel_traits<detail::tracked_socket>;
+using tls_traits = keel_traits<detail::tracked_tls_socket>;
 
 std::string lowercase(std::string_view s) {
   std::string out{s};
@@ -56,8 +58,10 @@ std::string trimmed(std::string_view v) {
   return std::string{v};
 }
 
+template <class Traits>
 class restinio_server final : public server {
  public:
+  using handle_t = restinio::running_server_handle_t<Traits>;
   restinio_server(std::shared_ptr<asio::io_context> io, handle_t handle, uint16_t port)
       : io_(std::move(io)), handle_(std::move(handle)), port_(port) {}
   ~restinio_server() override { stop(); }
@@ -159,35 +163,36 @@ auto make_request_handler(request_handler handler, std::shared_ptr<asio::io_cont
   };
 }
 
-}  // namespace
-
-caf::error check_can_listen(const std::string& host, uint16_t port) {
-  if (port == 0) return {};
-  asio::io_context io;
+// The server's TLS context: TLS 1.2 and newer, the certificate chain and its key.
+caf::expected<std::shared_ptr<asio::ssl::context>> make_tls_context(const tls_identity& id) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
   asio::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) return make_error(errc::unavailable, "cannot listen on " + host + ": " + ec.message());
-  asio::ip::tcp::acceptor probe{io};
-  asio::ip::tcp::endpoint endpoint{address, port};
-  if (!probe.open(endpoint.protocol(), ec) &&
-      !probe.set_option(asio::ip::tcp::acceptor::reuse_address{true}, ec) &&
-      !probe.bind(endpoint, ec))
-    return {};
-  return make_error(errc::unavailable,
-                    "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  ctx->use_certificate_chain_file(id.cert, ec);
+  if (ec) return make_error(errc::bad_payload, "TLS certificate " + id.cert + ": " + ec.message());
+  ctx->use_private_key_file(id.key, asio::ssl::context::pem, ec);
+  if (ec)
+    return make_error(errc::bad_payload,
+                      "TLS key " + id.key + " (for " + id.cert + "): " + ec.message());
+  return ctx;
 }
 
-caf::expected<std::unique_ptr<server>> start_server(const server_options& opts,
-                                                    request_handler handler) {
+template <class Traits>
+caf::expected<std::unique_ptr<server>> run_server(const server_options& opts,
+                                                  request_handler handler,
+                                                  std::shared_ptr<asio::ssl::context> tls) {
   auto bound_port = std::make_shared<std::atomic<uint16_t>>(opts.port);
   auto io = std::make_shared<asio::io_context>();
   auto table = opts.connections
                    ? opts.connections
                    : std::make_shared<connection_table>(connection_limits{opts.max_connections});
   auto versions = std::make_shared<detail::request_versions>();
-  asio::make_service<detail::socket_service>(*io, table, versions);
+  asio::make_service<detail::socket_service>(*io, table, versions, std::move(tls),
+                                             opts.read_timeout);
   auto settings =
-      restinio::server_settings_t<keel_traits>{}
+      restinio::server_settings_t<Traits>{}
           .address(opts.host)
           .port(opts.port)
           .max_parallel_connections(table->limits().max_connections)
@@ -210,11 +215,37 @@ caf::expected<std::unique_ptr<server>> start_server(const server_options& opts,
     auto handle = restinio::run_async(restinio::external_io_context(*io), std::move(settings),
                                       opts.threads == 0 ? 1 : opts.threads);
     return std::unique_ptr<server>{
-        std::make_unique<restinio_server>(io, std::move(handle), bound_port->load())};
+        std::make_unique<restinio_server<Traits>>(io, std::move(handle), bound_port->load())};
   } catch (const std::exception& e) {
     return make_error(errc::unavailable, "cannot listen on " + opts.host + ":" +
                                              std::to_string(opts.port) + ": " + e.what());
   }
+}
+
+}  // namespace
+
+caf::error check_can_listen(const std::string& host, uint16_t port) {
+  if (port == 0) return {};
+  asio::io_context io;
+  asio::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return make_error(errc::unavailable, "cannot listen on " + host + ": " + ec.message());
+  asio::ip::tcp::acceptor probe{io};
+  asio::ip::tcp::endpoint endpoint{address, port};
+  if (!probe.open(endpoint.protocol(), ec) &&
+      !probe.set_option(asio::ip::tcp::acceptor::reuse_address{true}, ec) &&
+      !probe.bind(endpoint, ec))
+    return {};
+  return make_error(errc::unavailable,
+                    "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+}
+
+caf::expected<std::unique_ptr<server>> start_server(const server_options& opts,
+                                                    request_handler handler) {
+  if (!opts.tls) return run_server<plain_traits>(opts, std::move(handler), nullptr);
+  auto tls = make_tls_context(*opts.tls);
+  if (!tls) return std::move(tls.error());
+  return run_server<tls_traits>(opts, std::move(handler), std::move(*tls));
 }
 
 }  // namespace keel::http

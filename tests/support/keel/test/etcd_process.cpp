@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <httplib.h>
 
@@ -33,7 +34,8 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-etcd_process::etcd_process(const std::string& dir) : log_path_(dir + "/etcd.log") {
+etcd_process::etcd_process(const std::string& dir, etcd_tls_files tls)
+    : tls_(std::move(tls)), log_path_(dir + "/etcd.log") {
   // A port free a moment ago may be taken by the time etcd binds it (another process's
   // outgoing connection got it): then etcd exits at once, and a fresh pair of ports and a
   // fresh data dir are tried.
@@ -46,15 +48,24 @@ etcd_process::etcd_process(const std::string& dir) : log_path_(dir + "/etcd.log"
 bool etcd_process::start(const std::string& data_dir, std::string& why) {
   client_port_ = free_port();
   int peer_port = free_port();
-  auto client = "http://127.0.0.1:" + std::to_string(client_port_);
+  bool tls = !tls_.cert.empty();
+  auto client = (tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(client_port_);
   auto peer = "http://127.0.0.1:" + std::to_string(peer_port);
-  pid_ = spawn_process("/usr/bin/etcd",
-                       {"--name=test", "--data-dir=" + data_dir, "--listen-client-urls=" + client,
-                        "--advertise-client-urls=" + client, "--listen-peer-urls=" + peer,
-                        "--initial-advertise-peer-urls=" + peer, "--initial-cluster=test=" + peer,
-                        "--log-level=warn"},
-                       {}, log_path_, log_path_ + ".err");
-  httplib::Client cli{"127.0.0.1", client_port_};
+  std::vector<std::string> args{"--name=test",
+                                "--data-dir=" + data_dir,
+                                "--listen-client-urls=" + client,
+                                "--advertise-client-urls=" + client,
+                                "--listen-peer-urls=" + peer,
+                                "--initial-advertise-peer-urls=" + peer,
+                                "--initial-cluster=test=" + peer,
+                                "--log-level=warn"};
+  if (tls)
+    args.insert(args.end(), {"--cert-file=" + tls_.cert, "--key-file=" + tls_.key,
+                             "--client-cert-auth", "--trusted-ca-file=" + tls_.client_ca});
+  pid_ = spawn_process("/usr/bin/etcd", args, {}, log_path_, log_path_ + ".err");
+  httplib::Client cli = tls ? httplib::Client{client, tls_.probe_cert, tls_.probe_key}
+                            : httplib::Client{"127.0.0.1", client_port_};
+  if (tls) cli.set_ca_cert_path(tls_.client_ca);
   cli.set_connection_timeout(std::chrono::milliseconds{200});
   auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{15};
   while (std::chrono::steady_clock::now() < give_up) {

@@ -6,6 +6,13 @@
 
 namespace keel::test {
 
+/// How a test's etcd serves its clients over TLS: its own certificate and key, and the CA
+/// whose client certificates it demands (client-cert auth). `probe_cert`/`probe_key` are
+/// a client certificate the start-up health check shows. All empty: plaintext.
+struct etcd_tls_files {
+  std::string cert, key, client_ca, probe_cert, probe_key;
+};
+
 /// A real etcd (Debian's etcd-server) as a child process on free loopback ports, with its
 /// data under `dir`. Killed (SIGKILL) on destruction.
 /// Thread safety: externally synchronized.
@@ -13,7 +20,7 @@ class etcd_process {
  public:
   /// Starts etcd and waits (≤ 15 s) until its /health says true; throws
   /// std::runtime_error naming the phase if it does not.
-  explicit etcd_process(const std::string& dir);
+  explicit etcd_process(const std::string& dir, etcd_tls_files tls = {});
   ~etcd_process();
   etcd_process(const etcd_process&) = delete;
   etcd_process& operator=(const etcd_process&) = delete;
@@ -29,6 +36,7 @@ class etcd_process {
   /// One start on fresh ports; false (with `why`) if etcd exited during start-up.
   bool start(const std::string& data_dir, std::string& why);
 
+  etcd_tls_files tls_;
   pid_t pid_ = -1;
   int client_port_ = 0;
   std::string log_path_;

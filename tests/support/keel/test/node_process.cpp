@@ -87,13 +87,16 @@ node_process::node_process(std::string data_dir, std::vector<std::string> args,
   std::vector<std::string> full{"--http-port=0", "--data-dir=" + data_dir_};
   full.insert(full.end(), args.begin(), args.end());
   pid_ = spawn(full, env, out_path_, err_path_);
-  static const std::regex listening{R"(keel-node listening http=[^:]+:(\d+))"};
+  // `https=` is the TLS port, `http=` a plaintext one; a node may print either or both.
+  static const std::regex listening{
+      R"(keel-node listening (https=[^:]+:(\d+) ?)?(http=[^:]+:(\d+))?)"};
   auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{10};
   while (std::chrono::steady_clock::now() < give_up) {
     std::smatch m;
     auto out = read_file(out_path_);
     if (std::regex_search(out, m, listening)) {
-      port_ = std::stoi(m[1]);
+      if (m[2].matched) tls_port_ = std::stoi(m[2]);
+      if (m[4].matched) port_ = std::stoi(m[4]);
       return;
     }
     int status = 0;

@@ -36,7 +36,10 @@ class node_process {
   node_process(const node_process&) = delete;
   node_process& operator=(const node_process&) = delete;
 
+  /// The plaintext HTTP port; 0 when the node serves TLS only. get/post use it.
   int port() const noexcept { return port_; }
+  /// The HTTPS port (--tls-cert); 0 without TLS.
+  int tls_port() const noexcept { return tls_port_; }
   pid_t pid() const noexcept { return pid_; }
 
   http_reply get(const std::string& path, const std::map<std::string, std::string>& headers = {});
@@ -62,6 +65,7 @@ class node_process {
   std::string err_path_;
   pid_t pid_ = -1;
   int port_ = 0;
+  int tls_port_ = 0;
 };
 
 /// The value of an unlabelled series in Prometheus text (`/metrics`); 0 if absent.

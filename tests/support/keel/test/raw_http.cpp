@@ -37,9 +37,14 @@ bool raw_connection::send(const std::string& bytes) {
 
 std::optional<raw_response> raw_connection::read_response(bool head,
                                                           std::chrono::milliseconds limit) {
+  return read_response_from(buffer_, head, [this, limit] { return fill(limit); });
+}
+
+std::optional<raw_response> read_response_from(std::string& buffer_, bool head,
+                                               const std::function<bool()>& fill) {
   size_t end;
   while ((end = buffer_.find("\r\n\r\n")) == std::string::npos)
-    if (!fill(limit)) return std::nullopt;
+    if (!fill()) return std::nullopt;
   raw_response r;
   std::string head_text = buffer_.substr(0, end);
   buffer_.erase(0, end + 4);
@@ -57,7 +62,7 @@ std::optional<raw_response> raw_connection::read_response(bool head,
   }
   size_t length = head ? 0 : std::stoul(r.headers["content-length"]);
   while (buffer_.size() < length)
-    if (!fill(limit)) return std::nullopt;
+    if (!fill()) return std::nullopt;
   r.body = buffer_.substr(0, length);
   buffer_.erase(0, length);
   return r;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,5 +46,10 @@ class raw_connection {
   int fd_ = -1;
   std::string buffer_;
 };
+
+/// Takes one response off the front of `buffer` (a HEAD one has no body), calling `fill`
+/// to append more bytes while it is incomplete; nullopt when `fill` returns false first.
+std::optional<raw_response> read_response_from(std::string& buffer, bool head,
+                                               const std::function<bool()>& fill);
 
 }  // namespace keel::test
