@@ -14,6 +14,9 @@ pid=
 trap '[ -n "$pid" ] && kill -9 "$pid" 2> /dev/null; rm -rf "$work"' EXIT
 
 start_node() {
+  # Gone first: the shell empties it only once the child runs, and the loop below could
+  # otherwise read the last node's port.
+  rm -f "$work/out"
   "$node_bin" --http-port=0 --data-dir="$work/data" --log-level=warn \
     > "$work/out" 2> "$work/err" &
   pid=$!
@@ -46,10 +49,12 @@ total() {
   echo "$sum"
 }
 
+# The accounts are read one after another, not at one instant: a transfer that ends between
+# two reads makes one sum wrong. At rest two sums in a row agree; only such a sum is judged.
 check_total() {  # WHEN
-  local sum
+  local sum again
   for _ in $(seq 1 50); do
-    if sum=$(total); then
+    if sum=$(total) && again=$(total) && [ "$sum" = "$again" ]; then
       [ "$sum" = $((accounts * deposit)) ] && { echo "$1: $sum cents, as deposited"; return; }
       echo "$1: $sum cents, but $((accounts * deposit)) were deposited" >&2
       exit 1
