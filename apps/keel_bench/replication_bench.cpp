@@ -132,7 +132,7 @@ std::string owner_of(httplib::Client& cli, const std::string& key) {
   return where.node();
 }
 
-// Whether `cli`'s node sees every one of `ids` up, no rebalance running, and every placed
+// Whether `cli`'s node sees every one of `ids` up and linked, no rebalance running, every placed
 // partition with its replica in sync: a steady cluster to kill the next owner in.
 bool steady(httplib::Client& cli, size_t members) {
   auto view = cli.Get("/v1/cluster");
@@ -141,9 +141,13 @@ bool steady(httplib::Client& cli, size_t members) {
       !google::protobuf::util::JsonStringToMessage(view->body, &cluster).ok() ||
       cluster.rebalance().running())
     return false;
-  size_t up = 0;
-  for (const auto& m : cluster.members()) up += m.status() == "up";
-  if (up != members) return false;
+  size_t up = 0, linked = 0;
+  for (const auto& m : cluster.members()) {
+    up += m.status() == "up";
+    linked += m.link() == "self" || m.link() == "connected";
+  }
+  // Linked too: a death is seen at once only by a link that had reached the node.
+  if (up != members || linked != members) return false;
   auto res = cli.Get("/v1/cluster/partitions");
   cluster::PartitionTableView table;
   if (!res || res->status != 200 ||

@@ -228,5 +228,24 @@ TEST_F(Replication, DrainHandsPartitionsToTheirInSyncReplicaWithoutAStream) {
   EXPECT_EQ(increment(n2, key), 200);
 }
 
+// A drain never hands a partition to a hung in-sync replica without hearing from it: the
+// paused target cannot answer that it holds every write, the stream to it fails, the move
+// waits, and once its lease has lapsed the partition goes to a node that is up.
+TEST_F(Replication, DrainNeverHandsAPartitionToAHungReplica) {
+  start_three();
+  auto& n1 = *nodes_[0];
+  auto& n2 = *nodes_[1];
+  auto& n3 = *nodes_[2];
+  auto key = counter_copied(n3, "n1", "n2", "h");
+  ASSERT_FALSE(key.empty());
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(increment(n3, key), 200);  // at 5 on n1 and n2
+  ::kill(n2.pid(), SIGSTOP);
+  ASSERT_EQ(n1.post("/v1/cluster/nodes/n1/drain", "").status, 202);
+  EXPECT_EQ(n1.wait_exit(30s), 0) << n1.log();
+  EXPECT_EQ(owner_seen_by(n3, key), "n3") << "the partition went to the paused node";
+  EXPECT_EQ(value_of(n3, key), 5);
+  ::kill(n2.pid(), SIGCONT);
+}
+
 }  // namespace
 }  // namespace keel::test

@@ -14,6 +14,7 @@
 #include "keel/cluster/data_identity.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/cluster/replica_applier.hpp"
+#include "keel/cluster/replica_check.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/partition_host.hpp"
 #include "keel/runtime/storage_keys.hpp"
@@ -306,26 +307,38 @@ wire_reply handoff::run(const wire_handoff& req) {
   host_.close(p, [drained] { drained->set_value(); });
   if (finished.wait_for(drain_limit) != std::future_status::ready)
     return fail(errc::timeout, "its turns did not finish within 30 s");
-  // A leadership transfer: a target in sync has every write acknowledged, and the drain
-  // waited for every turn's acknowledgement. Checked in etcd, not in this node's view, which
-  // may not show yet that a replica failed and left the in-sync set.
-  if (in_sync_in_etcd(p, req.to)) {
+  auto link = fns_.link_to(req.to);
+  if (!link) return fail(errc::unavailable, "node " + req.to + " is not a member");
+  // A leadership transfer: nothing to stream to a target that has every write.
+  if (holds_every_write(p, req.to, link)) {
     log_->debug("handoff: partition {} to {}: in sync there, nothing to stream", p, req.to);
     return wire_reply{};
   }
   // 3. Stream its key range.
   auto records = host_.read_range(p);
   if (!records) return fail(errc::unavailable, "cannot read it: " + message_of(records.error()));
-  auto link = fns_.link_to(req.to);
-  if (!link) return fail(errc::unavailable, "node " + req.to + " is not a member");
   return stream_range(sys_, link, p, req.epoch, self, std::move(*records), false);
 }
 
-bool handoff::in_sync_in_etcd(uint32_t p, const std::string& node_id) {
+bool handoff::holds_every_write(uint32_t p, const std::string& node_id, const caf::actor& link) {
+  // In sync as etcd has it, not as this node's view may still show it after a replica
+  // failed and left the in-sync set.
   auto rec = members_.partition_in_etcd(p);
   if (!rec || !*rec) return false;
   const auto& isr = (*rec)->isr();
-  return std::find(isr.begin(), isr.end(), node_id) != isr.end();
+  if (std::find(isr.begin(), isr.end(), node_id) == isr.end()) return false;
+  // And it answers now (a hung node still in `isr` must not become the only copy) with
+  // this node's last commit of `p`: the drain waited for every commit's acknowledgement.
+  auto mine = host_.read_record(replica_sequence_key(p));
+  if (!mine) return false;
+  ReplicaSequence last;
+  if (*mine && !last.ParseFromString(**mine)) return false;
+  auto reply = ask_link(sys_, link, wire_sequences_ask{{p}});
+  AppliedSequences theirs;
+  if (reply.code != 0 || !theirs.ParseFromString(reply.payload) || theirs.applied_size() != 1)
+    return false;
+  const auto& applied = theirs.applied(0);
+  return applied.epoch() == last.epoch() && applied.seq() == last.seq();
 }
 
 wire_reply stream_range(caf::actor_system& sys, const caf::actor& link, uint32_t p, uint64_t epoch,

@@ -83,8 +83,10 @@ class handoff {
  private:
   void worker_loop();
   wire_reply run(const wire_handoff& req);
-  /// Whether etcd lists `node_id` in `p`'s in-sync set (false if it cannot be read).
-  bool in_sync_in_etcd(uint32_t p, const std::string& node_id);
+  /// Whether `node_id` (reached through `link`) holds every write of `p`: etcd lists it in
+  /// `p`'s in-sync set, and it answers (≤ 300 ms) that it applied this node's last commit.
+  /// False if anything cannot be read or asked.
+  bool holds_every_write(uint32_t p, const std::string& node_id, const caf::actor& link);
 
   membership& members_;
   partition_host& host_;

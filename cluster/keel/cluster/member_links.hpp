@@ -28,7 +28,7 @@ namespace keel::cluster {
 /// Thread safety: thread-safe (one mutex).
 class member_links {
  public:
-  /// `on_refused` is called on a link's thread when its peer's port refused a connection,
+  /// `on_refused` is called on a link's thread when its peer's port refused a reconnect,
   /// with the address the link was made for.
   /// `clock` (the runtime's) times reachability, here and in the links, which share it.
   /// Requires: `sys` outlives the links.

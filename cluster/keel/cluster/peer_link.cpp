@@ -238,11 +238,13 @@ void connect(link_actor* self) {
               return;
             }
             st.failed_connects = 0;
-            // Refused, not timed out: a hung peer's port still accepts (the kernel does), and
-            // a member publishes its port before it registers, so a registered member whose
-            // port refuses is gone, whether or not this link ever reached it (a node killed
-            // before its peers first called it was found only when its lease ended).
-            if (st.on_refused && err == caf::sec::cannot_connect_to_node) st.on_refused(st.node_id);
+            // Refused, not timed out: a hung peer's port still accepts (the kernel does). Only
+            // after the link was lost (the first attempt may end in a handshake cut short by
+            // the dying process; `lost` clears on a connection): CAF gives the same error for
+            // an address that does not resolve or route, and a node misconfigured so would be
+            // declared down over and over.
+            if (st.lost && st.on_refused && err == caf::sec::cannot_connect_to_node)
+              st.on_refused(st.node_id);
             set_health(self, link_health::state::unreachable, message_of(err));
             fail_waiting(self, "cannot connect to node " + st.node_id + " at " + st.host + ":" +
                                    std::to_string(st.port) + ": " + message_of(err));

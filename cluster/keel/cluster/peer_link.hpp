@@ -54,8 +54,8 @@ class link_health {
   std::atomic<int64_t> lost_at_;
 };
 
-/// Called on the link's thread when the peer's port refused a connection: the process is
-/// gone, not slow (a member publishes its port before it registers). Must not block.
+/// Called on the link's thread when the peer's port refused a reconnect after the link went
+/// down: the process is gone, not slow. Must not block.
 using refused_fn = std::function<void(const std::string& node_id)>;
 
 /// Sent to a link: `(forward_atom, envelope_ptr, wire_call)` calls the peer (a call that

@@ -31,8 +31,8 @@ std::string malformation(const wire_partition_writes& part) {
 }
 
 // Whether `part` is the commit after `last`. The first commit of an epoch comes after
-// whatever an earlier epoch left: `isr` is emptied at every change of epoch, so a replica
-// is sent it only once it was caught up at this epoch.
+// whatever an earlier epoch left: a replica stays in `isr` across a change of epoch only
+// when it held every write of the old one (a move's flip), and is caught up otherwise.
 bool is_next(const wire_partition_writes& part, const std::optional<ReplicaSequence>& last) {
   if (last && last->epoch() == part.epoch) return last->seq() + 1 == part.seq;
   return part.seq == 1 && (!last || last->epoch() < part.epoch);
