@@ -133,7 +133,8 @@ std::string owner_of(httplib::Client& cli, const std::string& key) {
 }
 
 // Whether `cli`'s node sees every one of `ids` up and linked, no rebalance running, every placed
-// partition with its replica in sync: a steady cluster to kill the next owner in.
+// partition with its replica in sync: in a cluster where every node says so, a death is seen
+// at once, and the next owner can be killed.
 bool steady(httplib::Client& cli, size_t members) {
   auto view = cli.Get("/v1/cluster");
   cluster::ClusterView cluster;
@@ -185,7 +186,12 @@ std::vector<double> failover_times(const bench_config& cfg, progress& prog, int 
     auto via_id = std::string{"n1"};
     auto probe = client_for(nodes[via_id]->port());
     auto ready_by = clock_type::now() + 60s;
-    while (!(increment(*probe, key) && steady(*probe, 3))) {
+    auto all_steady = [&] {
+      return std::all_of(nodes.begin(), nodes.end(), [](const auto& entry) {
+        return steady(*client_for(entry.second->port()), 3);
+      });
+    };
+    while (!(increment(*probe, key) && all_steady())) {
       if (clock_type::now() > ready_by) throw std::runtime_error("the cluster did not settle");
       std::this_thread::sleep_for(50ms);
     }
