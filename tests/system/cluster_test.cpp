@@ -179,6 +179,29 @@ TEST_F(Cluster, ResumedNodeStartsNoTurnBeforeItHasRegisteredAgain) {
   EXPECT_GT(registration_of("n1"), before);
 }
 
+// A node paused past its lease registers again once and keeps that registration: the
+// watch's report of its old key's deletion, arriving while it registered anew, must not
+// make it register a second time (that failed against its own new key, no keepalive ran,
+// and the key lapsed again and again). The race needs luck: two pauses catch it sometimes,
+// and check every time that a resumed node stays registered.
+TEST_F(Cluster, ResumedNodeRegistersAgainOnceAndStaysRegistered) {
+  auto& n1 = start_node("n1");
+  for (int round = 0; round < 2; ++round) {
+    auto before = registration_of("n1");
+    ASSERT_GT(before, 0) << "round " << round;
+    kill(n1.pid(), SIGSTOP);
+    ASSERT_TRUE(eventually([&] { return registration_of("n1") != before; }, 5s))
+        << "round " << round << ": the paused node's lease did not expire";
+    kill(n1.pid(), SIGCONT);
+    ASSERT_TRUE(eventually([&] { return registration_of("n1") > before; }, 5s))
+        << "round " << round << ": no new registration";
+    auto again = registration_of("n1");
+    std::this_thread::sleep_for(3s);  // more than the 2 s lease: a lapse would show
+    EXPECT_EQ(registration_of("n1"), again) << "round " << round << ": " << n1.log();
+  }
+  EXPECT_EQ(n1.log().find("cannot register again"), std::string::npos) << n1.log();
+}
+
 // A node paused past its lease and resumed forwards to its peers again: a link that ended
 // while it was paused is replaced, never kept (calls to the peer failed within 1 ms with
 // "stopped before answering" for as long as the node ran), and it reports its links.

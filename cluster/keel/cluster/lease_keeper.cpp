@@ -76,7 +76,9 @@ void lease_keeper::wake() {
 
 bool lease_keeper::own_key_deleted(int64_t revision) {
   if (revision <= own_revision_.load()) return false;
-  lost_key_.store(true);
+  auto seen = lost_key_revision_.load();
+  while (seen < revision && !lost_key_revision_.compare_exchange_weak(seen, revision)) {
+  }
   wake_.notify_all();
   return true;
 }
@@ -89,11 +91,15 @@ void lease_keeper::keepalive_loop() {
   while (!stopping_.load()) {
     {
       std::unique_lock lock{wake_mutex_};
-      wake_.wait_for(lock, next_wait,
-                     [this] { return stopping_.load() || lost_key_.load() || woken_.load(); });
+      wake_.wait_for(lock, next_wait, [this] {
+        return stopping_.load() || lost_key_revision_.load() != 0 || woken_.load();
+      });
     }
     if (stopping_.load()) break;
-    if (lost_key_.exchange(false)) registered_.store(false);
+    // A deletion reported while this loop registered again (after a pause, the keepalive
+    // found the lease gone) is of the old key: registering once more would fail against
+    // the new one, and no keepalive would run until it lapsed.
+    if (lost_key_revision_.exchange(0) > own_revision_.load()) registered_.store(false);
     if (!registered_.load()) {
       if (auto err = register_once(etcd, me_)) {
         if (!failing) log_->error("membership: cannot register again: {}", message_of(err));

@@ -90,8 +90,10 @@ class lease_keeper final : public node_fence {
 
   std::atomic<int64_t> lease_{0};
   std::atomic<int64_t> own_revision_{0};  // the etcd revision of our current registration
-  std::atomic<bool> lost_key_{false};     // set by own_key_deleted(); the loop registers
-  std::atomic<bool> woken_{false};        // set by wake(); the loop runs its tick
+  // The revision of the latest deletion of our key that own_key_deleted() reported (0: none
+  // pending); the loop registers again if it is newer than its registration.
+  std::atomic<int64_t> lost_key_revision_{0};
+  std::atomic<bool> woken_{false};  // set by wake(); the loop runs its tick
   std::atomic<bool> stopping_{false};
   std::mutex wake_mutex_;
   std::condition_variable wake_;
