@@ -30,8 +30,8 @@ void cluster_directory::start_handoff(std::function<void(uint32_t)> before_inges
     if (replicas_) replicas_->forget(p);
   };
   hooks.before_ingest = std::move(before_ingest);
-  handoff_ = std::make_unique<handoff>(members_, runtime_.partitions(), sys_, runtime_.monotonic(),
-                                       std::move(hooks), log_);
+  handoff_ =
+      std::make_unique<handoff>(members_, runtime_.partitions(), sys_, std::move(hooks), log_);
   members_.set_partition_listener(
       [this](uint32_t p, const std::optional<PartitionRecord>& before,
              const std::optional<PartitionRecord>& after) { on_partition(p, before, after); });

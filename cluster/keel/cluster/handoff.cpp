@@ -14,7 +14,7 @@
 #include "keel/cluster/data_identity.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/cluster/replica_applier.hpp"
-#include "keel/cluster/replica_check.hpp"
+#include "keel/runtime/clock.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/partition_host.hpp"
 #include "keel/runtime/storage_keys.hpp"
@@ -166,14 +166,9 @@ wire_reply ask_link(caf::actor_system& sys, const caf::actor& link, const wire_s
   return ask_link_impl(sys, link, ask, caf::timespan{std::chrono::milliseconds{300}});
 }
 
-handoff::handoff(membership& members, partition_host& host, caf::actor_system& sys,
-                 const monotonic_clock& clock, hooks fns, std::shared_ptr<spdlog::logger> log)
-    : members_(members),
-      host_(host),
-      sys_(sys),
-      clock_(clock),
-      fns_(std::move(fns)),
-      log_(std::move(log)) {
+handoff::handoff(membership& members, partition_host& host, caf::actor_system& sys, hooks fns,
+                 std::shared_ptr<spdlog::logger> log)
+    : members_(members), host_(host), sys_(sys), fns_(std::move(fns)), log_(std::move(log)) {
   // Detached: it blocks on the store.
   for (int i = 0; i < 4; ++i)
     ingesters_.push_back(sys_.spawn<caf::detached>(ingest, &host_, &members_, &fns_, log_));
@@ -247,7 +242,7 @@ void handoff::worker_loop() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    // Measured for the log only, so not on clock_, which a test may move meanwhile.
+    // Measured for the log only, so not on the runtime's clock, which a test may move.
     auto started = fast_clock::ticks();
     auto reply = run(job.first);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -289,14 +284,7 @@ wire_reply handoff::run(const wire_handoff& req) {
     return rec && rec->owner() == self && rec->state() == PartitionRecord::moving &&
            rec->to() == req.to && rec->epoch() + 1 == req.epoch;
   };
-  auto give_up = clock_.now() + 2s;
-  auto seen = members_.snapshot();
-  while (!marked(*seen)) {
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(give_up - clock_.now());
-    if (left.count() <= 0) break;
-    seen = members_.wait_for_change(seen, left);
-  }
-  if (!marked(*seen))
+  if (!marked(*members_.wait_until(marked, 2s)))
     return fail(errc::conflict, "the table does not record that move (owned here, moving to " +
                                     req.to + ", epoch " + std::to_string(req.epoch - 1) + ")");
   // 1. Stop starting turns: messages are held from now on, here and (by the table) elsewhere.
@@ -329,10 +317,9 @@ bool handoff::holds_every_write(uint32_t p, const std::string& node_id, const ca
   if (std::find(isr.begin(), isr.end(), node_id) == isr.end()) return false;
   // And it answers now (a hung node still in `isr` must not become the only copy) with
   // this node's last commit of `p`: the drain waited for every commit's acknowledgement.
-  auto mine = host_.read_record(replica_sequence_key(p));
+  auto mine = read_replica_sequence(host_, p);
   if (!mine) return false;
-  ReplicaSequence last;
-  if (*mine && !last.ParseFromString(**mine)) return false;
+  auto last = mine->value_or(ReplicaSequence{});
   auto reply = ask_link(sys_, link, wire_sequences_ask{{p}});
   AppliedSequences theirs;
   if (reply.code != 0 || !theirs.ParseFromString(reply.payload) || theirs.applied_size() != 1)

@@ -18,7 +18,6 @@
 #include <caf/fwd.hpp>
 
 #include "keel/cluster/wire.hpp"
-#include "keel/runtime/clock.hpp"
 #include "keel/runtime/partition_host.hpp"
 
 namespace spdlog {
@@ -57,10 +56,9 @@ class handoff {
     std::function<void(uint32_t)> before_ingest;
   };
 
-  /// `clock` (the runtime's) times the wait for the table to record a move.
-  /// Requires: `members`, `host`, `sys` and `clock` outlive this object.
-  handoff(membership& members, partition_host& host, caf::actor_system& sys,
-          const monotonic_clock& clock, hooks fns, std::shared_ptr<spdlog::logger> log);
+  /// Requires: `members`, `host` and `sys` outlive this object.
+  handoff(membership& members, partition_host& host, caf::actor_system& sys, hooks fns,
+          std::shared_ptr<spdlog::logger> log);
   ~handoff();
   handoff(const handoff&) = delete;
   handoff& operator=(const handoff&) = delete;
@@ -91,7 +89,6 @@ class handoff {
   membership& members_;
   partition_host& host_;
   caf::actor_system& sys_;
-  const monotonic_clock& clock_;
   hooks fns_;
   std::shared_ptr<spdlog::logger> log_;
   // A few, each owning the partitions ≡ its index: ingests of different partitions run side

@@ -73,6 +73,19 @@ class membership final : public node_fence {
   snapshot_ptr wait_for_change(const snapshot_ptr& seen, std::chrono::milliseconds timeout) const {
     return view_.wait_for_change(seen, timeout);
   }
+  /// The first snapshot `holds` is true of, waiting at most `limit` (on options().clock)
+  /// for the view to get there; the latest one if it never did. Blocking.
+  template <class Pred>
+  snapshot_ptr wait_until(Pred holds, std::chrono::milliseconds limit) const {
+    auto deadline = opts_.clock->now() + limit;
+    auto seen = snapshot();
+    while (!holds(*seen)) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - opts_.clock->now());
+      if (left.count() <= 0) break;
+      seen = wait_for_change(seen, left);
+    }
+    return seen;
+  }
 
   /// The members as of the last watch event, sorted by node id.
   std::vector<Member> members() const { return view_.members(); }

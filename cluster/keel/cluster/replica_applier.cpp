@@ -112,16 +112,14 @@ std::optional<PartitionRecord> wait_for_record(membership& members, uint32_t p, 
   // A partition placed, or promoted, a moment ago may reach the owner's replicas before the
   // watch reports it here.
   constexpr auto view_lag_limit = 500ms;
-  const auto& clock = *members.options().clock;
-  auto deadline = clock.now() + view_lag_limit;
-  auto seen = members.snapshot();
-  while (true) {
-    const auto* rec = seen->partition(p);
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock.now());
-    if ((rec && rec->epoch() >= epoch) || left.count() <= 0)
-      return rec ? std::optional<PartitionRecord>{*rec} : std::nullopt;
-    seen = members.wait_for_change(seen, left);
-  }
+  auto seen = members.wait_until(
+      [&](const cluster_snapshot& now) {
+        const auto* rec = now.partition(p);
+        return rec && rec->epoch() >= epoch;
+      },
+      view_lag_limit);
+  const auto* rec = seen->partition(p);
+  return rec ? std::optional<PartitionRecord>{*rec} : std::nullopt;
 }
 
 replica_applier::replica_applier(membership& members, partition_host& host, caf::actor_system& sys,
@@ -166,6 +164,14 @@ caf::expected<std::optional<ReplicaSequence>> replica_sequences::last(partition_
     std::lock_guard lock{mutex_};
     if (auto it = accepted_.find(p); it != accepted_.end()) return it->second;
   }
+  auto last = read_replica_sequence(host, p);
+  if (!last) return std::move(last.error());
+  std::lock_guard lock{mutex_};
+  return accepted_.try_emplace(p, std::move(*last)).first->second;
+}
+
+caf::expected<std::optional<ReplicaSequence>> read_replica_sequence(partition_host& host,
+                                                                    uint32_t p) {
   auto stored = host.read_record(replica_sequence_key(p));
   if (!stored) return std::move(stored.error());
   std::optional<ReplicaSequence> last;
@@ -175,8 +181,7 @@ caf::expected<std::optional<ReplicaSequence>> replica_sequences::last(partition_
       return make_error(errc::app_error, "the sequence record of partition " + std::to_string(p) +
                                              " does not parse");
   }
-  std::lock_guard lock{mutex_};
-  return accepted_.try_emplace(p, std::move(last)).first->second;
+  return last;
 }
 
 void replica_sequences::accept(uint32_t p, ReplicaSequence seq) {

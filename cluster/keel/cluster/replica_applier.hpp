@@ -95,6 +95,11 @@ class replica_applier {
   std::vector<caf::actor> appliers_;
 };
 
+/// The last commit of partition `p` recorded in this node's store (nullopt: none); an error
+/// if it cannot be read or does not parse. Blocking (the store).
+caf::expected<std::optional<ReplicaSequence>> read_replica_sequence(partition_host& host,
+                                                                    uint32_t p);
+
 /// `p`'s record in this node's table once it is at `epoch` or later, waiting a little
 /// (≤ 500 ms) for the watch; the latest one seen if it never gets there. Blocking.
 std::optional<PartitionRecord> wait_for_record(membership& members, uint32_t p, uint64_t epoch);
