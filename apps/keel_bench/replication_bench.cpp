@@ -224,6 +224,8 @@ struct catch_up_result {
   double seconds = 0;      // from the second node's start to every partition in sync
   double served_rate = 0;  // increments/s acknowledged by the first node meanwhile
   int64_t failed = 0;      // increments that failed meanwhile
+  double p99_ms = 0;       // of those increments
+  double max_ms = 0;
 };
 
 // Whether `cli`'s node reports every placed partition with all its copies in sync.
@@ -259,15 +261,23 @@ catch_up_result catch_up(const bench_config& cfg, progress& prog, int actors) {
     prog.note(fmt::format("{} counters on n1 alone; n2 joins", actors));
     std::atomic<bool> stop{false};
     std::atomic<int64_t> served{0}, failed{0};
+    std::mutex mutex;
+    std::vector<double> latencies_ms;  // guarded by mutex
     std::vector<std::thread> clients;
     for (int t = 0; t < 8; ++t)
       clients.emplace_back([&, t] {
         auto cli = client_for(n1.port());
         std::mt19937 rng{static_cast<unsigned>(t)};
-        while (!stop.load())
-          (increment(*cli, "c" + std::to_string(rng() % static_cast<unsigned>(actors))) ? served
-                                                                                        : failed)
-              .fetch_add(1);
+        std::vector<double> mine;
+        while (!stop.load()) {
+          auto sent = clock_type::now();
+          bool ok = increment(*cli, "c" + std::to_string(rng() % static_cast<unsigned>(actors)));
+          mine.push_back(
+              std::chrono::duration<double, std::milli>(clock_type::now() - sent).count());
+          (ok ? served : failed).fetch_add(1);
+        }
+        std::lock_guard lock{mutex};
+        latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());
       });
     auto started = clock_type::now();
     server_process n2{cfg.bin_dir + "/keel-node", node_args(etcd, "n2", d2, 2)};
@@ -281,6 +291,9 @@ catch_up_result catch_up(const bench_config& cfg, progress& prog, int actors) {
     for (auto& c : clients) c.join();
     r.served_rate = static_cast<double>(served.load()) / r.seconds;
     r.failed = failed.load();
+    r.p99_ms = percentile(latencies_ms, 0.99);
+    r.max_ms =
+        latencies_ms.empty() ? 0 : *std::max_element(latencies_ms.begin(), latencies_ms.end());
     n1.kill_now();
     n2.kill_now();
   }
@@ -308,14 +321,18 @@ void bench_replication(const bench_config& cfg, progress& prog, std::vector<resu
                  two.p99_ms / one.p99_ms, std::nullopt, true});
   const int actors = cfg.quick ? 4000 : 20000;
   auto copied = catch_up(cfg, prog, actors);
-  prog.note(
-      fmt::format("n2 caught up on {} counters in {:.2f} s; n1 served {:.0f}/s meanwhile, "
-                  "{} failed",
-                  actors, copied.seconds, copied.served_rate, copied.failed));
+  prog.note(fmt::format(
+      "n2 caught up on {} counters in {:.2f} s; n1 served {:.0f}/s meanwhile, "
+      "{} failed, p99 {:.1f} ms, slowest {:.0f} ms",
+      actors, copied.seconds, copied.served_rate, copied.failed, copied.p99_ms, copied.max_ms));
   out.push_back({"j. catch-up of a new replica while serving", actors / copied.seconds, "actors/s",
                  0, 0, std::nullopt});
   out.push_back({"j. increments/s served during that catch-up", copied.served_rate, "req/s", 0, 0,
                  std::nullopt});
+  out.push_back({"j. p99 latency of an increment during that catch-up", copied.p99_ms, "ms", 0, 0,
+                 std::nullopt, true});
+  out.push_back(
+      {"j. slowest increment during that catch-up", copied.max_ms, "ms", 0, 0, std::nullopt, true});
   auto times = failover_times(cfg, prog, cfg.quick ? 5 : 20);
   out.push_back({"j. failover: kill -9 of an owner to its partition answering, p50",
                  percentile(times, 0.5), "ms", 0, 0, std::nullopt, true});

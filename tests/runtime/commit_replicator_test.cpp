@@ -439,6 +439,40 @@ TEST_F(CommitReplicator, AppliedReplicaWritesAreStoredAndNeverReplicated) {
   EXPECT_TRUE(replicator_->admitted().empty());
 }
 
+// A replica is caught up from a range read while the partition serves: the read holds
+// exactly the batches handed to the replicator before its moment (`at_snapshot`), so those
+// handed over after it are the ones the replica must be sent.
+TEST_F(CommitReplicator, ALiveReadHoldsExactlyTheBatchesHandedOverBeforeItsMoment) {
+  replicator_->answer_at_once({});
+  actor_id a{"counter", "live"};
+  std::vector<std::future<call_result>> replies;
+  for (int i = 0; i < 300; ++i) replies.push_back(increment(a, 1));
+  auto state_in = [&](const partition_host::records& range) {
+    std::optional<std::string> found;
+    for (const auto& [key, value] : range)
+      if (key == state_key(a)) found = value;
+    return found;
+  };
+  int reads = 0;
+  for (; reads < 2000 && !arrived(replies.back()); ++reads) {
+    size_t before = 0;
+    auto range = node_.rt->partitions().read_range_live(a.partition(),
+                                                        [&] { before = replicator_->batches(); });
+    ASSERT_TRUE(range) << message_of(range.error());
+    std::optional<std::string> written;  // by the last of those batches that wrote it
+    for (size_t i = 0; i < before; ++i)
+      for (const auto& w : replicator_->writes_of(i))
+        if (w.key == state_key(a)) written = w.value;
+    ASSERT_EQ(state_in(*range), written) << "read " << reads << ", after " << before << " batches";
+  }
+  EXPECT_GT(reads, 1) << "the reads never overlapped the commits";
+  EXPECT_EQ(value_of(replies.back()), 300);
+  auto last = node_.rt->partitions().read_range_live(a.partition(), [] {});
+  ASSERT_TRUE(last);
+  EXPECT_EQ(stored_counter(*store_, a).second, 300);
+  EXPECT_TRUE(state_in(*last).has_value());
+}
+
 TEST_F(CommitReplicator, RemovedReplicatorReleasesOnTheLocalSyncAlone) {
   actor_id a{"counter", "plain"};
   auto gated = increment(a, 1);

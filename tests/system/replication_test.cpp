@@ -176,6 +176,31 @@ TEST_F(Replication, ReplicaPausedPastTheTimeoutLeavesTheInSyncSetAndIsCaughtUpWh
   EXPECT_EQ(value_of(n2, key), 7);
 }
 
+// A replica is caught up while its partition goes on serving: the writes made while its
+// copy streams (n2 takes 3 s to ingest it) are answered during the catch-up, not after it,
+// reach the replica after the copy, and are on it when the owner is killed.
+TEST_F(Replication, WritesGoOnWhileAReplicaIsCaughtUpAndReachIt) {
+  auto& n1 = start_replicated("n1");
+  auto& n2 = start_replicated("n2", {"--test-handoff-delay=3s"});
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
+  auto key = counter_copied(n1, "n1", "n2", "l");
+  ASSERT_FALSE(key.empty());
+  ::kill(n2.pid(), SIGSTOP);
+  auto waited = n1.post("/v1/actors/counter/" + key + "/Increment", R"({"by":1})");
+  ::kill(n2.pid(), SIGCONT);
+  ASSERT_EQ(waited.status, 200) << waited.body;  // at 2, without n2
+  auto running = [&] { return metric_value(n1.get("/metrics").body, "keel_catch_ups_running"); };
+  ASSERT_TRUE(eventually([&] { return running() == 1; }, 5s)) << n1.log();
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(increment(n1, key), 200);  // at 12
+  EXPECT_EQ(running(), 1u) << "the writes waited for the catch-up to end";
+  EXPECT_FALSE(in_sync_on(n1, key, "n2"));
+  ASSERT_TRUE(eventually([&] { return in_sync_on(n1, key, "n2"); }, 10s))
+      << "n2 was not caught up: " << n1.log();
+  nodes_[0]->stop(SIGKILL);
+  ASSERT_TRUE(eventually([&] { return value_of(n2, key).has_value(); }, 5s));
+  EXPECT_EQ(value_of(n2, key), 12);
+}
+
 // A replica whose data dir was lost comes back empty: its owner streams it the whole
 // partition, and once in sync it holds every acknowledged write (it is promoted with them).
 TEST_F(Replication, ReplicaBackWithAWipedDataDirIsCaughtUpWithEveryWrite) {

@@ -113,18 +113,7 @@ partition_directory::verdict cluster_directory::route(const envelope_ptr& env) {
 }
 
 bool cluster_directory::is_moving(uint32_t p, const PartitionRecord& rec) const {
-  return rec.state() == PartitionRecord::moving || releasing_[p].load(std::memory_order_acquire) ||
-         syncing_[p].load(std::memory_order_acquire);
-}
-
-void cluster_directory::end_sync(uint32_t p) {
-  {
-    std::lock_guard lock{opening_mutex_};
-    syncing_[p].store(false);
-    runtime_.partitions().open(p);
-  }
-  sync_ended_.notify_all();
-  release_held(p);
+  return rec.state() == PartitionRecord::moving || releasing_[p].load(std::memory_order_acquire);
 }
 
 bool cluster_directory::hold_moving(const envelope_ptr& env, uint32_t p) {
@@ -146,9 +135,8 @@ void cluster_directory::on_partition(uint32_t p, const std::optional<PartitionRe
     // it as this node's with no change seen; or promoted here from a copy.
     bool ingested = ingested_[p].exchange(false);
     bool arrived = ingested || (before && before->owner() != self_);
-    // Open before the held calls are delivered, which would otherwise find it closed. Not
-    // while a replica is caught up: what it is streamed must not change.
-    if (!syncing_[p].load() && (aborted || arrived || runtime_.partitions().is_closed(p))) {
+    // Open before the held calls are delivered, which would otherwise find it closed.
+    if (aborted || arrived || runtime_.partitions().is_closed(p)) {
       runtime_.partitions().open(p);
       if (aborted) log_->warn("handoff: move of partition {} aborted; serving it again", p);
     }
@@ -371,6 +359,7 @@ void cluster_directory::stop() {
   held_cv_.notify_all();
   if (rebalancer_) rebalancer_->stop();
   if (placer_.joinable()) placer_.join();
+  if (gate_) gate_->learners()->stop();  // a catch-up waiting for its learner ends
   if (catch_up_) catch_up_->stop();
   if (handoff_) handoff_->stop();
   if (gate_) gate_->stop();

@@ -114,8 +114,6 @@ class cluster_directory final : public partition_directory {
   /// more (the caller routes it again).
   bool hold_moving(const envelope_ptr& env, uint32_t p);
   bool is_moving(uint32_t p, const PartitionRecord& rec) const;
-  /// A replica's catch-up of `p` ended: serves `p` again, unless a move began meanwhile.
-  void end_sync(uint32_t p);
   /// Delivers the messages held for `p` (they are routed again).
   void release_held(uint32_t p);
   /// A partition's record changed (watch thread): ends holds, opens or drops partitions.
@@ -163,12 +161,12 @@ class cluster_directory final : public partition_directory {
   // held while their partition moves (bounded, like placement's).
   std::array<std::atomic<bool>, partition_count> releasing_{};
   std::array<std::atomic<bool>, partition_count> ingested_{};
-  // Partitions held while a replica of theirs is caught up (replica_catch_up.hpp).
-  std::array<std::atomic<bool>, partition_count> syncing_{};
-  // Whether a partition opens again is decided under it: a catch-up that ends, a move that
-  // begins and a record that changes must not open what another keeps closed.
+  // Partitions a replica of which is being caught up (replica_catch_up.hpp): a move waits.
+  std::array<bool, partition_count> catching_up_{};  // opening_mutex_
+  // Whether a partition opens again is decided under it: a move that begins and a record
+  // that changes must not open what another keeps closed.
   std::mutex opening_mutex_;
-  std::condition_variable sync_ended_;  // a catch-up ended (with opening_mutex_)
+  std::condition_variable catch_up_ended_;  // with opening_mutex_
   held_calls moving_held_{max_held, metrics_.calls_held};
   std::unique_ptr<handoff> handoff_;
   std::unique_ptr<rebalancer> rebalancer_;

@@ -18,10 +18,14 @@ void cluster_directory::start_handoff(std::function<void(uint32_t)> before_inges
   handoff::hooks hooks;
   hooks.link_to = [this](const std::string& node_id) { return member_link(node_id); };
   hooks.begin_release = [this](uint32_t p) {
-    // A catch-up of the partition under way finishes first: two closes at once would let
-    // the second see it drained while the first's commits are still in flight.
+    // A catch-up of the partition under way ends first (it gives up, unless its replica is
+    // being written into `isr`): the move's epoch would refuse its stream and its writes.
+    // Cancelled again while it lasts: one that began just now has no learner to cancel yet.
     std::unique_lock lock{opening_mutex_};
-    sync_ended_.wait(lock, [&] { return !syncing_[p].load(); });
+    while (catching_up_[p]) {
+      if (gate_) gate_->learners()->cancel(p);
+      catch_up_ended_.wait_for(lock, std::chrono::milliseconds{100});
+    }
     releasing_[p].store(true);
   };
   hooks.ingested = [this](uint32_t p) { ingested_[p].store(true); };
@@ -46,15 +50,22 @@ void cluster_directory::start_replication() {
   runtime_.partitions().set_replicator(gate_);
   replica_catch_up::hooks sync_hooks;
   sync_hooks.link_to = [this](const std::string& node_id) { return member_link(node_id); };
-  sync_hooks.hold = [this](uint32_t p) {
+  sync_hooks.begin = [this](uint32_t p) {
     std::lock_guard lock{opening_mutex_};
     if (releasing_[p].load()) return false;  // being handed off: the new owner catches up
-    syncing_[p].store(true);
+    catching_up_[p] = true;
     return true;
   };
-  sync_hooks.release = [this](uint32_t p) { end_sync(p); };
-  catch_up_ = std::make_unique<replica_catch_up>(members_, runtime_.partitions(), sys_,
-                                                 std::move(sync_hooks), metrics_, log_);
+  sync_hooks.end = [this](uint32_t p) {
+    {
+      std::lock_guard lock{opening_mutex_};
+      catching_up_[p] = false;
+    }
+    catch_up_ended_.notify_all();
+  };
+  catch_up_ =
+      std::make_unique<replica_catch_up>(members_, runtime_.partitions(), sys_,
+                                         std::move(sync_hooks), gate_->learners(), metrics_, log_);
 }
 
 void cluster_directory::start_rebalancer() {

@@ -42,9 +42,12 @@ void cluster_metrics::render(std::string& out, const cluster_snapshot& now, cons
                    "commit's writes to its replicas to the last one's answer.",
                    replication_seconds);
   render_histogram(out, "keel_catch_up_seconds",
-                   "Catch-ups of a replica by this node, each holding its partition's calls: "
-                   "the range streamed and the replica added to the in-sync set.",
+                   "Catch-ups of a replica by this node while the partition serves: its "
+                   "range read and streamed, the writes made meanwhile sent, the replica "
+                   "added to the in-sync set.",
                    catch_up_seconds);
+  render_gauge(out, "keel_catch_ups_running", "Catch-ups of a replica this node is running now.",
+               catch_ups_running.value());
   render_histogram(out, "keel_failover_seconds",
                    "On the coordinator: from seeing an owner down to promoting its "
                    "partitions' in-sync replicas.",

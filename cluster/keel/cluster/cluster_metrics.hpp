@@ -24,7 +24,8 @@ struct cluster_metrics {
   counter promotions;               // partitions this coordinator promoted to a replica
   counter isr_expands;              // replicas this node caught up and put back in an isr
   histogram replication_seconds;    // a group commit's round: sent to the last answer
-  histogram catch_up_seconds;       // a catch-up: calls held, range streamed, isr written
+  gauge catch_ups_running;          // catch-ups of a replica under way on this node
+  histogram catch_up_seconds;       // a catch-up: range read and streamed, isr written
   histogram failover_seconds;       // coordinator: an owner seen down to its promotions
 
   /// Appends the counters and the gauges `now` gives for `self` in Prometheus text;

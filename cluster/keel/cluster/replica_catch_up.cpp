@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <future>
+#include <limits>
 
 #include <spdlog/spdlog.h>
 
@@ -35,17 +35,18 @@ bool out_of_sync(const cluster_snapshot& now, const PartitionRecord& rec, const 
 }  // namespace
 
 replica_catch_up::replica_catch_up(membership& members, partition_host& host,
-                                   caf::actor_system& sys, hooks fns, cluster_metrics& metrics,
-                                   std::shared_ptr<spdlog::logger> log)
+                                   caf::actor_system& sys, hooks fns,
+                                   std::shared_ptr<replica_learners> learners,
+                                   cluster_metrics& metrics, std::shared_ptr<spdlog::logger> log)
     : members_(members),
       host_(host),
       sys_(sys),
       fns_(std::move(fns)),
+      learners_(std::move(learners)),
       metrics_(metrics),
       log_(std::move(log)),
       self_(members.options().node_id) {
-  // A few side by side: each catch-up waits on its stream and on an etcd write, and holds
-  // only its own partition.
+  // A few side by side: each catch-up waits on its stream, its learner and an etcd write.
   for (int i = 0; i < 4; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
@@ -91,7 +92,7 @@ void replica_catch_up::worker_loop() {
   while (true) {
     job next;
     {
-      // One catch-up per partition at a time: each holds and reopens it.
+      // One catch-up per partition at a time: a move waits for it to end.
       std::unique_lock lock{mutex_};
       auto free_job = [this] {
         return std::find_if(jobs_.begin(), jobs_.end(),
@@ -106,7 +107,9 @@ void replica_catch_up::worker_loop() {
     }
     auto started = fast_clock::ticks();
     bool streamed = false;
+    metrics_.catch_ups_running.add(1);
     auto why = run(next.first, next.second, streamed);
+    metrics_.catch_ups_running.add(-1);
     auto took = fast_clock::to_duration(fast_clock::ticks() - started);
     if (streamed && why.empty()) {
       metrics_.isr_expands.add();
@@ -121,7 +124,7 @@ void replica_catch_up::worker_loop() {
     busy_.erase(next.first);
     wake_.notify_all();   // a job of the same partition may wait for this one
     queued_.erase(next);  // the next scan finds it again if it is still out of sync
-    // Each try holds the partition's calls: a replica that cannot take the stream (paused,
+    // Each try reads and streams the whole range: a replica that cannot take it (paused,
     // unreachable until its lease ends) is tried again only a second later.
     if (!why.empty()) failed_until_[next] = members_.options().clock->now() + retry_after;
   }
@@ -134,29 +137,39 @@ std::string replica_catch_up::run(uint32_t p, const std::string& replica, bool& 
   auto epoch = rec->epoch();
   auto link = fns_.link_to(replica);
   if (!link) return "node " + replica + " is not a member";
-  // 1. Hold the partition's calls and let its turns finish, their commits durable: the
-  //    range read next is all the replica needs, and nothing is written while it streams.
-  if (!fns_.hold(p)) return "it is being handed off";
-  auto drained = std::make_shared<std::promise<void>>();
-  auto finished = drained->get_future();
-  host_.close(p, [drained] { drained->set_value(); });
+  if (!fns_.begin(p)) return "it is being handed off";
+  // 1. The range as of one moment between two commit batches; the learner gets every
+  //    batch after it.
+  replica_learners::handle learner;
+  auto records = host_.read_range_live(p, [&] { learner = learners_->add(p, epoch, replica); });
   std::string why;
-  if (finished.wait_for(30s) != std::future_status::ready) {
-    why = "its turns did not finish within 30 s";
-  } else if (auto records = host_.read_range(p); !records) {
+  if (!records) {
     why = "cannot read it: " + message_of(records.error());
   } else {
-    // 2. Stream it; 3. the replica is in sync once etcd says so.
-    auto answer = stream_range(sys_, link, p, epoch, self_, std::move(*records), true);
-    why = answer.code != 0 ? answer.error : add_to_isr(p, epoch, replica);
     streamed = true;
+    why = stream_and_join(p, epoch, replica, link, std::move(*records), learner);
   }
-  // 4. Serve it again (a move waits for the catch-up to end before it begins).
-  fns_.release(p);
+  if (learner) learners_->remove(learner);
+  fns_.end(p);
   return why;
 }
 
-std::string replica_catch_up::add_to_isr(uint32_t p, uint64_t epoch, const std::string& replica) {
+std::string replica_catch_up::stream_and_join(uint32_t p, uint64_t epoch,
+                                              const std::string& replica, const caf::actor& link,
+                                              partition_host::records records,
+                                              const replica_learners::handle& learner) {
+  // 2. Stream it; 3. send the learner what was committed meanwhile, then each commit as
+  //    it is made; 4. once it holds all but the last few, turns wait for it too, and once
+  //    it holds every commit a turn was answered for, it joins `isr`.
+  auto answer = stream_range(sys_, link, p, epoch, self_, std::move(records), true);
+  if (answer.code != 0) return answer.error;
+  if (auto why = learners_->go_live(learner); !why.empty()) return why;
+  if (auto why = learners_->gate(learner, 30s); !why.empty()) return why;
+  return add_to_isr(p, epoch, replica, learner);
+}
+
+std::string replica_catch_up::add_to_isr(uint32_t p, uint64_t epoch, const std::string& replica,
+                                         const replica_learners::handle& learner) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto now = members_.snapshot();
     const auto* current = now->partitions.find(p);
@@ -165,7 +178,15 @@ std::string replica_catch_up::add_to_isr(uint32_t p, uint64_t epoch, const std::
       return "the partition's record changed meanwhile";
     auto next = *current;
     next.record.add_isr(replica);
+    if (!learners_->begin_isr_write(learner)) return "it failed a commit while it was caught up";
     auto err = members_.write_owned_partitions({{p, next}});
+    int64_t in_isr_from = 0;
+    if (!err) {
+      // The view holds the record as written (or a later one) once the write returned.
+      const auto* written = members_.snapshot()->partitions.find(p);
+      in_isr_from = written ? written->mod_revision : std::numeric_limits<int64_t>::max();
+    }
+    learners_->end_isr_write(learner, in_isr_from);
     if (!err) return {};
     if (code_of(err) != errc::conflict) return message_of(err);
     members_.wait_for_change(now, 200ms);

@@ -18,14 +18,12 @@
 #include <caf/actor_system.hpp>
 
 #include "keel/cluster/cluster_snapshot.hpp"
+#include "keel/cluster/replica_learners.hpp"
 #include "keel/cluster/wire.hpp"
+#include "keel/runtime/partition_host.hpp"
 
 namespace spdlog {
 class logger;
-}
-
-namespace keel {
-class partition_host;
 }
 
 namespace keel::cluster {
@@ -34,30 +32,32 @@ class membership;
 struct cluster_metrics;
 
 /// An owner brings its partitions' replicas in sync (DESIGN.md "Replication and
-/// failover", catch-up): for a replica that is a member but not in `isr` (new, returning,
-/// or dropped after a failure), it stops starting the partition's turns (its calls are
-/// held), waits until their commits are durable, streams the partition's whole range (the
-/// handoff stream, marked as a copy: the replica replaces its range with it and serves
-/// nothing), adds the replica to `isr` in etcd, and serves the partition again. From then
-/// on every commit reaches the replica through the output gate, numbered after the
-/// sequence the stream carried.
+/// failover", catch-up) while the partitions go on serving: for a replica that is a member
+/// but not in `isr` (new, returning, or dropped after a failure), it reads the partition's
+/// range at one moment between two commit batches, registering the replica as a learner
+/// at that moment (replica_learners), streams the range (the handoff stream, marked as a
+/// copy: the replica replaces its range with it and serves nothing), lets the learner
+/// catch up with the commits made meanwhile, and adds it to `isr` in etcd once it holds
+/// every commit a turn was answered for. From then on every commit reaches it through the
+/// output gate.
 /// Thread safety: thread-safe; the jobs run on four threads of its own (one job per
-/// partition at a time) and block on the stream and on etcd.
+/// partition at a time) and block on the store, the stream and etcd.
 class replica_catch_up {
  public:
   struct hooks {
     /// The link actor to `node_id`; null if it is not a member.
     std::function<caf::actor(const std::string& node_id)> link_to;
-    /// From now on the partition's messages are held (route() holds them); false if the
-    /// partition is being handed off, and then nothing is held.
-    std::function<bool(uint32_t)> hold;
-    /// The partition serves again: held messages are delivered.
-    std::function<void(uint32_t)> release;
+    /// A catch-up of the partition begins (a move waits for it to end); false if the
+    /// partition is being handed off, and then none begins.
+    std::function<bool(uint32_t)> begin;
+    /// The catch-up of the partition ended.
+    std::function<void(uint32_t)> end;
   };
 
   /// Requires: `members`, `host`, `sys` and `metrics` outlive this object.
   replica_catch_up(membership& members, partition_host& host, caf::actor_system& sys, hooks fns,
-                   cluster_metrics& metrics, std::shared_ptr<spdlog::logger> log);
+                   std::shared_ptr<replica_learners> learners, cluster_metrics& metrics,
+                   std::shared_ptr<spdlog::logger> log);
   ~replica_catch_up();
   replica_catch_up(const replica_catch_up&) = delete;
   replica_catch_up& operator=(const replica_catch_up&) = delete;
@@ -75,13 +75,20 @@ class replica_catch_up {
   /// One catch-up; the reason it failed, or empty. `streamed`: the range was sent (else
   /// the replica needed none, or it failed before).
   std::string run(uint32_t p, const std::string& replica, bool& streamed);
-  /// Adds `replica` to `p`'s isr, if `p` is still owned here at `epoch`.
-  std::string add_to_isr(uint32_t p, uint64_t epoch, const std::string& replica);
+  /// Streams `records` to `replica` and brings `learner` to `isr`; the reason it failed.
+  std::string stream_and_join(uint32_t p, uint64_t epoch, const std::string& replica,
+                              const caf::actor& link, partition_host::records records,
+                              const replica_learners::handle& learner);
+  /// Adds `replica` to `p`'s isr, if `p` is still owned here at `epoch` and `learner` has
+  /// not failed.
+  std::string add_to_isr(uint32_t p, uint64_t epoch, const std::string& replica,
+                         const replica_learners::handle& learner);
 
   membership& members_;
   partition_host& host_;
   caf::actor_system& sys_;
   const hooks fns_;
+  const std::shared_ptr<replica_learners> learners_;
   cluster_metrics& metrics_;
   const std::shared_ptr<spdlog::logger> log_;
   const std::string self_;

@@ -65,8 +65,18 @@ struct replication_gate::queue {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::cluster::round_ptr)
 
 namespace keel::cluster {
+// How a learner's unawaited batch is answered (replica_learners::send_fn).
+using learner_answer_ptr = std::shared_ptr<std::function<void(std::string)>>;
+}  // namespace keel::cluster
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::cluster::learner_answer_ptr)
+
+namespace keel::cluster {
 
 namespace {
+
+// The writes kept for one replica while its copy streams (replica_learners).
+constexpr size_t learner_buffer_limit = size_t{64} << 20;
 
 caf::behavior collector(caf::event_based_actor* self,
                         std::shared_ptr<replication_gate::queue> queue, caf::timespan timeout) {
@@ -81,6 +91,13 @@ caf::behavior collector(caf::event_based_actor* self,
                 [=](caf::error& err) {
                   queue->answered(r, replica, "no answer in time: " + message_of(err));
                 });
+      },
+      // A batch for a replica being caught up, which no turn waits for.
+      [=](const learner_answer_ptr& answer, const caf::actor& link, wire_replicate& msg) {
+        if (!link) return (*answer)("it is not a member");
+        self->request(link, timeout, std::move(msg))
+            .then([=](wire_reply& reply) { (*answer)(reply.code == 0 ? "" : reply.error); },
+                  [=](caf::error& err) { (*answer)("no answer in time: " + message_of(err)); });
       },
   };
 }
@@ -100,6 +117,15 @@ replication_gate::replication_gate(membership& members, partition_host& host,
       self_(members.options().node_id),
       queue_(std::make_shared<queue>()) {
   collector_ = sys.spawn(collector, queue_, caf::timespan{opts_.replica_timeout});
+  learners_ = replica_learners::make(
+      self_,
+      [collector = collector_, link_to = link_to_](const std::string& replica, wire_replicate msg,
+                                                   std::function<void(std::string)> answered) {
+        caf::anon_send(collector,
+                       std::make_shared<std::function<void(std::string)>>(std::move(answered)),
+                       link_to(replica), std::move(msg));
+      },
+      learner_buffer_limit);
   shrinker_ = std::thread{[this] { shrinker_loop(); }};
 }
 
@@ -167,7 +193,8 @@ caf::error replication_gate::number(const writes_by_partition& by_partition, rou
   auto now = members_.snapshot();
   std::vector<store_write> sequences;
   for (const auto& [p, part_writes] : by_partition) {
-    const auto* rec = now->partition(p);
+    const auto* versioned = now->partitions.find(p);
+    const auto* rec = versioned ? &versioned->record : nullptr;
     // Owned here, active or moving (turns under way finish and commit while a move drains
     // the partition, and the move may yet be aborted): never skipped, or a replica would
     // lack writes it is counted in sync for.
@@ -181,17 +208,26 @@ caf::error replication_gate::number(const writes_by_partition& by_partition, rou
     stored.set_epoch(rec->epoch());
     stored.set_seq(*seq);
     sequences.push_back({replica_sequence_key(p), stored.SerializeAsString()});
-    if (rec->isr().empty()) continue;
+    bool learners = learners_->any();
+    if (rec->isr().empty() && !learners) continue;
     wire_partition_writes part{p, rec->epoch(), *seq, {}, {}, {}};
     for (const auto* w : part_writes) {
       part.keys.push_back(w->key);
       part.values.push_back(w->value);
       part.erase.push_back(w->erase ? 1 : 0);
     }
-    for (const auto& replica : rec->isr()) {
+    auto await = [&](const std::string& replica) {
       r.sent[replica].emplace_back(p, rec->epoch());
       messages[replica].parts.push_back(part);
-    }
+    };
+    for (const auto& replica : rec->isr()) await(replica);
+    if (!learners) continue;
+    // Replicas being caught up get it too; those about to join `isr` are awaited.
+    std::vector<std::string> gated;
+    learners_->take(part, *versioned, gated);
+    for (const auto& replica : gated)
+      if (std::find(rec->isr().begin(), rec->isr().end(), replica) == rec->isr().end())
+        await(replica);
   }
   for (auto& write : sequences) extra.push_back(std::move(write));
   return {};
@@ -258,6 +294,10 @@ void replication_gate::shrink_and_answer(const std::shared_ptr<round>& r) {
     failed = r->failed;
   }
   metrics_.replication_failures.add(failed.size());
+  // A failed replica about to join an `isr` never joins it, or, if it was being written
+  // in, the view read next shows it there, to be removed.
+  for (const auto& [replica, why] : failed)
+    for (auto [p, epoch] : r->sent[replica]) learners_->failed(p, replica, why);
   // A record changed since this node's view was taken is read again, a few times.
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto now = members_.snapshot();
@@ -301,6 +341,7 @@ void replication_gate::shrink_and_answer(const std::shared_ptr<round>& r) {
 
 void replication_gate::stop() {
   stopped_.store(true);
+  learners_->stop();
   std::vector<std::weak_ptr<round>> open;
   {
     std::lock_guard lock{queue_->mutex};

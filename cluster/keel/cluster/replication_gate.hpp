@@ -14,6 +14,7 @@
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/cluster_snapshot.hpp"
+#include "keel/cluster/replica_learners.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/commit_replicator.hpp"
 
@@ -38,7 +39,8 @@ struct cluster_metrics;
 /// partition's `isr` in etcd first (write_owned_partitions: only while this node is still a
 /// member and the record unchanged), and then the batch counts without it, if the owner and
 /// the replicas left are still --min-insync copies. A commit to a partition with fewer
-/// in-sync copies than that is refused before anything is written.
+/// in-sync copies than that is refused before anything is written. Replicas being caught
+/// up (replica_learners) get each batch too, awaited only once they are about to join.
 /// Thread safety: admit() and replicate() are called by the runtime's store writer, on its
 /// thread; stop() from any thread. Answers are collected by an actor of its own; removals
 /// from `isr` block on etcd, on a thread of its own.
@@ -61,6 +63,9 @@ class replication_gate final : public commit_replicator {
   caf::error admit(uint32_t partition) override;
   void replicate(const std::vector<store_write>& writes, std::vector<store_write>& extra,
                  std::function<void(caf::error)> done) override;
+
+  /// The replicas being caught up on partitions owned here (replica_catch_up adds them).
+  const std::shared_ptr<replica_learners>& learners() const noexcept { return learners_; }
 
   /// Answers every batch still waiting with `unavailable` and stops the threads; batches
   /// handed in afterwards are answered so at once. Idempotent.
@@ -96,6 +101,7 @@ class replication_gate final : public commit_replicator {
   std::atomic<bool> stopped_{false};  // then nothing above is touched again
   const std::shared_ptr<queue> queue_;
   caf::actor collector_;
+  std::shared_ptr<replica_learners> learners_;
   std::unordered_map<uint32_t, ReplicaSequence> sequences_;  // store writer's thread only
   std::thread shrinker_;
 };

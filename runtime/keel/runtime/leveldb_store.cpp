@@ -101,6 +101,36 @@ caf::error bring_to_current_layout(leveldb::DB& db, bool fresh) {
   return {};
 }
 
+caf::expected<std::vector<std::pair<std::string, std::string>>> scan_prefix(
+    leveldb::DB& db, const leveldb::ReadOptions& read, std::string_view prefix) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<leveldb::Iterator> it{db.NewIterator(read)};
+  leveldb::Slice start{prefix.data(), prefix.size()};
+  for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next())
+    out.emplace_back(it->key().ToString(), it->value().ToString());
+  if (!it->status().ok()) return to_error(it->status(), "scan");
+  return out;
+}
+
+class leveldb_snapshot final : public store_snapshot {
+ public:
+  explicit leveldb_snapshot(leveldb::DB& db) : db_(db), snapshot_(db.GetSnapshot()) {}
+  ~leveldb_snapshot() override { db_.ReleaseSnapshot(snapshot_); }
+  leveldb_snapshot(const leveldb_snapshot&) = delete;
+  leveldb_snapshot& operator=(const leveldb_snapshot&) = delete;
+
+  caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
+      std::string_view prefix) const override {
+    leveldb::ReadOptions read;
+    read.snapshot = snapshot_;
+    return scan_prefix(db_, read, prefix);
+  }
+
+ private:
+  leveldb::DB& db_;
+  const leveldb::Snapshot* snapshot_;
+};
+
 class leveldb_store final : public state_store {
  public:
   leveldb_store(std::unique_ptr<const leveldb::FilterPolicy> filter,
@@ -119,13 +149,11 @@ class leveldb_store final : public state_store {
 
   caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
       std::string_view prefix) override {
-    std::vector<std::pair<std::string, std::string>> out;
-    std::unique_ptr<leveldb::Iterator> it{db_->NewIterator(leveldb::ReadOptions{})};
-    leveldb::Slice start{prefix.data(), prefix.size()};
-    for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next())
-      out.emplace_back(it->key().ToString(), it->value().ToString());
-    if (!it->status().ok()) return to_error(it->status(), "scan");
-    return out;
+    return scan_prefix(*db_, leveldb::ReadOptions{}, prefix);
+  }
+
+  std::shared_ptr<const store_snapshot> snapshot() override {
+    return std::make_shared<leveldb_snapshot>(*db_);
   }
 
   // A write that failed (a full disk, an I/O error) may have left a torn record at the end

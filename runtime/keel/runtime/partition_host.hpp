@@ -24,8 +24,9 @@ namespace keel {
 /// Thread safety: thread-safe. deliver(), redeliver(), close(), open(), is_closed() and
 /// set_replicator() never block and may run on any thread, CAF workers included;
 /// read_range(), replace_range(), apply_replicated(), read_record() and write_meta() block
-/// on disk (read_record() briefly, so the store writer's thread may call it): call
-/// them from a thread of your own, never a CAF worker.
+/// on disk (read_record() briefly, so the store writer's thread may call it), and
+/// read_range_live() on the store writer: call them from a thread of your own, never a
+/// CAF worker.
 class partition_host {
  public:
   using records = std::vector<std::pair<std::string, std::string>>;
@@ -52,6 +53,14 @@ class partition_host {
   /// Every record of `partition` (states, reminders, entries), in key order. Requires: the
   /// partition is closed here (drained), so the range does not change while it is read.
   [[nodiscard]] virtual caf::expected<records> read_range(uint32_t partition) = 0;
+  /// Every record of `partition` as the store held it at one moment between two of the
+  /// store writer's batches, while the partition goes on serving (a replica is caught up
+  /// without stopping writes): `at_snapshot` runs on the writer's thread at that moment
+  /// (keep it short; it must not call back into this host), so every batch handed to the
+  /// commit_replicator after it is missing from what is read, and every batch before it
+  /// is in it. Blocks on the writer and on disk (the range is read on the caller's thread).
+  [[nodiscard]] virtual caf::expected<records> read_range_live(
+      uint32_t partition, std::function<void()> at_snapshot) = 0;
   /// Replaces every record of `partition` with `writes` (which may also hold writes outside
   /// the partition, such as a metadata record) in one synced batch through the store
   /// writer, whose cached versions then agree with the disk: what a handoff ingests, or,

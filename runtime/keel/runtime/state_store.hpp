@@ -32,6 +32,17 @@ struct store_write {
   bool erase = false;
 };
 
+/// The store as it was at one moment: reads through it see no write made after it.
+/// Thread safety: thread-safe. Requires: released before its store.
+class store_snapshot {
+ public:
+  virtual ~store_snapshot() = default;
+
+  /// Every key-value pair with `prefix` as of the snapshot, in key order.
+  [[nodiscard]] virtual caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
+      std::string_view prefix) const = 0;
+};
+
 /// The node's ordered key-value store, one per data directory. Keys are
 /// partition-prefixed (see storage_keys.hpp), so a partition is one key range.
 /// Thread safety: thread-safe. Calls block on disk, so only the runtime's detached store
@@ -46,6 +57,9 @@ class state_store {
   /// Every key-value pair with `prefix`, in key order.
   [[nodiscard]] virtual caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
       std::string_view prefix) = 0;
+
+  /// The store as it is now, for reads that must not see later writes.
+  [[nodiscard]] virtual std::shared_ptr<const store_snapshot> snapshot() = 0;
 
   /// Applies all writes atomically; durable on return when the store syncs. A write that
   /// failed and may be on disk in part or whole answers `app_error`, and from then on the

@@ -58,6 +58,7 @@ class signalling_store final : public state_store {
       std::string_view prefix) override {
     return inner_->scan(prefix);
   }
+  std::shared_ptr<const store_snapshot> snapshot() override { return inner_->snapshot(); }
   caf::error write(const std::vector<store_write>& batch) override {
     auto err = inner_->write(batch);
     if (!err) signal_->note();

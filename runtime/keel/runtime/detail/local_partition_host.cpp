@@ -40,6 +40,20 @@ caf::expected<partition_host::records> local_partition_host::read_range(uint32_t
   return store_.scan(partition_range(partition));
 }
 
+caf::expected<partition_host::records> local_partition_host::read_range_live(
+    uint32_t partition, std::function<void()> at_snapshot) {
+  caf::scoped_actor self{*services_.system};
+  store_snapshot_ptr snapshot;
+  caf::error failure;
+  // Bounded: a writer that died would never answer (CAF 0.17 sends no broken promise).
+  self->request(services_.store_writer, std::chrono::minutes{2}, snapshot_atom::value,
+                std::make_shared<std::function<void()>>(std::move(at_snapshot)))
+      .receive([&](store_snapshot_ptr& taken) { snapshot = std::move(taken); },
+               [&](caf::error& err) { failure = std::move(err); });
+  if (failure) return failure;
+  return snapshot->scan(partition_range(partition));
+}
+
 caf::error local_partition_host::replace_range(uint32_t partition,
                                                std::vector<store_write> writes) {
   // What the range holds now is read here, on the caller's thread, not on the writer's,

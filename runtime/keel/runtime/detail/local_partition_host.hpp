@@ -25,6 +25,8 @@ class local_partition_host final : public partition_host {
   void open(uint32_t partition) override;
   bool is_closed(uint32_t partition) const noexcept override;
   caf::expected<records> read_range(uint32_t partition) override;
+  caf::expected<records> read_range_live(uint32_t partition,
+                                         std::function<void()> at_snapshot) override;
   caf::error replace_range(uint32_t partition, std::vector<store_write> writes) override;
   using partition_host::apply_replicated;
   void apply_replicated(std::vector<uint32_t> partitions, std::vector<store_write> writes,

@@ -342,6 +342,12 @@ caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metri
         replace(self, partitions, *writes, std::move(w));
       },
       [=](flush_atom) { flush(self, store, metrics); },
+      // Between two batches: every batch flushed so far is in the snapshot, and `at_snapshot`
+      // sees the replicator before the next one is handed to it.
+      [=](snapshot_atom, const at_snapshot_ptr& at_snapshot) -> store_snapshot_ptr {
+        (*at_snapshot)();
+        return store->snapshot();
+      },
       // Later batches are handed to `replicator` (null: to none); those already handed over
       // stay held until it answers for them.
       [=](replicator_atom, const commit_replicator_ptr& replicator) {

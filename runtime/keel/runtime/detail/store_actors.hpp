@@ -37,6 +37,8 @@ namespace keel::detail {
 /// released; the writer meanwhile writes the next batches. A replication failure answers
 /// `unknown_outcome` (the batch is on the local disk). `(replace_atom, partition, writes)`
 /// (replace_range, apply_replicated) is never replicated and is answered on the local sync.
+/// `(snapshot_atom, at_snapshot_ptr)` runs the function between two batches and answers
+/// with a store_snapshot taken at that moment (partition_host::read_range_live).
 caf::actor spawn_store_writer(caf::actor_system& sys, state_store& store, runtime_metrics& metrics,
                               std::shared_ptr<const node_fence> fence = nullptr,
                               std::function<void(const std::string&)> on_failure = {});

@@ -72,6 +72,11 @@ using partition_writes_ptr = std::shared_ptr<std::vector<store_write>>;
 /// Called by the store writer once a replica's applied writes are durable (or failed).
 using applied_fn_ptr = std::shared_ptr<std::function<void(caf::error)>>;
 
+/// A moment of the store the writer marked between two batches (partition_host::read_range_live),
+/// and what runs on its thread at that moment.
+using store_snapshot_ptr = std::shared_ptr<const store_snapshot>;
+using at_snapshot_ptr = std::shared_ptr<std::function<void()>>;
+
 /// The output gate the store writer hands its turn writes to (null: none).
 using commit_replicator_ptr = std::shared_ptr<commit_replicator>;
 
@@ -100,6 +105,7 @@ using replicator_atom = caf::atom_constant<caf::atom("replicator")>;
 using replicated_atom = caf::atom_constant<caf::atom("replicated")>;
 // The stopping store writer's releaser stops waiting for acknowledgements.
 using give_up_atom = caf::atom_constant<caf::atom("give_up")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 
 }  // namespace keel::detail
 
@@ -111,3 +117,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::load_result_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::partition_writes_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::applied_fn_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::commit_replicator_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::store_snapshot_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(keel::detail::at_snapshot_ptr)

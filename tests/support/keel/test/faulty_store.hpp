@@ -34,6 +34,7 @@ class faulty_store final : public state_store {
       return make_error(errc::unavailable, "injected read failure");
     return inner_->scan(prefix);
   }
+  std::shared_ptr<const store_snapshot> snapshot() override { return inner_->snapshot(); }
   caf::error write(const std::vector<store_write>& batch) override {
     writes_started.fetch_add(1);
     while (hold_writes.load()) std::this_thread::sleep_for(std::chrono::milliseconds{1});
