@@ -170,10 +170,16 @@ void keep_logs(const std::map<std::string, std::unique_ptr<server_process>>& nod
   if (std::system(copy.c_str()) == 0) prog.note("      the nodes' logs are kept in " + kept);
 }
 
-// Kills the owner of a counter `kills` times on a 3-node cluster with two copies, and
-// measures from the kill to the counter's first acknowledged increment through another
-// node. The victim comes back on its data dir before the next kill.
-std::vector<double> failover_times(const bench_config& cfg, progress& prog, int kills) {
+// How an owner fails in failover_times: it dies, or it hangs (SIGSTOP), and then it is
+// replaced only once its lease lapses.
+enum class owner_fault { kill, pause };
+
+// Fails the owner of a counter `kills` times on a 3-node cluster with two copies, and
+// measures from the fault to the counter's first acknowledged increment through another
+// node. The victim comes back on its data dir before the next fault (a paused one is killed
+// first: its partitions went to others).
+std::vector<double> failover_times(const bench_config& cfg, progress& prog, int kills,
+                                   owner_fault fault) {
   etcd_child etcd;
   std::map<std::string, std::string> dirs{{"n1", scratch()}, {"n2", scratch()}, {"n3", scratch()}};
   std::map<std::string, std::unique_ptr<server_process>> nodes;
@@ -200,7 +206,10 @@ std::vector<double> failover_times(const bench_config& cfg, progress& prog, int 
       via_id = "n2";
       probe = client_for(nodes[via_id]->port());
     }
-    nodes[victim]->kill_now();
+    if (fault == owner_fault::kill)
+      nodes[victim]->kill_now();
+    else
+      ::kill(nodes[victim]->pid(), SIGSTOP);
     auto killed = clock_type::now();
     while (!increment(*probe, key)) {
       if (clock_type::now() - killed > 30s)
@@ -209,9 +218,11 @@ std::vector<double> failover_times(const bench_config& cfg, progress& prog, int 
     }
     times_ms.push_back(
         std::chrono::duration<double, std::milli>(clock_type::now() - killed).count());
-    prog.note(fmt::format("kill {} of {}: {}'s partition answered again after {:.0f} ms", i + 1,
-                          kills, victim, times_ms.back()));
-    if (times_ms.back() > 1000) keep_logs(nodes, i + 1, prog);
+    prog.note(fmt::format("{} {} of {}: {}'s partition answered again after {:.0f} ms",
+                          fault == owner_fault::kill ? "kill" : "pause", i + 1, kills, victim,
+                          times_ms.back()));
+    if (times_ms.back() > (fault == owner_fault::kill ? 1000 : 3000)) keep_logs(nodes, i + 1, prog);
+    nodes[victim]->kill_now();  // a paused node, killed; SIGKILL ends a stopped process too
     nodes[victim] = std::make_unique<server_process>(cfg.bin_dir + "/keel-node",
                                                      failover_args(etcd, victim, dirs[victim]));
   }
@@ -333,13 +344,19 @@ void bench_replication(const bench_config& cfg, progress& prog, std::vector<resu
                  std::nullopt, true});
   out.push_back(
       {"j. slowest increment during that catch-up", copied.max_ms, "ms", 0, 0, std::nullopt, true});
-  auto times = failover_times(cfg, prog, cfg.quick ? 5 : 20);
+  auto times = failover_times(cfg, prog, cfg.quick ? 5 : 20, owner_fault::kill);
   out.push_back({"j. failover: kill -9 of an owner to its partition answering, p50",
                  percentile(times, 0.5), "ms", 0, 0, std::nullopt, true});
   out.push_back(
       {"j. failover: p99 (target: 2,000 ms)", percentile(times, 0.99), "ms", 0, 0, 2000.0, true});
   out.push_back({"j. failover: max", *std::max_element(times.begin(), times.end()), "ms", 0, 0,
                  std::nullopt, true});
+  // A hung owner is replaced once its lease (2 s) lapses: target TTL + 2 s.
+  auto paused = failover_times(cfg, prog, cfg.quick ? 3 : 10, owner_fault::pause);
+  out.push_back({"j. failover of a SIGSTOPped owner, p50", percentile(paused, 0.5), "ms", 0, 0,
+                 std::nullopt, true});
+  out.push_back({"j. failover of a SIGSTOPped owner, max (target: 4,000 ms)",
+                 *std::max_element(paused.begin(), paused.end()), "ms", 0, 0, 4000.0, true});
 }
 
 }  // namespace keel::bench

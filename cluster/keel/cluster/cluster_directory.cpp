@@ -256,9 +256,12 @@ std::string cluster_directory::link_state(const std::string& node_id) const {
 }
 
 void cluster_directory::suspect(const std::string& node_id, const std::string& address) {
+  // The lease as the refusal found it: by the time the suspicion is acted on, a new process
+  // on the same port may have registered with another.
+  auto lease = members_.lease_of(node_id);
   {
     std::lock_guard lock{held_mutex_};
-    suspects_.emplace_back(node_id, address);
+    suspects_.push_back({node_id, address, std::move(lease)});
   }
   held_cv_.notify_one();
 }
@@ -299,7 +302,7 @@ void cluster_directory::placer_loop() {
   auto next_watch = clock.now();
   while (true) {
     std::deque<envelope_ptr> waiting;
-    std::vector<std::pair<std::string, std::string>> suspects;
+    std::vector<suspicion> suspects;
     {
       std::unique_lock lock{held_mutex_};
       // A wait for, not until: the condition variable waits on steady_clock, and `clock`
@@ -318,14 +321,14 @@ void cluster_directory::placer_loop() {
       if (catch_up_) catch_up_->scan(*members_.snapshot());
       next_watch = clock.now() + 200ms;
     }
-    for (const auto& [node_id, address] : suspects) {
+    for (const auto& [node_id, address, lease] : suspects) {
       // Only on a refused connection (the process is gone: a hung peer's port still accepts),
       // so one slow link never gets a live node declared down. The coordinator acts; so
       // does any unfenced member when the dead one is the coordinator itself, which
       // otherwise would be declared down by nobody until its lease lapsed.
       bool coordinator_died = node_id == members_.coordinator() && members_.is_open();
       if (!members_.is_coordinator() && !coordinator_died) continue;
-      if (auto err = members_.declare_down(node_id, address))
+      if (auto err = members_.declare_down(node_id, address, lease))
         log_->warn("cluster: could not declare {} down: {}", node_id, message_of(err));
     }
     if (waiting.empty()) continue;

@@ -149,8 +149,13 @@ class cluster_directory final : public partition_directory {
   std::mutex held_mutex_;
   std::condition_variable held_cv_;
   std::deque<envelope_ptr> held_;  // guarded by held_mutex_
-  // Members whose port refused, with the address refused; guarded by held_mutex_.
-  std::vector<std::pair<std::string, std::string>> suspects_;
+  // A member whose port refused: the address refused and the lease it was registered with.
+  struct suspicion {
+    std::string node_id;
+    std::string address;
+    std::string lease;
+  };
+  std::vector<suspicion> suspects_;        // guarded by held_mutex_
   std::map<uint32_t, uint64_t> recorded_;  // partition epochs in the DB; placer thread only
   int64_t recorded_revision_ = -1;  // the table revision recorded_ reflects; placer thread only
   bool stopping_ = false;           // guarded by held_mutex_

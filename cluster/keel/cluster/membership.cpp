@@ -126,11 +126,13 @@ caf::expected<PartitionRecord> membership::place(uint32_t p) {
   return make_error(errc::unavailable, "partition " + std::to_string(p) + " was not placed");
 }
 
-caf::error membership::declare_down(const std::string& node_id,
-                                    const std::string& cluster_address) {
+caf::error membership::declare_down(const std::string& node_id, const std::string& cluster_address,
+                                    const std::string& lease) {
   auto member = view_.member(node_id);
-  // Already gone, or back as a new process whose port is another.
-  if (!member || member->cluster_address() != cluster_address) return {};
+  // Already gone, or back as a new process (on another port, or on the same one with
+  // another lease).
+  if (!member || member->cluster_address() != cluster_address || member->lease() != lease)
+    return {};
   auto etcd = writer_.borrow();
   if (auto err = etcd->revoke_lease(std::stoll(member->lease()))) return err;
   log_->warn("membership: declared {} down (its port {} refused a connection)", node_id,

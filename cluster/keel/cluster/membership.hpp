@@ -109,9 +109,16 @@ class membership final : public node_fence {
   /// Places every partition of `ps` that has no owner yet.
   caf::error place(const std::vector<uint32_t>& ps) { return placement_.place(ps); }
   /// Revokes `node_id`'s lease, so its membership (and any office it held) ends now, if it
-  /// is still registered at `cluster_address` (a new incarnation has a new address). For
-  /// the coordinator, once it knows the node is gone. Blocks on etcd.
-  caf::error declare_down(const std::string& node_id, const std::string& cluster_address);
+  /// is still registered at `cluster_address` with `lease` (the one seen when it was found
+  /// gone: a new incarnation on a fixed port registers with another). For the coordinator,
+  /// once it knows the node is gone. Blocks on etcd.
+  caf::error declare_down(const std::string& node_id, const std::string& cluster_address,
+                          const std::string& lease);
+  /// The lease `node_id` is registered with as of the last watch event; empty if none.
+  std::string lease_of(const std::string& node_id) const {
+    auto m = view_.member(node_id);
+    return m ? m->lease() : std::string{};
+  }
 
   // -- handoff (DESIGN.md "Handoff") --------------------------------------------------------
 
