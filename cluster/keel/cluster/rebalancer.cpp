@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -124,8 +125,14 @@ bool rebalancer::repair_copies(const cluster_snapshot& cluster) {
 applied_sequences rebalancer::ask_contested(const cluster_snapshot& cluster) {
   applied_sequences out;
   if (!opts_.ask_applied) return out;
-  for (const auto& [node, ps] : contested_promotions(cluster)) {
-    auto answer = opts_.ask_applied(node, ps);
+  // Side by side: a hung replica costs the 300 ms of its own ask, not of every later one.
+  auto contested = contested_promotions(cluster);
+  std::vector<std::future<std::optional<AppliedSequences>>> answers;
+  for (const auto& [node, ps] : contested)
+    answers.push_back(std::async(std::launch::async, opts_.ask_applied, node, ps));
+  size_t i = 0;
+  for (const auto& [node, ps] : contested) {
+    auto answer = answers[i++].get();
     if (!answer || answer->applied_size() != static_cast<int>(ps.size())) continue;
     for (size_t i = 0; i < ps.size(); ++i)
       out.emplace(std::pair{node, ps[i]}, answer->applied(static_cast<int>(i)));

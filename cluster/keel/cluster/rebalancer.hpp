@@ -50,7 +50,8 @@ class rebalancer {
     // this coordinator first saw the owner down.
     std::function<void(size_t, std::chrono::nanoseconds)> promoted;
     // Asks a replica what it applied of the partitions (an AppliedSequences, in order);
-    // nullopt if it did not answer in time. Blocking.
+    // nullopt if it did not answer in time. Blocking; called for several nodes at once,
+    // each on a thread of its own.
     std::function<std::optional<AppliedSequences>(const std::string&, const std::vector<uint32_t>&)>
         ask_applied;
   };
