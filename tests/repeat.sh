@@ -22,7 +22,9 @@ for i in $(seq 1 "$runs"); do
   if (cd build && ctest "${args[@]}") >"$work/run-$i.log" 2>&1; then
     result="pass"
   else
-    result="FAIL: $(sed -n 's/^[[:space:]]*[0-9]* - \(.*\) (.*$/\1/p' "$work/run-$i.log" | paste -sd' ')"
+    # The failed tests ctest lists at the end, not those it lists as disabled.
+    result="FAIL: $(grep -v '(Disabled)$' "$work/run-$i.log" |
+      sed -n 's/^[[:space:]]*[0-9]* - \(.*\) (.*$/\1/p' | paste -sd' ')"
     failed_runs=$((failed_runs + 1))
   fi
   echo "[repeat] run $i/$runs in $(( $(date +%s) - start )) s: $result" >&2

@@ -66,6 +66,20 @@ TEST(TraceTree, ACalleeOnASkewedClockHangsUnderItsCallersLastTurnBeforeIt) {
             "`- counter/c Increment  n2  10 us  ok\n");
 }
 
+// The callee's clock a few ms ahead (seen in a loaded test run: 2 turns on 2 nodes of one
+// host, the callee's start 2 ms before its caller's): it still hangs under the caller's
+// first turn after it.
+TEST(TraceTree, ACalleeOnAClockAheadHangsUnderItsCallersFirstTurnAfterIt) {
+  TraceView trace;
+  *trace.add_turns() = turn("slow/s1", "Sleep", "relay/r1", 98, 20200, "n2");
+  *trace.add_turns() = turn("relay/r1", "Relay", "http", 101, 30000);
+  *trace.add_turns() = turn("relay/r1", "Relay", "http", 500, 30000);
+  EXPECT_EQ(render_trace_tree(trace),
+            "relay/r1 Relay (from http)  n1  30.0 ms  ok\n"
+            "`- slow/s1 Sleep  n2  20.2 ms  ok\n"
+            "relay/r1 Relay (from http)  n1  30.0 ms  ok\n");
+}
+
 TEST(TraceTree, TurnsThatWouldBeTheirOwnAncestorsBecomeRoots) {
   TraceView trace;
   *trace.add_turns() = turn("a/1", "M", "b/1", 100, 5000);

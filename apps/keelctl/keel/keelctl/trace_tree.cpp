@@ -26,8 +26,10 @@ int64_t end_ms(const TraceTurn& t) {
 using turns_by_actor = std::map<std::string, std::vector<int>, std::less<>>;
 
 // The turn of `child`'s caller that was running when `child` started, else the last of
-// the caller's turns to start before it (another node's clock may be a little off), else
-// none (-1). The running one, if any, is among the last few to start before the child.
+// the caller's turns to start before it, else the first to start after it (another node's
+// clock may be a little off either way, and a turn's start is its end less a duration that
+// each node measures with its own clock), else none (-1). The running one, if any, is among
+// the last few to start before the child.
 int parent_of(const TraceView& trace, const turns_by_actor& index, int child) {
   const auto& c = trace.turns(child);
   auto it = index.find(c.caller());
@@ -43,7 +45,10 @@ int parent_of(const TraceView& trace, const turns_by_actor& index, int child) {
     if (c.start_ms() <= end_ms(trace.turns(*i)) + slack_ms) return *i;
     if (upper - i > 8) break;  // older turns of the caller ended before this one began
   }
-  return before;
+  if (before >= 0) return before;
+  for (auto i = upper; i != turns.end(); ++i)
+    if (*i != child) return *i;
+  return -1;
 }
 
 std::string duration_text(int64_t us) {
