@@ -180,12 +180,15 @@ std::string replica_catch_up::add_to_isr(uint32_t p, uint64_t epoch, const std::
     next.record.add_isr(replica);
     if (!learners_->begin_isr_write(learner)) return "it failed a commit while it was caught up";
     auto err = members_.write_owned_partitions({{p, next}});
-    int64_t in_isr_from = 0;
-    if (!err) {
-      // The view holds the record as written (or a later one) once the write returned.
-      const auto* written = members_.snapshot()->partitions.find(p);
-      in_isr_from = written ? written->mod_revision : std::numeric_limits<int64_t>::max();
-    }
+    // Written: the view holds the record as written (or a later one) once the write
+    // returned. Refused (conflict): not written. Anything else may have been written: the
+    // learner stays awaited (until a later catch-up or epoch replaces it), or a view that
+    // does not show it yet would let a turn be answered without it.
+    constexpr auto maybe = std::numeric_limits<int64_t>::max();
+    int64_t in_isr_from = code_of(err) == errc::conflict ? 0 : maybe;
+    if (!err)
+      if (const auto* written = members_.snapshot()->partitions.find(p))
+        in_isr_from = written->mod_revision;
     learners_->end_isr_write(learner, in_isr_from);
     if (!err) return {};
     if (code_of(err) != errc::conflict) return message_of(err);
