@@ -35,6 +35,35 @@ caf::error refusal(membership& members, const std::string& from, const wire_part
 }
 
 using applied_atom = caf::atom_constant<caf::atom("applied")>;
+using warm_atom = caf::atom_constant<caf::atom("warm")>;
+
+// Whether every part of `msg` can be checked without blocking: its record is in this
+// node's view at the message's epoch or later, and its last accepted sequence is known.
+bool checkable_now(const replica_applier::context& ctx, const wire_replicate& msg) {
+  auto now = ctx.members->snapshot();
+  for (const auto& part : msg.parts) {
+    if (part.partition >= partition_count) continue;  // refused without a wait
+    const auto* rec = now->partition(part.partition);
+    if (!rec || rec->epoch() < part.epoch || !ctx.sequences->known(part.partition)) return false;
+  }
+  return true;
+}
+
+// Waits, on its own thread, until the records of the (partition, epoch) pairs it is asked
+// about are in the view (≤ 500 ms each) and their sequences read, so that the applier can
+// check the message without blocking.
+caf::behavior waiter(caf::event_based_actor*, replica_applier::context ctx) {
+  return {
+      [=](warm_atom, const std::vector<std::pair<uint32_t, uint64_t>>& parts) {
+        for (auto [p, epoch] : parts) {
+          if (p >= partition_count) continue;
+          wait_for_record(*ctx.members, p, epoch);
+          (void)ctx.sequences->last(*ctx.host, p);  // an error is met again by the check
+        }
+        return true;
+      },
+  };
+}
 
 struct applier_state {
   std::map<uint64_t, caf::response_promise> applying;  // answered once durable
@@ -45,9 +74,9 @@ using applier_actor = caf::stateful_actor<applier_state>;
 
 // Checks every part of `msg` and hands the accepted writes to the store writer without
 // waiting: the next message is checked against the sequence numbers accepted here, and the
-// writer writes them in order. Answered (wire_reply) once they are durable.
-caf::result<wire_reply> apply(applier_actor* self, const replica_applier::context& ctx,
-                              wire_replicate& msg) {
+// writer writes them in order. `answer` gets a wire_reply once they are durable.
+void apply(applier_actor* self, const replica_applier::context& ctx, wire_replicate& msg,
+           caf::response_promise answer) {
   std::vector<uint32_t> partitions;
   std::vector<store_write> batch;
   for (auto& part : msg.parts) {
@@ -60,7 +89,8 @@ caf::result<wire_reply> apply(applier_actor* self, const replica_applier::contex
       ctx.sequences->forget(partitions);  // what this message accepted before is not applied
       ctx.metrics->replica_batches_refused.add();
       ctx.log->warn("replication: refused writes from {}: {}", msg.from, message_of(why));
-      return failed_reply(code_of(why), message_of(why));
+      answer.deliver(failed_reply(code_of(why), message_of(why)));
+      return;
     }
     ReplicaSequence seq;
     seq.set_epoch(part.epoch);
@@ -72,22 +102,35 @@ caf::result<wire_reply> apply(applier_actor* self, const replica_applier::contex
     batch.push_back({replica_sequence_key(part.partition), seq.SerializeAsString()});
   }
   auto id = self->state.next_id++;
-  self->state.applying.emplace(id, self->make_response_promise());
+  self->state.applying.emplace(id, std::move(answer));
   ctx.host->apply_replicated(partitions, std::move(batch),
                              [me = caf::actor_cast<caf::actor>(self), id](caf::error err) {
                                caf::anon_send(me, applied_atom::value, id, std::move(err));
                              });
-  return caf::delegated<wire_reply>{};
 }
 
-caf::behavior applier(applier_actor* self, replica_applier::context ctx) {
+caf::behavior applier(applier_actor* self, replica_applier::context ctx, caf::actor waiter) {
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& [id, promise] : self->state.applying)
       promise.deliver(failed_reply(errc::unavailable, "replica is stopping"));
     self->quit(msg.reason);
   });
   return {
-      [=](wire_replicate& msg) { return apply(self, ctx, msg); },
+      [=](wire_replicate& msg) -> caf::result<wire_reply> {
+        auto answer = self->make_response_promise();
+        if (checkable_now(ctx, msg)) {
+          apply(self, ctx, msg, std::move(answer));
+          return caf::delegated<wire_reply>{};
+        }
+        // Rare (a record a moment old, a partition's first message): the waiter blocks, and
+        // await keeps this sender's later messages behind this one.
+        std::vector<std::pair<uint32_t, uint64_t>> parts;
+        for (const auto& part : msg.parts) parts.emplace_back(part.partition, part.epoch);
+        auto run = [=, msg = std::move(msg)]() mutable { apply(self, ctx, msg, answer); };
+        self->request(waiter, caf::infinite, warm_atom::value, std::move(parts))
+            .await([run](bool) mutable { run(); }, [run](caf::error&) mutable { run(); });
+        return caf::delegated<wire_reply>{};
+      },
       [=](applied_atom, uint64_t id, caf::error& err) {
         auto it = self->state.applying.find(id);
         if (it == self->state.applying.end()) return;
@@ -126,9 +169,11 @@ replica_applier::replica_applier(membership& members, partition_host& host, caf:
                                  cluster_metrics& metrics, std::shared_ptr<spdlog::logger> log)
     : host_(&host), sequences_(std::make_shared<replica_sequences>()) {
   context ctx{&members, &host, &metrics, std::move(log), sequences_};
-  // Detached: a check may wait (briefly) for the watch. A few, so that owners replicate
-  // side by side; each owner's messages go to one of them, in order.
-  for (int i = 0; i < 4; ++i) appliers_.push_back(sys.spawn<caf::detached>(applier, ctx));
+  // Only the waiter is detached: a check that must wait for the watch or the store is
+  // rare, and a detached applier would cost every message two thread wake-ups. A few
+  // appliers, so that owners replicate side by side; each owner's go to one, in order.
+  waiter_ = sys.spawn<caf::detached>(waiter, ctx);
+  for (int i = 0; i < 4; ++i) appliers_.push_back(sys.spawn(applier, ctx, waiter_));
 }
 
 replica_applier::~replica_applier() {
@@ -184,6 +229,11 @@ caf::expected<std::optional<ReplicaSequence>> read_replica_sequence(partition_ho
   return last;
 }
 
+bool replica_sequences::known(uint32_t p) {
+  std::lock_guard lock{mutex_};
+  return accepted_.contains(p);
+}
+
 void replica_sequences::accept(uint32_t p, ReplicaSequence seq) {
   std::lock_guard lock{mutex_};
   accepted_[p] = std::move(seq);
@@ -201,6 +251,7 @@ void replica_sequences::forget_all() {
 
 void replica_applier::stop() {
   for (auto& a : appliers_) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(waiter_, caf::exit_reason::user_shutdown);
 }
 
 }  // namespace keel::cluster

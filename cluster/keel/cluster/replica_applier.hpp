@@ -35,6 +35,8 @@ class replica_sequences {
  public:
   /// `p`'s last accepted commit (nullopt: none), read from the store the first time.
   caf::expected<std::optional<ReplicaSequence>> last(partition_host& host, uint32_t p);
+  /// Whether `p`'s last accepted commit is known without reading the store.
+  bool known(uint32_t p);
   void accept(uint32_t p, ReplicaSequence seq);
   /// Forgets what was accepted: read from the store again next time (a stream replaced
   /// the range, or the writes were not applied).
@@ -56,8 +58,10 @@ class replica_sequences {
 /// stream that catches a replica up carries it. Messages are checked and handed to the
 /// store writer one after another without waiting for the previous one's sync, and each
 /// is answered once it is durable.
-/// Thread safety: thread-safe. Messages from one owner go to one detached actor
-/// (actor_for), in order.
+/// Thread safety: thread-safe. Messages from one owner go to one actor (actor_for), in
+/// order; it runs on the scheduler and hands a message that cannot be checked at once (its
+/// record not yet in this node's view, its sequence not yet read) to a detached actor that
+/// waits for them, taking no other message meanwhile.
 class replica_applier {
  public:
   /// Requires: `members`, `host` and `metrics` outlive the applier.
@@ -93,6 +97,7 @@ class replica_applier {
   partition_host* host_;
   std::shared_ptr<replica_sequences> sequences_;
   std::vector<caf::actor> appliers_;
+  caf::actor waiter_;  // blocks on the watch and the store for the appliers
 };
 
 /// The last commit of partition `p` recorded in this node's store (nullopt: none); an error
