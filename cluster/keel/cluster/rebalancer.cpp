@@ -287,7 +287,9 @@ std::vector<bool> rebalancer::mark_moving(const std::vector<move>& group) {
   // Only a record that is still what the plan saw.
   auto written = rewrite(group, "start", [](const move& m, const PartitionRecord& current) {
     std::optional<PartitionRecord> next;
-    if (current.owner() != m.from || current.state() != PartitionRecord::active) return next;
+    if (current.owner() != m.from || current.epoch() != m.epoch ||
+        current.state() != PartitionRecord::active)
+      return next;
     next = current;
     next->set_state(PartitionRecord::moving);
     next->set_to(m.to);
@@ -427,16 +429,24 @@ std::optional<std::vector<bool>> rebalancer::rewrite(
     const std::vector<move>& group, const char* what,
     const std::function<std::optional<PartitionRecord>(const move&, const PartitionRecord&)>&
         next) {
-  auto cluster = members_.snapshot();
   std::map<uint32_t, membership::versioned_record> records;
-  for (const auto& m : group) {
-    const auto* known = cluster->partitions.find(m.partition);
-    if (!known) continue;
-    if (auto rec = next(m, known->record)) records[m.partition] = {*rec, known->mod_revision};
-  }
-  if (auto err = members_.write_partitions(records)) {
-    log_->warn("rebalance: could not {} {} moves: {}", what, records.size(), message_of(err));
-    return std::nullopt;
+  // One record of the group changed meanwhile (its owner shrank its isr, say) fails the
+  // transaction: read them again, a few times, rather than leave the whole group moving.
+  for (int attempt = 0;; ++attempt) {
+    auto cluster = members_.snapshot();
+    records.clear();
+    for (const auto& m : group) {
+      const auto* known = cluster->partitions.find(m.partition);
+      if (!known) continue;
+      if (auto rec = next(m, known->record)) records[m.partition] = {*rec, known->mod_revision};
+    }
+    auto err = members_.write_partitions(records);
+    if (!err) break;
+    if (code_of(err) != errc::conflict || !members_.is_coordinator() || attempt == 4) {
+      log_->warn("rebalance: could not {} {} moves: {}", what, records.size(), message_of(err));
+      return std::nullopt;
+    }
+    members_.wait_for_change(cluster, std::chrono::milliseconds{200});
   }
   std::vector<bool> written(group.size());
   for (size_t i = 0; i < group.size(); ++i) written[i] = records.count(group[i].partition) > 0;
