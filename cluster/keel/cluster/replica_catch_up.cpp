@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <map>
 
 #include <spdlog/spdlog.h>
 
@@ -20,6 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto retry_after = 1s;
+constexpr int workers = 8;  // a group of joins is at most this many: one etcd transaction
 
 bool holds(const google::protobuf::RepeatedPtrField<std::string>& ids, const std::string& id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
@@ -46,8 +48,9 @@ replica_catch_up::replica_catch_up(membership& members, partition_host& host,
       metrics_(metrics),
       log_(std::move(log)),
       self_(members.options().node_id) {
-  // A few side by side: each catch-up waits on its stream, its learner and an etcd write.
-  for (int i = 0; i < 4; ++i) workers_.emplace_back([this] { worker_loop(); });
+  // Several side by side: each catch-up waits on its stream and its learner, and those
+  // ready together join their isr in one etcd write.
+  for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 replica_catch_up::~replica_catch_up() {
@@ -165,36 +168,57 @@ std::string replica_catch_up::stream_and_join(uint32_t p, uint64_t epoch,
   if (answer.code != 0) return answer.error;
   if (auto why = learners_->go_live(learner); !why.empty()) return why;
   if (auto why = learners_->gate(learner, 30s); !why.empty()) return why;
-  return add_to_isr(p, epoch, replica, learner);
+  if (!joins_.submit({p, epoch, replica, learner}))
+    return "it could not be added to the in-sync set (its record changed, or etcd failed)";
+  return {};
 }
 
-std::string replica_catch_up::add_to_isr(uint32_t p, uint64_t epoch, const std::string& replica,
-                                         const replica_learners::handle& learner) {
-  for (int attempt = 0; attempt < 5; ++attempt) {
+std::vector<bool> replica_catch_up::write_joins(const std::vector<join>& group) {
+  std::vector<bool> joined(group.size(), false);
+  std::vector<size_t> pending(group.size());
+  for (size_t i = 0; i < group.size(); ++i) pending[i] = i;
+  for (int attempt = 0; attempt < 5 && !pending.empty(); ++attempt) {
     auto now = members_.snapshot();
-    const auto* current = now->partitions.find(p);
-    if (!current || current->record.epoch() != epoch ||
-        !out_of_sync(*now, current->record, self_, replica))
-      return "the partition's record changed meanwhile";
-    auto next = *current;
-    next.record.add_isr(replica);
-    if (!learners_->begin_isr_write(learner)) return "it failed a commit while it was caught up";
-    auto err = members_.write_owned_partitions({{p, next}});
-    // Written: the view holds the record as written (or a later one) once the write
-    // returned. Refused (conflict): not written. Anything else may have been written: the
-    // learner stays awaited (until a later catch-up or epoch replaces it), or a view that
-    // does not show it yet would let a turn be answered without it.
+    std::map<uint32_t, versioned_record> updates;
+    std::vector<size_t> writing;
+    for (auto i : pending) {
+      const auto& j = group[i];
+      const auto* current = now->partitions.find(j.partition);
+      // Changed meanwhile (moved, failed over, copies chosen anew): not this join's to write.
+      if (!current || current->record.epoch() != j.epoch ||
+          !out_of_sync(*now, current->record, self_, j.replica) ||
+          !learners_->begin_isr_write(j.learner))
+        continue;
+      auto& next = updates.try_emplace(j.partition, *current).first->second;
+      next.record.add_isr(j.replica);
+      writing.push_back(i);
+    }
+    if (writing.empty()) break;
+    auto err = members_.write_owned_partitions(updates);
+    // Written: the view holds each record as written (or a later one) once the write
+    // returned. Refused (conflict): none written. Anything else may have been written: the
+    // learners stay awaited (until a later catch-up or epoch replaces them), or a view that
+    // does not show them yet would let a turn be answered without them.
     constexpr auto maybe = std::numeric_limits<int64_t>::max();
-    int64_t in_isr_from = code_of(err) == errc::conflict ? 0 : maybe;
-    if (!err)
-      if (const auto* written = members_.snapshot()->partitions.find(p))
-        in_isr_from = written->mod_revision;
-    learners_->end_isr_write(learner, in_isr_from);
-    if (!err) return {};
-    if (code_of(err) != errc::conflict) return message_of(err);
+    auto after = members_.snapshot();
+    for (auto i : writing) {
+      int64_t in_isr_from = code_of(err) == errc::conflict ? 0 : maybe;
+      if (!err)
+        if (const auto* written = after->partitions.find(group[i].partition))
+          in_isr_from = written->mod_revision;
+      learners_->end_isr_write(group[i].learner, in_isr_from);
+      joined[i] = !err;
+    }
+    if (!err) break;
+    if (code_of(err) != errc::conflict) {
+      log_->info("replication: adding {} caught-up replica(s) to the in-sync set failed: {}",
+                 writing.size(), message_of(err));
+      break;
+    }
+    pending = std::move(writing);
     members_.wait_for_change(now, 200ms);
   }
-  return "the partition's record kept changing";
+  return joined;
 }
 
 }  // namespace keel::cluster

@@ -18,6 +18,7 @@
 #include <caf/actor_system.hpp>
 
 #include "keel/cluster/cluster_snapshot.hpp"
+#include "keel/cluster/group_commit.hpp"
 #include "keel/cluster/replica_learners.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/partition_host.hpp"
@@ -40,8 +41,9 @@ struct cluster_metrics;
 /// catch up with the commits made meanwhile, and adds it to `isr` in etcd once it holds
 /// every commit a turn was answered for. From then on every commit reaches it through the
 /// output gate.
-/// Thread safety: thread-safe; the jobs run on four threads of its own (one job per
-/// partition at a time) and block on the store, the stream and etcd.
+/// Thread safety: thread-safe; the jobs run on eight threads of its own (one job per
+/// partition at a time) and block on the store, the stream and etcd; the replicas they
+/// caught up join their isr in one etcd transaction per group that is ready together.
 class replica_catch_up {
  public:
   struct hooks {
@@ -79,10 +81,17 @@ class replica_catch_up {
   std::string stream_and_join(uint32_t p, uint64_t epoch, const std::string& replica,
                               const caf::actor& link, partition_host::records records,
                               const replica_learners::handle& learner);
-  /// Adds `replica` to `p`'s isr, if `p` is still owned here at `epoch` and `learner` has
-  /// not failed.
-  std::string add_to_isr(uint32_t p, uint64_t epoch, const std::string& replica,
-                         const replica_learners::handle& learner);
+  /// A replica caught up on a partition, ready to join its isr.
+  struct join {
+    uint32_t partition = 0;
+    uint64_t epoch = 0;
+    std::string replica;
+    replica_learners::handle learner;
+  };
+  /// Adds each replica of `group` to its partition's isr, if the partition is still owned
+  /// here at that epoch and the learner has not failed: one etcd transaction (the group is
+  /// at most one join per worker). Per join, whether it was written.
+  std::vector<bool> write_joins(const std::vector<join>& group);
 
   membership& members_;
   partition_host& host_;
@@ -100,6 +109,7 @@ class replica_catch_up {
   std::map<job, std::chrono::steady_clock::time_point> failed_until_;  // mutex_
   bool stopping_ = false;                                              // mutex_
   std::set<uint32_t> busy_;  // mutex_: partitions being caught up
+  group_commit<join> joins_{[this](const std::vector<join>& group) { return write_joins(group); }};
   std::vector<std::thread> workers_;
 };
 
