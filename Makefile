@@ -11,7 +11,7 @@ PACKAGES := cmake g++ make pkg-config libcaf-dev libssl-dev libprotobuf-dev prot
 PACKAGES += $(if $(shell command -v npx),,npm)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps configure build run test bench cluster cluster-stop clean
+.PHONY: deps configure build run test bench cluster cluster-stop clean check-deploy
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -48,3 +48,8 @@ cluster-stop:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# The Kubernetes manifests of deploy/k8s, validated offline (also part of `make test`).
+check-deploy:
+	tests/deploy/k8s_manifests_test.sh . $(BUILD_DIR) \
+	  $$([ -x $(BUILD_DIR)/bin/keel-node ] && echo $(BUILD_DIR)/bin/keel-node)
