@@ -11,7 +11,8 @@ PACKAGES := cmake g++ make pkg-config libcaf-dev libssl-dev libprotobuf-dev prot
 PACKAGES += $(if $(shell command -v npx),,npm)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps configure build run test bench cluster cluster-stop clean
+.PHONY: deps configure build run test bench cluster cluster-stop clean image image-deps image-base \
+  image-test check-deploy
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -48,3 +49,41 @@ cluster-stop:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# Container images (docs/operations.md, "Running in containers and on Kubernetes"): keel-node
+# from Containerfile and etcd from deploy/etcd/Containerfile, both on a Debian 12 base that
+# mmdebstrap makes from Debian's packages once (kept in the container storage and in
+# $(BUILD_DIR)/image). buildah's chroot isolation needs no container runtime.
+IMAGE ?= localhost/keel-node:latest
+ETCD_IMAGE ?= localhost/keel-etcd:latest
+IMAGE_BASE ?= localhost/keel-base:bookworm
+IMAGE_PACKAGES := buildah mmdebstrap
+
+image-deps:
+	@missing=$$(for p in $(IMAGE_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	  | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+image-base: image-deps
+	$(SUDO) deploy/image/make-base.sh $(BUILD_DIR)/image $(IMAGE_BASE)
+
+image: image-base
+	$(SUDO) buildah bud --isolation chroot --format docker --layers \
+	  --build-arg BASE=$(IMAGE_BASE) --build-arg JOBS=$(JOBS) -f Containerfile -t $(IMAGE) .
+	$(SUDO) buildah bud --isolation chroot --format docker --layers \
+	  --build-arg BASE=$(IMAGE_BASE) -f deploy/etcd/Containerfile -t $(ETCD_IMAGE) deploy/etcd
+	@$(SUDO) buildah images $(IMAGE)
+	@$(SUDO) buildah images $(ETCD_IMAGE)
+
+# Runs the images as far as this machine allows (chroot, PID namespaces, podman if it may).
+image-test:
+	$(SUDO) deploy/image/image_test.sh $(IMAGE) $(ETCD_IMAGE)
+
+# The Kubernetes manifests of deploy/k8s, validated offline (also part of `make test`).
+check-deploy:
+	tests/deploy/k8s_manifests_test.sh . $(BUILD_DIR) \
+	  $$([ -x $(BUILD_DIR)/bin/keel-node ] && echo $(BUILD_DIR)/bin/keel-node)
