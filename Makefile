@@ -50,7 +50,7 @@ cluster-stop:
 clean:
 	rm -rf $(BUILD_DIR)
 
-# Container images (docs/operations.md, "Running in containers and on Kubernetes"): keel-node
+# Container images (docs/operations.md, "Deploying: containers and Kubernetes"): keel-node
 # from Containerfile and etcd from deploy/etcd/Containerfile, both on a Debian 12 base that
 # mmdebstrap makes from Debian's packages once (kept in the container storage and in
 # $(BUILD_DIR)/image). buildah's chroot isolation needs no container runtime.
@@ -83,7 +83,7 @@ image: image-base
 image-test:
 	$(SUDO) deploy/image/image_test.sh $(IMAGE) $(ETCD_IMAGE)
 
-# The Kubernetes manifests of deploy/k8s, validated offline (also part of `make test`).
+# The Kubernetes manifests of deploy/kubernetes, validated offline (also part of `make test`).
 check-deploy:
 	tests/deploy/k8s_manifests_test.sh . $(BUILD_DIR) \
 	  $$([ -x $(BUILD_DIR)/bin/keel-node ] && echo $(BUILD_DIR)/bin/keel-node)

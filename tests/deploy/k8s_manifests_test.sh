@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Kubernetes manifests of deploy/k8s validate offline (validate_manifests.mjs beside
+# The Kubernetes manifests of deploy/kubernetes validate offline (validate_manifests.mjs beside
 # this script: the Kubernetes API's schemas, unknown fields, the wiring between objects,
 # keel-node's variables), and the validator refuses bad_manifests.yaml with every problem
 # it plants. Needs npm (Debian: npm), and the npm registry the first time: the checker's
@@ -32,10 +32,10 @@ keel_flag=()
 [ -n "$keel_node" ] && keel_flag=("--keel-node=$keel_node")
 failed=0
 
-echo "== deploy/k8s validates"
+echo "== deploy/kubernetes validates"
 if ! node "$here/validate_manifests.mjs" "${keel_flag[@]}" "$work" \
-    "$src"/deploy/k8s/kustomization.yaml "$src"/deploy/k8s/keel.yaml "$src"/deploy/k8s/etcd.yaml; then
-  echo "FAILED: deploy/k8s does not validate"
+    "$src"/deploy/kubernetes/kustomization.yaml "$src"/deploy/kubernetes/keel.yaml "$src"/deploy/kubernetes/etcd.yaml; then
+  echo "FAILED: deploy/kubernetes does not validate"
   failed=1
 fi
 
