@@ -11,6 +11,18 @@ endforeach()
 
 # Not configure_file or string(CONFIGURE): they would expand the page's own ${...} and @...@.
 file(READ "${INPUT}" text)
+# INLINE: scripts kept as files of their own; each `<script src="NAME"></script>` in INPUT
+# becomes the script's text, so the embedded page still loads nothing else.
+foreach(script ${INLINE})
+  get_filename_component(name "${script}" NAME)
+  file(READ "${script}" code)
+  set(tag "<script src=\"${name}\"></script>")
+  string(FIND "${text}" "${tag}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "embed_text.cmake: ${INPUT} has no ${tag}")
+  endif()
+  string(REPLACE "${tag}" "<script>\n${code}</script>" text "${text}")
+endforeach()
 set(delimiter "keel_embed")
 string(FIND "${text}" ")${delimiter}\"" clash)
 if(NOT clash EQUAL -1)

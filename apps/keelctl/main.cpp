@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <google/protobuf/util/json_util.h>
@@ -15,6 +17,7 @@
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/etcd_client.hpp"
+#include "keel/keelctl/cluster_top.hpp"
 #include "keel/keelctl/trace_tree.hpp"
 
 namespace {
@@ -30,17 +33,24 @@ struct options {
   std::string type;
   std::string key;
   std::string trace_id;
+  bool once = false;
+  double delay_s = 5;
 };
 
-// GETs (or POSTs) `path` at the node; exits 1 with a clear message when it cannot or when
-// it answers anything but `expect`.
 enum class method { get, post, del };
 
-std::string fetch(const options& opts, const std::string& path, method how = method::get,
-                  int expect = 200) {
-  auto colon = opts.node.rfind(':');
-  auto host = colon == std::string::npos ? opts.node : opts.node.substr(0, colon);
-  int port = colon == std::string::npos ? 8080 : std::atoi(opts.node.c_str() + colon + 1);
+// The body of node `node`'s answer to `path`, or why there is none (it cannot be reached,
+// or answered anything but `expect`).
+struct answer {
+  std::optional<std::string> body;
+  std::string error;
+};
+
+answer try_fetch(const options& opts, const std::string& node, const std::string& path,
+                 method how = method::get, int expect = 200) {
+  auto colon = node.rfind(':');
+  auto host = colon == std::string::npos ? node : node.substr(0, colon);
+  int port = colon == std::string::npos ? 8080 : std::atoi(node.c_str() + colon + 1);
   httplib::Client cli{host, port};
   cli.set_tcp_nodelay(true);
   if (!opts.api_key.empty()) cli.set_bearer_token_auth(opts.api_key);
@@ -49,17 +59,25 @@ std::string fetch(const options& opts, const std::string& path, method how = met
   auto res = how == method::post  ? cli.Post(path, "", "application/json")
              : how == method::del ? cli.Delete(path)
                                   : cli.Get(path);
-  if (!res) {
-    std::cerr << "keelctl: cannot reach keel-node at " << opts.node << ": "
-              << keel::cluster::describe(res.error()) << "\n";
+  if (!res)
+    return {std::nullopt,
+            "cannot reach keel-node at " + node + ": " + keel::cluster::describe(res.error())};
+  if (res->status != expect)
+    return {std::nullopt,
+            node + " answered " + std::to_string(res->status) + " to " + path + ": " + res->body};
+  return {res->body, {}};
+}
+
+// GETs (or POSTs) `path` at the node; exits 1 with a clear message when it cannot or when
+// it answers anything but `expect`.
+std::string fetch(const options& opts, const std::string& path, method how = method::get,
+                  int expect = 200) {
+  auto got = try_fetch(opts, opts.node, path, how, expect);
+  if (!got.body) {
+    std::cerr << "keelctl: " << got.error << "\n";
     std::exit(1);
   }
-  if (res->status != expect) {
-    std::cerr << "keelctl: " << opts.node << " answered " << res->status << " to " << path << ": "
-              << res->body << "\n";
-    std::exit(1);
-  }
-  return res->body;
+  return *got.body;
 }
 
 // Percent-encodes one path segment (keys may hold any byte).
@@ -242,6 +260,59 @@ int trace(const options& opts) {
   return 0;
 }
 
+// Every member's /v1/stats (parsed, and as it came for --json), the asked node's at the
+// address it was asked at. A member that does not answer is named in the frame, not fatal:
+// the others are still worth seeing.
+struct gathered {
+  std::vector<keel::keelctl::member_stats> members;
+  std::vector<std::string> bodies;
+};
+
+gathered gather_stats(const options& opts) {
+  auto view = parse<ClusterView>(fetch(opts, "/v1/cluster"), opts);
+  gathered out;
+  for (const auto& m : view.members()) {
+    if (m.status() == "down") continue;
+    keel::keelctl::member_stats member;
+    member.node_id = m.node_id();
+    member.address = m.node_id() == view.node_id() ? opts.node : m.http_address();
+    auto got = try_fetch(opts, member.address, "/v1/stats");
+    if (got.body) {
+      out.bodies.push_back(*got.body);
+      keel::runtime::NodeStats stats;
+      google::protobuf::util::JsonParseOptions parse_opts;
+      parse_opts.ignore_unknown_fields = true;
+      if (google::protobuf::util::JsonStringToMessage(*got.body, &stats, parse_opts).ok())
+        member.stats = std::move(stats);
+      else
+        member.error = "answered JSON keelctl cannot read";
+    } else {
+      member.error = got.error;
+    }
+    out.members.push_back(std::move(member));
+  }
+  return out;
+}
+
+// The hottest actor types and actors of every member, a frame every `delay_s` until
+// interrupted, or one.
+int top(const options& opts) {
+  const bool terminal = isatty(STDOUT_FILENO) == 1;
+  while (true) {
+    auto got = gather_stats(opts);
+    if (opts.json) {
+      std::cout << fmt::format("[{}]\n", fmt::join(got.bodies, ","));
+    } else {
+      // Each frame replaces the last on a terminal; piped, frames follow each other.
+      if (terminal && !opts.once) std::cout << "\x1b[H\x1b[2J";
+      std::cout << keel::keelctl::render_top(got.members);
+    }
+    std::cout.flush();
+    if (opts.once) return 0;
+    std::this_thread::sleep_for(std::chrono::duration<double>{opts.delay_s});
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -267,6 +338,12 @@ int main(int argc, char** argv) {
       app.add_subcommand("trace", "one request's turns as a tree: node, duration, outcome");
   trace_cmd->add_option("TRACE_ID", opts.trace_id, "32 hex digits (the traceparent's trace id)")
       ->required();
+  auto* top_cmd = app.add_subcommand(
+      "top", "the hottest actor types and actors of every member, refreshed until interrupted");
+  top_cmd->add_flag("--once", opts.once, "print one frame and exit");
+  top_cmd->add_option("-d,--delay", opts.delay_s, "seconds between frames")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   auto* drain_cmd = app.add_subcommand(
       "drain", "move a node's partitions to the others, then it leaves (and its process exits)");
   std::string drain_node;
@@ -291,6 +368,7 @@ int main(int argc, char** argv) {
   if (partitions_cmd->parsed()) return partitions(opts);
   if (locate_cmd->parsed()) return locate(opts);
   if (trace_cmd->parsed()) return trace(opts);
+  if (top_cmd->parsed()) return top(opts);
   if (drain_cmd->parsed())
     return drain(opts, drain_node, !no_wait, std::chrono::seconds{drain_timeout_s});
   if (undrain_cmd->parsed()) return undrain(opts, undrain_node);

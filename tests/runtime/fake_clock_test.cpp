@@ -110,5 +110,34 @@ TEST_F(FakeClock, AnActivationIsPassivatedOnceTheClockPassesItsIdleTimeout) {
   EXPECT_EQ(static_cast<const CounterValue&>(**value).value(), 2);
 }
 
+// /v1/stats closes an interval when the runtime's clock passes it (5 s by default), not
+// before, and the interval holds the turns run in it.
+TEST_F(FakeClock, StatsCloseAnIntervalWhenTheClockPassesIt) {
+  for (int i = 0; i < 3; ++i) {
+    auto by_one = std::make_shared<Increment>();
+    by_one->set_by(1);
+    auto r = node_.rt->call_and_wait(actor_id{"counter", "s"}, by_one, 10s);
+    ASSERT_TRUE(r) << message_of(r.error());
+  }
+  auto& stats = node_.rt->stats();
+  EXPECT_EQ(stats.view("n1").interval_end_ms(), 0) << "closed before the clock passed 5 s";
+  clock_->advance(5s);
+  ASSERT_TRUE(eventually([&] { return stats.view("n1").history_size() == 1; }, 10s))
+      << "no interval closed once the clock passed 5 s";
+  auto view = stats.view("n1");
+  const runtime::ActorTypeStats* counter = nullptr;
+  for (const auto& row : view.types())
+    if (row.type() == "counter") counter = &row;
+  ASSERT_NE(counter, nullptr);
+  EXPECT_EQ(counter->turns(), 3u);
+  EXPECT_EQ(counter->failures(), 0u);
+  EXPECT_EQ(counter->activations(), 1u);
+  ASSERT_EQ(view.hot_actors_size(), 1);
+  EXPECT_EQ(view.hot_actors(0).actor(), "counter/s");
+  EXPECT_EQ(view.hot_actors(0).turns(), 3u);
+  EXPECT_EQ(view.history(0).turns(), 3u);
+  EXPECT_EQ(view.history(0).durable_commits(), 3u);
+}
+
 }  // namespace
 }  // namespace keel::test

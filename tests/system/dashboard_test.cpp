@@ -1,7 +1,7 @@
 // The dashboard page (GET /) as a browser renders it: headless chromium loads it from a
-// real keel-node, its script polls /metrics and /v1/cluster, and the test reads the DOM the
-// script built. Canvas pixels cannot be asserted, so the page also writes each chart's axis
-// labels into data attributes.
+// real keel-node, its script polls /metrics, /v1/cluster and /v1/stats, and the test reads
+// the DOM the script built. Canvas pixels cannot be asserted, so the page also writes each
+// chart's axis labels into data attributes.
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dashboard_fixture.hpp"
 #include "keel/test/etcd_process.hpp"
 #include "keel/test/eventually.hpp"
 #include "keel/test/headless_chromium.hpp"
@@ -20,78 +21,6 @@
 
 namespace keel::test {
 namespace {
-
-constexpr int increments = 300;
-constexpr int unknown_messages = 7;  // 404 on the actor route
-constexpr int unknown_routes = 12;   // 404 counted as route "unmatched"
-
-// The page samples /metrics at load and every 2 s: in 7 s of virtual time it takes samples
-// at 0, 2, 4 and 6 s. Virtual time stands still while a fetch is in flight, so the count
-// does not depend on how fast the node answers.
-constexpr std::chrono::milliseconds page_time{7000};
-constexpr int samples = 4;
-constexpr std::chrono::seconds browser_limit{60};
-
-std::string artifact(const std::string& name) {
-  std::filesystem::create_directories(KEEL_TEST_ARTIFACT_DIR);
-  return std::string{KEEL_TEST_ARTIFACT_DIR} + "/" + name;
-}
-
-// The value of attribute `name` on the element with id `id`, or "<...>" saying what is missing.
-std::string attribute(const std::string& dom, const std::string& id, const std::string& name) {
-  auto at = dom.find("id=\"" + id + "\"");
-  if (at == std::string::npos) return "<no element #" + id + ">";
-  auto begin = dom.rfind('<', at), end = dom.find('>', at);
-  auto tag = dom.substr(begin, end - begin);
-  auto key = " " + name + "=\"";
-  auto v = tag.find(key);
-  if (v == std::string::npos) return "<#" + id + " has no " + name + ">";
-  v += key.size();
-  return tag.substr(v, tag.find('"', v) - v);
-}
-
-// The text of the element with id `id` that holds no other element.
-std::string text_of(const std::string& dom, const std::string& id) {
-  auto at = dom.find("id=\"" + id + "\">");
-  if (at == std::string::npos) return "<no element #" + id + ">";
-  at = dom.find('>', at) + 1;
-  return dom.substr(at, dom.find('<', at) - at);
-}
-
-std::vector<std::string> words(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in{text};
-  for (std::string w; in >> w;) out.push_back(w);
-  return out;
-}
-
-int seconds_of_day(const std::string& hh_mm_ss) {
-  return std::stoi(hh_mm_ss.substr(0, 2)) * 3600 + std::stoi(hh_mm_ss.substr(3, 2)) * 60 +
-         std::stoi(hh_mm_ss.substr(6, 2));
-}
-
-// One keel-node that has served a known load before the browser opens its page.
-class DashboardInChromium : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_EQ(headless_chromium::missing(), "");
-    node_ = std::make_unique<node_process>(dir_.sub("data"));
-    for (int i = 1; i <= increments; ++i) {
-      auto r = node_->post("/v1/actors/counter/dash/Increment", R"({"by":1})");
-      ASSERT_EQ(r.status, 200) << "load: increment " << i << ": " << r.body;
-      ASSERT_EQ(r.body, R"({"value":")" + std::to_string(i) + R"("})") << "load: increment " << i;
-    }
-    for (int i = 0; i < unknown_messages; ++i)
-      ASSERT_EQ(node_->post("/v1/actors/counter/dash/Nope", "").status, 404) << "load: Nope";
-    for (int i = 0; i < unknown_routes; ++i)
-      ASSERT_EQ(node_->get("/v1/nothing").status, 404) << "load: unmatched route";
-  }
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(node_->port()) + "/"; }
-
-  temp_dir dir_;
-  std::unique_ptr<node_process> node_;
-};
 
 TEST_F(DashboardInChromium, ShowsExactCountsQuantilesOfItsOwnWindowLabelledAxesAndTheCluster) {
   headless_chromium browser{dir_.path()};
@@ -208,8 +137,16 @@ TEST_F(DashboardInChromium, ScreenshotUnderLoadIsKeptInTheBuildTree) {
       std::atomic<bool>& flag;
       ~stopper() { flag = true; }
     } stop_load{stop};
+    // The node's actor tables and history have an interval of this load to show.
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto stats = stats_of(*node_);
+          return stats.history_size() > 0 && stats.history(stats.history_size() - 1).turns() > 0;
+        },
+        std::chrono::seconds{10}, std::chrono::milliseconds{20}))
+        << "phase load: no interval with turns closed within 10 s";
     headless_chromium browser{dir_.path()};
-    browser.screenshot(url(), png, 1200, 1600, std::chrono::milliseconds{20000}, browser_limit);
+    browser.screenshot(url(), png, 1200, 2600, std::chrono::milliseconds{20000}, browser_limit);
   }
   std::cout << "screenshot kept in " << png << "\n";
   RecordProperty("screenshot", png);
@@ -226,7 +163,7 @@ TEST_F(DashboardInChromium, ScreenshotUnderLoadIsKeptInTheBuildTree) {
     return v;
   };
   EXPECT_EQ(be32(16), 1200u);
-  EXPECT_EQ(be32(20), 1600u);
+  EXPECT_EQ(be32(20), 2600u);
 }
 
 // In a cluster with two copies the page shows each member's copies and the replication

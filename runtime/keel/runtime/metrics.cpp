@@ -4,12 +4,17 @@
 
 namespace keel {
 
-void histogram::observe(double seconds) noexcept {
-  size_t i = 0;
-  while (i < bounds.size() && seconds > bounds[i]) ++i;
+void histogram::observe_in(size_t bucket, double seconds) noexcept {
   auto& mine = stripes_[detail::metric_stripe()];
-  mine.buckets[i].fetch_add(1, std::memory_order_relaxed);
+  mine.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
   mine.sum_micros.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+histogram::counts histogram::bucket_counts() const noexcept {
+  counts out{};
+  for (const auto& s : stripes_)
+    for (size_t i = 0; i < out.size(); ++i) out[i] += s.buckets[i].load(std::memory_order_relaxed);
+  return out;
 }
 
 uint64_t histogram::count() const noexcept {

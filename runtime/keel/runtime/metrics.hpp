@@ -78,7 +78,27 @@ class histogram {
   static constexpr std::array<double, 16> bounds{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                                  0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
                                                  0.5,     1.0,    2.5,     10.0};
-  void observe(double seconds) noexcept;
+  /// One count per bucket (not cumulative), the last one past every bound: +Inf.
+  using counts = std::array<uint64_t, bounds.size() + 1>;
+
+  void observe(double seconds) noexcept { observe_in(bucket_of(seconds), seconds); }
+  /// The bucket `seconds` falls in: for a caller that observes one value in several
+  /// histograms of these bounds, and searches the bounds once.
+  static size_t bucket_of(double seconds) noexcept {
+    size_t i = 0;
+    while (i < bounds.size() && seconds > bounds[i]) ++i;
+    return i;
+  }
+  /// Requires: `bucket` is bucket_of(seconds).
+  void observe_in(size_t bucket, double seconds) noexcept;
+  /// As observe_in(), without adding to the sum: for a histogram only read as bucket counts
+  /// (bucket_counts()), where the sum's atomic add would be wasted on the turn path.
+  void count_in(size_t bucket) noexcept {
+    stripes_[detail::metric_stripe()].buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+  }
+  /// Every bucket's count, summed over the stripes. A snapshot that a concurrent observe
+  /// may or may not be in, bucket by bucket: diff two of them for an interval's counts.
+  counts bucket_counts() const noexcept;
   /// Appends the `_bucket`, `_sum` and `_count` series with `labels` (may be empty).
   void render(std::string& out, std::string_view name, std::string_view labels) const;
   uint64_t count() const noexcept;

@@ -44,6 +44,9 @@ struct sweeper_config {
   std::chrono::milliseconds interval;
   std::chrono::milliseconds idle_timeout;
   std::chrono::milliseconds slow_request;
+  node_stats* stats;
+  std::chrono::milliseconds stats_interval;
+  std::shared_ptr<wall_clock> wall;
   // Set when the runtime starts, not when the sweeper's thread does: a clock advanced
   // right after start() must find the first idle check due.
   steady_time first_idle_check;
@@ -51,8 +54,12 @@ struct sweeper_config {
 };
 
 caf::behavior deadline_sweeper(caf::event_based_actor* self, sweeper_config cfg) {
-  auto [router, clock, interval, idle_timeout, slow_request, next_idle_check, log] = std::move(cfg);
+  auto [router, clock, interval, idle_timeout, slow_request, stats, stats_interval, wall,
+        next_idle_check, log] = std::move(cfg);
   self->delayed_send(self, interval, detail::sweep_atom::value);
+  // On the runtime's clock, so a test that advances it closes intervals; stamped with
+  // the wall clock's time, which is what a chart's time axis shows.
+  auto next_stats_close = clock->now() + stats_interval;
   auto idle_period = std::max(interval, idle_timeout / 2);
   // A round scans the directory: ~10 ms per million activations here.
   auto round_period = std::clamp(
@@ -75,6 +82,13 @@ caf::behavior deadline_sweeper(caf::event_based_actor* self, sweeper_config cfg)
               caf::make_message(detail::idle_atom::value, idle_timeout));
         }
         router->evict_idle(pacer.due(router->activations().size(), now));
+        if (now >= next_stats_close) {
+          stats->close_interval(wall->now_ms());
+          next_stats_close += stats_interval;
+          // A sweeper held up for longer than an interval closes one long interval, not a
+          // burst of short ones.
+          if (next_stats_close <= now) next_stats_close = now + stats_interval;
+        }
         self->delayed_send(self, interval, detail::sweep_atom::value);
       },
   };
@@ -102,6 +116,11 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
   services_->router = &router_;
   services_->metrics = &metrics_;
   services_->turns = &turns_;
+  node_stats::options stats_opts;
+  stats_opts.interval = std::max(opts_.stats_interval, std::chrono::milliseconds{1});
+  stats_opts.history = static_cast<size_t>(std::chrono::minutes{15} / stats_opts.interval);
+  stats_ = std::make_unique<node_stats>(types_, metrics_, stats_opts, clock->now_ms());
+  services_->stats = stats_.get();
   services_->spans = opts_.spans.get();
   services_->clock = std::move(clock);
   services_->monotonic = opts_.monotonic.get();
@@ -130,7 +149,8 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
   sweeper_ = sys_.spawn<caf::detached>(
       deadline_sweeper,
       sweeper_config{&router_, opts_.monotonic.get(), opts_.sweep_interval, opts_.idle_timeout,
-                     opts_.slow_request, first_idle_check, services_->log});
+                     opts_.slow_request, stats_.get(), stats_opts.interval, services_->clock,
+                     first_idle_check, services_->log});
 }
 
 caf::expected<std::unique_ptr<node_runtime>> node_runtime::start(caf::actor_system& sys,

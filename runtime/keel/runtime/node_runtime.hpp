@@ -18,6 +18,7 @@
 #include "keel/runtime/message.hpp"
 #include "keel/runtime/metrics.hpp"
 #include "keel/runtime/node_fence.hpp"
+#include "keel/runtime/node_stats.hpp"
 #include "keel/runtime/partition_host.hpp"
 #include "keel/runtime/registry.hpp"
 #include "keel/runtime/span_buffer.hpp"
@@ -41,6 +42,8 @@ struct runtime_options {
   // on (the chain of actors), while it is still open.
   std::chrono::milliseconds slow_request{std::chrono::seconds{1}};
   size_t turn_log_capacity = 16384;
+  // /v1/stats closes an interval this often and keeps 15 minutes of them.
+  std::chrono::milliseconds stats_interval{5000};
   // Every traced turn goes here as a span for an exporter to take; null: none is kept.
   std::shared_ptr<span_buffer> spans;
   // Above 90 % of it the longest-idle activations are evicted; at it new ones are refused.
@@ -99,6 +102,8 @@ class node_runtime {
 
   const type_registry& types() const noexcept { return types_; }
   runtime_metrics& metrics() noexcept { return metrics_; }
+  /// Per type and hot-actor statistics over the last interval, and the node's history.
+  node_stats& stats() noexcept { return *stats_; }
   const turn_log& turns() const noexcept { return turns_; }
   /// For calls made from inside CAF actors (call_from_actor); the cluster goes through
   /// partitions() instead.
@@ -128,6 +133,7 @@ class node_runtime {
   const runtime_options opts_;
   std::unique_ptr<state_store> store_;
   runtime_metrics metrics_;
+  std::unique_ptr<node_stats> stats_;  // made at construction, after the clock is known
   turn_log turns_;
   call_router router_;
   std::unique_ptr<detail::node_services> services_;  // what activations share

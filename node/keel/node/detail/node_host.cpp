@@ -129,7 +129,8 @@ void node_host::add_routes() {
                               api_keys_,
                               limit ? *limit : std::nullopt,
                               auth_limit ? *auth_limit : std::nullopt,
-                              runtime_->options().monotonic};
+                              runtime_->options().monotonic,
+                              &runtime_->stats()};
   gateway_ = std::make_unique<http::gateway>(std::move(gopts));
   connections_ = std::make_shared<http::connection_table>(
       http::connection_limits{opts_.max_connections, opts_.max_connections_per_client});

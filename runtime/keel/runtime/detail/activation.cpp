@@ -15,6 +15,7 @@
 #include "keel/runtime/detail/turn.hpp"
 #include "keel/runtime/detail/wire.hpp"
 #include "keel/runtime/metrics.hpp"
+#include "keel/runtime/node_stats.hpp"
 #include "keel/runtime/registry.hpp"
 #include "keel/runtime/runtime.pb.h"
 #include "keel/runtime/storage_keys.hpp"
@@ -128,16 +129,21 @@ void start_activation(activation_actor* self, node_services* svc, actor_id id,
   st.id = std::move(id);
   st.idle_since = std::move(idle_since);
   st.last_active = svc->monotonic->now();
+  st.type_stats = &svc->stats->of(*type);
+  st.id_hash = std::hash<actor_id>{}(st.id);
   svc->metrics->activations_started.add();
   svc->metrics->activations.add(1);
+  st.type_stats->activations.add(1);
   auto* metrics = svc->metrics;
   auto* router = svc->router;
   // Also covers deaths other than passivation (a crash in Keel's own code): the id must
   // not keep pointing at a dead activation.
-  self->attach_functor([metrics, router, id = st.id, addr = self->address()] {
-    router->activations().forget(id, addr);
-    metrics->activations.add(-1);
-  });
+  self->attach_functor(
+      [metrics, router, type_stats = st.type_stats, id = st.id, addr = self->address()] {
+        router->activations().forget(id, addr);
+        metrics->activations.add(-1);
+        type_stats->activations.add(-1);
+      });
   if (!type->stateless()) {
     // Awaited: no turn starts before the state is loaded.
     self->request(svc->reader_for(st.id), caf::infinite, load_atom::value, st.id,

@@ -20,7 +20,8 @@
 
 namespace keel {
 struct actor_type_info;
-}
+struct type_counters;
+}  // namespace keel
 
 namespace keel::detail {
 
@@ -36,6 +37,10 @@ struct activation_state {
   node_services* svc = nullptr;
   const actor_type_info* type = nullptr;
   actor_id id;
+  // For /v1/stats: the type's counters, and the id's hash, made once so that a turn's
+  // count in the hot-actor sketch does not hash the key.
+  type_counters* type_stats = nullptr;
+  uint64_t id_hash = 0;
   std::unique_ptr<google::protobuf::Message> committed;  // null for stateless workers
   std::string committed_bytes;
   uint64_t version = 0;

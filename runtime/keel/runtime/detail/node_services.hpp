@@ -21,6 +21,7 @@ class turn_log;
 class type_registry;
 class wall_clock;
 class monotonic_clock;
+class node_stats;
 struct runtime_metrics;
 }  // namespace keel
 
@@ -34,6 +35,7 @@ struct node_services {
   call_router* router = nullptr;
   runtime_metrics* metrics = nullptr;
   turn_log* turns = nullptr;
+  node_stats* stats = nullptr;
   span_buffer* spans = nullptr;  // null: no span export
   std::shared_ptr<wall_clock> clock;
   const monotonic_clock* monotonic = nullptr;  // owned by the runtime's options

@@ -12,6 +12,7 @@
 #include "keel/runtime/detail/wire.hpp"
 #include "keel/runtime/metrics.hpp"
 #include "keel/runtime/node_fence.hpp"
+#include "keel/runtime/node_stats.hpp"
 #include "keel/runtime/registry.hpp"
 #include "keel/runtime/span_buffer.hpp"
 #include "keel/runtime/turn_log.hpp"
@@ -232,9 +233,12 @@ void turn::finish(bool reply) {
   auto end = fast_clock::ticks();
   // A turn that asked may end on another core; invariant TSCs agree, but never go negative.
   auto elapsed = fast_clock::to_duration(end > started_ ? end - started_ : 0);
-  metrics.turn_seconds.observe(std::chrono::duration<double>(elapsed).count());
+  const double seconds = std::chrono::duration<double>(elapsed).count();
+  const size_t bucket = histogram::bucket_of(seconds);
+  metrics.turn_seconds.observe_in(bucket, seconds);
   const bool ok = result_ && *result_;
   if (!ok) metrics.turn_failures.add();
+  st.svc->stats->record_turn(*st.type_stats, st.id_hash, st.id, bucket, ok);
   if (env_->trace.valid()) {
     auto start_ms =
         st.svc->clock->now_ms() - std::chrono::duration_cast<milliseconds>(elapsed).count();

@@ -8,6 +8,7 @@
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/http/json.hpp"
 #include "keel/runtime/http/request_checks.hpp"
+#include "keel/runtime/node_stats.hpp"
 
 namespace keel::http {
 
@@ -205,8 +206,10 @@ void gateway::count(route_stats& stats, int status, steady_time started) const {
   for (size_t i = 0; i < tracked_statuses.size(); ++i)
     if (tracked_statuses[i] == status) slot = i;
   stats.by_status[slot].add();
-  stats.latency.observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  stats.latency.observe(seconds);
+  if (opts_.stats) opts_.stats->record_http(status, seconds);
 }
 
 gateway::route* gateway::match(const request& req, const std::vector<std::string_view>& segments,

@@ -30,6 +30,10 @@ namespace google::protobuf {
 class Descriptor;
 }
 
+namespace keel {
+class node_stats;
+}
+
 namespace keel::http {
 
 /// The longest path parameter, in bytes once percent-decoded: parameters become actor keys,
@@ -49,6 +53,9 @@ struct gateway_options {
   // .monotonic), which checks them, so a test that advances it moves both; null: a clock
   // of the gateway's own.
   std::shared_ptr<const monotonic_clock> clock;
+  // Every answer is also counted here, by status class and latency, for /v1/stats; null:
+  // not counted. Requires: outlives the gateway.
+  node_stats* stats = nullptr;
 };
 
 /// The most client addresses whose failed API keys are counted (--auth-failure-limit).

@@ -111,6 +111,13 @@ void add_runtime_routes(gateway& gw, node_runtime& runtime) {
   gw.add_route(
       "GET", "/v1/traces/{traceId}",
       [&runtime](const exchange_ptr& ex) { trace_turns(runtime, ex); }, api_scope::admin);
+  // Names actors and their load, like the routes above: admin only.
+  gw.add_route(
+      "GET", "/v1/stats",
+      [&runtime](const exchange_ptr& ex) {
+        ex->respond(200, to_json(runtime.stats().view(runtime.options().node_id)));
+      },
+      api_scope::admin, route_doc::json(nullptr, keel::runtime::NodeStats::descriptor()));
   gw.add_open_route("GET", "/healthz",
                     [](const exchange_ptr& ex) { ex->respond(200, R"({"status":"ok"})"); });
   route_doc ready;
