@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <unistd.h>
@@ -26,7 +28,8 @@ using keel::cluster::ActorLocation;
 using keel::cluster::ClusterView;
 
 struct options {
-  std::string node = "127.0.0.1:8080";
+  std::string node = "127.0.0.1:8080";  // host:port, or https://host:port for a TLS node
+  std::string ca;       // verifies a TLS node's certificate; empty: the system's CAs
   std::string api_key;  // sent as a bearer token when the node runs with --api-keys-file
   bool json = false;
   bool verbose = false;
@@ -46,12 +49,47 @@ struct answer {
   std::string error;
 };
 
-answer try_fetch(const options& opts, const std::string& node, const std::string& path,
-                 method how = method::get, int expect = 200) {
+constexpr std::string_view https_scheme = "https://";
+
+// Why a request over TLS failed, in the terms of keelctl's flags.
+std::string describe_tls(httplib::Error err) {
+  switch (err) {
+    case httplib::Error::SSLConnection:
+      return "TLS handshake failed (does the node speak TLS on that port?)";
+    case httplib::Error::SSLServerVerification:
+      return "the node's certificate is not signed by the CA given (--ca), or by one this "
+             "machine trusts without it, or does not name the host dialled";
+    case httplib::Error::SSLLoadingCerts:
+      return "the CA file given (--ca) could not be loaded";
+    default:
+      return keel::cluster::describe(err);
+  }
+}
+
+// A client for `node` (host:port or https://host:port). A member's address from
+// /v1/cluster has no scheme: it takes --node's, since a cluster's nodes serve alike.
+std::unique_ptr<httplib::Client> client_for(const options& opts, std::string node) {
+  bool tls = opts.node.starts_with(https_scheme);
+  if (node.starts_with(https_scheme)) node.erase(0, https_scheme.size());
+  if (node.starts_with("http://")) {
+    node.erase(0, 7);
+    tls = false;
+  }
   auto colon = node.rfind(':');
   auto host = colon == std::string::npos ? node : node.substr(0, colon);
   int port = colon == std::string::npos ? 8080 : std::atoi(node.c_str() + colon + 1);
-  httplib::Client cli{host, port};
+  if (!tls) return std::make_unique<httplib::Client>(host, port);
+  auto cli = std::make_unique<httplib::Client>(std::string{https_scheme} + host + ":" +
+                                               std::to_string(port));
+  if (!opts.ca.empty()) cli->set_ca_cert_path(opts.ca);
+  cli->enable_server_certificate_verification(true);
+  return cli;
+}
+
+answer try_fetch(const options& opts, const std::string& node, const std::string& path,
+                 method how = method::get, int expect = 200) {
+  auto client = client_for(opts, node);
+  auto& cli = *client;
   cli.set_tcp_nodelay(true);
   if (!opts.api_key.empty()) cli.set_bearer_token_auth(opts.api_key);
   cli.set_connection_timeout(std::chrono::seconds{2});
@@ -60,8 +98,7 @@ answer try_fetch(const options& opts, const std::string& node, const std::string
              : how == method::del ? cli.Delete(path)
                                   : cli.Get(path);
   if (!res)
-    return {std::nullopt,
-            "cannot reach keel-node at " + node + ": " + keel::cluster::describe(res.error())};
+    return {std::nullopt, "cannot reach keel-node at " + node + ": " + describe_tls(res.error())};
   if (res->status != expect)
     return {std::nullopt,
             node + " answered " + std::to_string(res->status) + " to " + path + ": " + res->body};
@@ -318,9 +355,16 @@ int top(const options& opts) {
 int main(int argc, char** argv) {
   options opts;
   CLI::App app{"keelctl: a Keel cluster's state, from any node's HTTP API"};
-  app.add_option("--node", opts.node, "a node's HTTP address, host:port")
+  app.add_option("--node", opts.node,
+                 "a node's HTTP address, host:port, or https://host:port for a node with "
+                 "--tls-cert")
       ->capture_default_str()
       ->envname("KEEL_NODE");
+  app.add_option("--ca", opts.ca,
+                 "CA certificate (PEM) that signed an https node's certificate; without it, "
+                 "this machine's trusted CAs")
+      ->check(CLI::ExistingFile)
+      ->envname("KEEL_CA");
   app.add_option("--api-key", opts.api_key, "API key, for a node run with --api-keys-file")
       ->envname("KEEL_API_KEY");
   app.add_flag("--json", opts.json, "print the node's JSON answer instead of a table");

@@ -55,6 +55,42 @@ TEST_F(TlsHttp, OneTlsConnectionCarriesEveryRequestWithKeepAlive) {
   EXPECT_EQ(health->status, 200);
 }
 
+// keelctl speaks TLS to a node that serves only TLS: with the CA that signed the node's
+// certificate it reads a trace; with another CA, or in plaintext, it fails naming why.
+TEST_F(TlsHttp, KeelctlReadsATlsNodeWhoseCertificateTheGivenCaSigned) {
+  node_process node{dir.sub("data"), tls_flags()};
+  ASSERT_GT(node.tls_port(), 0);
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4739";
+  tls_connection conn{node.tls_port(), certs.cert("ca")};
+  auto res = conn.exchange(
+      "POST /v1/actors/counter/k/Increment HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "traceparent: 00-" +
+      trace +
+      "-00f067aa0ba902b7-01\r\nContent-Type: application/json\r\nContent-Length: "
+      "8\r\n\r\n{\"by\":1}");
+  ASSERT_TRUE(res) << node.log();
+  ASSERT_EQ(res->status, 200);
+  auto port = std::to_string(node.tls_port());
+  std::string out;
+  EXPECT_EQ(
+      run_to_exit(KEELCTL_BINARY,
+                  {"--node=https://127.0.0.1:" + port, "--ca=" + certs.cert("ca"), "trace", trace},
+                  out),
+      0)
+      << out;
+  EXPECT_NE(out.find("trace " + trace + ": 1 turns on 1 node(s)\ncounter/k Increment (from http)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(run_to_exit(KEELCTL_BINARY,
+                        {"--node=https://127.0.0.1:" + port, "--ca=" + certs.cert("other-ca"),
+                         "trace", trace},
+                        out),
+            1);
+  EXPECT_NE(out.find("not signed by the CA given (--ca)"), std::string::npos) << out;
+  EXPECT_EQ(run_to_exit(KEELCTL_BINARY, {"--node=127.0.0.1:" + port, "trace", trace}, out), 1);
+  EXPECT_NE(out.find("cannot reach keel-node at 127.0.0.1:" + port), std::string::npos) << out;
+}
+
 TEST_F(TlsHttp, PlaintextIsRefusedOnTheTlsPortAndNoPlaintextPortIsOpen) {
   node_process node{dir.sub("data"), tls_flags()};
   ASSERT_GT(node.tls_port(), 0);
