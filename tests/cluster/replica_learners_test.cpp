@@ -184,6 +184,39 @@ TEST_F(ReplicaLearners, AFailureDuringTheIsrWriteWaitsForTheWrite) {
   EXPECT_EQ(take(6, 3, 99), std::vector<std::string>{"n2"});
 }
 
+// Failed while its isr write is under way: the write may still land, so every batch until
+// it ended waits for the learner (a turn answered without it could be missing on a replica
+// etcd then lists in sync).
+TEST_F(ReplicaLearners, AFailedLearnerIsAwaitedWhileItsIsrWriteIsUnderWay) {
+  auto l = gated_learner();
+  ASSERT_TRUE(learners_->begin_isr_write(l));
+  std::thread shrinker{[&] { learners_->failed(7, "n2", "no answer in time"); }};
+  // failed() records the failure, then waits for the write: seen through gate(), which
+  // reports a failed learner (everything it was sent is acknowledged, so nothing else can).
+  std::string why;
+  while (why.empty()) why = learners_->gate(l, 0ms);
+  EXPECT_EQ(why, "no answer in time");
+  EXPECT_EQ(take(6), std::vector<std::string>{"n2"}) << "a batch numbered meanwhile";
+  learners_->end_isr_write(l, 0);
+  shrinker.join();
+  EXPECT_TRUE(take(7).empty()) << "not written: forgotten once the write ended";
+}
+
+// An isr write of unknown outcome compared against revision 10: the learner stays awaited
+// while the view still shows that record, and is left to the in-sync set once the view
+// shows any later one (the write can no longer land, and the record says whether it did).
+TEST_F(ReplicaLearners, AnIsrWriteOfUnknownOutcomeIsAwaitedUntilTheRecordChanges) {
+  auto l = gated_learner();
+  ASSERT_TRUE(learners_->begin_isr_write(l));
+  learners_->end_isr_write(l, 11);
+  learners_->remove(l);
+  auto again = learners_->add(7, 3, "n2");  // a catch-up begun on a view that lags
+  EXPECT_NE(learners_->go_live(again), "a new catch-up replaced it");
+  EXPECT_EQ(learners_->failed(7, "n2", "refused"), 11) << "the shrink must not trust a view at 10";
+  EXPECT_EQ(take(6, 3, 10), std::vector<std::string>{"n2"});
+  EXPECT_TRUE(take(7, 3, 11).empty());
+}
+
 TEST_F(ReplicaLearners, AFailureBeforeTheIsrWriteKeepsTheLearnerOut) {
   auto l = gated_learner();
   learners_->failed(7, "n2", "no answer in time");

@@ -26,12 +26,13 @@ namespace {
 using namespace std::chrono_literals;
 
 // Why `part` from `from` must not be applied here; none if it may. `last`: the partition's
-// last commit accepted here (nullopt: none).
+// last commit accepted here (nullopt: none). Against the view as it is: the waiter already
+// gave the watch its time, and a scheduler thread must not block.
 caf::error refusal(membership& members, const std::string& from, const wire_partition_writes& part,
                    const std::optional<ReplicaSequence>& last) {
-  auto rec = part.partition < partition_count ? wait_for_record(members, part.partition, part.epoch)
-                                              : std::nullopt;
-  return check_replicated(rec ? &*rec : nullptr, members.options().node_id, from, part, last);
+  auto now = members.snapshot();
+  const auto* rec = part.partition < partition_count ? now->partition(part.partition) : nullptr;
+  return check_replicated(rec, members.options().node_id, from, part, last);
 }
 
 using applied_atom = caf::atom_constant<caf::atom("applied")>;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 #include <map>
 
 #include <spdlog/spdlog.h>
@@ -196,13 +195,14 @@ std::vector<bool> replica_catch_up::write_joins(const std::vector<join>& group) 
     if (writing.empty()) break;
     auto err = members_.write_owned_partitions(updates);
     // Written: the view holds each record as written (or a later one) once the write
-    // returned. Refused (conflict): none written. Anything else may have been written: the
-    // learners stay awaited (until a later catch-up or epoch replaces them), or a view that
-    // does not show them yet would let a turn be answered without them.
-    constexpr auto maybe = std::numeric_limits<int64_t>::max();
+    // returned. Refused (conflict): none written. Anything else may have been written, now
+    // or later: each learner stays awaited until the view shows its record changed since the
+    // one the write compared against (then the write can no longer land, and the record
+    // says whether it did).
     auto after = members_.snapshot();
     for (auto i : writing) {
-      int64_t in_isr_from = code_of(err) == errc::conflict ? 0 : maybe;
+      int64_t in_isr_from =
+          code_of(err) == errc::conflict ? 0 : updates.at(group[i].partition).mod_revision + 1;
       if (!err)
         if (const auto* written = after->partitions.find(group[i].partition))
           in_isr_from = written->mod_revision;

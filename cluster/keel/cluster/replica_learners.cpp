@@ -50,7 +50,10 @@ replica_learners::handle replica_learners::add(uint32_t p, uint64_t epoch,
   l->replica = replica;
   std::lock_guard lock{mutex_};
   for (auto [it, end] = by_partition_.equal_range(p); it != end;) {
-    if (it->second->replica != replica) {
+    // One written into `isr` (or perhaps written) stays awaited until the gate's view of
+    // the record has passed that write.
+    if (it->second->replica != replica || it->second->now == learner::phase::in_isr ||
+        it->second->isr_write_under_way) {
       ++it;
       continue;
     }
@@ -68,7 +71,7 @@ std::string replica_learners::go_live(const handle& l) {
   auto kept = std::move(l->kept);
   l->kept.clear();
   l->kept_bytes = 0;
-  for (const auto& part : kept) send_locked(l, part);
+  for (auto& part : kept) send_locked(l, std::move(part));
   l->now = learner::phase::live;
   return {};
 }
@@ -174,7 +177,14 @@ void replica_learners::take(const wire_partition_writes& part, const versioned_r
           gated.push_back(l->replica);
         break;
       case learner::phase::failed:
-        forget = !l->isr_write_under_way;
+        // Its isr write may still land: awaited until it ended, or a turn answered now could
+        // be missing on a replica that etcd then lists in sync.
+        if (l->isr_write_under_way) {
+          gated.push_back(l->replica);
+          l->last_sent = part.seq;
+        } else {
+          forget = true;
+        }
         break;
     }
     if (forget) {
@@ -186,16 +196,19 @@ void replica_learners::take(const wire_partition_writes& part, const versioned_r
   }
 }
 
-void replica_learners::failed(uint32_t p, const std::string& replica, const std::string& why) {
+int64_t replica_learners::failed(uint32_t p, const std::string& replica, const std::string& why) {
   std::unique_lock lock{mutex_};
-  for (auto [it, end] = by_partition_.equal_range(p); it != end; ++it) {
-    auto l = it->second;
-    if (l->replica != replica) continue;
-    if (l->now != learner::phase::in_isr) fail(*l, why);
+  std::vector<handle> matching;
+  for (auto [it, end] = by_partition_.equal_range(p); it != end; ++it)
+    if (it->second->replica == replica) matching.push_back(it->second);
+  int64_t in_isr_from = 0;
+  for (const auto& l : matching) {
+    fail(*l, why);
     changed_.notify_all();
     changed_.wait(lock, [&] { return !l->isr_write_under_way || stopping_; });
-    return;
+    if (l->now == learner::phase::in_isr) in_isr_from = std::max(in_isr_from, l->in_isr_from);
   }
+  return in_isr_from;
 }
 
 void replica_learners::fail(learner& l, std::string why) {
@@ -207,12 +220,13 @@ void replica_learners::fail(learner& l, std::string why) {
   changed_.notify_all();
 }
 
-void replica_learners::send_locked(const handle& l, const wire_partition_writes& part) {
+void replica_learners::send_locked(const handle& l, wire_partition_writes part) {
   l->last_sent = part.seq;
+  auto seq = part.seq;
   wire_replicate msg;
   msg.from = self_;
-  msg.parts.push_back(part);
-  send_(l->replica, std::move(msg), [weak = weak_from_this(), l, seq = part.seq](std::string why) {
+  msg.parts.push_back(std::move(part));
+  send_(l->replica, std::move(msg), [weak = weak_from_this(), l, seq](std::string why) {
     if (auto self = weak.lock()) self->acknowledged(l, seq, why);
   });
 }

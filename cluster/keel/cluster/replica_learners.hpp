@@ -60,7 +60,9 @@ class replica_learners : public std::enable_shared_from_this<replica_learners> {
   std::string gate(const handle& l, std::chrono::milliseconds limit);
   /// Before the owner writes the learner into `isr`: false if it failed (then it must not).
   bool begin_isr_write(const handle& l);
-  /// The write ended: in `isr` from `mod_revision` on (> 0), or not written (0).
+  /// The write ended: in `isr` from `mod_revision` on (> 0), or not written (0). An
+  /// outcome unknown passes the revision after the one the write compared against: the
+  /// learner stays awaited until the gate's view of the record is past it.
   void end_isr_write(const handle& l, int64_t mod_revision);
   /// The catch-up ended: a learner not in `isr` is forgotten.
   void remove(const handle& l);
@@ -79,14 +81,16 @@ class replica_learners : public std::enable_shared_from_this<replica_learners> {
   void take(const wire_partition_writes& part, const versioned_record& rec,
             std::vector<std::string>& gated);
   /// `replica` failed a batch of `p` that the gate waited for it on: a learner of `p` on
-  /// it fails; if its isr write is under way, returns once that ended.
-  void failed(uint32_t p, const std::string& replica, const std::string& why);
+  /// it fails; if its isr write is under way, returns once that ended. Returns the mod
+  /// revision from which a learner of it is (or may be) in `isr` (0: none): a view of the
+  /// record older than that cannot tell whether it must be removed.
+  int64_t failed(uint32_t p, const std::string& replica, const std::string& why);
 
   replica_learners(std::string self, send_fn send, size_t buffer_limit);
 
  private:
   void fail(learner& l, std::string why);                                    // mutex_
-  void send_locked(const handle& l, const wire_partition_writes& part);      // mutex_
+  void send_locked(const handle& l, wire_partition_writes part);             // mutex_
   void acknowledged(const handle& l, uint64_t seq, const std::string& why);  // locks
   /// Waits until the learner acknowledged `seq` or failed or `deadline` passed.
   std::string wait_acked(std::unique_lock<std::mutex>& lock, learner& l, uint64_t seq,

@@ -78,6 +78,10 @@ namespace {
 // The writes kept for one replica while its copy streams (replica_learners).
 constexpr size_t learner_buffer_limit = size_t{64} << 20;
 
+// How long a learner's unawaited batch may take: a backlog of up to 64 MiB is sent at
+// once after its copy, and nothing waits for it but the catch-up.
+constexpr auto learner_timeout = std::chrono::seconds{30};
+
 caf::behavior collector(caf::event_based_actor* self,
                         std::shared_ptr<replication_gate::queue> queue, caf::timespan timeout) {
   return {
@@ -95,7 +99,7 @@ caf::behavior collector(caf::event_based_actor* self,
       // A batch for a replica being caught up, which no turn waits for.
       [=](const learner_answer_ptr& answer, const caf::actor& link, wire_replicate& msg) {
         if (!link) return (*answer)("it is not a member");
-        self->request(link, timeout, std::move(msg))
+        self->request(link, caf::timespan{learner_timeout}, std::move(msg))
             .then([=](wire_reply& reply) { (*answer)(reply.code == 0 ? "" : reply.error); },
                   [=](caf::error& err) { (*answer)("no answer in time: " + message_of(err)); });
       },
@@ -192,6 +196,7 @@ caf::error replication_gate::number(const writes_by_partition& by_partition, rou
                                     std::vector<store_write>& extra) {
   auto now = members_.snapshot();
   std::vector<store_write> sequences;
+  std::vector<std::pair<wire_partition_writes, const versioned_record*>> for_learners;
   for (const auto& [p, part_writes] : by_partition) {
     const auto* versioned = now->partitions.find(p);
     const auto* rec = versioned ? &versioned->record : nullptr;
@@ -221,13 +226,19 @@ caf::error replication_gate::number(const writes_by_partition& by_partition, rou
       messages[replica].parts.push_back(part);
     };
     for (const auto& replica : rec->isr()) await(replica);
-    if (!learners) continue;
-    // Replicas being caught up get it too; those about to join `isr` are awaited.
+    if (learners) for_learners.emplace_back(std::move(part), versioned);
+  }
+  // Replicas being caught up get each part too, once every partition was numbered (a round
+  // that fails takes its numbers back); those about to join `isr` are awaited.
+  for (auto& [part, versioned] : for_learners) {
     std::vector<std::string> gated;
     learners_->take(part, *versioned, gated);
-    for (const auto& replica : gated)
-      if (std::find(rec->isr().begin(), rec->isr().end(), replica) == rec->isr().end())
-        await(replica);
+    const auto& isr = versioned->record.isr();
+    for (const auto& replica : gated) {
+      if (std::find(isr.begin(), isr.end(), replica) != isr.end()) continue;
+      r.sent[replica].emplace_back(part.partition, part.epoch);
+      messages[replica].parts.push_back(part);
+    }
   }
   for (auto& write : sequences) extra.push_back(std::move(write));
   return {};
@@ -295,12 +306,21 @@ void replication_gate::shrink_and_answer(const std::shared_ptr<round>& r) {
   }
   metrics_.replication_failures.add(failed.size());
   // A failed replica about to join an `isr` never joins it, or, if it was being written
-  // in, the view read next shows it there, to be removed.
+  // in, the view read next shows it there, to be removed; unless that write's outcome is
+  // unknown and the view has not got past it: then nothing here can tell.
+  std::map<uint32_t, int64_t> joining;  // partition -> revision a failed replica joined at
   for (const auto& [replica, why] : failed)
-    for (auto [p, epoch] : r->sent[replica]) learners_->failed(p, replica, why);
+    for (auto [p, epoch] : r->sent[replica])
+      if (auto from = learners_->failed(p, replica, why)) joining[p] = std::max(joining[p], from);
   // A record changed since this node's view was taken is read again, a few times.
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto now = members_.snapshot();
+    for (auto [p, from] : joining)
+      if (const auto* seen = now->partitions.find(p); seen && seen->mod_revision < from)
+        return r->answer(make_error(
+            errc::unavailable, fmt::format("a replica of partition {} failed while its joining "
+                                           "the in-sync set is not confirmed yet",
+                                           p)));
     std::map<uint32_t, versioned_record> updates;
     size_t removed = 0;
     for (const auto& [replica, why] : failed) {
