@@ -33,6 +33,15 @@ void cluster_directory::start_handoff(std::function<void(uint32_t)> before_inges
   hooks.replaced = [this](uint32_t p) {
     if (replicas_) replicas_->forget(p);
   };
+  // A batch of an earlier catch-up still arriving must not land between the copy's read of
+  // what the range holds and its write, where the copy's erases would miss it: the
+  // appliers refuse the partition's batches from now on, and those already handed to the
+  // store writer are written before the copy reads the range.
+  hooks.replacing = [this](uint32_t p) {
+    if (!replicas_) return;
+    replicas_->begin_copy(p);
+    (void)runtime_.partitions().apply_replicated({}, {});
+  };
   hooks.before_ingest = std::move(before_ingest);
   handoff_ =
       std::make_unique<handoff>(members_, runtime_.partitions(), sys_, std::move(hooks), log_);

@@ -112,11 +112,12 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, partition_host* ho
         // A stream from a node of an older build may hold reminders or entries of an
         // actor with no state record, which this node's loads would not look for.
         add_missing_state_records(stream.writes);
+        if (stream.copy && fns->replacing) fns->replacing(p);
         auto err = host->replace_range(p, std::move(stream.writes));
+        if (fns->replaced) fns->replaced(p);
         if (err)
           return failed_reply(errc::unavailable, "cannot write partition " + std::to_string(p) +
                                                      ": " + message_of(err));
-        if (fns->replaced) fns->replaced(p);
         if (!stream.copy) fns->ingested(p);
         log->debug("handoff: ingested {} partition {} from {} ({} records, epoch {})",
                    stream.copy ? "a copy of" : "", p, stream.from, records, stream.epoch);

@@ -50,6 +50,9 @@ class handoff {
     /// Optional: the partition's range here was replaced (an ingest, a copy, a drop), on
     /// the ingester's thread, before the stream is acknowledged.
     std::function<void(uint32_t)> replaced;
+    /// Optional: a copy is about to replace the partition's range here (a replica caught
+    /// up), on the ingester's thread; no replicated write of it may land until `replaced`.
+    std::function<void(uint32_t)> replacing;
     /// Optional, the fault-injection seam: runs on the ingester's thread after a stream
     /// arrived whole and before it is written (a test pauses there to kill a node
     /// mid-move).

@@ -82,10 +82,14 @@ void apply(applier_actor* self, const replica_applier::context& ctx, wire_replic
   std::vector<store_write> batch;
   for (auto& part : msg.parts) {
     auto last = ctx.sequences->last(*ctx.host, part.partition);
-    auto why = last ? refusal(*ctx.members, msg.from, part, *last)
-                    : make_error(errc::unavailable, "cannot read the sequence of partition " +
-                                                        std::to_string(part.partition) + ": " +
-                                                        message_of(last.error()));
+    auto why =
+        ctx.sequences->copying(part.partition)
+            ? make_error(errc::conflict, "a copy of partition " + std::to_string(part.partition) +
+                                             " is being ingested here")
+        : last ? refusal(*ctx.members, msg.from, part, *last)
+               : make_error(errc::unavailable, "cannot read the sequence of partition " +
+                                                   std::to_string(part.partition) + ": " +
+                                                   message_of(last.error()));
     if (why) {
       ctx.sequences->forget(partitions);  // what this message accepted before is not applied
       ctx.metrics->replica_batches_refused.add();
@@ -200,8 +204,13 @@ wire_reply replica_applier::applied(const std::vector<uint32_t>& partitions) {
   return reply;
 }
 
+void replica_applier::begin_copy(uint32_t p) {
+  sequences_->begin_copy(p);
+}
+
 void replica_applier::forget(uint32_t p) {
   sequences_->forget({p});
+  sequences_->end_copy(p);
 }
 
 caf::expected<std::optional<ReplicaSequence>> replica_sequences::last(partition_host& host,
@@ -228,6 +237,21 @@ caf::expected<std::optional<ReplicaSequence>> read_replica_sequence(partition_ho
                                              " does not parse");
   }
   return last;
+}
+
+void replica_sequences::begin_copy(uint32_t p) {
+  std::lock_guard lock{mutex_};
+  copying_.insert(p);
+}
+
+void replica_sequences::end_copy(uint32_t p) {
+  std::lock_guard lock{mutex_};
+  copying_.erase(p);
+}
+
+bool replica_sequences::copying(uint32_t p) {
+  std::lock_guard lock{mutex_};
+  return copying_.contains(p);
 }
 
 bool replica_sequences::known(uint32_t p) {

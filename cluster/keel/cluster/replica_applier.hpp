@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ class replica_sequences {
   caf::expected<std::optional<ReplicaSequence>> last(partition_host& host, uint32_t p);
   /// Whether `p`'s last accepted commit is known without reading the store.
   bool known(uint32_t p);
+  /// A copy of `p` is being ingested: its batches are refused (begin_copy .. end_copy).
+  void begin_copy(uint32_t p);
+  void end_copy(uint32_t p);
+  bool copying(uint32_t p);
   void accept(uint32_t p, ReplicaSequence seq);
   /// Forgets what was accepted: read from the store again next time (a stream replaced
   /// the range, or the writes were not applied).
@@ -46,6 +51,7 @@ class replica_sequences {
  private:
   std::mutex mutex_;
   std::map<uint32_t, std::optional<ReplicaSequence>> accepted_;  // mutex_
+  std::set<uint32_t> copying_;                                   // mutex_
 };
 
 /// A replica's half of replication (DESIGN.md "Replication and failover"): applies the
@@ -87,7 +93,10 @@ class replica_applier {
   /// reply's payload, in that order); an error if one cannot be read. Blocking (the store).
   wire_reply applied(const std::vector<uint32_t>& partitions);
 
-  /// `p`'s range was replaced here (a stream, a drop): its sequence is read again.
+  /// A copy is about to replace `p`'s range here: its batches are refused until forget(p).
+  void begin_copy(uint32_t p);
+  /// `p`'s range was replaced here (a stream, a drop): its sequence is read again, and its
+  /// batches are taken again.
   void forget(uint32_t p);
 
   /// Stops the actors; a message not yet applied is answered `unavailable`. Idempotent.
