@@ -75,6 +75,13 @@ namespace keel::cluster {
 
 namespace {
 
+// `replica` gets `part` in this round's message to it, and the round waits for its answer.
+void await(replication_gate::round& r, std::map<std::string, wire_replicate>& messages,
+           const std::string& replica, const wire_partition_writes& part) {
+  r.sent[replica].emplace_back(part.partition, part.epoch);
+  messages[replica].parts.push_back(part);
+}
+
 // The writes kept for one replica while its copy streams (replica_learners).
 constexpr size_t learner_buffer_limit = size_t{64} << 20;
 
@@ -221,11 +228,7 @@ caf::error replication_gate::number(const writes_by_partition& by_partition, rou
       part.values.push_back(w->value);
       part.erase.push_back(w->erase ? 1 : 0);
     }
-    auto await = [&](const std::string& replica) {
-      r.sent[replica].emplace_back(p, rec->epoch());
-      messages[replica].parts.push_back(part);
-    };
-    for (const auto& replica : rec->isr()) await(replica);
+    for (const auto& replica : rec->isr()) await(r, messages, replica, part);
     if (learners) for_learners.emplace_back(std::move(part), versioned);
   }
   // Replicas being caught up get each part too, once every partition was numbered (a round
@@ -236,8 +239,7 @@ caf::error replication_gate::number(const writes_by_partition& by_partition, rou
     const auto& isr = versioned->record.isr();
     for (const auto& replica : gated) {
       if (std::find(isr.begin(), isr.end(), replica) != isr.end()) continue;
-      r.sent[replica].emplace_back(part.partition, part.epoch);
-      messages[replica].parts.push_back(part);
+      await(r, messages, replica, part);
     }
   }
   for (auto& write : sequences) extra.push_back(std::move(write));
