@@ -6,15 +6,18 @@
 # crossed nodes per ride (keel_cluster_calls_sent_total summed over the nodes), and the scaling
 # efficiency: CPU per ride on one node / CPU per ride summed over the cluster (and etcd).
 # Each size runs a warm-up round first and is measured on the second, as a warm cluster.
-#   apps/rideshare_sim/scale-bench.sh [build/bin] [seconds] [connections] [sizes] [rate]
+#   apps/rideshare_sim/scale-bench.sh [build/bin] [seconds] [connections] [sizes] [rate] [copies]
 # sizes: e.g. "1 3 5" (default "1 3"); rate: rides/s on a schedule (rideshare-sim --rate),
-# 0 (default) for saturation. The sim's own CPU is not counted.
+# 0 (default) for saturation; copies: the clusters' --replication-factor, 1 (default) to
+# compare like with like with the single node, which keeps one copy, or 2 to see what the
+# second copy costs. The sim's own CPU is not counted.
 set -euo pipefail
 bin=${1:-build/bin}
 seconds=${2:-10}
 connections=${3:-64}
 sizes=${4:-1 3}
 rate=${5:-0}
+copies=${6:-1}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 pids=()
@@ -64,7 +67,7 @@ start() {
     return
   fi
   local base=$((20000 + RANDOM % 20000))
-  KEEL_CLUSTER_NODES=$size KEEL_CLUSTER_ETCD_PORT=$base KEEL_CLUSTER_HTTP_BASE=$((base + 100)) \
+  KEEL_REPLICATION_FACTOR=$copies KEEL_CLUSTER_NODES=$size KEEL_CLUSTER_ETCD_PORT=$base KEEL_CLUSTER_HTTP_BASE=$((base + 100)) \
     KEEL_CLUSTER_PORT_BASE=$((base + 200)) \
     "$here/../cluster/start-cluster.sh" "$bin" "$work/data" > "$work/data/start.log" 2>&1 ||
     { cat "$work/data/start.log" >&2; exit 1; }

@@ -4,6 +4,7 @@
 #include <leveldb/db.h>
 
 #include "keel/rideshare/actor_names.hpp"
+#include "keel/rideshare/placement.hpp"
 #include "keel/rideshare/rideshare.hpp"
 #include "keel/rideshare/rideshare.pb.h"
 #include "keel/runtime/node_runtime.hpp"
@@ -81,9 +82,14 @@ TEST_F(Alerts, InboxStoredWholeByAnEarlierVersionIsReadAndCarriedOver) {
     for (const auto* t : {"b", "a"}) old.add_alerts()->set_text(t);
     leveldb::WriteOptions wo;
     wo.sync = true;
-    // As an earlier keel-node left it: its partition count first, no layout record.
+    // As an earlier keel-node left it: its partition count first, no layout record. One
+    // that placed inboxes with their owners already: a data dir from before partition keys
+    // placed them by their ids, and refuses to start (partition_key_records_test.cpp).
     ASSERT_TRUE(
         db->Put(wo, std::string{meta_partition_count_key}, std::to_string(partition_count)).ok());
+    ASSERT_TRUE(db->Put(wo, std::string{meta_partition_keys_key}, "1").ok());
+    ASSERT_TRUE(
+        db->Put(wo, meta_key("partition_key/alerts"), std::string{alerts_placement_name}).ok());
     ASSERT_TRUE(db->Put(wo, state_key(inbox), encode_versioned(4, old.SerializeAsString())).ok());
   }
   start();

@@ -435,6 +435,42 @@ TEST_F(Cluster, DataDirIsRefusedUnderAnotherNodeIdOrByAFreshEtcd) {
   EXPECT_EQ(again.post("/v1/actors/counter/mine/Get", "{}").body, counter_body(1));
 }
 
+// Every node of a cluster places an actor in the same partition: the first node records
+// each type's partition key in etcd, and a node whose types declare another is refused
+// before it joins, even with an empty data dir, naming both.
+TEST_F(Cluster, ANodeThatWouldPlaceActorsOtherwiseThanTheClusterIsRefused) {
+  auto& n1 = start_node("n1");
+  cluster::etcd_client etcd{etcd_->endpoint()};
+  auto recorded = [&](const std::string& type) {
+    auto kv = etcd.get("keel/keel/partition-keys/" + type);
+    EXPECT_TRUE(kv && *kv) << type;
+    return kv && *kv ? (*kv)->value() : std::string{};
+  };
+  EXPECT_EQ(recorded("alerts"), "rideshare.with-owner.v1");
+  EXPECT_EQ(recorded("payment"), "rideshare.with-ride.v1");
+  EXPECT_EQ(recorded("counter"), "id");
+  // A payment is placed with its ride, by every node's reckoning.
+  auto payment = n1.get("/v1/actors/payment/pay-r-0000000000000007").body;
+  EXPECT_NE(payment.find(R"("partitionKey":"ride/r-0000000000000007")"), std::string::npos)
+      << payment;
+  auto where = actor_id{"ride", "r-0000000000000007"}.partition();
+  EXPECT_NE(payment.find(R"("partition":)" + std::to_string(where) + ","), std::string::npos)
+      << payment;
+
+  ASSERT_TRUE(etcd.put("keel/keel/partition-keys/alerts", "rideshare.with-owner.v0"));
+  std::string out;
+  EXPECT_EQ(run_node_to_exit({"--node-id=n2", "--etcd=" + etcd_->endpoint(), "--http-port=0",
+                              "--cluster-port=0", "--data-dir=" + dir_.sub("n2")},
+                             out),
+            1)
+      << out;
+  EXPECT_NE(out.find("actor type 'alerts' declares partition key 'rideshare.with-owner.v1' but "
+                     "cluster 'keel' places its actors by 'rideshare.with-owner.v0'"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(member_ids(n1).size(), 1u);
+}
+
 // A node whose data dir is empty (a wiped or unmounted disk, a wrong --data-dir) must not
 // come up owning the partitions the table gives it: it would serve them empty.
 TEST_F(Cluster, EmptyDataDirIsRefusedForANodeThatOwnsPartitions) {

@@ -1,5 +1,6 @@
 #include "keel/cluster/node_endpoint.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -26,10 +27,19 @@ namespace {
 
 using answer_atom = caf::atom_constant<caf::atom("answer")>;
 
+// Answers to batched calls bound for one calling link, and whether a flush is due.
+struct answers_to {
+  caf::strong_actor_ptr link;
+  wire_answers answers;
+};
+
 struct endpoint_state {
-  std::map<uint64_t, caf::response_promise> answering;
+  std::map<uint64_t, caf::response_promise> answering;  // single wire_calls
   uint64_t next_id = 0;
-  bool stopping = false;  // quits once `answering` is empty
+  size_t batched_unanswered = 0;  // calls of wire_batches still running here
+  std::vector<answers_to> ready;  // answers not sent yet, by calling link
+  bool flush_due = false;
+  bool stopping = false;  // quits once every call that ran here is answered
 };
 
 // How long a stopping endpoint waits for the answers of calls already running here: their
@@ -38,14 +48,16 @@ struct endpoint_state {
 constexpr std::chrono::seconds answers_wait{10};
 
 using stop_now_atom = caf::atom_constant<caf::atom("stopnow")>;
+using batch_answer_atom = caf::atom_constant<caf::atom("bansw")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
-// A call from another node, delivered here as a local one; its answer goes back through
-// the endpoint's mailbox.
-caf::result<wire_reply> accept_call(caf::stateful_actor<endpoint_state>* self,
-                                    node_runtime* runtime, cluster_metrics* metrics,
-                                    wire_call& call) {
-  auto fail = [](errc code, std::string message) -> caf::result<wire_reply> {
-    return failed_reply(code, std::move(message));
+// A call from another node, delivered here as a local one. `answer` runs once with its
+// reply (on any thread), unless the call is one-way: a tell that cannot run is dropped, as
+// one that fails here is.
+template <class Answer>
+void accept_call(node_runtime* runtime, cluster_metrics* metrics, wire_call& call, Answer answer) {
+  auto fail = [&](errc code, std::string message) {
+    if (!call.one_way) answer(failed_reply(code, std::move(message)));
   };
   // The gateway refuses ill-formed keys; a node must not take one from a peer either
   // (a build without that check, or a damaged message): it would end up in protobuf
@@ -53,13 +65,13 @@ caf::result<wire_reply> accept_call(caf::stateful_actor<endpoint_state>* self,
   if (!valid_utf8(call.target_key))
     return fail(errc::bad_payload, "the target key from another node is not valid UTF-8");
   auto type = resolve_type(runtime->types(), call.target_type);
-  if (!type) return failed_reply(code_of(type.error()), message_of(type.error()));
+  if (!type) return fail(code_of(type.error()), message_of(type.error()));
   // A reminder's firing held while its partition moved is delivered to the new owner.
   bool reminder = call.message_type == "$reminder";
   const handler_entry* handler = nullptr;
   if (!reminder) {
     auto found = resolve_handler(**type, call.message_type);
-    if (!found) return failed_reply(code_of(found.error()), message_of(found.error()));
+    if (!found) return fail(code_of(found.error()), message_of(found.error()));
     handler = *found;
   }
   std::shared_ptr<google::protobuf::Message> request{reminder ? new keel::runtime::ReminderFired
@@ -73,19 +85,13 @@ caf::result<wire_reply> accept_call(caf::stateful_actor<endpoint_state>* self,
   // On the runtime's clock, which its sweep checks deadlines by.
   auto deadline = runtime->monotonic().now() + std::chrono::milliseconds{call.budget_ms};
   std::shared_ptr<envelope> env;
-  caf::response_promise promise;
   if (call.one_way) {
     env = std::make_shared<envelope>();
     env->target = std::move(target);
   } else {
-    auto id = self->state.next_id++;
-    promise = self->make_response_promise();
-    self->state.answering.emplace(id, promise);
-    // The answer may come on any thread: it goes back through this actor's mailbox.
-    env = make_call(std::move(target), deadline,
-                    [me = caf::actor_cast<caf::actor>(self), id](call_result result) {
-                      caf::anon_send(me, answer_atom::value, id, to_wire(result));
-                    });
+    env = make_call(
+        std::move(target), deadline,
+        [answer = std::move(answer)](call_result result) mutable { answer(to_wire(result)); });
   }
   env->message_type = call.message_type;
   env->payload = std::move(request);
@@ -96,23 +102,89 @@ caf::result<wire_reply> accept_call(caf::stateful_actor<endpoint_state>* self,
   env->hops = call.hops;
   metrics->calls_received.add();
   runtime->partitions().deliver(std::move(env));
-  if (call.one_way) return wire_reply{};
+}
+
+using endpoint_actor = caf::stateful_actor<endpoint_state>;
+
+bool all_answered(const endpoint_state& st) {
+  return st.answering.empty() && st.batched_unanswered == 0 && st.ready.empty();
+}
+
+// One call as a request of its own (a peer's link before batches, and tests): answered
+// through the endpoint's mailbox with a response.
+caf::result<wire_reply> accept_single(endpoint_actor* self, node_runtime* runtime,
+                                      cluster_metrics* metrics, wire_call& call) {
+  if (call.one_way) {
+    accept_call(runtime, metrics, call, [](wire_reply) {});
+    return wire_reply{};
+  }
+  auto id = self->state.next_id++;
+  self->state.answering.emplace(id, self->make_response_promise());
+  accept_call(runtime, metrics, call, [me = caf::actor_cast<caf::actor>(self), id](wire_reply r) {
+    caf::anon_send(me, answer_atom::value, id, std::move(r));
+  });
   return caf::delegated<wire_reply>{};
 }
 
-caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* runtime,
-                       handoff* handoff, replica_applier* replicas, cluster_metrics* metrics) {
+// A batch's calls run here; their answers go back to the link that sent it, batched too.
+void accept_batch(endpoint_actor* self, node_runtime* runtime, cluster_metrics* metrics,
+                  wire_batch& batch) {
+  auto link = self->current_sender();
+  if (batch.ids.size() != batch.calls.size()) return;  // damaged: no call can be answered
+  for (size_t i = 0; i < batch.calls.size(); ++i) {
+    auto& call = batch.calls[i];
+    if (!call.one_way) ++self->state.batched_unanswered;
+    accept_call(runtime, metrics, call,
+                [me = caf::actor_cast<caf::actor>(self), link, id = batch.ids[i]](wire_reply r) {
+                  caf::anon_send(me, batch_answer_atom::value, link, id, std::move(r));
+                });
+  }
+}
+
+// Queues an answer for its link; the answers queued before the flush message is read go
+// back together.
+void queue_answer(endpoint_actor* self, caf::strong_actor_ptr& link, uint64_t id,
+                  wire_reply& reply) {
+  auto& st = self->state;
+  --st.batched_unanswered;
+  if (!link) return;
+  auto to = std::find_if(st.ready.begin(), st.ready.end(),
+                         [&](const answers_to& a) { return a.link == link; });
+  if (to == st.ready.end()) to = st.ready.insert(st.ready.end(), answers_to{link, {}});
+  to->answers.ids.push_back(id);
+  to->answers.replies.push_back(std::move(reply));
+  if (!st.flush_due) {
+    st.flush_due = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+void flush_answers(endpoint_actor* self) {
+  auto& st = self->state;
+  st.flush_due = false;
+  for (auto& to : st.ready) self->send(caf::actor_cast<caf::actor>(to.link), std::move(to.answers));
+  st.ready.clear();
+  if (st.stopping && all_answered(st)) self->quit();
+}
+
+caf::behavior endpoint(endpoint_actor* self, node_runtime* runtime, handoff* handoff,
+                       replica_applier* replicas, cluster_metrics* metrics) {
   // Published: any peer could send it an exit (CAF_NOTES.md §5). Only stop_atom stops it.
   self->set_exit_handler([](caf::exit_msg&) {});
   return {
-      [=](wire_call& call) { return accept_call(self, runtime, metrics, call); },
+      [=](wire_call& call) { return accept_single(self, runtime, metrics, call); },
+      [=](wire_batch& batch) { accept_batch(self, runtime, metrics, batch); },
       [=](answer_atom, uint64_t id, wire_reply& reply) {
         auto it = self->state.answering.find(id);
         if (it == self->state.answering.end()) return;
         it->second.deliver(std::move(reply));
         self->state.answering.erase(it);
-        if (self->state.stopping && self->state.answering.empty()) self->quit();
+        if (self->state.stopping && all_answered(self->state)) self->quit();
       },
+      [=](batch_answer_atom, caf::strong_actor_ptr& link, uint64_t id, wire_reply& reply) {
+        queue_answer(self, link, id, reply);
+      },
+      [=](flush_atom) { flush_answers(self); },
       // The coordinator asks this node to hand a partition over; answered when it is done.
       [=](wire_handoff& req) -> caf::result<wire_reply> {
         auto id = self->state.next_id++;
@@ -156,7 +228,7 @@ caf::behavior endpoint(caf::stateful_actor<endpoint_state>* self, node_runtime* 
       // know its increment was in.
       [=](stop_atom) {
         self->state.stopping = true;
-        if (self->state.answering.empty()) return self->quit();
+        if (all_answered(self->state)) return self->quit();
         self->delayed_send(self, answers_wait, stop_now_atom::value);
       },
       [=](stop_now_atom) { self->quit(); },

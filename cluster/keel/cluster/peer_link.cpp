@@ -55,6 +55,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using beat_atom = caf::atom_constant<caf::atom("beat")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 constexpr auto heartbeat_interval = 200ms;
 // A beat this late means this process did not run (SIGSTOP, a starved machine): the peer's
@@ -85,7 +86,11 @@ struct link_state {
   bool suspected = false;
   phi_detector::clock::time_point last_beat{};
   std::vector<std::pair<envelope_ptr, wire_call>> waiting;  // for the connection
-  std::map<uint64_t, envelope_ptr> pending;                 // sent, not answered
+  std::map<uint64_t, envelope_ptr> pending;                 // calls sent, not answered
+  // Calls and tells forwarded since the last flush: the flush message, queued behind what
+  // was in the mailbox when the first of them came, sends them all in one wire_batch.
+  wire_batch outgoing;
+  bool flush_due = false;
   // Handoff messages waiting for the connection, and those sent and not answered.
   std::vector<std::pair<std::function<void()>, caf::response_promise>> relays_waiting;
   // Trace gatherings waiting for the connection: a node asked for a trace must reach
@@ -115,9 +120,22 @@ void fail_call(const envelope_ptr& env, errc code, const std::string& why,
   if (env->reply) env->reply->complete(make_error(code, why), host);
 }
 
+// Calls batched but not sent yet: they did not run, and never will.
+void drop_outgoing(link_actor* self, const std::string& why) {
+  auto& st = self->state;
+  for (size_t i = 0; i < st.outgoing.ids.size(); ++i) {
+    auto it = st.pending.find(st.outgoing.ids[i]);
+    if (it == st.pending.end()) continue;
+    fail_call(it->second, errc::unavailable, why, self->context());
+    st.pending.erase(it);
+  }
+  st.outgoing = {};
+}
+
 // Calls sent to the peer, whose answers are lost with it: they may have run there.
 void fail_pending(link_actor* self, const std::string& why) {
   auto& st = self->state;
+  drop_outgoing(self, why);
   for (auto& [id, env] : st.pending)
     fail_call(env, errc::unknown_outcome, why + "; the call may have run there", self->context());
   st.pending.clear();
@@ -144,35 +162,43 @@ void gather(link_actor* self, std::string hex, caf::typed_response_promise<wire_
             [promise](caf::error&) mutable { promise.deliver(wire_turns{}); });
 }
 
+// Queues a call for the next batch to the connected peer; its answer comes in a
+// wire_answers. A tell is not answered: it is not kept once sent.
 void send_call(link_actor* self, envelope_ptr env, wire_call call) {
   auto& st = self->state;
   auto id = st.next_id++;
-  // From here on it may run on the peer: dropped unanswered, it says so (envelope.hpp).
-  if (env->reply) env->reply->mark_started();
-  st.pending.emplace(id, std::move(env));
-  // No CAF timeout: the caller's slot has its deadline in the node-wide sweep, and a lost
-  // peer fails everything pending at once (down handler below).
-  self->request(st.peer, caf::infinite, std::move(call))
-      .then(
-          [self, id](wire_reply& reply) {
-            auto it = self->state.pending.find(id);
-            if (it == self->state.pending.end()) return;
-            if (it->second->reply)
-              it->second->reply->complete(from_wire(reply, self->state.node_id), self->context());
-            self->state.pending.erase(it);
-          },
-          [self, id](caf::error& err) {
-            auto it = self->state.pending.find(id);
-            if (it == self->state.pending.end()) return;
-            // CAF says the endpoint was gone before the call reached it; anything else
-            // leaves the outcome open.
-            auto code =
-                err == caf::sec::request_receiver_down ? errc::unavailable : errc::unknown_outcome;
-            fail_call(it->second, code,
-                      "call to node " + self->state.node_id + " failed: " + message_of(err),
-                      self->context());
-            self->state.pending.erase(it);
-          });
+  if (env->reply) {
+    // From here on it may run on the peer: dropped unanswered, it says so (envelope.hpp).
+    env->reply->mark_started();
+    // No timeout here: the caller's slot has its deadline in the node-wide sweep, and a
+    // lost peer fails everything pending at once (down handler below).
+    st.pending.emplace(id, std::move(env));
+  }
+  st.outgoing.ids.push_back(id);
+  st.outgoing.calls.push_back(std::move(call));
+  if (!st.flush_due) {
+    st.flush_due = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+void flush(link_actor* self) {
+  auto& st = self->state;
+  st.flush_due = false;
+  if (st.outgoing.calls.empty() || !st.peer) return;
+  self->send(st.peer, std::move(st.outgoing));
+  st.outgoing = {};
+}
+
+void answered(link_actor* self, wire_answers& answers) {
+  auto& st = self->state;
+  if (answers.ids.size() != answers.replies.size()) return;  // damaged; the deadlines end them
+  for (size_t i = 0; i < answers.ids.size(); ++i) {
+    auto it = st.pending.find(answers.ids[i]);
+    if (it == st.pending.end()) continue;
+    it->second->reply->complete(from_wire(answers.replies[i], st.node_id), self->context());
+    st.pending.erase(it);
+  }
 }
 
 void on_connected(link_actor* self, caf::actor peer) {
@@ -350,6 +376,8 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
         st.waiting.emplace_back(std::move(env), std::move(call));
         connect(self);
       },
+      [self](flush_atom) { flush(self); },
+      [self](wire_answers& answers) { answered(self, answers); },
       [self](watch_atom) {
         if (!self->state.peer) connect(self);
       },

@@ -49,6 +49,10 @@ call_result from_wire(const wire_reply& reply, const std::string& node_id) {
 void configure_cluster_transport(caf::actor_system_config& cfg, const cluster_tls& tls) {
   cfg.add_message_type<wire_call>("keel.wire_call");
   cfg.add_message_type<wire_reply>("keel.wire_reply");
+  cfg.add_message_type<std::vector<wire_call>>("keel.wire_call_list");
+  cfg.add_message_type<std::vector<wire_reply>>("keel.wire_reply_list");
+  cfg.add_message_type<wire_batch>("keel.wire_batch");
+  cfg.add_message_type<wire_answers>("keel.wire_answers");
   cfg.add_message_type<turn_row>("keel.turn_row");
   cfg.add_message_type<wire_turns>("keel.wire_turns");
   cfg.add_message_type<wire_handoff>("keel.wire_handoff");

@@ -54,6 +54,20 @@ struct wire_reply {
   std::string error;
 };
 
+/// Calls and tells for one node that were ready together, in the order they were forwarded:
+/// one wire send for all (peer_link.cpp). Sent one-way; each call (not a tell) is answered
+/// in a wire_answers under its `ids[i]`, sent to the link that sent the batch.
+struct wire_batch {
+  std::vector<uint64_t> ids;
+  std::vector<wire_call> calls;
+};
+
+/// Answers to batched calls that were ready together, from the node they ran on.
+struct wire_answers {
+  std::vector<uint64_t> ids;
+  std::vector<wire_reply> replies;
+};
+
 /// The coordinator asks a partition's owner to hand it to node `to` (DESIGN.md "Handoff").
 /// Answered with a wire_reply once `to` has made the partition's records durable.
 struct wire_handoff {
@@ -115,6 +129,16 @@ typename Inspector::result_type inspect(Inspector& f, wire_call& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wire_reply& x) {
   return f(caf::meta::type_name("keel.wire_reply"), x.code, x.message_type, x.payload, x.error);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_batch& x) {
+  return f(caf::meta::type_name("keel.wire_batch"), x.ids, x.calls);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_answers& x) {
+  return f(caf::meta::type_name("keel.wire_answers"), x.ids, x.replies);
 }
 
 template <class Inspector>

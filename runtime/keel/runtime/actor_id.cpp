@@ -1,6 +1,7 @@
 #include "keel/runtime/actor_id.hpp"
 
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/partition_key.hpp"
 
 namespace keel {
 
@@ -10,6 +11,16 @@ caf::expected<actor_id> actor_id::parse(std::string_view text) {
     return make_error(errc::bad_payload,
                       "actor id must be 'type/key': '" + std::string{text} + "'");
   return actor_id{std::string{text.substr(0, slash)}, std::string{text.substr(slash + 1)}};
+}
+
+uint32_t actor_id::partition_of(std::string_view type, std::string_view key, uint64_t hash) {
+  if (partition_keys::any()) {
+    if (auto fn = partition_keys::function_of(type)) {
+      auto placed = fn(key);
+      hash = hash_of(placed.type, placed.key);
+    }
+  }
+  return static_cast<uint32_t>(hash % partition_count);
 }
 
 std::string to_string(const actor_id& id) {

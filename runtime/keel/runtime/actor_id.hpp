@@ -33,7 +33,10 @@ class actor_id {
  public:
   actor_id() = default;
   actor_id(std::string type, std::string key)
-      : type_(std::move(type)), key_(std::move(key)), hash_(hash_of(type_, key_)) {}
+      : type_(std::move(type)),
+        key_(std::move(key)),
+        hash_(hash_of(type_, key_)),
+        partition_(partition_of(type_, key_, hash_)) {}
 
   /// Parses "type/key" (the key may contain further slashes); anything else yields
   /// errc::bad_payload.
@@ -42,8 +45,10 @@ class actor_id {
   const std::string& type() const noexcept { return type_; }
   const std::string& key() const noexcept { return key_; }
 
-  /// FNV-1a-64 over `type + '\0' + key`, mod partition_count.
-  uint32_t partition() const noexcept { return static_cast<uint32_t>(hash_ % partition_count); }
+  /// The partition the actor lives in: FNV-1a-64 over `type + '\0' + key`, mod
+  /// partition_count, or over what its type's partition key places it by
+  /// (partition_key.hpp).
+  uint32_t partition() const noexcept { return partition_; }
   /// That FNV-1a-64 itself, computed once per id: every call hashes its target for the
   /// partition and again for the activation table.
   uint64_t hash() const noexcept { return hash_; }
@@ -60,18 +65,24 @@ class actor_id {
   friend typename Inspector::result_type inspect(Inspector& f, actor_id& x) {
     return f(x.type_, x.key_, caf::meta::load_callback([&x]() -> caf::error {
                x.hash_ = hash_of(x.type_, x.key_);
+               x.partition_ = partition_of(x.type_, x.key_, x.hash_);
                return caf::none;
              }));
   }
 
- private:
+  /// FNV-1a-64 over `type + '\0' + key`: the id's hash, and what places an id or group
+  /// (partition_key.hpp).
   static constexpr uint64_t hash_of(std::string_view type, std::string_view key) noexcept {
     return fnv1a64(key, fnv1a64(std::string_view{"\0", 1}, fnv1a64(type)));
   }
 
+ private:
+  static uint32_t partition_of(std::string_view type, std::string_view key, uint64_t hash);
+
   std::string type_;
   std::string key_;
   uint64_t hash_ = hash_of({}, {});
+  uint32_t partition_ = static_cast<uint32_t>(hash_of({}, {}) % partition_count);
 };
 
 /// "type/key".

@@ -242,7 +242,11 @@ caf::expected<std::unique_ptr<state_store>> open_leveldb_store(const store_optio
     fresh = true;
     leveldb::WriteOptions wo;
     wo.sync = true;
-    st = db->Put(wo, std::string{meta_partition_count_key}, expected);
+    leveldb::WriteBatch made;
+    made.Put(std::string{meta_partition_count_key}, expected);
+    // A new DB records every type's partition key from its first start on.
+    made.Put(std::string{meta_partition_keys_key}, "1");
+    st = db->Write(wo, &made);
     if (!st.ok()) return to_error(st, "record partition count");
   } else if (!st.ok()) {
     return to_error(st, "read partition count");

@@ -21,6 +21,7 @@
 #include "keel/runtime/envelope.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/log_trace.hpp"
+#include "keel/runtime/partition_key_records.hpp"
 #include "keel/runtime/storage_keys.hpp"
 
 namespace keel {
@@ -160,6 +161,7 @@ caf::expected<std::unique_ptr<node_runtime>> node_runtime::start(caf::actor_syst
                                                                  runtime_options opts) {
   if (auto wiring = types.check()) return wiring;
   if (!store) return make_error(errc::unavailable, "no state store");
+  if (auto placed = check_partition_keys(*store, types)) return placed;
   if (!clock) clock = make_system_clock();
   if (!opts.monotonic) opts.monotonic = std::make_shared<monotonic_clock>();
   return std::unique_ptr<node_runtime>{

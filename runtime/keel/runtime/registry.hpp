@@ -13,6 +13,8 @@
 #include <caf/expected.hpp>
 
 #include "keel/runtime/context.hpp"
+#include "keel/runtime/errc.hpp"
+#include "keel/runtime/partition_key.hpp"
 #include "keel/runtime/task.hpp"
 
 namespace keel {
@@ -32,7 +34,8 @@ struct actor_type_info {
   const google::protobuf::Message* state_prototype = nullptr;  // null: stateless worker
   size_t max_workers = 0;                                      // stateless workers per node
   bool reentrant = false;
-  bool keeps_entries = false;  // loads and commits named entries beside the state
+  bool keeps_entries = false;      // loads and commits named entries beside the state
+  std::string partition_key_name;  // empty: placed by its id (partition_key.hpp)
   std::map<std::string, handler_entry, std::less<>> handlers;  // by request message name
   // The same handlers by request type: a local call finds its handler without comparing
   // names (a few entries, scanned).
@@ -123,6 +126,23 @@ class type_builder {
   template <class... Requests>
   type_builder& internal() {
     (mark_internal(Requests::descriptor()->name()), ...);
+    return *this;
+  }
+
+  /// Places the type's actors by `fn` of their keys instead of by their ids, so that
+  /// actors that call each other can share a partition and so a node (partition_key.hpp,
+  /// docs/writing-actors.md "Placement affinity"). `name` is recorded with the data: change it
+  /// whenever `fn` changes. A second declaration, or another name for a type this process
+  /// declared before, is a wiring mistake.
+  type_builder& partition_key(std::string name, partition_key_fn fn) {
+    if (!info_->partition_key_name.empty()) {
+      problems_->push_back("actor type '" + info_->name + "' declares two partition keys");
+      return *this;
+    }
+    if (auto err = partition_keys::declare(info_->name, {name, fn}))
+      problems_->push_back(message_of(err));
+    else
+      info_->partition_key_name = std::move(name);
     return *this;
   }
 

@@ -57,6 +57,14 @@ inline constexpr std::string_view meta_layout_key =
     "meta/layout";
 inline constexpr std::string_view current_layout = "2";
 
+/// Present once the DB records each actor type's partition key (partition_key_records.hpp):
+/// written when it is made, or when an older one is first opened. Each type's record is
+/// meta_key(meta_partition_key_prefix + type).
+inline constexpr std::string_view meta_partition_keys_key =
+    "\xff"
+    "meta/partition_keys";
+inline constexpr std::string_view meta_partition_key_prefix = "partition_key/";
+
 /// Which cluster and node this DB belongs to, written by the cluster layer on first join.
 inline constexpr std::string_view meta_cluster_key =
     "\xff"

@@ -3,6 +3,7 @@
 
 #include "keel/rideshare/actor_names.hpp"
 #include "keel/rideshare/actor_types.hpp"
+#include "keel/rideshare/placement.hpp"
 #include "keel/rideshare/rideshare.pb.h"
 #include "keel/runtime/registry.hpp"
 
@@ -24,6 +25,7 @@ void store_alert(context& ctx, AlertsState& st, const Alert& alert, int kept) {
 void register_alerts(type_registry& types, const rideshare_options& opts) {
   int kept = std::max(opts.alerts_kept, 1);
   types.add_type<AlertsState>(std::string{alerts_type})
+      .partition_key(std::string{alerts_placement_name}, alerts_placement)
       .with_entries()
       .on<AddAlert>([kept](const AddAlert& m, context& ctx) {
         auto& st = ctx.state<AlertsState>();

@@ -5,6 +5,7 @@
 #include "keel/rideshare/actor_names.hpp"
 #include "keel/rideshare/actor_types.hpp"
 #include "keel/rideshare/geo.hpp"
+#include "keel/rideshare/placement.hpp"
 #include "keel/rideshare/rideshare.pb.h"
 #include "keel/runtime/registry.hpp"
 
@@ -46,6 +47,7 @@ void tell_area(context& ctx, bool listed) {
 // it empty (CellQuery.correct_area says why).
 void register_cell(type_registry& types) {
   types.add_type<CellState>(std::string{cell_type})
+      .partition_key(std::string{cell_placement_name}, cell_placement)
       .on<CellUpsert>([](const CellUpsert& m, context& ctx) {
         auto& st = ctx.state<CellState>();
         (*st.mutable_drivers())[m.driver_id()] = m.position();

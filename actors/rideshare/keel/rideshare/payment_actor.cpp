@@ -3,6 +3,7 @@
 #include "keel/rideshare/actor_types.hpp"
 #include "keel/rideshare/alert_kind.hpp"
 #include "keel/rideshare/payment_op.hpp"
+#include "keel/rideshare/placement.hpp"
 #include "keel/rideshare/rideshare.pb.h"
 #include "keel/runtime/registry.hpp"
 
@@ -125,6 +126,7 @@ void process_head(context& ctx) {
 void register_payment(type_registry& types, const rideshare_options& opts) {
   auto latency = opts.payment_latency;
   types.add_type<PaymentState>(std::string{payment_type})
+      .partition_key(std::string{payment_placement_name}, payment_placement)
       .on<CreatePayment>([](const CreatePayment& m, context& ctx) {
         if (ctx.view<PaymentState>().payment().status() != Payment::none)
           return ctx.view<PaymentState>().payment();

@@ -4,6 +4,7 @@
 
 #include "keel/rideshare/actor_names.hpp"
 #include "keel/rideshare/actor_types.hpp"
+#include "keel/rideshare/placement.hpp"
 #include "keel/rideshare/rideshare.pb.h"
 #include "keel/runtime/registry.hpp"
 
@@ -11,7 +12,10 @@ namespace keel::rideshare {
 
 void register_processor(type_registry& types, const rideshare_options& opts) {
   double failure_rate = opts.payment_failure_rate;
-  types.add_type<ProcessorState>(std::string{processor_type})
+  types
+      .add_type<ProcessorState>(std::string{processor_type})
+      // Keyed by its payment's id, and placed with it.
+      .partition_key(std::string{payment_placement_name}, payment_placement)
       .on<Charge>([failure_rate](const Charge& m, context& ctx) -> caf::expected<ChargeResult> {
         ChargeResult out;
         if (ctx.view<ProcessorState>().done().count(m.idempotency_key())) {

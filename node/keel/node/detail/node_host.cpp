@@ -14,6 +14,7 @@
 #include "keel/cluster/data_identity.hpp"
 #include "keel/cluster/graceful_leave.hpp"
 #include "keel/cluster/membership.hpp"
+#include "keel/cluster/partition_key_claims.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/otlp/otlp_exporter.hpp"
 #include "keel/runtime/builtin_actors.hpp"
@@ -92,6 +93,11 @@ std::optional<int> node_host::open_store() {
 
 std::optional<int> node_host::start_runtime() {
   if (opts_.test_actors) register_test_actors(app_.types());
+  // Wiring mistakes first: a partition key refused there must not be recorded as "id".
+  if (auto wiring = app_.types().check()) return fail(message_of(wiring));
+  if (members_)
+    if (auto err = cluster::claim_partition_keys(members_->options(), app_.types()))
+      return fail(message_of(err));
   cfg_ = std::make_unique<caf::actor_system_config>();
   cfg_->set("scheduler.max-threads", opts_.threads);
   if (members_) cluster::configure_cluster_transport(*cfg_, members_->options().transport_tls);

@@ -11,6 +11,7 @@
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/json.hpp"
 #include "keel/runtime/node_runtime.hpp"
+#include "keel/runtime/partition_key.hpp"
 
 namespace keel::http {
 
@@ -49,10 +50,17 @@ void locate_actor(node_runtime& runtime, const exchange_ptr& ex) {
     epoch = where ? where->epoch : 0;
   }
   bool active = node == runtime.options().node_id && runtime.is_active(id);
-  ex->respond(200, fmt::format(R"({{"type":"{}","key":"{}","partition":{},"node":"{}",)"
-                               R"("epoch":{},"active":{}}})",
-                               json_escape(id.type()), json_escape(id.key()), id.partition(),
-                               json_escape(node), epoch, active ? "true" : "false"));
+  auto placed = partition_keys::placement_of(id.type(), id.key());
+  auto declared = partition_keys::find(id.type());
+  ex->respond(
+      200, fmt::format(
+               R"({{"type":"{}","key":"{}","partitionKey":"{}/{}",)"
+               R"("partitionKeyName":"{}","partition":{},"node":"{}",)"
+               R"("epoch":{},"active":{}}})",
+               json_escape(id.type()), json_escape(id.key()), json_escape(placed.type),
+               json_escape(placed.key),
+               json_escape(declared ? declared->name : std::string{partition_keys::default_name}),
+               id.partition(), json_escape(node), epoch, active ? "true" : "false"));
 }
 
 void respond_with_turns(const exchange_ptr& ex, const trace_id& trace, std::vector<turn_row> rows) {
