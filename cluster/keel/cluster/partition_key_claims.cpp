@@ -11,9 +11,8 @@ caf::error claim_partition_keys(const membership_options& opts, const type_regis
   etcd_client etcd{opts.etcd, opts.etcd_tls};
   for (const auto& [name, type] : types.types()) {
     auto key = "keel/" + opts.cluster_name + "/partition-keys/" + name;
-    auto declared = type->partition_key_name.empty()
-                        ? std::string{partition_keys::default_name}
-                        : type->partition_key_name;
+    auto declared = type->partition_key_name.empty() ? std::string{partition_keys::default_name}
+                                                     : type->partition_key_name;
     // Written if absent, else read, in one transaction: two nodes starting at once agree.
     etcd::TxnRequest txn;
     etcd_client::require_absent(txn, key);
