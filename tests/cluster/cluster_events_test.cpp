@@ -109,6 +109,30 @@ TEST_F(ClusterEventsFromTheView, MovesInOneResponseAreOneHandoffEventPerPairOfNo
                                                               "partitions_handed_off n1 n2 2 "}));
 }
 
+// A rebalance moves partitions one transaction at a time: moves between the same nodes
+// within a second read as one event, stamped when the first was seen.
+TEST_F(ClusterEventsFromTheView, HandoffsWithinASecondAddUpInOneEvent) {
+  auto move = [&](uint32_t p, const std::string& to) {
+    etcd::WatchResponse res;
+    put(res, keys_.partition(p), record("n1", 1, "moving", to, ""));
+    put(res, keys_.partition(p), record(to, 2, "active", "", ""));
+    view_.apply(res);
+  };
+  const auto first = wall_->now;
+  move(1, "n2");
+  wall_->now += 600;
+  move(2, "n3");
+  move(3, "n2");
+  wall_->now += 401;  // 1001 ms after the first n1 -> n2 event
+  move(4, "n2");
+  auto v = log_.view("n1");
+  EXPECT_EQ(lines(v), (std::vector<std::string>{"partitions_handed_off n1 n2 2 ",
+                                                "partitions_handed_off n1 n3 1 ",
+                                                "partitions_handed_off n1 n2 1 "}));
+  EXPECT_EQ(v.events(0).time_ms(), first);
+  EXPECT_EQ(v.events(2).seq(), 3u);
+}
+
 TEST_F(ClusterEventsFromTheView, APromotionIsAFailoverAndAShrunkIsrIsOutOfSync) {
   etcd::WatchResponse res;
   erase(res, keys_.member("n1"));

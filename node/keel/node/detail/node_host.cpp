@@ -34,8 +34,8 @@ namespace {
 // Spans a node keeps between two exports (100 ms apart): ~80 k turns/s before any drops,
 // ~2 MB per batch, of which two exist (turns fill one while the other is sent).
 constexpr size_t span_batch = 8192;
-// Cluster events the node keeps for GET /v1/cluster/events: a rebalance is a few (each
-// transaction's moves count as one per pair of nodes), so this spans many changes.
+// Cluster events the node keeps for GET /v1/cluster/events: a rebalance is a few (its
+// moves count as one per pair of nodes and second), so this spans many changes.
 constexpr size_t cluster_events_kept = 256;
 // Slow requests, and failed ones, the node keeps for the dashboard: a page's worth of each.
 constexpr size_t recent_requests_kept = 32;
