@@ -1,10 +1,12 @@
-// The dashboard's cluster events, from GET /v1/cluster/events: a timeline of the last 15
-// minutes (one lane per kind of change) and the latest events as a table. Inlined into
+// The dashboard's cluster panel: the members, replication and rebalance from GET
+// /v1/cluster, and the cluster's events from GET /v1/cluster/events as a timeline of the
+// last 15 minutes (one lane per kind of change) and a table of the latest. Inlined into
 // dashboard.html at build time (cmake/embed_text.cmake), so the page stays one file with no
 // external assets. Uses the page's helpers ($, esc, clock, readJson, every, timeTicks) and
 // HISTORY_S and SVG_NS from dashboard_stats.js.
 'use strict';
 const EVENTS_MS = 5000;
+const CLUSTER_MS = 1000;
 const EVENT_ROWS = 20;  // the table shows the latest; the timeline all of the last 15 min
 const lanes = [
   {label: 'members', color: '#2f6fde',
@@ -73,6 +75,38 @@ function drawTimeline(events, end) {
     `<span><i style="background:${l.color}"></i>${l.label}</span>`).join('');
 }
 
+let clusterTimer = null;
+async function cluster() {  // GET /v1/cluster: members, coordinator, fence
+  const v = await readJson('/v1/cluster', 'clustersub', 'the cluster view', () => clusterTimer);
+  if (!v || !v.members) return;
+  const held = v.members.reduce((n, m) => n + (m.partitions || 0), 0);
+  const nodes = v.members.length;
+  $('clustersub').textContent =
+    `${v.clusterName}: ${nodes} node${nodes === 1 ? '' : 's'} holding ${held} partitions, ` +
+    `coordinator ${v.coordinator || 'none'}` +
+    (v.fenced ? ` — THIS NODE IS FENCED: ${v.fenceReason}` : '');
+  document.querySelector('#members tbody').innerHTML = v.members.map(m =>
+    `<tr><td>${esc(m.nodeId)}${m.nodeId === v.nodeId ? ' (this node)' : ''}` +
+    `${m.nodeId === v.coordinator ? ' ★' : ''}</td><td>${esc(m.status)}</td>` +
+    `<td>${esc(m.httpAddress)}</td><td>${esc(m.clusterAddress || '–')}</td>` +
+    `<td>${esc(m.link || '–')}</td>` +
+    `<td>${esc(m.partitions || 0)}</td><td>${esc(m.replicas || 0)}</td>` +
+    `<td>${esc(m.inSync || 0)}</td><td>${esc(m.underReplicated || 0)}</td>` +
+    `<td>${m.nodeId === v.nodeId ? esc(m.activations || 0) : '?'}</td></tr>`).join('');
+  const c = v.replication;  // absent on a single node
+  $('replication').textContent = !c ? '' : (c.factor || 0) > 1
+    ? `${c.factor} copies of each partition, ${c.minInsync || 0} in sync to write: ` +
+      `${c.underReplicated || 0} under-replicated, ${c.unavailable || 0} awaiting a copy`
+    : `one copy of each partition: ${c.unavailable || 0} awaiting their owner`;
+  const r = v.rebalance || {};  // partitions moving between nodes (join, drain, leave)
+  $('rebalance').innerHTML = r.running
+    ? `rebalance: <progress max="${esc(r.planned)}" value="${esc(r.done)}"></progress> ` +
+      `${esc(r.done)} of ${esc(r.planned)} moved, ${esc(r.moving)} moving, ` +
+      `${esc(r.failed)} aborted — ${esc(r.reason)}`
+    : (r.planned ? `last rebalance: ${r.done} of ${r.planned} partitions moved` +
+       `${r.failed ? `, ${r.failed} aborted` : ''}` : 'no rebalance yet');
+}
+
 let eventsTimer = null;
 async function clusterEvents() {
   const v = await readJson('/v1/cluster/events', 'eventssub', 'its cluster events',
@@ -91,4 +125,5 @@ async function clusterEvents() {
     .join('') || '<tr><td colspan="3">no events</td></tr>';
   $('events').dataset.polls = (Number($('events').dataset.polls) || 0) + 1;
 }
+clusterTimer = every(CLUSTER_MS, cluster);
 eventsTimer = every(EVENTS_MS, clusterEvents);
