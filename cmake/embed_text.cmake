@@ -11,8 +11,10 @@ endforeach()
 
 # Not configure_file or string(CONFIGURE): they would expand the page's own ${...} and @...@.
 file(READ "${INPUT}" text)
-# INLINE: scripts kept as files of their own; each `<script src="NAME"></script>` in INPUT
-# becomes the script's text, so the embedded page still loads nothing else.
+# INLINE: scripts kept as files of their own, separated by commas; each `<script
+# src="NAME"></script>` in INPUT becomes the script's text, so the embedded page still loads
+# nothing else.
+string(REPLACE "," ";" INLINE "${INLINE}")
 foreach(script ${INLINE})
   get_filename_component(name "${script}" NAME)
   file(READ "${script}" code)

@@ -110,9 +110,10 @@ TEST_F(ApiKeyScopes, NoKeyOrAnUnknownOneIs401OnEveryScopedRoute) {
 }
 
 TEST_F(ApiKeyScopes, ClusterTraceAndLocateRoutesNeedAdminWhileHealthAndMetricsNeedNoKey) {
-  const std::vector<std::string> admin_gets{"/v1/cluster", "/v1/cluster/partitions",
-                                            "/v1/actors/counter/a",
-                                            "/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736"};
+  const std::vector<std::string> admin_gets{
+      "/v1/cluster",          "/v1/cluster/partitions",
+      "/v1/cluster/events",   "/v1/requests/recent",
+      "/v1/actors/counter/a", "/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736"};
   for (const auto& path : admin_gets) {
     auto partner = node_->get(path, bearer("par-77c1"));
     EXPECT_EQ(partner.status, 403) << path;

@@ -69,6 +69,10 @@ TEST_F(Replication, KilledOwnersPartitionsAreServedByTheirReplicaWithEveryAcknow
         }
       }
     });
+  uint32_t n2_owned = 0;
+  const auto before_kill = view(n1);
+  for (const auto& m : before_kill.members())
+    if (m.node_id() == "n2") n2_owned = m.partitions();
   std::this_thread::sleep_for(400ms);
   killed_at = std::chrono::steady_clock::now();
   nodes_[1]->stop(SIGKILL);
@@ -98,6 +102,24 @@ TEST_F(Replication, KilledOwnersPartitionsAreServedByTheirReplicaWithEveryAcknow
     EXPECT_GE(*value, t.acked) << keys[c] << ": an acknowledged increment was lost";
     EXPECT_LE(*value, t.acked + t.unknown) << keys[c] << ": a call answered 503 was applied";
   }
+  // n1's cluster events tell it: n2 left, then each of its partitions failed over to a
+  // replica (GET /v1/cluster/events, the dashboard's timeline).
+  auto failed_over = [&] {
+    uint32_t n = 0;
+    bool left = false;
+    auto events = get_json<cluster::ClusterEvents>(n1, "/v1/cluster/events");
+    for (const auto& e : events.events()) {
+      left = left || (e.kind() == "member_left" && e.node() == "n2");
+      if (e.kind() != "partitions_failed_over" || e.node() != "n2") continue;
+      EXPECT_TRUE(left) << "a failover of n2's partitions before n2 left";
+      EXPECT_TRUE(e.to() == "n1" || e.to() == "n3") << e.to();
+      n += e.partitions();
+    }
+    return n;
+  };
+  EXPECT_TRUE(eventually([&] { return failed_over() == n2_owned; }, 5s))
+      << "phase events: " << failed_over() << " of n2's " << n2_owned
+      << " partitions failed over in n1's events";
 }
 
 // Three copies: the owner dies, one of its two in-sync replicas is promoted (the one that

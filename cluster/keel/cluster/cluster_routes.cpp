@@ -4,6 +4,7 @@
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/cluster_directory.hpp"
+#include "keel/cluster/cluster_event_log.hpp"
 #include "keel/cluster/failover.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/cluster/partition_table.hpp"
@@ -21,6 +22,7 @@ namespace {
 struct copy_counts {
   std::map<std::string, uint32_t> replicas;
   std::map<std::string, uint32_t> in_sync;
+  std::map<std::string, uint32_t> under_replicated;  // by owner
   ReplicationView view;
 };
 
@@ -32,8 +34,10 @@ copy_counts count_copies(const cluster_snapshot& now, const membership_options& 
     const auto& rec = v.record;
     for (const auto& id : rec.replicas()) ++out.replicas[id];
     for (const auto& id : rec.isr()) ++out.in_sync[id];
-    if (under_replicated(rec, opts.replication_factor))
+    if (under_replicated(rec, opts.replication_factor)) {
       out.view.set_under_replicated(out.view.under_replicated() + 1);
+      ++out.under_replicated[rec.owner()];
+    }
     if (awaits_a_copy(now, rec)) out.view.set_unavailable(out.view.unavailable() + 1);
   });
   return out;
@@ -63,6 +67,7 @@ ClusterView view_of(node_runtime& runtime, membership* members, const cluster_di
     m->set_partitions(owned[member.node_id()]);
     m->set_replicas(copies.replicas[member.node_id()]);
     m->set_in_sync(copies.in_sync[member.node_id()]);
+    m->set_under_replicated(copies.under_replicated[member.node_id()]);
     m->set_node_id(member.node_id());
     // Registered under a live lease; leaving while the coordinator moves its share away.
     m->set_status(members->is_draining(member.node_id()) ? "leaving" : "up");
@@ -80,6 +85,7 @@ ClusterView view_of(node_runtime& runtime, membership* members, const cluster_di
     m->set_node_id(owner);
     m->set_status("down");
     m->set_partitions(count);
+    m->set_under_replicated(copies.under_replicated[owner]);
   }
   for (const auto& id : members->draining()) view.add_draining(id);
   view.set_coordinator(members->coordinator());
@@ -107,7 +113,7 @@ void register_cluster_routes(http::gateway& gw, node_runtime& runtime, membershi
                              const cluster_directory* directory, single_node_info self) {
   gw.add_route(
       "GET", "/v1/cluster",
-      [&runtime, members, directory, self = std::move(self)](const http::exchange_ptr& ex) {
+      [&runtime, members, directory, self](const http::exchange_ptr& ex) {
         ex->respond(200, http::to_json(view_of(runtime, members, directory, self)));
       },
       http::api_scope::admin, http::route_doc::json(nullptr, ClusterView::descriptor()));
@@ -121,6 +127,16 @@ void register_cluster_routes(http::gateway& gw, node_runtime& runtime, membershi
         ex->respond(200, http::to_json(table_of(members)));
       },
       http::api_scope::admin, http::route_doc::json(nullptr, PartitionTableView::descriptor()));
+  // Bounded: the log keeps its capacity's worth. A single node has no cluster events.
+  gw.add_route(
+      "GET", "/v1/cluster/events",
+      [events = members ? members->options().events : nullptr,
+       node_id = self.node_id](const http::exchange_ptr& ex) {
+        ClusterEvents none;
+        none.set_node_id(node_id);
+        ex->respond(200, http::to_json(events ? events->view(node_id) : none));
+      },
+      http::api_scope::admin, http::route_doc::json(nullptr, ClusterEvents::descriptor()));
   // Blocks this HTTP thread for one etcd write (milliseconds).
   gw.add_route(
       "POST", "/v1/cluster/nodes/{id}/drain",

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,5 +74,13 @@ struct cluster_snapshot {
 };
 
 using snapshot_ptr = std::shared_ptr<const cluster_snapshot>;
+
+/// One change of a partition's record, as one etcd event or one of this node's writes
+/// made it (either side nullopt: not placed). A plain value.
+struct partition_change {
+  uint32_t partition;
+  std::optional<PartitionRecord> before;
+  std::optional<PartitionRecord> after;
+};
 
 }  // namespace keel::cluster

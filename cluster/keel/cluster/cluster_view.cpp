@@ -65,14 +65,18 @@ template <class F>
 void cluster_view::update(F&& change) {
   changed_partitions changed;
   std::unique_lock write{write_mutex_};
-  auto draft = std::make_shared<cluster_snapshot>(*current());
+  auto before = current();
+  auto draft = std::make_shared<cluster_snapshot>(*before);
   if (!change(*draft, changed)) return;  // nothing changed: no snapshot, no wake-up
+  snapshot_ptr after = draft;
   publish(std::move(draft));
   // Taken before the writers' lock is let go: listeners hear of the changes in the order
   // they were published, each (before, after) pair exactly as that change made it.
   std::lock_guard notifying{notify_mutex_};
   write.unlock();
   notify(changed);
+  // The first load is where this node's view starts, not a change of the cluster.
+  if (published_ && before->revision > 0) published_(*before, *after, changed);
 }
 
 void cluster_view::publish(std::shared_ptr<cluster_snapshot> next) {

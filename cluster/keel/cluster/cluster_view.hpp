@@ -47,6 +47,14 @@ class cluster_view {
       std::function<void(uint32_t, const std::optional<PartitionRecord>& before,
                          const std::optional<PartitionRecord>& after)>;
 
+  /// Called after each snapshot published from a watch response or this node's own write
+  /// (not the first load), with the snapshot before, the one published and the partition
+  /// records each etcd event changed, in order; on the publishing thread, in publish order.
+  /// Must not block for long and must not call this view's writers.
+  using publish_listener =
+      std::function<void(const cluster_snapshot& before, const cluster_snapshot& after,
+                         const std::vector<partition_change>& changed)>;
+
   /// What a change means for this node's lease and election.
   enum class news {
     nothing,
@@ -64,6 +72,8 @@ class cluster_view {
 
   /// Set once, before the first load().
   void set_partition_listener(partition_listener fn) { listener_ = std::move(fn); }
+  /// Set once, before the first load().
+  void set_publish_listener(publish_listener fn) { published_ = std::move(fn); }
 
   /// Replaces the view by a read of the whole prefix (at start, and after a compaction
   /// broke the watch), and reports every partition that changed.
@@ -122,11 +132,6 @@ class cluster_view {
   RebalanceView rebalance() const { return current()->rebalance; }
 
  private:
-  struct partition_change {
-    uint32_t partition;
-    std::optional<PartitionRecord> before;
-    std::optional<PartitionRecord> after;
-  };
   using changed_partitions = std::vector<partition_change>;
 
   cluster_snapshot read_snapshot(const etcd::RangeResponse& res) const;
@@ -151,6 +156,7 @@ class cluster_view {
   const std::string node_id_;
   const std::shared_ptr<spdlog::logger> log_;
   partition_listener listener_;  // set before the first load()
+  publish_listener published_;   // set before the first load()
 
   std::mutex write_mutex_;   // serializes writers: each copies, changes and publishes
   std::mutex notify_mutex_;  // held while the listener runs: changes reported in order

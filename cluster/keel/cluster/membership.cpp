@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "keel/cluster/cluster_event_log.hpp"
+#include "keel/cluster/cluster_events.hpp"
 #include "keel/cluster/etcd_client.hpp"
 #include "keel/cluster/partition_table.hpp"
 #include "keel/runtime/errc.hpp"
@@ -35,7 +37,14 @@ membership::membership(membership_options opts, std::shared_ptr<spdlog::logger> 
       table_writer_(keys_, opts_.node_id, view_, election_, writer_),
       drains_(keys_, opts_.cluster_name, view_, writer_, log_),
       progress_(keys_, opts_.node_id, view_, election_, writer_),
-      watch_client_(std::make_unique<etcd_client>(opts_.etcd, opts_.etcd_tls)) {}
+      watch_client_(std::make_unique<etcd_client>(opts_.etcd, opts_.etcd_tls)) {
+  if (opts_.events)
+    view_.set_publish_listener(
+        [events = opts_.events](const cluster_snapshot& before, const cluster_snapshot& after,
+                                const std::vector<partition_change>& changed) {
+          events->record(events_between(before, after, changed));
+        });
+}
 
 membership::~membership() {
   leave();
@@ -137,6 +146,13 @@ caf::error membership::declare_down(const std::string& node_id, const std::strin
   if (auto err = etcd->revoke_lease(std::stoll(member->lease()))) return err;
   log_->warn("membership: declared {} down (its port {} refused a connection)", node_id,
              cluster_address);
+  if (opts_.events) {
+    ClusterEvent ev;
+    ev.set_kind("member_declared_down");
+    ev.set_node(node_id);
+    ev.set_detail("its port " + cluster_address + " refused a connection");
+    opts_.events->record(std::move(ev));
+  }
   return {};
 }
 

@@ -10,6 +10,8 @@
 
 namespace keel::cluster {
 
+class cluster_event_log;
+
 /// The copies of each partition a new cluster keeps unless its first node says otherwise.
 inline constexpr size_t default_replication_factor = 2;
 
@@ -41,6 +43,9 @@ struct membership_options {
   // Copies (the owner's included) a write must be on before its turn answers; fewer in
   // sync, and writes to the partition answer `unavailable`.
   size_t min_insync = 1;
+  // Where the changes this node's view sees are kept as events (GET /v1/cluster/events);
+  // null: not kept. Shared with the routes that show it.
+  std::shared_ptr<cluster_event_log> events;
   // A replica that has not acknowledged a write this long is removed from the in-sync set.
   std::chrono::milliseconds replica_timeout{1000};
 };

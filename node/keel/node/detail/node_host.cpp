@@ -10,6 +10,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "keel/cluster/cluster_directory.hpp"
+#include "keel/cluster/cluster_event_log.hpp"
 #include "keel/cluster/cluster_routes.hpp"
 #include "keel/cluster/data_identity.hpp"
 #include "keel/cluster/graceful_leave.hpp"
@@ -23,6 +24,7 @@
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/http_server.hpp"
 #include "keel/runtime/http/openapi.hpp"
+#include "keel/runtime/http/recent_requests.hpp"
 #include "keel/runtime/http/runtime_routes.hpp"
 #include "keel/runtime/node_runtime.hpp"
 
@@ -33,6 +35,11 @@ namespace {
 // Spans a node keeps between two exports (100 ms apart): ~80 k turns/s before any drops,
 // ~2 MB per batch, of which two exist (turns fill one while the other is sent).
 constexpr size_t span_batch = 8192;
+// Cluster events the node keeps for GET /v1/cluster/events: a rebalance is a few (its
+// moves count as one per pair of nodes and second), so this spans many changes.
+constexpr size_t cluster_events_kept = 256;
+// Slow requests, and failed ones, the node keeps for the dashboard: a page's worth of each.
+constexpr size_t recent_requests_kept = 32;
 
 }  // namespace
 
@@ -86,6 +93,7 @@ std::optional<int> node_host::open_store() {
   mopts.replication_factor = static_cast<size_t>(opts_.replication_factor);
   mopts.min_insync = static_cast<size_t>(opts_.min_insync);
   mopts.replica_timeout = opts_.replica_timeout;
+  mopts.events = std::make_shared<cluster::cluster_event_log>(cluster_events_kept, wall_);
   if (auto err = cluster::claim_data(*store_, mopts)) return fail(message_of(err));
   members_ = std::make_shared<cluster::membership>(mopts, log_);
   return std::nullopt;
@@ -129,6 +137,8 @@ void node_host::add_routes() {
   // Validated by the command line parser already.
   auto limit = http::parse_rate_limit(opts_.rate_limit);
   auto auth_limit = http::parse_rate_limit(opts_.auth_failure_limit);
+  recent_ = std::make_unique<http::recent_requests>(
+      http::recent_requests::options{opts_.slow_request, recent_requests_kept, wall_});
   http::gateway_options gopts{opts_.max_body,
                               opts_.max_inflight,
                               opts_.request_timeout,
@@ -136,7 +146,8 @@ void node_host::add_routes() {
                               limit ? *limit : std::nullopt,
                               auth_limit ? *auth_limit : std::nullopt,
                               runtime_->options().monotonic,
-                              &runtime_->stats()};
+                              &runtime_->stats(),
+                              recent_.get()};
   gateway_ = std::make_unique<http::gateway>(std::move(gopts));
   connections_ = std::make_shared<http::connection_table>(
       http::connection_limits{opts_.max_connections, opts_.max_connections_per_client});
@@ -145,6 +156,7 @@ void node_host::add_routes() {
     gateway_->add_metrics_source(
         [e = exporter_.get()](std::string& out) { e->render_metrics(out); });
   http::add_runtime_routes(*gateway_, *runtime_);
+  http::add_recent_requests_route(*gateway_, *recent_, opts_.node_id);
   for (const auto& routes : app_.routes()) routes(*gateway_, *runtime_);
   http_port_ = std::make_shared<std::atomic<uint16_t>>(opts_.http_port);
   if (members_) {

@@ -27,6 +27,7 @@ namespace http {
 class api_key_table;
 class connection_table;
 class gateway;
+class recent_requests;
 class server;
 }  // namespace http
 namespace cluster {
@@ -88,6 +89,8 @@ class node_host {
   std::unique_ptr<node_runtime> runtime_;
   // With --otlp-endpoint: sends the spans the runtime's turns leave; stopped after it.
   std::unique_ptr<otlp::otlp_exporter> exporter_;
+  // The slow and failed requests the gateway answered; outlives it.
+  std::unique_ptr<http::recent_requests> recent_;
   std::unique_ptr<http::gateway> gateway_;
   std::shared_ptr<http::connection_table> connections_;
   std::shared_ptr<std::atomic<uint16_t>> http_port_;

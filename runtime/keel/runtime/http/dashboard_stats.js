@@ -1,7 +1,7 @@
 // The dashboard's node history and actor tables, from GET /v1/stats: inlined into
 // dashboard.html at build time (cmake/embed_text.cmake), so the page stays one file with no
-// external assets. Uses the page's helpers ($, esc, clock, fetchWithin, every,
-// valueTicks, timeTicks).
+// external assets. Uses the page's helpers ($, esc, clock, readJson, every, valueTicks,
+// timeTicks).
 'use strict';
 const STATS_MS = 5000;  // the node closes an interval every 5 s: polling faster shows nothing new
 const HISTORY_S = 15 * 60;
@@ -96,18 +96,8 @@ function hotRows(hot) {
 
 let statsTimer = null;
 async function stats() {
-  let res, v;
-  try { res = await fetchWithin('/v1/stats'); v = await res.json(); } catch (e) { return; }
-  if (!res.ok || !v.types) {
-    const err = v.error || {};
-    const refused = res.status === 401 || res.status === 403;
-    // As for the cluster view: each refusal would count as a failed key for this address.
-    if (refused) clearInterval(statsTimer);
-    $('statssub').textContent =
-      `the node refused its statistics: ${res.status} ${err.code || ''} ${err.message || ''}` +
-      (refused ? ' (not asked again until the page is reloaded)' : '');
-    return;
-  }
+  const v = await readJson('/v1/stats', 'statssub', 'its statistics', () => statsTimer);
+  if (!v || !v.types) return;
   const end = Number(v.intervalEndMs || 0) / 1000;
   const history = (v.history || []).map(s => Object.assign({t: Number(s.endMs) / 1000}, s));
   $('statssub').textContent = end

@@ -7,6 +7,7 @@
 
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/http/json.hpp"
+#include "keel/runtime/http/recent_requests.hpp"
 #include "keel/runtime/http/request_checks.hpp"
 #include "keel/runtime/node_stats.hpp"
 
@@ -65,6 +66,7 @@ void exchange::fail(const caf::error& err, int retry_after_seconds) {
 
 gateway::gateway(gateway_options opts) : opts_(std::move(opts)), api_keys_(opts_.api_keys) {
   if (!opts_.clock) opts_.clock = std::make_shared<monotonic_clock>();
+  unmatched_->route = "unmatched";
   if (opts_.auth_failure_limit && api_keys_)
     auth_throttle_ =
         std::make_unique<failure_throttle>(opts_.auth_failure_limit->per_second,
@@ -99,6 +101,7 @@ void gateway::add_any_route(std::string method, std::string pattern, route_handl
   r.needs = needs;
   r.doc = std::move(doc);
   r.stats = std::make_unique<route_stats>();
+  r.stats->route = r.pattern;
   routes_.push_back(std::move(r));
 }
 
@@ -192,24 +195,30 @@ void gateway::release_slot() {
 }
 
 void gateway::on_done(exchange& ex, route_stats* stats, key_usage::record* usage, admission slot) {
-  ex.on_answer_ = [this, stats, started = ex.started_, usage](int status) {
-    count(*stats, status, started);
+  // `ex` holds this function: the pointer is alive whenever it runs.
+  ex.on_answer_ = [this, stats, usage, at = &ex](int status) {
+    auto took = count(*stats, status, at->started_);
     if (usage) usage->count(status);
+    if (opts_.recent)
+      opts_.recent->record(
+          {at->trace_, at->request_.method, stats->route, at->request_.path, status, took});
   };
   // Last: once no slot is taken, the gateway may be destroyed (~gateway).
   ex.on_sent_ = nullptr;
   if (slot == admission::taken) ex.on_sent_ = [this] { release_slot(); };
 }
 
-void gateway::count(route_stats& stats, int status, steady_time started) const {
+std::chrono::microseconds gateway::count(route_stats& stats, int status,
+                                         steady_time started) const {
   size_t slot = tracked_statuses.size();
   for (size_t i = 0; i < tracked_statuses.size(); ++i)
     if (tracked_statuses[i] == status) slot = i;
   stats.by_status[slot].add();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto took = std::chrono::steady_clock::now() - started;
+  const double seconds = std::chrono::duration<double>(took).count();
   stats.latency.observe(seconds);
   if (opts_.stats) opts_.stats->record_http(status, seconds);
+  return std::chrono::duration_cast<std::chrono::microseconds>(took);
 }
 
 gateway::route* gateway::match(const request& req, const std::vector<std::string_view>& segments,

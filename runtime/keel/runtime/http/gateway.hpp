@@ -36,6 +36,8 @@ class node_stats;
 
 namespace keel::http {
 
+class recent_requests;
+
 /// The longest path parameter, in bytes once percent-decoded: parameters become actor keys,
 /// stored in every key of the actor's records and rewritten with its state.
 inline constexpr size_t max_key_bytes = 256;
@@ -56,6 +58,9 @@ struct gateway_options {
   // Every answer is also counted here, by status class and latency, for /v1/stats; null:
   // not counted. Requires: outlives the gateway.
   node_stats* stats = nullptr;
+  // Every answer is also offered here, which keeps the slow and failed ones; null: not
+  // kept. Requires: outlives the gateway.
+  recent_requests* recent = nullptr;
 };
 
 /// The most client addresses whose failed API keys are counted (--auth-failure-limit).
@@ -213,6 +218,7 @@ class gateway {
   struct route_stats {
     std::array<counter, tracked_statuses.size() + 1> by_status;  // last slot: any other
     histogram latency;
+    std::string route;  // the template, or "unmatched"
   };
   struct route {
     std::string method;
@@ -251,7 +257,8 @@ class gateway {
   /// Gives an admission slot back; the last one of a draining gateway wakes
   /// wait_until_idle().
   void release_slot();
-  void count(route_stats& stats, int status, steady_time started) const;
+  /// Counts one answer; returns how long the request took.
+  std::chrono::microseconds count(route_stats& stats, int status, steady_time started) const;
 
   gateway_options opts_;
   std::vector<route> routes_;
