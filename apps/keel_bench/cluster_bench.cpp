@@ -30,6 +30,7 @@
 #include "keel/runtime/builtin.pb.h"
 #include "keel/runtime/builtin_actors.hpp"
 #include "keel/runtime/node_runtime.hpp"
+#include "keel/runtime/scheduler_config.hpp"
 
 namespace keel::bench {
 
@@ -77,7 +78,8 @@ double tcp_rate(int port, int n, int window) {
 
 std::unique_ptr<caf::actor_system_config> cluster_config(const cluster::cluster_tls& tls = {}) {
   auto cfg = std::make_unique<caf::actor_system_config>();
-  cfg->set("scheduler.max-threads", 2);
+  // As keel-node sets them: node A, and the raw CAF baseline peer with it.
+  configure_scheduler(*cfg, 2);
   cluster::configure_cluster_transport(*cfg, tls);
   return cfg;
 }
@@ -166,12 +168,15 @@ class cross_node_pair {
     auto deadline = clock_type::now() + 600s;
     auto* router = &rt_->router();
     message_ptr get = std::make_shared<builtin::Get>();
-    return drive(*sys_, n, window,
-                 [=, target = target_](auto* self, std::function<void(bool)> done) {
-                   call_from_actor(self, *router, target, get, deadline, trace_id{}, "bench",
-                                   wait_mode::multiplex,
-                                   [done](call_result r) { done(static_cast<bool>(r)); });
-                 });
+    return drive(
+        *sys_, n, window, [=, target = target_](auto* self, std::function<void(bool)> done) {
+          call_from_actor(self, *router, target, get, deadline, trace_id{}, "bench",
+                          wait_mode::multiplex, [done](call_result r) {
+                            // A failed call zeroes its round: say why.
+                            if (!r) std::cerr << "call failed: " << message_of(r.error()) << "\n";
+                            done(static_cast<bool>(r));
+                          });
+        });
   }
 
  private:

@@ -65,6 +65,10 @@ void configure_cluster_transport(caf::actor_system_config& cfg, const cluster_tl
   // A hung peer (SIGSTOP, a cut link) is noticed only with heartbeats on.
   cfg.set("middleman.heartbeat-interval", caf::timespan{200ms});
   cfg.set("middleman.connection-timeout", caf::timespan{2s});
+  // The multiplexer thread deserializes what it reads and hands it to its receiver, rather
+  // than handing each message to a BASP worker thread first: one thread hand-off less on
+  // every message between nodes (docs/benchmarks.md, "Cross-node calls").
+  cfg.set("middleman.workers", size_t{0});
   if (!tls.enabled()) return;
   // CAF's openssl sessions then require a certificate on both sides, signed by the CA.
   cfg.openssl_certificate = tls.node.cert;

@@ -27,6 +27,7 @@
 #include "keel/runtime/http/recent_requests.hpp"
 #include "keel/runtime/http/runtime_routes.hpp"
 #include "keel/runtime/node_runtime.hpp"
+#include "keel/runtime/scheduler_config.hpp"
 
 namespace keel::detail {
 
@@ -107,7 +108,7 @@ std::optional<int> node_host::start_runtime() {
     if (auto err = cluster::claim_partition_keys(members_->options(), app_.types()))
       return fail(message_of(err));
   cfg_ = std::make_unique<caf::actor_system_config>();
-  cfg_->set("scheduler.max-threads", opts_.threads);
+  configure_scheduler(*cfg_, opts_.threads);
   if (members_) cluster::configure_cluster_transport(*cfg_, members_->options().transport_tls);
   sys_ = std::make_unique<caf::actor_system>(*cfg_);
   runtime_options ropts;
