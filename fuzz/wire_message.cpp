@@ -95,7 +95,9 @@ void check_writes(const std::string& from, const wire_partition_writes& part) {
 }
 
 // What decode(encode(x)) gives back encodes as x did: the inspect functions read what
-// they write, so a message a node forwards arrives as it left.
+// they write, so a message a node forwards arrives as it left. Only for Keel's types: a
+// node never writes back a peer's message of CAF's own types, and CAF 0.17 cannot (its
+// float writer loops forever on an infinity).
 void check_round_trip(caf::message& msg) {
   std::vector<char> bytes;
   caf::binary_serializer sink{*node().sys, bytes};
@@ -133,6 +135,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& part : batch.parts) check_writes(batch.from, part);
   } else if (msg.match_elements<wire_partition_writes>()) {
     check_writes("n2", msg.get_as<wire_partition_writes>(0));
+  } else if (!msg.match_elements<wire_handoff>() && !msg.match_elements<wire_sequences_ask>() &&
+             !msg.match_elements<wire_turns>()) {
+    return 0;
   }
   check_round_trip(msg);
   return 0;
