@@ -2,6 +2,7 @@
 // peer's middleman would put it on the wire, valid enough to pass the node's checks.
 // Usage: fuzz_wire_seeds DIR (then commit DIR's files as fuzz/corpus/wire_message).
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -12,7 +13,6 @@
 #include <caf/binary_serializer.hpp>
 #include <caf/message.hpp>
 
-#include "keel/cluster/replica_check.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/builtin.pb.h"
 #include "keel/runtime/errc.hpp"
