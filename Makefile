@@ -12,16 +12,21 @@ PACKAGES += $(if $(shell command -v npx),,npm)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps configure build run test bench cluster cluster-stop clean image image-deps image-base \
-  image-test check-deploy
+  image-test check-deploy fuzz fuzz-deps fuzz-targets
 
-deps:
-	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+# $(call install_missing,PACKAGES): apt-get installs those of PACKAGES not installed yet.
+define install_missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	  | grep -q "install ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(PACKAGES))
 
 $(BUILD_DIR)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -34,8 +39,13 @@ build: configure
 run: build
 	$(BUILD_DIR)/bin/keel-node
 
+# Every test, then each fuzz target for TEST_FUZZ_SECONDS (docs/operations.md, "Fuzzing"),
+# built at -O0 in a directory of its own: the ASan build of the libraries is most of that
+# run's cost, and -O0 compiles it in about half the time of -O1.
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j1 --timeout 600
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_DIR=$(TEST_FUZZ_DIR) \
+	  FUZZ_OPT=-O0
 
 bench: build
 	$(BUILD_DIR)/bin/keel-bench
@@ -48,7 +58,34 @@ cluster-stop:
 	apps/cluster/stop-cluster.sh ./data
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR) $(TEST_FUZZ_DIR)
+
+# libFuzzer targets (fuzz/): built with clang, ASan and UBSan in $(FUZZ_DIR), each run for
+# FUZZ_SECONDS on a copy of its seed corpus; fails on the first crash, leak, hang or
+# undefined behaviour, keeping the input in $(FUZZ_DIR)/fuzz-crashes/TARGET/.
+# libclang-rt-14-dev (libFuzzer and the sanitizers) is only recommended by clang, and
+# deps installs without recommends.
+FUZZ_DIR ?= fuzz-build
+FUZZ_OPT ?= -O1
+FUZZ_SECONDS ?= 60
+TEST_FUZZ_DIR ?= fuzz-build-O0
+TEST_FUZZ_SECONDS ?= 15
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+FUZZ_TARGETS := json_body http_path http_request trace_parent stored_record wire_message \
+  etcd_response
+
+fuzz-deps: deps
+	$(call install_missing,$(FUZZ_PACKAGES))
+
+$(FUZZ_DIR)/CMakeCache.txt: | fuzz-deps
+	cmake -S . -B $(FUZZ_DIR) -DKEEL_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$(FUZZ_OPT) -gline-tables-only"
+
+fuzz-targets: fuzz-deps $(FUZZ_DIR)/CMakeCache.txt
+	cmake --build $(FUZZ_DIR) -j$(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+
+fuzz: fuzz-targets
+	fuzz/run.sh $(FUZZ_DIR)/bin $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # Container images (docs/operations.md, "Deploying: containers and Kubernetes"): keel-node
 # from Containerfile and etcd from deploy/etcd/Containerfile, both on a Debian 12 base that
@@ -60,13 +97,7 @@ IMAGE_BASE ?= localhost/keel-base:bookworm
 IMAGE_PACKAGES := buildah mmdebstrap
 
 image-deps:
-	@missing=$$(for p in $(IMAGE_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
-	  | grep -q "install ok installed" || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing: $$missing"; \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	fi
+	$(call install_missing,$(IMAGE_PACKAGES))
 
 image-base: image-deps
 	$(SUDO) deploy/image/make-base.sh $(BUILD_DIR)/image $(IMAGE_BASE)

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <httplib.h>
 
+#include "keel/cluster/etcd_watch_stream.hpp"
 #include "keel/runtime/errc.hpp"
 
 namespace keel::cluster {
@@ -186,8 +187,7 @@ caf::error etcd_client::watch(const std::string& prefix, int64_t start_revision,
   create->set_key(prefix);
   create->set_range_end(prefix_end(prefix));
   create->set_start_revision(start_revision);
-  std::string pending;  // bytes of a response object not complete yet
-  caf::error failure;
+  etcd_watch_stream stream;
   bool stopped_by_caller = false;
   httplib::Request http_req;
   http_req.method = "POST";
@@ -195,35 +195,9 @@ caf::error etcd_client::watch(const std::string& prefix, int64_t start_revision,
   http_req.body = to_etcd_json(req);
   http_req.set_header("Content-Type", "application/json");
   http_req.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
-    pending.append(data, size);
-    // The gateway writes one JSON object per line.
-    for (auto newline = pending.find('\n'); newline != std::string::npos;
-         newline = pending.find('\n')) {
-      auto line = pending.substr(0, newline);
-      pending.erase(0, newline + 1);
-      if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
-      etcd::WatchStreamItem item;
-      if (auto err = from_etcd_json(line, item)) {
-        failure = std::move(err);
-        return false;
-      }
-      if (item.has_error()) {
-        failure = make_error(errc::unavailable, "etcd watch failed: " + item.error().message());
-        return false;
-      }
-      if (item.result().canceled()) {
-        failure = make_error(errc::unavailable,
-                             "etcd cancelled the watch: " + item.result().cancel_reason() +
-                                 (item.result().compact_revision() > 0
-                                      ? " (compacted at revision " +
-                                            std::to_string(item.result().compact_revision()) + ")"
-                                      : ""));
-        return false;
-      }
-      if (!on_response(item.result())) {
-        stopped_by_caller = true;
-        return false;
-      }
+    if (!stream.feed({data, size}, on_response)) {
+      stopped_by_caller = !stream.failure();
+      return false;
     }
     return !stopped_.load();
   };
@@ -233,7 +207,7 @@ caf::error etcd_client::watch(const std::string& prefix, int64_t start_revision,
   httplib::Error http_err = httplib::Error::Success;
   bool ok = !stopped_.load() && http_->send(http_req, http_res, http_err);
   if (stopped_by_caller || stopped_.load()) return {};
-  if (failure) return failure;
+  if (stream.failure()) return stream.failure();
   if (!ok)
     return make_error(errc::unavailable,
                       "etcd watch on " + endpoint_ + " broke: " + describe_failure(http_err));

@@ -14,6 +14,7 @@
 #include "keel/cluster/data_identity.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/cluster/replica_applier.hpp"
+#include "keel/cluster/wire_checks.hpp"
 #include "keel/runtime/clock.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/partition_host.hpp"
@@ -80,14 +81,8 @@ caf::behavior ingest(caf::stateful_actor<ingest_state>* self, partition_host* ho
   return {
       [=](wire_chunk& chunk) -> wire_reply {
         auto p = chunk.partition;
-        if (p >= partition_count || chunk.keys.size() != chunk.values.size())
-          return failed_reply(errc::bad_payload,
-                              "malformed chunk for partition " + std::to_string(p));
-        auto range = partition_range(p);
-        for (const auto& key : chunk.keys)
-          if (!key.starts_with(range))
-            return failed_reply(errc::bad_payload, "a key of the stream of partition " +
-                                                       std::to_string(p) + " lies outside it");
+        if (auto why = chunk_malformation(chunk); !why.empty())
+          return failed_reply(errc::bad_payload, std::move(why));
         auto& st = self->state.streams[p];
         if (chunk.seq == 0) {
           st = ingest_state::stream{chunk.from, chunk.epoch, 0, chunk.copy, {}};

@@ -16,10 +16,9 @@
 #include "keel/cluster/peer_link.hpp"
 #include "keel/cluster/replica_applier.hpp"
 #include "keel/cluster/wire.hpp"
+#include "keel/cluster/wire_checks.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/node_runtime.hpp"
-#include "keel/runtime/runtime.pb.h"
-#include "keel/runtime/utf8.hpp"
 
 namespace keel::cluster {
 
@@ -56,31 +55,11 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 // one that fails here is.
 template <class Answer>
 void accept_call(node_runtime* runtime, cluster_metrics* metrics, wire_call& call, Answer answer) {
-  auto fail = [&](errc code, std::string message) {
-    if (!call.one_way) answer(failed_reply(code, std::move(message)));
-  };
-  // The gateway refuses ill-formed keys; a node must not take one from a peer either
-  // (a build without that check, or a damaged message): it would end up in protobuf
-  // strings that no longer parse.
-  if (!valid_utf8(call.target_key))
-    return fail(errc::bad_payload, "the target key from another node is not valid UTF-8");
-  auto type = resolve_type(runtime->types(), call.target_type);
-  if (!type) return fail(code_of(type.error()), message_of(type.error()));
-  // A reminder's firing held while its partition moved is delivered to the new owner.
-  bool reminder = call.message_type == "$reminder";
-  const handler_entry* handler = nullptr;
-  if (!reminder) {
-    auto found = resolve_handler(**type, call.message_type);
-    if (!found) return fail(code_of(found.error()), message_of(found.error()));
-    handler = *found;
+  auto request = decode_call(runtime->types(), call, runtime->options().node_id);
+  if (!request) {
+    if (!call.one_way) answer(failed_reply(code_of(request.error()), message_of(request.error())));
+    return;
   }
-  std::shared_ptr<google::protobuf::Message> request{reminder ? new keel::runtime::ReminderFired
-                                                              : handler->request_prototype->New()};
-  if (!request->ParseFromString(call.payload))
-    return fail(errc::bad_payload, call.message_type + " from another node does not parse");
-  if (call.budget_ms <= 0 && !call.one_way)
-    return fail(errc::timeout,
-                "the call's deadline passed before it reached node " + runtime->options().node_id);
   actor_id target{call.target_type, call.target_key};
   // On the runtime's clock, which its sweep checks deadlines by.
   auto deadline = runtime->monotonic().now() + std::chrono::milliseconds{call.budget_ms};
@@ -94,7 +73,7 @@ void accept_call(node_runtime* runtime, cluster_metrics* metrics, wire_call& cal
         [answer = std::move(answer)](call_result result) mutable { answer(to_wire(result)); });
   }
   env->message_type = call.message_type;
-  env->payload = std::move(request);
+  env->payload = std::move(*request);
   if (auto trace = trace_id::from_hex(call.trace)) env->trace = *trace;
   env->parent_span = span_id{call.parent_span};
   env->caller = call.caller;

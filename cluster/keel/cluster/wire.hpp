@@ -152,10 +152,36 @@ typename Inspector::result_type inspect(Inspector& f, wire_chunk& x) {
            x.copy, x.keys, x.values);
 }
 
+/// wire_partition_writes::erase as it crosses nodes: the same bytes as a std::vector<uint8_t>
+/// (a length, then one byte a flag), but read a byte at a time. CAF 0.17 sizes a byte vector
+/// by the length on the wire before it reads a byte, so a damaged or hostile message of a
+/// few bytes had a node allocate 4 GiB (found by fuzz_wire_message).
+struct wire_erase_flags {
+  std::vector<uint8_t>& flags;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_erase_flags& x) {
+  if constexpr (Inspector::reads_state) {
+    return f(x.flags);
+  } else {
+    size_t size = 0;
+    if (auto err = f.begin_sequence(size)) return err;
+    x.flags.clear();
+    for (size_t i = 0; i < size; ++i) {
+      uint8_t flag = 0;
+      if (auto err = f(flag)) return err;  // ends at the message's last byte
+      x.flags.push_back(flag);
+    }
+    return f.end_sequence();
+  }
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wire_partition_writes& x) {
+  wire_erase_flags erase{x.erase};
   return f(caf::meta::type_name("keel.wire_partition_writes"), x.partition, x.epoch, x.seq, x.keys,
-           x.values, x.erase);
+           x.values, erase);
 }
 
 template <class Inspector>

@@ -55,8 +55,17 @@ struct sweeper_config {
 };
 
 caf::behavior deadline_sweeper(caf::event_based_actor* self, sweeper_config cfg) {
-  auto [router, clock, interval, idle_timeout, slow_request, stats, stats_interval, wall,
-        next_idle_check, log] = std::move(cfg);
+  // Copies, not a structured binding: clang 14 (the fuzz build's) cannot capture one.
+  auto* router = cfg.router;
+  const auto* clock = cfg.clock;
+  auto interval = cfg.interval;
+  auto idle_timeout = cfg.idle_timeout;
+  auto slow_request = cfg.slow_request;
+  auto* stats = cfg.stats;
+  auto stats_interval = cfg.stats_interval;
+  auto wall = std::move(cfg.wall);
+  auto next_idle_check = cfg.first_idle_check;
+  auto log = std::move(cfg.log);
   self->delayed_send(self, interval, detail::sweep_atom::value);
   // On the runtime's clock, so a test that advances it closes intervals; stamped with
   // the wall clock's time, which is what a chart's time axis shows.

@@ -216,6 +216,7 @@ class type_builder {
       using result = std::invoke_result_t<const F&, const Request&, const State&, context&>;
       return [handler = std::move(handler), info = info_](const Message& m, context& ctx) {
         const auto& request = static_cast<const Request&>(m);
+        (void)info;  // read only by a coroutine handler; clang warns of an unused capture
         if constexpr (is_task_v<result>) {
           if (info->reentrant)
             return ctx.run_coroutine(

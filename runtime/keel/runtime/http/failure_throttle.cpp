@@ -1,7 +1,8 @@
 #include "keel/runtime/http/failure_throttle.hpp"
 
 #include <algorithm>
-#include <cmath>
+
+#include "keel/runtime/http/rate_limit.hpp"
 
 namespace keel::http {
 
@@ -20,7 +21,7 @@ std::optional<int> failure_throttle::wait_for(std::string_view client, time_poin
   if (it == buckets_.end()) return std::nullopt;
   refill(it->second, now);
   if (it->second.tokens >= 1) return std::nullopt;
-  return std::max(1, static_cast<int>(std::ceil((1 - it->second.tokens) / per_second_)));
+  return seconds_until_token(it->second.tokens, per_second_);
 }
 
 void failure_throttle::make_room(time_point now) {

@@ -1,7 +1,6 @@
 #include "keel/runtime/http/key_usage.hpp"
 
 #include <algorithm>
-#include <cmath>
 
 #include <fmt/format.h>
 
@@ -17,7 +16,7 @@ std::optional<int> key_usage::record::take(const rate_limit& limit, steady_time 
     return std::nullopt;
   }
   tokens_ = tokens;
-  return std::max(1, static_cast<int>(std::ceil((1 - tokens) / limit.per_second)));
+  return seconds_until_token(tokens, limit.per_second);
 }
 
 void key_usage::record::count(int status) noexcept {

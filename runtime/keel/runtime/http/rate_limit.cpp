@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <limits>
 #include <string>
 
 #include "keel/runtime/errc.hpp"
@@ -36,6 +38,13 @@ caf::expected<std::optional<rate_limit>> parse_rate_limit(std::string_view text)
       return bad("burst must be a number >= 1");
   }
   return std::optional<rate_limit>{rate_limit{per_second, burst}};
+}
+
+int seconds_until_token(double tokens, double per_second) {
+  auto wait = std::ceil((1 - tokens) / per_second);
+  if (!(wait < static_cast<double>(std::numeric_limits<int>::max())))
+    return std::numeric_limits<int>::max();
+  return std::max(1, static_cast<int>(wait));
 }
 
 }  // namespace keel::http

@@ -18,4 +18,10 @@ struct rate_limit {
 /// burst: one second's worth). Bad text yields errc::bad_payload naming the problem.
 [[nodiscard]] caf::expected<std::optional<rate_limit>> parse_rate_limit(std::string_view text);
 
+/// The whole seconds, at least one, until a bucket holding `tokens` (fewer than one) has a
+/// token again at `per_second`: a Retry-After. Saturates at the largest int for a rate so
+/// slow that the wait does not fit one (a RATE of 1e-300): converting such a double to int
+/// is undefined.
+int seconds_until_token(double tokens, double per_second);
+
 }  // namespace keel::http
