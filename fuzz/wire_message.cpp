@@ -126,6 +126,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto err = source(msg)) return 0;
   if (msg.match_elements<wire_call>()) {
     check_call(msg.get_as<wire_call>(0));
+  } else if (msg.match_elements<wire_batch>()) {
+    for (const auto& call : msg.get_as<wire_batch>(0).calls) check_call(call);
+  } else if (msg.match_elements<wire_answers>()) {
+    for (const auto& reply : msg.get_as<wire_answers>(0).replies) check_reply(reply);
   } else if (msg.match_elements<wire_reply>()) {
     check_reply(msg.get_as<wire_reply>(0));
   } else if (msg.match_elements<wire_chunk>()) {

@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   wire_call reminder{"counter", "a", "$reminder", fired.SerializeAsString(), 3, 0, "", 0,
                      "",        0,   true};
   write("call_reminder", caf::make_message(reminder));
+  write("batch", caf::make_message(wire_batch{{7, 8}, {call, reminder}}));
 
   builtin::CounterValue value;
   value.set_value(2);
@@ -70,6 +71,10 @@ int main(int argc, char** argv) {
                      wire_reply{0, "keel.builtin.CounterValue", value.SerializeAsString(), ""}));
   write("reply_error", caf::make_message(wire_reply{static_cast<uint8_t>(errc::unavailable), "", "",
                                                     "owner down"}));
+  write("answers", caf::make_message(wire_answers{
+                       {7, 9},
+                       {wire_reply{0, "keel.builtin.CounterValue", value.SerializeAsString(), ""},
+                        wire_reply{static_cast<uint8_t>(errc::timeout), "", "", "too late"}}}));
   write("handoff", caf::make_message(wire_handoff{p, "n3", 4}));
 
   wire_chunk chunk{p, 4, "n2", 0, true, false, {state_key(counter)}, {"\x01state"}};
