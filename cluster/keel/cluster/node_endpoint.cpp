@@ -12,6 +12,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "keel/cluster/cluster_metrics.hpp"
+#include "keel/cluster/flush_soon.hpp"
 #include "keel/cluster/handoff.hpp"
 #include "keel/cluster/peer_link.hpp"
 #include "keel/cluster/replica_applier.hpp"
@@ -48,7 +49,6 @@ constexpr std::chrono::seconds answers_wait{10};
 
 using stop_now_atom = caf::atom_constant<caf::atom("stopnow")>;
 using batch_answer_atom = caf::atom_constant<caf::atom("bansw")>;
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 // A call from another node, delivered here as a local one. `answer` runs once with its
 // reply (on any thread), unless the call is one-way: a tell that cannot run is dropped, as
@@ -132,10 +132,7 @@ void queue_answer(endpoint_actor* self, caf::strong_actor_ptr& link, uint64_t id
   if (to == st.ready.end()) to = st.ready.insert(st.ready.end(), answers_to{link, {}});
   to->answers.ids.push_back(id);
   to->answers.replies.push_back(std::move(reply));
-  if (!st.flush_due) {
-    st.flush_due = true;
-    self->send(self, flush_atom::value);
-  }
+  flush_soon(self, st.flush_due);
 }
 
 void flush_answers(endpoint_actor* self) {

@@ -14,6 +14,7 @@
 #include <caf/sec.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "keel/cluster/flush_soon.hpp"
 #include "keel/cluster/phi_detector.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/envelope.hpp"
@@ -55,7 +56,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using beat_atom = caf::atom_constant<caf::atom("beat")>;
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 constexpr auto heartbeat_interval = 200ms;
 // A beat this late means this process did not run (SIGSTOP, a starved machine): the peer's
@@ -176,10 +176,7 @@ void send_call(link_actor* self, envelope_ptr env, wire_call call) {
   }
   st.outgoing.ids.push_back(id);
   st.outgoing.calls.push_back(std::move(call));
-  if (!st.flush_due) {
-    st.flush_due = true;
-    self->send(self, flush_atom::value);
-  }
+  flush_soon(self, st.flush_due);
 }
 
 void flush(link_actor* self) {
