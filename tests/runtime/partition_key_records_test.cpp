@@ -12,7 +12,7 @@ namespace keel {
 namespace {
 
 // Type names are process-wide (partition_key.hpp): these tests use their own.
-placement_key by_prefix(std::string_view key) {
+placement_key by_prefix(std::string_view key) noexcept {
   return {"pkr_group", std::string{key.substr(0, 2)}};
 }
 
@@ -87,6 +87,35 @@ TEST(PartitionKeyRecords, ADataDirFromBeforePartitionKeysPlacedEveryActorByItsId
   // A type first seen after that has no actors yet: its partition key is recorded.
   ASSERT_FALSE(check_partition_keys(**store, placed));
   EXPECT_EQ(get(**store, record_of("pkr_placed")), "test.prefix.v1");
+}
+
+TEST(PartitionKeyRecords, ACheckThatDoesNotRecordWritesNothing) {
+  test::temp_dir dir;
+  auto store = open_leveldb_store({dir.sub("db"), true});
+  ASSERT_TRUE(store);
+  type_registry types;
+  add_types(types);
+  ASSERT_FALSE(check_partition_keys(**store, types, false));
+  EXPECT_EQ(get(**store, record_of("pkr_placed")), std::nullopt);
+  EXPECT_EQ(get(**store, record_of("pkr_plain")), std::nullopt);
+}
+
+TEST(PartitionKeyRecords, ARegistryThatPlacesATypeOtherwiseThanThisProcessIsRefused) {
+  type_registry first;
+  first.add_type<keel::runtime::ReminderFired>("pkr_shared")
+      .partition_key("test.prefix.v1", by_prefix);
+  ASSERT_FALSE(first.check());
+  // A second registry in the process serves the same type without a partition key: its ids
+  // would still be placed by the first one's.
+  type_registry second;
+  second.add_type<keel::runtime::ReminderFired>("pkr_shared");
+  test::temp_dir dir;
+  auto store = open_leveldb_store({dir.sub("db"), true});
+  ASSERT_TRUE(store);
+  auto err = check_partition_keys(**store, second);
+  ASSERT_EQ(code_of(err), errc::conflict);
+  EXPECT_NE(message_of(err).find("this process places it by 'test.prefix.v1'"), std::string::npos)
+      << message_of(err);
 }
 
 TEST(PartitionKeyRecords, ATypeDeclaringTwoPartitionKeysIsAWiringMistake) {

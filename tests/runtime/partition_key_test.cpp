@@ -14,11 +14,11 @@ namespace {
 
 // Type names are process-wide here: each test declares types no other test uses.
 
-placement_key with_group(std::string_view key) {
+placement_key with_group(std::string_view key) noexcept {
   return {"pk_group", std::string{key.substr(0, key.find('.'))}};
 }
 
-placement_key other_group(std::string_view key) {
+placement_key other_group(std::string_view key) noexcept {
   return {"pk_other", std::string{key}};
 }
 

@@ -22,6 +22,8 @@
 #include "keel/cluster/membership.hpp"
 #include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/state_store.hpp"
+#include "keel/runtime/storage_keys.hpp"
 #include "keel/test/etcd_process.hpp"
 #include "keel/test/node_process.hpp"
 #include "keel/test/tcp_proxy.hpp"
@@ -469,6 +471,42 @@ TEST_F(Cluster, ANodeThatWouldPlaceActorsOtherwiseThanTheClusterIsRefused) {
             std::string::npos)
       << out;
   EXPECT_EQ(member_ids(n1).size(), 1u);
+}
+
+// A cluster made before partition keys placed every actor by its id: with placed
+// partitions and no record, a node whose types declare partition keys is refused, and so
+// is one whose data dir refuses them; neither records anything in etcd.
+TEST_F(Cluster, ARefusedNodeRecordsNoPartitionKeyInEtcd) {
+  cluster::etcd_client etcd{etcd_->endpoint()};
+  auto records = [&] {
+    auto listed = etcd.get_prefix("keel/keel/partition-keys/");
+    EXPECT_TRUE(listed);
+    return listed ? listed->kvs_size() : -1;
+  };
+  // A data dir whose record says alerts were placed by another key: checked before etcd.
+  {
+    auto store = open_leveldb_store({dir_.sub("n1"), true});
+    ASSERT_TRUE(store);
+    ASSERT_FALSE(
+        (*store)->write({{meta_key("partition_key/alerts"), "rideshare.with-owner.v0", false}}));
+  }
+  auto args = [&](const std::string& id) {
+    return std::vector<std::string>{"--node-id=" + id, "--etcd=" + etcd_->endpoint(),
+                                    "--http-port=0", "--cluster-port=0",
+                                    "--data-dir=" + dir_.sub(id)};
+  };
+  std::string out;
+  EXPECT_EQ(run_node_to_exit(args("n1"), out), 1) << out;
+  EXPECT_NE(out.find("this data dir placed its actors by 'rideshare.with-owner.v0'"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(records(), 0);
+  // A partition placed by a build before partition keys, and no record.
+  ASSERT_TRUE(etcd.put(cluster::membership::partition_key("keel", 7),
+                       R"({"owner":"n0","epoch":"1","state":"active"})"));
+  EXPECT_EQ(run_node_to_exit(args("n2"), out), 1) << out;
+  EXPECT_NE(out.find("but cluster 'keel' places its actors by 'id'"), std::string::npos) << out;
+  EXPECT_EQ(records(), 0);
 }
 
 // A node whose data dir is empty (a wiped or unmounted disk, a wrong --data-dir) must not

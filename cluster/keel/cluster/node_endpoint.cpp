@@ -105,21 +105,6 @@ caf::result<wire_reply> accept_single(endpoint_actor* self, node_runtime* runtim
   return caf::delegated<wire_reply>{};
 }
 
-// A batch's calls run here; their answers go back to the link that sent it, batched too.
-void accept_batch(endpoint_actor* self, node_runtime* runtime, cluster_metrics* metrics,
-                  wire_batch& batch) {
-  auto link = self->current_sender();
-  if (batch.ids.size() != batch.calls.size()) return;  // damaged: no call can be answered
-  for (size_t i = 0; i < batch.calls.size(); ++i) {
-    auto& call = batch.calls[i];
-    if (!call.one_way) ++self->state.batched_unanswered;
-    accept_call(runtime, metrics, call,
-                [me = caf::actor_cast<caf::actor>(self), link, id = batch.ids[i]](wire_reply r) {
-                  caf::anon_send(me, batch_answer_atom::value, link, id, std::move(r));
-                });
-  }
-}
-
 // Queues an answer for its link; the answers queued before the flush message is read go
 // back together.
 void queue_answer(endpoint_actor* self, caf::strong_actor_ptr& link, uint64_t id,
@@ -133,6 +118,30 @@ void queue_answer(endpoint_actor* self, caf::strong_actor_ptr& link, uint64_t id
   to->answers.ids.push_back(id);
   to->answers.replies.push_back(std::move(reply));
   flush_soon(self, st.flush_due);
+}
+
+// A batch's calls run here; their answers go back to the link that sent it, batched too.
+void accept_batch(endpoint_actor* self, node_runtime* runtime, cluster_metrics* metrics,
+                  wire_batch& batch) {
+  auto link = self->current_sender();
+  if (batch.ids.size() != batch.calls.size()) return;  // damaged: no call can be answered
+  for (size_t i = 0; i < batch.calls.size(); ++i) {
+    auto& call = batch.calls[i];
+    if (!call.one_way) ++self->state.batched_unanswered;
+    // A stopping node answers what ran here and starts nothing new: not run, so unavailable.
+    if (self->state.stopping) {
+      if (!call.one_way) {
+        auto refused =
+            failed_reply(errc::unavailable, "node " + runtime->options().node_id + " is stopping");
+        queue_answer(self, link, batch.ids[i], refused);
+      }
+      continue;
+    }
+    accept_call(runtime, metrics, call,
+                [me = caf::actor_cast<caf::actor>(self), link, id = batch.ids[i]](wire_reply r) {
+                  caf::anon_send(me, batch_answer_atom::value, link, id, std::move(r));
+                });
+  }
 }
 
 void flush_answers(endpoint_actor* self) {

@@ -64,6 +64,7 @@ constexpr auto own_pause = 5 * heartbeat_interval;
 constexpr auto connect_limit = std::chrono::milliseconds{2000};
 constexpr int max_connect_tries = 3;
 constexpr auto connect_retry = std::chrono::milliseconds{100};
+constexpr size_t max_batch = 256;  // calls in one wire_batch
 
 struct link_state {
   refused_fn on_refused;
@@ -162,6 +163,18 @@ void gather(link_actor* self, std::string hex, caf::typed_response_promise<wire_
             [promise](caf::error&) mutable { promise.deliver(wire_turns{}); });
 }
 
+void send_outgoing(link_actor* self) {
+  auto& st = self->state;
+  if (st.outgoing.calls.empty() || !st.peer) return;
+  self->send(st.peer, std::move(st.outgoing));
+  st.outgoing = {};
+}
+
+void flush(link_actor* self) {
+  self->state.flush_due = false;
+  send_outgoing(self);
+}
+
 // Queues a call for the next batch to the connected peer; its answer comes in a
 // wire_answers. A tell is not answered: it is not kept once sent.
 void send_call(link_actor* self, envelope_ptr env, wire_call call) {
@@ -176,15 +189,9 @@ void send_call(link_actor* self, envelope_ptr env, wire_call call) {
   }
   st.outgoing.ids.push_back(id);
   st.outgoing.calls.push_back(std::move(call));
+  // A batch is decoded whole on the peer's multiplexer thread, beside every heartbeat.
+  if (st.outgoing.calls.size() >= max_batch) return send_outgoing(self);
   flush_soon(self, st.flush_due);
-}
-
-void flush(link_actor* self) {
-  auto& st = self->state;
-  st.flush_due = false;
-  if (st.outgoing.calls.empty() || !st.peer) return;
-  self->send(st.peer, std::move(st.outgoing));
-  st.outgoing = {};
 }
 
 void answered(link_actor* self, wire_answers& answers) {
@@ -298,6 +305,8 @@ caf::result<wire_reply> relay(link_actor* self, Message& msg) {
               });
   };
   if (st.peer) {
+    // Calls forwarded before it go first, as they did before calls were batched.
+    send_outgoing(self);
     send();
   } else {
     st.relays_waiting.emplace_back(std::move(send), promise);

@@ -19,11 +19,12 @@ struct placement_key {
 };
 
 /// An actor type's partition key (DESIGN.md "Placement affinity"): a pure function of the
-/// actor's key, called on any thread for every id made of the type, so it must be cheap,
-/// must not block and must always give the same answer for the same key. To live with an
+/// actor's key, called on any thread for every id made of the type (also while CAF reads one
+/// off the wire), so it must be cheap, must not block or throw, and must always give the
+/// same answer for the same key. To live with an
 /// actor whose type declares a partition key itself, return what that type's function
 /// returns for it: the result is hashed as it is, not resolved again.
-using partition_key_fn = placement_key (*)(std::string_view key);
+using partition_key_fn = placement_key (*)(std::string_view key) noexcept;
 
 /// A partition key with the name it is recorded under in the data dir and in etcd: a
 /// node whose types declare another name (or none) for a type than what was recorded

@@ -134,7 +134,9 @@ class type_builder {
   /// docs/writing-actors.md "Placement affinity"). `name` is recorded with the data: change it
   /// whenever `fn` changes. A second declaration, or another name for a type this process
   /// declared before, is a wiring mistake.
-  type_builder& partition_key(std::string name, partition_key_fn fn) {
+  /// A stateless type has none: it runs wherever it is called.
+  type_builder& partition_key(std::string name,
+                              partition_key_fn fn) requires(!std::is_void_v<State>) {
     if (!info_->partition_key_name.empty()) {
       problems_->push_back("actor type '" + info_->name + "' declares two partition keys");
       return *this;

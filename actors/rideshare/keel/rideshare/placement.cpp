@@ -18,18 +18,18 @@ cell_id region_of(cell_id c) {
   return {floor_div(c.x), floor_div(c.y)};
 }
 
-placement_key cell_placement(std::string_view key) {
+placement_key cell_placement(std::string_view key) noexcept {
   if (auto c = parse_cell_key(key)) return {"region", cell_key(region_of(*c))};
   return {std::string{cell_type}, std::string{key}};
 }
 
-placement_key payment_placement(std::string_view key) {
+placement_key payment_placement(std::string_view key) noexcept {
   if (key.starts_with(payment_prefix) && key.size() > payment_prefix.size())
     return {std::string{ride_type}, std::string{key.substr(payment_prefix.size())}};
   return {std::string{payment_type}, std::string{key}};
 }
 
-placement_key alerts_placement(std::string_view key) {
+placement_key alerts_placement(std::string_view key) noexcept {
   auto colon = key.find(':');
   if (colon != key.npos) {
     auto who = key.substr(0, colon);

@@ -25,9 +25,10 @@ cell_id region_of(cell_id c);
 
 /// What each type is placed by; a key that does not have the form the app makes is placed
 /// by its own id.
-placement_key cell_placement(std::string_view key);     // "x:y": "region/<x/4>:<y/4>"
-placement_key payment_placement(std::string_view key);  // "pay-<ride id>": "ride/<ride id>"
-placement_key alerts_placement(std::string_view key);   // "rider:<id>": "rider/<id>"
+placement_key cell_placement(std::string_view key) noexcept;  // "x:y": "region/<x/4>:<y/4>"
+placement_key payment_placement(
+    std::string_view key) noexcept;                             // "pay-<ride id>": "ride/<ride id>"
+placement_key alerts_placement(std::string_view key) noexcept;  // "rider:<id>": "rider/<id>"
 
 /// The names the placements are recorded under: change one whenever its function does.
 inline constexpr std::string_view cell_placement_name = "rideshare.region4.v1";

@@ -27,6 +27,7 @@
 #include "keel/runtime/http/recent_requests.hpp"
 #include "keel/runtime/http/runtime_routes.hpp"
 #include "keel/runtime/node_runtime.hpp"
+#include "keel/runtime/partition_key_records.hpp"
 #include "keel/runtime/scheduler_config.hpp"
 
 namespace keel::detail {
@@ -104,6 +105,10 @@ std::optional<int> node_host::start_runtime() {
   if (opts_.test_actors) register_test_actors(app_.types());
   // Wiring mistakes first: a partition key refused there must not be recorded as "id".
   if (auto wiring = app_.types().check()) return fail(message_of(wiring));
+  // The data dir's records first, writing nothing: a node it refuses must not have
+  // recorded its partition keys in etcd.
+  if (auto placed = check_partition_keys(*store_, app_.types(), false))
+    return fail(message_of(placed));
   if (members_)
     if (auto err = cluster::claim_partition_keys(members_->options(), app_.types()))
       return fail(message_of(err));
