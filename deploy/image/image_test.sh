@@ -67,6 +67,16 @@ free_port() {
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 secs_since() { local ms=$(($(now_ms) - $1)); printf '%d.%02d' $((ms / 1000)) $((ms % 1000 / 10)); }
+# Reads counters PREFIX1..PREFIX40 through PORT, counter k must hold k: prints each that
+# does not and sets `lost` to how many.
+read_counters() {  # read_counters PORT PREFIX
+  lost=0
+  local k got
+  for k in $(seq 40); do
+    got=$(curl -s -XPOST "127.0.0.1:$1/v1/actors/counter/$2$k/Get" -d '{}')
+    grep -q "\"value\":\"$k\"" <<<"$got" || { lost=$((lost + 1)); echo "counter $2$k: $got"; }
+  done
+}
 inspect() { buildah inspect --type image --format "$2" "$1"; }
 
 # A working container of IMAGE, mounted: sets MOUNTED to its root directory.
@@ -270,11 +280,7 @@ check "n3 holds no partition after its leave" [ "${n3_after:-0}" = 0 ]
 check "n3's log says it moved every partition away" grep -q 'every partition moved away' "$work/c3.out.err"
 members=$(keelctl members)
 check "n3 is no longer a member" bash -c '! grep -qE "^n3 " <<<"$1"' _ "$members"
-lost=0
-for k in $(seq 40); do
-  got=$(curl -s -XPOST "127.0.0.1:${ports[1]}/v1/actors/counter/k$k/Get" -d '{}')
-  grep -q "\"value\":\"$k\"" <<<"$got" || { lost=$((lost + 1)); echo "counter k$k: $got"; }
-done
+read_counters "${ports[1]}" k
 check "every counter kept its value through n3's leave (40 counters)" [ "$lost" = 0 ]
 # A scale-down then up, or a rolling update: n3 again, on the volume it left with.
 : >"$work/c3.out"
@@ -288,11 +294,7 @@ done
 echo "$(keelctl partitions)"
 check "n3 restarted on its old volume rejoins and takes ${n3_back:-0} partitions back ($(secs_since "$t0") s)" \
   [ "${n3_back:-0}" -gt 0 ]
-lost=0
-for k in $(seq 40); do
-  got=$(curl -s -XPOST "127.0.0.1:${ports[2]}/v1/actors/counter/k$k/Get" -d '{}')
-  grep -q "\"value\":\"$k\"" <<<"$got" || { lost=$((lost + 1)); echo "counter k$k: $got"; }
-done
+read_counters "${ports[2]}" k
 check "every counter has its value, read through n3 after its return" [ "$lost" = 0 ]
 for i in 2 1 0; do
   stop_job "${jobs_[$i]}" "${nodes[$i]}" 90 && rc=0 || rc=$?
@@ -405,11 +407,7 @@ else
   echo "$after"
   n3_after=$(awk '$1 == "n3" {print $2}' <<<"$after")
   check "n3 holds no partition after its leave" [ "${n3_after:-0}" = 0 ]
-  lost=0
-  for k in $(seq 40); do
-    got=$(curl -s -XPOST "127.0.0.1:${pport[2]}/v1/actors/counter/p$k/Get" -d '{}')
-    grep -q "\"value\":\"$k\"" <<<"$got" || { lost=$((lost + 1)); echo "counter p$k: $got"; }
-  done
+  read_counters "${pport[2]}" p
   check "every counter kept its value through n3's leave (read through n2)" [ "$lost" = 0 ]
   t0=$(now_ms)
   run_pod 3 || fail "n3 starts again on its volume"
@@ -419,11 +417,7 @@ else
     sleep 0.2
   done
   check "n3 back on its volume takes ${back:-0} partitions back ($(secs_since "$t0") s)" [ "${back:-0}" -gt 0 ]
-  lost=0
-  for k in $(seq 40); do
-    got=$(curl -s -XPOST "127.0.0.1:${pport[3]}/v1/actors/counter/p$k/Get" -d '{}')
-    grep -q "\"value\":\"$k\"" <<<"$got" || { lost=$((lost + 1)); echo "counter p$k: $got"; }
-  done
+  read_counters "${pport[3]}" p
   check "every counter has its value, read through n3 after its return" [ "$lost" = 0 ]
   for n in 3 2 1; do
     timeout 150 podman stop -t 120 "n$n-$$" >/dev/null 2>&1 || true
