@@ -28,13 +28,30 @@ TEST(Placement, ARegionIsAFourByFourBlockOfCellsWithFloorDivision) {
   EXPECT_EQ(region_of({-5, 1339}), (cell_id{-2, 334}));
 }
 
+TEST(Placement, ARideLivesWithItsRiderAndItsAlerts) {
+  register_app();
+  for (const auto& rider :
+       std::vector<std::string>{"ann", "u17", std::string(256, 'z'), "caf\xc3\xa9"}) {
+    auto ride = new_ride_id(rider);
+    ASSERT_EQ(ride.size(), 27u) << ride;
+    EXPECT_EQ(ride.substr(0, 11), "r-" + rider_group_of(rider) + "-");
+    auto partition = rider_actor(rider).partition();
+    EXPECT_EQ(partition, actor_id::hash_of("rider-group", rider_group_of(rider)) % partition_count);
+    EXPECT_EQ(ride_actor(ride).partition(), partition) << rider;
+    EXPECT_EQ(alerts_actor("rider", rider).partition(), partition) << rider;
+  }
+  EXPECT_EQ(rider_group_of("ann"), rider_group_of("ann"));
+  EXPECT_NE(rider_group_of("ann"), rider_group_of("bob"));
+  EXPECT_NE(new_ride_id("ann"), new_ride_id("ann"));  // 64 random bits each
+}
+
 TEST(Placement, APaymentAndItsProcessorLiveWithTheRide) {
   register_app();
-  std::string ride = "r-00000000000000aa";
-  auto partition = ride_actor(ride).partition();
-  EXPECT_EQ(partition, actor_id::hash_of("ride", ride) % partition_count);  // by its id
-  EXPECT_EQ(payment_actor("pay-" + ride).partition(), partition);
-  EXPECT_EQ(processor_actor("pay-" + ride).partition(), partition);
+  for (const auto& ride : std::vector<std::string>{new_ride_id("ann"), "r-00000000000000aa"}) {
+    auto partition = ride_actor(ride).partition();
+    EXPECT_EQ(payment_actor("pay-" + ride).partition(), partition) << ride;
+    EXPECT_EQ(processor_actor("pay-" + ride).partition(), partition) << ride;
+  }
 }
 
 TEST(Placement, TheCellsOfARegionShareItsPartition) {
@@ -50,12 +67,21 @@ TEST(Placement, AlertsLiveWithTheirRiderOrDriver) {
   register_app();
   EXPECT_EQ(alerts_actor("rider", "ann").partition(), rider_actor("ann").partition());
   EXPECT_EQ(alerts_actor("driver", "d:7").partition(), driver_actor("d:7").partition());
-  EXPECT_EQ(alerts_placement("rider:ann").type, "rider");
+  EXPECT_EQ(alerts_placement("rider:ann").type, "rider-group");
   EXPECT_EQ(alerts_placement("driver:d:7").key, "d:7");
 }
 
 TEST(Placement, KeysTheAppDidNotMakeArePlacedByTheirIds) {
   register_app();
+  // Ride ids of older builds ("r-" 16 hex) and any other form: by the ride's own id.
+  for (std::string ride : {"r-00000000000000aa", "r-0000000g-00000000000000aa",
+                           "r-00000000+00000000000000aa", "r-00000000-00000000000000aA",
+                           "r-00000000-00000000000000aa0", "x-00000000-00000000000000aa"}) {
+    EXPECT_EQ(ride_placement(ride).type, "ride") << ride;
+    EXPECT_EQ(ride_placement(ride).key, ride);
+    EXPECT_EQ(ride_actor(ride).partition(), actor_id::hash_of("ride", ride) % partition_count);
+  }
+  EXPECT_EQ(ride_placement("r-0123abcd-00000000000000aa").key, "0123abcd");
   EXPECT_EQ(payment_placement("pay-").type, "payment");
   EXPECT_EQ(payment_placement("other").type, "payment");
   EXPECT_EQ(payment_placement("other").key, "other");

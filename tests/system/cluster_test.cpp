@@ -448,14 +448,15 @@ TEST_F(Cluster, ANodeThatWouldPlaceActorsOtherwiseThanTheClusterIsRefused) {
     EXPECT_TRUE(kv && *kv) << type;
     return kv && *kv ? (*kv)->value() : std::string{};
   };
-  EXPECT_EQ(recorded("alerts"), "rideshare.with-owner.v1");
-  EXPECT_EQ(recorded("payment"), "rideshare.with-ride.v1");
+  EXPECT_EQ(recorded("alerts"), "rideshare.with-owner.v2");
+  EXPECT_EQ(recorded("ride"), "rideshare.with-rider.v1");
+  EXPECT_EQ(recorded("rider"), "rideshare.rider-group.v1");
+  EXPECT_EQ(recorded("payment"), "rideshare.with-ride.v2");
   EXPECT_EQ(recorded("counter"), "id");
-  // A payment is placed with its ride, by every node's reckoning.
-  auto payment = n1.get("/v1/actors/payment/pay-r-0000000000000007").body;
-  EXPECT_NE(payment.find(R"("partitionKey":"ride/r-0000000000000007")"), std::string::npos)
-      << payment;
-  auto where = actor_id{"ride", "r-0000000000000007"}.partition();
+  // A payment is placed with its ride, and so its rider, by every node's reckoning.
+  auto payment = n1.get("/v1/actors/payment/pay-r-0000002a-0000000000000007").body;
+  EXPECT_NE(payment.find(R"("partitionKey":"rider-group/0000002a")"), std::string::npos) << payment;
+  auto where = actor_id{"rider-group", "0000002a"}.partition();
   EXPECT_NE(payment.find(R"("partition":)" + std::to_string(where) + ","), std::string::npos)
       << payment;
 
@@ -466,7 +467,7 @@ TEST_F(Cluster, ANodeThatWouldPlaceActorsOtherwiseThanTheClusterIsRefused) {
                              out),
             1)
       << out;
-  EXPECT_NE(out.find("actor type 'alerts' declares partition key 'rideshare.with-owner.v1' but "
+  EXPECT_NE(out.find("actor type 'alerts' declares partition key 'rideshare.with-owner.v2' but "
                      "cluster 'keel' places its actors by 'rideshare.with-owner.v0'"),
             std::string::npos)
       << out;

@@ -7,6 +7,7 @@
 #include "keel/rideshare/alert_kind.hpp"
 #include "keel/rideshare/matcher.hpp"
 #include "keel/rideshare/payment_op.hpp"
+#include "keel/rideshare/placement.hpp"
 #include "keel/rideshare/rideshare.hpp"
 #include "keel/rideshare/rideshare.pb.h"
 #include "keel/rideshare/search_backoff.hpp"
@@ -299,6 +300,7 @@ caf::expected<Ride> cancel_ride(context& ctx, const rideshare_options& opts) {
 void register_ride(type_registry& types, const rideshare_options& opts) {
   auto match = std::make_shared<const matcher>(opts);
   types.add_type<RideState>(std::string{ride_type})
+      .partition_key(std::string{ride_placement_name}, ride_placement)
       .on<RequestRide>([match, opts](const RequestRide& m, context& ctx) -> task<Ride> {
         if (ctx.view<RideState>().ride().status() != Ride::none)
           co_return ctx.view<RideState>().ride();

@@ -3,6 +3,7 @@
 
 #include "keel/rideshare/actor_names.hpp"
 #include "keel/rideshare/actor_types.hpp"
+#include "keel/rideshare/placement.hpp"
 #include "keel/rideshare/rideshare.pb.h"
 #include "keel/runtime/registry.hpp"
 
@@ -11,6 +12,7 @@ namespace keel::rideshare {
 void register_rider(type_registry& types, const rideshare_options& opts) {
   int kept = opts.history_kept;
   types.add_type<RiderState>(std::string{rider_type})
+      .partition_key(std::string{rider_placement_name}, rider_placement)
       .on<RideUpdate>([kept](const RideUpdate& m, context& ctx) {
         const auto& view = ctx.view<RiderState>();
         const auto& open = view.unfinished();

@@ -1,11 +1,11 @@
 // The ride-sharing HTTP API (DESIGN.md "HTTP API"): parse and validate at the edge, then
 // one call to one actor; protobuf objects inside, JSON only here.
-#include <random>
 #include <type_traits>
 
 #include <fmt/format.h>
 
 #include "keel/rideshare/actor_names.hpp"
+#include "keel/rideshare/placement.hpp"
 #include "keel/rideshare/rideshare.hpp"
 #include "keel/rideshare/rideshare.pb.h"
 #include "keel/runtime/http/gateway.hpp"
@@ -54,11 +54,6 @@ bool check_point(const exchange_ptr& ex, bool present, const LatLng& p, const st
   return true;
 }
 
-std::string new_ride_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("r-{:016x}", rng());
-}
-
 // Same request, same hash, whatever the JSON's spacing or field order.
 std::string body_hash(const RequestRide& request) {
   return fmt::format("{:016x}", fnv1a64(serialize_deterministic(request)));
@@ -74,7 +69,7 @@ void request_ride(node_runtime& rt, const exchange_ptr& ex) {
   if (!check_point(ex, req->has_pickup(), req->pickup(), "pickup") ||
       !check_point(ex, req->has_dropoff(), req->dropoff(), "dropoff"))
     return;
-  auto ride_id = new_ride_id();
+  auto ride_id = new_ride_id(req->rider_id());
   auto key = ex->req().header("idempotency-key");
   if (key.empty()) return forward(rt, ex, ride_actor(ride_id), req, 201);
   if (key.size() > 200) return (void)fail_bad(ex, "Idempotency-Key: longer than 200 characters");
