@@ -7,7 +7,10 @@
 # efficiency: CPU per ride on one node / CPU per ride summed over the cluster (and etcd).
 # Each size runs a warm-up round first and is measured on the second, as a warm cluster.
 #   apps/rideshare_sim/scale-bench.sh [build/bin] [seconds] [connections] [sizes] [rate] [copies]
-# sizes: e.g. "1 3 5" (default "1 3"); rate: rides/s on a schedule (rideshare-sim --rate),
+# sizes: e.g. "1 3 5" (default "1 3"); "3i" is the ceiling of 3: three independent single
+# nodes, no etcd, each with its own sim at a third of the connections and of the rate, so
+# no call crosses nodes and what remains is the cost of splitting one host's load over
+# processes; rate: rides/s on a schedule (rideshare-sim --rate),
 # 0 (default) for saturation; copies: the clusters' --replication-factor, 1 (default) to
 # compare like with like with the single node, which keeps one copy, or 2 to see what the
 # second copy costs. The sim's own CPU is not counted.
@@ -51,19 +54,26 @@ crossings() {
   echo "$total"
 }
 
-# Starts `size` nodes (one without etcd when size is 1); sets node_pids, etcd_pid, nodes.
+# Starts one node without etcd in data dir n<i>; appends it to node_pids and nodes.
+start_single() {
+  local i=$1
+  "$bin/keel-node" --http-port=0 --data-dir="$work/data/n$i" --log-level=warn \
+    > "$work/data/out$i" 2> "$work/data/err$i" &
+  node_pids+=($!)
+  pids+=($!)
+  for _ in $(seq 100); do grep -q listening "$work/data/out$i" && break; sleep 0.1; done
+  nodes+="${nodes:+,}127.0.0.1:$(sed -n 's/.*http=[^:]*:\([0-9]*\).*/\1/p' "$work/data/out$i")"
+}
+
+# Starts `size` nodes (without etcd when size is 1, or Ni: N independent single nodes);
+# sets node_pids, etcd_pid, nodes.
 start() {
-  local size=$1
+  local size=$1 i
   node_pids=() etcd_pid="" nodes=""
   rm -rf "$work/data"
   mkdir -p "$work/data"
-  if [ "$size" -eq 1 ]; then
-    "$bin/keel-node" --http-port=0 --data-dir="$work/data/n1" --log-level=warn \
-      > "$work/data/out" 2> "$work/data/err" &
-    node_pids=($!)
-    pids+=($!)
-    for _ in $(seq 100); do grep -q listening "$work/data/out" && break; sleep 0.1; done
-    nodes="127.0.0.1:$(sed -n 's/.*http=[^:]*:\([0-9]*\).*/\1/p' "$work/data/out")"
+  if [ "$size" = 1 ] || [[ $size == *i ]]; then
+    for i in $(seq 1 "${size%i}"); do start_single "$i"; done
     return
   fi
   local base=$((20000 + RANDOM % 20000))
@@ -92,19 +102,52 @@ sim() {
     --rate="$rate" --json 2> "$work/sim.err"
 }
 
+# The ceiling's load: one sim per independent node at 1/n of the connections and rate,
+# their reports summed into one.
+sims() {
+  local n=$1 i sim_pids=()
+  local part_rate
+  part_rate=$(python3 -c "print($rate / $n)")
+  for i in $(seq 1 "$n"); do
+    "$bin/rideshare-sim" --node="$(cut -d, -f"$i" <<< "$nodes")" --duration="${seconds}s" \
+      --concurrency=$(((connections + n - 1) / n)) --rate="$part_rate" --seed="$i" --json \
+      > "$work/sim$i.json" 2> "$work/sim$i.err" &
+    sim_pids+=($!)
+  done
+  wait "${sim_pids[@]}" || true
+  python3 - "$work" "$n" <<'PY'
+import json, sys
+parts = []
+for i in range(1, int(sys.argv[2]) + 1):
+    try:
+        parts.append(json.load(open(f"{sys.argv[1]}/sim{i}.json")))
+    except ValueError:
+        print(f"sim {i} failed")
+        sys.exit(0)
+print(json.dumps({"rides_finished": sum(p["rides_finished"] for p in parts),
+                  "rides_per_second": sum(p["rides_per_second"] for p in parts),
+                  "pass": all(p["pass"] for p in parts)}))
+PY
+}
+
+# The load of a size: one sim spread over a cluster's nodes, or one per independent node.
+load() {
+  if [[ $1 == *i ]]; then sims "${1%i}"; else sim; fi
+}
+
 printf '%-6s %10s %14s %14s %14s %14s %12s %12s %s\n' nodes rides/s "cpu ms/ride" \
   "+etcd ms/ride" "switches/ride" "crossings/ride" efficiency "+etcd" invariants
 single_cpu=""
 for size in $sizes; do
   echo "[$size node(s)] starting, warm-up round of ${seconds}s" >&2
   start "$size"
-  sim > /dev/null || true
+  load "$size" > /dev/null || true
   echo "[$size node(s)] measured round of ${seconds}s" >&2
   read -r cpu0 sw0 <<< "$(usage_of "${node_pids[@]}")"
   etcd0=0
   [ -n "$etcd_pid" ] && read -r etcd0 _ <<< "$(usage_of "$etcd_pid")"
   cross0=$(crossings)
-  out=$(sim) || true
+  out=$(load "$size") || true
   cross1=$(crossings)
   read -r cpu1 sw1 <<< "$(usage_of "${node_pids[@]}")"
   etcd1=0
@@ -113,7 +156,7 @@ for size in $sizes; do
   python3 - "$out" "$size" "$tick" "$cpu0" "$cpu1" "$etcd0" "$etcd1" "$sw0" "$sw1" \
     "${single_cpu:-0}" "$work/single" "$cross0" "$cross1" <<'PY'
 import json, sys
-out, size, tick = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+out, size, tick = sys.argv[1], sys.argv[2], float(sys.argv[3])
 cpu0, cpu1, etcd0, etcd1, sw0, sw1 = (float(x) for x in sys.argv[4:10])
 single = float(sys.argv[10])
 cross0, cross1 = float(sys.argv[12]), float(sys.argv[13])
@@ -125,7 +168,7 @@ except ValueError:
 rides = max(1, o["rides_finished"])
 cpu_ms = (cpu1 - cpu0) / tick * 1000 / rides
 all_ms = cpu_ms + (etcd1 - etcd0) / tick * 1000 / rides
-if size == 1:
+if size == "1":
     open(sys.argv[11], "w").write(f"{cpu_ms}")
     single = cpu_ms
 eff = single / cpu_ms if single else 0
