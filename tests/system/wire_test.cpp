@@ -41,5 +41,51 @@ TEST_F(Cluster, ACallFromAPeerWithAnIllFormedKeyIsRefusedWithBadPayload) {
   EXPECT_EQ(n1.get("/healthz").status, 200);
 }
 
+// A batch whose ids do not match its calls cannot be answered: the node drops it whole,
+// counts it, and answers the next batch from the same peer.
+TEST_F(Cluster, ADamagedBatchFromAPeerIsDroppedAndCounted) {
+  auto& n1 = start_node("n1");
+  auto address = cluster_address_of(view(n1), "n1");
+  ASSERT_FALSE(address.empty());
+  caf::actor_system_config cfg;
+  cluster::configure_cluster_transport(cfg);
+  caf::actor_system sys{cfg};
+  auto [host, port] = split_address(address);
+  auto endpoint = sys.middleman().remote_actor(host, port);
+  ASSERT_TRUE(endpoint) << caf::to_string(endpoint.error());
+
+  auto call = [](const std::string& key) {
+    builtin::Increment inc;
+    inc.set_by(1);
+    cluster::wire_call c;
+    c.target_type = "counter";
+    c.target_key = key;
+    c.message_type = "Increment";
+    c.payload = inc.SerializeAsString();
+    c.budget_ms = 5000;
+    c.caller = "test";
+    c.hops = 1;
+    return c;
+  };
+  caf::scoped_actor link{sys};
+  link->send(*endpoint, cluster::wire_batch{{1, 2}, {call("damaged")}});
+  link->send(*endpoint, cluster::wire_batch{{7, 8}, {call("whole"), call("whole")}});
+  // The two answers may come back in one wire_answers or in two.
+  std::vector<uint64_t> ids;
+  bool waiting = true;
+  while (waiting && ids.size() < 2)
+    link->receive(
+        [&](cluster::wire_answers& a) {
+          ASSERT_EQ(a.ids.size(), a.replies.size());
+          ids.insert(ids.end(), a.ids.begin(), a.ids.end());
+          for (const auto& r : a.replies) EXPECT_EQ(r.code, 0) << r.error;
+        },
+        caf::after(std::chrono::seconds{10}) >> [&] { waiting = false; });
+  EXPECT_EQ(ids, (std::vector<uint64_t>{7, 8}));
+  EXPECT_EQ(n1.post("/v1/actors/counter/whole/Get", "").body, counter_body(2));
+  EXPECT_EQ(n1.post("/v1/actors/counter/damaged/Get", "").body, counter_body(0));
+  EXPECT_EQ(metric_value(n1.get("/metrics").body, "keel_cluster_wire_damaged_total"), 1u);
+}
+
 }  // namespace
 }  // namespace keel::test

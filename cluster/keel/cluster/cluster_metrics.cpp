@@ -14,6 +14,10 @@ void cluster_metrics::render(std::string& out, const cluster_snapshot& now, cons
   render_counter(out, "keel_cluster_calls_held_total",
                  "Calls held on this node while their partition moved between nodes.",
                  calls_held.value());
+  render_counter(out, "keel_cluster_wire_damaged_total",
+                 "Batches of calls or answers from other nodes whose ids did not match their "
+                 "calls or replies, dropped (their calls end at their deadlines).",
+                 wire_damaged.value());
   render_counter(out, "keel_replica_batches_applied_total",
                  "Commits of other nodes' partitions this node applied as a replica.",
                  replica_batches_applied.value());

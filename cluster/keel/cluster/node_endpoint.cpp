@@ -85,6 +85,11 @@ void accept_call(node_runtime* runtime, cluster_metrics* metrics, wire_call& cal
 
 using endpoint_actor = caf::stateful_actor<endpoint_state>;
 
+// A call refused because this node is stopping: it did not run, so `unavailable`.
+wire_reply stopping_reply(const node_runtime& runtime) {
+  return failed_reply(errc::unavailable, "node " + runtime.options().node_id + " is stopping");
+}
+
 bool all_answered(const endpoint_state& st) {
   return st.answering.empty() && st.batched_unanswered == 0 && st.ready.empty();
 }
@@ -93,6 +98,8 @@ bool all_answered(const endpoint_state& st) {
 // through the endpoint's mailbox with a response.
 caf::result<wire_reply> accept_single(endpoint_actor* self, node_runtime* runtime,
                                       cluster_metrics* metrics, wire_call& call) {
+  // As for a batch's calls: a stopping node starts nothing new.
+  if (self->state.stopping) return stopping_reply(*runtime);
   if (call.one_way) {
     accept_call(runtime, metrics, call, [](wire_reply) {});
     return wire_reply{};
@@ -124,15 +131,17 @@ void queue_answer(endpoint_actor* self, caf::strong_actor_ptr& link, uint64_t id
 void accept_batch(endpoint_actor* self, node_runtime* runtime, cluster_metrics* metrics,
                   wire_batch& batch) {
   auto link = self->current_sender();
-  if (batch.ids.size() != batch.calls.size()) return;  // damaged: no call can be answered
+  if (batch.ids.size() != batch.calls.size()) {
+    metrics->wire_damaged.add();  // no call can be answered: the callers' deadlines end them
+    return;
+  }
   for (size_t i = 0; i < batch.calls.size(); ++i) {
     auto& call = batch.calls[i];
     if (!call.one_way) ++self->state.batched_unanswered;
     // A stopping node answers what ran here and starts nothing new: not run, so unavailable.
     if (self->state.stopping) {
       if (!call.one_way) {
-        auto refused =
-            failed_reply(errc::unavailable, "node " + runtime->options().node_id + " is stopping");
+        auto refused = stopping_reply(*runtime);
         queue_answer(self, link, batch.ids[i], refused);
       }
       continue;
