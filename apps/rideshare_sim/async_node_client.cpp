@@ -1,9 +1,13 @@
 #include "async_node_client.hpp"
 
+#include <openssl/err.h>
 #include <asio/connect.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+
+#include "client_tls.hpp"
 
 namespace keel::sim {
 
@@ -52,25 +56,58 @@ asio::awaitable<http_reply> async_node_client::exchange(std::string method, std:
   co_return reply;
 }
 
+// Connects, and for an https node shakes hands; false with connect_error_ set if either
+// failed.
+asio::awaitable<bool> async_node_client::connect() {
+  connect_error_ = "Connection";
+  auto [resolve_error, addresses] =
+      co_await resolver_.async_resolve(node_.host, std::to_string(node_.port), as_result);
+  if (resolve_error || timed_out_) co_return false;
+  auto [connect_error, connected] = co_await asio::async_connect(socket_, addresses, as_result);
+  if (connect_error || timed_out_) co_return false;
+  asio::error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay{true}, ignored);
+  tls_.reset();
+  if (!node_.https) co_return true;
+  if (!node_.tls) {
+    connect_error_ = "TLS: no TLS context for " + node_.host;
+    co_return false;
+  }
+  tls_.emplace(socket_, node_.tls->context());
+  ERR_clear_error();
+  if (!expect_peer(tls_->native_handle(), node_.host)) {
+    connect_error_ = tls_failure("TLS setup for " + node_.host);
+    co_return false;
+  }
+  auto [handshake_error] =
+      co_await tls_->async_handshake(asio::ssl::stream_base::client, as_result);
+  if (handshake_error || timed_out_) {
+    connect_error_ = "TLS handshake with " + node_.host + ": " + handshake_error.message();
+    co_return false;
+  }
+  co_return true;
+}
+
+// Runs `op` on the TLS stream if the connection has one, else on the socket.
+template <class Operation>
+asio::awaitable<std::pair<asio::error_code, size_t>> async_node_client::on_stream(Operation op) {
+  auto [error, n] = tls_ ? co_await op(*tls_) : co_await op(socket_);
+  co_return std::pair{error, n};
+}
+
 asio::awaitable<http_reply> async_node_client::exchange_on_connection(const std::string& method,
                                                                       const std::string& path,
                                                                       const std::string& body) {
-  if (!socket_.is_open()) {
-    auto [resolve_error, addresses] =
-        co_await resolver_.async_resolve(node_.host, std::to_string(node_.port), as_result);
-    if (resolve_error || timed_out_) co_return fail("Connection");
-    auto [connect_error, connected] = co_await asio::async_connect(socket_, addresses, as_result);
-    if (connect_error || timed_out_) co_return fail("Connection");
-    asio::error_code ignored;
-    socket_.set_option(asio::ip::tcp::no_delay{true}, ignored);
-  }
+  if (!socket_.is_open() && !co_await connect()) co_return fail(connect_error_);
   format_request(request_, method, path, node_, body);
-  auto [write_error, written] =
-      co_await asio::async_write(socket_, asio::buffer(request_), as_result);
+  auto [write_error, written] = co_await on_stream([this](auto& stream) {
+    return asio::async_write(stream, asio::buffer(request_), as_result);
+  });
   if (write_error) co_return fail("Write");
   response_reader reader;
   while (!reader.complete()) {
-    auto [read_error, n] = co_await socket_.async_read_some(asio::buffer(buffer_), as_result);
+    auto [read_error, n] = co_await on_stream(
+        [this](auto& stream) { return stream.async_read_some(asio::buffer(buffer_), as_result); });
     if (read_error) co_return fail("Read");  // closed, broken, or closed by the watchdog
     if (!reader.feed(buffer_.data(), n)) {
       disconnect();

@@ -9,6 +9,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ssl/stream.hpp>
 
 #include "http_wire.hpp"
 #include "sim_options.hpp"
@@ -19,7 +20,7 @@ namespace keel::sim {
 /// each exchange, so one thread drives every connection from one epoll loop, as wrk does: a
 /// thread per connection blocked in recv cost two context switches per request, on the two
 /// cores the node under test runs on too (docs/benchmarks.md). Requests leave in one send;
-/// responses are read with response_reader.
+/// responses are read with response_reader. An https node's connection is TLS (client_tls).
 /// Thread safety: externally synchronized; used only on the thread running its io_context.
 class async_node_client {
  public:
@@ -47,10 +48,18 @@ class async_node_client {
   http_reply fail(std::string what);
   void disconnect();
 
+  asio::awaitable<bool> connect();
+  template <class Operation>
+  asio::awaitable<std::pair<asio::error_code, size_t>> on_stream(Operation op);
+
   endpoint node_;
   std::chrono::milliseconds timeout_;
   asio::ip::tcp::resolver resolver_;
   asio::ip::tcp::socket socket_;
+  // TLS over socket_ for an https node; made anew for each connection, never destroyed
+  // while an operation on it is pending (the watchdog only closes socket_).
+  std::optional<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
+  std::string connect_error_;
   std::optional<clock::time_point> busy_since_;  // set while an exchange runs
   bool timed_out_ = false;
   clock::time_point last_used_;

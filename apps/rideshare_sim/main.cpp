@@ -1,5 +1,6 @@
 // rideshare-sim: drives keel-node's ride-sharing API with concurrent riders and drivers,
 // then checks that the money and the drivers add up.
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <CLI/CLI.hpp>
 
+#include "client_tls.hpp"
 #include "invariants.hpp"
 #include "keel/cluster/cluster.pb.h"
 #include "node_client.hpp"
@@ -54,7 +56,8 @@ counters read_counters(node_client& client) {
 
 // The counters summed over every member up: on a cluster a ride's turns run on all nodes.
 // A single node answers /v1/cluster as a one-member cluster.
-counters read_cluster_counters(node_client& probe, std::chrono::milliseconds timeout) {
+counters read_cluster_counters(node_client& probe, const endpoint& first,
+                               std::chrono::milliseconds timeout) {
   auto reply = probe.get("/v1/cluster");
   keel::cluster::ClusterView view;
   google::protobuf::util::JsonParseOptions options;
@@ -68,6 +71,10 @@ counters read_cluster_counters(node_client& probe, std::chrono::milliseconds tim
     if (m.status() != "up") continue;
     auto where = parse_endpoint(m.http_address());
     if (!where) return {};
+    // Members serve as the first node does: the same scheme, CA and key.
+    where->https = first.https;
+    where->tls = first.tls;
+    where->api_key = first.api_key;
     node_client member{*where, timeout};
     auto c = read_counters(member);
     if (!c.durable_turns || !c.turns) return {};
@@ -75,6 +82,27 @@ counters read_cluster_counters(node_client& probe, std::chrono::milliseconds tim
     *total.turns += *c.turns;
   }
   return total;
+}
+
+// Gives every node the API key, and every https:// node the TLS context; an error if the
+// CA cannot be loaded or is given for plaintext nodes only.
+std::optional<std::string> use_tls(sim_options& opts, const std::string& ca_file,
+                                   const std::string& api_key) {
+  bool any_https =
+      std::any_of(opts.nodes.begin(), opts.nodes.end(), [](const endpoint& e) { return e.https; });
+  if (!ca_file.empty() && !any_https) return "--ca given, but no --node is https://host:port";
+  std::shared_ptr<const client_tls> tls;
+  if (any_https) {
+    std::string error;
+    tls = client_tls::make(ca_file, error);
+    if (!tls) return "cannot use TLS: " + error;
+  }
+  for (auto& node : opts.nodes) {
+    node.api_key = api_key;
+    if (node.https) node.tls = tls;
+  }
+  opts.node = opts.nodes.front();
+  return std::nullopt;
 }
 
 // The live line on stderr, rewritten in place once a second until `done`.
@@ -113,13 +141,15 @@ int main(int argc, char** argv) {
            opts.nodes.clear();
            for (const auto& text : texts) {
              auto node = parse_endpoint(text);
-             if (!node) throw CLI::ValidationError("--node", "'" + text + "' is not host:port");
+             if (!node)
+               throw CLI::ValidationError("--node", "'" + text + "' is not [https://]host:port");
              opts.nodes.push_back(*node);
            }
            opts.node = opts.nodes.front();
          },
-         "keel-node's HTTP address; repeated or comma-separated, the dispatchers' connections "
-         "are spread over the nodes (the first also serves the probes and the checks)")
+         "keel-node's HTTP address, https://host:port for a node serving TLS; repeated or "
+         "comma-separated, the dispatchers' connections are spread over the nodes (the first "
+         "also serves the probes and the checks)")
       ->default_str("127.0.0.1:8080")
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -129,6 +159,10 @@ int main(int argc, char** argv) {
                  "the last one ends")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
+  std::string ca_file;
+  app.add_option("--ca", ca_file,
+                 "PEM file of the CA that signed the https:// nodes' certificates (default: the "
+                 "system's CAs)");
   std::string api_key;
   app.add_option("--api-key", api_key, "API key, for a node run with --api-keys-file")
       ->envname("KEEL_API_KEY");
@@ -159,8 +193,10 @@ int main(int argc, char** argv) {
   duration_option(app, "--request-timeout", opts.request_timeout, "per-call client timeout");
   app.add_flag("--json", opts.json, "print one JSON object on stdout instead of the table");
   CLI11_PARSE(app, argc, argv);
-  opts.node.api_key = api_key;
-  for (auto& node : opts.nodes) node.api_key = api_key;
+  if (auto failure = use_tls(opts, ca_file, api_key)) {
+    std::cerr << "rideshare-sim: " << *failure << "\n";
+    return exit_no_node;
+  }
   // A ride count alone still needs a time bound; ten minutes is far beyond any sane run.
   if (opts.rides > 0 && duration->count() == 0) opts.duration = std::chrono::minutes{10};
 
@@ -170,7 +206,7 @@ int main(int argc, char** argv) {
   if (!metrics.ok()) {
     std::cerr << fmt::format(
         "rideshare-sim: cannot reach keel-node at {} ({}); start one, e.g. keel-node "
-        "--http-port={} --data-dir=DIR, or pass --node=host:port\n",
+        "--http-port={} --data-dir=DIR, or pass --node=[https://]host:port\n",
         node_text, metrics.error_key(), opts.node.port);
     return exit_no_node;
   }
@@ -188,7 +224,7 @@ int main(int argc, char** argv) {
     std::cerr << "rideshare-sim: placing drivers failed: " << *failure << "\n";
     return exit_no_node;
   }
-  auto before = read_cluster_counters(probe, opts.request_timeout);
+  auto before = read_cluster_counters(probe, opts.node, opts.request_timeout);
 
   run_control control;
   control.started = clock::now();
@@ -236,7 +272,7 @@ int main(int argc, char** argv) {
                              opts.settle_timeout.count() / 1000.0, rides.size());
     auto payments = settle_payments(opts, rides);
     // After settling, so the payment and processor turns each ride causes are counted.
-    auto after = read_cluster_counters(probe, opts.request_timeout);
+    auto after = read_cluster_counters(probe, opts.node, opts.request_timeout);
     auto per_ride = [&](std::optional<double> a, std::optional<double> b,
                         double own) -> std::optional<double> {
       if (!a || !b || summary.rides_finished == 0) return std::nullopt;

@@ -9,6 +9,8 @@
 #include <cerrno>
 
 #include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 namespace keel::sim {
 
@@ -29,8 +31,50 @@ node_client::~node_client() {
 }
 
 void node_client::disconnect() {
+  if (ssl_) SSL_free(ssl_);
+  ssl_ = nullptr;
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+}
+
+// The handshake, bounded by the socket's timeouts; the certificate is checked against the
+// CA and the node's host (client_tls).
+bool node_client::start_tls(std::string& error) {
+  if (!node_.tls) {
+    error = "TLS: no TLS context for " + node_.host;
+    disconnect();
+    return false;
+  }
+  ERR_clear_error();
+  ssl_ = SSL_new(node_.tls->native());
+  if (!ssl_ || !expect_peer(ssl_, node_.host) || SSL_set_fd(ssl_, fd_) != 1 ||
+      SSL_connect(ssl_) != 1) {
+    error = tls_failure("TLS handshake with " + node_.host);
+    disconnect();
+    return false;
+  }
+  return true;
+}
+
+bool node_client::send_all(std::string_view bytes) {
+  for (size_t sent = 0; sent < bytes.size();) {
+    auto left = bytes.size() - sent;
+    long n = ssl_ ? SSL_write(ssl_, bytes.data() + sent, static_cast<int>(left))
+                  : ::send(fd_, bytes.data() + sent, left, MSG_NOSIGNAL);
+    if (n < 0 && !ssl_ && errno == EINTR) continue;
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+long node_client::receive_some() {
+  for (;;) {
+    long n = ssl_ ? SSL_read(ssl_, buffer_.data(), static_cast<int>(buffer_.size()))
+                  : ::recv(fd_, buffer_.data(), buffer_.size(), 0);
+    if (n < 0 && !ssl_ && errno == EINTR) continue;
+    return n;
+  }
 }
 
 bool node_client::connect_socket(std::string& error) {
@@ -56,7 +100,7 @@ bool node_client::connect_socket(std::string& error) {
     if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
       ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
       fd_ = fd;
-      return true;
+      return !node_.https || start_tls(error);
     }
     ::close(fd);
   }
@@ -73,20 +117,14 @@ http_reply node_client::exchange(std::string_view method, const std::string& pat
   last_used_ = now;
 
   format_request(request_, method, path, node_, body);
-  for (size_t sent = 0; sent < request_.size();) {
-    auto n = ::send(fd_, request_.data() + sent, request_.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      disconnect();
-      return transport_failure("Write");
-    }
-    sent += static_cast<size_t>(n);
+  if (!send_all(request_)) {
+    disconnect();
+    return transport_failure("Write");
   }
 
   response_reader reader;
   while (!reader.complete()) {
-    auto n = ::recv(fd_, buffer_.data(), buffer_.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
+    auto n = receive_some();
     if (n <= 0) {  // closed, broken, or the read timeout (EAGAIN) passed
       disconnect();
       return transport_failure("Read");

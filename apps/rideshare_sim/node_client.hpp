@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client_tls.hpp"
 #include "http_wire.hpp"
 #include "sim_options.hpp"
 
@@ -16,7 +17,7 @@ namespace keel::sim {
 /// checks (the load itself runs on async_node_client). A request leaves in one send, and
 /// blocking reads are bounded by socket timeouts instead of a poll before each read:
 /// cpp-httplib sent every POST as two segments and polled ~6 times per exchange
-/// (docs/benchmarks.md).
+/// (docs/benchmarks.md). An https node's connection is TLS over the same blocking socket.
 /// Thread safety: externally synchronized (one thread at a time; in practice one owner).
 class node_client {
  public:
@@ -33,11 +34,16 @@ class node_client {
  private:
   http_reply exchange(std::string_view method, const std::string& path, std::string_view body);
   bool connect_socket(std::string& error);
+  bool start_tls(std::string& error);
+  bool send_all(std::string_view bytes);
+  // Bytes read into buffer_; <= 0: closed, broken, or the read timeout passed.
+  long receive_some();
   void disconnect();
 
   endpoint node_;
   std::chrono::milliseconds timeout_;
   int fd_ = -1;
+  SSL* ssl_ = nullptr;  // over fd_ for an https node
   std::chrono::steady_clock::time_point last_used_;
   std::string request_;  // reused buffer of the request being sent
   std::vector<char> buffer_;

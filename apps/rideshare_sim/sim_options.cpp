@@ -16,11 +16,16 @@ std::optional<int64_t> parse_int(std::string_view text) {
 }  // namespace
 
 std::optional<endpoint> parse_endpoint(std::string_view text) {
+  bool https = text.starts_with("https://");
+  if (https)
+    text.remove_prefix(8);
+  else if (text.starts_with("http://"))
+    text.remove_prefix(7);
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return std::nullopt;
   auto port = parse_int(text.substr(colon + 1));
   if (!port || *port <= 0 || *port > 65535) return std::nullopt;
-  return endpoint{std::string{text.substr(0, colon)}, static_cast<int>(*port), {}};
+  return endpoint{std::string{text.substr(0, colon)}, static_cast<int>(*port), {}, https, {}};
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {

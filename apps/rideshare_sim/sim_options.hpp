@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,16 +10,21 @@
 
 namespace keel::sim {
 
+class client_tls;
+
 /// Where keel-node's HTTP API listens.
 /// Immutable once parsed; safe to share between threads.
 struct endpoint {
   std::string host;
   int port = 0;
-  std::string api_key;  // sent as `Authorization: Bearer KEY` when set
+  std::string api_key;                    // sent as `Authorization: Bearer KEY` when set
+  bool https = false;                     // given as https://host:port
+  std::shared_ptr<const client_tls> tls;  // set for https before any connection
 };
 
-/// Parses "host:port"; nullopt when the text is not of that form (the CLI turns this into
-/// its own validation error, so no error value is needed here).
+/// Parses "host:port", "http://host:port" or "https://host:port"; nullopt when the text is
+/// not of that form (the CLI turns this into its own validation error, so no error value
+/// is needed here).
 std::optional<endpoint> parse_endpoint(std::string_view text);
 
 /// Parses "250ms", "10s" or "2m"; nullopt when the text is not a duration.
@@ -27,7 +33,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 /// rideshare-sim's command line. Filled once in main before any thread starts, then only read:
 /// safe to share between threads as const.
 struct sim_options {
-  endpoint node{"127.0.0.1", 8080, {}};  // the first of `nodes`: probes, setup and checks
+  endpoint node{"127.0.0.1", 8080, {}, false, {}};  // the first of `nodes`: probes, setup and checks
   // Every node given; connection i goes to nodes[i % size], as a load balancer in front of
   // a cluster would spread them.
   std::vector<endpoint> nodes{node};

@@ -91,6 +91,34 @@ TEST_F(TlsHttp, KeelctlReadsATlsNodeWhoseCertificateTheGivenCaSigned) {
   EXPECT_NE(out.find("cannot reach keel-node at 127.0.0.1:" + port), std::string::npos) << out;
 }
 
+// The showcase over TLS: rideshare-sim runs its rides against a node that serves only
+// TLS, checking the node's certificate; with another CA it refuses the node, naming why.
+TEST_F(TlsHttp, RideshareSimRunsItsRidesOverHttps) {
+  node_process node{dir.sub("data"), tls_flags()};
+  ASSERT_GT(node.tls_port(), 0);
+  auto https = "--node=https://127.0.0.1:" + std::to_string(node.tls_port());
+  std::string out;
+  ASSERT_EQ(run_to_exit(RIDESHARE_SIM_BINARY,
+                        {https, "--ca=" + certs.cert("ca"), "--rides=100", "--concurrency=4",
+                         "--drivers=50", "--json"},
+                        out),
+            0)
+      << out << "\n--- node:\n"
+      << node.log();
+  EXPECT_NE(out.find(R"("rides_finished":100)"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("pass":true)"), std::string::npos) << out;
+
+  EXPECT_EQ(run_to_exit(RIDESHARE_SIM_BINARY,
+                        {https, "--ca=" + certs.cert("other-ca"), "--rides=1"}, out),
+            2);
+  EXPECT_NE(out.find("TLS handshake with 127.0.0.1: certificate verify failed"), std::string::npos)
+      << out;
+  EXPECT_EQ(run_to_exit(RIDESHARE_SIM_BINARY,
+                        {https, "--ca=" + dir.sub("missing.pem"), "--rides=1"}, out),
+            2);
+  EXPECT_NE(out.find("cannot use TLS: --ca " + dir.sub("missing.pem")), std::string::npos) << out;
+}
+
 TEST_F(TlsHttp, PlaintextIsRefusedOnTheTlsPortAndNoPlaintextPortIsOpen) {
   node_process node{dir.sub("data"), tls_flags()};
   ASSERT_GT(node.tls_port(), 0);
