@@ -8,9 +8,9 @@
 # Each size runs a warm-up round first and is measured on the second, as a warm cluster.
 #   apps/rideshare_sim/scale-bench.sh [build/bin] [seconds] [connections] [sizes] [rate] [copies]
 # sizes: e.g. "1 3 5" (default "1 3"); "3i" is the ceiling of 3: three independent single
-# nodes, no etcd, each with its own sim at a third of the connections and of the rate, so
-# no call crosses nodes and what remains is the cost of splitting one host's load over
-# processes; rate: rides/s on a schedule (rideshare-sim --rate),
+# nodes, no etcd, each with its own sim at a third of the connections, the rate, the
+# drivers and the riders, so no call crosses nodes and what remains is the cost of
+# splitting one host's load over processes; rate: rides/s on a schedule (rideshare-sim --rate),
 # 0 (default) for saturation; copies: the clusters' --replication-factor, 1 (default) to
 # compare like with like with the single node, which keeps one copy, or 2 to see what the
 # second copy costs. The sim's own CPU is not counted.
@@ -23,13 +23,15 @@ rate=${5:-0}
 copies=${6:-1}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
-pids=()
+pids=()      # single nodes running
+sim_pids=()  # sims running
 cleanup() {
+  for pid in "${sim_pids[@]}" "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   [ -s "$work/data/cluster.pids" ] && "$here/../cluster/stop-cluster.sh" "$work/data" >/dev/null
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 tick=$(getconf CLK_TCK)
 
 # CPU ticks (user + system) and context switches (every thread's) of the given processes.
@@ -94,28 +96,30 @@ stop() {
   else
     kill "${node_pids[@]}" 2>/dev/null || true
     wait "${node_pids[@]}" 2>/dev/null || true
+    pids=()
   fi
 }
 
-sim() {
-  "$bin/rideshare-sim" --node="$nodes" --duration="${seconds}s" --concurrency="$connections" \
-    --rate="$rate" --json 2> "$work/sim.err"
-}
-
-# The ceiling's load: one sim per independent node at 1/n of the connections and rate,
-# their reports summed into one.
+# Runs `k` sims at once (one: against every node of `targets`, comma-separated; more: sim i
+# against the i-th), each with 1/k of the connections (split exactly), of the rate and of
+# the drivers and riders, so k sims make one load between them; prints their reports
+# summed into one. Each sim places its drivers within the measured round, as every size's
+# does.
 sims() {
-  local n=$1 i sim_pids=()
-  local part_rate
-  part_rate=$(python3 -c "print($rate / $n)")
-  for i in $(seq 1 "$n"); do
-    "$bin/rideshare-sim" --node="$(cut -d, -f"$i" <<< "$nodes")" --duration="${seconds}s" \
-      --concurrency=$(((connections + n - 1) / n)) --rate="$part_rate" --seed="$i" --json \
-      > "$work/sim$i.json" 2> "$work/sim$i.err" &
+  local k=$1 targets=$2 i
+  sim_pids=()
+  for i in $(seq 1 "$k"); do
+    local target=$targets
+    [ "$k" -gt 1 ] && target=$(cut -d, -f"$i" <<< "$targets")
+    "$bin/rideshare-sim" --node="$target" --duration="${seconds}s" \
+      --concurrency=$((connections / k + (i <= connections % k ? 1 : 0))) \
+      --rate="$(python3 -c "print($rate / $k)")" --drivers=$((200 / k)) --riders=$((1000 / k)) \
+      --seed="$i" --json > "$work/sim$i.json" 2> "$work/sim$i.err" &
     sim_pids+=($!)
   done
   wait "${sim_pids[@]}" || true
-  python3 - "$work" "$n" <<'PY'
+  sim_pids=()
+  python3 - "$work" "$k" <<'PY'
 import json, sys
 parts = []
 for i in range(1, int(sys.argv[2]) + 1):
@@ -130,9 +134,10 @@ print(json.dumps({"rides_finished": sum(p["rides_finished"] for p in parts),
 PY
 }
 
-# The load of a size: one sim spread over a cluster's nodes, or one per independent node.
+# The load of a size: one sim spread over a cluster's nodes (as a load balancer would), or
+# one per independent node.
 load() {
-  if [[ $1 == *i ]]; then sims "${1%i}"; else sim; fi
+  if [[ $1 == *i ]]; then sims "${1%i}" "$nodes"; else sims 1 "$nodes"; fi
 }
 
 printf '%-6s %10s %14s %14s %14s %14s %12s %12s %s\n' nodes rides/s "cpu ms/ride" \

@@ -1,4 +1,5 @@
 #include "keel/rideshare/placement.hpp"
+#include "keel/rideshare/ride_id.hpp"
 
 #include <gtest/gtest.h>
 

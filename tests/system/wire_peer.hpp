@@ -48,10 +48,8 @@ cluster::wire_reply ask_as_peer(caf::actor_system& sys, const std::string& addre
   return ask_endpoint(sys, *endpoint, std::move(msg));
 }
 
-/// Calls counter/<key> Increment{by: 1} on a node's `endpoint` as a peer node would.
-inline cluster::wire_reply increment_over_the_wire(caf::actor_system& sys,
-                                                   const caf::actor& endpoint,
-                                                   const std::string& key) {
+/// counter/<key> Increment{by: 1} as a peer node sends it.
+inline cluster::wire_call increment_call(const std::string& key) {
   builtin::Increment inc;
   inc.set_by(1);
   cluster::wire_call call;
@@ -62,7 +60,14 @@ inline cluster::wire_reply increment_over_the_wire(caf::actor_system& sys,
   call.budget_ms = 5000;
   call.caller = "test";
   call.hops = 1;
-  return ask_endpoint(sys, endpoint, std::move(call));
+  return call;
+}
+
+/// Calls counter/<key> Increment{by: 1} on a node's `endpoint` as a peer node would.
+inline cluster::wire_reply increment_over_the_wire(caf::actor_system& sys,
+                                                   const caf::actor& endpoint,
+                                                   const std::string& key) {
+  return ask_endpoint(sys, endpoint, increment_call(key));
 }
 
 /// The cluster address `view` gives member `node_id`; empty if it lists no such member.

@@ -54,22 +54,10 @@ TEST_F(Cluster, ADamagedBatchFromAPeerIsDroppedAndCounted) {
   auto endpoint = sys.middleman().remote_actor(host, port);
   ASSERT_TRUE(endpoint) << caf::to_string(endpoint.error());
 
-  auto call = [](const std::string& key) {
-    builtin::Increment inc;
-    inc.set_by(1);
-    cluster::wire_call c;
-    c.target_type = "counter";
-    c.target_key = key;
-    c.message_type = "Increment";
-    c.payload = inc.SerializeAsString();
-    c.budget_ms = 5000;
-    c.caller = "test";
-    c.hops = 1;
-    return c;
-  };
   caf::scoped_actor link{sys};
-  link->send(*endpoint, cluster::wire_batch{{1, 2}, {call("damaged")}});
-  link->send(*endpoint, cluster::wire_batch{{7, 8}, {call("whole"), call("whole")}});
+  link->send(*endpoint, cluster::wire_batch{{1, 2}, {increment_call("damaged")}});
+  link->send(*endpoint,
+             cluster::wire_batch{{7, 8}, {increment_call("whole"), increment_call("whole")}});
   // The two answers may come back in one wire_answers or in two.
   std::vector<uint64_t> ids;
   bool waiting = true;

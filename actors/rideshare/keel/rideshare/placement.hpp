@@ -25,13 +25,6 @@ inline constexpr int64_t cells_per_region = 4;
 /// The region holding cell `c` (floor division: cell -1 lies in region -1).
 cell_id region_of(cell_id c);
 
-/// The group of a rider and of its rides: 8 hex digits of a hash of the rider's id, so any
-/// rider id fits in a ride id.
-std::string rider_group_of(std::string_view rider_id);
-
-/// A new ride id of a ride of `rider_id`: "r-<rider group>-<16 random hex digits>".
-std::string new_ride_id(std::string_view rider_id);
-
 /// What each type is placed by; a key that does not have the form the app makes is placed
 /// by its own id.
 placement_key cell_placement(std::string_view key) noexcept;     // "x:y": "region/<x/4>:<y/4>"

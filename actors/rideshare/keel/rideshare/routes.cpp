@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "keel/rideshare/actor_names.hpp"
-#include "keel/rideshare/placement.hpp"
+#include "keel/rideshare/ride_id.hpp"
 #include "keel/rideshare/rideshare.hpp"
 #include "keel/rideshare/rideshare.pb.h"
 #include "keel/runtime/http/gateway.hpp"
