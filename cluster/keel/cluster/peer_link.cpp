@@ -56,6 +56,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using beat_atom = caf::atom_constant<caf::atom("beat")>;
+using dial_atom = caf::atom_constant<caf::atom("dial")>;
 
 constexpr auto heartbeat_interval = 200ms;
 // A beat this late means this process did not run (SIGSTOP, a starved machine): the peer's
@@ -74,7 +75,8 @@ struct link_state {
   std::string node_id;
   std::string host;
   uint16_t port = 0;
-  caf::actor peer;  // the peer's endpoint; null while not connected
+  std::chrono::milliseconds dial_delay{0};  // spawn_peer_link
+  caf::actor peer;                          // the peer's endpoint; null while not connected
   bool connecting = false;
   std::chrono::steady_clock::time_point connect_started{};
   int failed_connects = 0;  // in a row, not refused
@@ -230,12 +232,20 @@ void on_connected(link_actor* self, caf::actor peer) {
   for (auto& [hex, promise] : gathers) gather(self, std::move(hex), std::move(promise));
 }
 
+void dial(link_actor* self);
+
 void connect(link_actor* self) {
   auto& st = self->state;
   if (st.connecting) return;
   st.connecting = true;
-  st.connect_started = st.clock->now();
   if (!st.peer) set_health(self, link_health::state::connecting);
+  if (st.dial_delay.count() == 0) return dial(self);
+  self->delayed_send(self, st.dial_delay, dial_atom::value);
+}
+
+void dial(link_actor* self) {
+  auto& st = self->state;
+  st.connect_started = st.clock->now();
   // The openssl module's middleman dials TLS with this node's certificate (cluster TLS).
   auto& sys = self->system();
   auto mm = sys.has_openssl_manager() ? sys.openssl_manager().actor_handle()
@@ -346,7 +356,8 @@ void beat(link_actor* self) {
 }
 
 caf::behavior link(link_actor* self, std::string node_id, std::string host, uint16_t port,
-                   refused_fn on_refused, std::shared_ptr<link_health> health,
+                   std::chrono::milliseconds dial_delay, refused_fn on_refused,
+                   std::shared_ptr<link_health> health,
                    std::shared_ptr<const monotonic_clock> clock,
                    std::shared_ptr<spdlog::logger> log) {
   auto& st = self->state;
@@ -357,6 +368,7 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
   st.node_id = std::move(node_id);
   st.host = std::move(host);
   st.port = port;
+  st.dial_delay = dial_delay;
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     if (msg.source != st.peer.address()) return;
@@ -409,6 +421,7 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
         return promise;
       },
       [self](beat_atom) { beat(self); },
+      [self](dial_atom) { dial(self); },
       [self](stop_atom) {
         fail_pending(self, "node is stopping");
         fail_waiting(self, "node is stopping");
@@ -420,12 +433,12 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
 }  // namespace
 
 caf::actor spawn_peer_link(caf::actor_system& sys, std::string node_id, std::string host,
-                           uint16_t port, refused_fn on_refused,
-                           std::shared_ptr<link_health> health,
+                           uint16_t port, std::chrono::milliseconds dial_delay,
+                           refused_fn on_refused, std::shared_ptr<link_health> health,
                            std::shared_ptr<const monotonic_clock> clock,
                            std::shared_ptr<spdlog::logger> log) {
-  return sys.spawn(link, std::move(node_id), std::move(host), port, std::move(on_refused),
-                   std::move(health), std::move(clock), std::move(log));
+  return sys.spawn(link, std::move(node_id), std::move(host), port, dial_delay,
+                   std::move(on_refused), std::move(health), std::move(clock), std::move(log));
 }
 
 }  // namespace keel::cluster

@@ -71,11 +71,13 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 /// Spawns the link to node `node_id`'s endpoint at `host:port`: one actor per peer that
 /// keeps a connection, heartbeats the peer (phi-accrual) and fails its calls at once when
 /// the peer is lost, publishing what it knows in `health`. Heartbeat silences, connect
-/// times and health times are read from `clock` (the runtime's).
+/// times and health times are read from `clock` (the runtime's). Each dial waits
+/// `dial_delay` first (member_links.hpp: with cluster TLS, the link of the node with the
+/// greater id, so that the two nodes of a pair never dial each other at once).
 /// Thread safety: the actor is called by messages from any thread.
 caf::actor spawn_peer_link(caf::actor_system& sys, std::string node_id, std::string host,
-                           uint16_t port, refused_fn on_refused,
-                           std::shared_ptr<link_health> health,
+                           uint16_t port, std::chrono::milliseconds dial_delay,
+                           refused_fn on_refused, std::shared_ptr<link_health> health,
                            std::shared_ptr<const monotonic_clock> clock,
                            std::shared_ptr<spdlog::logger> log);
 
