@@ -50,6 +50,10 @@ __attribute__((visibility("default"))) int SSL_accept(SSL* ssl) {
   return next(ssl);
 }
 
+// Named by keel_cluster's link options (`--undefined`), so that every binary linking
+// keel_cluster links this file, and with it the four functions above.
+__attribute__((visibility("default"))) void keel_ssl_error_queue_anchor() {}
+
 }  // extern "C"
 
 namespace keel::cluster {
