@@ -49,7 +49,7 @@ struct link_state {
   caf::actor peer;                          // the peer's endpoint; null while not connected
   bool connecting = false;
   std::chrono::steady_clock::time_point connect_started{};  // this dial
-  std::chrono::steady_clock::time_point round_started{};    // the first dial since connect()
+  std::chrono::steady_clock::time_point round_started{};    // the first dial of a round
   int failed_connects = 0;                                  // in a row, not refused
   bool lost = false;  // the link went down; the next connect decides whether the peer is gone
   // Our own heartbeats on top of CAF's: a peer whose pongs stop (hung, not dead) is
@@ -209,7 +209,8 @@ void connect(link_actor* self) {
   auto& st = self->state;
   if (st.connecting) return;
   st.connecting = true;
-  st.round_started = st.clock->now() + st.dial_delay;
+  // A retry for waiting calls (failed_connects) continues the round.
+  if (st.failed_connects == 0) st.round_started = st.clock->now() + st.dial_delay;
   if (!st.peer) set_health(self, link_health::state::connecting);
   if (st.dial_delay.count() == 0) return dial(self);
   self->delayed_send(self, st.dial_delay, dial_atom::value);
