@@ -25,6 +25,7 @@
 #include "keel/cluster/cluster_directory.hpp"
 #include "keel/cluster/etcd_client.hpp"
 #include "keel/cluster/membership.hpp"
+#include "keel/cluster/ssl_error_queue.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/runtime/actor_call.hpp"
 #include "keel/runtime/builtin.pb.h"
@@ -80,6 +81,8 @@ std::unique_ptr<caf::actor_system_config> cluster_config(const cluster::cluster_
   auto cfg = std::make_unique<caf::actor_system_config>();
   // As keel-node sets them: node A, and the raw CAF baseline peer with it.
   configure_scheduler(*cfg, 2);
+  if (tls.enabled() && !cluster::ssl_error_queue_guarded())
+    throw std::runtime_error("keel-bench's SSL calls do not reach Keel's guard");
   cluster::configure_cluster_transport(*cfg, tls);
   return cfg;
 }

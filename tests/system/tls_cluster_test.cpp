@@ -43,15 +43,7 @@ class TlsCluster : public Cluster {
   test_certs certs_{dir_.path()};
 };
 
-// The next two tests are disabled: each fails about one run in ten (run them with
-// --gtest_also_run_disabled_tests). When both TLS nodes dial each other, the second
-// connection to complete is closed as redundant (BASP keeps one per pair), and at that
-// moment both nodes lose the pair's route, the first connection's too ("connected", then
-// "lost: remote link unreachable" on both, in the same millisecond); the redials can repeat
-// it. Calls then fail with `unavailable` and a leaving node's handoff never lands. Not seen in
-// plaintext; suspected in CAF 0.17's openssl module, root cause not found (docs/architecture.md,
-// Known limits). Enable both once it is fixed.
-TEST_F(TlsCluster, DISABLED_NodesWhoseCertificatesTheClusterCaSignedCallEachOther) {
+TEST_F(TlsCluster, NodesWhoseCertificatesTheClusterCaSignedCallEachOther) {
   auto& n1 = start_node("n1", tls_flags("n1"));
   auto& n2 = start_node("n2", tls_flags("n2"));
   ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s)) << n1.log();
@@ -64,7 +56,7 @@ TEST_F(TlsCluster, DISABLED_NodesWhoseCertificatesTheClusterCaSignedCallEachOthe
   EXPECT_EQ(n2.post("/v1/actors/counter/" + key + "/Get", "").body, counter_body(2));
 }
 
-TEST_F(TlsCluster, DISABLED_LeavingNodeHandsItsPartitionsOverWithMutualTls) {
+TEST_F(TlsCluster, LeavingNodeHandsItsPartitionsOverWithMutualTls) {
   auto& n1 = start_node("n1", tls_flags("n1"));
   auto& n2 = start_node("n2", tls_flags("n2"));
   ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s)) << n1.log();
@@ -82,8 +74,17 @@ cluster::wire_reply increment_as_peer(const cluster::cluster_tls& tls, const std
   cluster::configure_cluster_transport(cfg, tls);
   caf::actor_system sys{cfg};
   auto [host, port] = split_address(address);
-  auto endpoint = tls.enabled() ? caf::openssl::remote_actor(sys, host, port)
-                                : sys.middleman().remote_actor(host, port);
+  auto dial = [&, host = host, port = port] {
+    return tls.enabled() ? caf::openssl::remote_actor(sys, host, port)
+                         : sys.middleman().remote_actor(host, port);
+  };
+  // CAF 0.17's BASP broker starts a dial's last-seen time at the clock's epoch, so its first
+  // heartbeat tick (every 200 ms) fails a dial still in its TLS handshake with
+  // connection_timeout, long before the 2 s limit. peer_link retries such a dial; so does
+  // this peer. A refusal is another error.
+  auto endpoint = dial();
+  for (int i = 0; i < 3 && !endpoint && endpoint.error() == caf::sec::connection_timeout; ++i)
+    endpoint = dial();
   if (!endpoint)
     return cluster::failed_reply(errc::unavailable, "refused: " + caf::to_string(endpoint.error()));
   return increment_over_the_wire(sys, *endpoint, key);

@@ -3,9 +3,29 @@
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 
 namespace keel::cluster {
+
+namespace {
+
+// When two nodes dial each other at once, CAF's BASP keeps one connection per pair, and
+// each node decides alone which one is redundant: the one whose handshake finds a route to
+// the peer already there. Over TLS a client sends its BASP handshake only once its TLS
+// handshake is done, so each node can take the other's dial first and close its own, and
+// the pair is left with none ("connected", then "lost: remote link unreachable" on both).
+// So with cluster TLS the node with the greater id dials later: by then the other's
+// connection is up, and its own closes as the redundant one on both sides, which is
+// harmless. Plaintext handshakes at once, and its dials are not delayed.
+constexpr std::chrono::milliseconds tls_later_dial{300};
+
+std::chrono::milliseconds dial_delay(caf::actor_system& sys, const std::string& self,
+                                     const std::string& peer) {
+  return sys.has_openssl_manager() && peer < self ? tls_later_dial : std::chrono::milliseconds{0};
+}
+
+}  // namespace
 
 member_links::member_links(caf::actor_system& sys, std::string self, refused_at_fn on_refused,
                            std::shared_ptr<const monotonic_clock> clock,
@@ -34,6 +54,7 @@ caf::actor member_links::link_to(const std::string& node_id, const std::string& 
   auto handle = spawn_peer_link(
       sys_, node_id, cluster_address.substr(0, colon),
       static_cast<uint16_t>(std::stoi(cluster_address.substr(colon + 1))),
+      dial_delay(sys_, self_, node_id),
       [fn = on_refused_, cluster_address](const std::string& id) { fn(id, cluster_address); },
       health, clock_, log_);
   links_[node_id] = peer{cluster_address, handle, std::move(health)};

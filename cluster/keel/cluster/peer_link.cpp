@@ -22,40 +22,11 @@
 
 namespace keel::cluster {
 
-std::string_view link_health::name(state s) noexcept {
-  switch (s) {
-    case state::connecting:
-      return "connecting";
-    case state::connected:
-      return "connected";
-    case state::suspected:
-      return "suspected";
-    case state::unreachable:
-      return "unreachable";
-    case state::stopped:
-      return "stopped";
-  }
-  return "stopped";
-}
-
-void link_health::set(state s, std::chrono::steady_clock::time_point now) {
-  auto before = state_.exchange(s, std::memory_order_acq_rel);
-  if (before == state::connected && s != state::connected)
-    lost_at_.store(now.time_since_epoch().count(), std::memory_order_release);
-}
-
-std::chrono::milliseconds link_health::unreachable_for(
-    std::chrono::steady_clock::time_point now) const {
-  if (current() == state::connected) return std::chrono::milliseconds{0};
-  auto since = std::chrono::steady_clock::time_point{
-      std::chrono::steady_clock::duration{lost_at_.load(std::memory_order_acquire)}};
-  return std::chrono::duration_cast<std::chrono::milliseconds>(now - since);
-}
-
 namespace {
 
 using namespace std::chrono_literals;
 using beat_atom = caf::atom_constant<caf::atom("beat")>;
+using dial_atom = caf::atom_constant<caf::atom("dial")>;
 
 constexpr auto heartbeat_interval = 200ms;
 // A beat this late means this process did not run (SIGSTOP, a starved machine): the peer's
@@ -74,11 +45,13 @@ struct link_state {
   std::string node_id;
   std::string host;
   uint16_t port = 0;
-  caf::actor peer;  // the peer's endpoint; null while not connected
+  std::chrono::milliseconds dial_delay{0};  // spawn_peer_link
+  caf::actor peer;                          // the peer's endpoint; null while not connected
   bool connecting = false;
-  std::chrono::steady_clock::time_point connect_started{};
-  int failed_connects = 0;  // in a row, not refused
-  bool lost = false;        // the link went down; the next connect decides whether the peer is gone
+  std::chrono::steady_clock::time_point connect_started{};  // this dial
+  std::chrono::steady_clock::time_point round_started{};    // the first dial of a round
+  int failed_connects = 0;                                  // in a row, not refused
+  bool lost = false;  // the link went down; the next connect decides whether the peer is gone
   // Our own heartbeats on top of CAF's: a peer whose pongs stop (hung, not dead) is
   // suspected once phi says the silence is abnormal for this link; calls to it then fail at
   // once instead of waiting for their deadline. A pong clears the suspicion.
@@ -230,12 +203,35 @@ void on_connected(link_actor* self, caf::actor peer) {
   for (auto& [hex, promise] : gathers) gather(self, std::move(hex), std::move(promise));
 }
 
+void dial(link_actor* self);
+
 void connect(link_actor* self) {
   auto& st = self->state;
   if (st.connecting) return;
   st.connecting = true;
-  st.connect_started = st.clock->now();
+  // A retry for waiting calls (failed_connects) continues the round.
+  if (st.failed_connects == 0) st.round_started = st.clock->now() + st.dial_delay;
   if (!st.peer) set_health(self, link_health::state::connecting);
+  if (st.dial_delay.count() == 0) return dial(self);
+  self->delayed_send(self, st.dial_delay, dial_atom::value);
+}
+
+// CAF 0.17's BASP broker starts a dial's last-seen time at its clock's epoch, so its next
+// heartbeat tick (middleman.heartbeat-interval, 200 ms) ends a dial whose handshake is still
+// under way with connection_timeout, however young. A TLS handshake often spans a tick (a
+// loaded host: every one); plaintext's hardly ever does, and keeps its behaviour. The tick
+// has just passed, so a TLS dial is tried again at once, until the round took connect_limit.
+bool dial_again_after_tick(link_actor* self, const caf::error& err) {
+  auto& st = self->state;
+  if (err != caf::sec::connection_timeout || !self->system().has_openssl_manager()) return false;
+  if (st.clock->now() - st.round_started >= connect_limit) return false;
+  dial(self);
+  return true;
+}
+
+void dial(link_actor* self) {
+  auto& st = self->state;
+  st.connect_started = st.clock->now();
   // The openssl module's middleman dials TLS with this node's certificate (cluster TLS).
   auto& sys = self->system();
   auto mm = sys.has_openssl_manager() ? sys.openssl_manager().actor_handle()
@@ -250,6 +246,7 @@ void connect(link_actor* self) {
             fail_waiting(self, "node " + st.node_id + " has no endpoint");
           },
           [self](caf::error& err) {
+            if (dial_again_after_tick(self, err)) return;
             auto& st = self->state;
             st.connecting = false;
             // Timed out long after its limit: this process was paused meanwhile (SIGSTOP),
@@ -346,7 +343,8 @@ void beat(link_actor* self) {
 }
 
 caf::behavior link(link_actor* self, std::string node_id, std::string host, uint16_t port,
-                   refused_fn on_refused, std::shared_ptr<link_health> health,
+                   std::chrono::milliseconds dial_delay, refused_fn on_refused,
+                   std::shared_ptr<link_health> health,
                    std::shared_ptr<const monotonic_clock> clock,
                    std::shared_ptr<spdlog::logger> log) {
   auto& st = self->state;
@@ -357,6 +355,7 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
   st.node_id = std::move(node_id);
   st.host = std::move(host);
   st.port = port;
+  st.dial_delay = dial_delay;
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     if (msg.source != st.peer.address()) return;
@@ -409,6 +408,7 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
         return promise;
       },
       [self](beat_atom) { beat(self); },
+      [self](dial_atom) { dial(self); },
       [self](stop_atom) {
         fail_pending(self, "node is stopping");
         fail_waiting(self, "node is stopping");
@@ -420,12 +420,12 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
 }  // namespace
 
 caf::actor spawn_peer_link(caf::actor_system& sys, std::string node_id, std::string host,
-                           uint16_t port, refused_fn on_refused,
-                           std::shared_ptr<link_health> health,
+                           uint16_t port, std::chrono::milliseconds dial_delay,
+                           refused_fn on_refused, std::shared_ptr<link_health> health,
                            std::shared_ptr<const monotonic_clock> clock,
                            std::shared_ptr<spdlog::logger> log) {
-  return sys.spawn(link, std::move(node_id), std::move(host), port, std::move(on_refused),
-                   std::move(health), std::move(clock), std::move(log));
+  return sys.spawn(link, std::move(node_id), std::move(host), port, dial_delay,
+                   std::move(on_refused), std::move(health), std::move(clock), std::move(log));
 }
 
 }  // namespace keel::cluster

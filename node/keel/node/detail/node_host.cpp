@@ -16,6 +16,7 @@
 #include "keel/cluster/graceful_leave.hpp"
 #include "keel/cluster/membership.hpp"
 #include "keel/cluster/partition_key_claims.hpp"
+#include "keel/cluster/ssl_error_queue.hpp"
 #include "keel/cluster/wire.hpp"
 #include "keel/otlp/otlp_exporter.hpp"
 #include "keel/runtime/builtin_actors.hpp"
@@ -87,6 +88,9 @@ std::optional<int> node_host::open_store() {
   mopts.etcd = opts_.etcd;
   mopts.etcd_tls = {opts_.etcd_ca, {opts_.etcd_cert, opts_.etcd_key}};
   mopts.transport_tls = {{opts_.cluster_tls_cert, opts_.cluster_tls_key}, opts_.cluster_tls_ca};
+  // Without the guard one TLS session's error fails the others (ssl_error_queue.hpp).
+  if (mopts.transport_tls.enabled() && !cluster::ssl_error_queue_guarded())
+    return fail("this keel-node's calls to SSL_read and SSL_write do not reach Keel's guard");
   mopts.cluster_name = opts_.cluster_name;
   mopts.node_id = opts_.node_id;
   mopts.lease_ttl = std::chrono::ceil<std::chrono::seconds>(opts_.lease_ttl);
