@@ -54,7 +54,7 @@ cluster_directory::cluster_directory(membership& members, node_runtime& runtime,
       links_(
           sys, self_,
           [this](const std::string& lost, const std::string& address) { suspect(lost, address); },
-          runtime.options().monotonic, log_) {
+          runtime.options().monotonic, log_, metrics_.wire_damaged) {
   start_handoff(std::move(before_ingest));
   replicas_ =
       std::make_unique<replica_applier>(members_, runtime_.partitions(), sys_, metrics_, log_);

@@ -16,7 +16,8 @@ void cluster_metrics::render(std::string& out, const cluster_snapshot& now, cons
                  calls_held.value());
   render_counter(out, "keel_cluster_wire_damaged_total",
                  "Batches of calls or answers from other nodes whose ids did not match their "
-                 "calls or replies, dropped (their calls end at their deadlines).",
+                 "calls or replies, or answers not from the link's peer, dropped (their calls "
+                 "end at their deadlines).",
                  wire_damaged.value());
   render_counter(out, "keel_replica_batches_applied_total",
                  "Commits of other nodes' partitions this node applied as a replica.",

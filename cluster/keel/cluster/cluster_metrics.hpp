@@ -15,7 +15,8 @@ struct cluster_metrics {
   counter calls_sent;      // calls and tells this node forwarded to their owner's node
   counter calls_received;  // calls and tells other nodes forwarded here
   counter calls_held;      // calls held while their partition moved
-  counter wire_damaged;    // batches of calls or answers whose ids do not match, dropped
+  counter wire_damaged;    // batches of calls or answers that do not match, or answers
+                           // not from the link's peer: dropped
   // Replication (DESIGN.md "Replication and failover").
   counter replica_batches_applied;  // wire_replicate messages applied here as a replica
   counter replica_batches_refused;  // ... refused (stale epoch, out of sequence, malformed)

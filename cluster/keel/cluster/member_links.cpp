@@ -29,12 +29,13 @@ std::chrono::milliseconds dial_delay(caf::actor_system& sys, const std::string& 
 
 member_links::member_links(caf::actor_system& sys, std::string self, refused_at_fn on_refused,
                            std::shared_ptr<const monotonic_clock> clock,
-                           std::shared_ptr<spdlog::logger> log)
+                           std::shared_ptr<spdlog::logger> log, counter& wire_damaged)
     : sys_(sys),
       self_(std::move(self)),
       on_refused_(std::move(on_refused)),
       clock_(std::move(clock)),
-      log_(std::move(log)) {}
+      log_(std::move(log)),
+      wire_damaged_(wire_damaged) {}
 
 caf::actor member_links::link_to(const std::string& node_id, const std::string& cluster_address) {
   std::lock_guard guard{mutex_};
@@ -56,7 +57,7 @@ caf::actor member_links::link_to(const std::string& node_id, const std::string& 
       static_cast<uint16_t>(std::stoi(cluster_address.substr(colon + 1))),
       dial_delay(sys_, self_, node_id),
       [fn = on_refused_, cluster_address](const std::string& id) { fn(id, cluster_address); },
-      health, clock_, log_);
+      health, clock_, log_, &wire_damaged_);
   links_[node_id] = peer{cluster_address, handle, std::move(health)};
   return handle;
 }

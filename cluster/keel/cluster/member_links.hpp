@@ -14,6 +14,7 @@
 
 #include "keel/cluster/cluster.pb.h"
 #include "keel/cluster/peer_link.hpp"
+#include "keel/runtime/metrics.hpp"
 
 namespace spdlog {
 class logger;
@@ -31,10 +32,12 @@ class member_links {
   /// `on_refused` is called on a link's thread when its peer's port refused a reconnect,
   /// with the address the link was made for.
   /// `clock` (the runtime's) times reachability, here and in the links, which share it.
-  /// Requires: `sys` outlives the links.
+  /// The links count the answers they drop in `wire_damaged` (peer_link.hpp).
+  /// Requires: `sys` and `wire_damaged` outlive the links.
   using refused_at_fn = std::function<void(const std::string& node_id, const std::string& address)>;
   member_links(caf::actor_system& sys, std::string self, refused_at_fn on_refused,
-               std::shared_ptr<const monotonic_clock> clock, std::shared_ptr<spdlog::logger> log);
+               std::shared_ptr<const monotonic_clock> clock, std::shared_ptr<spdlog::logger> log,
+               counter& wire_damaged);
   member_links(const member_links&) = delete;
   member_links& operator=(const member_links&) = delete;
 
@@ -62,6 +65,7 @@ class member_links {
   const refused_at_fn on_refused_;
   const std::shared_ptr<const monotonic_clock> clock_;
   const std::shared_ptr<spdlog::logger> log_;
+  counter& wire_damaged_;
 
   mutable std::mutex mutex_;
   std::map<std::string, peer> links_;  // node id -> its link; guarded by mutex_

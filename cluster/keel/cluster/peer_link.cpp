@@ -46,6 +46,7 @@ struct link_state {
   std::string host;
   uint16_t port = 0;
   std::chrono::milliseconds dial_delay{0};  // spawn_peer_link
+  counter* wire_damaged = nullptr;          // answers dropped (cluster_metrics)
   caf::actor peer;                          // the peer's endpoint; null while not connected
   bool connecting = false;
   std::chrono::steady_clock::time_point connect_started{};  // this dial
@@ -169,7 +170,13 @@ void send_call(link_actor* self, envelope_ptr env, wire_call call) {
 
 void answered(link_actor* self, wire_answers& answers) {
   auto& st = self->state;
-  if (answers.ids.size() != answers.replies.size()) return;  // damaged; the deadlines end them
+  // Only the peer's endpoint answers this link's calls: answers from anyone else, or whose
+  // ids do not match their replies, are dropped, and the calls end at their deadlines.
+  if (answers.ids.size() != answers.replies.size() || !st.peer ||
+      self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(st.peer)) {
+    if (st.wire_damaged) st.wire_damaged->add();
+    return;
+  }
   for (size_t i = 0; i < answers.ids.size(); ++i) {
     auto it = st.pending.find(answers.ids[i]);
     if (it == st.pending.end()) continue;
@@ -346,9 +353,10 @@ caf::behavior link(link_actor* self, std::string node_id, std::string host, uint
                    std::chrono::milliseconds dial_delay, refused_fn on_refused,
                    std::shared_ptr<link_health> health,
                    std::shared_ptr<const monotonic_clock> clock,
-                   std::shared_ptr<spdlog::logger> log) {
+                   std::shared_ptr<spdlog::logger> log, counter* wire_damaged) {
   auto& st = self->state;
   st.log = std::move(log);
+  st.wire_damaged = wire_damaged;
   st.on_refused = std::move(on_refused);
   st.health = std::move(health);
   st.clock = std::move(clock);
@@ -423,9 +431,10 @@ caf::actor spawn_peer_link(caf::actor_system& sys, std::string node_id, std::str
                            uint16_t port, std::chrono::milliseconds dial_delay,
                            refused_fn on_refused, std::shared_ptr<link_health> health,
                            std::shared_ptr<const monotonic_clock> clock,
-                           std::shared_ptr<spdlog::logger> log) {
+                           std::shared_ptr<spdlog::logger> log, counter* wire_damaged) {
   return sys.spawn(link, std::move(node_id), std::move(host), port, dial_delay,
-                   std::move(on_refused), std::move(health), std::move(clock), std::move(log));
+                   std::move(on_refused), std::move(health), std::move(clock), std::move(log),
+                   wire_damaged);
 }
 
 }  // namespace keel::cluster

@@ -13,6 +13,7 @@
 #include "keel/cluster/link_health.hpp"
 #include "keel/runtime/clock.hpp"
 #include "keel/runtime/envelope.hpp"
+#include "keel/runtime/metrics.hpp"
 
 namespace spdlog {
 class logger;
@@ -39,12 +40,14 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 /// the peer is lost, publishing what it knows in `health`. Heartbeat silences, connect
 /// times and health times are read from `clock` (the runtime's). Each dial waits
 /// `dial_delay` first (member_links.hpp: with cluster TLS, the link of the node with the
-/// greater id, so that the two nodes of a pair never dial each other at once).
+/// greater id, so that the two nodes of a pair never dial each other at once). Answers
+/// that are not the peer endpoint's, or whose ids do not match their replies, are dropped
+/// and counted in `wire_damaged` (if any). Requires: `wire_damaged` outlives the actor.
 /// Thread safety: the actor is called by messages from any thread.
 caf::actor spawn_peer_link(caf::actor_system& sys, std::string node_id, std::string host,
                            uint16_t port, std::chrono::milliseconds dial_delay,
                            refused_fn on_refused, std::shared_ptr<link_health> health,
                            std::shared_ptr<const monotonic_clock> clock,
-                           std::shared_ptr<spdlog::logger> log);
+                           std::shared_ptr<spdlog::logger> log, counter* wire_damaged);
 
 }  // namespace keel::cluster
