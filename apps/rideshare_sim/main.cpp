@@ -2,6 +2,7 @@
 // then checks that the money and the drivers add up.
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -193,6 +194,9 @@ int main(int argc, char** argv) {
   duration_option(app, "--request-timeout", opts.request_timeout, "per-call client timeout");
   app.add_flag("--json", opts.json, "print one JSON object on stdout instead of the table");
   CLI11_PARSE(app, argc, argv);
+  // OpenSSL writes to its sockets with write(), not send(MSG_NOSIGNAL): a node that hangs
+  // up must cost an exchange, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
   if (auto failure = use_tls(opts, ca_file, api_key)) {
     std::cerr << "rideshare-sim: " << *failure << "\n";
     return exit_no_node;

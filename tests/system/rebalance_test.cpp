@@ -11,6 +11,7 @@
 #include <random>
 
 #include "cluster_fixture.hpp"
+#include "keel/rideshare/ride_id.hpp"
 #include "keel/runtime/actor_id.hpp"
 
 namespace keel::test {
@@ -482,10 +483,10 @@ TEST_F(Rebalance, AlertInboxEntriesMoveWithTheirPartition) {
   start_node("n3");
   ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 3; }, 5s));
   // Inboxes whose partitions will move to n4.
-  // An inbox lives with its rider (the app's partition key, placement.hpp), which this
-  // process did not declare: placed by the rider's id.
+  // An inbox lives with its rider's group (the app's partition key, placement.hpp), which
+  // this process did not declare: its partition is the group's.
   auto riders = keys_moving_to_n4("m", 3, [](const std::string& rider) {
-    return actor_id{"rider", rider};
+    return actor_id{"rider-group", rideshare::rider_group_of(rider)};
   });
   ASSERT_EQ(riders.size(), 3u);
   std::vector<std::string> inboxes;

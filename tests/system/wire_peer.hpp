@@ -9,6 +9,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
@@ -18,6 +19,12 @@
 #include "keel/runtime/errc.hpp"
 
 namespace keel::test {
+
+/// The test's own actor system, with the cluster's transport, as a peer node has.
+struct peer_system {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{(cluster::configure_cluster_transport(cfg), cfg)};
+};
 
 /// "host:port" as CAF's remote_actor takes it.
 inline std::pair<std::string, uint16_t> split_address(const std::string& address) {

@@ -34,9 +34,8 @@ TEST_F(Cluster, ACallFromAPeerWithAnIllFormedKeyIsRefusedWithBadPayload) {
   auto& n1 = start_node("n1");
   auto address = cluster_address_of(view(n1), "n1");
   ASSERT_FALSE(address.empty());
-  caf::actor_system_config cfg;
-  cluster::configure_cluster_transport(cfg);
-  caf::actor_system sys{cfg};
+  peer_system peer;
+  auto& sys = peer.sys;
 
   auto good = increment_at(sys, address, "wire-ok");
   ASSERT_EQ(good.code, 0) << good.error;
@@ -55,9 +54,8 @@ TEST_F(Cluster, ADamagedBatchFromAPeerIsDroppedAndCounted) {
   auto& n1 = start_node("n1");
   auto address = cluster_address_of(view(n1), "n1");
   ASSERT_FALSE(address.empty());
-  caf::actor_system_config cfg;
-  cluster::configure_cluster_transport(cfg);
-  caf::actor_system sys{cfg};
+  peer_system peer;
+  auto& sys = peer.sys;
   auto [host, port] = split_address(address);
   auto endpoint = sys.middleman().remote_actor(host, port);
   ASSERT_TRUE(endpoint) << caf::to_string(endpoint.error());
@@ -89,9 +87,8 @@ TEST_F(Cluster, ALinkTakesAnswersOnlyFromItsPeer) {
   auto& n1 = start_node("n1", {"--test-actors"});
   auto address = cluster_address_of(view(n1), "n1");
   ASSERT_FALSE(address.empty());
-  caf::actor_system_config cfg;
-  cluster::configure_cluster_transport(cfg);
-  caf::actor_system sys{cfg};
+  peer_system peer;
+  auto& sys = peer.sys;
   auto [host, port] = split_address(address);
   auto clock = std::make_shared<monotonic_clock>();
   counter dropped;
