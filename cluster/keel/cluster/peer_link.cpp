@@ -170,9 +170,10 @@ void send_call(link_actor* self, envelope_ptr env, wire_call call) {
 
 void answered(link_actor* self, wire_answers& answers) {
   auto& st = self->state;
+  if (!st.peer) return;  // lost meanwhile: its calls failed with it
   // Only the peer's endpoint answers this link's calls: answers from anyone else, or whose
   // ids do not match their replies, are dropped, and the calls end at their deadlines.
-  if (answers.ids.size() != answers.replies.size() || !st.peer ||
+  if (answers.ids.size() != answers.replies.size() ||
       self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(st.peer)) {
     if (st.wire_damaged) st.wire_damaged->add();
     return;
