@@ -1,6 +1,8 @@
 #include "async_node_client.hpp"
 
 #include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <asio/connect.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl/stream.hpp>
@@ -82,7 +84,11 @@ asio::awaitable<bool> async_node_client::connect() {
   auto [handshake_error] =
       co_await tls_->async_handshake(asio::ssl::stream_base::client, as_result);
   if (handshake_error || timed_out_) {
-    connect_error_ = "TLS handshake with " + node_.host + ": " + handshake_error.message();
+    if (!timed_out_) {
+      connect_error_ = "TLS handshake with " + node_.host + ": " + handshake_error.message();
+      if (auto verify = SSL_get_verify_result(tls_->native_handle()); verify != X509_V_OK)
+        connect_error_ += std::string{" ("} + X509_verify_cert_error_string(verify) + ")";
+    }
     co_return false;
   }
   co_return true;

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <cerrno>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -58,6 +60,20 @@ std::string tls_failure(const std::string& what) {
   char text[256];
   ERR_error_string_n(code, text, sizeof text);  // names the system error too
   return what + ": " + text;
+}
+
+std::string tls_failure(const std::string& what, SSL* ssl, int result) {
+  auto saved_errno = errno;
+  if (!ssl) return tls_failure(what);
+  auto kind = SSL_get_error(ssl, result);
+  if (kind == SSL_ERROR_SYSCALL && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)) {
+    ERR_clear_error();
+    return "Timeout";
+  }
+  auto failure = tls_failure(what);
+  if (auto verify = SSL_get_verify_result(ssl); verify != X509_V_OK)
+    failure += std::string{" ("} + X509_verify_cert_error_string(verify) + ")";
+  return failure;
 }
 
 }  // namespace keel::sim

@@ -45,4 +45,9 @@ bool expect_peer(SSL* ssl, const std::string& host);
 /// e.g. "TLS handshake: certificate verify failed"; `what` names the operation.
 std::string tls_failure(const std::string& what);
 
+/// The same for an operation on `ssl` that returned `result`: "Timeout" when a socket
+/// timeout ended it, and why the peer's certificate was refused (the name, the expiry, the
+/// CA) when that ended it.
+std::string tls_failure(const std::string& what, SSL* ssl, int result);
+
 }  // namespace keel::sim

@@ -47,8 +47,21 @@ bool judged(const ride_record& r) {
   return r.expect != payment_expectation::unknown && !r.payment_id.empty();
 }
 
+// A check's read, tried again (three tries in all) when it failed in transport rather than
+// in HTTP: a connection the checker could not open (a burst of TLS handshakes from every
+// checker thread at once) says nothing about the node's state.
+template <class Exchange>
+http_reply read_for_check(Exchange exchange) {
+  http_reply reply;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    reply = exchange();
+    if (reply.status != 0) break;
+  }
+  return reply;
+}
+
 void fetch_payment(node_client& client, const ride_record& ride, payment_view& view) {
-  auto reply = client.get("/v1/payments/" + ride.payment_id);
+  auto reply = read_for_check([&] { return client.get("/v1/payments/" + ride.payment_id); });
   rideshare::Payment payment;
   if (!reply.ok() || !parse_json(reply.body, payment)) {
     // With the body: a payment that stays unreadable must say why (which node, which move).
@@ -62,7 +75,8 @@ void fetch_payment(node_client& client, const ride_record& ride, payment_view& v
 }
 
 void fetch_ledger(node_client& client, const ride_record& ride, payment_view& view) {
-  auto reply = client.post("/v1/actors/processor/" + ride.payment_id + "/GetLedger", "{}");
+  auto reply = read_for_check(
+      [&] { return client.post("/v1/actors/processor/" + ride.payment_id + "/GetLedger", "{}"); });
   rideshare::ProcessorState ledger;
   if (!reply.ok() || !parse_json(reply.body, ledger)) {
     view.ledger_error =

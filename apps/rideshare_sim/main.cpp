@@ -85,13 +85,25 @@ counters read_cluster_counters(node_client& probe, const endpoint& first,
   return total;
 }
 
+// What to try when the first node cannot be reached, by how it failed.
+std::string reach_hint(const endpoint& node, const http_reply& failure) {
+  if (failure.transport_error.starts_with("TLS"))
+    return "check --ca and the node's certificate; a node serving plaintext is given as "
+           "host:port";
+  if (!node.https && failure.transport_error == "Read")
+    return "a node serving TLS is given as https://host:port";
+  return fmt::format(
+      "start one, e.g. keel-node --http-port={} --data-dir=DIR, or pass "
+      "--node=[https://]host:port",
+      node.port);
+}
+
 // Gives every node the API key, and every https:// node the TLS context; an error if the
 // CA cannot be loaded or is given for plaintext nodes only.
 std::optional<std::string> use_tls(sim_options& opts, const std::string& ca_file,
                                    const std::string& api_key) {
   bool any_https =
       std::any_of(opts.nodes.begin(), opts.nodes.end(), [](const endpoint& e) { return e.https; });
-  if (!ca_file.empty() && !any_https) return "--ca given, but no --node is https://host:port";
   std::shared_ptr<const client_tls> tls;
   if (any_https) {
     std::string error;
@@ -197,6 +209,9 @@ int main(int argc, char** argv) {
   // OpenSSL writes to its sockets with write(), not send(MSG_NOSIGNAL): a node that hangs
   // up must cost an exchange, not the process.
   std::signal(SIGPIPE, SIG_IGN);
+  if (!ca_file.empty() &&
+      std::none_of(opts.nodes.begin(), opts.nodes.end(), [](const endpoint& e) { return e.https; }))
+    return app.exit(CLI::ValidationError("--ca", "given, but no --node is https://host:port"));
   if (auto failure = use_tls(opts, ca_file, api_key)) {
     std::cerr << "rideshare-sim: " << *failure << "\n";
     return exit_no_node;
@@ -204,14 +219,13 @@ int main(int argc, char** argv) {
   // A ride count alone still needs a time bound; ten minutes is far beyond any sane run.
   if (opts.rides > 0 && duration->count() == 0) opts.duration = std::chrono::minutes{10};
 
-  auto node_text = fmt::format("{}:{}", opts.node.host, opts.node.port);
+  auto node_text =
+      fmt::format("{}{}:{}", opts.node.https ? "https://" : "", opts.node.host, opts.node.port);
   node_client probe{opts.node, opts.request_timeout};
   auto metrics = probe.get("/metrics");
   if (!metrics.ok()) {
-    std::cerr << fmt::format(
-        "rideshare-sim: cannot reach keel-node at {} ({}); start one, e.g. keel-node "
-        "--http-port={} --data-dir=DIR, or pass --node=[https://]host:port\n",
-        node_text, metrics.error_key(), opts.node.port);
+    std::cerr << fmt::format("rideshare-sim: cannot reach keel-node at {} ({}); {}\n", node_text,
+                             metrics.error_key(), reach_hint(opts.node, metrics));
     return exit_no_node;
   }
   if (!metric_value(metrics.body, "keel_durable_turns_total")) {

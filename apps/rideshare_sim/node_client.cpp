@@ -47,9 +47,13 @@ bool node_client::start_tls(std::string& error) {
   }
   ERR_clear_error();
   ssl_ = SSL_new(node_.tls->native());
-  if (!ssl_ || !expect_peer(ssl_, node_.host) || SSL_set_fd(ssl_, fd_) != 1 ||
-      SSL_connect(ssl_) != 1) {
-    error = tls_failure("TLS handshake with " + node_.host);
+  if (!ssl_ || !expect_peer(ssl_, node_.host) || SSL_set_fd(ssl_, fd_) != 1) {
+    error = tls_failure("TLS setup for " + node_.host);
+    disconnect();
+    return false;
+  }
+  if (auto result = SSL_connect(ssl_); result != 1) {
+    error = tls_failure("TLS handshake with " + node_.host, ssl_, result);
     disconnect();
     return false;
   }

@@ -33,7 +33,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 /// rideshare-sim's command line. Filled once in main before any thread starts, then only read:
 /// safe to share between threads as const.
 struct sim_options {
-  endpoint node{"127.0.0.1", 8080, {}, false, {}};  // the first of `nodes`: probes, setup and checks
+  endpoint node{
+      "127.0.0.1", 8080, {}, false, {}};  // the first of `nodes`: probes, setup and checks
   // Every node given; connection i goes to nodes[i % size], as a load balancer in front of
   // a cluster would spread them.
   std::vector<endpoint> nodes{node};
