@@ -64,7 +64,6 @@ std::string tls_failure(const std::string& what) {
 
 std::string tls_failure(const std::string& what, SSL* ssl, int result) {
   auto saved_errno = errno;
-  if (!ssl) return tls_failure(what);
   auto kind = SSL_get_error(ssl, result);
   if (kind == SSL_ERROR_SYSCALL && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)) {
     ERR_clear_error();

@@ -47,7 +47,7 @@ std::string tls_failure(const std::string& what);
 
 /// The same for an operation on `ssl` that returned `result`: "Timeout" when a socket
 /// timeout ended it, and why the peer's certificate was refused (the name, the expiry, the
-/// CA) when that ended it.
+/// CA) when that ended it. Requires: `ssl` is not null.
 std::string tls_failure(const std::string& what, SSL* ssl, int result);
 
 }  // namespace keel::sim

@@ -98,14 +98,17 @@ std::string reach_hint(const endpoint& node, const http_reply& failure) {
       node.port);
 }
 
+bool any_https(const sim_options& opts) {
+  return std::any_of(opts.nodes.begin(), opts.nodes.end(),
+                     [](const endpoint& e) { return e.https; });
+}
+
 // Gives every node the API key, and every https:// node the TLS context; an error if the
-// CA cannot be loaded or is given for plaintext nodes only.
+// CA cannot be loaded.
 std::optional<std::string> use_tls(sim_options& opts, const std::string& ca_file,
                                    const std::string& api_key) {
-  bool any_https =
-      std::any_of(opts.nodes.begin(), opts.nodes.end(), [](const endpoint& e) { return e.https; });
   std::shared_ptr<const client_tls> tls;
-  if (any_https) {
+  if (any_https(opts)) {
     std::string error;
     tls = client_tls::make(ca_file, error);
     if (!tls) return "cannot use TLS: " + error;
@@ -209,8 +212,7 @@ int main(int argc, char** argv) {
   // OpenSSL writes to its sockets with write(), not send(MSG_NOSIGNAL): a node that hangs
   // up must cost an exchange, not the process.
   std::signal(SIGPIPE, SIG_IGN);
-  if (!ca_file.empty() &&
-      std::none_of(opts.nodes.begin(), opts.nodes.end(), [](const endpoint& e) { return e.https; }))
+  if (!ca_file.empty() && !any_https(opts))
     return app.exit(CLI::ValidationError("--ca", "given, but no --node is https://host:port"));
   if (auto failure = use_tls(opts, ca_file, api_key)) {
     std::cerr << "rideshare-sim: " << *failure << "\n";

@@ -27,7 +27,7 @@ namespace {
 
 using answer_atom = caf::atom_constant<caf::atom("answer")>;
 
-// Answers to batched calls bound for one calling link, and whether a flush is due.
+// Answers to batched calls bound for one calling link.
 struct answers_to {
   caf::strong_actor_ptr link;
   wire_answers answers;

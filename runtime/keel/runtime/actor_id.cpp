@@ -14,11 +14,9 @@ caf::expected<actor_id> actor_id::parse(std::string_view text) {
 }
 
 uint32_t actor_id::partition_of(std::string_view type, std::string_view key, uint64_t hash) {
-  if (partition_keys::any()) {
-    if (auto fn = partition_keys::function_of(type)) {
-      auto placed = fn(key);
-      hash = hash_of(placed.type, placed.key);
-    }
+  if (auto fn = partition_keys::function_of(type)) {
+    auto placed = fn(key);
+    hash = hash_of(placed.type, placed.key);
   }
   return static_cast<uint32_t>(hash % partition_count);
 }

@@ -77,8 +77,4 @@ placement_key partition_keys::placement_of(std::string_view type, std::string_vi
   return {std::string{type}, std::string{key}};
 }
 
-bool partition_keys::any() noexcept {
-  return the_table().count.load(std::memory_order_acquire) != 0;
-}
-
 }  // namespace keel

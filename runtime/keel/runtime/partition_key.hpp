@@ -48,14 +48,12 @@ class partition_keys {
   /// The type's partition key; nullopt for a type placed by its own id.
   static std::optional<partition_key> find(std::string_view type);
 
-  /// The type's partition key function; null for a type placed by its own id.
+  /// The type's partition key function; null for a type placed by its own id. While no
+  /// type declared one, one atomic load.
   static partition_key_fn function_of(std::string_view type) noexcept;
 
   /// What `type/key` is placed by: the partition key's result, or the id itself.
   static placement_key placement_of(std::string_view type, std::string_view key);
-
-  /// Whether any type declared one: ids skip the lookup until one does.
-  static bool any() noexcept;
 
   /// The name recorded for a type without a partition key.
   static constexpr std::string_view default_name = "id";
