@@ -10,6 +10,7 @@
 
 #include <future>
 #include <iostream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/sinks/null_sink.h>
@@ -22,6 +23,7 @@
 
 #include "call_driver.hpp"
 #include "child_process.hpp"
+#include "handoff_cost.hpp"
 #include "keel/cluster/cluster_directory.hpp"
 #include "keel/cluster/etcd_client.hpp"
 #include "keel/cluster/membership.hpp"
@@ -32,6 +34,7 @@
 #include "keel/runtime/builtin_actors.hpp"
 #include "keel/runtime/node_runtime.hpp"
 #include "keel/runtime/scheduler_config.hpp"
+#include "process_usage.hpp"
 
 namespace keel::bench {
 
@@ -79,12 +82,33 @@ double tcp_rate(int port, int n, int window) {
 
 std::unique_ptr<caf::actor_system_config> cluster_config(const cluster::cluster_tls& tls = {}) {
   auto cfg = std::make_unique<caf::actor_system_config>();
-  // As keel-node sets them: node A, and the raw CAF baseline peer with it.
-  configure_scheduler(*cfg, 2);
+  // As keel-node sets them (its default --threads: one fewer than the cores, at least one):
+  // node A, and the raw CAF baseline peer with it. A second worker here cost each call more
+  // thread switches than keel-node's own nodes pay.
+  configure_scheduler(*cfg, std::max(2u, std::thread::hardware_concurrency()) - 1);
   if (tls.enabled() && !cluster::ssl_error_queue_guarded())
     throw std::runtime_error("keel-bench's SSL calls do not reach Keel's guard");
   cluster::configure_cluster_transport(*cfg, tls);
   return cfg;
+}
+
+// A rate and what both ends of the connection spent per call: CPU in microseconds and
+// thread switches.
+struct rate_and_cost {
+  double rate = 0;
+  double cpu_us = 0;
+  double switches = 0;
+};
+
+// Runs `run`, which makes `calls` calls between this process and `peer`, and returns its
+// rate with what this process and `peer` spent per call.
+template <class Run>
+rate_and_cost with_cost(pid_t peer, int calls, Run run) {
+  auto before = process_usage::of({getpid(), peer});
+  double rate = run();
+  auto spent = process_usage::of({getpid(), peer}) - before;
+  return {rate, static_cast<double>(spent.cpu_ns) / 1e3 / calls,
+          static_cast<double>(spent.switches) / calls};
 }
 
 }  // namespace
@@ -165,6 +189,7 @@ class cross_node_pair {
   }
 
   caf::actor_system& sys() { return *sys_; }
+  pid_t node_b_pid() const { return node_b_.pid(); }
 
   // Calls per second of Get on B's counter from an actor in A, `window` in flight.
   double rate(int n, int window) {
@@ -259,24 +284,47 @@ void bench_cross_node(const bench_config& cfg, progress& prog, std::vector<resul
   server_process tcp_echo{cfg.self_path, {"--child=tcp-echo"}};
 
   std::vector<double> keel1, caf1, tcp1, keel100, caf100, tcp100, tls1, tls100;
+  // Per call, both ends summed: what a crossing costs a cluster's cores.
+  std::vector<double> keel1_cpu, tcp1_cpu, keel100_cpu, caf100_cpu, keel1_switches;
+  // What the host charges for a thread waking another, which every crossing does several
+  // times (CPU of both threads per hand-off).
+  std::vector<double> handoff_across, handoff_one_core;
+  int handoffs = cfg.quick ? 20000 : 100000;
   plain.rate(500, 1);  // warm-up: connections, activation
   tls.rate(500, 1);
   caf_rate(500, 1);
   for (int r = 0; r < cfg.rounds; ++r) {
-    keel1.push_back(plain.rate(n1, 1));
+    auto k1 = with_cost(plain.node_b_pid(), n1, [&] { return plain.rate(n1, 1); });
+    keel1.push_back(k1.rate);
+    keel1_cpu.push_back(k1.cpu_us);
+    keel1_switches.push_back(k1.switches);
     tls1.push_back(tls.rate(n1, 1));
     caf1.push_back(caf_rate(n1, 1));
-    tcp1.push_back(tcp_rate(tcp_echo.port(), n1 * 4, 1));
-    keel100.push_back(plain.rate(n100, 100));
+    auto t1 =
+        with_cost(tcp_echo.pid(), n1 * 4, [&] { return tcp_rate(tcp_echo.port(), n1 * 4, 1); });
+    tcp1.push_back(t1.rate);
+    tcp1_cpu.push_back(t1.cpu_us);
+    auto k100 = with_cost(plain.node_b_pid(), n100, [&] { return plain.rate(n100, 100); });
+    keel100.push_back(k100.rate);
+    keel100_cpu.push_back(k100.cpu_us);
     tls100.push_back(tls.rate(n100, 100));
-    caf100.push_back(caf_rate(n100, 100));
+    auto c100 = with_cost(caf_echo.pid(), n100, [&] { return caf_rate(n100, 100); });
+    caf100.push_back(c100.rate);
+    caf100_cpu.push_back(c100.cpu_us);
     tcp100.push_back(tcp_rate(tcp_echo.port(), n100 * 4, 100));
+    if (auto across = measure_handoff_across_cores(handoffs)) {
+      handoff_across.push_back(across->cpu_us);
+      handoff_one_core.push_back(measure_handoff_on_one_core(handoffs).cpu_us);
+    }
     prog.note(
         fmt::format("round {}: 1 in flight keel {:.0f}/s (mTLS {:.0f}/s), CAF {:.0f}/s, TCP "
                     "{:.0f}/s; 100 in flight keel {:.0f}/s (mTLS {:.0f}/s), CAF {:.0f}/s, TCP "
-                    "{:.0f}/s",
+                    "{:.0f}/s; per call, 1 in flight: keel {:.1f} us CPU and {:.1f} thread "
+                    "switches, TCP {:.1f} us and {:.1f}; 100 in flight: keel {:.1f} us, CAF "
+                    "{:.1f} us",
                     r + 1, keel1.back(), tls1.back(), caf1.back(), tcp1.back(), keel100.back(),
-                    tls100.back(), caf100.back(), tcp100.back()));
+                    tls100.back(), caf100.back(), tcp100.back(), k1.cpu_us, k1.switches, t1.cpu_us,
+                    t1.switches, k100.cpu_us, c100.cpu_us));
   }
   out.push_back({"f. cross-node call, 1 in flight, vs raw CAF", median(keel1), "calls/s",
                  median(caf1), median_ratio(keel1, caf1), std::nullopt});
@@ -295,6 +343,19 @@ void bench_cross_node(const bench_config& cfg, progress& prog, std::vector<resul
   }
   out.push_back({"f. cross-node round trip, 1 in flight, vs raw TCP", median(keel_rtt), "us",
                  median(tcp_rtt), median_ratio(keel_rtt, tcp_rtt), std::nullopt});
+  // CPU per call summed over both processes: a cluster's scaling efficiency pays this for
+  // every call that crosses, mostly in thread wake-ups (docs/benchmarks.md, "Scale-out").
+  out.push_back({"f. CPU per cross-node call, 1 in flight, vs a raw TCP round trip",
+                 median(keel1_cpu), "us", median(tcp1_cpu), median_ratio(keel1_cpu, tcp1_cpu),
+                 std::nullopt, true});
+  out.push_back({"f. thread switches per cross-node call, 1 in flight (context)",
+                 median(keel1_switches), "switches", 0, 0, std::nullopt, true});
+  out.push_back({"f. CPU per cross-node call, 100 in flight, vs raw CAF", median(keel100_cpu), "us",
+                 median(caf100_cpu), median_ratio(keel100_cpu, caf100_cpu), std::nullopt, true});
+  if (!handoff_across.empty())
+    out.push_back({"f. a thread waking one on another core, vs on its own core (context)",
+                   median(handoff_across), "us CPU", median(handoff_one_core),
+                   median_ratio(handoff_across, handoff_one_core), std::nullopt, true});
   out.push_back({"f. raw TCP ping-pong, 100 in flight (context)", median(tcp100), "msgs/s", 0, 0,
                  std::nullopt});
 }
