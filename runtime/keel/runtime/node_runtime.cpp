@@ -6,13 +6,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "keel/runtime/detail/activation.hpp"
-#include "keel/runtime/detail/eviction_pacer.hpp"
+#include "keel/runtime/detail/deadline_sweeper.hpp"
 #include "keel/runtime/detail/local_partition_host.hpp"
 #include "keel/runtime/detail/node_services.hpp"
 #include "keel/runtime/detail/reminder_service.hpp"
@@ -20,7 +19,6 @@
 #include "keel/runtime/detail/wire.hpp"
 #include "keel/runtime/envelope.hpp"
 #include "keel/runtime/errc.hpp"
-#include "keel/runtime/log_trace.hpp"
 #include "keel/runtime/partition_key_records.hpp"
 #include "keel/runtime/storage_keys.hpp"
 
@@ -32,76 +30,6 @@ std::shared_ptr<spdlog::logger> runtime_logger() {
   if (auto existing = spdlog::get("runtime")) return existing;
   auto log = spdlog::stderr_color_mt("runtime");
   return log;
-}
-
-// One node-wide deadline sweep instead of a CAF timeout per call (CAF_NOTES.md §7). Every
-// half idle timeout it also asks each activation to check itself for idleness: one timer
-// per activation went through CAF's clock thread, a wake-up of it for every activation
-// started (~3 per ride, ~4 % of keel-node's CPU under rideshare-sim). Near the activation
-// limit it evicts the longest-idle ones.
-struct sweeper_config {
-  call_router* router;
-  const monotonic_clock* clock;
-  std::chrono::milliseconds interval;
-  std::chrono::milliseconds idle_timeout;
-  std::chrono::milliseconds slow_request;
-  node_stats* stats;
-  std::chrono::milliseconds stats_interval;
-  std::shared_ptr<wall_clock> wall;
-  // Set when the runtime starts, not when the sweeper's thread does: a clock advanced
-  // right after start() must find the first idle check due.
-  steady_time first_idle_check;
-  std::shared_ptr<spdlog::logger> log;
-};
-
-caf::behavior deadline_sweeper(caf::event_based_actor* self, sweeper_config cfg) {
-  // Copies, not a structured binding: clang 14 (the fuzz build's) cannot capture one.
-  auto* router = cfg.router;
-  const auto* clock = cfg.clock;
-  auto interval = cfg.interval;
-  auto idle_timeout = cfg.idle_timeout;
-  auto slow_request = cfg.slow_request;
-  auto* stats = cfg.stats;
-  auto stats_interval = cfg.stats_interval;
-  auto wall = std::move(cfg.wall);
-  auto next_idle_check = cfg.first_idle_check;
-  auto log = std::move(cfg.log);
-  self->delayed_send(self, interval, detail::sweep_atom::value);
-  // On the runtime's clock, so a test that advances it closes intervals; stamped with
-  // the wall clock's time, which is what a chart's time axis shows.
-  auto next_stats_close = clock->now() + stats_interval;
-  auto idle_period = std::max(interval, idle_timeout / 2);
-  // A round scans the directory: ~10 ms per million activations here.
-  auto round_period = std::clamp(
-      std::chrono::milliseconds{static_cast<int64_t>(router->activations().max_size() / 10'000)},
-      interval, std::chrono::milliseconds{1000});
-  detail::eviction_pacer pacer{router->activations().max_size(), round_period};
-  return {
-      [=](detail::sweep_atom) mutable {
-        auto now = clock->now();
-        std::vector<pending_calls::slow_call> slow;
-        router->pending().sweep(now, slow_request, &slow);
-        for (const auto& call : slow) {
-          log_trace_scope about{call.trace};
-          log->warn("slow request: {} open {} ms, waiting on {}; trace {}", call.message,
-                    call.open.count(), call.chain, call.trace.to_hex());
-        }
-        if (idle_timeout.count() > 0 && now >= next_idle_check) {
-          next_idle_check = now + idle_period;
-          router->activations().send_to_all(
-              caf::make_message(detail::idle_atom::value, idle_timeout));
-        }
-        router->evict_idle(pacer.due(router->activations().size(), now));
-        if (now >= next_stats_close) {
-          stats->close_interval(wall->now_ms());
-          next_stats_close += stats_interval;
-          // A sweeper held up for longer than an interval closes one long interval, not a
-          // burst of short ones.
-          if (next_stats_close <= now) next_stats_close = now + stats_interval;
-        }
-        self->delayed_send(self, interval, detail::sweep_atom::value);
-      },
-  };
 }
 
 }  // namespace
@@ -151,16 +79,11 @@ node_runtime::node_runtime(caf::actor_system& sys, const type_registry& types,
     services_->store_readers.push_back(detail::spawn_store_reader(sys_, *store_));
   services_->reminders = detail::spawn_reminder_service(*services_);
   partitions_ = std::make_unique<detail::local_partition_host>(router_, *store_, *services_);
-  // Detached: a scheduled sweeper would wake a CAF worker every interval, and the
-  // work-stealing workers then poll for ~25 ms before they sleep again, so an idle node
-  // burned ~30 % of a core.
-  auto first_idle_check =
-      opts_.monotonic->now() + std::max(opts_.sweep_interval, opts_.idle_timeout / 2);
-  sweeper_ = sys_.spawn<caf::detached>(
-      deadline_sweeper,
-      sweeper_config{&router_, opts_.monotonic.get(), opts_.sweep_interval, opts_.idle_timeout,
-                     opts_.slow_request, stats_.get(), stats_opts.interval, services_->clock,
-                     first_idle_check, services_->log});
+  sweeper_ = std::make_unique<detail::deadline_sweeper>(detail::deadline_sweeper::config{
+      &router_, opts_.monotonic.get(), opts_.sweep_interval, opts_.idle_timeout, opts_.slow_request,
+      stats_.get(), stats_opts.interval, services_->clock,
+      opts_.monotonic->now() + std::max(opts_.sweep_interval, opts_.idle_timeout / 2),
+      services_->log});
 }
 
 caf::expected<std::unique_ptr<node_runtime>> node_runtime::start(caf::actor_system& sys,
@@ -236,9 +159,9 @@ void node_runtime::stop() {
   // turns and the sweep can still end calls they wait on; every activation must be gone
   // before the services they point to are.
   wait_for(router_.stop());
-  for (auto* handle : {&sweeper_, &services_->reminders})
-    caf::anon_send_exit(*handle, caf::exit_reason::user_shutdown);
-  wait_for({sweeper_, services_->reminders});
+  sweeper_->stop();
+  caf::anon_send_exit(services_->reminders, caf::exit_reason::user_shutdown);
+  wait_for({services_->reminders});
   // The store actors use the DB on their own threads: wait until they are gone before the
   // DB closes with this runtime.
   auto store_actors = services_->store_readers;

@@ -28,6 +28,7 @@
 
 namespace keel::detail {
 struct node_services;
+class deadline_sweeper;
 class local_partition_host;
 }  // namespace keel::detail
 
@@ -138,7 +139,7 @@ class node_runtime {
   call_router router_;
   std::unique_ptr<detail::node_services> services_;  // what activations share
   std::unique_ptr<detail::local_partition_host> partitions_;
-  caf::actor sweeper_;
+  std::unique_ptr<detail::deadline_sweeper> sweeper_;
   bool stopped_ = false;
   mutable std::mutex store_failure_mutex_;
   std::optional<std::string> store_failure_;  // guarded by store_failure_mutex_

@@ -88,7 +88,6 @@ using scan_atom = caf::atom_constant<caf::atom("scan")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using evict_atom = caf::atom_constant<caf::atom("evict")>;
 using timer_atom = caf::atom_constant<caf::atom("timer")>;
-using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using fire_atom = caf::atom_constant<caf::atom("fire")>;
 using fired_atom = caf::atom_constant<caf::atom("fired")>;
 // The wall clock jumped ahead (node_runtime::wall_clock_moved): fire what is due by now.
