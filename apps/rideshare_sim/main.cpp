@@ -157,10 +157,14 @@ void show_progress(const run_control& control, const std::atomic<bool>& done) {
 
 int main(int argc, char** argv) {
   CLI::App app{"rideshare-sim: load and invariant checks for keel-node's ride-sharing API"};
-  app.footer(
+  app.footer(fmt::format(
       "Exit status: 0 when every invariant passes, 1 when one fails, 2 when keel-node "
       "cannot be reached or the drivers cannot be placed, 100 or more for a bad command "
-      "line (105: a value not accepted, such as --node=[::1 without its ]).");
+      "line (105: a value not accepted, such as --node=[::1 without its ]). A ride whose "
+      "payment or ledger read got no answer even after {} tries is not judged, which "
+      "fails no invariant; the check \"rides judged\" fails when no ride could be judged "
+      "or more than {} % could not.",
+      check_read_tries, max_not_judged_share * 100));
   sim_options opts;
   app.add_option_function<std::vector<std::string>>(
          "--node",
@@ -315,7 +319,9 @@ int main(int argc, char** argv) {
     // Each payment poll and ledger read is one read-only turn of the sim's own making.
     summary.turns_per_ride =
         per_ride(before.turns, after.turns, static_cast<double>(payments.reads));
-    summary.checks = judge(opts, rides, payments);
+    auto verdicts = judge(opts, rides, payments);
+    summary.checks = std::move(verdicts.checks);
+    summary.coverage = verdicts.coverage;
     if (!after.durable_turns)
       summary.checks.push_back(
           {"node answered throughout", false, "GET /metrics failed after the payments settled"});
