@@ -39,8 +39,8 @@ http_reply transport_failure(std::string what) {
 void format_request(std::string& out, std::string_view method, std::string_view path,
                     const endpoint& node, std::string_view body) {
   out.clear();
-  fmt::format_to(std::back_inserter(out), "{} {} HTTP/1.1\r\nHost: {}:{}\r\n", method, path,
-                 node.host, node.port);
+  fmt::format_to(std::back_inserter(out), "{} {} HTTP/1.1\r\nHost: {}\r\n", method, path,
+                 node.authority());
   if (!node.api_key.empty())
     fmt::format_to(std::back_inserter(out), "Authorization: Bearer {}\r\n", node.api_key);
   if (!body.empty() || method != "GET")

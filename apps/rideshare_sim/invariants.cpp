@@ -43,17 +43,18 @@ void parallel_for(const sim_options& opts, size_t n, clock::time_point give_up, 
   for (auto& th : threads) th.join();
 }
 
-bool judged(const ride_record& r) {
+// The sim knows how the ride ended, so what its payment must end as.
+bool checkable(const ride_record& r) {
   return r.expect != payment_expectation::unknown && !r.payment_id.empty();
 }
 
-// A check's read, tried again (three tries in all) when it failed in transport rather than
-// in HTTP: a connection the checker could not open (a burst of TLS handshakes from every
-// checker thread at once) says nothing about the node's state.
+// A check's read, tried again (check_read_tries in all) when it failed in transport rather
+// than in HTTP: a connection the checker could not open (a burst of TLS handshakes from
+// every checker thread at once) says nothing about the node's state.
 template <class Exchange>
 http_reply read_for_check(Exchange exchange) {
   http_reply reply;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  for (int attempt = 0; attempt < check_read_tries; ++attempt) {
     reply = exchange();
     if (reply.status != 0) break;
   }
@@ -61,34 +62,16 @@ http_reply read_for_check(Exchange exchange) {
 }
 
 void fetch_payment(node_client& client, const ride_record& ride, payment_view& view) {
-  auto reply = read_for_check([&] { return client.get("/v1/payments/" + ride.payment_id); });
-  rideshare::Payment payment;
-  if (!reply.ok() || !parse_json(reply.body, payment)) {
-    // With the body: a payment that stays unreadable must say why (which node, which move).
-    view.fetch_error =
-        reply.ok() ? "unparseable body" : reply.error_key() + " " + reply.body.substr(0, 300);
-    return;
-  }
-  view.fetch_error.clear();
-  view.status = rideshare::Payment::Status_Name(payment.status());
-  view.amount_cents = payment.amount_cents();
+  record_payment(read_for_check([&] { return client.get("/v1/payments/" + ride.payment_id); }),
+                 view);
 }
 
 void fetch_ledger(node_client& client, const ride_record& ride, payment_view& view) {
-  auto reply = read_for_check(
-      [&] { return client.post("/v1/actors/processor/" + ride.payment_id + "/GetLedger", "{}"); });
-  rideshare::ProcessorState ledger;
-  if (!reply.ok() || !parse_json(reply.body, ledger)) {
-    view.ledger_error =
-        reply.ok() ? "unparseable body" : reply.error_key() + " " + reply.body.substr(0, 300);
-    return;
-  }
-  view.ledger_entries = ledger.done_size();
-  // The payment actor's idempotency keys: "<paymentId>:<operation>".
-  if (auto it = ledger.done().find(ride.payment_id + ":capture"); it != ledger.done().end())
-    view.ledger_capture = it->second;
-  if (auto it = ledger.done().find(ride.payment_id + ":void"); it != ledger.done().end())
-    view.ledger_void = it->second;
+  record_ledger(ride, read_for_check([&] {
+                  return client.post("/v1/actors/processor/" + ride.payment_id + "/GetLedger",
+                                     "{}");
+                }),
+                view);
 }
 
 // Collects the failures of one invariant; keeps a few examples for the report.
@@ -172,7 +155,69 @@ check_result check_drivers(const std::vector<ride_record>& rides) {
                       loose_note)};
 }
 
+// Whether enough rides could be judged for the other verdicts to vouch for the run.
+check_result check_judged(const check_coverage& c) {
+  static const std::string name = "rides judged";
+  if (c.not_judged == 0) return {name, true, fmt::format("all {} rides", c.rides)};
+  std::vector<std::string> why;
+  for (const auto& [read, n] : c.why) why.push_back(fmt::format("{}: {}", read, n));
+  auto what = fmt::format("the node did not answer their reads after {} tries ({})",
+                          check_read_tries, fmt::join(why, ", "));
+  if (c.not_judged == c.rides)
+    return {name, false, fmt::format("none of {} rides judged: {}", c.rides, what)};
+  auto limit = max_not_judged_share * 100;
+  if (static_cast<double>(c.not_judged) > max_not_judged_share * static_cast<double>(c.rides))
+    return {name, false,
+            fmt::format("{} of {} rides not judged, over the {} % allowed: {}", c.not_judged,
+                        c.rides, limit, what)};
+  return {name, true,
+          fmt::format("{} of {} rides not judged, within the {} % allowed: {}", c.not_judged,
+                      c.rides, limit, what)};
+}
+
 }  // namespace
+
+void record_payment(const http_reply& reply, payment_view& view) {
+  if (reply.status == 0) {
+    // What an earlier poll said stays: it was the node's answer, and this is none.
+    view.payment_unanswered = reply.transport_error;
+    return;
+  }
+  view.payment_unanswered.clear();
+  rideshare::Payment payment;
+  if (!reply.ok() || !parse_json(reply.body, payment)) {
+    // With the body: a payment that stays unreadable must say why (which node, which move).
+    view.fetch_error =
+        reply.ok() ? "unparseable body" : reply.error_key() + " " + reply.body.substr(0, 300);
+    return;
+  }
+  view.fetch_error.clear();
+  view.status = rideshare::Payment::Status_Name(payment.status());
+  view.amount_cents = payment.amount_cents();
+}
+
+void record_ledger(const ride_record& ride, const http_reply& reply, payment_view& view) {
+  if (reply.status == 0) {
+    view.ledger_unanswered = reply.transport_error;
+    return;
+  }
+  view.ledger_unanswered.clear();
+  rideshare::ProcessorState ledger;
+  if (!reply.ok() || !parse_json(reply.body, ledger)) {
+    view.ledger_error =
+        reply.ok() ? "unparseable body" : reply.error_key() + " " + reply.body.substr(0, 300);
+    return;
+  }
+  view.ledger_error.clear();
+  view.ledger_entries = ledger.done_size();
+  // The payment actor's idempotency keys: "<paymentId>:<operation>".
+  view.ledger_capture.reset();
+  view.ledger_void.reset();
+  if (auto it = ledger.done().find(ride.payment_id + ":capture"); it != ledger.done().end())
+    view.ledger_capture = it->second;
+  if (auto it = ledger.done().find(ride.payment_id + ":void"); it != ledger.done().end())
+    view.ledger_void = it->second;
+}
 
 bool payment_view::settled() const {
   return status == "captured" || status == "voided" || status == "failed" || status == "refunded";
@@ -183,7 +228,7 @@ settled_payments settle_payments(const sim_options& opts, const std::vector<ride
   out.views.resize(rides.size());
   std::vector<size_t> pending;
   for (size_t i = 0; i < rides.size(); ++i)
-    if (judged(rides[i])) pending.push_back(i);
+    if (checkable(rides[i])) pending.push_back(i);
   auto t0 = clock::now();
   auto deadline = t0 + opts.settle_timeout;
   // Rounds until settled or the deadline; each round is itself bounded by the deadline.
@@ -200,7 +245,7 @@ settled_payments settle_payments(const sim_options& opts, const std::vector<ride
   out.waited_s = std::chrono::duration<double>(clock::now() - t0).count();
   auto ledgers_deadline = clock::now() + std::chrono::seconds{60};
   parallel_for(opts, rides.size(), ledgers_deadline, [&](node_client& client, size_t i) {
-    if (!judged(rides[i])) return;
+    if (!checkable(rides[i])) return;
     reads.fetch_add(1);
     fetch_ledger(client, rides[i], out.views[i]);
   });
@@ -208,8 +253,9 @@ settled_payments settle_payments(const sim_options& opts, const std::vector<ride
   return out;
 }
 
-std::vector<check_result> judge(const sim_options& opts, const std::vector<ride_record>& rides,
-                                const settled_payments& payments) {
+judgement judge(const sim_options& opts, const std::vector<ride_record>& rides,
+                const settled_payments& payments) {
+  check_coverage coverage;
   verdict settle{"payments settle"};
   verdict fare{"completed -> fare captured once"};
   verdict fee{"cancelled after accept -> fee captured once"};
@@ -220,8 +266,17 @@ std::vector<check_result> judge(const sim_options& opts, const std::vector<ride_
   int64_t counts[4] = {};
   for (size_t i = 0; i < rides.size(); ++i) {
     const auto& r = rides[i];
-    if (!judged(r)) continue;
+    if (!checkable(r)) continue;
     const auto& v = payments.views[i];
+    ++coverage.rides;
+    // Left out of every payment check, the sums included: nothing is known of its money.
+    if (!v.payment_unanswered.empty() || !v.ledger_unanswered.empty()) {
+      ++coverage.not_judged;
+      ++coverage
+            .why[v.payment_unanswered.empty() ? "ledger read: transport " + v.ledger_unanswered
+                                              : "payment read: transport " + v.payment_unanswered];
+      continue;
+    }
     ++counts[static_cast<int>(r.expect)];
     settle.judged();
     if (!v.settled()) settle.fail(describe(r, v));
@@ -269,7 +324,8 @@ std::vector<check_result> judge(const sim_options& opts, const std::vector<ride_
   out.push_back({"captured == completed fares + fees", sums,
                  fmt::format("expected {} cents; payments captured {}, processor captured {}",
                              expected_total, payment_total, ledger_total)});
-  return out;
+  out.push_back(check_judged(coverage));
+  return {std::move(out), std::move(coverage)};
 }
 
 }  // namespace keel::sim

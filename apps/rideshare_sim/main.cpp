@@ -14,6 +14,7 @@
 #include "client_tls.hpp"
 #include "invariants.hpp"
 #include "keel/cluster/cluster.pb.h"
+#include "keel/runtime/errc.hpp"
 #include "node_client.hpp"
 #include "report.hpp"
 #include "ride_worker.hpp"
@@ -55,6 +56,15 @@ counters read_counters(node_client& client) {
           metric_value(reply.body, "keel_turns_total")};
 }
 
+// A member's address as --node takes it. keel-node publishes "advertise-host:port" as is,
+// so an IPv6 advertise host arrives without the brackets the parser requires.
+std::string member_address(const std::string& published) {
+  auto colon = published.rfind(':');
+  if (colon == std::string::npos || published.starts_with('[') || published.find(':') == colon)
+    return published;
+  return "[" + published.substr(0, colon) + "]" + published.substr(colon);
+}
+
 // The counters summed over every member up: on a cluster a ride's turns run on all nodes.
 // A single node answers /v1/cluster as a one-member cluster.
 counters read_cluster_counters(node_client& probe, const endpoint& first,
@@ -70,7 +80,7 @@ counters read_cluster_counters(node_client& probe, const endpoint& first,
   counters total{0.0, 0.0};
   for (const auto& m : view.members()) {
     if (m.status() != "up") continue;
-    auto where = parse_endpoint(m.http_address());
+    auto where = parse_endpoint(member_address(m.http_address()));
     if (!where) return {};
     // Members serve as the first node does: the same scheme, CA and key.
     where->https = first.https;
@@ -147,9 +157,14 @@ void show_progress(const run_control& control, const std::atomic<bool>& done) {
 
 int main(int argc, char** argv) {
   CLI::App app{"rideshare-sim: load and invariant checks for keel-node's ride-sharing API"};
-  app.footer(
+  app.footer(fmt::format(
       "Exit status: 0 when every invariant passes, 1 when one fails, 2 when keel-node "
-      "cannot be reached or the drivers cannot be placed.");
+      "cannot be reached or the drivers cannot be placed, 100 or more for a bad command "
+      "line (105: a value not accepted, such as --node=[::1 without its ]). A ride whose "
+      "payment or ledger read got no answer even after {} tries is not judged, which "
+      "fails no invariant; the check \"rides judged\" fails when no ride could be judged "
+      "or more than {} % could not.",
+      check_read_tries, max_not_judged_share * 100));
   sim_options opts;
   app.add_option_function<std::vector<std::string>>(
          "--node",
@@ -158,12 +173,15 @@ int main(int argc, char** argv) {
            for (const auto& text : texts) {
              auto node = parse_endpoint(text);
              if (!node)
-               throw CLI::ValidationError("--node", "'" + text + "' is not [https://]host:port");
+               throw CLI::ValidationError(
+                   "--node", keel::message_of(node.error()) +
+                                 "; expected [https://]host:port, an IPv6 host in brackets");
              opts.nodes.push_back(*node);
            }
            opts.node = opts.nodes.front();
          },
-         "keel-node's HTTP address, https://host:port for a node serving TLS; repeated or "
+         "keel-node's HTTP address, https://host:port for a node serving TLS, an IPv6 host "
+         "in brackets (https://[::1]:8443); repeated or "
          "comma-separated, the dispatchers' connections are spread over the nodes (the first "
          "also serves the probes and the checks)")
       ->default_str("127.0.0.1:8080")
@@ -221,8 +239,7 @@ int main(int argc, char** argv) {
   // A ride count alone still needs a time bound; ten minutes is far beyond any sane run.
   if (opts.rides > 0 && duration->count() == 0) opts.duration = std::chrono::minutes{10};
 
-  auto node_text =
-      fmt::format("{}{}:{}", opts.node.https ? "https://" : "", opts.node.host, opts.node.port);
+  auto node_text = (opts.node.https ? "https://" : "") + opts.node.authority();
   node_client probe{opts.node, opts.request_timeout};
   auto metrics = probe.get("/metrics");
   if (!metrics.ok()) {
@@ -302,7 +319,9 @@ int main(int argc, char** argv) {
     // Each payment poll and ledger read is one read-only turn of the sim's own making.
     summary.turns_per_ride =
         per_ride(before.turns, after.turns, static_cast<double>(payments.reads));
-    summary.checks = judge(opts, rides, payments);
+    auto verdicts = judge(opts, rides, payments);
+    summary.checks = std::move(verdicts.checks);
+    summary.coverage = verdicts.coverage;
     if (!after.durable_turns)
       summary.checks.push_back(
           {"node answered throughout", false, "GET /metrics failed after the payments settled"});

@@ -112,6 +112,13 @@ void print_json(const run_summary& s) {
     out += fmt::format("{}{}:{}", first ? "" : ",", json_string(key), json_string(body));
     first = false;
   }
+  out += fmt::format(R"(}},"rides_judged":{},"rides_not_judged":{},"not_judged_why":{{)",
+                     s.coverage.rides - s.coverage.not_judged, s.coverage.not_judged);
+  first = true;
+  for (const auto& [read, n] : s.coverage.why) {
+    out += fmt::format("{}{}:{}", first ? "" : ",", json_string(read), n);
+    first = false;
+  }
   out += R"(},"invariants":[)";
   first = true;
   for (const auto& c : s.checks) {

@@ -23,6 +23,7 @@ struct run_summary {
   std::optional<double> durable_turns_per_ride;
   std::optional<double> turns_per_ride;
   std::vector<check_result> checks;
+  check_coverage coverage;  // empty when the payments were not checked
 
   double rides_per_second() const { return elapsed_s > 0 ? rides_finished / elapsed_s : 0; }
   bool pass() const;

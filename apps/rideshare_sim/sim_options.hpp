@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include <caf/expected.hpp>
+
 namespace keel::sim {
 
 class client_tls;
@@ -15,17 +17,23 @@ class client_tls;
 /// Where keel-node's HTTP API listens.
 /// Immutable once parsed; safe to share between threads.
 struct endpoint {
+  // What to resolve and connect to, and to check the certificate against: a name, an IPv4
+  // address, or an IPv6 address without its URL brackets ("::1").
   std::string host;
   int port = 0;
   std::string api_key;                    // sent as `Authorization: Bearer KEY` when set
   bool https = false;                     // given as https://host:port
   std::shared_ptr<const client_tls> tls;  // set for https before any connection
+
+  /// "host:port" as in a URL and the Host header: an IPv6 address in brackets, "[::1]:8443".
+  std::string authority() const;
 };
 
-/// Parses "host:port", "http://host:port" or "https://host:port"; nullopt when the text is
-/// not of that form (the CLI turns this into its own validation error, so no error value
-/// is needed here).
-std::optional<endpoint> parse_endpoint(std::string_view text);
+/// Parses "host:port", "http://host:port" or "https://host:port", where an IPv6 host is in
+/// brackets ("https://[::1]:8443", RFC 3986). errc::bad_payload, saying what is wrong, for an
+/// empty host, a '[' without its ']', an unbracketed or invalid IPv6 address, or a port
+/// outside 1-65535.
+caf::expected<endpoint> parse_endpoint(std::string_view text);
 
 /// Parses "250ms", "10s" or "2m"; nullopt when the text is not a duration.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
