@@ -1,6 +1,7 @@
 #include "http_wire.hpp"
 
 #include <poll.h>
+#include <strings.h>
 
 #include <iterator>
 
@@ -59,6 +60,21 @@ bool response_reader::feed(const char* data, size_t size) {
   static const http_parser_settings settings = [] {
     http_parser_settings s;
     http_parser_settings_init(&s);
+    // A header's name and value may each come in pieces.
+    s.on_header_field = [](http_parser* p, const char* at, size_t length) {
+      auto* self = static_cast<response_reader*>(p->data);
+      if (self->field_complete_) self->field_.clear();
+      self->field_complete_ = false;
+      self->field_.append(at, length);
+      return 0;
+    };
+    s.on_header_value = [](http_parser* p, const char* at, size_t length) {
+      auto* self = static_cast<response_reader*>(p->data);
+      self->field_complete_ = true;
+      if (strcasecmp(self->field_.c_str(), "keel-owner-address") == 0)
+        self->owner_address_.append(at, length);
+      return 0;
+    };
     s.on_body = [](http_parser* p, const char* at, size_t length) {
       static_cast<response_reader*>(p->data)->body_.append(at, length);
       return 0;
@@ -84,6 +100,7 @@ http_reply response_reader::take() {
   http_reply out;
   out.status = static_cast<int>(parser_.status_code);
   out.body = std::move(body_);
+  out.owner_address = std::move(owner_address_);
   return out;
 }
 

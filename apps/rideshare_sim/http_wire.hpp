@@ -16,6 +16,9 @@ struct http_reply {
   int status = 0;  // 0: no HTTP answer at all, see `transport_error`
   std::string body;
   std::string transport_error;  // what went wrong when status is 0: Connection, Write, Read
+  // The node that owns the actor asked, as the answering node routed it (its
+  // Keel-Owner-Address header; "" without one): where the actor's next requests may go.
+  std::string owner_address;
 
   bool ok() const { return status >= 200 && status < 300; }
   /// "409 conflict", "503 unavailable" or "transport Read": the key errors are tallied by.
@@ -51,6 +54,9 @@ class response_reader {
  private:
   http_parser parser_;
   std::string body_;
+  std::string field_;            // the header name being read
+  bool field_complete_ = false;  // its value has begun: the next name starts afresh
+  std::string owner_address_;
   bool complete_ = false;
   bool keep_alive_ = false;
 };

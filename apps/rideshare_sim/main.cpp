@@ -15,6 +15,7 @@
 #include "invariants.hpp"
 #include "keel/cluster/cluster.pb.h"
 #include "keel/runtime/errc.hpp"
+#include "load_loop.hpp"
 #include "node_client.hpp"
 #include "report.hpp"
 #include "ride_worker.hpp"
@@ -54,15 +55,6 @@ counters read_counters(node_client& client) {
   if (!reply.ok()) return {};
   return {metric_value(reply.body, "keel_durable_turns_total"),
           metric_value(reply.body, "keel_turns_total")};
-}
-
-// A member's address as --node takes it. keel-node publishes "advertise-host:port" as is,
-// so an IPv6 advertise host arrives without the brackets the parser requires.
-std::string member_address(const std::string& published) {
-  auto colon = published.rfind(':');
-  if (colon == std::string::npos || published.starts_with('[') || published.find(':') == colon)
-    return published;
-  return "[" + published.substr(0, colon) + "]" + published.substr(colon);
 }
 
 // The counters summed over every member up: on a cluster a ride's turns run on all nodes.
@@ -187,6 +179,11 @@ int main(int argc, char** argv) {
       ->default_str("127.0.0.1:8080")
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_flag("--follow-owner", opts.follow_owner,
+               "send a ride's and a driver's later requests to the node that owns them, as an "
+               "earlier answer's Keel-Owner-Address header named it, instead of through the "
+               "dispatcher's node (which forwards them); as a load balancer with header "
+               "affinity would");
   app.add_option("--rate", opts.rate,
                  "rides started per second on a fixed schedule (open loop; latency counts from "
                  "each ride's scheduled start); 0: each dispatcher starts its next ride when "

@@ -156,13 +156,37 @@ std::optional<std::string> place_drivers(const sim_options& opts, const city& to
 }
 
 ride_worker::ride_worker(asio::io_context& io, const sim_options& opts, const city& town,
-                         run_control& control, int index)
+                         run_control& control, owner_hints& hints, int index)
     : io_(io),
       opts_(opts),
       town_(town),
       control_(control),
       rng_(random_stream(opts.seed, static_cast<uint64_t>(index))),
-      client_(io, node_for(opts, index), opts.request_timeout) {}
+      home_(node_for(opts, index)),
+      home_address_(home_.authority()),
+      client_(io, home_, opts.request_timeout),
+      hints_(hints) {}
+
+void ride_worker::enforce_timeout(async_node_client::clock::time_point now) {
+  client_.enforce_timeout(now);
+  for (auto& [address, client] : owner_clients_) client->enforce_timeout(now);
+}
+
+async_node_client& ride_worker::client_for(const std::string& owner) {
+  if (!opts_.follow_owner || owner.empty()) return client_;
+  auto address = member_address(owner);
+  if (address == home_address_) return client_;
+  auto it = owner_clients_.find(address);
+  if (it != owner_clients_.end()) return *it->second;
+  auto where = parse_endpoint(address);
+  if (!where) return client_;
+  // Members serve as the worker's node does: the same scheme, CA and key.
+  where->https = home_.https;
+  where->tls = home_.tls;
+  where->api_key = home_.api_key;
+  auto client = std::make_unique<async_node_client>(io_, *where, opts_.request_timeout);
+  return *owner_clients_.emplace(address, std::move(client)).first->second;
+}
 
 asio::awaitable<void> ride_worker::run() {
   while (auto due = control_.claim_ride()) {
@@ -180,13 +204,15 @@ asio::awaitable<void> ride_worker::pause(std::chrono::milliseconds how_long) {
 }
 
 asio::awaitable<http_reply> ride_worker::call(route r, std::string path, std::string body,
-                                              std::optional<run_control::clock::time_point> since) {
+                                              std::optional<run_control::clock::time_point> since,
+                                              std::string owner) {
   auto t0 = since.value_or(run_control::clock::now());
   // No co_await inside ?: below: GCC 12 miscompiles that (it resumed a null coroutine).
   std::string_view method = r == route::put_location ? "PUT"
                             : r == route::get_ride   ? "GET"
                                                      : "POST";
-  auto reply = co_await client_.exchange(std::string{method}, std::move(path), std::move(body));
+  auto& client = client_for(owner);
+  auto reply = co_await client.exchange(std::string{method}, std::move(path), std::move(body));
   stats_.record(r, run_control::clock::now() - t0, reply);
   if (reply.ok())
     control_.last_answer.store(control_.now_ns());
@@ -199,7 +225,8 @@ asio::awaitable<std::optional<Ride>> ride_worker::step(route r, std::string ride
                                                        std::string body) {
   static constexpr std::string_view verbs[] = {"", "accept", "start", "complete", "cancel"};
   auto path = fmt::format("/v1/rides/{}/{}", ride_id, verbs[static_cast<int>(r)]);
-  auto reply = co_await call(r, std::move(path), std::move(body));
+  auto reply = co_await call(r, std::move(path), std::move(body), std::nullopt, ride_owner_);
+  if (!reply.owner_address.empty()) ride_owner_ = reply.owner_address;
   if (!reply.ok()) co_return std::nullopt;
   auto ride = parse_ride(reply.body);
   if (!ride) {
@@ -214,9 +241,13 @@ asio::awaitable<void> ride_worker::one_ride(run_control::clock::time_point due) 
   std::uniform_int_distribution<int> rider{0, std::max(opts_.riders, 1) - 1};
   auto pickup = town_.random_point(rng_);
   auto dropoff = town_.random_point(rng_);
-  auto body = fmt::format(R"({{"riderId":"sim-r{}","pickup":{},"dropoff":{}}})", rider(rng_),
+  auto rider_id = fmt::format("sim-r{}", rider(rng_));
+  auto body = fmt::format(R"({{"riderId":"{}","pickup":{},"dropoff":{}}})", rider_id,
                           location_body(pickup), location_body(dropoff));
-  auto reply = co_await call(route::request_ride, "/v1/rides", body, due);
+  auto& rider_owner = hints_.riders[rider_id];
+  auto reply = co_await call(route::request_ride, "/v1/rides", body, due, rider_owner);
+  ride_owner_ = reply.owner_address;
+  if (!reply.owner_address.empty()) rider_owner = reply.owner_address;
   auto ride = reply.ok() ? parse_ride(reply.body) : std::nullopt;
   if (reply.ok() && !ride) {
     stats_.record_bad_body(route::request_ride);
@@ -319,7 +350,8 @@ asio::awaitable<void> ride_worker::recover(ride_record& rec) {
       co_return;
     }
     // 409: already completed or cancelled, perhaps by the call that seemed to fail.
-    auto reply = co_await call(route::get_ride, "/v1/rides/" + rec.ride_id, "");
+    auto reply =
+        co_await call(route::get_ride, "/v1/rides/" + rec.ride_id, "", std::nullopt, ride_owner_);
     auto ride = reply.ok() ? parse_ride(reply.body) : std::nullopt;
     if (ride && finished(*ride)) {
       adopt_outcome(rec, *ride);
@@ -342,43 +374,10 @@ void ride_worker::adopt_outcome(ride_record& rec, const Ride& ride) {
 
 asio::awaitable<void> ride_worker::move_driver(std::string driver_id, lat_lng near, double radius) {
   auto path = "/v1/drivers/" + driver_id + "/location";
-  co_await call(route::put_location, std::move(path),
-                location_body(town_.near(near, radius, rng_)));
-}
-
-load_loop::load_loop(const sim_options& opts, const city& town, run_control& control)
-    : opts_(opts), town_(town), control_(control) {}
-
-void load_loop::add_worker(int index) {
-  workers_.push_back(std::make_unique<ride_worker>(io_, opts_, town_, control_, index));
-}
-
-void load_loop::run() {
-  running_ = workers_.size();
-  // A worker that throws (out of memory, say) ends the program loudly, as a thread would;
-  // swallowed, it would leave the loop waiting for it forever.
-  auto rethrow = [](const std::exception_ptr& e) {
-    if (e) std::rethrow_exception(e);
-  };
-  for (auto& w : workers_) asio::co_spawn(io_, drive(*w), rethrow);
-  asio::co_spawn(io_, watch(), rethrow);
-  io_.run();
-}
-
-asio::awaitable<void> load_loop::drive(ride_worker& worker) {
-  co_await worker.run();
-  if (--running_ == 0) watchdog_.cancel();  // the run's end is not delayed to its next tick
-}
-
-asio::awaitable<void> load_loop::watch() {
-  // Coarse on purpose: a timer per exchange would cost a timer-queue update per request.
-  constexpr std::chrono::milliseconds tick{100};
-  while (running_ > 0) {
-    watchdog_.expires_after(tick);
-    co_await watchdog_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    auto now = async_node_client::clock::now();
-    for (auto& w : workers_) w->enforce_timeout(now);
-  }
+  auto& owner = hints_.drivers[driver_id];
+  auto reply = co_await call(route::put_location, std::move(path),
+                             location_body(town_.near(near, radius, rng_)), std::nullopt, owner);
+  if (!reply.owner_address.empty()) owner = reply.owner_address;
 }
 
 }  // namespace keel::sim

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -77,6 +78,15 @@ struct run_control {
 /// cannot run meaningfully with drivers missing, so the caller stops.
 std::optional<std::string> place_drivers(const sim_options& opts, const city& town);
 
+/// Where riders' and drivers' actors live, as answers' Keel-Owner-Address headers said:
+/// the sessions of the simulated apps under --follow-owner. A rider's rides live with the
+/// rider, so a rider's app can send its next ride request where its last one ran.
+/// Thread safety: externally synchronized; shared by one load_loop's workers, on its thread.
+struct owner_hints {
+  std::map<std::string, std::string> riders;   // rider id -> owner's HTTP address
+  std::map<std::string, std::string> drivers;  // driver id -> owner's HTTP address
+};
+
 /// One simulated dispatcher: runs rides back to back on its own keep-alive connection until
 /// the run's deadline or ride limit, recording latencies, failures and every ride. A
 /// coroutine on a load_loop: many dispatchers share one thread.
@@ -84,13 +94,13 @@ std::optional<std::string> place_drivers(const sim_options& opts, const city& to
 /// read only after that thread has joined.
 class ride_worker {
  public:
-  /// Requires: `io`, `opts`, `town` and `control` outlive the worker.
+  /// Requires: `io`, `opts`, `town`, `control` and `hints` outlive the worker.
   ride_worker(asio::io_context& io, const sim_options& opts, const city& town, run_control& control,
-              int index);
+              owner_hints& hints, int index);
 
   asio::awaitable<void> run();
-  /// See async_node_client::enforce_timeout.
-  void enforce_timeout(async_node_client::clock::time_point now) { client_.enforce_timeout(now); }
+  /// See async_node_client::enforce_timeout; for every connection of the worker.
+  void enforce_timeout(async_node_client::clock::time_point now);
 
   const call_stats& stats() const { return stats_; }
   const std::vector<ride_record>& rides() const { return rides_; }
@@ -103,8 +113,13 @@ class ride_worker {
   // Coroutines take strings by value: a reference parameter would dangle once a caller
   // passes a temporary and does not await at once. `since`: when the call was due (default:
   // now).
+  // `owner`: the HTTP address of the node that owns the actor asked, as an earlier answer
+  // named it; with --follow-owner the call goes there ("": to the worker's own node).
   asio::awaitable<http_reply> call(route r, std::string path, std::string body,
-                                   std::optional<run_control::clock::time_point> since = {});
+                                   std::optional<run_control::clock::time_point> since = {},
+                                   std::string owner = {});
+  /// The connection to `owner` (made on first use), or the worker's own.
+  async_node_client& client_for(const std::string& owner);
   /// POSTs a lifecycle step; the ride from its answer, or nullopt after recording the failure.
   asio::awaitable<std::optional<rideshare::Ride>> step(route r, std::string ride_id,
                                                        std::string body);
@@ -123,37 +138,16 @@ class ride_worker {
   const city& town_;
   run_control& control_;
   std::mt19937_64 rng_;
-  async_node_client client_;
+  const endpoint& home_;      // the node the worker's own connection goes to
+  std::string home_address_;  // host:port, as member_address() gives an owner's
+  async_node_client client_;  // to home_
+  // With --follow-owner: a connection per owner node met, and where the current ride, its
+  // rider and each driver live, as the last answer about them said.
+  std::map<std::string, std::unique_ptr<async_node_client>> owner_clients_;
+  std::string ride_owner_;
+  owner_hints& hints_;
   call_stats stats_;
   std::vector<ride_record> rides_;
-};
-
-/// One thread's share of the load: its ride workers run as coroutines on one io_context (a
-/// single epoll loop), with a watchdog that fails any exchange past the request timeout.
-/// Thread safety: add workers, then call run() on one thread; read workers() after run()
-/// has returned.
-class load_loop {
- public:
-  /// Requires: `opts`, `town` and `control` outlive the loop.
-  load_loop(const sim_options& opts, const city& town, run_control& control);
-
-  void add_worker(int index);
-  /// Runs every worker to its end; returns once all have finished.
-  void run();
-
-  const std::vector<std::unique_ptr<ride_worker>>& workers() const { return workers_; }
-
- private:
-  asio::awaitable<void> drive(ride_worker& worker);
-  asio::awaitable<void> watch();
-
-  const sim_options& opts_;
-  const city& town_;
-  run_control& control_;
-  asio::io_context io_{1};  // run by one thread
-  asio::steady_timer watchdog_{io_};
-  std::vector<std::unique_ptr<ride_worker>> workers_;
-  size_t running_ = 0;
 };
 
 }  // namespace keel::sim

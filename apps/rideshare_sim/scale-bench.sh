@@ -13,7 +13,8 @@
 # splitting one host's load over processes; rate: rides/s on a schedule (rideshare-sim --rate),
 # 0 (default) for saturation; copies: the clusters' --replication-factor, 1 (default) to
 # compare like with like with the single node, which keeps one copy, or 2 to see what the
-# second copy costs. The sim's own CPU is not counted.
+# second copy costs. The sim's own CPU is not counted. SIM_ARGS adds options to every sim,
+# e.g. SIM_ARGS=--follow-owner: rides' and drivers' later requests go to their owner's node.
 set -euo pipefail
 bin=${1:-build/bin}
 seconds=${2:-10}
@@ -114,7 +115,7 @@ sims() {
     "$bin/rideshare-sim" --node="$target" --duration="${seconds}s" \
       --concurrency=$((connections / k + (i <= connections % k ? 1 : 0))) \
       --rate="$(python3 -c "print($rate / $k)")" --drivers=$((200 / k)) --riders=$((1000 / k)) \
-      --seed="$i" --json > "$work/sim$i.json" 2> "$work/sim$i.err" &
+      --seed="$i" ${SIM_ARGS:-} --json > "$work/sim$i.json" 2> "$work/sim$i.err" &
     sim_pids+=($!)
   done
   wait "${sim_pids[@]}" || true

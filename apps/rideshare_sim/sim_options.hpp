@@ -29,6 +29,11 @@ struct endpoint {
   std::string authority() const;
 };
 
+/// A node's address as keel-node publishes it (a member's `httpAddress`, an answer's
+/// `Keel-Owner-Address`), in the form parse_endpoint takes: keel-node writes
+/// "advertise-host:port" as is, so an IPv6 host arrives without its brackets.
+std::string member_address(const std::string& published);
+
 /// Parses "host:port", "http://host:port" or "https://host:port", where an IPv6 host is in
 /// brackets ("https://[::1]:8443", RFC 3986). errc::bad_payload, saying what is wrong, for an
 /// empty host, a '[' without its ']', an unbracketed or invalid IPv6 address, or a port
@@ -46,6 +51,10 @@ struct sim_options {
   // Every node given; connection i goes to nodes[i % size], as a load balancer in front of
   // a cluster would spread them.
   std::vector<endpoint> nodes{node};
+  // Sends a ride's and a driver's later requests to the node that owns them, as the
+  // Keel-Owner-Address header of an earlier answer named it (a connection per node and
+  // dispatcher), instead of through the dispatcher's own node, which forwards them.
+  bool follow_owner = false;
   // Rides started per second on a fixed schedule (open loop); 0: each dispatcher starts its
   // next ride when the last one ends (closed loop).
   double rate = 0;

@@ -200,7 +200,9 @@ std::optional<partition_directory::placement> cluster_directory::locate(uint32_t
   auto now = members_.snapshot();
   const auto* rec = now->partition(partition);
   if (!rec) return std::nullopt;
-  return placement{rec->owner(), rec->epoch()};
+  auto member = now->members.find(rec->owner());
+  return placement{rec->owner(), rec->epoch(),
+                   member == now->members.end() ? std::string{} : member->second.http_address()};
 }
 
 void cluster_directory::forward(const envelope_ptr& env, const cluster_snapshot& now,

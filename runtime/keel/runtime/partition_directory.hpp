@@ -23,10 +23,12 @@ class partition_directory {
             // call still gets exactly one answer through its slot
   };
 
-  /// Who owns a partition, at which epoch.
+  /// Who owns a partition, at which epoch, and where the owner serves HTTP (host:port as
+  /// it registered; "" when this node does not know it).
   struct placement {
     std::string owner;
     uint64_t epoch = 0;
+    std::string owner_http_address;
   };
 
   virtual ~partition_directory() = default;

@@ -10,6 +10,7 @@
 #include "keel/rideshare/rideshare.pb.h"
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/json.hpp"
+#include "keel/runtime/http/owner_headers.hpp"
 #include "keel/runtime/node_runtime.hpp"
 #include "keel/runtime/utf8.hpp"
 
@@ -22,6 +23,7 @@ using http::exchange_ptr;
 // Calls `target` and answers `status` with the reply as JSON, or the error's status.
 void forward(node_runtime& rt, const exchange_ptr& ex, actor_id target,
              std::shared_ptr<google::protobuf::Message> request, int status = 200) {
+  http::add_owner_headers(rt, *ex, target);
   rt.call(
       std::move(target), std::move(request), ex->deadline(), ex->trace(), "http",
       [ex, status](call_result result) {

@@ -45,9 +45,14 @@ void exchange::respond(int status, std::string json_body) {
   respond(std::move(resp));
 }
 
+void exchange::add_header(std::string name, std::string value) {
+  headers_.emplace_back(std::move(name), std::move(value));
+}
+
 void exchange::respond(response resp) {
   if (answered_.exchange(true)) return;
   resp.headers.emplace_back("traceparent", trace_.to_traceparent());
+  resp.headers.insert(resp.headers.end(), headers_.begin(), headers_.end());
   if (on_answer_) on_answer_(resp.status);
   respond_(std::move(resp));
   if (on_sent_) on_sent_();

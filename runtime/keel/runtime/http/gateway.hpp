@@ -99,8 +99,9 @@ struct route_doc {
 
 /// One request in flight through the gateway: its parsed request, path parameters,
 /// trace id and deadline, and the one way to answer it.
-/// Thread safety: `respond`/`fail` may be called from any thread, exactly once in total;
-/// the rest is immutable.
+/// Thread safety: `add_header` only on the thread running the route's handler, before it
+/// starts anything that answers; `respond`/`fail` may then be called from any thread,
+/// exactly once in total; the rest is immutable.
 class exchange {
  public:
   exchange() = default;
@@ -117,6 +118,9 @@ class exchange {
   span_id parent_span() const noexcept { return parent_span_; }
   steady_time deadline() const noexcept { return deadline_; }
 
+  /// A header every answer to this request carries, success or failure.
+  void add_header(std::string name, std::string value);
+
   void respond(int status, std::string json_body);
   void respond(response resp);
   /// Answers with the error's HTTP status and `{"error":{...}}` body; a `rate_limited`
@@ -132,6 +136,7 @@ class exchange {
   steady_time deadline_;
   steady_time started_;
   responder respond_;
+  std::vector<std::pair<std::string, std::string>> headers_;  // add_header's
   // Counts the answer (route, key), before it leaves: a client that reads /metrics after
   // its answer finds it counted.
   std::function<void(int)> on_answer_;

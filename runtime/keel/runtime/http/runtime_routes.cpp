@@ -10,6 +10,7 @@
 #include "keel/runtime/http/dashboard.hpp"
 #include "keel/runtime/http/gateway.hpp"
 #include "keel/runtime/http/json.hpp"
+#include "keel/runtime/http/owner_headers.hpp"
 #include "keel/runtime/node_runtime.hpp"
 #include "keel/runtime/partition_key.hpp"
 
@@ -29,6 +30,7 @@ void invoke_actor(node_runtime& runtime, const exchange_ptr& ex) {
                                                     "' is internal: only actors send it"));
   std::shared_ptr<google::protobuf::Message> request{(*handler)->request_prototype->New()};
   if (auto err = parse_json(ex->req().body, *request)) return ex->fail(err);
+  add_owner_headers(runtime, *ex, target);
   runtime.call(
       std::move(target), std::move(request), ex->deadline(), ex->trace(), "http",
       [ex](call_result result) {
@@ -43,10 +45,12 @@ void locate_actor(node_runtime& runtime, const exchange_ptr& ex) {
   if (auto type = resolve_type(runtime.types(), id.type()); !type) return ex->fail(type.error());
   // In a cluster the owner comes from the partition table: "" while never placed.
   std::string node = runtime.options().node_id;
+  std::string node_address;  // unknown on a single node: its clients know where it is
   uint64_t epoch = 0;
   if (const auto* directory = runtime.directory()) {
     auto where = directory->locate(id.partition());
     node = where ? where->owner : std::string{};
+    node_address = where ? where->owner_http_address : std::string{};
     epoch = where ? where->epoch : 0;
   }
   bool active = node == runtime.options().node_id && runtime.is_active(id);
@@ -55,12 +59,13 @@ void locate_actor(node_runtime& runtime, const exchange_ptr& ex) {
   ex->respond(
       200, fmt::format(
                R"({{"type":"{}","key":"{}","partitionKey":"{}/{}",)"
-               R"("partitionKeyName":"{}","partition":{},"node":"{}",)"
+               R"("partitionKeyName":"{}","partition":{},"node":"{}","nodeAddress":"{}",)"
                R"("epoch":{},"active":{}}})",
                json_escape(id.type()), json_escape(id.key()), json_escape(placed.type),
                json_escape(placed.key),
                json_escape(declared ? declared->name : std::string{partition_keys::default_name}),
-               id.partition(), json_escape(node), epoch, active ? "true" : "false"));
+               id.partition(), json_escape(node), json_escape(node_address), epoch,
+               active ? "true" : "false"));
 }
 
 void respond_with_turns(const exchange_ptr& ex, const trace_id& trace, std::vector<turn_row> rows) {
