@@ -9,10 +9,7 @@ namespace keel::http {
 
 void add_owner_headers(const node_runtime& rt, exchange& ex, const actor_id& target) {
   const auto* directory = rt.directory();
-  if (!directory) {
-    if (!rt.options().node_id.empty()) ex.add_header("Keel-Owner", rt.options().node_id);
-    return;
-  }
+  if (!directory) return;  // a single node: its clients know where they are
   auto where = directory->locate(target.partition());
   if (!where || where->owner.empty()) return;
   ex.add_header("Keel-Owner", where->owner);
