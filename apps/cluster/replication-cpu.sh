@@ -19,7 +19,8 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-port=$((20000 + RANDOM % 20000))
+# Below the kernel's ephemeral ports (32768 on), which outgoing connections take.
+port=$((20000 + RANDOM % 12000))
 etcd --data-dir "$dir/etcd" --listen-client-urls "http://127.0.0.1:$port" \
   --advertise-client-urls "http://127.0.0.1:$port" \
   --listen-peer-urls "http://127.0.0.1:$((port + 1))" \

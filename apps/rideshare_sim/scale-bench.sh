@@ -79,7 +79,10 @@ start() {
     for i in $(seq 1 "${size%i}"); do start_single "$i"; done
     return
   fi
-  local base=$((20000 + RANDOM % 20000))
+  # Below the kernel's ephemeral ports (32768 on here, ip_local_port_range), which every
+  # outgoing connection takes one of: a port picked among them may be in use, and a
+  # cluster's start failed now and then.
+  local base=$((20000 + RANDOM % 12000))
   KEEL_REPLICATION_FACTOR=$copies KEEL_CLUSTER_NODES=$size KEEL_CLUSTER_ETCD_PORT=$base KEEL_CLUSTER_HTTP_BASE=$((base + 100)) \
     KEEL_CLUSTER_PORT_BASE=$((base + 200)) \
     "$here/../cluster/start-cluster.sh" "$bin" "$work/data" > "$work/data/start.log" 2>&1 ||
