@@ -175,47 +175,47 @@ check_result check_judged(const check_coverage& c) {
                       c.rides, limit, what)};
 }
 
+// The message a read answered with; nullopt when it got no answer (`unanswered` says why,
+// and what an earlier read said stays: it was the node's answer, and this is none) or an
+// answer that is not the message (`error` says which, with the body: a read that stays
+// unreadable must say why, which node, which move).
+template <class Message>
+std::optional<Message> answered(const http_reply& reply, std::string& unanswered,
+                                std::string& error) {
+  if (reply.status == 0) {
+    unanswered = reply.transport_error;
+    return std::nullopt;
+  }
+  unanswered.clear();
+  Message m;
+  if (!reply.ok() || !parse_json(reply.body, m)) {
+    error = reply.ok() ? "unparseable body" : reply.error_key() + " " + reply.body.substr(0, 300);
+    return std::nullopt;
+  }
+  error.clear();
+  return m;
+}
+
 }  // namespace
 
 void record_payment(const http_reply& reply, payment_view& view) {
-  if (reply.status == 0) {
-    // What an earlier poll said stays: it was the node's answer, and this is none.
-    view.payment_unanswered = reply.transport_error;
-    return;
-  }
-  view.payment_unanswered.clear();
-  rideshare::Payment payment;
-  if (!reply.ok() || !parse_json(reply.body, payment)) {
-    // With the body: a payment that stays unreadable must say why (which node, which move).
-    view.fetch_error =
-        reply.ok() ? "unparseable body" : reply.error_key() + " " + reply.body.substr(0, 300);
-    return;
-  }
-  view.fetch_error.clear();
-  view.status = rideshare::Payment::Status_Name(payment.status());
-  view.amount_cents = payment.amount_cents();
+  auto payment = answered<rideshare::Payment>(reply, view.payment_unanswered, view.fetch_error);
+  if (!payment) return;
+  view.status = rideshare::Payment::Status_Name(payment->status());
+  view.amount_cents = payment->amount_cents();
 }
 
 void record_ledger(const ride_record& ride, const http_reply& reply, payment_view& view) {
-  if (reply.status == 0) {
-    view.ledger_unanswered = reply.transport_error;
-    return;
-  }
-  view.ledger_unanswered.clear();
-  rideshare::ProcessorState ledger;
-  if (!reply.ok() || !parse_json(reply.body, ledger)) {
-    view.ledger_error =
-        reply.ok() ? "unparseable body" : reply.error_key() + " " + reply.body.substr(0, 300);
-    return;
-  }
-  view.ledger_error.clear();
-  view.ledger_entries = ledger.done_size();
+  auto ledger =
+      answered<rideshare::ProcessorState>(reply, view.ledger_unanswered, view.ledger_error);
+  if (!ledger) return;
+  view.ledger_entries = ledger->done_size();
   // The payment actor's idempotency keys: "<paymentId>:<operation>".
   view.ledger_capture.reset();
   view.ledger_void.reset();
-  if (auto it = ledger.done().find(ride.payment_id + ":capture"); it != ledger.done().end())
+  if (auto it = ledger->done().find(ride.payment_id + ":capture"); it != ledger->done().end())
     view.ledger_capture = it->second;
-  if (auto it = ledger.done().find(ride.payment_id + ":void"); it != ledger.done().end())
+  if (auto it = ledger->done().find(ride.payment_id + ":void"); it != ledger->done().end())
     view.ledger_void = it->second;
 }
 
