@@ -172,6 +172,21 @@ void ride_worker::enforce_timeout(async_node_client::clock::time_point now) {
   for (auto& [address, client] : owner_clients_) client->enforce_timeout(now);
 }
 
+namespace {
+
+// What an answer says of where its actor lives: the owner it names. A node that did not
+// answer (dead, cut off) or could not serve (503: draining, or the partition moving) leaves
+// no hint, so the next try goes through the worker's own node, which forwards to whoever
+// owns the actor by then, as it does without --follow-owner.
+void learn_owner(std::string& hint, const http_reply& reply) {
+  if (!reply.owner_address.empty())
+    hint = reply.owner_address;
+  else if (reply.status == 0 || reply.status == 503)
+    hint.clear();
+}
+
+}  // namespace
+
 async_node_client& ride_worker::client_for(const std::string& owner) {
   if (!opts_.follow_owner || owner.empty()) return client_;
   auto address = member_address(owner);
@@ -226,7 +241,7 @@ asio::awaitable<std::optional<Ride>> ride_worker::step(route r, std::string ride
   static constexpr std::string_view verbs[] = {"", "accept", "start", "complete", "cancel"};
   auto path = fmt::format("/v1/rides/{}/{}", ride_id, verbs[static_cast<int>(r)]);
   auto reply = co_await call(r, std::move(path), std::move(body), std::nullopt, ride_owner_);
-  if (!reply.owner_address.empty()) ride_owner_ = reply.owner_address;
+  learn_owner(ride_owner_, reply);
   if (!reply.ok()) co_return std::nullopt;
   auto ride = parse_ride(reply.body);
   if (!ride) {
@@ -247,7 +262,7 @@ asio::awaitable<void> ride_worker::one_ride(run_control::clock::time_point due) 
   auto& rider_owner = hints_.riders[rider_id];
   auto reply = co_await call(route::request_ride, "/v1/rides", body, due, rider_owner);
   ride_owner_ = reply.owner_address;
-  if (!reply.owner_address.empty()) rider_owner = reply.owner_address;
+  learn_owner(rider_owner, reply);
   auto ride = reply.ok() ? parse_ride(reply.body) : std::nullopt;
   if (reply.ok() && !ride) {
     stats_.record_bad_body(route::request_ride);
@@ -352,6 +367,7 @@ asio::awaitable<void> ride_worker::recover(ride_record& rec) {
     // 409: already completed or cancelled, perhaps by the call that seemed to fail.
     auto reply =
         co_await call(route::get_ride, "/v1/rides/" + rec.ride_id, "", std::nullopt, ride_owner_);
+    learn_owner(ride_owner_, reply);
     auto ride = reply.ok() ? parse_ride(reply.body) : std::nullopt;
     if (ride && finished(*ride)) {
       adopt_outcome(rec, *ride);
@@ -377,7 +393,7 @@ asio::awaitable<void> ride_worker::move_driver(std::string driver_id, lat_lng ne
   auto& owner = hints_.drivers[driver_id];
   auto reply = co_await call(route::put_location, std::move(path),
                              location_body(town_.near(near, radius, rng_)), std::nullopt, owner);
-  if (!reply.owner_address.empty()) owner = reply.owner_address;
+  learn_owner(owner, reply);
 }
 
 }  // namespace keel::sim
