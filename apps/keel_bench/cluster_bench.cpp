@@ -10,6 +10,7 @@
 
 #include <future>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -56,8 +57,52 @@ bool full_io(int fd, char* buf, size_t n, bool reading) {
   return true;
 }
 
+// What both ends of a connection spent from its construction to stop(): CPU in
+// microseconds and thread switches per call. The echo child serves each connection on a
+// thread that ends with it, and an ended thread's time leaves /proc/<pid>/task: so stop()
+// comes before the connection closes.
+class cost_meter {
+ public:
+  explicit cost_meter(pid_t peer) : peer_(peer), before_(process_usage::of({getpid(), peer})) {}
+  void stop() {
+    if (!spent_) spent_ = process_usage::of({getpid(), peer_}) - before_;
+  }
+  double cpu_us_per(int calls) {
+    stop();
+    return static_cast<double>(spent_->cpu_ns) / 1e3 / calls;
+  }
+  double switches_per(int calls) {
+    stop();
+    return static_cast<double>(spent_->switches) / calls;
+  }
+
+ private:
+  pid_t peer_;
+  process_usage before_;
+  std::optional<process_usage> spent_;
+};
+
+// A rate and what both ends of the connection spent per call: CPU in microseconds and
+// thread switches.
+struct rate_and_cost {
+  double rate = 0;
+  double cpu_us = 0;
+  double switches = 0;
+};
+
+// Runs `run`, which makes `calls` calls between this process and `peer` (and may stop the
+// meter it is given before its connection closes), and returns its rate with what both
+// ends spent per call.
+template <class Run>
+rate_and_cost with_cost(pid_t peer, int calls, Run run) {
+  cost_meter meter{peer};
+  double rate = run(meter);
+  return {rate, meter.cpu_us_per(calls), meter.switches_per(calls)};
+}
+
 // Round trips per second of 100-byte pings on one connection with `window` in flight.
-double tcp_rate(int port, int n, int window) {
+// `meter`, if given, is stopped before the connection closes.
+double tcp_rate(int port, int n, int window, cost_meter* meter = nullptr) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -76,6 +121,7 @@ double tcp_rate(int port, int n, int window) {
     if (i + window < n) full_io(fd, buf.data(), tcp_message, false);
   }
   auto secs = std::chrono::duration<double>(clock_type::now() - start).count();
+  if (meter) meter->stop();
   close(fd);
   return n / secs;
 }
@@ -90,25 +136,6 @@ std::unique_ptr<caf::actor_system_config> cluster_config(const cluster::cluster_
     throw std::runtime_error("keel-bench's SSL calls do not reach Keel's guard");
   cluster::configure_cluster_transport(*cfg, tls);
   return cfg;
-}
-
-// A rate and what both ends of the connection spent per call: CPU in microseconds and
-// thread switches.
-struct rate_and_cost {
-  double rate = 0;
-  double cpu_us = 0;
-  double switches = 0;
-};
-
-// Runs `run`, which makes `calls` calls between this process and `peer`, and returns its
-// rate with what this process and `peer` spent per call.
-template <class Run>
-rate_and_cost with_cost(pid_t peer, int calls, Run run) {
-  auto before = process_usage::of({getpid(), peer});
-  double rate = run();
-  auto spent = process_usage::of({getpid(), peer}) - before;
-  return {rate, static_cast<double>(spent.cpu_ns) / 1e3 / calls,
-          static_cast<double>(spent.switches) / calls};
 }
 
 }  // namespace
@@ -294,27 +321,31 @@ void bench_cross_node(const bench_config& cfg, progress& prog, std::vector<resul
   tls.rate(500, 1);
   caf_rate(500, 1);
   for (int r = 0; r < cfg.rounds; ++r) {
-    auto k1 = with_cost(plain.node_b_pid(), n1, [&] { return plain.rate(n1, 1); });
+    auto k1 = with_cost(plain.node_b_pid(), n1, [&](cost_meter&) { return plain.rate(n1, 1); });
     keel1.push_back(k1.rate);
     keel1_cpu.push_back(k1.cpu_us);
     keel1_switches.push_back(k1.switches);
     tls1.push_back(tls.rate(n1, 1));
     caf1.push_back(caf_rate(n1, 1));
-    auto t1 =
-        with_cost(tcp_echo.pid(), n1 * 4, [&] { return tcp_rate(tcp_echo.port(), n1 * 4, 1); });
+    auto t1 = with_cost(tcp_echo.pid(), n1 * 4, [&](cost_meter& meter) {
+      return tcp_rate(tcp_echo.port(), n1 * 4, 1, &meter);
+    });
     tcp1.push_back(t1.rate);
     tcp1_cpu.push_back(t1.cpu_us);
-    auto k100 = with_cost(plain.node_b_pid(), n100, [&] { return plain.rate(n100, 100); });
+    auto k100 =
+        with_cost(plain.node_b_pid(), n100, [&](cost_meter&) { return plain.rate(n100, 100); });
     keel100.push_back(k100.rate);
     keel100_cpu.push_back(k100.cpu_us);
     tls100.push_back(tls.rate(n100, 100));
-    auto c100 = with_cost(caf_echo.pid(), n100, [&] { return caf_rate(n100, 100); });
+    auto c100 = with_cost(caf_echo.pid(), n100, [&](cost_meter&) { return caf_rate(n100, 100); });
     caf100.push_back(c100.rate);
     caf100_cpu.push_back(c100.cpu_us);
     tcp100.push_back(tcp_rate(tcp_echo.port(), n100 * 4, 100));
-    if (auto across = measure_handoff_across_cores(handoffs)) {
+    auto across = measure_handoff_across_cores(handoffs);
+    auto one_core = measure_handoff_on_one_core(handoffs);
+    if (across && one_core) {
       handoff_across.push_back(across->cpu_us);
-      handoff_one_core.push_back(measure_handoff_on_one_core(handoffs).cpu_us);
+      handoff_one_core.push_back(one_core->cpu_us);
     }
     prog.note(
         fmt::format("round {}: 1 in flight keel {:.0f}/s (mTLS {:.0f}/s), CAF {:.0f}/s, TCP "

@@ -14,17 +14,18 @@ namespace keel::bench {
 
 namespace {
 
-double process_cpu_us() {
+double thread_cpu_us() {
   timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_nsec) / 1e3;
 }
 
-void pin(std::thread& t, int cpu) {
+// Pins the calling thread to `cpu`; false if the kernel refused.
+bool pin_self(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
-  pthread_setaffinity_np(t.native_handle(), sizeof set, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
 }
 
 // The cores this process may run on, in order.
@@ -38,34 +39,46 @@ std::vector<int> allowed_cores() {
   return out;
 }
 
-// Two fresh threads, on cores `a` and `b`, pass the token `handoffs` times in all. Fresh
-// threads keep the caller's own affinity untouched.
-handoff_cost ping_pong(int handoffs, int a, int b) {
+// Two fresh threads, each pinned to its core (`a`, `b`) before either starts, pass the token
+// `handoffs` times in all; CPU is each thread's own, so nothing else of the process counts.
+// Fresh threads keep the caller's own affinity untouched. Nullopt if a pin was refused.
+std::optional<handoff_cost> ping_pong(int handoffs, int a, int b) {
   std::mutex m;
   std::condition_variable cv;
-  int holder = 0;
+  int holder = -1;  // -1: not started; then the player whose turn it is
+  int ready = 0;
+  bool pinned = true;
   const int rounds = handoffs / 2;
-  auto player = [&](int me) {
+  double cpu_us[2] = {0, 0};
+  auto player = [&](int me, int cpu) {
+    bool ok = pin_self(cpu);
+    {
+      std::unique_lock lock{m};
+      pinned = pinned && ok;
+      if (++ready == 2) holder = 0;
+      cv.notify_all();
+      cv.wait(lock, [&] { return holder >= 0; });
+    }
+    auto before = thread_cpu_us();
     for (int i = 0; i < rounds; ++i) {
       std::unique_lock lock{m};
       cv.wait(lock, [&] { return holder == me; });
       holder = 1 - me;
       cv.notify_one();
     }
+    cpu_us[me] = thread_cpu_us() - before;
   };
-  auto cpu_before = process_cpu_us();
   auto wall_before = std::chrono::steady_clock::now();
-  std::thread first{player, 0};
-  std::thread second{player, 1};
-  pin(first, a);
-  pin(second, b);
+  std::thread first{player, 0, a};
+  std::thread second{player, 1, b};
   first.join();
   second.join();
+  if (!pinned) return std::nullopt;
   auto wall =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - wall_before)
           .count();
   auto n = static_cast<double>(2 * rounds);
-  return {(process_cpu_us() - cpu_before) / n, wall / n};
+  return handoff_cost{(cpu_us[0] + cpu_us[1]) / n, wall / n};
 }
 
 }  // namespace
@@ -76,10 +89,10 @@ std::optional<handoff_cost> measure_handoff_across_cores(int handoffs) {
   return ping_pong(handoffs, cores[0], cores[1]);
 }
 
-handoff_cost measure_handoff_on_one_core(int handoffs) {
+std::optional<handoff_cost> measure_handoff_on_one_core(int handoffs) {
   auto cores = allowed_cores();
-  int core = cores.empty() ? 0 : cores[0];
-  return ping_pong(handoffs, core, core);
+  if (cores.empty()) return std::nullopt;
+  return ping_pong(handoffs, cores[0], cores[0]);
 }
 
 }  // namespace keel::bench

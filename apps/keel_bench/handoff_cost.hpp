@@ -14,10 +14,12 @@ struct handoff_cost {
 };
 
 /// With the two threads pinned to different cores; nullopt when this process may run on
-/// fewer than two. Blocks for `handoffs` hand-offs; any thread may call it.
+/// fewer than two, or a pin is refused. Blocks for `handoffs` hand-offs; any thread may
+/// call it.
 std::optional<handoff_cost> measure_handoff_across_cores(int handoffs);
 
-/// With both threads pinned to one core: the same hand-offs without a sleeping core to wake.
-handoff_cost measure_handoff_on_one_core(int handoffs);
+/// With both threads pinned to one core: the same hand-offs without a sleeping core to
+/// wake. Nullopt when a pin is refused.
+std::optional<handoff_cost> measure_handoff_on_one_core(int handoffs);
 
 }  // namespace keel::bench

@@ -46,8 +46,11 @@ struct process_usage {
     switches += other.switches;
     return *this;
   }
+  /// What was used since `before`; 0, not a wrapped number, where a thread that ended
+  /// meanwhile took its share out of the sum.
   process_usage operator-(const process_usage& before) const {
-    return {cpu_ns - before.cpu_ns, switches - before.switches};
+    auto since = [](uint64_t now, uint64_t then) { return now > then ? now - then : 0; };
+    return {since(cpu_ns, before.cpu_ns), since(switches, before.switches)};
   }
 };
 

@@ -174,15 +174,15 @@ void ride_worker::enforce_timeout(async_node_client::clock::time_point now) {
 
 namespace {
 
-// What an answer says of where its actor lives: the owner it names. A node that did not
-// answer (dead, cut off) or could not serve (503: draining, or the partition moving) leaves
-// no hint, so the next try goes through the worker's own node, which forwards to whoever
-// owns the actor by then, as it does without --follow-owner.
+// What an answer says of where its actor lives: the owner it names (nodes name it only on
+// answers below 500). A node that did not answer (dead, cut off) or answered 5xx (draining,
+// the owner down or moving) leaves no hint, so the next try goes through the worker's own
+// node, which forwards to whoever owns the actor by then, as without --follow-owner.
 void learn_owner(std::string& hint, const http_reply& reply) {
-  if (!reply.owner_address.empty())
-    hint = reply.owner_address;
-  else if (reply.status == 0 || reply.status == 503)
+  if (reply.status == 0 || reply.status >= 500)
     hint.clear();
+  else if (!reply.owner_address.empty())
+    hint = reply.owner_address;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <stdexcept>
 
 #include <gtest/gtest.h>
 
@@ -77,6 +78,30 @@ TEST_F(FakeClock, ACallTimesOutWhenTheClockPassesItsDeadline) {
   auto r2 = later.get();
   ASSERT_FALSE(r2);
   EXPECT_EQ(code_of(r2.error()), errc::timeout) << message_of(r2.error());
+}
+
+// A caller's callback that throws when the sweep times its call out ends neither the
+// process (an exception leaving the sweeper's thread would) nor the sweeps: a later call
+// still times out at its deadline.
+TEST_F(FakeClock, ACallbackThatThrowsAtItsDeadlineLeavesTheSweepRunning) {
+  auto threw = std::make_shared<std::promise<void>>();
+  node_.rt->call(actor_id{"silent", "t1"}, std::make_shared<Get>(), clock_->now() + 60min,
+                 trace_id::make(), "test", [threw](call_result) {
+                   threw->set_value();
+                   throw std::runtime_error("the caller's callback threw");
+                 });
+  auto answer = std::make_shared<std::promise<call_result>>();
+  node_.rt->call(actor_id{"silent", "t2"}, std::make_shared<Get>(), clock_->now() + 90min,
+                 trace_id::make(), "test",
+                 [answer](call_result r) { answer->set_value(std::move(r)); });
+  auto later = answer->get_future();
+  clock_->advance(61min);
+  ASSERT_EQ(threw->get_future().wait_for(10s), std::future_status::ready);
+  clock_->advance(30min);
+  ASSERT_EQ(later.wait_for(10s), std::future_status::ready) << "the sweeps stopped";
+  auto r = later.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), errc::timeout) << message_of(r.error());
 }
 
 // Idleness is the clock's: an activation whose last turn ended more than the idle timeout

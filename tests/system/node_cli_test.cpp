@@ -109,6 +109,20 @@ TEST(NodeCli, ListenHostIsBoundAndAdvertiseHostIsTold) {
   EXPECT_NE(out.find("--listen-host"), std::string::npos) << out;
 }
 
+// A node id goes into etcd keys, log lines, metric labels and response headers: one that
+// could break any of them is refused at start, saying what an id may hold.
+TEST(NodeCli, NodeIdThatCouldBreakAKeyOrAHeaderIsRefused) {
+  for (const std::string& bad :
+       std::vector<std::string>{"n1\r\nX-Injected: 1", "a/b", "", std::string(65, 'n')}) {
+    std::string out;
+    EXPECT_EQ(run_node_to_exit({"--node-id=" + bad}, out), 2) << bad << ": " << out;
+    // An empty one is refused by the flag parser before the check: "--node-id: ... missing".
+    if (!bad.empty()) {
+      EXPECT_NE(out.find("1-64 letters, digits"), std::string::npos) << out;
+    }
+  }
+}
+
 // A request open past --slow-request is logged once while it is still open: its message,
 // how long, the chain of actors it waits on, and its trace id to look it up by.
 TEST(NodeCli, SlowRequestIsLoggedOnceWithItsTraceAndTheActorsItWaitsOn) {

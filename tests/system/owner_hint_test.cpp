@@ -3,6 +3,8 @@
 // the entry node a forward (docs/api.md "Which node owns an actor").
 #include "cluster_fixture.hpp"
 
+#include <signal.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -68,6 +70,25 @@ TEST_F(Cluster, AnAnswerNamesTheOwnerAndItsAddressWhichServesTheNextCallItself) 
   auto where = n1.get("/v1/actors/counter/" + key).body;
   EXPECT_NE(where.find(R"("node":"n2","nodeAddress":")" + n2_address + "\""), std::string::npos)
       << where;
+}
+
+// A 5xx answer names no owner: the owner may be down, and a client must not be sent there.
+TEST_F(Cluster, AnAnswerWhileTheOwnerIsDownNamesNoOwner) {
+  auto& n1 = start_node("n1");
+  auto& n2 = start_node("n2");
+  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
+  auto key = counter_owned_by(n1, "n2", "down");
+  ASSERT_FALSE(key.empty());
+  n2.stop(SIGKILL);
+  // Within n2's lease (still registered, its address known) and after it (gone): the call
+  // fails either way, and names nobody.
+  for (int i = 0; i < 2; ++i) {
+    auto reply = n1.post("/v1/actors/counter/" + key + "/Increment", R"({"by":1})");
+    EXPECT_GE(reply.status, 500) << reply.body;
+    EXPECT_EQ(reply.headers.count("keel-owner"), 0u) << reply.status;
+    EXPECT_EQ(reply.headers.count("keel-owner-address"), 0u) << reply.status;
+    std::this_thread::sleep_for(2500ms);  // past the 2 s lease
+  }
 }
 
 // A single node's clients know where they are: no header costs its answers anything.

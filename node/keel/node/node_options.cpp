@@ -1,5 +1,7 @@
 #include "keel/node/node_options.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
@@ -8,8 +10,8 @@
 
 #include "keel/node/app_flags.hpp"
 #include "keel/node/detail/flag_parsing.hpp"
-#include "keel/otlp/otlp_exporter.hpp"
 #include "keel/node/detail/tls_flags.hpp"
+#include "keel/otlp/otlp_exporter.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/http/gateway.hpp"
 
@@ -40,8 +42,19 @@ auto env_of(env_source source) {
 // The flags of the node's identity and addresses: id, ports, hosts, data, cluster, keys.
 void add_identity_flags(CLI::App& app, node_options& o, env_source source) {
   auto env = env_of(source);
-  env(app.add_option("--node-id", o.node_id, "this node's id, unique in the cluster")
-          ->capture_default_str());
+  env(app.add_option("--node-id", o.node_id,
+                     "this node's id, unique in the cluster: 1-64 letters, digits, '.', '_' "
+                     "or '-'")
+          ->capture_default_str()
+          ->check([](const std::string& id) -> std::string {
+            // It goes into etcd keys, log lines, metric labels and response headers.
+            bool ok = !id.empty() && id.size() <= 64 &&
+                      std::all_of(id.begin(), id.end(), [](unsigned char c) {
+                        return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+                      });
+            return ok ? std::string{}
+                      : "'" + id + "' is no node id: 1-64 letters, digits, '.', '_' or '-'";
+          }));
   env(app.add_option("--http-port", o.http_port, "HTTP port; 0 picks a free one")
           ->capture_default_str());
   env(app.add_option("--cluster-port", o.cluster_port,

@@ -1,6 +1,7 @@
 #include "keel/runtime/detail/deadline_sweeper.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -52,7 +53,16 @@ void deadline_sweeper::run() {
   std::unique_lock lock{mutex_};
   while (!wake_.wait_for(lock, cfg_.interval, [this] { return stopping_; })) {
     lock.unlock();
-    sweep(cfg_.clock->now());
+    // A call's callback runs here when its deadline passes; one that throws must neither
+    // end the process (an exception leaving a thread does) nor the sweeps, which every
+    // other deadline depends on.
+    try {
+      sweep(cfg_.clock->now());
+    } catch (const std::exception& e) {
+      cfg_.log->error("deadline sweep: {}", e.what());
+    } catch (...) {
+      cfg_.log->error("deadline sweep: an exception that is no std::exception");
+    }
     lock.lock();
   }
 }

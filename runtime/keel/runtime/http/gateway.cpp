@@ -45,14 +45,15 @@ void exchange::respond(int status, std::string json_body) {
   respond(std::move(resp));
 }
 
-void exchange::add_header(std::string name, std::string value) {
-  headers_.emplace_back(std::move(name), std::move(value));
+void exchange::add_header(std::string name, std::string value, on_answers which) {
+  headers_.push_back({std::move(name), std::move(value), which});
 }
 
 void exchange::respond(response resp) {
   if (answered_.exchange(true)) return;
   resp.headers.emplace_back("traceparent", trace_.to_traceparent());
-  resp.headers.insert(resp.headers.end(), headers_.begin(), headers_.end());
+  for (const auto& h : headers_)
+    if (h.which == on_answers::all || resp.status < 500) resp.headers.emplace_back(h.name, h.value);
   if (on_answer_) on_answer_(resp.status);
   respond_(std::move(resp));
   if (on_sent_) on_sent_();

@@ -99,9 +99,10 @@ struct route_doc {
 
 /// One request in flight through the gateway: its parsed request, path parameters,
 /// trace id and deadline, and the one way to answer it.
-/// Thread safety: `add_header` only on the thread running the route's handler, before it
-/// starts anything that answers; `respond`/`fail` may then be called from any thread,
-/// exactly once in total; the rest is immutable.
+/// Thread safety: `add_header` before anything that may answer the request has started
+/// (on the handler's thread, or in a callback of a call the handler made, which runs before
+/// the answer); `respond`/`fail` may be called from any thread, exactly once in total; the
+/// rest is immutable.
 class exchange {
  public:
   exchange() = default;
@@ -118,8 +119,13 @@ class exchange {
   span_id parent_span() const noexcept { return parent_span_; }
   steady_time deadline() const noexcept { return deadline_; }
 
-  /// A header every answer to this request carries, success or failure.
-  void add_header(std::string name, std::string value);
+  /// Which answers carry a header add_header gives.
+  enum class on_answers {
+    all,     // whatever the status
+    served,  // below 500: the request was served, or refused by what served it
+  };
+  /// A header the answer to this request carries.
+  void add_header(std::string name, std::string value, on_answers which = on_answers::all);
 
   void respond(int status, std::string json_body);
   void respond(response resp);
@@ -136,7 +142,12 @@ class exchange {
   steady_time deadline_;
   steady_time started_;
   responder respond_;
-  std::vector<std::pair<std::string, std::string>> headers_;  // add_header's
+  struct extra_header {
+    std::string name;
+    std::string value;
+    on_answers which;
+  };
+  std::vector<extra_header> headers_;  // add_header's
   // Counts the answer (route, key), before it leaves: a client that reads /metrics after
   // its answer finds it counted.
   std::function<void(int)> on_answer_;
