@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
@@ -59,6 +60,15 @@ class Cluster : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     nodes_.push_back(std::make_unique<node_process>(dir_.sub(id), std::move(args)));
     return *nodes_.back();
+  }
+
+  // Starts n1 and n2 and waits (at most 5 s) until n1 sees both; a failure is added if it
+  // does not. `auto [n1, n2] = start_pair();` binds references to the two nodes.
+  std::pair<node_process&, node_process&> start_pair() {
+    auto& n1 = start_node("n1");
+    auto& n2 = start_node("n2");
+    EXPECT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s)) << n1.log();
+    return {n1, n2};
   }
 
   // GETs `path` and parses its JSON as a `View`, expecting a 200.

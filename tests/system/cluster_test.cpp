@@ -682,9 +682,7 @@ TEST_F(Cluster, KeelctlTraceDrawsARequestAcrossNodesAsATree) {
 // and CAF's connection timeout): calls to it fail with 503 in about a second or two, not at
 // their 10 s deadline; once it resumes and registers again it serves them.
 TEST_F(Cluster, CallsToAHungOwnerFailFastNotAtTheirDeadline) {
-  auto& n1 = start_node("n1");
-  auto& n2 = start_node("n2");
-  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
+  auto [n1, n2] = start_pair();
   auto key = counter_owned_by(n1, "n2", "h");
   ASSERT_FALSE(key.empty());
   std::this_thread::sleep_for(1s);  // the link has a heartbeat history
@@ -788,9 +786,7 @@ TEST_F(Cluster, KeelctlAndTheSimSendAnApiKey) {
 }
 
 TEST_F(Cluster, KeelctlShowsMembersAndLocatesActorsAndNamesAnUnreachableNode) {
-  auto& n1 = start_node("n1");
-  auto& n2 = start_node("n2");
-  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
+  auto [n1, n2] = start_pair();
   auto node = "--node=127.0.0.1:" + std::to_string(n1.port());
   std::string out;
   ASSERT_EQ(run_to_exit(KEELCTL_BINARY, {node, "members"}, out), 0) << out;

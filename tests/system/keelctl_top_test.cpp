@@ -109,9 +109,7 @@ TEST(KeelctlTop, OnceShowsTheTypesAndHottestActorsOfTheLastIntervalWithItsCounts
 }
 
 TEST_F(Cluster, KeelctlTopAsksEveryMemberAndNamesTheNodeOfEachHotActor) {
-  auto& n1 = start_node("n1");
-  auto& n2 = start_node("n2");
-  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
+  auto [n1, n2] = start_pair();
   auto on_n2 = counter_owned_by(n1, "n2", "top");
   ASSERT_FALSE(on_n2.empty());
   for (int i = 0; i < 20; ++i)

@@ -33,9 +33,7 @@ double served(node_process& node, const std::string& route) {
 }
 
 TEST_F(Cluster, AnAnswerNamesTheOwnerAndItsAddressWhichServesTheNextCallItself) {
-  auto& n1 = start_node("n1");
-  auto& n2 = start_node("n2");
-  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
+  auto [n1, n2] = start_pair();
   auto key = counter_owned_by(n1, "n2", "hint");
   ASSERT_FALSE(key.empty());
   auto n2_address = "127.0.0.1:" + std::to_string(n2.port());
@@ -74,9 +72,7 @@ TEST_F(Cluster, AnAnswerNamesTheOwnerAndItsAddressWhichServesTheNextCallItself) 
 
 // A 5xx answer names no owner: the owner may be down, and a client must not be sent there.
 TEST_F(Cluster, AnAnswerWhileTheOwnerIsDownNamesNoOwner) {
-  auto& n1 = start_node("n1");
-  auto& n2 = start_node("n2");
-  ASSERT_TRUE(eventually([&] { return member_ids(n1).size() == 2; }, 5s));
+  auto [n1, n2] = start_pair();
   auto key = counter_owned_by(n1, "n2", "down");
   ASSERT_FALSE(key.empty());
   n2.stop(SIGKILL);
