@@ -271,9 +271,11 @@ int locate(const options& opts) {
   auto body = fetch(opts, "/v1/actors/" + path_segment(opts.type) + "/" + path_segment(opts.key));
   if (opts.json) return std::cout << body << "\n", 0;
   auto where = parse<ActorLocation>(body, opts);
+  auto node = where.node().empty()           ? std::string{"none (not placed yet)"}
+              : where.node_address().empty() ? where.node()
+                                             : where.node() + " at " + where.node_address();
   fmt::print("{}/{}: partition {} (placed by {}), node {}, epoch {}, {}\n", where.type(),
-             where.key(), where.partition(), where.partition_key(),
-             where.node().empty() ? "none (not placed yet)" : where.node(), where.epoch(),
+             where.key(), where.partition(), where.partition_key(), node, where.epoch(),
              where.active() ? "active" : "not active here");
   return 0;
 }
