@@ -25,6 +25,7 @@
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/node_runtime.hpp"
 #include "keel/runtime/state_store.hpp"
+#include "keel/runtime/thread_name.hpp"
 
 namespace keel::cluster {
 
@@ -300,6 +301,7 @@ void cluster_directory::record_owned_partitions_or_warn() {
 }
 
 void cluster_directory::placer_loop() {
+  name_this_thread("keel.placer");
   const auto& clock = runtime_.monotonic();
   auto next_watch = clock.now();
   while (true) {

@@ -19,6 +19,7 @@
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/partition_host.hpp"
 #include "keel/runtime/storage_keys.hpp"
+#include "keel/runtime/thread_name.hpp"
 
 namespace keel::cluster {
 
@@ -78,6 +79,7 @@ std::string refusal(membership& members, uint32_t p, const std::string& from, ui
 caf::behavior ingest(caf::stateful_actor<ingest_state>* self, partition_host* host,
                      membership* members, handoff::hooks* fns,
                      std::shared_ptr<spdlog::logger> log) {
+  name_this_thread("keel.ingest");  // detached: its own thread for life
   return {
       [=](wire_chunk& chunk) -> wire_reply {
         auto p = chunk.partition;
@@ -229,6 +231,7 @@ void handoff::stop() {
 }
 
 void handoff::worker_loop() {
+  name_this_thread("keel.handoff");
   while (true) {
     std::pair<wire_handoff, std::function<void(wire_reply)>> job;
     {

@@ -6,6 +6,7 @@
 
 #include "keel/cluster/etcd_client.hpp"
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/thread_name.hpp"
 
 namespace keel::cluster {
 
@@ -84,6 +85,7 @@ bool lease_keeper::own_key_deleted(int64_t revision) {
 }
 
 void lease_keeper::keepalive_loop() {
+  name_this_thread("keel.lease");
   etcd_client etcd{opts_.etcd, opts_.etcd_tls};
   const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.lease_ttl) / 3;
   bool failing = false;

@@ -9,6 +9,7 @@
 #include "keel/cluster/etcd_client.hpp"
 #include "keel/cluster/partition_table.hpp"
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/thread_name.hpp"
 
 namespace keel::cluster {
 
@@ -100,6 +101,7 @@ void membership::on_events(const etcd::WatchResponse& res) {
 }
 
 void membership::watch_loop() {
+  name_this_thread("keel.watch");
   bool reload = false;
   while (!stopping_.load()) {
     if (reload) {

@@ -20,6 +20,7 @@
 #include "keel/cluster/membership.hpp"
 #include "keel/cluster/replica_placement.hpp"
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/thread_name.hpp"
 
 namespace keel::cluster {
 
@@ -76,6 +77,7 @@ bool rebalancer::wait_for_next_pass() {
 }
 
 void rebalancer::loop() {
+  name_this_thread("keel.rebalance");
   while (true) {
     if (!wait_for_next_pass()) return;
     // A leaving node never campaigns, and a leaving coordinator resigns first: another node
@@ -324,6 +326,7 @@ bool rebalancer::run_moves(const std::vector<move>& moves) {
   std::condition_variable done_cv;
   size_t workers_done = 0;  // guarded by done_mutex
   auto worker = [&] {
+    name_this_thread("keel.move");
     for (size_t i = next++; i < moves.size() && !lost_office && !stopping(); i = next++) {
       const auto& m = moves[i];
       if (!m.already_moving && !marks.submit(m)) continue;  // the table changed: plan again

@@ -18,6 +18,7 @@
 #include "keel/runtime/actor_id.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/partition_host.hpp"
+#include "keel/runtime/thread_name.hpp"
 
 namespace keel::cluster {
 
@@ -54,6 +55,7 @@ bool checkable_now(const replica_applier::context& ctx, const wire_replicate& ms
 // about are in the view (≤ 500 ms each) and their sequences read, so that the applier can
 // check the message without blocking.
 caf::behavior waiter(caf::event_based_actor*, replica_applier::context ctx) {
+  name_this_thread("keel.rep-wait");  // detached: its own thread for life
   return {
       [=](warm_atom, const std::vector<std::pair<uint32_t, uint64_t>>& parts) {
         for (auto [p, epoch] : parts) {

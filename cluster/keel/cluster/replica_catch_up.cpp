@@ -12,6 +12,7 @@
 #include "keel/runtime/clock.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/partition_host.hpp"
+#include "keel/runtime/thread_name.hpp"
 
 namespace keel::cluster {
 
@@ -91,6 +92,7 @@ void replica_catch_up::stop() {
 }
 
 void replica_catch_up::worker_loop() {
+  name_this_thread("keel.catch-up");
   while (true) {
     job next;
     {

@@ -17,6 +17,7 @@
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/partition_host.hpp"
 #include "keel/runtime/storage_keys.hpp"
+#include "keel/runtime/thread_name.hpp"
 
 namespace keel::cluster {
 
@@ -275,6 +276,7 @@ void replication_gate::send(const std::shared_ptr<round>& r,
 }
 
 void replication_gate::shrinker_loop() {
+  name_this_thread("keel.shrinker");
   while (true) {
     round_ptr r;
     {

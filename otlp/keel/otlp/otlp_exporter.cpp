@@ -6,6 +6,7 @@
 #include "keel/runtime/clock.hpp"
 #include "keel/runtime/errc.hpp"
 #include "keel/runtime/metrics.hpp"
+#include "keel/runtime/thread_name.hpp"
 
 namespace keel::otlp {
 
@@ -67,6 +68,7 @@ void otlp_exporter::stop() {
 }
 
 void otlp_exporter::run() {
+  name_this_thread("keel.otlp");
   std::unique_lock lock{wake_mutex_};
   while (!stopping_) {
     // steady_clock: the exporter paces itself in real time, outside any turn.

@@ -12,6 +12,7 @@
 #include "keel/runtime/detail/wire.hpp"
 #include "keel/runtime/log_trace.hpp"
 #include "keel/runtime/node_stats.hpp"
+#include "keel/runtime/thread_name.hpp"
 
 namespace keel::detail {
 
@@ -50,6 +51,7 @@ void deadline_sweeper::stop() {
 }
 
 void deadline_sweeper::run() {
+  name_this_thread("keel.sweeper");
   std::unique_lock lock{mutex_};
   while (!wake_.wait_for(lock, cfg_.interval, [this] { return stopping_; })) {
     lock.unlock();

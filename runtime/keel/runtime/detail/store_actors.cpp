@@ -23,6 +23,7 @@
 #include "keel/runtime/node_fence.hpp"
 #include "keel/runtime/state_store.hpp"
 #include "keel/runtime/storage_keys.hpp"
+#include "keel/runtime/thread_name.hpp"
 
 namespace keel::detail {
 
@@ -292,6 +293,8 @@ caf::result<load_result_ptr> as_result(caf::expected<load_result_ptr> loaded) {
 caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metrics* metrics,
                            std::shared_ptr<const node_fence> fence,
                            std::function<void(const std::string&)> on_failure) {
+  // Detached: its behavior is made on the thread it keeps for life.
+  name_this_thread("keel.writer");
   self->state.fence = std::move(fence);
   self->state.on_failure = std::move(on_failure);
   // A commit accepted before the exit is still written and answered: its flush message
@@ -364,6 +367,7 @@ caf::behavior store_writer(writer_actor* self, state_store* store, runtime_metri
 }
 
 caf::behavior store_reader(caf::event_based_actor*, state_store* store) {
+  name_this_thread("keel.reader");  // detached, as the writer
   return {
       [=](load_atom, const actor_id& id, bool with_entries) -> caf::result<load_result_ptr> {
         return as_result(load_actor(*store, id, with_entries));
