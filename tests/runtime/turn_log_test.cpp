@@ -50,5 +50,32 @@ TEST(TurnLog, AnOverwrittenSlotKeepsNothingOfItsOldTurn) {
   EXPECT_EQ(messages(log.rows(b, "n1")), (std::vector<std::string>{"b"}));
 }
 
+TEST(TurnOrder, WithinOneMillisecondAnAskingTurnComesBeforeTheTurnsItAsked) {
+  auto row = [](std::string actor, std::string caller, int64_t start_ms) {
+    turn_row r;
+    r.actor = std::move(actor);
+    r.caller = std::move(caller);
+    r.start_ms = start_ms;
+    return r;
+  };
+  // Gathered callee first (the callee's node answered first), all in one millisecond.
+  std::vector<turn_row> rows{row("slow/s2", "relay/r2", 5), row("counter/c", "slow/s2", 5),
+                             row("relay/r2", "http", 5), row("counter/late", "http", 4)};
+  order_by_start(rows);
+  std::vector<std::string> actors;
+  for (const auto& r : rows) actors.push_back(r.actor);
+  EXPECT_EQ(actors, (std::vector<std::string>{"counter/late", "relay/r2", "slow/s2", "counter/c"}));
+}
+
+TEST(TurnOrder, AnActorAskingItselfEndsItsChainInsteadOfLooping) {
+  turn_row a;
+  a.actor = "loop/x";
+  a.caller = "loop/x";
+  a.start_ms = 1;
+  std::vector<turn_row> rows{a, a};
+  order_by_start(rows);
+  EXPECT_EQ(rows.size(), 2u);
+}
+
 }  // namespace
 }  // namespace keel

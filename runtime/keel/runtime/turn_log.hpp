@@ -38,6 +38,12 @@ struct turn_row {
   uint64_t version_after = 0;
 };
 
+/// Puts one trace's turns, gathered from any nodes, in the order they ran: by start time,
+/// and within one millisecond (the clocks' grain) an asking turn before the turns it asked,
+/// as far as callers name them (a turn whose `caller` is another turn's actor comes after
+/// it), so a relay's turn and the turn it asks in the same millisecond read in that order.
+void order_by_start(std::vector<turn_row>& rows);
+
 /// A bounded ring of the node's most recent turns. A full ring overwrites its oldest record in
 /// place, so the record's strings keep their buffers: a turn logs without allocating (a
 /// deque of records freed and allocated ~4 strings per turn, ~130 k turns/s under load).

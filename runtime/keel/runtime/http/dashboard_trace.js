@@ -89,9 +89,10 @@ async function showTrace() {
     $('tracesub').textContent = `${m[1]}: ${res.status} ${(v.error || {}).message || ''}`;
     return;
   }
-  // Within one millisecond, an asking turn before the turn it asked.
+  // Within one millisecond, an asking turn before the turn it asked (the node sends them in
+  // that order too; a negative result puts a first).
   const turns = (v.turns || []).slice().sort((a, b) => Number(a.startMs) - Number(b.startMs) ||
-                                             (b.caller === a.actor) - (a.caller === b.actor));
+                                             (a.caller === b.actor) - (b.caller === a.actor));
   const nodes = new Set(turns.map(t => t.node));
   $('tracesub').textContent = turns.length
     ? `${m[1]}: ${turns.length} turns on ${nodes.size} node${nodes.size === 1 ? '' : 's'}`

@@ -70,8 +70,7 @@ void locate_actor(node_runtime& runtime, const exchange_ptr& ex) {
 
 void respond_with_turns(const exchange_ptr& ex, const trace_id& trace, std::vector<turn_row> rows) {
   // Every node's clock, so the order across nodes is as good as their clocks agree.
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const turn_row& a, const turn_row& b) { return a.start_ms < b.start_ms; });
+  order_by_start(rows);
   std::string out = R"({"traceId":")" + trace.to_hex() + R"(","turns":[)";
   bool first = true;
   for (const auto& t : rows) {
