@@ -180,10 +180,10 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("--follow-owner", opts.follow_owner,
-               "send a ride's and a driver's later requests to the node that owns them, as an "
-               "earlier answer's Keel-Owner-Address header named it, instead of through the "
-               "dispatcher's node (which forwards them); as a load balancer with header "
-               "affinity would");
+               "send a rider's, a ride's and a driver's later requests to the node that owns "
+               "them, as an earlier answer's Keel-Owner-Address header named it, instead of "
+               "through the dispatcher's node (which forwards them); back through that node "
+               "when the owner does not answer or answers 5xx");
   app.add_option("--rate", opts.rate,
                  "rides started per second on a fixed schedule (open loop; latency counts from "
                  "each ride's scheduled start); 0: each dispatcher starts its next ride when "
