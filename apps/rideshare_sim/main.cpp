@@ -15,6 +15,7 @@
 #include "invariants.hpp"
 #include "keel/cluster/cluster.pb.h"
 #include "keel/runtime/errc.hpp"
+#include "keel/runtime/http/url_authority.hpp"
 #include "load_loop.hpp"
 #include "node_client.hpp"
 #include "report.hpp"
@@ -72,7 +73,7 @@ counters read_cluster_counters(node_client& probe, const endpoint& first,
   counters total{0.0, 0.0};
   for (const auto& m : view.members()) {
     if (m.status() != "up") continue;
-    auto where = parse_endpoint(member_address(m.http_address()));
+    auto where = parse_endpoint(keel::http::url_authority(m.http_address()));
     if (!where) return {};
     // Members serve as the first node does: the same scheme, CA and key.
     where->https = first.https;

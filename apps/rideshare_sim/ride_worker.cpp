@@ -189,18 +189,18 @@ void learn_owner(std::string& hint, const http_reply& reply) {
 
 async_node_client& ride_worker::client_for(const std::string& owner) {
   if (!opts_.follow_owner || owner.empty()) return client_;
-  auto address = member_address(owner);
-  if (address == home_address_) return client_;
-  auto it = owner_clients_.find(address);
+  // Nodes write the address as a URL does (an IPv6 host in brackets), as authority() does.
+  if (owner == home_address_) return client_;
+  auto it = owner_clients_.find(owner);
   if (it != owner_clients_.end()) return *it->second;
-  auto where = parse_endpoint(address);
+  auto where = parse_endpoint(owner);
   if (!where) return client_;
   // Members serve as the worker's node does: the same scheme, CA and key.
   where->https = home_.https;
   where->tls = home_.tls;
   where->api_key = home_.api_key;
   auto client = std::make_unique<async_node_client>(io_, *where, opts_.request_timeout);
-  return *owner_clients_.emplace(address, std::move(client)).first->second;
+  return *owner_clients_.emplace(owner, std::move(client)).first->second;
 }
 
 asio::awaitable<void> ride_worker::run() {

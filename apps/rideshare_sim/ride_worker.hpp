@@ -139,7 +139,7 @@ class ride_worker {
   run_control& control_;
   std::mt19937_64 rng_;
   const endpoint& home_;      // the node the worker's own connection goes to
-  std::string home_address_;  // host:port, as member_address() gives an owner's
+  std::string home_address_;  // host:port, as Keel-Owner-Address writes an owner's
   async_node_client client_;  // to home_
   // With --follow-owner: a connection per owner node met, and where the current ride, its
   // rider and each driver live, as the last answer about them said.

@@ -25,13 +25,6 @@ std::string endpoint::authority() const {
   return host + ":" + std::to_string(port);
 }
 
-std::string member_address(const std::string& published) {
-  auto colon = published.rfind(':');
-  if (colon == std::string::npos || published.starts_with('[') || published.find(':') == colon)
-    return published;
-  return "[" + published.substr(0, colon) + "]" + published.substr(colon);
-}
-
 caf::expected<endpoint> parse_endpoint(std::string_view text) {
   auto invalid = [text](std::string_view why) {
     return make_error(errc::bad_payload, "'" + std::string{text} + "': " + std::string{why});

@@ -29,11 +29,6 @@ struct endpoint {
   std::string authority() const;
 };
 
-/// A node's address as keel-node publishes it (a member's `httpAddress`, an answer's
-/// `Keel-Owner-Address`), in the form parse_endpoint takes: keel-node writes
-/// "advertise-host:port" as is, so an IPv6 host arrives without its brackets.
-std::string member_address(const std::string& published);
-
 /// Parses "host:port", "http://host:port" or "https://host:port", where an IPv6 host is in
 /// brackets ("https://[::1]:8443", RFC 3986). errc::bad_payload, saying what is wrong, for an
 /// empty host, a '[' without its ']', an unbracketed or invalid IPv6 address, or a port

@@ -15,11 +15,8 @@ namespace keel::test {
 namespace {
 
 // keel_cluster_calls_sent_total of `node`: calls it forwarded to their owner's node.
-double forwarded(node_process& node) {
-  auto body = node.get("/metrics").body;
-  auto at = body.find("\nkeel_cluster_calls_sent_total ");
-  if (at == std::string::npos) return -1;
-  return std::strtod(body.c_str() + at + 31, nullptr);
+uint64_t forwarded(node_process& node) {
+  return metric_value(node.get("/metrics").body, "keel_cluster_calls_sent_total");
 }
 
 // POSTs `node` served on `route` (keel_http_requests_total summed over statuses).
